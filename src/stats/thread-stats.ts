@@ -1,0 +1,72 @@
+// Per-thread counters, as memcached's `struct thread_stats` and its per-slab-class `slab_stats`.
+//
+// One SharedArrayBuffer holds a Float64Array row per thread (0 = dispatcher, 1..N = workers,
+// N+1 = maintainer). Only the owning thread writes its row (plain stores, no Atomics); whoever
+// answers `stats` sums the rows. Float64 counts exactly to 2^53.
+//
+//   row t: [ ThreadStat fields (THREAD_FIELDS) | class 0 SlabStat fields | class 1 ... | class MAX_CLASSES-1 ]
+
+export const ThreadStat = {
+  get_cmds: 0, get_misses: 1, get_expired: 2, get_flushed: 3,
+  touch_cmds: 4, touch_misses: 5,
+  delete_misses: 6, incr_misses: 7, decr_misses: 8, cas_misses: 9,
+  meta_cmds: 10, bytes_read: 11, bytes_written: 12, flush_cmds: 13,
+  conn_yields: 14, auth_cmds: 15, auth_errors: 16,
+  store_too_large: 17, store_no_memory: 18, idle_kicks: 19,
+  lru_hits: 20, curr_conns: 21, total_conns: 22, rejected_conns: 23,
+  response_obj_oom: 24, read_buf_oom: 25, conn_structures: 26,
+} as const;
+export const THREAD_FIELDS = 32;
+
+export const SlabStat = {
+  set_cmds: 0, get_hits: 1, touch_hits: 2, delete_hits: 3, cas_hits: 4, cas_badval: 5,
+  incr_hits: 6, decr_hits: 7,
+} as const;
+export const SLAB_FIELDS = 8;
+export const MAX_CLASSES = 64; // memcached's MAX_NUMBER_OF_SLAB_CLASSES (63 + 1)
+
+export const ROW_FIELDS = THREAD_FIELDS + MAX_CLASSES * SLAB_FIELDS;
+
+export function createStatsBuffer(nthreads: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(nthreads * ROW_FIELDS * 8);
+}
+
+/** One thread's writable row plus read access to every row. */
+export class ThreadStats {
+  readonly all: Float64Array;
+  readonly row: Float64Array; // this thread's own counters: row[ThreadStat.get_cmds]++
+  readonly nthreads: number;
+  readonly thread: number;
+  constructor(buf: SharedArrayBuffer, thread: number) {
+    this.all = new Float64Array(buf);
+    this.nthreads = this.all.length / ROW_FIELDS;
+    this.thread = thread;
+    this.row = this.all.subarray(thread * ROW_FIELDS, (thread + 1) * ROW_FIELDS);
+  }
+  slab(clsid: number, field: number): void {
+    this.row[THREAD_FIELDS + clsid * SLAB_FIELDS + field]++;
+  }
+  sum(field: number): number {
+    let s = 0;
+    for (let t = 0; t < this.nthreads; t++) s += this.all[t * ROW_FIELDS + field];
+    return s;
+  }
+  sumSlab(clsid: number, field: number): number {
+    return this.sum(THREAD_FIELDS + clsid * SLAB_FIELDS + field);
+  }
+  /** Total of one slab field over every class (e.g. get_hits for the whole server). */
+  sumSlabAll(field: number): number {
+    let s = 0;
+    for (let c = 0; c < MAX_CLASSES; c++) s += this.sumSlab(c, field);
+    return s;
+  }
+  /** `stats reset`: zero every thread's counters that memcached resets. */
+  resetAll(keep: readonly number[]): void {
+    for (let t = 0; t < this.nthreads; t++) {
+      const base = t * ROW_FIELDS;
+      const saved = keep.map((f) => this.all[base + f]);
+      this.all.fill(0, base, base + ROW_FIELDS);
+      keep.forEach((f, i) => { this.all[base + f] = saved[i]; });
+    }
+  }
+}
