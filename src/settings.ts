@@ -1,0 +1,724 @@
+// memcached 1.6.18's command line -> Settings, and the `stats settings` report.
+//
+// Mirrors memcached.c's main(): getopt_long over the same option table, `-o` sub-options as
+// getsubopt() does, then the same checks in the same order with the same messages and exit codes
+// (1 where memcached `return 1`s, 64 = EX_USAGE where it exit(EX_USAGE)s; getopt's own errors
+// print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
+// Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
+// means 64 MB here as there. Options memcached has and Cachalot cannot honour (-d daemon, -e
+// memory file, -Z TLS, -N napi ids, extstore and TLS `-o` options) are refused, never ignored.
+
+import { licenseText, usageText, versionLine } from './usage.ts';
+
+export type Protocol = 'auto' | 'ascii' | 'binary';
+export type HashAlgorithm = 'murmur3' | 'jenkins' | 'xxh3';
+
+export type Settings = {
+  port: number;              // -p; 0 = TCP off; -1 (any negative) = ephemeral port
+  udpPort: number;           // -U; 0 = off
+  socketPath: string | null; // -s
+  socketMask: number;        // -a, octal (0o700)
+  listen: string[];          // -l, in order, deduplicated; default ["127.0.0.1"] (memcached: all interfaces)
+  listenSpecified: boolean;  // whether -l was given (memcached reports `inter NULL` otherwise)
+  threads: number;           // -t
+  numThreadsPerUdp: number;  // memcached: 1 when several -l interfaces, else threads
+  maxBytes: number;          // -m in bytes
+  maxConns: number;          // -c
+  reqsPerEvent: number;      // -R
+  backlog: number;           // -b
+  protocol: Protocol;        // -B (forced binary by -S, ascii by -Y, as memcached)
+  itemSizeMax: number;       // -I in bytes
+  factor: number;            // -f
+  chunkSizeMin: number;      // -n
+  preallocate: boolean;      // -L
+  evictToFree: boolean;      // !-M
+  useCas: boolean;           // !-C
+  shutdownEnabled: boolean;  // -A
+  verbose: number;           // -v count
+  user: string | null;       // -u, accepted, no identity change
+  sasl: boolean;             // -S
+  authFile: string | null;   // -Y
+  pidFile: string | null;    // -P
+  lockMemory: boolean;       // -k, accepted, no effect
+  enableCoredumps: boolean;  // -r, accepted, no effect
+  prefixDelimiter: string;   // -D (':')
+  detailEnabled: boolean;    // -D turns `stats detail` on
+  flushEnabled: boolean;     // !-F
+  dumpEnabled: boolean;      // !-X
+  watchEnabled: boolean;     // !-W
+  portFilename: string | null; // env MEMCACHED_PORT_FILENAME
+  // -o
+  maxConnsFast: boolean; hashpowerInit: number; hashExpand: boolean; hashAlgorithm: HashAlgorithm;
+  slabReassign: boolean; slabAutomove: number; slabAutomoveRatio: number; slabAutomoveWindow: number;
+  slabPageSize: number; slabChunkMax: number; slabSizes: number[] | null;
+  lruCrawler: boolean; lruCrawlerSleep: number; lruCrawlerTocrawl: number;
+  lruMaintainer: boolean; lruSegmented: boolean; hotLruPct: number; warmLruPct: number;
+  hotMaxFactor: number; warmMaxFactor: number; tempLru: boolean; temporaryTtl: number;
+  idleTimeout: number; tailRepairTime: number; watcherLogbufSize: number; workerLogbufSize: number;
+  readBufMemLimit: number; trackSizes: boolean; dropPrivileges: boolean;
+};
+
+export type ParseOutcome =
+  | { kind: 'run'; settings: Settings; warnings: string[] } // warnings: print each on stderr, then run
+  | { kind: 'exit'; code: number; stdout: string; stderr: string };
+type Exit = Extract<ParseOutcome, { kind: 'exit' }>;
+
+const MB = 1024 * 1024;
+const ITEM_SIZE_MAX_LOWER_LIMIT = 1024;
+const ITEM_SIZE_MAX_UPPER_LIMIT = 1024 * MB;
+const CHUNK_ALIGN_BYTES = 8;
+const MAX_NUMBER_OF_SLAB_CLASSES = 64;
+export const EX_USAGE = 64;
+
+export function defaultSettings(): Settings {
+  return {
+    port: 11211, udpPort: 0, socketPath: null, socketMask: 0o700, listen: ['127.0.0.1'],
+    listenSpecified: false, threads: 4, numThreadsPerUdp: 4, maxBytes: 64 * MB, maxConns: 1024,
+    reqsPerEvent: 20, backlog: 1024, protocol: 'auto', itemSizeMax: MB, factor: 1.25,
+    chunkSizeMin: 48, preallocate: false, evictToFree: true, useCas: true, shutdownEnabled: false,
+    verbose: 0, user: null, sasl: false, authFile: null, pidFile: null, lockMemory: false,
+    enableCoredumps: false, prefixDelimiter: ':', detailEnabled: false, flushEnabled: true,
+    dumpEnabled: true, watchEnabled: true, portFilename: null,
+    maxConnsFast: true, hashpowerInit: 0, hashExpand: true, hashAlgorithm: 'murmur3',
+    slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
+    slabPageSize: MB, slabChunkMax: MB / 2, slabSizes: null,
+    lruCrawler: true, lruCrawlerSleep: 100, lruCrawlerTocrawl: 0,
+    lruMaintainer: true, lruSegmented: true, hotLruPct: 20, warmLruPct: 40,
+    hotMaxFactor: 0.2, warmMaxFactor: 2.0, tempLru: false, temporaryTtl: 61,
+    idleTimeout: 0, tailRepairTime: 0, watcherLogbufSize: 256 * 1024, workerLogbufSize: 64 * 1024,
+    readBufMemLimit: 0, trackSizes: false, dropPrivileges: false,
+  };
+}
+
+// ---- C's number readers, as memcached uses them ----
+
+/** glibc atoi: (int)strtol(s, 10): leading blanks, a sign, digits; junk after is ignored; none is 0. */
+export function atoi(s: string): number {
+  const m = /^[\s]*([+-]?\d+)/.exec(s);
+  if (!m) return 0;
+  let v = BigInt(m[1]);
+  const LONG_MAX = (1n << 63n) - 1n;
+  if (v > LONG_MAX) v = LONG_MAX; else if (v < -LONG_MAX - 1n) v = -LONG_MAX - 1n;
+  return Number(BigInt.asIntN(32, v));
+}
+
+/** atof: the longest decimal prefix (strtod), 0 when there is none. */
+export function atof(s: string): number {
+  const m = /^[\s]*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(s);
+  return m ? Number(m[0].trim()) : 0;
+}
+
+/** strtol(s, NULL, 8) as -a reads its mask. */
+function strtolOctal(s: string): number {
+  const m = /^[\s]*([+-]?)([0-7]+)/.exec(s);
+  if (!m) return 0;
+  const v = parseInt(m[2], 8);
+  return m[1] === '-' ? -v : v;
+}
+
+/** memcached's safe_strtoul: the whole string a number (trailing blank allowed), no negatives; -1 = rejected. */
+export function safeStrtoul(s: string): number {
+  const m = /^[\s]*(\+?)(\d+)(\s.*)?$/s.exec(s);
+  if (!m) return -1;
+  const v = BigInt(m[2]);
+  if (v >= 1n << 64n) return -1; // ERANGE
+  return Number(BigInt.asUintN(32, v));
+}
+
+/** memcached's safe_strtol into an int32; null = rejected. */
+function safeStrtol(s: string): number | null {
+  const m = /^[\s]*([+-]?\d+)(\s.*)?$/s.exec(s);
+  if (!m) return null;
+  const v = BigInt(m[1]);
+  if (v >= 1n << 63n || v < -(1n << 63n)) return null;
+  return Number(BigInt.asIntN(32, v));
+}
+
+// ---- getopt_long ----
+
+type ArgKind = 0 | 1 | 2; // no_argument, required_argument, optional_argument
+const SHORT_OPTS = 'a:AZp:s:U:m:Mc:khiVrvdl:u:P:f:n:t:D:LR:Cb:B:I:SFXWY:e:o:N:';
+const LONG_OPTS: ReadonlyArray<readonly [string, string, ArgKind]> = [
+  ['unix-mask', 'a', 1], ['enable-shutdown', 'A', 0], ['enable-ssl', 'Z', 0], ['port', 'p', 1],
+  ['unix-socket', 's', 1], ['udp-port', 'U', 1], ['memory-limit', 'm', 1],
+  ['disable-evictions', 'M', 0], ['conn-limit', 'c', 1], ['lock-memory', 'k', 0], ['help', 'h', 0],
+  ['license', 'i', 0], ['version', 'V', 0], ['enable-coredumps', 'r', 0], ['verbose', 'v', 2],
+  ['daemon', 'd', 0], ['listen', 'l', 1], ['user', 'u', 1], ['pidfile', 'P', 1],
+  ['slab-growth-factor', 'f', 1], ['slab-min-size', 'n', 1], ['threads', 't', 1],
+  ['enable-largepages', 'L', 0], ['max-reqs-per-event', 'R', 1], ['disable-cas', 'C', 0],
+  ['listen-backlog', 'b', 1], ['protocol', 'B', 1], ['max-item-size', 'I', 1],
+  ['enable-sasl', 'S', 0], ['disable-flush-all', 'F', 0], ['disable-dumping', 'X', 0],
+  ['disable-watch', 'W', 0], ['auth-file', 'Y', 1], ['memory-file', 'e', 1], ['extended', 'o', 1],
+  ['napi-ids', 'N', 1],
+];
+
+/** One getopt result: an option letter with its argument, or getopt's own complaint. */
+type Opt = { c: string; arg: string | null } | { error: string };
+
+function shortTakesArg(c: string): boolean | null {
+  const i = SHORT_OPTS.indexOf(c);
+  if (i < 0 || c === ':') return null;
+  return SHORT_OPTS[i + 1] === ':';
+}
+
+/** GNU getopt_long with argument permutation: non-options are skipped, `--` ends options. */
+function getoptLong(argv: readonly string[], prog: string): Opt[] {
+  const out: Opt[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a.startsWith('--')) i = longOpt(argv, i, prog, out);
+    else if (a.length > 1 && a[0] === '-') i = shortOpts(argv, i, prog, out);
+  }
+  return out;
+}
+
+function longOpt(argv: readonly string[], i: number, prog: string, out: Opt[]): number {
+  const body = argv[i].slice(2);
+  const eq = body.indexOf('=');
+  const name = eq < 0 ? body : body.slice(0, eq);
+  const exact = LONG_OPTS.find((o) => o[0] === name);
+  const found = exact ? [exact] : LONG_OPTS.filter((o) => o[0].startsWith(name));
+  if (found.length === 0) {
+    out.push({ error: `${prog}: unrecognized option '--${body}'` });
+    return i;
+  }
+  if (found.length > 1) {
+    const list = found.map((o) => `'--${o[0]}'`).join(' ');
+    out.push({ error: `${prog}: option '--${name}' is ambiguous; possibilities: ${list}` });
+    return i;
+  }
+  const [full, c, kind] = found[0];
+  if (eq >= 0 && kind === 0) {
+    out.push({ error: `${prog}: option '--${full}' doesn't allow an argument` });
+  } else if (eq >= 0 || kind === 2) {
+    out.push({ c, arg: eq >= 0 ? body.slice(eq + 1) : null });
+  } else if (kind === 0) {
+    out.push({ c, arg: null });
+  } else if (i + 1 < argv.length) {
+    out.push({ c, arg: argv[i + 1] });
+    return i + 1;
+  } else {
+    out.push({ error: `${prog}: option '--${full}' requires an argument` });
+  }
+  return i;
+}
+
+function shortOpts(argv: readonly string[], i: number, prog: string, out: Opt[]): number {
+  const a = argv[i];
+  for (let j = 1; j < a.length; j++) {
+    const c = a[j];
+    const takes = shortTakesArg(c);
+    if (takes === null) { out.push({ error: `${prog}: invalid option -- '${c}'` }); continue; }
+    if (!takes) { out.push({ c, arg: null }); continue; }
+    if (j + 1 < a.length) { out.push({ c, arg: a.slice(j + 1) }); return i; }
+    if (i + 1 < argv.length) { out.push({ c, arg: argv[i + 1] }); return i + 1; }
+    out.push({ error: `${prog}: option requires an argument -- '${c}'` });
+    return i;
+  }
+  return i;
+}
+
+// ---- applying options ----
+
+/** What main()'s locals hold while options are read, besides the settings themselves. */
+type ParseState = {
+  s: Settings;
+  warnings: string[];
+  protocolSpecified: boolean;
+  tcpSpecified: boolean;
+  udpSpecified: boolean;
+  slabChunkChanged: boolean;
+  slabSizesUnparsed: string | null;
+};
+
+function exit(code: number, stderr: string, stdout = ''): Exit {
+  return { kind: 'exit', code, stdout, stderr };
+}
+const fail1 = (msg: string): Exit => exit(1, msg + '\n');
+const usageFail = (msg: string): Exit => exit(EX_USAGE, msg + '\n');
+
+function applyOption(st: ParseState, c: string, arg: string): Exit | null {
+  const s = st.s;
+  switch (c) {
+    case 'A': s.shutdownEnabled = true; return null;
+    case 'a': s.socketMask = strtolOctal(arg); return null;
+    case 'U': s.udpPort = atoi(arg); st.udpSpecified = true; return null;
+    case 'p': s.port = atoi(arg); st.tcpSpecified = true; return null;
+    case 's': s.socketPath = arg; return null;
+    case 'm': s.maxBytes = atoi(arg) * MB; return null;
+    case 'M': s.evictToFree = false; return null;
+    case 'c':
+      s.maxConns = atoi(arg);
+      return s.maxConns <= 0 ? fail1('Maximum connections must be greater than 0') : null;
+    case 'h': return exit(0, '', usageText());
+    case 'i': return exit(0, '', licenseText());
+    case 'V': return exit(0, '', versionLine());
+    case 'k': s.lockMemory = true; return null;
+    case 'v': s.verbose++; return null;
+    case 'l': addListen(s, arg); return null;
+    case 'r': s.enableCoredumps = true; return null;
+    case 'R':
+      s.reqsPerEvent = atoi(arg);
+      return s.reqsPerEvent === 0 ? fail1('Number of requests per event must be greater than 0') : null;
+    case 'u': s.user = arg; return null;
+    case 'P': s.pidFile = arg; return null;
+    case 'f':
+      s.factor = atof(arg);
+      return s.factor <= 1.0 ? fail1('Factor must be greater than 1') : null;
+    case 'n':
+      s.chunkSizeMin = atoi(arg);
+      return s.chunkSizeMin === 0 ? fail1('Chunk size must be greater than 0') : null;
+    case 't': return applyThreads(st, arg);
+    case 'D':
+      if (arg === '') return fail1('No delimiter specified');
+      s.prefixDelimiter = arg[0]; s.detailEnabled = true; return null;
+    case 'L': s.preallocate = true; return null;
+    case 'C': s.useCas = false; return null;
+    case 'b': s.backlog = atoi(arg); return null;
+    case 'B': return applyProtocol(st, arg);
+    case 'I': s.itemSizeMax = parseItemSize(arg); return null;
+    case 'S': s.sasl = true; return null;
+    case 'F': s.flushEnabled = false; return null;
+    case 'X': s.dumpEnabled = false; return null;
+    case 'W': s.watchEnabled = false; return null;
+    case 'Y': s.authFile = arg; return null;
+    case 'o': return applySubopts(st, arg);
+    default: return refuseUnsupported(c);
+  }
+}
+
+/** The options memcached has that Cachalot refuses: a clear reason, EX_USAGE. */
+function refuseUnsupported(c: string): Exit {
+  switch (c) {
+    case 'Z': return usageFail('This server is not built with TLS support.'); // memcached's own words
+    case 'd': return usageFail('cachalot: -d (daemon) is not supported; run it under a supervisor such as systemd');
+    case 'e': return usageFail('cachalot: -e (memory file, restartable cache) is not supported');
+    case 'N': return usageFail('cachalot: -N (napi ids) is not supported');
+    default: return fail1(`Illegal argument "${c}"`);
+  }
+}
+
+/** -l: repeatable and comma-separated; memcached joins them with ',' and skips repeats. */
+function addListen(s: Settings, arg: string): void {
+  if (!s.listenSpecified) { s.listen = []; s.listenSpecified = true; }
+  for (const one of arg.split(',')) if (!s.listen.includes(one)) s.listen.push(one);
+}
+
+function applyThreads(st: ParseState, arg: string): Exit | null {
+  st.s.threads = atoi(arg);
+  if (st.s.threads <= 0) return fail1('Number of threads must be greater than 0');
+  if (st.s.threads > 64) {
+    // memcached's text, missing space included, so logs match.
+    st.warnings.push('WARNING: Setting a high number of workerthreads is not recommended.\n' +
+      ' Set this value to the number of cores in your machine or less.');
+  }
+  return null;
+}
+
+function applyProtocol(st: ParseState, arg: string): Exit | null {
+  st.protocolSpecified = true;
+  if (arg === 'auto' || arg === 'binary' || arg === 'ascii') { st.s.protocol = arg; return null; }
+  return usageFail(`Invalid value for binding protocol: ${arg}\n -- should be one of auto, binary, or ascii`);
+}
+
+/** -I: a byte count, or k/m (K/M) suffixed; an int in memcached, so it wraps the same way. */
+export function parseItemSize(arg: string): number {
+  const unit = arg[arg.length - 1];
+  if (unit === 'k' || unit === 'K') return (atoi(arg.slice(0, -1)) * 1024) | 0;
+  if (unit === 'm' || unit === 'M') return (atoi(arg.slice(0, -1)) * MB) | 0;
+  return atoi(arg);
+}
+
+// ---- -o, as getsubopt() walks it ----
+
+type SubHandler = (st: ParseState, value: string | null) => Exit | null;
+
+/** A sub-option that needs a value: memcached's "Missing ... argument" wording differs per option. */
+function needs(missing: string, then: (st: ParseState, v: string) => Exit | null): SubHandler {
+  return (st, v) => (v === null ? fail1(missing) : then(st, v));
+}
+function set(f: (s: Settings) => void): SubHandler {
+  return (st) => { f(st.s); return null; };
+}
+function pct(name: string, key: 'hotLruPct' | 'warmLruPct'): SubHandler {
+  return needs(`Missing ${name} argument`, (st, v) => {
+    st.s[key] = atoi(v);
+    return st.s[key] < 1 || st.s[key] >= 80 ? fail1(`${name} must be > 1 and < 80`) : null;
+  });
+}
+function maxFactor(name: string, key: 'hotMaxFactor' | 'warmMaxFactor'): SubHandler {
+  return needs(`Missing ${name} argument`, (st, v) => {
+    st.s[key] = atof(v);
+    return st.s[key] <= 0 ? fail1(`${name} must be > 0`) : null;
+  });
+}
+/** A kilobyte count read by safe_strtoul, kept in bytes. */
+function kilobytes(name: string, key: 'watcherLogbufSize' | 'workerLogbufSize'): SubHandler {
+  return needs(`Missing ${name} argument`, (st, v) => {
+    const n = safeStrtoul(v);
+    if (n < 0) return fail1(`could not parse argument to ${name}`);
+    st.s[key] = n * 1024;
+    return null;
+  });
+}
+
+const SUBOPTS: Readonly<Record<string, SubHandler>> = {
+  maxconns_fast: set((s) => { s.maxConnsFast = true; }),
+  hashpower: needs('Missing numeric argument for hashpower', hashpower),
+  no_hashexpand: set((s) => { s.hashExpand = false; }),
+  slab_reassign: set((s) => { s.slabReassign = true; }),
+  slab_automove: (st, v) => {
+    st.s.slabAutomove = v === null ? 1 : atoi(v);
+    const bad = st.s.slabAutomove < 0 || st.s.slabAutomove > 2;
+    return bad ? fail1('slab_automove must be between 0 and 2') : null;
+  },
+  slab_automove_ratio: needs('Missing slab_automove_ratio argument', (st, v) => {
+    st.s.slabAutomoveRatio = atof(v);
+    const r = st.s.slabAutomoveRatio;
+    return r <= 0 || r > 1 ? fail1('slab_automove_ratio must be > 0 and < 1') : null;
+  }),
+  slab_automove_window: needs('Missing slab_automove_window argument', (st, v) => {
+    st.s.slabAutomoveWindow = atoi(v);
+    return st.s.slabAutomoveWindow < 3 ? fail1('slab_automove_window must be > 2') : null;
+  }),
+  tail_repair_time: needs('Missing numeric argument for tail_repair_time', (st, v) => {
+    st.s.tailRepairTime = atoi(v);
+    return st.s.tailRepairTime < 10 ? fail1('Cannot set tail_repair_time to less than 10 seconds') : null;
+  }),
+  hash_algorithm: needs('Missing hash_algorithm argument', (st, v) => {
+    if (v !== 'jenkins' && v !== 'murmur3' && v !== 'xxh3') {
+      return fail1('Unknown hash_algorithm option (jenkins, murmur3, xxh3)');
+    }
+    st.s.hashAlgorithm = v;
+    return null;
+  }),
+  lru_crawler: set((s) => { s.lruCrawler = true; }),
+  lru_crawler_sleep: needs('Missing lru_crawler_sleep value', (st, v) => {
+    st.s.lruCrawlerSleep = atoi(v);
+    const us = st.s.lruCrawlerSleep;
+    return us > 1000000 || us < 0 ? fail1('LRU crawler sleep must be between 0 and 1 second') : null;
+  }),
+  lru_crawler_tocrawl: needs('Missing lru_crawler_tocrawl value', (st, v) => {
+    const n = safeStrtoul(v);
+    if (n < 0) return fail1('lru_crawler_tocrawl takes a numeric 32bit value');
+    st.s.lruCrawlerTocrawl = n;
+    return null;
+  }),
+  lru_maintainer: set((s) => { s.lruMaintainer = true; s.lruSegmented = true; }),
+  hot_lru_pct: pct('hot_lru_pct', 'hotLruPct'),
+  warm_lru_pct: pct('warm_lru_pct', 'warmLruPct'),
+  hot_max_factor: maxFactor('hot_max_factor', 'hotMaxFactor'),
+  warm_max_factor: maxFactor('warm_max_factor', 'warmMaxFactor'),
+  temporary_ttl: needs('Missing temporary_ttl argument', (st, v) => {
+    st.s.tempLru = true;
+    st.s.temporaryTtl = atoi(v);
+    return null;
+  }),
+  idle_timeout: needs('Missing numeric argument for idle_timeout', (st, v) => {
+    st.s.idleTimeout = atoi(v);
+    return null;
+  }),
+  watcher_logbuf_size: kilobytes('watcher_logbuf_size', 'watcherLogbufSize'),
+  // memcached 1.6.18 falls through from here into slab_sizes (a bug); we do not.
+  worker_logbuf_size: kilobytes('worker_logbuf_size', 'workerLogbufSize'),
+  slab_sizes: needs('Missing slab_sizes argument', (st, v) => { st.slabSizesUnparsed = v; return null; }),
+  slab_chunk_max: needs('Missing slab_chunk_max argument', (st, v) => {
+    // Bytes in 1.6.18, whatever its -h says about kilobytes.
+    const n = safeStrtol(v);
+    if (n === null) return fail1('could not parse argument to slab_chunk_max');
+    st.s.slabChunkMax = n;
+    st.slabChunkChanged = true;
+    return null;
+  }),
+  track_sizes: set((s) => { s.trackSizes = true; }),
+  no_inline_ascii_resp: () => null, // dead settings memcached still accepts
+  inline_ascii_resp: () => null,
+  modern: () => null,
+  no_modern: noModern,
+  no_chunked_items: set((s) => { s.slabChunkMax = s.slabPageSize; }),
+  no_slab_reassign: set((s) => { s.slabReassign = false; }),
+  no_slab_automove: set((s) => { s.slabAutomove = 0; }),
+  no_maxconns_fast: set((s) => { s.maxConnsFast = false; }),
+  no_lru_crawler: set((s) => { s.lruCrawler = false; }),
+  no_lru_maintainer: set((s) => { s.lruMaintainer = false; s.lruSegmented = false; }),
+  no_drop_privileges: set((s) => { s.dropPrivileges = false; }),
+  drop_privileges: set((s) => { s.dropPrivileges = true; }),
+  resp_obj_mem_limit: (st) => {
+    st.warnings.push('DEPRECATED: resp_obj_mem_limit no longer used. See read_buf_mem_limit,');
+    return null;
+  },
+  read_buf_mem_limit: needs('Missing read_buf_mem_limit argument', (st, v) => {
+    const n = safeStrtoul(v);
+    if (n < 0) return fail1('could not parse argument to read_buf_mem_limit');
+    st.s.readBufMemLimit = (n * MB) >>> 0; // a uint32 in memcached
+    return null;
+  }),
+};
+
+function hashpower(st: ParseState, v: string): Exit | null {
+  const hp = atoi(v);
+  st.s.hashpowerInit = hp;
+  if (hp < 12) return fail1(`Initial hashtable multiplier of ${hp} is too low`);
+  if (hp > 32) {
+    return fail1(`Initial hashtable multiplier of ${hp} is too high\n` +
+      'Choose a value based on "STAT hash_power_level" from a running instance');
+  }
+  return null;
+}
+
+function noModern(st: ParseState): null {
+  const s = st.s;
+  if (!st.slabChunkChanged) s.slabChunkMax = s.slabPageSize;
+  s.slabReassign = false; s.slabAutomove = 0; s.maxConnsFast = false; s.lruSegmented = false;
+  s.hashAlgorithm = 'jenkins'; s.lruCrawler = false; s.lruMaintainer = false;
+  return null;
+}
+
+function applySubopts(st: ParseState, arg: string): Exit | null {
+  let rest = arg;
+  while (rest !== '') {
+    const comma = rest.indexOf(',');
+    const item = comma < 0 ? rest : rest.slice(0, comma);
+    rest = comma < 0 ? '' : rest.slice(comma + 1);
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq);
+    const handler = Object.hasOwn(SUBOPTS, name) ? SUBOPTS[name] : undefined;
+    if (!handler) return fail1(`Illegal suboption "${item}"`);
+    const r = handler(st, eq < 0 ? null : item.slice(eq + 1));
+    if (r) return r;
+  }
+  return null;
+}
+
+// ---- after the options: memcached's checks, in its order ----
+
+function checkItemSize(st: ParseState): Exit | null {
+  const s = st.s;
+  if (s.itemSizeMax < ITEM_SIZE_MAX_LOWER_LIMIT) return usageFail('Item max size cannot be less than 1024 bytes.');
+  if (s.itemSizeMax > s.maxBytes / 2) return usageFail('Cannot set item size limit higher than 1/2 of memory max.');
+  if (s.itemSizeMax > ITEM_SIZE_MAX_UPPER_LIMIT) return usageFail('Cannot set item size limit higher than a gigabyte.');
+  if (s.itemSizeMax > MB && !st.slabChunkChanged) s.slabChunkMax = s.slabPageSize / 2;
+  if (s.slabChunkMax > s.itemSizeMax) {
+    return usageFail(`slab_chunk_max (bytes: ${s.slabChunkMax}) cannot be larger than -I (item_size_max ${s.itemSizeMax})`);
+  }
+  if (s.slabChunkMax <= 0 || s.itemSizeMax % s.slabChunkMax !== 0) {
+    return usageFail(`-I (item_size_max: ${s.itemSizeMax}) must be evenly divisible by slab_chunk_max (bytes: ${s.slabChunkMax})`);
+  }
+  if (s.slabPageSize % s.slabChunkMax !== 0) {
+    return usageFail(`slab_chunk_max (bytes: ${s.slabChunkMax}) must divide evenly into ${s.slabPageSize} (slab_page_size)`);
+  }
+  return null;
+}
+
+/** memcached's _parse_slab_sizes: dash-separated, rising by more than CHUNK_ALIGN_BYTES each. */
+function parseSlabSizes(st: ParseState, text: string): Exit | null {
+  const sizes: number[] = [];
+  let last = 0;
+  for (const part of text.split('-').filter((p) => p !== '')) {
+    const size = safeStrtoul(part);
+    const shown = size < 0 ? 0 : size;
+    if (size < 0 || size < st.s.chunkSizeMin || size > st.s.slabChunkMax) {
+      return usageFail(`slab size ${shown} is out of valid range`);
+    }
+    if (last >= size) return usageFail(`slab size ${size} cannot be lower than or equal to a previous class size`);
+    if (size <= last + CHUNK_ALIGN_BYTES) {
+      return usageFail(`slab size ${size} must be at least ${CHUNK_ALIGN_BYTES} bytes larger than previous class`);
+    }
+    sizes.push(size);
+    last = size;
+    if (sizes.length >= MAX_NUMBER_OF_SLAB_CLASSES - 1) return usageFail('too many slab classes specified');
+  }
+  if (sizes.length === 0) return exit(EX_USAGE, '');
+  st.s.slabSizes = sizes;
+  return null;
+}
+
+function checkLru(st: ParseState): Exit | null {
+  const s = st.s;
+  if (s.hotLruPct + s.warmLruPct > 80) return usageFail('hot_lru_pct + warm_lru_pct cannot be more than 80% combined');
+  if (s.tempLru && !s.lruMaintainer) return usageFail('temporary_ttl requires lru_maintainer to be enabled');
+  return null;
+}
+
+/** SASL forces the binary protocol and -Y the ascii one, unless -B chose otherwise (then it is an error). */
+function checkAuth(st: ParseState): Exit | null {
+  const s = st.s;
+  if (s.sasl) {
+    if (!st.protocolSpecified) s.protocol = 'binary';
+    else if (s.protocol !== 'binary') return usageFail('ERROR: You cannot allow the ASCII protocol while using SASL.');
+    if (s.udpPort) return usageFail('ERROR: Cannot enable UDP while using binary SASL authentication.');
+  }
+  if (s.authFile) {
+    if (!st.protocolSpecified) s.protocol = 'ascii';
+    else if (s.protocol !== 'ascii') {
+      return usageFail('ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.');
+    }
+  }
+  return null;
+}
+
+function checkPorts(st: ParseState): Exit | null {
+  const s = st.s;
+  // memcached: -U alone also moves TCP to that port.
+  if (st.udpSpecified && s.udpPort !== 0 && !st.tcpSpecified) s.port = s.udpPort;
+  if (s.port > 65535) return usageFail(`ERROR: Invalid port number ${s.port}.`);
+  // Ours: memcached accepts these and then fails to bind.
+  if (s.udpPort > 65535 || s.udpPort < 0) return usageFail(`ERROR: Invalid UDP port number ${s.udpPort}.`);
+  return null;
+}
+
+function validate(st: ParseState): Exit | null {
+  const r = checkItemSize(st)
+    ?? (st.slabSizesUnparsed !== null ? parseSlabSizes(st, st.slabSizesUnparsed) : null)
+    ?? checkLru(st);
+  if (r) return r;
+  st.s.numThreadsPerUdp = st.s.listen.length > 1 ? 1 : st.s.threads;
+  return checkAuth(st) ?? checkPorts(st);
+}
+
+/**
+ * memcached's command line. `argv` excludes the program and script (process.argv.slice(2));
+ * `env` supplies MEMCACHED_PORT_FILENAME. Never prints or exits itself: the caller writes
+ * `stdout`/`stderr` and exits with `code`, or prints `warnings` to stderr and runs.
+ */
+export function parseSettings(argv: string[], env: Record<string, string | undefined>): ParseOutcome {
+  const st: ParseState = {
+    s: defaultSettings(), warnings: [], protocolSpecified: false, tcpSpecified: false,
+    udpSpecified: false, slabChunkChanged: false, slabSizesUnparsed: null,
+  };
+  st.s.portFilename = env.MEMCACHED_PORT_FILENAME ?? null;
+  for (const o of getoptLong(argv, 'cachalot')) {
+    const r = 'error' in o ? exit(1, `${o.error}\nIllegal argument "?"\n`) : applyOption(st, o.c, o.arg ?? '');
+    if (r) return withWarnings(r, st.warnings);
+  }
+  const r = validate(st);
+  if (r) return withWarnings(r, st.warnings);
+  return { kind: 'run', settings: st.s, warnings: st.warnings };
+}
+
+/** Warnings printed before an exit come first on stderr, as memcached prints them as it goes. */
+function withWarnings(r: Exit, warnings: string[]): Exit {
+  if (warnings.length === 0) return r;
+  return { ...r, stderr: warnings.map((w) => w + '\n').join('') + r.stderr };
+}
+
+// ---- `stats settings` ----
+
+/** What `stats settings` shows that changes while running; each defaults to the start-up value. */
+export type LiveSettings = {
+  oldest?: number;        // settings.oldest_live: rel time of the last flush_all (0 = none)
+  verbosity?: number;     // after the `verbosity` command
+  trackSizes?: boolean;   // after `stats sizes_enable` / `sizes_disable`
+  lruCrawler?: boolean;   // after `lru_crawler enable` / `disable`
+  maxConns?: number;      // memcached can lower it at start when fds are short
+};
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' };
+
+/**
+ * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
+ * (extstore and TLS compiled in: those lines show memcached's defaults, since Cachalot has
+ * neither), so `stats settings` compares line for line with a real memcached.
+ */
+export function reportSettings(
+  s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
+): void {
+  emit('maxbytes', s.maxBytes);
+  emit('maxconns', live.maxConns ?? s.maxConns);
+  emit('tcpport', s.port);
+  emit('udpport', s.udpPort);
+  emit('inter', s.listenSpecified ? s.listen.join(',') : 'NULL');
+  emit('verbosity', live.verbosity ?? s.verbose);
+  emit('oldest', live.oldest ?? 0);
+  emit('evictions', s.evictToFree ? 'on' : 'off');
+  emit('domain_socket', s.socketPath ?? 'NULL');
+  emit('umask', s.socketMask.toString(8));
+  emit('shutdown_command', yesNo(s.shutdownEnabled));
+  emit('growth_factor', s.factor.toFixed(2));
+  emit('chunk_size', s.chunkSizeMin);
+  emit('num_threads', s.threads);
+  emit('num_threads_per_udp', s.numThreadsPerUdp);
+  emit('stat_key_prefix', s.prefixDelimiter);
+  emit('detail_enabled', yesNo(s.detailEnabled));
+  emit('reqs_per_event', s.reqsPerEvent);
+  emit('cas_enabled', yesNo(s.useCas));
+  emit('tcp_backlog', s.backlog);
+  emit('binding_protocol', PROTOCOL_TEXT[s.protocol]);
+  emit('auth_enabled_sasl', yesNo(s.sasl));
+  emit('auth_enabled_ascii', s.authFile ?? 'no');
+  emit('item_size_max', s.itemSizeMax);
+  reportSettingsExtended(s, emit, live);
+}
+
+function reportSettingsExtended(
+  s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings,
+): void {
+  emit('maxconns_fast', yesNo(s.maxConnsFast));
+  emit('hashpower_init', s.hashpowerInit);
+  emit('slab_reassign', yesNo(s.slabReassign));
+  emit('slab_automove', s.slabAutomove);
+  emit('slab_automove_ratio', s.slabAutomoveRatio.toFixed(2));
+  emit('slab_automove_window', s.slabAutomoveWindow);
+  emit('slab_chunk_max', s.slabChunkMax);
+  emit('lru_crawler', yesNo(live.lruCrawler ?? s.lruCrawler));
+  emit('lru_crawler_sleep', s.lruCrawlerSleep);
+  emit('lru_crawler_tocrawl', s.lruCrawlerTocrawl);
+  emit('tail_repair_time', s.tailRepairTime);
+  emit('flush_enabled', yesNo(s.flushEnabled));
+  emit('dump_enabled', yesNo(s.dumpEnabled));
+  emit('hash_algorithm', s.hashAlgorithm);
+  emit('lru_maintainer_thread', yesNo(s.lruMaintainer));
+  emit('lru_segmented', yesNo(s.lruSegmented));
+  emit('hot_lru_pct', s.hotLruPct);
+  emit('warm_lru_pct', s.warmLruPct);
+  emit('hot_max_factor', s.hotMaxFactor.toFixed(2));
+  emit('warm_max_factor', s.warmMaxFactor.toFixed(2));
+  emit('temp_lru', yesNo(s.tempLru));
+  emit('temporary_ttl', s.temporaryTtl >>> 0);
+  emit('idle_timeout', s.idleTimeout);
+  emit('watcher_logbuf_size', s.watcherLogbufSize);
+  emit('worker_logbuf_size', s.workerLogbufSize);
+  emit('read_buf_mem_limit', s.readBufMemLimit);
+  emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
+  emit('inline_ascii_response', 'no');
+  reportSettingsAbsent(emit);
+}
+
+/** extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf). */
+function reportSettingsAbsent(emit: (name: string, value: string | number) => void): void {
+  const lines: Array<[string, string | number]> = [
+    ['ext_item_size', 512], ['ext_item_age', 4294967295], ['ext_low_ttl', 0], ['ext_recache_rate', 2000],
+    ['ext_wbuf_size', 4194304], ['ext_compact_under', 0], ['ext_drop_under', 0], ['ext_max_sleep', 1000000],
+    ['ext_max_frag', '0.80'], ['slab_automove_freeratio', '0.010'], ['ext_drop_unread', 'no'],
+    ['ssl_enabled', 'no'], ['ssl_chain_cert', '(null)'], ['ssl_key', '(null)'], ['ssl_verify_mode', 0],
+    ['ssl_keyformat', 1], ['ssl_ciphers', 'NULL'], ['ssl_ca_cert', 'NULL'], ['ssl_wbuf_size', 16384],
+    ['ssl_session_cache', 'no'], ['ssl_kernel_tls', 'no'], ['ssl_min_version', 'tlsv1.2'],
+    ['num_napi_ids', '(null)'], ['memory_file', '(null)'],
+  ];
+  for (const [name, value] of lines) emit(name, value);
+}
+
+// ---- the store's share ----
+
+/** StoreSettings as src/store/API.md defines it. */
+export type StoreSettingsOf = {
+  maxBytes: number; chunkSizeMin: number; factor: number; itemSizeMax: number;
+  slabPageSize: number; slabChunkMax: number; preallocate: boolean; evictToFree: boolean;
+  useCas: boolean; hashpowerInit: number; numThreads: number; lruSegmented: boolean;
+};
+
+/**
+ * slabPageSize stays 1 MiB even with -I above 1m, as in memcached 1.6.18: larger items are
+ * chained from slabChunkMax-sized chunks (-I 2m sets slabChunkMax to 512 KiB).
+ * hashpowerInit is 0 when -o hashpower was not given (memcached then starts at 16).
+ */
+export function storeSettingsOf(s: Settings): StoreSettingsOf {
+  return {
+    maxBytes: s.maxBytes, chunkSizeMin: s.chunkSizeMin, factor: s.factor, itemSizeMax: s.itemSizeMax,
+    slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax, preallocate: s.preallocate,
+    evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
+    numThreads: s.threads, lruSegmented: s.lruSegmented,
+  };
+}
