@@ -1,0 +1,146 @@
+// A test client over a real socket: raw bytes out, exact byte counts in. Every wait has a
+// failure bound (WAIT_BOUND_MS): a server that does not answer fails the test with what did
+// arrive, it never hangs the run. The bound is not a timing assertion.
+
+import { connect, type Socket } from 'node:net';
+
+export const WAIT_BOUND_MS = 5_000;
+
+/** Bytes as a readable one-line string: printable ASCII as is, the rest escaped. */
+export function show(b: Buffer | string, max = 2000): string {
+  const buf = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
+  let s = '';
+  for (const c of buf.subarray(0, max)) {
+    if (c === 0x0d) s += '\\r';
+    else if (c === 0x0a) s += '\\n';
+    else if (c === 0x5c) s += '\\\\';
+    else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
+    else s += `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return buf.length > max ? `${s}... (${buf.length} bytes)` : s;
+}
+
+export function bytes(b: string | Buffer): Buffer {
+  return typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
+}
+
+export class Client {
+  readonly socket: Socket;
+  private buf: Buffer = Buffer.alloc(0);
+  private isClosed = false;
+  private wake: (() => void) | null = null;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.notify(); });
+    socket.on('close', () => { this.isClosed = true; this.notify(); });
+    socket.on('error', () => { this.isClosed = true; this.notify(); }); // seen as a hang-up
+  }
+
+  /** Connect to 127.0.0.1:port, or to a unix socket when given a path. */
+  static connect(target: number | string): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const socket = typeof target === 'number'
+        ? connect({ host: '127.0.0.1', port: target })
+        : connect({ path: target });
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`connect ${target}: no answer`)); }, WAIT_BOUND_MS);
+      socket.once('connect', () => { clearTimeout(timer); resolve(new Client(socket)); });
+      socket.once('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    if (w) w();
+  }
+
+  /** Wait until `ready()` holds; reject after the bound or on hang-up, saying what arrived. */
+  private async waitFor(ready: () => boolean, what: string, boundMs = WAIT_BOUND_MS): Promise<void> {
+    const deadline = Date.now() + boundMs;
+    while (!ready()) {
+      if (this.isClosed) throw new Error(`connection closed while waiting for ${what}; got "${show(this.buf)}"`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} within ${boundMs} ms; got "${show(this.buf)}"`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { this.wake = null; resolve(); }, left);
+        this.wake = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+  }
+
+  private take(n: number): Buffer {
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return Buffer.from(out);
+  }
+
+  /** Write bytes (strings are latin1, so "\xff" is one byte); resolves once handed to the kernel. */
+  send(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(bytes(data), (e) => (e ? reject(e) : resolve()));
+    });
+  }
+
+  /** Write one byte per write call, so the server sees the request in as many reads as it can. */
+  async sendSplit(data: string | Buffer): Promise<void> {
+    const b = bytes(data);
+    for (let i = 0; i < b.length; i++) await this.send(b.subarray(i, i + 1));
+  }
+
+  /** Exactly n bytes. */
+  async read(n: number): Promise<Buffer> {
+    await this.waitFor(() => this.buf.length >= n, `${n} bytes`);
+    return this.take(n);
+  }
+
+  /** Everything up to and including `terminator`. */
+  async readUntil(terminator: string | Buffer): Promise<Buffer> {
+    const t = bytes(terminator);
+    await this.waitFor(() => this.buf.indexOf(t) >= 0, `"${show(t)}"`);
+    return this.take(this.buf.indexOf(t) + t.length);
+  }
+
+  /** One line, without its "\r\n" (or bare "\n"). */
+  async readLine(): Promise<string> {
+    const b = await this.readUntil('\n');
+    const end = b.length >= 2 && b[b.length - 2] === 0x0d ? b.length - 2 : b.length - 1;
+    return b.subarray(0, end).toString('latin1');
+  }
+
+  /** Send, then read exactly expectLen bytes. */
+  async request(data: string | Buffer, expectLen: number): Promise<Buffer> {
+    await this.send(data);
+    return this.read(expectLen);
+  }
+
+  /** Bytes received and not yet read (a peek; nothing is consumed). */
+  pending(): Buffer {
+    return this.buf;
+  }
+
+  /** Resolves when the server has hung up; rejects after the bound. Unread bytes are dropped. */
+  async closed(boundMs = WAIT_BOUND_MS): Promise<void> {
+    const deadline = Date.now() + boundMs;
+    while (!this.isClosed) {
+      this.buf = Buffer.alloc(0);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`server did not close the connection within ${boundMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { this.wake = null; resolve(); }, left);
+        this.wake = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  /** Close our side and release the socket. */
+  end(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,131 @@
+// Differential tests: the same requests to two servers (Cachalot and memcached by default), the
+// same bytes back, after masking what must differ (CAS numbers, pid, uptime...).
+//
+// How replies are delimited: each request is written together with a sentinel request whose
+// reply is known (by default the meta no-op `mn\r\n` -> `MN\r\n`; for binary scripts a binary
+// NOOP), and the reply to the request is everything before the sentinel's reply. No waiting on
+// time, no protocol parsing. So: every script entry must be one or more *complete* requests
+// (a set without its data block would swallow the sentinel). A reply that itself contains the
+// sentinel's reply bytes shifts the split identically on both servers, and the whole stream is
+// still compared. If the server hangs up, the reply is what arrived plus "<closed>" and the rest
+// of the script is not sent.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Client, bytes, show } from './client.ts';
+import { kindsFor, registerStopHook, serverFor } from './spec.ts';
+import type { ServerKind } from './server.ts';
+
+export type Sentinel = { send: Buffer; reply: Buffer };
+export const MN_SENTINEL: Sentinel = { send: Buffer.from('mn\r\n'), reply: Buffer.from('MN\r\n') };
+/** Binary NOOP request (opcode 0x0a) and its reply header (magic 0x81, status 0, opaque 0). */
+export const BINARY_NOOP_SENTINEL: Sentinel = {
+  send: Buffer.from([0x80, 0x0a, ...new Array<number>(22).fill(0)]),
+  reply: Buffer.from([0x81, 0x0a, ...new Array<number>(22).fill(0)]),
+};
+const CLOSED = Buffer.from('<closed>');
+
+export type DifferentialOptions = {
+  args?: string[];
+  mask?: (reply: Buffer) => Buffer;    // applied after maskReply
+  sentinel?: Sentinel;
+  servers?: [ServerKind, ServerKind];  // default ['cachalot', 'memcached']; the self-test uses two memcacheds
+  fresh?: boolean;                     // default true: new servers, so counters compare
+};
+
+/** Stats whose values belong to the process, not to behaviour. */
+export const VOLATILE_STATS = new Set([
+  'pid', 'uptime', 'time', 'version', 'libevent', 'pointer_size', 'rusage_user', 'rusage_system',
+  'max_connections', 'total_connections', 'connection_structures', 'curr_connections',
+  // Counted by memcached's background LRU maintainer and crawler: they move with timing.
+  'lru_maintainer_juggles', 'lru_crawler_starts', 'crawler_reclaimed', 'crawler_items_checked',
+  'lrutail_reflocked', 'moves_to_cold', 'moves_to_warm', 'moves_within_lru',
+]);
+
+/** Mask the text replies that must differ: CAS in VALUE lines, meta `c<cas>` flags, volatile STATs, binary CAS. */
+export function maskReply(reply: Buffer): Buffer {
+  if (reply[0] === 0x81) return maskBinary(reply);
+  const text = reply.toString('latin1');
+  const masked = text.split('\r\n').map(maskLine).join('\r\n');
+  return Buffer.from(masked, 'latin1');
+}
+
+function maskLine(line: string): string {
+  const t = line.split(' ');
+  if (t[0] === 'VALUE' && t.length === 5) t[4] = '<cas>';
+  else if (t[0] === 'STAT' && t.length >= 3 && VOLATILE_STATS.has(t[1])) return `STAT ${t[1]} <masked>`;
+  else if (['VA', 'HD', 'EX', 'NF', 'NS', 'EN'].includes(t[0])) {
+    for (let i = 1; i < t.length; i++) if (/^c\d+$/.test(t[i])) t[i] = 'c<cas>';
+  } else return line;
+  return t.join(' ');
+}
+
+/** Zero the CAS field (header bytes 16..23) of every binary response packet. */
+function maskBinary(reply: Buffer): Buffer {
+  const out = Buffer.from(reply);
+  for (let at = 0; at + 24 <= out.length && out[at] === 0x81;) {
+    out.fill(0, at + 16, at + 24);
+    at += 24 + out.readUInt32BE(at + 8);
+  }
+  return out;
+}
+
+/** Send each request with the sentinel after it; the replies, one per request. */
+export async function runScript(port: number, script: Array<string | Buffer>, sentinel = MN_SENTINEL): Promise<Buffer[]> {
+  const c = await Client.connect(port);
+  const replies: Buffer[] = [];
+  try {
+    for (const req of script) {
+      await c.send(Buffer.concat([bytes(req), sentinel.send]));
+      try {
+        replies.push((await c.readUntil(sentinel.reply)).subarray(0, -sentinel.reply.length));
+      } catch (e) {
+        if (c.isOpen) throw e;
+        replies.push(Buffer.concat([c.pending(), CLOSED]));
+        break;
+      }
+    }
+  } finally { c.end(); }
+  return replies;
+}
+
+/** The first request whose (masked) replies differ, described; null when all agree. */
+export function firstDifference(
+  script: Array<string | Buffer>, a: Buffer[], b: Buffer[], names: [string, string],
+): string | null {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? Buffer.from('<no reply: connection gone>');
+    const y = b[i] ?? Buffer.from('<no reply: connection gone>');
+    if (x.equals(y)) continue;
+    let at = 0;
+    while (at < x.length && x[at] === y[at]) at++;
+    return `request ${i + 1}: "${show(bytes(script[i] ?? ''), 300)}"\n  first difference at byte ${at}` +
+      ` (of ${x.length} and ${y.length}); from byte ${window(at)}:\n` +
+      `  ${names[0]}: "${show(x.subarray(window(at)), 300)}"\n  ${names[1]}: "${show(y.subarray(window(at)), 300)}"`;
+  }
+  return null;
+}
+
+/** Where to start showing a difference: a little context before it. */
+function window(at: number): number {
+  return Math.max(0, at - 60);
+}
+
+/** Register a test: the script against both servers, replies masked, byte-equal request by request. */
+export function differential(name: string, script: Array<string | Buffer>, opts: DifferentialOptions = {}): void {
+  const [kindA, kindB] = opts.servers ?? ['cachalot', 'memcached'];
+  const runnable = kindsFor([kindA, kindB]).length === 2;
+  if (opts.fresh === false) registerStopHook();
+  test(`${name} [${kindA} vs ${kindB}]`, { skip: runnable ? false : 'memcached is not installed' }, async () => {
+    const mask = (r: Buffer): Buffer => (opts.mask ? opts.mask(maskReply(r)) : maskReply(r));
+    const replies: Buffer[][] = [];
+    for (const kind of [kindA, kindB]) {
+      const server = await serverFor(kind, opts.args ?? [], opts.fresh !== false);
+      try {
+        replies.push((await runScript(server.port, script, opts.sentinel)).map(mask));
+      } finally { if (opts.fresh !== false) await server.stop(); }
+    }
+    const diff = firstDifference(script, replies[0], replies[1], [kindA, kindB]);
+    if (diff !== null) assert.fail(`${kindA} and ${kindB} differ at ${diff}`);
+  });
+}

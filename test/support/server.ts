@@ -1,0 +1,119 @@
+// Starting a real server for black-box tests: Cachalot (`node src/main.ts`) or the memcached
+// oracle, both as `-p -1 -U 0 -l 127.0.0.1 ...args` on an ephemeral loopback port learned from
+// MEMCACHED_PORT_FILENAME (memcached writes "TCP INET: <port>" to <file>.lck and renames it to
+// <file>, so the file appears complete). No process outlives the test run: callers stop servers
+// in node:test `after` hooks, and an exit hook SIGKILLs whatever is left.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type ServerKind = 'cachalot' | 'memcached';
+
+export type Server = {
+  kind: ServerKind;
+  port: number;
+  pid: number;
+  args: readonly string[];
+  /** SIGTERM, wait for the exit; SIGKILL if it has not gone after STOP_BOUND_MS. */
+  stop(): Promise<void>;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** The exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+};
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const NODE_BIN = join(REPO_ROOT, 'node_modules/.bin/node');
+export const BASE_ARGS = ['-p', '-1', '-U', '0', '-l', '127.0.0.1'] as const;
+
+const START_BOUND_MS = 10_000; // failure bounds, not timing assertions
+const STOP_BOUND_MS = 5_000;
+const POLL_MS = 10;
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+let memcachedPath: string | null | undefined;
+/** The memcached binary's path, or null when it is not installed (callers skip). */
+export function memcachedAvailable(): string | null {
+  if (memcachedPath === undefined) {
+    const r = spawnSync('sh', ['-c', 'command -v memcached'], { encoding: 'utf8' });
+    memcachedPath = r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
+  }
+  return memcachedPath;
+}
+
+function commandFor(kind: ServerKind, args: readonly string[]): [string, string[]] {
+  const all = [...BASE_ARGS, ...args];
+  if (kind === 'cachalot') return [NODE_BIN, [join(REPO_ROOT, 'src/main.ts'), ...all]];
+  const bin = memcachedAvailable();
+  if (bin === null) throw new Error('memcached is not installed; check memcachedAvailable() first');
+  // memcached refuses to start as root without -u.
+  const asRoot = process.getuid?.() === 0 && !args.includes('-u');
+  return [bin, asRoot ? ['-u', 'root', ...all] : all];
+}
+
+export async function startServer(
+  kind: ServerKind, args: string[] = [], opts: { env?: Record<string, string> } = {},
+): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), `${kind}-test-`));
+  const portFile = join(dir, 'ports');
+  const [cmd, argv] = commandFor(kind, args);
+  const child = spawn(cmd, argv, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env, MEMCACHED_PORT_FILENAME: portFile },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  live.add(child);
+  let err = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => { exitCode = code; live.delete(child); resolve(code); });
+    child.on('error', (e) => { err += String(e); exitCode = null; live.delete(child); resolve(null); });
+  });
+  try {
+    const port = await waitForPort(portFile, () => exitCode !== undefined, () => err);
+    const server: Server = {
+      kind, port, pid: child.pid ?? -1, args, exited, stderr: () => err,
+      stop: () => stopChild(child, exited, () => exitCode !== undefined),
+    };
+    return server;
+  } catch (e) {
+    await stopChild(child, exited, () => exitCode !== undefined);
+    throw new Error(`${kind} ${argv.join(' ')} did not start: ${(e as Error).message}\nstderr:\n${err}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function waitForPort(file: string, gone: () => boolean, stderr: () => string): Promise<number> {
+  for (let waited = 0; waited < START_BOUND_MS; waited += POLL_MS) {
+    const m = /TCP INET: (\d+)/.exec(readIfThere(file));
+    if (m) return Number(m[1]);
+    if (gone()) throw new Error(`exited before listening. ${stderr()}`);
+    await sleep(POLL_MS);
+  }
+  throw new Error(`no "TCP INET: <port>" in ${file} after ${START_BOUND_MS} ms`);
+}
+
+function readIfThere(file: string): string {
+  try { return readFileSync(file, 'utf8'); } catch { return ''; }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<unknown>, gone: () => boolean): Promise<void> {
+  if (gone()) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BOUND_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
