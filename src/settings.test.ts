@@ -1,0 +1,139 @@
+// memcached 1.6.18's command line, pinned: messages and exit codes were taken from the real
+// binary (`memcached -u root ...`), replacing only "memcached" by "cachalot" in banners.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { atoi, parseItemSize, parseSettings, reportSettings, storeSettingsOf, type ParseOutcome, type Settings } from './settings.ts';
+
+function run(...argv: string[]): Settings {
+  const r = parseSettings(argv, {});
+  if (r.kind !== 'run') assert.fail(`expected to run, got exit ${r.code}: ${r.stderr}`);
+  return r.settings;
+}
+function exits(argv: string[]): Extract<ParseOutcome, { kind: 'exit' }> {
+  const r = parseSettings(argv, {});
+  if (r.kind !== 'exit') assert.fail(`expected an exit for ${argv.join(' ')}`);
+  return r;
+}
+function fails(argv: string[], code: number, stderr: string): void {
+  const r = exits(argv);
+  assert.deepEqual([r.code, r.stderr, r.stdout], [code, stderr, ''], argv.join(' '));
+}
+
+test('defaults are memcached 1.6 defaults, except listening on 127.0.0.1 only', () => {
+  const s = run();
+  assert.equal(s.port, 11211); assert.equal(s.udpPort, 0); assert.deepEqual(s.listen, ['127.0.0.1']);
+  assert.equal(s.threads, 4); assert.equal(s.maxBytes, 64 * 1024 * 1024); assert.equal(s.maxConns, 1024);
+  assert.equal(s.reqsPerEvent, 20); assert.equal(s.backlog, 1024); assert.equal(s.protocol, 'auto');
+  assert.equal(s.itemSizeMax, 1048576); assert.equal(s.factor, 1.25); assert.equal(s.chunkSizeMin, 48);
+  assert.equal(s.evictToFree, true); assert.equal(s.useCas, true); assert.equal(s.socketMask, 0o700);
+  assert.equal(s.slabChunkMax, 524288); assert.equal(s.lruSegmented, true); assert.equal(s.hashpowerInit, 0);
+});
+
+test('short, clustered, attached and long forms', () => {
+  const s = run('-p', '11311', '-t8', '-vvv', '--memory-limit=128', '--conn-limit', '10', '-MC', '--enable-shutdown',
+    '--listen=10.0.0.1', '-l', '10.0.0.2,10.0.0.1', '--max-item-size=2m', '--extended=hashpower=20,no_lru_crawler');
+  assert.equal(s.port, 11311); assert.equal(s.threads, 8); assert.equal(s.verbose, 3);
+  assert.equal(s.maxBytes, 128 * 1048576); assert.equal(s.maxConns, 10);
+  assert.equal(s.evictToFree, false); assert.equal(s.useCas, false); assert.equal(s.shutdownEnabled, true);
+  assert.deepEqual(s.listen, ['10.0.0.1', '10.0.0.2']); assert.equal(s.numThreadsPerUdp, 1);
+  assert.equal(s.itemSizeMax, 2 * 1048576); assert.equal(s.slabChunkMax, 524288);
+  assert.equal(s.hashpowerInit, 20); assert.equal(s.lruCrawler, false);
+  assert.equal(run('--port', '-1').port, -1, 'ephemeral port');
+  assert.equal(run('--memory-l=8').maxBytes, 8 * 1048576, 'an unambiguous prefix of a long option');
+  assert.equal(run('-m', '64m').maxBytes, 64 * 1048576, 'atoi stops at the junk, as memcached');
+});
+
+test('-h, -V and -i print and exit 0; later errors are not reached', () => {
+  const v = exits(['-V', '-t', '0']);
+  assert.deepEqual([v.code, v.stdout, v.stderr], [0, 'cachalot 0.1.0\n', '']);
+  const h = exits(['--help']);
+  assert.equal(h.code, 0); assert.match(h.stdout, /^cachalot 0\.1\.0\n-p, --port=<num>/);
+  assert.doesNotMatch(h.stdout, /--daemon|--enable-ssl/, 'only what we support');
+  assert.equal(exits(['-i']).code, 0);
+});
+
+test('getopt errors: memcached prints getopt\'s line, then Illegal argument "?", status 1', () => {
+  fails(['-x'], 1, 'cachalot: invalid option -- \'x\'\nIllegal argument "?"\n');
+  fails(['--bogus'], 1, 'cachalot: unrecognized option \'--bogus\'\nIllegal argument "?"\n');
+  fails(['-p'], 1, 'cachalot: option requires an argument -- \'p\'\nIllegal argument "?"\n');
+  fails(['--port'], 1, 'cachalot: option \'--port\' requires an argument\nIllegal argument "?"\n');
+  fails(['--enable-shutdown=3'], 1, 'cachalot: option \'--enable-shutdown\' doesn\'t allow an argument\nIllegal argument "?"\n');
+});
+
+test('value checks with memcached\'s words and exit codes', () => {
+  fails(['-t', '0'], 1, 'Number of threads must be greater than 0\n');
+  fails(['-c', '0'], 1, 'Maximum connections must be greater than 0\n');
+  fails(['-f', '1'], 1, 'Factor must be greater than 1\n');
+  fails(['-n', '0'], 1, 'Chunk size must be greater than 0\n');
+  fails(['-R', '0'], 1, 'Number of requests per event must be greater than 0\n');
+  fails(['-B', 'foo'], 64, 'Invalid value for binding protocol: foo\n -- should be one of auto, binary, or ascii\n');
+  fails(['-I', '512'], 64, 'Item max size cannot be less than 1024 bytes.\n');
+  fails(['-I', '2000m'], 64, 'Cannot set item size limit higher than 1/2 of memory max.\n');
+  fails(['-m', '0'], 64, 'Cannot set item size limit higher than 1/2 of memory max.\n');
+  fails(['-I', '2000m', '-m', '8000'], 64, 'Cannot set item size limit higher than a gigabyte.\n');
+  fails(['-p', '70000'], 64, 'ERROR: Invalid port number 70000.\n');
+  fails(['-S', '-B', 'ascii'], 64, 'ERROR: You cannot allow the ASCII protocol while using SASL.\n');
+  fails(['-Z'], 64, 'This server is not built with TLS support.\n');
+  assert.equal(exits(['-d']).code, 64, 'daemon mode is refused, not ignored');
+});
+
+test('-o sub-options: errors', () => {
+  fails(['-o', 'junk'], 1, 'Illegal suboption "junk"\n');
+  fails(['-o', 'hashpower'], 1, 'Missing numeric argument for hashpower\n');
+  fails(['-o', 'hashpower=5'], 1, 'Initial hashtable multiplier of 5 is too low\n');
+  fails(['-o', 'hash_algorithm=md5'], 1, 'Unknown hash_algorithm option (jenkins, murmur3, xxh3)\n');
+  fails(['-o', 'slab_automove=3'], 1, 'slab_automove must be between 0 and 2\n');
+  fails(['-o', 'lru_crawler_tocrawl=x'], 1, 'lru_crawler_tocrawl takes a numeric 32bit value\n');
+  fails(['-o', 'slab_chunk_max=3'], 64, '-I (item_size_max: 1048576) must be evenly divisible by slab_chunk_max (bytes: 3)\n');
+  fails(['-o', 'temporary_ttl=5,no_lru_maintainer'], 64, 'temporary_ttl requires lru_maintainer to be enabled\n');
+  fails(['-o', 'hot_lru_pct=50,warm_lru_pct=40'], 64, 'hot_lru_pct + warm_lru_pct cannot be more than 80% combined\n');
+  fails(['-o', 'slab_sizes=100-104'], 64, 'slab size 104 must be at least 8 bytes larger than previous class\n');
+});
+
+test('-o sub-options: values and toggles', () => {
+  const s = run('-o', 'slab_sizes=100-200-300,idle_timeout=30,no_maxconns_fast,watcher_logbuf_size=64,temporary_ttl=10');
+  assert.deepEqual(s.slabSizes, [100, 200, 300]); assert.equal(s.idleTimeout, 30);
+  assert.equal(s.maxConnsFast, false); assert.equal(s.watcherLogbufSize, 65536);
+  assert.equal(s.tempLru, true); assert.equal(s.temporaryTtl, 10);
+  const old = run('-o', 'no_modern');
+  assert.deepEqual([old.slabChunkMax, old.slabReassign, old.lruSegmented, old.hashAlgorithm], [1048576, false, false, 'jenkins']);
+});
+
+test('warnings are returned to print, and -t above 64 still runs', () => {
+  const r = parseSettings(['-t', '65'], {});
+  assert.equal(r.kind, 'run');
+  if (r.kind === 'run') assert.match(r.warnings[0], /^WARNING: Setting a high number of workerthreads/);
+});
+
+test('-S forces binary, -Y forces ascii, -U alone moves TCP too; env gives the port file', () => {
+  assert.equal(run('-S').protocol, 'binary');
+  assert.equal(run('-Y', '/tmp/auth').protocol, 'ascii');
+  assert.equal(run('-U', '11999').port, 11999);
+  assert.equal(parseSettings([], { MEMCACHED_PORT_FILENAME: '/tmp/p' }).kind === 'run' &&
+    (parseSettings([], { MEMCACHED_PORT_FILENAME: '/tmp/p' }) as { settings: Settings }).settings.portFilename, '/tmp/p');
+});
+
+test('C number readers behave as glibc', () => {
+  assert.equal(atoi('  42xyz'), 42); assert.equal(atoi('abc'), 0); assert.equal(atoi('-1'), -1);
+  assert.equal(parseItemSize('1k'), 1024); assert.equal(parseItemSize('4096m'), 0, 'int overflow wraps as in C');
+});
+
+test('stats settings: memcached 1.6.18 names and order, with our values', () => {
+  const lines: string[] = [];
+  reportSettings(run('-p', '-1', '-U', '0', '-l', '127.0.0.1', '-a', '755', '-f', '1.5'), (n, v) => lines.push(`${n} ${v}`), { oldest: 7 });
+  assert.deepEqual(lines.slice(0, 13), ['maxbytes 67108864', 'maxconns 1024', 'tcpport -1', 'udpport 0',
+    'inter 127.0.0.1', 'verbosity 0', 'oldest 7', 'evictions on', 'domain_socket NULL', 'umask 755',
+    'shutdown_command no', 'growth_factor 1.50', 'chunk_size 48']);
+  assert.equal(lines.length, 76, 'as many as Debian'''s memcached 1.6.18 prints'); assert.equal(lines[75], 'memory_file (null)');
+  const noL: string[] = [];
+  reportSettings(run(), (n, v) => noL.push(`${n} ${v}`));
+  assert.equal(noL[4], 'inter NULL', 'memcached says NULL when -l was not given');
+});
+
+test('storeSettingsOf carries the store\'s share', () => {
+  const st = storeSettingsOf(run('-m', '128', '-I', '2m', '-t', '2', '-n', '64', '-f', '1.08', '-L', '-M', '-C'));
+  assert.deepEqual(st, { maxBytes: 128 * 1048576, chunkSizeMin: 64, factor: 1.08, itemSizeMax: 2 * 1048576,
+    slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
+    hashpowerInit: 0, numThreads: 2, lruSegmented: true });
+});
