@@ -125,7 +125,7 @@ test('stats settings: memcached 1.6.18 names and order, with our values', () => 
   assert.deepEqual(lines.slice(0, 13), ['maxbytes 67108864', 'maxconns 1024', 'tcpport -1', 'udpport 0',
     'inter 127.0.0.1', 'verbosity 0', 'oldest 7', 'evictions on', 'domain_socket NULL', 'umask 755',
     'shutdown_command no', 'growth_factor 1.50', 'chunk_size 48']);
-  assert.equal(lines.length, 76, 'as many as Debian'''s memcached 1.6.18 prints'); assert.equal(lines[75], 'memory_file (null)');
+  assert.equal(lines.length, 76, 'as many lines as Debian memcached 1.6.18 prints'); assert.equal(lines[75], 'memory_file (null)');
   const noL: string[] = [];
   reportSettings(run(), (n, v) => noL.push(`${n} ${v}`));
   assert.equal(noL[4], 'inter NULL', 'memcached says NULL when -l was not given');
