@@ -1,0 +1,124 @@
+// The dispatcher: memcached's main thread. It listens, accepts (sockets arrive paused), enforces
+// -c, and hands every connection round-robin to a worker (dispatch_conn_new), moving the socket
+// into that worker's event loop. It never serves a request.
+
+import net from 'node:net';
+import type { Worker, Transferable } from 'node:worker_threads';
+import type { Settings } from '../settings.ts';
+import { ServerCtl, Ctl } from '../server-ctl.ts';
+import { ConnTable } from '../stats/conn-table.ts';
+import type { WorkerMessage } from '../worker/worker.ts';
+
+const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections\r\n');
+/** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
+const EMFILE_RETRY_MS = 10;
+
+export type Listener = { transport: 'tcp' | 'unix'; family: 'INET' | 'INET6'; port: number; path?: string };
+
+export class Dispatcher {
+  private readonly settings: Settings;
+  private readonly ctl: ServerCtl;
+  private readonly connTable: ConnTable;
+  private readonly workers: Worker[];
+  private readonly servers: net.Server[] = [];
+  private lastThread = -1;
+  private disabledSince = 0;
+
+  constructor(settings: Settings, ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
+    this.settings = settings;
+    this.ctl = ctl;
+    this.connTable = connTable;
+    this.workers = workers;
+  }
+
+  /** server_sockets: a TCP listener per -l address (all on one port), and the unix socket. */
+  async listen(): Promise<Listener[]> {
+    const s = this.settings;
+    const bound: Listener[] = [];
+    if (s.socketPath !== null) {
+      await this.listenUnix(s.socketPath);
+      bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
+      return bound; // memcached: -s turns TCP off
+    }
+    if (s.port === 0) return bound;
+    let port = s.port < 0 ? 0 : s.port;
+    for (const host of s.listen) {
+      const server = this.createServer('tcp');
+      await listenOn(server, { host, port, backlog: s.backlog });
+      const addr = server.address() as net.AddressInfo;
+      port = addr.port;
+      bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
+    }
+    return bound;
+  }
+
+  private async listenUnix(path: string): Promise<void> {
+    const fs = await import('node:fs');
+    try { fs.unlinkSync(path); } catch { /* not there: fine */ }
+    const server = this.createServer('unix');
+    await listenOn(server, { path, backlog: this.settings.backlog });
+    fs.chmodSync(path, this.settings.socketMask & 0o777);
+  }
+
+  private createServer(transport: 'tcp' | 'unix'): net.Server {
+    const server = net.createServer({ pauseOnConnect: true, keepAlive: true }, (socket) => this.onAccept(socket, transport));
+    server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
+    this.servers.push(server);
+    return server;
+  }
+
+  /** conn_listening: the maxconns check, then the hand-off. */
+  private onAccept(socket: net.Socket, transport: 'tcp' | 'unix'): void {
+    const row = this.ctl.get(Ctl.currConns) >= this.settings.maxConns ? -1 : this.connTable.claim();
+    if (row < 0) { this.reject(socket); return; }
+    this.ctl.add(Ctl.currConns, 1);
+    this.ctl.add(Ctl.totalConns, 1);
+    if (row + 1 > this.ctl.get(Ctl.connStructures)) this.ctl.set(Ctl.connStructures, row + 1);
+    this.dispatchConnNew(socket, row, transport);
+  }
+
+  private reject(socket: net.Socket): void {
+    this.ctl.add(Ctl.rejectedConns, 1);
+    socket.on('error', () => {});
+    socket.end(TOO_MANY_CONNS);
+  }
+
+  /** dispatch_conn_new: the next worker in turn gets the socket itself. */
+  private dispatchConnNew(socket: net.Socket, row: number, transport: 'tcp' | 'unix'): void {
+    this.lastThread = (this.lastThread + 1) % this.workers.length;
+    const msg: WorkerMessage = { type: 'conn', socket, row, transport };
+    this.workers[this.lastThread].postMessage(msg, [socket as unknown as Transferable]);
+  }
+
+  /** Out of file descriptors: memcached stops accepting and looks again shortly. */
+  private onAcceptError(err: NodeJS.ErrnoException): void {
+    if (err.code !== 'EMFILE' && err.code !== 'ENFILE') {
+      process.stderr.write(`accept() failed: ${err.message}\n`);
+      return;
+    }
+    if (this.ctl.get(Ctl.acceptingConns) === 1) {
+      this.ctl.set(Ctl.acceptingConns, 0);
+      this.ctl.add(Ctl.listenDisabledNum, 1);
+      this.disabledSince = Date.now();
+    }
+    setTimeout(() => this.reenableAccept(), EMFILE_RETRY_MS).unref();
+  }
+
+  private reenableAccept(): void {
+    if (this.ctl.get(Ctl.acceptingConns) === 1) return;
+    this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
+    this.ctl.set(Ctl.acceptingConns, 1);
+  }
+
+  /** Stop accepting (shutdown). */
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+function listenOn(server: net.Server, opts: net.ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts, () => { server.off('error', reject); resolve(); });
+  });
+}

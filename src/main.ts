@@ -1,0 +1,102 @@
+// Cachalot's entry point: memcached's main(). Parse memcached's flags, build the shared store,
+// start -t workers and wait until every one is ready (thread_init), then listen and dispatch.
+
+import { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
+import { parseSettings } from './settings.ts';
+import type { Settings } from './settings.ts';
+import { createStore, Store, storeSettingsOf } from './store/store.ts';
+import { startMaintainer } from './maintainer/maintainer.ts';
+import { createServerCtl, ServerCtl } from './server-ctl.ts';
+import { createConnTable, ConnTable } from './stats/conn-table.ts';
+import { Dispatcher } from './dispatcher/dispatcher.ts';
+import type { Listener } from './dispatcher/dispatcher.ts';
+import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
+
+const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
+const CONN_TABLE_HEADROOM = 64;
+
+async function main(): Promise<void> {
+  const parsed = parseSettings(process.argv.slice(2), process.env);
+  if (parsed.kind === 'exit') {
+    process.stdout.write(parsed.stdout);
+    process.stderr.write(parsed.stderr);
+    process.exit(parsed.code);
+  }
+  for (const w of parsed.warnings) process.stderr.write(w + '\n');
+  const settings = parsed.settings;
+  const startedAt = Math.floor(Date.now() / 1000) - 2; // memcached's process_started: 2 s back
+  const storeShared = createStore(storeSettingsOf(settings));
+  const ctlSab = createServerCtl(settings.verbose);
+  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM);
+  const clock = new Store(storeShared, 0);
+
+  const workers = await startWorkers(settings, (thread) => ({
+    store: storeShared, ctl: ctlSab, connTable: connTableSab, settings, thread, startedAt,
+  }));
+  const maintainer = startMaintainer(storeShared);
+  const dispatcher = new Dispatcher(settings, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
+  const listeners = await dispatcher.listen().catch((err: unknown) => {
+    process.stderr.write(`failed to listen on TCP port ${settings.port}: ${String(err)}\n`);
+    return process.exit(71); // EX_OSERR
+  });
+  if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
+  if (settings.pidFile !== null) fs.writeFileSync(settings.pidFile, `${process.pid}\n`);
+
+  const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(tick);
+    await dispatcher.close();
+    await stopWorkers(workers);
+    await maintainer.stop();
+    if (settings.pidFile !== null) fs.rmSync(settings.pidFile, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  for (const w of workers) {
+    w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(); });
+  }
+}
+
+/** thread_init: n workers, each with its own event loop; return once all have said ready. */
+async function startWorkers(settings: Settings, initOf: (thread: number) => WorkerInit): Promise<Worker[]> {
+  const workers: Worker[] = [];
+  const ready: Promise<void>[] = [];
+  for (let t = 1; t <= settings.threads; t++) {
+    const w = new Worker(WORKER_URL, { workerData: initOf(t) });
+    w.on('error', (err: unknown) => {
+      process.stderr.write(`worker ${t} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    });
+    ready.push(new Promise((resolve) => {
+      const onMsg = (m: DispatcherMessage): void => { if (m.type === 'ready') { w.off('message', onMsg); resolve(); } };
+      w.on('message', onMsg);
+    }));
+    workers.push(w);
+  }
+  await Promise.all(ready);
+  return workers;
+}
+
+/** Close every connection, then the threads; bounded so a stuck worker cannot hold the exit. */
+async function stopWorkers(workers: Worker[]): Promise<void> {
+  const stopped = workers.map((w) => new Promise<void>((resolve) => {
+    w.on('message', (m: DispatcherMessage) => { if (m.type === 'stopped') resolve(); });
+    w.postMessage({ type: 'stop' });
+  }));
+  await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 2000).unref())]);
+  await Promise.all(workers.map((w) => w.terminate()));
+}
+
+/** MEMCACHED_PORT_FILENAME: memcached writes "<TCP|UDP> INET: <port>" lines via a .lck file. */
+function writePortFile(path: string, listeners: Listener[]): void {
+  const lines = listeners.filter((l) => l.transport === 'tcp').map((l) => `TCP ${l.family}: ${l.port}\n`);
+  fs.writeFileSync(`${path}.lck`, lines.join(''));
+  fs.renameSync(`${path}.lck`, path);
+}
+
+await main();

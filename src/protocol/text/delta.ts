@@ -1,0 +1,37 @@
+// incr / decr: memcached's process_arithmetic_command. The arithmetic (64-bit unsigned, incr wraps,
+// decr floors at 0, in-place rewrite padded with spaces) is the store's add_delta.
+
+import type { Conn } from '../../worker/conn.ts';
+import { REPLY } from '../replies.ts';
+import { ThreadStat } from '../../stats/thread-stats.ts';
+import { parseU64Big } from '../numbers.ts';
+import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
+import { KEY_MAX_LENGTH } from './get.ts';
+import { DeltaResult } from '../../store/results.ts';
+import { replyText } from './update.ts';
+
+export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, incr: boolean): void {
+  setNoreplyMaybe(c, buf, ntokens);
+  const nkey = tokLen(c, 1);
+  if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  const delta = parseU64Big(buf, tokStart(c, 2), tokEnd(c, 2));
+  if (delta === null) { replyText(c, REPLY.CLIENT_ERROR_DELTA); return; }
+  const store = c.ctx.store;
+  switch (store.addDelta(buf, tokStart(c, 1), nkey, incr, delta, 0)) {
+    case DeltaResult.OK:
+      if (c.noreply) { c.noreply = false; return; }
+      c.ctx.out.ascii(store.deltaValue.toString());
+      c.ctx.out.crlf();
+      return;
+    case DeltaResult.NON_NUMERIC:
+      replyText(c, REPLY.CLIENT_ERROR_NON_NUMERIC);
+      return;
+    case DeltaResult.EOM:
+      replyText(c, REPLY.SERVER_ERROR_DELTA_NO_MEMORY);
+      return;
+    case DeltaResult.NOT_FOUND:
+      c.ctx.stats.row[incr ? ThreadStat.incr_misses : ThreadStat.decr_misses]++;
+      replyText(c, REPLY.NOT_FOUND);
+      return;
+  }
+}

@@ -1,0 +1,76 @@
+// get / gets / gat / gats: memcached's process_get_command. Keys are read straight from the line
+// (memcached re-tokenizes past 24 tokens; scanning the line gives the same result without a limit).
+
+import type { Conn } from '../../worker/conn.ts';
+import { REPLY } from '../replies.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { parseI32Wrapped } from '../numbers.ts';
+import { tokStart, tokEnd } from './tokens.ts';
+
+export const KEY_MAX_LENGTH = 250;
+
+export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnCas: boolean, shouldTouch: boolean): void {
+  const out = c.ctx.out;
+  const store = c.ctx.store;
+  let exptimeRel = 0;
+  let p = tokStart(c, 1);
+  if (shouldTouch) {
+    const exptime = parseI32Wrapped(buf, tokStart(c, 1), tokEnd(c, 1));
+    if (Number.isNaN(exptime)) { out.bytes(REPLY.CLIENT_ERROR_EXPTIME); return; }
+    exptimeRel = store.realtime(exptime);
+    p = tokEnd(c, 1);
+  }
+  const mark = out.pos;
+  while (p < lineEnd) {
+    while (p < lineEnd && buf[p] === 0x20) p++;
+    if (p >= lineEnd) break;
+    const ks = p;
+    while (p < lineEnd && buf[p] !== 0x20) p++;
+    const nkey = p - ks;
+    if (nkey > KEY_MAX_LENGTH) {
+      out.truncate(mark); // memcached drops the values already found for this command
+      out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
+      return;
+    }
+    getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel);
+  }
+  out.bytes(REPLY.END);
+}
+
+function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: boolean,
+  shouldTouch: boolean, exptimeRel: number): void {
+  const store = c.ctx.store;
+  const row = c.ctx.stats.row;
+  const it = shouldTouch ? store.itemGetAndTouch(buf, ks, nkey, exptimeRel) : store.itemGet(buf, ks, nkey);
+  row[ThreadStat.get_cmds]++;
+  if (shouldTouch) row[ThreadStat.touch_cmds]++;
+  if (it === 0) {
+    row[shouldTouch ? ThreadStat.touch_misses : ThreadStat.get_misses]++;
+    if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);
+    return;
+  }
+  try {
+    c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
+    writeValue(c, buf, ks, nkey, it, returnCas);
+  } finally {
+    store.itemRelease(it);
+  }
+}
+
+/** "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" */
+function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean): void {
+  const out = c.ctx.out;
+  const store = c.ctx.store;
+  const nbytes = store.itemNbytes(it);
+  out.bytes(REPLY.VALUE_SP);
+  out.copyFrom(buf, ks, nkey);
+  out.space();
+  out.uint(store.itemFlags(it));
+  out.space();
+  out.uint(nbytes - 2);
+  if (returnCas) { out.space(); out.uint(store.itemCas(it)); }
+  out.crlf();
+  out.reserve(nbytes);
+  out.pos += store.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
+}

@@ -1,0 +1,138 @@
+// memcached's try_read_command_ascii + process_command_ascii: find one line in the input, split it
+// into tokens, and hand it to the command's processor. Lines are parsed in place in the read buffer.
+
+import { Conn, ConnState } from '../../worker/conn.ts';
+import { connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
+import { REPLY } from '../replies.ts';
+import { tokenize, tokIs } from './tokens.ts';
+import { processGetCommand } from './get.ts';
+import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
+import { processArithmeticCommand } from './delta.ts';
+import {
+  processDeleteCommand, processTouchCommand, processFlushAllCommand, processVersionCommand,
+  processVerbosityCommand, processShutdownCommand, processMemlimitCommand, processDebugtimeCommand,
+} from './commands.ts';
+import { processStatCommand } from './stats.ts';
+import { processMetaCommand, isMetaCommand } from '../meta/meta.ts';
+import { StoreOp } from '../../store/results.ts';
+
+/** Without a newline in this many bytes memcached gives up on the client, unless it is a get. */
+const LINE_GARBAGE_LIMIT = 2048;
+/**
+ * memcached lets a get line grow without bound; we stop at this (and hang up), so that one client's
+ * endless line cannot take the server's memory. Well above 24 keys of 250 bytes.
+ */
+export const MAX_GET_LINE = 1024 * 1024;
+
+const L = (s: string): Buffer => Buffer.from(s);
+const CMD = {
+  get: L('get'), gets: L('gets'), gat: L('gat'), gats: L('gats'), bget: L('bget'),
+  set: L('set'), add: L('add'), replace: L('replace'), append: L('append'), prepend: L('prepend'),
+  cas: L('cas'), incr: L('incr'), decr: L('decr'), delete: L('delete'), touch: L('touch'),
+  stats: L('stats'), flush_all: L('flush_all'), version: L('version'), quit: L('quit'),
+  verbosity: L('verbosity'), shutdown: L('shutdown'), cache_memlimit: L('cache_memlimit'),
+  debugtime: L('debugtime'),
+} as const;
+
+/** One command from the input; false when the line is not complete yet. */
+export function tryReadCommandAscii(c: Conn): boolean {
+  const buf = c.rbuf;
+  const start = c.rpos;
+  let nl = buf.indexOf(0x0a, start);
+  if (nl >= c.rend) nl = -1;
+  if (nl < 0) return lineIncomplete(c, buf, start);
+  const lineEnd = nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+  c.rpos = nl + 1;
+  connSetState(c, ConnState.newCmd); // processors that read a value move on to nread/swallow
+  if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
+  processCommandAscii(c, buf, start, lineEnd);
+  return true;
+}
+
+/** memcached closes a client that sends 2048 bytes without a newline, unless it is a long get. */
+function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
+  const avail = c.rend - start;
+  if (avail <= LINE_GARBAGE_LIMIT) return false;
+  let p = start;
+  while (p < c.rend && buf[p] === 0x20) p++;
+  const isGet = startsWith(buf, p, c.rend, 'get ') || startsWith(buf, p, c.rend, 'gets ');
+  if (p - start > 100 || !isGet) connCloseWithReason(c, 'line too long without a newline');
+  else if (avail > MAX_GET_LINE) connCloseWithReason(c, 'get line over the limit');
+  return c.state === ConnState.closing;
+}
+
+function startsWith(buf: Buffer, p: number, end: number, s: string): boolean {
+  if (end - p < s.length) return false;
+  for (let i = 0; i < s.length; i++) if (buf[p + i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+function processCommandAscii(c: Conn, buf: Buffer, s: number, e: number): void {
+  const out = c.ctx.out;
+  c.noreply = false;
+  if (isMetaCommand(buf, s, e)) { processMetaCommand(c, buf, s, e); return; }
+  const ntokens = tokenize(c, buf, s, e);
+  if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
+  switch (buf[c.tokens[0]]) {
+    case 0x67: // g
+      if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
+      if (tokIs(c, buf, 0, CMD.get)) processGetCommand(c, buf, e, false, false);
+      else if (tokIs(c, buf, 0, CMD.gets)) processGetCommand(c, buf, e, true, false);
+      else if (tokIs(c, buf, 0, CMD.gat)) processGetCommand(c, buf, e, false, true);
+      else if (tokIs(c, buf, 0, CMD.gats)) processGetCommand(c, buf, e, true, true);
+      else out.bytes(REPLY.ERROR);
+      return;
+    case 0x73: // s
+      if (tokIs(c, buf, 0, CMD.set)) update(c, buf, ntokens, StoreOp.SET, false);
+      else if (tokIs(c, buf, 0, CMD.stats)) processStatCommand(c, buf, ntokens);
+      else if (tokIs(c, buf, 0, CMD.shutdown)) processShutdownCommand(c, buf, ntokens);
+      else out.bytes(REPLY.ERROR);
+      return;
+    case 0x61: // a
+      if (tokIs(c, buf, 0, CMD.add)) update(c, buf, ntokens, StoreOp.ADD, false);
+      else if (tokIs(c, buf, 0, CMD.append)) update(c, buf, ntokens, StoreOp.APPEND, false);
+      else out.bytes(REPLY.ERROR);
+      return;
+    case 0x63: // c
+      if (tokIs(c, buf, 0, CMD.cas)) update(c, buf, ntokens, StoreOp.CAS, true);
+      else if (tokIs(c, buf, 0, CMD.cache_memlimit) && (ntokens === 3 || ntokens === 4)) processMemlimitCommand(c, buf, ntokens);
+      else out.bytes(REPLY.ERROR);
+      return;
+    case 0x69: // i
+      if (tokIs(c, buf, 0, CMD.incr) && (ntokens === 4 || ntokens === 5)) processArithmeticCommand(c, buf, ntokens, true);
+      else out.bytes(REPLY.ERROR);
+      return;
+    case 0x64: // d
+      if (tokIs(c, buf, 0, CMD.delete) && ntokens >= 3 && ntokens <= 5) processDeleteCommand(c, buf, ntokens);
+      else if (tokIs(c, buf, 0, CMD.decr) && (ntokens === 4 || ntokens === 5)) processArithmeticCommand(c, buf, ntokens, false);
+      else if (tokIs(c, buf, 0, CMD.debugtime) && c.ctx.debugTime) processDebugtimeCommand(c, buf, ntokens);
+      else out.bytes(REPLY.ERROR);
+      return;
+    case 0x74: // t
+      if (tokIs(c, buf, 0, CMD.touch) && (ntokens === 4 || ntokens === 5)) processTouchCommand(c, buf, ntokens);
+      else out.bytes(REPLY.ERROR);
+      return;
+  }
+  processOtherCommand(c, buf, ntokens, e);
+}
+
+function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): void {
+  const out = c.ctx.out;
+  if (tokIs(c, buf, 0, CMD.prepend)) update(c, buf, ntokens, StoreOp.PREPEND, false);
+  else if (tokIs(c, buf, 0, CMD.replace)) update(c, buf, ntokens, StoreOp.REPLACE, false);
+  else if (tokIs(c, buf, 0, CMD.bget) && ntokens >= 3) processGetCommand(c, buf, e, false, false);
+  else if (tokIs(c, buf, 0, CMD.flush_all) && ntokens >= 2 && ntokens <= 4) processFlushAllCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.version)) processVersionCommand(c);
+  else if (tokIs(c, buf, 0, CMD.quit)) connCloseWithReason(c, 'quit');
+  else if (tokIs(c, buf, 0, CMD.verbosity) && (ntokens === 3 || ntokens === 4)) processVerbosityCommand(c, buf, ntokens);
+  else out.bytes(REPLY.ERROR);
+}
+
+/** set/add/replace/append/prepend take 6 or 7 tokens, cas 7 or 8 (memcached's counts). */
+function update(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolean): void {
+  const min = isCas ? 7 : 6;
+  if (ntokens !== min && ntokens !== min + 1) { c.ctx.out.bytes(REPLY.ERROR); return; }
+  processUpdateCommand(c, buf, ntokens, op, isCas);
+}
+
+export const completeNreadAscii = completeUpdate;

@@ -1,0 +1,157 @@
+// `stats` and its subcommands: memcached's process_stat / server_stats. Counters are summed over
+// every thread's row in shared memory; no thread is asked anything. Cold path: strings are fine.
+
+import type { Conn } from '../../worker/conn.ts';
+import { CONN_STATE_NAMES } from '../../worker/conn.ts';
+import { REPLY } from '../replies.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { ConnTable, ConnRow, intToIpv4 } from '../../stats/conn-table.ts';
+import { tokIs } from './tokens.ts';
+import { reportSettings } from '../../settings.ts';
+import type { LiveSettings } from '../../settings.ts';
+import { Ctl } from '../../server-ctl.ts';
+import { PROTOCOL_VERSION } from './commands.ts';
+import { prefixStats } from '../../stats/prefix-stats.ts';
+
+type Emit = (name: string, value: string | number) => void;
+const L = (s: string): Buffer => Buffer.from(s);
+const SUB = {
+  settings: L('settings'), items: L('items'), slabs: L('slabs'), sizes: L('sizes'), conns: L('conns'),
+  reset: L('reset'), detail: L('detail'), on: L('on'), off: L('off'), dump: L('dump'),
+} as const;
+
+export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void {
+  const out = c.ctx.out;
+  const emit: Emit = (name, value) => {
+    out.bytes(REPLY.STAT_SP);
+    out.ascii(name);
+    out.space();
+    out.ascii(typeof value === 'number' ? String(value) : value);
+    out.crlf();
+  };
+  if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
+  if (ntokens === 2) { serverStats(c, emit); out.bytes(REPLY.END); return; }
+  const store = c.ctx.store;
+  if (tokIs(c, buf, 1, SUB.reset)) { resetStats(c); out.bytes(REPLY.RESET); return; }
+  if (tokIs(c, buf, 1, SUB.detail)) { statsDetail(c, buf, ntokens); return; }
+  if (tokIs(c, buf, 1, SUB.settings)) reportSettings(c.ctx.settings, emit, liveSettings(c));
+  else if (tokIs(c, buf, 1, SUB.items)) store.reportItems(emit);
+  else if (tokIs(c, buf, 1, SUB.slabs)) store.reportSlabs(emit);
+  else if (tokIs(c, buf, 1, SUB.sizes)) store.reportSizes(emit);
+  else if (tokIs(c, buf, 1, SUB.conns)) connStats(c, emit);
+  else { out.bytes(REPLY.ERROR); return; }
+  out.bytes(REPLY.END);
+}
+
+function liveSettings(c: Conn): LiveSettings {
+  return { verbosity: c.ctx.ctl.get(Ctl.verbosity), oldest: c.ctx.store.oldestLive() };
+}
+
+function rusage(micros: number): string {
+  return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
+}
+
+function serverStats(c: Conn, emit: Emit): void {
+  const { stats: ts, ctl, store, settings } = c.ctx;
+  const now = store.currentTime();
+  const ru = process.resourceUsage();
+  const sum = (f: number) => ts.sum(f);
+  const slab = (f: number) => ts.sumSlabAll(f);
+  emit('pid', process.pid);
+  emit('uptime', now);
+  emit('time', c.ctx.startedAt + now);
+  emit('version', PROTOCOL_VERSION);
+  emit('libevent', `libuv-${process.versions.uv}`);
+  emit('pointer_size', 64);
+  emit('rusage_user', rusage(ru.userCPUTime));
+  emit('rusage_system', rusage(ru.systemCPUTime));
+  emit('max_connections', settings.maxConns);
+  emit('curr_connections', ctl.get(Ctl.currConns));
+  emit('total_connections', ctl.get(Ctl.totalConns));
+  emit('rejected_connections', ctl.get(Ctl.rejectedConns));
+  emit('connection_structures', ctl.get(Ctl.connStructures));
+  emit('response_obj_oom', sum(ThreadStat.response_obj_oom));
+  emit('read_buf_oom', sum(ThreadStat.read_buf_oom));
+  emit('reserved_fds', 20);
+  emit('cmd_get', sum(ThreadStat.get_cmds));
+  emit('cmd_set', slab(SlabStat.set_cmds));
+  emit('cmd_flush', sum(ThreadStat.flush_cmds));
+  emit('cmd_touch', sum(ThreadStat.touch_cmds));
+  emit('cmd_meta', sum(ThreadStat.meta_cmds));
+  emit('get_hits', slab(SlabStat.get_hits));
+  emit('get_misses', sum(ThreadStat.get_misses));
+  emit('get_expired', sum(ThreadStat.get_expired));
+  emit('get_flushed', sum(ThreadStat.get_flushed));
+  emit('delete_misses', sum(ThreadStat.delete_misses));
+  emit('delete_hits', slab(SlabStat.delete_hits));
+  emit('incr_misses', sum(ThreadStat.incr_misses));
+  emit('incr_hits', slab(SlabStat.incr_hits));
+  emit('decr_misses', sum(ThreadStat.decr_misses));
+  emit('decr_hits', slab(SlabStat.decr_hits));
+  emit('cas_misses', sum(ThreadStat.cas_misses));
+  emit('cas_hits', slab(SlabStat.cas_hits));
+  emit('cas_badval', slab(SlabStat.cas_badval));
+  emit('touch_hits', slab(SlabStat.touch_hits));
+  emit('touch_misses', sum(ThreadStat.touch_misses));
+  emit('store_too_large', sum(ThreadStat.store_too_large));
+  emit('store_no_memory', sum(ThreadStat.store_no_memory));
+  emit('auth_cmds', sum(ThreadStat.auth_cmds));
+  emit('auth_errors', sum(ThreadStat.auth_errors));
+  emit('bytes_read', sum(ThreadStat.bytes_read));
+  emit('bytes_written', sum(ThreadStat.bytes_written));
+  emit('limit_maxbytes', store.memLimit());
+  emit('accepting_conns', ctl.get(Ctl.acceptingConns));
+  emit('listen_disabled_num', ctl.get(Ctl.listenDisabledNum));
+  emit('time_in_listen_disabled_us', ctl.get(Ctl.timeInListenDisabledMs) * 1000);
+  emit('threads', settings.threads);
+  emit('conn_yields', sum(ThreadStat.conn_yields));
+  // The store's lines: hash_power_level ... malloc_fails, then bytes ... lru_bumps_dropped; the
+  // logger lines memcached prints between the two groups go where its `bytes` line starts.
+  store.reportGeneral((name, value) => {
+    if (name === 'bytes') loggerStats(emit);
+    emit(name, value);
+  });
+}
+
+function loggerStats(emit: Emit): void {
+  for (const n of ['log_worker_dropped', 'log_worker_written', 'log_watcher_skipped', 'log_watcher_sent',
+    'log_watchers', 'unexpected_napi_ids', 'round_robin_fallback']) emit(n, 0);
+}
+
+/** `stats reset`: memcached zeroes the counters but not the gauges (connections, items). */
+function resetStats(c: Conn): void {
+  c.ctx.stats.resetAll([ThreadStat.curr_conns]);
+  c.ctx.ctl.set(Ctl.totalConns, 0);
+  c.ctx.ctl.set(Ctl.rejectedConns, 0);
+  c.ctx.ctl.set(Ctl.listenDisabledNum, 0);
+  c.ctx.store.resetStats();
+  prefixStats.clear();
+}
+
+function statsDetail(c: Conn, buf: Buffer, ntokens: number): void {
+  const out = c.ctx.out;
+  if (ntokens < 4) { out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL); return; }
+  if (tokIs(c, buf, 2, SUB.on)) { prefixStats.setEnabled(true); out.bytes(REPLY.OK); }
+  else if (tokIs(c, buf, 2, SUB.off)) { prefixStats.setEnabled(false); out.bytes(REPLY.OK); }
+  else if (tokIs(c, buf, 2, SUB.dump)) { out.ascii(prefixStats.dump()); out.bytes(REPLY.END); }
+  else out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL);
+}
+
+/** `stats conns`: every connection of every worker, from the shared connection table. */
+function connStats(c: Conn, emit: Emit): void {
+  const table = c.ctx.connTable;
+  const now = c.ctx.store.currentTime();
+  for (let r = 0; r < table.rows; r++) {
+    if (!table.used(r)) continue;
+    const id = ConnTable.idOf(r);
+    const transport = table.get(r, ConnRow.transport);
+    if (transport === 2) {
+      emit(`${id}:addr`, `unix:${c.ctx.settings.socketPath ?? ''}`);
+    } else {
+      emit(`${id}:addr`, `tcp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${table.get(r, ConnRow.port)}`);
+      emit(`${id}:listen_addr`, `tcp:${intToIpv4(table.get(r, ConnRow.localIpv4))}:${table.get(r, ConnRow.localPort)}`);
+    }
+    emit(`${id}:state`, CONN_STATE_NAMES[table.get(r, ConnRow.state)] ?? 'conn_new_cmd');
+    emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
+  }
+}

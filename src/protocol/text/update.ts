@@ -1,0 +1,106 @@
+// set / add / replace / append / prepend / cas: memcached's process_update_command (allocate the item,
+// then conn_nread copies the value into it) and complete_nread_ascii (check "\r\n", store, reply).
+
+import type { Conn } from '../../worker/conn.ts';
+import { ConnState, Proto } from '../../worker/conn.ts';
+import { connSetState } from '../../worker/drive-machine.ts';
+import { REPLY } from '../replies.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { parseFlags, parseI32Wrapped, parseU64 } from '../numbers.ts';
+import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
+import { KEY_MAX_LENGTH } from './get.ts';
+import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
+import { itemSizeOk } from '../item-size.ts';
+
+/** memcached's out_string: one reply, unless the command said noreply. */
+export function replyText(c: Conn, reply: Uint8Array): void {
+  if (c.noreply) { c.noreply = false; return; }
+  c.ctx.out.bytes(reply);
+}
+
+export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolean): void {
+  setNoreplyMaybe(c, buf, ntokens);
+  const nkey = tokLen(c, 1);
+  if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  const flags = parseFlags(buf, tokStart(c, 2), tokEnd(c, 2));
+  const exptime = parseI32Wrapped(buf, tokStart(c, 3), tokEnd(c, 3));
+  const vlen = parseI32Wrapped(buf, tokStart(c, 4), tokEnd(c, 4));
+  if (Number.isNaN(flags) || Number.isNaN(exptime) || Number.isNaN(vlen)) {
+    replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT);
+    return;
+  }
+  let casIn = 0;
+  if (isCas) {
+    casIn = parseU64(buf, tokStart(c, 5), tokEnd(c, 5));
+    if (Number.isNaN(casIn)) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  }
+  if (vlen < 0 || vlen > 0x7fffffff - 2) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  startNread(c, buf, tokStart(c, 1), nkey, flags, exptime, vlen + 2, op, casIn);
+}
+
+/** Allocate the item and let conn_nread fill it, or refuse it and swallow the value. */
+export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags: number, exptime: number,
+  nbytes: number, op: number, casIn: number): void {
+  const store = c.ctx.store;
+  const it = itemSizeOk(c.ctx.settings, nkey, flags, nbytes)
+    ? store.itemAlloc(buf, ks, nkey, flags, store.realtime(exptime), nbytes) : 0;
+  if (it === 0) {
+    refuseStore(c, buf, ks, nkey, op, nbytes, it === 0 && store.allocError === AllocError.NO_MEMORY);
+    return;
+  }
+  c.item = it;
+  c.itemAt = 0;
+  c.rlbytes = nbytes;
+  c.storeOp = op;
+  c.casIn = casIn;
+  c.nreadOwner = Proto.ascii;
+  connSetState(c, ConnState.nread);
+}
+
+function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number, nbytes: number, noMemory: boolean): void {
+  const row = c.ctx.stats.row;
+  if (noMemory) {
+    row[ThreadStat.store_no_memory]++;
+    replyText(c, REPLY.SERVER_ERROR_NO_MEMORY);
+  } else {
+    row[ThreadStat.store_too_large]++;
+    replyText(c, REPLY.SERVER_ERROR_TOO_LARGE);
+  }
+  c.sbytes = nbytes;
+  connSetState(c, ConnState.swallow);
+  // memcached: a failed set must not leave the old value readable.
+  if (op === StoreOp.SET) c.ctx.store.itemDelete(buf, ks, nkey, 0);
+}
+
+/** The value is in: check its "\r\n", store it, say how it went. */
+export function completeNreadAscii(c: Conn): void {
+  const store = c.ctx.store;
+  const it = c.item;
+  c.item = 0;
+  try {
+    c.ctx.stats.slab(store.itemClsid(it), SlabStat.set_cmds);
+    if (!store.itemValueEndsWithCrlf(it)) { replyText(c, REPLY.CLIENT_ERROR_BAD_CHUNK); return; }
+    const ret = store.storeItem(it, c.storeOp, c.casIn);
+    if (c.storeOp === StoreOp.CAS) countCas(c, ret, store.itemClsid(it));
+    replyText(c, storeReply(ret));
+  } finally {
+    store.itemRelease(it);
+  }
+}
+
+function countCas(c: Conn, ret: number, clsid: number): void {
+  if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
+  else if (ret === StoreResult.STORED) c.ctx.stats.slab(clsid, SlabStat.cas_hits);
+  else if (ret === StoreResult.EXISTS) c.ctx.stats.slab(clsid, SlabStat.cas_badval);
+}
+
+function storeReply(ret: number): Buffer {
+  switch (ret) {
+    case StoreResult.STORED: return REPLY.STORED;
+    case StoreResult.EXISTS: return REPLY.EXISTS;
+    case StoreResult.NOT_FOUND: return REPLY.NOT_FOUND;
+    case StoreResult.NOT_STORED: return REPLY.NOT_STORED;
+    case StoreResult.TOO_LARGE: return REPLY.SERVER_ERROR_TOO_LARGE;
+    default: return REPLY.SERVER_ERROR_NO_MEMORY;
+  }
+}

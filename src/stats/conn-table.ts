@@ -1,0 +1,57 @@
+// Every open connection's row in shared memory, so that `stats conns` on any worker lists the
+// connections of all workers (memcached walks its global conns[] array). The dispatcher claims a
+// row when it accepts; the owning worker keeps the row's state and last-command time current and
+// frees it on close. The row number is the connection's id, as memcached's fd is.
+//
+//   row (9 x Int32): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix, 3 tcp6) |
+//                      ipv4 (u32) | remote port | local port | thread | local ipv4 ]
+
+export const ConnRow = { used: 0, state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8 } as const;
+const ROW = 9;
+/** Ids start above stdin/out/err and the listeners, so they read like memcached's fds. */
+export const FIRST_CONN_ID = 16;
+
+export function createConnTable(rows: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(rows * ROW * 4);
+}
+
+export class ConnTable {
+  readonly i32: Int32Array;
+  readonly rows: number;
+  private cursor = 0;
+  constructor(sab: SharedArrayBuffer) {
+    this.i32 = new Int32Array(sab);
+    this.rows = this.i32.length / ROW;
+  }
+
+  /** Claim a free row (dispatcher); -1 when every row is taken. */
+  claim(): number {
+    for (let n = 0; n < this.rows; n++) {
+      const r = (this.cursor + n) % this.rows;
+      if (Atomics.compareExchange(this.i32, r * ROW + ConnRow.used, 0, 1) === 0) {
+        this.cursor = (r + 1) % this.rows;
+        return r;
+      }
+    }
+    return -1;
+  }
+
+  free(r: number): void { Atomics.store(this.i32, r * ROW + ConnRow.used, 0); }
+  set(r: number, field: number, v: number): void { this.i32[r * ROW + field] = v; }
+  get(r: number, field: number): number { return this.i32[r * ROW + field]; }
+  used(r: number): boolean { return Atomics.load(this.i32, r * ROW + ConnRow.used) === 1; }
+
+  static idOf(row: number): number { return row + FIRST_CONN_ID; }
+  static rowOf(id: number): number { return id - FIRST_CONN_ID; }
+}
+
+export function ipv4ToInt(addr: string | undefined): number {
+  if (!addr) return 0;
+  const m = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(addr);
+  if (!m) return 0;
+  return ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) | 0;
+}
+
+export function intToIpv4(v: number): string {
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}

@@ -1,0 +1,144 @@
+// A client connection as a worker sees it: memcached's `conn` struct. Conns are pooled per worker
+// (memcached's freeconns) so a new connection reuses an old object and its buffers.
+
+import type { Socket } from 'node:net';
+import type { WorkerContext } from './context.ts';
+
+/** memcached's conn_states, the ones a TCP connection passes through. */
+export const ConnState = {
+  newCmd: 1, waiting: 2, parseCmd: 3, nread: 4, swallow: 5, mwrite: 6, closing: 7, closed: 8,
+} as const;
+export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
+export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse_cmd', 'conn_nread',
+  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed'] as const;
+
+export const Proto = { negotiating: 0, ascii: 1, binary: 2 } as const;
+export type ProtoValue = (typeof Proto)[keyof typeof Proto];
+
+/** memcached tokenizes at most 24 tokens (MAX_TOKENS); the rest of the line is the last one. */
+export const MAX_TOKENS = 24;
+const OWN_BUFFER_SIZE = 4096;
+const EMPTY = Buffer.alloc(0);
+
+export class Conn {
+  id = 0;
+  /** This connection's row in the shared connection table (`stats conns`). */
+  row = 0;
+  socket: Socket | null = null;
+  readonly ctx: WorkerContext;
+  state: ConnStateValue = ConnState.newCmd;
+  proto: ProtoValue = Proto.negotiating;
+  transport: 'tcp' | 'unix' = 'tcp';
+  peer = '';
+
+  // Input not yet consumed is rbuf[rpos, rend): either the socket's own chunk, parsed in place,
+  // or `own`, where a partial command is kept between reads.
+  rbuf: Buffer = EMPTY;
+  rpos = 0;
+  rend = 0;
+  own: Buffer = Buffer.allocUnsafe(OWN_BUFFER_SIZE);
+
+  readonly tokens = new Int32Array(MAX_TOKENS * 2); // start/end pairs into rbuf
+  ntokens = 0;
+  /** Where the words past the 23rd begin (-1 when the line had fewer). */
+  restStart = -1;
+
+  // conn_nread: the item being filled, where in its value, how much is left, and what to do after.
+  item = 0;
+  itemAt = 0;
+  rlbytes = 0;
+  storeOp = 0;
+  casIn = 0;
+  noreply = false;
+  /** Which protocol completes the nread (memcached's complete_nread dispatch). */
+  nreadOwner: ProtoValue = Proto.ascii;
+  /** Bytes of a refused value still to skip (conn_swallow). */
+  sbytes = 0;
+
+  reqsLeft = 0;
+  yieldPending = false;
+  writeBlocked = false;
+  lastCmdTime = 0;
+  authenticated = false;
+  closeReason = '';
+  /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
+  proto_state: unknown = null;
+
+  constructor(ctx: WorkerContext) { this.ctx = ctx; }
+
+  reset(id: number, socket: Socket, transport: 'tcp' | 'unix'): void {
+    this.id = id;
+    this.socket = socket;
+    this.transport = transport;
+    this.state = ConnState.newCmd;
+    this.proto = Proto.negotiating;
+    this.rbuf = EMPTY;
+    this.rpos = this.rend = 0;
+    this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
+    this.noreply = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = false;
+    this.closeReason = '';
+    this.proto_state = null;
+    this.lastCmdTime = this.ctx.store.currentTime();
+    this.reqsLeft = this.ctx.settings.reqsPerEvent;
+    this.peer = transport === 'unix' ? '' : `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  /** Input bytes available. */
+  avail(): number { return this.rend - this.rpos; }
+
+  /**
+   * Keep what is unconsumed and add a new chunk. When nothing is pending the chunk itself becomes
+   * the read buffer (no copy); otherwise both are gathered into `own`.
+   */
+  addInput(chunk: Buffer): void {
+    const left = this.rend - this.rpos;
+    if (left === 0) {
+      this.rbuf = chunk;
+      this.rpos = 0;
+      this.rend = chunk.length;
+      return;
+    }
+    const need = left + chunk.length;
+    if (this.rbuf === this.own && this.rpos + need <= this.own.length) {
+      chunk.copy(this.own, this.rend);
+      this.rend += chunk.length;
+      return;
+    }
+    let own = this.own;
+    if (need > own.length) {
+      let size = own.length * 2;
+      while (size < need) size *= 2;
+      own = Buffer.allocUnsafe(size);
+    }
+    this.rbuf.copy(own, 0, this.rpos, this.rend); // copy() handles the overlap when rbuf is own
+    chunk.copy(own, left);
+    this.own = own;
+    this.rbuf = own;
+    this.rpos = 0;
+    this.rend = need;
+  }
+
+  /** Drop references to input and shrink a buffer a large command grew. */
+  release(): void {
+    this.socket = null;
+    this.rbuf = EMPTY;
+    this.rpos = this.rend = 0;
+    if (this.own.length > 64 * 1024) this.own = Buffer.allocUnsafe(OWN_BUFFER_SIZE);
+  }
+}
+
+/** memcached's freeconns: conn objects of closed connections, reused by new ones. */
+export class ConnPool {
+  private readonly free: Conn[] = [];
+  private readonly ctx: WorkerContext;
+  created = 0;
+  constructor(ctx: WorkerContext) { this.ctx = ctx; }
+  take(): Conn {
+    const c = this.free.pop();
+    if (c) return c;
+    this.created++;
+    return new Conn(this.ctx);
+  }
+  give(c: Conn): void { c.release(); this.free.push(c); }
+}

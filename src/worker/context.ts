@@ -1,0 +1,42 @@
+// What one worker thread owns and every connection on it shares: its view of the store, its row
+// of counters, the one out buffer replies are collected in, the settings, and the log.
+
+import type { Store } from '../store/store.ts';
+import type { Settings } from '../settings.ts';
+import type { ThreadStats } from '../stats/thread-stats.ts';
+import type { ServerCtl } from '../server-ctl.ts';
+import { Ctl } from '../server-ctl.ts';
+import { OutBuffer } from './out-buffer.ts';
+import type { ConnTable } from '../stats/conn-table.ts';
+
+export class WorkerContext {
+  readonly store: Store;
+  readonly stats: ThreadStats;
+  readonly settings: Settings;
+  readonly ctl: ServerCtl;
+  readonly connTable: ConnTable;
+  readonly thread: number;
+  readonly out = new OutBuffer();
+  /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
+  readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
+  readonly startedAt: number; // unix seconds when the process started (for `stats` time/uptime)
+  /** Asks the main thread to shut the server down (`shutdown` with -A). */
+  readonly requestShutdown: (how: 'graceful' | 'immediate') => void;
+
+  constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, thread: number, startedAt: number,
+    requestShutdown: (how: 'graceful' | 'immediate') => void) {
+    this.store = store;
+    this.stats = store.stats;
+    this.settings = settings;
+    this.ctl = ctl;
+    this.connTable = connTable;
+    this.thread = thread;
+    this.startedAt = startedAt;
+    this.requestShutdown = requestShutdown;
+  }
+
+  verbosity(): number { return this.ctl.get(Ctl.verbosity); }
+
+  /** memcached's -v lines go to stderr. */
+  log(line: string): void { process.stderr.write(line + '\n'); }
+}

@@ -1,0 +1,175 @@
+// memcached's drive_machine: every connection moves through named states, one step per case,
+// until it must wait for input (conn_waiting), for the socket to drain (conn_mwrite), for its turn
+// after -R commands (a yield), or is closed. Replies collect in the worker's out buffer and leave
+// in one write when the machine stops.
+
+import { Conn, ConnState, CONN_STATE_NAMES, Proto } from './conn.ts';
+import type { ConnStateValue } from './conn.ts';
+import { ThreadStat } from '../stats/thread-stats.ts';
+import { ConnRow } from '../stats/conn-table.ts';
+import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
+import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
+
+/** Above this many unsent bytes a connection stops reading until the socket drains. */
+const WRITE_HIGH_WATER = 256 * 1024;
+/** A reply bigger than this is sent before the next command adds to it. */
+const OUT_FLUSH_AT = 512 * 1024;
+
+export function connSetState(c: Conn, state: ConnStateValue): void {
+  if (state === c.state) return;
+  if (c.ctx.verbosity() > 2) {
+    c.ctx.log(`${c.id}: going from ${CONN_STATE_NAMES[c.state]} to ${CONN_STATE_NAMES[state]}`);
+  }
+  c.state = state;
+  c.ctx.connTable.set(c.row, ConnRow.state, state);
+}
+
+/** Input memcached answers by hanging up: say why at -v, then close. */
+export function connCloseWithReason(c: Conn, reason: string): void {
+  c.closeReason = reason;
+  connSetState(c, ConnState.closing);
+}
+
+export function driveMachine(c: Conn): void {
+  for (;;) {
+    switch (c.state) {
+      case ConnState.newCmd:
+        if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
+        if (c.ctx.out.pos > OUT_FLUSH_AT) connFlush(c);
+        if (--c.reqsLeft < 0) { connYield(c); return; }
+        connSetState(c, ConnState.parseCmd);
+        break;
+      case ConnState.parseCmd:
+        if (c.rpos >= c.rend || !tryReadCommand(c)) connSetState(c, ConnState.waiting);
+        break;
+      case ConnState.waiting:
+        connFlush(c);
+        if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
+        return; // the next 'data' event drives us again
+      case ConnState.nread:
+        if (!readValue(c)) { connFlush(c); return; }
+        break;
+      case ConnState.swallow:
+        if (!swallow(c)) { connFlush(c); return; }
+        break;
+      case ConnState.mwrite:
+        connFlush(c);
+        return; // 'drain' drives us again
+      case ConnState.closing:
+        connFlush(c);
+        connClose(c);
+        return;
+      case ConnState.closed:
+        c.ctx.out.truncate(0);
+        return;
+    }
+  }
+}
+
+function tryReadCommand(c: Conn): boolean {
+  if (c.proto === Proto.negotiating) c.proto = negotiate(c, c.rbuf[c.rpos]);
+  if (c.state === ConnState.closing) return true;
+  return c.proto === Proto.binary ? tryReadCommandBinary(c) : tryReadCommandAscii(c);
+}
+
+/** -B auto: a first byte of 0x80 (binary request magic) selects the binary protocol. */
+function negotiate(c: Conn, first: number): typeof Proto.ascii | typeof Proto.binary {
+  const mode = c.ctx.settings.protocol;
+  const binary = mode === 'binary' || (mode === 'auto' && first === 0x80);
+  if (c.ctx.verbosity() > 1) {
+    c.ctx.log(`${c.id}: Client using the ${binary ? 'binary' : 'ascii'} protocol`);
+  }
+  return binary ? Proto.binary : Proto.ascii;
+}
+
+/** conn_nread: copy value bytes from the input straight into the item. */
+function readValue(c: Conn): boolean {
+  const n = Math.min(c.rlbytes, c.rend - c.rpos);
+  if (n > 0) {
+    c.ctx.store.itemWriteValue(c.item, c.itemAt, c.rbuf, c.rpos, n);
+    c.itemAt += n;
+    c.rpos += n;
+    c.rlbytes -= n;
+  }
+  if (c.rlbytes > 0) return false;
+  connSetState(c, ConnState.newCmd);
+  if (c.nreadOwner === Proto.binary) completeNreadBinary(c);
+  else completeNreadAscii(c);
+  return true;
+}
+
+/** conn_swallow: skip the value of a refused store. */
+function swallow(c: Conn): boolean {
+  const n = Math.min(c.sbytes, c.rend - c.rpos);
+  c.rpos += n;
+  c.sbytes -= n;
+  if (c.sbytes > 0) return false;
+  connSetState(c, ConnState.newCmd);
+  return true;
+}
+
+/** -R: after reqs_per_event commands, let other connections run; resume on the next turn. */
+function connYield(c: Conn): void {
+  c.ctx.stats.row[ThreadStat.conn_yields]++;
+  c.reqsLeft = c.ctx.settings.reqsPerEvent;
+  connSetState(c, ConnState.newCmd);
+  connFlush(c);
+  c.yieldPending = true;
+  setImmediate(resumeAfterYield, c);
+}
+
+function resumeAfterYield(c: Conn): void {
+  c.yieldPending = false;
+  if (c.state === ConnState.newCmd && c.socket !== null) driveMachine(c);
+}
+
+/** One write for everything collected; stop reading this client while its replies pile up. */
+export function connFlush(c: Conn): void {
+  const out = c.ctx.out;
+  if (out.pos === 0) return;
+  const sock = c.socket;
+  if (sock === null || sock.destroyed) { out.truncate(0); return; }
+  c.ctx.stats.row[ThreadStat.bytes_written] += out.pos;
+  sock.write(out.pending());
+  out.sent(sock.writableLength > 0);
+  if (sock.writableLength > WRITE_HIGH_WATER && !c.writeBlocked) {
+    c.writeBlocked = true;
+    sock.pause();
+  }
+}
+
+/** 'drain': the client read its replies; carry on with what it sent meanwhile. */
+export function onConnDrain(c: Conn): void {
+  if (!c.writeBlocked) return;
+  c.writeBlocked = false;
+  c.socket?.resume();
+  if (c.state === ConnState.mwrite) {
+    connSetState(c, ConnState.newCmd);
+    driveMachine(c);
+  }
+}
+
+/** 'data': new input; a fresh read gets a fresh -R budget, as a new libevent event would. */
+export function onConnData(c: Conn, chunk: Buffer): void {
+  c.ctx.stats.row[ThreadStat.bytes_read] += chunk.length;
+  c.addInput(chunk);
+  c.lastCmdTime = c.ctx.store.currentTime();
+  if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) return;
+  if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
+  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
+  driveMachine(c);
+}
+
+/** Hooks the worker installs: what to do once a socket is gone. */
+export const connHooks = { onClosed: (_c: Conn): void => {} };
+
+/** conn_close: release what the connection held and hang up. */
+export function connClose(c: Conn): void {
+  if (c.state === ConnState.closed) return;
+  c.state = ConnState.closed;
+  if (c.item !== 0) { c.ctx.store.itemRelease(c.item); c.item = 0; }
+  if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} connection closed.${c.closeReason ? ' ' + c.closeReason : ''}`);
+  const sock = c.socket;
+  if (sock !== null && !sock.destroyed) sock.destroySoon();
+  connHooks.onClosed(c);
+}

@@ -1,0 +1,94 @@
+// The reused out buffer: replies of every command of one read are appended here and leave in one
+// socket.write (memcached's resp objects + iovecs, flattened). Digits are written byte by byte:
+// no String(n) on the hot path.
+
+const CRLF_0 = 0x0d;
+const CRLF_1 = 0x0a;
+const INITIAL_SIZE = 16 * 1024;
+
+export class OutBuffer {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size = INITIAL_SIZE) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Room for n more bytes, growing (copying what is there) when needed. */
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  bytes(src: Uint8Array): void {
+    this.reserve(src.length);
+    this.buf.set(src, this.pos);
+    this.pos += src.length;
+  }
+
+  copyFrom(src: Uint8Array, start: number, len: number): void {
+    this.reserve(len);
+    this.buf.set(src.subarray(start, start + len), this.pos);
+    this.pos += len;
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+
+  space(): void { this.byte(0x20); }
+
+  crlf(): void {
+    this.reserve(2);
+    this.buf[this.pos++] = CRLF_0;
+    this.buf[this.pos++] = CRLF_1;
+  }
+
+  /** A non-negative integer below 2^53 in decimal. */
+  uint(n: number): void {
+    this.reserve(16);
+    if (n < 10) { this.buf[this.pos++] = 0x30 + n; return; }
+    let digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
+    let at = this.pos + digits;
+    this.pos = at;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      this.buf[--at] = 0x30 + (n - q * 10);
+      n = q;
+    }
+    this.buf[--at] = 0x30 + n;
+  }
+
+  /** A signed integer. */
+  int(n: number): void {
+    if (n < 0) { this.byte(0x2d); n = -n; }
+    this.uint(n);
+  }
+
+  ascii(s: string): void {
+    this.reserve(s.length);
+    this.pos += this.buf.write(s, this.pos, "latin1");
+  }
+
+  /** Give up the pending bytes, e.g. when a command's partial reply must be taken back. */
+  truncate(pos: number): void { this.pos = pos; }
+
+  /** The bytes to send; the caller then calls `sent()`. */
+  pending(): Buffer { return this.buf.subarray(0, this.pos); }
+
+  /**
+   * After socket.write(pending()): when the socket kept a reference (not written through at once),
+   * the memory is the socket's until its write completes, so take a fresh buffer.
+   */
+  sent(retained: boolean): void {
+    if (retained) this.buf = Buffer.allocUnsafe(Math.max(INITIAL_SIZE, Math.min(this.buf.length, 256 * 1024)));
+    else if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(INITIAL_SIZE); // don't hoard a huge one
+    this.pos = 0;
+  }
+}
