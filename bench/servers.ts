@@ -1,0 +1,133 @@
+// Starting the two servers the same way: same flags, an ephemeral port on 127.0.0.1 that each
+// writes to MEMCACHED_PORT_FILENAME as "TCP INET: <port>", then its pid for /proc readings and
+// a plain text connection for `stats`.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { processCpuMs, processRssBytes } from './proc.ts';
+
+export type ServerKind = 'memcached' | 'cachalot';
+export const SERVER_KINDS: readonly ServerKind[] = ['memcached', 'cachalot'];
+
+export type ServerFlags = { threads: number; memoryMb: number; maxConns: number };
+
+export const MEMCACHED_BIN = '/usr/bin/memcached';
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const CACHALOT_MAIN = join(REPO_ROOT, 'src', 'main.ts');
+const START_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 3_000;
+
+/** Why a server cannot be started here, or null when it can. */
+export function unavailableReason(kind: ServerKind): string | null {
+  if (kind === 'memcached') return existsSync(MEMCACHED_BIN) ? null : `${MEMCACHED_BIN} is not installed`;
+  return existsSync(CACHALOT_MAIN) ? null : `${CACHALOT_MAIN} does not exist yet`;
+}
+
+export function serverArgs(flags: ServerFlags): string[] {
+  const args = ['-p', '-1', '-U', '0', '-l', '127.0.0.1',
+    '-t', String(flags.threads), '-m', String(flags.memoryMb), '-c', String(flags.maxConns)];
+  // memcached refuses to run as root without -u; Cachalot accepts -u and ignores it. Same flags for both.
+  if (process.getuid?.() === 0) args.push('-u', 'root');
+  return args;
+}
+
+export class Server {
+  readonly kind: ServerKind;
+  readonly flags: ServerFlags;
+  readonly pid: number;
+  readonly port: number;
+  private readonly child: ChildProcess;
+  private readonly dir: string;
+
+  private constructor(kind: ServerKind, flags: ServerFlags, child: ChildProcess, port: number, dir: string) {
+    this.kind = kind;
+    this.flags = flags;
+    this.child = child;
+    this.pid = child.pid!;
+    this.port = port;
+    this.dir = dir;
+  }
+
+  static async start(kind: ServerKind, flags: ServerFlags): Promise<Server> {
+    const dir = mkdtempSync(join(tmpdir(), `bench-${kind}-`));
+    const portFile = join(dir, 'ports');
+    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []] : [process.execPath, [CACHALOT_MAIN]];
+    const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
+      env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 4000) stderr += d.toString(); });
+    try {
+      const port = await waitForPort(child, portFile, () => stderr);
+      return new Server(kind, flags, child, port, dir);
+    } catch (err) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  cpuMs(): number { return processCpuMs(this.pid); }
+  rssBytes(): number { return processRssBytes(this.pid); }
+  alive(): boolean { return this.child.exitCode === null && this.child.signalCode === null; }
+
+  /** `stats` as name -> value. */
+  async stats(): Promise<Map<string, string>> {
+    const text = await this.ask('stats\r\n', /(^|\n)END\r\n$/);
+    const stats = new Map<string, string>();
+    for (const m of text.matchAll(/^STAT (\S+) (.*)\r$/gm)) stats.set(m[1], m[2]);
+    return stats;
+  }
+
+  async version(): Promise<string> {
+    const text = await this.ask('version\r\n', /\r\n$/);
+    return text.replace(/^VERSION /, '').trim();
+  }
+
+  private ask(command: string, end: RegExp): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: this.port });
+      let text = '';
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`${this.kind}: no reply to ${command.trim()}`)); }, 5000);
+      socket.setEncoding('latin1');
+      socket.on('connect', () => socket.write(command));
+      socket.on('data', (d: string) => {
+        text += d;
+        if (end.test(text)) { clearTimeout(timer); socket.destroy(); resolve(text); }
+      });
+      socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.alive()) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitForPort(child: ChildProcess, portFile: string, stderr: () => string): Promise<number> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr().trim().slice(0, 500)}`);
+    }
+    // Both servers write a .lck file and rename it, so a file that exists is complete.
+    if (existsSync(portFile)) {
+      const m = /TCP INET: (\d+)/.exec(readFileSync(portFile, 'latin1'));
+      if (m) return Number(m[1]);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`wrote no port to MEMCACHED_PORT_FILENAME in ${START_TIMEOUT_MS} ms`);
+}

@@ -1,0 +1,100 @@
+// The benchmark harness runs end to end and its report reads back: a --quick run of workloads 1
+// and 6 against memcached (Cachalot too when it starts). No timing is asserted, only that every
+// measured row has sane, parseable figures.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReplyParser } from '../bench/loadgen/reply-parser.ts';
+import { bucketLow, bucketOf, newHistogram, percentile, record } from '../bench/loadgen/histogram.ts';
+import { parseWorkloadRows } from '../bench/report.ts';
+import { MEMCACHED_BIN, REPO_ROOT, unavailableReason } from '../bench/servers.ts';
+
+const NODE = process.execPath;
+const BENCH = join(REPO_ROOT, 'bench', 'bench.ts');
+const noMemcached = unavailableReason('memcached');
+
+function runBench(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(NODE, [BENCH, ...args], { timeout: 50_000, maxBuffer: 1 << 22 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`bench failed: ${err.message}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+test('bench --quick runs workloads 1 and 6 and writes a report that parses', { timeout: 60_000 }, async (t) => {
+  if (noMemcached) {
+    t.skip(`skipped: ${noMemcached} (${MEMCACHED_BIN} is the reference the bench compares against)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+  try {
+    const out = join(dir, 'RESULTS.md');
+    const { stdout, stderr } = await runBench(['--quick', '--only=1,6', '--server=memcached', `--out=${out}`]);
+    assert.equal(readFileSync(out, 'utf8'), stdout, 'the results file holds what was printed');
+    assert.match(stdout, /quick smoke run/);
+    assert.match(stdout, /memcached only: Cachalot was not part of this run/);
+    assert.match(stderr, /workload 1 against memcached/);
+
+    const rows = parseWorkloadRows(stdout);
+    assert.equal(rows.length, 1, 'one measured row: workload 1 against memcached');
+    const [row] = rows;
+    assert.equal(row.id, '1');
+    assert.equal(row.server, 'memcached');
+    assert.ok(row.opsPerSec > 0, `ops/s ${row.opsPerSec}`);
+    assert.ok(row.p50Us <= row.p99Us && row.p99Us <= row.p999Us, `percentiles in order: ${JSON.stringify(row)}`);
+    assert.ok(row.cpuUsPerOp > 0, `the server used CPU: ${row.cpuUsPerOp}`);
+    assert.match(stdout, /\| 1 \|[^\n]*\| 100\.0% \| 0 \|/, 'every get hit and no request failed');
+
+    const memory = /^\| memcached \| 8 \| (\d+) \| (\d+) \| (\d+) \|/m.exec(stdout);
+    assert.ok(memory, 'a memory row for memcached under -m 8');
+    const [sent, items, evictions] = memory.slice(1).map(Number);
+    assert.ok(evictions > 0, 'the fill went on until evictions started');
+    assert.ok(items > 0 && items < sent, `items held (${items}) below sets sent (${sent})`);
+    assert.match(stdout, /Not measured: this run had memcached only/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench refuses an unknown option', async () => {
+  await assert.rejects(runBench(['--quick', '--bogus']), /unknown option --bogus/);
+});
+
+test('the reply parser finds reply ends across any split of the stream', () => {
+  const stream = Buffer.from(
+    'VALUE k000000001 0 5\r\nhello\r\nEND\r\nSTORED\r\nEND\r\n' +
+    // a value that looks like replies must be skipped by its length, not parsed
+    'VALUE k000000002 0 10\r\nEND\r\nEND\r\n\r\nEND\r\nVALUE k3 0 1\r\nx\r\nEND\r\nSERVER_ERROR out of memory\r\n',
+  );
+  for (let split = 0; split <= stream.length; split++) {
+    const p = new ReplyParser();
+    const done = p.feed(stream, 0, split) + p.feed(stream, split, stream.length);
+    assert.equal(done, 6, `split at ${split}`);
+    assert.equal(p.hits, 3, `split at ${split}`);
+    assert.equal(p.errors, 1, `split at ${split}`);
+  }
+  const p = new ReplyParser();
+  let done = 0;
+  for (let i = 0; i < stream.length; i++) done += p.feed(stream, i, i + 1);
+  assert.equal(done, 6, 'one byte at a time');
+});
+
+test('latency histogram: buckets are ordered, about 3% wide, and percentiles land in them', () => {
+  for (let v = 1; v < 1e7; v = Math.ceil(v * 1.01)) {
+    const i = bucketOf(v);
+    assert.ok(bucketLow(i) <= v && v < bucketLow(i + 1), `value ${v} in bucket ${i}`);
+    assert.ok((bucketLow(i + 1) - bucketLow(i)) / bucketLow(i) <= 1 / 32 + 1e-9 || v < 64);
+  }
+  const h = newHistogram();
+  for (let v = 1; v <= 1000; v++) record(h, v);
+  const p50 = percentile(h, 0.5);
+  const p99 = percentile(h, 0.99);
+  assert.ok(Math.abs(p50 - 500) <= 500 / 32, `p50 ${p50}`);
+  assert.ok(Math.abs(p99 - 990) <= 990 / 32, `p99 ${p99}`);
+  assert.ok(Number.isNaN(percentile(newHistogram(), 0.5)));
+});
