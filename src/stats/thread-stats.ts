@@ -21,8 +21,14 @@ export const THREAD_FIELDS = 32;
 export const SlabStat = {
   set_cmds: 0, get_hits: 1, touch_hits: 2, delete_hits: 3, cas_hits: 4, cas_badval: 5,
   incr_hits: 6, decr_hits: 7,
+  // Item-level counters of memcached's itemstats_t, counted by the store in whichever thread does the work
+  // (src/store): per class, summed over threads for `stats items` and the totals of `stats`.
+  evicted: 8, evicted_nonzero: 9, outofmemory: 10, tailrepairs: 11, reclaimed: 12, expired_unfetched: 13,
+  evicted_unfetched: 14, evicted_active: 15, crawler_reclaimed: 16, crawler_items_checked: 17,
+  lrutail_reflocked: 18, moves_to_cold: 19, moves_to_warm: 20, moves_within_lru: 21, direct_reclaims: 22,
+  hits_to_hot: 23, hits_to_warm: 24, hits_to_cold: 25, hits_to_temp: 26, total_items: 27,
 } as const;
-export const SLAB_FIELDS = 8;
+export const SLAB_FIELDS = 28;
 export const MAX_CLASSES = 64; // memcached's MAX_NUMBER_OF_SLAB_CLASSES (63 + 1)
 
 export const ROW_FIELDS = THREAD_FIELDS + MAX_CLASSES * SLAB_FIELDS;
@@ -51,6 +57,8 @@ export class ThreadStats {
     for (let t = 0; t < this.nthreads; t++) s += this.all[t * ROW_FIELDS + field];
     return s;
   }
+  /** One thread's value of a field. */
+  at(thread: number, field: number): number { return this.all[thread * ROW_FIELDS + field]; }
   sumSlab(clsid: number, field: number): number {
     return this.sum(THREAD_FIELDS + clsid * SLAB_FIELDS + field);
   }

@@ -1,0 +1,39 @@
+// memcached's lru_maintainer_juggle (items.c): per class, move HOT/WARM overflow and idle items down to COLD,
+// ACTIVE COLD items back up to WARM, and reclaim expired tails. Runs in the maintainer thread.
+
+import type { Store } from "../store/store.ts";
+import { F, LRU_BASE, LRU_WORDS, LruW, ItemField, Lru } from "../store/layout.ts";
+import { lruPullTail } from "../store/lru.ts";
+
+const HOT_MAX_FACTOR = 0.2; // settings.hot_max_factor
+const WARM_MAX_FACTOR = 2.0; // settings.warm_max_factor
+
+function tailAge(st: Store, id: number): number {
+  const tail = st.c32[LRU_BASE + id * LRU_WORDS + LruW.tail];
+  return tail === 0 ? 0 : st.currentTime() - st.a32[tail * 2 + ItemField.time];
+}
+
+/** Returns how many rounds moved something (memcached's did_moves). */
+export function lruMaintainerJuggle(st: Store, clsid: number): number {
+  let hotAge = 0, warmAge = 0, total = 0;
+  if (st.lruSegmented) {
+    const coldAge = tailAge(st, clsid | Lru.COLD);
+    hotAge = coldAge * HOT_MAX_FACTOR;
+    warmAge = coldAge * WARM_MAX_FACTOR;
+    total = st.cf[F.sizesBytes + (clsid | Lru.COLD)] + st.cf[F.sizesBytes + (clsid | Lru.HOT)] +
+      st.cf[F.sizesBytes + (clsid | Lru.WARM)];
+  }
+  let did = 0;
+  for (let i = 0; i < 500; i++) {
+    let more = 0;
+    if (lruPullTail(st, clsid, Lru.HOT, total, 0, hotAge) > 0 || lruPullTail(st, clsid, Lru.WARM, total, 0, warmAge) > 0) more++;
+    if (st.lruSegmented) more += lruPullTail(st, clsid, Lru.COLD, 0, 0, 0);
+    if (more === 0) break;
+    did++;
+  }
+  return did;
+}
+
+export function classHasItems(st: Store, clsid: number): boolean {
+  return st.cf[F.sizes + clsid] + st.cf[F.sizes + (clsid | Lru.WARM)] + st.cf[F.sizes + (clsid | Lru.COLD)] > 0;
+}

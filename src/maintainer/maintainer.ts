@@ -1,0 +1,23 @@
+// startMaintainer: runs the LRU maintainer, crawler and hash expansion helper in their own worker thread
+// (memcached's lru_maintainer_thread, lru_crawler and assoc_maintenance_thread, in one).
+
+import { Worker } from "node:worker_threads";
+import type { StoreShared } from "../store/store.ts";
+import { ctlLayout, G } from "../store/layout.ts";
+
+export type Maintainer = { stop(): Promise<void> };
+
+export function startMaintainer(shared: StoreShared): Maintainer {
+  const worker = new Worker(new URL("./maintainer-thread.ts", import.meta.url), { workerData: shared });
+  const c32 = new Int32Array(shared.ctl, 0, ctlLayout(shared.maxPages, shared.lockPower).f64Offset / 4);
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  worker.on("error", (err) => process.stderr.write(`maintainer thread failed: ${String(err)}\n`));
+  worker.unref(); // never keeps the process alive on its own
+  return {
+    stop(): Promise<void> {
+      Atomics.store(c32, G.maintainerStop, 1);
+      Atomics.notify(c32, G.maintainerStop);
+      return exited;
+    },
+  };
+}

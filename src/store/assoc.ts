@@ -1,0 +1,126 @@
+// The hash table, as memcached's assoc.c: buckets of item refs (Int32) chained through ItemField.hNext,
+// in a growable SharedArrayBuffer. Expansion doubles the table in place: bucket i splits into i and
+// i + oldsize, one bucket at a time under that bucket's item lock, while every other thread goes on.
+// A bucket's index keeps the low bits of the hash, and the item lock table is never larger than the hash
+// table, so all items of one bucket share one item lock: "holding the item lock for hv" guards its chain.
+
+import type { Store } from "./store.ts";
+import { G, HASH_EXPANDING, ItemField } from "./layout.ts";
+import { mutexLock, mutexTrylock, mutexUnlock } from "./locks.ts";
+import { hash } from "./hash.ts";
+
+const HASH_BULK_MOVE = 64; // buckets split per expansion step
+
+/** The bucket of hv now (item lock for hv held, so its bucket cannot be split under us). */
+export function bucketOf(st: Store, hv: number): number {
+  const state = Atomics.load(st.c32, G.hashState);
+  const power = state & 0xff;
+  if ((state & HASH_EXPANDING) !== 0) {
+    const oldIdx = hv & ((1 << (power - 1)) - 1) ;
+    if (oldIdx >= Atomics.load(st.c32, G.expandBucket)) return oldIdx;
+  }
+  return (hv & (2 ** power - 1)) >>> 0;
+}
+
+export function keyEquals(st: Store, it: number, buf: Uint8Array, off: number, len: number): boolean {
+  const a32 = st.a32, a8 = st.a8;
+  if (a32[it * 2 + ItemField.bits] >>> 24 !== len) return false;
+  const k = it * 8 + 48;
+  for (let i = 0; i < len; i++) if (a8[k + i] !== buf[off + i]) return false;
+  return true;
+}
+
+export function assocFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
+  const a32 = st.a32;
+  let it = st.h32[bucketOf(st, hv)];
+  while (it !== 0) {
+    if (keyEquals(st, it, buf, off, len)) return it;
+    it = a32[it * 2 + ItemField.hNext];
+  }
+  return 0;
+}
+
+/** Insert at the bucket head (item lock held). Starts an expansion past 1.5 items per bucket. */
+export function assocInsert(st: Store, it: number, hv: number): void {
+  const b = bucketOf(st, hv);
+  st.a32[it * 2 + ItemField.hNext] = st.h32[b];
+  st.h32[b] = it;
+  const n = Atomics.add(st.c32, G.hashItems, 1) + 1;
+  if ((Atomics.load(st.c32, G.hashState) & HASH_EXPANDING) === 0 && n > st.hashSize() * 1.5) st.expandWanted = true;
+}
+
+/** Remove `it` from its bucket (item lock held). */
+export function assocDelete(st: Store, it: number, hv: number): void {
+  const a32 = st.a32, h32 = st.h32;
+  const b = bucketOf(st, hv);
+  let cur = h32[b];
+  if (cur === it) {
+    h32[b] = a32[it * 2 + ItemField.hNext];
+  } else {
+    while (cur !== 0) {
+      const nx = a32[cur * 2 + ItemField.hNext];
+      if (nx === it) { a32[cur * 2 + ItemField.hNext] = a32[it * 2 + ItemField.hNext]; break; }
+      cur = nx;
+    }
+    if (cur === 0) return;
+  }
+  a32[it * 2 + ItemField.hNext] = 0;
+  Atomics.sub(st.c32, G.hashItems, 1);
+}
+
+/**
+ * One step of memcached's assoc_maintenance_thread, run by whichever thread finds work (holding no item lock):
+ * start an expansion (grow the buffer, then publish power+1 with EXPANDING) or split the next buckets.
+ * Returns true while an expansion is under way.
+ */
+export function assocExpandStep(st: Store): boolean {
+  const c32 = st.c32;
+  if (!mutexTrylock(c32, G.expandLock)) return true;
+  try {
+    let state = Atomics.load(c32, G.hashState);
+    if ((state & HASH_EXPANDING) === 0) {
+      const power = state & 0xff;
+      if (Atomics.load(c32, G.hashItems) <= 2 ** power * 1.5 || power >= st.hashpowerMax) return false;
+      const bytes = 2 ** (power + 1) * 4;
+      if (st.hashTable.byteLength < bytes) st.hashTable.grow(bytes); // new half reads as empty buckets
+      Atomics.store(c32, G.expandBucket, 0);
+      state = (power + 1) | HASH_EXPANDING;
+      Atomics.store(c32, G.hashState, state);
+    }
+    const oldSize = 2 ** ((state & 0xff) - 1);
+    for (let n = 0; n < HASH_BULK_MOVE; n++) {
+      const b = Atomics.load(c32, G.expandBucket);
+      if (b >= oldSize) {
+        Atomics.store(c32, G.hashState, state & 0xff);
+        return false;
+      }
+      splitBucket(st, b, oldSize);
+    }
+    return true;
+  } finally {
+    st.expandWanted = false;
+    mutexUnlock(c32, G.expandLock);
+  }
+}
+
+function splitBucket(st: Store, b: number, oldSize: number): void {
+  const a32 = st.a32, h32 = st.h32, c32 = st.c32;
+  const lock = st.lockBase + (b & st.lockMask);
+  mutexLock(c32, lock);
+  try {
+    let it = h32[b];
+    let keep = 0, move = 0;
+    while (it !== 0) {
+      const nx = a32[it * 2 + ItemField.hNext];
+      const hv = hash(st.a8, it * 8 + 48, a32[it * 2 + ItemField.bits] >>> 24);
+      if ((hv & oldSize) !== 0) { a32[it * 2 + ItemField.hNext] = move; move = it; }
+      else { a32[it * 2 + ItemField.hNext] = keep; keep = it; }
+      it = nx;
+    }
+    h32[b] = keep;
+    h32[b + oldSize] = move;
+    Atomics.store(c32, G.expandBucket, b + 1); // published while still holding the lock
+  } finally {
+    mutexUnlock(c32, lock);
+  }
+}

@@ -1,0 +1,81 @@
+// incr / decr: memcached's do_add_delta (item lock held by the caller). BigInt is fine here (not a hot path).
+
+import type { Store } from "./store.ts";
+import { ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
+import { DeltaResult } from "./results.ts";
+import { doItemGet, doItemAlloc, doItemLink } from "./items.ts";
+import { doItemUpdate } from "./lru.ts";
+
+const U64 = 1n << 64n;
+const I64_SIGN = 1n << 63n;
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+/**
+ * memcached's safe_strtoull over the value bytes: leading white space, an optional sign, digits, then white
+ * space (the stored "\r\n" at least). Returns -1n when memcached would refuse (junk, overflow, a negative).
+ */
+export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
+  let i = off;
+  const end = off + n;
+  while (i < end && isSpace(a8[i])) i++;
+  let neg = false;
+  if (i < end && (a8[i] === 43 || a8[i] === 45)) { neg = a8[i] === 45; i++; }
+  const start = i;
+  let v = 0n;
+  while (i < end && a8[i] >= 48 && a8[i] <= 57) {
+    v = v * 10n + BigInt(a8[i] - 48);
+    if (v >= U64) return -1n; // ERANGE
+    i++;
+  }
+  if (i === start) return -1n;
+  if (i < end && !isSpace(a8[i])) return -1n;
+  if (neg) v = (U64 - v) % U64; // strtoull negates
+  if (v >= I64_SIGN && neg) return -1n; // "(long long) ull < 0" with a '-' in the text
+  return v;
+}
+
+export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, hv: number, incr: boolean, delta: bigint, casIn: number): number {
+  const a32 = st.a32;
+  const it = doItemGet(st, buf, off, len, hv, false);
+  if (it === 0) return DeltaResult.NOT_FOUND;
+  try {
+    st.lastClsid = st.itemClsid(it);
+    const nbytes = a32[it * 2 + ItemField.nbytes];
+    const bits = a32[it * 2 + ItemField.bits];
+    // can't delta zero byte values (2 are the "\r\n"), nor chained items: too large to be a number
+    if (nbytes <= 2 || (bits & ItemFlag.CHUNKED) !== 0) return DeltaResult.NON_NUMERIC;
+    if (casIn !== 0 && st.useCas && st.itemCas(it) !== casIn) return DeltaResult.EXISTS;
+    const data = it * 8 + ITEM_HEADER + (bits >>> 24);
+    let value = safeStrtoull(st.a8, data, nbytes);
+    if (value < 0n) return DeltaResult.NON_NUMERIC;
+    if (incr) value = (value + delta) % U64;
+    else value = delta > value ? 0n : value - delta;
+    st.deltaValue = value;
+    const text = value.toString();
+    const res = text.length;
+    if (res + 2 <= nbytes && Atomics.load(a32, it * 2 + ItemField.refcount) === 2) {
+      // Only the table and we hold it, and we hold its lock: memcached rewrites in place, padding with spaces.
+      if (st.useCas) st.setNextCas(it);
+      for (let i = 0; i < nbytes - 2; i++) st.a8[data + i] = i < res ? text.charCodeAt(i) : 32;
+      doItemUpdate(st, it);
+      st.lastCas = st.itemCas(it);
+      return DeltaResult.OK;
+    }
+    const nit = doItemAlloc(st, buf, off, len, a32[it * 2 + ItemField.flags] >>> 0, a32[it * 2 + ItemField.exptime], res + 2);
+    if (nit === 0) return DeltaResult.EOM;
+    const nd = nit * 8 + ITEM_HEADER + len;
+    for (let i = 0; i < res; i++) st.a8[nd + i] = text.charCodeAt(i);
+    st.a8[nd + res] = 13;
+    st.a8[nd + res + 1] = 10;
+    st.doItemUnlink(it, hv);
+    doItemLink(st, nit, hv);
+    st.lastCas = st.itemCas(nit);
+    st.itemRelease(nit);
+    return DeltaResult.OK;
+  } finally {
+    st.itemRelease(it);
+  }
+}

@@ -1,0 +1,253 @@
+// Items, as memcached's items.c: alloc (with eviction), link / unlink / replace, get with expiry and flush
+// checks, do_store_item, and the byte copies in and out of (possibly chained) items.
+// `do` functions expect the caller to hold the item lock for hv.
+
+import type { Store } from "./store.ts";
+import { ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
+import { AllocError, StoreOp, StoreResult } from "./results.ts";
+import { slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
+import { doItemBump, doItemUpdate, itemNtotal, lruPullTail, LruPull } from "./lru.ts";
+import { assocFind } from "./assoc.ts";
+import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/thread-stats.ts";
+
+const CHUNK_HEADER = ITEM_HEADER; // a data chunk of a chained item keeps the item header's shape
+
+/** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT, then WARM, down) when full. */
+function allocPull(st: Store, size: number, clsid: number): number {
+  for (let i = 0; i < 10; i++) {
+    const p = slabsAlloc(st, size, clsid);
+    if (p !== 0) return p;
+    if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
+      if (!st.evictToFree) break;
+      // memcached leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
+      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0) lruPullTail(st, clsid, Lru.WARM, 0, 0, 0);
+    }
+  }
+  st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.outofmemory]++;
+  return 0;
+}
+
+/** memcached's item_make_header total: the -I limit applies to this size, so "too large" matches memcached. */
+export function memcachedNtotal(st: Store, nkey: number, flags: number, nbytes: number): number {
+  return (st.useCas ? 56 : 48) + nkey + 1 + nbytes + (flags !== 0 ? 4 : 0);
+}
+
+export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: number, flags: number, exptime: number, nbytes: number): number {
+  st.allocError = AllocError.NONE;
+  if (memcachedNtotal(st, nkey, flags, nbytes) > st.itemSizeMax) {
+    st.allocError = AllocError.TOO_LARGE;
+    return 0;
+  }
+  const ntotal = ITEM_HEADER + nkey + nbytes;
+  const chained = ntotal > st.slabChunkMax;
+  const hsize = chained ? ITEM_HEADER + nkey : ntotal;
+  const clsid = slabsClsid(st, hsize);
+  const it = clsid === 0 ? 0 : allocPull(st, hsize, clsid);
+  if (it === 0) { st.allocError = AllocError.NO_MEMORY; return 0; }
+  const a32 = st.a32, a8 = st.a8, b = it * 2;
+  a32[b + ItemField.next] = 0; a32[b + ItemField.prev] = 0; a32[b + ItemField.hNext] = 0;
+  a32[b + ItemField.time] = st.currentTime();
+  a32[b + ItemField.exptime] = exptime;
+  a32[b + ItemField.nbytes] = nbytes;
+  a32[b + ItemField.casLo] = 0; a32[b + ItemField.casHi] = 0;
+  a32[b + ItemField.flags] = flags | 0;
+  a32[b + ItemField.chain] = 0;
+  a32[b + ItemField.bits] = (st.useCas ? ItemFlag.CAS : 0) | (chained ? ItemFlag.CHUNKED : 0) | (clsid << 16) | (nkey << 24);
+  Atomics.store(a32, b + ItemField.refcount, 1);
+  const k = it * 8 + ITEM_HEADER;
+  for (let i = 0; i < nkey; i++) a8[k + i] = buf[off + i];
+  if (chained && !allocChunks(st, it, nbytes)) {
+    itemFree(st, it);
+    st.allocError = AllocError.NO_MEMORY;
+    return 0;
+  }
+  return it;
+}
+
+/** Chain data chunks for `nbytes`: full largest-class chunks, the tail in the class that fits it. */
+function allocChunks(st: Store, it: number, nbytes: number): boolean {
+  const a32 = st.a32;
+  let prev = it, remaining = nbytes;
+  while (remaining > 0) {
+    const want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
+    const clsid = slabsClsid(st, want);
+    const ch = allocPull(st, want, clsid);
+    if (ch === 0) return false;
+    const used = want - CHUNK_HEADER;
+    a32[ch * 2 + ItemField.bits] = ItemFlag.CHUNK | (clsid << 16);
+    a32[ch * 2 + ItemField.nbytes] = used;
+    a32[ch * 2 + ItemField.chain] = 0;
+    a32[ch * 2 + ItemField.hNext] = it; // the chunk's head item, for the page walker
+    a32[prev * 2 + ItemField.chain] = ch;
+    prev = ch;
+    remaining -= used;
+  }
+  return true;
+}
+
+/** memcached's item_free: give the header and every chunk back to their classes. */
+export function itemFree(st: Store, it: number): void {
+  const a32 = st.a32;
+  const bits = a32[it * 2 + ItemField.bits];
+  let ch = a32[it * 2 + ItemField.chain];
+  while (ch !== 0) {
+    const next = a32[ch * 2 + ItemField.chain];
+    slabsFree(st, ch, a32[ch * 2 + ItemField.nbytes] + CHUNK_HEADER, (a32[ch * 2 + ItemField.bits] >>> 16) & 63);
+    ch = next;
+  }
+  const nkey = bits >>> 24;
+  const size = (bits & ItemFlag.CHUNKED) !== 0 ? ITEM_HEADER + nkey : ITEM_HEADER + nkey + a32[it * 2 + ItemField.nbytes];
+  slabsFree(st, it, size, (bits >>> 16) & 63);
+}
+
+/** memcached's do_item_link (item lock held): hash, LRU HOT head, CAS, counters; takes the table's reference. */
+export function doItemLink(st: Store, it: number, hv: number): void {
+  const a32 = st.a32, b = it * 2;
+  a32[b + ItemField.bits] = (a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16); // new items enter HOT
+  a32[b + ItemField.time] = st.currentTime();
+  if (st.useCas) st.setNextCas(it);
+  st.assocInsertItem(it, hv);
+  const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
+  st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
+  st.linkQ(it);
+  Atomics.add(a32, b + ItemField.refcount, 1);
+}
+
+/** memcached's do_item_get (item lock held): a held reference, or 0; dead items are unlinked and counted. */
+export function doItemGet(st: Store, buf: Uint8Array, off: number, len: number, hv: number, doUpdate: boolean): number {
+  const it = assocFind(st, buf, off, len, hv);
+  if (it === 0) return 0;
+  const a32 = st.a32;
+  Atomics.add(a32, it * 2 + ItemField.refcount, 1);
+  if (st.isFlushed(it)) {
+    st.doItemUnlink(it, hv);
+    st.itemRelease(it);
+    st.stats.row[ThreadStat.get_flushed]++;
+    return 0;
+  }
+  const exp = a32[it * 2 + ItemField.exptime];
+  if (exp !== 0 && exp <= st.currentTime()) {
+    st.doItemUnlink(it, hv);
+    st.itemRelease(it);
+    st.stats.row[ThreadStat.get_expired]++;
+    return 0;
+  }
+  if (doUpdate) doItemBump(st, it);
+  return it;
+}
+
+function casOf(a32: Int32Array, it: number): number {
+  return (a32[it * 2 + ItemField.casHi] >>> 0) * 4294967296 + (a32[it * 2 + ItemField.casLo] >>> 0);
+}
+
+/** memcached's do_store_item (item lock for hv held). `casIn` is the client's CAS (0 = none). */
+export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn: number): number {
+  const a32 = st.a32;
+  const nkey = a32[it * 2 + ItemField.bits] >>> 24;
+  const old = doItemGet(st, st.a8, it * 8 + ITEM_HEADER, nkey, hv, false);
+  let stored: number = StoreResult.NOT_STORED;
+  if (!st.useCas) casIn = 0;
+  if (old !== 0) {
+    const oldCas = casOf(a32, old);
+    st.lastClsid = (a32[old * 2 + ItemField.bits] >>> 16) & 63;
+    // CAS_NONE when no CAS was given, CAS_MATCH, else CAS_BADVAL (the stale mode is meta's, via doStoreItemStale)
+    const casMatch = casIn !== 0 && casIn === oldCas;
+    let newIt = 0, doStore = false;
+    switch (op) {
+      case StoreOp.ADD:
+        doItemUpdate(st, old); // add only adds a nonexistent item, but promotes it
+        break;
+      case StoreOp.CAS:
+        if (casMatch) doStore = true;
+        else stored = StoreResult.EXISTS;
+        break;
+      case StoreOp.APPEND:
+      case StoreOp.PREPEND:
+        if (casIn !== 0 && !casMatch) { stored = StoreResult.EXISTS; break; }
+        newIt = appendAlloc(st, old, it, op === StoreOp.APPEND);
+        if (newIt === 0) stored = StoreResult.NOT_STORED;
+        else { it = newIt; doStore = true; }
+        break;
+      default: // SET, REPLACE
+        doStore = true;
+    }
+    if (doStore) {
+      st.doItemReplace(old, it, hv);
+      stored = StoreResult.STORED;
+    }
+    st.itemRelease(old);
+    if (newIt !== 0) {
+      if (stored === StoreResult.STORED) st.lastCas = casOf(a32, newIt);
+      st.itemRelease(newIt);
+      return stored;
+    }
+  } else if (op === StoreOp.CAS) {
+    stored = StoreResult.NOT_FOUND;
+  } else if (op === StoreOp.ADD || op === StoreOp.SET) {
+    doItemLink(st, it, hv);
+    stored = StoreResult.STORED;
+  }
+  if (stored === StoreResult.STORED) st.lastCas = casOf(a32, it);
+  return stored;
+}
+
+/** A new item holding old's value and the appended/prepended one, with old's flags and exptime. */
+function appendAlloc(st: Store, old: number, add: number, append: boolean): number {
+  const a32 = st.a32;
+  const nkey = a32[old * 2 + ItemField.bits] >>> 24;
+  const oldN = a32[old * 2 + ItemField.nbytes], addN = a32[add * 2 + ItemField.nbytes];
+  const n = oldN + addN - 2;
+  const it = doItemAlloc(st, st.a8, old * 8 + ITEM_HEADER, nkey, a32[old * 2 + ItemField.flags] >>> 0, a32[old * 2 + ItemField.exptime], n);
+  if (it === 0) return 0;
+  if (append) {
+    itemCopyBetween(st, old, 0, it, 0, oldN - 2);
+    itemCopyBetween(st, add, 0, it, oldN - 2, addN);
+  } else {
+    itemCopyBetween(st, add, 0, it, 0, addN - 2);
+    itemCopyBetween(st, old, 0, it, addN - 2, oldN);
+  }
+  return it;
+}
+
+/**
+ * Where value byte `at` of `it` lives: sets st.segOff (arena byte offset) and returns how many bytes are
+ * contiguous there. Unchained values are one segment; chained ones walk the chunk list.
+ */
+export function valueSegment(st: Store, it: number, at: number): number {
+  const a32 = st.a32;
+  const bits = a32[it * 2 + ItemField.bits];
+  if ((bits & ItemFlag.CHUNKED) === 0) {
+    st.segOff = it * 8 + ITEM_HEADER + (bits >>> 24) + at;
+    return a32[it * 2 + ItemField.nbytes] - at;
+  }
+  let ch = a32[it * 2 + ItemField.chain];
+  for (;;) {
+    const used = a32[ch * 2 + ItemField.nbytes];
+    if (at < used) { st.segOff = ch * 8 + CHUNK_HEADER + at; return used - at; }
+    at -= used;
+    ch = a32[ch * 2 + ItemField.chain];
+  }
+}
+
+function itemCopyBetween(st: Store, src: number, from: number, dst: number, at: number, len: number): void {
+  const a8 = st.a8;
+  while (len > 0) {
+    let n = valueSegment(st, src, from);
+    const s = st.segOff;
+    n = Math.min(n, valueSegment(st, dst, at), len);
+    a8.copyWithin(st.segOff, s, s + n);
+    from += n; at += n; len -= n;
+  }
+}
+
+const SMALL_COPY = 128; // below this a byte loop beats making a subarray view (and allocates nothing)
+
+export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+  if (n < SMALL_COPY) {
+    for (let i = 0; i < n; i++) dst[dstOff + i] = src[srcOff + i];
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + n), dstOff);
+  }
+}
+
+export { casOf, itemNtotal };

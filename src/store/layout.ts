@@ -1,0 +1,81 @@
+// Shared-memory layouts of the store: the item header, the control block (`ctl`) and its regions.
+// Every offset here is pinned by layout.test.ts; README.md draws the same boxes.
+//
+// Item (and chunk) header, 48 bytes = 12 Int32 words; `it` is the byte offset / 8, so field f is a32[it * 2 + f]:
+//   0 next | 1 prev        LRU links while linked, free-list links while SLABBED
+//   2 hNext                hash chain
+//   3 time | 4 exptime     rel seconds (last access, expiry; 0 = never)
+//   5 nbytes               value length + 2 ("\r\n"); for a chunk: bytes used in it
+//   6 refcount             Atomics only
+//   7 bits                 it_flags (16) | slabs_clsid with LRU segment (8, memcached's clsid|lru<<6) | nkey (8)
+//   8 casLo | 9 casHi      CAS (53 bits used)
+//   10 flags               client flags (u32)
+//   11 chain               first data chunk of a chained item (ItemFlag.CHUNKED), else 0; in a chunk: next chunk
+//   48.. key, then value (unchained), or nothing (chained: the value lives in the chunks' bytes after their header)
+
+export const ItemField = {
+  next: 0, prev: 1, hNext: 2, time: 3, exptime: 4, nbytes: 5, refcount: 6, bits: 7,
+  casLo: 8, casHi: 9, flags: 10, chain: 11,
+} as const;
+export const ITEM_HEADER = 48; // same as memcached's sizeof(item), so chunk sizes are 96, 120, 152, ...
+
+// memcached's it_flags values (memcached.h)
+export const ItemFlag = {
+  LINKED: 1, CAS: 2, SLABBED: 4, FETCHED: 8, ACTIVE: 16, CHUNKED: 32, CHUNK: 64,
+  HDR: 128, KEY_BINARY: 256, TOKEN_SENT: 512, STALE: 1024,
+} as const;
+
+// LRU segments, as memcached's HOT_LRU 0, WARM_LRU 64, COLD_LRU 128, TEMP_LRU 192 (shifted into clsid's top bits)
+export const Lru = { HOT: 0, WARM: 64, COLD: 128, TEMP: 192 } as const;
+
+export const MAX_CLASSES = 64; // memcached's MAX_NUMBER_OF_SLAB_CLASSES
+export const ARENA_PAD = 64; // bytes before page 0, so that no item is at offset 0 (0 means "none")
+export const ITEM_UPDATE_INTERVAL = 60;
+export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
+
+// ctl, Int32 words. Global words first.
+export const G = {
+  clock: 0, // current_time, rel seconds
+  casLock: 1, casHi: 2, casLo: 3, // memcached's cas_id and cas_id_lock
+  hashState: 4, // hashpower | EXPANDING (bit 8)
+  expandBucket: 5, // buckets below this are already split (memcached's expand_bucket)
+  expandLock: 6, // who is moving buckets now
+  slabLock: 7, // memcached's slabs_lock
+  oldestLive: 8, oldestCasHi: 9, oldestCasLo: 10, // settings.oldest_live / oldest_cas (flush_all)
+  pagesUsed: 11, // pages handed to classes
+  memLimitPages: 12, // -m / cache_memlimit, in pages
+  hashItems: 13, // memcached's hash_items (drives expansion)
+  crawlerRunning: 14,
+  maintainerStop: 15,
+} as const;
+export const HASH_EXPANDING = 0x100;
+export const GLOBAL_WORDS = 32;
+
+// Per slab class: CLASS_BASE + clsid * CLASS_WORDS + field
+export const Cls = { size: 0, perslab: 1, pages: 2, freeHead: 3, freeCount: 4, evictedTime: 5 } as const;
+export const CLASS_BASE = GLOBAL_WORDS;
+export const CLASS_WORDS = 8;
+
+// Per LRU (id = clsid | segment, 0..255): LRU_BASE + id * LRU_WORDS + field
+export const LruW = { head: 0, tail: 1, lock: 2 } as const;
+export const LRU_BASE = CLASS_BASE + MAX_CLASSES * CLASS_WORDS;
+export const LRU_WORDS = 4;
+export const PAGE_BASE = LRU_BASE + 256 * LRU_WORDS; // then one word per page: its class
+
+// Float64 region (after the Int32 words): per LRU sizes and sizes_bytes (under that LRU's lock),
+// per class mem_requested (under slabs lock), then global counters.
+export const F = { sizes: 0, sizesBytes: 256, requested: 512, glob: 512 + MAX_CLASSES } as const;
+export const FG = {
+  crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3,
+} as const;
+export const F_WORDS = 512 + MAX_CLASSES + 16;
+
+export type CtlLayout = { lockBase: number; lockCount: number; maxPages: number; f64Offset: number; bytes: number };
+
+export function ctlLayout(maxPages: number, lockPower: number): CtlLayout {
+  const lockBase = PAGE_BASE + maxPages;
+  const lockCount = 2 ** lockPower;
+  const i32Words = lockBase + lockCount;
+  const f64Offset = Math.ceil((i32Words * 4) / 8) * 8;
+  return { lockBase, lockCount, maxPages, f64Offset, bytes: f64Offset + F_WORDS * 8 };
+}

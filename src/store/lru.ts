@@ -1,0 +1,214 @@
+// Segmented LRU (HOT / WARM / COLD per class), as memcached 1.6's items.c: item_link_q, item_unlink_q,
+// lru_pull_tail, do_item_bump, do_item_update. Each of the 256 LRU ids (clsid | segment) has its own lock,
+// taken after the item lock and before the slabs lock; items found from an LRU tail are only ever trylocked.
+
+import type { Store } from "./store.ts";
+import { CLASS_BASE, CLASS_WORDS, Cls, F, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
+import { mutexLock, mutexTrylock, mutexUnlock } from "./locks.ts";
+import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
+import { hash } from "./hash.ts";
+
+export const LruPull = { EVICT: 1, RETURN_ITEM: 2 } as const;
+
+export function lruIdOf(a32: Int32Array, it: number): number {
+  return (a32[it * 2 + ItemField.bits] >>> 16) & 0xff;
+}
+
+export function itemNtotal(a32: Int32Array, it: number): number {
+  return 48 + (a32[it * 2 + ItemField.bits] >>> 24) + a32[it * 2 + ItemField.nbytes];
+}
+
+/** Link at the head of LRU `id` (its lock held). */
+export function doItemLinkQ(st: Store, it: number, id: number): void {
+  const a32 = st.a32, c32 = st.c32, w = LRU_BASE + id * LRU_WORDS;
+  const head = c32[w + LruW.head];
+  a32[it * 2 + ItemField.prev] = 0;
+  a32[it * 2 + ItemField.next] = head;
+  if (head !== 0) a32[head * 2 + ItemField.prev] = it;
+  c32[w + LruW.head] = it;
+  if (c32[w + LruW.tail] === 0) c32[w + LruW.tail] = it;
+  st.cf[F.sizes + id] += 1;
+  st.cf[F.sizesBytes + id] += itemNtotal(a32, it);
+}
+
+export function doItemUnlinkQ(st: Store, it: number, id: number): void {
+  const a32 = st.a32, c32 = st.c32, w = LRU_BASE + id * LRU_WORDS;
+  const next = a32[it * 2 + ItemField.next], prev = a32[it * 2 + ItemField.prev];
+  if (c32[w + LruW.head] === it) c32[w + LruW.head] = next;
+  if (c32[w + LruW.tail] === it) c32[w + LruW.tail] = prev;
+  if (next !== 0) a32[next * 2 + ItemField.prev] = prev;
+  if (prev !== 0) a32[prev * 2 + ItemField.next] = next;
+  a32[it * 2 + ItemField.next] = 0;
+  a32[it * 2 + ItemField.prev] = 0;
+  st.cf[F.sizes + id] -= 1;
+  st.cf[F.sizesBytes + id] -= itemNtotal(a32, it);
+}
+
+export function itemLinkQ(st: Store, it: number): void {
+  const id = lruIdOf(st.a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
+  mutexLock(st.c32, lock);
+  try { doItemLinkQ(st, it, id); } finally { mutexUnlock(st.c32, lock); }
+}
+
+export function itemUnlinkQ(st: Store, it: number): void {
+  const id = lruIdOf(st.a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
+  mutexLock(st.c32, lock);
+  try { doItemUnlinkQ(st, it, id); } finally { mutexUnlock(st.c32, lock); }
+}
+
+/** Move a linked item (item lock held) to the head of segment `seg` of its class. */
+export function itemMoveTo(st: Store, it: number, seg: number): void {
+  const a32 = st.a32;
+  itemUnlinkQ(st, it);
+  const bits = a32[it * 2 + ItemField.bits];
+  a32[it * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (seg << 16);
+  itemLinkQ(st, it);
+}
+
+/** memcached's do_item_update: refresh position at most once per ITEM_UPDATE_INTERVAL (item lock held). */
+export function doItemUpdate(st: Store, it: number): void {
+  const a32 = st.a32, now = st.currentTime();
+  if (a32[it * 2 + ItemField.time] >= now - ITEM_UPDATE_INTERVAL) return;
+  if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return;
+  const id = lruIdOf(a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
+  mutexLock(st.c32, lock);
+  try {
+    doItemUnlinkQ(st, it, id);
+    a32[it * 2 + ItemField.time] = now;
+    doItemLinkQ(st, it, id);
+  } finally { mutexUnlock(st.c32, lock); }
+}
+
+/**
+ * memcached's do_item_bump (item lock held): a first fetch sets FETCHED, a second sets ACTIVE; an ACTIVE item
+ * in COLD goes back to WARM (memcached does that through its async bump queue; here at once, under the LRU locks).
+ */
+export function doItemBump(st: Store, it: number): void {
+  const a32 = st.a32, i = it * 2 + ItemField.bits;
+  const bits = a32[i];
+  if (!st.lruSegmented) {
+    a32[i] = bits | ItemFlag.FETCHED;
+    doItemUpdate(st, it);
+    return;
+  }
+  if ((bits & ItemFlag.ACTIVE) !== 0) return;
+  if ((bits & ItemFlag.FETCHED) === 0) { a32[i] = bits | ItemFlag.FETCHED; return; }
+  a32[i] = bits | ItemFlag.ACTIVE;
+  if (((bits >>> 16) & 0xc0) !== Lru.COLD) {
+    a32[it * 2 + ItemField.time] = st.currentTime();
+  } else if ((bits & ItemFlag.LINKED) !== 0) {
+    a32[i] &= ~ItemFlag.ACTIVE;
+    a32[it * 2 + ItemField.time] = st.currentTime();
+    itemMoveTo(st, it, Lru.WARM);
+    slabStat(st, bits, SlabStat.moves_to_warm);
+  }
+}
+
+function slabStat(st: Store, bits: number, field: number): void {
+  st.stats.row[THREAD_FIELDS + ((bits >>> 16) & 63) * SLAB_FIELDS + field]++;
+}
+
+/**
+ * memcached's lru_pull_tail: look at up to 5 items from the tail of LRU clsid|seg; reclaim the expired, move
+ * HOT/WARM overflow to COLD (ACTIVE ones to WARM), and with LruPull.EVICT evict one COLD item.
+ * Returns the number of items removed or moved. Never blocks on an item lock (we hold the LRU lock).
+ */
+export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: number, flags: number, maxAge: number): number {
+  const a32 = st.a32, c32 = st.c32;
+  const id = clsid | seg, w = LRU_BASE + id * LRU_WORDS, lock = w + LruW.lock;
+  const now = st.currentTime();
+  let removed = 0, found = 0, foundLock = 0, moveTo = -1;
+  mutexLock(c32, lock);
+  try {
+    let search = c32[w + LruW.tail];
+    for (let tries = 5; tries > 0 && search !== 0; tries--) {
+      const nextIt = a32[search * 2 + ItemField.prev];
+      const nkey = a32[search * 2 + ItemField.bits] >>> 24;
+      const hv = hash(st.a8, search * 8 + 48, nkey);
+      const ilock = st.lockBase + (hv & st.lockMask);
+      if (!mutexTrylock(c32, ilock)) { search = nextIt; continue; }
+      if (Atomics.add(a32, search * 2 + ItemField.refcount, 1) + 1 !== 2) {
+        // In use: memcached counts it and moves on (tail repair is for leaked refs, which we do not have).
+        Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
+        slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
+        mutexUnlock(c32, ilock);
+        search = nextIt;
+        continue;
+      }
+      const bits = a32[search * 2 + ItemField.bits];
+      const exp = a32[search * 2 + ItemField.exptime];
+      if ((exp !== 0 && exp <= now) || st.isFlushed(search)) {
+        slabStat(st, bits, SlabStat.reclaimed);
+        if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
+        st.doItemUnlinkNolock(search, hv, id); // LRU lock already held
+        st.itemRelease(search);
+        mutexUnlock(c32, ilock);
+        removed++;
+        search = nextIt;
+        continue;
+      }
+      if (seg === Lru.HOT || seg === Lru.WARM) {
+        const limit = (totalBytes * (seg === Lru.HOT ? st.hotLruPct : st.warmLruPct)) / 100;
+        if ((bits & ItemFlag.ACTIVE) !== 0) {
+          a32[search * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;
+          removed++;
+          if (seg === Lru.WARM) {
+            slabStat(st, bits, SlabStat.moves_within_lru);
+            doItemUnlinkQ(st, search, id);
+            doItemLinkQ(st, search, id);
+            Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
+            mutexUnlock(c32, ilock);
+            search = nextIt;
+            continue;
+          }
+          slabStat(st, bits, SlabStat.moves_to_warm);
+          moveTo = Lru.WARM;
+          doItemUnlinkQ(st, search, id);
+        } else if (st.cf[F.sizesBytes + id] > limit || now - a32[search * 2 + ItemField.time] > maxAge) {
+          slabStat(st, bits, SlabStat.moves_to_cold);
+          moveTo = Lru.COLD;
+          doItemUnlinkQ(st, search, id);
+          removed++;
+        }
+      } else if (seg === Lru.COLD) {
+        if ((flags & LruPull.EVICT) !== 0) {
+          if (st.evictToFree) {
+            evictCount(st, search, bits, now);
+            st.doItemUnlinkNolock(search, hv, id);
+            removed++;
+          }
+        } else if ((bits & ItemFlag.ACTIVE) !== 0 && st.lruSegmented) {
+          slabStat(st, bits, SlabStat.moves_to_warm);
+          a32[search * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;
+          moveTo = Lru.WARM;
+          doItemUnlinkQ(st, search, id);
+          removed++;
+        }
+      }
+      found = search;
+      foundLock = ilock;
+      break;
+    }
+  } finally {
+    mutexUnlock(c32, lock);
+  }
+  if (found !== 0) {
+    if (moveTo >= 0) {
+      const bits = a32[found * 2 + ItemField.bits];
+      a32[found * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (moveTo << 16);
+      itemLinkQ(st, found);
+    }
+    st.itemRelease(found);
+    mutexUnlock(c32, foundLock);
+  }
+  return removed;
+}
+
+function evictCount(st: Store, it: number, bits: number, now: number): void {
+  const a32 = st.a32, clsid = (bits >>> 16) & 63;
+  slabStat(st, bits, SlabStat.evicted);
+  st.c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.evictedTime] = now - a32[it * 2 + ItemField.time];
+  if (a32[it * 2 + ItemField.exptime] !== 0) slabStat(st, bits, SlabStat.evicted_nonzero);
+  if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.evicted_unfetched);
+  if ((bits & ItemFlag.ACTIVE) !== 0) slabStat(st, bits, SlabStat.evicted_active);
+}

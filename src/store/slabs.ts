@@ -1,0 +1,111 @@
+// Slab classes and pages, as memcached's slabs.c: one growable arena, pages of slabPageSize handed to a class
+// on demand (do_slabs_newslab), each page cut into that class's chunks on a free list.
+// Memory bound: pages are never handed out beyond G.memLimitPages (-m), so arena bytes <= ARENA_PAD + -m.
+// Lock: G.slabLock (the leaf of item -> LRU -> slabs).
+
+import type { Store } from "./store.ts";
+import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES } from "./layout.ts";
+import { mutexLock, mutexUnlock } from "./locks.ts";
+
+/** memcached's slabs_init sizes: index 1..n, index 0 unused. */
+export function slabClassSizes(chunkSizeMin: number, factor: number, slabChunkMax: number): number[] {
+  const sizes = [0];
+  let size = ITEM_HEADER + chunkSizeMin;
+  let i = 0;
+  while (++i < MAX_CLASSES - 1) {
+    if (size >= slabChunkMax / factor) break;
+    if (size % 8) size += 8 - (size % 8); // CHUNK_ALIGN_BYTES
+    sizes.push(size);
+    size = Math.floor(size * factor); // memcached's `unsigned int size *= factor`
+  }
+  sizes.push(slabChunkMax);
+  return sizes;
+}
+
+/** memcached's slabs_clsid: the smallest class whose chunks hold `size` bytes; 0 if none. */
+export function slabsClsid(st: Store, size: number): number {
+  const sizes = st.classSizes;
+  for (let c = 1; c <= st.nclasses; c++) if (size <= sizes[c]) return c;
+  return 0;
+}
+
+/** Take one chunk of class `clsid` for `size` requested bytes; 0 if the class is empty and no page can be added. */
+export function slabsAlloc(st: Store, size: number, clsid: number): number {
+  const c32 = st.c32;
+  const base = CLASS_BASE + clsid * CLASS_WORDS;
+  mutexLock(c32, G.slabLock);
+  try {
+    let p = c32[base + Cls.freeHead];
+    if (p === 0 && doSlabsNewslab(st, clsid)) p = c32[base + Cls.freeHead];
+    if (p === 0) return 0;
+    freeListRemove(st, p, base);
+    st.cf[F.requested + clsid] += size;
+    return p;
+  } finally {
+    mutexUnlock(c32, G.slabLock);
+  }
+}
+
+/** Give a chunk back to its class (memcached's do_slabs_free). */
+export function slabsFree(st: Store, p: number, size: number, clsid: number): void {
+  const c32 = st.c32;
+  mutexLock(c32, G.slabLock);
+  try {
+    freeListPush(st, p, clsid);
+    st.cf[F.requested + clsid] -= size;
+  } finally {
+    mutexUnlock(c32, G.slabLock);
+  }
+}
+
+function freeListPush(st: Store, p: number, clsid: number): void {
+  const a32 = st.a32, c32 = st.c32;
+  const base = CLASS_BASE + clsid * CLASS_WORDS;
+  const head = c32[base + Cls.freeHead];
+  a32[p * 2 + ItemField.bits] = ItemFlag.SLABBED | (clsid << 16);
+  a32[p * 2 + ItemField.next] = head;
+  a32[p * 2 + ItemField.prev] = 0;
+  a32[p * 2 + ItemField.chain] = 0;
+  if (head !== 0) a32[head * 2 + ItemField.prev] = p;
+  c32[base + Cls.freeHead] = p;
+  c32[base + Cls.freeCount]++;
+}
+
+/** Unlink a free chunk (head or middle: the page mover takes chunks out of the middle). */
+export function freeListRemove(st: Store, p: number, base: number): void {
+  const a32 = st.a32, c32 = st.c32;
+  const next = a32[p * 2 + ItemField.next], prev = a32[p * 2 + ItemField.prev];
+  if (prev !== 0) a32[prev * 2 + ItemField.next] = next;
+  else c32[base + Cls.freeHead] = next;
+  if (next !== 0) a32[next * 2 + ItemField.prev] = prev;
+  a32[p * 2 + ItemField.next] = 0;
+  a32[p * 2 + ItemField.prev] = 0;
+  a32[p * 2 + ItemField.bits] = 0;
+  c32[base + Cls.freeCount]--;
+}
+
+/** Byte offset of page `pg` in the arena. */
+export function pageOffset(st: Store, pg: number): number {
+  return ARENA_PAD + pg * st.pageSize;
+}
+
+/** memcached's do_slabs_newslab (slabs lock held): add a page to `clsid` if the memory limit allows. */
+export function doSlabsNewslab(st: Store, clsid: number): boolean {
+  const c32 = st.c32;
+  const pg = c32[G.pagesUsed];
+  if (pg >= c32[G.memLimitPages] || pg >= st.maxPages) return false;
+  const end = pageOffset(st, pg + 1);
+  if (st.arena.byteLength < end) st.arena.grow(end);
+  c32[G.pagesUsed] = pg + 1;
+  c32[st.pageBase + pg] = clsid;
+  splitPageIntoFreelist(st, pg, clsid);
+  c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.pages]++;
+  return true;
+}
+
+export function splitPageIntoFreelist(st: Store, pg: number, clsid: number): void {
+  const size = st.classSizes[clsid], perslab = st.perslab[clsid];
+  const first = pageOffset(st, pg);
+  // push from the end so that the free list hands out the page in address order
+  for (let k = perslab - 1; k >= 0; k--) freeListPush(st, (first + k * size) / 8, clsid);
+}

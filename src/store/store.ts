@@ -1,0 +1,470 @@
+// The store: createStore (main thread, once) builds the shared buffers; every thread attaches a Store to them.
+// API.md is the contract; README.md draws the layouts. Hot paths (itemGet, itemAlloc + itemWriteValue +
+// storeItem, itemCopyValue, itemRelease) allocate nothing: views are made once here, results are numbers.
+
+import {
+  ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag,
+  LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
+} from "./layout.ts";
+import { AllocError, DeleteResult, StoreResult } from "./results.ts";
+import { itemLockPower, mutexLock, mutexUnlock } from "./locks.ts";
+import { hash } from "./hash.ts";
+import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
+import { assocDelete, assocExpandStep, assocInsert } from "./assoc.ts";
+import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
+import { casOf, copyBytes, doItemAlloc, doItemGet, doItemLink, doStoreItem, itemFree, valueSegment } from "./items.ts";
+import { addDelta } from "./delta.ts";
+import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
+import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
+
+// main.ts builds StoreSettings from the command line with settings.ts's storeSettingsOf; re-exported for it.
+export { storeSettingsOf } from "../settings.ts";
+
+export type StoreSettings = {
+  maxBytes: number; // -m in bytes (default 64 MiB)
+  chunkSizeMin: number; // -n (48)
+  factor: number; // -f (1.25)
+  itemSizeMax: number; // -I in bytes (1 MiB)
+  slabPageSize: number; // 1 MiB, or -I when -I is larger (memcached's slab_page_size)
+  slabChunkMax: number; // slabPageSize / 2: items above this are chained
+  preallocate: boolean; // -L
+  evictToFree: boolean; // !-M
+  useCas: boolean; // !-C
+  hashpowerInit: number; // -o hashpower (16)
+  numThreads: number; // -t: workers; threads are 0 dispatcher, 1..N workers, N+1 maintainer
+  lruSegmented: boolean; // -o lru_segmented (default on)
+  hotLruPct?: number; // -o hot_lru_pct (20)
+  warmLruPct?: number; // -o warm_lru_pct (40)
+};
+
+/** Everything a thread needs to attach: only SharedArrayBuffers and plain values, so it posts to workers. */
+export type StoreShared = {
+  settings: StoreSettings;
+  arena: SharedArrayBuffer;
+  ctl: SharedArrayBuffer;
+  hashTable: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  classSizes: number[];
+  maxPages: number;
+  lockPower: number;
+  hashpowerMax: number;
+  startedUnix: number; // memcached's process_started (wall seconds at rel time 0)
+  startedMs: number; // wall ms when rel time was CLOCK_START
+};
+
+const CLOCK_START = 62; // memcached starts current_time at ITEM_UPDATE_INTERVAL + 2
+
+export function createStore(settings: StoreSettings): StoreShared {
+  const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
+  const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax);
+  const maxPages = Math.max(1, Math.ceil(s.maxBytes / s.slabPageSize));
+  // the lock table never outgrows the hash table (see assoc.ts), so small test tables shrink it
+  const lockPower = Math.min(itemLockPower(s.numThreads), s.hashpowerInit);
+  const maxItems = (maxPages * s.slabPageSize) / classSizes[1];
+  const hashpowerMax = Math.min(30, Math.max(s.hashpowerInit, Math.ceil(Math.log2(maxItems / 1.5)) + 1));
+  const lay = ctlLayout(maxPages, lockPower);
+  const now = Date.now();
+  const shared: StoreShared = {
+    settings: { ...s },
+    arena: new SharedArrayBuffer(ARENA_PAD, { maxByteLength: ARENA_PAD + maxPages * s.slabPageSize }),
+    ctl: new SharedArrayBuffer(lay.bytes),
+    hashTable: new SharedArrayBuffer(4 * 2 ** s.hashpowerInit, { maxByteLength: 4 * 2 ** hashpowerMax }),
+    stats: createStatsBuffer(s.numThreads + 2),
+    classSizes, maxPages, lockPower, hashpowerMax,
+    startedUnix: Math.floor(now / 1000) - CLOCK_START,
+    startedMs: now,
+  };
+  const c32 = new Int32Array(shared.ctl);
+  c32[G.clock] = CLOCK_START;
+  c32[G.hashState] = s.hashpowerInit;
+  c32[G.memLimitPages] = maxPages;
+  new Float64Array(shared.ctl, lay.f64Offset)[F.glob + FG.memLimitBytes] = s.maxBytes;
+  for (let c = 1; c < classSizes.length; c++) {
+    c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];
+    c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
+  }
+  if (s.preallocate) preallocate(shared);
+  return shared;
+}
+
+/** -L: memcached's slabs_preallocate: reserve the whole limit now and give every class its first page. */
+function preallocate(shared: StoreShared): void {
+  shared.arena.grow(shared.arena.maxByteLength);
+  const st = new Store(shared, 0);
+  for (let c = 1; c <= st.nclasses; c++) doSlabsNewslab(st, c);
+}
+
+export class Store {
+  readonly shared: StoreShared;
+  readonly thread: number;
+  readonly stats: ThreadStats;
+  readonly arena: SharedArrayBuffer;
+  readonly hashTable: SharedArrayBuffer;
+  readonly a32: Int32Array; // length-tracking views: they follow the growable buffers
+  readonly a8: Uint8Array;
+  readonly h32: Int32Array;
+  readonly c32: Int32Array;
+  readonly cf: Float64Array;
+  readonly classSizes: Int32Array;
+  readonly perslab: Int32Array;
+  readonly nclasses: number;
+  readonly maxPages: number;
+  readonly pageSize: number;
+  readonly pageBase: number;
+  readonly lockBase: number;
+  readonly lockMask: number;
+  readonly hashpowerMax: number;
+  readonly itemSizeMax: number;
+  readonly slabChunkMax: number;
+  readonly useCas: boolean;
+  readonly evictToFree: boolean;
+  readonly lruSegmented: boolean;
+  readonly hotLruPct: number;
+  readonly warmLruPct: number;
+  /** Why the last itemAlloc returned 0 (AllocError). */
+  allocError: number = AllocError.NONE;
+  /** Class of the item the last itemDelete / addDelta / CAS storeItem found (for the protocol's per-class hits). */
+  lastClsid = 0;
+  /** CAS of the item linked by the last successful storeItem / addDelta. */
+  lastCas = 0;
+  /** New value of the last successful addDelta. */
+  deltaValue = 0n;
+  /** Scratch of valueSegment: arena byte offset of the segment found. */
+  segOff = 0;
+  /** Set by assocInsert when the table wants to grow; storeItem runs the expansion once its lock is released. */
+  expandWanted = false;
+
+  constructor(shared: StoreShared, thread: number) {
+    const s = shared.settings;
+    this.shared = shared;
+    this.thread = thread;
+    this.stats = new ThreadStats(shared.stats, thread);
+    this.arena = shared.arena;
+    this.hashTable = shared.hashTable;
+    this.a32 = new Int32Array(shared.arena);
+    this.a8 = new Uint8Array(shared.arena);
+    this.h32 = new Int32Array(shared.hashTable);
+    const lay = ctlLayout(shared.maxPages, shared.lockPower);
+    this.c32 = new Int32Array(shared.ctl, 0, lay.f64Offset / 4);
+    this.cf = new Float64Array(shared.ctl, lay.f64Offset);
+    this.classSizes = Int32Array.from(shared.classSizes);
+    this.nclasses = shared.classSizes.length - 1;
+    this.perslab = this.classSizes.map((sz, c) => (c === 0 ? 0 : Math.floor(s.slabPageSize / sz)));
+    this.maxPages = shared.maxPages;
+    this.pageSize = s.slabPageSize;
+    this.pageBase = PAGE_BASE;
+    this.lockBase = lay.lockBase;
+    this.lockMask = lay.lockCount - 1;
+    this.hashpowerMax = shared.hashpowerMax;
+    this.itemSizeMax = s.itemSizeMax;
+    this.slabChunkMax = s.slabChunkMax;
+    this.useCas = s.useCas;
+    this.evictToFree = s.evictToFree;
+    this.lruSegmented = s.lruSegmented;
+    this.hotLruPct = s.hotLruPct ?? 20;
+    this.warmLruPct = s.warmLruPct ?? 40;
+  }
+
+  // ---- time (memcached's current_time, realtime) ----
+
+  currentTime(): number { return Atomics.load(this.c32, G.clock); }
+
+  /** The dispatcher calls this every second: rel time follows the wall clock, never going back. */
+  clockTick(): void {
+    const t = CLOCK_START + Math.floor((Date.now() - this.shared.startedMs) / 1000);
+    if (t > Atomics.load(this.c32, G.clock)) Atomics.store(this.c32, G.clock, t);
+  }
+  clockSet(rel: number): void { Atomics.store(this.c32, G.clock, rel); }
+  clockAdvance(secs: number): void { Atomics.add(this.c32, G.clock, secs); }
+
+  /** memcached's realtime(): protocol exptime to rel time. */
+  realtime(exptime: number): number {
+    if (exptime === 0) return 0;
+    if (exptime < 0) return 1; // already expired
+    if (exptime > REALTIME_MAXDELTA) {
+      if (exptime <= this.shared.startedUnix) return 1;
+      return exptime - this.shared.startedUnix;
+    }
+    return exptime + this.currentTime();
+  }
+
+  // ---- locks ----
+
+  hash(buf: Uint8Array, off: number, len: number): number { return hash(buf, off, len); }
+  itemLock(hv: number): void { mutexLock(this.c32, this.lockBase + (hv & this.lockMask)); }
+  itemUnlock(hv: number): void { mutexUnlock(this.c32, this.lockBase + (hv & this.lockMask)); }
+
+  // ---- reads ----
+
+  itemGet(buf: Uint8Array, off: number, len: number): number {
+    const hv = hash(buf, off, len);
+    this.itemLock(hv);
+    try {
+      const it = doItemGet(this, buf, off, len, hv, false);
+      if (it !== 0) this.countHitAndBump(it);
+      return it;
+    } finally { this.itemUnlock(hv); }
+  }
+
+  /** gat / gats: get, bump, set the new exptime. */
+  itemGetAndTouch(buf: Uint8Array, off: number, len: number, exptimeRel: number): number {
+    const hv = hash(buf, off, len);
+    this.itemLock(hv);
+    try {
+      const it = doItemGet(this, buf, off, len, hv, false);
+      if (it !== 0) {
+        this.countHitAndBump(it);
+        this.a32[it * 2 + ItemField.exptime] = exptimeRel;
+      }
+      return it;
+    } finally { this.itemUnlock(hv); }
+  }
+
+  /** memcached's item_touch: do_item_get with DO_UPDATE, then the new exptime. */
+  itemTouch(buf: Uint8Array, off: number, len: number, exptimeRel: number): number {
+    const hv = hash(buf, off, len);
+    this.itemLock(hv);
+    try {
+      const it = doItemGet(this, buf, off, len, hv, true);
+      if (it !== 0) this.a32[it * 2 + ItemField.exptime] = exptimeRel;
+      return it;
+    } finally { this.itemUnlock(hv); }
+  }
+
+  /** hits_to_hot/warm/cold/temp (memcached's per-thread lru_hits), then do_item_bump. */
+  private countHitAndBump(it: number): void {
+    const id = lruIdOf(this.a32, it);
+    this.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.hits_to_hot + (id >>> 6)]++;
+    doItemBump(this, it);
+  }
+
+  /** memcached's item_remove: drop a reference; the last one of an unlinked item frees its memory. */
+  itemRelease(it: number): void {
+    if (Atomics.sub(this.a32, it * 2 + ItemField.refcount, 1) === 1) itemFree(this, it);
+  }
+
+  // ---- accessors (a reference held) ----
+
+  itemFlags(it: number): number { return this.a32[it * 2 + ItemField.flags] >>> 0; }
+  itemNbytes(it: number): number { return this.a32[it * 2 + ItemField.nbytes]; }
+  itemNkey(it: number): number { return this.a32[it * 2 + ItemField.bits] >>> 24; }
+  itemCas(it: number): number { return casOf(this.a32, it); }
+  itemExptime(it: number): number { return this.a32[it * 2 + ItemField.exptime]; }
+  itemTime(it: number): number { return this.a32[it * 2 + ItemField.time]; }
+  itemClsid(it: number): number { return (this.a32[it * 2 + ItemField.bits] >>> 16) & 63; }
+  itemRefcount(it: number): number { return Atomics.load(this.a32, it * 2 + ItemField.refcount); }
+  itemLinked(it: number): boolean { return (this.a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) !== 0; }
+  itemFetched(it: number): boolean { return this.hasBit(it, ItemFlag.FETCHED); }
+  itemStale(it: number): boolean { return this.hasBit(it, ItemFlag.STALE); }
+  itemTokenSent(it: number): boolean { return this.hasBit(it, ItemFlag.TOKEN_SENT); }
+  itemActive(it: number): boolean { return this.hasBit(it, ItemFlag.ACTIVE); }
+  /** Meta-protocol bits: set or clear under the item lock. */
+  itemSetFetched(it: number, on: boolean): void { this.setBit(it, ItemFlag.FETCHED, on); }
+  itemSetStale(it: number, on: boolean): void { this.setBit(it, ItemFlag.STALE, on); }
+  itemSetTokenSent(it: number, on: boolean): void { this.setBit(it, ItemFlag.TOKEN_SENT, on); }
+  itemSetExptime(it: number, exptimeRel: number): void { this.a32[it * 2 + ItemField.exptime] = exptimeRel; }
+  doItemBump(it: number): void { doItemBump(this, it); }
+  private hasBit(it: number, bit: number): boolean { return (this.a32[it * 2 + ItemField.bits] & bit) !== 0; }
+  private setBit(it: number, bit: number, on: boolean): void {
+    const i = it * 2 + ItemField.bits;
+    this.a32[i] = on ? this.a32[i] | bit : this.a32[i] & ~bit;
+  }
+
+  itemCopyKey(it: number, dst: Uint8Array, dstOff: number): number {
+    const n = this.itemNkey(it);
+    copyBytes(dst, dstOff, this.a8, it * 8 + ITEM_HEADER, n);
+    return n;
+  }
+
+  /** Copy value bytes [from, from + len) (the trailing "\r\n" included when asked) into dst; returns len. */
+  itemCopyValue(it: number, dst: Uint8Array, dstOff: number, from = 0, len = this.itemNbytes(it) - from): number {
+    let left = len;
+    while (left > 0) {
+      const n = Math.min(valueSegment(this, it, from), left);
+      copyBytes(dst, dstOff, this.a8, this.segOff, n);
+      dstOff += n; from += n; left -= n;
+    }
+    return len;
+  }
+
+  // ---- writes ----
+
+  itemAlloc(buf: Uint8Array, off: number, len: number, flags: number, exptimeRel: number, nbytes: number): number {
+    return doItemAlloc(this, buf, off, len, flags, exptimeRel, nbytes);
+  }
+
+  /** Copy value bytes from src into the item at value offset `at` (across chunks). */
+  itemWriteValue(it: number, at: number, src: Uint8Array, srcOff: number, len: number): void {
+    while (len > 0) {
+      const n = Math.min(valueSegment(this, it, at), len);
+      copyBytes(this.a8, this.segOff, src, srcOff, n);
+      at += n; srcOff += n; len -= n;
+    }
+  }
+
+  itemValueEndsWithCrlf(it: number): boolean {
+    const nb = this.itemNbytes(it);
+    if (nb < 2) return false;
+    valueSegment(this, it, nb - 2);
+    const a = this.a8[this.segOff];
+    valueSegment(this, it, nb - 1);
+    return a === 13 && this.a8[this.segOff] === 10;
+  }
+
+  /** memcached's store_item: take the item lock, do_store_item, then help a pending hash expansion. */
+  storeItem(it: number, op: number, casIn: number): number {
+    const hv = hash(this.a8, it * 8 + ITEM_HEADER, this.itemNkey(it));
+    let r: number;
+    this.itemLock(hv);
+    try { r = doStoreItem(this, it, op, hv, casIn); } finally { this.itemUnlock(hv); }
+    this.maybeExpand();
+    return r;
+  }
+
+  doStoreItem(it: number, op: number, hv: number, casIn: number): number { return doStoreItem(this, it, op, hv, casIn); }
+  doItemGet(buf: Uint8Array, off: number, len: number, hv: number): number { return doItemGet(this, buf, off, len, hv, true); }
+
+  /** Runs expansion steps while the table wants them; call only with no item lock held. */
+  maybeExpand(): void {
+    if (this.expandWanted || (Atomics.load(this.c32, G.hashState) & HASH_EXPANDING) !== 0) assocExpandStep(this);
+  }
+
+  itemDelete(buf: Uint8Array, off: number, len: number, casIn: number): number {
+    const hv = hash(buf, off, len);
+    this.itemLock(hv);
+    try {
+      const it = doItemGet(this, buf, off, len, hv, false);
+      if (it === 0) return DeleteResult.NOT_FOUND;
+      let r: number = DeleteResult.DELETED;
+      this.lastClsid = this.itemClsid(it);
+      if (casIn === 0 || casIn === this.itemCas(it)) this.doItemUnlink(it, hv);
+      else r = DeleteResult.EXISTS;
+      this.itemRelease(it);
+      return r;
+    } finally { this.itemUnlock(hv); }
+  }
+
+  addDelta(buf: Uint8Array, off: number, len: number, incr: boolean, delta: bigint, casIn: number): number {
+    const hv = hash(buf, off, len);
+    let r: number;
+    this.itemLock(hv);
+    try { r = addDelta(this, buf, off, len, hv, incr, delta, casIn); } finally { this.itemUnlock(hv); }
+    this.maybeExpand();
+    return r;
+  }
+
+  // ---- link / unlink (item lock held) ----
+
+  doItemLink(it: number, hv: number): void { doItemLink(this, it, hv); }
+
+  /** memcached's do_item_unlink: drop from hash and LRU, release the table's reference. */
+  doItemUnlink(it: number, hv: number): void {
+    const i = it * 2 + ItemField.bits;
+    if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
+    this.a32[i] &= ~ItemFlag.LINKED;
+    assocDelete(this, it, hv);
+    itemUnlinkQ(this, it);
+    this.itemRelease(it);
+  }
+
+  /** do_item_unlink_nolock: the same with the item's LRU lock already held (lru_pull_tail). */
+  doItemUnlinkNolock(it: number, hv: number, lruId: number): void {
+    const i = it * 2 + ItemField.bits;
+    if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
+    this.a32[i] &= ~ItemFlag.LINKED;
+    assocDelete(this, it, hv);
+    doItemUnlinkQ(this, it, lruId);
+    this.itemRelease(it);
+  }
+
+  doItemReplace(old: number, it: number, hv: number): void {
+    this.doItemUnlink(old, hv);
+    doItemLink(this, it, hv);
+  }
+
+  assocInsertItem(it: number, hv: number): void { assocInsert(this, it, hv); }
+  linkQ(it: number): void { itemLinkQ(this, it); }
+  linkQNolock(it: number, id: number): void { doItemLinkQ(this, it, id); }
+
+  /** memcached's get_cas_id under cas_id_lock: one shared 64-bit counter (53 bits used), no allocation. */
+  nextCas(): number {
+    const c32 = this.c32;
+    mutexLock(c32, G.casLock);
+    let lo = (c32[G.casLo] >>> 0) + 1, hi = c32[G.casHi] >>> 0;
+    if (lo > 0xffffffff) { lo = 0; hi++; }
+    c32[G.casLo] = lo | 0;
+    c32[G.casHi] = hi | 0;
+    mutexUnlock(c32, G.casLock);
+    return hi * 4294967296 + lo;
+  }
+
+  setNextCas(it: number): void {
+    const cas = this.nextCas();
+    this.a32[it * 2 + ItemField.casLo] = cas | 0;
+    this.a32[it * 2 + ItemField.casHi] = Math.floor(cas / 4294967296) | 0;
+  }
+
+  /** memcached's item_is_flushed. */
+  isFlushed(it: number): boolean {
+    const c32 = this.c32;
+    const oldestLive = Atomics.load(c32, G.oldestLive);
+    if (oldestLive === 0 || oldestLive > this.currentTime()) return false;
+    if (this.a32[it * 2 + ItemField.time] <= oldestLive) return true;
+    const oldestCas = (c32[G.oldestCasHi] >>> 0) * 4294967296 + (c32[G.oldestCasLo] >>> 0);
+    if (oldestCas === 0) return false;
+    const cas = casOf(this.a32, it);
+    return cas !== 0 && cas < oldestCas;
+  }
+
+  /** flush_all [exptime]: memcached 1.6's process_flush_all_command (exptime through realtime(), 0 = now). */
+  flushAll(delaySecs: number): void {
+    const now = this.currentTime();
+    const newOldest = delaySecs > 0 ? this.realtime(delaySecs) : now;
+    const c32 = this.c32;
+    if (this.useCas) {
+      const live = newOldest - 1;
+      if (live <= now) {
+        const cas = this.nextCas();
+        c32[G.oldestCasLo] = cas | 0;
+        c32[G.oldestCasHi] = Math.floor(cas / 4294967296) | 0;
+      }
+      Atomics.store(c32, G.oldestLive, live);
+    } else {
+      Atomics.store(c32, G.oldestLive, newOldest);
+    }
+  }
+
+  /** cache_memlimit: pages beyond the new limit are not handed out (pages already given stay, as memcached). */
+  setMemLimit(bytes: number): boolean {
+    const pages = Math.floor(bytes / this.pageSize);
+    if (pages > this.maxPages || pages < 1) return false;
+    Atomics.store(this.c32, G.memLimitPages, pages);
+    this.cf[F.glob + FG.memLimitBytes] = bytes;
+    return true;
+  }
+
+  /** limit_maxbytes: -m, or the last cache_memlimit. */
+  memLimit(): number { return this.cf[F.glob + FG.memLimitBytes]; }
+  /** settings.oldest_live (the `oldest` line of stats settings): rel time of the last flush_all, 0 = none. */
+  oldestLive(): number { return Atomics.load(this.c32, G.oldestLive); }
+  /** memcached's process_started: wall seconds at rel time 0 (stats time = processStarted() + currentTime()). */
+  processStarted(): number { return this.shared.startedUnix; }
+
+  // ---- stats ----
+
+  reportGeneral(emit: (name: string, value: string | number) => void): void { reportGeneral(this, emit); }
+  reportItems(emit: (name: string, value: string | number) => void): void { reportItems(this, emit); }
+  reportSlabs(emit: (name: string, value: string | number) => void): void { reportSlabs(this, emit); }
+  reportSizes(emit: (name: string, value: string | number) => void): void { reportSizes(this, emit); }
+  resetStats(): void { resetStats(this); }
+
+  hashPower(): number { return Atomics.load(this.c32, G.hashState) & 0xff; }
+  hashSize(): number { return 2 ** this.hashPower(); }
+  hashIsExpanding(): boolean { return (Atomics.load(this.c32, G.hashState) & HASH_EXPANDING) !== 0; }
+  currItems(): number { let n = 0; for (let id = 0; id < 256; id++) n += this.cf[F.sizes + id]; return n; }
+  currBytes(): number { let n = 0; for (let id = 0; id < 256; id++) n += this.cf[F.sizesBytes + id]; return n; }
+  lruHead(id: number): number { return this.c32[LRU_BASE + id * LRU_WORDS + LruW.head]; }
+  lruTail(id: number): number { return this.c32[LRU_BASE + id * LRU_WORDS + LruW.tail]; }
+}
+
+export { MAX_CLASSES, StoreResult };
