@@ -6,11 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { parseOptions, type Options } from './options.ts';
-import { measure, prefill } from './measure.ts';
+import { measureWindow, prefill, summarize, type Window } from './measure.ts';
 import { measureMemory } from './memory.ts';
-import { memaslapCost, nodeGeneratorCost, type GenCost } from './gencost.ts';
+import { MEMASLAP_BIN, memaslapCost, nodeGeneratorCost, type GenCost } from './gencost.ts';
 import { renderResults, type Results, type Row } from './report.ts';
-import { REPO_ROOT, Server, serverArgs, unavailableReason, type ServerKind } from './servers.ts';
+import { REPO_ROOT, Server, serverArgs, unavailableReason, type ServerFlags, type ServerKind } from './servers.ts';
 import {
   BIG_VALUE, MAIN_FLAGS, MEMORY_MB, MEMORY_MB_QUICK, MEMORY_WORKLOAD, SCALING_THREADS, SCALING_THREADS_QUICK,
   SCALING_WORKLOAD, SMALL_KEYS, SMALL_VALUE, loadWorkloads, type LoadWorkload,
@@ -24,60 +24,90 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Alternate which server goes first, so a drift in the machine's load does not favour one. */
-function turnOrder(servers: ServerKind[], n: number): ServerKind[] {
-  return n % 2 === 1 ? servers : [...servers].reverse();
+/**
+ * The order of a workload's measured windows: A B B A for two servers (A alternating between
+ * workloads), so a drift in the machine's background load favours neither; two windows for one.
+ */
+function roundOrder(servers: ServerKind[], n: number): ServerKind[] {
+  const [a, b] = n % 2 === 1 ? servers : [...servers].reverse();
+  return b === undefined ? [a, a] : [a, b, b, a];
+}
+
+type Running = { servers: Map<ServerKind, Server>; whyNot: Map<ServerKind, string> };
+
+async function startServers(kinds: ServerKind[], flags: ServerFlags, opts: Options, versions?: Map<ServerKind, string>): Promise<Running> {
+  const running: Running = { servers: new Map(), whyNot: new Map() };
+  for (const kind of kinds) {
+    try {
+      const server = await Server.start(kind, flags);
+      running.servers.set(kind, server);
+      versions?.set(kind, await server.version());
+      progress(`${kind} -t ${flags.threads} listening on 127.0.0.1:${server.port} (pid ${server.pid}); prefilling ${SMALL_KEYS} keys`);
+      await prefill(server, SMALL_KEYS, SMALL_VALUE, opts.genThreads);
+    } catch (err) {
+      running.whyNot.set(kind, `could not start or prefill: ${errorText(err)}`);
+      progress(`${kind}: ${running.whyNot.get(kind)}`);
+    }
+  }
+  return running;
+}
+
+async function stopServers(running: Running): Promise<void> {
+  for (const s of running.servers.values()) await s.stop();
 }
 
 async function runLoadWorkloads(opts: Options, results: Results, versions: Map<ServerKind, string>): Promise<void> {
   const workloads = loadWorkloads(opts.quick).filter((w) => opts.only.includes(w.id));
   if (workloads.length === 0) return;
-  const running = new Map<ServerKind, Server>();
-  const startErrors = new Map<ServerKind, string>();
+  const running = await startServers(results.servers, MAIN_FLAGS, opts, versions);
   try {
-    for (const kind of results.servers) {
-      try {
-        const server = await Server.start(kind, MAIN_FLAGS);
-        running.set(kind, server);
-        versions.set(kind, await server.version());
-        progress(`${kind} listening on 127.0.0.1:${server.port} (pid ${server.pid}); prefilling ${SMALL_KEYS} keys`);
-        await prefill(server, SMALL_KEYS, SMALL_VALUE, opts.genThreads);
-      } catch (err) {
-        startErrors.set(kind, `could not start or prefill: ${errorText(err)}`);
-        progress(`${kind}: ${startErrors.get(kind)}`);
-      }
-    }
-    for (const w of workloads) {
-      for (const kind of turnOrder(results.servers, w.id)) {
-        results.rows.push(await runOne(w, String(w.id), running.get(kind), startErrors.get(kind) ?? `${kind} is not running`, opts, kind));
-      }
-    }
-    const memcached = running.get('memcached');
+    for (const w of workloads) results.rows.push(...await compare(w, String(w.id), running, results.servers, opts));
+    const memcached = running.servers.get('memcached');
     if (memcached && opts.only.includes(1)) results.genCost = await generatorCosts(memcached, opts);
   } finally {
-    for (const s of running.values()) await s.stop();
+    await stopServers(running);
   }
+}
+
+let comparisons = 0;
+
+/** One workload against every server, in A B B A windows of half the duration each. */
+async function compare(w: LoadWorkload, id: string, running: Running, kinds: ServerKind[], opts: Options): Promise<Row[]> {
+  const windows = new Map<ServerKind, Window[]>(kinds.map((k) => [k, []]));
+  const failed = new Map<ServerKind, string>(running.whyNot);
+  const timing = { ...opts.timing, durationMs: Math.max(1, Math.round(opts.timing.durationMs / 2)) };
+  for (const kind of roundOrder(kinds, ++comparisons)) {
+    const server = running.servers.get(kind);
+    if (failed.has(kind)) continue;
+    if (!server || !server.alive()) { failed.set(kind, `${kind} has exited`); continue; }
+    try {
+      await prefillBigOnce(server, w, opts);
+      progress(`workload ${id} against ${kind} (-t ${server.flags.threads})`);
+      const win = await measureWindow(server, { ...w.load, port: server.port, threads: opts.genThreads }, timing);
+      progress(`  ${Math.round((win.totals.ops * 1000) / win.totals.wallMs)} ops/s, ` +
+        `${((win.serverCpuMs * 1000) / win.totals.ops).toFixed(2)} CPU µs/op`);
+      windows.get(kind)!.push(win);
+    } catch (err) {
+      progress(`  failed: ${errorText(err)}`);
+      failed.set(kind, errorText(err));
+    }
+  }
+  return kinds.map((kind): Row => {
+    const server = running.servers.get(kind);
+    const result = failed.has(kind) || !server
+      ? { error: failed.get(kind) ?? `${kind} is not running` }
+      : summarize(server, opts.genThreads, windows.get(kind)!);
+    return { id, title: w.title, server: kind, result };
+  });
 }
 
 const bigPrefilled = new Set<Server>();
 
-async function runOne(w: LoadWorkload, id: string, server: Server | undefined, why: string, opts: Options, kind: ServerKind): Promise<Row> {
-  const row = (result: Row['result']): Row => ({ id, title: w.title, server: kind, result });
-  if (!server || !server.alive()) return row({ error: server ? `${kind} has exited` : why });
-  try {
-    if (w.load.valueSize === BIG_VALUE && !bigPrefilled.has(server)) {
-      progress(`${kind}: prefilling ${w.load.keyCount} keys of ${BIG_VALUE} bytes`);
-      await prefill(server, w.load.keyCount, BIG_VALUE, opts.genThreads, w.load.keyLetter);
-      bigPrefilled.add(server);
-    }
-    progress(`workload ${id} against ${kind} (-t ${server.flags.threads})`);
-    const m = await measure(server, { ...w.load, port: server.port, threads: opts.genThreads }, opts.timing);
-    progress(`  ${Math.round(m.opsPerSec)} ops/s, p99 ${m.p99Us} µs, ${m.cpuUsPerOp.toFixed(2)} CPU µs/op, limit ${m.limit}`);
-    return row(m);
-  } catch (err) {
-    progress(`  failed: ${errorText(err)}`);
-    return row({ error: errorText(err) });
-  }
+async function prefillBigOnce(server: Server, w: LoadWorkload, opts: Options): Promise<void> {
+  if (w.load.valueSize !== BIG_VALUE || bigPrefilled.has(server)) return;
+  progress(`${server.kind}: prefilling ${w.load.keyCount} keys of ${BIG_VALUE} bytes`);
+  await prefill(server, w.load.keyCount, BIG_VALUE, opts.genThreads, w.load.keyLetter);
+  bigPrefilled.add(server);
 }
 
 async function generatorCosts(memcached: Server, opts: Options): Promise<GenCost[]> {
@@ -87,6 +117,7 @@ async function generatorCosts(memcached: Server, opts: Options): Promise<GenCost
     costs.push(await nodeGeneratorCost(memcached, opts.genThreads, opts.timing));
     const ms = await memaslapCost(memcached, opts.genThreads, opts.timing);
     if (ms) costs.push(ms);
+    else progress(`  memaslap not measured: ${MEMASLAP_BIN} is not installed`);
   } catch (err) {
     progress(`  generator cost not measured: ${errorText(err)}`);
   }
@@ -110,23 +141,12 @@ async function runMemory(opts: Options, results: Results): Promise<void> {
 
 async function runScaling(opts: Options, results: Results): Promise<void> {
   const w1 = loadWorkloads(opts.quick)[0];
-  const threadCounts = opts.quick ? SCALING_THREADS_QUICK : SCALING_THREADS;
-  for (const [i, threads] of threadCounts.entries()) {
-    for (const kind of turnOrder(results.servers, i + 1)) {
-      const id = `7/t${threads}`;
-      let server: Server | undefined;
-      let why = '';
-      try {
-        server = await Server.start(kind, { ...MAIN_FLAGS, threads });
-        await prefill(server, SMALL_KEYS, SMALL_VALUE, opts.genThreads);
-      } catch (err) {
-        why = `could not start or prefill: ${errorText(err)}`;
-      }
-      try {
-        results.rows.push(await runOne({ ...w1, title: `workload 1, -t ${threads}` }, id, server, why, opts, kind));
-      } finally {
-        await server?.stop();
-      }
+  for (const threads of opts.quick ? SCALING_THREADS_QUICK : SCALING_THREADS) {
+    const running = await startServers(results.servers, { ...MAIN_FLAGS, threads }, opts);
+    try {
+      results.rows.push(...await compare({ ...w1, title: `workload 1, -t ${threads}` }, `7/t${threads}`, running, results.servers, opts));
+    } finally {
+      await stopServers(running);
     }
   }
 }
@@ -142,7 +162,7 @@ function header(opts: Options, versions: Map<ServerKind, string>): string[] {
     `Cachalot commit: ${gitCommit()}; Node ${process.version}`,
     `Flags: \`${serverArgs(MAIN_FLAGS).join(' ')}\` (workload 6: -m ${opts.quick ? MEMORY_MB_QUICK : MEMORY_MB}; 7: -t varies)`,
     `Load generator: bench/loadgen, ${opts.genThreads} Node worker threads on the same machine; ` +
-      `warm-up ${opts.timing.warmupMs} ms, measured ${opts.timing.durationMs} ms per run`,
+      `per server and workload two windows of ${Math.round(opts.timing.durationMs / 2)} ms, each after a ${opts.timing.warmupMs} ms warm-up`,
     `Command: \`npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\``,
   ];
 }

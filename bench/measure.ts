@@ -1,9 +1,9 @@
-// One measured run of one workload against one server: warm up, mark, run, read both sides'
-// CPU clocks around the same window, and decide which side was the limit.
+// Measured windows of one workload against one server: warm up, mark, run, read both sides' CPU
+// clocks around the same window; then add the windows up and judge which side was the limit.
 
 import { cpus } from 'node:os';
-import { LoadRun, type LoadSpec } from './loadgen/driver.ts';
-import { percentile } from './loadgen/histogram.ts';
+import { LoadRun, type LoadSpec, type LoadTotals } from './loadgen/driver.ts';
+import { mergeInto, newHistogram, percentile } from './loadgen/histogram.ts';
 import type { Server, ServerKind } from './servers.ts';
 
 export type Timing = { warmupMs: number; durationMs: number };
@@ -37,7 +37,10 @@ export function judgeLimit(genCores: number, genThreads: number, serverCores: nu
   return '-';
 }
 
-export async function measure(server: Server, spec: LoadSpec, timing: Timing): Promise<Measurement> {
+/** One measured window: what the generator counted and the server's CPU time over it. */
+export type Window = { totals: LoadTotals; serverCpuMs: number };
+
+export async function measureWindow(server: Server, spec: LoadSpec, timing: Timing): Promise<Window> {
   const run = await LoadRun.start(spec);
   try {
     await sleep(timing.warmupMs);
@@ -45,23 +48,33 @@ export async function measure(server: Server, spec: LoadSpec, timing: Timing): P
     run.mark();
     await sleep(timing.durationMs);
     const cpuAfter = server.cpuMs();
-    const t = await run.report();
-    const seconds = t.wallMs / 1000;
-    const serverCores = (cpuAfter - cpuBefore) / t.wallMs;
-    const genCores = t.genCpuMs / t.wallMs;
-    const genThreads = Math.min(spec.threads, spec.conns);
-    return {
-      server: server.kind, threads: server.flags.threads, ops: t.ops, opsPerSec: t.ops / seconds,
-      p50Us: percentile(t.histogram, 0.5), p99Us: percentile(t.histogram, 0.99), p999Us: percentile(t.histogram, 0.999),
-      cpuUsPerOp: t.ops > 0 ? ((cpuAfter - cpuBefore) * 1000) / t.ops : NaN,
-      serverCores, genCores, genThreads,
-      hitRate: t.keysAsked > 0 ? t.hits / t.keysAsked : NaN,
-      errors: t.errors, lastError: t.lastError,
-      limit: judgeLimit(genCores, genThreads, serverCores, server.flags.threads),
-    };
+    return { totals: await run.report(), serverCpuMs: cpuAfter - cpuBefore };
   } finally {
     await run.stop();
   }
+}
+
+/** The windows of one server on one workload, added up into one row. */
+export function summarize(server: Server, genThreads: number, windows: Window[]): Measurement {
+  const histogram = newHistogram();
+  let ops = 0, wallMs = 0, genCpuMs = 0, serverCpuMs = 0, keysAsked = 0, hits = 0, errors = 0, lastError = '';
+  for (const { totals: t, serverCpuMs: cpu } of windows) {
+    ops += t.ops; wallMs += t.wallMs; genCpuMs += t.genCpuMs; serverCpuMs += cpu;
+    keysAsked += t.keysAsked; hits += t.hits; errors += t.errors;
+    if (t.lastError !== '') lastError = t.lastError;
+    mergeInto(histogram, t.histogram);
+  }
+  const serverCores = serverCpuMs / wallMs;
+  const genCores = genCpuMs / wallMs;
+  return {
+    server: server.kind, threads: server.flags.threads, ops, opsPerSec: (ops * 1000) / wallMs,
+    p50Us: percentile(histogram, 0.5), p99Us: percentile(histogram, 0.99), p999Us: percentile(histogram, 0.999),
+    cpuUsPerOp: ops > 0 ? (serverCpuMs * 1000) / ops : NaN,
+    serverCores, genCores, genThreads,
+    hitRate: keysAsked > 0 ? hits / keysAsked : NaN,
+    errors, lastError,
+    limit: judgeLimit(genCores, genThreads, serverCores, server.flags.threads),
+  };
 }
 
 /** Sets every key in [0, keyCount) once, pipelined, so gets hit. */

@@ -64,6 +64,11 @@ function workloadTable(rows: Row[], servers: ServerKind[]): string[] {
         ratio(c.p99Us, m.p99Us), ratio(c.p999Us, m.p999Us), ratio(c.cpuUsPerOp, m.cpuUsPerOp), '', '', '', '', '']));
     }
   }
+  const genBound = rows.filter((r) => !('error' in r.result) && r.result.limit === 'generator');
+  if (genBound.length > 0) {
+    errors.unshift(`- **The load generator was saturated** in ${genBound.map((r) => `${r.id} ${r.server}`).join(', ')}: ` +
+      'there the throughput measured the generator, not the server (CPU µs/op still holds).');
+  }
   return errors.length > 0 ? [...out, '', ...errors] : out;
 }
 
@@ -145,8 +150,9 @@ function ratio(a: number, b: number): string {
 const NOTES = [
   '## How to read this',
   '',
-  '- Both servers run on this machine at once (the idle one costs nothing measurable) and each workload',
-  '  runs against each in turn, alternating which goes first; ratios from the same run are what count.',
+  '- Both servers run on this machine at once (the idle one costs nothing measurable). Each workload runs',
+  '  in four windows, A B B A (A alternating between workloads), each window on fresh connections after a',
+  '  warm-up, so a drift in background load favours neither; ratios from the same run are what count.',
   '- ops/s counts requests: a 10-key multi-get is one. Latency is per request, from the write that sent it',
   '  to the read that completed its reply, in µs (histogram buckets about 3% wide); in workload 2 a',
   '  request waits for its whole batch of 16; in workload 5 it spans connect, get and reply.',
