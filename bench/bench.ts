@@ -3,7 +3,7 @@
 // Progress goes to stderr, the report to stdout.
 
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { parseOptions, type Options } from './options.ts';
 import { measureWindow, prefill, summarize, type Window } from './measure.ts';
@@ -15,6 +15,8 @@ import {
   BIG_VALUE, MAIN_FLAGS, MEMORY_MB, MEMORY_MB_QUICK, MEMORY_WORKLOAD, SCALING_THREADS, SCALING_THREADS_QUICK,
   SCALING_WORKLOAD, SMALL_KEYS, SMALL_VALUE, loadWorkloads, type LoadWorkload,
 } from './workloads.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function progress(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
@@ -41,7 +43,8 @@ async function startServers(kinds: ServerKind[], flags: ServerFlags, opts: Optio
     try {
       const server = await Server.start(kind, flags);
       running.servers.set(kind, server);
-      versions?.set(kind, await server.version());
+      // Cachalot answers `version` as memcached 1.6.18 does, for clients that check; name its own.
+      versions?.set(kind, kind === 'cachalot' ? `${VERSION} (answers version with ${await server.version()})` : await server.version());
       progress(`${kind} -t ${flags.threads} listening on 127.0.0.1:${server.port} (pid ${server.pid}); prefilling ${SMALL_KEYS} keys`);
       await prefill(server, SMALL_KEYS, SMALL_VALUE, opts.genThreads);
     } catch (err) {

@@ -105,6 +105,7 @@ function targets(r: Results): string[] {
     const group = r.rows.filter((row) => row.id === id);
     const m = measured(group, 'memcached');
     const c = measured(group, 'cachalot');
+    if (group.length === 0) { out.push(`- workload ${id}: not measured (not part of this run)`); continue; }
     if (!m || !c) { out.push(`- workload ${id}: not measured (a run failed)`); continue; }
     out.push(`- workload ${id}: CPU per request ${verdict(c.cpuUsPerOp <= m.cpuUsPerOp, c.cpuUsPerOp, m.cpuUsPerOp, 'µs')}; ` +
       `throughput ${verdict(c.opsPerSec >= m.opsPerSec, c.opsPerSec, m.opsPerSec, 'ops/s')}; ` +

@@ -36,6 +36,7 @@ class Conn {
   readonly parser = new ReplyParser();
   readonly out: RequestWriter;
   readonly sentAt: Float64Array; // ring of send times, oldest first: replies come back in order
+  readonly keysIn: Int32Array;   // beside it, the keys each request asked for (0 for a set)
   head = 0;
   inflight = 0;
   socket: net.Socket | null = null;
@@ -45,6 +46,7 @@ class Conn {
     const cap = RequestWriter.maxRequestBytes(job.valueSize, job.keysPerGet) * job.depth;
     this.out = new RequestWriter(cap, job.valueSize, job.keyLetter);
     this.sentAt = new Float64Array(job.depth);
+    this.keysIn = new Int32Array(job.depth);
   }
 
   open(): void {
@@ -75,14 +77,19 @@ class Conn {
     if (job.mode === 'fill') {
       if (nextFillKey >= job.keyEnd) return false;
       this.out.set(nextFillKey++);
+    }
+    const slot = (this.head + this.inflight) % job.depth;
+    if (job.mode === 'fill') {
+      this.keysIn[slot] = 0;
     } else if (job.mode === 'churn' || rng.next() / 4294967296 < job.getRatio) {
       for (let i = 0; i < job.keysPerGet; i++) getKeys[i] = rng.below(job.keyCount);
       this.out.get(getKeys, job.keysPerGet);
-      keysAsked += job.keysPerGet;
+      this.keysIn[slot] = job.keysPerGet;
     } else {
       this.out.set(rng.below(job.keyCount));
+      this.keysIn[slot] = 0;
     }
-    this.sentAt[(this.head + this.inflight) % job.depth] = now;
+    this.sentAt[slot] = now;
     this.inflight++;
     return true;
   }
@@ -101,6 +108,7 @@ class Conn {
     const done = this.parser.feed(buf, 0, n);
     for (let i = 0; i < done; i++) {
       record(histogram, Math.round((now - this.sentAt[this.head]) * 1000));
+      keysAsked += this.keysIn[this.head]; // counted with the reply, as hits are, so both span the same window
       this.head = (this.head + 1) % job.depth;
       this.inflight--;
       ops++;
