@@ -3,14 +3,14 @@
 // Progress goes to stderr, the report to stdout.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { parseOptions, type Options } from './options.ts';
 import { measureWindow, prefill, summarize, type Window } from './measure.ts';
 import { measureMemory } from './memory.ts';
 import { MEMASLAP_BIN, memaslapCost, nodeGeneratorCost, type GenCost } from './gencost.ts';
 import { renderResults, type Results, type Row } from './report.ts';
-import { REPO_ROOT, Server, serverArgs, unavailableReason, type ServerFlags, type ServerKind } from './servers.ts';
+import { REPO_ROOT, Server, serverArgs, unavailableReason, useCachalotCommit, type ServerFlags, type ServerKind } from './servers.ts';
 import {
   BIG_VALUE, MAIN_FLAGS, MEMORY_MB, MEMORY_MB_QUICK, MEMORY_WORKLOAD, SCALING_THREADS, SCALING_THREADS_QUICK,
   SCALING_WORKLOAD, SMALL_KEYS, SMALL_VALUE, loadWorkloads, type LoadWorkload,
@@ -162,7 +162,7 @@ function header(opts: Options, versions: Map<ServerKind, string>): string[] {
     `Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${type()} ${release()}`,
     `Servers: ${opts.servers.map((k) => `${k} ${versions.get(k) ?? '(version unknown)'}`).join(', ')}` +
       (cachalotRuns ? '' : ' - **memcached only: Cachalot was not part of this run**'),
-    `Cachalot commit: ${gitCommit()}; Node ${process.version}`,
+    `Cachalot source: ${cachalotSource ?? gitCommit()}; Node ${process.version}`,
     `Flags: \`${serverArgs(MAIN_FLAGS).join(' ')}\` (workload 6: -m ${opts.quick ? MEMORY_MB_QUICK : MEMORY_MB}; 7: -t varies)`,
     `Load generator: bench/loadgen, ${opts.genThreads} Node worker threads on the same machine; ` +
       `per server and workload two windows of ${Math.round(opts.timing.durationMs / 2)} ms, each after a ${opts.timing.warmupMs} ms warm-up`,
@@ -170,11 +170,14 @@ function header(opts: Options, versions: Map<ServerKind, string>): string[] {
   ];
 }
 
+let cachalotSource: string | null = null;
+
+/** The working tree's commit, and whether src/ differs from it. */
 function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    return dirty === '' ? sha : `${sha} (src/ has uncommitted changes)`;
+    return dirty === '' ? `${sha} (working tree)` : `working tree on ${sha}, src/ with uncommitted changes`;
   } catch {
     return 'unknown';
   }
@@ -182,6 +185,20 @@ function gitCommit(): string {
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
+  let exported: string | null = null;
+  if (opts.cachalotRef && opts.servers.includes('cachalot')) {
+    const { sha, dir } = useCachalotCommit(opts.cachalotRef);
+    exported = dir;
+    cachalotSource = `${sha} (exported from git, not the working tree)`;
+  }
+  try {
+    await benchmark(opts);
+  } finally {
+    if (exported) rmSync(exported, { recursive: true, force: true });
+  }
+}
+
+async function benchmark(opts: Options): Promise<void> {
   const servers = opts.servers.filter((kind) => {
     const why = unavailableReason(kind);
     if (why) progress(`skipping ${kind}: ${why}`);

@@ -1,5 +1,5 @@
 // `npm run bench -- [--quick] [--only=1,2] [--server=memcached|cachalot|both] [--gen-threads=2]
-//                   [--out=FILE] [--warmup-ms=N] [--duration-ms=N]`
+//                   [--out=FILE] [--warmup-ms=N] [--duration-ms=N] [--cachalot-ref=COMMIT]`
 
 import { join } from 'node:path';
 import { REPO_ROOT, SERVER_KINDS, type ServerKind } from './servers.ts';
@@ -12,6 +12,7 @@ export type Options = {
   servers: ServerKind[];
   genThreads: number;
   out: string | null; // where the report goes besides stdout; null: nowhere
+  cachalotRef: string | null; // run Cachalot as of this commit; null: the working tree
   timing: Timing;
 };
 
@@ -20,7 +21,8 @@ const FULL: Timing = { warmupMs: 1000, durationMs: 3000 };
 const QUICK: Timing = { warmupMs: 200, durationMs: 500 };
 
 export function parseOptions(argv: string[]): Options {
-  const opts: Options = { quick: false, only: ALL_WORKLOADS, servers: [...SERVER_KINDS], genThreads: 2, out: RESULTS_FILE, timing: FULL };
+  const opts: Options = { quick: false, only: ALL_WORKLOADS, servers: [...SERVER_KINDS], genThreads: 2, out: RESULTS_FILE, timing: FULL,
+    cachalotRef: null };
   let outGiven = false;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s, 2);
@@ -29,6 +31,7 @@ export function parseOptions(argv: string[]): Options {
       case '--only': opts.only = value.split(',').map((v) => positive(name, v)); break;
       case '--server': opts.servers = value === 'both' ? [...SERVER_KINDS] : [serverKind(value)]; break;
       case '--gen-threads': opts.genThreads = positive(name, value); break;
+      case '--cachalot-ref': opts.cachalotRef = value === '' ? 'HEAD' : value; break;
       case '--out': opts.out = value === '' ? null : value; outGiven = true; break;
       case '--warmup-ms': opts.timing = { ...opts.timing, warmupMs: positive(name, value) }; break;
       case '--duration-ms': opts.timing = { ...opts.timing, durationMs: positive(name, value) }; break;

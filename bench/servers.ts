@@ -2,7 +2,7 @@
 // writes to MEMCACHED_PORT_FILENAME as "TCP INET: <port>", then its pid for /proc readings and
 // a plain text connection for `stats`.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,13 +18,27 @@ export type ServerFlags = { threads: number; memoryMb: number; maxConns: number 
 export const MEMCACHED_BIN = '/usr/bin/memcached';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CACHALOT_MAIN = join(REPO_ROOT, 'src', 'main.ts');
+let cachalotMain = CACHALOT_MAIN;
+
+/**
+ * Runs Cachalot from a commit rather than the working tree (where others may be mid-edit): its
+ * src/ and package.json are exported to a temporary directory. Answers the directory to remove.
+ */
+export function useCachalotCommit(ref: string): { sha: string; dir: string } {
+  const sha = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  const dir = mkdtempSync(join(tmpdir(), `bench-cachalot-${sha}-`));
+  const archive = execFileSync('git', ['archive', sha, 'src', 'package.json'], { cwd: REPO_ROOT, maxBuffer: 1 << 28 });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  cachalotMain = join(dir, 'src', 'main.ts');
+  return { sha, dir };
+}
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 3_000;
 
 /** Why a server cannot be started here, or null when it can. */
 export function unavailableReason(kind: ServerKind): string | null {
   if (kind === 'memcached') return existsSync(MEMCACHED_BIN) ? null : `${MEMCACHED_BIN} is not installed`;
-  return existsSync(CACHALOT_MAIN) ? null : `${CACHALOT_MAIN} does not exist yet`;
+  return existsSync(cachalotMain) ? null : `${cachalotMain} does not exist yet`;
 }
 
 export function serverArgs(flags: ServerFlags): string[] {
@@ -55,7 +69,7 @@ export class Server {
   static async start(kind: ServerKind, flags: ServerFlags): Promise<Server> {
     const dir = mkdtempSync(join(tmpdir(), `bench-${kind}-`));
     const portFile = join(dir, 'ports');
-    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []] : [process.execPath, [CACHALOT_MAIN]];
+    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []] : [process.execPath, [cachalotMain]];
     const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
       env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile },
       stdio: ['ignore', 'ignore', 'pipe'],
