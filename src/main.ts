@@ -3,9 +3,9 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
-import { parseSettings } from './settings.ts';
+import { parseSettings, storeSettingsOf } from './settings.ts';
 import type { Settings } from './settings.ts';
-import { createStore, Store, storeSettingsOf } from './store/store.ts';
+import { createStore, Store } from './store/store.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
@@ -25,8 +25,8 @@ async function main(): Promise<void> {
   }
   for (const w of parsed.warnings) process.stderr.write(w + '\n');
   const settings = parsed.settings;
-  const startedAt = Math.floor(Date.now() / 1000) - 2; // memcached's process_started: 2 s back
   const storeShared = createStore(storeSettingsOf(settings));
+  const startedAt = storeShared.startedUnix; // memcached's process_started
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM);
   const clock = new Store(storeShared, 0);

@@ -7,7 +7,7 @@ import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl } from '../server-ctl.ts';
 import { ConnTable } from '../stats/conn-table.ts';
-import type { WorkerMessage } from '../worker/worker.ts';
+import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 
 const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections\r\n');
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
@@ -52,15 +52,17 @@ export class Dispatcher {
     return bound;
   }
 
+  /**
+   * Node moves only TCP handles between threads, so a unix-socket connection cannot be handed
+   * over. Instead worker 1 binds the path and every worker accepts on that one listening fd
+   * (the kernel gives each connection to one of them); each worker applies -c itself.
+   */
   private async listenUnix(path: string): Promise<void> {
-    const fs = await import('node:fs');
-    try { fs.unlinkSync(path); } catch { /* not there: fine */ }
-    const server = this.createServer('unix');
-    await listenOn(server, { path, backlog: this.settings.backlog });
-    fs.chmodSync(path, this.settings.socketMask & 0o777);
+    const fd = await askWorker(this.workers[0], { type: 'listen-unix', path, mask: this.settings.socketMask });
+    for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
   }
 
-  private createServer(transport: 'tcp' | 'unix'): net.Server {
+  private createServer(transport: 'tcp'): net.Server {
     const server = net.createServer({ pauseOnConnect: true, keepAlive: true }, (socket) => this.onAccept(socket, transport));
     server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
     this.servers.push(server);
@@ -68,7 +70,7 @@ export class Dispatcher {
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */
-  private onAccept(socket: net.Socket, transport: 'tcp' | 'unix'): void {
+  private onAccept(socket: net.Socket, transport: 'tcp'): void {
     const row = this.ctl.get(Ctl.currConns) >= this.settings.maxConns ? -1 : this.connTable.claim();
     if (row < 0) { this.reject(socket); return; }
     this.ctl.add(Ctl.currConns, 1);
@@ -114,6 +116,19 @@ export class Dispatcher {
   async close(): Promise<void> {
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
+}
+
+/** Send a listening order to a worker and wait for its answer (the listening fd). */
+function askWorker(w: Worker, msg: WorkerMessage): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: DispatcherMessage): void => {
+      if (m.type !== 'unix-listening') return;
+      w.off('message', onMsg);
+      if (m.fd < 0) reject(new Error(m.error)); else resolve(m.fd);
+    };
+    w.on('message', onMsg);
+    w.postMessage(msg);
+  });
 }
 
 function listenOn(server: net.Server, opts: net.ListenOptions): Promise<void> {

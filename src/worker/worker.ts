@@ -3,7 +3,9 @@
 // and drives every connection through the state machine. All workers share one store.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import net from 'node:net';
 import type { Socket } from 'node:net';
+import fs from 'node:fs';
 import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/store.ts';
 import type { Settings } from '../settings.ts';
@@ -26,12 +28,15 @@ export type WorkerInit = {
 /** Messages from the dispatcher: memcached's CQ_ITEM plus the notify-pipe letter. */
 export type WorkerMessage =
   | { type: 'conn'; socket: Socket; row: number; transport: 'tcp' | 'unix' }
+  | { type: 'listen-unix'; path: string; mask: number }
+  | { type: 'listen-unix-fd'; fd: number }
   | { type: 'stop' };
 
 /** Messages to the dispatcher. */
 export type DispatcherMessage =
   | { type: 'ready'; thread: number }
   | { type: 'stopped'; thread: number }
+  | { type: 'unix-listening'; fd: number; error: string }
   | { type: 'shutdown'; how: 'graceful' | 'immediate' };
 
 const init = workerData as WorkerInit;
@@ -58,6 +63,7 @@ function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
+  ctx.stats.row[ThreadStat.total_conns]++;
   describeConn(c, socket, row);
   if (transport === 'tcp') socket.setNoDelay(true);
   socket.on('data', (chunk: Buffer) => onConnData(c, chunk));
@@ -100,7 +106,35 @@ function kickIdleConns(): void {
   }
 }
 
+const unixServers: net.Server[] = [];
+
+/** Accept unix-socket connections here (see Dispatcher.listenUnix): -c applies as in the dispatcher. */
+function listenUnix(listen: net.ListenOptions, mask: number | null): void {
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const row = ctx.ctl.add(Ctl.currConns, 1) > ctx.settings.maxConns ? -1 : ctx.connTable.claim();
+    if (row < 0) {
+      ctx.ctl.add(Ctl.currConns, -1);
+      ctx.ctl.add(Ctl.rejectedConns, 1);
+      socket.on('error', () => {});
+      socket.end('ERROR Too many open connections\r\n');
+      return;
+    }
+    ctx.ctl.add(Ctl.totalConns, 1);
+    connNew(socket, row, 'unix');
+  });
+  const answer = (fd: number, error: string): void =>
+    port.postMessage({ type: 'unix-listening', fd, error } satisfies DispatcherMessage);
+  server.on('error', (err: Error) => answer(-1, err.message));
+  server.listen(listen, () => {
+    if (mask !== null && listen.path) fs.chmodSync(listen.path, mask & 0o777);
+    const handle = (server as unknown as { _handle: { fd: number } | null })._handle;
+    answer(handle?.fd ?? -1, 'no listening fd');
+  });
+  unixServers.push(server);
+}
+
 function stopAll(): void {
+  for (const s of unixServers) s.close();
   for (const c of conns.values()) {
     if (c.state === ConnState.closed) continue;
     connCloseWithReason(c, 'server shutting down');
@@ -113,6 +147,11 @@ function stopAll(): void {
 function onWorkerMessage(msg: WorkerMessage): void {
   switch (msg.type) {
     case 'conn': connNew(msg.socket, msg.row, msg.transport); break;
+    case 'listen-unix':
+      try { fs.unlinkSync(msg.path); } catch { /* not there: fine */ }
+      listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);
+      break;
+    case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
     case 'stop': stopAll(); break;
   }
 }

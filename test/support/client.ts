@@ -138,6 +138,16 @@ export class Client {
     return !this.isClosed;
   }
 
+  /** Stop reading: the server's replies back up in the kernel, as with a client that never reads. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  /** Drop the connection at once, unread replies and all. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
   /** Close our side and release the socket. */
   end(): void {
     this.socket.end();

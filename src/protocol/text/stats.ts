@@ -17,7 +17,7 @@ type Emit = (name: string, value: string | number) => void;
 const L = (s: string): Buffer => Buffer.from(s);
 const SUB = {
   settings: L('settings'), items: L('items'), slabs: L('slabs'), sizes: L('sizes'), conns: L('conns'),
-  reset: L('reset'), detail: L('detail'), on: L('on'), off: L('off'), dump: L('dump'),
+  reset: L('reset'), detail: L('detail'), threads: L('threads'), on: L('on'), off: L('off'), dump: L('dump'),
 } as const;
 
 export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void {
@@ -39,6 +39,7 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   else if (tokIs(c, buf, 1, SUB.slabs)) store.reportSlabs(emit);
   else if (tokIs(c, buf, 1, SUB.sizes)) store.reportSizes(emit);
   else if (tokIs(c, buf, 1, SUB.conns)) connStats(c, emit);
+  else if (tokIs(c, buf, 1, SUB.threads)) threadStats(c, emit);
   else { out.bytes(REPLY.ERROR); return; }
   out.bytes(REPLY.END);
 }
@@ -153,5 +154,18 @@ function connStats(c: Conn, emit: Emit): void {
     }
     emit(`${id}:state`, CONN_STATE_NAMES[table.get(r, ConnRow.state)] ?? 'conn_new_cmd');
     emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
+  }
+}
+
+/**
+ * `stats threads` (Cachalot's own; memcached has no such subcommand): each worker's open and
+ * total connections, so the dispatcher's round-robin hand-off can be seen from outside.
+ */
+function threadStats(c: Conn, emit: Emit): void {
+  const ts = c.ctx.stats;
+  for (let t = 1; t <= c.ctx.settings.threads; t++) {
+    emit(`thread:${t}:curr_connections`, ts.at(t, ThreadStat.curr_conns));
+    emit(`thread:${t}:total_connections`, ts.at(t, ThreadStat.total_conns));
+    emit(`thread:${t}:cmd_get`, ts.at(t, ThreadStat.get_cmds));
   }
 }

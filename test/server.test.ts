@@ -1,0 +1,189 @@
+// The server's thread model and connection handling, seen from outside: the dispatcher hands
+// connections round-robin to workers that share one store; -c, idle timeouts, pipelining,
+// clients that never read, the unix socket, start-up and shutdown.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from './support/client.ts';
+import { startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
+
+const servers: Server[] = [];
+after(async () => { for (const s of servers) await s.stop(); });
+
+async function cachalot(args: string[] = [], env?: Record<string, string>): Promise<Server> {
+  const s = await startServer('cachalot', args, { env });
+  servers.push(s);
+  return s;
+}
+
+async function stats(port: number, sub = ''): Promise<Map<string, string>> {
+  const c = await Client.connect(port);
+  const text = (await c.request(`stats${sub ? ' ' + sub : ''}\r\n`, 0).then(() => c.readUntil('END\r\n'))).toString();
+  c.end();
+  const m = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const [, name, value] = /^STAT (\S+) (.*)$/.exec(line) ?? [];
+    if (name) m.set(name, value);
+  }
+  return m;
+}
+
+test('a value set through one worker is read at once through every other', async () => {
+  const s = await cachalot(['-t', '4']);
+  const clients = await Promise.all([0, 1, 2, 3].map(() => Client.connect(s.port)));
+  for (const [i, writer] of clients.entries()) {
+    assert.equal((await writer.request(`set shared 0 0 1\r\n${i}\r\n`, 8)).toString(), 'STORED\r\n');
+    const want = `VALUE shared 0 1\r\n${i}\r\nEND\r\n`;
+    for (const reader of clients) {
+      assert.equal((await reader.request('get shared\r\n', want.length)).toString(), want);
+    }
+  }
+  for (const c of clients) c.end();
+});
+
+test('connections are handed to the workers round-robin', async () => {
+  const s = await cachalot(['-t', '4']);
+  const clients: Client[] = [];
+  for (let i = 0; i < 8; i++) {
+    const c = await Client.connect(s.port);
+    assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+    clients.push(c);
+  }
+  const threads = await stats(s.port, 'threads'); // the 9th connection: worker 1 again
+  assert.deepEqual([1, 2, 3, 4].map((t) => threads.get(`thread:${t}:total_connections`)), ['3', '2', '2', '2']);
+  for (const c of clients) c.end();
+});
+
+test('-c: connections over the limit get memcached\'s error and are closed', async () => {
+  const s = await cachalot(['-c', '3', '-t', '2']);
+  const held = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));
+  for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  const over = await Client.connect(s.port);
+  assert.equal((await over.readUntil('\r\n')).toString(), 'ERROR Too many open connections\r\n');
+  await over.closed();
+  held[0].end();
+  await held[0].closed();
+  let st = new Map<string, string>();
+  for (let i = 0; i < 50 && st.get('curr_connections') !== '1'; i++) { // until the close is seen
+    await sleep(20);
+    const probe = await Client.connect(s.port);
+    st = await statsOn(probe);
+    probe.end();
+  }
+  assert.equal(st.get('rejected_connections'), '1');
+  for (const c of held.slice(1)) c.end();
+});
+
+async function statsOn(c: Client): Promise<Map<string, string>> {
+  await c.send('stats\r\n');
+  const text = (await c.readUntil('END\r\n')).toString();
+  return new Map(text.split('\r\n').flatMap((l) => {
+    const m = /^STAT (\S+) (.*)$/.exec(l);
+    return m ? [[m[1], m[2]] as [string, string]] : [];
+  }));
+}
+
+test('-o idle_timeout closes an idle connection and counts idle_kicks', async () => {
+  const s = await cachalot(['-o', 'idle_timeout=5'], { CACHALOT_DEBUG_TIME: '1' });
+  const idle = await Client.connect(s.port);
+  assert.equal((await idle.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  const clockMover = await Client.connect(s.port);
+  assert.equal((await clockMover.request('debugtime 10\r\n', 4)).toString(), 'OK\r\n');
+  await idle.closed(); // the worker's once-a-second idle check hangs up on it
+  clockMover.end();
+});
+
+test('hundreds of pipelined commands in one write, and split at every byte boundary', async () => {
+  const s = await cachalot(['-t', '4', '-R', '5']);
+  let req = '';
+  let want = '';
+  for (let i = 0; i < 300; i++) {
+    req += `set p${i} ${i} 0 ${String(i).length}\r\n${i}\r\n`;
+    want += 'STORED\r\n';
+    req += `get p${i} nope\r\n`;
+    want += `VALUE p${i} ${i} ${String(i).length}\r\n${i}\r\nEND\r\n`;
+    if (i % 7 === 0) { req += `incr p${i} 1\r\n`; want += `${i + 1}\r\n`; req += `delete p${i}\r\n`; want += 'DELETED\r\n'; }
+  }
+  const whole = await Client.connect(s.port);
+  await whole.send(req);
+  assert.equal((await whole.read(Buffer.byteLength(want))).toString(), want);
+  whole.end();
+  // The same bytes cut at every position of a sample of command lines, written in two pieces.
+  const small = 'set sb 0 0 5\r\nhello\r\nget sb\r\ndelete sb\r\n';
+  const smallWant = 'STORED\r\nVALUE sb 0 5\r\nhello\r\nEND\r\nDELETED\r\n';
+  const c = await Client.connect(s.port);
+  for (let cut = 1; cut < small.length; cut++) {
+    await c.send(small.slice(0, cut));
+    await sleep(1);
+    await c.send(small.slice(cut));
+    assert.equal((await c.read(smallWant.length)).toString(), smallWant, `cut at ${cut}`);
+  }
+  c.end();
+  const st = await stats(s.port);
+  assert.ok(Number(st.get('conn_yields')) > 0, 'a 300-command write yields under -R 5');
+});
+
+test('a client that never reads its replies does not stop the server or grow it without bound', async () => {
+  const s = await cachalot(['-t', '2']);
+  const setup = await Client.connect(s.port);
+  assert.equal((await setup.request(`set big 0 0 100000\r\n${'v'.repeat(100000)}\r\n`, 8)).toString(), 'STORED\r\n');
+  const greedy = await Client.connect(s.port);
+  greedy.pauseReading();
+  const burst = 'get big\r\n'.repeat(2000); // ~200 MB of replies if all were buffered
+  for (let i = 0; i < 20; i++) await greedy.send(burst);
+  // Others are still served while the greedy client's replies wait.
+  const other = await Client.connect(s.port);
+  assert.equal((await other.request('set ok 0 0 2\r\nhi\r\n', 8)).toString(), 'STORED\r\n');
+  const want = 'VALUE ok 0 2\r\nhi\r\nEND\r\n';
+  assert.equal((await other.request('get ok\r\n', want.length)).toString(), want);
+  const rss = await rssOf(s.pid);
+  assert.ok(rss < 400 * 1024 * 1024, `server RSS ${rss} stays bounded`);
+  greedy.destroy();
+  other.end();
+  setup.end();
+});
+
+async function rssOf(pid: number): Promise<number> {
+  const { readFileSync } = await import('node:fs');
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+test('the unix socket (-s) serves the same protocol', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-'));
+  const path = join(dir, 'mc.sock');
+  const child = spawn(NODE_BIN, ['src/main.ts', '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 250 && !existsSync(path); i++) await sleep(20);
+    const c = await Client.connect(path);
+    assert.equal((await c.request('set u 0 0 1\r\nx\r\n', 8)).toString(), 'STORED\r\n');
+    assert.equal((await c.request('get u\r\n', 20)).toString(), 'VALUE u 0 1\r\nx\r\nEND\r\n');
+    c.end();
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM closes connections and exits 0', async () => {
+  const s = await startServer('cachalot', ['-t', '2']);
+  const c = await Client.connect(s.port);
+  assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  process.kill(s.pid, 'SIGTERM');
+  await c.closed();
+  assert.equal(await s.exited, 0);
+});
+
+test('bad options: a message on stderr and memcached\'s exit status', async () => {
+  const child = spawn(NODE_BIN, ['src/main.ts', '-o', 'no_such_option'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  assert.notEqual(code, 0);
+  assert.match(err, /suboption|no_such_option/i);
+});

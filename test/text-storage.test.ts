@@ -1,0 +1,122 @@
+// The classic text protocol's storage and retrieval commands, as memcached 1.6 answers them.
+// Every table runs against Cachalot and, where installed, a real memcached: the expected bytes
+// are memcached's own.
+
+import { spec } from './support/spec.ts';
+
+const K250 = 'k'.repeat(250);
+const K251 = 'k'.repeat(251);
+
+spec('text: set then get returns the value with its flags', [
+  ['set a 5 0 3\r\nabc\r\n', 'STORED\r\n'],
+  ['get a\r\n', 'VALUE a 5 3\r\nabc\r\nEND\r\n'],
+]);
+
+spec('text: get of several keys answers the hits in order, misses silently', [
+  ['set a 0 0 1\r\nx\r\nset b 1 0 2\r\nyy\r\n', 'STORED\r\nSTORED\r\n'],
+  ['get a nope b a\r\n', 'VALUE a 0 1\r\nx\r\nVALUE b 1 2\r\nyy\r\nVALUE a 0 1\r\nx\r\nEND\r\n'],
+]);
+
+spec('text: an empty value is stored and returned', [
+  ['set e 0 0 0\r\n\r\n', 'STORED\r\n'],
+  ['get e\r\n', 'VALUE e 0 0\r\n\r\nEND\r\n'],
+]);
+
+spec('text: flags are 32-bit, larger ones keep their low bits', [
+  ['set f 4294967295 0 1\r\nx\r\n', 'STORED\r\n'],
+  ['get f\r\n', 'VALUE f 4294967295 1\r\nx\r\nEND\r\n'],
+  ['set f 4294967296 0 1\r\nx\r\n', 'STORED\r\n'],
+  ['get f\r\n', 'VALUE f 0 1\r\nx\r\nEND\r\n'],
+]);
+
+spec('text: noreply silences the reply', [
+  ['set a 0 0 1 noreply\r\nx\r\n', ''],
+  ['get a\r\n', 'VALUE a 0 1\r\nx\r\nEND\r\n'],
+]);
+
+spec('text: add only when absent, replace only when present', [
+  ['add a 0 0 1\r\nx\r\n', 'STORED\r\n'],
+  ['add a 0 0 1\r\ny\r\n', 'NOT_STORED\r\n'],
+  ['replace zz 0 0 1\r\ny\r\n', 'NOT_STORED\r\n'],
+  ['replace a 7 0 1\r\nw\r\n', 'STORED\r\n'],
+  ['get a\r\n', 'VALUE a 7 1\r\nw\r\nEND\r\n'],
+]);
+
+spec('text: append and prepend keep the flags and need an item', [
+  ['set a 3 0 1\r\nx\r\n', 'STORED\r\n'],
+  ['append a 9 0 1\r\ny\r\n', 'STORED\r\n'],
+  ['prepend a 9 0 1\r\nz\r\n', 'STORED\r\n'],
+  ['get a\r\n', 'VALUE a 3 3\r\nzxy\r\nEND\r\n'],
+  ['append nokey 0 0 1\r\ny\r\n', 'NOT_STORED\r\n'],
+]);
+
+spec('text: cas with a stale token leaves the value alone', [
+  ['set k 0 0 1\r\na\r\n', 'STORED\r\n'],
+  ['cas k 0 0 1 0\r\nb\r\n', 'EXISTS\r\n'],
+  ['get k\r\n', 'VALUE k 0 1\r\na\r\nEND\r\n'],
+  ['cas nokey 0 0 1 5\r\nx\r\n', 'NOT_FOUND\r\n'],
+]);
+
+spec('text: a value longer than announced is a bad data chunk', [
+  ['set a 0 0 1\r\nx\r\n', 'STORED\r\n'],
+  ['set a 0 0 2\r\nxyz\r\n', 'CLIENT_ERROR bad data chunk\r\nERROR\r\n'],
+  ['get a\r\n', 'VALUE a 0 1\r\nx\r\nEND\r\n'],
+]);
+
+spec('text: bad numbers on a storage line', [
+  ['set a 0 0 -1\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['set a 0 0 abc\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['set a abc 0 1\r\nx\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  ['set a -1 0 1\r\nx\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  ['set a 0x1 0 1\r\nx\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  ['set a 0 18446744073709551615 1\r\nx\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  ['set a 0 0 2147483647\r\nxx\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  ['cas a 0 0 1 abc\r\nx\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+]);
+
+spec('text: a length that wraps to zero in memcached\'s int cast', [
+  ['set a 0 0 4294967296\r\nxx\r\n', 'CLIENT_ERROR bad data chunk\r\nERROR\r\n'],
+]);
+
+spec('text: wrong token counts are ERROR', [
+  ['set a 0 0\r\n', 'ERROR\r\n'],
+  ['set a 0 0 1 2 3 4\r\nx\r\n', 'ERROR\r\nERROR\r\n'],
+  ['cas a 0 0 1\r\nx\r\n', 'ERROR\r\nERROR\r\n'],
+  ['get\r\n', 'ERROR\r\n'],
+  ['gets\r\n', 'ERROR\r\n'],
+  ['incr\r\n', 'ERROR\r\n'],
+  ['incr a\r\n', 'ERROR\r\n'],
+  ['touch a\r\n', 'ERROR\r\n'],
+  ['GET a\r\n', 'ERROR\r\n'],
+  ['\r\n', 'ERROR\r\n'],
+  ['foo\r\n', 'ERROR\r\n'],
+]);
+
+spec('text: keys of 250 bytes work, 251 are refused', [
+  [`set ${K250} 0 0 1\r\nx\r\n`, 'STORED\r\n'],
+  [`get ${K250}\r\n`, `VALUE ${K250} 0 1\r\nx\r\nEND\r\n`],
+  [`set ${K251} 0 0 1\r\nx\r\n`, 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  [`get ${K251}\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  [`get ${K250} ${K251}\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  [`delete ${K251}\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  [`incr ${K251} 1\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  [`touch ${K251} 1\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+]);
+
+spec('text: a tab is part of a key; only spaces separate', [
+  ['set a\tb 0 0 1\r\nx\r\n', 'STORED\r\n'],
+  ['get a\tb\r\n', 'VALUE a\tb 0 1\r\nx\r\nEND\r\n'],
+  ['set  c  0  0  1\r\nx\r\n', 'STORED\r\n'],
+  ['get c\n', 'VALUE c 0 1\r\nx\r\nEND\r\n'],
+]);
+
+spec('text: too large values are refused, swallowed, and a failed set drops the old value', [
+  ['set big 0 0 1\r\nx\r\n', 'STORED\r\n'],
+  [`set big 0 0 1048577\r\n${'x'.repeat(1048577)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
+  ['get big\r\n', 'END\r\n'],
+  // -I bounds memcached's whole item: its 48-byte header, key + NUL, CAS, flags when non-zero.
+  [`set big 0 0 1048514\r\n${'x'.repeat(1048514)}\r\n`, 'STORED\r\n'],
+  [`set big 0 0 1048515\r\n${'x'.repeat(1048515)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
+  [`set big 1 0 1048510\r\n${'x'.repeat(1048510)}\r\n`, 'STORED\r\n'],
+  [`set big 1 0 1048511\r\n${'x'.repeat(1048511)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
+], { split: false });
