@@ -37,6 +37,8 @@ export type DifferentialOptions = {
 export const VOLATILE_STATS = new Set([
   'pid', 'uptime', 'time', 'version', 'libevent', 'pointer_size', 'rusage_user', 'rusage_system',
   'max_connections', 'total_connections', 'connection_structures', 'curr_connections',
+  // Buffer accounting: memcached's pools of response objects and read buffers are not ours.
+  'response_obj_count', 'response_obj_bytes', 'read_buf_count', 'read_buf_bytes', 'read_buf_bytes_free',
   // Counted by memcached's background LRU maintainer and crawler: they move with timing.
   'lru_maintainer_juggles', 'lru_crawler_starts', 'crawler_reclaimed', 'crawler_items_checked',
   'lrutail_reflocked', 'moves_to_cold', 'moves_to_warm', 'moves_within_lru',

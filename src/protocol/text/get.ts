@@ -21,20 +21,33 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
     p = tokEnd(c, 1);
   }
   const mark = out.pos;
+  let tooLong = false;
   while (p < lineEnd) {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
     const ks = p;
     while (p < lineEnd && buf[p] !== 0x20) p++;
     const nkey = p - ks;
-    if (nkey > KEY_MAX_LENGTH) {
-      out.truncate(mark); // memcached drops the values already found for this command
-      out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
-      return;
+    if (nkey > KEY_MAX_LENGTH) { // counted as a miss; the other keys are still looked up
+      tooLong = true;
+      countMiss(c, shouldTouch);
+      continue;
     }
     getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel);
   }
+  if (tooLong) {
+    out.truncate(mark); // memcached answers the whole command with the error alone
+    out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
+    return;
+  }
   out.bytes(REPLY.END);
+}
+
+/** memcached counts a get in cmd_get, a gat in cmd_touch only. */
+function countMiss(c: Conn, shouldTouch: boolean): void {
+  const row = c.ctx.stats.row;
+  if (shouldTouch) { row[ThreadStat.touch_cmds]++; row[ThreadStat.touch_misses]++; }
+  else { row[ThreadStat.get_cmds]++; row[ThreadStat.get_misses]++; }
 }
 
 function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: boolean,
@@ -42,13 +55,12 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: bo
   const store = c.ctx.store;
   const row = c.ctx.stats.row;
   const it = shouldTouch ? store.itemGetAndTouch(buf, ks, nkey, exptimeRel) : store.itemGet(buf, ks, nkey);
-  row[ThreadStat.get_cmds]++;
-  if (shouldTouch) row[ThreadStat.touch_cmds]++;
   if (it === 0) {
-    row[shouldTouch ? ThreadStat.touch_misses : ThreadStat.get_misses]++;
+    countMiss(c, shouldTouch);
     if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);
     return;
   }
+  row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
   try {
     c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
     writeValue(c, buf, ks, nkey, it, returnCas);

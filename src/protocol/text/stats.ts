@@ -71,7 +71,14 @@ function serverStats(c: Conn, emit: Emit): void {
   emit('total_connections', ctl.get(Ctl.totalConns));
   emit('rejected_connections', ctl.get(Ctl.rejectedConns));
   emit('connection_structures', ctl.get(Ctl.connStructures));
+  // memcached's response objects and read buffers are ours too: one out buffer per worker, a
+  // read buffer per connection with input pending.
   emit('response_obj_oom', sum(ThreadStat.response_obj_oom));
+  emit('response_obj_count', settings.threads);
+  emit('response_obj_bytes', settings.threads * 16384);
+  emit('read_buf_count', ctl.get(Ctl.currConns));
+  emit('read_buf_bytes', ctl.get(Ctl.currConns) * 4096);
+  emit('read_buf_bytes_free', 0);
   emit('read_buf_oom', sum(ThreadStat.read_buf_oom));
   emit('reserved_fds', 20);
   emit('cmd_get', sum(ThreadStat.get_cmds));

@@ -1,0 +1,78 @@
+// The text protocol, differential: the same scripts to Cachalot and a real memcached 1.6, the
+// same bytes back (CAS numbers and process facts masked). One scripted run of every command and
+// error path, and a seeded random run of a few thousand commands over a small key space.
+
+import { differential } from './support/differential.ts';
+
+const K251 = 'k'.repeat(251);
+
+const scripted: string[] = [
+  'set a 0 0 1\r\nx\r\n', 'get a b\r\n', 'gets a\r\n', 'set a 0 0 1 noreply\r\ny\r\n', 'get a\r\n',
+  'set a 0 0 2\r\nxyz\r\n', 'set a 0 0 -1\r\n', 'set a 0 0 abc\r\n', 'set a abc 0 1\r\nx\r\n',
+  'set a 4294967296 0 1\r\nx\r\n', 'get a\r\n', 'set a 0 0\r\n', 'set\r\n', 'get\r\n', 'foo\r\n', '\r\n',
+  'set a 0 0 1 2 3 4\r\nx\r\n', 'cas a 0 0 1\r\nx\r\n', 'cas a 0 0 1 abc\r\nx\r\n', 'cas nokey 0 0 1 5\r\nx\r\n',
+  'cas a 0 0 1 0\r\nz\r\n', 'incr a 1\r\n', 'set n 0 0 2\r\n10\r\n', 'incr n 5\r\n', 'decr n 100\r\n',
+  'incr n 18446744073709551615\r\n', 'incr n 1\r\n', 'incr n abc\r\n', 'incr n -1\r\n', 'incr nokey 1\r\n',
+  'set n 0 0 20\r\n18446744073709551615\r\n', 'incr n 1\r\n', 'get n\r\n', 'set n 0 0 3\r\n100\r\n',
+  'decr n 1\r\n', 'get n\r\n', 'incr n 1\r\n', 'set n 0 0 1\r\n9\r\n', 'incr n 1\r\n', 'get n\r\n',
+  'set n 0 0 2\r\n 1\r\n', 'incr n 1\r\n', 'set n 0 0 2\r\n1x\r\n', 'incr n 1\r\n',
+  'delete a 0\r\n', 'delete a 1\r\n', 'delete a\r\n', 'delete a noreply\r\n', 'delete\r\n',
+  'set a 0 0 1\r\nx\r\n', 'delete a 0 noreply\r\n', 'delete a noreply 0\r\n', 'delete a 0 0\r\n',
+  'touch n 10\r\n', 'touch zz 10\r\n', 'touch n abc\r\n', 'gat 10 n zz\r\n', 'gats 10 n\r\n', 'gat n\r\n', 'gat\r\n',
+  'touch n -1\r\n', 'get n\r\n', 'set g 0 0 1\r\nx\r\n', 'gat -1 g\r\n', 'get g\r\n',
+  `set ${K251} 0 0 1\r\nx\r\n`, `get ${K251}\r\n`, `get a ${K251} a\r\n`,
+  'set a 0 0 1\r\nx\r\n', 'append a 0 0 1\r\ny\r\n', 'prepend a 0 0 1\r\nz\r\n', 'get a\r\n',
+  'append q 0 0 1\r\ny\r\n', 'add a 0 0 1\r\ny\r\n', 'replace q 0 0 1\r\ny\r\n', 'replace a 5 0 1\r\nw\r\n',
+  'set e 0 0 0\r\n\r\n', 'get e e e\r\n', 'version\r\n', 'verbosity 1\r\n', 'verbosity\r\n',
+  'verbosity 1 noreply\r\n', 'verbosity abc\r\n', 'verbosity 0\r\n', 'shutdown\r\n',
+  'cache_memlimit 32\r\n', 'cache_memlimit\r\n', 'cache_memlimit abc\r\n', 'cache_memlimit 0\r\n',
+  'cache_memlimit 64\r\n', 'stats foo\r\n', 'stats detail\r\n', 'stats detail on\r\n', 'stats detail off\r\n',
+  'flush_all\r\n', 'flush_all 0\r\n', 'flush_all noreply\r\n', 'flush_all abc\r\n', 'flush_all -1\r\n',
+  'get a n e\r\n', 'set a 0 0 1\r\nx\r\n', 'get a\r\n',
+  `set big 0 0 1048515\r\n${'x'.repeat(1048515)}\r\n`, `set big 0 0 1048514\r\n${'x'.repeat(1048514)}\r\n`,
+  'get a\r\n', 'stats\r\n',
+];
+
+differential('text: every command and error path, scripted', scripted);
+
+/** mulberry32: a small seeded generator, so a failure replays exactly. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomScript(seed: number, n: number): string[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const key = (): string => `key${Math.floor(r() * 40)}`;
+  const value = (): string => (r() < 0.3 ? String(Math.floor(r() * 1000)) : 'v'.repeat(Math.floor(r() * 300)));
+  const noreply = (): string => (r() < 0.1 ? ' noreply' : '');
+  const exptime = (): number => pick([0, 0, 0, 100, -1]);
+  const script: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = value();
+    switch (pick(['set', 'get', 'get', 'add', 'replace', 'append', 'prepend', 'cas', 'delete', 'incr',
+      'decr', 'touch', 'gat', 'mget', 'bad'] as const)) {
+      case 'set': case 'add': case 'replace': case 'append': case 'prepend': {
+        const cmd = pick(['set', 'add', 'replace', 'append', 'prepend']);
+        script.push(`${cmd} ${key()} ${Math.floor(r() * 70000)} ${exptime()} ${v.length}${noreply()}\r\n${v}\r\n`);
+        break;
+      }
+      case 'cas': script.push(`cas ${key()} 0 0 ${v.length} ${Math.floor(r() * 3)}${noreply()}\r\n${v}\r\n`); break;
+      case 'get': script.push(`${pick(['get', 'gets'])} ${key()}\r\n`); break;
+      case 'mget': script.push(`get ${key()} ${key()} ${key()} ${key()}\r\n`); break;
+      case 'delete': script.push(`delete ${key()}${noreply()}\r\n`); break;
+      case 'incr': case 'decr': script.push(`${pick(['incr', 'decr'])} ${key()} ${Math.floor(r() * 100)}${noreply()}\r\n`); break;
+      case 'touch': script.push(`touch ${key()} ${exptime()}${noreply()}\r\n`); break;
+      case 'gat': script.push(`${pick(['gat', 'gats'])} ${exptime()} ${key()} ${key()}\r\n`); break;
+      case 'bad': script.push(pick(['set x 0 0 z\r\n', 'incr x y\r\n', 'bogus\r\n', 'get\r\n', 'delete x 5\r\n'])); break;
+    }
+  }
+  return script;
+}
+
+differential('text: a seeded random sequence of 3000 commands', randomScript(20261123, 3000));
