@@ -60,6 +60,8 @@ export class Conn {
   writeBlocked = false;
   lastCmdTime = 0;
   authenticated = false;
+  /** -Y: bytes of the "user pass\r\n" block still awaited after its `set` line (0: none announced). */
+  asciiAuthBytes = 0;
   closeReason = '';
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
   proto_state: unknown = null;
@@ -77,6 +79,7 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.noreply = false;
     this.yieldPending = this.writeBlocked = this.authenticated = false;
+    this.asciiAuthBytes = 0;
     this.closeReason = '';
     this.proto_state = null;
     this.lastCmdTime = this.ctx.store.currentTime();

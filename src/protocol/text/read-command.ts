@@ -15,6 +15,7 @@ import {
 import { processStatCommand } from './stats.ts';
 import { processMetaCommand, isMetaCommand } from '../meta/meta.ts';
 import { StoreOp } from '../../store/results.ts';
+import { tryReadCommandAsciiAuth } from '../../auth/ascii-auth.ts';
 
 /** Without a newline in this many bytes memcached gives up on the client, unless it is a get. */
 const LINE_GARBAGE_LIMIT = 2048;
@@ -36,6 +37,7 @@ const CMD = {
 
 /** One command from the input; false when the line is not complete yet. */
 export function tryReadCommandAscii(c: Conn): boolean {
+  if (c.ctx.settings.authFile !== null && !c.authenticated) return tryReadCommandAsciiAuth(c); // -Y
   const buf = c.rbuf;
   const start = c.rpos;
   let nl = buf.indexOf(0x0a, start);

@@ -1,0 +1,59 @@
+// Get, GetK, Touch, GAT, GATK and their quiet forms: memcached's process_bin_get_or_touch. A hit
+// always answers (extras = the flags; GetK/GATK add the key; Touch sends no value); a miss is silent
+// for quiet commands (the GetQ ... NoOp multi-get pattern), else "Not found", or for GetK/GATK the
+// key with an empty value.
+
+import type { Conn } from '../../worker/conn.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { Op, Status, BinState, addBinHeader, writeBinError } from './header.ts';
+
+const FLAGS_LEN = 4;
+
+export function processBinGetOrTouch(c: Conn, st: BinState): void {
+  const cmd = st.cmd;
+  const shouldTouch = cmd === Op.TOUCH || cmd === Op.GAT || cmd === Op.GATK;
+  const store = c.ctx.store;
+  const buf = c.rbuf;
+  if (c.ctx.verbosity() > 1) {
+    c.ctx.log(`<${c.id} ${shouldTouch ? 'TOUCH' : 'GET'} ${buf.toString('latin1', st.keyStart, st.keyStart + st.keylen)}`);
+  }
+  // The expiration is a u32: values above 2^31 are far-future unix times, as in memcached.
+  const it = shouldTouch
+    ? store.itemTouch(buf, st.keyStart, st.keylen, store.realtime(buf.readUInt32BE(st.extStart)))
+    : store.itemGet(buf, st.keyStart, st.keylen);
+  const row = c.ctx.stats.row;
+  row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+  if (it === 0) {
+    row[shouldTouch ? ThreadStat.touch_misses : ThreadStat.get_misses]++;
+    if (!st.noreply) writeBinMiss(c, st, cmd === Op.GETK || cmd === Op.GATK);
+    return;
+  }
+  try {
+    c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
+    writeBinHit(c, st, it);
+  } finally {
+    store.itemRelease(it);
+  }
+}
+
+function writeBinHit(c: Conn, st: BinState, it: number): void {
+  const store = c.ctx.store;
+  const out = c.ctx.out;
+  const cmd = st.cmd;
+  const returnKey = cmd === Op.GETK || cmd === Op.GATK;
+  const vlen = cmd === Op.TOUCH ? 0 : store.itemNbytes(it) - 2; // the stored "\r\n" is not sent
+  const keylen = returnKey ? st.keylen : 0;
+  addBinHeader(c, st, Status.SUCCESS, FLAGS_LEN, keylen, FLAGS_LEN + keylen + vlen, store.itemCas(it));
+  out.reserve(FLAGS_LEN + keylen + vlen);
+  out.buf.writeUInt32BE(store.itemFlags(it), out.pos);
+  out.pos += FLAGS_LEN;
+  if (returnKey) out.copyFrom(c.rbuf, st.keyStart, keylen);
+  if (vlen > 0) out.pos += store.itemCopyValue(it, out.buf, out.pos, 0, vlen);
+}
+
+/** write_bin_miss_response: GetK/GATK echo the key with no value; the others say "Not found". */
+function writeBinMiss(c: Conn, st: BinState, returnKey: boolean): void {
+  if (!returnKey) { writeBinError(c, st, Status.KEY_ENOENT, 0); return; }
+  addBinHeader(c, st, Status.KEY_ENOENT, 0, st.keylen, st.keylen, 0);
+  c.ctx.out.copyFrom(c.rbuf, st.keyStart, st.keylen);
+}

@@ -1,0 +1,57 @@
+// SASL List Mechs, Auth and Step: memcached's bin_list_sasl_mechs, process_bin_sasl_auth and
+// process_bin_complete_sasl_auth, with PLAIN built in (src/auth/sasl-pwdb.ts) where memcached calls
+// Cyrus SASL. PLAIN finishes in one step, so a Step never has a started exchange to continue.
+// The SASL data is small: it is read whole from the read buffer (bounded by MAX_SASL_DATA) instead
+// of through an item as memcached does.
+
+import type { Conn } from '../../worker/conn.ts';
+import { ThreadStat } from '../../stats/thread-stats.ts';
+import { saslPlain } from '../../auth/sasl-pwdb.ts';
+import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
+
+/** memcached's MAX_SASL_MECH_LEN. */
+const MAX_SASL_MECH_LEN = 32;
+/** Larger SASL data is refused as memcached refuses data it cannot allocate (Out of memory). */
+export const MAX_SASL_DATA = 4096;
+const MECHS = Buffer.from('PLAIN');
+const PLAIN = Buffer.from('PLAIN');
+const AUTHENTICATED = Buffer.from('Authenticated');
+
+/** How many value bytes must be in the read buffer, beyond extras and key, before dispatch. */
+export function saslBodyNeeded(c: Conn, opcode: number, keylen: number, bodylen: number): number {
+  if (!c.ctx.settings.sasl || (opcode !== Op.SASL_AUTH && opcode !== Op.SASL_STEP)) return 0;
+  const vlen = bodylen - keylen;
+  return keylen > 0 && keylen <= MAX_SASL_MECH_LEN && vlen <= MAX_SASL_DATA ? vlen : 0;
+}
+
+export function binListSaslMechs(c: Conn, st: BinState): void {
+  if (!c.ctx.settings.sasl) { writeBinError(c, st, Status.UNKNOWN_COMMAND, st.bodylen - st.keylen); return; }
+  c.authenticated = false; // memcached's init_sasl_conn starts over
+  writeBinResponse(c, st, MECHS, 0);
+}
+
+export function processBinSaslAuth(c: Conn, st: BinState): void {
+  const vlen = st.bodylen - st.keylen;
+  if (!c.ctx.settings.sasl) { writeBinError(c, st, Status.UNKNOWN_COMMAND, vlen); return; }
+  if (st.keylen > MAX_SASL_MECH_LEN) { writeBinError(c, st, Status.EINVAL, vlen); return; }
+  if (vlen > MAX_SASL_DATA) { writeBinError(c, st, Status.ENOMEM, vlen); return; }
+  const data = c.rbuf.subarray(c.rpos, c.rpos + vlen); // in the buffer: saslBodyNeeded waited for it
+  c.rpos += vlen;
+  c.authenticated = false;
+  const mech = c.rbuf.subarray(st.keyStart, st.keyStart + st.keylen);
+  if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech.toString('latin1')}'' with ${vlen} bytes of data`);
+  const why = { reason: 'unknown mechanism' };
+  const ok = st.cmd === Op.SASL_AUTH && mech.equals(PLAIN) && saslPlain(data, why);
+  if (st.cmd === Op.SASL_STEP) why.reason = 'SASL_STEP called but no exchange was started';
+  const row = c.ctx.stats.row;
+  row[ThreadStat.auth_cmds]++;
+  if (ok) {
+    c.authenticated = true;
+    writeBinResponse(c, st, AUTHENTICATED, 0);
+    return;
+  }
+  row[ThreadStat.auth_errors]++;
+  // The reason never includes the credentials.
+  if (c.ctx.verbosity() > 0) c.ctx.log(`${c.id}: SASL authentication failed: ${why.reason}`);
+  writeBinError(c, st, Status.AUTH_ERROR, 0);
+}

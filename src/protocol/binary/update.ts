@@ -1,0 +1,86 @@
+// Set, Add, Replace, Append, Prepend and their quiet forms: memcached's process_bin_update,
+// process_bin_append_prepend and complete_update_bin. The item is allocated from the header alone and
+// conn_nread copies the value straight into it; a refused value is swallowed, never buffered.
+
+import type { Conn } from '../../worker/conn.ts';
+import { ConnState, Proto } from '../../worker/conn.ts';
+import { connSetState } from '../../worker/drive-machine.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { StoreOp, StoreResult } from '../../store/results.ts';
+import { itemSizeOk } from '../item-size.ts';
+import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
+
+const CRLF = Buffer.from('\r\n');
+const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
+
+export function processBinUpdate(c: Conn, st: BinState): void {
+  const buf = c.rbuf;
+  const flags = buf.readUInt32BE(st.extStart);
+  const exptime = buf.readUInt32BE(st.extStart + 4); // u32: above 2^31 is a far-future unix time
+  let op: number = st.cmd === Op.ADD ? StoreOp.ADD : st.cmd === Op.SET ? StoreOp.SET : StoreOp.REPLACE;
+  // Any store with a CAS is a compare-and-swap; with -C items have no CAS and it is ignored.
+  if (st.cas !== 0 && c.ctx.settings.useCas) op = StoreOp.CAS;
+  startBinNread(c, st, flags, exptime, op);
+}
+
+export function processBinAppendPrepend(c: Conn, st: BinState): void {
+  startBinNread(c, st, 0, 0, st.cmd === Op.APPEND ? StoreOp.APPEND : StoreOp.PREPEND);
+}
+
+/** Allocate the item for the value that follows, or refuse it and swallow the value. */
+function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op: number): void {
+  // memcached computes the value length as a C int: a body length near 2^32 comes out negative.
+  const vlen = (st.bodylen - st.keylen - st.extlen) | 0;
+  if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} Value len is ${vlen}`);
+  const store = c.ctx.store;
+  const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
+  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, store.realtime(exptime), vlen + 2) : 0;
+  if (it === 0) {
+    if (!fits) writeBinError(c, st, Status.E2BIG, vlen);
+    else writeBinError(c, st, Status.ENOMEM, vlen, OOM_ALLOCATING);
+    // memcached: a failed set must not leave the old value readable.
+    if (st.cmd === Op.SET) store.itemDelete(c.rbuf, st.keyStart, st.keylen, 0);
+    return;
+  }
+  c.item = it;
+  c.itemAt = 0;
+  c.rlbytes = vlen;
+  c.storeOp = op;
+  c.casIn = st.cas;
+  c.nreadOwner = Proto.binary;
+  connSetState(c, ConnState.nread);
+}
+
+/** complete_update_bin: add the "\r\n" the binary protocol does not send, store, answer. */
+export function completeUpdateBin(c: Conn, st: BinState): void {
+  const store = c.ctx.store;
+  const it = c.item;
+  c.item = 0;
+  try {
+    const clsid = store.itemClsid(it);
+    c.ctx.stats.slab(clsid, SlabStat.set_cmds);
+    store.itemWriteValue(it, store.itemNbytes(it) - 2, CRLF, 0, 2);
+    const ret = store.storeItem(it, c.storeOp, c.casIn);
+    if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid);
+    if (ret === StoreResult.STORED) writeBinResponse(c, st, null, store.lastCas);
+    else writeBinError(c, st, storeErrorStatus(ret, c.storeOp), 0);
+  } finally {
+    store.itemRelease(it);
+  }
+}
+
+function storeErrorStatus(ret: number, op: number): number {
+  if (ret === StoreResult.EXISTS) return Status.KEY_EEXISTS;
+  if (ret === StoreResult.NOT_FOUND) return Status.KEY_ENOENT;
+  // NOT_STORED, TOO_LARGE, NO_MEMORY: said the way the command's failure is usually said.
+  if (op === StoreOp.ADD) return Status.KEY_EEXISTS;
+  if (op === StoreOp.REPLACE) return Status.KEY_ENOENT;
+  return Status.NOT_STORED;
+}
+
+/** The CAS counters, as the text protocol counts them. */
+function countCas(c: Conn, ret: number, clsid: number): void {
+  if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
+  else if (ret === StoreResult.STORED) c.ctx.stats.slab(clsid, SlabStat.cas_hits);
+  else if (ret === StoreResult.EXISTS) c.ctx.stats.slab(clsid, SlabStat.cas_badval);
+}

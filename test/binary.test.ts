@@ -1,0 +1,264 @@
+// The binary protocol (tracker issue 7): every opcode and status against the real memcached 1.6
+// (differential, CAS masked), libmemcached's `memccapable -b`, CAS round trips, quiet commands and
+// the counters they leave in `stats`.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { before, test } from 'node:test';
+import { Client } from './support/client.ts';
+import { differential, BINARY_NOOP_SENTINEL } from './support/differential.ts';
+import { memcachedAvailable, type Server, type ServerKind } from './support/server.ts';
+import { serverFor, registerStopHook } from './support/spec.ts';
+import {
+  binRequest, setExtras, incrExtras, u32Extras, parseBinResponses, type BinRequest, type BinResponse,
+} from '../src/protocol/binary/frame.ts';
+import { Op, Status } from '../src/protocol/binary/header.ts';
+
+const R = (r: BinRequest): Buffer => binRequest({ opaque: 0x01020304, ...r });
+const all = (...reqs: BinRequest[]): Buffer => Buffer.concat(reqs.map(R));
+const set = (key: string, value: string | Buffer, flags = 0, exp = 0, extra: Partial<BinRequest> = {}): BinRequest =>
+  ({ opcode: Op.SET, key, value, extras: setExtras(flags, exp), ...extra });
+const incr = (op: number, key: string, delta: bigint, initial: bigint, exp: number, cas = 0n): BinRequest =>
+  ({ opcode: op, key, extras: incrExtras(delta, initial, exp), cas });
+const key250 = 'k'.repeat(250);
+registerStopHook();
+
+// Every opcode and status memcached answers, in one script; each entry is complete requests and
+// the NoOp sentinel marks where its replies end.
+differential('binary: every opcode, quiet forms and error status matches memcached', [
+  all({ opcode: Op.FLUSH }),
+  all(set('a', 'hello', 5, 0), { opcode: Op.GET, key: 'a' }, { opcode: Op.GETK, key: 'a' }),
+  all({ opcode: Op.GET, key: 'missing' }, { opcode: Op.GETK, key: 'missing' }),
+  // the multi-get pattern: quiet gets, misses silent, then a NoOp
+  all({ opcode: Op.GETQ, key: 'a' }, { opcode: Op.GETQ, key: 'x' }, { opcode: Op.GETKQ, key: 'a' },
+    { opcode: Op.GETKQ, key: 'y' }, { opcode: Op.NOOP }),
+  all({ opcode: Op.ADD, key: 'a', value: 'v', extras: setExtras(0, 0) }),
+  all({ opcode: Op.ADD, key: 'b', value: 'bee', extras: setExtras(1, 0) }, { opcode: Op.GET, key: 'b' }),
+  all({ opcode: Op.REPLACE, key: 'nope', value: 'v', extras: setExtras(0, 0) }),
+  all({ opcode: Op.REPLACE, key: 'b', value: 'B', extras: setExtras(2, 0) }, { opcode: Op.GET, key: 'b' }),
+  all({ opcode: Op.SETQ, key: 'q', value: 'quiet', extras: setExtras(0, 0) },
+    { opcode: Op.ADDQ, key: 'q', value: 'v', extras: setExtras(0, 0) },
+    { opcode: Op.REPLACEQ, key: 'nope', value: 'v', extras: setExtras(0, 0) },
+    { opcode: Op.REPLACEQ, key: 'q', value: 'Q', extras: setExtras(0, 0) }, { opcode: Op.GET, key: 'q' }),
+  // CAS: a wrong one, and one on a missing key
+  all(set('a', 'x', 0, 0, { cas: 999999n }), set('nope', 'x', 0, 0, { cas: 999999n }),
+    { opcode: Op.ADD, key: 'a', value: 'x', extras: setExtras(0, 0), cas: 999999n }),
+  all({ opcode: Op.DELETE, key: 'b', cas: 999999n }, { opcode: Op.DELETE, key: 'b' }, { opcode: Op.DELETE, key: 'b' }),
+  all({ opcode: Op.DELETEQ, key: 'q' }, { opcode: Op.DELETEQ, key: 'q' }, { opcode: Op.GET, key: 'q' }),
+  all(incr(Op.INCREMENT, 'n', 1n, 10n, 0), incr(Op.INCREMENT, 'n', 5n, 0n, 0), incr(Op.DECREMENT, 'n', 100n, 0n, 0),
+    incr(Op.DECREMENT, 'm', 1n, 3n, 0xffffffff), incr(Op.INCREMENT, 'm', 1n, 3n, 0xffffffff)),
+  all(set('big', '18446744073709551615'), incr(Op.INCREMENT, 'big', 2n, 0n, 0), { opcode: Op.GET, key: 'big' }),
+  all(incr(Op.INCREMENT, 'a', 1n, 0n, 0), incr(Op.INCREMENT, 'n', 1n, 0n, 0, 999999n)),
+  all(incr(Op.INCREMENTQ, 'n', 7n, 0n, 0), incr(Op.DECREMENTQ, 'n', 1n, 0n, 0), incr(Op.INCREMENTQ, 'none', 1n, 0n, 0xffffffff),
+    { opcode: Op.GET, key: 'n' }),
+  all(incr(Op.INCREMENT, 'init', 1n, 18446744073709551615n, 0), { opcode: Op.GET, key: 'init' }),
+  all({ opcode: Op.APPEND, key: 'a', value: '+end' }, { opcode: Op.PREPEND, key: 'a', value: 'start+' },
+    { opcode: Op.GET, key: 'a' }),
+  all({ opcode: Op.APPEND, key: 'nope', value: 'x' }, { opcode: Op.PREPEND, key: 'nope', value: 'x' },
+    { opcode: Op.APPEND, key: 'a', value: 'x', cas: 999999n }),
+  all({ opcode: Op.APPENDQ, key: 'a', value: '1' }, { opcode: Op.PREPENDQ, key: 'a', value: '0' },
+    { opcode: Op.APPENDQ, key: 'nope', value: '1' }, { opcode: Op.GET, key: 'a' }),
+  all(set('t', 'touchme', 7, 0), { opcode: Op.TOUCH, key: 't', extras: u32Extras(100) },
+    { opcode: Op.GAT, key: 't', extras: u32Extras(100) }, { opcode: Op.GATK, key: 't', extras: u32Extras(100) },
+    { opcode: Op.GATQ, key: 't', extras: u32Extras(100) }, { opcode: Op.GATKQ, key: 't', extras: u32Extras(100) }),
+  all({ opcode: Op.TOUCH, key: 'nope', extras: u32Extras(1) }, { opcode: Op.GAT, key: 'nope', extras: u32Extras(1) },
+    { opcode: Op.GATK, key: 'nope', extras: u32Extras(1) }, { opcode: Op.GATQ, key: 'nope', extras: u32Extras(1) },
+    { opcode: Op.GATKQ, key: 'nope', extras: u32Extras(1) }, { opcode: Op.NOOP }),
+  // an expiration in the past (touch to -1) makes the item gone
+  all({ opcode: Op.TOUCH, key: 't', extras: u32Extras(0xffffffff) }),
+  all({ opcode: Op.VERSION }, { opcode: Op.NOOP }),
+  all({ opcode: Op.STAT, key: 'reset' }, { opcode: Op.STAT, key: 'bogus' }, { opcode: Op.STAT, key: 'conns' },
+    { opcode: Op.STAT, key: 'detail on' }, { opcode: Op.STAT, key: 'detail off' }, { opcode: Op.STAT, key: 'detail x' }),
+  // SASL without -S: unknown commands, their data swallowed
+  all({ opcode: Op.SASL_LIST_MECHS }, { opcode: Op.SASL_AUTH, key: 'PLAIN', value: '\0u\0p' },
+    { opcode: Op.SASL_STEP, key: 'PLAIN', value: 'xyz' }),
+  // an unknown opcode: its body is swallowed
+  all({ opcode: 0x55, value: 'some body' }, { opcode: Op.NOOP }),
+  // a value spanning many reads, a 250-byte key, one too large for -I (refused, swallowed)
+  all(set(key250, Buffer.alloc(300_000, 0x61)), { opcode: Op.GETK, key: key250 }),
+  all(set('huge', Buffer.alloc(1_100_000, 0x62)), { opcode: Op.GET, key: 'huge' }),
+  all({ opcode: Op.FLUSH, extras: u32Extras(0) }, { opcode: Op.GET, key: 'a' }, { opcode: Op.FLUSHQ },
+    { opcode: Op.FLUSHQ, extras: u32Extras(0) }),
+  all(set('c', 'v'), { opcode: Op.QUITQ }),
+  all({ opcode: Op.GET, key: 'c' }),
+], { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
+
+differential('binary: Quit answers and hangs up', [
+  all({ opcode: Op.NOOP }), all({ opcode: Op.QUIT }), all({ opcode: Op.NOOP }),
+], { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
+
+differential('binary: a key over 250 bytes is a protocol error that hangs up', [
+  all({ opcode: Op.GET, key: 'k'.repeat(251) }), all({ opcode: Op.NOOP }),
+], { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
+
+differential('binary: -F refuses Flush with an auth error; -C answers CAS 0 and ignores a request CAS', [
+  all({ opcode: Op.FLUSH }, { opcode: Op.FLUSHQ }),
+  all(set('a', 'v'), set('a', 'w', 0, 0, { cas: 5n }), { opcode: Op.GETK, key: 'a' }, incr(Op.INCREMENT, 'n', 1n, 1n, 0)),
+], { sentinel: BINARY_NOOP_SENTINEL, args: ['-F', '-C'] });
+
+/** Counters the binary commands leave, as the text protocol counts them (values compared). */
+const COUNTERS = new Set(['cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_hits', 'get_misses', 'delete_misses',
+  'delete_hits', 'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses', 'cas_hits', 'cas_badval',
+  'touch_hits', 'touch_misses', 'auth_cmds', 'auth_errors', 'curr_items', 'total_items']);
+
+/** Keep only the stat packets named in COUNTERS (and the end packet). */
+function keepCounters(reply: Buffer): Buffer {
+  const { packets } = parseBinResponses(reply);
+  if (packets.length < 2 || packets[0].opcode !== Op.STAT) return reply;
+  const kept = packets.filter((p) => p.key.length === 0 || COUNTERS.has(p.key.toString('latin1')));
+  return Buffer.concat(kept.map((p) => Buffer.from(`${p.key.toString('latin1')}=${p.value.toString('latin1')};`)));
+}
+
+differential('binary: commands are counted in stats as memcached counts them', [
+  all(set('a', '1'), set('b', 'x'), { opcode: Op.GET, key: 'a' }, { opcode: Op.GETQ, key: 'z' },
+    { opcode: Op.GETK, key: 'z' }, { opcode: Op.TOUCH, key: 'a', extras: u32Extras(0) },
+    { opcode: Op.GAT, key: 'z', extras: u32Extras(0) }, { opcode: Op.DELETE, key: 'b' }, { opcode: Op.DELETE, key: 'b' },
+    incr(Op.INCREMENT, 'a', 1n, 0n, 0), incr(Op.DECREMENT, 'a', 1n, 0n, 0), incr(Op.DECREMENT, 'q', 1n, 0n, 0xffffffff),
+    incr(Op.INCREMENT, 'q', 1n, 0n, 0xffffffff), incr(Op.INCREMENT, 'new', 1n, 0n, 0),
+    set('a', '2', 0, 0, { cas: 12345n }), set('gone', '2', 0, 0, { cas: 12345n }), { opcode: Op.FLUSHQ }),
+  all({ opcode: Op.STAT }),
+], { sentinel: BINARY_NOOP_SENTINEL, mask: keepCounters });
+
+// A text client is read as binary: once 24 bytes are in, the magic is wrong and the server hangs up.
+differential('binary: -B binary hangs up on a text client', [
+  'version\r\nversion\r\nversion\r\n',
+], { args: ['-B', 'binary'] });
+
+differential('binary: -B ascii reads a binary frame as a (bad) text line', [
+  Buffer.concat([R({ opcode: Op.NOOP }), Buffer.from('\r\n')]), 'version\r\n',
+], { args: ['-B', 'ascii'] });
+
+// ---- Cachalot alone: the exact CAS values and the stat groups ----
+
+let server: Server;
+before(async () => { server = await serverFor('cachalot', []); }); // shared with the differentials above
+
+/** A binary connection: send requests, read exactly n response packets. */
+class BinClient {
+  readonly c: Client;
+  private constructor(c: Client) { this.c = c; }
+  static async connect(port: number): Promise<BinClient> { return new BinClient(await Client.connect(port)); }
+  async call(reqs: BinRequest[], n = reqs.length): Promise<BinResponse[]> {
+    await this.c.send(Buffer.concat(reqs.map(binRequest)));
+    const out: BinResponse[] = [];
+    for (let i = 0; i < n; i++) out.push(await readPacket(this.c));
+    return out;
+  }
+  end(): void { this.c.end(); }
+}
+
+async function readPacket(c: Client): Promise<BinResponse> {
+  const h = await c.read(24);
+  const body = await c.read(h.readUInt32BE(8));
+  return parseBinResponses(Buffer.concat([h, body])).packets[0];
+}
+
+test('binary: a store answers the new CAS, get returns it, and only that CAS replaces or deletes', async () => {
+  const b = await BinClient.connect(server.port);
+  try {
+    const [stored] = await b.call([set('cas1', 'one')]);
+    assert.equal(stored.status, Status.SUCCESS);
+    assert.ok(stored.cas > 0n);
+    const [got] = await b.call([{ opcode: Op.GET, key: 'cas1' }]);
+    assert.equal(got.cas, stored.cas);
+    assert.equal(got.value.toString(), 'one');
+    const [stale] = await b.call([set('cas1', 'two', 0, 0, { cas: stored.cas + 1000n })]);
+    assert.equal(stale.status, Status.KEY_EEXISTS);
+    const [swapped] = await b.call([set('cas1', 'two', 0, 0, { cas: stored.cas })]);
+    assert.equal(swapped.status, Status.SUCCESS);
+    assert.ok(swapped.cas > stored.cas);
+    const [appended] = await b.call([{ opcode: Op.APPEND, key: 'cas1', value: '!', cas: swapped.cas }]);
+    assert.equal(appended.status, Status.SUCCESS);
+    const [counted] = await b.call([incr(Op.INCREMENT, 'cnt', 1n, 41n, 0)]);
+    assert.equal(counted.value.readBigUInt64BE(0), 41n);
+    const [bumped] = await b.call([incr(Op.INCREMENT, 'cnt', 1n, 0n, 0, counted.cas)]);
+    assert.equal(bumped.value.readBigUInt64BE(0), 42n);
+    assert.ok(bumped.cas > counted.cas);
+    const [wrongDel] = await b.call([{ opcode: Op.DELETE, key: 'cas1', cas: swapped.cas }]);
+    assert.equal(wrongDel.status, Status.KEY_EEXISTS, 'the append moved the CAS on');
+    const [del] = await b.call([{ opcode: Op.DELETE, key: 'cas1', cas: appended.cas }]);
+    assert.equal(del.status, Status.SUCCESS);
+  } finally { b.end(); }
+});
+
+test('binary: the opaque is echoed on every reply, stat packets included', async () => {
+  const b = await BinClient.connect(server.port);
+  try {
+    await b.c.send(Buffer.concat([
+      binRequest({ opcode: Op.GETQ, key: 'nothing', opaque: 1 }), binRequest({ opcode: Op.VERSION, opaque: 2 }),
+      binRequest({ opcode: Op.STAT, key: 'settings', opaque: 3 }),
+    ]));
+    assert.equal((await readPacket(b.c)).opaque, 2);
+    for (;;) {
+      const p = await readPacket(b.c);
+      assert.equal(p.opaque, 3);
+      assert.equal(p.opcode, Op.STAT);
+      if (p.key.length === 0) break;
+    }
+  } finally { b.end(); }
+});
+
+test('binary: stat groups carry the same statistics as the text protocol', async () => {
+  for (const group of ['', 'settings', 'items', 'slabs', 'sizes']) {
+    const t = await Client.connect(server.port);
+    const b = await BinClient.connect(server.port);
+    try {
+      await b.call([set('s1', 'value')]);
+      await t.send(`stats${group ? ' ' + group : ''}\r\n`);
+      const text = (await t.readUntil('END\r\n')).toString('latin1');
+      const textNames = text.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => l.split(' ')[1]);
+      await b.c.send(binRequest({ opcode: Op.STAT, key: group }));
+      const names: string[] = [];
+      for (;;) {
+        const p = await readPacket(b.c);
+        if (p.key.length === 0) break;
+        names.push(p.key.toString('latin1'));
+      }
+      assert.deepEqual(names, textNames, `stat ${group || '(all)'}`);
+    } finally { t.end(); b.end(); }
+  }
+});
+
+test('binary: a request fed one byte per write gets the same replies', async () => {
+  const script = all(set('split', 'value', 3, 0), { opcode: Op.GETK, key: 'split' }, { opcode: Op.GETQ, key: 'no' },
+    incr(Op.INCREMENT, 'sc', 1n, 7n, 0), { opcode: Op.DELETE, key: 'split' }, { opcode: Op.NOOP });
+  const whole = await BinClient.connect(server.port);
+  const split = await BinClient.connect(server.port);
+  try {
+    await whole.call([{ opcode: Op.DELETE, key: 'sc' }]);
+    await whole.c.send(script);
+    const a: BinResponse[] = [];
+    for (let i = 0; i < 5; i++) a.push(await readPacket(whole.c));
+    await whole.call([{ opcode: Op.DELETE, key: 'sc' }]);
+    await split.c.sendSplit(script);
+    for (let i = 0; i < 5; i++) {
+      const p = await readPacket(split.c);
+      assert.deepEqual({ ...p, cas: 0n }, { ...a[i], cas: 0n }, `reply ${i + 1}`);
+    }
+  } finally { whole.end(); split.end(); }
+});
+
+// ---- libmemcached's conformance tool ----
+
+const memccapable = spawnSync('sh', ['-c', 'command -v memccapable'], { encoding: 'utf8' }).stdout.trim();
+
+async function runMemccapable(kind: ServerKind): Promise<string> {
+  const s = await serverFor(kind, []);
+  const child = spawn(memccapable, ['-h', '127.0.0.1', '-p', String(s.port), '-b', '-t', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return `${out}\nexit ${code}`;
+}
+
+for (const kind of ['cachalot', 'memcached'] as const) {
+  const skip = memccapable === '' ? 'memccapable is not installed'
+    : kind === 'memcached' && memcachedAvailable() === null ? 'memcached is not installed' : false;
+  test(`binary: memccapable -b passes every test [${kind}]`, { skip }, async () => {
+    const out = await runMemccapable(kind);
+    assert.match(out, /All tests passed/, out);
+    assert.doesNotMatch(out, /\[FAIL\]/, out);
+    assert.match(out, /exit 0/, out);
+  });
+}
