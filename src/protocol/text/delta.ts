@@ -3,7 +3,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
-import { ThreadStat } from '../../stats/thread-stats.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseU64Big } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from './get.ts';
@@ -19,6 +19,7 @@ export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, 
   const store = c.ctx.store;
   switch (store.addDelta(buf, tokStart(c, 1), nkey, incr, delta, 0)) {
     case DeltaResult.OK:
+      c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
       if (c.noreply) { c.noreply = false; return; }
       c.ctx.out.ascii(store.deltaValue.toString());
       c.ctx.out.crlf();

@@ -21,24 +21,20 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
     p = tokEnd(c, 1);
   }
   const mark = out.pos;
-  let tooLong = false;
   while (p < lineEnd) {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
     const ks = p;
     while (p < lineEnd && buf[p] !== 0x20) p++;
     const nkey = p - ks;
-    if (nkey > KEY_MAX_LENGTH) { // counted as a miss; the other keys are still looked up
-      tooLong = true;
-      countMiss(c, shouldTouch);
-      continue;
+    if (nkey > KEY_MAX_LENGTH) {
+      // memcached stops at this key (the ones before it were looked up and counted) and answers
+      // the whole command with the error alone.
+      out.truncate(mark);
+      out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
+      return;
     }
     getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel);
-  }
-  if (tooLong) {
-    out.truncate(mark); // memcached answers the whole command with the error alone
-    out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
-    return;
   }
   out.bytes(REPLY.END);
 }
