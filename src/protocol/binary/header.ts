@@ -57,8 +57,6 @@ export class BinState {
   opaque = 0;
   /** The request's CAS (exact below 2^53, as the store's CAS values are). */
   cas = 0;
-  /** The CAS the response carries (memcached's c->cas, cleared per request). */
-  resCas = 0;
   /** A quiet command: success replies are dropped (errors and get hits still go out). */
   noreply = false;
   /** Where the extras begin in c.rbuf; the key follows them. */
