@@ -69,7 +69,9 @@ export class Server {
   static async start(kind: ServerKind, flags: ServerFlags): Promise<Server> {
     const dir = mkdtempSync(join(tmpdir(), `bench-${kind}-`));
     const portFile = join(dir, 'ports');
-    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []] : [process.execPath, [cachalotMain]];
+    // CACHALOT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
+    const nodeFlags = (process.env.CACHALOT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []] : [process.execPath, [...nodeFlags, cachalotMain]];
     const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
       env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile },
       stdio: ['ignore', 'ignore', 'pipe'],

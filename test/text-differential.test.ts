@@ -18,6 +18,9 @@ const scripted: string[] = [
   'set n 0 0 2\r\n 1\r\n', 'incr n 1\r\n', 'set n 0 0 2\r\n1x\r\n', 'incr n 1\r\n',
   'delete a 0\r\n', 'delete a 1\r\n', 'delete a\r\n', 'delete a noreply\r\n', 'delete\r\n',
   'set a 0 0 1\r\nx\r\n', 'delete a 0 noreply\r\n', 'delete a noreply 0\r\n', 'delete a 0 0\r\n',
+  // Counters compared before anything expires: memcached's LRU maintainer reclaims expired and
+  // flushed items in the background, so after that its curr_items and reclaimed move with timing.
+  'stats\r\n',
   'touch n 10\r\n', 'touch zz 10\r\n', 'touch n abc\r\n', 'gat 10 n zz\r\n', 'gats 10 n\r\n', 'gat n\r\n', 'gat\r\n',
   'touch n -1\r\n', 'get n\r\n', 'set g 0 0 1\r\nx\r\n', 'gat -1 g\r\n', 'get g\r\n',
   `set ${K251} 0 0 1\r\nx\r\n`, `get ${K251}\r\n`, `get a ${K251} a\r\n`,
@@ -30,7 +33,7 @@ const scripted: string[] = [
   'flush_all\r\n', 'flush_all 0\r\n', 'flush_all noreply\r\n', 'flush_all abc\r\n', 'flush_all -1\r\n',
   'get a n e\r\n', 'set a 0 0 1\r\nx\r\n', 'get a\r\n',
   `set big 0 0 1048515\r\n${'x'.repeat(1048515)}\r\n`, `set big 0 0 1048514\r\n${'x'.repeat(1048514)}\r\n`,
-  'get a\r\n', 'stats\r\n',
+  'get a\r\n',
 ];
 
 differential('text: every command and error path, scripted', scripted);
