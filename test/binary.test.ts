@@ -64,8 +64,11 @@ differential('binary: every opcode, quiet forms and error status matches memcach
   all({ opcode: Op.TOUCH, key: 'nope', extras: u32Extras(1) }, { opcode: Op.GAT, key: 'nope', extras: u32Extras(1) },
     { opcode: Op.GATK, key: 'nope', extras: u32Extras(1) }, { opcode: Op.GATQ, key: 'nope', extras: u32Extras(1) },
     { opcode: Op.GATKQ, key: 'nope', extras: u32Extras(1) }, { opcode: Op.NOOP }),
-  // an expiration in the past (touch to -1) makes the item gone
-  all({ opcode: Op.TOUCH, key: 't', extras: u32Extras(0xffffffff) }),
+  // expirations are u32: past 2^31 they are unix times far in the future, not negative ones
+  all({ opcode: Op.TOUCH, key: 't', extras: u32Extras(0xffffffff) }, { opcode: Op.GET, key: 't' },
+    set('e1', 'v', 0, 0xffffffff), set('e2', 'v', 0, 0x80000000), { opcode: Op.GETK, key: 'e1' }, { opcode: Op.GETK, key: 'e2' },
+    { opcode: Op.FLUSH, extras: u32Extras(0xffffffff) }, { opcode: Op.GETK, key: 'e1' },
+    incr(Op.INCREMENT, 'e3', 1n, 5n, 0xfffffffe), { opcode: Op.GETK, key: 'e3' }),
   all({ opcode: Op.VERSION }, { opcode: Op.NOOP }),
   all({ opcode: Op.STAT, key: 'reset' }, { opcode: Op.STAT, key: 'bogus' }, { opcode: Op.STAT, key: 'conns' },
     { opcode: Op.STAT, key: 'detail on' }, { opcode: Op.STAT, key: 'detail off' }, { opcode: Op.STAT, key: 'detail x' }),

@@ -8,7 +8,7 @@ import { connSetState } from '../../worker/drive-machine.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
-import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
+import { Op, Status, BinState, binRealtime, writeBinError, writeBinResponse } from './header.ts';
 
 const CRLF = Buffer.from('\r\n');
 const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
@@ -34,7 +34,7 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} Value len is ${vlen}`);
   const store = c.ctx.store;
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
-  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, store.realtime(exptime), vlen + 2) : 0;
+  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, binRealtime(c, exptime), vlen + 2) : 0;
   if (it === 0) {
     if (!fits) writeBinError(c, st, Status.E2BIG, vlen);
     else writeBinError(c, st, Status.ENOMEM, vlen, OOM_ALLOCATING);
