@@ -9,6 +9,7 @@ import { createStore, Store } from './store/store.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
+import { createPrefixStats } from './stats/prefix-stats.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
@@ -29,10 +30,11 @@ async function main(): Promise<void> {
   const startedAt = storeShared.startedUnix; // memcached's process_started
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM);
+  const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
 
   const workers = await startWorkers(settings, (thread) => ({
-    store: storeShared, ctl: ctlSab, connTable: connTableSab, settings, thread, startedAt,
+    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, startedAt,
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);

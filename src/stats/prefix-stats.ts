@@ -1,28 +1,103 @@
-// `stats detail`: per key-prefix counts of gets, hits, sets and deletes (memcached's stats_prefix.c).
-// TODO: the table is per worker thread for now, so `stats detail dump` shows the counts of the
-// worker that answers it; memcached keeps one global table. A shared-memory table is the fix.
+// `stats detail`: per key-prefix counts of gets, hits, sets and deletes (memcached's stats_prefix.c),
+// in one table in shared memory so every worker counts into it and any worker can dump it.
+//
+// The prefix is the key up to the first delimiter (-D, ':' by default); keys without one are
+// not counted, as in memcached. Slots are claimed once and never freed (until `stats reset`);
+// memcached's table grows without bound, ours holds PREFIX_SLOTS prefixes and counts no more.
+//
+//   header (Int32): [ enabled | created ]
+//   slot (72 Int32 words): [ state (0 free, 1 claiming, 2 ready) | len | get | hit | set | del |
+//                            created order | pad | prefix bytes (256) ]
 
-type Counts = { get: number; hit: number; set: number; del: number };
+const HEADER_WORDS = 4;
+const SLOT_WORDS = 72;
+const S = { state: 0, len: 1, get: 2, hit: 3, set: 4, del: 5, order: 6 } as const;
+const PREFIX_BYTES_AT = 8 * 4;
+const PREFIX_MAX = 250;
+export const PREFIX_SLOTS = 1024;
 
-class PrefixStats {
-  private enabled = false;
-  private readonly table = new Map<string, Counts>();
-  setEnabled(on: boolean): void { this.enabled = on; }
-  isEnabled(): boolean { return this.enabled; }
-  clear(): void { this.table.clear(); }
-  private entry(prefix: string): Counts {
-    let e = this.table.get(prefix);
-    if (!e) { e = { get: 0, hit: 0, set: 0, del: 0 }; this.table.set(prefix, e); }
-    return e;
-  }
-  recordGet(prefix: string, hit: boolean): void { const e = this.entry(prefix); e.get++; if (hit) e.hit++; }
-  recordSet(prefix: string): void { this.entry(prefix).set++; }
-  recordDelete(prefix: string): void { this.entry(prefix).del++; }
-  dump(): string {
-    let s = '';
-    for (const [p, e] of [...this.table].reverse()) s += `PREFIX ${p} get ${e.get} hit ${e.hit} set ${e.set} del ${e.del}\r\n`;
-    return s;
-  }
+/** The table, on from the start with -D (memcached's detail_enabled). */
+export function createPrefixStats(enabled: boolean): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer((HEADER_WORDS + PREFIX_SLOTS * SLOT_WORDS) * 4);
+  new Int32Array(sab)[0] = enabled ? 1 : 0;
+  return sab;
 }
 
-export const prefixStats = new PrefixStats();
+export class PrefixStats {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly delimiter: number;
+  /** `delimiter`: -D's character, ':' by default. */
+  constructor(sab: SharedArrayBuffer, delimiter: string) {
+    this.i32 = new Int32Array(sab);
+    this.u8 = new Uint8Array(sab);
+    this.delimiter = delimiter.charCodeAt(0);
+  }
+
+  enabled(): boolean { return this.i32[0] === 1; }
+  setEnabled(on: boolean): void { Atomics.store(this.i32, 0, on ? 1 : 0); }
+
+  recordGet(key: Uint8Array, off: number, len: number, hit: boolean): void {
+    const slot = this.slotFor(key, off, len);
+    if (slot < 0) return;
+    Atomics.add(this.i32, slot + S.get, 1);
+    if (hit) Atomics.add(this.i32, slot + S.hit, 1);
+  }
+  recordSet(key: Uint8Array, off: number, len: number): void { this.count(key, off, len, S.set); }
+  recordDelete(key: Uint8Array, off: number, len: number): void { this.count(key, off, len, S.del); }
+
+  private count(key: Uint8Array, off: number, len: number, field: number): void {
+    const slot = this.slotFor(key, off, len);
+    if (slot >= 0) Atomics.add(this.i32, slot + field, 1);
+  }
+
+  /** The slot's first word for this key's prefix, claiming one if new; -1 when not counted. */
+  private slotFor(key: Uint8Array, off: number, len: number): number {
+    let plen = 0;
+    while (plen < len && key[off + plen] !== this.delimiter) plen++;
+    if (plen === len || plen > PREFIX_MAX) return -1;
+    let h = 2166136261;
+    for (let i = 0; i < plen; i++) h = Math.imul(h ^ key[off + i], 16777619);
+    for (let probe = 0; probe < PREFIX_SLOTS; probe++) {
+      const slot = HEADER_WORDS + (((h >>> 0) + probe) % PREFIX_SLOTS) * SLOT_WORDS;
+      let state = Atomics.load(this.i32, slot + S.state);
+      if (state === 0 && Atomics.compareExchange(this.i32, slot + S.state, 0, 1) === 0) {
+        this.u8.set(key.subarray(off, off + plen), slot * 4 + PREFIX_BYTES_AT);
+        this.i32[slot + S.len] = plen;
+        this.i32[slot + S.order] = Atomics.add(this.i32, 1, 1);
+        Atomics.store(this.i32, slot + S.state, 2);
+        return slot;
+      }
+      while ((state = Atomics.load(this.i32, slot + S.state)) === 1) { /* another thread is naming it */ }
+      if (this.matches(slot, key, off, plen)) return slot;
+    }
+    return -1;
+  }
+
+  private matches(slot: number, key: Uint8Array, off: number, plen: number): boolean {
+    if (this.i32[slot + S.len] !== plen) return false;
+    const at = slot * 4 + PREFIX_BYTES_AT;
+    for (let i = 0; i < plen; i++) if (this.u8[at + i] !== key[off + i]) return false;
+    return true;
+  }
+
+  /** memcached's stats_prefix_dump: the newest prefix first. */
+  dump(): string {
+    const rows: Array<[number, string]> = [];
+    for (let n = 0; n < PREFIX_SLOTS; n++) {
+      const slot = HEADER_WORDS + n * SLOT_WORDS;
+      if (Atomics.load(this.i32, slot + S.state) !== 2) continue;
+      const at = slot * 4 + PREFIX_BYTES_AT;
+      const prefix = Buffer.from(this.u8.subarray(at, at + this.i32[slot + S.len])).toString('latin1');
+      const i = this.i32;
+      rows.push([i[slot + S.order], `PREFIX ${prefix} get ${i[slot + S.get]} hit ${i[slot + S.hit]} set ${i[slot + S.set]} del ${i[slot + S.del]}\r\n`]);
+    }
+    return rows.sort((a, b) => b[0] - a[0]).map((r) => r[1]).join('');
+  }
+
+  /** `stats reset` forgets every prefix (the enabled flag stays). */
+  clear(): void {
+    this.i32.fill(0, HEADER_WORDS);
+    Atomics.store(this.i32, 1, 0);
+  }
+}

@@ -8,6 +8,7 @@ import type { ServerCtl } from '../server-ctl.ts';
 import { Ctl } from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
+import type { PrefixStats } from '../stats/prefix-stats.ts';
 
 export class WorkerContext {
   readonly store: Store;
@@ -15,6 +16,7 @@ export class WorkerContext {
   readonly settings: Settings;
   readonly ctl: ServerCtl;
   readonly connTable: ConnTable;
+  readonly prefixStats: PrefixStats;
   readonly thread: number;
   readonly out = new OutBuffer();
   /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
@@ -23,13 +25,14 @@ export class WorkerContext {
   /** Asks the main thread to shut the server down (`shutdown` with -A). */
   readonly requestShutdown: (how: 'graceful' | 'immediate') => void;
 
-  constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, thread: number, startedAt: number,
+  constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, prefixStats: PrefixStats, thread: number, startedAt: number,
     requestShutdown: (how: 'graceful' | 'immediate') => void) {
     this.store = store;
     this.stats = store.stats;
     this.settings = settings;
     this.ctl = ctl;
     this.connTable = connTable;
+    this.prefixStats = prefixStats;
     this.thread = thread;
     this.startedAt = startedAt;
     this.requestShutdown = requestShutdown;

@@ -12,6 +12,7 @@ import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl } from '../server-ctl.ts';
 import { ConnTable, ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
+import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
 import { connClose, connCloseWithReason, connHooks, driveMachine, onConnData, onConnDrain } from './drive-machine.ts';
@@ -20,6 +21,7 @@ export type WorkerInit = {
   store: StoreShared;
   ctl: SharedArrayBuffer;
   connTable: SharedArrayBuffer;
+  prefixStats: SharedArrayBuffer;
   settings: Settings;
   thread: number;
   startedAt: number;
@@ -43,6 +45,7 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const store = new Store(init.store, init.thread);
 const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable),
+  new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, init.startedAt, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 const pool = new ConnPool(ctx);
 const conns = new Map<number, Conn>(); // by conn-table row

@@ -29,6 +29,7 @@ export function processDeleteCommand(c: Conn, buf: Buffer, ntokens: number): voi
   const nkey = tokLen(c, 1);
   if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   const store = c.ctx.store;
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordDelete(buf, tokStart(c, 1), nkey);
   if (store.itemDelete(buf, tokStart(c, 1), nkey, 0) === DeleteResult.DELETED) {
     c.ctx.stats.slab(store.lastClsid, SlabStat.delete_hits);
     replyText(c, REPLY.DELETED);

@@ -51,6 +51,7 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: bo
   const store = c.ctx.store;
   const row = c.ctx.stats.row;
   const it = shouldTouch ? store.itemGetAndTouch(buf, ks, nkey, exptimeRel) : store.itemGet(buf, ks, nkey);
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, it !== 0);
   if (it === 0) {
     countMiss(c, shouldTouch);
     if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);

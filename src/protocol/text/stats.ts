@@ -11,7 +11,6 @@ import { reportSettings } from '../../settings.ts';
 import type { LiveSettings } from '../../settings.ts';
 import { Ctl } from '../../server-ctl.ts';
 import { PROTOCOL_VERSION } from './commands.ts';
-import { prefixStats } from '../../stats/prefix-stats.ts';
 
 type Emit = (name: string, value: string | number) => void;
 const L = (s: string): Buffer => Buffer.from(s);
@@ -133,15 +132,15 @@ function resetStats(c: Conn): void {
   c.ctx.ctl.set(Ctl.rejectedConns, 0);
   c.ctx.ctl.set(Ctl.listenDisabledNum, 0);
   c.ctx.store.resetStats();
-  prefixStats.clear();
+  c.ctx.prefixStats.clear();
 }
 
 function statsDetail(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
   if (ntokens < 4) { out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL); return; }
-  if (tokIs(c, buf, 2, SUB.on)) { prefixStats.setEnabled(true); out.bytes(REPLY.OK); }
-  else if (tokIs(c, buf, 2, SUB.off)) { prefixStats.setEnabled(false); out.bytes(REPLY.OK); }
-  else if (tokIs(c, buf, 2, SUB.dump)) { out.ascii(prefixStats.dump()); out.bytes(REPLY.END); }
+  if (tokIs(c, buf, 2, SUB.on)) { c.ctx.prefixStats.setEnabled(true); out.bytes(REPLY.OK); }
+  else if (tokIs(c, buf, 2, SUB.off)) { c.ctx.prefixStats.setEnabled(false); out.bytes(REPLY.OK); }
+  else if (tokIs(c, buf, 2, SUB.dump)) { out.ascii(c.ctx.prefixStats.dump()); out.bytes(REPLY.END); }
   else out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL);
 }
 

@@ -42,6 +42,7 @@ export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: 
 export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags: number, exptime: number,
   nbytes: number, op: number, casIn: number): void {
   const store = c.ctx.store;
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordSet(buf, ks, nkey);
   const it = itemSizeOk(c.ctx.settings, nkey, flags, nbytes)
     ? store.itemAlloc(buf, ks, nkey, flags, store.realtime(exptime), nbytes) : 0;
   if (it === 0) {
