@@ -8,13 +8,25 @@ import { Credentials } from './credentials.ts';
 export const AuthfileResult = { OK: 0, OPENFAIL: 1, MALFORMED: 2 } as const;
 export type AuthfileLoad = { result: number; creds: Credentials | null; error: string };
 
-/** authfile_load: the file's entries, or why it cannot be used (in memcached's words). */
+function strerror(code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT': return 'No such file or directory';
+    case 'EACCES': return 'Permission denied';
+    case 'EISDIR': return 'Is a directory';
+    default: return code ?? 'Unknown error';
+  }
+}
+
+/**
+ * authfile_load: the file's entries, or why it cannot be used, in memcached's words: at start-up
+ * memcached writes `error` to stderr as it is (the malformed message has no newline) and exits 1.
+ */
 export function authfileLoad(path: string): AuthfileLoad {
   let text: Buffer;
   try { text = readFileSync(path); } catch (e) {
-    const msg = (e as NodeJS.ErrnoException).message ?? 'error';
-    return { result: AuthfileResult.OPENFAIL, creds: null,
-      error: `Could not open authfile [${path}] for reading, error ${msg}` };
+    const why = strerror((e as NodeJS.ErrnoException).code);
+    return { result: AuthfileResult.OPENFAIL, creds: null, // memcached's vperror appends ": strerror"
+      error: `Could not open authfile [${path}] for reading, error ${why}: ${why}\n` };
   }
   const creds = new Credentials();
   let start = 0;

@@ -1,0 +1,67 @@
+// The credential files and checks, without a socket: memcached's -Y load messages, how lines are
+// read, which duplicate counts, PLAIN's message format.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { authfileLoad, AuthfileResult } from './authfile.ts';
+import { Credentials } from './credentials.ts';
+import { saslPlain, SASL_PWDB_ENV } from './sasl-pwdb.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cachalot-auth-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, text: string): string => { const p = join(dir, name); writeFileSync(p, text); return p; };
+const B = (s: string): Buffer => Buffer.from(s);
+
+test('authfile: memcached\'s messages for a missing and a malformed file', () => {
+  const missing = authfileLoad(join(dir, 'nope'));
+  assert.equal(missing.result, AuthfileResult.OPENFAIL);
+  assert.equal(missing.error, `Could not open authfile [${join(dir, 'nope')}] for reading, error No such file or directory: No such file or directory\n`);
+  const bad = file('bad', 'alice:pw\nnocolon\n');
+  assert.deepEqual(authfileLoad(bad).error, `Authfile [${bad}] has a malformed entry. Should be 'user:password'`);
+});
+
+test('authfile: the password runs to the end of the line, colons included; CRLF is fine', () => {
+  const { creds } = authfileLoad(file('ok', 'alice:se:cret\r\nbob:\ncarol:x'));
+  assert.ok(creds);
+  assert.equal(creds.size, 3);
+  assert.ok(creds.check(B('alice'), B('se:cret'), false));
+  assert.ok(!creds.check(B('alice'), B('se'), false));
+  assert.ok(creds.check(B('bob'), B(''), false));
+  assert.ok(creds.check(B('carol'), B('x'), false));
+});
+
+test('credentials: the first line naming a user decides only when asked', () => {
+  const c = new Credentials();
+  c.add(B('u'), B('one'));
+  c.add(B('u'), B('two'));
+  assert.ok(c.check(B('u'), B('one'), true));
+  assert.ok(!c.check(B('u'), B('two'), true));
+  assert.ok(c.check(B('u'), B('two'), false));
+  assert.ok(!c.check(B('v'), B('one'), false));
+});
+
+test('sasl PLAIN: authzid NUL user NUL password against MEMCACHED_SASL_PWDB', () => {
+  const saved = process.env[SASL_PWDB_ENV];
+  process.env[SASL_PWDB_ENV] = file('pwdb', 'alice:secret:ignored\nbob:pw\n');
+  try {
+    const why = { reason: '' };
+    assert.ok(saslPlain(B('\0alice\0secret'), why));
+    assert.ok(saslPlain(B('alice\0alice\0secret'), why));
+    assert.ok(!saslPlain(B('bob\0alice\0secret'), why));
+    assert.equal(why.reason, 'authorization identity differs');
+    assert.ok(!saslPlain(B('\0alice\0secret:ignored'), why));
+    assert.ok(!saslPlain(B('alice\0secret'), why));
+    assert.ok(!saslPlain(B('\0alice\0sec\0ret'), why));
+    assert.ok(!saslPlain(B('\0\0secret'), why));
+    assert.ok(saslPlain(B('\0bob\0pw'), why));
+    assert.ok(!saslPlain(B(`\0bob\0${'p'.repeat(300)}`), why), 'longer than memcached\'s 256-byte lines');
+    delete process.env[SASL_PWDB_ENV];
+    assert.ok(!saslPlain(B('\0alice\0secret'), why));
+    assert.equal(why.reason, 'MEMCACHED_SASL_PWDB is not set');
+  } finally {
+    if (saved === undefined) delete process.env[SASL_PWDB_ENV]; else process.env[SASL_PWDB_ENV] = saved;
+  }
+});
