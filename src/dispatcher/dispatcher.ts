@@ -8,6 +8,7 @@ import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl } from '../server-ctl.ts';
 import { ConnTable } from '../stats/conn-table.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
+import { connectionFdBudget } from './fd-budget.ts';
 
 const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections\r\n');
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
@@ -23,6 +24,10 @@ export class Dispatcher {
   private readonly servers: net.Server[] = [];
   private lastThread = -1;
   private disabledSince = 0;
+  /** Connections the process has descriptors for (see fd-budget.ts); set once listening. */
+  private fdBudget = Infinity;
+  private readonly tcpBinds: Array<{ server: net.Server; host: string; port: number }> = [];
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(settings: Settings, ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
     this.settings = settings;
@@ -47,8 +52,10 @@ export class Dispatcher {
       await listenOn(server, { host, port, backlog: s.backlog });
       const addr = server.address() as net.AddressInfo;
       port = addr.port;
+      this.tcpBinds.push({ server, host, port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
     }
+    this.fdBudget = connectionFdBudget();
     return bound;
   }
 
@@ -73,10 +80,11 @@ export class Dispatcher {
   private onAccept(socket: net.Socket, transport: 'tcp'): void {
     const row = this.ctl.get(Ctl.currConns) >= this.settings.maxConns ? -1 : this.connTable.claim();
     if (row < 0) { this.reject(socket); return; }
-    this.ctl.add(Ctl.currConns, 1);
+    const curr = this.ctl.add(Ctl.currConns, 1);
     this.ctl.add(Ctl.totalConns, 1);
     if (row + 1 > this.ctl.get(Ctl.connStructures)) this.ctl.set(Ctl.connStructures, row + 1);
     this.dispatchConnNew(socket, row, transport);
+    if (curr >= this.fdBudget) this.acceptNewConns(false);
   }
 
   private reject(socket: net.Socket): void {
@@ -92,28 +100,51 @@ export class Dispatcher {
     this.workers[this.lastThread].postMessage(msg, [socket as unknown as Transferable]);
   }
 
-  /** Out of file descriptors: memcached stops accepting and looks again shortly. */
+  /** Errors on a listening socket other than the descriptor shortage handled above. */
   private onAcceptError(err: NodeJS.ErrnoException): void {
-    if (err.code !== 'EMFILE' && err.code !== 'ENFILE') {
-      process.stderr.write(`accept() failed: ${err.message}\n`);
-      return;
-    }
-    if (this.ctl.get(Ctl.acceptingConns) === 1) {
+    process.stderr.write(`accept() failed: ${err.message}\n`);
+  }
+
+  /**
+   * memcached's accept_new_conns: out of descriptors, stop listening (new clients wait or are
+   * refused by the kernel, not accepted and dropped) and look again every 10 ms
+   * (maxconns_handler), resuming once connections have closed.
+   */
+  private acceptNewConns(enable: boolean): void {
+    const accepting = this.ctl.get(Ctl.acceptingConns) === 1;
+    if (enable === accepting) return;
+    if (!enable) {
       this.ctl.set(Ctl.acceptingConns, 0);
       this.ctl.add(Ctl.listenDisabledNum, 1);
       this.disabledSince = Date.now();
+      for (const b of this.tcpBinds) b.server.close();
+      this.retryTimer = setInterval(() => this.maxconnsHandler(), EMFILE_RETRY_MS);
+      return;
     }
-    setTimeout(() => this.reenableAccept(), EMFILE_RETRY_MS).unref();
-  }
-
-  private reenableAccept(): void {
-    if (this.ctl.get(Ctl.acceptingConns) === 1) return;
+    if (this.retryTimer !== null) clearInterval(this.retryTimer);
+    this.retryTimer = null;
     this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
     this.ctl.set(Ctl.acceptingConns, 1);
+    for (const b of this.tcpBinds) this.relisten(b);
+  }
+
+  private maxconnsHandler(): void {
+    if (this.ctl.get(Ctl.currConns) < this.fdBudget) this.acceptNewConns(true);
+  }
+
+  private relisten(b: { server: net.Server; host: string; port: number }): void {
+    const server = this.createServer('tcp');
+    const old = this.servers.indexOf(b.server);
+    if (old >= 0) this.servers.splice(old, 1);
+    b.server = server;
+    listenOn(server, { host: b.host, port: b.port, backlog: this.settings.backlog }).catch((err: unknown) => {
+      process.stderr.write(`failed to listen again on ${b.host}:${b.port}: ${String(err)}\n`);
+    });
   }
 
   /** Stop accepting (shutdown). */
   async close(): Promise<void> {
+    if (this.retryTimer !== null) clearInterval(this.retryTimer);
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
