@@ -1,5 +1,6 @@
 // The hash table, as memcached's assoc.c: buckets of item refs (Int32) chained through ItemField.hNext,
-// in a growable SharedArrayBuffer. Expansion doubles the table in place: bucket i splits into i and
+// in a SharedArrayBuffer sized for the largest table (the OS commits it as touched). Expansion doubles the
+// table in place: bucket i splits into i and
 // i + oldsize, one bucket at a time under that bucket's item lock, while every other thread goes on.
 // A bucket's index keeps the low bits of the hash, and the item lock table is never larger than the hash
 // table, so all items of one bucket share one item lock: "holding the item lock for hv" guards its chain.
@@ -13,13 +14,15 @@ const HASH_BULK_MOVE = 64; // buckets split per expansion step
 
 /** The bucket of hv now (item lock for hv held, so its bucket cannot be split under us). */
 export function bucketOf(st: Store, hv: number): number {
-  const state = Atomics.load(st.c32, G.hashState);
+  // Plain reads: the words that matter for this bucket are written under its item lock, which we hold; a
+  // stale view of the start of an expansion (old power, not expanding) names the same, unsplit bucket.
+  const state = st.c32[G.hashState];
   const power = state & 0xff;
   if ((state & HASH_EXPANDING) !== 0) {
-    const oldIdx = hv & ((1 << (power - 1)) - 1) ;
-    if (oldIdx >= Atomics.load(st.c32, G.expandBucket)) return oldIdx;
+    const oldIdx = hv & ((1 << (power - 1)) - 1);
+    if (oldIdx >= st.c32[G.expandBucket]) return oldIdx;
   }
-  return (hv & (2 ** power - 1)) >>> 0;
+  return hv & ((1 << power) - 1);
 }
 
 export function keyEquals(st: Store, it: number, buf: Uint8Array, off: number, len: number): boolean {
@@ -46,7 +49,22 @@ export function assocInsert(st: Store, it: number, hv: number): void {
   st.a32[it * 2 + ItemField.hNext] = st.h32[b];
   st.h32[b] = it;
   const n = Atomics.add(st.c32, G.hashItems, 1) + 1;
-  if ((Atomics.load(st.c32, G.hashState) & HASH_EXPANDING) === 0 && n > st.hashSize() * 1.5) st.expandWanted = true;
+  if ((st.c32[G.hashState] & HASH_EXPANDING) === 0 && n > st.hashSize() * 1.5) st.expandWanted = true;
+}
+
+/** Put `it` in `old`'s place in its chain (item lock held): item_replace without touching the item count. */
+export function assocReplace(st: Store, old: number, it: number, hv: number): void {
+  const a32 = st.a32, h32 = st.h32;
+  const b = bucketOf(st, hv);
+  a32[it * 2 + ItemField.hNext] = a32[old * 2 + ItemField.hNext];
+  if (h32[b] === old) {
+    h32[b] = it;
+  } else {
+    let cur = h32[b];
+    while (a32[cur * 2 + ItemField.hNext] !== old) cur = a32[cur * 2 + ItemField.hNext];
+    a32[cur * 2 + ItemField.hNext] = it;
+  }
+  a32[old * 2 + ItemField.hNext] = 0;
 }
 
 /** Remove `it` from its bucket (item lock held). */
@@ -70,7 +88,7 @@ export function assocDelete(st: Store, it: number, hv: number): void {
 
 /**
  * One step of memcached's assoc_maintenance_thread, run by whichever thread finds work (holding no item lock):
- * start an expansion (grow the buffer, then publish power+1 with EXPANDING) or split the next buckets.
+ * start an expansion (publish power+1 with EXPANDING: the new half is already zero) or split the next buckets.
  * Returns true while an expansion is under way.
  */
 export function assocExpandStep(st: Store): boolean {
@@ -81,8 +99,7 @@ export function assocExpandStep(st: Store): boolean {
     if ((state & HASH_EXPANDING) === 0) {
       const power = state & 0xff;
       if (Atomics.load(c32, G.hashItems) <= 2 ** power * 1.5 || power >= st.hashpowerMax) return false;
-      const bytes = 2 ** (power + 1) * 4;
-      if (st.hashTable.byteLength < bytes) st.hashTable.grow(bytes); // new half reads as empty buckets
+      // the upper half has never been written (the table only grows): its buckets read as empty
       Atomics.store(c32, G.expandBucket, 0);
       state = (power + 1) | HASH_EXPANDING;
       Atomics.store(c32, G.hashState, state);

@@ -3,7 +3,7 @@
 import type { Store } from "./store.ts";
 import { ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
 import { DeltaResult } from "./results.ts";
-import { doItemGet, doItemAlloc, doItemLink } from "./items.ts";
+import { doItemGet, doItemAlloc } from "./items.ts";
 import { doItemUpdate } from "./lru.ts";
 
 const U64 = 1n << 64n;
@@ -70,8 +70,7 @@ export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, h
     for (let i = 0; i < res; i++) st.a8[nd + i] = text.charCodeAt(i);
     st.a8[nd + res] = 13;
     st.a8[nd + res + 1] = 10;
-    st.doItemUnlink(it, hv);
-    doItemLink(st, nit, hv);
+    st.doItemReplace(it, nit, hv);
     st.lastCas = st.itemCas(nit);
     st.itemRelease(nit);
     return DeltaResult.OK;

@@ -1,6 +1,7 @@
-// Slab classes and pages, as memcached's slabs.c: one growable arena, pages of slabPageSize handed to a class
+// Slab classes and pages, as memcached's slabs.c: one arena, pages of slabPageSize handed to a class
 // on demand (do_slabs_newslab), each page cut into that class's chunks on a free list.
-// Memory bound: pages are never handed out beyond G.memLimitPages (-m), so arena bytes <= ARENA_PAD + -m.
+// Memory bound: pages are never handed out beyond G.memLimitPages (-m): total_malloced <= -m, and the
+// arena (ARENA_PAD + -m bytes, committed by the OS page by page as first touched) never grows past it.
 // Lock: G.slabLock (the leaf of item -> LRU -> slabs).
 
 import type { Store } from "./store.ts";
@@ -31,31 +32,28 @@ export function slabsClsid(st: Store, size: number): number {
 
 /** Take one chunk of class `clsid` for `size` requested bytes; 0 if the class is empty and no page can be added. */
 export function slabsAlloc(st: Store, size: number, clsid: number): number {
+  // No try/finally around these leaf locks: nothing between lock and unlock can throw (typed-array writes
+  // only), and a finally costs ~20 ns per call on Node 26.
   const c32 = st.c32;
   const base = CLASS_BASE + clsid * CLASS_WORDS;
   mutexLock(c32, G.slabLock);
-  try {
-    let p = c32[base + Cls.freeHead];
-    if (p === 0 && doSlabsNewslab(st, clsid)) p = c32[base + Cls.freeHead];
-    if (p === 0) return 0;
+  let p = c32[base + Cls.freeHead];
+  if (p === 0 && doSlabsNewslab(st, clsid)) p = c32[base + Cls.freeHead];
+  if (p !== 0) {
     freeListRemove(st, p, base);
     st.cf[F.requested + clsid] += size;
-    return p;
-  } finally {
-    mutexUnlock(c32, G.slabLock);
   }
+  mutexUnlock(c32, G.slabLock);
+  return p;
 }
 
 /** Give a chunk back to its class (memcached's do_slabs_free). */
 export function slabsFree(st: Store, p: number, size: number, clsid: number): void {
   const c32 = st.c32;
   mutexLock(c32, G.slabLock);
-  try {
-    freeListPush(st, p, clsid);
-    st.cf[F.requested + clsid] -= size;
-  } finally {
-    mutexUnlock(c32, G.slabLock);
-  }
+  freeListPush(st, p, clsid);
+  st.cf[F.requested + clsid] -= size;
+  mutexUnlock(c32, G.slabLock);
 }
 
 function freeListPush(st: Store, p: number, clsid: number): void {
@@ -94,8 +92,6 @@ export function doSlabsNewslab(st: Store, clsid: number): boolean {
   const c32 = st.c32;
   const pg = c32[G.pagesUsed];
   if (pg >= c32[G.memLimitPages] || pg >= st.maxPages) return false;
-  const end = pageOffset(st, pg + 1);
-  if (st.arena.byteLength < end) st.arena.grow(end);
   c32[G.pagesUsed] = pg + 1;
   c32[st.pageBase + pg] = clsid;
   splitPageIntoFreelist(st, pg, clsid);

@@ -1,0 +1,106 @@
+// Memory is bounded by -m whatever is stored; eviction takes the least recently used; references pin memory.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { b, get, MB, newStore, put } from "./test-support.ts";
+import { StoreResult } from "./results.ts";
+import { ARENA_PAD } from "./layout.ts";
+import { slabClassSizes } from "./slabs.ts";
+
+function statsOf(report: (emit: (k: string, v: string | number) => void) => void): Map<string, string | number> {
+  const m = new Map<string, string | number>();
+  report((k, v) => m.set(k, v));
+  return m;
+}
+
+function value(i: number, len: number): Buffer {
+  const v = Buffer.alloc(len);
+  v.write(`v${i}:`, "latin1");
+  return v;
+}
+
+test("chunk sizes are memcached 1.6's defaults: 96, 120, 152, ... 524288", () => {
+  const sizes = slabClassSizes(48, 1.25, MB / 2).slice(1);
+  assert.deepEqual(sizes.slice(0, 6), [96, 120, 152, 192, 240, 304]);
+  assert.equal(sizes[30], 82792); // class 31, as `stats slabs` of memcached 1.6.18
+  assert.equal(sizes.length, 39);
+  assert.equal(sizes[38], 524288);
+});
+
+test("-m 8 filled with 10x its size stays within -m, evicts, and keeps the most recent items", () => {
+  const st = newStore({ maxBytes: 8 * MB });
+  const len = 1000, n = Math.ceil((80 * MB) / len);
+  for (let i = 0; i < n; i++) assert.equal(put(st, `key:${i}`, value(i, len)), StoreResult.STORED);
+  assert.ok(st.arena.byteLength <= 8 * MB + ARENA_PAD, `arena ${st.arena.byteLength}`);
+  for (let i = n - 1000; i < n; i++) assert.equal(get(st, `key:${i}`), value(i, len).toString("latin1"), `key:${i}`);
+  let oldPresent = 0;
+  for (let i = 0; i < 1000; i++) if (get(st, `key:${i}`) !== null) oldPresent++;
+  assert.equal(oldPresent, 0);
+  const g = statsOf((e) => st.reportGeneral(e));
+  assert.equal(Number(g.get("evictions")) + Number(g.get("curr_items")), n);
+  assert.equal(g.get("evicted_unfetched"), g.get("evictions"));
+  const s = statsOf((e) => st.reportSlabs(e));
+  assert.ok(Number(s.get("total_malloced")) <= 8 * MB);
+});
+
+test("-m 8 under mixed sizes (small to chained) never grows past the limit", () => {
+  const st = newStore({ maxBytes: 8 * MB });
+  const sizes = [10, 100, 700, 3000, 20000, 100000, 600000];
+  let stored = 0;
+  for (let i = 0; i < 3000; i++) {
+    const len = sizes[i % sizes.length];
+    if (put(st, `m:${i}`, value(i, len)) === StoreResult.STORED) stored++;
+    assert.ok(st.arena.byteLength <= 8 * MB + ARENA_PAD);
+  }
+  assert.ok(Number(statsOf((e) => st.reportSlabs(e)).get("total_malloced")) <= 8 * MB);
+  assert.ok(stored > 0);
+});
+
+test("an item held by a reader is never reused, even under eviction pressure", () => {
+  const st = newStore({ maxBytes: 2 * MB });
+  put(st, "pinned", value(-1, 500));
+  const held = st.itemGet(b("pinned"), 0, 6);
+  for (let i = 0; i < 20000; i++) put(st, `fill:${i}`, value(i, 500));
+  // in use at the LRU tail: skipped, not evicted (memcached's lrutail_reflocked)
+  assert.equal(get(st, "pinned"), value(-1, 500).toString("latin1"));
+  assert.ok(Number(statsOf((e) => st.reportGeneral(e)).get("lrutail_reflocked")) > 0);
+  put(st, "pinned", "new"); // unlinked now, still referenced
+  for (let i = 0; i < 20000; i++) put(st, `fill:${i}`, value(i, 500));
+  const out = Buffer.alloc(502);
+  st.itemCopyValue(held, out, 0);
+  assert.equal(out.toString("latin1"), value(-1, 500).toString("latin1") + "\r\n"); // ...but not reused
+  st.itemRelease(held);
+});
+
+test("memory accounting balances: used chunks are exactly the live items' chunks", () => {
+  const st = newStore({ maxBytes: 4 * MB });
+  for (let i = 0; i < 5000; i++) put(st, `a:${i}`, value(i, 200));
+  for (let i = 0; i < 5000; i += 2) st.itemDelete(b(`a:${i}`), 0, `a:${i}`.length, 0);
+  const slabs = statsOf((e) => st.reportSlabs(e));
+  let used = 0;
+  for (const [k, v] of slabs) if (k.endsWith(":used_chunks")) used += Number(v);
+  assert.equal(used, st.currItems());
+  st.flushAll(0);
+  for (let i = 0; i < 5000; i++) get(st, `a:${i}`);
+  const after = statsOf((e) => st.reportSlabs(e));
+  for (const [k, v] of after) if (k.endsWith(":used_chunks")) assert.equal(v, 0, k);
+  assert.equal(st.currItems(), 0);
+  assert.equal(st.currBytes(), 0);
+});
+
+test("-L preallocates the whole limit and gives every class a page", () => {
+  const st = newStore({ maxBytes: 64 * MB, preallocate: true });
+  assert.equal(st.arena.byteLength, 64 * MB + ARENA_PAD);
+  const s = statsOf((e) => st.reportSlabs(e));
+  assert.equal(s.get("active_slabs"), 39);
+  assert.equal(put(st, "k", "v"), StoreResult.STORED);
+});
+
+test("cache_memlimit lowers the page budget; raising past the creation limit is refused", () => {
+  const st = newStore({ maxBytes: 8 * MB });
+  assert.equal(st.setMemLimit(4 * MB), true);
+  assert.equal(st.memLimit(), 4 * MB);
+  for (let i = 0; i < 20000; i++) put(st, `k${i}`, value(i, 1000));
+  assert.ok(Number(statsOf((e) => st.reportSlabs(e)).get("total_malloced")) <= 4 * MB);
+  assert.equal(st.setMemLimit(16 * MB), false);
+});
