@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
@@ -187,4 +187,42 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   assert.notEqual(code, 0);
   assert.match(err, /suboption|no_such_option/i);
+});
+
+test('out of file descriptors: stop listening, count it, resume when connections close', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-emfile-'));
+  const portFile = join(dir, 'ports');
+  const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" src/main.ts -p -1 -l 127.0.0.1 -t 2 -c 1000`],
+    { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
+  try {
+    let port = 0;
+    for (let i = 0; i < 250 && port === 0; i++) {
+      await sleep(20);
+      const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
+      if (m) port = Number(m[1]);
+    }
+    const held: Client[] = [];
+    let refused = false;
+    for (let i = 0; i < 150 && !refused; i++) { // fewer descriptors than that: the listener must go away
+      try {
+        const c = await Client.connect(port);
+        assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+        held.push(c);
+      } catch { refused = true; }
+    }
+    assert.ok(refused, 'the dispatcher stopped listening before running out of descriptors');
+    for (const c of held.splice(0, 20)) { c.end(); await c.closed(); }
+    let st = new Map<string, string>();
+    for (let i = 0; i < 100 && st.get('accepting_conns') !== '1'; i++) {
+      await sleep(20);
+      try { const probe = await Client.connect(port); st = await statsOn(probe); probe.end(); } catch { /* not yet */ }
+    }
+    assert.equal(st.get('accepting_conns'), '1');
+    assert.equal(st.get('listen_disabled_num'), '1');
+    for (const c of held) c.end();
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
