@@ -15,6 +15,7 @@ export const ThreadStat = {
   store_too_large: 17, store_no_memory: 18, idle_kicks: 19,
   lru_hits: 20, curr_conns: 21, total_conns: 22, rejected_conns: 23,
   response_obj_oom: 24, read_buf_oom: 25, conn_structures: 26,
+  conn_faults: 27, // ours: exceptions caught per connection (a bug if ever non-zero)
 } as const;
 export const THREAD_FIELDS = 32;
 

@@ -69,8 +69,8 @@ function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
   ctx.stats.row[ThreadStat.total_conns]++;
   describeConn(c, socket, row);
   if (transport === 'tcp') socket.setNoDelay(true);
-  socket.on('data', (chunk: Buffer) => onConnData(c, chunk));
-  socket.on('drain', () => onConnDrain(c));
+  socket.on('data', (chunk: Buffer) => { try { onConnData(c, chunk); } catch (err) { connFault(c, err); } });
+  socket.on('drain', () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } });
   socket.on('error', (err: Error) => { c.closeReason = err.message; });
   socket.on('close', () => {
     if (c.state !== ConnState.closed) connClose(c);
@@ -79,6 +79,19 @@ function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
   if (ctx.verbosity() > 0) ctx.log(`<${c.id} new auto-negotiating client connection`);
   connSetWaiting(c);
   socket.resume();
+}
+
+/**
+ * An exception is a broken invariant, never a client's doing: log it with the connection, count
+ * it, close that connection; the worker and every other connection go on.
+ */
+function connFault(c: Conn, err: unknown): void {
+  ctx.stats.row[ThreadStat.conn_faults]++;
+  ctx.log(`<${c.id} internal error, closing: ${err instanceof Error ? err.stack : String(err)}`);
+  ctx.out.truncate(0);
+  if (c.item !== 0) { store.itemRelease(c.item); c.item = 0; }
+  connCloseWithReason(c, 'internal error');
+  try { driveMachine(c); } catch { c.socket?.destroy(); }
 }
 
 function connSetWaiting(c: Conn): void {
@@ -160,5 +173,11 @@ function onWorkerMessage(msg: WorkerMessage): void {
 }
 
 port.on('message', onWorkerMessage);
+// A fault outside a socket event (a resumed yield): the worker goes on, the reply in progress is dropped.
+process.on('uncaughtException', (err: Error) => {
+  ctx.stats.row[ThreadStat.conn_faults]++;
+  ctx.out.truncate(0);
+  ctx.log(`worker ${ctx.thread}: internal error: ${err.stack ?? err.message}`);
+});
 if (ctx.settings.idleTimeout > 0) setInterval(kickIdleConns, 1000).unref();
 port.postMessage({ type: 'ready', thread: ctx.thread } satisfies DispatcherMessage);

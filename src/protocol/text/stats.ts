@@ -173,5 +173,6 @@ function threadStats(c: Conn, emit: Emit): void {
     emit(`thread:${t}:curr_connections`, ts.at(t, ThreadStat.curr_conns));
     emit(`thread:${t}:total_connections`, ts.at(t, ThreadStat.total_conns));
     emit(`thread:${t}:cmd_get`, ts.at(t, ThreadStat.get_cmds));
+    emit(`thread:${t}:conn_faults`, ts.at(t, ThreadStat.conn_faults));
   }
 }
