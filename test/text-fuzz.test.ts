@@ -1,0 +1,66 @@
+// Bad input never crashes the server, never disturbs another client and never loses stored data.
+// Seeded random streams (garbage bytes, command fragments, absurd numbers, half values) go to the
+// server on connections of their own; a bystander's data and connection must come through whole,
+// and no connection may have hit an internal error.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from './support/client.ts';
+import { startServer, sleep, type Server } from './support/server.ts';
+
+let server: Server | null = null;
+after(async () => { await server?.stop(); });
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// No flush_all: it wipes data by design, which is not what this test is after.
+const FRAGMENTS = [
+  'get ', 'gets ', 'set ', 'add ', 'cas ', 'incr ', 'decr ', 'delete ', 'touch ', 'gat ', 'stats ',
+  'verbosity ', 'mg ', 'ms ', 'md ', 'ma ', 'mn', 'noreply', ' ', '\r\n', '\n', '\r', '\0',
+  '0', '1', '-1', '4294967296', '18446744073709551615', '99999999999999999999', '2147483647', 'k', 'key',
+  'k'.repeat(251), 'x'.repeat(3000), '\x80', '\xff',
+];
+
+function randomStream(seed: number): Buffer {
+  const r = rng(seed);
+  const parts: Buffer[] = [];
+  const n = 5 + Math.floor(r() * 60);
+  for (let i = 0; i < n; i++) {
+    if (r() < 0.2) {
+      const raw = Buffer.alloc(1 + Math.floor(r() * 64));
+      for (let j = 0; j < raw.length; j++) raw[j] = Math.floor(r() * 256);
+      parts.push(raw);
+    } else {
+      parts.push(Buffer.from(FRAGMENTS[Math.floor(r() * FRAGMENTS.length)], 'latin1'));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+test('garbage on many connections leaves the server, other clients and stored data intact', async () => {
+  server = await startServer('cachalot', ['-t', '2', '-m', '16']);
+  const bystander = await Client.connect(server.port);
+  const value = 'precious'.repeat(10);
+  assert.equal((await bystander.request(`set keeper 7 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+  for (let seed = 1; seed <= 150; seed++) {
+    const c = await Client.connect(server.port);
+    const stream = randomStream(seed);
+    for (let at = 0; at < stream.length; at += 97) await c.send(stream.subarray(at, at + 97)).catch(() => {});
+    await sleep(1);
+    c.destroy();
+  }
+  const want = `VALUE keeper 7 ${value.length}\r\n${value}\r\nEND\r\n`;
+  assert.equal((await bystander.request('get keeper\r\n', want.length)).toString(), want);
+  await bystander.send('stats threads\r\n');
+  const threads = (await bystander.readUntil('END\r\n')).toString();
+  for (const m of threads.matchAll(/conn_faults (\d+)/g)) assert.equal(m[1], '0', threads);
+  bystander.end();
+  assert.equal(await Promise.race([server.exited, sleep(50).then(() => 'running')]), 'running');
+});
