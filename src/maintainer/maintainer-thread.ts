@@ -15,7 +15,7 @@ const CRAWL_PAGES_PER_ROUND = 4;
 const shared = workerData as StoreShared;
 const st = new Store(shared, shared.settings.numThreads + 1);
 let sleepMs = MIN_SLEEP_MS;
-let crawlPage = 0, crawling = false, lastCrawl = st.currentTime();
+let crawlPage = 0, crawling = false, lastCrawl = st.currentTime() - CRAWL_EVERY_S; // first crawl at start, as memcached
 
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   let did = 0;

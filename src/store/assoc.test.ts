@@ -1,0 +1,46 @@
+// The hash table: lookups stay right before, during and after an in-place expansion.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { get, newStore, put } from "./test-support.ts";
+import { assocExpandStep } from "./assoc.ts";
+import { hash } from "./hash.ts";
+
+function report(st: ReturnType<typeof newStore>): Map<string, string | number> {
+  const m = new Map<string, string | number>();
+  st.reportGeneral((k, v) => m.set(k, v));
+  return m;
+}
+
+test("murmur3_32 matches its reference vectors", () => {
+  assert.equal(hash(Buffer.from(""), 0, 0), 0);
+  assert.equal(hash(Buffer.from("a"), 0, 1), 0x3c2569b2);
+  assert.equal(hash(Buffer.from("abcd"), 0, 4), 0x43ed676a);
+  assert.equal(hash(Buffer.from("Hello, world!"), 0, 13), 0xc0363e43);
+  assert.equal(hash(Buffer.from("xxabcdxx"), 2, 4), 0x43ed676a);
+});
+
+test("the table doubles past 1.5 items per bucket, bucket by bucket, and every key stays reachable", () => {
+  const st = newStore({ hashpowerInit: 10 });
+  assert.equal(report(st).get("hash_power_level"), 10);
+  assert.equal(report(st).get("hash_bytes"), 4096);
+  let sawExpanding = false;
+  for (let i = 0; i < 6000; i++) {
+    put(st, `key:${i}`, `v${i}`);
+    if (st.hashIsExpanding()) {
+      sawExpanding = true;
+      // mid-expansion: every key stored so far is found, split buckets or not
+      if (i % 97 === 0) for (let j = 0; j <= i; j += 13) assert.equal(get(st, `key:${j}`), `v${j}`);
+    }
+  }
+  while (assocExpandStep(st)) { /* finish the last split */ }
+  assert.ok(sawExpanding);
+  const r = report(st);
+  assert.equal(r.get("hash_power_level"), 12); // 3072 < 6000 <= 1.5 * 2^12
+  assert.equal(r.get("hash_is_expanding"), 0);
+  for (let i = 0; i < 6000; i++) assert.equal(get(st, `key:${i}`), `v${i}`);
+  // chains hold exactly the items
+  let n = 0;
+  for (let bkt = 0; bkt < st.hashSize(); bkt++) for (let it = st.h32[bkt]; it !== 0; it = st.a32[it * 2 + 2]) n++;
+  assert.equal(n, 6000);
+});
