@@ -72,6 +72,10 @@ differential('binary: every opcode, quiet forms and error status matches memcach
   all({ opcode: Op.VERSION }, { opcode: Op.NOOP }),
   all({ opcode: Op.STAT, key: 'reset' }, { opcode: Op.STAT, key: 'bogus' }, { opcode: Op.STAT, key: 'conns' },
     { opcode: Op.STAT, key: 'detail on' }, { opcode: Op.STAT, key: 'detail off' }, { opcode: Op.STAT, key: 'detail x' }),
+  all({ opcode: Op.STAT, key: 'detail on' }, set('pfx:a', 'v'), { opcode: Op.GET, key: 'pfx:a' },
+    { opcode: Op.GETQ, key: 'pfx:b' }, { opcode: Op.TOUCH, key: 'pfx:a', extras: u32Extras(0) },
+    { opcode: Op.APPEND, key: 'pfx:a', value: 'w' }, { opcode: Op.DELETE, key: 'pfx:a' },
+    { opcode: Op.STAT, key: 'detail dump' }, { opcode: Op.STAT, key: 'detail off' }),
   // SASL without -S: unknown commands, their data swallowed
   all({ opcode: Op.SASL_LIST_MECHS }, { opcode: Op.SASL_AUTH, key: 'PLAIN', value: '\0u\0p' },
     { opcode: Op.SASL_STEP, key: 'PLAIN', value: 'xyz' }),

@@ -15,6 +15,7 @@ const CRLF = Buffer.from('\r\n');
 export function processBinDelete(c: Conn, st: BinState): void {
   const store = c.ctx.store;
   if (c.ctx.verbosity() > 1) c.ctx.log(`Deleting ${c.rbuf.toString('latin1', st.keyStart, st.keyStart + st.keylen)}`);
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordDelete(c.rbuf, st.keyStart, st.keylen);
   switch (store.itemDelete(c.rbuf, st.keyStart, st.keylen, st.cas)) {
     case DeleteResult.DELETED:
       c.ctx.stats.slab(store.lastClsid, SlabStat.delete_hits);

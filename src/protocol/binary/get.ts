@@ -22,6 +22,7 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     : store.itemGet(buf, st.keyStart, st.keylen);
   const row = c.ctx.stats.row;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, st.keyStart, st.keylen, it !== 0);
   if (it === 0) {
     row[shouldTouch ? ThreadStat.touch_misses : ThreadStat.get_misses]++;
     if (!st.noreply) writeBinMiss(c, st, cmd === Op.GETK || cmd === Op.GATK);

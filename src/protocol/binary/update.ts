@@ -32,6 +32,7 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   // memcached computes the value length as a C int: a body length near 2^32 comes out negative.
   const vlen = (st.bodylen - st.keylen - st.extlen) | 0;
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} Value len is ${vlen}`);
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordSet(c.rbuf, st.keyStart, st.keylen);
   const store = c.ctx.store;
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
   const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, binRealtime(c, exptime), vlen + 2) : 0;
