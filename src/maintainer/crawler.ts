@@ -27,8 +27,8 @@ function crawlPage(st: Store, pg: number): void {
     const it = (first + k * size) / 8;
     const bits = st.a32[it * 2 + ItemField.bits];
     if ((bits & ItemFlag.LINKED) === 0 || (bits & ItemFlag.CHUNK) !== 0) continue;
-    st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
-    if (looksDead(st, it)) reclaimIfDead(st, it, clsid);
+    st.stats.row[THREAD_FIELDS + ((bits >>> 16) & 63) * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
+    if (looksDead(st, it)) reclaimIfDead(st, it, (bits >>> 16) & 63); // a chained item counts in its LRU's class
   }
 }
 

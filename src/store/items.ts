@@ -5,7 +5,8 @@
 import type { Store } from "./store.ts";
 import { ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
 import { AllocError, StoreOp, StoreResult } from "./results.ts";
-import { slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
+import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
+import { slabsReassign } from "./slab-mover.ts";
 import { doItemBump, doItemUpdate, itemNtotal, itemReplaceQ, lruPullTail, LruPull } from "./lru.ts";
 import { assocFind, assocReplace } from "./assoc.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/thread-stats.ts";
@@ -20,7 +21,10 @@ function allocPull(st: Store, size: number, clsid: number): number {
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
       if (!st.evictToFree) break;
       // memcached leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
-      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0) lruPullTail(st, clsid, Lru.WARM, 0, 0, 0);
+      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0 && lruPullTail(st, clsid, Lru.WARM, 0, 0, 0) <= 0) {
+        // nothing of this class to evict (no page yet, or all in use): move a page from another class
+        if (!slabsReassign(st, clsid)) break;
+      }
     }
   }
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.outofmemory]++;
@@ -48,9 +52,12 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   const ntotal = ITEM_HEADER + nkey + nbytes;
   const chained = ntotal > st.slabChunkMax;
   const hsize = chained ? ITEM_HEADER + nkey : ntotal;
-  const clsid = slabsClsid(st, hsize);
-  const it = clsid === 0 ? 0 : allocPull(st, hsize, clsid);
+  const hclsid = slabsClsid(st, hsize);
+  const it = hclsid === 0 ? 0 : allocPull(st, hsize, hclsid);
   if (it === 0) { st.allocError = AllocError.NO_MEMORY; return 0; }
+  // A chained item lives in the LRU (and the stats) of the largest class, where its big chunks are: evicting
+  // there is what frees them. Its header's own class is found from its page when it is freed.
+  const clsid = chained ? st.nclasses : hclsid;
   const a32 = st.a32, a8 = st.a8, b = it * 2;
   a32[b + ItemField.next] = 0; a32[b + ItemField.prev] = 0; a32[b + ItemField.hNext] = 0;
   a32[b + ItemField.time] = st.currentTime();
@@ -103,8 +110,8 @@ export function itemFree(st: Store, it: number): void {
     ch = next;
   }
   const nkey = bits >>> 24;
-  const size = (bits & ItemFlag.CHUNKED) !== 0 ? ITEM_HEADER + nkey : ITEM_HEADER + nkey + a32[it * 2 + ItemField.nbytes];
-  slabsFree(st, it, size, (bits >>> 16) & 63);
+  if ((bits & ItemFlag.CHUNKED) !== 0) slabsFree(st, it, ITEM_HEADER + nkey, pageClassOf(st, it));
+  else slabsFree(st, it, ITEM_HEADER + nkey + a32[it * 2 + ItemField.nbytes], (bits >>> 16) & 63);
 }
 
 /** memcached's do_item_link (item lock held): hash, LRU HOT head, CAS, counters; takes the table's reference. */

@@ -66,7 +66,7 @@ export const PAGE_BASE = LRU_BASE + 256 * LRU_WORDS; // then one word per page: 
 // per class mem_requested (under slabs lock), then global counters.
 export const F = { sizes: 0, sizesBytes: 256, requested: 512, glob: 512 + MAX_CLASSES } as const;
 export const FG = {
-  crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3,
+  crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3, reassignEvictions: 4, reassignBusy: 5,
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

@@ -34,9 +34,12 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("hash_power_level", st.hashPower());
   emit("hash_bytes", st.hashSize() * 4);
   emit("hash_is_expanding", st.hashIsExpanding() ? 1 : 0);
-  for (const n of ["rescues", "chunk_rescues", "evictions_nomem", "inline_reclaim", "busy_items", "busy_deletes"]) {
-    emit(`slab_reassign_${n}`, 0);
-  }
+  emit("slab_reassign_rescues", 0); // pages are emptied by eviction, never by moving items (no rescues)
+  emit("slab_reassign_chunk_rescues", 0);
+  emit("slab_reassign_evictions_nomem", st.cf[F.glob + FG.reassignEvictions]);
+  emit("slab_reassign_inline_reclaim", 0);
+  emit("slab_reassign_busy_items", st.cf[F.glob + FG.reassignBusy]);
+  emit("slab_reassign_busy_deletes", 0);
   emit("slab_reassign_running", 0);
   emit("slabs_moved", st.cf[F.glob + FG.slabsMoved]);
   emit("lru_crawler_running", Atomics.load(st.c32, G.crawlerRunning));
@@ -136,4 +139,7 @@ export function resetStats(st: Store): void {
   for (let c = 0; c < MAX_CLASSES; c++) st.c32[CLASS_BASE + c * CLASS_WORDS + Cls.evictedTime] = 0;
   st.cf[F.glob + FG.crawlerStarts] = 0;
   st.cf[F.glob + FG.maintainerJuggles] = 0;
+  st.cf[F.glob + FG.slabsMoved] = 0;
+  st.cf[F.glob + FG.reassignEvictions] = 0;
+  st.cf[F.glob + FG.reassignBusy] = 0;
 }

@@ -82,6 +82,11 @@ export function freeListRemove(st: Store, p: number, base: number): void {
   c32[base + Cls.freeCount]--;
 }
 
+/** The class owning the page a chunk sits in. */
+export function pageClassOf(st: Store, p: number): number {
+  return st.c32[st.pageBase + Math.floor((p * 8 - ARENA_PAD) / st.pageSize)];
+}
+
 /** Byte offset of page `pg` in the arena. */
 export function pageOffset(st: Store, pg: number): number {
   return ARENA_PAD + pg * st.pageSize;
