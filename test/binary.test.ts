@@ -98,10 +98,13 @@ differential('binary: a key over 250 bytes is a protocol error that hangs up', [
   all({ opcode: Op.GET, key: 'k'.repeat(251) }), all({ opcode: Op.NOOP }),
 ], { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
 
+// -F, -C and -B binary share one server of each kind (these tests do not disturb one another).
+const ONE_SERVER_ARGS = ['-F', '-C', '-B', 'binary'];
+
 differential('binary: -F refuses Flush with an auth error; -C answers CAS 0 and ignores a request CAS', [
   all({ opcode: Op.FLUSH }, { opcode: Op.FLUSHQ }),
   all(set('a', 'v'), set('a', 'w', 0, 0, { cas: 5n }), { opcode: Op.GETK, key: 'a' }, incr(Op.INCREMENT, 'n', 1n, 1n, 0)),
-], { sentinel: BINARY_NOOP_SENTINEL, args: ['-F', '-C'] });
+], { sentinel: BINARY_NOOP_SENTINEL, args: ONE_SERVER_ARGS, fresh: false });
 
 /** Counters the binary commands leave, as the text protocol counts them (values compared). */
 const COUNTERS = new Set(['cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_hits', 'get_misses', 'delete_misses',
@@ -118,6 +121,7 @@ function keepCounters(reply: Buffer): Buffer {
 }
 
 differential('binary: commands are counted in stats as memcached counts them', [
+  all({ opcode: Op.FLUSH }, { opcode: Op.STAT, key: 'reset' }),
   all(set('a', '1'), set('b', 'x'), { opcode: Op.GET, key: 'a' }, { opcode: Op.GETQ, key: 'z' },
     { opcode: Op.GETK, key: 'z' }, { opcode: Op.TOUCH, key: 'a', extras: u32Extras(0) },
     { opcode: Op.GAT, key: 'z', extras: u32Extras(0) }, { opcode: Op.DELETE, key: 'b' }, { opcode: Op.DELETE, key: 'b' },
@@ -125,16 +129,16 @@ differential('binary: commands are counted in stats as memcached counts them', [
     incr(Op.INCREMENT, 'q', 1n, 0n, 0xffffffff), incr(Op.INCREMENT, 'new', 1n, 0n, 0),
     set('a', '2', 0, 0, { cas: 12345n }), set('gone', '2', 0, 0, { cas: 12345n }), { opcode: Op.FLUSHQ }),
   all({ opcode: Op.STAT }),
-], { sentinel: BINARY_NOOP_SENTINEL, mask: keepCounters });
+], { sentinel: BINARY_NOOP_SENTINEL, mask: keepCounters, fresh: false });
 
 // A text client is read as binary: once 24 bytes are in, the magic is wrong and the server hangs up.
 differential('binary: -B binary hangs up on a text client', [
   'version\r\nversion\r\nversion\r\n',
-], { args: ['-B', 'binary'] });
+], { args: ONE_SERVER_ARGS, fresh: false });
 
 differential('binary: -B ascii reads a binary frame as a (bad) text line', [
   Buffer.concat([R({ opcode: Op.NOOP }), Buffer.from('\r\n')]), 'version\r\n',
-], { args: ['-B', 'ascii'] });
+], { args: ['-B', 'ascii'], fresh: false });
 
 // ---- Cachalot alone: the exact CAS values and the stat groups ----
 
