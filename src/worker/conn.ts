@@ -14,6 +14,8 @@ export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse
 
 export const Proto = { negotiating: 0, ascii: 1, binary: 2 } as const;
 export type ProtoValue = (typeof Proto)[keyof typeof Proto];
+/** c.nreadOwner of an ms: the meta protocol completes its value (memcached's c->mset_res). */
+export const NREAD_META = 3;
 
 /** memcached tokenizes at most 24 tokens (MAX_TOKENS); the rest of the line is the last one. */
 export const MAX_TOKENS = 24;
@@ -50,8 +52,8 @@ export class Conn {
   storeOp = 0;
   casIn = 0;
   noreply = false;
-  /** Which protocol completes the nread (memcached's complete_nread dispatch). */
-  nreadOwner: ProtoValue = Proto.ascii;
+  /** Which protocol completes the nread (memcached's complete_nread dispatch); NREAD_META for ms. */
+  nreadOwner: ProtoValue | typeof NREAD_META = Proto.ascii;
   /** Bytes of a refused value still to skip (conn_swallow). */
   sbytes = 0;
 

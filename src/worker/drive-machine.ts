@@ -3,12 +3,13 @@
 // after -R commands (a yield), or is closed. Replies collect in the worker's out buffer and leave
 // in one write when the machine stops.
 
-import { Conn, ConnState, CONN_STATE_NAMES, Proto } from './conn.ts';
+import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto } from './conn.ts';
 import type { ConnStateValue } from './conn.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
 import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
+import { completeNreadMeta } from '../protocol/meta/ms.ts';
 
 /** Above this many unsent bytes a connection stops reading until the socket drains. */
 const WRITE_HIGH_WATER = 256 * 1024;
@@ -94,6 +95,7 @@ function readValue(c: Conn): boolean {
   if (c.rlbytes > 0) return false;
   connSetState(c, ConnState.newCmd);
   if (c.nreadOwner === Proto.binary) completeNreadBinary(c);
+  else if (c.nreadOwner === NREAD_META) completeNreadMeta(c);
   else completeNreadAscii(c);
   return true;
 }

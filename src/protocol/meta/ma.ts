@@ -1,0 +1,144 @@
+// ma: memcached's process_marithmetic_command: incr/decr under the item lock, N creating a missing
+// counter from J, and the reply built after the change (VA with the new value, or HD).
+
+import type { Conn } from '../../worker/conn.ts';
+import type { Store } from '../../store/store.ts';
+import { REPLY } from '../replies.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { DeltaResult, StoreOp } from '../../store/results.ts';
+import { doItemGet } from '../../store/items.ts';
+import { addDelta } from '../../store/delta.ts';
+import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { CODE, ERR, code, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
+import { opaqueTooLong, writeOpaqueAndKey } from './common.ts';
+
+/**
+ * The item an ma answers about. After an incr that changed the value's length memcached answers
+ * about the old, unlinked item: a T then changes nothing that stays, though t shows it. `exptime`
+ * is that item's TTL, `live` says whether setting it reaches the stored item.
+ */
+type Target = { it: number; live: boolean; exptime: number; created: boolean; value: string };
+const target: Target = { it: 0, live: false, exptime: 0, created: false, value: '' };
+
+export function processMarithmeticCommand(c: Conn, buf: Buffer, ntokens: number): void {
+  const out = c.ctx.out;
+  if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
+  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return; }
+  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(ERR.FLAGS_TOO_LONG); return; }
+  const st = c.ctx.store;
+  if (!mf.preparse(c, buf, 2, ntokens, st)) { out.bytes(ERR.INVALID_OR_DUPLICATE); return; }
+  c.noreply = mf.noReply;
+  let incr = true;
+  switch (mf.mode) {
+    case 0: case 0x49: case 0x2b: break;               // I, +
+    case 0x44: case 0x2d: incr = false; break;         // D, -
+    default: out.bytes(ERR.MA_MODE); return;
+  }
+  const ks = c.tokens[2], nkey = c.tokens[3] - ks;
+  const hv = st.hash(buf, ks, nkey);
+  st.itemLock(hv);
+  target.it = 0;
+  try {
+    marithmetic(c, buf, ntokens, st, ks, nkey, hv, incr);
+  } finally {
+    if (target.it !== 0) st.itemRelease(target.it);
+    target.it = 0;
+    st.itemUnlock(hv);
+  }
+  st.maybeExpand();
+}
+
+function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: number, nkey: number, hv: number,
+  incr: boolean): void {
+  const out = c.ctx.out;
+  const mark = out.pos;
+  const before = doItemGet(st, buf, ks, nkey, hv, false);
+  const clsid = before !== 0 ? st.itemClsid(before) : 0;
+  if (before !== 0) st.itemRelease(before); // only its identity: our reference would stop an in-place change
+  const ret = addDelta(st, buf, ks, nkey, hv, incr, mf.delta, mf.hasCas ? mf.reqCasId : 0);
+  switch (ret) {
+    case DeltaResult.OK: {
+      c.ctx.stats.slab(clsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
+      const now = doItemGet(st, buf, ks, nkey, hv, false);
+      target.it = now;
+      target.live = now === before;
+      target.exptime = now !== 0 ? st.itemExptime(now) : 0;
+      target.created = false;
+      target.value = st.deltaValue.toString();
+      if (now === 0) return; // cannot happen: the lock is held
+      break;
+    }
+    case DeltaResult.NON_NUMERIC: out.bytes(ERR.NON_NUMERIC); return;
+    case DeltaResult.EOM: out.bytes(ERR.DELTA_NO_MEMORY); return;
+    case DeltaResult.EXISTS: noItemReply(c, buf, ntokens, ks, nkey, CODE.EX); return;
+    default: // NOT_FOUND
+      if (!mf.vivify) {
+        c.ctx.stats.row[incr ? ThreadStat.incr_misses : ThreadStat.decr_misses]++;
+        noItemReply(c, buf, ntokens, ks, nkey, CODE.NF);
+        return;
+      }
+      if (!vivify(st, buf, ks, nkey, hv)) { out.bytes(ERR.VIVIFY_NO_MEMORY); return; }
+  }
+  if (!replyWithItem(c, buf, ntokens, st, ks, nkey)) { out.truncate(mark); out.bytes(ERR.OPAQUE_TOO_LONG); return; }
+  // q hides an OK; a counter just created by N is still answered, as memcached does.
+  if (ret === DeltaResult.OK && c.noreply) out.truncate(mark);
+}
+
+/** EX or NF with the O and k flags; q does not hide them. */
+function noItemReply(c: Conn, buf: Buffer, ntokens: number, ks: number, nkey: number, status: number): void {
+  const out = c.ctx.out;
+  if (opaqueTooLong(c, buf, ntokens)) { out.bytes(ERR.OPAQUE_TOO_LONG); return; }
+  code(out, status);
+  writeOpaqueAndKey(c, buf, ntokens, ks, nkey);
+  out.crlf();
+}
+
+/** N on a miss: add the counter with J's value (0 by default). */
+function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): boolean {
+  const value = mf.initial.toString();
+  const it = st.itemAlloc(buf, ks, nkey, 0, 0, value.length + 2);
+  if (it === 0) return false;
+  const bytes = Buffer.from(value + '\r\n', 'latin1'); // cold path: a miss with N
+  st.itemWriteValue(it, 0, bytes, 0, bytes.length);
+  st.doStoreItem(it, StoreOp.ADD, hv, 0); // we hold the lock and just missed: the add succeeds
+  target.it = it;
+  target.live = true;
+  target.exptime = 0;
+  target.created = true;
+  target.value = value;
+  return true;
+}
+
+/** "VA <len> <flags>\r\n<value>\r\n" or "HD <flags>\r\n"; false when an O token is too long. */
+function replyWithItem(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: number, nkey: number): boolean {
+  const out = c.ctx.out;
+  const it = target.it;
+  if (mf.value) { code(out, CODE.VA); out.space(); out.uint(target.value.length); } else code(out, CODE.HD);
+  const t = c.tokens;
+  for (let i = 2; i < ntokens - 1; i++) {
+    const s = t[i * 2], e = t[i * 2 + 1];
+    switch (buf[s]) {
+      case 0x63: metaChar(out, 0x63); out.uint(st.itemCas(it)); break;  // c
+      case 0x74:                                                         // t
+        metaChar(out, 0x74);
+        if (target.exptime === 0) { out.byte(0x2d); out.byte(0x31); } else u32(out, target.exptime - st.currentTime());
+        break;
+      case 0x54: setExptime(st, mf.exptime); break;                      // T
+      case 0x4e: if (target.created) setExptime(st, mf.autovivExptime); break; // N
+      case 0x4f:                                                         // O
+        if (e - s > MFLAG_MAX_OPAQUE_LENGTH) return false;
+        metaOpaque(out, buf, s, e);
+        break;
+      case 0x6b: metaKey(out, buf, ks, nkey, mf.keyBinary); break;      // k
+    }
+  }
+  if (mf.value) { out.crlf(); out.ascii(target.value); }
+  out.crlf();
+  return true;
+}
+
+function setExptime(st: Store, exptime: number): void {
+  target.exptime = exptime;
+  if (target.live) st.itemSetExptime(target.it, exptime);
+}

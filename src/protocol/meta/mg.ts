@@ -1,0 +1,155 @@
+// mg: memcached's process_mget_command. The item is looked up under its lock (memcached takes the
+// lock only for N/T/R/l/h, but the replies are the same, and TOKEN_SENT is then set under the lock),
+// flags are answered in request order, and the LRU bump comes last so h and l see the state before.
+
+import type { Conn } from '../../worker/conn.ts';
+import type { Store } from '../../store/store.ts';
+import type { OutBuffer } from '../../worker/out-buffer.ts';
+import { REPLY } from '../replies.ts';
+import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { doItemGet } from '../../store/items.ts';
+import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { CODE, ERR, code, itemKey, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
+import { countLruHit } from './stats.ts';
+
+const CRLF = Buffer.from('\r\n');
+
+export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void {
+  const out = c.ctx.out;
+  if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
+  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return; }
+  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(ERR.MG_FLAGS_TOO_LONG); return; }
+  const st = c.ctx.store;
+  if (!mf.preparse(c, buf, 2, ntokens, st)) { out.bytes(mf.errstr); return; }
+  c.noreply = mf.noReply;
+  const ks = c.tokens[2], nkey = c.tokens[3] - ks;
+  const hv = st.hash(buf, ks, nkey);
+  st.itemLock(hv);
+  let it = 0;
+  try {
+    it = doItemGet(st, buf, ks, nkey, hv, false);
+    let created = false;
+    if (it === 0 && mf.vivify) {
+      it = vivify(st, buf, ks, nkey, hv);
+      created = it !== 0;
+    }
+    if (it !== 0) mgetHit(c, buf, ntokens, it, created);
+    else mgetMiss(c, buf, ntokens, ks, nkey);
+  } finally {
+    if (it !== 0) st.itemRelease(it);
+    st.itemUnlock(hv);
+  }
+}
+
+/** N on a miss: link an empty item now, so this client wins the right to fill it. */
+function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): number {
+  const it = st.itemAlloc(buf, ks, nkey, 0, 0, 2);
+  if (it === 0) return 0;
+  st.itemWriteValue(it, 0, CRLF, 0, 2);
+  st.doItemLink(it, hv);
+  return it;
+}
+
+function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boolean): void {
+  const out = c.ctx.out;
+  const st = c.ctx.store;
+  const mark = out.pos;
+  const nbytes = st.itemNbytes(it);
+  let wonToken = false;
+  let ttlSet = false;
+  if (mf.value) { code(out, CODE.VA); out.space(); out.uint(nbytes - 2); } else code(out, CODE.HD);
+  const t = c.tokens;
+  for (let i = 2; i < ntokens - 1; i++) {
+    const s = t[i * 2], e = t[i * 2 + 1];
+    switch (buf[s]) {
+      case 0x54: ttlSet = true; st.itemSetExptime(it, mf.exptime); break;                  // T
+      case 0x4e: if (created) { st.itemSetExptime(it, mf.autovivExptime); wonToken = true; } break; // N
+      case 0x52:                                                                           // R
+        if (!st.itemTokenSent(it) && !created && st.itemExptime(it) !== 0 && st.itemExptime(it) < mf.recacheTime) {
+          wonToken = true;
+        }
+        break;
+      case 0x73: metaChar(out, 0x73); out.uint(nbytes - 2); break;                         // s
+      case 0x74: metaChar(out, 0x74); ttl(out, st, it); break;                             // t
+      case 0x63: metaChar(out, 0x63); out.uint(st.itemCas(it)); break;                     // c
+      case 0x66: metaChar(out, 0x66); out.uint(st.itemFlags(it)); break;                   // f
+      case 0x6c: metaChar(out, 0x6c); u32(out, st.currentTime() - st.itemTime(it)); break; // l
+      case 0x68: metaChar(out, 0x68); out.byte(st.itemFetched(it) ? 0x31 : 0x30); break;  // h
+      case 0x4f:                                                                           // O
+        if (e - s > MFLAG_MAX_OPAQUE_LENGTH) {
+          if (!mf.locked && !mf.noUpdate) st.doItemBump(it); // memcached's unlocked get had bumped it
+          opaqueTooLong(c, mark);
+          return;
+        }
+        metaOpaque(out, buf, s, e);
+        break;
+      case 0x6b: itemKey(out, st, it, true); break;                                        // k
+    }
+  }
+  // Z before X and W: a client never sees W together with Z.
+  if (st.itemTokenSent(it)) metaChar(out, 0x5a);
+  if (st.itemStale(it)) {
+    metaChar(out, 0x58);
+    if (!st.itemTokenSent(it)) wonToken = true;
+  }
+  if (wonToken) {
+    metaChar(out, 0x57);
+    st.itemSetTokenSent(it, true);
+  }
+  out.crlf();
+  if (mf.value) {
+    out.reserve(nbytes);
+    out.pos += st.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
+  }
+  if (!mf.noUpdate) st.doItemBump(it);
+  countHit(c, st, it, ttlSet);
+}
+
+/** "t": seconds left, -1 for an item that never expires. */
+function ttl(out: OutBuffer, st: Store, it: number): void {
+  const exptime = st.itemExptime(it);
+  if (exptime === 0) { out.byte(0x2d); out.byte(0x31); return; }
+  u32(out, exptime - st.currentTime());
+}
+
+/**
+ * memcached replies with the error alone; flags before the O token (a T, say) have taken effect,
+ * and the item is not bumped when the lookup took the lock (any of N T R l h), else it was.
+ */
+function opaqueTooLong(c: Conn, mark: number): void {
+  c.ctx.out.truncate(mark);
+  c.ctx.out.bytes(ERR.OPAQUE_TOO_LONG);
+}
+
+function countHit(c: Conn, st: Store, it: number, ttlSet: boolean): void {
+  const row = c.ctx.stats.row;
+  if (ttlSet) {
+    row[ThreadStat.touch_cmds]++;
+    c.ctx.stats.slab(st.itemClsid(it), SlabStat.touch_hits);
+  } else {
+    row[ThreadStat.get_cmds]++;
+    countLruHit(c, st, it);
+  }
+}
+
+function mgetMiss(c: Conn, buf: Buffer, ntokens: number, ks: number, nkey: number): void {
+  const out = c.ctx.out;
+  const row = c.ctx.stats.row;
+  row[ThreadStat.get_misses]++;
+  row[ThreadStat.get_cmds]++;
+  const mark = out.pos;
+  code(out, CODE.EN);
+  const t = c.tokens;
+  for (let i = 2; i < ntokens - 1; i++) {
+    const s = t[i * 2], e = t[i * 2 + 1];
+    if (buf[s] === 0x4f) {
+      if (e - s > MFLAG_MAX_OPAQUE_LENGTH) { opaqueTooLong(c, mark); return; }
+      metaOpaque(out, buf, s, e);
+    } else if (buf[s] === 0x6b) {
+      metaKey(out, buf, ks, nkey, mf.keyBinary);
+    }
+  }
+  out.crlf();
+  if (c.noreply) out.truncate(mark); // q: a miss says nothing
+}

@@ -1,0 +1,319 @@
+// The meta protocol (mg ms md ma mn me) as memcached 1.6.18 speaks it: every table runs against
+// Cachalot and the real memcached, whole and one byte per write. Tables with CAS values run on
+// fresh servers (both count CAS from 1). Replies that depend on the clock (t<n>, l<n>, me's exp= and
+// la=) are pinned in meta-time.test.ts, where Cachalot's clock is held still.
+
+import { spec } from './support/spec.ts';
+
+// ---- mg ----
+
+spec('meta: mg miss is EN; a hit with no flags is HD', [
+  ['mg k\r\n', 'EN\r\n'],
+  ['ms k 2\r\nhi\r\n', 'HD\r\n'],
+  ['mg k\r\n', 'HD\r\n'],
+]);
+
+spec('meta: mg v s f k O answer in request order', [
+  ['ms k 5 F30\r\nhello\r\n', 'HD\r\n'],
+  ['mg k v\r\n', 'VA 5\r\nhello\r\n'],
+  ['mg k s v f\r\n', 'VA 5 s5 f30\r\nhello\r\n'],
+  ['mg k Oabc k f s\r\n', 'HD Oabc kk f30 s5\r\n'],
+  ['mg k k Oabc\r\n', 'HD kk Oabc\r\n'],
+  ['mg k f\r\n', 'HD f30\r\n'],
+]);
+
+spec('meta: mg miss echoes O and k only', [
+  ['mg nope v s f t c Oq1 k\r\n', 'EN Oq1 knope\r\n'],
+]);
+
+spec('meta: mg h says whether the item was fetched before; u does not count as a fetch', [
+  ['ms k 1\r\na\r\n', 'HD\r\n'],
+  ['mg k h u\r\n', 'HD h0\r\n'],
+  ['mg k h\r\n', 'HD h0\r\n'],
+  ['mg k h\r\n', 'HD h1\r\n'],
+]);
+
+spec('meta: mg t is -1 for an item that never expires; T0 keeps it so', [
+  ['ms k 1 T0\r\na\r\n', 'HD\r\n'],
+  ['mg k t\r\n', 'HD t-1\r\n'],
+  ['mg k T0 t v\r\n', 'VA 1 t-1\r\na\r\n'],
+]);
+
+spec('meta: mg T-1 expires the item at once', [
+  ['ms k 1\r\na\r\n', 'HD\r\n'],
+  ['mg k T-1\r\n', 'HD\r\n'],
+  ['mg k v\r\n', 'EN\r\n'],
+]);
+
+spec('meta: mg q hides a miss, not a hit', [
+  ['mg nope v q\r\n', ''],
+  ['ms k 1\r\na\r\n', 'HD\r\n'],
+  ['mg k v q\r\n', 'VA 1\r\na\r\n'],
+  ['mg k q k\r\n', 'HD kk\r\n'],
+]);
+
+spec('meta: mg N vivifies a miss: the first caller wins (W), later ones see Z', [
+  ['mg k N30 v s\r\n', 'VA 0 s0 W\r\n\r\n'],
+  ['mg k N30 v s\r\n', 'VA 0 s0 Z\r\n\r\n'],
+  ['mg k v\r\n', 'VA 0 Z\r\n\r\n'],
+  ['ms k 3\r\nnew\r\n', 'HD\r\n'],
+  ['mg k v\r\n', 'VA 3\r\nnew\r\n'],
+]);
+
+spec('meta: mg R wins when the TTL left is below its token, once', [
+  ['ms k 3 T100\r\nabc\r\n', 'HD\r\n'],
+  ['mg k R30 v\r\n', 'VA 3\r\nabc\r\n'],
+  ['mg k R500 v\r\n', 'VA 3 W\r\nabc\r\n'],
+  ['mg k R500 v\r\n', 'VA 3 Z\r\nabc\r\n'],
+  ['ms j 1 T0\r\nx\r\n', 'HD\r\n'],
+  ['mg j R500\r\n', 'HD\r\n'],
+]);
+
+spec('meta: mg with a base64 key (b) answers with the key in base64', [
+  ['ms Zm9v 3 b\r\nbar\r\n', 'HD\r\n'],
+  ['mg Zm9v b v k\r\n', 'VA 3 kZm9v b\r\nbar\r\n'],
+  ['mg foo k v\r\n', 'VA 3 kZm9v b\r\nbar\r\n'],
+  ['mg YmFy b k\r\n', 'EN kYmFy b\r\n'],
+  ['mg AAEC/w== b k s\r\n', 'EN kAAEC/w== b\r\n'],
+]);
+
+spec('meta: mg errors', [
+  ['mg\r\n', 'ERROR\r\n'],
+  ['mg k v v\r\n', 'CLIENT_ERROR duplicate flag\r\n'],
+  ['mg k zz\r\n', 'CLIENT_ERROR invalid flag\r\n'],
+  ['mg k E5\r\n', 'CLIENT_ERROR invalid flag\r\n'],
+  ['mg k \xff\r\n', 'CLIENT_ERROR duplicate flag\r\n'],
+  ['mg Zm9 b\r\n', 'CLIENT_ERROR error decoding key\r\n'],
+  ['mg k Tx\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['mg k N\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['mg k R1x\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  [`mg ${'a'.repeat(251)} v\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  [`mg ${'a'.repeat(250)} v\r\n`, 'EN\r\n'],
+  ['mg k a b c d e f g h i j k l m n o p q\r\n', 'CLIENT_ERROR invalid flag\r\n'],
+  ['mg k a b c d e f g h i j k l m n o p q r\r\n', 'CLIENT_ERROR options flags are too long\r\n'],
+  [`mg k O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  [`mg k O${'1'.repeat(31)}\r\n`, `EN O${'1'.repeat(31)}\r\n`],
+  ['mg k q Tx\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  [' mg k v\r\n', 'EN\r\n'],
+]);
+
+// ---- ms ----
+
+spec('meta: ms modes: E add, A append, P prepend, R replace, S set', [
+  ['ms k 1 MR\r\na\r\n', 'NS\r\n'],
+  ['ms k 1 MA\r\na\r\n', 'NS\r\n'],
+  ['ms k 1 ME\r\na\r\n', 'HD\r\n'],
+  ['ms k 1 ME\r\nb\r\n', 'NS\r\n'],
+  ['ms k 1 MA\r\nz\r\n', 'HD\r\n'],
+  ['ms k 1 MP\r\n_\r\n', 'HD\r\n'],
+  ['mg k v\r\n', 'VA 3\r\n_az\r\n'],
+  ['ms k 2 MR F9\r\nrr\r\n', 'HD\r\n'],
+  ['mg k v f\r\n', 'VA 2 f9\r\nrr\r\n'],
+  ['ms k 1 MS\r\ns\r\n', 'HD\r\n'],
+  ['mg k v f\r\n', 'VA 1 f0\r\ns\r\n'],
+]);
+
+spec('meta: ms echoes O and k; q hides HD only', [
+  ['ms k 1 O77 k\r\na\r\n', 'HD O77 kk\r\n'],
+  ['ms k 1 q\r\nb\r\n', ''],
+  ['ms k 1 q MR k\r\nc\r\n', ''],
+  ['ms nope 1 q MR k Ox\r\nc\r\n', 'NS kk Ox\r\n'.replace('kk', 'knope')],
+  ['mg k v\r\n', 'VA 1\r\nc\r\n'],
+]);
+
+spec('meta: ms with a base64 key stores the decoded key', [
+  ['ms Zm9v 3 b k\r\nbar\r\n', 'HD kZm9v b\r\n'],
+  ['get foo\r\n', 'VALUE foo 0 3\r\nbar\r\nEND\r\n'],
+  ['ms Zm9 1 b\r\nx\r\n', 'CLIENT_ERROR error decoding key\r\n'],
+]);
+
+spec('meta: ms errors swallow the value once its length is known', [
+  ['ms k\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['ms\r\n', 'ERROR\r\n'],
+  ['ms k x\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['ms k -1\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['ms k S1\r\na\r\n', 'CLIENT_ERROR bad command line format\r\nERROR\r\n'],
+  ['ms k 1 MX\r\na\r\n', 'CLIENT_ERROR invalid mode for ms M token\r\n'],
+  ['ms k 1 MEE\r\na\r\n', 'CLIENT_ERROR incorrect length for M token\r\n'],
+  ['ms k 1 Fx\r\na\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['ms k 1 Cx\r\na\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['ms k 1 T\r\na\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['ms k 1 zz\r\na\r\n', 'CLIENT_ERROR invalid flag\r\n'],
+  ['ms k 1 T1 T2\r\na\r\n', 'CLIENT_ERROR duplicate flag\r\n'],
+  [`ms k 1 O${'9'.repeat(32)}\r\na\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  [`ms k 1 O${'9'.repeat(32)} MX\r\na\r\n`, 'CLIENT_ERROR invalid mode for ms M token\r\n'],
+  ['ms k 1 q\r\nabc\r\n', 'CLIENT_ERROR bad data chunk\r\nERROR\r\n'],
+  [`ms ${'a'.repeat(251)} 1\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  ['ms k 1 a b c d e f g h i j k l m n o p q\r\n', 'CLIENT_ERROR options flags too long\r\n'],
+  ['mg k\r\n', 'EN\r\n'],
+]);
+
+spec('meta: ms over the item size limit is refused, its value skipped, the old value dropped', [
+  ['ms k 1\r\na\r\n', 'HD\r\n'],
+  [`ms k 1048576 MA\r\n${'x'.repeat(1048576)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
+  ['mg k v\r\n', 'EN\r\n'],
+], { split: false });
+
+spec('meta: ms T sets the TTL; F the client flags (32 bits, as memcached truncates)', [
+  ['ms k 1 T-1\r\na\r\n', 'HD\r\n'],
+  ['mg k\r\n', 'EN\r\n'],
+  ['ms k 1 F4294967297\r\na\r\n', 'HD\r\n'],
+  ['mg k f\r\n', 'HD f1\r\n'],
+]);
+
+// ---- md ----
+
+spec('meta: md deletes: HD, NF; q hides HD only; O and k echoed', [
+  ['md k\r\n', 'NF\r\n'],
+  ['md k q Oa k\r\n', 'NF Oa kk\r\n'],
+  ['ms k 1\r\na\r\n', 'HD\r\n'],
+  ['md k Oa k\r\n', 'HD Oa kk\r\n'],
+  ['ms k 1\r\na\r\n', 'HD\r\n'],
+  ['md k q\r\n', ''],
+  ['mg k\r\n', 'EN\r\n'],
+  ['ms Zm9v 1 b\r\na\r\n', 'HD\r\n'],
+  ['md Zm9v b k\r\n', 'HD kZm9v b\r\n'],
+]);
+
+spec('meta: md I marks the item stale: X, and the next fetch wins (W)', [
+  ['ms k 3 T100\r\nold\r\n', 'HD\r\n'],
+  ['md k I T30\r\n', 'HD\r\n'],
+  ['mg k v\r\n', 'VA 3 X W\r\nold\r\n'],
+  ['mg k v\r\n', 'VA 3 Z X\r\nold\r\n'],
+  ['md k I q\r\n', ''],
+  ['mg k\r\n', 'HD X W\r\n'],
+  ['md k\r\n', 'HD\r\n'],
+  ['mg k\r\n', 'EN\r\n'],
+]);
+
+spec('meta: md errors', [
+  ['md\r\n', 'ERROR\r\n'],
+  ['md k zz\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['md k q q\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['md k x\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['md k Cx\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['md Zm9 b\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  [`md k O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  [`md ${'a'.repeat(251)}\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+  ['md k a b c d e f g h i j k l m n o p q r\r\n', 'CLIENT_ERROR options flags too long\r\n'],
+]);
+
+// ---- ma ----
+
+spec('meta: ma increments by 1, D by delta; MD / M- decrement, floored at 0; 64 bits wrap', [
+  ['ma n\r\n', 'NF\r\n'],
+  ['ms n 2\r\n10\r\n', 'HD\r\n'],
+  ['ma n\r\n', 'HD\r\n'],
+  ['ma n v\r\n', 'VA 2\r\n12\r\n'],
+  ['ma n D10 v\r\n', 'VA 2\r\n22\r\n'],
+  ['ma n MD D2 v\r\n', 'VA 2\r\n20\r\n'],
+  ['ma n M- D100 v\r\n', 'VA 1\r\n0\r\n'],
+  ['ma n M+ D18446744073709551615 v\r\n', 'VA 20\r\n18446744073709551615\r\n'],
+  ['ma n MI v\r\n', 'VA 1\r\n0\r\n'],
+  ['mg n v\r\n', 'VA 20\r\n0                   \r\n'],
+]);
+
+spec('meta: ma N creates a missing counter from J; q hides only a nominal result', [
+  ['ma c N0 J5 v\r\n', 'VA 1\r\n5\r\n'],
+  ['ma c N0 J5 v\r\n', 'VA 1\r\n6\r\n'],
+  ['ma c q v\r\n', ''],
+  ['ma d q N0 J9 v\r\n', 'VA 1\r\n9\r\n'],
+  ['ma nope q\r\n', 'NF\r\n'],
+  ['ma nope q O1 k\r\n', 'NF O1 knope\r\n'],
+  ['ma c v t Ox k\r\n', 'VA 1 t-1 Ox kc\r\n8\r\n'],
+]);
+
+spec('meta: ma errors', [
+  ['ma\r\n', 'ERROR\r\n'],
+  ['ms s 3\r\nabc\r\n', 'HD\r\n'],
+  ['ma s\r\n', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n'],
+  ['ma s q\r\n', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n'],
+  ['ma n MX\r\n', 'CLIENT_ERROR invalid mode for ma M token\r\n'],
+  ['ma n MII\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['ma n Dx\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['ma n D18446744073709551616\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['ma n Jx\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['ma n v v\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  [`ma n O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  [`ma n N0 O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  ['ma n v\r\n', 'VA 1\r\n1\r\n'],
+  [`ma ${'a'.repeat(251)}\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+]);
+
+// ---- mn, me, unknown ----
+
+spec('meta: mn answers MN whatever follows; unknown m-commands are ERROR', [
+  ['mn\r\n', 'MN\r\n'],
+  ['mn foo bar\r\n', 'MN\r\n'],
+  ['mx k\r\n', 'ERROR\r\n'],
+  ['mz\r\n', 'ERROR\r\n'],
+  ['m\r\n', 'ERROR\r\n'],
+  ['mgg k\r\n', 'ERROR\r\n'],
+]);
+
+spec('meta: me misses, errors', [
+  ['me k\r\n', 'EN\r\n'],
+  ['me\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  ['me Zm9 b\r\n', 'CLIENT_ERROR bad command line format\r\n'],
+  [`me ${'a'.repeat(251)}\r\n`, 'CLIENT_ERROR bad command line format\r\n'],
+]);
+
+// ---- quiet pipelines ----
+
+spec('meta: a quiet pipeline says only what went wrong, and mn ends it', [
+  ['ms a 1 q\r\n1\r\nms b 1 q\r\n2\r\nms c 1 q MR\r\n3\r\nmg a v q\r\nmg x v q k\r\nmg b q k\r\nmd x q\r\n' +
+    'md b q\r\nma a q\r\nma x q\r\nmn\r\n',
+  'NS\r\nVA 1\r\n1\r\nHD kb\r\nNF\r\nNF\r\nMN\r\n'],
+  ['mg a v\r\nmg b v\r\nmn\r\n', 'VA 1\r\n2\r\nEN\r\nMN\r\n'],
+  ['mg x q\r\nmg y q\r\nmg z q\r\nmn\r\n', 'MN\r\n'],
+]);
+
+// ---- CAS (fresh servers: both count from 1) ----
+
+spec('meta: CAS: mg c, ms C (compare), md C, ma C', [
+  ['ms k 1 c\r\na\r\n', 'HD c1\r\n'],
+  ['mg k c v\r\n', 'VA 1 c1\r\na\r\n'],
+  ['ms k 1 C2 c\r\nb\r\n', 'EX c0\r\n'],
+  ['ms k 1 C1 c k\r\nb\r\n', 'HD c2 kk\r\n'],
+  ['ms j 1 C5\r\nb\r\n', 'NF\r\n'],
+  ['ms k 1 C1 MA\r\nb\r\n', 'EX\r\n'],
+  ['ms k 1 C2 MA c\r\nc\r\n', 'HD c3\r\n'],
+  ['ms k 1 C1 ME c\r\nd\r\n', 'NS c0\r\n'],
+  ['mg k v c\r\n', 'VA 2 c3\r\nbc\r\n'],
+  ['md k C1\r\n', 'EX\r\n'],
+  ['md k C1 q\r\n', 'EX\r\n'],
+  ['ms n 1\r\n5\r\n', 'HD\r\n'],
+  ['ma n C1 v\r\n', 'EX\r\n'],
+  ['ma n C4 v c\r\n', 'VA 1 c5\r\n6\r\n'],
+  ['ma n D10 c v\r\n', 'VA 2 c6\r\n16\r\n'],
+  ['md k C3 q\r\n', ''],
+  ['mg k\r\n', 'EN\r\n'],
+], { fresh: true, split: false });
+
+spec('meta: ms I with an older CAS stores the value but leaves it stale', [
+  ['ms k 3 T100 c\r\nold\r\n', 'HD c1\r\n'],
+  ['md k I\r\n', 'HD\r\n'],
+  ['mg k c v\r\n', 'VA 3 c2 X W\r\nold\r\n'],
+  ['ms k 4 C1 I c\r\nlate\r\n', 'HD c3\r\n'],
+  ['mg k c v\r\n', 'VA 4 c3 Z X\r\nlate\r\n'],
+  ['ms k 5 C3 I c\r\nfresh\r\n', 'HD c4\r\n'],
+  ['mg k c v\r\n', 'VA 5 c4\r\nfresh\r\n'],
+  ['ms k 1 C1 I\r\nx\r\n', 'HD\r\n'],
+  ['ms k 1 C9 I\r\ny\r\n', 'EX\r\n'],
+  ['ms k 1 C1 I MA\r\nz\r\n', 'EX\r\n'],
+], { fresh: true, split: false });
+
+spec('meta: ma after an incr that grows the value reports the old item: a T there is lost', [
+  ['ms n 1\r\n9\r\n', 'HD\r\n'],
+  ['ma n T100 t v\r\n', 'VA 2 t100\r\n10\r\n'],
+  ['mg n t\r\n', 'HD t-1\r\n'],
+  ['ma n T0 t\r\n', 'HD t-1\r\n'],
+]);
+
+spec('meta: with -C there is no CAS: c shows 0, a C never matches', [
+  ['ms k 1 c\r\na\r\n', 'HD c0\r\n'],
+  ['mg k c\r\n', 'HD c0\r\n'],
+  ['ms k 1 C0\r\nb\r\n', 'EX\r\n'],
+  ['ms k 1 C5\r\nb\r\n', 'EX\r\n'],
+  ['md k C5\r\n', 'EX\r\n'],
+], { args: ['-C'], fresh: true, split: false });
