@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import { Client } from './support/client.ts';
 import { differential, BINARY_NOOP_SENTINEL } from './support/differential.ts';
 import { memcachedAvailable, type Server, type ServerKind } from './support/server.ts';
-import { serverFor, registerStopHook } from './support/spec.ts';
+import { serverFor, registerStopHook, kindsFor } from './support/spec.ts';
 import {
   binRequest, setExtras, incrExtras, u32Extras, parseBinResponses, type BinRequest, type BinResponse,
 } from '../src/protocol/binary/frame.ts';
@@ -84,6 +84,9 @@ differential('binary: every opcode, quiet forms and error status matches memcach
   // a value spanning many reads, a 250-byte key, one too large for -I (refused, swallowed)
   all(set(key250, Buffer.alloc(300_000, 0x61)), { opcode: Op.GETK, key: key250 }),
   all(set('huge', Buffer.alloc(1_100_000, 0x62)), { opcode: Op.GET, key: 'huge' }),
+  // above the 512 KiB slab chunk limit: stored in chunks, read back whole
+  all(set('chunked', Buffer.alloc(900_000, 0x63), 9), { opcode: Op.GETK, key: 'chunked' },
+    { opcode: Op.APPEND, key: 'chunked', value: 'tail' }, { opcode: Op.GAT, key: 'chunked', extras: u32Extras(0) }),
   all({ opcode: Op.FLUSH, extras: u32Extras(0) }, { opcode: Op.GET, key: 'a' }, { opcode: Op.FLUSHQ },
     { opcode: Op.FLUSHQ, extras: u32Extras(0) }),
   all(set('c', 'v'), { opcode: Op.QUITQ }),
@@ -248,6 +251,26 @@ test('binary: a request fed one byte per write gets the same replies', async () 
       assert.deepEqual({ ...p, cas: 0n }, { ...a[i], cas: 0n }, `reply ${i + 1}`);
     }
   } finally { whole.end(); split.end(); }
+});
+
+for (const kind of kindsFor()) test(`binary: with -M a full cache answers Out of memory, swallows the value, and carries on [${kind}]`, async () => {
+  const full = await serverFor(kind, ['-M', '-m', '8']);
+  const b = await BinClient.connect(full.port);
+  try {
+    const value = Buffer.alloc(100_000, 0x61);
+    let oom: BinResponse | null = null;
+    for (let i = 0; i < 200 && oom === null; i++) { // 8 MB fills long before 200 x 100 KB
+      const [r] = await b.call([set(`fill${i}`, value)]);
+      if (r.status !== Status.SUCCESS) oom = r;
+    }
+    assert.ok(oom !== null, 'the cache filled up');
+    assert.equal(oom.status, Status.ENOMEM);
+    assert.equal(oom.value.toString(), 'Out of memory allocating item');
+    const [noop] = await b.call([{ opcode: Op.NOOP }]);
+    assert.equal(noop.opcode, Op.NOOP, 'the refused value was swallowed exactly');
+    const [got] = await b.call([{ opcode: Op.GET, key: 'fill0' }]);
+    assert.equal(got.status, Status.SUCCESS, '-M evicts nothing');
+  } finally { b.end(); }
 });
 
 // ---- libmemcached's conformance tool ----
