@@ -15,20 +15,23 @@ const CHUNK_HEADER = ITEM_HEADER; // a data chunk of a chained item keeps the it
 
 /** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT, then WARM, down) when full. */
 function allocPull(st: Store, size: number, clsid: number): number {
-  for (let i = 0; i < 10; i++) {
-    const p = slabsAlloc(st, size, clsid);
-    if (p !== 0) return p;
+  let p = 0, i = 0;
+  for (; i < 10; i++) {
+    p = slabsAlloc(st, size, clsid);
+    if (p !== 0) break;
+    // COLD's tail: reclaim the expired (with -M too), else evict one (not with -M)
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
-      if (!st.evictToFree) break;
       // memcached leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
       if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0 && lruPullTail(st, clsid, Lru.WARM, 0, 0, 0) <= 0) {
-        // nothing of this class to evict (no page yet, or all in use): move a page from another class
-        if (!slabsReassign(st, clsid)) break;
+        // nothing of this class left to pull: move a page from another class (it evicts: not with -M)
+        if (!st.evictToFree || !slabsReassign(st, clsid)) break;
       }
     }
   }
-  st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.outofmemory]++;
-  return 0;
+  const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
+  if (i > 0) row[base + SlabStat.direct_reclaims] += i;
+  if (p === 0) row[base + SlabStat.outofmemory]++;
+  return p;
 }
 
 /** memcached's item_make_header total: the -I limit applies to this size, so "too large" matches memcached. */
@@ -67,7 +70,7 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   a32[b + ItemField.flags] = flags | 0;
   a32[b + ItemField.chain] = 0;
   a32[b + ItemField.bits] = (st.useCas ? ItemFlag.CAS : 0) | (chained ? ItemFlag.CHUNKED : 0) | (clsid << 16) | (nkey << 24);
-  Atomics.store(a32, b + ItemField.refcount, 1);
+  a32[b + ItemField.refcount] = 1; // not reachable by any other thread until linked under a lock
   const k = it * 8 + ITEM_HEADER;
   for (let i = 0; i < nkey; i++) a8[k + i] = buf[off + i];
   if (chained && !allocChunks(st, it, nbytes)) {
@@ -124,7 +127,9 @@ export function doItemLink(st: Store, it: number, hv: number): void {
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
   st.linkQ(it);
-  Atomics.add(a32, b + ItemField.refcount, 1);
+  // The table's reference. A plain add: only the item lock holder can reach a just-linked item, and the
+  // linking thread's own reference is released later in program order.
+  a32[b + ItemField.refcount]++;
 }
 
 /** memcached's item_replace (do_item_unlink + do_item_link), fused: one chain walk, one LRU lock when they share it. */
@@ -140,7 +145,7 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number): v
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
   itemReplaceQ(st, old, it);
-  Atomics.add(a32, b + ItemField.refcount, 1);
+  a32[b + ItemField.refcount]++; // the table's reference (see doItemLink)
   st.itemRelease(old); // the table's reference
 }
 

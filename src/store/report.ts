@@ -76,7 +76,7 @@ export function reportItems(st: Store, emit: Emit): void {
     if (number === 0) continue;
     const p = `items:${c}:`;
     emit(p + "number", number);
-    if (st.lruSegmented) {
+    { // memcached prints these when its LRU maintainer runs (the default), segmented or not
       emit(p + "number_hot", st.cf[F.sizes + (c | Lru.HOT)]);
       emit(p + "number_warm", st.cf[F.sizes + (c | Lru.WARM)]);
       emit(p + "number_cold", st.cf[F.sizes + (c | Lru.COLD)]);

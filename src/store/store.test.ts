@@ -313,6 +313,21 @@ test("-M: a full store refuses with NO_MEMORY instead of evicting", () => {
   assert.equal(lines.get("curr_items"), n);
 });
 
+test("-M: expired items are still reclaimed to make room", () => {
+  const st = newStore({ maxBytes: 2 * MB, evictToFree: false });
+  const v = Buffer.alloc(1000, 0x62);
+  let n = 0;
+  while (put(st, `key${n}`, v, SET, 0, 0, st.realtime(5)) === StoreResult.STORED) n++;
+  assert.equal(put(st, "fresh", v), -AllocError.NO_MEMORY);
+  st.clockAdvance(10);
+  assert.equal(put(st, "fresh", v), StoreResult.STORED);
+  assert.equal(get(st, "fresh")?.length, 1000);
+  const lines = new Map<string, string | number>();
+  st.reportGeneral((k, x) => lines.set(k, x));
+  assert.ok(Number(lines.get("reclaimed")) >= 1);
+  assert.equal(lines.get("evictions"), 0);
+});
+
 test("get_expired / get_flushed / curr_items / total_items / bytes follow memcached", () => {
   const st = newStore();
   put(st, "a", "12345");

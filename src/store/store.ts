@@ -329,7 +329,7 @@ export class Store {
 
   /** Runs expansion steps while the table wants them; call only with no item lock held. */
   maybeExpand(): void {
-    if (this.expandWanted || (Atomics.load(this.c32, G.hashState) & HASH_EXPANDING) !== 0) assocExpandStep(this);
+    if (this.expandWanted || (this.c32[G.hashState] & HASH_EXPANDING) !== 0) assocExpandStep(this);
   }
 
   itemDelete(buf: Uint8Array, off: number, len: number, casIn: number): number {
