@@ -234,23 +234,46 @@ test('binary: stat groups carry the same statistics as the text protocol', async
   }
 });
 
-test('binary: a request fed one byte per write gets the same replies', async () => {
-  const script = all(set('split', 'value', 3, 0), { opcode: Op.GETK, key: 'split' }, { opcode: Op.GETQ, key: 'no' },
-    incr(Op.INCREMENT, 'sc', 1n, 7n, 0), { opcode: Op.DELETE, key: 'split' }, { opcode: Op.NOOP });
-  const whole = await BinClient.connect(server.port);
-  const split = await BinClient.connect(server.port);
-  try {
-    await whole.call([{ opcode: Op.DELETE, key: 'sc' }]);
-    await whole.c.send(script);
-    const a: BinResponse[] = [];
-    for (let i = 0; i < 5; i++) a.push(await readPacket(whole.c));
-    await whole.call([{ opcode: Op.DELETE, key: 'sc' }]);
-    await split.c.sendSplit(script);
-    for (let i = 0; i < 5; i++) {
-      const p = await readPacket(split.c);
-      assert.deepEqual({ ...p, cas: 0n }, { ...a[i], cas: 0n }, `reply ${i + 1}`);
-    }
-  } finally { whole.end(); split.end(); }
+/** The script the split tests play: every opcode family, a value spanning reads, quiet misses. */
+const SPLIT_SCRIPT = all({ opcode: Op.FLUSH }, set('split', 'value', 3, 0), set('big', Buffer.alloc(3000, 0x7a), 1, 0),
+  { opcode: Op.GETK, key: 'split' }, { opcode: Op.GETQ, key: 'no' }, { opcode: Op.GETKQ, key: 'big' },
+  { opcode: Op.GAT, key: 'split', extras: u32Extras(100) }, { opcode: Op.TOUCH, key: 'no', extras: u32Extras(1) },
+  incr(Op.INCREMENT, 'sc', 1n, 7n, 0), incr(Op.DECREMENTQ, 'sc', 2n, 0n, 0), { opcode: Op.APPEND, key: 'split', value: '>' },
+  { opcode: Op.PREPENDQ, key: 'split', value: '<' }, { opcode: Op.GET, key: 'split' }, { opcode: Op.GET, key: 'sc' },
+  { opcode: Op.DELETE, key: 'split' }, { opcode: Op.DELETEQ, key: 'nope' }, { opcode: 0x55, value: 'junk' },
+  { opcode: Op.STAT, key: 'bogus' }, { opcode: Op.VERSION }, { opcode: Op.NOOP });
+const SPLIT_REPLIES = 17;
+
+/** Send `data` in pieces cut by `cut` (the sizes of successive writes). */
+async function sendInPieces(c: Client, data: Buffer, cut: () => number): Promise<void> {
+  for (let at = 0; at < data.length;) {
+    const n = Math.min(cut(), data.length - at);
+    await c.send(data.subarray(at, at + n));
+    at += n;
+  }
+}
+
+test('binary: the same requests whole, one byte per write and at random split points get the same replies', async () => {
+  let seed = 0x5eed;
+  const random = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return 1 + (seed >>> 16) % 300; };
+  const modes: Array<[string, (c: Client) => Promise<void>]> = [
+    ['whole', (c) => c.send(SPLIT_SCRIPT)],
+    ['one byte per write', (c) => sendInPieces(c, SPLIT_SCRIPT, () => 1)],
+    ['random split points', (c) => sendInPieces(c, SPLIT_SCRIPT, random)],
+  ];
+  let first: BinResponse[] | null = null;
+  for (const [mode, send] of modes) {
+    const b = await BinClient.connect(server.port);
+    try {
+      await send(b.c);
+      const replies: BinResponse[] = [];
+      for (let i = 0; i < SPLIT_REPLIES; i++) replies.push({ ...(await readPacket(b.c)), cas: 0n });
+      const [noop] = await b.call([{ opcode: Op.NOOP }]);
+      assert.equal(noop.opcode, Op.NOOP, `${mode}: nothing more came`);
+      if (first === null) first = replies;
+      else assert.deepEqual(replies, first, mode);
+    } finally { b.end(); }
+  }
 });
 
 for (const kind of kindsFor()) test(`binary: with -M a full cache answers Out of memory, swallows the value, and carries on [${kind}]`, async () => {
