@@ -141,7 +141,8 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       const ilock = st.lockBase + (hv & st.lockMask);
       if (!mutexTrylock(c32, ilock)) { search = nextIt; continue; }
       if (Atomics.add(a32, search * 2 + ItemField.refcount, 1) + 1 !== 2) {
-        // In use: memcached counts it and moves on (tail repair is for leaked refs, which we do not have).
+        // In use: skipped, so that what we evict is memory we can reuse at once. (memcached 1.6.18 counts it
+        // and unlinks it anyway, its memory freed when the reader lets go; tail repair is off by default.)
         Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
         slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
         mutexUnlock(c32, ilock);
@@ -150,7 +151,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       }
       const bits = a32[search * 2 + ItemField.bits];
       const exp = a32[search * 2 + ItemField.exptime];
-      if ((exp !== 0 && exp <= now) || st.isFlushed(search)) {
+      if ((exp !== 0 && exp < now) || st.isFlushed(search)) { // "<" here, "<=" in do_item_get: as memcached
         slabStat(st, bits, SlabStat.reclaimed);
         if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
         st.doItemUnlinkNolock(search, hv, id); // LRU lock already held
