@@ -181,3 +181,25 @@ test('sasl: memjs with wrong credentials fails', { skip: noMemjs }, async () => 
     await assert.rejects(m.set('memjs-key', 'x', { expires: 0 }), /authentication failed/i);
   } finally { m.close(); }
 });
+
+test('sasl: random SASL frames do not crash the server', async () => {
+  let seed = 0xa11ce;
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  for (let conn = 0; conn < 20; conn++) {
+    const c = await Client.connect(server.port);
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 10; i++) {
+      const value = Buffer.alloc(rand(40), rand(3) === 0 ? 0 : 0x61 + rand(26));
+      const key = ['PLAIN', '', 'X'.repeat(33), 'CRAM-MD5'][rand(4)];
+      const bodylen = [undefined, 0, 0x7fffffff, key.length + value.length + 5][rand(4)];
+      frames.push(binRequest({ opcode: [Op.SASL_AUTH, Op.SASL_STEP, Op.SASL_LIST_MECHS, Op.GET][rand(4)], key, value, bodylen }));
+    }
+    await c.send(Buffer.concat([...frames, binRequest({ opcode: Op.GET, key: 'k' })])).catch(() => {});
+    c.end();
+  }
+  const c = await Client.connect(server.port);
+  try {
+    const [denied] = await call(c, { opcode: Op.GET, key: 'k' });
+    assert.equal(denied.status, Status.AUTH_ERROR, 'the server lives and still wants a password');
+  } finally { c.end(); }
+});
