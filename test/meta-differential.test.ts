@@ -111,6 +111,19 @@ function randomScript(seed: number, n: number): string[] {
   return script;
 }
 
+/**
+ * In a long random run memcached's LRU maintainer reaps expired items in the background (a later get
+ * then counts no get_expired, and curr_items drops), and whether an incr linked a new item
+ * (total_items) depends on references that maintainer holds: these counters move with its timing,
+ * memcached against itself.
+ */
+const REAPED = /^STAT (get_expired|reclaimed|expired_unfetched|total_items|curr_items) \d+/gm;
+function maskReaped(reply: Buffer): Buffer {
+  return Buffer.from(maskTimes(reply).toString('latin1').replace(REAPED, 'STAT $1 <masked>'), 'latin1');
+}
+
 for (const seed of [1, 2, 3, 4]) {
-  differential(`meta differential: random sequence, seed ${seed}`, randomScript(seed, 400), opts);
+  // then the counters: cmd_get, get_hits, cmd_touch, incr_misses... as the meta commands counted them
+  differential(`meta differential: random sequence, seed ${seed}`, [...randomScript(seed, 400), 'stats\r\n'],
+    { ...opts, mask: maskReaped });
 }

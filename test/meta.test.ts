@@ -154,6 +154,16 @@ spec('meta: ms over the item size limit is refused, its value skipped, the old v
   ['mg k v\r\n', 'EN\r\n'],
 ], { split: false });
 
+spec('meta: a large (chained) value goes in and comes back whole; ma calls it non-numeric', [
+  [`ms big 600000 T0\r\n${'z'.repeat(600000)}\r\n`, 'HD\r\n'],
+  ['mg big s\r\n', 'HD s600000\r\n'],
+  ['mg big v k\r\n', `VA 600000 kbig\r\n${'z'.repeat(600000)}\r\n`],
+  [`ms big 600000 MA\r\n${'y'.repeat(600000)}\r\n`, 'NS\r\n'], // the sum is over -I
+  [`ms big 300000 MA\r\n${'y'.repeat(300000)}\r\n`, 'HD\r\n'],
+  ['mg big s\r\n', 'HD s900000\r\n'],
+  ['ma big\r\n', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n'],
+], { split: false });
+
 spec('meta: ms T sets the TTL; F the client flags (32 bits, as memcached truncates)', [
   ['ms k 1 T-1\r\na\r\n', 'HD\r\n'],
   ['mg k\r\n', 'EN\r\n'],
