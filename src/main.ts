@@ -11,6 +11,7 @@ import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
+import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   }
   for (const w of parsed.warnings) process.stderr.write(w + '\n');
   const settings = parsed.settings;
+  if (settings.authFile !== null) checkAuthFile(settings.authFile);
   const storeShared = createStore(storeSettingsOf(settings));
   const startedAt = storeShared.startedUnix; // memcached's process_started
   const ctlSab = createServerCtl(settings.verbose);
@@ -62,6 +64,14 @@ async function main(): Promise<void> {
   for (const w of workers) {
     w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(); });
   }
+}
+
+/** -Y: memcached refuses to start on a missing or malformed auth file, with its message. */
+function checkAuthFile(path: string): void {
+  const r = authfileLoad(path);
+  if (r.result === AuthfileResult.OK) return;
+  process.stderr.write(r.error);
+  process.exit(1);
 }
 
 /** thread_init: n workers, each with its own event loop; return once all have said ready. */
