@@ -38,7 +38,8 @@ export class WorkerContext {
     this.requestShutdown = requestShutdown;
   }
 
-  verbosity(): number { return this.ctl.get(Ctl.verbosity); }
+  /** A plain read: checked several times per command, and a stale value for a moment is harmless. */
+  verbosity(): number { return this.ctl.i32[Ctl.verbosity]; }
 
   /** memcached's -v lines go to stderr. */
   log(line: string): void { process.stderr.write(line + '\n'); }
