@@ -12,12 +12,14 @@ function report(st: ReturnType<typeof newStore>): Map<string, string | number> {
   return m;
 }
 
-test("murmur3_32 matches its reference vectors", () => {
+test("murmur3_32 matches its reference vectors (low 30 bits)", () => {
+  const m = 0x3fffffff;
   assert.equal(hash(Buffer.from(""), 0, 0), 0);
-  assert.equal(hash(Buffer.from("a"), 0, 1), 0x3c2569b2);
-  assert.equal(hash(Buffer.from("abcd"), 0, 4), 0x43ed676a);
-  assert.equal(hash(Buffer.from("Hello, world!"), 0, 13), 0xc0363e43);
-  assert.equal(hash(Buffer.from("xxabcdxx"), 2, 4), 0x43ed676a);
+  assert.equal(hash(Buffer.from("a"), 0, 1), 0x3c2569b2 & m);
+  assert.equal(hash(Buffer.from("abcd"), 0, 4), 0x43ed676a & m);
+  assert.equal(hash(Buffer.from("Hello, world!"), 0, 13), 0xc0363e43 & m);
+  assert.equal(hash(Buffer.from("xxabcdxx"), 2, 4), 0x43ed676a & m);
+  assert.equal(hash(Buffer.from("abc"), 0, 3), 0xb3dd93fa & m);
 });
 
 test("the table doubles past 1.5 items per bucket, bucket by bucket, and every key stays reachable", () => {

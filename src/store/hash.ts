@@ -1,4 +1,4 @@
-// MurmurHash3 x86_32 over key bytes (memcached's default hash_algorithm is murmur3 too).
+// MurmurHash3 x86_32 over key bytes (memcached's default hash_algorithm is murmur3 too), top 2 bits dropped.
 // Math.imul keeps every step in 32 bits: no allocation, no BigInt.
 
 export function hash(buf: Uint8Array, off: number, len: number): number {
@@ -30,5 +30,7 @@ export function hash(buf: Uint8Array, off: number, len: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  // 30 bits: a small integer (Smi) for V8 even with pointer compression, so returning it never allocates a
+  // HeapNumber; bucket and lock indexes use at most 30 low bits (hashpower is capped at 30).
+  return h & 0x3fffffff;
 }

@@ -1,0 +1,62 @@
+// The hot path allocates nothing: get + copy + release, and alloc + write + store + release, measured with
+// V8's own count of allocated bytes over many operations (after a warm-up, so that compilation is done).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import v8 from "node:v8";
+import { newStore } from "./test-support.ts";
+import { StoreOp, StoreResult } from "./results.ts";
+
+const N = 1000;
+
+function setup() {
+  const st = newStore();
+  const keys: Buffer[] = [];
+  for (let i = 0; i < N; i++) keys.push(Buffer.from(`hot:key:${i}`));
+  const small = Buffer.alloc(100, 0x61), large = Buffer.alloc(5000, 0x62), crlf = Buffer.from("\r\n");
+  const out = Buffer.alloc(8192);
+  const setAll = (): void => {
+    for (let i = 0; i < N; i++) {
+      const k = keys[i], v = i % 10 === 0 ? large : small;
+      const it = st.itemAlloc(k, 0, k.length, 0, 0, v.length + 2);
+      st.itemWriteValue(it, 0, v, 0, v.length);
+      st.itemWriteValue(it, v.length, crlf, 0, 2);
+      if (st.storeItem(it, StoreOp.SET, 0) !== StoreResult.STORED) throw new Error("not stored");
+      st.itemRelease(it);
+    }
+  };
+  const getAll = (): number => {
+    let n = 0;
+    for (let i = 0; i < N; i++) {
+      const k = keys[i];
+      const it = st.itemGet(k, 0, k.length);
+      if (it === 0) continue;
+      n += st.itemCopyValue(it, out, 0) + st.itemFlags(it) + st.itemCas(it);
+      st.itemRelease(it);
+    }
+    return n;
+  };
+  return { setAll, getAll };
+}
+
+function allocatedBy(f: () => void): number {
+  const before = v8.getHeapStatistics().total_allocated_bytes;
+  f();
+  return v8.getHeapStatistics().total_allocated_bytes - before;
+}
+
+test("set and get allocate nothing per operation", () => {
+  const { setAll, getAll } = setup();
+  for (let r = 0; r < 50; r++) { setAll(); getAll(); } // let the JIT settle
+  // V8 allocates a fixed few hundred KB around any measured stretch (compiler, counters); what must not
+  // grow is the part proportional to the work: compare 20 rounds with 120 (100k more operations each).
+  const marginal = (f: () => void): number => {
+    const short = allocatedBy(() => { for (let r = 0; r < 20; r++) f(); });
+    const long = allocatedBy(() => { for (let r = 0; r < 120; r++) f(); });
+    return long - short;
+  };
+  const setBytes = marginal(setAll), getBytes = marginal(getAll);
+  // even 8 bytes per operation would show as 800 KB
+  assert.ok(setBytes < 200 * 1024, `set path: ${setBytes} more bytes for 100k more operations`);
+  assert.ok(getBytes < 200 * 1024, `get path: ${getBytes} more bytes for 100k more operations`);
+});
