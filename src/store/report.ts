@@ -8,13 +8,14 @@ import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 
 type Emit = (name: string, value: string | number) => void;
 
-// Per-class item counters after mem_requested, in do_item_stats' order (evicted_time is not a sum: own line).
-const ITEM_COUNTERS: readonly (keyof typeof SlabStat)[] = [
-  "evicted", "evicted_nonzero", "evicted_time" as never, "outofmemory", "tailrepairs", "reclaimed",
+// Per-class item counters after mem_requested, in do_item_stats' order. evicted_time is not a counter
+// (the age of the last evicted item) and sits in ctl: "" marks its place.
+const ITEM_COUNTERS = [
+  "evicted", "evicted_nonzero", "", "outofmemory", "tailrepairs", "reclaimed",
   "expired_unfetched", "evicted_unfetched", "evicted_active", "crawler_reclaimed", "crawler_items_checked",
   "lrutail_reflocked", "moves_to_cold", "moves_to_warm", "moves_within_lru", "direct_reclaims",
   "hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
-];
+] as const;
 
 function classSum(st: Store, clsid: number, field: number): number {
   return st.stats.sumSlab(clsid, field);
@@ -86,7 +87,7 @@ export function reportItems(st: Store, emit: Emit): void {
     emit(p + "age", lruAge(st, c | Lru.COLD));
     emit(p + "mem_requested", bytes);
     for (const name of ITEM_COUNTERS) {
-      if ((name as string) === "evicted_time") emit(p + name, st.c32[CLASS_BASE + c * CLASS_WORDS + Cls.evictedTime]);
+      if (name === "") emit(p + "evicted_time", st.c32[CLASS_BASE + c * CLASS_WORDS + Cls.evictedTime]);
       else emit(p + name, classSum(st, c, SlabStat[name]));
     }
   }
