@@ -127,3 +127,26 @@ for (const seed of [1, 2, 3, 4]) {
   differential(`meta differential: random sequence, seed ${seed}`, [...randomScript(seed, 400), 'stats\r\n'],
     { ...opts, mask: maskReaped });
 }
+
+/** Keys in base64 with padding in odd places and bytes the decoder skips: memcached's exact rules. */
+function base64Script(seed: number, n: number): string[] {
+  const r = rng(seed);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const odd = ['=', '==', '===', '!', '-', '_', '\x7f', '\xff', '\t'];
+  const script: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let key = '';
+    const len = 1 + Math.floor(r() * 12);
+    for (let j = 0; j < len; j++) key += r() < 0.15 ? odd[Math.floor(r() * odd.length)] : alphabet[Math.floor(r() * 64)];
+    if (r() < 0.5) key = key.slice(0, key.length & ~3) + (r() < 0.5 ? '=' : '');
+    switch (Math.floor(r() * 4)) {
+      case 0: script.push(`ms ${key} 1 b k\r\nv\r\n`); break;
+      case 1: script.push(`mg ${key} b k v\r\n`); break;
+      case 2: script.push(`md ${key} b k\r\n`); break;
+      default: script.push(`me ${key} b\r\n`);
+    }
+  }
+  return script;
+}
+
+differential('meta differential: base64 keys (b), valid and not', base64Script(7, 300), opts);

@@ -27,9 +27,9 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   const hv = st.hash(buf, ks, nkey);
   st.itemLock(hv);
   let it = 0;
+  let created = false;
   try {
     it = doItemGet(st, buf, ks, nkey, hv, false);
-    let created = false;
     if (it === 0 && mf.vivify) {
       it = vivify(st, buf, ks, nkey, hv);
       created = it !== 0;
@@ -40,6 +40,7 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
     if (it !== 0) st.itemRelease(it);
     st.itemUnlock(hv);
   }
+  if (created) st.maybeExpand(); // a link may ask the hash table to grow: done with no lock held
 }
 
 /** N on a miss: link an empty item now, so this client wins the right to fill it. */
