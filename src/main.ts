@@ -29,14 +29,13 @@ async function main(): Promise<void> {
   const settings = parsed.settings;
   if (settings.authFile !== null) checkAuthFile(settings.authFile);
   const storeShared = createStore(storeSettingsOf(settings));
-  const startedAt = storeShared.startedUnix; // memcached's process_started
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM);
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
 
   const workers = await startWorkers(settings, (thread) => ({
-    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, startedAt,
+    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread,
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);

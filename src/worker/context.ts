@@ -21,11 +21,10 @@ export class WorkerContext {
   readonly out = new OutBuffer();
   /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
   readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
-  readonly startedAt: number; // unix seconds when the process started (for `stats` time/uptime)
   /** Asks the main thread to shut the server down (`shutdown` with -A). */
   readonly requestShutdown: (how: 'graceful' | 'immediate') => void;
 
-  constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, prefixStats: PrefixStats, thread: number, startedAt: number,
+  constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, prefixStats: PrefixStats, thread: number,
     requestShutdown: (how: 'graceful' | 'immediate') => void) {
     this.store = store;
     this.stats = store.stats;
@@ -34,7 +33,6 @@ export class WorkerContext {
     this.connTable = connTable;
     this.prefixStats = prefixStats;
     this.thread = thread;
-    this.startedAt = startedAt;
     this.requestShutdown = requestShutdown;
   }
 

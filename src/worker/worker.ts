@@ -24,7 +24,6 @@ export type WorkerInit = {
   prefixStats: SharedArrayBuffer;
   settings: Settings;
   thread: number;
-  startedAt: number;
 };
 
 /** Messages from the dispatcher: memcached's CQ_ITEM plus the notify-pipe letter. */
@@ -46,7 +45,7 @@ const port = parentPort!;
 const store = new Store(init.store, init.thread);
 const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
-  init.thread, init.startedAt, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
+  init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 const pool = new ConnPool(ctx);
 const conns = new Map<number, Conn>(); // by conn-table row
 

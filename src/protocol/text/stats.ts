@@ -58,8 +58,8 @@ function serverStats(c: Conn, emit: Emit): void {
   const sum = (f: number) => ts.sum(f);
   const slab = (f: number) => ts.sumSlabAll(f);
   emit('pid', process.pid);
-  emit('uptime', now);
-  emit('time', c.ctx.startedAt + now);
+  emit('uptime', now - 60); // memcached's clock starts at ITEM_UPDATE_INTERVAL + 2
+  emit('time', store.processStarted() + now);
   emit('version', PROTOCOL_VERSION);
   emit('libevent', `libuv-${process.versions.uv}`);
   emit('pointer_size', 64);
