@@ -43,7 +43,7 @@ export const VOLATILE_STATS = new Set([
   // Buffer accounting: memcached's pools of response objects and read buffers are not ours.
   'response_obj_count', 'response_obj_bytes', 'read_buf_count', 'read_buf_bytes', 'read_buf_bytes_free',
   // Counted by memcached's background LRU maintainer and crawler: they move with timing.
-  'lru_maintainer_juggles', 'lru_crawler_starts', 'crawler_reclaimed', 'crawler_items_checked',
+  'lru_maintainer_juggles', 'lru_crawler_starts', 'lru_crawler_running', 'crawler_reclaimed', 'crawler_items_checked',
   'lrutail_reflocked', 'moves_to_cold', 'moves_to_warm', 'moves_within_lru',
 ]);
 
