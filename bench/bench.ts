@@ -219,9 +219,21 @@ async function benchmark(opts: Options): Promise<void> {
   const report = renderResults(results);
   process.stdout.write(report);
   if (opts.out) {
-    writeFileSync(opts.out, report);
+    writeFileSync(opts.out, report + keptNotes(opts.out));
     progress(`wrote ${opts.out}`);
   }
 }
 
 await main();
+
+/**
+ * The results file ends with hand-written notes (what profiling showed, what was changed); a new
+ * run replaces the measurements above them and keeps the notes.
+ */
+const NOTES_HEADING = '## Profiling notes';
+function keptNotes(file: string): string {
+  let old = '';
+  try { old = readFileSync(file, 'utf8'); } catch { return ''; }
+  const at = old.indexOf(NOTES_HEADING);
+  return at < 0 ? '' : '\n' + old.slice(at);
+}
