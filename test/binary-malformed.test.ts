@@ -11,6 +11,7 @@ import { registerStopHook, serverFor } from './support/spec.ts';
 import type { Server } from './support/server.ts';
 import { binRequest, setExtras, parseBinResponses, type BinRequest, type BinResponse } from '../src/protocol/binary/frame.ts';
 import { Op, Status } from '../src/protocol/binary/header.ts';
+import { mulberry32 as prng } from './support/rng.ts';
 
 registerStopHook();
 const R = (...reqs: BinRequest[]): Buffer => Buffer.concat(reqs.map((r) => binRequest({ opaque: 7, ...r })));
@@ -119,17 +120,6 @@ test('binary malformed: the largest key and extras a header can claim are waited
   } finally { c.end(); }
   await assertServes(server.port);
 });
-
-/** A small deterministic PRNG (mulberry32): the same frames every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('binary malformed: 400 random frames do not crash the server', async () => {
   const rand = prng(0xcac4a107);

@@ -5,6 +5,7 @@
 // least 100 s and R tokens far from them, so a clock tick between two requests changes nothing else.
 
 import { differential } from './support/differential.ts';
+import { mulberry32 as rng } from './support/rng.ts';
 
 /** Mask the clock in meta replies: t<n> (not t-1), l<n>, and me's exp=, la=, cas=. */
 function maskTimes(reply: Buffer): Buffer {
@@ -37,18 +38,6 @@ differential('meta differential: a scripted tour of mg ms md ma mn me', [
   'mg a O123456789012345678901234567890123\r\n', 'ms a 1 q\r\nxx\r\n', 'me\r\n', 'mo\r\n',
   'stats\r\n',
 ], opts);
-
-/** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomScript(seed: number, n: number): string[] {
   const r = rng(seed);

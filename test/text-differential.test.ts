@@ -3,6 +3,7 @@
 // error path, and a seeded random run of a few thousand commands over a small key space.
 
 import { differential } from './support/differential.ts';
+import { mulberry32 as rng } from './support/rng.ts';
 
 const K251 = 'k'.repeat(251);
 
@@ -38,15 +39,6 @@ const scripted: string[] = [
 
 differential('text: every command and error path, scripted', scripted);
 
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomScript(seed: number, n: number): string[] {
   const r = rng(seed);

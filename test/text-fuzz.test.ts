@@ -7,18 +7,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from './support/client.ts';
 import { startServer, sleep, type Server } from './support/server.ts';
+import { mulberry32 as rng } from './support/rng.ts';
 
 let server: Server | null = null;
 after(async () => { await server?.stop(); });
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // No flush_all: it wipes data by design, which is not what this test is after.
 const FRAGMENTS = [
