@@ -124,6 +124,32 @@ export class Conn {
     this.rend = need;
   }
 
+  /**
+   * The worker's shared read buffer now holds n new bytes (the socket's `onread` path). Parsed in
+   * place when nothing was pending; otherwise appended to what was kept.
+   */
+  addShared(shared: Buffer, n: number): void {
+    if (this.rend - this.rpos === 0) {
+      this.rbuf = shared;
+      this.rpos = 0;
+      this.rend = n;
+      return;
+    }
+    this.addInput(shared.subarray(0, n));
+  }
+
+  /** Before the shared read buffer takes the next read: keep what is not consumed in `own`. */
+  keepLeftover(shared: Buffer): void {
+    if (this.rbuf !== shared) return;
+    const left = this.rend - this.rpos;
+    if (left === 0) { this.rbuf = EMPTY; this.rpos = this.rend = 0; return; }
+    if (left > this.own.length) this.own = Buffer.allocUnsafe(Math.max(left, this.own.length * 2));
+    shared.copy(this.own, 0, this.rpos, this.rend);
+    this.rbuf = this.own;
+    this.rpos = 0;
+    this.rend = left;
+  }
+
   /** Drop references to input and shrink a buffer a large command grew. */
   release(): void {
     this.socket = null;

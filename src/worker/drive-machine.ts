@@ -162,6 +162,26 @@ export function onConnData(c: Conn, chunk: Buffer): void {
   driveMachine(c);
 }
 
+/**
+ * A read into the worker's shared buffer (see worker.ts adoptReadBuffer): the same as a 'data'
+ * chunk, except that the buffer is reused by the next read of any connection, so what this
+ * connection leaves unconsumed is copied out before returning.
+ */
+export function onConnRead(c: Conn, shared: Buffer, n: number): void {
+  c.ctx.stats.row[ThreadStat.bytes_read] += n;
+  c.addShared(shared, n);
+  c.lastCmdTime = c.ctx.store.currentTime();
+  try {
+    if (c.state === ConnState.waiting || c.state === ConnState.nread || c.state === ConnState.swallow) {
+      if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
+      if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
+      driveMachine(c);
+    }
+  } finally {
+    c.keepLeftover(shared);
+  }
+}
+
 /** Hooks the worker installs: what to do once a socket is gone. */
 export const connHooks = { onClosed: (_c: Conn): void => {} };
 

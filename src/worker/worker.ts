@@ -15,7 +15,7 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
-import { connClose, connCloseWithReason, connHooks, driveMachine, onConnData, onConnDrain } from './drive-machine.ts';
+import { connClose, connCloseWithReason, connHooks, driveMachine, onConnData, onConnDrain, onConnRead } from './drive-machine.ts';
 
 export type WorkerInit = {
   store: StoreShared;
@@ -68,7 +68,9 @@ function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
   ctx.stats.row[ThreadStat.total_conns]++;
   describeConn(c, socket, row);
   if (transport === 'tcp') socket.setNoDelay(true);
-  socket.on('data', (chunk: Buffer) => { try { onConnData(c, chunk); } catch (err) { connFault(c, err); } });
+  if (!adoptReadBuffer(c, socket)) {
+    socket.on('data', (chunk: Buffer) => { try { onConnData(c, chunk); } catch (err) { connFault(c, err); } });
+  }
   socket.on('drain', () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } });
   socket.on('error', (err: Error) => { c.closeReason = err.message; });
   socket.on('close', () => {
@@ -91,6 +93,27 @@ function connFault(c: Conn, err: unknown): void {
   if (c.item !== 0) { store.itemRelease(c.item); c.item = 0; }
   connCloseWithReason(c, 'internal error');
   try { driveMachine(c); } catch { c.socket?.destroy(); }
+}
+
+/**
+ * Reads land in one buffer per worker instead of a new Buffer per read, and skip the stream's
+ * 'data' machinery: Node's `onread` socket option. A socket that arrives from another thread is
+ * built by Node without options, so the option is set the way its constructor would set it: the
+ * socket's kBuffer / kBufferCb slots and the handle's useUserBuffer. Where this Node lacks them,
+ * the socket keeps its 'data' events.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+function adoptReadBuffer(c: Conn, socket: Socket): boolean {
+  const syms = Object.getOwnPropertySymbols(socket);
+  const kBuffer = syms.find((s) => s.description === 'kBuffer');
+  const kBufferCb = syms.find((s) => s.description === 'kBufferCb');
+  const handle = (socket as unknown as { _handle: { useUserBuffer?: (b: Buffer) => void } | null })._handle;
+  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  const slots = socket as unknown as Record<symbol, unknown>;
+  slots[kBuffer] = readBuffer;
+  slots[kBufferCb] = (n: number): void => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } };
+  handle.useUserBuffer(readBuffer);
+  return true;
 }
 
 function connSetWaiting(c: Conn): void {
