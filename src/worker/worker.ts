@@ -103,15 +103,19 @@ function connFault(c: Conn, err: unknown): void {
  * the socket keeps its 'data' events.
  */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
+let onreadSlots: { kBuffer: symbol; kBufferCb: symbol } | null | undefined; // found on the first socket
 function adoptReadBuffer(c: Conn, socket: Socket): boolean {
-  const syms = Object.getOwnPropertySymbols(socket);
-  const kBuffer = syms.find((s) => s.description === 'kBuffer');
-  const kBufferCb = syms.find((s) => s.description === 'kBufferCb');
+  if (onreadSlots === undefined) {
+    const syms = Object.getOwnPropertySymbols(socket);
+    const kBuffer = syms.find((s) => s.description === 'kBuffer');
+    const kBufferCb = syms.find((s) => s.description === 'kBufferCb');
+    onreadSlots = kBuffer !== undefined && kBufferCb !== undefined ? { kBuffer, kBufferCb } : null;
+  }
   const handle = (socket as unknown as { _handle: { useUserBuffer?: (b: Buffer) => void } | null })._handle;
-  if (kBuffer === undefined || kBufferCb === undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  if (onreadSlots === null || typeof handle?.useUserBuffer !== 'function') return false;
   const slots = socket as unknown as Record<symbol, unknown>;
-  slots[kBuffer] = readBuffer;
-  slots[kBufferCb] = (n: number): void => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } };
+  slots[onreadSlots.kBuffer] = readBuffer;
+  slots[onreadSlots.kBufferCb] = (n: number): void => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } };
   handle.useUserBuffer(readBuffer);
   return true;
 }
