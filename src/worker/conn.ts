@@ -31,7 +31,6 @@ export class Conn {
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
   transport: 'tcp' | 'unix' = 'tcp';
-  peer = '';
 
   // Input not yet consumed is rbuf[rpos, rend): either the socket's own chunk, parsed in place,
   // or `own`, where a partial command is kept between reads.
@@ -86,7 +85,6 @@ export class Conn {
     this.proto_state = null;
     this.lastCmdTime = this.ctx.store.currentTime();
     this.reqsLeft = this.ctx.settings.reqsPerEvent;
-    this.peer = transport === 'unix' ? '' : `${socket.remoteAddress}:${socket.remotePort}`;
   }
 
   /** Input bytes available. */
