@@ -3,7 +3,7 @@
 import type { Store } from "./store.ts";
 import { ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
 import { DeltaResult } from "./results.ts";
-import { doItemGet, doItemAlloc } from "./items.ts";
+import { CAS_NEXT, doItemGet, doItemAlloc } from "./items.ts";
 import { doItemUpdate } from "./lru.ts";
 
 const U64 = 1n << 64n;
@@ -37,7 +37,9 @@ export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
   return v;
 }
 
-export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, hv: number, incr: boolean, delta: bigint, casIn: number): number {
+/** `newCas`: the CAS the changed item gets (CAS_NEXT: the counter's next; meta's E gives its own). */
+export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, hv: number, incr: boolean, delta: bigint, casIn: number,
+  newCas = CAS_NEXT): number {
   const a32 = st.a32;
   const it = doItemGet(st, buf, off, len, hv, false);
   if (it === 0) return DeltaResult.NOT_FOUND;
@@ -58,7 +60,7 @@ export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, h
     const res = text.length;
     if (res + 2 <= nbytes && Atomics.load(a32, it * 2 + ItemField.refcount) === 2) {
       // Only the table and we hold it, and we hold its lock: memcached rewrites in place, padding with spaces.
-      if (st.useCas) st.setNextCas(it);
+      if (st.useCas) st.setNextCas(it, newCas);
       for (let i = 0; i < nbytes - 2; i++) st.a8[data + i] = i < res ? text.charCodeAt(i) : 32;
       doItemUpdate(st, it);
       st.lastCas = st.itemCas(it);
@@ -70,7 +72,7 @@ export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, h
     for (let i = 0; i < res; i++) st.a8[nd + i] = text.charCodeAt(i);
     st.a8[nd + res] = 13;
     st.a8[nd + res + 1] = 10;
-    st.doItemReplace(it, nit, hv);
+    st.doItemReplace(it, nit, hv, newCas);
     st.lastCas = st.itemCas(nit);
     st.itemRelease(nit);
     return DeltaResult.OK;

@@ -117,12 +117,18 @@ export function itemFree(st: Store, it: number): void {
   else slabsFree(st, it, ITEM_HEADER + nkey + a32[it * 2 + ItemField.nbytes], (bits >>> 16) & 63);
 }
 
+/**
+ * The `newCas` a link takes: CAS_NEXT draws the shared counter; anything else is a CAS the client chose
+ * (meta's E flag, memcached's cas_in), given to the item as is.
+ */
+export const CAS_NEXT = -1;
+
 /** memcached's do_item_link (item lock held): hash, LRU HOT head, CAS, counters; takes the table's reference. */
-export function doItemLink(st: Store, it: number, hv: number): void {
+export function doItemLink(st: Store, it: number, hv: number, newCas = CAS_NEXT): void {
   const a32 = st.a32, b = it * 2;
   a32[b + ItemField.bits] = (a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16); // new items enter HOT
   a32[b + ItemField.time] = st.currentTime();
-  if (st.useCas) st.setNextCas(it);
+  if (st.useCas) st.setNextCas(it, newCas);
   st.assocInsertItem(it, hv);
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
@@ -133,14 +139,14 @@ export function doItemLink(st: Store, it: number, hv: number): void {
 }
 
 /** memcached's item_replace (do_item_unlink + do_item_link), fused: one chain walk, one LRU lock when they share it. */
-export function doItemReplace(st: Store, old: number, it: number, hv: number): void {
+export function doItemReplace(st: Store, old: number, it: number, hv: number, newCas = CAS_NEXT): void {
   const a32 = st.a32, ob = old * 2 + ItemField.bits;
-  if ((a32[ob] & ItemFlag.LINKED) === 0) { doItemLink(st, it, hv); return; }
+  if ((a32[ob] & ItemFlag.LINKED) === 0) { doItemLink(st, it, hv, newCas); return; }
   a32[ob] &= ~ItemFlag.LINKED;
   const b = it * 2;
   a32[b + ItemField.bits] = (a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16);
   a32[b + ItemField.time] = st.currentTime();
-  if (st.useCas) st.setNextCas(it);
+  if (st.useCas) st.setNextCas(it, newCas);
   assocReplace(st, old, it, hv);
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
@@ -176,8 +182,11 @@ function casOf(a32: Int32Array, it: number): number {
   return (a32[it * 2 + ItemField.casHi] >>> 0) * 4294967296 + (a32[it * 2 + ItemField.casLo] >>> 0);
 }
 
-/** memcached's do_store_item (item lock for hv held). `casIn` is the client's CAS (0 = none). */
-export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn: number): number {
+/**
+ * memcached's do_store_item (item lock for hv held). `casIn` is the client's CAS to compare (0 = none);
+ * `newCas` the CAS the stored item gets (CAS_NEXT: the counter's next).
+ */
+export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn: number, newCas = CAS_NEXT): number {
   const a32 = st.a32;
   const nkey = a32[it * 2 + ItemField.bits] >>> 24;
   const old = doItemGet(st, st.a8, it * 8 + ITEM_HEADER, nkey, hv, false);
@@ -208,7 +217,7 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
         doStore = true;
     }
     if (doStore) {
-      doItemReplace(st, old, it, hv);
+      doItemReplace(st, old, it, hv, newCas);
       stored = StoreResult.STORED;
     }
     st.itemRelease(old);
@@ -220,7 +229,7 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
   } else if (op === StoreOp.CAS) {
     stored = StoreResult.NOT_FOUND;
   } else if (op === StoreOp.ADD || op === StoreOp.SET) {
-    doItemLink(st, it, hv);
+    doItemLink(st, it, hv, newCas);
     stored = StoreResult.STORED;
   }
   if (stored === StoreResult.STORED) st.lastCas = casOf(a32, it);

@@ -12,7 +12,7 @@ import { hash } from "./hash.ts";
 import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
 import { assocDelete, assocExpandStep, assocInsert } from "./assoc.ts";
 import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
-import { casOf, copyBytes, doItemAlloc, doItemGet, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
+import { CAS_NEXT, casOf, copyBytes, doItemAlloc, doItemGet, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
 import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
@@ -324,7 +324,9 @@ export class Store {
     return r;
   }
 
-  doStoreItem(it: number, op: number, hv: number, casIn: number): number { return doStoreItem(this, it, op, hv, casIn); }
+  doStoreItem(it: number, op: number, hv: number, casIn: number, newCas = CAS_NEXT): number {
+    return doStoreItem(this, it, op, hv, casIn, newCas);
+  }
   doItemGet(buf: Uint8Array, off: number, len: number, hv: number): number { return doItemGet(this, buf, off, len, hv, true); }
 
   /** Runs expansion steps while the table wants them; call only with no item lock held. */
@@ -358,7 +360,7 @@ export class Store {
 
   // ---- link / unlink (item lock held) ----
 
-  doItemLink(it: number, hv: number): void { doItemLink(this, it, hv); }
+  doItemLink(it: number, hv: number, newCas = CAS_NEXT): void { doItemLink(this, it, hv, newCas); }
 
   /** memcached's do_item_unlink: drop from hash and LRU, release the table's reference. */
   doItemUnlink(it: number, hv: number): void {
@@ -380,7 +382,7 @@ export class Store {
     this.itemRelease(it);
   }
 
-  doItemReplace(old: number, it: number, hv: number): void { doItemReplace(this, old, it, hv); }
+  doItemReplace(old: number, it: number, hv: number, newCas = CAS_NEXT): void { doItemReplace(this, old, it, hv, newCas); }
 
   assocInsertItem(it: number, hv: number): void { assocInsert(this, it, hv); }
   linkQ(it: number): void { itemLinkQ(this, it); }
@@ -398,8 +400,9 @@ export class Store {
     return hi * 4294967296 + lo;
   }
 
-  setNextCas(it: number): void {
-    const cas = this.nextCas();
+  /** memcached's ITEM_set_cas(it, cas_in): the counter's next value, or the client's `newCas` (meta's E). */
+  setNextCas(it: number, newCas = CAS_NEXT): void {
+    const cas = newCas === CAS_NEXT ? this.nextCas() : newCas;
     this.a32[it * 2 + ItemField.casLo] = cas | 0;
     this.a32[it * 2 + ItemField.casHi] = Math.floor(cas / 4294967296) | 0;
   }
