@@ -1,5 +1,6 @@
 // The meta protocol (mg ms md ma mn me) as memcached 1.6.18 speaks it: every table runs against
-// Cachalot and the real memcached, whole and one byte per write. Tables with CAS values run on
+// Cachalot and the real memcached, whole and one byte per write; the E and x flags, which came
+// after 1.6.18, run against Cachalot alone (at the end). Tables with CAS values run on
 // fresh servers (both count CAS from 1). Replies that depend on the clock (t<n>, l<n>, me's exp= and
 // la=) are pinned in meta-time.test.ts, where Cachalot's clock is held still.
 
@@ -81,7 +82,6 @@ spec('meta: mg errors', [
   ['mg\r\n', 'ERROR\r\n'],
   ['mg k v v\r\n', 'CLIENT_ERROR duplicate flag\r\n'],
   ['mg k zz\r\n', 'CLIENT_ERROR invalid flag\r\n'],
-  ['mg k E5\r\n', 'CLIENT_ERROR invalid flag\r\n'],
   ['mg k \xff\r\n', 'CLIENT_ERROR duplicate flag\r\n'],
   ['mg Zm9 b\r\n', 'CLIENT_ERROR error decoding key\r\n'],
   ['mg k Tx\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
@@ -200,7 +200,6 @@ spec('meta: md errors', [
   ['md\r\n', 'ERROR\r\n'],
   ['md k zz\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
   ['md k q q\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
-  ['md k x\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
   ['md k Cx\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
   ['md Zm9 b\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
   [`md k O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
@@ -327,3 +326,135 @@ spec('meta: with -C there is no CAS: c shows 0, a C never matches', [
   ['ms k 1 C5\r\nb\r\n', 'EX\r\n'],
   ['md k C5\r\n', 'EX\r\n'],
 ], { args: ['-C'], fresh: true, split: false });
+
+// ---- E (explicit CAS) and md's x: memcached 1.6.26+ (1.6.18 refuses them), so Cachalot only ----
+// These run on a -F server of their own, never flushed: a flush_all hides every item whose CAS is
+// below the counter at the flush (memcached's item_is_flushed), explicit ones included, and an
+// explicit CAS above it outlives the flush. So each spec deletes what it stored.
+
+const newerMeta = { against: ['cachalot' as const], args: ['-F'] };
+
+spec('meta E: ms E gives the stored item its CAS; gets and mg c show it; ms C with it succeeds', [
+  ['ms k 1 E500 c\r\na\r\n', 'HD c500\r\n'],
+  ['gets k\r\n', 'VALUE k 0 1 500\r\na\r\nEND\r\n'],
+  ['mg k c v\r\n', 'VA 1 c500\r\na\r\n'],
+  ['ms k 1 C499 E1 c\r\nb\r\n', 'EX c0\r\n'],
+  ['ms k 1 C500 E600 c\r\nb\r\n', 'HD c600\r\n'],
+  ['cas k 0 0 1 600\r\nc\r\n', 'STORED\r\n'],
+  ['ms k 1 MA E700 c\r\nd\r\n', 'HD c700\r\n'],
+  ['mg k c v\r\n', 'VA 2 c700\r\ncd\r\n'],
+  ['ms k 1 E0 c\r\ne\r\n', 'HD c0\r\n'],
+  ['ms k 1 E9007199254740991 c\r\nf\r\n', 'HD c9007199254740991\r\n'],
+  ['gets k\r\n', 'VALUE k 0 1 9007199254740991\r\nf\r\nEND\r\n'],
+  ['md k\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta E: ms I with an older CAS stores a stale item with E as its CAS', [
+  ['ms si 1 E700\r\na\r\n', 'HD\r\n'],
+  ['ms si 1 C10 I E650 c\r\nb\r\n', 'HD c650\r\n'],
+  ['mg si c v\r\n', 'VA 1 c650 X W\r\nb\r\n'],
+  ['md si\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta E: a bad token, or one above 2^53 - 1 (our CAS is a JS number), is refused', [
+  ['ms bad 1 Ex\r\na\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['ms bad 1 E9007199254740992\r\na\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['mg bad E\r\n', 'CLIENT_ERROR bad token in command line format\r\n'],
+  ['md bad E-1\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['ma bad E1 E2\r\n', 'CLIENT_ERROR invalid or duplicate flag\r\n'],
+  ['mg bad\r\n', 'EN\r\n'],
+], newerMeta);
+
+spec('meta E: mg N E gives the vivified item its CAS; a hit, T or N leaves the CAS alone', [
+  ['mg viv N30 E77 c\r\n', 'HD c77 W\r\n'],
+  ['mg viv E88 T60 c\r\n', 'HD c77 Z\r\n'],
+  ['mg viv N30 E99 c s\r\n', 'HD c77 s0 Z\r\n'],
+  ['ms viv 2 C77 E78 c\r\nhi\r\n', 'HD c78\r\n'],
+  ['mg viv E5 c v\r\n', 'VA 2 c78\r\nhi\r\n'],
+  ['md viv\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta E: ma E is the CAS after an incr in place, after a relink, and of a counter N creates', [
+  ['ma cnt N0 J5 E40 c v\r\n', 'VA 1 c40\r\n5\r\n'],
+  ['ma cnt E41 c v\r\n', 'VA 1 c41\r\n6\r\n'],
+  ['ma cnt D94 E42 c v\r\n', 'VA 3 c42\r\n100\r\n'],
+  ['gets cnt\r\n', 'VALUE cnt 0 3 42\r\n100\r\nEND\r\n'],
+  ['ma cnt C41 E43\r\n', 'EX\r\n'],
+  ['ma cnt C42 E43 c\r\n', 'HD c43\r\n'],
+  ['ma cnt MD E44 q\r\n', ''],
+  ['gets cnt\r\n', 'VALUE cnt 0 3 44\r\n100\r\nEND\r\n'],
+  ['md cnt\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta E: md I E marks the item stale with E as its CAS; a writer holding E may then store', [
+  ['ms st 1 E10\r\na\r\n', 'HD\r\n'],
+  ['md st I E50\r\n', 'HD\r\n'],
+  ['mg st c v\r\n', 'VA 1 c50 X W\r\na\r\n'],
+  ['ms st 1 C50 E60 c\r\nb\r\n', 'HD c60\r\n'],
+  ['mg st c v\r\n', 'VA 1 c60\r\nb\r\n'],
+  ['md st C60 E70\r\n', 'HD\r\n'],
+  ['mg st\r\n', 'EN\r\n'],
+], newerMeta);
+
+spec('meta x: md x leaves the key with an empty value, flags 0, no TTL and the old CAS', [
+  ['ms x1 3 F5 T100 E10\r\nabc\r\n', 'HD\r\n'],
+  ['md x1 x\r\n', 'HD\r\n'],
+  ['mg x1 v c f s t\r\n', 'VA 0 c10 f0 s0 t-1\r\n\r\n'],
+  ['gets x1\r\n', 'VALUE x1 0 0 10\r\n\r\nEND\r\n'],
+  ['ms x1 1 MA\r\nz\r\n', 'HD\r\n'],
+  ['mg x1 v\r\n', 'VA 1\r\nz\r\n'],
+  ['md x1 x\r\n', 'HD\r\n'],
+  ['md x1\r\n', 'HD\r\n'],
+  ['mg x1\r\n', 'EN\r\n'],
+  ['md x1 x\r\n', 'NF\r\n'],
+], newerMeta);
+
+spec('meta x: md x takes F and E for the emptied item; C gates it; q hides HD; O, k and b echo', [
+  ['ms x2 3 E20\r\nabc\r\n', 'HD\r\n'],
+  ['md x2 x C19 E30\r\n', 'EX\r\n'],
+  ['mg x2 v c\r\n', 'VA 3 c20\r\nabc\r\n'],
+  ['md x2 x C20 E30 F7 q\r\n', ''],
+  ['mg x2 v c f\r\n', 'VA 0 c30 f7\r\n\r\n'],
+  ['md x2 x O1 k\r\n', 'HD O1 kx2\r\n'],
+  ['md x2\r\n', 'HD\r\n'],
+  ['md Zm9v b x k\r\n', 'NF kZm9v b\r\n'],
+  ['ms Zm9v 1 b\r\nv\r\n', 'HD\r\n'],
+  ['md Zm9v b x k\r\n', 'HD kZm9v b\r\n'],
+  ['mg Zm9v b k s\r\n', 'HD kZm9v b s0\r\n'],
+  ['mg foo k\r\n', 'HD kZm9v b\r\n'],
+  ['md foo\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta x: md x I leaves a stale tombstone; E is its CAS, T its TTL', [
+  ['ms x3 3 T100 E20\r\nabc\r\n', 'HD\r\n'],
+  ['md x3 x I E40 T0\r\n', 'HD\r\n'],
+  ['mg x3 v c t\r\n', 'VA 0 c40 t-1 X W\r\n\r\n'],
+  ['mg x3 c\r\n', 'HD c40 Z X\r\n'],
+  ['ms x3 3 C40 E41 c\r\nnew\r\n', 'HD c41\r\n'],
+  ['md x3 x I\r\n', 'HD\r\n'],
+  ['ms x3 1 C41 c\r\nz\r\n', 'EX c0\r\n'],
+  ['md x3\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta x: mg, ms and ma accept x and ignore it, as memcached 1.6.26+ does', [
+  ['ms x4 1 x\r\na\r\n', 'HD\r\n'],
+  ['mg x4 x v\r\n', 'VA 1\r\na\r\n'],
+  ['ms x5 1\r\n1\r\n', 'HD\r\n'],
+  ['ma x5 x v\r\n', 'VA 1\r\n2\r\n'],
+  ['md x4\r\n', 'HD\r\n'],
+  ['md x5\r\n', 'HD\r\n'],
+], newerMeta);
+
+spec('meta E: after a flush_all, an item given a CAS below the flush\'s is hidden, as in memcached', [
+  ['ms a 1 c\r\na\r\n', 'HD c1\r\n'],
+  ['flush_all\r\n', 'OK\r\n'],
+  ['ms b 1 E1\r\nb\r\n', 'HD\r\n'],
+  ['mg b v\r\n', 'EN\r\n'],
+], { against: ['cachalot'], fresh: true, split: false });
+
+spec('meta E with -C: there is no CAS to set, c shows 0', [
+  ['ms k 1 E5 c\r\na\r\n', 'HD c0\r\n'],
+  ['md k x E6\r\n', 'HD\r\n'],
+  ['mg k c v\r\n', 'VA 0 c0\r\n\r\n'],
+  ['ma n N0 E7 c\r\n', 'HD c0\r\n'],
+], { args: ['-C'], against: ['cachalot'], fresh: true, split: false });

@@ -5,6 +5,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { parseFlags, parseI32Wrapped, parseU64, parseU64Big } from '../numbers.ts';
+import { CAS_NEXT } from '../../store/items.ts';
 import { base64DecodeInPlace } from './base64.ts';
 import { ERR } from './reply.ts';
 
@@ -24,6 +25,8 @@ export class MetaFlags {
   setStale = false;
   noReply = false;
   hasCas = false;
+  hasCasIn = false;     // E: the client chose the new CAS
+  removeVal = false;    // x (md): keep the item, drop its value
   newTtl = false;
   keyBinary = false;
   mode = 0;
@@ -32,6 +35,7 @@ export class MetaFlags {
   recacheTime = 0;      // rel, from R
   clientFlags = 0;
   reqCasId = 0;
+  casIdIn = 0;          // E's token
   delta = 1n;
   initial = 0n;
   errstr: Buffer = ERR.BAD_FORMAT;
@@ -39,8 +43,9 @@ export class MetaFlags {
 
   reset(): void {
     this.hasError = this.noUpdate = this.locked = this.vivify = this.la = this.value = false;
-    this.setStale = this.noReply = this.hasCas = this.newTtl = this.keyBinary = false;
+    this.setStale = this.noReply = this.hasCas = this.hasCasIn = this.removeVal = this.newTtl = this.keyBinary = false;
     this.mode = this.exptime = this.autovivExptime = this.recacheTime = this.clientFlags = this.reqCasId = 0;
+    this.casIdIn = 0;
     this.delta = 1n;
     this.initial = 0n;
     this.errstr = ERR.BAD_FORMAT;
@@ -89,6 +94,7 @@ export class MetaFlags {
       case 0x75: this.noUpdate = true; break;                                // u
       case 0x71: this.noReply = true; break;                                 // q
       case 0x49: this.setStale = true; break;                                // I
+      case 0x78: this.removeVal = true; break;                               // x
       case 0x4f: case 0x50: case 0x4c:                                       // O P L
       case 0x6b: case 0x73: case 0x74: case 0x63: case 0x66: break;          // k s t c f
       case 0x46: {                                                           // F
@@ -98,6 +104,12 @@ export class MetaFlags {
       case 0x43: {                                                           // C
         const v = parseU64(buf, s + 1, e);
         if (Number.isNaN(v)) this.fail(ERR.BAD_TOKEN); else { this.reqCasId = v; this.hasCas = true; }
+      } break;
+      case 0x45: {                                                           // E
+        // memcached takes any u64; our CAS is a JS number, so above 2^53 - 1 it could not be kept exactly
+        const v = parseU64(buf, s + 1, e);
+        if (Number.isNaN(v) || v > Number.MAX_SAFE_INTEGER) this.fail(ERR.BAD_TOKEN);
+        else { this.casIdIn = v; this.hasCasIn = true; }
       } break;
       case 0x4d:                                                             // M
         if (e - s !== 2) this.fail(ERR.M_LENGTH); else this.mode = buf[s + 1];
@@ -113,6 +125,11 @@ export class MetaFlags {
       default: return false;
     }
     return true;
+  }
+
+  /** The CAS a link made by this command gives its item: E's token, else the counter's next. */
+  newCas(): number {
+    return this.hasCasIn ? this.casIdIn : CAS_NEXT;
   }
 
   private fail(err: Buffer): void {

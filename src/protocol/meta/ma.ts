@@ -56,7 +56,7 @@ function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: numbe
   const before = doItemGet(st, buf, ks, nkey, hv, false);
   const clsid = before !== 0 ? st.itemClsid(before) : 0;
   if (before !== 0) st.itemRelease(before); // only its identity: our reference would stop an in-place change
-  const ret = addDelta(st, buf, ks, nkey, hv, incr, mf.delta, mf.hasCas ? mf.reqCasId : 0);
+  const ret = addDelta(st, buf, ks, nkey, hv, incr, mf.delta, mf.hasCas ? mf.reqCasId : 0, mf.newCas());
   switch (ret) {
     case DeltaResult.OK: {
       c.ctx.stats.slab(clsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
@@ -101,7 +101,7 @@ function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): b
   if (it === 0) return false;
   const bytes = Buffer.from(value + '\r\n', 'latin1'); // cold path: a miss with N
   st.itemWriteValue(it, 0, bytes, 0, bytes.length);
-  st.doStoreItem(it, StoreOp.ADD, hv, 0); // we hold the lock and just missed: the add succeeds
+  st.doStoreItem(it, StoreOp.ADD, hv, 0, mf.newCas()); // we hold the lock and just missed: the add succeeds
   target.it = it;
   target.live = true;
   target.exptime = 0;

@@ -43,12 +43,12 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   if (created) st.maybeExpand(); // a link may ask the hash table to grow: done with no lock held
 }
 
-/** N on a miss: link an empty item now, so this client wins the right to fill it. */
+/** N on a miss: link an empty item now, so this client wins the right to fill it (with E's CAS if given). */
 function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): number {
   const it = st.itemAlloc(buf, ks, nkey, 0, 0, 2);
   if (it === 0) return 0;
   st.itemWriteValue(it, 0, CRLF, 0, 2);
-  st.doItemLink(it, hv);
+  st.doItemLink(it, hv, mf.newCas());
   return it;
 }
 

@@ -9,7 +9,7 @@ import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
-import { doItemGet } from '../../store/items.ts';
+import { CAS_NEXT, doItemGet } from '../../store/items.ts';
 import { ITEM_HEADER } from '../../store/layout.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
@@ -25,6 +25,7 @@ export class MetaConnState {
   readonly stash = Buffer.allocUnsafe(STASH_SIZE);
   stashLen = 0;
   setStale = false;
+  newCas = CAS_NEXT; // E: the stored item's CAS (memcached's cas_in)
 }
 
 export function metaState(c: Conn): MetaConnState {
@@ -105,6 +106,7 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: number, vlen: number, sta
   }
   if (mf.keyBinary) itemSetKeyBinary(st, it);
   state.setStale = mf.setStale && op === StoreOp.CAS;
+  state.newCas = mf.newCas();
   c.item = it;
   c.itemAt = 0;
   c.rlbytes = vlen;
@@ -131,25 +133,27 @@ export function completeNreadMeta(c: Conn): void {
   try {
     c.ctx.stats.slab(st.itemClsid(it), SlabStat.set_cmds);
     if (!st.itemValueEndsWithCrlf(it)) { c.noreply = false; c.ctx.out.bytes(ERR.BAD_CHUNK); return; }
-    const ret = storeItemMeta(c, st, it, c.storeOp, c.casIn, state.setStale);
+    const ret = storeItemMeta(c, st, it, c.storeOp, c.casIn, state);
     finalizeMset(c, st, it, ret, ret === StoreResult.STORED ? st.lastCas : 0, state);
   } finally {
     state.setStale = false;
+    state.newCas = CAS_NEXT;
     st.itemRelease(it);
   }
 }
 
 /**
  * store_item with ms's extra CAS mode: with I, a CAS older than the item's replaces it anyway but
- * the new item is stale (keeping the old TTL and whether a win token was sent).
+ * the new item is stale (keeping the old TTL and whether a win token was sent). Either way the
+ * stored item's CAS is E's when given (state.newCas).
  */
-function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number, setStale: boolean): number {
+function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number, state: MetaConnState): number {
   const hv = st.hash(st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it));
   let ret: number;
   st.itemLock(hv);
   try {
-    ret = setStale ? doStoreStale(st, it, hv, casIn) : 0;
-    if (ret === 0) ret = st.doStoreItem(it, op, hv, casIn);
+    ret = state.setStale ? doStoreStale(st, it, hv, casIn, state.newCas) : 0;
+    if (ret === 0) ret = st.doStoreItem(it, op, hv, casIn, state.newCas);
   } finally { st.itemUnlock(hv); }
   st.maybeExpand();
   if (op === StoreOp.CAS) countCas(c, ret, st.itemClsid(it));
@@ -157,7 +161,7 @@ function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number
 }
 
 /** memcached's CAS_STALE branch of do_store_item; 0 when the CAS is not a stale one. */
-function doStoreStale(st: Store, it: number, hv: number, casIn: number): number {
+function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: number): number {
   const old = doItemGet(st, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it), hv, false);
   if (old === 0) return 0;
   try {
@@ -166,7 +170,7 @@ function doStoreStale(st: Store, it: number, hv: number, casIn: number): number 
     st.itemSetExptime(it, st.itemExptime(old));
     st.itemSetStale(it, true);
     if (st.itemTokenSent(old)) st.itemSetTokenSent(it, true);
-    st.doItemReplace(old, it, hv);
+    st.doItemReplace(old, it, hv, newCas);
     st.lastCas = st.itemCas(it);
     return StoreResult.STORED;
   } finally { st.itemRelease(old); }
