@@ -226,3 +226,23 @@ test('out of file descriptors: stop listening, count it, resume when connections
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a multi-get of large values to a client that never reads is bounded, then hung up on', async () => {
+  const s = await cachalot(['-t', '2']);
+  const setup = await Client.connect(s.port);
+  const big = 'b'.repeat(1000 * 1000);
+  assert.equal((await setup.request(`set big 0 0 ${big.length}\r\n${big}\r\n`, 8)).toString(), 'STORED\r\n');
+  const greedy = await Client.connect(s.port);
+  greedy.pauseReading();
+  await greedy.send(`get ${'big '.repeat(2000)}\r\n`); // 2 GB of reply on one line
+  // The greedy client reads nothing, so it cannot see the hang-up: watch the server's count instead.
+  let st = await statsOn(setup);
+  for (let i = 0; i < 500 && st.get('curr_connections') !== '1'; i++) { await sleep(20); st = await statsOn(setup); }
+  assert.equal(st.get('curr_connections'), '1', 'the greedy connection was closed');
+  const rss = await rssOf(s.pid);
+  assert.ok(rss < 400 * 1024 * 1024, `server RSS ${rss} stays bounded`);
+  const want = `VALUE big 0 ${big.length}\r\n`;
+  assert.equal((await setup.request('get big\r\n', want.length)).toString(), want);
+  setup.destroy();
+  greedy.destroy();
+});

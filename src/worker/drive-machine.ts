@@ -13,8 +13,15 @@ import { completeNreadMeta } from '../protocol/meta/ms.ts';
 
 /** Above this many unsent bytes a connection stops reading until the socket drains. */
 const WRITE_HIGH_WATER = 256 * 1024;
-/** A reply bigger than this is sent before the next command adds to it. */
+/** A reply bigger than this is sent before the next command (or the next key of a get) adds to it. */
 const OUT_FLUSH_AT = 512 * 1024;
+/**
+ * Replies a client has not read, past which it is hung up on. A connection stops being read
+ * once WRITE_HIGH_WATER is queued, so only one command's reply can pass it: a multi-get of many
+ * large values to a client that never reads. memcached points into the items instead of copying;
+ * we copy, so we bound it (never below two items of -I).
+ */
+const MIN_BACKLOG_LIMIT = 16 * 1024 * 1024;
 
 export function connSetState(c: Conn, state: ConnStateValue): void {
   if (state === c.state) return;
@@ -138,6 +145,16 @@ export function connFlush(c: Conn): void {
     c.writeBlocked = true;
     sock.pause();
   }
+  if (sock.writableLength > Math.max(MIN_BACKLOG_LIMIT, 2 * c.ctx.settings.itemSizeMax)) {
+    c.closeReason = 'unread replies over the limit';
+    sock.destroy(); // 'close' then releases the connection
+  }
+}
+
+/** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
+export function connFlushIfLarge(c: Conn): boolean {
+  if (c.ctx.out.pos > OUT_FLUSH_AT) connFlush(c);
+  return c.socket !== null && !c.socket.destroyed;
 }
 
 /** 'drain': the client read its replies; carry on with what it sent meanwhile. */

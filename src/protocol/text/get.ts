@@ -6,8 +6,11 @@ import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
+import { connFlushIfLarge } from '../../worker/drive-machine.ts';
 
 export const KEY_MAX_LENGTH = 250;
+/** A multi-get's reply goes out in pieces past this (the key-too-long rule then cannot take it back). */
+const OUT_CHUNK = 256 * 1024;
 
 export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnCas: boolean, shouldTouch: boolean): void {
   const out = c.ctx.out;
@@ -20,7 +23,7 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
     exptimeRel = store.realtime(exptime);
     p = tokEnd(c, 1);
   }
-  const mark = out.pos;
+  let mark = out.pos;
   while (p < lineEnd) {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
@@ -35,6 +38,10 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
       return;
     }
     getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel);
+    if (out.pos - mark > OUT_CHUNK) {
+      if (!connFlushIfLarge(c)) return;
+      mark = out.pos; // what was sent cannot be taken back
+    }
   }
   out.bytes(REPLY.END);
 }
