@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { b, get, newStore, put } from "./test-support.ts";
+import { b, casOfKey, get, newStore, put } from "./test-support.ts";
 import { CAS_NEXT } from "./items.ts";
 import { addDelta } from "./delta.ts";
 import { DeltaResult, StoreOp, StoreResult } from "./results.ts";
@@ -23,15 +23,6 @@ function putWithCas(st: Store, key: string, value: string, op: number, casIn: nu
   try { r = st.doStoreItem(it, op, hv, casIn, newCas); } finally { st.itemUnlock(hv); }
   st.itemRelease(it);
   return r;
-}
-
-function casOfKey(st: Store, key: string): number {
-  const k = b(key);
-  const it = st.itemGet(k, 0, k.length);
-  assert.notEqual(it, 0, `${key} should exist`);
-  const cas = st.itemCas(it);
-  st.itemRelease(it);
-  return cas;
 }
 
 test("set with an explicit CAS: a new key and a replaced one take it; lastCas reports it", () => {

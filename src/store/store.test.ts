@@ -2,20 +2,11 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { b, get, MB, newStore, put } from "./test-support.ts";
+import { b, casOfKey, get, MB, newStore, put } from "./test-support.ts";
 import { AllocError, DeleteResult, DeltaResult, StoreOp, StoreResult } from "./results.ts";
 import { ThreadStat } from "../stats/thread-stats.ts";
 
 const { SET, ADD, REPLACE, APPEND, PREPEND, CAS } = StoreOp;
-
-function casOfKey(st: ReturnType<typeof newStore>, key: string): number {
-  const k = b(key);
-  const it = st.itemGet(k, 0, k.length);
-  assert.notEqual(it, 0, `${key} should exist`);
-  const cas = st.itemCas(it);
-  st.itemRelease(it);
-  return cas;
-}
 
 test("set then get returns the value, flags, nbytes and the CAS of the link", () => {
   const st = newStore();

@@ -43,3 +43,13 @@ export function get(st: Store, key: string): string | null {
   st.itemRelease(it);
   return out.subarray(0, out.length - 2).toString("latin1");
 }
+
+/** The CAS of a key that must exist. */
+export function casOfKey(st: Store, key: string): number {
+  const k = b(key);
+  const it = st.itemGet(k, 0, k.length);
+  if (it === 0) throw new Error(`${key} should exist`);
+  const cas = st.itemCas(it);
+  st.itemRelease(it);
+  return cas;
+}

@@ -1,8 +1,26 @@
-// The O and k flags every meta reply may echo, and the O length rule.
+// What every meta command shares: the checks it starts with, the O and k flags every reply may
+// echo, and the O length rule.
 
 import type { Conn } from '../../worker/conn.ts';
-import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
-import { metaKey, metaOpaque } from './reply.ts';
+import { REPLY } from '../replies.ts';
+import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { mf, MFLAG_MAX_OPAQUE_LENGTH, MFLAG_MAX_OPT_LENGTH } from './flags.ts';
+import { metaKey, metaOpaque, ERR } from './reply.ts';
+
+/**
+ * The checks mg, md and ma start with, in memcached's order: a key at all, its length, how many
+ * flags, then the flags themselves (parsed into `mf`). False once the error reply is written.
+ * mg words two of its errors its own way: `tooMany` and, when null, the flag parser's own text.
+ */
+export function metaPreamble(c: Conn, buf: Buffer, ntokens: number, tooMany: Buffer, badFlags: Buffer | null): boolean {
+  const out = c.ctx.out;
+  if (ntokens < 3) { out.bytes(REPLY.ERROR); return false; }
+  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return false; }
+  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(tooMany); return false; }
+  if (!mf.preparse(c, buf, 2, ntokens, c.ctx.store)) { out.bytes(badFlags ?? mf.errstr); return false; }
+  c.noreply = mf.noReply;
+  return true;
+}
 
 /** Some O token is longer than memcached's MFLAG_MAX_OPAQUE_LENGTH. */
 export function opaqueTooLong(c: Conn, buf: Buffer, ntokens: number): boolean {

@@ -3,15 +3,13 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { DeltaResult, StoreOp } from '../../store/results.ts';
 import { doItemGet } from '../../store/items.ts';
 import { addDelta } from '../../store/delta.ts';
-import { KEY_MAX_LENGTH } from '../text/get.ts';
-import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { CODE, ERR, code, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
-import { opaqueTooLong, writeOpaqueAndKey } from './common.ts';
+import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
 /**
  * The item an ma answers about. After an incr that changed the value's length memcached answers
@@ -23,12 +21,8 @@ const target: Target = { it: 0, live: false, exptime: 0, created: false, value: 
 
 export function processMarithmeticCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
-  if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
-  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return; }
-  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(ERR.FLAGS_TOO_LONG); return; }
+  if (!metaPreamble(c, buf, ntokens, ERR.FLAGS_TOO_LONG, ERR.INVALID_OR_DUPLICATE)) return;
   const st = c.ctx.store;
-  if (!mf.preparse(c, buf, 2, ntokens, st)) { out.bytes(ERR.INVALID_OR_DUPLICATE); return; }
-  c.noreply = mf.noReply;
   let incr = true;
   switch (mf.mode) {
     case 0: case 0x49: case 0x2b: break;               // I, +

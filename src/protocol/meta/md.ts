@@ -5,25 +5,19 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp } from '../../store/results.ts';
 import { doItemGet } from '../../store/items.ts';
-import { KEY_MAX_LENGTH } from '../text/get.ts';
-import { mf, MFLAG_MAX_OPT_LENGTH } from './flags.ts';
+import { mf } from './flags.ts';
 import { CODE, ERR, code, itemSetKeyBinary } from './reply.ts';
-import { opaqueTooLong, writeOpaqueAndKey } from './common.ts';
+import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
 const CRLF = Buffer.from('\r\n');
 
 export function processMdeleteCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
-  if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
-  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return; }
-  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(ERR.FLAGS_TOO_LONG); return; }
+  if (!metaPreamble(c, buf, ntokens, ERR.FLAGS_TOO_LONG, ERR.INVALID_OR_DUPLICATE)) return;
   const st = c.ctx.store;
-  if (!mf.preparse(c, buf, 2, ntokens, st)) { out.bytes(ERR.INVALID_OR_DUPLICATE); return; }
-  c.noreply = mf.noReply;
   if (opaqueTooLong(c, buf, ntokens)) { out.bytes(ERR.OPAQUE_TOO_LONG); return; }
   const ks = c.tokens[2], nkey = c.tokens[3] - ks;
   const hv = st.hash(buf, ks, nkey);

@@ -5,24 +5,18 @@
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import type { OutBuffer } from '../../worker/out-buffer.ts';
-import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { doItemGet } from '../../store/items.ts';
-import { KEY_MAX_LENGTH } from '../text/get.ts';
-import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { CODE, ERR, code, itemKey, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
 import { countLruHit } from './stats.ts';
+import { metaPreamble } from './common.ts';
 
 const CRLF = Buffer.from('\r\n');
 
 export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void {
-  const out = c.ctx.out;
-  if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
-  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return; }
-  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(ERR.MG_FLAGS_TOO_LONG); return; }
+  if (!metaPreamble(c, buf, ntokens, ERR.MG_FLAGS_TOO_LONG, null)) return;
   const st = c.ctx.store;
-  if (!mf.preparse(c, buf, 2, ntokens, st)) { out.bytes(mf.errstr); return; }
-  c.noreply = mf.noReply;
   const ks = c.tokens[2], nkey = c.tokens[3] - ks;
   const hv = st.hash(buf, ks, nkey);
   st.itemLock(hv);
