@@ -230,8 +230,8 @@ await main();
  * The results file ends with hand-written notes (what profiling showed, what was changed); a new
  * run replaces the measurements above them and keeps the notes.
  */
-const NOTES_HEADING = '## Profiling notes';
 function keptNotes(file: string): string {
+  const NOTES_HEADING = '## Profiling notes';
   let old = '';
   try { old = readFileSync(file, 'utf8'); } catch { return ''; }
   const at = old.indexOf(NOTES_HEADING);
