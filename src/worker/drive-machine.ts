@@ -168,15 +168,10 @@ export function onConnDrain(c: Conn): void {
   }
 }
 
-/** 'data': new input; a fresh read gets a fresh -R budget, as a new libevent event would. */
+/** 'data' (where the onread path is missing): a new chunk of input. */
 export function onConnData(c: Conn, chunk: Buffer): void {
-  c.ctx.stats.row[ThreadStat.bytes_read] += chunk.length;
   c.addInput(chunk);
-  c.lastCmdTime = c.ctx.store.currentTime();
-  if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) return;
-  if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
-  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
-  driveMachine(c);
+  inputArrived(c, chunk.length);
 }
 
 /**
@@ -185,18 +180,18 @@ export function onConnData(c: Conn, chunk: Buffer): void {
  * connection leaves unconsumed is copied out before returning.
  */
 export function onConnRead(c: Conn, shared: Buffer, n: number): void {
-  c.ctx.stats.row[ThreadStat.bytes_read] += n;
   c.addShared(shared, n);
+  try { inputArrived(c, n); } finally { c.keepLeftover(shared); }
+}
+
+/** New input is in c.rbuf: a fresh read gets a fresh -R budget, as a new libevent event would. */
+function inputArrived(c: Conn, n: number): void {
+  c.ctx.stats.row[ThreadStat.bytes_read] += n;
   c.lastCmdTime = c.ctx.store.currentTime();
-  try {
-    if (c.state === ConnState.waiting || c.state === ConnState.nread || c.state === ConnState.swallow) {
-      if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
-      if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
-      driveMachine(c);
-    }
-  } finally {
-    c.keepLeftover(shared);
-  }
+  if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) return;
+  if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
+  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
+  driveMachine(c);
 }
 
 /** Hooks the worker installs: what to do once a socket is gone. */
