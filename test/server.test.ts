@@ -246,3 +246,20 @@ test('a multi-get of large values to a client that never reads is bounded, then 
   setup.destroy();
   greedy.destroy();
 });
+
+test('stats conns lists every connection of every worker, with its address and state', async () => {
+  const s = await cachalot(['-t', '4']);
+  const clients = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));
+  for (const c of clients) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  const probe = await Client.connect(s.port);
+  await probe.send('stats conns\r\n');
+  const text = (await probe.readUntil('END\r\n')).toString();
+  const ids = new Set([...text.matchAll(/^STAT (\d+):addr tcp:127\.0\.0\.1:\d+\r$/gm)].map((m) => m[1]));
+  assert.equal(ids.size, 4, text); // three idle clients and the probe, on four different workers
+  for (const id of ids) {
+    assert.match(text, new RegExp(`^STAT ${id}:listen_addr tcp:127\\.0\\.0\\.1:${s.port}\\r$`, 'm'));
+    assert.match(text, new RegExp(`^STAT ${id}:state conn_(waiting|parse_cmd|new_cmd)\\r$`, 'm'));
+    assert.match(text, new RegExp(`^STAT ${id}:secs_since_last_cmd \\d+\\r$`, 'm'));
+  }
+  for (const c of [...clients, probe]) c.end();
+});

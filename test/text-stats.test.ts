@@ -31,3 +31,14 @@ differential('stats after traffic: the counters memcached keeps, as it counts th
   'incr q 1\r\n', 'decr q 1\r\n', 'delete a\r\n', 'delete a\r\n', 'flush_all 1000\r\n',
   `set big 0 0 2000000\r\n${'x'.repeat(2000000)}\r\n`, 'stats\r\n',
 ]);
+
+spec('shutdown with -A: a bad mode is refused, then the server hangs up and exits', [
+  ['shutdown foo\r\n', 'CLIENT_ERROR invalid shutdown mode\r\n'],
+  ['shutdown graceful x\r\n', 'CLIENT_ERROR invalid shutdown mode\r\n'],
+  ['version\r\n', 'VERSION 1.6.18\r\n'],
+  ['shutdown\r\n', ''],
+], { args: ['-A'], fresh: true, closes: true, split: false });
+
+spec('shutdown without -A is refused', [
+  ['shutdown\r\n', 'ERROR: shutdown not enabled\r\n'],
+]);
