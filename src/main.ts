@@ -3,7 +3,8 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
-import { parseSettings, storeSettingsOf } from './settings.ts';
+import { parseSettings } from './settings.ts';
+import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, Store } from './store/store.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';

@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { atoi, parseItemSize, parseSettings, reportSettings, storeSettingsOf, type ParseOutcome, type Settings } from './settings.ts';
+import { parseItemSize, parseSettings, type ParseOutcome, type Settings } from './settings.ts';
+import { atoi } from './settings/c-numbers.ts';
+import { reportSettings, storeSettingsOf } from './settings/report.ts';
 
 function run(...argv: string[]): Settings {
   const r = parseSettings(argv, {});

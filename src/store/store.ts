@@ -17,9 +17,6 @@ import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
 
-// main.ts builds StoreSettings from the command line with settings.ts's storeSettingsOf; re-exported for it.
-export { storeSettingsOf } from "../settings.ts";
-
 export type StoreSettings = {
   maxBytes: number; // -m in bytes (default 64 MiB)
   chunkSizeMin: number; // -n (48)

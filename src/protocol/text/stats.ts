@@ -7,8 +7,8 @@ import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { ConnTable, ConnRow, intToIpv4 } from '../../stats/conn-table.ts';
 import { tokIs } from './tokens.ts';
-import { reportSettings } from '../../settings.ts';
-import type { LiveSettings } from '../../settings.ts';
+import { reportSettings } from '../../settings/report.ts';
+import type { LiveSettings } from '../../settings/report.ts';
 import { Ctl } from '../../server-ctl.ts';
 import { PROTOCOL_VERSION } from './commands.ts';
 

@@ -1,0 +1,116 @@
+// `stats settings`: memcached 1.6.18's lines in its order, from our Settings; and the store's
+// share of the settings.
+
+import type { Protocol, Settings } from '../settings.ts';
+import type { StoreSettings } from '../store/store.ts';
+
+/** What `stats settings` shows that changes while running; each defaults to the start-up value. */
+export type LiveSettings = {
+  oldest?: number;        // settings.oldest_live: rel time of the last flush_all (0 = none)
+  verbosity?: number;     // after the `verbosity` command
+  trackSizes?: boolean;   // after `stats sizes_enable` / `sizes_disable`
+  lruCrawler?: boolean;   // after `lru_crawler enable` / `disable`
+  maxConns?: number;      // memcached can lower it at start when fds are short
+};
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' };
+
+/**
+ * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
+ * (extstore and TLS compiled in: those lines show memcached's defaults, since Cachalot has
+ * neither), so `stats settings` compares line for line with a real memcached.
+ */
+export function reportSettings(
+  s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
+): void {
+  emit('maxbytes', s.maxBytes);
+  emit('maxconns', live.maxConns ?? s.maxConns);
+  emit('tcpport', s.port);
+  emit('udpport', s.udpPort);
+  emit('inter', s.listenSpecified ? s.listen.join(',') : 'NULL');
+  emit('verbosity', live.verbosity ?? s.verbose);
+  emit('oldest', live.oldest ?? 0);
+  emit('evictions', s.evictToFree ? 'on' : 'off');
+  emit('domain_socket', s.socketPath ?? 'NULL');
+  emit('umask', s.socketMask.toString(8));
+  emit('shutdown_command', yesNo(s.shutdownEnabled));
+  emit('growth_factor', s.factor.toFixed(2));
+  emit('chunk_size', s.chunkSizeMin);
+  emit('num_threads', s.threads);
+  emit('num_threads_per_udp', s.numThreadsPerUdp);
+  emit('stat_key_prefix', s.prefixDelimiter);
+  emit('detail_enabled', yesNo(s.detailEnabled));
+  emit('reqs_per_event', s.reqsPerEvent);
+  emit('cas_enabled', yesNo(s.useCas));
+  emit('tcp_backlog', s.backlog);
+  emit('binding_protocol', PROTOCOL_TEXT[s.protocol]);
+  emit('auth_enabled_sasl', yesNo(s.sasl));
+  emit('auth_enabled_ascii', s.authFile ?? 'no');
+  emit('item_size_max', s.itemSizeMax);
+  reportSettingsExtended(s, emit, live);
+}
+
+function reportSettingsExtended(
+  s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings,
+): void {
+  emit('maxconns_fast', yesNo(s.maxConnsFast));
+  emit('hashpower_init', s.hashpowerInit);
+  emit('slab_reassign', yesNo(s.slabReassign));
+  emit('slab_automove', s.slabAutomove);
+  emit('slab_automove_ratio', s.slabAutomoveRatio.toFixed(2));
+  emit('slab_automove_window', s.slabAutomoveWindow);
+  emit('slab_chunk_max', s.slabChunkMax);
+  emit('lru_crawler', yesNo(live.lruCrawler ?? s.lruCrawler));
+  emit('lru_crawler_sleep', s.lruCrawlerSleep);
+  emit('lru_crawler_tocrawl', s.lruCrawlerTocrawl);
+  emit('tail_repair_time', s.tailRepairTime);
+  emit('flush_enabled', yesNo(s.flushEnabled));
+  emit('dump_enabled', yesNo(s.dumpEnabled));
+  emit('hash_algorithm', s.hashAlgorithm);
+  emit('lru_maintainer_thread', yesNo(s.lruMaintainer));
+  emit('lru_segmented', yesNo(s.lruSegmented));
+  emit('hot_lru_pct', s.hotLruPct);
+  emit('warm_lru_pct', s.warmLruPct);
+  emit('hot_max_factor', s.hotMaxFactor.toFixed(2));
+  emit('warm_max_factor', s.warmMaxFactor.toFixed(2));
+  emit('temp_lru', yesNo(s.tempLru));
+  emit('temporary_ttl', s.temporaryTtl >>> 0);
+  emit('idle_timeout', s.idleTimeout);
+  emit('watcher_logbuf_size', s.watcherLogbufSize);
+  emit('worker_logbuf_size', s.workerLogbufSize);
+  emit('read_buf_mem_limit', s.readBufMemLimit);
+  emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
+  emit('inline_ascii_response', 'no');
+  reportSettingsAbsent(emit);
+}
+
+/** extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf). */
+function reportSettingsAbsent(emit: (name: string, value: string | number) => void): void {
+  const lines: Array<[string, string | number]> = [
+    ['ext_item_size', 512], ['ext_item_age', 4294967295], ['ext_low_ttl', 0], ['ext_recache_rate', 2000],
+    ['ext_wbuf_size', 4194304], ['ext_compact_under', 0], ['ext_drop_under', 0], ['ext_max_sleep', 1000000],
+    ['ext_max_frag', '0.80'], ['slab_automove_freeratio', '0.010'], ['ext_drop_unread', 'no'],
+    ['ssl_enabled', 'no'], ['ssl_chain_cert', '(null)'], ['ssl_key', '(null)'], ['ssl_verify_mode', 0],
+    ['ssl_keyformat', 1], ['ssl_ciphers', 'NULL'], ['ssl_ca_cert', 'NULL'], ['ssl_wbuf_size', 16384],
+    ['ssl_session_cache', 'no'], ['ssl_kernel_tls', 'no'], ['ssl_min_version', 'tlsv1.2'],
+    ['num_napi_ids', '(null)'], ['memory_file', '(null)'],
+  ];
+  for (const [name, value] of lines) emit(name, value);
+}
+
+// ---- the store's share ----
+
+/**
+ * slabPageSize stays 1 MiB even with -I above 1m, as in memcached 1.6.18: larger items are
+ * chained from slabChunkMax-sized chunks (-I 2m sets slabChunkMax to 512 KiB).
+ * hashpowerInit is 0 when -o hashpower was not given (memcached then starts at 16).
+ */
+export function storeSettingsOf(s: Settings): StoreSettings {
+  return {
+    maxBytes: s.maxBytes, chunkSizeMin: s.chunkSizeMin, factor: s.factor, itemSizeMax: s.itemSizeMax,
+    slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax, preallocate: s.preallocate,
+    evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
+    numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
+  };
+}
