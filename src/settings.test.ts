@@ -134,8 +134,9 @@ test('stats settings: memcached 1.6.18 names and order, with our values', () => 
 });
 
 test('storeSettingsOf carries the store\'s share', () => {
-  const st = storeSettingsOf(run('-m', '128', '-I', '2m', '-t', '2', '-n', '64', '-f', '1.08', '-L', '-M', '-C'));
+  const st = storeSettingsOf(run('-m', '128', '-I', '2m', '-t', '2', '-n', '64', '-f', '1.08', '-L', '-M', '-C',
+    '-o', 'hot_lru_pct=30,warm_lru_pct=50'));
   assert.deepEqual(st, { maxBytes: 128 * 1048576, chunkSizeMin: 64, factor: 1.08, itemSizeMax: 2 * 1048576,
     slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
-    hashpowerInit: 0, numThreads: 2, lruSegmented: true });
+    hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50 });
 });
