@@ -12,12 +12,9 @@ import type { LiveSettings } from '../../settings/report.ts';
 import { Ctl } from '../../server-ctl.ts';
 import { PROTOCOL_VERSION } from './commands.ts';
 
-type Emit = (name: string, value: string | number) => void;
+export type Emit = (name: string, value: string | number) => void;
 const L = (s: string): Buffer => Buffer.from(s);
-const SUB = {
-  settings: L('settings'), items: L('items'), slabs: L('slabs'), sizes: L('sizes'), conns: L('conns'),
-  reset: L('reset'), detail: L('detail'), threads: L('threads'), on: L('on'), off: L('off'), dump: L('dump'),
-} as const;
+const SUB = { reset: L('reset'), detail: L('detail'), on: L('on'), off: L('off'), dump: L('dump') } as const;
 
 export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
@@ -29,18 +26,30 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
     out.crlf();
   };
   if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
-  if (ntokens === 2) { serverStats(c, emit); out.bytes(REPLY.END); return; }
-  const store = c.ctx.store;
+  if (ntokens === 2) { reportStats(c, '', emit); out.bytes(REPLY.END); return; }
   if (tokIs(c, buf, 1, SUB.reset)) { resetStats(c); out.bytes(REPLY.RESET); return; }
   if (tokIs(c, buf, 1, SUB.detail)) { statsDetail(c, buf, ntokens); return; }
-  if (tokIs(c, buf, 1, SUB.settings)) reportSettings(c.ctx.settings, emit, liveSettings(c));
-  else if (tokIs(c, buf, 1, SUB.items)) store.reportItems(emit);
-  else if (tokIs(c, buf, 1, SUB.slabs)) store.reportSlabs(emit);
-  else if (tokIs(c, buf, 1, SUB.sizes)) store.reportSizes(emit);
-  else if (tokIs(c, buf, 1, SUB.conns)) connStats(c, emit);
-  else if (tokIs(c, buf, 1, SUB.threads)) threadStats(c, emit);
-  else { out.bytes(REPLY.ERROR); return; }
+  const group = buf.toString('latin1', c.tokens[2], c.tokens[3]);
+  if (!reportStats(c, group, emit)) { out.bytes(REPLY.ERROR); return; }
   out.bytes(REPLY.END);
+}
+
+/**
+ * One group of statistics as (name, value) pairs, for whichever protocol frames them: '' (plain
+ * `stats`), settings, items, slabs, sizes, conns, threads. False for a group there is none of.
+ */
+export function reportStats(c: Conn, group: string, emit: Emit): boolean {
+  const store = c.ctx.store;
+  switch (group) {
+    case '': serverStats(c, emit); return true;
+    case 'settings': reportSettings(c.ctx.settings, emit, liveSettings(c)); return true;
+    case 'items': store.reportItems(emit); return true;
+    case 'slabs': store.reportSlabs(emit); return true;
+    case 'sizes': store.reportSizes(emit); return true;
+    case 'conns': connStats(c, emit); return true;
+    case 'threads': threadStats(c, emit); return true;
+    default: return false;
+  }
 }
 
 function liveSettings(c: Conn): LiveSettings {
@@ -126,7 +135,7 @@ function loggerStats(emit: Emit): void {
 }
 
 /** `stats reset`: memcached zeroes the counters but not the gauges (connections, items). */
-function resetStats(c: Conn): void {
+export function resetStats(c: Conn): void {
   c.ctx.stats.resetAll([ThreadStat.curr_conns]);
   c.ctx.ctl.set(Ctl.totalConns, 0);
   c.ctx.ctl.set(Ctl.rejectedConns, 0);
