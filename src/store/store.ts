@@ -262,6 +262,9 @@ export class Store {
   itemSetFetched(it: number, on: boolean): void { this.setBit(it, ItemFlag.FETCHED, on); }
   itemSetStale(it: number, on: boolean): void { this.setBit(it, ItemFlag.STALE, on); }
   itemSetTokenSent(it: number, on: boolean): void { this.setBit(it, ItemFlag.TOKEN_SENT, on); }
+  /** memcached's ITEM_KEY_BINARY: stored by `ms ... b`, so meta replies show the key in base64. */
+  itemKeyBinary(it: number): boolean { return this.hasBit(it, ItemFlag.KEY_BINARY); }
+  itemSetKeyBinary(it: number, on: boolean): void { this.setBit(it, ItemFlag.KEY_BINARY, on); }
   itemSetExptime(it: number, exptimeRel: number): void { this.a32[it * 2 + ItemField.exptime] = exptimeRel; }
   doItemBump(it: number): void { doItemBump(this, it); }
   private hasBit(it: number, bit: number): boolean { return (this.a32[it * 2 + ItemField.bits] & bit) !== 0; }

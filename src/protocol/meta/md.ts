@@ -9,7 +9,7 @@ import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp } from '../../store/results.ts';
 import { doItemGet } from '../../store/items.ts';
 import { mf } from './flags.ts';
-import { CODE, ERR, code, itemSetKeyBinary } from './reply.ts';
+import { CODE, ERR, code } from './reply.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
 const CRLF = Buffer.from('\r\n');
@@ -71,7 +71,7 @@ function removeValue(st: Store, buf: Buffer, ks: number, nkey: number, hv: numbe
   const it = st.itemAlloc(buf, ks, nkey, mf.clientFlags, mf.exptime, 2);
   if (it === 0) return 0;
   st.itemWriteValue(it, 0, CRLF, 0, 2);
-  if (mf.keyBinary) itemSetKeyBinary(st, it);
+  if (mf.keyBinary) st.itemSetKeyBinary(it, true);
   st.doStoreItem(it, StoreOp.SET, hv, 0, mf.hasCasIn ? mf.casIdIn : st.itemCas(old)); // a set: always stored
   return it;
 }

@@ -15,7 +15,7 @@ import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { KEY_MAX_LENGTH } from '../text/get.ts';
 import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
-import { CODE, ERR, code, itemKey, itemSetKeyBinary, metaChar } from './reply.ts';
+import { CODE, ERR, code, itemKey, metaChar } from './reply.ts';
 
 const INT_MAX = 0x7fffffff;
 const STASH_SIZE = 1024; // 20 tokens, an opaque of at most 32 bytes: far less
@@ -104,7 +104,7 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: number, vlen: number, sta
     msetError(c, tooLarge ? ERR.TOO_LARGE : ERR.NO_MEMORY, vlen);
     return;
   }
-  if (mf.keyBinary) itemSetKeyBinary(st, it);
+  if (mf.keyBinary) st.itemSetKeyBinary(it, true);
   state.setStale = mf.setStale && op === StoreOp.CAS;
   state.newCas = mf.newCas();
   c.item = it;

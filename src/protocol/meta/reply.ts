@@ -3,7 +3,6 @@
 
 import type { OutBuffer } from '../../worker/out-buffer.ts';
 import type { Store } from '../../store/store.ts';
-import { ItemField, ItemFlag } from '../../store/layout.ts';
 import { base64Encode, base64Length } from './base64.ts';
 
 const r = (s: string): Buffer => Buffer.from(s + '\r\n', 'latin1');
@@ -68,7 +67,7 @@ export function metaKey(out: OutBuffer, buf: Uint8Array, ks: number, nkey: numbe
 /** The item's key bytes as text (base64 when it was stored with `b`); `withK` adds " k" and " b". */
 export function itemKey(out: OutBuffer, st: Store, it: number, withK: boolean): void {
   const nkey = st.itemNkey(it);
-  const binary = itemKeyBinary(st, it);
+  const binary = st.itemKeyBinary(it);
   if (withK) metaChar(out, 0x6b);
   if (!binary) {
     out.reserve(nkey);
@@ -81,16 +80,6 @@ export function itemKey(out: OutBuffer, st: Store, it: number, withK: boolean): 
   st.itemCopyKey(it, out.buf, raw);
   out.pos += base64Encode(out.buf, raw, nkey, out.buf, out.pos);
   if (withK) metaChar(out, 0x62);
-}
-
-/** memcached's ITEM_KEY_BINARY: the item was stored by `ms ... b`, so replies show its key in base64. */
-export function itemKeyBinary(st: Store, it: number): boolean {
-  return (st.a32[it * 2 + ItemField.bits] & ItemFlag.KEY_BINARY) !== 0;
-}
-
-/** Set ITEM_KEY_BINARY on an item not yet linked (only its allocator sees it). */
-export function itemSetKeyBinary(st: Store, it: number): void {
-  st.a32[it * 2 + ItemField.bits] |= ItemFlag.KEY_BINARY;
 }
 
 /** itoa_u32 of a C unsigned subtraction: a negative difference wraps as memcached prints it. */
