@@ -2,7 +2,10 @@
 // Every table runs against Cachalot and, where installed, a real memcached: the expected bytes
 // are memcached's own.
 
-import { spec } from './support/spec.ts';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { kindsFor, serverFor, spec } from './support/spec.ts';
+import { Client } from './support/client.ts';
 
 const K250 = 'k'.repeat(250);
 const K251 = 'k'.repeat(251);
@@ -120,3 +123,29 @@ spec('text: too large values are refused, swallowed, and a failed set drops the 
   [`set big 1 0 1048510\r\n${'x'.repeat(1048510)}\r\n`, 'STORED\r\n'],
   [`set big 1 0 1048511\r\n${'x'.repeat(1048511)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
 ], { split: false });
+
+/** Fill until the store refuses, then ask it to store something too large. */
+async function tooLargeAfterOutOfMemory(kind: 'cachalot' | 'memcached'): Promise<void> {
+  const server = await serverFor(kind, ['-m', '2', '-M'], true);
+  const c = await Client.connect(server.port);
+  try {
+    const v = 'v'.repeat(100_000);
+    let reply = '';
+    for (let i = 0; i < 200 && reply !== 'SERVER_ERROR out of memory storing object\r\n'; i++) {
+      reply = (await c.request(`set fill${i} 0 0 ${v.length}\r\n${v}\r\n`, 8)).toString();
+      if (reply !== 'STORED\r\n') reply += (await c.readUntil('\r\n')).toString();
+    }
+    assert.equal(reply, 'SERVER_ERROR out of memory storing object\r\n');
+    const big = 'x'.repeat(1048577);
+    const want = 'SERVER_ERROR object too large for cache\r\n';
+    assert.equal((await c.request(`set big 0 0 ${big.length}\r\n${big}\r\n`, want.length)).toString(), want);
+  } finally {
+    c.end();
+    await server.stop();
+  }
+}
+
+for (const kind of kindsFor()) {
+  test(`text: a too-large value is "too large" even right after an out-of-memory refusal [${kind}]`,
+    () => tooLargeAfterOutOfMemory(kind));
+}

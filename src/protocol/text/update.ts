@@ -43,10 +43,11 @@ export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags
   nbytes: number, op: number, casIn: number): void {
   const store = c.ctx.store;
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordSet(buf, ks, nkey);
-  const it = itemSizeOk(c.ctx.settings, nkey, flags, nbytes)
-    ? store.itemAlloc(buf, ks, nkey, flags, store.realtime(exptime), nbytes) : 0;
+  const fits = itemSizeOk(c.ctx.settings, nkey, flags, nbytes);
+  const it = fits ? store.itemAlloc(buf, ks, nkey, flags, store.realtime(exptime), nbytes) : 0;
   if (it === 0) {
-    refuseStore(c, buf, ks, nkey, op, nbytes, it === 0 && store.allocError === AllocError.NO_MEMORY);
+    // allocError speaks only for an itemAlloc that ran: a value judged too large never reached it.
+    refuseStore(c, buf, ks, nkey, op, nbytes, fits && store.allocError === AllocError.NO_MEMORY);
     return;
   }
   c.item = it;
