@@ -5,12 +5,11 @@
 import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings.ts';
-import { ServerCtl, Ctl } from '../server-ctl.ts';
+import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable } from '../stats/conn-table.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 
-const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections\r\n');
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
 
@@ -48,7 +47,7 @@ export class Dispatcher {
     if (s.port === 0) return bound;
     let port = s.port < 0 ? 0 : s.port;
     for (const host of s.listen) {
-      const server = this.createServer('tcp');
+      const server = this.createServer();
       await listenOn(server, { host, port, backlog: s.backlog });
       const addr = server.address() as net.AddressInfo;
       port = addr.port;
@@ -69,34 +68,26 @@ export class Dispatcher {
     for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
   }
 
-  private createServer(transport: 'tcp'): net.Server {
-    const server = net.createServer({ pauseOnConnect: true, keepAlive: true }, (socket) => this.onAccept(socket, transport));
+  /** A TCP listener: the only kind whose sockets can be handed to a worker. */
+  private createServer(): net.Server {
+    const server = net.createServer({ pauseOnConnect: true, keepAlive: true }, (socket) => this.onAccept(socket));
     server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
     this.servers.push(server);
     return server;
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */
-  private onAccept(socket: net.Socket, transport: 'tcp'): void {
-    const row = this.ctl.get(Ctl.currConns) >= this.settings.maxConns ? -1 : this.connTable.claim();
-    if (row < 0) { this.reject(socket); return; }
-    const curr = this.ctl.add(Ctl.currConns, 1);
-    this.ctl.add(Ctl.totalConns, 1);
-    if (row + 1 > this.ctl.get(Ctl.connStructures)) this.ctl.set(Ctl.connStructures, row + 1);
-    this.dispatchConnNew(socket, row, transport);
-    if (curr >= this.fdBudget) this.acceptNewConns(false);
-  }
-
-  private reject(socket: net.Socket): void {
-    this.ctl.add(Ctl.rejectedConns, 1);
-    socket.on('error', () => {});
-    socket.end(TOO_MANY_CONNS);
+  private onAccept(socket: net.Socket): void {
+    const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
+    if (row < 0) { refuseConn(socket); return; }
+    this.dispatchConnNew(socket, row);
+    if (this.ctl.get(Ctl.currConns) >= this.fdBudget) this.acceptNewConns(false);
   }
 
   /** dispatch_conn_new: the next worker in turn gets the socket itself. */
-  private dispatchConnNew(socket: net.Socket, row: number, transport: 'tcp' | 'unix'): void {
+  private dispatchConnNew(socket: net.Socket, row: number): void {
     this.lastThread = (this.lastThread + 1) % this.workers.length;
-    const msg: WorkerMessage = { type: 'conn', socket, row, transport };
+    const msg: WorkerMessage = { type: 'conn', socket, row, transport: 'tcp' };
     this.workers[this.lastThread].postMessage(msg, [socket as unknown as Transferable]);
   }
 
@@ -133,7 +124,7 @@ export class Dispatcher {
   }
 
   private relisten(b: { server: net.Server; host: string; port: number }): void {
-    const server = this.createServer('tcp');
+    const server = this.createServer();
     const old = this.servers.indexOf(b.server);
     if (old >= 0) this.servers.splice(old, 1);
     b.server = server;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/store.ts';
 import type { Settings } from '../settings.ts';
-import { ServerCtl, Ctl } from '../server-ctl.ts';
+import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
@@ -153,16 +153,9 @@ const unixServers: net.Server[] = [];
 /** Accept unix-socket connections here (see Dispatcher.listenUnix): -c applies as in the dispatcher. */
 function listenUnix(listen: net.ListenOptions, mask: number | null): void {
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    const row = ctx.ctl.add(Ctl.currConns, 1) > ctx.settings.maxConns ? -1 : ctx.connTable.claim();
-    if (row < 0) {
-      ctx.ctl.add(Ctl.currConns, -1);
-      ctx.ctl.add(Ctl.rejectedConns, 1);
-      socket.on('error', () => {});
-      socket.end('ERROR Too many open connections\r\n');
-      return;
-    }
-    ctx.ctl.add(Ctl.totalConns, 1);
-    connNew(socket, row, 'unix');
+    const row = admitConn(ctx.ctl, ctx.connTable, ctx.settings.maxConns);
+    if (row < 0) refuseConn(socket);
+    else connNew(socket, row, 'unix');
   });
   const answer = (fd: number, error: string): void =>
     port.postMessage({ type: 'unix-listening', fd, error } satisfies DispatcherMessage);
