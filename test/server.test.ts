@@ -147,6 +147,33 @@ test('a client that never reads its replies does not stop the server or grow it 
   setup.end();
 });
 
+test('a client that stops reading is parked in conn_mwrite, then gets every reply in order once it reads', async () => {
+  const s = await cachalot(['-t', '2']);
+  const setup = await Client.connect(s.port);
+  const value = 'v'.repeat(100000);
+  assert.equal((await setup.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+  const slow = await Client.connect(s.port);
+  slow.pauseReading();
+  const gets = 100; // 10 MB of replies: more than loopback's socket buffers hold
+  for (let i = 0; i < gets; i++) await slow.send(`get big\r\nmn\r\n`);
+  let states = '';
+  for (let i = 0; i < 250 && !states.includes('conn_mwrite'); i++) {
+    await sleep(20);
+    await setup.send('stats conns\r\n');
+    states = (await setup.readUntil('END\r\n')).toString();
+  }
+  assert.match(states, /:state conn_mwrite\r/, 'the slow client waits in conn_mwrite');
+  slow.resumeReading();
+  const reply = `VALUE big 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+  for (let i = 0; i < gets; i++) {
+    assert.equal((await slow.read(reply.length)).toString(), reply, `reply ${i}`);
+    assert.equal(await slow.readLine(), "MN");
+  }
+  assert.equal((await slow.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  slow.end();
+  setup.end();
+});
+
 async function rssOf(pid: number): Promise<number> {
   const { readFileSync } = await import('node:fs');
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

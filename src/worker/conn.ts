@@ -3,6 +3,7 @@
 
 import type { Socket } from 'node:net';
 import type { WorkerContext } from './context.ts';
+import type { HandleIo } from './handle-io.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
@@ -27,6 +28,8 @@ export class Conn {
   /** This connection's row in the shared connection table (`stats conns`). */
   row = 0;
   socket: Socket | null = null;
+  /** Reads and writes straight on the socket's handle; null: through the socket stream. */
+  io: HandleIo | null = null;
   readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
@@ -151,6 +154,7 @@ export class Conn {
   /** Drop references to input and shrink a buffer a large command grew. */
   release(): void {
     this.socket = null;
+    if (this.io !== null) { this.io.detached = true; this.io = null; }
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     if (this.own.length > 64 * 1024) this.own = Buffer.allocUnsafe(OWN_BUFFER_SIZE);

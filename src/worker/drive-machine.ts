@@ -5,6 +5,7 @@
 
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto } from './conn.ts';
 import type { ConnStateValue } from './conn.ts';
+import type { Socket } from 'node:net';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
@@ -139,16 +140,32 @@ export function connFlush(c: Conn): void {
   const sock = c.socket;
   if (sock === null || sock.destroyed) { out.truncate(0); return; }
   c.ctx.stats.row[ThreadStat.bytes_written] += out.pos;
-  sock.write(out.pending());
-  out.sent(sock.writableLength > 0);
-  if (sock.writableLength > WRITE_HIGH_WATER && !c.writeBlocked) {
+  const queued = transmit(c, sock, out.pending());
+  out.sent(queued > 0);
+  if (queued > WRITE_HIGH_WATER && !c.writeBlocked) {
     c.writeBlocked = true;
     sock.pause();
   }
-  if (sock.writableLength > Math.max(MIN_BACKLOG_LIMIT, 2 * c.ctx.settings.itemSizeMax)) {
+  if (queued > Math.max(MIN_BACKLOG_LIMIT, 2 * c.ctx.settings.itemSizeMax)) {
     c.closeReason = 'unread replies over the limit';
     sock.destroy(); // 'close' then releases the connection
   }
+}
+
+/** memcached's transmit(): send data; answers the bytes not yet taken by the kernel. */
+function transmit(c: Conn, sock: Socket, data: Buffer): number {
+  const io = c.io;
+  if (io === null) {
+    sock.write(data);
+    return sock.writableLength;
+  }
+  const err = io.write(data);
+  if (err < 0) {
+    c.closeReason = `write error ${err}`;
+    sock.destroy();
+    return 0;
+  }
+  return io.queued();
 }
 
 /** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
@@ -157,7 +174,7 @@ export function connFlushIfLarge(c: Conn): boolean {
   return c.socket !== null && !c.socket.destroyed;
 }
 
-/** 'drain': the client read its replies; carry on with what it sent meanwhile. */
+/** 'drain' (or the handle's last queued write done): the client read its replies; go on with what it sent meanwhile. */
 export function onConnDrain(c: Conn): void {
   if (!c.writeBlocked) return;
   c.writeBlocked = false;

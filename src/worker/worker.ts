@@ -16,6 +16,7 @@ import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
 import { connClose, connCloseWithReason, connHooks, driveMachine, onConnData, onConnDrain, onConnRead } from './drive-machine.ts';
+import { openHandleIo } from './handle-io.ts';
 
 export type WorkerInit = {
   store: StoreShared;
@@ -70,6 +71,12 @@ function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
   if (transport === 'tcp') socket.setNoDelay(true);
   if (!adoptReadBuffer(c, socket)) {
     socket.on('data', (chunk: Buffer) => { try { onConnData(c, chunk); } catch (err) { connFault(c, err); } });
+  } else {
+    c.io = openHandleIo(socket, {
+      onRead: (n) => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } },
+      onDrain: () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } },
+      onWriteError: (status) => { c.closeReason = `write error ${status}`; socket.destroy(); },
+    });
   }
   socket.on('drain', () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } });
   socket.on('error', (err: Error) => { c.closeReason = err.message; });

@@ -143,6 +143,11 @@ export class Client {
     this.socket.pause();
   }
 
+  /** Read again after pauseReading(). */
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   /** Drop the connection at once, unread replies and all. */
   destroy(): void {
     this.socket.destroy();
