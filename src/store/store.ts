@@ -2,9 +2,10 @@
 // API.md is the contract; README.md draws the layouts. Hot paths (itemGet, itemAlloc + itemWriteValue +
 // storeItem, itemCopyValue, itemRelease) allocate nothing: views are made once here, results are numbers.
 
+import { copyBytes } from "../bytes.ts";
 import {
   ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag,
-  LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
+  LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
 } from "./layout.ts";
 import { AllocError, DeleteResult, StoreResult } from "./results.ts";
 import { itemLockPower, mutexLock, mutexUnlock } from "./locks.ts";
@@ -12,7 +13,7 @@ import { hash } from "./hash.ts";
 import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
 import { assocDelete, assocExpandStep, assocInsert } from "./assoc.ts";
 import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
-import { CAS_NEXT, casOf, copyBytes, doItemAlloc, doItemGet, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
+import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
 import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
@@ -191,8 +192,10 @@ export class Store {
   // ---- locks ----
 
   hash(buf: Uint8Array, off: number, len: number): number { return hash(buf, off, len); }
-  itemLock(hv: number): void { mutexLock(this.c32, this.lockBase + (hv & this.lockMask)); }
-  itemUnlock(hv: number): void { mutexUnlock(this.c32, this.lockBase + (hv & this.lockMask)); }
+  /** The ctl word of the item lock that guards hv (its bucket's chain and its items). */
+  itemLockWord(hv: number): number { return this.lockBase + (hv & this.lockMask) * LOCK_STRIDE; }
+  itemLock(hv: number): void { mutexLock(this.c32, this.itemLockWord(hv)); }
+  itemUnlock(hv: number): void { mutexUnlock(this.c32, this.itemLockWord(hv)); }
 
   // ---- reads ----
 

@@ -2,6 +2,8 @@
 // socket.write (memcached's resp objects + iovecs, flattened). Digits are written byte by byte:
 // no String(n) on the hot path.
 
+import { copyBytes } from '../bytes.ts';
+
 const CRLF_0 = 0x0d;
 const CRLF_1 = 0x0a;
 const INITIAL_SIZE = 16 * 1024;
@@ -25,14 +27,12 @@ export class OutBuffer {
   }
 
   bytes(src: Uint8Array): void {
-    this.reserve(src.length);
-    this.buf.set(src, this.pos);
-    this.pos += src.length;
+    this.copyFrom(src, 0, src.length);
   }
 
   copyFrom(src: Uint8Array, start: number, len: number): void {
     this.reserve(len);
-    this.buf.set(src.subarray(start, start + len), this.pos);
+    copyBytes(this.buf, this.pos, src, start, len);
     this.pos += len;
   }
 
