@@ -3,11 +3,15 @@
 // row when it accepts; the owning worker keeps the row's state and last-command time current and
 // frees it on close. The row number is the connection's id, as memcached's fd is.
 //
-//   row (9 x Int32): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix, 3 tcp6) |
-//                      ipv4 (u32) | remote port | local port | thread | local ipv4 ]
+//   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix,
+//     3 tcp6) | ipv4 (u32) | remote port | local port | thread | local ipv4 | unused x 7 ]
+//
+// A row fills a 64-byte line because its worker writes `state` several times per request and
+// neighbouring rows belong to other workers (round-robin): rows sharing a line made every request
+// pay cache-line transfers between cores.
 
 export const ConnRow = { used: 0, state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8 } as const;
-const ROW = 9;
+const ROW = 16;
 /** Ids start above stdin/out/err and the listeners, so they read like memcached's fds. */
 export const FIRST_CONN_ID = 16;
 

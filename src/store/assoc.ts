@@ -122,7 +122,7 @@ export function assocExpandStep(st: Store): boolean {
 
 function splitBucket(st: Store, b: number, oldSize: number): void {
   const a32 = st.a32, h32 = st.h32, c32 = st.c32;
-  const lock = st.lockBase + (b & st.lockMask);
+  const lock = st.itemLockWord(b);
   mutexLock(c32, lock);
   try {
     let it = h32[b];

@@ -34,32 +34,40 @@ export const ITEM_UPDATE_INTERVAL = 60;
 export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
 
 // ctl, Int32 words. Global words first.
+// Words written often by one thread and read by others each get a 64-byte cache line of their own:
+// a word sharing a line with another thread's hot word costs a cache-line transfer per access
+// (false sharing), which on two cores cost more than the work under the lock.
+export const CACHE_LINE_WORDS = 16;
 export const G = {
+  // line 0: read on every request, written rarely
   clock: 0, // current_time, rel seconds
-  casLock: 1, casHi: 2, casLo: 3, // memcached's cas_id and cas_id_lock
-  hashState: 4, // hashpower | EXPANDING (bit 8)
-  expandBucket: 5, // buckets below this are already split (memcached's expand_bucket)
-  expandLock: 6, // who is moving buckets now
-  slabLock: 7, // memcached's slabs_lock
-  oldestLive: 8, oldestCasHi: 9, oldestCasLo: 10, // settings.oldest_live / oldest_cas (flush_all)
-  pagesUsed: 11, // pages handed to classes
-  memLimitPages: 12, // -m / cache_memlimit, in pages
-  hashItems: 13, // memcached's hash_items (drives expansion)
-  crawlerRunning: 14,
-  maintainerStop: 15,
+  hashState: 1, // hashpower | EXPANDING (bit 8)
+  expandBucket: 2, // buckets below this are already split (memcached's expand_bucket)
+  oldestLive: 3, oldestCasHi: 4, oldestCasLo: 5, // settings.oldest_live / oldest_cas (flush_all)
+  memLimitPages: 6, // -m / cache_memlimit, in pages
+  crawlerRunning: 7,
+  maintainerStop: 8,
+  // line 1: every store
+  casLock: 16, casHi: 17, casLo: 18, // memcached's cas_id and cas_id_lock
+  // line 2: every allocation
+  slabLock: 32, // memcached's slabs_lock
+  pagesUsed: 33, // pages handed to classes
+  // line 3: every insert and unlink
+  hashItems: 48, // memcached's hash_items (drives expansion)
+  expandLock: 49, // who is moving buckets now
 } as const;
 export const HASH_EXPANDING = 0x100;
-export const GLOBAL_WORDS = 32;
+export const GLOBAL_WORDS = 4 * CACHE_LINE_WORDS;
 
 // Per slab class: CLASS_BASE + clsid * CLASS_WORDS + field
 export const Cls = { size: 0, perslab: 1, pages: 2, freeHead: 3, freeCount: 4, evictedTime: 5 } as const;
 export const CLASS_BASE = GLOBAL_WORDS;
-export const CLASS_WORDS = 8;
+export const CLASS_WORDS = CACHE_LINE_WORDS; // freeHead/freeCount change on every alloc and free
 
 // Per LRU (id = clsid | segment, 0..255): LRU_BASE + id * LRU_WORDS + field
 export const LruW = { head: 0, tail: 1, lock: 2 } as const;
 export const LRU_BASE = CLASS_BASE + MAX_CLASSES * CLASS_WORDS;
-export const LRU_WORDS = 4;
+export const LRU_WORDS = CACHE_LINE_WORDS; // head, tail and lock change on every link and unlink
 export const PAGE_BASE = LRU_BASE + 256 * LRU_WORDS; // then one word per page: its class
 
 // Float64 region (after the Int32 words): per LRU sizes and sizes_bytes (under that LRU's lock),
@@ -72,10 +80,13 @@ export const F_WORDS = 512 + MAX_CLASSES + 16;
 
 export type CtlLayout = { lockBase: number; lockCount: number; maxPages: number; f64Offset: number; bytes: number };
 
+/** Item locks are a line apart: two threads taking neighbouring stripes must not share a line. */
+export const LOCK_STRIDE = CACHE_LINE_WORDS;
+
 export function ctlLayout(maxPages: number, lockPower: number): CtlLayout {
-  const lockBase = PAGE_BASE + maxPages;
+  const lockBase = Math.ceil((PAGE_BASE + maxPages) / CACHE_LINE_WORDS) * CACHE_LINE_WORDS;
   const lockCount = 2 ** lockPower;
-  const i32Words = lockBase + lockCount;
+  const i32Words = lockBase + lockCount * LOCK_STRIDE;
   const f64Offset = Math.ceil((i32Words * 4) / 8) * 8;
   return { lockBase, lockCount, maxPages, f64Offset, bytes: f64Offset + F_WORDS * 8 };
 }

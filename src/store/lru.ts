@@ -138,7 +138,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       const nextIt = a32[search * 2 + ItemField.prev];
       const nkey = a32[search * 2 + ItemField.bits] >>> 24;
       const hv = hash(st.a8, search * 8 + 48, nkey);
-      const ilock = st.lockBase + (hv & st.lockMask);
+      const ilock = st.itemLockWord(hv);
       if (!mutexTrylock(c32, ilock)) { search = nextIt; continue; }
       if (Atomics.add(a32, search * 2 + ItemField.refcount, 1) + 1 !== 2) {
         // In use: skipped, so that what we evict is memory we can reuse at once. (memcached 1.6.18 counts it

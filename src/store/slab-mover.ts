@@ -71,7 +71,7 @@ function evictForMove(st: Store, it: number): boolean {
   if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return false;
   const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + 48;
   const hv = hash(st.a8, keyOff, nkey);
-  const lock = st.lockBase + (hv & st.lockMask);
+  const lock = st.itemLockWord(hv);
   if (!mutexTrylock(st.c32, lock)) return false;
   let ok = false;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
