@@ -55,7 +55,10 @@ test("set and get allocate nothing per operation", () => {
     const long = allocatedBy(() => { for (let r = 0; r < 120; r++) f(); });
     return long - short;
   };
-  const setBytes = marginal(setAll), getBytes = marginal(getAll);
+  // A one-off event (a late optimization, a deopt under a loaded machine) can land in one stretch;
+  // allocation per operation would be in every one: take the least of three.
+  const least = (f: () => void): number => Math.min(marginal(f), marginal(f), marginal(f));
+  const setBytes = least(setAll), getBytes = least(getAll);
   // even 8 bytes per operation would show as 800 KB
   assert.ok(setBytes < 200 * 1024, `set path: ${setBytes} more bytes for 100k more operations`);
   assert.ok(getBytes < 200 * 1024, `get path: ${getBytes} more bytes for 100k more operations`);
