@@ -308,6 +308,15 @@ export class Store {
     }
   }
 
+  /**
+   * The value bytes from `at` that lie in one piece, at most max, as a view over the arena: where a
+   * socket read can land directly (memcached reads a value's rest straight into the item).
+   */
+  itemValueView(it: number, at: number, max: number): Uint8Array {
+    const n = Math.min(valueSegment(this, it, at), max);
+    return new Uint8Array(this.a8.buffer, this.a8.byteOffset + this.segOff, n);
+  }
+
   itemValueEndsWithCrlf(it: number): boolean {
     const nb = this.itemNbytes(it);
     if (nb < 2) return false;

@@ -49,6 +49,8 @@ export class Conn {
 
   // conn_nread: the item being filled, where in its value, how much is left, and what to do after.
   item = 0;
+  /** An item a read may still land in (see connReleaseItem): released when the socket is closed. */
+  itemAwaitingClose = 0;
   itemAt = 0;
   rlbytes = 0;
   storeOp = 0;
@@ -153,6 +155,7 @@ export class Conn {
 
   /** Drop references to input and shrink a buffer a large command grew. */
   release(): void {
+    if (this.itemAwaitingClose !== 0) { this.ctx.store.itemRelease(this.itemAwaitingClose); this.itemAwaitingClose = 0; }
     this.socket = null;
     if (this.io !== null) { this.io.detached = true; this.io = null; }
     this.rbuf = EMPTY;

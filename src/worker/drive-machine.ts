@@ -100,12 +100,35 @@ function readValue(c: Conn): boolean {
     c.rpos += n;
     c.rlbytes -= n;
   }
-  if (c.rlbytes > 0) return false;
+  if (c.rlbytes > 0) { readRestIntoItem(c); return false; }
   connSetState(c, ConnState.newCmd);
   if (c.nreadOwner === Proto.binary) completeNreadBinary(c);
   else if (c.nreadOwner === NREAD_META) completeNreadMeta(c);
   else completeNreadAscii(c);
   return true;
+}
+
+/** Below this many bytes still to come, a value's rest is copied from the read buffer instead. */
+const DIRECT_READ_MIN = 4096;
+
+/**
+ * memcached reads the rest of a value straight into the item (read(fd, c->ritem, c->rlbytes)); so
+ * does the handle path: the next read lands in the item's own bytes, one copy fewer for big values.
+ */
+function readRestIntoItem(c: Conn): void {
+  if (c.io === null || c.rlbytes < DIRECT_READ_MIN) return;
+  c.io.readInto(c.ctx.store.itemValueView(c.item, c.itemAt, c.rlbytes));
+}
+
+/** The read readRestIntoItem asked for: n more value bytes are already in the item. */
+export function onConnReadInto(c: Conn, n: number): void {
+  c.ctx.stats.row[ThreadStat.bytes_read] += n;
+  c.lastCmdTime = c.ctx.store.currentTime();
+  if (c.state !== ConnState.nread) return; // closed meanwhile: the item waits for the socket's close
+  c.itemAt += n;
+  c.rlbytes -= n;
+  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
+  driveMachine(c);
 }
 
 /** conn_swallow: skip the value of a refused store. */
@@ -211,6 +234,17 @@ function inputArrived(c: Conn, n: number): void {
   driveMachine(c);
 }
 
+/**
+ * Drop the reference to the item being read. When a read was told to land in it (readRestIntoItem),
+ * libuv may still write there until the handle closes: then it is released with the closed socket.
+ */
+export function connReleaseItem(c: Conn): void {
+  if (c.item === 0) return;
+  if (c.io !== null && c.io.cancelReadInto()) c.itemAwaitingClose = c.item;
+  else c.ctx.store.itemRelease(c.item);
+  c.item = 0;
+}
+
 /** Hooks the worker installs: what to do once a socket is gone. */
 export const connHooks = { onClosed: (_c: Conn): void => {} };
 
@@ -218,7 +252,7 @@ export const connHooks = { onClosed: (_c: Conn): void => {} };
 export function connClose(c: Conn): void {
   if (c.state === ConnState.closed) return;
   c.state = ConnState.closed;
-  if (c.item !== 0) { c.ctx.store.itemRelease(c.item); c.item = 0; }
+  connReleaseItem(c);
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} connection closed.${c.closeReason ? ' ' + c.closeReason : ''}`);
   const sock = c.socket;
   if (sock !== null && !sock.destroyed) sock.destroySoon();

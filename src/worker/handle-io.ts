@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 /** The part of a libuv stream handle (TCPWrap / PipeWrap) used here. */
 type StreamHandle = {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
+  readStop(): number;
   readonly writeQueueSize: number;
   onread: ((this: StreamHandle, ab: ArrayBuffer | undefined) => unknown) | undefined;
 };
@@ -36,6 +37,8 @@ type StreamBinding = {
 export type HandleHooks = {
   /** n bytes arrived in the socket's user buffer (its `onread` buffer, see worker.ts). */
   onRead(n: number): void;
+  /** n bytes arrived in the view named by readInto. */
+  onReadInto(n: number): void;
   /** Every queued write has reached the kernel. */
   onDrain(): void;
   /** A queued write failed (negative errno). */
@@ -75,6 +78,12 @@ function newWriteReq(b: StreamBinding): WriteReq {
 export class HandleIo {
   readonly handle: StreamHandle;
   readonly hooks: HandleHooks;
+  /** The worker's read buffer, where reads land unless readInto named a view for the next one. */
+  readonly readBuffer: Uint8Array;
+  /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
+  private current: Uint8Array;
+  /** Where the connection wants the next read (null: readBuffer); takes effect when the current read is handled. */
+  private wanted: Uint8Array | null = null;
   /** Set once the connection is closed: a late completion must not reach its next user. */
   detached = false;
   private readonly state: Int32Array;
@@ -84,9 +93,11 @@ export class HandleIo {
   /** Reused while writes complete at once; a write the kernel could not take keeps its own. */
   private req: WriteReq;
 
-  constructor(handle: StreamHandle, hooks: HandleHooks, b: StreamBinding) {
+  constructor(handle: StreamHandle, hooks: HandleHooks, readBuffer: Uint8Array, b: StreamBinding) {
     this.handle = handle;
     this.hooks = hooks;
+    this.readBuffer = readBuffer;
+    this.current = readBuffer;
     this.binding = b;
     this.state = b.streamBaseState;
     this.readBytes = b.kReadBytesOrError;
@@ -113,13 +124,38 @@ export class HandleIo {
   /** Bytes waiting in libuv for the kernel to take them. */
   queued(): number { return this.handle.writeQueueSize; }
 
+  /**
+   * Let the read after the one being handled land in view (a value's rest, straight into its item).
+   * Called outside a read it takes effect one read later: that read lands in readBuffer as usual.
+   */
+  readInto(view: Uint8Array): void { this.wanted = view; }
+
+  /**
+   * The connection closes: stop reading. True when libuv may still write into a view until the
+   * handle is closed, so the memory behind it must stay owned until the socket's 'close'.
+   */
+  cancelReadInto(): boolean {
+    this.wanted = null;
+    if (this.current === this.readBuffer) return false;
+    this.handle.readStop();
+    return true;
+  }
+
   /** The read hook: bytes go to the connection; end of stream and errors to Node's own handler. */
   takeReads(onStreamRead: (this: StreamHandle, ab: ArrayBuffer | undefined) => unknown): void {
-    const { state, readBytes, hooks, handle } = this;
-    handle.onread = function onread(this: StreamHandle, ab: ArrayBuffer | undefined): unknown {
+    const { state, readBytes } = this;
+    const io = this; // inside the hook, `this` is the handle
+    this.handle.onread = function onread(this: StreamHandle, ab: ArrayBuffer | undefined): unknown {
       const n = state[readBytes];
-      if (n > 0) { hooks.onRead(n); return undefined; }
-      return onStreamRead.call(this, ab);
+      if (n <= 0) return onStreamRead.call(this, ab);
+      const landed = io.current;
+      io.wanted = null;
+      if (landed === io.readBuffer) io.hooks.onRead(n);
+      else io.hooks.onReadInto(n);
+      const next = io.wanted ?? io.readBuffer;
+      if (next === io.current) return undefined;
+      io.current = next;
+      return next; // Node's user-buffer listener reads into what the hook returns
     };
   }
 }
@@ -129,13 +165,14 @@ export class HandleIo {
  * `onread` mode), so pause() and resume() stop and start the handle; its reads now skip the
  * stream's handler. Null where this Node lacks the calls: the caller keeps the stream path.
  */
-export function openHandleIo(socket: Socket, hooks: HandleHooks): HandleIo | null {
+export function openHandleIo(socket: Socket, readBuffer: Uint8Array, hooks: HandleHooks): HandleIo | null {
+  // readBuffer must be the buffer the socket already reads into (worker.ts adoptReadBuffer).
   if (binding === null) return null;
   const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
-  if (handle === null || typeof handle.writeBuffer !== 'function') return null;
+  if (handle === null || typeof handle.writeBuffer !== 'function' || typeof handle.readStop !== 'function') return null;
   const onStreamRead = handle.onread;
   if (typeof onStreamRead !== 'function') return null;
-  const io = new HandleIo(handle as StreamHandle, hooks, binding);
+  const io = new HandleIo(handle as StreamHandle, hooks, readBuffer, binding);
   io.takeReads(onStreamRead);
   return io;
 }

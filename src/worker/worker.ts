@@ -15,7 +15,7 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
-import { connClose, connCloseWithReason, connHooks, driveMachine, onConnData, onConnDrain, onConnRead } from './drive-machine.ts';
+import { connClose, connCloseWithReason, connReleaseItem, connHooks, driveMachine, onConnData, onConnDrain, onConnRead, onConnReadInto } from './drive-machine.ts';
 import { openHandleIo } from './handle-io.ts';
 
 export type WorkerInit = {
@@ -72,8 +72,9 @@ function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
   if (!adoptReadBuffer(c, socket)) {
     socket.on('data', (chunk: Buffer) => { try { onConnData(c, chunk); } catch (err) { connFault(c, err); } });
   } else {
-    c.io = openHandleIo(socket, {
+    c.io = openHandleIo(socket, readBuffer, {
       onRead: (n) => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } },
+      onReadInto: (n) => { try { onConnReadInto(c, n); } catch (err) { connFault(c, err); } },
       onDrain: () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } },
       onWriteError: (status) => { c.closeReason = `write error ${status}`; socket.destroy(); },
     });
@@ -97,7 +98,7 @@ function connFault(c: Conn, err: unknown): void {
   ctx.stats.row[ThreadStat.conn_faults]++;
   ctx.log(`<${c.id} internal error, closing: ${err instanceof Error ? err.stack : String(err)}`);
   ctx.out.truncate(0);
-  if (c.item !== 0) { store.itemRelease(c.item); c.item = 0; }
+  connReleaseItem(c);
   connCloseWithReason(c, 'internal error');
   try { driveMachine(c); } catch { c.socket?.destroy(); }
 }

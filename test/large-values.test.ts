@@ -1,0 +1,85 @@
+// Values big enough to arrive over several reads: memcached reads the rest of such a value straight
+// into its item, and so does Cachalot (worker/drive-machine.ts readRestIntoItem). What arrives
+// must land intact, a bad trailer must still be caught, and a client that hangs up mid-value must
+// lose only its own half-written item.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { kindsFor, serverFor, spec } from './support/spec.ts';
+import { Client } from './support/client.ts';
+import { sleep } from './support/server.ts';
+import { mulberry32 } from './support/rng.ts';
+
+/** Bytes that differ at every offset, so a piece landing in the wrong place shows. */
+function pattern(n: number, seed: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += String.fromCharCode(0x21 + ((i * 7 + seed) % 90));
+  return s;
+}
+
+const V100K = pattern(100_000, 1);
+const V300K = pattern(300_000, 2);
+
+spec('large: a 100 KB and a 300 KB value come back byte for byte', [
+  [`set a 5 0 ${V100K.length}\r\n${V100K}\r\n`, 'STORED\r\n'],
+  [`set b 6 0 ${V300K.length}\r\n${V300K}\r\n`, 'STORED\r\n'],
+  ['get a b\r\n', `VALUE a 5 ${V100K.length}\r\n${V100K}\r\nVALUE b 6 ${V300K.length}\r\n${V300K}\r\nEND\r\n`],
+], { split: false });
+
+spec('large: a 100 KB value without its trailing \\r\\n is a bad data chunk, and nothing is stored', [
+  [`set a 0 0 ${V100K.length}\r\n${V100K}XY\r\n`, 'CLIENT_ERROR bad data chunk\r\nERROR\r\n'],
+  ['get a\r\n', 'END\r\n'],
+], { split: false });
+
+spec('large: the command after a large value in the same write is answered', [
+  [`set a 0 0 ${V100K.length}\r\n${V100K}\r\nget a\r\n`, `STORED\r\nVALUE a 0 ${V100K.length}\r\n${V100K}\r\nEND\r\n`],
+], { split: false });
+
+for (const kind of kindsFor()) {
+  test(`large: values sent in uneven pieces with pauses land intact [${kind}]`, async () => {
+    const server = await serverFor(kind, []);
+    const rand = mulberry32(5);
+    const c = await Client.connect(server.port);
+    try {
+      for (let round = 0; round < 6; round++) {
+        const value = pattern(20_000 + Math.floor(rand() * 200_000), round);
+        const wire = Buffer.from(`set p${round} 0 0 ${value.length}\r\n${value}\r\n`, 'latin1');
+        for (let at = 0; at < wire.length;) {
+          const n = 1 + Math.floor(rand() * 70_000);
+          await c.send(wire.subarray(at, at + n));
+          at += n;
+          if (rand() < 0.5) await sleep(2);
+        }
+        assert.equal((await c.readLine()), 'STORED', `round ${round}`);
+        const want = `VALUE p${round} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+        assert.equal((await c.request(`get p${round}\r\n`, want.length)).toString('latin1'), want, `round ${round}`);
+      }
+    } finally { c.end(); }
+  });
+
+  test(`large: a client that hangs up halfway through a value loses only that value [${kind}]`, async () => {
+    const server = await serverFor(kind, []);
+    const keeper = await Client.connect(server.port);
+    try {
+      assert.equal((await keeper.request(`set kept 0 0 ${V100K.length}\r\n${V100K}\r\n`, 8)).toString(), 'STORED\r\n');
+      for (let i = 0; i < 20; i++) {
+        const quitter = await Client.connect(server.port);
+        await quitter.send(`set gone${i} 0 0 ${V300K.length}\r\n${V300K.slice(0, 90_000 + i * 5000)}`);
+        await sleep(2);
+        quitter.destroy();
+      }
+      // Items those halves were read into are reused by the stores that follow: none may be overwritten.
+      for (let i = 0; i < 20; i++) {
+        const v = pattern(150_000, 100 + i);
+        assert.equal((await keeper.request(`set after${i} 0 0 ${v.length}\r\n${v}\r\n`, 8)).toString(), 'STORED\r\n');
+      }
+      for (let i = 0; i < 20; i++) {
+        const v = pattern(150_000, 100 + i);
+        const want = `VALUE after${i} 0 ${v.length}\r\n${v}\r\nEND\r\n`;
+        assert.equal((await keeper.request(`get after${i} gone${i}\r\n`, want.length)).toString('latin1'), want);
+      }
+      const kept = `VALUE kept 0 ${V100K.length}\r\n${V100K}\r\nEND\r\n`;
+      assert.equal((await keeper.request('get kept\r\n', kept.length)).toString('latin1'), kept);
+    } finally { keeper.end(); }
+  });
+}
