@@ -1,6 +1,6 @@
-// The dispatcher: memcached's main thread. It listens, accepts (sockets arrive paused), enforces
-// -c, and hands every connection round-robin to a worker (dispatch_conn_new), moving the socket
-// into that worker's event loop. It never serves a request.
+// The dispatcher: memcached's main thread. It listens, accepts (bare handles, see accept.ts),
+// enforces -c, and hands every connection round-robin to a worker (dispatch_conn_new), moving the
+// handle into that worker's event loop. It never serves a request.
 
 import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
@@ -9,6 +9,8 @@ import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable } from '../stats/conn-table.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
+import { acceptHandles, socketOf } from '../accept.ts';
+import type { ConnHandle } from '../accept.ts';
 
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
@@ -68,27 +70,28 @@ export class Dispatcher {
     for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
   }
 
-  /** A TCP listener: the only kind whose sockets can be handed to a worker. */
+  /** A TCP listener: the only kind whose connections can be handed to a worker. */
   private createServer(): net.Server {
-    const server = net.createServer({ pauseOnConnect: true, keepAlive: true }, (socket) => this.onAccept(socket));
+    const server = net.createServer();
     server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
+    server.on('listening', () => acceptHandles(server, (handle) => this.onAccept(handle)));
     this.servers.push(server);
     return server;
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */
-  private onAccept(socket: net.Socket): void {
+  private onAccept(handle: ConnHandle): void {
     const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
-    if (row < 0) { refuseConn(socket); return; }
-    this.dispatchConnNew(socket, row);
+    if (row < 0) { refuseConn(socketOf(handle)); return; }
+    this.dispatchConnNew(handle, row);
     if (this.ctl.get(Ctl.currConns) >= this.fdBudget) this.acceptNewConns(false);
   }
 
-  /** dispatch_conn_new: the next worker in turn gets the socket itself. */
-  private dispatchConnNew(socket: net.Socket, row: number): void {
+  /** dispatch_conn_new: the next worker in turn gets the connection's handle itself. */
+  private dispatchConnNew(handle: ConnHandle, row: number): void {
     this.lastThread = (this.lastThread + 1) % this.workers.length;
-    const msg: WorkerMessage = { type: 'conn', socket, row, transport: 'tcp' };
-    this.workers[this.lastThread].postMessage(msg, [socket as unknown as Transferable]);
+    const msg: WorkerMessage = { type: 'conn', handle, row, transport: 'tcp' };
+    this.workers[this.lastThread].postMessage(msg, [handle as unknown as Transferable]);
   }
 
   /** Errors on a listening socket other than the descriptor shortage handled above. */

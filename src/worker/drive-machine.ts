@@ -6,6 +6,7 @@
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto } from './conn.ts';
 import type { ConnStateValue } from './conn.ts';
 import type { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
@@ -208,16 +209,10 @@ export function onConnDrain(c: Conn): void {
   }
 }
 
-/** 'data' (where the onread path is missing): a new chunk of input. */
-export function onConnData(c: Conn, chunk: Buffer): void {
-  c.addInput(chunk);
-  inputArrived(c, chunk.length);
-}
-
 /**
- * A read into the worker's shared buffer (see worker.ts adoptReadBuffer): the same as a 'data'
- * chunk, except that the buffer is reused by the next read of any connection, so what this
- * connection leaves unconsumed is copied out before returning.
+ * A read into the worker's shared buffer (worker.ts): parsed in place; the buffer is reused by
+ * the next read of any connection, so what this connection leaves unconsumed is copied out
+ * before returning.
  */
 export function onConnRead(c: Conn, shared: Buffer, n: number): void {
   c.addShared(shared, n);
@@ -245,6 +240,15 @@ export function connReleaseItem(c: Conn): void {
   c.item = 0;
 }
 
+const UV_EOF = -4095;
+
+/** The handle path's end of input: the client hung up (or the read failed), so close. */
+export function onConnReadEnd(c: Conn, status: number): void {
+  if (c.state === ConnState.closed) return;
+  if (status !== UV_EOF) c.closeReason = getSystemErrorName(status);
+  connClose(c);
+}
+
 /** Hooks the worker installs: what to do once a socket is gone. */
 export const connHooks = { onClosed: (_c: Conn): void => {} };
 
@@ -255,6 +259,12 @@ export function connClose(c: Conn): void {
   connReleaseItem(c);
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} connection closed.${c.closeReason ? ' ' + c.closeReason : ''}`);
   const sock = c.socket;
-  if (sock !== null && !sock.destroyed) sock.destroySoon();
+  if (sock !== null && !sock.destroyed) {
+    // Replies already handed to the kernel are still delivered after close(), as memcached's are;
+    // only replies queued in libuv need the socket to stay until they are written.
+    const queued = c.io !== null ? c.io.queued() : sock.writableLength;
+    if (queued === 0) sock.destroy();
+    else sock.destroySoon();
+  }
   connHooks.onClosed(c);
 }

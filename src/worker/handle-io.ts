@@ -39,6 +39,8 @@ export type HandleHooks = {
   onRead(n: number): void;
   /** n bytes arrived in the view named by readInto. */
   onReadInto(n: number): void;
+  /** The peer closed (UV_EOF) or the read failed (a negative errno): the connection is over. */
+  onReadEnd(status: number): void;
   /** Every queued write has reached the kernel. */
   onDrain(): void;
   /** A queued write failed (negative errno). */
@@ -141,13 +143,18 @@ export class HandleIo {
     return true;
   }
 
-  /** The read hook: bytes go to the connection; end of stream and errors to Node's own handler. */
+  /**
+   * The read hook. Bytes, the end of the stream and read errors all go to the connection, which
+   * closes the socket itself: Node's end-of-stream path (an 'end' event, a shutdown request, then
+   * 'finish' and destroy) cost more than the request under connection churn.
+   */
   takeReads(onStreamRead: (this: StreamHandle, ab: ArrayBuffer | undefined) => unknown): void {
     const { state, readBytes } = this;
     const io = this; // inside the hook, `this` is the handle
     this.handle.onread = function onread(this: StreamHandle, ab: ArrayBuffer | undefined): unknown {
       const n = state[readBytes];
-      if (n <= 0) return onStreamRead.call(this, ab);
+      if (n === 0) return onStreamRead.call(this, ab);
+      if (n < 0) { io.wanted = null; io.hooks.onReadEnd(n); return undefined; }
       const landed = io.current;
       io.wanted = null;
       if (landed === io.readBuffer) io.hooks.onRead(n);

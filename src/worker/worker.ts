@@ -15,8 +15,10 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
-import { connClose, connCloseWithReason, connReleaseItem, connHooks, driveMachine, onConnData, onConnDrain, onConnRead, onConnReadInto } from './drive-machine.ts';
+import { connClose, connCloseWithReason, connReleaseItem, connHooks, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { openHandleIo } from './handle-io.ts';
+import { acceptHandles, socketOf } from '../accept.ts';
+import type { ConnHandle } from '../accept.ts';
 
 export type WorkerInit = {
   store: StoreShared;
@@ -29,7 +31,7 @@ export type WorkerInit = {
 
 /** Messages from the dispatcher: memcached's CQ_ITEM plus the notify-pipe letter. */
 export type WorkerMessage =
-  | { type: 'conn'; socket: Socket; row: number; transport: 'tcp' | 'unix' }
+  | { type: 'conn'; handle: ConnHandle; row: number; transport: 'tcp' | 'unix' }
   | { type: 'listen-unix'; path: string; mask: number }
   | { type: 'listen-unix-fd'; fd: number }
   | { type: 'stop' };
@@ -59,26 +61,33 @@ connHooks.onClosed = (c: Conn): void => {
   ctx.connTable.free(row);
 };
 
-/** conn_new: adopt a socket handed over by the dispatcher. */
-function connNew(socket: Socket, row: number, transport: 'tcp' | 'unix'): void {
+/**
+ * Reads land in one buffer per worker instead of a new Buffer per read (Node's `onread` socket
+ * option); a connection parses them in place and keeps only what it leaves unconsumed.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/** conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket). */
+function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix'): void {
   const c = pool.take();
+  const socket = socketOf(handle, {
+    buffer: readBuffer,
+    callback: (n: number): boolean => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } return true; },
+  });
   c.reset(ConnTable.idOf(row), socket, transport);
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
   ctx.stats.row[ThreadStat.total_conns]++;
   describeConn(c, socket, row);
-  if (transport === 'tcp') socket.setNoDelay(true);
-  if (!adoptReadBuffer(c, socket)) {
-    socket.on('data', (chunk: Buffer) => { try { onConnData(c, chunk); } catch (err) { connFault(c, err); } });
-  } else {
-    c.io = openHandleIo(socket, readBuffer, {
-      onRead: (n) => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } },
-      onReadInto: (n) => { try { onConnReadInto(c, n); } catch (err) { connFault(c, err); } },
-      onDrain: () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } },
-      onWriteError: (status) => { c.closeReason = `write error ${status}`; socket.destroy(); },
-    });
-  }
+  if (transport === 'tcp') { socket.setNoDelay(true); socket.setKeepAlive(true); }
+  c.io = openHandleIo(socket, readBuffer, {
+    onRead: (n) => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } },
+    onReadInto: (n) => { try { onConnReadInto(c, n); } catch (err) { connFault(c, err); } },
+    onReadEnd: (status) => { try { onConnReadEnd(c, status); } catch (err) { connFault(c, err); } },
+    onDrain: () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } },
+    onWriteError: (status) => { c.closeReason = `write error ${status}`; socket.destroy(); },
+  });
   socket.on('drain', () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } });
   socket.on('error', (err: Error) => { c.closeReason = err.message; });
   socket.on('close', () => {
@@ -101,31 +110,6 @@ function connFault(c: Conn, err: unknown): void {
   connReleaseItem(c);
   connCloseWithReason(c, 'internal error');
   try { driveMachine(c); } catch { c.socket?.destroy(); }
-}
-
-/**
- * Reads land in one buffer per worker instead of a new Buffer per read, and skip the stream's
- * 'data' machinery: Node's `onread` socket option. A socket that arrives from another thread is
- * built by Node without options, so the option is set the way its constructor would set it: the
- * socket's kBuffer / kBufferCb slots and the handle's useUserBuffer. Where this Node lacks them,
- * the socket keeps its 'data' events.
- */
-const readBuffer = Buffer.allocUnsafe(64 * 1024);
-let onreadSlots: { kBuffer: symbol; kBufferCb: symbol } | null | undefined; // found on the first socket
-function adoptReadBuffer(c: Conn, socket: Socket): boolean {
-  if (onreadSlots === undefined) {
-    const syms = Object.getOwnPropertySymbols(socket);
-    const kBuffer = syms.find((s) => s.description === 'kBuffer');
-    const kBufferCb = syms.find((s) => s.description === 'kBufferCb');
-    onreadSlots = kBuffer !== undefined && kBufferCb !== undefined ? { kBuffer, kBufferCb } : null;
-  }
-  const handle = (socket as unknown as { _handle: { useUserBuffer?: (b: Buffer) => void } | null })._handle;
-  if (onreadSlots === null || typeof handle?.useUserBuffer !== 'function') return false;
-  const slots = socket as unknown as Record<symbol, unknown>;
-  slots[onreadSlots.kBuffer] = readBuffer;
-  slots[onreadSlots.kBufferCb] = (n: number): void => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } };
-  handle.useUserBuffer(readBuffer);
-  return true;
 }
 
 function connSetWaiting(c: Conn): void {
@@ -160,11 +144,12 @@ const unixServers: net.Server[] = [];
 
 /** Accept unix-socket connections here (see Dispatcher.listenUnix): -c applies as in the dispatcher. */
 function listenUnix(listen: net.ListenOptions, mask: number | null): void {
-  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+  const server = net.createServer();
+  server.on('listening', () => acceptHandles(server, (handle) => {
     const row = admitConn(ctx.ctl, ctx.connTable, ctx.settings.maxConns);
-    if (row < 0) refuseConn(socket);
-    else connNew(socket, row, 'unix');
-  });
+    if (row < 0) refuseConn(socketOf(handle));
+    else connNew(handle, row, 'unix');
+  }));
   const answer = (fd: number, error: string): void =>
     port.postMessage({ type: 'unix-listening', fd, error } satisfies DispatcherMessage);
   server.on('error', (err: Error) => answer(-1, err.message));
@@ -189,7 +174,7 @@ function stopAll(): void {
 /** thread_libevent_process: one case per message type. */
 function onWorkerMessage(msg: WorkerMessage): void {
   switch (msg.type) {
-    case 'conn': connNew(msg.socket, msg.row, msg.transport); break;
+    case 'conn': connNew(msg.handle, msg.row, msg.transport); break;
     case 'listen-unix':
       try { fs.unlinkSync(msg.path); } catch { /* not there: fine */ }
       listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);

@@ -1,0 +1,38 @@
+// memcached's accept(): a new connection is taken from the listening socket as a bare handle, the
+// way memcached hands a bare fd to dispatch_conn_new. Node's own 'connection' path builds a
+// net.Socket for every accept; the dispatcher then transferred that socket, which destroyed it and
+// built another in the worker. Under connection churn (bench workload 5) that pair of sockets cost
+// about a fifth of the server's CPU. Now the dispatcher moves the bare TCP handle (the same
+// TCPWrap a socket transfer moves) and the worker builds the one socket the connection needs.
+//
+// The listening handle's `onconnection` hook is Node's internal entry for accepts (net.js sets it
+// on every listening handle); accept errors still go to Node's handler and the server's 'error'.
+
+import net from 'node:net';
+
+/** A connected libuv stream handle (TCPWrap, or PipeWrap for a unix socket). */
+export type ConnHandle = { readonly __connHandle?: never };
+
+type ListeningHandle = { onconnection: (this: ListeningHandle, status: number, client?: ConnHandle) => void };
+
+/** Take every connection `server` accepts as a bare handle; call once it is listening. */
+export function acceptHandles(server: net.Server, onHandle: (handle: ConnHandle) => void): void {
+  const listening = (server as unknown as { _handle: Partial<ListeningHandle> | null })._handle;
+  const nodeOnConnection = listening?.onconnection;
+  if (!listening || typeof nodeOnConnection !== 'function') {
+    throw new Error('cachalot: this Node gives no listening handle to accept from (net.Server._handle.onconnection)');
+  }
+  listening.onconnection = function onconnection(this: ListeningHandle, status: number, client?: ConnHandle): void {
+    if (status !== 0 || client === undefined) { nodeOnConnection.call(this, status, client); return; }
+    onHandle(client);
+  };
+}
+
+/**
+ * The socket of an accepted handle, not reading yet. With `onread`, reads land in one buffer
+ * (Node's onread mode) instead of a new Buffer per read.
+ */
+export function socketOf(handle: ConnHandle, onread?: net.OnReadOpts): net.Socket {
+  const opts = { handle, pauseOnCreate: true, readable: true, writable: true, onread };
+  return new net.Socket(opts as unknown as net.SocketConstructorOpts);
+}
