@@ -17,6 +17,7 @@ export type Measurement = {
   p99Us: number;
   p999Us: number;
   cpuUsPerOp: number;  // the server's user+sys CPU per request
+  sysUsPerOp: number;  // of which system (kernel) time
   serverCores: number; // the server's CPU time / wall time
   genCores: number;    // the load generator's CPU time / wall time
   genThreads: number;
@@ -38,17 +39,18 @@ export function judgeLimit(genCores: number, genThreads: number, serverCores: nu
 }
 
 /** One measured window: what the generator counted and the server's CPU time over it. */
-export type Window = { totals: LoadTotals; serverCpuMs: number };
+export type Window = { totals: LoadTotals; serverCpuMs: number; serverSysMs: number };
 
 export async function measureWindow(server: Server, spec: LoadSpec, timing: Timing): Promise<Window> {
   const run = await LoadRun.start(spec);
   try {
     await sleep(timing.warmupMs);
-    const cpuBefore = server.cpuMs();
+    const before = server.cpuTimes();
     run.mark();
     await sleep(timing.durationMs);
-    const cpuAfter = server.cpuMs();
-    return { totals: await run.report(), serverCpuMs: cpuAfter - cpuBefore };
+    const after = server.cpuTimes();
+    const sysMs = after.sysMs - before.sysMs;
+    return { totals: await run.report(), serverCpuMs: after.userMs - before.userMs + sysMs, serverSysMs: sysMs };
   } finally {
     await run.stop();
   }
@@ -57,9 +59,9 @@ export async function measureWindow(server: Server, spec: LoadSpec, timing: Timi
 /** The windows of one server on one workload, added up into one row. */
 export function summarize(server: Server, genThreads: number, windows: Window[]): Measurement {
   const histogram = newHistogram();
-  let ops = 0, wallMs = 0, genCpuMs = 0, serverCpuMs = 0, keysAsked = 0, hits = 0, errors = 0, lastError = '';
-  for (const { totals: t, serverCpuMs: cpu } of windows) {
-    ops += t.ops; wallMs += t.wallMs; genCpuMs += t.genCpuMs; serverCpuMs += cpu;
+  let ops = 0, wallMs = 0, genCpuMs = 0, serverCpuMs = 0, serverSysMs = 0, keysAsked = 0, hits = 0, errors = 0, lastError = '';
+  for (const { totals: t, serverCpuMs: cpu, serverSysMs: sys } of windows) {
+    ops += t.ops; wallMs += t.wallMs; genCpuMs += t.genCpuMs; serverCpuMs += cpu; serverSysMs += sys;
     keysAsked += t.keysAsked; hits += t.hits; errors += t.errors;
     if (t.lastError !== '') lastError = t.lastError;
     mergeInto(histogram, t.histogram);
@@ -70,6 +72,7 @@ export function summarize(server: Server, genThreads: number, windows: Window[])
     server: server.kind, threads: server.flags.threads, ops, opsPerSec: (ops * 1000) / wallMs,
     p50Us: percentile(histogram, 0.5), p99Us: percentile(histogram, 0.99), p999Us: percentile(histogram, 0.999),
     cpuUsPerOp: ops > 0 ? (serverCpuMs * 1000) / ops : NaN,
+    sysUsPerOp: ops > 0 ? (serverSysMs * 1000) / ops : NaN,
     serverCores, genCores, genThreads,
     hitRate: keysAsked > 0 ? hits / keysAsked : NaN,
     errors, lastError,

@@ -19,12 +19,18 @@ function ticksPerSecond(): number {
 
 /** user + system CPU time of the process, in ms. */
 export function processCpuMs(pid: number): number {
+  const t = processCpuTimes(pid);
+  return t.userMs + t.sysMs;
+}
+
+/** The process's CPU time split: user space, and the kernel working for it (system). */
+export function processCpuTimes(pid: number): { userMs: number; sysMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   // Field 2, the command name, is in parentheses and may hold spaces: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]); // field 14
   const stime = Number(fields[12]); // field 15
-  return ((utime + stime) * 1000) / ticksPerSecond();
+  return { userMs: (utime * 1000) / ticksPerSecond(), sysMs: (stime * 1000) / ticksPerSecond() };
 }
 
 /** Resident set size in bytes (VmRSS). */

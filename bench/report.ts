@@ -17,7 +17,7 @@ export type Results = {
 };
 
 const COLUMNS = ['#', 'workload', 'server', 'ops/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'CPU µs/op',
-  'server cores', 'gen cores', 'limit', 'hits', 'errors'];
+  'of it sys', 'server cores', 'gen cores', 'limit', 'hits', 'errors'];
 
 export function renderResults(r: Results): string {
   const out: string[] = [];
@@ -53,7 +53,7 @@ function workloadTable(rows: Row[], servers: ServerKind[]): string[] {
         continue;
       }
       out.push(line([row.id, row.title, row.server, fmt(res.opsPerSec, 0), fmt(res.p50Us, 0), fmt(res.p99Us, 0),
-        fmt(res.p999Us, 0), fmt(res.cpuUsPerOp, 2), fmt(res.serverCores, 2), fmt(res.genCores, 2), res.limit,
+        fmt(res.p999Us, 0), fmt(res.cpuUsPerOp, 2), fmt(res.sysUsPerOp, 2), fmt(res.serverCores, 2), fmt(res.genCores, 2), res.limit,
         Number.isNaN(res.hitRate) ? '-' : `${fmt(100 * Math.min(1, res.hitRate), 1)}%`, String(res.errors)]));
       if (res.errors > 0) errors.push(`- ${row.id} ${row.server}: ${res.errors} errors, last: ${oneLine(res.lastError)}`);
     }
@@ -61,7 +61,7 @@ function workloadTable(rows: Row[], servers: ServerKind[]): string[] {
     const c = measured(group, 'cachalot');
     if (servers.length === 2 && m && c) {
       out.push(line([id, group[0].title, 'cachalot/memcached', ratio(c.opsPerSec, m.opsPerSec), ratio(c.p50Us, m.p50Us),
-        ratio(c.p99Us, m.p99Us), ratio(c.p999Us, m.p999Us), ratio(c.cpuUsPerOp, m.cpuUsPerOp), '', '', '', '', '']));
+        ratio(c.p99Us, m.p99Us), ratio(c.p999Us, m.p999Us), ratio(c.cpuUsPerOp, m.cpuUsPerOp), ratio(c.sysUsPerOp, m.sysUsPerOp), '', '', '', '', '']));
     }
   }
   const genBound = rows.filter((r) => !('error' in r.result) && r.result.limit === 'generator');
@@ -159,6 +159,8 @@ const NOTES = [
   '  request waits for its whole batch of 16; in workload 5 it spans connect, get and reply.',
   '- CPU µs/op is the server process\'s user+sys time (/proc/<pid>/stat, all threads, 10 ms ticks) over the',
   '  measured window divided by the requests answered in it: the figure a shared, noisy machine spoils least.',
+  '  "of it sys" is the system (kernel) part: the socket reads and writes and the TCP work behind them, which',
+  '  both servers pay alike per read and write; the rest is user space, where the servers differ.',
   '- server cores and gen cores are CPU time / wall time. limit says what held throughput back: `generator`',
   '  when the load generator\'s threads were 90% busy (then the server was not what was measured), `server`',
   '  when the server\'s threads were, `machine` when both together filled the cores, `-` otherwise.',
@@ -180,7 +182,7 @@ export function parseWorkloadRows(text: string): ParsedRow[] {
     if (cells[3] === 'failed') continue;
     rows.push({
       id: cells[0], server: cells[2], opsPerSec: Number(cells[3]), p50Us: Number(cells[4]), p99Us: Number(cells[5]),
-      p999Us: Number(cells[6]), cpuUsPerOp: Number(cells[7]), limit: cells[10],
+      p999Us: Number(cells[6]), cpuUsPerOp: Number(cells[7]), limit: cells[11],
     });
   }
   return rows;

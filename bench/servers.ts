@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { processCpuMs, processRssBytes } from './proc.ts';
+import { processCpuTimes, processRssBytes } from './proc.ts';
 
 export type ServerKind = 'memcached' | 'cachalot';
 export const SERVER_KINDS: readonly ServerKind[] = ['memcached', 'cachalot'];
@@ -88,7 +88,8 @@ export class Server {
     }
   }
 
-  cpuMs(): number { return processCpuMs(this.pid); }
+  /** user and system CPU time so far, in ms (all threads). */
+  cpuTimes(): { userMs: number; sysMs: number } { return processCpuTimes(this.pid); }
   rssBytes(): number { return processRssBytes(this.pid); }
   alive(): boolean { return this.child.exitCode === null && this.child.signalCode === null; }
 
