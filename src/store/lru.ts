@@ -70,13 +70,23 @@ export function itemReplaceQ(st: Store, old: number, it: number): void {
   mutexUnlock(st.c32, lock);
 }
 
-/** Move a linked item (item lock held) to the head of segment `seg` of its class. */
-export function itemMoveTo(st: Store, it: number, seg: number): void {
-  const a32 = st.a32;
-  itemUnlinkQ(st, it);
+/**
+ * Move a linked item (item lock held) to the head of segment `seg` of its class, without waiting: false, and nothing moved, when either LRU's lock is
+ * taken right now. Both LRU locks are only ever trylocked here, so holding two cannot deadlock.
+ */
+export function itemTryMoveTo(st: Store, it: number, seg: number): boolean {
+  const a32 = st.a32, c32 = st.c32;
+  const from = lruIdOf(a32, it), to = (from & 63) | seg;
+  const fromLock = LRU_BASE + from * LRU_WORDS + LruW.lock, toLock = LRU_BASE + to * LRU_WORDS + LruW.lock;
+  if (!mutexTrylock(c32, fromLock)) return false;
+  if (!mutexTrylock(c32, toLock)) { mutexUnlock(c32, fromLock); return false; }
+  doItemUnlinkQ(st, it, from);
   const bits = a32[it * 2 + ItemField.bits];
   a32[it * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (seg << 16);
-  itemLinkQ(st, it);
+  doItemLinkQ(st, it, to);
+  mutexUnlock(c32, toLock);
+  mutexUnlock(c32, fromLock);
+  return true;
 }
 
 /** memcached's do_item_update: refresh position at most once per ITEM_UPDATE_INTERVAL (item lock held). */
@@ -94,7 +104,11 @@ export function doItemUpdate(st: Store, it: number): void {
 
 /**
  * memcached's do_item_bump (item lock held): a first fetch sets FETCHED, a second sets ACTIVE; an ACTIVE item
- * in COLD goes back to WARM (memcached does that through its async bump queue; here at once, under the LRU locks).
+ * in COLD goes back to WARM. memcached hands that move to its maintainer (lru_bump_async), so that a get never
+ * waits on an LRU lock, and drops the bump when the queue is full. Here the move is made at once when both
+ * LRUs are free; when not, the item stays ACTIVE in COLD and the maintainer's COLD pull moves it to WARM.
+ * (Waiting instead put the WARM and COLD locks of a busy class at the top of W3's profile, gets queueing
+ * behind the maintainer's juggling.)
  */
 export function doItemBump(st: Store, it: number): void {
   const a32 = st.a32, i = it * 2 + ItemField.bits;
@@ -109,10 +123,9 @@ export function doItemBump(st: Store, it: number): void {
   a32[i] = bits | ItemFlag.ACTIVE;
   if (((bits >>> 16) & 0xc0) !== Lru.COLD) {
     a32[it * 2 + ItemField.time] = st.currentTime();
-  } else if ((bits & ItemFlag.LINKED) !== 0) {
+  } else if ((bits & ItemFlag.LINKED) !== 0 && itemTryMoveTo(st, it, Lru.WARM)) {
     a32[i] &= ~ItemFlag.ACTIVE;
     a32[it * 2 + ItemField.time] = st.currentTime();
-    itemMoveTo(st, it, Lru.WARM);
     slabStat(st, bits, SlabStat.moves_to_warm);
   }
 }
