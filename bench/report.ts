@@ -154,6 +154,8 @@ const NOTES = [
   '- Both servers run on this machine at once (the idle one costs nothing measurable). Each workload runs',
   '  in four windows, A B B A (A alternating between workloads), each window on fresh connections after a',
   '  warm-up, so a drift in background load favours neither; ratios from the same run are what count.',
+  '  Every server, once started and prefilled, first serves workload 1 for a few seconds unmeasured, so that',
+  '  Cachalot\'s JIT has compiled its hot paths: the figures are those of a running cache, not of its start.',
   '- ops/s counts requests: a 10-key multi-get is one. Latency is per request, from the write that sent it',
   '  to the read that completed its reply, in µs (histogram buckets about 3% wide); in workload 2 a',
   '  request waits for its whole batch of 16; in workload 5 it spans connect, get and reply.',
