@@ -83,3 +83,52 @@ for (const kind of kindsFor()) {
     } finally { keeper.end(); }
   });
 }
+
+/** used_chunks summed over every slab class: memory held by items, linked or only referenced. */
+async function usedChunks(c: Client): Promise<number> {
+  await c.send('stats slabs\r\n');
+  const text = (await c.readUntil('END\r\n')).toString();
+  let n = 0;
+  for (const m of text.matchAll(/^STAT \d+:used_chunks (\d+)\r$/gm)) n += Number(m[1]);
+  return n;
+}
+
+async function connectionsOf(c: Client): Promise<number> {
+  await c.send('stats\r\n');
+  const text = (await c.readUntil('END\r\n')).toString();
+  return Number(/^STAT curr_connections (\d+)\r$/m.exec(text)?.[1] ?? NaN);
+}
+
+for (const kind of kindsFor()) {
+  test(`large: values in replies hold their items only until written, hung up on or taken back [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const keeper = await Client.connect(server.port);
+    try {
+      const keys = ['v1', 'v2', 'v3', 'v4'];
+      for (const k of keys) {
+        assert.equal((await keeper.request(`set ${k} 0 0 ${V100K.length}\r\n${V100K}\r\n`, 8)).toString(), 'STORED\r\n');
+      }
+      // Taken back: a key too long after two large hits answers the error alone.
+      const err = 'CLIENT_ERROR bad command line format\r\n';
+      assert.equal((await keeper.request(`get v1 v2 ${'k'.repeat(251)}\r\n`, err.length)).toString(), err);
+      // Read: a mixed multi-get comes back whole.
+      const want = `VALUE v3 0 ${V100K.length}\r\n${V100K}\r\nVALUE s 0 1\r\nx\r\nEND\r\n`;
+      assert.equal((await keeper.request('set s 0 0 1\r\nx\r\n', 8)).toString(), 'STORED\r\n');
+      assert.equal((await keeper.request('get v3 nope s\r\n', want.length)).toString('latin1'), want);
+      // Hung up on: a client that asks for 40 MB of replies, reads none and goes.
+      const before = await connectionsOf(keeper);
+      const greedy = await Client.connect(server.port);
+      greedy.pauseReading();
+      for (let i = 0; i < 100; i++) await greedy.send('get v1 v2 v3 v4\r\n');
+      greedy.destroy();
+      for (let i = 0; i < 250 && await connectionsOf(keeper) !== before; i++) await sleep(20);
+      for (const k of [...keys, 's']) assert.equal((await keeper.request(`delete ${k}\r\n`, 9)).toString(), 'DELETED\r\n');
+      let used = await usedChunks(keeper);
+      for (let i = 0; i < 250 && used !== 0; i++) { await sleep(20); used = await usedChunks(keeper); }
+      assert.equal(used, 0, 'every item freed once nothing refers to it');
+    } finally {
+      keeper.end();
+      await server.stop();
+    }
+  });
+}

@@ -18,7 +18,7 @@ export class WorkerContext {
   readonly connTable: ConnTable;
   readonly prefixStats: PrefixStats;
   readonly thread: number;
-  readonly out = new OutBuffer();
+  readonly out: OutBuffer;
   /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
   readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
   /** Asks the main thread to shut the server down (`shutdown` with -A). */
@@ -27,6 +27,7 @@ export class WorkerContext {
   constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, prefixStats: PrefixStats, thread: number,
     requestShutdown: (how: 'graceful' | 'immediate') => void) {
     this.store = store;
+    this.out = new OutBuffer((it) => store.itemRelease(it));
     this.stats = store.stats;
     this.settings = settings;
     this.ctl = ctl;

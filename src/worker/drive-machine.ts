@@ -45,7 +45,7 @@ export function driveMachine(c: Conn): void {
     switch (c.state) {
       case ConnState.newCmd:
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
-        if (c.ctx.out.pos > OUT_FLUSH_AT) connFlush(c);
+        if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
         if (--c.reqsLeft < 0) { connYield(c); return; }
         connSetState(c, ConnState.parseCmd);
         break;
@@ -160,11 +160,11 @@ function resumeAfterYield(c: Conn): void {
 /** One write for everything collected; stop reading this client while its replies pile up. */
 export function connFlush(c: Conn): void {
   const out = c.ctx.out;
-  if (out.pos === 0) return;
+  if (out.size() === 0) return;
   const sock = c.socket;
   if (sock === null || sock.destroyed) { out.truncate(0); return; }
-  c.ctx.stats.row[ThreadStat.bytes_written] += out.pos;
-  const queued = transmit(c, sock, out.pending());
+  c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
+  const queued = out.hasAttached() ? transmitAttached(c, sock) : transmit(c, sock, out.pending());
   out.sent(queued > 0);
   if (queued > WRITE_HIGH_WATER && !c.writeBlocked) {
     c.writeBlocked = true;
@@ -192,9 +192,26 @@ function transmit(c: Conn, sock: Socket, data: Buffer): number {
   return io.queued();
 }
 
+/**
+ * transmit() with values attached (only on the handle path): one writev of the out buffer's runs
+ * and the items' bytes; the items' references are released once libuv is done with them.
+ */
+function transmitAttached(c: Conn, sock: Socket): number {
+  const out = c.ctx.out, store = c.ctx.store;
+  const chunks = out.chunks();
+  const held = out.takeAttached();
+  const err = c.io!.writev(chunks, () => { for (const it of held) store.itemRelease(it); });
+  if (err < 0) {
+    c.closeReason = `write error ${err}`;
+    sock.destroy();
+    return 0;
+  }
+  return c.io!.queued();
+}
+
 /** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
 export function connFlushIfLarge(c: Conn): boolean {
-  if (c.ctx.out.pos > OUT_FLUSH_AT) connFlush(c);
+  if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
   return c.socket !== null && !c.socket.destroyed;
 }
 

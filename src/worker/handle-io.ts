@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 /** The part of a libuv stream handle (TCPWrap / PipeWrap) used here. */
 type StreamHandle = {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
+  writev(req: WriteReq, chunks: Uint8Array[], allBuffers: boolean): number;
   readStop(): number;
   readonly writeQueueSize: number;
   onread: ((this: StreamHandle, ab: ArrayBuffer | undefined) => unknown) | undefined;
@@ -23,7 +24,9 @@ type StreamHandle = {
 type WriteReq = {
   oncomplete: (this: WriteReq, status: number) => void;
   io: HandleIo | null;
-  data: Uint8Array | null;
+  data: Uint8Array | Uint8Array[] | null;
+  /** Called once libuv no longer points into data (an async writev of attached values). */
+  done: (() => void) | null;
 };
 
 type StreamBinding = {
@@ -62,8 +65,11 @@ const binding = loadStreamBinding();
 
 function onWriteComplete(this: WriteReq, status: number): void {
   const io = this.io;
+  const done = this.done;
   this.io = null;
   this.data = null;
+  this.done = null;
+  if (done !== null) done();
   if (io === null || io.detached) return;
   if (status < 0) io.hooks.onWriteError(status);
   else if (io.queued() === 0) io.hooks.onDrain();
@@ -74,6 +80,7 @@ function newWriteReq(b: StreamBinding): WriteReq {
   req.oncomplete = onWriteComplete;
   req.io = null;
   req.data = null;
+  req.done = null;
   return req;
 }
 
@@ -121,6 +128,24 @@ export class HandleIo {
       this.req = newWriteReq(this.binding);
     }
     return 0;
+  }
+
+  /**
+   * write() for several chunks in one writev; `done` runs once libuv no longer points into them
+   * (at once unless the write had to be queued). Answers 0 or a negative errno.
+   */
+  writev(chunks: Uint8Array[], done: () => void): number {
+    const req = this.req;
+    const err = this.handle.writev(req, chunks, true);
+    if (err === 0 && this.state[this.wasAsync] !== 0) {
+      req.io = this;
+      req.data = chunks;
+      req.done = done;
+      this.req = newWriteReq(this.binding);
+      return 0;
+    }
+    done();
+    return err;
   }
 
   /** Bytes waiting in libuv for the kernel to take them. */

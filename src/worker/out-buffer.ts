@@ -1,6 +1,8 @@
 // The reused out buffer: replies of every command of one read are appended here and leave in one
-// socket.write (memcached's resp objects + iovecs, flattened). Digits are written byte by byte:
-// no String(n) on the hot path.
+// write (memcached's resp objects + iovecs, flattened). Digits are written byte by byte: no
+// String(n) on the hot path. A large value is not copied: it is attached, a view of the item's
+// own memory with the item's reference, and leaves in the same writev as the bytes around it
+// (memcached's iovec pointing into the item).
 
 import { copyBytes } from '../bytes.ts';
 
@@ -10,15 +12,55 @@ const INITIAL_SIZE = 16 * 1024;
 /** Replies up to this long leave through a view made once per length (see pending). */
 const SMALL_VIEW = 4096;
 
+/** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
+type Attached = { at: number; view: Uint8Array; it: number };
+
 export class OutBuffer {
   buf: Buffer;
   pos = 0;
+  private attached: Attached[] = [];
+  private attachedBytes = 0;
+  /** Drops an attached value's item reference (the store's itemRelease). */
+  private readonly release: (it: number) => void;
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
   private views: Array<Buffer | undefined> = [];
 
-  constructor(size = INITIAL_SIZE) {
+  constructor(release: (it: number) => void = () => {}, size = INITIAL_SIZE) {
     this.buf = Buffer.allocUnsafe(size);
+    this.release = release;
     this.forgetViews();
+  }
+
+  /** Bytes to send: those written here and the attached values. */
+  size(): number { return this.pos + this.attachedBytes; }
+
+  /** Send view (bytes of item it, whose reference the caller hands over) after what is written so far. */
+  attach(view: Uint8Array, it: number): void {
+    this.attached.push({ at: this.pos, view, it });
+    this.attachedBytes += view.length;
+  }
+
+  hasAttached(): boolean { return this.attached.length !== 0; }
+
+  /** With values attached: buf's runs and the values' views, in order (the iovecs of one writev). */
+  chunks(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let from = 0;
+    for (const a of this.attached) {
+      if (a.at > from) out.push(this.buf.subarray(from, a.at));
+      out.push(a.view);
+      from = a.at;
+    }
+    if (this.pos > from) out.push(this.buf.subarray(from, this.pos));
+    return out;
+  }
+
+  /** The attached values' item references, now the caller's to release once their write is done. */
+  takeAttached(): number[] {
+    const its = this.attached.map((a) => a.it);
+    this.attached = [];
+    this.attachedBytes = 0;
+    return its;
   }
 
   private forgetViews(): void { this.views = new Array<Buffer | undefined>(SMALL_VIEW + 1).fill(undefined); }
@@ -84,8 +126,19 @@ export class OutBuffer {
     this.pos += this.buf.write(s, this.pos, "latin1");
   }
 
-  /** Give up the pending bytes, e.g. when a command's partial reply must be taken back. */
-  truncate(pos: number): void { this.pos = pos; }
+  /**
+   * Take back everything appended at or after buffer position pos (a command's partial reply),
+   * attached values included: their references are released.
+   */
+  truncate(pos: number): void {
+    const a = this.attached;
+    while (a.length > 0 && a[a.length - 1].at >= pos) {
+      const last = a.pop()!;
+      this.attachedBytes -= last.view.length;
+      this.release(last.it);
+    }
+    this.pos = pos;
+  }
 
   /**
    * The bytes to send; the caller then calls `sent()`. A small reply reuses the view made for its

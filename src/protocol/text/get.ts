@@ -23,7 +23,7 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
     exptimeRel = store.realtime(exptime);
     p = tokEnd(c, 1);
   }
-  let mark = out.pos;
+  let mark = out.pos, markSize = out.size(); // where this command's reply starts; how much was pending then
   while (p < lineEnd) {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
@@ -38,9 +38,10 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
       return;
     }
     getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel);
-    if (out.pos - mark > OUT_CHUNK) {
+    if (out.size() - markSize > OUT_CHUNK) {
       if (!connFlushIfLarge(c)) return;
       mark = out.pos; // what was sent cannot be taken back
+      markSize = out.size();
     }
   }
   out.bytes(REPLY.END);
@@ -65,16 +66,23 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: bo
     return;
   }
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+  let handedOver = false;
   try {
     c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
-    writeValue(c, buf, ks, nkey, it, returnCas);
+    handedOver = writeValue(c, buf, ks, nkey, it, returnCas);
   } finally {
-    store.itemRelease(it);
+    if (!handedOver) store.itemRelease(it);
   }
 }
 
-/** "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" */
-function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean): void {
+/** Values this big are sent from the item's memory instead of copied (below it a copy costs less). */
+const ATTACH_MIN = 4096;
+
+/**
+ * "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n". True when the item's reference went with a
+ * large value attached to the reply (see OutBuffer.attach), released once it is written.
+ */
+function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean): boolean {
   const out = c.ctx.out;
   const store = c.ctx.store;
   const nbytes = store.itemNbytes(it);
@@ -86,7 +94,12 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, 
   out.uint(nbytes - 2);
   if (returnCas) { out.space(); out.uint(store.itemCas(it)); }
   out.crlf();
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
+  if (nbytes >= ATTACH_MIN && c.io !== null) {
+    const view = store.itemValueView(it, 0, nbytes);
+    if (view.length === nbytes) { out.attach(view, it); return true; } // a chained item's value is in pieces: copied
+  }
   out.reserve(nbytes);
   out.pos += store.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
-  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
+  return false;
 }
