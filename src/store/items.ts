@@ -157,24 +157,31 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number, ne
 
 /** memcached's do_item_get (item lock held): a held reference, or 0; dead items are unlinked and counted. */
 export function doItemGet(st: Store, buf: Uint8Array, off: number, len: number, hv: number, doUpdate: boolean): number {
+  const it = doItemPeek(st, buf, off, len, hv);
+  if (it === 0) return 0;
+  Atomics.add(st.a32, it * 2 + ItemField.refcount, 1);
+  if (doUpdate) doItemBump(st, it);
+  return it;
+}
+
+/**
+ * do_item_get without the reference (item lock held): the live item or 0, dead items unlinked and
+ * counted. For a reader that is done with the item before it lets go of the lock.
+ */
+export function doItemPeek(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
   const it = assocFind(st, buf, off, len, hv);
   if (it === 0) return 0;
-  const a32 = st.a32;
-  Atomics.add(a32, it * 2 + ItemField.refcount, 1);
   if (st.isFlushed(it)) {
     st.doItemUnlink(it, hv);
-    st.itemRelease(it);
     st.stats.row[ThreadStat.get_flushed]++;
     return 0;
   }
-  const exp = a32[it * 2 + ItemField.exptime];
+  const exp = st.a32[it * 2 + ItemField.exptime];
   if (exp !== 0 && exp <= st.currentTime()) {
     st.doItemUnlink(it, hv);
-    st.itemRelease(it);
     st.stats.row[ThreadStat.get_expired]++;
     return 0;
   }
-  if (doUpdate) doItemBump(st, it);
   return it;
 }
 

@@ -13,7 +13,7 @@ import { hash } from "./hash.ts";
 import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
 import { assocDelete, assocExpandStep, assocInsert } from "./assoc.ts";
 import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
-import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
+import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
 import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
@@ -131,6 +131,8 @@ export class Store {
   deltaValue = 0n;
   /** Scratch of valueSegment: arena byte offset of the segment found. */
   segOff = 0;
+  /** The item lock itemPeek took, for itemPeekDone. */
+  private peekedHv = 0;
   /** Set by assocInsert when the table wants to grow; storeItem runs the expansion once its lock is released. */
   expandWanted = false;
 
@@ -208,6 +210,28 @@ export class Store {
       return it;
     } finally { this.itemUnlock(hv); }
   }
+
+  /**
+   * get for a reader that copies what it needs before itemPeekDone(), which it must call whatever
+   * happens: the item lock is held in between and no reference is taken (two atomic operations
+   * fewer a key; itemHold keeps the item past the lock). `touchExptime` >= 0: gat's new exptime.
+   */
+  itemPeek(buf: Uint8Array, off: number, len: number, touchExptime = -1): number {
+    const hv = hash(buf, off, len);
+    this.itemLock(hv);
+    this.peekedHv = hv;
+    const it = doItemPeek(this, buf, off, len, hv);
+    if (it !== 0) {
+      this.countHitAndBump(it);
+      if (touchExptime >= 0) this.a32[it * 2 + ItemField.exptime] = touchExptime;
+    }
+    return it;
+  }
+
+  itemPeekDone(): void { this.itemUnlock(this.peekedHv); }
+
+  /** A reference to a peeked item (before itemPeekDone), dropped with itemRelease. */
+  itemHold(it: number): void { Atomics.add(this.a32, it * 2 + ItemField.refcount, 1); }
 
   /** gat / gats: get, bump, set the new exptime. */
   itemGetAndTouch(buf: Uint8Array, off: number, len: number, exptimeRel: number): number {

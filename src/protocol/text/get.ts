@@ -12,6 +12,10 @@ export const KEY_MAX_LENGTH = 250;
 /** A multi-get's reply goes out in pieces past this (the key-too-long rule then cannot take it back). */
 const OUT_CHUNK = 256 * 1024;
 
+/**
+ * get / gets / gat / gats / bget, the line tokenized. (A plain get or gets is taken straight from
+ * the line by processGetLine: its keys are all it has.)
+ */
 export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnCas: boolean, shouldTouch: boolean): void {
   const out = c.ctx.out;
   const store = c.ctx.store;
@@ -23,6 +27,29 @@ export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnC
     exptimeRel = store.realtime(exptime);
     p = tokEnd(c, 1);
   }
+  getKeys(c, buf, p, lineEnd, returnCas, shouldTouch, exptimeRel);
+}
+
+/**
+ * A line starting "get " or "gets ": answered without tokenizing it first (the keys are walked
+ * once, here). False when it is not one, or has no key: then the tokenized path answers it.
+ */
+export function processGetLine(c: Conn, buf: Buffer, s: number, lineEnd: number): boolean {
+  if (lineEnd - s < 5 || buf[s] !== 0x67 || buf[s + 1] !== 0x65 || buf[s + 2] !== 0x74) return false; // "get"
+  const returnCas = buf[s + 3] === 0x73; // "gets"
+  const p = returnCas ? s + 4 : s + 3;
+  if (buf[p] !== 0x20) return false;
+  let k = p;
+  while (k < lineEnd && buf[k] === 0x20) k++;
+  if (k === lineEnd) return false; // no key: ERROR, from the tokenized path
+  getKeys(c, buf, k, lineEnd, returnCas, false, 0);
+  return true;
+}
+
+/** The keys of a get from p to the line's end: a VALUE block per hit, then END. */
+function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
+  exptimeRel: number): void {
+  const out = c.ctx.out;
   let mark = out.pos, markSize = out.size(); // where this command's reply starts; how much was pending then
   while (p < lineEnd) {
     while (p < lineEnd && buf[p] === 0x20) p++;
@@ -54,24 +81,29 @@ function countMiss(c: Conn, shouldTouch: boolean): void {
   else { row[ThreadStat.get_cmds]++; row[ThreadStat.get_misses]++; }
 }
 
+/**
+ * One key of a get: its VALUE block is written while the item lock is held (itemPeek), so no
+ * reference is taken for it unless a large value is sent from the item's memory.
+ */
 function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: boolean,
   shouldTouch: boolean, exptimeRel: number): void {
   const store = c.ctx.store;
-  const row = c.ctx.stats.row;
-  const it = shouldTouch ? store.itemGetAndTouch(buf, ks, nkey, exptimeRel) : store.itemGet(buf, ks, nkey);
-  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, it !== 0);
-  if (it === 0) {
+  let hit = false;
+  try {
+    const it = store.itemPeek(buf, ks, nkey, shouldTouch ? exptimeRel : -1);
+    if (it !== 0) {
+      hit = true;
+      c.ctx.stats.row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+      c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
+      writeValue(c, buf, ks, nkey, it, returnCas);
+    }
+  } finally {
+    store.itemPeekDone();
+  }
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, hit);
+  if (!hit) {
     countMiss(c, shouldTouch);
     if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);
-    return;
-  }
-  row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
-  let handedOver = false;
-  try {
-    c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
-    handedOver = writeValue(c, buf, ks, nkey, it, returnCas);
-  } finally {
-    if (!handedOver) store.itemRelease(it);
   }
 }
 
@@ -79,10 +111,10 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: bo
 const ATTACH_MIN = 4096;
 
 /**
- * "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n". True when the item's reference went with a
- * large value attached to the reply (see OutBuffer.attach), released once it is written.
+ * "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" (item lock held). A large value is attached
+ * to the reply with a reference of its own (see OutBuffer.attach), released once it is written.
  */
-function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean): boolean {
+function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean): void {
   const out = c.ctx.out;
   const store = c.ctx.store;
   const nbytes = store.itemNbytes(it);
@@ -97,9 +129,12 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, 
   if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
   if (nbytes >= ATTACH_MIN && c.io !== null) {
     const view = store.itemValueView(it, 0, nbytes);
-    if (view.length === nbytes) { out.attach(view, it); return true; } // a chained item's value is in pieces: copied
+    if (view.length === nbytes) { // a chained item's value is in pieces: copied
+      store.itemHold(it);
+      out.attach(view, it);
+      return;
+    }
   }
   out.reserve(nbytes);
   out.pos += store.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
-  return false;
 }

@@ -5,7 +5,7 @@ import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { tokenize, tokIs } from './tokens.ts';
-import { processGetCommand } from './get.ts';
+import { processGetCommand, processGetLine } from './get.ts';
 import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
 import {
@@ -73,6 +73,7 @@ function processCommandAscii(c: Conn, buf: Buffer, s: number, e: number): void {
   const out = c.ctx.out;
   c.noreply = false;
   if (isMetaCommand(buf, s, e)) { processMetaCommand(c, buf, s, e); return; }
+  if (processGetLine(c, buf, s, e)) return;
   const ntokens = tokenize(c, buf, s, e);
   if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
   switch (buf[c.tokens[0]]) {
