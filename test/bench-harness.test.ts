@@ -98,3 +98,13 @@ test('latency histogram: buckets are ordered, about 3% wide, and percentiles lan
   assert.ok(Math.abs(p99 - 990) <= 990 / 32, `p99 ${p99}`);
   assert.ok(Number.isNaN(percentile(newHistogram(), 0.5)));
 });
+
+test('bench:micro drives the request path in process and prints a cost per request for each mix', { timeout: 60_000 }, async () => {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(NODE, [join(REPO_ROOT, 'bench', 'micro.ts'), '2000'], { timeout: 50_000, env: { ...process.env, MICRO_KEYS: '500' } },
+      (err, out, errOut) => (err ? reject(new Error(`micro failed: ${err.message}\n${errOut}`)) : resolve(out)));
+  });
+  const rows = [...stdout.matchAll(/^(.+?)\s+(\d+) ns\/request$/gm)].map((m) => [m[1].trim(), Number(m[2])] as const);
+  assert.deepEqual(rows.map(([name]) => name), ['get 1 key (W1)', 'get 10 keys (W3)', 'set 100 B']);
+  for (const [name, ns] of rows) assert.ok(ns > 0 && Number.isFinite(ns), `${name}: ${ns}`);
+});

@@ -1,0 +1,61 @@
+// The request path without sockets: one worker's parse, store and reply code driven in process, so
+// that a change to it can be judged by its own cost per request (the socket benchmark's figures move
+// 10-20% from run to run on a shared machine; these move a few percent). Not a substitute for
+// `npm run bench`: no kernel, no event loop, no second thread.
+//
+//   npm run bench:micro [-- requests per round, default 300000]    (MICRO_KEYS=1000: all in cache)
+
+import type { Socket } from 'node:net';
+import { createStore, Store } from '../src/store/store.ts';
+import { defaultSettings } from '../src/settings.ts';
+import { storeSettingsOf } from '../src/settings/report.ts';
+import { createServerCtl, ServerCtl } from '../src/server-ctl.ts';
+import { ConnTable, createConnTable } from '../src/stats/conn-table.ts';
+import { createPrefixStats, PrefixStats } from '../src/stats/prefix-stats.ts';
+import { WorkerContext } from '../src/worker/context.ts';
+import { Conn, ConnState } from '../src/worker/conn.ts';
+import { onConnRead } from '../src/worker/drive-machine.ts';
+
+const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
+const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
+const store = new Store(createStore(storeSettingsOf(settings)), 1);
+const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16)),
+  new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
+
+let written = 0;
+const socket = { destroyed: false, writableLength: 0, write(b: Buffer): boolean { written += b.length; return true; } };
+const c = new Conn(ctx);
+c.reset(16, socket as unknown as Socket, 'tcp');
+c.state = ConnState.waiting;
+
+const key = (i: number): string => `key:${String(i).padStart(12, '0')}`;
+const readBuf = Buffer.alloc(64 * 1024);
+function feed(text: string): void {
+  const n = readBuf.write(text, 'latin1');
+  onConnRead(c, readBuf, n);
+}
+
+const value = 'v'.repeat(100);
+for (let i = 0; i < KEYS; i++) feed(`set ${key(i)} 0 0 ${value.length}\r\n${value}\r\n`);
+
+let seed = 1;
+const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % KEYS; };
+const mixes: Array<[string, () => string]> = [
+  ['get 1 key (W1)', () => `get ${key(rnd())}\r\n`],
+  ['get 10 keys (W3)', () => `get ${Array.from({ length: 10 }, () => key(rnd())).join(' ')}\r\n`],
+  ['set 100 B', () => `set ${key(rnd())} 0 0 100\r\n${value}\r\n`],
+];
+const perRound = Number(process.argv[2] ?? 300_000);
+for (const [name, make] of mixes) {
+  const requests = Array.from({ length: 4096 }, make);
+  // The least of five rounds (after one to compile): the round the machine disturbed least.
+  let best = Infinity;
+  for (let round = 0; round < 6; round++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < perRound; i++) feed(requests[i & 4095]);
+    const ns = Number(process.hrtime.bigint() - t0) / perRound;
+    if (round > 0) best = Math.min(best, ns);
+  }
+  console.log(`${name.padEnd(18)} ${best.toFixed(0).padStart(6)} ns/request`);
+}
+if (written === 0) throw new Error('no replies written');
