@@ -44,7 +44,9 @@ const mixes: Array<[string, () => string]> = [
   ['get 1 key (W1)', () => `get ${key(rnd())}\r\n`],
   ['get 10 keys (W3)', () => `get ${Array.from({ length: 10 }, () => key(rnd())).join(' ')}\r\n`],
   ['set 100 B', () => `set ${key(rnd())} 0 0 100\r\n${value}\r\n`],
+  ['set 16 KB (W4)', () => `set ${key(rnd())} 0 0 ${big.length}\r\n${big}\r\n`],
 ];
+const big = 'b'.repeat(16 * 1024);
 const perRound = Number(process.argv[2] ?? 300_000);
 for (const [name, make] of mixes) {
   const requests = Array.from({ length: 4096 }, make);
