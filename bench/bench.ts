@@ -26,13 +26,18 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Measured windows per server and workload. */
+const WINDOWS = 4;
+
 /**
- * The order of a workload's measured windows: A B B A for two servers (A alternating between
- * workloads), so a drift in the machine's background load favours neither; two windows for one.
+ * The order of a workload's measured windows: A B B A A B B A for two servers (A alternating
+ * between workloads), so a drift or a burst in the machine's background load favours neither;
+ * four windows for one. (Two long windows each let one burst on this shared machine move a
+ * workload's ratio by 25%; four short ones interleave the servers more finely.)
  */
 function roundOrder(servers: ServerKind[], n: number): ServerKind[] {
   const [a, b] = n % 2 === 1 ? servers : [...servers].reverse();
-  return b === undefined ? [a, a] : [a, b, b, a];
+  return b === undefined ? [a, a, a, a] : [a, b, b, a, a, b, b, a];
 }
 
 type Running = { servers: Map<ServerKind, Server>; whyNot: Map<ServerKind, string> };
@@ -90,11 +95,11 @@ async function runLoadWorkloads(opts: Options, results: Results, versions: Map<S
 
 let comparisons = 0;
 
-/** One workload against every server, in A B B A windows of half the duration each. */
+/** One workload against every server, in A B B A A B B A windows of a quarter of the duration each. */
 async function compare(w: LoadWorkload, id: string, running: Running, kinds: ServerKind[], opts: Options): Promise<Row[]> {
   const windows = new Map<ServerKind, Window[]>(kinds.map((k) => [k, []]));
   const failed = new Map<ServerKind, string>(running.whyNot);
-  const timing = { ...opts.timing, durationMs: Math.max(1, Math.round(opts.timing.durationMs / 2)) };
+  const timing = { ...opts.timing, durationMs: Math.max(1, Math.round(opts.timing.durationMs / WINDOWS)) };
   for (const kind of roundOrder(kinds, ++comparisons)) {
     const server = running.servers.get(kind);
     if (failed.has(kind)) continue;
@@ -181,7 +186,7 @@ function header(opts: Options, versions: Map<ServerKind, string>): string[] {
     `Cachalot source: ${cachalotSource ?? gitCommit()}; Node ${process.version}`,
     `Flags: \`${serverArgs(MAIN_FLAGS).join(' ')}\` (workload 6: -m ${opts.quick ? MEMORY_MB_QUICK : MEMORY_MB}; 7: -t varies)`,
     `Load generator: bench/loadgen, ${opts.genThreads} Node worker threads on the same machine; ` +
-      `per server and workload two windows of ${Math.round(opts.timing.durationMs / 2)} ms, each after a ${opts.timing.warmupMs} ms warm-up; ` +
+      `per server and workload ${WINDOWS} windows of ${Math.round(opts.timing.durationMs / WINDOWS)} ms, each after a ${opts.timing.warmupMs} ms warm-up; ` +
       `every server started serves workload 1 for ${opts.quick ? SERVER_WARMUP_MS_QUICK : SERVER_WARMUP_MS} ms after its prefill, unmeasured (JIT warm-up)`,
     `Command: \`npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\``,
   ];

@@ -152,7 +152,7 @@ const NOTES = [
   '## How to read this',
   '',
   '- Both servers run on this machine at once (the idle one costs nothing measurable). Each workload runs',
-  '  in four windows, A B B A (A alternating between workloads), each window on fresh connections after a',
+  '  in eight windows, A B B A A B B A (A alternating between workloads), each on fresh connections after a',
   '  warm-up, so a drift in background load favours neither; ratios from the same run are what count.',
   '  Every server, once started and prefilled, first serves workload 1 for a few seconds unmeasured, so that',
   '  Cachalot\'s JIT has compiled its hot paths: the figures are those of a running cache, not of its start.',
