@@ -6,7 +6,6 @@
 //   npm run bench:micro [-- requests per round, default 300000]
 //   MICRO_KEYS=1000: every item in cache; MICRO_ONLY=set: only the mixes whose name starts so
 
-import type { Socket } from 'node:net';
 import { createStore, Store } from '../src/store/store.ts';
 import { defaultSettings } from '../src/settings.ts';
 import { storeSettingsOf } from '../src/settings/report.ts';
@@ -16,6 +15,7 @@ import { createPrefixStats, PrefixStats } from '../src/stats/prefix-stats.ts';
 import { WorkerContext } from '../src/worker/context.ts';
 import { Conn, ConnState } from '../src/worker/conn.ts';
 import { onConnRead } from '../src/worker/drive-machine.ts';
+import { openHandleIo } from '../src/worker/handle-io.ts';
 
 const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
 const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
@@ -23,10 +23,20 @@ const store = new Store(createStore(storeSettingsOf(settings)), 1);
 const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16)),
   new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
 
+/** A handle whose writes complete at once and go nowhere (counted). */
 let written = 0;
-const socket = { destroyed: false, writableLength: 0, write(b: Buffer): boolean { written += b.length; return true; } };
+const handle = {
+  writeBuffer(_req: unknown, data: Uint8Array): number { written += data.length; return 0; },
+  writev(_req: unknown, chunks: Uint8Array[]): number { for (const b of chunks) written += b.length; return 0; },
+  readStart: (): number => 0, readStop: (): number => 0, shutdown: (): number => 0, close(): void {},
+  useUserBuffer(): void {}, writeQueueSize: 0, onread: undefined,
+};
+const noop = (): void => {};
 const c = new Conn(ctx);
-c.reset(16, socket as unknown as Socket, 'tcp');
+const io = openHandleIo(handle, Buffer.alloc(64 * 1024), {
+  onRead: noop, onReadInto: noop, onReadEnd: noop, onDrain: noop, onWriteError: noop, onClosed: noop,
+});
+c.reset(16, io, 'tcp');
 c.state = ConnState.waiting;
 
 const key = (i: number): string => `key:${String(i).padStart(12, '0')}`;

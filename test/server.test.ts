@@ -9,6 +9,8 @@ import { mkdtempSync, existsSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
+import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
+import { connect } from 'node:net';
 import { startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
 
 const servers: Server[] = [];
@@ -290,3 +292,23 @@ test('stats conns lists every connection of every worker, with its address and s
   }
   for (const c of [...clients, probe]) c.end();
 });
+
+registerStopHook();
+for (const kind of kindsFor()) {
+  test(`a client that sends its commands and half-closes gets every reply, then the hang-up [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-t', '2']);
+    const big = 'z'.repeat(200_000); // a reply larger than the kernel takes at once
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: server.port }, () => {
+        s.end(`set h 0 0 ${big.length}\r\n${big}\r\nget h\r\nget h nope\r\n`);
+      });
+      let buf = '';
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => { buf += d; });
+      s.on('close', () => resolve(buf));
+      s.on('error', reject);
+    });
+    const value = `VALUE h 0 ${big.length}\r\n${big}\r\n`;
+    assert.equal(got, `STORED\r\n${value}END\r\n${value}END\r\n`);
+  });
+}

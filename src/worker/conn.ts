@@ -1,7 +1,6 @@
 // A client connection as a worker sees it: memcached's `conn` struct. Conns are pooled per worker
 // (memcached's freeconns) so a new connection reuses an old object and its buffers.
 
-import type { Socket } from 'node:net';
 import type { WorkerContext } from './context.ts';
 import type { HandleIo } from './handle-io.ts';
 
@@ -27,15 +26,14 @@ export class Conn {
   id = 0;
   /** This connection's row in the shared connection table (`stats conns`). */
   row = 0;
-  socket: Socket | null = null;
-  /** Reads and writes straight on the socket's handle; null: through the socket stream. */
+  /** The connection's handle (memcached's fd): reads, writes, close. Null once the conn is back in the pool. */
   io: HandleIo | null = null;
   readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
   transport: 'tcp' | 'unix' = 'tcp';
 
-  // Input not yet consumed is rbuf[rpos, rend): either the socket's own chunk, parsed in place,
+  // Input not yet consumed is rbuf[rpos, rend): either the worker's read buffer, parsed in place,
   // or `own`, where a partial command is kept between reads.
   rbuf: Buffer = EMPTY;
   rpos = 0;
@@ -49,7 +47,7 @@ export class Conn {
 
   // conn_nread: the item being filled, where in its value, how much is left, and what to do after.
   item = 0;
-  /** An item a read may still land in (see connReleaseItem): released when the socket is closed. */
+  /** An item a read may still land in (see connReleaseItem): released when the handle is closed. */
   itemAwaitingClose = 0;
   itemAt = 0;
   rlbytes = 0;
@@ -74,9 +72,9 @@ export class Conn {
 
   constructor(ctx: WorkerContext) { this.ctx = ctx; }
 
-  reset(id: number, socket: Socket, transport: 'tcp' | 'unix'): void {
+  reset(id: number, io: HandleIo, transport: 'tcp' | 'unix'): void {
     this.id = id;
-    this.socket = socket;
+    this.io = io;
     this.transport = transport;
     this.state = ConnState.newCmd;
     this.proto = Proto.negotiating;
@@ -128,7 +126,7 @@ export class Conn {
   }
 
   /**
-   * The worker's shared read buffer now holds n new bytes (the socket's `onread` path). Parsed in
+   * The worker's shared read buffer now holds n new bytes (the handle's read hook). Parsed in
    * place when nothing was pending; otherwise appended to what was kept.
    */
   addShared(shared: Buffer, n: number): void {
@@ -156,8 +154,7 @@ export class Conn {
   /** Drop references to input and shrink a buffer a large command grew. */
   release(): void {
     if (this.itemAwaitingClose !== 0) { this.ctx.store.itemRelease(this.itemAwaitingClose); this.itemAwaitingClose = 0; }
-    this.socket = null;
-    if (this.io !== null) { this.io.detached = true; this.io = null; }
+    this.io = null;
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     if (this.own.length > 64 * 1024) this.own = Buffer.allocUnsafe(OWN_BUFFER_SIZE);

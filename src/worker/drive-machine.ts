@@ -5,8 +5,8 @@
 
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto } from './conn.ts';
 import type { ConnStateValue } from './conn.ts';
-import type { Socket } from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { errnoName } from './handle-io.ts';
+import type { HandleIo } from './handle-io.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
@@ -154,72 +154,57 @@ function connYield(c: Conn): void {
 
 function resumeAfterYield(c: Conn): void {
   c.yieldPending = false;
-  if (c.state === ConnState.newCmd && c.socket !== null) driveMachine(c);
+  if (c.state === ConnState.newCmd && c.io !== null) driveMachine(c);
 }
 
 /** One write for everything collected; stop reading this client while its replies pile up. */
 export function connFlush(c: Conn): void {
   const out = c.ctx.out;
   if (out.size() === 0) return;
-  const sock = c.socket;
-  if (sock === null || sock.destroyed) { out.truncate(0); return; }
+  const io = c.io;
+  if (io === null || io.closed) { out.truncate(0); return; }
   c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
-  const queued = out.hasAttached() ? transmitAttached(c, sock) : transmit(c, sock, out.pending());
+  const err = out.hasAttached() ? transmitAttached(c, io) : io.write(out.pending());
+  if (err < 0) {
+    out.sent(false); // nothing of it is queued
+    c.closeReason = `write error ${errnoName(err)}`;
+    io.close(); // onClosed then releases the connection
+    return;
+  }
+  const queued = io.queued();
   out.sent(queued > 0);
   if (queued > WRITE_HIGH_WATER && !c.writeBlocked) {
     c.writeBlocked = true;
-    sock.pause();
+    io.pause();
   }
   if (queued > Math.max(MIN_BACKLOG_LIMIT, 2 * c.ctx.settings.itemSizeMax)) {
     c.closeReason = 'unread replies over the limit';
-    sock.destroy(); // 'close' then releases the connection
+    io.close();
   }
-}
-
-/** memcached's transmit(): send data; answers the bytes not yet taken by the kernel. */
-function transmit(c: Conn, sock: Socket, data: Buffer): number {
-  const io = c.io;
-  if (io === null) {
-    sock.write(data);
-    return sock.writableLength;
-  }
-  const err = io.write(data);
-  if (err < 0) {
-    c.closeReason = `write error ${err}`;
-    sock.destroy();
-    return 0;
-  }
-  return io.queued();
 }
 
 /**
- * transmit() with values attached (only on the handle path): one writev of the out buffer's runs
- * and the items' bytes; the items' references are released once libuv is done with them.
+ * memcached's transmit() with values attached: one writev of the out buffer's runs and the items'
+ * bytes; the items' references are released once libuv is done with them. 0 or a negative errno.
  */
-function transmitAttached(c: Conn, sock: Socket): number {
+function transmitAttached(c: Conn, io: HandleIo): number {
   const out = c.ctx.out, store = c.ctx.store;
   const chunks = out.chunks();
   const held = out.takeAttached();
-  const err = c.io!.writev(chunks, () => { for (const it of held) store.itemRelease(it); });
-  if (err < 0) {
-    c.closeReason = `write error ${err}`;
-    sock.destroy();
-    return 0;
-  }
-  return c.io!.queued();
+  return io.writev(chunks, () => { for (const it of held) store.itemRelease(it); });
 }
 
 /** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
 export function connFlushIfLarge(c: Conn): boolean {
   if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
-  return c.socket !== null && !c.socket.destroyed;
+  return c.io !== null && !c.io.closed;
 }
 
-/** 'drain' (or the handle's last queued write done): the client read its replies; go on with what it sent meanwhile. */
+/** The handle's queued writes are done: the client read its replies; go on with what it sent meanwhile. */
 export function onConnDrain(c: Conn): void {
   if (!c.writeBlocked) return;
   c.writeBlocked = false;
-  c.socket?.resume();
+  c.io?.resume();
   if (c.state === ConnState.mwrite) {
     connSetState(c, ConnState.newCmd);
     driveMachine(c);
@@ -262,7 +247,7 @@ const UV_EOF = -4095;
 /** The handle path's end of input: the client hung up (or the read failed), so close. */
 export function onConnReadEnd(c: Conn, status: number): void {
   if (c.state === ConnState.closed) return;
-  if (status !== UV_EOF) c.closeReason = getSystemErrorName(status);
+  if (status !== UV_EOF) c.closeReason = errnoName(status);
   connClose(c);
 }
 
@@ -275,13 +260,8 @@ export function connClose(c: Conn): void {
   c.state = ConnState.closed;
   connReleaseItem(c);
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} connection closed.${c.closeReason ? ' ' + c.closeReason : ''}`);
-  const sock = c.socket;
-  if (sock !== null && !sock.destroyed) {
-    // Replies already handed to the kernel are still delivered after close(), as memcached's are;
-    // only replies queued in libuv need the socket to stay until they are written.
-    const queued = c.io !== null ? c.io.queued() : sock.writableLength;
-    if (queued === 0) sock.destroy();
-    else sock.destroySoon();
-  }
+  // Replies already handed to the kernel are still delivered after close(), as memcached's are;
+  // only replies queued in libuv keep the handle open until they are written.
+  c.io?.closeAfterWrites();
   connHooks.onClosed(c);
 }

@@ -1,24 +1,35 @@
-// A connection's reads and writes straight on its libuv TCP handle: memcached's read() into the
-// thread's buffer and its transmit(). Node's socket stream sits between JS and the handle with a
-// Writable state machine, a WriteWrap and a callback per write and symbol-keyed lookups per read;
-// under one-request-per-read load that layer cost more user time than parsing and the store
-// together (bench/RESULTS.md, round 4). The socket object stays: it owns the handle's lifetime,
-// its 'close', pause/resume and shutdown on end. Only the data path goes around it.
+// A connection's libuv stream handle, driven directly: memcached's conn and its fd. Reads land in
+// the worker's buffer and call the connection (read()), replies go out with writeBuffer / writev
+// (transmit()), and the connection closes the handle itself (close(), or shutdown first while
+// replies are still queued). There is no net.Socket: its stream machinery cost more user time
+// per request than parsing and the store together, and building and destroying one per
+// connection was most of the cost of connection churn (bench/RESULTS.md, round 4).
 //
-// The handle calls are the ones Node's own net module makes (stream_wrap's WriteWrap,
-// writeBuffer, the onread hook and streamBaseState); where this Node does not offer them,
-// `openHandleIo` answers null and the connection keeps the stream path.
+// The handle calls are the ones Node's own net module makes (stream_wrap's WriteWrap and
+// ShutdownWrap, writeBuffer, writev, readStart/readStop, useUserBuffer, the onread hook and
+// streamBaseState, close). Node 26, which package.json pins, has them all; `checkHandleIo` says
+// at startup if a Node does not.
 
-import type { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 
 /** The part of a libuv stream handle (TCPWrap / PipeWrap) used here. */
 type StreamHandle = {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   writev(req: WriteReq, chunks: Uint8Array[], allBuffers: boolean): number;
+  readStart(): number;
   readStop(): number;
+  shutdown(req: ShutdownReq): number;
+  close(callback: () => void): void;
+  useUserBuffer(buf: Uint8Array): void;
   readonly writeQueueSize: number;
   onread: ((this: StreamHandle, ab: ArrayBuffer | undefined) => unknown) | undefined;
+  getpeername?(out: PeerName): number;
+  getsockname?(out: PeerName): number;
+  setNoDelay?(enable: boolean): number;
+  setKeepAlive?(enable: boolean, initialDelaySecs: number): number;
 };
+
+export type PeerName = { address?: string; port?: number; family?: string };
 
 /** A stream_wrap WriteWrap as its completion finds it. */
 type WriteReq = {
@@ -29,8 +40,11 @@ type WriteReq = {
   done: (() => void) | null;
 };
 
+type ShutdownReq = { oncomplete: (this: ShutdownReq, status: number) => void; io: HandleIo };
+
 type StreamBinding = {
   WriteWrap: new () => WriteReq;
+  ShutdownWrap: new () => ShutdownReq;
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
   kLastWriteWasAsync: number;
@@ -38,7 +52,7 @@ type StreamBinding = {
 
 /** What the connection does with what the handle reports. */
 export type HandleHooks = {
-  /** n bytes arrived in the socket's user buffer (its `onread` buffer, see worker.ts). */
+  /** n bytes arrived in the worker's read buffer. */
   onRead(n: number): void;
   /** n bytes arrived in the view named by readInto. */
   onReadInto(n: number): void;
@@ -48,12 +62,15 @@ export type HandleHooks = {
   onDrain(): void;
   /** A queued write failed (negative errno). */
   onWriteError(status: number): void;
+  /** The handle is closed: nothing more will be read into or written from anything. */
+  onClosed(): void;
 };
 
 function loadStreamBinding(): StreamBinding | null {
   try {
     const binding = (process as unknown as { binding(name: string): Partial<StreamBinding> }).binding('stream_wrap');
-    if (typeof binding.WriteWrap !== 'function' || !(binding.streamBaseState instanceof Int32Array)) return null;
+    if (typeof binding.WriteWrap !== 'function' || typeof binding.ShutdownWrap !== 'function') return null;
+    if (!(binding.streamBaseState instanceof Int32Array)) return null;
     if (typeof binding.kReadBytesOrError !== 'number' || typeof binding.kLastWriteWasAsync !== 'number') return null;
     return binding as StreamBinding;
   } catch {
@@ -63,6 +80,11 @@ function loadStreamBinding(): StreamBinding | null {
 
 const binding = loadStreamBinding();
 
+/** Why this Node cannot drive handles directly, or null when it can (checked when a worker starts). */
+export function checkHandleIo(): string | null {
+  return binding === null ? "this Node has no stream_wrap binding (WriteWrap, ShutdownWrap, streamBaseState); Cachalot runs on Node 26" : null;
+}
+
 function onWriteComplete(this: WriteReq, status: number): void {
   const io = this.io;
   const done = this.done;
@@ -70,7 +92,7 @@ function onWriteComplete(this: WriteReq, status: number): void {
   this.data = null;
   this.done = null;
   if (done !== null) done();
-  if (io === null || io.detached) return;
+  if (io === null || io.closed) return;
   if (status < 0) io.hooks.onWriteError(status);
   else if (io.queued() === 0) io.hooks.onDrain();
 }
@@ -84,19 +106,23 @@ function newWriteReq(b: StreamBinding): WriteReq {
   return req;
 }
 
+function onShutdownComplete(this: ShutdownReq): void {
+  this.io.close();
+}
+
 export class HandleIo {
   readonly handle: StreamHandle;
   readonly hooks: HandleHooks;
   /** The worker's read buffer, where reads land unless readInto named a view for the next one. */
   readonly readBuffer: Uint8Array;
+  /** Set by close(): the handle is closing or closed; a late completion must not reach the connection. */
+  closed = false;
+  private reading = false;
   /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
   private current: Uint8Array;
   /** Where the connection wants the next read (null: readBuffer); takes effect when the current read is handled. */
   private wanted: Uint8Array | null = null;
-  /** Set once the connection is closed: a late completion must not reach its next user. */
-  detached = false;
   private readonly state: Int32Array;
-  private readonly readBytes: number;
   private readonly wasAsync: number;
   private readonly binding: StreamBinding;
   /** Reused while writes complete at once; a write the kernel could not take keeps its own. */
@@ -109,9 +135,25 @@ export class HandleIo {
     this.current = readBuffer;
     this.binding = b;
     this.state = b.streamBaseState;
-    this.readBytes = b.kReadBytesOrError;
     this.wasAsync = b.kLastWriteWasAsync;
     this.req = newWriteReq(b);
+    handle.useUserBuffer(readBuffer);
+    this.takeReads(b.kReadBytesOrError);
+  }
+
+  /** Start (or, after pause, resume) reading. */
+  resume(): void {
+    if (this.reading || this.closed) return;
+    this.reading = true;
+    const err = this.handle.readStart();
+    if (err < 0) this.hooks.onReadEnd(err);
+  }
+
+  /** Stop reading: a client that does not read its replies is not read from either. */
+  pause(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    this.handle.readStop();
   }
 
   /**
@@ -159,26 +201,67 @@ export class HandleIo {
 
   /**
    * The connection closes: stop reading. True when libuv may still write into a view until the
-   * handle is closed, so the memory behind it must stay owned until the socket's 'close'.
+   * handle is closed, so the memory behind it must stay owned until onClosed.
    */
   cancelReadInto(): boolean {
     this.wanted = null;
     if (this.current === this.readBuffer) return false;
-    this.handle.readStop();
+    this.pause();
     return true;
   }
 
   /**
-   * The read hook. Bytes, the end of the stream and read errors all go to the connection, which
-   * closes the socket itself: Node's end-of-stream path (an 'end' event, a shutdown request, then
-   * 'finish' and destroy) cost more than the request under connection churn.
+   * memcached's conn_close: close the handle now. What the kernel holds is still delivered (as after
+   * close(2)); writes still queued in libuv are cancelled. onClosed follows.
    */
-  takeReads(onStreamRead: (this: StreamHandle, ab: ArrayBuffer | undefined) => unknown): void {
-    const { state, readBytes } = this;
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pause();
+    this.handle.close(() => this.hooks.onClosed());
+  }
+
+  /** Close once the replies queued in libuv are written (a shutdown request first), else at once. */
+  closeAfterWrites(): void {
+    if (this.closed) return;
+    if (this.queued() === 0) { this.close(); return; }
+    this.pause();
+    const req = new this.binding.ShutdownWrap();
+    req.oncomplete = onShutdownComplete;
+    req.io = this;
+    if (this.handle.shutdown(req) !== 0) this.close();
+  }
+
+  /** The peer's address (TCP), or an empty record (unix socket). */
+  peerName(): PeerName {
+    const out: PeerName = {};
+    this.handle.getpeername?.(out);
+    return out;
+  }
+
+  /** The local address the connection arrived on. */
+  sockName(): PeerName {
+    const out: PeerName = {};
+    this.handle.getsockname?.(out);
+    return out;
+  }
+
+  /** memcached's TCP options for a client: no Nagle delay, keepalive probes. */
+  tuneTcp(): void {
+    this.handle.setNoDelay?.(true);
+    this.handle.setKeepAlive?.(true, 0);
+  }
+
+  /**
+   * The read hook. Bytes, the end of the stream and read errors all go to the connection; the
+   * hook's return value is the buffer of the next read when it changes (a view into an item).
+   */
+  private takeReads(readBytes: number): void {
+    const state = this.state;
     const io = this; // inside the hook, `this` is the handle
-    this.handle.onread = function onread(this: StreamHandle, ab: ArrayBuffer | undefined): unknown {
+    this.handle.onread = function onread(this: StreamHandle): unknown {
       const n = state[readBytes];
-      if (n === 0) return onStreamRead.call(this, ab);
+      if (n === 0) return undefined;
       if (n < 0) { io.wanted = null; io.hooks.onReadEnd(n); return undefined; }
       const landed = io.current;
       io.wanted = null;
@@ -192,19 +275,13 @@ export class HandleIo {
   }
 }
 
-/**
- * Drive this socket's handle directly. The socket already reads into a user buffer (Node's
- * `onread` mode), so pause() and resume() stop and start the handle; its reads now skip the
- * stream's handler. Null where this Node lacks the calls: the caller keeps the stream path.
- */
-export function openHandleIo(socket: Socket, readBuffer: Uint8Array, hooks: HandleHooks): HandleIo | null {
-  // readBuffer must be the buffer the socket already reads into (worker.ts adoptReadBuffer).
-  if (binding === null) return null;
-  const handle = (socket as unknown as { _handle: Partial<StreamHandle> | null })._handle;
-  if (handle === null || typeof handle.writeBuffer !== 'function' || typeof handle.readStop !== 'function') return null;
-  const onStreamRead = handle.onread;
-  if (typeof onStreamRead !== 'function') return null;
-  const io = new HandleIo(handle as StreamHandle, hooks, readBuffer, binding);
-  io.takeReads(onStreamRead);
-  return io;
+/** Drive an accepted connection's handle (from the dispatcher, or the worker's unix listener). */
+export function openHandleIo(handle: object, readBuffer: Uint8Array, hooks: HandleHooks): HandleIo {
+  if (binding === null) throw new Error(checkHandleIo() ?? 'no stream_wrap binding');
+  return new HandleIo(handle as StreamHandle, hooks, readBuffer, binding);
+}
+
+/** A read error's name for the -vv close line. */
+export function errnoName(status: number): string {
+  try { return getSystemErrorName(status); } catch { return `error ${status}`; }
 }

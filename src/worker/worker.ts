@@ -1,10 +1,9 @@
-// A worker thread: memcached's LIBEVENT_THREAD. Its own event loop adopts the sockets the
-// dispatcher hands over (thread_libevent_process's 'c' case, here a message carrying the socket)
+// A worker thread: memcached's LIBEVENT_THREAD. Its own event loop adopts the connections the
+// dispatcher hands over (thread_libevent_process's 'c' case, here a message carrying the handle)
 // and drives every connection through the state machine. All workers share one store.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
-import type { Socket } from 'node:net';
 import fs from 'node:fs';
 import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/store.ts';
@@ -16,7 +15,8 @@ import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
-import { openHandleIo } from './handle-io.ts';
+import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
+import type { HandleHooks, HandleIo } from './handle-io.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
 
@@ -43,6 +43,9 @@ export type DispatcherMessage =
   | { type: 'unix-listening'; fd: number; error: string }
   | { type: 'shutdown'; how: 'graceful' | 'immediate' };
 
+const noHandleIo = checkHandleIo();
+if (noHandleIo !== null) throw new Error(`cachalot worker: ${noHandleIo}`);
+
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const store = new Store(init.store, init.thread);
@@ -61,42 +64,38 @@ connHooks.onClosed = (c: Conn): void => {
   ctx.connTable.free(row);
 };
 
-/**
- * Reads land in one buffer per worker instead of a new Buffer per read (Node's `onread` socket
- * option); a connection parses them in place and keeps only what it leaves unconsumed.
- */
+/** Every connection of this worker reads into this one buffer; a connection parses it in place. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket). */
 function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix'): void {
   const c = pool.take();
-  const socket = socketOf(handle, {
-    buffer: readBuffer,
-    callback: (n: number): boolean => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } return true; },
-  });
-  c.reset(ConnTable.idOf(row), socket, transport);
+  const io = openHandleIo(handle, readBuffer, connHandleHooks(c));
+  c.reset(ConnTable.idOf(row), io, transport);
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
   ctx.stats.row[ThreadStat.total_conns]++;
-  describeConn(c, socket, row);
-  if (transport === 'tcp') { socket.setNoDelay(true); socket.setKeepAlive(true); }
-  c.io = openHandleIo(socket, readBuffer, {
+  describeConn(c, io, row);
+  if (transport === 'tcp') io.tuneTcp();
+  if (ctx.verbosity() > 0) ctx.log(`<${c.id} new auto-negotiating client connection`);
+  connSetWaiting(c);
+  io.resume();
+}
+
+/** What the handle's events do to connection c; an exception closes only c (connFault). */
+function connHandleHooks(c: Conn): HandleHooks {
+  return {
     onRead: (n) => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } },
     onReadInto: (n) => { try { onConnReadInto(c, n); } catch (err) { connFault(c, err); } },
     onReadEnd: (status) => { try { onConnReadEnd(c, status); } catch (err) { connFault(c, err); } },
     onDrain: () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } },
-    onWriteError: (status) => { c.closeReason = `write error ${status}`; socket.destroy(); },
-  });
-  socket.on('drain', () => { try { onConnDrain(c); } catch (err) { connFault(c, err); } });
-  socket.on('error', (err: Error) => { c.closeReason = err.message; });
-  socket.on('close', () => {
-    if (c.state !== ConnState.closed) connClose(c);
-    pool.give(c);
-  });
-  if (ctx.verbosity() > 0) ctx.log(`<${c.id} new auto-negotiating client connection`);
-  connSetWaiting(c);
-  socket.resume();
+    onWriteError: (status) => { c.closeReason = `write error ${errnoName(status)}`; c.io?.close(); },
+    onClosed: () => {
+      if (c.state !== ConnState.closed) connClose(c);
+      pool.give(c);
+    },
+  };
 }
 
 /**
@@ -109,7 +108,7 @@ function connFault(c: Conn, err: unknown): void {
   ctx.out.truncate(0);
   connReleaseItem(c);
   connCloseWithReason(c, 'internal error');
-  try { driveMachine(c); } catch { c.socket?.destroy(); }
+  try { driveMachine(c); } catch { c.io?.close(); }
 }
 
 function connSetWaiting(c: Conn): void {
@@ -117,13 +116,14 @@ function connSetWaiting(c: Conn): void {
   ctx.connTable.set(c.row, ConnRow.state, ConnState.waiting);
 }
 
-function describeConn(c: Conn, socket: Socket, row: number): void {
+function describeConn(c: Conn, io: HandleIo, row: number): void {
   const t = ctx.connTable;
   t.set(row, ConnRow.transport, c.transport === 'unix' ? 2 : 1);
-  t.set(row, ConnRow.ipv4, ipv4ToInt(socket.remoteAddress));
-  t.set(row, ConnRow.port, socket.remotePort ?? 0);
-  t.set(row, ConnRow.localIpv4, ipv4ToInt(socket.localAddress));
-  t.set(row, ConnRow.localPort, socket.localPort ?? 0);
+  const peer = io.peerName(), local = io.sockName();
+  t.set(row, ConnRow.ipv4, ipv4ToInt(peer.address));
+  t.set(row, ConnRow.port, peer.port ?? 0);
+  t.set(row, ConnRow.localIpv4, ipv4ToInt(local.address));
+  t.set(row, ConnRow.localPort, local.port ?? 0);
   t.set(row, ConnRow.thread, ctx.thread);
   t.set(row, ConnRow.lastCmd, store.currentTime());
 }
