@@ -3,7 +3,7 @@
 // net.Socket for every accept; the dispatcher then transferred that socket, which destroyed it and
 // built another in the worker. Under connection churn (bench workload 5) that pair of sockets cost
 // about a fifth of the server's CPU. Now the dispatcher moves the bare TCP handle (the same
-// TCPWrap a socket transfer moves) and the worker builds the one socket the connection needs.
+// TCPWrap a socket transfer moves) and the worker drives it directly (worker/handle-io.ts).
 //
 // The listening handle's `onconnection` hook is Node's internal entry for accepts (net.js sets it
 // on every listening handle); accept errors still go to Node's handler and the server's 'error'.
@@ -29,10 +29,10 @@ export function acceptHandles(server: net.Server, onHandle: (handle: ConnHandle)
 }
 
 /**
- * The socket of an accepted handle, not reading yet. With `onread`, reads land in one buffer
- * (Node's onread mode) instead of a new Buffer per read.
+ * A net.Socket around an accepted handle, not reading: for a connection refused over -c, which is
+ * answered and closed where it was accepted (rare enough for the stream's convenience).
  */
-export function socketOf(handle: ConnHandle, onread?: net.OnReadOpts): net.Socket {
-  const opts = { handle, pauseOnCreate: true, readable: true, writable: true, onread };
+export function socketOf(handle: ConnHandle): net.Socket {
+  const opts = { handle, pauseOnCreate: true, readable: true, writable: true };
   return new net.Socket(opts as unknown as net.SocketConstructorOpts);
 }
