@@ -113,8 +113,8 @@ function readValue(c: Conn): boolean {
 const DIRECT_READ_MIN = 4096;
 
 /**
- * memcached reads the rest of a value straight into the item (read(fd, c->ritem, c->rlbytes)); so
- * does the handle path: the next read lands in the item's own bytes, one copy fewer for big values.
+ * memcached reads the rest of a value straight into the item (read(fd, c->ritem, c->rlbytes)), and
+ * so does Cachalot: the next read lands in the item's own bytes, one copy fewer for big values.
  */
 function readRestIntoItem(c: Conn): void {
   if (c.io === null || c.rlbytes < DIRECT_READ_MIN) return;
@@ -125,7 +125,7 @@ function readRestIntoItem(c: Conn): void {
 export function onConnReadInto(c: Conn, n: number): void {
   c.ctx.stats.row[ThreadStat.bytes_read] += n;
   c.lastCmdTime = c.ctx.store.currentTime();
-  if (c.state !== ConnState.nread) return; // closed meanwhile: the item waits for the socket's close
+  if (c.state !== ConnState.nread) return; // closed meanwhile: the item waits for the handle's close
   c.itemAt += n;
   c.rlbytes -= n;
   if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;

@@ -153,8 +153,8 @@ export class OutBuffer {
   }
 
   /**
-   * After socket.write(pending()): when the socket kept a reference (not written through at once),
-   * the memory is the socket's until its write completes, so take a fresh buffer.
+   * After the write of pending() (or chunks()): when libuv had to queue it (not written through at
+   * once), the memory is libuv's until the write completes, so take a fresh buffer.
    */
   sent(retained: boolean): void {
     if (retained) this.replace(Math.max(INITIAL_SIZE, Math.min(this.buf.length, 256 * 1024)));
