@@ -201,15 +201,7 @@ export class Store {
 
   // ---- reads ----
 
-  itemGet(buf: Uint8Array, off: number, len: number): number {
-    const hv = hash(buf, off, len);
-    this.itemLock(hv);
-    try {
-      const it = doItemGet(this, buf, off, len, hv, false);
-      if (it !== 0) this.countHitAndBump(it);
-      return it;
-    } finally { this.itemUnlock(hv); }
-  }
+  itemGet(buf: Uint8Array, off: number, len: number): number { return this.itemGetAndTouch(buf, off, len, -1); }
 
   /**
    * get for a reader that copies what it needs before itemPeekDone(), which it must call whatever
@@ -233,18 +225,13 @@ export class Store {
   /** A reference to a peeked item (before itemPeekDone), dropped with itemRelease. */
   itemHold(it: number): void { Atomics.add(this.a32, it * 2 + ItemField.refcount, 1); }
 
-  /** gat / gats: get, bump, set the new exptime. */
+  /** gat / gats: get, bump, set the new exptime (-1: keep it); the reference is the caller's. */
   itemGetAndTouch(buf: Uint8Array, off: number, len: number, exptimeRel: number): number {
-    const hv = hash(buf, off, len);
-    this.itemLock(hv);
     try {
-      const it = doItemGet(this, buf, off, len, hv, false);
-      if (it !== 0) {
-        this.countHitAndBump(it);
-        this.a32[it * 2 + ItemField.exptime] = exptimeRel;
-      }
+      const it = this.itemPeek(buf, off, len, exptimeRel);
+      if (it !== 0) this.itemHold(it);
       return it;
-    } finally { this.itemUnlock(hv); }
+    } finally { this.itemPeekDone(); }
   }
 
   /** memcached's item_touch: do_item_get with DO_UPDATE, then the new exptime. */
