@@ -71,8 +71,9 @@ export function itemReplaceQ(st: Store, old: number, it: number): void {
 }
 
 /**
- * Move a linked item (item lock held) to the head of segment `seg` of its class, without waiting: false, and nothing moved, when either LRU's lock is
- * taken right now. Both LRU locks are only ever trylocked here, so holding two cannot deadlock.
+ * Move a linked item (item lock held) to the head of segment `seg` of its class, without waiting:
+ * false, and nothing moved, when either LRU's lock is taken right now. Both LRU locks are only ever
+ * trylocked here, so holding two cannot deadlock.
  */
 export function itemTryMoveTo(st: Store, it: number, seg: number): boolean {
   const a32 = st.a32, c32 = st.c32;

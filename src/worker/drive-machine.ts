@@ -121,15 +121,14 @@ function readRestIntoItem(c: Conn): void {
   c.io.readInto(c.ctx.store.itemValueView(c.item, c.itemAt, c.rlbytes));
 }
 
-/** The read readRestIntoItem asked for: n more value bytes are already in the item. */
+/**
+ * The read readRestIntoItem asked for: n more value bytes are already in the item. (In any other
+ * state than nread the connection closed meanwhile: the bytes are only counted, and the item waits
+ * for the handle's close.)
+ */
 export function onConnReadInto(c: Conn, n: number): void {
-  c.ctx.stats.row[ThreadStat.bytes_read] += n;
-  c.lastCmdTime = c.ctx.store.currentTime();
-  if (c.state !== ConnState.nread) return; // closed meanwhile: the item waits for the handle's close
-  c.itemAt += n;
-  c.rlbytes -= n;
-  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
-  driveMachine(c);
+  if (c.state === ConnState.nread) { c.itemAt += n; c.rlbytes -= n; }
+  inputArrived(c, n);
 }
 
 /** conn_swallow: skip the value of a refused store. */

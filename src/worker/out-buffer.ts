@@ -25,7 +25,7 @@ export class OutBuffer {
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
   private views: Array<Buffer | undefined> = [];
 
-  constructor(release: (it: number) => void = () => {}, size = INITIAL_SIZE) {
+  constructor(release: (it: number) => void, size = INITIAL_SIZE) {
     this.buf = Buffer.allocUnsafe(size);
     this.release = release;
     this.forgetViews();
