@@ -32,12 +32,13 @@ const WINDOWS = 4;
 /**
  * The order of a workload's measured windows: A B B A A B B A for two servers (A alternating
  * between workloads), so a drift or a burst in the machine's background load favours neither;
- * four windows for one. (Two long windows each let one burst on this shared machine move a
- * workload's ratio by 25%; four short ones interleave the servers more finely.)
+ * A B C C B A A B C C B A for three; four windows for one. (Two long windows each let one burst on
+ * this shared machine move a workload's ratio by 25%; four short ones interleave the servers more finely.)
  */
 function roundOrder(servers: ServerKind[], n: number): ServerKind[] {
-  const [a, b] = n % 2 === 1 ? servers : [...servers].reverse();
-  return b === undefined ? [a, a, a, a] : [a, b, b, a, a, b, b, a];
+  const first = n % 2 === 1 ? servers : [...servers].reverse();
+  const there = [...first], back = [...first].reverse();
+  return servers.length === 1 ? [...there, ...there, ...there, ...there] : [...there, ...back, ...there, ...back];
 }
 
 type Running = { servers: Map<ServerKind, Server>; whyNot: Map<ServerKind, string> };
@@ -48,6 +49,11 @@ async function startServers(kinds: ServerKind[], flags: ServerFlags, opts: Optio
     try {
       const server = await Server.start(kind, flags);
       running.servers.set(kind, server);
+      if (kind === 'floor') { // holds nothing: no version, no prefill
+        progress(`floor -t ${flags.threads} listening on 127.0.0.1:${server.port} (pid ${server.pid})`);
+        await warmUp(server, opts);
+        continue;
+      }
       // Cachalot answers `version` as memcached 1.6.18 does, for clients that check; name its own.
       versions?.set(kind, kind === 'cachalot' ? `${VERSION} (answers version with ${await server.version()})` : await server.version());
       progress(`${kind} -t ${flags.threads} listening on 127.0.0.1:${server.port} (pid ${server.pid}); prefilling ${SMALL_KEYS} keys`);
@@ -83,14 +89,31 @@ async function stopServers(running: Running): Promise<void> {
 async function runLoadWorkloads(opts: Options, results: Results, versions: Map<ServerKind, string>): Promise<void> {
   const workloads = loadWorkloads(opts.quick).filter((w) => opts.only.includes(w.id));
   if (workloads.length === 0) return;
-  const running = await startServers(results.servers, MAIN_FLAGS, opts, versions);
+  const withFloor = floorWanted(opts, results.servers);
+  const running = await startServers(withFloor ? [...results.servers, 'floor'] : results.servers, MAIN_FLAGS, opts, versions);
   try {
-    for (const w of workloads) results.rows.push(...await compare(w, String(w.id), running, results.servers, opts));
+    for (const w of workloads) {
+      const kinds = withFloor && w.id === FLOOR_WORKLOAD ? [...results.servers, 'floor' as const] : results.servers;
+      results.rows.push(...await compare(w, String(w.id), running, kinds, opts));
+    }
     const memcached = running.servers.get('memcached');
     if (memcached && opts.only.includes(1)) results.genCost = await generatorCosts(memcached, opts);
   } finally {
     await stopServers(running);
   }
+}
+
+/**
+ * Workload 1 is also measured against bench/floor.ts, Node with no cache behind it: what the runtime
+ * itself costs per request, so the report tells that apart from what Cachalot's code costs.
+ */
+const FLOOR_WORKLOAD = 1;
+
+function floorWanted(opts: Options, servers: ServerKind[]): boolean {
+  if (!opts.floor || !servers.includes('cachalot') || !opts.only.includes(FLOOR_WORKLOAD)) return false;
+  const why = unavailableReason('floor');
+  if (why) progress(`no floor: ${why}`);
+  return why === null;
 }
 
 let comparisons = 0;

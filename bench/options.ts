@@ -1,5 +1,5 @@
 // `npm run bench -- [--quick] [--only=1,2] [--server=memcached|cachalot|both] [--gen-threads=2]
-//                   [--out=FILE] [--warmup-ms=N] [--duration-ms=N] [--cachalot-ref=COMMIT]`
+//                   [--out=FILE] [--warmup-ms=N] [--duration-ms=N] [--cachalot-ref=COMMIT] [--no-floor]`
 
 import { join } from 'node:path';
 import { REPO_ROOT, SERVER_KINDS, type ServerKind } from './servers.ts';
@@ -13,6 +13,7 @@ export type Options = {
   genThreads: number;
   out: string | null; // where the report goes besides stdout; null: nowhere
   cachalotRef: string | null; // run Cachalot as of this commit; null: the working tree
+  floor: boolean; // measure workload 1 against bench/floor.ts too (when Cachalot runs)
   timing: Timing;
 };
 
@@ -22,7 +23,7 @@ const QUICK: Timing = { warmupMs: 200, durationMs: 500 };
 
 export function parseOptions(argv: string[]): Options {
   const opts: Options = { quick: false, only: ALL_WORKLOADS, servers: [...SERVER_KINDS], genThreads: 2, out: RESULTS_FILE, timing: FULL,
-    cachalotRef: null };
+    cachalotRef: null, floor: true };
   let outGiven = false;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s, 2);
@@ -31,6 +32,7 @@ export function parseOptions(argv: string[]): Options {
       case '--only': opts.only = value.split(',').map((v) => positive(name, v)); break;
       case '--server': opts.servers = value === 'both' ? [...SERVER_KINDS] : [serverKind(value)]; break;
       case '--gen-threads': opts.genThreads = positive(name, value); break;
+      case '--no-floor': opts.floor = false; break;
       case '--cachalot-ref': opts.cachalotRef = value === '' ? 'HEAD' : value; break;
       case '--out': opts.out = value === '' ? null : value; outGiven = true; break;
       case '--warmup-ms': opts.timing = { ...opts.timing, warmupMs: positive(name, value) }; break;

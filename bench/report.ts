@@ -26,9 +26,9 @@ export function renderResults(r: Results): string {
   out.push('');
   const main = r.rows.filter((row) => !row.id.startsWith('7'));
   const scaling = r.rows.filter((row) => row.id.startsWith('7'));
-  if (main.length > 0) out.push('## Workloads 1-5 (-t 2 -m 1024 -c 4096)', '', ...workloadTable(main, r.servers), '');
+  if (main.length > 0) out.push('## Workloads 1-5 (-t 2 -m 1024 -c 4096)', '', ...workloadTable(main), '');
   if (r.memory.length > 0) out.push('## 6. Memory efficiency: 100-byte values until evictions start', '', ...memoryTable(r.memory), '');
-  if (scaling.length > 0) out.push('## 7. Thread scaling: workload 1 with -t 1, 2, 4', '', ...workloadTable(scaling, r.servers), '');
+  if (scaling.length > 0) out.push('## 7. Thread scaling: workload 1 with -t 1, 2, 4', '', ...workloadTable(scaling), '');
   if (r.genCost.length > 0) out.push('## Load generator cost (workload 1 against memcached)', '', ...genCostTable(r.genCost), '');
   out.push('## Targets (the profile-and-fix part of issue 5)', '', ...targets(r), '');
   out.push(...NOTES);
@@ -39,7 +39,12 @@ function line(cells: string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
-function workloadTable(rows: Row[], servers: ServerKind[]): string[] {
+function ratioLine(id: string, title: string, name: string, a: Measurement, b: Measurement): string {
+  return line([id, title, name, ratio(a.opsPerSec, b.opsPerSec), ratio(a.p50Us, b.p50Us), ratio(a.p99Us, b.p99Us),
+    ratio(a.p999Us, b.p999Us), ratio(a.cpuUsPerOp, b.cpuUsPerOp), ratio(a.sysUsPerOp, b.sysUsPerOp), '', '', '', '', '']);
+}
+
+function workloadTable(rows: Row[]): string[] {
   const out = [line(COLUMNS), line(COLUMNS.map(() => '---'))];
   const errors: string[] = [];
   const ids = [...new Set(rows.map((r) => r.id))];
@@ -59,10 +64,10 @@ function workloadTable(rows: Row[], servers: ServerKind[]): string[] {
     }
     const m = measured(group, 'memcached');
     const c = measured(group, 'cachalot');
-    if (servers.length === 2 && m && c) {
-      out.push(line([id, group[0].title, 'cachalot/memcached', ratio(c.opsPerSec, m.opsPerSec), ratio(c.p50Us, m.p50Us),
-        ratio(c.p99Us, m.p99Us), ratio(c.p999Us, m.p999Us), ratio(c.cpuUsPerOp, m.cpuUsPerOp), ratio(c.sysUsPerOp, m.sysUsPerOp), '', '', '', '', '']));
-    }
+    const f = measured(group, 'floor');
+    if (m && c) out.push(ratioLine(id, group[0].title, 'cachalot/memcached', c, m));
+    if (f && m) out.push(ratioLine(id, group[0].title, 'floor/memcached', f, m));
+    if (c && f) out.push(ratioLine(id, group[0].title, 'cachalot/floor', c, f));
   }
   const genBound = rows.filter((r) => !('error' in r.result) && r.result.limit === 'generator');
   if (genBound.length > 0) {
@@ -167,6 +172,10 @@ const NOTES = [
   '  when the load generator\'s threads were 90% busy (then the server was not what was measured), `server`',
   '  when the server\'s threads were, `machine` when both together filled the cores, `-` otherwise.',
   '- hits is keys found / keys asked: it should be 100% (every key is set before the run).',
+  '- floor (workload 1 only) is bench/floor.ts: Node answering the same requests through Cachalot\'s own',
+  '  transport with no cache behind it (any get gets a 100-byte value, a set is skipped), on as many threads.',
+  '  floor/memcached is what the runtime alone costs against memcached\'s whole server; cachalot/floor is',
+  '  what Cachalot\'s own code adds, the part that profiling can still cut.',
 ];
 
 export type ParsedRow = {
@@ -180,7 +189,7 @@ export function parseWorkloadRows(text: string): ParsedRow[] {
   for (const l of text.split('\n')) {
     const cells = l.split('|').slice(1, -1).map((c) => c.trim());
     if (cells.length !== COLUMNS.length || !/^\d/.test(cells[0])) continue;
-    if (cells[2] !== 'memcached' && cells[2] !== 'cachalot') continue;
+    if (cells[2] !== 'memcached' && cells[2] !== 'cachalot' && cells[2] !== 'floor') continue;
     if (cells[3] === 'failed') continue;
     rows.push({
       id: cells[0], server: cells[2], opsPerSec: Number(cells[3]), p50Us: Number(cells[4]), p99Us: Number(cells[5]),

@@ -10,7 +10,8 @@ import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { processCpuTimes, processRssBytes } from './proc.ts';
 
-export type ServerKind = 'memcached' | 'cachalot';
+/** 'floor' is bench/floor.ts: Node's cost per request with no cache behind it, a reference for workload 1. */
+export type ServerKind = 'memcached' | 'cachalot' | 'floor';
 export const SERVER_KINDS: readonly ServerKind[] = ['memcached', 'cachalot'];
 
 export type ServerFlags = { threads: number; memoryMb: number; maxConns: number };
@@ -18,6 +19,7 @@ export type ServerFlags = { threads: number; memoryMb: number; maxConns: number 
 export const MEMCACHED_BIN = '/usr/bin/memcached';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CACHALOT_MAIN = join(REPO_ROOT, 'src', 'main.ts');
+export const FLOOR_MAIN = join(REPO_ROOT, 'bench', 'floor.ts');
 let cachalotMain = CACHALOT_MAIN;
 
 /**
@@ -38,6 +40,7 @@ const STOP_TIMEOUT_MS = 3_000;
 /** Why a server cannot be started here, or null when it can. */
 export function unavailableReason(kind: ServerKind): string | null {
   if (kind === 'memcached') return existsSync(MEMCACHED_BIN) ? null : `${MEMCACHED_BIN} is not installed`;
+  if (kind === 'floor') return existsSync(FLOOR_MAIN) ? null : `${FLOOR_MAIN} does not exist`;
   return existsSync(cachalotMain) ? null : `${cachalotMain} does not exist yet`;
 }
 
@@ -71,7 +74,8 @@ export class Server {
     const portFile = join(dir, 'ports');
     // CACHALOT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
     const nodeFlags = (process.env.CACHALOT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []] : [process.execPath, [...nodeFlags, cachalotMain]];
+    const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []]
+      : kind === 'floor' ? [process.execPath, [FLOOR_MAIN]] : [process.execPath, [...nodeFlags, cachalotMain]];
     const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
       env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,6 +1,6 @@
 // The benchmark harness runs end to end and its report reads back: a --quick run of workloads 1
-// and 6 against memcached (Cachalot too when it starts). No timing is asserted, only that every
-// measured row has sane, parseable figures.
+// and 6 against memcached, and one of workload 1 against Cachalot and the floor (bench/floor.ts).
+// No timing is asserted, only that every measured row has sane, parseable figures.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { ReplyParser } from '../bench/loadgen/reply-parser.ts';
 import { bucketLow, bucketOf, newHistogram, percentile, record } from '../bench/loadgen/histogram.ts';
 import { parseWorkloadRows } from '../bench/report.ts';
-import { MEMCACHED_BIN, REPO_ROOT, unavailableReason } from '../bench/servers.ts';
+import { MEMCACHED_BIN, REPO_ROOT, Server, unavailableReason } from '../bench/servers.ts';
+import * as net from 'node:net';
 
 const NODE = process.execPath;
 const BENCH = join(REPO_ROOT, 'bench', 'bench.ts');
@@ -60,6 +61,52 @@ test('bench --quick runs workloads 1 and 6 and writes a report that parses', { t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bench --quick --server=cachalot measures workload 1 against Cachalot and the floor', { timeout: 60_000 }, async () => {
+  const { stdout, stderr } = await runBench(['--quick', '--only=1', '--server=cachalot', '--out=']);
+  assert.match(stderr, /workload 1 against floor/);
+  const rows = parseWorkloadRows(stdout);
+  assert.deepEqual(rows.map((r) => r.server), ['cachalot', 'floor'], 'a row for each, in that order');
+  for (const row of rows) {
+    assert.ok(row.opsPerSec > 0 && row.cpuUsPerOp > 0, `${row.server}: ${JSON.stringify(row)}`);
+  }
+  assert.match(stdout, /\| 1 \|[^\n]*\| floor \|[^\n]*\| 100\.0% \| 0 \|/, 'the floor answered every request');
+  assert.match(stdout, /\| 1 \|[^\n]*\| cachalot\/floor \| \d/, 'the ratio row of what Cachalot adds');
+});
+
+test('the floor answers gets and sets as workload 1 needs, across any split of the requests', { timeout: 30_000 }, async () => {
+  const floor = await Server.start('floor', { threads: 2, memoryMb: 64, maxConns: 64 });
+  try {
+    const requests = 'get k1\r\nset k2 0 0 5\r\nhel\r\n\r\nget a b\r\nset k3 0 0 1 noreply\r\nx\r\nflush_all\r\n';
+    const value = 'v'.repeat(100);
+    const expected = `VALUE k1 0 100\r\n${value}\r\nEND\r\nSTORED\r\n` +
+      `VALUE a 0 100\r\n${value}\r\nVALUE b 0 100\r\n${value}\r\nEND\r\nERROR\r\n`;
+    for (const split of [1, 7, 19, 24, requests.length]) {
+      assert.equal(await exchange(floor.port, requests, split, expected.length), expected, `written in pieces of ${split}`);
+    }
+  } finally {
+    await floor.stop();
+  }
+});
+
+/** Write `text` in pieces of `piece` bytes, each after the last was sent; answer the first `want` bytes of reply. */
+function exchange(port: number, text: string, piece: number, want: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setNoDelay(true);
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      got += d;
+      if (got.length >= want) { socket.destroy(); resolve(got); }
+    });
+    socket.on('error', reject);
+    const send = (at: number): void => {
+      if (at < text.length) socket.write(text.slice(at, at + piece), () => setTimeout(() => send(at + piece), 2));
+    };
+    socket.on('connect', () => send(0));
+  });
+}
 
 test('bench refuses an unknown option', async () => {
   await assert.rejects(runBench(['--quick', '--bogus']), /unknown option --bogus/);

@@ -1,0 +1,192 @@
+// The floor: what a Node server pays per request before it does any caching. It speaks just enough
+// of the text protocol for workload 1 (a get answers a 100-byte value for any key, a set skips its
+// data and answers STORED), through Cachalot's own transport (worker/handle-io.ts: the bare libuv
+// handle, reads into a reused buffer, one write per read) on -t worker threads. No store, no
+// locks, no state machine: the bench runs it beside memcached and Cachalot so that the report
+// tells apart the cost Node itself puts on every request (event loop, callback entry, handle
+// calls) from the cost of Cachalot's own code, which is what profiling can still cut.
+//
+//   node bench/floor.ts -p PORT|-1 -t THREADS [-l ADDR] (other memcached flags are ignored);
+//   MEMCACHED_PORT_FILENAME is written as the servers write it.
+//
+// Threads listen on the same port with SO_REUSEPORT (the kernel spreads connections) instead of a
+// dispatcher: the floor of a request on a connection that stays open, which is what workload 1 is.
+
+import { renameSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { acceptHandles, type ConnHandle } from '../src/accept.ts';
+import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
+
+export const FLOOR_VALUE_BYTES = 100;
+const READ_BUFFER = 64 * 1024;
+const OUT_BUFFER = 64 * 1024;
+const LF = 0x0a;
+const SPACE = 0x20;
+
+type FloorArgs = { port: number; host: string; threads: number };
+
+function parseArgs(argv: string[]): FloorArgs {
+  const args: FloorArgs = { port: 11211, host: '127.0.0.1', threads: 4 };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-p') args.port = Number(argv[++i]);
+    else if (argv[i] === '-t') args.threads = Number(argv[++i]);
+    else if (argv[i] === '-l') args.host = argv[++i];
+  }
+  if (args.port < 0) args.port = 0; // memcached's -p -1: any free port, told through the port file
+  return args;
+}
+
+/** One connection: the bytes of a line cut by a read, and a set's data still to skip. */
+class FloorConn {
+  carry: Buffer | null = null;
+  skip = 0;
+  io: HandleIo | null = null;
+}
+
+/** A worker thread's replies go out of this buffer; a write libuv had to queue keeps it. */
+class FloorOut {
+  buf = Buffer.allocUnsafe(OUT_BUFFER);
+  pos = 0;
+  private readonly value = Buffer.from(` 0 ${FLOOR_VALUE_BYTES}\r\n${'v'.repeat(FLOOR_VALUE_BYTES)}\r\n`, 'latin1');
+  private readonly end = Buffer.from('END\r\n', 'latin1');
+  private readonly stored = Buffer.from('STORED\r\n', 'latin1');
+  private readonly error = Buffer.from('ERROR\r\n', 'latin1');
+
+  /** VALUE blocks for the keys of `line` (from after "get "), then END. */
+  getReply(io: HandleIo, line: Uint8Array, from: number, to: number): void {
+    let at = from;
+    while (at < to) {
+      while (at < to && line[at] === SPACE) at++;
+      let keyEnd = at;
+      while (keyEnd < to && line[keyEnd] !== SPACE) keyEnd++;
+      if (keyEnd === at) break;
+      this.room(io, 6 + keyEnd - at + this.value.length);
+      this.pos += this.buf.write('VALUE ', this.pos, 'latin1');
+      this.pos += this.copy(line, at, keyEnd);
+      this.pos += this.copy(this.value, 0, this.value.length);
+      at = keyEnd;
+    }
+    this.put(io, this.end);
+  }
+
+  stored_(io: HandleIo): void { this.put(io, this.stored); }
+  error_(io: HandleIo): void { this.put(io, this.error); }
+
+  /** Send what is written; a write libuv queued owns the buffer, so the next replies get another. */
+  flush(io: HandleIo): void {
+    if (this.pos === 0) return;
+    const err = io.write(this.buf.subarray(0, this.pos));
+    if (err === 0 && io.queued() > 0) this.buf = Buffer.allocUnsafe(OUT_BUFFER);
+    this.pos = 0;
+    if (err !== 0) io.close();
+  }
+
+  private put(io: HandleIo, bytes: Buffer): void {
+    this.room(io, bytes.length);
+    this.pos += this.copy(bytes, 0, bytes.length);
+  }
+
+  private copy(from: Uint8Array, start: number, end: number): number {
+    this.buf.set(from.subarray(start, end), this.pos);
+    return end - start;
+  }
+
+  private room(io: HandleIo, n: number): void {
+    if (this.pos + n > this.buf.length) this.flush(io);
+  }
+}
+
+/** Answer every whole line in bytes[0, n); keep a cut line for the next read. */
+function onFloorRead(c: FloorConn, out: FloorOut, bytes: Uint8Array, n: number): void {
+  const io = c.io!;
+  let data = bytes.subarray(0, n);
+  if (c.carry !== null) { data = Buffer.concat([c.carry, data]); c.carry = null; }
+  let at = 0;
+  while (at < data.length) {
+    if (c.skip > 0) {
+      const take = Math.min(c.skip, data.length - at);
+      c.skip -= take;
+      at += take;
+      continue;
+    }
+    const lf = data.indexOf(LF, at);
+    if (lf < 0) { c.carry = Buffer.from(data.subarray(at)); break; }
+    const end = lf > at && data[lf - 1] === 0x0d ? lf - 1 : lf;
+    answerLine(c, out, io, data, at, end);
+    at = lf + 1;
+  }
+  out.flush(io);
+}
+
+function answerLine(c: FloorConn, out: FloorOut, io: HandleIo, line: Uint8Array, from: number, to: number): void {
+  if (startsWith(line, from, to, GET)) { out.getReply(io, line, from + 4, to); return; }
+  if (startsWith(line, from, to, SET)) {
+    // set <key> <flags> <exptime> <bytes> [noreply]: the data block and its CRLF follow
+    let at = from, spaces = 0;
+    while (at < to && spaces < 4) if (line[at++] === SPACE) spaces++;
+    let bytes = 0;
+    while (at < to && line[at] !== SPACE) bytes = bytes * 10 + line[at++] - 0x30;
+    c.skip = bytes + 2;
+    if (at === to) out.stored_(io); // no "noreply" after the byte count
+    return;
+  }
+  out.error_(io);
+}
+
+const GET = Buffer.from('get ', 'latin1');
+const SET = Buffer.from('set ', 'latin1');
+
+function startsWith(line: Uint8Array, from: number, to: number, word: Uint8Array): boolean {
+  if (to - from < word.length) return false;
+  for (let i = 0; i < word.length; i++) if (line[from + i] !== word[i]) return false;
+  return true;
+}
+
+function serveThread(port: number, host: string): void {
+  const readBuffer = Buffer.allocUnsafe(READ_BUFFER);
+  const out = new FloorOut();
+  const server = net.createServer();
+  server.listen({ port, host, reusePort: true }, () => {
+    acceptHandles(server, (handle: ConnHandle) => {
+      const c = new FloorConn();
+      const io = openHandleIo(handle, readBuffer, {
+        onRead: (n) => onFloorRead(c, out, readBuffer, n),
+        onReadInto: () => {},
+        onReadEnd: () => io.close(),
+        onDrain: () => {},
+        onWriteError: () => io.close(),
+        onClosed: () => {},
+      });
+      c.io = io;
+      io.tuneTcp();
+      io.resume();
+    });
+    parentPort!.postMessage((server.address() as net.AddressInfo).port);
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  // The first thread takes the port (a free one for -p -1); the others join it.
+  let port = args.port;
+  for (let i = 0; i < args.threads; i++) {
+    const worker = new Worker(new URL(import.meta.url), { workerData: { port, host: args.host } });
+    port = await new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  }
+  const portFile = process.env.MEMCACHED_PORT_FILENAME;
+  if (portFile !== undefined) {
+    writeFileSync(`${portFile}.lck`, `TCP INET: ${port}\n`);
+    renameSync(`${portFile}.lck`, portFile);
+  }
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+if (isMainThread) await main();
+else {
+  const { port, host } = workerData as { port: number; host: string };
+  serveThread(port, host);
+}
