@@ -170,7 +170,7 @@ export function connFlush(c: Conn): void {
     io.close(); // onClosed then releases the connection
     return;
   }
-  const queued = io.queued();
+  const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
   out.sent(queued > 0);
   if (queued > WRITE_HIGH_WATER && !c.writeBlocked) {
     c.writeBlocked = true;

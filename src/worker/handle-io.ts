@@ -117,6 +117,11 @@ export class HandleIo {
   readonly readBuffer: Uint8Array;
   /** Set by close(): the handle is closing or closed; a late completion must not reach the connection. */
   closed = false;
+  /**
+   * The last write or writev had to be queued in libuv. When it went out at once the queue is empty:
+   * libuv tries a write at once only when nothing is queued before it.
+   */
+  lastWriteQueued = false;
   private reading = false;
   /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
   private current: Uint8Array;
@@ -164,7 +169,8 @@ export class HandleIo {
     const req = this.req;
     const err = this.handle.writeBuffer(req, data);
     if (err !== 0) return err;
-    if (this.state[this.wasAsync] !== 0) {
+    this.lastWriteQueued = this.state[this.wasAsync] !== 0;
+    if (this.lastWriteQueued) {
       req.io = this;
       req.data = data; // libuv points into it until the write completes
       this.req = newWriteReq(this.binding);
@@ -179,7 +185,8 @@ export class HandleIo {
   writev(chunks: Uint8Array[], done: () => void): number {
     const req = this.req;
     const err = this.handle.writev(req, chunks, true);
-    if (err === 0 && this.state[this.wasAsync] !== 0) {
+    this.lastWriteQueued = err === 0 && this.state[this.wasAsync] !== 0;
+    if (this.lastWriteQueued) {
       req.io = this;
       req.data = chunks;
       req.done = done;
