@@ -122,7 +122,19 @@ function targets(r: Results): string[] {
     ? `- workload 6: at least as many items ${verdict(c.items >= m.items, c.items, m.items, 'items')}`
     : '- workload 6: not measured');
   const missed = out.filter((l) => l.includes('NOT MET') || l.includes('not measured')).length;
-  return [missed === 0 ? 'All targets met in this run.' : `${missed} of ${out.length} workloads miss a target or were not measured.`, '', ...out];
+  return [missed === 0 ? 'All targets met in this run.' : `${missed} of ${out.length} workloads miss a target or were not measured.`, '',
+    ...out, ...floorNote(r)];
+}
+
+/** How much of workload 1's gap is the runtime's own, when the floor ran. */
+function floorNote(r: Results): string[] {
+  const group = r.rows.filter((row) => row.id === '1');
+  const m = measured(group, 'memcached'), c = measured(group, 'cachalot'), f = measured(group, 'floor');
+  if (!m || !c || !f) return [];
+  return ['', `Workload 1's floor: Node answering with no cache behind it costs ${ratio(f.cpuUsPerOp, m.cpuUsPerOp)} ` +
+    `memcached's CPU per request (${fmt(f.cpuUsPerOp - f.sysUsPerOp, 2)} µs of it user space against memcached's ` +
+    `${fmt(m.cpuUsPerOp - m.sysUsPerOp, 2)}); Cachalot costs ${ratio(c.cpuUsPerOp, f.cpuUsPerOp)} the floor's ` +
+    `(${fmt(c.cpuUsPerOp - c.sysUsPerOp, 2)} µs user space).`];
 }
 
 function verdict(met: boolean, c: number, m: number, unit: string): string {
