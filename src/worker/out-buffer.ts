@@ -12,6 +12,28 @@ const INITIAL_SIZE = 16 * 1024;
 /** Replies up to this long leave through a view made once per length (see pending). */
 const SMALL_VIEW = 4096;
 
+/** Digits of the largest integer uint() writes (2^53 - 1). */
+export const UINT_MAX_DIGITS = 16;
+
+/**
+ * n (a non-negative integer below 2^53) in decimal at b[at..]; returns the position after it. The
+ * caller has reserved UINT_MAX_DIGITS bytes: a reply line is reserved once and written with this.
+ */
+export function putUint(b: Buffer, at: number, n: number): number {
+  if (n < 10) { b[at] = 0x30 + n; return at + 1; }
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = at + digits;
+  at = end;
+  while (n >= 10) {
+    const q = Math.floor(n / 10);
+    b[--at] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  b[--at] = 0x30 + n;
+  return end;
+}
+
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
 type Attached = { at: number; view: Uint8Array; it: number };
 
@@ -101,18 +123,8 @@ export class OutBuffer {
 
   /** A non-negative integer below 2^53 in decimal. */
   uint(n: number): void {
-    this.reserve(16);
-    if (n < 10) { this.buf[this.pos++] = 0x30 + n; return; }
-    let digits = 1;
-    for (let p = 10; p <= n; p *= 10) digits++;
-    let at = this.pos + digits;
-    this.pos = at;
-    while (n >= 10) {
-      const q = Math.floor(n / 10);
-      this.buf[--at] = 0x30 + (n - q * 10);
-      n = q;
-    }
-    this.buf[--at] = 0x30 + n;
+    this.reserve(UINT_MAX_DIGITS);
+    this.pos = putUint(this.buf, this.pos, n);
   }
 
   /** A signed integer. */

@@ -3,10 +3,12 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
-import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { copyBytes } from '../../bytes.ts';
+import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { connFlushIfLarge } from '../../worker/drive-machine.ts';
+import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
 
 export const KEY_MAX_LENGTH = 250;
 /** A multi-get's reply goes out in pieces past this (the key-too-long rule then cannot take it back). */
@@ -51,6 +53,9 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
   exptimeRel: number): void {
   const out = c.ctx.out;
   let mark = out.pos, markSize = out.size(); // where this command's reply starts; how much was pending then
+  // Read once per command, not per key: -v lines are diagnostics, and a `verbosity` sent meanwhile on
+  // another connection is not ordered against this command's keys anyway.
+  const verbose = c.ctx.verbosity() > 1;
   while (p < lineEnd) {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
@@ -64,7 +69,7 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
       out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
       return;
     }
-    getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel);
+    getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel, verbose);
     if (out.size() - markSize > OUT_CHUNK) {
       if (!connFlushIfLarge(c)) return;
       mark = out.pos; // what was sent cannot be taken back
@@ -86,55 +91,69 @@ function countMiss(c: Conn, shouldTouch: boolean): void {
  * reference is taken for it unless a large value is sent from the item's memory.
  */
 function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: boolean,
-  shouldTouch: boolean, exptimeRel: number): void {
-  const store = c.ctx.store;
+  shouldTouch: boolean, exptimeRel: number, verbose: boolean): void {
+  const ctx = c.ctx;
+  const store = ctx.store;
   let hit = false;
   try {
     const it = store.itemPeek(buf, ks, nkey, shouldTouch ? exptimeRel : -1);
     if (it !== 0) {
       hit = true;
-      c.ctx.stats.row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
-      c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
-      writeValue(c, buf, ks, nkey, it, returnCas);
+      const row = ctx.stats.row;
+      row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+      row[THREAD_FIELDS + store.itemClsid(it) * SLAB_FIELDS + (shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits)]++;
+      writeValue(c, buf, ks, nkey, it, returnCas, verbose);
     }
   } finally {
     store.itemPeekDone();
   }
-  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, hit);
+  if (ctx.prefixStats.enabled()) ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) {
     countMiss(c, shouldTouch);
-    if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);
+    if (verbose) ctx.log(`>${c.id} END`);
   }
 }
 
 /** Values this big are sent from the item's memory instead of copied (below it a copy costs less). */
 const ATTACH_MIN = 4096;
+/** A VALUE line's bytes beside the key: "VALUE " + " flags" + " bytes" + " cas" + "\r\n", numbers at their longest. */
+const VALUE_LINE_MAX = 6 + 1 + UINT_MAX_DIGITS + 1 + UINT_MAX_DIGITS + 1 + UINT_MAX_DIGITS + 2;
 
 /**
  * "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" (item lock held). A large value is attached
  * to the reply with a reference of its own (see OutBuffer.attach), released once it is written.
  */
-function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean): void {
+function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean,
+  verbose: boolean): void {
   const out = c.ctx.out;
   const store = c.ctx.store;
   const nbytes = store.itemNbytes(it);
-  out.bytes(REPLY.VALUE_SP);
-  out.copyFrom(buf, ks, nkey);
-  out.space();
-  out.uint(store.itemFlags(it));
-  out.space();
-  out.uint(nbytes - 2);
-  if (returnCas) { out.space(); out.uint(store.itemCas(it)); }
-  out.crlf();
-  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
-  if (nbytes >= ATTACH_MIN && c.io !== null) {
-    const view = store.itemValueView(it, 0, nbytes);
-    if (view.length === nbytes) { // a chained item's value is in pieces: copied
-      store.itemHold(it);
-      out.attach(view, it);
-      return;
+  // One reserve for the line (and a value that will be copied): the bytes are then stored straight
+  // into the buffer, instead of a bounds check and a call per piece.
+  out.reserve(VALUE_LINE_MAX + nkey + (nbytes < ATTACH_MIN ? nbytes : 0));
+  const b = out.buf;
+  let p = out.pos;
+  b[p] = 0x56; b[p + 1] = 0x41; b[p + 2] = 0x4c; b[p + 3] = 0x55; b[p + 4] = 0x45; b[p + 5] = 0x20; // "VALUE "
+  copyBytes(b, p + 6, buf, ks, nkey);
+  p += 6 + nkey;
+  b[p++] = 0x20;
+  p = putUint(b, p, store.itemFlags(it));
+  b[p++] = 0x20;
+  p = putUint(b, p, nbytes - 2);
+  if (returnCas) { b[p++] = 0x20; p = putUint(b, p, store.itemCas(it)); }
+  b[p] = 0x0d; b[p + 1] = 0x0a;
+  out.pos = p + 2;
+  if (verbose) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
+  if (nbytes >= ATTACH_MIN) {
+    if (c.io !== null) {
+      const view = store.itemValueView(it, 0, nbytes);
+      if (view.length === nbytes) { // a chained item's value is in pieces: copied
+        store.itemHold(it);
+        out.attach(view, it);
+        return;
+      }
     }
+    out.reserve(nbytes);
   }
-  out.reserve(nbytes);
   out.pos += store.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
 }
