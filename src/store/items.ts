@@ -196,7 +196,12 @@ function casOf(a32: Int32Array, it: number): number {
 export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn: number, newCas = CAS_NEXT): number {
   const a32 = st.a32;
   const nkey = a32[it * 2 + ItemField.bits] >>> 24;
-  const old = doItemGet(st, st.a8, it * 8 + ITEM_HEADER, nkey, hv, false);
+  // No reference on old (memcached's do_item_get takes one): we hold its item lock throughout, and the
+  // hash table's reference keeps it alive until doItemReplace drops that, after its last use here. Only
+  // an item lock holder can unlink an item or find it (hash walk; LRU tail, page mover and crawler all
+  // take the item lock before touching an item's refcount), so nothing can free it under us. Two atomic
+  // operations fewer per store of an existing key.
+  const old = doItemPeek(st, st.a8, it * 8 + ITEM_HEADER, nkey, hv);
   let stored: number = StoreResult.NOT_STORED;
   if (!st.useCas) casIn = 0;
   if (old !== 0) {
@@ -224,10 +229,9 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
         doStore = true;
     }
     if (doStore) {
-      doItemReplace(st, old, it, hv, newCas);
+      doItemReplace(st, old, it, hv, newCas); // may free old: not read after this
       stored = StoreResult.STORED;
     }
-    st.itemRelease(old);
     if (newIt !== 0) {
       if (stored === StoreResult.STORED) st.lastCas = casOf(a32, newIt);
       st.itemRelease(newIt);

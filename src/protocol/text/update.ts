@@ -79,15 +79,16 @@ export function completeNreadAscii(c: Conn): void {
   const store = c.ctx.store;
   const it = c.item;
   c.item = 0;
-  try {
-    c.ctx.stats.slab(store.itemClsid(it), SlabStat.set_cmds);
-    if (!store.itemValueEndsWithCrlf(it)) { replyText(c, REPLY.CLIENT_ERROR_BAD_CHUNK); return; }
-    const ret = store.storeItem(it, c.storeOp, c.casIn);
-    if (c.storeOp === StoreOp.CAS) countCas(c, ret, store.itemClsid(it));
-    replyText(c, storeReply(ret));
-  } finally {
+  const clsid = store.itemClsid(it); // read now: storeItemRelease gives our reference away
+  c.ctx.stats.slab(clsid, SlabStat.set_cmds);
+  if (!store.itemValueEndsWithCrlf(it)) {
     store.itemRelease(it);
+    replyText(c, REPLY.CLIENT_ERROR_BAD_CHUNK);
+    return;
   }
+  const ret = store.storeItemRelease(it, c.storeOp, c.casIn);
+  if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid);
+  replyText(c, storeReply(ret));
 }
 
 function countCas(c: Conn, ret: number, clsid: number): void {
