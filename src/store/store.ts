@@ -102,6 +102,8 @@ export class Store {
   readonly hashTable: SharedArrayBuffer;
   readonly a32: Int32Array; // views made once per thread; the buffers never change size
   readonly a8: Uint8Array;
+  /** The arena as a DataView, for copies of a few words at a time (copyViewBytes). */
+  readonly arenaView: DataView;
   readonly h32: Int32Array;
   readonly c32: Int32Array;
   readonly cf: Float64Array;
@@ -145,6 +147,7 @@ export class Store {
     this.hashTable = shared.hashTable;
     this.a32 = new Int32Array(shared.arena);
     this.a8 = new Uint8Array(shared.arena);
+    this.arenaView = new DataView(shared.arena);
     this.h32 = new Int32Array(shared.hashTable);
     const lay = ctlLayout(shared.maxPages, shared.lockPower);
     this.c32 = new Int32Array(shared.ctl, 0, lay.f64Offset / 4);
@@ -286,6 +289,9 @@ export class Store {
     const i = it * 2 + ItemField.bits;
     this.a32[i] = on ? this.a32[i] | bit : this.a32[i] & ~bit;
   }
+
+  /** Arena byte offset of the item's key (for arenaView). */
+  itemKeyOffset(it: number): number { return it * 8 + ITEM_HEADER; }
 
   itemCopyKey(it: number, dst: Uint8Array, dstOff: number): number {
     const n = this.itemNkey(it);

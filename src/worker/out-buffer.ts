@@ -34,11 +34,15 @@ export function putUint(b: Buffer, at: number, n: number): number {
   return end;
 }
 
+function viewOf(b: Buffer): DataView { return new DataView(b.buffer, b.byteOffset, b.length); }
+
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
 type Attached = { at: number; view: Uint8Array; it: number };
 
 export class OutBuffer {
   buf: Buffer;
+  /** A DataView over buf (made with it): short copies from the store's arena go 4 bytes a step. */
+  view: DataView;
   pos = 0;
   private attached: Attached[] = [];
   private attachedBytes = 0;
@@ -49,6 +53,7 @@ export class OutBuffer {
 
   constructor(release: (it: number) => void, size = INITIAL_SIZE) {
     this.buf = Buffer.allocUnsafe(size);
+    this.view = viewOf(this.buf);
     this.release = release;
     this.forgetViews();
   }
@@ -95,6 +100,7 @@ export class OutBuffer {
     const grown = Buffer.allocUnsafe(size);
     this.buf.copy(grown, 0, 0, this.pos);
     this.buf = grown;
+    this.view = viewOf(grown);
     this.forgetViews();
   }
 
@@ -176,6 +182,7 @@ export class OutBuffer {
 
   private replace(size: number): void {
     this.buf = Buffer.allocUnsafe(size);
+    this.view = viewOf(this.buf);
     this.forgetViews();
   }
 }

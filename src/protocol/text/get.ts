@@ -3,7 +3,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
-import { copyBytes } from '../../bytes.ts';
+import { copyViewBytes } from '../../bytes.ts';
 import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
@@ -134,7 +134,8 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, 
   const b = out.buf;
   let p = out.pos;
   b[p] = 0x56; b[p + 1] = 0x41; b[p + 2] = 0x4c; b[p + 3] = 0x55; b[p + 4] = 0x45; b[p + 5] = 0x20; // "VALUE "
-  copyBytes(b, p + 6, buf, ks, nkey);
+  // The key from the item (the same bytes as the request's): both sides have a DataView to copy with.
+  copyViewBytes(out.view, p + 6, store.arenaView, store.itemKeyOffset(it), nkey);
   p += 6 + nkey;
   b[p++] = 0x20;
   p = putUint(b, p, store.itemFlags(it));
