@@ -5,15 +5,43 @@ export function hash(buf: Uint8Array, off: number, len: number): number {
   let h = 0; // seed 0
   const end4 = off + (len & ~3);
   let i = off;
-  for (; i < end4; i += 4) {
-    let k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  for (; i < end4; i += 4) h = mixBlock(h, buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24));
+  return finish(buf, i, h, len);
+}
+
+/** What scanKey found besides the key's end: the key's hash, as hash(buf, start, end - start). */
+export const scannedKey = { hv: 0 };
+
+/**
+ * A key of a text command line: from p up to the next space or `end`. Returns where it ends, and
+ * leaves its hash in scannedKey.hv, read in the same pass as the scan (the get path otherwise walks
+ * the key's bytes once to find its end and once more to hash it).
+ */
+export function scanKey(buf: Uint8Array, p: number, end: number): number {
+  let h = 0;
+  let i = p;
+  for (; i + 4 <= end; i += 4) {
+    const b0 = buf[i], b1 = buf[i + 1], b2 = buf[i + 2], b3 = buf[i + 3];
+    if (b0 === 0x20 || b1 === 0x20 || b2 === 0x20 || b3 === 0x20) break;
+    h = mixBlock(h, b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
   }
+  const tail = i; // fewer than 4 key bytes remain before a space or the end
+  while (i < end && buf[i] !== 0x20) i++;
+  scannedKey.hv = finish(buf, tail, h, i - p);
+  return i;
+}
+
+function mixBlock(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** murmur3's tail (the len & 3 bytes from i) and finalization. */
+function finish(buf: Uint8Array, i: number, h: number, len: number): number {
   const rem = len & 3;
   if (rem !== 0) {
     let k = buf[i];

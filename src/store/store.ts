@@ -212,7 +212,11 @@ export class Store {
    * fewer a key; itemHold keeps the item past the lock). `touchExptime` >= 0: gat's new exptime.
    */
   itemPeek(buf: Uint8Array, off: number, len: number, touchExptime = -1): number {
-    const hv = hash(buf, off, len);
+    return this.itemPeekHashed(buf, off, len, hash(buf, off, len), touchExptime);
+  }
+
+  /** itemPeek with the key's hash already known (hv === hash(buf, off, len): hash.ts's scanKey). */
+  itemPeekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime = -1): number {
     this.itemLock(hv);
     this.peekedHv = hv;
     const it = doItemPeek(this, buf, off, len, hv);

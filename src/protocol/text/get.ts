@@ -8,6 +8,7 @@ import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/th
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { connFlushIfLarge } from '../../worker/drive-machine.ts';
+import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
 
 export const KEY_MAX_LENGTH = 250;
@@ -60,7 +61,8 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
     const ks = p;
-    while (p < lineEnd && buf[p] !== 0x20) p++;
+    p = scanKey(buf, p, lineEnd);
+    const hv = scannedKey.hv;
     const nkey = p - ks;
     if (nkey > KEY_MAX_LENGTH) {
       // memcached stops at this key (the ones before it were looked up and counted) and answers
@@ -69,7 +71,7 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
       out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
       return;
     }
-    getOneKey(c, buf, ks, nkey, returnCas, shouldTouch, exptimeRel, verbose);
+    getOneKey(c, buf, ks, nkey, hv, returnCas, shouldTouch, exptimeRel, verbose);
     if (out.size() - markSize > OUT_CHUNK) {
       if (!connFlushIfLarge(c)) return;
       mark = out.pos; // what was sent cannot be taken back
@@ -90,13 +92,13 @@ function countMiss(c: Conn, shouldTouch: boolean): void {
  * One key of a get: its VALUE block is written while the item lock is held (itemPeek), so no
  * reference is taken for it unless a large value is sent from the item's memory.
  */
-function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, returnCas: boolean,
+function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, returnCas: boolean,
   shouldTouch: boolean, exptimeRel: number, verbose: boolean): void {
   const ctx = c.ctx;
   const store = ctx.store;
   let hit = false;
   try {
-    const it = store.itemPeek(buf, ks, nkey, shouldTouch ? exptimeRel : -1);
+    const it = store.itemPeekHashed(buf, ks, nkey, hv, shouldTouch ? exptimeRel : -1);
     if (it !== 0) {
       hit = true;
       const row = ctx.stats.row;
