@@ -77,15 +77,17 @@ function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number,
 /** The value is in: check its "\r\n", store it, say how it went. */
 export function completeNreadAscii(c: Conn): void {
   const store = c.ctx.store;
+  // c.item keeps the reference until it is handed on: a fault before that releases it (connFault).
   const it = c.item;
-  c.item = 0;
   const clsid = store.itemClsid(it); // read now: storeItemRelease gives our reference away
   c.ctx.stats.slab(clsid, SlabStat.set_cmds);
   if (!store.itemValueEndsWithCrlf(it)) {
+    c.item = 0;
     store.itemRelease(it);
     replyText(c, REPLY.CLIENT_ERROR_BAD_CHUNK);
     return;
   }
+  c.item = 0;
   const ret = store.storeItemRelease(it, c.storeOp, c.casIn);
   if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid);
   replyText(c, storeReply(ret));
