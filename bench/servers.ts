@@ -19,6 +19,7 @@ export type ServerFlags = { threads: number; memoryMb: number; maxConns: number 
 export const MEMCACHED_BIN = '/usr/bin/memcached';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CACHALOT_MAIN = join(REPO_ROOT, 'src', 'main.ts');
+/** The floor runs from the working tree, also when --cachalot-ref runs Cachalot from a commit. */
 export const FLOOR_MAIN = join(REPO_ROOT, 'bench', 'floor.ts');
 let cachalotMain = CACHALOT_MAIN;
 
