@@ -16,6 +16,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { acceptHandles, type ConnHandle } from '../src/accept.ts';
+import { copyBytes } from '../src/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
 
 export const FLOOR_VALUE_BYTES = 100;
@@ -48,10 +49,11 @@ class FloorConn {
 class FloorOut {
   buf = Buffer.allocUnsafe(OUT_BUFFER);
   pos = 0;
+  private readonly valueSp = Buffer.from('VALUE ', 'latin1');
   private readonly value = Buffer.from(` 0 ${FLOOR_VALUE_BYTES}\r\n${'v'.repeat(FLOOR_VALUE_BYTES)}\r\n`, 'latin1');
-  private readonly end = Buffer.from('END\r\n', 'latin1');
-  private readonly stored = Buffer.from('STORED\r\n', 'latin1');
-  private readonly error = Buffer.from('ERROR\r\n', 'latin1');
+  private readonly endReply = Buffer.from('END\r\n', 'latin1');
+  private readonly storedReply = Buffer.from('STORED\r\n', 'latin1');
+  private readonly errorReply = Buffer.from('ERROR\r\n', 'latin1');
 
   /** VALUE blocks for the keys of `line` (from after "get "), then END. */
   getReply(io: HandleIo, line: Uint8Array, from: number, to: number): void {
@@ -61,17 +63,17 @@ class FloorOut {
       let keyEnd = at;
       while (keyEnd < to && line[keyEnd] !== SPACE) keyEnd++;
       if (keyEnd === at) break;
-      this.room(io, 6 + keyEnd - at + this.value.length);
-      this.pos += this.buf.write('VALUE ', this.pos, 'latin1');
-      this.pos += this.copy(line, at, keyEnd);
-      this.pos += this.copy(this.value, 0, this.value.length);
+      this.room(io, this.valueSp.length + keyEnd - at + this.value.length);
+      this.copy(this.valueSp, 0, this.valueSp.length);
+      this.copy(line, at, keyEnd);
+      this.copy(this.value, 0, this.value.length);
       at = keyEnd;
     }
-    this.put(io, this.end);
+    this.put(io, this.endReply);
   }
 
-  stored_(io: HandleIo): void { this.put(io, this.stored); }
-  error_(io: HandleIo): void { this.put(io, this.error); }
+  stored(io: HandleIo): void { this.put(io, this.storedReply); }
+  error(io: HandleIo): void { this.put(io, this.errorReply); }
 
   /** Send what is written; a write libuv queued owns the buffer, so the next replies get another. */
   flush(io: HandleIo): void {
@@ -84,12 +86,13 @@ class FloorOut {
 
   private put(io: HandleIo, bytes: Buffer): void {
     this.room(io, bytes.length);
-    this.pos += this.copy(bytes, 0, bytes.length);
+    this.copy(bytes, 0, bytes.length);
   }
 
-  private copy(from: Uint8Array, start: number, end: number): number {
-    this.buf.set(from.subarray(start, end), this.pos);
-    return end - start;
+  /** Append from[start, end) (room made by the caller), with the copy the server itself uses. */
+  private copy(from: Uint8Array, start: number, end: number): void {
+    copyBytes(this.buf, this.pos, from, start, end - start);
+    this.pos += end - start;
   }
 
   private room(io: HandleIo, n: number): void {
@@ -128,10 +131,10 @@ function answerLine(c: FloorConn, out: FloorOut, io: HandleIo, line: Uint8Array,
     let bytes = 0;
     while (at < to && line[at] !== SPACE) bytes = bytes * 10 + line[at++] - 0x30;
     c.skip = bytes + 2;
-    if (at === to) out.stored_(io); // no "noreply" after the byte count
+    if (at === to) out.stored(io); // no "noreply" after the byte count
     return;
   }
-  out.error_(io);
+  out.error(io);
 }
 
 const GET = Buffer.from('get ', 'latin1');
