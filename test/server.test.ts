@@ -200,6 +200,45 @@ test('the unix socket (-s) serves the same protocol', async () => {
   }
 });
 
+test('a connection the server closes gets its queued replies first (shutdown, then close)', async () => {
+  // memcached writes a reply out before it reads the next command, so a client that pipelines a get and
+  // then garbage (2048+ bytes without a newline: closed without a reply) gets the whole reply, then EOF.
+  // Here the client does not read until the server has closed: over a unix socket (212992-byte buffers)
+  // a 300 KB reply is partly in the kernel and partly queued in libuv when the close comes, under the
+  // 256 KB at which the server would stop reading this client.
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-queued-'));
+  const path = join(dir, 'mc.sock');
+  const child = spawn(NODE_BIN, ['src/main.ts', '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 250 && !existsSync(path); i++) await sleep(20);
+    const value = Buffer.alloc(100 * 1024, 'q');
+    const setup = await Client.connect(path);
+    assert.equal((await setup.request(Buffer.concat([Buffer.from(`set big 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]), 8))
+      .toString(), 'STORED\r\n');
+    setup.end();
+
+    const block = Buffer.concat([Buffer.from(`VALUE big 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]);
+    const want = Buffer.concat([block, block, block, Buffer.from('END\r\n')]);
+    const sock = connect({ path });
+    sock.pause(); // nothing is read until the server is done
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`get big big big\r\n${'x'.repeat(3000)}`);
+    await sleep(300);
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    const ended = new Promise((r) => sock.once('close', r));
+    sock.resume();
+    await ended;
+    const all = Buffer.concat(got);
+    assert.equal(all.length, want.length, 'every byte of the reply, then the close');
+    assert.ok(all.equals(want));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('SIGTERM closes connections and exits 0', async () => {
   const s = await startServer('cachalot', ['-t', '2']);
   const c = await Client.connect(s.port);
