@@ -200,7 +200,7 @@ test('the unix socket (-s) serves the same protocol', async () => {
   }
 });
 
-test('a connection the server closes gets its queued replies first (shutdown, then close)', async () => {
+test('a connection the server closes gets its queued replies first (shutdown, then close)', { timeout: 30_000 }, async () => {
   // memcached writes a reply out before it reads the next command, so a client that pipelines a get and
   // then garbage (2048+ bytes without a newline: closed without a reply) gets the whole reply, then EOF.
   // Here the client does not read until the server has closed: over a unix socket (212992-byte buffers)
