@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { get, newStore, put } from "./test-support.ts";
-import { assocExpandStep } from "./assoc.ts";
+import { assocExpandStep, keyEquals } from "./assoc.ts";
 import { hash } from "./hash.ts";
 
 function report(st: ReturnType<typeof newStore>): Map<string, string | number> {
@@ -45,4 +45,25 @@ test("the table doubles past 1.5 items per bucket, bucket by bucket, and every k
   let n = 0;
   for (let bkt = 0; bkt < st.hashSize(); bkt++) for (let it = st.h32[bkt]; it !== 0; it = st.a32[it * 2 + 2]) n++;
   assert.equal(n, 6000);
+});
+
+test("keyEquals: same length and every byte, whatever the length and wherever the difference", () => {
+  // it compares four bytes a step, then the last 0-3: a key differing in any one byte is another key
+  const st = newStore();
+  for (let len = 1; len <= 250; len += len < 12 ? 1 : 17) {
+    const key = Buffer.from(Array.from({ length: len }, (_, i) => String.fromCharCode(0x21 + ((i * 7 + len) % 90))).join(""), "latin1");
+    put(st, key.toString("latin1"), "v");
+    const it = st.itemGet(key, 0, len);
+    assert.notEqual(it, 0);
+    const request = Buffer.concat([Buffer.from("get "), key, Buffer.from("\r\n")]); // the key at an odd offset
+    assert.ok(keyEquals(st, it, request, 4, len), `${len}-byte key`);
+    for (let at = 0; at < len; at++) {
+      request[4 + at] ^= 0x01;
+      assert.ok(!keyEquals(st, it, request, 4, len), `${len}-byte key with byte ${at} changed`);
+      request[4 + at] ^= 0x01;
+    }
+    assert.ok(!keyEquals(st, it, request, 4, len - 1), `${len}-byte key against one a byte shorter`);
+    assert.ok(!keyEquals(st, it, request, 4, len + 1), `${len}-byte key against one a byte longer`);
+    st.itemRelease(it);
+  }
 });
