@@ -348,14 +348,7 @@ export class Store {
   }
 
   /** memcached's store_item: take the item lock, do_store_item, then help a pending hash expansion. */
-  storeItem(it: number, op: number, casIn: number): number {
-    const hv = hash(this.a8, it * 8 + ITEM_HEADER, this.itemNkey(it));
-    let r: number;
-    this.itemLock(hv);
-    try { r = doStoreItem(this, it, op, hv, casIn); } finally { this.itemUnlock(hv); }
-    this.maybeExpand();
-    return r;
-  }
+  storeItem(it: number, op: number, casIn: number): number { return this.storeLocked(it, op, casIn, false); }
 
   /**
    * storeItem, then itemRelease(it), for a caller done with `it` once it is stored (the text set).
@@ -368,17 +361,21 @@ export class Store {
    * ours alone (1 and unlinked: freed now, under the item lock, which may take the slabs lock), and
    * the unlock (an atomic exchange) publishes the write to the next holder.
    */
-  storeItemRelease(it: number, op: number, casIn: number): number {
+  storeItemRelease(it: number, op: number, casIn: number): number { return this.storeLocked(it, op, casIn, true); }
+
+  private storeLocked(it: number, op: number, casIn: number, release: boolean): number {
     const hv = hash(this.a8, it * 8 + ITEM_HEADER, this.itemNkey(it));
     let r: number;
     this.itemLock(hv);
     try {
       r = doStoreItem(this, it, op, hv, casIn);
     } finally {
-      const i = it * 2 + ItemField.refcount;
-      const refs = this.a32[i] - 1;
-      this.a32[i] = refs;
-      if (refs === 0) itemFree(this, it);
+      if (release) {
+        const i = it * 2 + ItemField.refcount;
+        const refs = this.a32[i] - 1;
+        this.a32[i] = refs;
+        if (refs === 0) itemFree(this, it);
+      }
       this.itemUnlock(hv);
     }
     this.maybeExpand();
