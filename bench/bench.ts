@@ -118,7 +118,7 @@ function floorWanted(opts: Options, servers: ServerKind[]): boolean {
 
 let comparisons = 0;
 
-/** One workload against every server, in A B B A A B B A windows of a quarter of the duration each. */
+/** One workload against every server, in interleaved windows (roundOrder) of a quarter of the duration each. */
 async function compare(w: LoadWorkload, id: string, running: Running, kinds: ServerKind[], opts: Options): Promise<Row[]> {
   const windows = new Map<ServerKind, Window[]>(kinds.map((k) => [k, []]));
   const failed = new Map<ServerKind, string>(running.whyNot);

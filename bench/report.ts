@@ -168,9 +168,10 @@ function ratio(a: number, b: number): string {
 const NOTES = [
   '## How to read this',
   '',
-  '- Both servers run on this machine at once (the idle one costs nothing measurable). Each workload runs',
-  '  in eight windows, A B B A A B B A (A alternating between workloads), each on fresh connections after a',
-  '  warm-up, so a drift in background load favours neither; ratios from the same run are what count.',
+  '- All servers run on this machine at once (an idle one costs nothing measurable). Each workload runs',
+  '  in four windows per server, A B B A A B B A (A B C C B A A B C C B A with the floor; A alternating between',
+  '  workloads), each on fresh connections after a warm-up, so a drift in background load favours no',
+  '  server; ratios from the same run are what count.',
   '  Every server, once started and prefilled, first serves workload 1 for a few seconds unmeasured, so that',
   '  Cachalot\'s JIT has compiled its hot paths: the figures are those of a running cache, not of its start.',
   '- ops/s counts requests: a 10-key multi-get is one. Latency is per request, from the write that sent it',
