@@ -6,6 +6,9 @@ import { differential } from './support/differential.ts';
 import { mulberry32 as rng } from './support/rng.ts';
 
 const K251 = 'k'.repeat(251);
+/** More keys than a get looks up in one batch (16): hits, misses and repeats across the batches. */
+const MANY = Array.from({ length: 40 }, (_, i) => ['m1', 'm2', `miss${i}`, 'm1'][i % 4]).join(' ');
+const MANY_THEN_TOO_LONG = Array.from({ length: 19 }, (_, i) => (i % 2 === 0 ? 'm1' : `miss${i}`)).join(' ');
 
 const scripted: string[] = [
   'set a 0 0 1\r\nx\r\n', 'get a b\r\n', 'gets a\r\n', 'set a 0 0 1 noreply\r\ny\r\n', 'get a\r\n',
@@ -19,6 +22,8 @@ const scripted: string[] = [
   'set n 0 0 2\r\n 1\r\n', 'incr n 1\r\n', 'set n 0 0 2\r\n1x\r\n', 'incr n 1\r\n',
   'delete a 0\r\n', 'delete a 1\r\n', 'delete a\r\n', 'delete a noreply\r\n', 'delete\r\n',
   'set a 0 0 1\r\nx\r\n', 'delete a 0 noreply\r\n', 'delete a noreply 0\r\n', 'delete a 0 0\r\n',
+  'set m1 0 0 2\r\nm1\r\n', 'set m2 5 0 2\r\nm2\r\n', `get ${MANY}\r\n`, `gets ${MANY}\r\n`,
+  `gat 100 ${MANY}\r\n`, `get ${MANY_THEN_TOO_LONG} ${K251} m2\r\n`, `get ${MANY} ${K251}\r\n`,
   // Counters compared before anything expires: memcached's LRU maintainer reclaims expired and
   // flushed items in the background, so after that its curr_items and reclaimed move with timing.
   'stats\r\n',
@@ -59,7 +64,7 @@ function randomScript(seed: number, n: number): string[] {
       }
       case 'cas': script.push(`cas ${key()} 0 0 ${v.length} ${Math.floor(r() * 3)}${noreply()}\r\n${v}\r\n`); break;
       case 'get': script.push(`${pick(['get', 'gets'])} ${key()}\r\n`); break;
-      case 'mget': script.push(`get ${key()} ${key()} ${key()} ${key()}\r\n`); break;
+      case 'mget': script.push(`get ${Array.from({ length: pick([4, 17, 33]) }, key).join(' ')}\r\n`); break;
       case 'delete': script.push(`delete ${key()}${noreply()}\r\n`); break;
       case 'incr': case 'decr': script.push(`${pick(['incr', 'decr'])} ${key()} ${Math.floor(r() * 100)}${noreply()}\r\n`); break;
       case 'touch': script.push(`touch ${key()} ${exptime()}${noreply()}\r\n`); break;

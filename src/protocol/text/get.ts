@@ -10,6 +10,7 @@ import { tokStart, tokEnd } from './tokens.ts';
 import { connFlushIfLarge } from '../../worker/drive-machine.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
+import { WARM_MAX } from '../../store/store.ts';
 
 export const KEY_MAX_LENGTH = 250;
 /** A multi-get's reply goes out in pieces past this (the key-too-long rule then cannot take it back). */
@@ -53,32 +54,65 @@ export function processGetLine(c: Conn, buf: Buffer, s: number, lineEnd: number)
 function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
   exptimeRel: number): void {
   const out = c.ctx.out;
+  const store = c.ctx.store;
   let mark = out.pos, markSize = out.size(); // where this command's reply starts; how much was pending then
   // Read once per command, not per key: -v lines are diagnostics, and a `verbosity` sent meanwhile on
   // another connection is not ordered against this command's keys anyway.
   const verbose = c.ctx.verbosity() > 1;
   while (p < lineEnd) {
+    const n = scanBatch(buf, p, lineEnd);
+    p = batchEnd;
+    if (n > 1) warmSink ^= store.warmLookups(batchHashes, n);
+    for (let i = 0; i < n; i++) {
+      const ks = batchKeys[i * 2], nkey = batchKeys[i * 2 + 1];
+      if (nkey > KEY_MAX_LENGTH) {
+        // memcached stops at this key (the ones before it were looked up and counted) and answers
+        // the whole command with the error alone.
+        out.truncate(mark);
+        out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
+        return;
+      }
+      getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
+      if (out.size() - markSize > OUT_CHUNK) {
+        if (!connFlushIfLarge(c)) return;
+        mark = out.pos; // what was sent cannot be taken back
+        markSize = out.size();
+      }
+    }
+  }
+  out.bytes(REPLY.END);
+}
+
+/** A multi-get's keys are looked up in batches, each batch's memory warmed first (Store.warmLookups). */
+const BATCH = WARM_MAX;
+/** The batch: start and length of each key in the line... */
+const batchKeys = new Int32Array(BATCH * 2);
+/** ...and its hash. */
+const batchHashes = new Int32Array(BATCH);
+/** Where scanBatch stopped. */
+let batchEnd = 0;
+/** Keeps warmLookups' loads alive. */
+let warmSink = 0;
+
+/**
+ * Up to BATCH keys from p into batchKeys and batchHashes (a key too long ends the batch: the get
+ * stops there); answers how many, and leaves where it stopped in batchEnd.
+ */
+function scanBatch(buf: Buffer, p: number, lineEnd: number): number {
+  let n = 0;
+  while (n < BATCH) {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
     const ks = p;
     p = scanKey(buf, p, lineEnd);
-    const hv = scannedKey.hv;
-    const nkey = p - ks;
-    if (nkey > KEY_MAX_LENGTH) {
-      // memcached stops at this key (the ones before it were looked up and counted) and answers
-      // the whole command with the error alone.
-      out.truncate(mark);
-      out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
-      return;
-    }
-    getOneKey(c, buf, ks, nkey, hv, returnCas, shouldTouch, exptimeRel, verbose);
-    if (out.size() - markSize > OUT_CHUNK) {
-      if (!connFlushIfLarge(c)) return;
-      mark = out.pos; // what was sent cannot be taken back
-      markSize = out.size();
-    }
+    batchKeys[n * 2] = ks;
+    batchKeys[n * 2 + 1] = p - ks;
+    batchHashes[n] = scannedKey.hv;
+    n++;
+    if (p - ks > KEY_MAX_LENGTH) break;
   }
-  out.bytes(REPLY.END);
+  batchEnd = p;
+  return n;
 }
 
 /** memcached counts a get in cmd_get, a gat in cmd_touch only. */
