@@ -182,13 +182,24 @@ async function rssOf(pid: number): Promise<number> {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** A connection to a server starting on a unix socket: its file appears at bind(), before listen(). */
+async function connectWhenListening(path: string): Promise<Client> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await Client.connect(path);
+    } catch (e) {
+      if (tries >= 250) throw e;
+      await sleep(20);
+    }
+  }
+}
+
 test('the unix socket (-s) serves the same protocol', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-'));
   const path = join(dir, 'mc.sock');
   const child = spawn(NODE_BIN, ['src/main.ts', '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
   try {
-    for (let i = 0; i < 250 && !existsSync(path); i++) await sleep(20);
-    const c = await Client.connect(path);
+    const c = await connectWhenListening(path);
     assert.equal((await c.request('set u 0 0 1\r\nx\r\n', 8)).toString(), 'STORED\r\n');
     const want = 'VALUE u 0 1\r\nx\r\nEND\r\n';
     assert.equal((await c.request('get u\r\n', want.length)).toString(), want);
@@ -210,9 +221,8 @@ test('a connection the server closes gets its queued replies first (shutdown, th
   const path = join(dir, 'mc.sock');
   const child = spawn(NODE_BIN, ['src/main.ts', '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
   try {
-    for (let i = 0; i < 250 && !existsSync(path); i++) await sleep(20);
     const value = Buffer.alloc(100 * 1024, 'q');
-    const setup = await Client.connect(path);
+    const setup = await connectWhenListening(path);
     assert.equal((await setup.request(Buffer.concat([Buffer.from(`set big 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]), 8))
       .toString(), 'STORED\r\n');
     setup.end();
