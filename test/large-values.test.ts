@@ -26,6 +26,20 @@ spec('large: a 100 KB and a 300 KB value come back byte for byte', [
   ['get a b\r\n', `VALUE a 5 ${V100K.length}\r\n${V100K}\r\nVALUE b 6 ${V300K.length}\r\n${V300K}\r\nEND\r\n`],
 ], { split: false });
 
+const V16K = pattern(16 * 1024, 3);
+const V60K = pattern(60_000, 4);
+
+// Under 64 KB a value is copied into the reply (from 64 KB on it is sent from its item): the reply
+// buffer grows past its first size, and ten 60 KB values pass the point where a long reply is sent
+// in pieces mid-command.
+spec('large: 16 KB and 60 KB values, alone and ten in one get, come back byte for byte', [
+  [`set s 7 0 ${V16K.length}\r\n${V16K}\r\n`, 'STORED\r\n'],
+  [`set m 8 0 ${V60K.length}\r\n${V60K}\r\n`, 'STORED\r\n'],
+  ['get s\r\n', `VALUE s 7 ${V16K.length}\r\n${V16K}\r\nEND\r\n`],
+  ['get m\r\n', `VALUE m 8 ${V60K.length}\r\n${V60K}\r\nEND\r\n`],
+  [`get ${'m '.repeat(9)}s\r\n`, `VALUE m 8 ${V60K.length}\r\n${V60K}\r\n`.repeat(9) + `VALUE s 7 ${V16K.length}\r\n${V16K}\r\nEND\r\n`],
+], { split: false });
+
 spec('large: a 100 KB value without its trailing \\r\\n is a bad data chunk, and nothing is stored', [
   [`set a 0 0 ${V100K.length}\r\n${V100K}XY\r\n`, 'CLIENT_ERROR bad data chunk\r\nERROR\r\n'],
   ['get a\r\n', 'END\r\n'],
