@@ -49,15 +49,21 @@ const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 const value = 'v'.repeat(100);
 for (let i = 0; i < KEYS; i++) feed(bytes(`set ${key(i)} 0 0 ${value.length}\r\n${value}\r\n`));
 
+// W4's gets: 16 KB values under keys of their own (16 MB: they stay in memory through the other mixes).
+const BIG_KEYS = 1000;
+const bigKey = (i: number): string => `big:${String(i).padStart(12, '0')}`;
+const big = 'b'.repeat(16 * 1024);
+for (let i = 0; i < BIG_KEYS; i++) feed(bytes(`set ${bigKey(i)} 0 0 ${big.length}\r\n${big}\r\n`));
+
 let seed = 1;
 const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % KEYS; };
 const mixes: Array<[string, () => string]> = [
   ['get 1 key (W1)', () => `get ${key(rnd())}\r\n`],
   ['get 10 keys (W3)', () => `get ${Array.from({ length: 10 }, () => key(rnd())).join(' ')}\r\n`],
+  ['get 16 KB (W4)', () => `get ${bigKey(rnd() % BIG_KEYS)}\r\n`],
   ['set 100 B', () => `set ${key(rnd())} 0 0 100\r\n${value}\r\n`],
   ['set 16 KB (W4)', () => `set ${key(rnd())} 0 0 ${big.length}\r\n${big}\r\n`],
 ];
-const big = 'b'.repeat(16 * 1024);
 const perRound = Number(process.argv[2] ?? 300_000);
 const only = process.env.MICRO_ONLY; // a mix's name starts with this: profile one at a time
 for (const [name, make] of mixes) {
