@@ -152,6 +152,6 @@ test('bench:micro drives the request path in process and prints a cost per reque
       (err, out, errOut) => (err ? reject(new Error(`micro failed: ${err.message}\n${errOut}`)) : resolve(out)));
   });
   const rows = [...stdout.matchAll(/^(.+?)\s+(\d+) ns\/request$/gm)].map((m) => [m[1].trim(), Number(m[2])] as const);
-  assert.deepEqual(rows.map(([name]) => name), ['get 1 key (W1)', 'get 10 keys (W3)', 'set 100 B', 'set 16 KB (W4)']);
+  assert.deepEqual(rows.map(([name]) => name), ['get 1 key (W1)', 'get 10 keys (W3)', 'get 16 KB (W4)', 'set 100 B', 'set 16 KB (W4)']);
   for (const [name, ns] of rows) assert.ok(ns > 0 && Number.isFinite(ns), `${name}: ${ns}`);
 });
