@@ -97,11 +97,9 @@ export class OutBuffer {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-    this.view = viewOf(grown);
-    this.forgetViews();
+    const old = this.buf;
+    this.replace(size);
+    old.copy(this.buf, 0, 0, this.pos);
   }
 
   bytes(src: Uint8Array): void {
