@@ -7,7 +7,6 @@
 
 import type { Store } from "./store.ts";
 import { G, HASH_EXPANDING, ItemField } from "./layout.ts";
-import { mutexLock, mutexTrylock, mutexUnlock } from "./locks.ts";
 import { hash } from "./hash.ts";
 
 const HASH_BULK_MOVE = 64; // buckets split per expansion step
@@ -105,7 +104,7 @@ export function assocDelete(st: Store, it: number, hv: number): void {
  */
 export function assocExpandStep(st: Store): boolean {
   const c32 = st.c32;
-  if (!mutexTrylock(c32, G.expandLock)) return true;
+  if (!st.locks.trylock(G.expandLock)) return true;
   try {
     let state = Atomics.load(c32, G.hashState);
     if ((state & HASH_EXPANDING) === 0) {
@@ -128,14 +127,14 @@ export function assocExpandStep(st: Store): boolean {
     return true;
   } finally {
     st.expandWanted = false;
-    mutexUnlock(c32, G.expandLock);
+    st.locks.unlock(G.expandLock);
   }
 }
 
 function splitBucket(st: Store, b: number, oldSize: number): void {
   const a32 = st.a32, h32 = st.h32, c32 = st.c32;
   const lock = st.itemLockWord(b);
-  mutexLock(c32, lock);
+  st.locks.lock(lock);
   try {
     let it = h32[b];
     let keep = 0, move = 0;
@@ -150,6 +149,6 @@ function splitBucket(st: Store, b: number, oldSize: number): void {
     h32[b + oldSize] = move;
     Atomics.store(c32, G.expandBucket, b + 1); // published while still holding the lock
   } finally {
-    mutexUnlock(c32, lock);
+    st.locks.unlock(lock);
   }
 }

@@ -1,25 +1,96 @@
-// A mutex on one Int32Array word (Drepper's "futexes are tricky", mutex 2):
-// 0 free, 1 locked, 2 locked and someone may sleep in Atomics.wait.
-// memcached's item_lock / item_trylock / item_unlock and its lru/slabs mutexes all use this.
+// The store's mutexes: each one Int32 word of the control block (Drepper's "futexes are tricky",
+// mutex 2): 0 free, 1 locked, 2 locked and someone may sleep in Atomics.wait. memcached's
+// item_lock / item_trylock / item_unlock and its LRU, slabs, CAS and expand mutexes all use this.
+//
+// The uncontended lock and unlock (one compare-exchange, one exchange) run as two tiny WebAssembly
+// functions on the control block's memory rather than as Atomics calls. V8 does not inline its
+// Atomics builtins: each call checks its array, index and value types before the locked
+// instruction, while a call into a wasm function that is that instruction costs about half
+// (lock + unlock, uncontended, hot: 27-52 ns through Atomics, 16-18 ns through wasm). A get takes
+// and releases an item lock per key, so this is on every request's path. The memory is the same,
+// so the slow path (spin, then Atomics.wait / Atomics.notify) stays in plain Atomics.
 
 const SPIN = 64; // brief spin before sleeping: critical sections are a few hundred ns
 
-export function mutexLock(a: Int32Array, i: number): void {
-  if (Atomics.compareExchange(a, i, 0, 1) === 0) return;
-  for (let n = 0; n < SPIN; n++) {
-    if (Atomics.load(a, i) === 0 && Atomics.compareExchange(a, i, 0, 1) === 0) return;
+/**
+ * (module
+ *   (import "ctl" "memory" (memory 0 65536 shared))
+ *   (func (export "lock") (param $addr i32) (result i32)   ;; the old value: 0 when now locked
+ *     (i32.atomic.rmw.cmpxchg (local.get $addr) (i32.const 0) (i32.const 1)))
+ *   (func (export "unlock") (param $addr i32) (result i32) ;; the old value: 2 when sleepers may wait
+ *     (i32.atomic.rmw.xchg (local.get $addr) (i32.const 0))))
+ */
+const LOCK_MODULE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  // type section: one type, (i32) -> i32
+  0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,
+  // import section: "ctl" "memory", a memory, shared with a maximum (flags 3), min 0, max 65536 pages
+  0x02, 0x12, 0x01, 0x03, 0x63, 0x74, 0x6c, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79,
+  0x02, 0x03, 0x00, 0x80, 0x80, 0x04,
+  // function section: two functions of type 0
+  0x03, 0x03, 0x02, 0x00, 0x00,
+  // export section: "lock" = func 0, "unlock" = func 1
+  0x07, 0x11, 0x02, 0x04, 0x6c, 0x6f, 0x63, 0x6b, 0x00, 0x00,
+  0x06, 0x75, 0x6e, 0x6c, 0x6f, 0x63, 0x6b, 0x00, 0x01,
+  // code section
+  0x0a, 0x19, 0x02,
+  // lock: local.get 0, i32.const 0, i32.const 1, i32.atomic.rmw.cmpxchg align=4 offset=0, end
+  0x0c, 0x00, 0x20, 0x00, 0x41, 0x00, 0x41, 0x01, 0xfe, 0x48, 0x02, 0x00, 0x0b,
+  // unlock: local.get 0, i32.const 0, i32.atomic.rmw.xchg align=4 offset=0, end
+  0x0a, 0x00, 0x20, 0x00, 0x41, 0x00, 0xfe, 0x41, 0x02, 0x00, 0x0b,
+]);
+
+const lockModule = new WebAssembly.Module(LOCK_MODULE);
+
+type LockExports = {
+  /** cmpxchg 0 -> 1 at a byte address; the word's old value. */
+  lock(addr: number): number;
+  /** xchg 0 at a byte address; the word's old value. */
+  unlock(addr: number): number;
+};
+
+/** The control block as a shared wasm memory: its pages are never grown, so its buffer stays the same size. */
+export function createCtlMemory(bytes: number): WebAssembly.Memory {
+  const pages = Math.max(1, Math.ceil(bytes / 65536));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/** The control block's buffer (a shared memory's buffer is a SharedArrayBuffer). */
+export function ctlBuffer(memory: WebAssembly.Memory): SharedArrayBuffer {
+  return memory.buffer as unknown as SharedArrayBuffer;
+}
+
+/** The mutexes of one control block, for one thread. Indexes are Int32 word indexes into it. */
+export class Mutexes {
+  private readonly words: Int32Array;
+  private readonly ops: LockExports;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.words = new Int32Array(ctlBuffer(memory));
+    this.ops = new WebAssembly.Instance(lockModule, { ctl: { memory } }).exports as unknown as LockExports;
   }
-  // Mark "contended" (2) and sleep until the holder's unlock wakes us.
-  while (Atomics.exchange(a, i, 2) !== 0) Atomics.wait(a, i, 2);
-}
 
-export function mutexTrylock(a: Int32Array, i: number): boolean {
-  return Atomics.compareExchange(a, i, 0, 1) === 0;
-}
+  lock(i: number): void {
+    if (this.ops.lock(i << 2) !== 0) this.lockSlow(i);
+  }
 
-export function mutexUnlock(a: Int32Array, i: number): void {
-  // Only a word that was 2 can have sleepers: the uncontended unlock is one atomic op.
-  if (Atomics.exchange(a, i, 0) === 2) Atomics.notify(a, i, 1);
+  trylock(i: number): boolean {
+    return this.ops.lock(i << 2) === 0;
+  }
+
+  unlock(i: number): void {
+    // Only a word that was 2 can have sleepers: the uncontended unlock is one atomic op.
+    if (this.ops.unlock(i << 2) === 2) Atomics.notify(this.words, i, 1);
+  }
+
+  private lockSlow(i: number): void {
+    const a = this.words;
+    for (let n = 0; n < SPIN; n++) {
+      if (Atomics.load(a, i) === 0 && this.ops.lock(i << 2) === 0) return;
+    }
+    // Mark "contended" (2) and sleep until the holder's unlock wakes us.
+    while (Atomics.exchange(a, i, 2) !== 0) Atomics.wait(a, i, 2);
+  }
 }
 
 /** memcached's item lock table size: hashsize(10..13) by worker count (thread.c memcached_thread_init). */

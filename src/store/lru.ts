@@ -4,7 +4,6 @@
 
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
-import { mutexLock, mutexTrylock, mutexUnlock } from "./locks.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
 
@@ -47,16 +46,16 @@ export function doItemUnlinkQ(st: Store, it: number, id: number): void {
 // Leaf critical sections of typed-array writes only (nothing can throw): no try/finally, which costs ~20 ns.
 export function itemLinkQ(st: Store, it: number): void {
   const id = lruIdOf(st.a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
-  mutexLock(st.c32, lock);
+  st.locks.lock(lock);
   doItemLinkQ(st, it, id);
-  mutexUnlock(st.c32, lock);
+  st.locks.unlock(lock);
 }
 
 export function itemUnlinkQ(st: Store, it: number): void {
   const id = lruIdOf(st.a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
-  mutexLock(st.c32, lock);
+  st.locks.lock(lock);
   doItemUnlinkQ(st, it, id);
-  mutexUnlock(st.c32, lock);
+  st.locks.unlock(lock);
 }
 
 /** Swap `old` for `it` in one LRU critical section when both live in the same LRU (item_replace's common case). */
@@ -64,10 +63,10 @@ export function itemReplaceQ(st: Store, old: number, it: number): void {
   const id = lruIdOf(st.a32, old);
   if (id !== lruIdOf(st.a32, it)) { itemUnlinkQ(st, old); itemLinkQ(st, it); return; }
   const lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
-  mutexLock(st.c32, lock);
+  st.locks.lock(lock);
   doItemUnlinkQ(st, old, id);
   doItemLinkQ(st, it, id);
-  mutexUnlock(st.c32, lock);
+  st.locks.unlock(lock);
 }
 
 /**
@@ -76,17 +75,17 @@ export function itemReplaceQ(st: Store, old: number, it: number): void {
  * trylocked here, so holding two cannot deadlock.
  */
 export function itemTryMoveTo(st: Store, it: number, seg: number): boolean {
-  const a32 = st.a32, c32 = st.c32;
+  const a32 = st.a32;
   const from = lruIdOf(a32, it), to = (from & 63) | seg;
   const fromLock = LRU_BASE + from * LRU_WORDS + LruW.lock, toLock = LRU_BASE + to * LRU_WORDS + LruW.lock;
-  if (!mutexTrylock(c32, fromLock)) return false;
-  if (!mutexTrylock(c32, toLock)) { mutexUnlock(c32, fromLock); return false; }
+  if (!st.locks.trylock(fromLock)) return false;
+  if (!st.locks.trylock(toLock)) { st.locks.unlock(fromLock); return false; }
   doItemUnlinkQ(st, it, from);
   const bits = a32[it * 2 + ItemField.bits];
   a32[it * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (seg << 16);
   doItemLinkQ(st, it, to);
-  mutexUnlock(c32, toLock);
-  mutexUnlock(c32, fromLock);
+  st.locks.unlock(toLock);
+  st.locks.unlock(fromLock);
   return true;
 }
 
@@ -96,11 +95,11 @@ export function doItemUpdate(st: Store, it: number): void {
   if (a32[it * 2 + ItemField.time] >= now - ITEM_UPDATE_INTERVAL) return;
   if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return;
   const id = lruIdOf(a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
-  mutexLock(st.c32, lock);
+  st.locks.lock(lock);
   doItemUnlinkQ(st, it, id);
   a32[it * 2 + ItemField.time] = now;
   doItemLinkQ(st, it, id);
-  mutexUnlock(st.c32, lock);
+  st.locks.unlock(lock);
 }
 
 /**
@@ -145,7 +144,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
   const id = clsid | seg, w = LRU_BASE + id * LRU_WORDS, lock = w + LruW.lock;
   const now = st.currentTime();
   let removed = 0, found = 0, foundLock = 0, moveTo = -1;
-  mutexLock(c32, lock);
+  st.locks.lock(lock);
   try {
     let search = c32[w + LruW.tail];
     for (let tries = 5; tries > 0 && search !== 0; tries--) {
@@ -153,13 +152,13 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       const nkey = a32[search * 2 + ItemField.bits] >>> 24;
       const hv = hash(st.a8, search * 8 + 48, nkey);
       const ilock = st.itemLockWord(hv);
-      if (!mutexTrylock(c32, ilock)) { search = nextIt; continue; }
+      if (!st.locks.trylock(ilock)) { search = nextIt; continue; }
       if (Atomics.add(a32, search * 2 + ItemField.refcount, 1) + 1 !== 2) {
         // In use: skipped, so that what we evict is memory we can reuse at once. (memcached 1.6.18 counts it
         // and unlinks it anyway, its memory freed when the reader lets go; tail repair is off by default.)
         Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
         slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
-        mutexUnlock(c32, ilock);
+        st.locks.unlock(ilock);
         search = nextIt;
         continue;
       }
@@ -170,7 +169,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
         if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
         st.doItemUnlinkNolock(search, hv, id); // LRU lock already held
         st.itemRelease(search);
-        mutexUnlock(c32, ilock);
+        st.locks.unlock(ilock);
         removed++;
         search = nextIt;
         continue;
@@ -185,7 +184,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
             doItemUnlinkQ(st, search, id);
             doItemLinkQ(st, search, id);
             Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
-            mutexUnlock(c32, ilock);
+            st.locks.unlock(ilock);
             search = nextIt;
             continue;
           }
@@ -218,7 +217,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       break;
     }
   } finally {
-    mutexUnlock(c32, lock);
+    st.locks.unlock(lock);
   }
   if (found !== 0) {
     if (moveTo >= 0) {
@@ -227,7 +226,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       itemLinkQ(st, found);
     }
     st.itemRelease(found);
-    mutexUnlock(c32, foundLock);
+    st.locks.unlock(foundLock);
   }
   return removed;
 }

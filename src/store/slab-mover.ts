@@ -7,7 +7,6 @@
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ItemField, ItemFlag } from "./layout.ts";
 import { freeListRemove, pageOffset, splitPageIntoFreelist } from "./slabs.ts";
-import { mutexLock, mutexTrylock, mutexUnlock } from "./locks.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
 
@@ -72,7 +71,7 @@ function evictForMove(st: Store, it: number): boolean {
   const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + 48;
   const hv = hash(st.a8, keyOff, nkey);
   const lock = st.itemLockWord(hv);
-  if (!mutexTrylock(st.c32, lock)) return false;
+  if (!st.locks.trylock(lock)) return false;
   let ok = false;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
     if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
@@ -82,14 +81,14 @@ function evictForMove(st: Store, it: number): boolean {
     }
     st.itemRelease(it);
   }
-  mutexUnlock(st.c32, lock);
+  st.locks.unlock(lock);
   return ok;
 }
 
 /** Under the slabs lock: if every chunk is still free, take them off src's list and give the page to dst. */
 function finishMove(st: Store, pg: number, src: number, dst: number): boolean {
   const c32 = st.c32;
-  mutexLock(c32, G.slabLock);
+  st.locks.lock(G.slabLock);
   const size = st.classSizes[src], first = pageOffset(st, pg), base = CLASS_BASE + src * CLASS_WORDS;
   let free = true;
   for (let k = 0; k < st.perslab[src] && free; k++) {
@@ -103,6 +102,6 @@ function finishMove(st: Store, pg: number, src: number, dst: number): boolean {
     c32[CLASS_BASE + dst * CLASS_WORDS + Cls.pages]++;
     st.cf[F.glob + FG.slabsMoved]++;
   }
-  mutexUnlock(c32, G.slabLock);
+  st.locks.unlock(G.slabLock);
   return free;
 }

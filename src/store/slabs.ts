@@ -6,7 +6,6 @@
 
 import type { Store } from "./store.ts";
 import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES } from "./layout.ts";
-import { mutexLock, mutexUnlock } from "./locks.ts";
 
 /** memcached's slabs_init sizes: index 1..n, index 0 unused. */
 export function slabClassSizes(chunkSizeMin: number, factor: number, slabChunkMax: number): number[] {
@@ -36,24 +35,23 @@ export function slabsAlloc(st: Store, size: number, clsid: number): number {
   // only), and a finally costs ~20 ns per call on Node 26.
   const c32 = st.c32;
   const base = CLASS_BASE + clsid * CLASS_WORDS;
-  mutexLock(c32, G.slabLock);
+  st.locks.lock(G.slabLock);
   let p = c32[base + Cls.freeHead];
   if (p === 0 && doSlabsNewslab(st, clsid)) p = c32[base + Cls.freeHead];
   if (p !== 0) {
     freeListRemove(st, p, base);
     st.cf[F.requested + clsid] += size;
   }
-  mutexUnlock(c32, G.slabLock);
+  st.locks.unlock(G.slabLock);
   return p;
 }
 
 /** Give a chunk back to its class (memcached's do_slabs_free). */
 export function slabsFree(st: Store, p: number, size: number, clsid: number): void {
-  const c32 = st.c32;
-  mutexLock(c32, G.slabLock);
+  st.locks.lock(G.slabLock);
   freeListPush(st, p, clsid);
   st.cf[F.requested + clsid] -= size;
-  mutexUnlock(c32, G.slabLock);
+  st.locks.unlock(G.slabLock);
 }
 
 function freeListPush(st: Store, p: number, clsid: number): void {

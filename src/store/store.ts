@@ -8,7 +8,7 @@ import {
   LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
 } from "./layout.ts";
 import { AllocError, DeleteResult, StoreResult } from "./results.ts";
-import { itemLockPower, mutexLock, mutexUnlock } from "./locks.ts";
+import { createCtlMemory, ctlBuffer, itemLockPower, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
 import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
 import { assocDelete, assocExpandStep, assocInsert, bucketOf } from "./assoc.ts";
@@ -39,7 +39,8 @@ export type StoreSettings = {
 export type StoreShared = {
   settings: StoreSettings;
   arena: SharedArrayBuffer;
-  ctl: SharedArrayBuffer;
+  /** The control block: a shared wasm memory, so that its mutexes can be taken by wasm (locks.ts). */
+  ctl: WebAssembly.Memory;
   hashTable: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   classSizes: number[];
@@ -72,18 +73,18 @@ export function createStore(settings: StoreSettings): StoreShared {
     // nothing, and V8 reads fixed-length views ~4x (vs fixed views on a growable buffer) to ~40x (vs
     // length-tracking views) faster — measured on Node 26, see README.md. Pages are still handed out on demand.
     arena: new SharedArrayBuffer(ARENA_PAD + maxPages * s.slabPageSize),
-    ctl: new SharedArrayBuffer(lay.bytes),
+    ctl: createCtlMemory(lay.bytes),
     hashTable: new SharedArrayBuffer(4 * 2 ** hashpowerMax),
     stats: createStatsBuffer(s.numThreads + 2),
     classSizes, maxPages, lockPower, hashpowerMax,
     startedUnix: Math.floor(now / 1000) - CLOCK_START,
     startedMs: now,
   };
-  const c32 = new Int32Array(shared.ctl);
+  const c32 = new Int32Array(ctlBuffer(shared.ctl));
   c32[G.clock] = CLOCK_START;
   c32[G.hashState] = s.hashpowerInit;
   c32[G.memLimitPages] = maxPages;
-  new Float64Array(shared.ctl, lay.f64Offset)[F.glob + FG.memLimitBytes] = s.maxBytes;
+  new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset)[F.glob + FG.memLimitBytes] = s.maxBytes;
   for (let c = 1; c < classSizes.length; c++) {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
@@ -110,6 +111,8 @@ export class Store {
   readonly arenaView: DataView;
   readonly h32: Int32Array;
   readonly c32: Int32Array;
+  /** The ctl block's mutexes (item, LRU, slabs, CAS, expand locks), taken through wasm. */
+  readonly locks: Mutexes;
   readonly cf: Float64Array;
   readonly classSizes: Int32Array;
   readonly perslab: Int32Array;
@@ -156,8 +159,9 @@ export class Store {
     this.arenaView = new DataView(shared.arena);
     this.h32 = new Int32Array(shared.hashTable);
     const lay = ctlLayout(shared.maxPages, shared.lockPower);
-    this.c32 = new Int32Array(shared.ctl, 0, lay.f64Offset / 4);
-    this.cf = new Float64Array(shared.ctl, lay.f64Offset);
+    this.c32 = new Int32Array(ctlBuffer(shared.ctl), 0, lay.f64Offset / 4);
+    this.cf = new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset);
+    this.locks = new Mutexes(shared.ctl);
     this.classSizes = Int32Array.from(shared.classSizes);
     this.nclasses = shared.classSizes.length - 1;
     this.perslab = this.classSizes.map((sz, c) => (c === 0 ? 0 : Math.floor(s.slabPageSize / sz)));
@@ -205,8 +209,8 @@ export class Store {
   hash(buf: Uint8Array, off: number, len: number): number { return hash(buf, off, len); }
   /** The ctl word of the item lock that guards hv (its bucket's chain and its items). */
   itemLockWord(hv: number): number { return this.lockBase + (hv & this.lockMask) * LOCK_STRIDE; }
-  itemLock(hv: number): void { mutexLock(this.c32, this.itemLockWord(hv)); }
-  itemUnlock(hv: number): void { mutexUnlock(this.c32, this.itemLockWord(hv)); }
+  itemLock(hv: number): void { this.locks.lock(this.itemLockWord(hv)); }
+  itemUnlock(hv: number): void { this.locks.unlock(this.itemLockWord(hv)); }
 
   // ---- reads ----
 
@@ -480,12 +484,12 @@ export class Store {
   /** memcached's get_cas_id under cas_id_lock: one shared 64-bit counter (53 bits used), no allocation. */
   nextCas(): number {
     const c32 = this.c32;
-    mutexLock(c32, G.casLock);
+    this.locks.lock(G.casLock);
     let lo = (c32[G.casLo] >>> 0) + 1, hi = c32[G.casHi] >>> 0;
     if (lo > 0xffffffff) { lo = 0; hi++; }
     c32[G.casLo] = lo | 0;
     c32[G.casHi] = hi | 0;
-    mutexUnlock(c32, G.casLock);
+    this.locks.unlock(G.casLock);
     return hi * 4294967296 + lo;
   }
 
