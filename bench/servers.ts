@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { processCpuTimes, processRssBytes } from './proc.ts';
+import { serverNodeArgs } from '../src/boot/command.ts';
 
 /** 'floor' is bench/floor.ts: Node's cost per request with no cache behind it, a reference for workload 1. */
 export type ServerKind = 'memcached' | 'cachalot' | 'floor';
@@ -19,6 +20,8 @@ export type ServerFlags = { threads: number; memoryMb: number; maxConns: number 
 export const MEMCACHED_BIN = '/usr/bin/memcached';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CACHALOT_MAIN = join(REPO_ROOT, 'src', 'main.ts');
+/** The source tree Cachalot runs from: the working tree, or a commit's (useCachalotCommit). */
+let cachalotRoot = REPO_ROOT;
 /** The floor runs from the working tree, also when --cachalot-ref runs Cachalot from a commit. */
 export const FLOOR_MAIN = join(REPO_ROOT, 'bench', 'floor.ts');
 let cachalotMain = CACHALOT_MAIN;
@@ -33,6 +36,7 @@ export function useCachalotCommit(ref: string): { sha: string; dir: string } {
   const archive = execFileSync('git', ['archive', sha, 'src', 'package.json'], { cwd: REPO_ROOT, maxBuffer: 1 << 28 });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   cachalotMain = join(dir, 'src', 'main.ts');
+  cachalotRoot = dir;
   return { sha, dir };
 }
 const START_TIMEOUT_MS = 15_000;
@@ -76,7 +80,7 @@ export class Server {
     // CACHALOT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
     const nodeFlags = (process.env.CACHALOT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
     const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []]
-      : kind === 'floor' ? [process.execPath, [FLOOR_MAIN]] : [process.execPath, [...nodeFlags, cachalotMain]];
+      : kind === 'floor' ? [process.execPath, [FLOOR_MAIN]] : [process.execPath, [...nodeFlags, ...serverNodeArgs(cachalotRoot)]];
     const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
       env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -12,6 +12,7 @@ import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect } from 'node:net';
 import { startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
+import { serverNodeArgs } from '../src/boot/command.ts';
 
 const servers: Server[] = [];
 after(async () => { for (const s of servers) await s.stop(); });
@@ -197,7 +198,7 @@ async function connectWhenListening(path: string): Promise<Client> {
 test('the unix socket (-s) serves the same protocol', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-'));
   const path = join(dir, 'mc.sock');
-  const child = spawn(NODE_BIN, ['src/main.ts', '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
   try {
     const c = await connectWhenListening(path);
     assert.equal((await c.request('set u 0 0 1\r\nx\r\n', 8)).toString(), 'STORED\r\n');
@@ -219,7 +220,7 @@ test('a connection the server closes gets its queued replies first (shutdown, th
   // 256 KB at which the server would stop reading this client.
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-queued-'));
   const path = join(dir, 'mc.sock');
-  const child = spawn(NODE_BIN, ['src/main.ts', '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-s', path, '-t', '2'], { cwd: REPO_ROOT, stdio: 'ignore' });
   try {
     const value = Buffer.alloc(100 * 1024, 'q');
     const setup = await connectWhenListening(path);
@@ -259,7 +260,7 @@ test('SIGTERM closes connections and exits 0', async () => {
 });
 
 test('bad options: a message on stderr and memcached\'s exit status', async () => {
-  const child = spawn(NODE_BIN, ['src/main.ts', '-o', 'no_such_option'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-o', 'no_such_option'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -270,7 +271,7 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
 test('out of file descriptors: stop listening, count it, resume when connections close', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-emfile-'));
   const portFile = join(dir, 'ports');
-  const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" src/main.ts -p -1 -l 127.0.0.1 -t 2 -c 1000`],
+  const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" ${serverNodeArgs(REPO_ROOT).map((a) => `'${a}'`).join(' ')} -p -1 -l 127.0.0.1 -t 2 -c 1000`],
     { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
   try {
     let port = 0;

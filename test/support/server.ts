@@ -1,4 +1,4 @@
-// Starting a real server for black-box tests: Cachalot (`node src/main.ts`) or the memcached
+// Starting a real server for black-box tests: Cachalot (as `npm start` runs it) or the memcached
 // oracle, both as `-p -1 -U 0 -l 127.0.0.1 ...args` on an ephemeral loopback port learned from
 // MEMCACHED_PORT_FILENAME (memcached writes "TCP INET: <port>" to <file>.lck and renames it to
 // <file>, so the file appears complete). No process outlives the test run: callers stop servers
@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverNodeArgs } from '../../src/boot/command.ts';
 
 export type ServerKind = 'cachalot' | 'memcached';
 
@@ -50,7 +51,7 @@ export function memcachedAvailable(): string | null {
 
 function commandFor(kind: ServerKind, args: readonly string[]): [string, string[]] {
   const all = [...BASE_ARGS, ...args];
-  if (kind === 'cachalot') return [NODE_BIN, [join(REPO_ROOT, 'src/main.ts'), ...all]];
+  if (kind === 'cachalot') return [NODE_BIN, [...serverNodeArgs(REPO_ROOT), ...all]];
   const bin = memcachedAvailable();
   if (bin === null) throw new Error('memcached is not installed; check memcachedAvailable() first');
   // memcached refuses to start as root without -u.
