@@ -15,7 +15,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { acceptHandles, type ConnHandle } from '../src/accept.ts';
+import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/accept.ts';
 import { copyBytes } from '../src/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
 
@@ -151,6 +151,7 @@ function serveThread(port: number, host: string): void {
   const out = new FloorOut();
   const server = net.createServer();
   server.listen({ port, host, reusePort: true }, () => {
+    setClientTcpOptions(server);
     acceptHandles(server, (handle: ConnHandle) => {
       const c = new FloorConn();
       const io = openHandleIo(handle, readBuffer, {
@@ -162,7 +163,6 @@ function serveThread(port: number, host: string): void {
         onClosed: () => {},
       });
       c.io = io;
-      io.tuneTcp();
       io.resume();
     });
     parentPort!.postMessage((server.address() as net.AddressInfo).port);

@@ -13,11 +13,19 @@ import net from 'node:net';
 /** A connected libuv stream handle (TCPWrap, or PipeWrap for a unix socket). */
 export type ConnHandle = { readonly __connHandle?: never };
 
-type ListeningHandle = { onconnection: (this: ListeningHandle, status: number, client?: ConnHandle) => void };
+type ListeningHandle = {
+  onconnection: (this: ListeningHandle, status: number, client?: ConnHandle) => void;
+  setNoDelay?(enable: boolean): number;
+  setKeepAlive?(enable: boolean, initialDelaySecs: number): number;
+};
+
+function listeningHandle(server: net.Server): Partial<ListeningHandle> | null {
+  return (server as unknown as { _handle: Partial<ListeningHandle> | null })._handle;
+}
 
 /** Take every connection `server` accepts as a bare handle; call once it is listening. */
 export function acceptHandles(server: net.Server, onHandle: (handle: ConnHandle) => void): void {
-  const listening = (server as unknown as { _handle: Partial<ListeningHandle> | null })._handle;
+  const listening = listeningHandle(server);
   const nodeOnConnection = listening?.onconnection;
   if (!listening || typeof nodeOnConnection !== 'function') {
     throw new Error('cachalot: this Node gives no listening handle to accept from (net.Server._handle.onconnection)');
@@ -26,6 +34,17 @@ export function acceptHandles(server: net.Server, onHandle: (handle: ConnHandle)
     if (status !== 0 || client === undefined) { nodeOnConnection.call(this, status, client); return; }
     onHandle(client);
   };
+}
+
+/**
+ * memcached's TCP options for its clients (no Nagle delay, keepalive probes), set once on the
+ * listening socket as memcached sets them: every connection accepted from it inherits them, so
+ * no connection costs a setsockopt.
+ */
+export function setClientTcpOptions(server: net.Server): void {
+  const listening = listeningHandle(server);
+  listening?.setNoDelay?.(true);
+  listening?.setKeepAlive?.(true, 0);
 }
 
 /**

@@ -343,6 +343,63 @@ test('stats conns lists every connection of every worker, with its address and s
   for (const c of [...clients, probe]) c.end();
 });
 
+test('on a wildcard listener, stats conns gives the address each client reached (getsockname)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-wildcard-'));
+  const portFile = join(dir, 'ports');
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-p', '-1', '-l', '0.0.0.0', '-t', '2'],
+    { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
+  try {
+    let port = 0;
+    for (let i = 0; i < 250 && port === 0; i++) {
+      await sleep(20);
+      const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
+      if (m) port = Number(m[1]);
+    }
+    const c = await Client.connect(port);
+    await c.send('stats conns\r\n');
+    const text = (await c.readUntil('END\r\n')).toString();
+    assert.match(text, new RegExp(`^STAT \\d+:listen_addr tcp:127\\.0\\.0\\.1:${port}\\r$`, 'm'), text);
+    assert.doesNotMatch(text, /listen_addr tcp:0\.0\.0\.0/, 'the address reached, not the wildcard');
+    c.end();
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reply queued for a client that is not reading does not disturb the others of its worker', async () => {
+  // One worker: the stalled client's queued write and everyone else's immediate writes share it.
+  const s = await cachalot(['-t', '1']);
+  const setup = await Client.connect(s.port);
+  const big = 'q'.repeat(1000 * 1000);
+  assert.equal((await setup.request(`set big 0 0 ${big.length}\r\n${big}\r\n`, 8)).toString(), 'STORED\r\n');
+  const stalled = await Client.connect(s.port);
+  stalled.pauseReading();
+  const gets = 10; // 10 MB of replies: more than loopback's socket buffers hold
+  await stalled.send('get big\r\n'.repeat(gets));
+  let conns = '';
+  for (let i = 0; i < 250 && !/:state conn_mwrite\r$/m.test(conns); i++) {
+    await sleep(20);
+    await setup.send('stats conns\r\n');
+    conns = (await setup.readUntil('END\r\n')).toString();
+  }
+  assert.match(conns, /:state conn_mwrite\r$/m, 'the stalled client\'s replies wait in the worker');
+  for (let i = 0; i < 20; i++) {
+    const other = await Client.connect(s.port);
+    const want = `VALUE k${i} 0 1\r\n${i % 10}\r\nEND\r\n`;
+    assert.equal((await other.request(`set k${i} 0 0 1\r\n${i % 10}\r\n`, 8)).toString(), 'STORED\r\n');
+    assert.equal((await other.request(`get k${i}\r\n`, want.length)).toString(), want);
+    other.end();
+  }
+  stalled.resumeReading();
+  const block = `VALUE big 0 ${big.length}\r\n${big}\r\nEND\r\n`;
+  const got = await stalled.read(gets * block.length);
+  assert.ok(got.equals(Buffer.from(block.repeat(gets), 'latin1')), 'every reply, whole and in order');
+  setup.end();
+  stalled.end();
+});
+
 registerStopHook();
 for (const kind of kindsFor()) {
   test(`a client that sends its commands and half-closes gets every reply, then the hang-up [${kind}]`, async () => {

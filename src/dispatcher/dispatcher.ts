@@ -6,16 +6,30 @@ import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
-import { ConnTable } from '../stats/conn-table.ts';
+import { ConnTable, ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
-import { acceptHandles, socketOf } from '../accept.ts';
+import { acceptHandles, setClientTcpOptions, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
 
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
 
 export type Listener = { transport: 'tcp' | 'unix'; family: 'INET' | 'INET6'; port: number; path?: string };
+
+/**
+ * The local address of every connection a listener accepts, when the listener's own address says
+ * it (an IPv4 address other than 0.0.0.0): then no worker asks the kernel (getsockname) per
+ * connection. null for a wildcard or IPv6 listener.
+ */
+type LocalAddress = { ipv4: number; port: number } | null;
+
+function localAddressOf(server: net.Server): LocalAddress {
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') return null;
+  const ipv4 = ipv4ToInt(addr.address);
+  return ipv4 === 0 ? null : { ipv4, port: addr.port };
+}
 
 export class Dispatcher {
   private readonly settings: Settings;
@@ -74,15 +88,21 @@ export class Dispatcher {
   private createServer(): net.Server {
     const server = net.createServer();
     server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
-    server.on('listening', () => acceptHandles(server, (handle) => this.onAccept(handle)));
+    server.on('listening', () => {
+      setClientTcpOptions(server);
+      const local = localAddressOf(server);
+      acceptHandles(server, (handle) => this.onAccept(handle, local));
+    });
     this.servers.push(server);
     return server;
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */
-  private onAccept(handle: ConnHandle): void {
+  private onAccept(handle: ConnHandle, local: LocalAddress): void {
     const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
     if (row < 0) { refuseConn(socketOf(handle)); return; }
+    this.connTable.set(row, ConnRow.localIpv4, local?.ipv4 ?? 0); // 0: the worker asks the kernel
+    this.connTable.set(row, ConnRow.localPort, local?.port ?? 0);
     this.dispatchConnNew(handle, row);
     if (this.ctl.get(Ctl.currConns) >= this.fdBudget) this.acceptNewConns(false);
   }

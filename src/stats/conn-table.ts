@@ -49,11 +49,23 @@ export class ConnTable {
   static rowOf(id: number): number { return id - FIRST_CONN_ID; }
 }
 
+/** A dotted IPv4 address (or an IPv4-mapped "::ffff:a.b.c.d") as 32 bits; 0 for anything else. */
 export function ipv4ToInt(addr: string | undefined): number {
   if (!addr) return 0;
-  const m = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(addr);
-  if (!m) return 0;
-  return ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) | 0;
+  let at = addr.startsWith('::ffff:') ? 7 : 0;
+  let value = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0 && addr.charCodeAt(at++) !== 0x2e) return 0; // '.'
+    let n = 0;
+    const first = at;
+    for (let d = addr.charCodeAt(at) - 0x30; d >= 0 && d <= 9 && at - first < 3; d = addr.charCodeAt(at) - 0x30) {
+      n = n * 10 + d;
+      at++;
+    }
+    if (at === first || n > 255) return 0;
+    value = value * 256 + n;
+  }
+  return at === addr.length ? value | 0 : 0;
 }
 
 export function intToIpv4(v: number): string {

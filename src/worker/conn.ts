@@ -2,7 +2,7 @@
 // (memcached's freeconns) so a new connection reuses an old object and its buffers.
 
 import type { WorkerContext } from './context.ts';
-import type { HandleIo } from './handle-io.ts';
+import type { HandleHooks, HandleIo } from './handle-io.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
@@ -28,6 +28,8 @@ export class Conn {
   row = 0;
   /** The connection's handle (memcached's fd): reads, writes, close. Null once the conn is back in the pool. */
   io: HandleIo | null = null;
+  /** What its handle's events call (the worker's, made once per Conn and kept through the pool). */
+  ioHooks: HandleHooks | null = null;
   readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;

@@ -25,8 +25,6 @@ type StreamHandle = {
   onread: ((this: StreamHandle, ab: ArrayBuffer | undefined) => unknown) | undefined;
   getpeername?(out: PeerName): number;
   getsockname?(out: PeerName): number;
-  setNoDelay?(enable: boolean): number;
-  setKeepAlive?(enable: boolean, initialDelaySecs: number): number;
 };
 
 export type PeerName = { address?: string; port?: number; family?: string };
@@ -106,6 +104,19 @@ function newWriteReq(b: StreamBinding): WriteReq {
   return req;
 }
 
+/**
+ * The WriteWrap for this thread's next write. A write that completes at once leaves nothing in
+ * libuv that points at its request, so one serves every connection of the thread (a request is a
+ * native object: making one per connection was a visible share of connection churn). A write
+ * libuv has to queue keeps the request until it completes, and the next write gets a new one.
+ */
+let spareReq: WriteReq | null = null;
+
+function writeReq(b: StreamBinding): WriteReq {
+  if (spareReq === null) spareReq = newWriteReq(b);
+  return spareReq;
+}
+
 function onShutdownComplete(this: ShutdownReq): void {
   this.io.close();
 }
@@ -130,8 +141,6 @@ export class HandleIo {
   private readonly state: Int32Array;
   private readonly wasAsync: number;
   private readonly binding: StreamBinding;
-  /** Reused while writes complete at once; a write the kernel could not take keeps its own. */
-  private req: WriteReq;
 
   constructor(handle: StreamHandle, hooks: HandleHooks, readBuffer: Uint8Array, b: StreamBinding) {
     this.handle = handle;
@@ -141,7 +150,6 @@ export class HandleIo {
     this.binding = b;
     this.state = b.streamBaseState;
     this.wasAsync = b.kLastWriteWasAsync;
-    this.req = newWriteReq(b);
     handle.useUserBuffer(readBuffer);
     this.takeReads(b.kReadBytesOrError);
   }
@@ -166,14 +174,14 @@ export class HandleIo {
    * not touch `data` again. Answers 0 or a negative errno.
    */
   write(data: Uint8Array): number {
-    const req = this.req;
+    const req = writeReq(this.binding);
     const err = this.handle.writeBuffer(req, data);
-    if (err !== 0) return err;
+    if (err !== 0) { spareReq = null; return err; } // a failed write's request is not reused
     this.lastWriteQueued = this.state[this.wasAsync] !== 0;
     if (this.lastWriteQueued) {
       req.io = this;
       req.data = data; // libuv points into it until the write completes
-      this.req = newWriteReq(this.binding);
+      spareReq = null;
     }
     return 0;
   }
@@ -183,16 +191,17 @@ export class HandleIo {
    * (at once unless the write had to be queued). Answers 0 or a negative errno.
    */
   writev(chunks: Uint8Array[], done: () => void): number {
-    const req = this.req;
+    const req = writeReq(this.binding);
     const err = this.handle.writev(req, chunks, true);
     this.lastWriteQueued = err === 0 && this.state[this.wasAsync] !== 0;
     if (this.lastWriteQueued) {
       req.io = this;
       req.data = chunks;
       req.done = done;
-      this.req = newWriteReq(this.binding);
+      spareReq = null;
       return 0;
     }
+    if (err !== 0) spareReq = null;
     done();
     return err;
   }
@@ -239,24 +248,18 @@ export class HandleIo {
     if (this.handle.shutdown(req) !== 0) this.close();
   }
 
-  /** The peer's address (TCP), or an empty record (unix socket). */
-  peerName(): PeerName {
-    const out: PeerName = {};
+  /** The peer's address in out (TCP); an empty address for a unix socket. Answers out. */
+  peerName(out: PeerName): PeerName {
+    out.address = ''; out.family = ''; out.port = 0;
     this.handle.getpeername?.(out);
     return out;
   }
 
-  /** The local address the connection arrived on. */
-  sockName(): PeerName {
-    const out: PeerName = {};
+  /** The local address the connection arrived on, in out as peerName. */
+  sockName(out: PeerName): PeerName {
+    out.address = ''; out.family = ''; out.port = 0;
     this.handle.getsockname?.(out);
     return out;
-  }
-
-  /** memcached's TCP options for a client: no Nagle delay, keepalive probes. */
-  tuneTcp(): void {
-    this.handle.setNoDelay?.(true);
-    this.handle.setKeepAlive?.(true, 0);
   }
 
   /**

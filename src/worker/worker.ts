@@ -16,7 +16,7 @@ import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
-import type { HandleHooks, HandleIo } from './handle-io.ts';
+import type { HandleHooks, HandleIo, PeerName } from './handle-io.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
 
@@ -70,14 +70,14 @@ const readBuffer = Buffer.allocUnsafe(64 * 1024);
 /** conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket). */
 function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix'): void {
   const c = pool.take();
-  const io = openHandleIo(handle, readBuffer, connHandleHooks(c));
+  c.ioHooks ??= connHandleHooks(c);
+  const io = openHandleIo(handle, readBuffer, c.ioHooks);
   c.reset(ConnTable.idOf(row), io, transport);
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
   ctx.stats.row[ThreadStat.total_conns]++;
   describeConn(c, io, row);
-  if (transport === 'tcp') io.tuneTcp();
   if (ctx.verbosity() > 0) ctx.log(`<${c.id} new auto-negotiating client connection`);
   connSetWaiting(c);
   io.resume();
@@ -116,14 +116,24 @@ function connSetWaiting(c: Conn): void {
   ctx.connTable.set(c.row, ConnRow.state, ConnState.waiting);
 }
 
+/** Filled by the handle's getpeername / getsockname: one record, shaped once, for every connection. */
+const addressScratch: PeerName = { address: '', family: '', port: 0 };
+
+/**
+ * The connection's row for `stats conns`. The dispatcher has written the local address when its
+ * listener's address says it; otherwise (a wildcard listener, a unix socket) the kernel is asked.
+ */
 function describeConn(c: Conn, io: HandleIo, row: number): void {
   const t = ctx.connTable;
   t.set(row, ConnRow.transport, c.transport === 'unix' ? 2 : 1);
-  const peer = io.peerName(), local = io.sockName();
+  const peer = io.peerName(addressScratch);
   t.set(row, ConnRow.ipv4, ipv4ToInt(peer.address));
   t.set(row, ConnRow.port, peer.port ?? 0);
-  t.set(row, ConnRow.localIpv4, ipv4ToInt(local.address));
-  t.set(row, ConnRow.localPort, local.port ?? 0);
+  if (c.transport === 'unix' || t.get(row, ConnRow.localPort) === 0) {
+    const local = io.sockName(addressScratch);
+    t.set(row, ConnRow.localIpv4, ipv4ToInt(local.address));
+    t.set(row, ConnRow.localPort, local.port ?? 0);
+  }
   t.set(row, ConnRow.thread, ctx.thread);
   t.set(row, ConnRow.lastCmd, store.currentTime());
 }

@@ -1,0 +1,20 @@
+// The connection table's address words: what `stats conns` prints is read back from them.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { intToIpv4, ipv4ToInt } from './conn-table.ts';
+
+test('an IPv4 address, dotted or IPv4-mapped, fits one 32-bit word and reads back the same', () => {
+  for (const addr of ['127.0.0.1', '10.1.2.3', '255.255.255.255', '0.0.0.0', '192.168.0.254']) {
+    assert.equal(intToIpv4(ipv4ToInt(addr)), addr);
+    assert.equal(ipv4ToInt(`::ffff:${addr}`), ipv4ToInt(addr));
+  }
+  assert.equal(ipv4ToInt('127.0.0.1'), 0x7f000001);
+  assert.equal(ipv4ToInt('255.255.255.255'), -1, 'a signed word (Int32Array)');
+});
+
+test('anything else is 0, printed as 0.0.0.0', () => {
+  for (const addr of [undefined, '', '::1', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4 ', 'a.b.c.d', '1234.1.1.1']) {
+    assert.equal(ipv4ToInt(addr), 0, String(addr));
+  }
+});
