@@ -106,9 +106,10 @@ function newWriteReq(b: StreamBinding): WriteReq {
 
 /**
  * The WriteWrap for this thread's next write. A write that completes at once leaves nothing in
- * libuv that points at its request, so one serves every connection of the thread (a request is a
- * native object: making one per connection was a visible share of connection churn). A write
- * libuv has to queue keeps the request until it completes, and the next write gets a new one.
+ * libuv that points at its request, so one serves every connection of the thread instead of one
+ * made per connection (a request is a native object; under connection churn every connection
+ * made one). A write libuv has to queue keeps its request until it completes, and the next write
+ * gets a new one.
  */
 let spareReq: WriteReq | null = null;
 
