@@ -19,12 +19,10 @@ export type ServerFlags = { threads: number; memoryMb: number; maxConns: number 
 
 export const MEMCACHED_BIN = '/usr/bin/memcached';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const CACHALOT_MAIN = join(REPO_ROOT, 'src', 'main.ts');
 /** The source tree Cachalot runs from: the working tree, or a commit's (useCachalotCommit). */
 let cachalotRoot = REPO_ROOT;
 /** The floor runs from the working tree, also when --cachalot-ref runs Cachalot from a commit. */
 export const FLOOR_MAIN = join(REPO_ROOT, 'bench', 'floor.ts');
-let cachalotMain = CACHALOT_MAIN;
 
 /**
  * Runs Cachalot from a commit rather than the working tree (where others may be mid-edit): its
@@ -35,7 +33,6 @@ export function useCachalotCommit(ref: string): { sha: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), `bench-cachalot-${sha}-`));
   const archive = execFileSync('git', ['archive', sha, 'src', 'package.json'], { cwd: REPO_ROOT, maxBuffer: 1 << 28 });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  cachalotMain = join(dir, 'src', 'main.ts');
   cachalotRoot = dir;
   return { sha, dir };
 }
@@ -46,7 +43,8 @@ const STOP_TIMEOUT_MS = 3_000;
 export function unavailableReason(kind: ServerKind): string | null {
   if (kind === 'memcached') return existsSync(MEMCACHED_BIN) ? null : `${MEMCACHED_BIN} is not installed`;
   if (kind === 'floor') return existsSync(FLOOR_MAIN) ? null : `${FLOOR_MAIN} does not exist`;
-  return existsSync(cachalotMain) ? null : `${cachalotMain} does not exist yet`;
+  const main = join(cachalotRoot, 'src', 'main.ts');
+  return existsSync(main) ? null : `${main} does not exist yet`;
 }
 
 export function serverArgs(flags: ServerFlags): string[] {
@@ -80,7 +78,8 @@ export class Server {
     // CACHALOT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
     const nodeFlags = (process.env.CACHALOT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
     const [cmd, pre] = kind === 'memcached' ? [MEMCACHED_BIN, []]
-      : kind === 'floor' ? [process.execPath, [FLOOR_MAIN]] : [process.execPath, [...nodeFlags, ...serverNodeArgs(cachalotRoot)]];
+      : kind === 'floor' ? [process.execPath, [FLOOR_MAIN]]
+        : [process.execPath, [...nodeFlags, ...serverNodeArgs(cachalotRoot)]];
     const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
       env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile },
       stdio: ['ignore', 'ignore', 'pipe'],

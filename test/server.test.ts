@@ -344,28 +344,14 @@ test('stats conns lists every connection of every worker, with its address and s
 });
 
 test('on a wildcard listener, stats conns gives the address each client reached (getsockname)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cachalot-wildcard-'));
-  const portFile = join(dir, 'ports');
-  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-p', '-1', '-l', '0.0.0.0', '-t', '2'],
-    { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
-  try {
-    let port = 0;
-    for (let i = 0; i < 250 && port === 0; i++) {
-      await sleep(20);
-      const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
-      if (m) port = Number(m[1]);
-    }
-    const c = await Client.connect(port);
-    await c.send('stats conns\r\n');
-    const text = (await c.readUntil('END\r\n')).toString();
-    assert.match(text, new RegExp(`^STAT \\d+:listen_addr tcp:127\\.0\\.0\\.1:${port}\\r$`, 'm'), text);
-    assert.doesNotMatch(text, /listen_addr tcp:0\.0\.0\.0/, 'the address reached, not the wildcard');
-    c.end();
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const s = await startServer('cachalot', ['-t', '2'], { listen: '0.0.0.0' });
+  servers.push(s);
+  const c = await Client.connect(s.port);
+  await c.send('stats conns\r\n');
+  const text = (await c.readUntil('END\r\n')).toString();
+  assert.match(text, new RegExp(`^STAT \\d+:listen_addr tcp:127\\.0\\.0\\.1:${s.port}\\r$`, 'm'), text);
+  assert.doesNotMatch(text, /listen_addr tcp:0\.0\.0\.0/, 'the address reached, not the wildcard');
+  c.end();
 });
 
 test('a reply queued for a client that is not reading does not disturb the others of its worker', async () => {

@@ -16,7 +16,8 @@ type ThreadReport = { stripperLoaded: boolean; stackLine: number };
 type ProbeReport = { main: ThreadReport; worker: ThreadReport };
 
 function probe(nodeArgs: string[]): ProbeReport {
-  return JSON.parse(execFileSync(process.execPath, [...nodeArgs, PROBE], { cwd: ROOT, encoding: 'utf8' })) as ProbeReport;
+  const out = execFileSync(process.execPath, [...nodeArgs, PROBE], { cwd: ROOT, encoding: 'utf8' });
+  return JSON.parse(out) as ProbeReport;
 }
 
 test('started with the preload, neither the main thread nor a worker loads the type stripper', () => {
@@ -42,8 +43,9 @@ test('stack traces give the source\'s own line numbers in every thread', () => {
 
 test('the stripping child prints every source but the tests, as JavaScript', () => {
   const script = resolve(ROOT, 'src/boot/strip-types.mjs');
-  const out = JSON.parse(execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', script, resolve(ROOT, 'src')],
-    { encoding: 'utf8', maxBuffer: 1 << 28 })) as Record<string, string>;
+  const json = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', script, resolve(ROOT, 'src')],
+    { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const out = JSON.parse(json) as Record<string, string>;
   const urls = Object.keys(out);
   assert.ok(urls.some((u) => u.endsWith('/src/main.ts')));
   assert.ok(urls.some((u) => u.endsWith('/src/worker/worker.ts')));

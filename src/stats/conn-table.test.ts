@@ -14,7 +14,9 @@ test('an IPv4 address, dotted or IPv4-mapped, fits one 32-bit word and reads bac
 });
 
 test('anything else is 0, printed as 0.0.0.0', () => {
-  for (const addr of [undefined, '', '::1', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4 ', 'a.b.c.d', '1234.1.1.1']) {
+  const others = [undefined, '', '::1', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4 ', 'a.b.c.d',
+    '1234.1.1.1'];
+  for (const addr of others) {
     assert.equal(ipv4ToInt(addr), 0, String(addr));
   }
 });

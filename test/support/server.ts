@@ -1,8 +1,8 @@
 // Starting a real server for black-box tests: Cachalot (as `npm start` runs it) or the memcached
-// oracle, both as `-p -1 -U 0 -l 127.0.0.1 ...args` on an ephemeral loopback port learned from
-// MEMCACHED_PORT_FILENAME (memcached writes "TCP INET: <port>" to <file>.lck and renames it to
-// <file>, so the file appears complete). No process outlives the test run: callers stop servers
-// in node:test `after` hooks, and an exit hook SIGKILLs whatever is left.
+// oracle, both as `-p -1 -U 0 -l 127.0.0.1 ...args` (a test may name another -l) on an ephemeral
+// port learned from MEMCACHED_PORT_FILENAME (memcached writes "TCP INET: <port>" to <file>.lck and
+// renames it to <file>, so the file appears complete). No process outlives the test run: callers
+// stop servers in node:test `after` hooks, and an exit hook SIGKILLs whatever is left.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +28,9 @@ export type Server = {
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const NODE_BIN = join(REPO_ROOT, 'node_modules/.bin/node');
-export const BASE_ARGS = ['-p', '-1', '-U', '0', '-l', '127.0.0.1'] as const;
+export const BASE_ARGS = ['-p', '-1', '-U', '0'] as const;
+/** The address servers listen on unless a test names another (startServer's `listen`). */
+export const LISTEN = '127.0.0.1';
 
 const START_BOUND_MS = 10_000; // failure bounds, not timing assertions
 const STOP_BOUND_MS = 5_000;
@@ -49,8 +51,8 @@ export function memcachedAvailable(): string | null {
   return memcachedPath;
 }
 
-function commandFor(kind: ServerKind, args: readonly string[]): [string, string[]] {
-  const all = [...BASE_ARGS, ...args];
+function commandFor(kind: ServerKind, args: readonly string[], listen: string): [string, string[]] {
+  const all = [...BASE_ARGS, '-l', listen, ...args];
   if (kind === 'cachalot') return [NODE_BIN, [...serverNodeArgs(REPO_ROOT), ...all]];
   const bin = memcachedAvailable();
   if (bin === null) throw new Error('memcached is not installed; check memcachedAvailable() first');
@@ -60,11 +62,11 @@ function commandFor(kind: ServerKind, args: readonly string[]): [string, string[
 }
 
 export async function startServer(
-  kind: ServerKind, args: string[] = [], opts: { env?: Record<string, string> } = {},
+  kind: ServerKind, args: string[] = [], opts: { env?: Record<string, string>; listen?: string } = {},
 ): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), `${kind}-test-`));
   const portFile = join(dir, 'ports');
-  const [cmd, argv] = commandFor(kind, args);
+  const [cmd, argv] = commandFor(kind, args, opts.listen ?? LISTEN);
   const child = spawn(cmd, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env, MEMCACHED_PORT_FILENAME: portFile },
