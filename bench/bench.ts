@@ -93,7 +93,7 @@ async function runLoadWorkloads(opts: Options, results: Results, versions: Map<S
   const running = await startServers(withFloor ? [...results.servers, 'floor'] : results.servers, MAIN_FLAGS, opts, versions);
   try {
     for (const w of workloads) {
-      const kinds = withFloor && w.id === FLOOR_WORKLOAD ? [...results.servers, 'floor' as const] : results.servers;
+      const kinds = withFloor && FLOOR_WORKLOADS.includes(w.id) ? [...results.servers, 'floor' as const] : results.servers;
       results.rows.push(...await compare(w, String(w.id), running, kinds, opts));
     }
     const memcached = running.servers.get('memcached');
@@ -104,13 +104,13 @@ async function runLoadWorkloads(opts: Options, results: Results, versions: Map<S
 }
 
 /**
- * Workload 1 is also measured against bench/floor.ts, Node with no cache behind it: what the runtime
- * itself costs per request, so the report tells that apart from what Cachalot's code costs.
+ * Workloads 1 and 4 are also measured against bench/floor.ts, Node with no cache behind it: what the
+ * runtime itself costs per request, so the report tells that apart from what Cachalot's code costs.
  */
-const FLOOR_WORKLOAD = 1;
+export const FLOOR_WORKLOADS: readonly number[] = [1, 4];
 
 function floorWanted(opts: Options, servers: ServerKind[]): boolean {
-  if (!opts.floor || !servers.includes('cachalot') || !opts.only.includes(FLOOR_WORKLOAD)) return false;
+  if (!opts.floor || !servers.includes('cachalot') || !FLOOR_WORKLOADS.some((id) => opts.only.includes(id))) return false;
   const why = unavailableReason('floor');
   if (why) progress(`no floor: ${why}`);
   return why === null;

@@ -1,16 +1,18 @@
 // The floor: what a Node server pays per request before it does any caching. It speaks just enough
-// of the text protocol for workload 1 (a get answers a 100-byte value for any key, a set skips its
-// data and answers STORED), through Cachalot's own transport (worker/handle-io.ts: the bare libuv
-// handle, reads into a reused buffer, one write per read) on -t worker threads. No store, no
-// locks, no state machine: the bench runs it beside memcached and Cachalot so that the report
-// tells apart the cost Node itself puts on every request (event loop, callback entry, handle
-// calls) from the cost of Cachalot's own code, which is what profiling can still cut.
+// of the text protocol for workloads 1 and 4 (a get answers a 100-byte value for any key, a 16 KB
+// one for workload 4's keys; a set skips its data and answers STORED), through Cachalot's own
+// transport (worker/handle-io.ts: the bare libuv handle, reads into a reused buffer, one write per
+// read) on -t worker threads. No store, no locks, no state machine: the bench runs it beside
+// memcached and Cachalot so that the report tells apart the cost Node itself puts on every request
+// (event loop, callback entry, handle calls, the reply's copy) from the cost of Cachalot's own
+// code, which is what profiling can still cut.
 //
 //   node bench/floor.ts -p PORT|-1 -t THREADS [-l ADDR] (other memcached flags are ignored);
 //   MEMCACHED_PORT_FILENAME is written as the servers write it.
 //
 // Threads listen on the same port with SO_REUSEPORT (the kernel spreads connections) instead of a
-// dispatcher: the floor of a request on a connection that stays open, which is what workload 1 is.
+// dispatcher: the floor of a request on a connection that stays open, which is what workloads 1 and
+// 4 are.
 
 import { renameSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -18,6 +20,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/accept.ts';
 import { copyBytes } from '../src/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
+import { BIG_KEY_LETTER, BIG_VALUE } from './workloads.ts';
 
 export const FLOOR_VALUE_BYTES = 100;
 const READ_BUFFER = 64 * 1024;
@@ -45,17 +48,24 @@ class FloorConn {
   io: HandleIo | null = null;
 }
 
+/** " <flags> <bytes>\r\n<data>\r\n", what follows "VALUE <key>" for a value of n bytes. */
+function valueBlock(n: number): Buffer {
+  return Buffer.from(` 0 ${n}\r\n${'v'.repeat(n)}\r\n`, 'latin1');
+}
+
 /** A worker thread's replies go out of this buffer; a write libuv had to queue keeps it. */
 class FloorOut {
   buf = Buffer.allocUnsafe(OUT_BUFFER);
   pos = 0;
   private readonly valueSp = Buffer.from('VALUE ', 'latin1');
-  private readonly value = Buffer.from(` 0 ${FLOOR_VALUE_BYTES}\r\n${'v'.repeat(FLOOR_VALUE_BYTES)}\r\n`, 'latin1');
+  private readonly value = valueBlock(FLOOR_VALUE_BYTES);
+  private readonly bigValue = valueBlock(BIG_VALUE);
+  private readonly bigKeyLetter = BIG_KEY_LETTER.charCodeAt(0);
   private readonly endReply = Buffer.from('END\r\n', 'latin1');
   private readonly storedReply = Buffer.from('STORED\r\n', 'latin1');
   private readonly errorReply = Buffer.from('ERROR\r\n', 'latin1');
 
-  /** VALUE blocks for the keys of `line` (from after "get "), then END. */
+  /** VALUE blocks for the keys of `line` (from after "get "), then END; workload 4's keys get 16 KB. */
   getReply(io: HandleIo, line: Uint8Array, from: number, to: number): void {
     let at = from;
     while (at < to) {
@@ -63,10 +73,11 @@ class FloorOut {
       let keyEnd = at;
       while (keyEnd < to && line[keyEnd] !== SPACE) keyEnd++;
       if (keyEnd === at) break;
-      this.room(io, this.valueSp.length + keyEnd - at + this.value.length);
+      const value = line[at] === this.bigKeyLetter ? this.bigValue : this.value;
+      this.room(io, this.valueSp.length + keyEnd - at + value.length);
       this.copy(this.valueSp, 0, this.valueSp.length);
       this.copy(line, at, keyEnd);
-      this.copy(this.value, 0, this.value.length);
+      this.copy(value, 0, value.length);
       at = keyEnd;
     }
     this.put(io, this.endReply);

@@ -13,7 +13,7 @@ export type Options = {
   genThreads: number;
   out: string | null; // where the report goes besides stdout; null: nowhere
   cachalotRef: string | null; // run Cachalot as of this commit; null: the working tree
-  floor: boolean; // measure workload 1 against bench/floor.ts too (when Cachalot runs)
+  floor: boolean; // measure workloads 1 and 4 against bench/floor.ts too (when Cachalot runs)
   timing: Timing;
 };
 

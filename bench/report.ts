@@ -126,15 +126,19 @@ function targets(r: Results): string[] {
     ...out, ...floorNote(r)];
 }
 
-/** How much of workload 1's gap is the runtime's own, when the floor ran. */
+/** How much of each floor workload's gap is the runtime's own, where the floor ran. */
 function floorNote(r: Results): string[] {
-  const group = r.rows.filter((row) => row.id === '1');
-  const m = measured(group, 'memcached'), c = measured(group, 'cachalot'), f = measured(group, 'floor');
-  if (!m || !c || !f) return [];
-  return ['', `Workload 1's floor: Node answering with no cache behind it costs ${ratio(f.cpuUsPerOp, m.cpuUsPerOp)} ` +
-    `memcached's CPU per request (${fmt(f.cpuUsPerOp - f.sysUsPerOp, 2)} µs of it user space against memcached's ` +
-    `${fmt(m.cpuUsPerOp - m.sysUsPerOp, 2)}); Cachalot costs ${ratio(c.cpuUsPerOp, f.cpuUsPerOp)} the floor's ` +
-    `(${fmt(c.cpuUsPerOp - c.sysUsPerOp, 2)} µs user space).`];
+  const notes: string[] = [];
+  for (const id of new Set(r.rows.filter((row) => row.server === 'floor').map((row) => row.id))) {
+    const group = r.rows.filter((row) => row.id === id);
+    const m = measured(group, 'memcached'), c = measured(group, 'cachalot'), f = measured(group, 'floor');
+    if (!m || !c || !f) continue;
+    notes.push('', `Workload ${id}'s floor: Node answering with no cache behind it costs ${ratio(f.cpuUsPerOp, m.cpuUsPerOp)} ` +
+      `memcached's CPU per request (${fmt(f.cpuUsPerOp - f.sysUsPerOp, 2)} µs of it user space against memcached's ` +
+      `${fmt(m.cpuUsPerOp - m.sysUsPerOp, 2)}); Cachalot costs ${ratio(c.cpuUsPerOp, f.cpuUsPerOp)} the floor's ` +
+      `(${fmt(c.cpuUsPerOp - c.sysUsPerOp, 2)} µs user space).`);
+  }
+  return notes;
 }
 
 function verdict(met: boolean, c: number, m: number, unit: string): string {
@@ -185,8 +189,9 @@ const NOTES = [
   '  when the load generator\'s threads were 90% busy (then the server was not what was measured), `server`',
   '  when the server\'s threads were, `machine` when both together filled the cores, `-` otherwise.',
   '- hits is keys found / keys asked: it should be 100% (every key is set before the run).',
-  '- floor (workload 1 only) is bench/floor.ts: Node answering the same requests through Cachalot\'s own',
-  '  transport with no cache behind it (any get gets a 100-byte value, a set is skipped), on as many threads.',
+  '- floor (workloads 1 and 4) is bench/floor.ts: Node answering the same requests through Cachalot\'s own',
+  '  transport with no cache behind it (a get gets a 100-byte value, or 16 KB for workload 4\'s keys; a set is',
+  '  skipped), on as many threads.',
   '  floor/memcached is what the runtime alone costs against memcached\'s whole server; cachalot/floor is',
   '  what Cachalot\'s own code adds, the part that profiling can still cut.',
 ];

@@ -14,6 +14,8 @@ export const SMALL_KEYS = 100_000;
 export const BIG_VALUE = 16 * 1024;
 export const BIG_KEYS = 10_000;        // 160 MB of values: well inside -m 1024
 export const BIG_KEYS_QUICK = 1_000;
+/** Workload 4's keys start with this letter (workload 1's with 'k'): the floor answers them with BIG_VALUE bytes. */
+export const BIG_KEY_LETTER = 'b';
 export const CONNS = 50;
 
 const getSet9010 = {
@@ -29,7 +31,7 @@ export function loadWorkloads(quick: boolean): LoadWorkload[] {
     {
       id: 4, title: '16 KB, get:set 50:50, 50 conns',
       load: {
-        ...getSet9010, getRatio: 0.5, valueSize: BIG_VALUE, keyLetter: 'b',
+        ...getSet9010, getRatio: 0.5, valueSize: BIG_VALUE, keyLetter: BIG_KEY_LETTER,
         keyCount: quick ? BIG_KEYS_QUICK : BIG_KEYS,
       },
     },

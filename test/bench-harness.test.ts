@@ -12,6 +12,7 @@ import { ReplyParser } from '../bench/loadgen/reply-parser.ts';
 import { bucketLow, bucketOf, newHistogram, percentile, record } from '../bench/loadgen/histogram.ts';
 import { parseWorkloadRows } from '../bench/report.ts';
 import { MEMCACHED_BIN, REPO_ROOT, Server, unavailableReason } from '../bench/servers.ts';
+import { BIG_KEY_LETTER, BIG_VALUE } from '../bench/workloads.ts';
 import * as net from 'node:net';
 
 const NODE = process.execPath;
@@ -74,13 +75,14 @@ test('bench --quick --server=cachalot measures workload 1 against Cachalot and t
   assert.match(stdout, /\| 1 \|[^\n]*\| cachalot\/floor \| \d/, 'the ratio row of what Cachalot adds');
 });
 
-test('the floor answers gets and sets as workload 1 needs, across any split of the requests', { timeout: 30_000 }, async () => {
+test('the floor answers gets and sets as workloads 1 and 4 need, across any split of the requests', { timeout: 30_000 }, async () => {
   const floor = await Server.start('floor', { threads: 2, memoryMb: 64, maxConns: 64 });
   try {
-    const requests = 'get k1\r\nset k2 0 0 5\r\nhel\r\n\r\nget a b\r\nset k3 0 0 1 noreply\r\nx\r\nflush_all\r\n';
+    const requests = `get k1\r\nset k2 0 0 5\r\nhel\r\n\r\nget a ${BIG_KEY_LETTER}7\r\nset k3 0 0 1 noreply\r\nx\r\nflush_all\r\n`;
     const value = 'v'.repeat(100);
+    const big = 'v'.repeat(BIG_VALUE); // workload 4's keys start with BIG_KEY_LETTER
     const expected = `VALUE k1 0 100\r\n${value}\r\nEND\r\nSTORED\r\n` +
-      `VALUE a 0 100\r\n${value}\r\nVALUE b 0 100\r\n${value}\r\nEND\r\nERROR\r\n`;
+      `VALUE a 0 100\r\n${value}\r\nVALUE ${BIG_KEY_LETTER}7 0 ${BIG_VALUE}\r\n${big}\r\nEND\r\nERROR\r\n`;
     for (const split of [1, 7, 19, 24, requests.length]) {
       assert.equal(await exchange(floor.port, requests, split, expected.length), expected, `written in pieces of ${split}`);
     }
