@@ -153,10 +153,15 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       const hv = hash(st.a8, search * 8 + 48, nkey);
       const ilock = st.itemLockWord(hv);
       if (!st.locks.trylock(ilock)) { search = nextIt; continue; }
-      if (Atomics.add(a32, search * 2 + ItemField.refcount, 1) + 1 !== 2) {
+      // memcached takes a reference here (refcount_incr(search) == 2) to learn whether anyone else holds the
+      // item. A reference is only ever taken under the item's lock, which we now hold, so a plain read tells
+      // the same without two locked instructions: 1 is the table's reference alone, and nobody can take
+      // another until we unlock. (A reader's release may race the read: it only turns a 2 into a 1.) What
+      // follows may unlink the item without a reference of ours: it is then freed at once, as memcached's
+      // item_remove would free it once we let go.
+      if (a32[search * 2 + ItemField.refcount] !== 1) {
         // In use: skipped, so that what we evict is memory we can reuse at once. (memcached 1.6.18 counts it
         // and unlinks it anyway, its memory freed when the reader lets go; tail repair is off by default.)
-        Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
         slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
         st.locks.unlock(ilock);
         search = nextIt;
@@ -167,8 +172,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       if ((exp !== 0 && exp < now) || st.isFlushed(search)) { // "<" here, "<=" in do_item_get: as memcached
         slabStat(st, bits, SlabStat.reclaimed);
         if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
-        st.doItemUnlinkNolock(search, hv, id); // LRU lock already held
-        st.itemRelease(search);
+        st.doItemUnlinkNolock(search, hv, id); // LRU lock already held; drops the table's reference: freed
         st.locks.unlock(ilock);
         removed++;
         search = nextIt;
@@ -183,7 +187,6 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
             slabStat(st, bits, SlabStat.moves_within_lru);
             doItemUnlinkQ(st, search, id);
             doItemLinkQ(st, search, id);
-            Atomics.sub(a32, search * 2 + ItemField.refcount, 1);
             st.locks.unlock(ilock);
             search = nextIt;
             continue;
@@ -225,7 +228,6 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       a32[found * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (moveTo << 16);
       itemLinkQ(st, found);
     }
-    st.itemRelease(found);
     st.locks.unlock(foundLock);
   }
   return removed;

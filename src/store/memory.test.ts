@@ -117,6 +117,20 @@ test("memory accounting balances: used chunks are exactly the live items' chunks
   assert.equal(st.currBytes(), 0);
 });
 
+test("what the LRU tail evicts is freed: accounting balances after heavy eviction", () => {
+  const st = newStore({ maxBytes: 2 * MB });
+  put(st, "pinned", value(-1, 500));
+  const held = st.itemGet(b("pinned"), 0, 6); // skipped at the tail, never freed under the reader
+  for (let i = 0; i < 20000; i++) put(st, `fill:${i}`, value(i, 500));
+  const general = statsOf((e) => st.reportGeneral(e));
+  assert.ok(Number(general.get("evictions")) > 10000, "the tail evicted most of what was set");
+  let used = 0;
+  for (const [k, v] of statsOf((e) => st.reportSlabs(e))) if (k.endsWith(":used_chunks")) used += Number(v);
+  assert.equal(used, st.currItems(), "no evicted chunk leaked");
+  assert.equal(get(st, "pinned"), value(-1, 500).toString("latin1"));
+  st.itemRelease(held);
+});
+
 test("-L preallocates the whole limit and gives every class a page", () => {
   const st = newStore({ maxBytes: 64 * MB, preallocate: true });
   assert.equal(st.arena.byteLength, 64 * MB + ARENA_PAD);
