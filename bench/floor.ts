@@ -20,9 +20,8 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/accept.ts';
 import { copyBytes } from '../src/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
-import { BIG_KEY_LETTER, BIG_VALUE } from './workloads.ts';
+import { BIG_KEY_LETTER, BIG_VALUE, SMALL_VALUE } from './workloads.ts';
 
-export const FLOOR_VALUE_BYTES = 100;
 const READ_BUFFER = 64 * 1024;
 const OUT_BUFFER = 64 * 1024;
 const LF = 0x0a;
@@ -58,7 +57,7 @@ class FloorOut {
   buf = Buffer.allocUnsafe(OUT_BUFFER);
   pos = 0;
   private readonly valueSp = Buffer.from('VALUE ', 'latin1');
-  private readonly value = valueBlock(FLOOR_VALUE_BYTES);
+  private readonly value = valueBlock(SMALL_VALUE);
   private readonly bigValue = valueBlock(BIG_VALUE);
   private readonly bigKeyLetter = BIG_KEY_LETTER.charCodeAt(0);
   private readonly endReply = Buffer.from('END\r\n', 'latin1');

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
 
 /** The key of the stripped sources in every thread's environment data. */
-export const STRIPPED_SOURCES = 'cachalot:stripped-sources';
+const STRIPPED_SOURCES = 'cachalot:stripped-sources';
 
 /**
  * Every TypeScript file under src/, stripped by a child process; undefined (and a line on stderr)
