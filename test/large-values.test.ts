@@ -146,3 +146,60 @@ for (const kind of kindsFor()) {
     }
   });
 }
+
+async function totalMalloced(c: Client): Promise<number> {
+  await c.send('stats slabs\r\n');
+  const text = (await c.readUntil('END\r\n')).toString();
+  return Number(/^STAT total_malloced (\d+)\r$/m.exec(text)?.[1] ?? NaN);
+}
+
+/** How many of keys[i] = `small${i}` still hold value(i). */
+async function readable(c: Client, n: number, value: (i: number) => string): Promise<number> {
+  let hits = 0;
+  for (let i = 0; i < n; i += 100) {
+    const keys = Array.from({ length: Math.min(100, n - i) }, (_, j) => `small${i + j}`);
+    await c.send(`get ${keys.join(' ')}\r\n`);
+    const text = (await c.readUntil('END\r\n')).toString('latin1');
+    for (const m of text.matchAll(/^VALUE small(\d+) 0 1000\r\n(.*)\r$/gm)) if (m[2] === value(Number(m[1]))) hits++;
+  }
+  return hits;
+}
+
+for (const kind of kindsFor()) {
+  test(`large: sets that stall mid-value run out of memory; they never evict other items [${kind}]`, async () => {
+    const MB = 1024 * 1024;
+    const server = await serverFor(kind, ['-m', '16'], true);
+    const keeper = await Client.connect(server.port);
+    const stalled: Client[] = [];
+    const small = 6000, value = (i: number): string => `${i}:`.padEnd(1000, 'v');
+    try {
+      let wire = '';
+      for (let i = 0; i < small; i++) wire += `set small${i} 0 0 1000 noreply\r\n${value(i)}\r\n`;
+      assert.equal((await keeper.request(`${wire}mn\r\n`, 4)).toString(), 'MN\r\n'); // ~7 MB of -m 16
+      assert.equal(await readable(keeper, small, value), small);
+      // 40 clients each start a 400 KB set, send a quarter of it and stall: 16 MB wanted, ~9 MB left.
+      const part = 'x'.repeat(100 * 1024);
+      for (let i = 0; i < 40; i++) {
+        const c = await Client.connect(server.port);
+        stalled.push(c);
+        await c.send(`set big${i} 0 0 ${400 * 1024}\r\n${part}`);
+      }
+      for (let i = 0; i < 100 && await totalMalloced(keeper) < 15 * MB; i++) await sleep(20);
+      await sleep(200); // the last stalled sets reach their workers
+      assert.equal(await readable(keeper, small, value), small, 'every stored item survives the stalled sets');
+      // Their values complete: those that got memory are stored, the rest were refused.
+      const replies = new Map<string, number>();
+      for (const c of stalled) {
+        await c.send(`${'x'.repeat(300 * 1024)}\r\n`);
+        const line = await c.readLine();
+        replies.set(line, (replies.get(line) ?? 0) + 1);
+      }
+      assert.deepEqual([...replies.keys()].sort(), ['SERVER_ERROR out of memory storing object', 'STORED']);
+      assert.equal(await readable(keeper, small, value), small, 'and is still there once they are done');
+    } finally {
+      for (const c of stalled) c.destroy();
+      keeper.end();
+      await server.stop();
+    }
+  });
+}

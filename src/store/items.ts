@@ -23,7 +23,7 @@ function allocPull(st: Store, size: number, clsid: number): number {
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
       // memcached leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
       if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0 && lruPullTail(st, clsid, Lru.WARM, 0, 0, 0) <= 0) {
-        // nothing of this class left to pull: move a page from another class (it evicts: not with -M)
+        // nothing of this class left to pull: if it has no page, move one from another class (it evicts: not with -M)
         if (!st.evictToFree || !slabsReassign(st, clsid)) break;
       }
     }

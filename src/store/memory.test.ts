@@ -85,6 +85,31 @@ test("a class with no page left gets one moved from the class holding the most",
   assert.equal(put(pinned, "big", value(0, 5000)), StoreResult.STORED);
 });
 
+test("sets still being written cannot take pages from other classes: they run out of memory instead", () => {
+  const st = newStore({ maxBytes: 8 * MB });
+  const small = 3000;
+  for (let i = 0; i < small; i++) put(st, `small:${i}`, value(i, 1000)); // ~3.5 MB of -m 8
+  // 400 KB values (two to a page, not chained) allocated and never stored, as for clients that stall mid-value
+  const inFlight: number[] = [];
+  let refused = 0;
+  for (let i = 0; i < 30; i++) {
+    const k = b(`big:${i}`);
+    const it = st.itemAlloc(k, 0, k.length, 0, 0, 400 * 1024);
+    if (it !== 0) inFlight.push(it);
+    else { assert.equal(st.allocError, AllocError.NO_MEMORY); refused++; }
+  }
+  assert.ok(inFlight.length > 0 && refused > 0, `${inFlight.length} allocated, ${refused} refused`);
+  for (let i = 0; i < small; i++) assert.equal(get(st, `small:${i}`), value(i, 1000).toString("latin1"), `small:${i}`);
+  const g = statsOf((e) => st.reportGeneral(e));
+  assert.equal(g.get("slabs_moved"), 0);
+  assert.equal(g.get("slab_reassign_evictions_nomem"), 0);
+  for (const it of inFlight) st.itemRelease(it); // the clients hang up: their chunks come back
+  const k = b("big:again");
+  const again = st.itemAlloc(k, 0, k.length, 0, 0, 400 * 1024);
+  assert.notEqual(again, 0);
+  st.itemRelease(again);
+});
+
 test("an item held by a reader is never reused, even under eviction pressure", () => {
   const st = newStore({ maxBytes: 2 * MB });
   put(st, "pinned", value(-1, 500));

@@ -1,7 +1,10 @@
 // Page moves between classes (memcached's slab_rebalance_start / _move / _finish, simplified). The arena never
 // grows past -m, so a class that has no page and cannot get one would refuse every item of its size for good;
-// instead allocPull takes a page from the class holding the most: evict what lives in it (never an item in
-// use: then the move gives up), and once every chunk of the page is free, hand the page to the new class.
+// instead allocPull takes a page for it from the class holding the most: evict what lives in it (never an item
+// in use: then the move gives up), and once every chunk of the page is free, hand the page to the new class.
+// Only a class with no page gets one. A class that has pages evicts its own items, and when all of them are
+// in flight (values still arriving) it answers out of memory, as memcached does: otherwise clients that start
+// large sets and never finish them would empty every other class, page by page, without storing a byte.
 // Lock order holds: item locks are only trylocked (the caller may hold one), then LRU, then slabs.
 
 import type { Store } from "./store.ts";
@@ -10,8 +13,9 @@ import { freeListRemove, pageOffset, splitPageIntoFreelist } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
 
-/** Move one page to `dst` from the class with the most pages (at least 2). Returns true when moved. */
+/** Move one page to `dst`, a class with none, from the class with the most pages (at least 2). True when moved. */
 export function slabsReassign(st: Store, dst: number): boolean {
+  if (st.c32[CLASS_BASE + dst * CLASS_WORDS + Cls.pages] > 0) return false;
   const src = pickSource(st, dst);
   if (src === 0) return false;
   const pg = pickPage(st, src);
