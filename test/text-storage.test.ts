@@ -113,6 +113,17 @@ spec('text: a tab is part of a key; only spaces separate', [
   ['get c\n', 'VALUE c 0 1\r\nx\r\nEND\r\n'],
 ]);
 
+spec('text: a command line ends at its first NUL byte, as memcached reads it as a C string', [
+  ['set nul 0 0 1\r\ny\r\n', 'STORED\r\n'],
+  ['set nk\0junk 0 0 1\r\nx\r\n', 'ERROR\r\nERROR\r\n'], // "set nk": too few tokens; then "x"
+  ['get nk\0junk\r\n', 'END\r\n'],
+  ['get nul\0 nk\r\n', 'VALUE nul 0 1\r\ny\r\nEND\r\n'],
+  ['get \0\0\0\r\n', 'ERROR\r\n'],
+  ['version\0 junk\r\n', 'VERSION 1.6.18\r\n'],
+  ['delete nul\0 noreply\r\n', 'DELETED\r\n'],
+  [`${'get nul'.padEnd(80, ' ')}\0 ${'k'.repeat(300)}\r\n`, 'END\r\n'], // a long line: past the short scan
+]);
+
 spec('text: too large values are refused, swallowed, and a failed set drops the old value', [
   ['set big 0 0 1\r\nx\r\n', 'STORED\r\n'],
   [`set big 0 0 1048577\r\n${'x'.repeat(1048577)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],

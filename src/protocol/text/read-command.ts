@@ -40,15 +40,39 @@ export function tryReadCommandAscii(c: Conn): boolean {
   if (c.ctx.settings.authFile !== null && !c.authenticated) return tryReadCommandAsciiAuth(c); // -Y
   const buf = c.rbuf;
   const start = c.rpos;
-  let nl = buf.indexOf(0x0a, start);
-  if (nl >= c.rend) nl = -1;
+  const nl = findNewline(buf, start, c.rend);
   if (nl < 0) return lineIncomplete(c, buf, start);
-  const lineEnd = nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+  const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
   c.rpos = nl + 1;
   connSetState(c, ConnState.newCmd); // processors that read a value move on to nread/swallow
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
   processCommandAscii(c, buf, start, lineEnd);
   return true;
+}
+
+/** Lines this short are scanned here: Buffer#indexOf's native call costs more than the loop. */
+const SHORT_LINE = 64;
+
+/** The first "\n" in buf[start, end), or -1. */
+function findNewline(buf: Buffer, start: number, end: number): number {
+  const stop = Math.min(end, start + SHORT_LINE);
+  for (let p = start; p < stop; p++) if (buf[p] === 0x0a) return p;
+  if (stop === end) return -1;
+  const nl = buf.indexOf(0x0a, stop);
+  return nl < end ? nl : -1;
+}
+
+/**
+ * memcached reads a command line as a C string (its tokenizer starts with strlen): the line ends at
+ * its first NUL byte, and what follows it is ignored. So `version\0junk` is a version command.
+ */
+function endAtNul(buf: Buffer, start: number, end: number): number {
+  if (end - start <= SHORT_LINE) {
+    for (let p = start; p < end; p++) if (buf[p] === 0) return p;
+    return end;
+  }
+  const nul = buf.indexOf(0, start);
+  return nul >= 0 && nul < end ? nul : end;
 }
 
 /** memcached closes a client that sends 2048 bytes without a newline, unless it is a long get. */
