@@ -38,6 +38,9 @@ const CASES: Array<[string, Buffer]> = [
   ['stat with extras', R({ opcode: Op.STAT, extras: Buffer.alloc(4) })],
   ['sasl list mechs with a key', R({ opcode: Op.SASL_LIST_MECHS, key: 'k' })],
   ['a 251-byte key', R({ opcode: Op.SET, key: 'k'.repeat(251), extras: setExtras(0, 0), value: 'v' })],
+  // memcached keeps the bytes to swallow in a C int: from 2^31 on nothing is swallowed
+  ['an unknown opcode announcing a 2^31-byte body', R({ opcode: 0x55, bodylen: 0x80000000 })],
+  ['an unknown opcode announcing a 2^32 - 1 byte body', R({ opcode: 0x55, bodylen: 0xffffffff })],
 ];
 
 for (const [name, frame] of CASES) {
@@ -75,6 +78,17 @@ test('binary malformed: an unknown opcode with a key swallows the whole body len
     assert.equal(err.status, Status.UNKNOWN_COMMAND);
     assert.equal(err.value.toString(), 'Unknown command');
     await c.closed();
+  } finally { c.end(); }
+});
+
+test('binary malformed: an unknown opcode announcing 2^31 bytes or more swallows nothing, as memcached', async () => {
+  const c = await Client.connect(server.port);
+  try {
+    await c.send(R({ opcode: 0x55, bodylen: 0x80000000 }, { opcode: Op.VERSION }));
+    assert.equal((await readPacket(c)).status, Status.UNKNOWN_COMMAND);
+    const version = await readPacket(c);
+    assert.equal(version.opcode, Op.VERSION);
+    assert.equal(version.status, Status.SUCCESS);
   } finally { c.end(); }
 });
 

@@ -114,15 +114,17 @@ export function readU64Number(b: Buffer, at: number): number {
 
 /**
  * write_bin_error: the status with memcached's text (or `text`), sent even for quiet commands; then
- * `swallow` bytes of the request body are skipped (memcached's conn_swallow).
+ * `swallow` bytes of the request body are skipped (memcached's conn_swallow). memcached takes that
+ * count as a C int, so a body length of 2^31 or more swallows nothing: the same here.
  */
 export function writeBinError(c: Conn, st: BinState, status: number, swallow: number, text?: Buffer): void {
   const body = text ?? ERROR_TEXT[status];
   addBinHeader(c, st, status, 0, 0, body.length, 0);
   c.ctx.out.bytes(body);
   if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} Writing an error: ${body.toString('latin1')}`);
-  if (swallow > 0) {
-    c.sbytes = swallow;
+  const asInt = swallow | 0;
+  if (asInt > 0) {
+    c.sbytes = asInt;
     connSetState(c, ConnState.swallow);
   }
 }
