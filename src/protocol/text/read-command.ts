@@ -65,14 +65,12 @@ function findNewline(buf: Buffer, start: number, end: number): number {
 /**
  * memcached reads a command line as a C string (its tokenizer starts with strlen): the line ends at
  * its first NUL byte, and what follows it is ignored. So `version\0junk` is a version command.
+ * A loop, whatever the length: Buffer#indexOf has no end bound, and the read buffer past the line
+ * holds earlier reads' bytes, which are text, so it would scan on through all of them.
  */
 function endAtNul(buf: Buffer, start: number, end: number): number {
-  if (end - start <= SHORT_LINE) {
-    for (let p = start; p < end; p++) if (buf[p] === 0) return p;
-    return end;
-  }
-  const nul = buf.indexOf(0, start);
-  return nul >= 0 && nul < end ? nul : end;
+  for (let p = start; p < end; p++) if (buf[p] === 0) return p;
+  return end;
 }
 
 /** memcached closes a client that sends 2048 bytes without a newline, unless it is a long get. */
