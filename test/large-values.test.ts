@@ -107,11 +107,14 @@ async function usedChunks(c: Client): Promise<number> {
   return n;
 }
 
-async function connectionsOf(c: Client): Promise<number> {
-  await c.send('stats\r\n');
+/** One number from a stats command's answer (`stats`, `stats slabs`, ...). */
+async function statOf(c: Client, command: string, name: string): Promise<number> {
+  await c.send(`${command}\r\n`);
   const text = (await c.readUntil('END\r\n')).toString();
-  return Number(/^STAT curr_connections (\d+)\r$/m.exec(text)?.[1] ?? NaN);
+  return Number(new RegExp(`^STAT ${name} (\\d+)\r$`, 'm').exec(text)?.[1] ?? NaN);
 }
+
+const connectionsOf = (c: Client): Promise<number> => statOf(c, 'stats', 'curr_connections');
 
 for (const kind of kindsFor()) {
   test(`large: values in replies hold their items only until written, hung up on or taken back [${kind}]`, async () => {
@@ -147,12 +150,6 @@ for (const kind of kindsFor()) {
   });
 }
 
-async function totalMalloced(c: Client): Promise<number> {
-  await c.send('stats slabs\r\n');
-  const text = (await c.readUntil('END\r\n')).toString();
-  return Number(/^STAT total_malloced (\d+)\r$/m.exec(text)?.[1] ?? NaN);
-}
-
 /** How many of keys[i] = `small${i}` still hold value(i). */
 async function readable(c: Client, n: number, value: (i: number) => string): Promise<number> {
   let hits = 0;
@@ -184,7 +181,7 @@ for (const kind of kindsFor()) {
         stalled.push(c);
         await c.send(`set big${i} 0 0 ${400 * 1024}\r\n${part}`);
       }
-      for (let i = 0; i < 100 && await totalMalloced(keeper) < 15 * MB; i++) await sleep(20);
+      for (let i = 0; i < 100 && await statOf(keeper, 'stats slabs', 'total_malloced') < 15 * MB; i++) await sleep(20);
       await sleep(200); // the last stalled sets reach their workers
       assert.equal(await readable(keeper, small, value), small, 'every stored item survives the stalled sets');
       // Their values complete: those that got memory are stored, the rest were refused.
