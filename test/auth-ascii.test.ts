@@ -65,6 +65,11 @@ spec('ascii auth: malformed tokens and lines; a password is compared whole', [
   ['set a 0 0 13\r\nalice  secret\r\n', 'STORED\r\n'], // runs of spaces separate tokens as in commands
 ]);
 
+spec('ascii auth: the set line and the "user pass" block end at a NUL byte (memcached reads C strings)', [
+  ['set a\0 0 0 12\r\n', 'CLIENT_ERROR unauthenticated\r\n'], // "set a": too few tokens
+  ['set a 0 0 14\0junk\r\nalice secret\0x\r\n', 'STORED\r\n'], // "set a 0 0 14", then "alice secret"
+]);
+
 for (const kind of kindsFor()) {
   test(`ascii auth: auth_cmds and auth_errors are counted [${kind}]`, async () => {
     const s = await serverOf(kind);

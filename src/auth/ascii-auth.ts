@@ -7,7 +7,7 @@ import type { Conn } from '../worker/conn.ts';
 import { ConnState } from '../worker/conn.ts';
 import { connCloseWithReason, connSetState } from '../worker/drive-machine.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
-import { tokenize, tokIs, tokStart, tokEnd } from '../protocol/text/tokens.ts';
+import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from '../protocol/text/tokens.ts';
 import { parseU64 } from '../protocol/numbers.ts';
 import { authfileCheck } from './authfile.ts';
 
@@ -57,7 +57,7 @@ function readSetLine(c: Conn): number {
   }
   connSetState(c, ConnState.newCmd);
   // As memcached, the "\r" stays in the last token (the number parser stops at it).
-  const ntokens = tokenize(c, buf, c.rpos, nl);
+  const ntokens = tokenize(c, buf, c.rpos, endAtNul(buf, c.rpos, nl));
   c.rpos = nl + 1;
   const size = ntokens >= 6 ? parseU64(buf, tokStart(c, 4), tokEnd(c, 4)) : NaN;
   if (ntokens < 6 || !tokIs(c, buf, 0, SET) || Number.isNaN(size) || size > 0xffffffff) {
@@ -73,7 +73,7 @@ function readSetLine(c: Conn): number {
 function checkToken(c: Conn, buf: Buffer, s: number, e: number): void {
   const out = c.ctx.out;
   if (buf[e - 2] !== 0x0d || buf[e - 1] !== 0x0a) { out.bytes(BAD_TERMINATION); return; }
-  const ntokens = tokenize(c, buf, s, e - 2);
+  const ntokens = tokenize(c, buf, s, endAtNul(buf, s, e - 2)); // "user pass" as a C string, as memcached reads it
   if (ntokens < 3) { out.bytes(BAD_TOKEN_FORMAT); return; }
   const row = c.ctx.stats.row;
   row[ThreadStat.auth_cmds]++;

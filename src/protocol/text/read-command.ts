@@ -4,7 +4,7 @@
 import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
-import { tokenize, tokIs } from './tokens.ts';
+import { endAtNul, tokenize, tokIs } from './tokens.ts';
 import { processGetCommand, processGetLine } from './get.ts';
 import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
@@ -60,17 +60,6 @@ function findNewline(buf: Buffer, start: number, end: number): number {
   if (stop === end) return -1;
   const nl = buf.indexOf(0x0a, stop);
   return nl < end ? nl : -1;
-}
-
-/**
- * memcached reads a command line as a C string (its tokenizer starts with strlen): the line ends at
- * its first NUL byte, and what follows it is ignored. So `version\0junk` is a version command.
- * A loop, whatever the length: Buffer#indexOf has no end bound, and the read buffer past the line
- * holds earlier reads' bytes, which are text, so it would scan on through all of them.
- */
-function endAtNul(buf: Buffer, start: number, end: number): number {
-  for (let p = start; p < end; p++) if (buf[p] === 0) return p;
-  return end;
 }
 
 /** memcached closes a client that sends 2048 bytes without a newline, unless it is a long get. */

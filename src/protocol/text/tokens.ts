@@ -6,6 +6,17 @@ import { MAX_TOKENS } from '../../worker/conn.ts';
 import type { Conn } from '../../worker/conn.ts';
 
 /**
+ * memcached reads a command line as a C string (its tokenizer starts with strlen): the line ends at
+ * its first NUL byte, and what follows it is ignored. So `version\0junk` is a version command.
+ * A loop, whatever the length: Buffer#indexOf has no end bound, and the read buffer past the line
+ * holds earlier reads' bytes, which are text, so it would scan on through all of them.
+ */
+export function endAtNul(buf: Uint8Array, start: number, end: number): number {
+  for (let p = start; p < end; p++) if (buf[p] === 0) return p;
+  return end;
+}
+
+/**
  * Fills c.tokens with the words of buf[s, e) and returns memcached's `ntokens`: the words (at most
  * 23) plus its terminal token. When the line had more words, `restStart` says where they begin.
  */
