@@ -135,8 +135,10 @@ test('stats settings: memcached 1.6.18 names and order, with our values', () => 
 
 test('storeSettingsOf carries the store\'s share', () => {
   const st = storeSettingsOf(run('-m', '128', '-I', '2m', '-t', '2', '-n', '64', '-f', '1.08', '-L', '-M', '-C',
-    '-o', 'hot_lru_pct=30,warm_lru_pct=50'));
+    '-o', 'hot_lru_pct=30,warm_lru_pct=50,temporary_ttl=30,lru_crawler_sleep=50,slab_automove=2'));
   assert.deepEqual(st, { maxBytes: 128 * 1048576, chunkSizeMin: 64, factor: 1.08, itemSizeMax: 2 * 1048576,
     slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
-    hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50 });
+    hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
+    hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruCrawlerSleep: 50,
+    lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30 });
 });

@@ -5,9 +5,6 @@ import type { Store } from "../store/store.ts";
 import { F, LRU_BASE, LRU_WORDS, LruW, ItemField, Lru } from "../store/layout.ts";
 import { lruPullTail } from "../store/lru.ts";
 
-const HOT_MAX_FACTOR = 0.2; // settings.hot_max_factor
-const WARM_MAX_FACTOR = 2.0; // settings.warm_max_factor
-
 function tailAge(st: Store, id: number): number {
   const tail = st.c32[LRU_BASE + id * LRU_WORDS + LruW.tail];
   return tail === 0 ? 0 : st.currentTime() - st.a32[tail * 2 + ItemField.time];
@@ -18,12 +15,15 @@ export function lruMaintainerJuggle(st: Store, clsid: number): number {
   let hotAge = 0, warmAge = 0, total = 0;
   if (st.lruSegmented) {
     const coldAge = tailAge(st, clsid | Lru.COLD);
-    hotAge = coldAge * HOT_MAX_FACTOR;
-    warmAge = coldAge * WARM_MAX_FACTOR;
+    hotAge = coldAge * st.hotMaxFactor;
+    warmAge = coldAge * st.warmMaxFactor;
     total = st.cf[F.sizesBytes + (clsid | Lru.COLD)] + st.cf[F.sizesBytes + (clsid | Lru.HOT)] +
       st.cf[F.sizesBytes + (clsid | Lru.WARM)];
   }
   let did = 0;
+  if (st.temporaryTtl >= 0) { // TEMP only ever reclaims its expired tail
+    for (let i = 0; i < 500 && lruPullTail(st, clsid, Lru.TEMP, 0, 0, 0) > 0; i++) did++;
+  }
   for (let i = 0; i < 500; i++) {
     let more = 0;
     if (lruPullTail(st, clsid, Lru.HOT, total, 0, hotAge) > 0 || lruPullTail(st, clsid, Lru.WARM, total, 0, warmAge) > 0) more++;
@@ -35,5 +35,6 @@ export function lruMaintainerJuggle(st: Store, clsid: number): number {
 }
 
 export function classHasItems(st: Store, clsid: number): boolean {
-  return st.cf[F.sizes + clsid] + st.cf[F.sizes + (clsid | Lru.WARM)] + st.cf[F.sizes + (clsid | Lru.COLD)] > 0;
+  return st.cf[F.sizes + clsid] + st.cf[F.sizes + (clsid | Lru.WARM)] + st.cf[F.sizes + (clsid | Lru.COLD)] +
+    st.cf[F.sizes + (clsid | Lru.TEMP)] > 0;
 }

@@ -9,8 +9,15 @@ export type LiveSettings = {
   oldest?: number;        // settings.oldest_live: rel time of the last flush_all (0 = none)
   verbosity?: number;     // after the `verbosity` command
   trackSizes?: boolean;   // after `stats sizes_enable` / `sizes_disable`
-  lruCrawler?: boolean;   // after `lru_crawler enable` / `disable`
   maxConns?: number;      // memcached can lower it at start when fds are short
+  store?: StoreLiveSettings; // what `lru`, `lru_crawler` and `slabs` changed
+};
+
+/** The store's live settings (Store.liveSettings), as `stats settings` shows them. */
+export type StoreLiveSettings = {
+  lruCrawler: boolean; lruCrawlerSleep: number; lruCrawlerTocrawl: number;
+  lruSegmented: boolean; hotLruPct: number; warmLruPct: number; hotMaxFactor: number; warmMaxFactor: number;
+  tempLru: boolean; temporaryTtl: number; slabAutomove: number; slabAutomoveRatio: number;
 };
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
@@ -57,25 +64,26 @@ function reportSettingsExtended(
   emit('maxconns_fast', yesNo(s.maxConnsFast));
   emit('hashpower_init', s.hashpowerInit);
   emit('slab_reassign', yesNo(s.slabReassign));
-  emit('slab_automove', s.slabAutomove);
-  emit('slab_automove_ratio', s.slabAutomoveRatio.toFixed(2));
+  const st: StoreLiveSettings = live.store ?? s;
+  emit('slab_automove', st.slabAutomove);
+  emit('slab_automove_ratio', st.slabAutomoveRatio.toFixed(2));
   emit('slab_automove_window', s.slabAutomoveWindow);
   emit('slab_chunk_max', s.slabChunkMax);
-  emit('lru_crawler', yesNo(live.lruCrawler ?? s.lruCrawler));
-  emit('lru_crawler_sleep', s.lruCrawlerSleep);
-  emit('lru_crawler_tocrawl', s.lruCrawlerTocrawl);
+  emit('lru_crawler', yesNo(st.lruCrawler));
+  emit('lru_crawler_sleep', st.lruCrawlerSleep);
+  emit('lru_crawler_tocrawl', st.lruCrawlerTocrawl);
   emit('tail_repair_time', s.tailRepairTime);
   emit('flush_enabled', yesNo(s.flushEnabled));
   emit('dump_enabled', yesNo(s.dumpEnabled));
   emit('hash_algorithm', s.hashAlgorithm);
   emit('lru_maintainer_thread', yesNo(s.lruMaintainer));
-  emit('lru_segmented', yesNo(s.lruSegmented));
-  emit('hot_lru_pct', s.hotLruPct);
-  emit('warm_lru_pct', s.warmLruPct);
-  emit('hot_max_factor', s.hotMaxFactor.toFixed(2));
-  emit('warm_max_factor', s.warmMaxFactor.toFixed(2));
-  emit('temp_lru', yesNo(s.tempLru));
-  emit('temporary_ttl', s.temporaryTtl >>> 0);
+  emit('lru_segmented', yesNo(st.lruSegmented));
+  emit('hot_lru_pct', st.hotLruPct);
+  emit('warm_lru_pct', st.warmLruPct);
+  emit('hot_max_factor', st.hotMaxFactor.toFixed(2));
+  emit('warm_max_factor', st.warmMaxFactor.toFixed(2));
+  emit('temp_lru', yesNo(st.tempLru));
+  emit('temporary_ttl', st.temporaryTtl >>> 0);
   emit('idle_timeout', s.idleTimeout);
   emit('watcher_logbuf_size', s.watcherLogbufSize);
   emit('worker_logbuf_size', s.workerLogbufSize);
@@ -112,5 +120,9 @@ export function storeSettingsOf(s: Settings): StoreSettings {
     slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax, preallocate: s.preallocate,
     evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
     numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
+    hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,
+    lruCrawler: s.lruCrawler, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,
+    slabReassign: s.slabReassign, slabAutomove: s.slabAutomove, slabAutomoveRatio: s.slabAutomoveRatio,
+    slabAutomoveWindow: s.slabAutomoveWindow,
   };
 }

@@ -123,11 +123,23 @@ export function itemFree(st: Store, it: number): void {
  */
 export const CAS_NEXT = -1;
 
-/** memcached's do_item_link (item lock held): hash, LRU HOT head, CAS, counters; takes the table's reference. */
+/**
+ * The LRU segment a new item enters (memcached's do_item_alloc): TEMP when temp_lru is on and it expires
+ * within temporary_ttl, else HOT, or COLD in flat mode (`lru mode flat`), where COLD is the only LRU.
+ */
+export function entrySegment(st: Store, exptime: number, now: number): number {
+  const ttl = st.temporaryTtl;
+  // memcached compares exptime - current_time as unsigned: "never" (0) and the already expired are not temporary
+  if (ttl >= 0 && exptime !== 0 && exptime >= now && exptime - now <= ttl) return Lru.TEMP;
+  return st.lruSegmented ? Lru.HOT : Lru.COLD;
+}
+
+/** memcached's do_item_link (item lock held): hash, LRU head, CAS, counters; takes the table's reference. */
 export function doItemLink(st: Store, it: number, hv: number, newCas = CAS_NEXT): void {
-  const a32 = st.a32, b = it * 2;
-  a32[b + ItemField.bits] = (a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16); // new items enter HOT
-  a32[b + ItemField.time] = st.currentTime();
+  const a32 = st.a32, b = it * 2, now = st.currentTime();
+  const seg = entrySegment(st, a32[b + ItemField.exptime], now);
+  a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
+  a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);
   st.assocInsertItem(it, hv);
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
@@ -143,9 +155,10 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number, ne
   const a32 = st.a32, ob = old * 2 + ItemField.bits;
   if ((a32[ob] & ItemFlag.LINKED) === 0) { doItemLink(st, it, hv, newCas); return; }
   a32[ob] &= ~ItemFlag.LINKED;
-  const b = it * 2;
-  a32[b + ItemField.bits] = (a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16);
-  a32[b + ItemField.time] = st.currentTime();
+  const b = it * 2, now = st.currentTime();
+  const seg = entrySegment(st, a32[b + ItemField.exptime], now);
+  a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
+  a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);
   assocReplace(st, old, it, hv);
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;

@@ -55,9 +55,17 @@ export const G = {
   // line 3: every insert and unlink
   hashItems: 48, // memcached's hash_items (drives expansion)
   expandLock: 49, // who is moving buckets now
+  // line 4: memcached's settings that admin commands change while running (`lru`, `lru_crawler`, `slabs`);
+  // read by workers and the maintainer, written rarely. Floats among them are in FG.
+  lruSegmented: 64, hotLruPct: 65, warmLruPct: 66, tempLru: 67, temporaryTtl: 68,
+  lruCrawler: 69, crawlerSleepUs: 70, crawlerTocrawl: 71,
+  slabAutomove: 72, automoveWindow: 73, slabReassign: 74,
+  // line 5: requests to the maintainer thread, which answers by clearing the signal word
+  crawlSignal: 80, crawlMaskLo: 81, crawlMaskHi: 82, // `lru_crawler crawl <classes>`: a mask of class ids
+  reassignSignal: 83, reassignSrc: 84, reassignDst: 85, // `slabs reassign <src> <dst>`
 } as const;
 export const HASH_EXPANDING = 0x100;
-export const GLOBAL_WORDS = 4 * CACHE_LINE_WORDS;
+export const GLOBAL_WORDS = 6 * CACHE_LINE_WORDS;
 
 // Per slab class: CLASS_BASE + clsid * CLASS_WORDS + field
 export const Cls = { size: 0, perslab: 1, pages: 2, freeHead: 3, freeCount: 4, evictedTime: 5 } as const;
@@ -75,6 +83,7 @@ export const PAGE_BASE = LRU_BASE + 256 * LRU_WORDS; // then one word per page: 
 export const F = { sizes: 0, sizesBytes: 256, requested: 512, glob: 512 + MAX_CLASSES } as const;
 export const FG = {
   crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3, reassignEvictions: 4, reassignBusy: 5,
+  hotMaxFactor: 6, warmMaxFactor: 7, automoveRatio: 8, // live settings (with G's line 4)
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

@@ -81,6 +81,7 @@ export function reportItems(st: Store, emit: Emit): void {
       emit(p + "number_hot", st.cf[F.sizes + (c | Lru.HOT)]);
       emit(p + "number_warm", st.cf[F.sizes + (c | Lru.WARM)]);
       emit(p + "number_cold", st.cf[F.sizes + (c | Lru.COLD)]);
+      if (st.temporaryTtl >= 0) emit(p + "number_temp", st.cf[F.sizes + (c | Lru.TEMP)]);
       emit(p + "age_hot", lruAge(st, c | Lru.HOT));
       emit(p + "age_warm", lruAge(st, c | Lru.WARM));
     }

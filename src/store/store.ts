@@ -16,6 +16,7 @@ import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf
 import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
 import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
+import type { StoreLiveSettings } from "../settings/report.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
 
 export type StoreSettings = {
@@ -33,6 +34,17 @@ export type StoreSettings = {
   lruSegmented: boolean; // -o lru_segmented (default on)
   hotLruPct?: number; // -o hot_lru_pct (20)
   warmLruPct?: number; // -o warm_lru_pct (40)
+  hotMaxFactor?: number; // -o hot_max_factor (0.2)
+  warmMaxFactor?: number; // -o warm_max_factor (2.0)
+  tempLru?: boolean; // -o temporary_ttl given
+  temporaryTtl?: number; // -o temporary_ttl (61)
+  lruCrawler?: boolean; // !-o no_lru_crawler
+  lruCrawlerSleep?: number; // -o lru_crawler_sleep, µs (100)
+  lruCrawlerTocrawl?: number; // -o lru_crawler_tocrawl (0: no limit)
+  slabReassign?: boolean; // !-o no_slab_reassign
+  slabAutomove?: number; // -o slab_automove (1)
+  slabAutomoveRatio?: number; // -o slab_automove_ratio (0.8)
+  slabAutomoveWindow?: number; // -o slab_automove_window (30)
 };
 
 /** Everything a thread needs to attach: only SharedArrayBuffers and plain values, so it posts to workers. */
@@ -84,13 +96,33 @@ export function createStore(settings: StoreSettings): StoreShared {
   c32[G.clock] = CLOCK_START;
   c32[G.hashState] = s.hashpowerInit;
   c32[G.memLimitPages] = maxPages;
-  new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset)[F.glob + FG.memLimitBytes] = s.maxBytes;
+  const cf = new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset);
+  cf[F.glob + FG.memLimitBytes] = s.maxBytes;
+  initLiveSettings(c32, cf, s);
   for (let c = 1; c < classSizes.length; c++) {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
   }
   if (s.preallocate) preallocate(shared);
   return shared;
+}
+
+/** The settings admin commands change while running start as the command line set them. */
+function initLiveSettings(c32: Int32Array, cf: Float64Array, s: StoreSettings): void {
+  c32[G.lruSegmented] = s.lruSegmented ? 1 : 0;
+  c32[G.hotLruPct] = s.hotLruPct ?? 20;
+  c32[G.warmLruPct] = s.warmLruPct ?? 40;
+  c32[G.tempLru] = s.tempLru === true ? 1 : 0;
+  c32[G.temporaryTtl] = s.temporaryTtl ?? 61;
+  c32[G.lruCrawler] = s.lruCrawler === false ? 0 : 1;
+  c32[G.crawlerSleepUs] = s.lruCrawlerSleep ?? 100;
+  c32[G.crawlerTocrawl] = s.lruCrawlerTocrawl ?? 0;
+  c32[G.slabReassign] = s.slabReassign === false ? 0 : 1;
+  c32[G.slabAutomove] = s.slabAutomove ?? 1;
+  c32[G.automoveWindow] = s.slabAutomoveWindow ?? 30;
+  cf[F.glob + FG.hotMaxFactor] = s.hotMaxFactor ?? 0.2;
+  cf[F.glob + FG.warmMaxFactor] = s.warmMaxFactor ?? 2.0;
+  cf[F.glob + FG.automoveRatio] = s.slabAutomoveRatio ?? 0.8;
 }
 
 /** -L: memcached's slabs_preallocate: reserve the whole limit now and give every class its first page. */
@@ -127,9 +159,6 @@ export class Store {
   readonly slabChunkMax: number;
   readonly useCas: boolean;
   readonly evictToFree: boolean;
-  readonly lruSegmented: boolean;
-  readonly hotLruPct: number;
-  readonly warmLruPct: number;
   /** Why the last itemAlloc returned 0 (AllocError). */
   allocError: number = AllocError.NONE;
   /** Class of the item the last itemDelete / addDelta / CAS storeItem found (for the protocol's per-class hits). */
@@ -175,10 +204,32 @@ export class Store {
     this.slabChunkMax = s.slabChunkMax;
     this.useCas = s.useCas;
     this.evictToFree = s.evictToFree;
-    this.lruSegmented = s.lruSegmented;
-    this.hotLruPct = s.hotLruPct ?? 20;
-    this.warmLruPct = s.warmLruPct ?? 40;
   }
+
+  // ---- live settings (G line 4): `lru`, `lru_crawler` and `slabs` change them while running ----
+  // Plain reads: each is one aligned word, written rarely; a reader that sees the old value for a moment
+  // does what memcached's threads do when they read its settings struct unlocked.
+
+  get lruSegmented(): boolean { return this.c32[G.lruSegmented] !== 0; }
+  get hotLruPct(): number { return this.c32[G.hotLruPct]; }
+  get warmLruPct(): number { return this.c32[G.warmLruPct]; }
+  get hotMaxFactor(): number { return this.cf[F.glob + FG.hotMaxFactor]; }
+  get warmMaxFactor(): number { return this.cf[F.glob + FG.warmMaxFactor]; }
+  /** memcached's temp_lru: -1 when off, else temporary_ttl. */
+  get temporaryTtl(): number { return this.c32[G.tempLru] !== 0 ? this.c32[G.temporaryTtl] : -1; }
+  /** Every live setting at once, for `stats settings`. */
+  liveSettings(): StoreLiveSettings {
+    const c32 = this.c32;
+    return {
+      lruCrawler: c32[G.lruCrawler] !== 0, lruCrawlerSleep: c32[G.crawlerSleepUs], lruCrawlerTocrawl: c32[G.crawlerTocrawl] >>> 0,
+      lruSegmented: this.lruSegmented, hotLruPct: this.hotLruPct, warmLruPct: this.warmLruPct,
+      hotMaxFactor: this.hotMaxFactor, warmMaxFactor: this.warmMaxFactor,
+      tempLru: c32[G.tempLru] !== 0, temporaryTtl: c32[G.temporaryTtl],
+      slabAutomove: c32[G.slabAutomove], slabAutomoveRatio: this.cf[F.glob + FG.automoveRatio],
+    };
+  }
+  setLive(word: number, value: number): void { Atomics.store(this.c32, word, value); }
+  setLiveFloat(field: number, value: number): void { this.cf[F.glob + field] = value; }
 
   // ---- time (memcached's current_time, realtime) ----
 

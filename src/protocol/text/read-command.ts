@@ -13,6 +13,8 @@ import {
   processVerbosityCommand, processShutdownCommand, processMemlimitCommand, processDebugtimeCommand,
 } from './commands.ts';
 import { processStatCommand } from './stats.ts';
+import { processSlabsCommand } from './slabs.ts';
+import { processExtstoreCommand, processLruCommand, processLruCrawlerCommand, processWatchCommand } from './admin.ts';
 import { processMetaCommand, isMetaCommand } from '../meta/meta.ts';
 import { StoreOp } from '../../store/results.ts';
 import { tryReadCommandAsciiAuth } from '../../auth/ascii-auth.ts';
@@ -32,7 +34,8 @@ const CMD = {
   cas: L('cas'), incr: L('incr'), decr: L('decr'), delete: L('delete'), touch: L('touch'),
   stats: L('stats'), flush_all: L('flush_all'), version: L('version'), quit: L('quit'),
   verbosity: L('verbosity'), shutdown: L('shutdown'), cache_memlimit: L('cache_memlimit'),
-  debugtime: L('debugtime'),
+  debugtime: L('debugtime'), slabs: L('slabs'), lru: L('lru'), lru_crawler: L('lru_crawler'),
+  watch: L('watch'), extstore: L('extstore'),
 } as const;
 
 /** One command from the input; false when the line is not complete yet. */
@@ -100,6 +103,7 @@ function processCommandAscii(c: Conn, buf: Buffer, s: number, e: number): void {
       if (tokIs(c, buf, 0, CMD.set)) update(c, buf, ntokens, StoreOp.SET, false);
       else if (tokIs(c, buf, 0, CMD.stats)) processStatCommand(c, buf, ntokens);
       else if (tokIs(c, buf, 0, CMD.shutdown)) processShutdownCommand(c, buf, ntokens);
+      else if (tokIs(c, buf, 0, CMD.slabs)) processSlabsCommand(c, buf, ntokens);
       else out.bytes(REPLY.ERROR);
       return;
     case 0x61: // a
@@ -139,6 +143,10 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   else if (tokIs(c, buf, 0, CMD.version)) processVersionCommand(c);
   else if (tokIs(c, buf, 0, CMD.quit)) connCloseWithReason(c, 'quit');
   else if (tokIs(c, buf, 0, CMD.verbosity) && (ntokens === 3 || ntokens === 4)) processVerbosityCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.lru_crawler)) processLruCrawlerCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.watch)) processWatchCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.lru) && ntokens >= 3) processLruCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.extstore) && ntokens >= 3) processExtstoreCommand(c, buf, ntokens);
   else out.bytes(REPLY.ERROR);
 }
 

@@ -53,7 +53,8 @@ export function reportStats(c: Conn, group: string, emit: Emit): boolean {
 }
 
 function liveSettings(c: Conn): LiveSettings {
-  return { verbosity: c.ctx.ctl.get(Ctl.verbosity), oldest: c.ctx.store.oldestLive() };
+  const store = c.ctx.store;
+  return { verbosity: c.ctx.ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings() };
 }
 
 function rusage(micros: number): string {
