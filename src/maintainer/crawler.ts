@@ -9,26 +9,85 @@ import { pageOffset } from "../store/slabs.ts";
 import { assocFind } from "../store/assoc.ts";
 import { hash } from "../store/hash.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
-import { G } from "../store/layout.ts";
+import { F, FG, G, MAX_CLASSES } from "../store/layout.ts";
 
-/** Crawl pages [from, from + count); returns the next page to crawl (0 when the walk wrapped). */
-export function crawlPages(st: Store, from: number, count: number): number {
-  const pages = Atomics.load(st.c32, G.pagesUsed);
-  let pg = from;
-  for (; pg < pages && pg < from + count; pg++) crawlPage(st, pg);
-  return pg >= pages ? 0 : pg;
-}
+const CRAWL_EVERY_S = 10; // how often a full walk starts on its own
+const CRAWL_PAGES_PER_ROUND = 4;
 
-function crawlPage(st: Store, pg: number): void {
-  const clsid = st.c32[st.pageBase + pg];
-  const size = st.classSizes[clsid], perslab = st.perslab[clsid];
-  const first = pageOffset(st, pg);
-  for (let k = 0; k < perslab; k++) {
-    const it = (first + k * size) / 8;
-    const bits = st.a32[it * 2 + ItemField.bits];
-    if ((bits & ItemFlag.LINKED) === 0 || (bits & ItemFlag.CHUNK) !== 0) continue;
-    st.stats.row[THREAD_FIELDS + ((bits >>> 16) & 63) * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
-    if (looksDead(st, it)) reclaimIfDead(st, it, (bits >>> 16) & 63); // a chained item counts in its LRU's class
+/**
+ * The crawler's schedule, kept by the maintainer thread: a walk of every class every CRAWL_EVERY_S seconds
+ * while the crawler is enabled (the first at start, as memcached), and the walks `lru_crawler crawl` asks for
+ * (G.crawlSignal, with the classes in G.crawlMaskLo/Hi). A walk goes CRAWL_PAGES_PER_ROUND pages a round,
+ * and checks at most lru_crawler_tocrawl items per class (0: all).
+ */
+export class Crawler {
+  private page = -1; // -1: not crawling
+  private lastCrawl: number;
+  private readonly classes = new Uint8Array(MAX_CLASSES);
+  private readonly checked = new Int32Array(MAX_CLASSES);
+  private tocrawl = 0;
+  private readonly st: Store;
+
+  constructor(st: Store) {
+    this.st = st;
+    this.lastCrawl = st.currentTime() - CRAWL_EVERY_S;
+  }
+
+  /** One round: maybe start a walk, then crawl a few pages. True when it did something. */
+  round(): boolean {
+    const st = this.st;
+    if (this.page < 0) this.maybeStart();
+    if (this.page < 0) return false;
+    const pages = Atomics.load(st.c32, G.pagesUsed);
+    const end = Math.min(pages, this.page + CRAWL_PAGES_PER_ROUND);
+    for (; this.page < end; this.page++) this.crawlPage(this.page);
+    if (this.page >= pages) this.finish();
+    return true;
+  }
+
+  /** Microseconds to rest between rounds while a walk is on (lru_crawler_sleep). */
+  sleepUs(): number { return this.page < 0 ? 0 : this.st.c32[G.crawlerSleepUs]; }
+
+  private maybeStart(): void {
+    const st = this.st, c32 = st.c32;
+    if (Atomics.load(c32, G.crawlSignal) === 1) {
+      const lo = c32[G.crawlMaskLo], hi = c32[G.crawlMaskHi];
+      for (let id = 0; id < MAX_CLASSES; id++) this.classes[id] = ((id < 32 ? lo >>> id : hi >>> (id - 32)) & 1);
+      Atomics.store(c32, G.crawlSignal, 0);
+    } else if (c32[G.lruCrawler] !== 0 && st.currentTime() - this.lastCrawl >= CRAWL_EVERY_S) {
+      this.classes.fill(1);
+    } else {
+      return;
+    }
+    this.page = 0;
+    this.checked.fill(0);
+    this.tocrawl = c32[G.crawlerTocrawl] >>> 0;
+    st.cf[F.glob + FG.crawlerStarts]++;
+    Atomics.store(c32, G.crawlerRunning, 1);
+  }
+
+  private finish(): void {
+    this.page = -1;
+    this.lastCrawl = this.st.currentTime();
+    Atomics.store(this.st.c32, G.crawlerRunning, 0);
+  }
+
+  private crawlPage(pg: number): void {
+    const st = this.st;
+    const clsid = st.c32[st.pageBase + pg];
+    if (clsid === 0) return; // a page in no class
+    const size = st.classSizes[clsid], perslab = st.perslab[clsid];
+    const first = pageOffset(st, pg);
+    for (let k = 0; k < perslab; k++) {
+      const it = (first + k * size) / 8;
+      const bits = st.a32[it * 2 + ItemField.bits];
+      if ((bits & ItemFlag.LINKED) === 0 || (bits & ItemFlag.CHUNK) !== 0) continue;
+      const lruClass = (bits >>> 16) & 63; // a chained item counts in its LRU's class
+      if (this.classes[lruClass] === 0) continue;
+      if (this.tocrawl !== 0 && this.checked[lruClass]++ >= this.tocrawl) continue;
+      st.stats.row[THREAD_FIELDS + lruClass * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
+      if (looksDead(st, it)) reclaimIfDead(st, it, lruClass);
+    }
   }
 }
 

@@ -6,36 +6,21 @@ import { Store } from "../store/store.ts";
 import type { StoreShared } from "../store/store.ts";
 import { F, FG, G } from "../store/layout.ts";
 import { classHasItems, lruMaintainerJuggle } from "./lru-maintainer.ts";
-import { crawlPages } from "./crawler.ts";
+import { Crawler } from "./crawler.ts";
 
 const MIN_SLEEP_MS = 1, MAX_SLEEP_MS = 1000;
-const CRAWL_EVERY_S = 10; // how often a full page walk starts
-const CRAWL_PAGES_PER_ROUND = 4;
 
 const shared = workerData as StoreShared;
 const st = new Store(shared, shared.settings.numThreads + 1);
 let sleepMs = MIN_SLEEP_MS;
-let crawlPage = 0, crawling = false, lastCrawl = st.currentTime() - CRAWL_EVERY_S; // first crawl at start, as memcached
+const crawler = new Crawler(st);
 
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   let did = 0;
   for (let c = 1; c <= st.nclasses; c++) if (classHasItems(st, c)) did += lruMaintainerJuggle(st, c);
   st.cf[F.glob + FG.maintainerJuggles]++;
   st.maybeExpand();
-  if (!crawling && st.currentTime() - lastCrawl >= CRAWL_EVERY_S) {
-    crawling = true;
-    st.cf[F.glob + FG.crawlerStarts]++;
-    Atomics.store(st.c32, G.crawlerRunning, 1);
-  }
-  if (crawling) {
-    crawlPage = crawlPages(st, crawlPage, CRAWL_PAGES_PER_ROUND);
-    if (crawlPage === 0) {
-      crawling = false;
-      lastCrawl = st.currentTime();
-      Atomics.store(st.c32, G.crawlerRunning, 0);
-    }
-    did++;
-  }
-  sleepMs = did > 0 ? MIN_SLEEP_MS : Math.min(sleepMs * 2, MAX_SLEEP_MS);
+  if (crawler.round()) did++;
+  sleepMs = did > 0 ? Math.max(MIN_SLEEP_MS, crawler.sleepUs() / 1000) : Math.min(sleepMs * 2, MAX_SLEEP_MS);
   Atomics.wait(st.c32, G.maintainerStop, 0, sleepMs);
 }

@@ -4,9 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createStore, Store } from "../store/store.ts";
+import { G } from "../store/layout.ts";
+import { slabsClsid } from "../store/slabs.ts";
 import { settings, put } from "../store/test-support.ts";
 import { startMaintainer } from "./maintainer.ts";
-import { crawlPages } from "./crawler.ts";
+import { Crawler } from "./crawler.ts";
 
 async function until(cond: () => boolean, tries = 500): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
@@ -60,8 +62,8 @@ test("a crawl over the slab pages reclaims expired items wherever they sit in th
   const st = new Store(createStore(settings()), 1);
   for (let i = 0; i < 3000; i++) put(st, `k:${i}`, "v", 1, 0, 0, i % 3 === 1 ? st.realtime(5) : 0);
   st.clockAdvance(10);
-  let next = crawlPages(st, 0, 1);
-  while (next !== 0) next = crawlPages(st, next, 1);
+  const crawler = new Crawler(st);
+  while (crawler.round()); // the first walk starts at once, as memcached's
   assert.equal(st.currItems(), 2000);
   const g = general(st);
   assert.equal(g.get("crawler_reclaimed"), 1000);
@@ -73,4 +75,29 @@ test("a crawl over the slab pages reclaims expired items wherever they sit in th
     assert.notEqual(it, 0);
     st.itemRelease(it);
   }
+});
+
+test("lru_crawler crawl <classes>: a walk of just those classes, at most tocrawl items each, one at a time", () => {
+  const st = new Store(createStore(settings()), 1);
+  const crawler = new Crawler(st);
+  while (crawler.round()); // the walk at start, over an empty store
+  const big = "x".repeat(500); // class 2's items sit in another class than the 1-byte ones
+  for (let i = 0; i < 300; i++) {
+    put(st, `a:${i}`, "v", 1, 0, 0, st.realtime(5));
+    put(st, `b:${i}`, big, 1, 0, 0, st.realtime(5));
+  }
+  const small = slabsClsid(st, 48 + 5 + 3), large = slabsClsid(st, 48 + 5 + 502);
+  assert.notEqual(small, large);
+  st.clockAdvance(6); // all expired, not yet 10 s since the last walk
+  assert.equal(crawler.round(), false, "no walk of its own yet");
+  const classes = new Uint8Array(64);
+  classes[large] = 1;
+  st.setLive(G.crawlerTocrawl, 100);
+  assert.equal(st.requestCrawl(classes), true);
+  assert.equal(st.requestCrawl(classes), false, "one request at a time (BUSY)");
+  while (crawler.round());
+  const g = general(st);
+  assert.equal(g.get("crawler_reclaimed"), 100, "tocrawl items of the asked class");
+  assert.equal(st.currItems(), 500, "the other class untouched");
+  assert.equal(st.requestCrawl(classes), true, "free again once the walk is done");
 });
