@@ -1,8 +1,10 @@
 // Words every thread of the server shares, beside the store: connection counts the dispatcher
-// enforces -c with, the live verbosity, the listener's state. Int32 words changed with Atomics.
+// enforces -c with, the live verbosity, the listener's state, and the extstore settings. Int32 words
+// changed with Atomics.
 //
 //   [ curr_conns | total_conns | rejected_conns | listen_disabled_num | accepting_conns |
-//     verbosity | conn_structures | time_in_listen_disabled_ms ]
+//     verbosity | conn_structures | time_in_listen_disabled_ms | ... |
+//     16..23: extstore's uint settings, in EXT_UINT_SETTINGS order | 24..25: ext_max_frag (a Float64) ]
 
 import type { Socket } from 'node:net';
 import type { ConnTable } from './stats/conn-table.ts';
@@ -12,19 +14,39 @@ export const Ctl = {
   currConns: 0, totalConns: 1, rejectedConns: 2, listenDisabledNum: 3, acceptingConns: 4,
   verbosity: 5, connStructures: 6, timeInListenDisabledMs: 7,
 } as const;
-const CTL_WORDS = 16;
+const CTL_WORDS = 32;
+
+/**
+ * The settings `extstore <name> <value>` changes, as `stats settings` names them, with memcached's defaults.
+ * Cachalot has no external storage: like a memcached built with extstore but started without a path, it
+ * takes and shows them, and they change nothing else.
+ */
+export const EXT_UINT_SETTINGS: ReadonlyArray<[command: string, stat: string, initial: number]> = [
+  ['item_size', 'ext_item_size', 512], ['item_age', 'ext_item_age', 4294967295], ['low_ttl', 'ext_low_ttl', 0],
+  ['recache_rate', 'ext_recache_rate', 2000], ['compact_under', 'ext_compact_under', 0],
+  ['drop_under', 'ext_drop_under', 0], ['max_sleep', 'ext_max_sleep', 1000000], ['drop_unread', 'ext_drop_unread', 0],
+];
+const EXT_BASE = 16, EXT_MAX_FRAG_F64 = 12; // Float64 index: byte 96
 
 export function createServerCtl(verbosity: number): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(CTL_WORDS * 4);
   const i32 = new Int32Array(sab);
   i32[Ctl.acceptingConns] = 1;
   i32[Ctl.verbosity] = verbosity;
+  EXT_UINT_SETTINGS.forEach(([, , initial], i) => { i32[EXT_BASE + i] = initial; });
+  new Float64Array(sab)[EXT_MAX_FRAG_F64] = 0.8;
   return sab;
 }
 
 export class ServerCtl {
   readonly i32: Int32Array;
-  constructor(sab: SharedArrayBuffer) { this.i32 = new Int32Array(sab); }
+  private readonly f64: Float64Array;
+  constructor(sab: SharedArrayBuffer) { this.i32 = new Int32Array(sab); this.f64 = new Float64Array(sab); }
+  /** An extstore setting by its index in EXT_UINT_SETTINGS (uint32). */
+  extSetting(i: number): number { return Atomics.load(this.i32, EXT_BASE + i) >>> 0; }
+  setExtSetting(i: number, v: number): void { Atomics.store(this.i32, EXT_BASE + i, v | 0); }
+  extMaxFrag(): number { return this.f64[EXT_MAX_FRAG_F64]; }
+  setExtMaxFrag(v: number): void { this.f64[EXT_MAX_FRAG_F64] = v; }
   get(word: number): number { return Atomics.load(this.i32, word); }
   add(word: number, n: number): number { return Atomics.add(this.i32, word, n) + n; }
   set(word: number, v: number): void { Atomics.store(this.i32, word, v); }

@@ -43,3 +43,26 @@ export function safeStrtol(s: string): number | null {
   return Number(BigInt.asIntN(32, v));
 }
 
+
+/**
+ * memcached's safe_strtod: the whole string a strtod number (decimal or hex float, inf, nan), trailing blank
+ * allowed; null = rejected, as is a value strtod reports out of range (ERANGE: overflow or underflow).
+ */
+export function safeStrtod(s: string): number | null {
+  const m = /^\s*([+-]?)(inf(?:inity)?|nan(?:\([0-9a-z_]*\))?|0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(\s.*)?$/is.exec(s);
+  if (!m) return null;
+  const body = m[2].toLowerCase();
+  const sign = m[1] === '-' ? -1 : 1;
+  if (body.startsWith('inf')) return sign * Infinity;
+  if (body.startsWith('nan')) return NaN;
+  const v = body.startsWith('0x') ? hexFloat(body) : Number(body);
+  if (!Number.isFinite(v)) return null; // overflow
+  if (v === 0 && /[1-9a-f]/.test(body.replace(/^0x/, '').replace(/[ep][+-]?\d+$/, ''))) return null; // underflow
+  return sign * v;
+}
+
+function hexFloat(body: string): number {
+  const [, int, frac = '', exp = '0'] = /^0x([0-9a-f]*)\.?([0-9a-f]*)(?:p([+-]?\d+))?$/.exec(body) ?? [];
+  const mantissa = parseInt((int ?? '') + frac || '0', 16);
+  return mantissa * 2 ** (Number(exp) - 4 * frac.length);
+}

@@ -11,6 +11,7 @@ export type LiveSettings = {
   trackSizes?: boolean;   // after `stats sizes_enable` / `sizes_disable`
   maxConns?: number;      // memcached can lower it at start when fds are short
   store?: StoreLiveSettings; // what `lru`, `lru_crawler` and `slabs` changed
+  ext?: { uints: Map<string, number>; maxFrag: number }; // what `extstore` changed, by stat name
 };
 
 /** The store's live settings (Store.liveSettings), as `stats settings` shows them. */
@@ -90,15 +91,22 @@ function reportSettingsExtended(
   emit('read_buf_mem_limit', s.readBufMemLimit);
   emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
   emit('inline_ascii_response', 'no');
-  reportSettingsAbsent(emit);
+  reportSettingsAbsent(emit, live);
 }
 
-/** extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf). */
-function reportSettingsAbsent(emit: (name: string, value: string | number) => void): void {
+/**
+ * extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf), but for
+ * the extstore settings the `extstore` command changed.
+ */
+function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings): void {
+  const ext = (name: string, initial: number): number => live.ext?.uints.get(name) ?? initial;
   const lines: Array<[string, string | number]> = [
-    ['ext_item_size', 512], ['ext_item_age', 4294967295], ['ext_low_ttl', 0], ['ext_recache_rate', 2000],
-    ['ext_wbuf_size', 4194304], ['ext_compact_under', 0], ['ext_drop_under', 0], ['ext_max_sleep', 1000000],
-    ['ext_max_frag', '0.80'], ['slab_automove_freeratio', '0.010'], ['ext_drop_unread', 'no'],
+    ['ext_item_size', ext('ext_item_size', 512)], ['ext_item_age', ext('ext_item_age', 4294967295)],
+    ['ext_low_ttl', ext('ext_low_ttl', 0)], ['ext_recache_rate', ext('ext_recache_rate', 2000)],
+    ['ext_wbuf_size', 4194304], ['ext_compact_under', ext('ext_compact_under', 0)],
+    ['ext_drop_under', ext('ext_drop_under', 0)], ['ext_max_sleep', ext('ext_max_sleep', 1000000)],
+    ['ext_max_frag', (live.ext?.maxFrag ?? 0.8).toFixed(2)], ['slab_automove_freeratio', '0.010'],
+    ['ext_drop_unread', ext('ext_drop_unread', 0) !== 0 ? 'yes' : 'no'],
     ['ssl_enabled', 'no'], ['ssl_chain_cert', '(null)'], ['ssl_key', '(null)'], ['ssl_verify_mode', 0],
     ['ssl_keyformat', 1], ['ssl_ciphers', 'NULL'], ['ssl_ca_cert', 'NULL'], ['ssl_wbuf_size', 16384],
     ['ssl_session_cache', 'no'], ['ssl_kernel_tls', 'no'], ['ssl_min_version', 'tlsv1.2'],

@@ -228,6 +228,25 @@ export class Store {
       slabAutomove: c32[G.slabAutomove], slabAutomoveRatio: this.cf[F.glob + FG.automoveRatio],
     };
   }
+  /**
+   * `lru_crawler crawl`: ask the maintainer for a crawl of the classes marked in `classes` (by class id).
+   * False when a crawl is already asked for or running (memcached's CRAWLER_RUNNING).
+   */
+  requestCrawl(classes: Uint8Array): boolean {
+    const c32 = this.c32;
+    if (Atomics.load(c32, G.crawlerRunning) !== 0) return false;
+    let lo = 0, hi = 0;
+    for (let id = 1; id < 32; id++) if (classes[id] !== 0) lo |= 1 << id;
+    for (let id = 32; id < MAX_CLASSES; id++) if (classes[id] !== 0) hi |= 1 << (id - 32);
+    if (Atomics.compareExchange(c32, G.crawlSignal, 0, -1) !== 0) return false; // -1: being written
+    c32[G.crawlMaskLo] = lo;
+    c32[G.crawlMaskHi] = hi;
+    Atomics.store(c32, G.crawlSignal, 1);
+    this.wakeMaintainer();
+    return true;
+  }
+  /** The maintainer sleeps on G.maintainerStop: a notify without a store ends its sleep early. */
+  wakeMaintainer(): void { Atomics.notify(this.c32, G.maintainerStop); }
   setLive(word: number, value: number): void { Atomics.store(this.c32, word, value); }
   setLiveFloat(field: number, value: number): void { this.cf[F.glob + field] = value; }
 

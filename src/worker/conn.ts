@@ -6,11 +6,18 @@ import type { HandleHooks, HandleIo } from './handle-io.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
-  newCmd: 1, waiting: 2, parseCmd: 3, nread: 4, swallow: 5, mwrite: 6, closing: 7, closed: 8,
+  newCmd: 1, waiting: 2, parseCmd: 3, nread: 4, swallow: 5, mwrite: 6, closing: 7, closed: 8, watch: 9,
 } as const;
 export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse_cmd', 'conn_nread',
-  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed'] as const;
+  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch'] as const;
+
+/**
+ * A reply too long to build at once (`lru_crawler metadump`): the connection sits in conn_watch, not reading,
+ * while the machine calls step() again each time the socket has room. step() appends some of it to the out
+ * buffer and returns true once it has appended the end.
+ */
+export interface ReplyStream { step(c: Conn): boolean }
 
 export const Proto = { negotiating: 0, ascii: 1, binary: 2 } as const;
 export type ProtoValue = (typeof Proto)[keyof typeof Proto];
@@ -69,6 +76,8 @@ export class Conn {
   /** -Y: bytes of the "user pass\r\n" block still awaited after its `set` line (0: none announced). */
   asciiAuthBytes = 0;
   closeReason = '';
+  /** The long reply being streamed in conn_watch, or null. */
+  stream: ReplyStream | null = null;
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
   proto_state: unknown = null;
 
@@ -88,6 +97,7 @@ export class Conn {
     this.asciiAuthBytes = 0;
     this.closeReason = '';
     this.proto_state = null;
+    this.stream = null;
     this.lastCmdTime = this.ctx.store.currentTime();
     this.reqsLeft = this.ctx.settings.reqsPerEvent;
   }

@@ -4,7 +4,7 @@
 // in one write when the machine stops.
 
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto } from './conn.ts';
-import type { ConnStateValue } from './conn.ts';
+import type { ConnStateValue, ReplyStream } from './conn.ts';
 import { errnoName } from './handle-io.ts';
 import type { HandleIo } from './handle-io.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -65,6 +65,9 @@ export function driveMachine(c: Conn): void {
       case ConnState.mwrite:
         connFlush(c);
         return; // 'drain' drives us again
+      case ConnState.watch:
+        if (!streamStep(c)) return;
+        break;
       case ConnState.closing:
         connFlush(c);
         connClose(c);
@@ -141,6 +144,38 @@ function swallow(c: Conn): boolean {
   return true;
 }
 
+/**
+ * Start streaming a long reply: the connection stops reading (memcached takes it off its event loop) until
+ * the stream has appended its end; then it goes on with what the client sent meanwhile.
+ */
+export function connStartStream(c: Conn, stream: ReplyStream): void {
+  c.stream = stream;
+  c.io?.pause();
+  connSetState(c, ConnState.watch);
+}
+
+/** conn_watch: one step of the stream; true once it is done and the connection takes commands again. */
+function streamStep(c: Conn): boolean {
+  const stream = c.stream;
+  if (stream !== null) {
+    if (c.writeBlocked) return false; // onConnDrain drives us again
+    if (!stream.step(c)) {
+      connFlush(c);
+      // let the worker's other connections run between steps; a drain resumes a blocked one instead
+      if (!c.writeBlocked) setImmediate(resumeStream, c, stream);
+      return false;
+    }
+    c.stream = null;
+  }
+  if (!c.writeBlocked) c.io?.resume();
+  connSetState(c, ConnState.newCmd);
+  return true;
+}
+
+function resumeStream(c: Conn, stream: ReplyStream): void {
+  if (c.stream === stream && c.state === ConnState.watch && c.io !== null) driveMachine(c);
+}
+
 /** -R: after reqs_per_event commands, let other connections run; resume on the next turn. */
 function connYield(c: Conn): void {
   c.ctx.stats.row[ThreadStat.conn_yields]++;
@@ -203,6 +238,7 @@ export function connFlushIfLarge(c: Conn): boolean {
 export function onConnDrain(c: Conn): void {
   if (!c.writeBlocked) return;
   c.writeBlocked = false;
+  if (c.state === ConnState.watch) { driveMachine(c); return; } // reading resumes when the stream ends
   c.io?.resume();
   if (c.state === ConnState.mwrite) {
     connSetState(c, ConnState.newCmd);

@@ -4,7 +4,7 @@
 import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
-import { endAtNul, tokenize, tokIs } from './tokens.ts';
+import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import { processGetCommand, processGetLine } from './get.ts';
 import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
@@ -147,7 +147,18 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   else if (tokIs(c, buf, 0, CMD.watch)) processWatchCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.lru) && ntokens >= 3) processLruCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.extstore) && ntokens >= 3) processExtstoreCommand(c, buf, ntokens);
+  else if (looksLikeHttp(c, buf, ntokens)) connCloseWithReason(c, 'HTTP request');
   else out.bytes(REPLY.ERROR);
+}
+
+const HTTP_VERSION = L('HTTP/');
+
+/** memcached hangs up on an unknown command whose last word starts with "HTTP/": a web client, not ours. */
+function looksLikeHttp(c: Conn, buf: Buffer, ntokens: number): boolean {
+  const s = tokStart(c, ntokens - 2);
+  if (tokEnd(c, ntokens - 2) - s < HTTP_VERSION.length) return false;
+  for (let k = 0; k < HTTP_VERSION.length; k++) if (buf[s + k] !== HTTP_VERSION[k]) return false;
+  return true;
 }
 
 /** set/add/replace/append/prepend take 6 or 7 tokens, cas 7 or 8 (memcached's counts). */

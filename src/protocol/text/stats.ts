@@ -9,12 +9,15 @@ import { ConnTable, ConnRow, intToIpv4 } from '../../stats/conn-table.ts';
 import { tokIs } from './tokens.ts';
 import { reportSettings } from '../../settings/report.ts';
 import type { LiveSettings } from '../../settings/report.ts';
-import { Ctl } from '../../server-ctl.ts';
+import { Ctl, EXT_UINT_SETTINGS } from '../../server-ctl.ts';
 import { PROTOCOL_VERSION } from './commands.ts';
+import { processCachedump } from './dump.ts';
 
 export type Emit = (name: string, value: string | number) => void;
 const L = (s: string): Buffer => Buffer.from(s);
-const SUB = { reset: L('reset'), detail: L('detail'), on: L('on'), off: L('off'), dump: L('dump') } as const;
+const SUB = {
+  reset: L('reset'), detail: L('detail'), on: L('on'), off: L('off'), dump: L('dump'), cachedump: L('cachedump'),
+} as const;
 
 export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
@@ -29,6 +32,7 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   if (ntokens === 2) { reportStats(c, '', emit); out.bytes(REPLY.END); return; }
   if (tokIs(c, buf, 1, SUB.reset)) { resetStats(c); out.bytes(REPLY.RESET); return; }
   if (tokIs(c, buf, 1, SUB.detail)) { statsDetail(c, buf, ntokens); return; }
+  if (tokIs(c, buf, 1, SUB.cachedump)) { processCachedump(c, buf, ntokens); return; }
   const group = buf.toString('latin1', c.tokens[2], c.tokens[3]);
   if (!reportStats(c, group, emit)) { out.bytes(REPLY.ERROR); return; }
   out.bytes(REPLY.END);
@@ -54,7 +58,12 @@ export function reportStats(c: Conn, group: string, emit: Emit): boolean {
 
 function liveSettings(c: Conn): LiveSettings {
   const store = c.ctx.store;
-  return { verbosity: c.ctx.ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings() };
+  const ctl = c.ctx.ctl;
+  const uints = new Map(EXT_UINT_SETTINGS.map(([, stat], i) => [stat, ctl.extSetting(i)]));
+  return {
+    verbosity: ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings(),
+    ext: { uints, maxFrag: ctl.extMaxFrag() },
+  };
 }
 
 function rusage(micros: number): string {
