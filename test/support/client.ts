@@ -24,16 +24,57 @@ export function bytes(b: string | Buffer): Buffer {
   return typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
 }
 
+/**
+ * Received bytes not yet taken: appended in place with room to spare, so a reply of many megabytes
+ * arriving in small reads costs a linear number of copies, not one whole copy per read.
+ */
+class Inbox {
+  private store = Buffer.alloc(64 * 1024);
+  private start = 0;
+  private end = 0;
+
+  get bytes(): Buffer { return this.store.subarray(this.start, this.end); }
+
+  get length(): number { return this.end - this.start; }
+
+  append(d: Buffer): void {
+    if (this.end + d.length > this.store.length) {
+      const live = this.bytes;
+      let size = this.store.length;
+      while (size < live.length + d.length) size *= 2;
+      const next = size === this.store.length ? this.store : Buffer.alloc(size);
+      live.copy(next, 0);
+      this.store = next;
+      this.start = 0;
+      this.end = live.length;
+    }
+    d.copy(this.store, this.end);
+    this.end += d.length;
+  }
+
+  /** The first n bytes, copied out, and dropped from here. */
+  take(n: number): Buffer {
+    const out = Buffer.from(this.store.subarray(this.start, this.start + n));
+    this.start += n;
+    if (this.start === this.end) this.start = this.end = 0;
+    return out;
+  }
+
+  clear(): void { this.start = this.end = 0; }
+}
+
 export class Client {
   readonly socket: Socket;
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly inbox = new Inbox();
   private isClosed = false;
   private wake: (() => void) | null = null;
+
+  private get buf(): Buffer { return this.inbox.bytes; }
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.notify(); });
+    socket.on('data', (d: Buffer) => { this.inbox.append(d); this.notify(); });
     socket.on('close', () => { this.isClosed = true; this.notify(); });
     socket.on('error', () => { this.isClosed = true; this.notify(); }); // seen as a hang-up
   }
@@ -71,9 +112,7 @@ export class Client {
   }
 
   private take(n: number): Buffer {
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return Buffer.from(out);
+    return this.inbox.take(n);
   }
 
   /** Write bytes (strings are latin1, so "\xff" is one byte); resolves once handed to the kernel. */
@@ -91,15 +130,20 @@ export class Client {
 
   /** Exactly n bytes. */
   async read(n: number): Promise<Buffer> {
-    await this.waitFor(() => this.buf.length >= n, `${n} bytes`);
+    await this.waitFor(() => this.inbox.length >= n, `${n} bytes`);
     return this.take(n);
   }
 
   /** Everything up to and including `terminator`. */
   async readUntil(terminator: string | Buffer): Promise<Buffer> {
     const t = bytes(terminator);
-    await this.waitFor(() => this.buf.indexOf(t) >= 0, `"${show(t)}"`);
-    return this.take(this.buf.indexOf(t) + t.length);
+    let at = -1, from = 0; // bytes already searched are not searched again
+    await this.waitFor(() => {
+      at = this.buf.indexOf(t, from);
+      from = Math.max(0, this.inbox.length - t.length + 1);
+      return at >= 0;
+    }, `"${show(t)}"`);
+    return this.take(at + t.length);
   }
 
   /** One line, without its "\r\n" (or bare "\n"). */
@@ -117,14 +161,14 @@ export class Client {
 
   /** Bytes received and not yet read (a peek; nothing is consumed). */
   pending(): Buffer {
-    return this.buf;
+    return Buffer.from(this.buf);
   }
 
   /** Resolves when the server has hung up; rejects after the bound. Unread bytes are dropped. */
   async closed(boundMs = WAIT_BOUND_MS): Promise<void> {
     const deadline = Date.now() + boundMs;
     while (!this.isClosed) {
-      this.buf = Buffer.alloc(0);
+      this.inbox.clear();
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`server did not close the connection within ${boundMs} ms`);
       await new Promise<void>((resolve) => {
