@@ -86,6 +86,28 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`admin: a metadump may follow a get or mn in the same read, as their replies are already sent [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const c = await Client.connect(server.port);
+    try {
+      await c.send('set a 0 0 1\r\nx\r\n');
+      assert.equal(await c.readLine(), 'STORED');
+      for (const [before, reply] of [['get a\r\n', 'VALUE a 0 1\r\nx\r\nEND\r\n'], ['mn\r\n', 'MN\r\n']]) {
+        let listing = BUSY;
+        for (let tries = 0; listing === BUSY && tries < 100; tries++) {
+          if (tries > 0) await sleep(50);
+          await c.send(`${before}lru_crawler metadump all\r\n`);
+          assert.equal((await c.readUntil(reply)).toString(), reply);
+          const first = (await c.readUntil('\n')).toString('latin1');
+          listing = first === BUSY || first === 'END\r\n' ? first : first + (await c.readUntil('END\r\n')).toString('latin1');
+        }
+        assert.match(listing, /^key=a exp=-1 la=\d+ cas=\d+ fetch=(yes|no) cls=1 size=61\nEND\r\n$/, `after ${before}`);
+      }
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 /** What moves with the timing of each server's LRU maintainer: ages, and the HOT/WARM/COLD split. */
 const maskItems = (r: Buffer): Buffer => Buffer.from(r.toString('latin1')
   .replace(/(age(_hot|_warm)?|evicted_time|mem_requested|number_(hot|warm|cold)|moves_\w+|crawler_\w+) \d+/g, '$1 <t>'), 'latin1');

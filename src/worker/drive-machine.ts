@@ -34,10 +34,19 @@ export function connSetState(c: Conn, state: ConnStateValue): void {
   c.ctx.connTable.set(c.row, ConnRow.state, state);
 }
 
-/** Input memcached answers by hanging up: say why at -v, then close. */
+/**
+ * Input memcached answers by hanging up (conn_closing): say why at -v, then close. Replies queued
+ * since the last flush point are lost with the connection, as memcached's unsent responses are.
+ */
 export function connCloseWithReason(c: Conn, reason: string): void {
   c.closeReason = reason;
   connSetState(c, ConnState.closing);
+}
+
+/** memcached's close_after_write (quit, a binary protocol error): every reply so far goes out, then close. */
+export function connCloseAfterWrite(c: Conn, reason: string): void {
+  c.ctx.out.commit();
+  connCloseWithReason(c, reason);
 }
 
 export function driveMachine(c: Conn): void {
@@ -69,6 +78,7 @@ export function driveMachine(c: Conn): void {
         if (!streamStep(c)) return;
         break;
       case ConnState.closing:
+        c.ctx.out.dropUncommitted();
         connFlush(c);
         connClose(c);
         return;

@@ -46,6 +46,9 @@ export class OutBuffer {
   pos = 0;
   private attached: Attached[] = [];
   private attachedBytes = 0;
+  /** What passed one of memcached's flush points (conn_mwrite): buf's bytes and attached values. */
+  private committedPos = 0;
+  private committedAttached = 0;
   /** Drops an attached value's item reference (the store's itemRelease). */
   private readonly release: (it: number) => void;
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
@@ -87,6 +90,7 @@ export class OutBuffer {
     const its = this.attached.map((a) => a.it);
     this.attached = [];
     this.attachedBytes = 0;
+    this.committedAttached = 0;
     return its;
   }
 
@@ -148,12 +152,36 @@ export class OutBuffer {
    */
   truncate(pos: number): void {
     const a = this.attached;
-    while (a.length > 0 && a[a.length - 1].at >= pos) {
-      const last = a.pop()!;
-      this.attachedBytes -= last.view.length;
-      this.release(last.it);
-    }
+    while (a.length > 0 && a[a.length - 1].at >= pos) this.dropLastAttached();
     this.pos = pos;
+    if (this.committedPos > pos) this.committedPos = pos;
+    if (this.committedAttached > a.length) this.committedAttached = a.length;
+  }
+
+  private dropLastAttached(): void {
+    const last = this.attached.pop()!;
+    this.attachedBytes -= last.view.length;
+    this.release(last.it);
+  }
+
+  /**
+   * memcached sends its queued responses at set points (conn_mwrite: a text get's END, mn, a binary
+   * error or noop, quit, a read that needs more input); a connection closed for bad input in between
+   * loses the responses queued since. commit() marks such a point, dropUncommitted() is the loss.
+   */
+  commit(): void {
+    this.committedPos = this.pos;
+    this.committedAttached = this.attached.length;
+  }
+
+  /** Replies queued since the last flush point: memcached's resp_has_stack. */
+  hasUncommitted(): boolean {
+    return this.pos > this.committedPos || this.attached.length > this.committedAttached;
+  }
+
+  dropUncommitted(): void {
+    while (this.attached.length > this.committedAttached) this.dropLastAttached();
+    this.pos = this.committedPos;
   }
 
   /**
@@ -176,6 +204,7 @@ export class OutBuffer {
     if (retained) this.replace(Math.max(INITIAL_SIZE, Math.min(this.buf.length, 256 * 1024)));
     else if (this.buf.length > 1024 * 1024) this.replace(INITIAL_SIZE); // don't hoard a huge one
     this.pos = 0;
+    this.committedPos = 0;
   }
 
   private replace(size: number): void {

@@ -126,6 +126,8 @@ export function writeBinError(c: Conn, st: BinState, status: number, swallow: nu
   if (asInt > 0) {
     c.sbytes = asInt;
     connSetState(c, ConnState.swallow);
+  } else {
+    c.ctx.out.commit(); // memcached sends an error at once (conn_mwrite)
   }
 }
 

@@ -6,7 +6,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState } from '../../worker/conn.ts';
-import { connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
+import { connCloseAfterWrite, connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
 import { HEADER_LEN, MAGIC_REQ, Op, Status, BinState, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
 import { processBinGetOrTouch } from './get.ts';
 import { processBinUpdate, processBinAppendPrepend, completeUpdateBin } from './update.ts';
@@ -91,12 +91,12 @@ function dispatchBinCommand(c: Conn, st: BinState): void {
   st.noreply = false;
   if (keylen + extlen > bodylen) {
     writeBinError(c, st, Status.UNKNOWN_COMMAND, 0);
-    connCloseWithReason(c, 'binary frame: key and extras longer than the body');
+    connCloseAfterWrite(c, 'binary frame: key and extras longer than the body');
     return;
   }
   if (c.ctx.settings.sasl && !authenticated(c, st.opcode)) {
     writeBinError(c, st, Status.AUTH_ERROR, 0);
-    connCloseWithReason(c, 'not authenticated');
+    connCloseAfterWrite(c, 'not authenticated');
     return;
   }
   // binprot allows 16-bit keys; items hold at most 250 bytes.
@@ -122,6 +122,7 @@ function dispatchCommand(c: Conn, st: BinState): boolean {
     case Op.NOOP:
       if (extlen !== 0 || keylen !== 0 || bodylen !== 0) return false;
       writeBinResponse(c, st, null, 0);
+      c.ctx.out.commit(); // noop flushes the pipeline
       return true;
     case Op.SET: case Op.ADD: case Op.REPLACE:
       if (extlen !== 8 || keylen === 0 || bodylen < keylen + 8) return false;
@@ -158,7 +159,7 @@ function dispatchRareCommand(c: Conn, st: BinState): boolean {
     case Op.QUIT:
       if (keylen !== 0 || extlen !== 0 || bodylen !== 0) return false;
       writeBinResponse(c, st, null, 0);
-      connCloseWithReason(c, 'quit');
+      connCloseAfterWrite(c, 'quit');
       return true;
     case Op.SASL_LIST_MECHS:
       if (extlen !== 0 || keylen !== 0 || bodylen !== 0) return false;
@@ -184,7 +185,7 @@ function dispatchRareCommand(c: Conn, st: BinState): boolean {
 function protocolError(c: Conn, st: BinState): void {
   writeBinError(c, st, Status.EINVAL, 0);
   if (c.ctx.verbosity() > 0) c.ctx.log(`Protocol error (opcode ${hex2(st.opcode)}), close connection ${c.id}`);
-  connCloseWithReason(c, 'binary protocol error');
+  connCloseAfterWrite(c, 'binary protocol error');
 }
 
 /** memcached's complete_nread_binary: a value has been read into c.item. */

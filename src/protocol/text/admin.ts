@@ -119,8 +119,9 @@ function metadump(c: Conn, arg: string): void {
   const out = c.ctx.out;
   if (c.ctx.store.c32[G.lruCrawler] === 0) { out.bytes(ERR.CRAWLER_DISABLED); return; }
   if (!c.ctx.settings.dumpEnabled) { out.bytes(ERR.METADUMP_NOT_ALLOWED); return; }
-  // memcached's resp_has_stack: the dump is written around the connection's reply queue, so it must be empty
-  if (out.size() > 0) { out.bytes(ERR.METADUMP_PIPELINED); return; }
+  // memcached's resp_has_stack: the dump is written around the connection's reply queue, so nothing may wait
+  // in it; what a get or mn before it flushed has left
+  if (out.hasUncommitted()) { out.bytes(ERR.METADUMP_PIPELINED); return; }
   const classes = arg === 'hash' ? parseCrawlClasses('all') : parseCrawlClasses(arg);
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
   startMetadump(c, classes);

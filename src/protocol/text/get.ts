@@ -81,6 +81,7 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
     }
   }
   out.bytes(REPLY.END);
+  out.commit(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
 }
 
 /** A multi-get's keys are looked up in batches, each batch's memory warmed first (Store.warmLookups). */

@@ -2,7 +2,7 @@
 // into tokens, and hand it to the command's processor. Lines are parsed in place in the read buffer.
 
 import { Conn, ConnState } from '../../worker/conn.ts';
-import { connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
+import { connCloseAfterWrite, connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import { processGetCommand, processGetLine } from './get.ts';
@@ -141,7 +141,7 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   else if (tokIs(c, buf, 0, CMD.bget) && ntokens >= 3) processGetCommand(c, buf, e, false, false);
   else if (tokIs(c, buf, 0, CMD.flush_all) && ntokens >= 2 && ntokens <= 4) processFlushAllCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.version)) processVersionCommand(c);
-  else if (tokIs(c, buf, 0, CMD.quit)) connCloseWithReason(c, 'quit');
+  else if (tokIs(c, buf, 0, CMD.quit)) connCloseAfterWrite(c, 'quit');
   else if (tokIs(c, buf, 0, CMD.verbosity) && (ntokens === 3 || ntokens === 4)) processVerbosityCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.lru_crawler)) processLruCrawlerCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.watch)) processWatchCommand(c, buf, ntokens);
