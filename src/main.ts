@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   if (settings.authFile !== null) checkAuthFile(settings.authFile);
   const storeShared = createStore(storeSettingsOf(settings));
   const ctlSab = createServerCtl(settings.verbose);
-  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM);
+  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + settings.listen.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
 
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
-  const listeners = await dispatcher.listen().catch((err: unknown) => {
+  const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     process.stderr.write(`failed to listen on TCP port ${settings.port}: ${String(err)}\n`);
     return process.exit(71); // EX_OSERR
   });

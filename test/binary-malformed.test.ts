@@ -41,6 +41,9 @@ const CASES: Array<[string, Buffer]> = [
   // memcached keeps the bytes to swallow in a C int: from 2^31 on nothing is swallowed
   ['an unknown opcode announcing a 2^31-byte body', R({ opcode: 0x55, bodylen: 0x80000000 })],
   ['an unknown opcode announcing a 2^32 - 1 byte body', R({ opcode: 0x55, bodylen: 0xffffffff })],
+  // memcached swallows bodylen bytes after it has already read the key, so the next request loses its first
+  // keylen bytes and what is left is not a frame: a hang-up, which loses the queued Unknown command too
+  ['an unknown opcode with a key swallows the whole body length', Buffer.concat([R({ opcode: 0x55, key: 'kk', value: 'abcd' }), R(NOOP, NOOP)])],
 ];
 
 for (const [name, frame] of CASES) {
@@ -66,20 +69,6 @@ async function assertServes(port: number): Promise<void> {
     assert.equal((await readPacket(c)).value.toString(), 'yes');
   } finally { c.end(); }
 }
-
-test('binary malformed: an unknown opcode with a key swallows the whole body length, as memcached', async () => {
-  // memcached swallows bodylen bytes after it has already read the key, so the next request loses
-  // its first keylen bytes and what is left is not a frame: Unknown command, then a hang-up. (Whether
-  // memcached's reply leaves before its hang-up depends on how the bytes arrive; ours always does.)
-  const c = await Client.connect(server.port);
-  try {
-    await c.send(Buffer.concat([R({ opcode: 0x55, key: 'kk', value: 'abcd' }), R(NOOP, NOOP)]));
-    const err = await readPacket(c);
-    assert.equal(err.status, Status.UNKNOWN_COMMAND);
-    assert.equal(err.value.toString(), 'Unknown command');
-    await c.closed();
-  } finally { c.end(); }
-});
 
 test('binary malformed: an unknown opcode announcing 2^31 bytes or more swallows nothing, as memcached', async () => {
   const c = await Client.connect(server.port);

@@ -1,7 +1,11 @@
 // `stats` and its subcommands, against Cachalot and a real memcached.
 
-import { spec } from './support/spec.ts';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { kindsFor, serverFor, spec } from './support/spec.ts';
 import { differential } from './support/differential.ts';
+import { Client } from './support/client.ts';
+import { sleep } from './support/server.ts';
 
 spec('stats detail: per-prefix gets, hits, sets and deletes, newest prefix first', [
   ['stats detail on\r\n', 'OK\r\n'],
@@ -42,3 +46,49 @@ spec('shutdown with -A: a bad mode is refused, then the server hangs up and exit
 spec('shutdown without -A is refused', [
   ['shutdown\r\n', 'ERROR: shutdown not enabled\r\n'],
 ]);
+
+/**
+ * `stats conns` in memcached's words, against memcached: the listener first, then a connection that has
+ * not sent anything yet (conn_new_cmd), one idle after a command (conn_read), one inside a value
+ * (conn_nread) and the asking one (conn_parse_cmd). Descriptors, ports and ages differ between the two
+ * servers and are masked; so is the rows' order, which follows the descriptors memcached is given.
+ */
+function rowsOf(text: string, port: number): string[] {
+  const rows = new Map<string, string[]>();
+  for (const [, fd, name, value] of text.matchAll(/^STAT (\d+):(\S+) (.*)\r$/gm)) {
+    const masked = value.replace(`:${port}`, ':<port>').replace(/:\d+$/, ':<client port>').replace(/^\d+$/, '<s>');
+    rows.set(fd, [...rows.get(fd) ?? [], `${name} ${masked}`]);
+  }
+  return [...rows.values()].map((r) => r.join(' | ')).sort();
+}
+
+test('stats conns: a row per listener and connection, each state as memcached names it [cachalot vs memcached]',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const seen: string[][] = [];
+    for (const kind of ['cachalot', 'memcached'] as const) {
+      const server = await serverFor(kind, [], true);
+      const opened: Client[] = [];
+      try {
+        const open = async (): Promise<Client> => { const c = await Client.connect(server.port); opened.push(c); return c; };
+        const idle = await open();
+        await idle.send('version\r\n');
+        await idle.readLine();
+        await (await open()).send('set x 0 0 10\r\nabc');
+        await open();
+        const probe = await open();
+        let text = '';
+        // the half-sent value and the new connection must have reached their worker before the probe asks
+        for (let i = 0; i < 100 && !/conn_nread[\s\S]*conn_new_cmd/.test(text); i++) {
+          if (i > 0) await sleep(20);
+          await probe.send('stats conns\r\n');
+          text = (await probe.readUntil('END\r\n')).toString();
+        }
+        seen.push(rowsOf(text, server.port));
+      } finally {
+        for (const c of opened) c.end();
+        await server.stop();
+      }
+    }
+    assert.deepEqual(seen[0], seen[1]);
+    assert.ok(seen[0].includes('addr tcp:127.0.0.1:<port> | state conn_listening | secs_since_last_cmd <s>'));
+  });

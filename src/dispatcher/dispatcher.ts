@@ -7,6 +7,7 @@ import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
+import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, setClientTcpOptions, socketOf } from '../accept.ts';
@@ -51,24 +52,30 @@ export class Dispatcher {
     this.workers = workers;
   }
 
-  /** server_sockets: a TCP listener per -l address (all on one port), and the unix socket. */
-  async listen(): Promise<Listener[]> {
+  /**
+   * server_sockets: a TCP listener per -l address (all on one port), and the unix socket. `now` is the
+   * server's clock (relative seconds), the listeners' last-command time in `stats conns`.
+   */
+  async listen(now: number): Promise<Listener[]> {
     const s = this.settings;
     const bound: Listener[] = [];
     if (s.socketPath !== null) {
       await this.listenUnix(s.socketPath);
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
+      this.listenerRow(now, 2, 0, 0, 0);
       return bound; // memcached: -s turns TCP off
     }
     if (s.port === 0) return bound;
     let port = s.port < 0 ? 0 : s.port;
-    for (const host of s.listen) {
+    for (const [i, host] of s.listen.entries()) {
       const server = this.createServer();
       await listenOn(server, { host, port, backlog: s.backlog });
       const addr = server.address() as net.AddressInfo;
       port = addr.port;
       this.tcpBinds.push({ server, host, port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
+      if (addr.family === 'IPv6') this.listenerRow(now, 3, 0, port, i);
+      else this.listenerRow(now, 1, ipv4ToInt(addr.address), port, 0);
     }
     this.fdBudget = connectionFdBudget();
     return bound;
@@ -95,6 +102,22 @@ export class Dispatcher {
     });
     this.servers.push(server);
     return server;
+  }
+
+  /**
+   * A listening socket's row in the connection table: memcached lists its listeners in `stats conns`
+   * (conn_listening), first, as they hold the lowest descriptors. An IPv6 row names its -l entry.
+   */
+  private listenerRow(now: number, transport: number, ipv4: number, port: number, listenIndex: number): void {
+    const row = this.connTable.claim();
+    if (row < 0) return;
+    const t = this.connTable;
+    t.set(row, ConnRow.transport, transport);
+    t.set(row, ConnRow.ipv4, ipv4);
+    t.set(row, ConnRow.port, port);
+    t.set(row, ConnRow.thread, listenIndex);
+    t.set(row, ConnRow.lastCmd, now);
+    t.set(row, ConnRow.state, ConnState.listening);
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */

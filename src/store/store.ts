@@ -232,6 +232,11 @@ export class Store {
    * `lru_crawler crawl`: ask the maintainer for a crawl of the classes marked in `classes` (by class id).
    * False when a crawl is already asked for or running (memcached's CRAWLER_RUNNING).
    */
+  /** A crawl runs or has been asked for: memcached's lru_crawler_start answers -1 (BUSY) to another. */
+  crawlerBusy(): boolean {
+    return Atomics.load(this.c32, G.crawlerRunning) !== 0 || Atomics.load(this.c32, G.crawlSignal) !== 0;
+  }
+
   requestCrawl(classes: Uint8Array): boolean {
     const c32 = this.c32;
     if (Atomics.load(c32, G.crawlerRunning) !== 0) return false;

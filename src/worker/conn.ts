@@ -7,10 +7,12 @@ import type { HandleHooks, HandleIo } from './handle-io.ts';
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
   newCmd: 1, waiting: 2, parseCmd: 3, nread: 4, swallow: 5, mwrite: 6, closing: 7, closed: 8, watch: 9,
+  /** A listening socket's row in `stats conns`; never a connection's state. */
+  listening: 10,
 } as const;
 export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse_cmd', 'conn_nread',
-  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch'] as const;
+  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch', 'conn_listening'] as const;
 
 /**
  * A reply too long to build at once (`lru_crawler metadump`): the connection sits in conn_watch, not reading,

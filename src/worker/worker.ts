@@ -111,9 +111,10 @@ function connFault(c: Conn, err: unknown): void {
   try { driveMachine(c); } catch { c.io?.close(); }
 }
 
+/** Wait for the first read; until then `stats conns` shows conn_new_cmd, as memcached's new connection. */
 function connSetWaiting(c: Conn): void {
   c.state = ConnState.waiting;
-  ctx.connTable.set(c.row, ConnRow.state, ConnState.waiting);
+  ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd);
 }
 
 /** Filled by the handle's getpeername / getsockname: one record, shaped once, for every connection. */

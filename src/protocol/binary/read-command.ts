@@ -40,9 +40,9 @@ export function tryReadCommandBinary(c: Conn): boolean {
   readHeader(st, buf, p, keylen, extlen, bodylen);
   c.rpos = framed ? p + HEADER_LEN + extlen + keylen : p + HEADER_LEN;
   c.lastCmdTime = c.ctx.store.currentTime();
-  connSetState(c, ConnState.newCmd); // commands that read a value move on to nread/swallow
   if (c.ctx.verbosity() > 1) logHeader(c, buf, p);
-  dispatchBinCommand(c, st);
+  dispatchBinCommand(c, st); // in conn_parse_cmd, as memcached's
+  if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
 }
 

@@ -109,7 +109,10 @@ export function parseCrawlClasses(arg: string): Uint8Array | null {
 function crawl(c: Conn, arg: string): void {
   const store = c.ctx.store, out = c.ctx.out;
   if (store.c32[G.lruCrawler] === 0) { out.bytes(ERR.CRAWLER_DISABLED); return; }
-  if (arg === 'hash') { out.bytes(ERR.CRAWLER_UNKNOWN); return; } // memcached's expiry crawl has no hash walk
+  if (arg === 'hash') { // memcached's expiry crawl has no hash walk; a running crawler is BUSY first
+    out.bytes(store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.CRAWLER_UNKNOWN);
+    return;
+  }
   const classes = parseCrawlClasses(arg);
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
   out.bytes(store.requestCrawl(classes) ? REPLY.OK : ERR.CRAWLER_BUSY);

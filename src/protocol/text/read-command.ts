@@ -47,9 +47,9 @@ export function tryReadCommandAscii(c: Conn): boolean {
   if (nl < 0) return lineIncomplete(c, buf, start);
   const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
   c.rpos = nl + 1;
-  connSetState(c, ConnState.newCmd); // processors that read a value move on to nread/swallow
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
-  processCommandAscii(c, buf, start, lineEnd);
+  processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
+  if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
 }
 

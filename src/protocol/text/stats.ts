@@ -2,7 +2,7 @@
 // every thread's row in shared memory; no thread is asked anything. Cold path: strings are fine.
 
 import type { Conn } from '../../worker/conn.ts';
-import { CONN_STATE_NAMES } from '../../worker/conn.ts';
+import { CONN_STATE_NAMES, ConnState } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { ConnTable, ConnRow, intToIpv4 } from '../../stats/conn-table.ts';
@@ -163,23 +163,39 @@ function statsDetail(c: Conn, buf: Buffer, ntokens: number): void {
   else out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL);
 }
 
-/** `stats conns`: every connection of every worker, from the shared connection table. */
+/**
+ * `stats conns`: the listening sockets, then every connection of every worker, from the shared connection
+ * table, in memcached's words: an idle connection is in conn_read (Cachalot's conn_waiting is memcached's
+ * conn_waiting and conn_read in one), and a unix-socket client's own address is memcached's "?:<AF 0>".
+ */
 function connStats(c: Conn, emit: Emit): void {
   const table = c.ctx.connTable;
   const now = c.ctx.store.currentTime();
+  const unixAddr = `unix:${c.ctx.settings.socketPath ?? ''}`;
   for (let r = 0; r < table.rows; r++) {
     if (!table.used(r)) continue;
     const id = ConnTable.idOf(r);
     const transport = table.get(r, ConnRow.transport);
-    if (transport === 2) {
-      emit(`${id}:addr`, `unix:${c.ctx.settings.socketPath ?? ''}`);
+    const state = table.get(r, ConnRow.state);
+    if (state === ConnState.listening) {
+      emit(`${id}:addr`, transport === 2 ? unixAddr : listenerAddr(c, table, r, transport));
+    } else if (transport === 2) {
+      emit(`${id}:addr`, '?:<AF 0>');
+      emit(`${id}:listen_addr`, unixAddr);
     } else {
       emit(`${id}:addr`, `tcp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${table.get(r, ConnRow.port)}`);
       emit(`${id}:listen_addr`, `tcp:${intToIpv4(table.get(r, ConnRow.localIpv4))}:${table.get(r, ConnRow.localPort)}`);
     }
-    emit(`${id}:state`, CONN_STATE_NAMES[table.get(r, ConnRow.state)] ?? 'conn_new_cmd');
+    emit(`${id}:state`, state === ConnState.waiting ? 'conn_read' : CONN_STATE_NAMES[state] ?? 'conn_new_cmd');
     emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
   }
+}
+
+/** A TCP listener's address: IPv4 from the row, IPv6 as its -l entry says it (the row holds its index). */
+function listenerAddr(c: Conn, table: ConnTable, r: number, transport: number): string {
+  const port = table.get(r, ConnRow.port);
+  if (transport !== 3) return `tcp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${port}`;
+  return `tcp6:[${c.ctx.settings.listen[table.get(r, ConnRow.thread)] ?? '::'}]:${port}`;
 }
 
 /**
