@@ -11,7 +11,7 @@ import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
-import { Dispatcher } from './dispatcher/dispatcher.ts';
+import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
-    process.stderr.write(`failed to listen on TCP port ${settings.port}: ${String(err)}\n`);
+    const where = err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
+    process.stderr.write(`failed to listen on ${where}: ${String(err)}\n`);
     return process.exit(71); // EX_OSERR
   });
   if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
@@ -106,7 +107,7 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
 
 /** MEMCACHED_PORT_FILENAME: memcached writes "<TCP|UDP> INET: <port>" lines via a .lck file. */
 function writePortFile(path: string, listeners: Listener[]): void {
-  const lines = listeners.filter((l) => l.transport === 'tcp').map((l) => `TCP ${l.family}: ${l.port}\n`);
+  const lines = listeners.filter((l) => l.transport !== 'unix').map((l) => `${l.transport.toUpperCase()} ${l.family}: ${l.port}\n`);
   fs.writeFileSync(`${path}.lck`, lines.join(''));
   fs.renameSync(`${path}.lck`, path);
 }

@@ -16,7 +16,7 @@ import type { ConnHandle } from '../accept.ts';
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
 
-export type Listener = { transport: 'tcp' | 'unix'; family: 'INET' | 'INET6'; port: number; path?: string };
+export type Listener = { transport: 'tcp' | 'unix' | 'udp'; family: 'INET' | 'INET6'; port: number; path?: string };
 
 /**
  * The local address of every connection a listener accepts, when the listener's own address says
@@ -30,6 +30,17 @@ function localAddressOf(server: net.Server): LocalAddress {
   if (addr === null || typeof addr === 'string') return null;
   const ipv4 = ipv4ToInt(addr.address);
   return ipv4 === 0 ? null : { ipv4, port: addr.port };
+}
+
+/** A listener that could not be bound, and on which transport and port (for memcached's start-up error). */
+export class ListenError extends Error {
+  readonly transport: string;
+  readonly port: number;
+  constructor(transport: string, port: number, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.transport = transport;
+    this.port = port;
+  }
 }
 
 export class Dispatcher {
@@ -77,6 +88,7 @@ export class Dispatcher {
       if (addr.family === 'IPv6') this.listenerRow(now, 3, 0, port, i);
       else this.listenerRow(now, 1, ipv4ToInt(addr.address), port, 0);
     }
+    if (s.udpPort > 0) for (const host of s.listen) bound.push(await this.listenUdp(host, s.udpPort));
     this.fdBudget = connectionFdBudget();
     return bound;
   }
@@ -89,6 +101,17 @@ export class Dispatcher {
   private async listenUnix(path: string): Promise<void> {
     const fd = await askWorker(this.workers[0], { type: 'listen-unix', path, mask: this.settings.socketMask });
     for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
+  }
+
+  /** -U: every worker binds the UDP port on this address for itself (see worker.ts listenUdp). */
+  private async listenUdp(host: string, port: number): Promise<Listener> {
+    let bound = port;
+    try {
+      for (const w of this.workers) bound = await askWorker(w, { type: 'listen-udp', host, port });
+    } catch (err) {
+      throw new ListenError('UDP', port, err);
+    }
+    return { transport: 'udp', family: host.includes(':') ? 'INET6' : 'INET', port: bound };
   }
 
   /** A TCP listener: the only kind whose connections can be handed to a worker. */
@@ -186,13 +209,14 @@ export class Dispatcher {
   }
 }
 
-/** Send a listening order to a worker and wait for its answer (the listening fd). */
+/** Send a listening order to a worker and wait for its answer (the listening fd, or the UDP port bound). */
 function askWorker(w: Worker, msg: WorkerMessage): Promise<number> {
   return new Promise((resolve, reject) => {
     const onMsg = (m: DispatcherMessage): void => {
-      if (m.type !== 'unix-listening') return;
+      if (m.type !== 'unix-listening' && m.type !== 'udp-listening') return;
       w.off('message', onMsg);
-      if (m.fd < 0) reject(new Error(m.error)); else resolve(m.fd);
+      const answer = m.type === 'unix-listening' ? m.fd : m.port;
+      if (answer < 0) reject(new Error(m.error)); else resolve(answer);
     };
     w.on('message', onMsg);
     w.postMessage(msg);

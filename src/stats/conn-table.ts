@@ -3,7 +3,7 @@
 // row when it accepts; the owning worker keeps the row's state and last-command time current and
 // frees it on close. The row number is the connection's id, as memcached's fd is.
 //
-//   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix,
+//   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix, 4 udp,
 //     3 tcp6) | ipv4 (u32) | remote port | local port | thread | local ipv4 | unused x 7 ]
 //
 // A row fills a 64-byte line because its worker writes `state` several times per request and

@@ -3,6 +3,7 @@
 
 import type { WorkerContext } from './context.ts';
 import type { HandleHooks, HandleIo } from './handle-io.ts';
+import type { UdpPort } from './udp.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
@@ -42,7 +43,9 @@ export class Conn {
   readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
-  transport: 'tcp' | 'unix' = 'tcp';
+  transport: 'tcp' | 'unix' | 'udp' = 'tcp';
+  /** A UDP connection's socket and the datagram it answers (io is then null); null for a stream. */
+  udp: UdpPort | null = null;
 
   // Input not yet consumed is rbuf[rpos, rend): either the worker's read buffer, parsed in place,
   // or `own`, where a partial command is kept between reads.
@@ -85,10 +88,11 @@ export class Conn {
 
   constructor(ctx: WorkerContext) { this.ctx = ctx; }
 
-  reset(id: number, io: HandleIo, transport: 'tcp' | 'unix'): void {
+  reset(id: number, io: HandleIo | null, transport: 'tcp' | 'unix' | 'udp'): void {
     this.id = id;
     this.io = io;
     this.transport = transport;
+    this.udp = null;
     this.state = ConnState.newCmd;
     this.proto = Proto.negotiating;
     this.rbuf = EMPTY;

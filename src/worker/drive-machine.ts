@@ -80,6 +80,7 @@ export function driveMachine(c: Conn): void {
       case ConnState.closing:
         c.ctx.out.dropUncommitted();
         connFlush(c);
+        if (c.udp !== null) { c.rpos = c.rend; return; } // conn_cleanup: the datagram's rest is dropped, the port stays
         connClose(c);
         return;
       case ConnState.closed:
@@ -92,6 +93,7 @@ export function driveMachine(c: Conn): void {
 function tryReadCommand(c: Conn): boolean {
   if (c.proto === Proto.negotiating) c.proto = negotiate(c, c.rbuf[c.rpos]);
   if (c.state === ConnState.closing) return true;
+  if (c.udp !== null) c.udp.respStart(c.ctx.out.pos, false);
   return c.proto === Proto.binary ? tryReadCommandBinary(c) : tryReadCommandAscii(c);
 }
 
@@ -204,9 +206,9 @@ function resumeAfterYield(c: Conn): void {
 /** One write for everything collected; stop reading this client while its replies pile up. */
 export function connFlush(c: Conn): void {
   const out = c.ctx.out;
-  if (out.size() === 0) return;
+  if (out.size() === 0) { if (c.udp !== null) udpFlush(c); return; } // (an empty response may still send a datagram)
   const io = c.io;
-  if (io === null || io.closed) { out.truncate(0); return; }
+  if (io === null || io.closed) { udpFlush(c); return; }
   c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
   const err = out.hasAttached() ? transmitAttached(c, io) : io.write(out.pending());
   if (err < 0) {
@@ -227,6 +229,13 @@ export function connFlush(c: Conn): void {
   }
 }
 
+/** A UDP connection's replies leave as datagrams (nothing is ever attached for one); a closed one's are dropped. */
+function udpFlush(c: Conn): void {
+  const out = c.ctx.out;
+  if (c.udp !== null) c.ctx.stats.row[ThreadStat.bytes_written] += c.udp.transmit(out.buf, out.pos);
+  out.truncate(0);
+}
+
 /**
  * memcached's transmit() with values attached: one writev of the out buffer's runs and the items'
  * bytes; the items' references are released once libuv is done with them. 0 or a negative errno.
@@ -241,7 +250,7 @@ function transmitAttached(c: Conn, io: HandleIo): number {
 /** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
 export function connFlushIfLarge(c: Conn): boolean {
   if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
-  return c.io !== null && !c.io.closed;
+  return c.udp !== null || (c.io !== null && !c.io.closed);
 }
 
 /** The handle's queued writes are done: the client read its replies; go on with what it sent meanwhile. */

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
 import fs from 'node:fs';
+import dgram from 'node:dgram';
 import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/store.ts';
 import type { Settings } from '../settings.ts';
@@ -13,9 +14,10 @@ import { ConnTable, ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
-import { Conn, ConnPool, ConnState } from './conn.ts';
-import { connClose, connCloseWithReason, connReleaseItem, connHooks, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
+import { Conn, ConnPool, ConnState, Proto } from './conn.ts';
+import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
+import { UdpPort, udpTakeRequest } from './udp.ts';
 import type { HandleHooks, HandleIo, PeerName } from './handle-io.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
@@ -34,6 +36,7 @@ export type WorkerMessage =
   | { type: 'conn'; handle: ConnHandle; row: number; transport: 'tcp' | 'unix' }
   | { type: 'listen-unix'; path: string; mask: number }
   | { type: 'listen-unix-fd'; fd: number }
+  | { type: 'listen-udp'; host: string; port: number }
   | { type: 'stop' };
 
 /** Messages to the dispatcher. */
@@ -41,6 +44,7 @@ export type DispatcherMessage =
   | { type: 'ready'; thread: number }
   | { type: 'stopped'; thread: number }
   | { type: 'unix-listening'; fd: number; error: string }
+  | { type: 'udp-listening'; port: number; error: string }
   | { type: 'shutdown'; how: 'graceful' | 'immediate' };
 
 const noHandleIo = checkHandleIo();
@@ -172,8 +176,75 @@ function listenUnix(listen: net.ListenOptions, mask: number | null): void {
   unixServers.push(server);
 }
 
+const udpSockets: dgram.Socket[] = [];
+
+/**
+ * memcached's UDP connection for this thread: a socket of its own on the UDP port (SO_REUSEPORT), served by
+ * one Conn that is never closed. It counts as a connection and has its row in `stats conns`, as memcached's.
+ */
+function listenUdp(host: string, udpPort: number): void {
+  const answer = (p: number, error: string): void =>
+    port.postMessage({ type: 'udp-listening', port: p, error } satisfies DispatcherMessage);
+  const row = admitConn(ctx.ctl, ctx.connTable, Number.MAX_SAFE_INTEGER);
+  if (row < 0) { answer(-1, 'no connection row left'); return; }
+  const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true });
+  const c = pool.take();
+  c.reset(ConnTable.idOf(row), null, 'udp');
+  c.row = row;
+  c.udp = new UdpPort(socket);
+  ctx.stats.row[ThreadStat.curr_conns]++;
+  ctx.stats.row[ThreadStat.total_conns]++;
+  socket.on('message', (msg, from) => { try { udpRead(c, msg, from.address, from.port); } catch (err) { udpFault(c, err); } });
+  socket.on('error', (err) => { if (udpSockets.includes(socket)) ctx.log(`UDP socket: ${err.message}`); else answer(-1, err.message); });
+  socket.bind({ address: host, port: udpPort, exclusive: false }, () => {
+    udpSockets.push(socket);
+    const local = socket.address();
+    const t = ctx.connTable;
+    t.set(row, ConnRow.transport, 4);
+    t.set(row, ConnRow.localIpv4, ipv4ToInt(local.address));
+    t.set(row, ConnRow.localPort, local.port);
+    t.set(row, ConnRow.thread, ctx.thread);
+    t.set(row, ConnRow.lastCmd, store.currentTime());
+    c.state = ConnState.waiting; // conn_read from the start, as memcached's UDP connections
+    t.set(row, ConnRow.state, ConnState.waiting);
+    answer(local.port, '');
+  });
+}
+
+/** A datagram: one request, answered at once; the connection then waits for the next (memcached's conn_read). */
+function udpRead(c: Conn, msg: Buffer, address: string, fromPort: number): void {
+  const udp = c.udp;
+  if (udp === null || !udpTakeRequest(c, udp, msg, address, fromPort)) return;
+  c.lastCmdTime = store.currentTime();
+  ctx.connTable.set(c.row, ConnRow.lastCmd, c.lastCmdTime);
+  c.proto = Proto.negotiating; // each datagram says its own protocol
+  c.reqsLeft = Number.MAX_SAFE_INTEGER; // a datagram is answered whole, never yielded
+  connSetState(c, ConnState.parseCmd);
+  driveMachine(c);
+  udpRequestDone(c);
+}
+
+/** What the datagram left unfinished goes with it: a value cut short, a partial line. */
+function udpRequestDone(c: Conn): void {
+  connReleaseItem(c);
+  c.rbuf = c.own.subarray(0, 0);
+  c.rpos = c.rend = 0;
+  c.stream = null;
+  connSetState(c, ConnState.waiting);
+}
+
+function udpFault(c: Conn, err: unknown): void {
+  ctx.stats.row[ThreadStat.conn_faults]++;
+  ctx.log(`<${c.id} internal error in a UDP request: ${err instanceof Error ? err.stack : String(err)}`);
+  ctx.out.truncate(0);
+  c.udp?.forget();
+  udpRequestDone(c);
+}
+
 function stopAll(): void {
   for (const s of unixServers) s.close();
+  for (const s of udpSockets) s.close();
+  udpSockets.length = 0;
   for (const c of conns.values()) {
     if (c.state === ConnState.closed) continue;
     connCloseWithReason(c, 'server shutting down');
@@ -191,6 +262,7 @@ function onWorkerMessage(msg: WorkerMessage): void {
       listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);
       break;
     case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
+    case 'listen-udp': listenUdp(msg.host, msg.port); break;
     case 'stop': stopAll(); break;
   }
 }

@@ -127,6 +127,8 @@ function metadump(c: Conn, arg: string): void {
   if (out.hasUncommitted()) { out.bytes(ERR.METADUMP_PIPELINED); return; }
   const classes = arg === 'hash' ? parseCrawlClasses('all') : parseCrawlClasses(arg);
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
+  // memcached's crawler writes to the client's socket, which a UDP request has not: an empty datagram comes
+  if (c.udp !== null) { c.udp.keepLastEmpty(); return; }
   startMetadump(c, classes);
 }
 

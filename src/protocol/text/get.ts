@@ -55,10 +55,12 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
   exptimeRel: number): void {
   const out = c.ctx.out;
   const store = c.ctx.store;
-  let mark = out.pos, markSize = out.size(); // where this command's reply starts; how much was pending then
+  let markSize = out.size(); // how much was pending when this command's reply started, or was last sent
   // Read once per command, not per key: -v lines are diagnostics, and a `verbosity` sent meanwhile on
   // another connection is not ordered against this command's keys anyway.
   const verbose = c.ctx.verbosity() > 1;
+  let udpKeys = 0;
+  c.udp?.keepLastEmpty(); // the command's own response is its first key's
   while (p < lineEnd) {
     const n = scanBatch(buf, p, lineEnd);
     p = batchEnd;
@@ -66,16 +68,17 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
     for (let i = 0; i < n; i++) {
       const ks = batchKeys[i * 2], nkey = batchKeys[i * 2 + 1];
       if (nkey > KEY_MAX_LENGTH) {
-        // memcached stops at this key (the ones before it were looked up and counted) and answers
-        // the whole command with the error alone.
-        out.truncate(mark);
+        // memcached stops at this key (the ones before it were looked up and counted), drops every
+        // response not yet sent (this command's and those queued before it) and answers the error.
+        out.dropUncommitted();
+        c.udp?.truncated(out.pos);
         out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
         return;
       }
+      if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
       if (out.size() - markSize > OUT_CHUNK) {
         if (!connFlushIfLarge(c)) return;
-        mark = out.pos; // what was sent cannot be taken back
         markSize = out.size();
       }
     }

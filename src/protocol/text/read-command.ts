@@ -141,7 +141,7 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   else if (tokIs(c, buf, 0, CMD.bget) && ntokens >= 3) processGetCommand(c, buf, e, false, false);
   else if (tokIs(c, buf, 0, CMD.flush_all) && ntokens >= 2 && ntokens <= 4) processFlushAllCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.version)) processVersionCommand(c);
-  else if (tokIs(c, buf, 0, CMD.quit)) connCloseAfterWrite(c, 'quit');
+  else if (tokIs(c, buf, 0, CMD.quit)) { c.udp?.keepLastEmpty(); connCloseAfterWrite(c, 'quit'); } // UDP: an empty datagram
   else if (tokIs(c, buf, 0, CMD.verbosity) && (ntokens === 3 || ntokens === 4)) processVerbosityCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.lru_crawler)) processLruCrawlerCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.watch)) processWatchCommand(c, buf, ntokens);

@@ -177,7 +177,9 @@ function connStats(c: Conn, emit: Emit): void {
     const id = ConnTable.idOf(r);
     const transport = table.get(r, ConnRow.transport);
     const state = table.get(r, ConnRow.state);
-    if (state === ConnState.listening) {
+    if (transport === 4) {
+      udpConnAddr(table, r, id, state, emit);
+    } else if (state === ConnState.listening) {
       emit(`${id}:addr`, transport === 2 ? unixAddr : listenerAddr(c, table, r, transport));
     } else if (transport === 2) {
       emit(`${id}:addr`, '?:<AF 0>');
@@ -189,6 +191,15 @@ function connStats(c: Conn, emit: Emit): void {
     emit(`${id}:state`, state === ConnState.waiting ? 'conn_read' : CONN_STATE_NAMES[state] ?? 'conn_new_cmd');
     emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
   }
+}
+
+/** memcached's UDP rows: the port's own address while it waits, the sender's and the port's while it answers. */
+function udpConnAddr(table: ConnTable, r: number, id: number, state: number, emit: Emit): void {
+  const local = `udp:${intToIpv4(table.get(r, ConnRow.localIpv4))}:${table.get(r, ConnRow.localPort)}`;
+  emit(`${id}:UDP`, 'UDP');
+  if (state === ConnState.waiting) { emit(`${id}:addr`, local); return; }
+  emit(`${id}:addr`, `udp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${table.get(r, ConnRow.port)}`);
+  emit(`${id}:listen_addr`, local);
 }
 
 /** A TCP listener's address: IPv4 from the row, IPv6 as its -l entry says it (the row holds its index). */

@@ -1,0 +1,122 @@
+// memcached's UDP connections (-U): try_read_udp, transmit_udp and build_udp_header. Each worker binds
+// its own socket on the UDP port (SO_REUSEPORT: the kernel spreads the datagrams; memcached gives each
+// thread a dup of one socket) and answers it through one Conn that never closes, as memcached's UDP
+// conn_read connections. A datagram is one request: an 8-byte frame header (request id, sequence
+// number, datagram count, reserved) and then commands of any protocol, all answered; what it leaves
+// unfinished (a line cut short, a value not all there) is dropped with it.
+//
+// Replies go out per response object, as memcached sends them: each command starts one, and so does each
+// key of a text get after the first. A response is split into datagrams of at most UDP_MAX_PAYLOAD_SIZE
+// bytes, each with the request id, its sequence number and the response's datagram count. An empty
+// response is memcached's too: a reply left out (noreply, a quiet miss) sends nothing, and an empty one
+// (a get's missed key, quit) sends one empty datagram only while nothing has been sent for the request
+// (seen from memcached 1.6.18: `quit` alone, or `get a b` missing `a`, yes; `version` then `quit`, no).
+
+import type { Conn } from './conn.ts';
+import { ThreadStat } from '../stats/thread-stats.ts';
+import { ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
+
+export const UDP_HEADER_SIZE = 8;
+export const UDP_MAX_PAYLOAD_SIZE = 1400;
+const UDP_DATA_SIZE = UDP_MAX_PAYLOAD_SIZE - UDP_HEADER_SIZE;
+const USHRT_MAX = 0xffff;
+
+/** The part of a node:dgram socket a UDP connection uses. */
+export type DatagramSocket = {
+  send(msg: Uint8Array, port: number, address: string): void;
+};
+
+/** A UDP connection's socket, the datagram being answered, and where in the out buffer each response starts. */
+export class UdpPort {
+  readonly socket: DatagramSocket;
+  requestId = 0;
+  address = '';
+  port = 0;
+  /** Out-buffer offsets where a response begins (memcached's resp_start) ... */
+  private readonly starts: number[] = [];
+  /** ... and whether it is sent when empty (a get's key that missed, quit). */
+  private readonly keepEmpty: boolean[] = [];
+  /** A datagram has gone out for this request. */
+  private answered = false;
+
+  constructor(socket: DatagramSocket) { this.socket = socket; }
+
+  /** A response begins at `at` in the out buffer. */
+  respStart(at: number, keepEmpty: boolean): void {
+    this.starts.push(at);
+    this.keepEmpty.push(keepEmpty);
+  }
+
+  /** A new request: nothing is queued or sent for it yet. */
+  begin(): void { this.forget(); this.answered = false; }
+
+  /** The latest response is a get's: sent even if its key misses. */
+  keepLastEmpty(): void {
+    if (this.keepEmpty.length > 0) this.keepEmpty[this.keepEmpty.length - 1] = true;
+  }
+
+  /** The out buffer was cut back to `at` (a get refused whole): responses begun after it are gone. */
+  truncated(at: number): void {
+    while (this.starts.length > 1 && this.starts[this.starts.length - 1] > at) { this.starts.pop(); this.keepEmpty.pop(); }
+  }
+
+  forget(): void { this.starts.length = 0; this.keepEmpty.length = 0; }
+
+  /** transmit_udp: bytes [0, end) of data as datagrams, response by response; answers the bytes sent. */
+  transmit(data: Uint8Array, end: number): number {
+    let sent = 0;
+    if (this.starts.length === 0 || this.starts[0] > 0) { this.starts.unshift(0); this.keepEmpty.unshift(false); } // (replies outside any command)
+    for (let i = 0; i < this.starts.length; i++) {
+      // (a response begun past `end` was dropped with the replies after the last flush point)
+      const from = Math.min(this.starts[i], end), to = Math.min(i + 1 < this.starts.length ? this.starts[i + 1] : end, end);
+      if (to > from) sent += this.sendResponse(data, from, to);
+      else if (this.keepEmpty[i] && !this.answered) sent += this.sendDatagram(data, 0, 0, 0, 0);
+      else continue;
+      this.answered = true;
+    }
+    this.forget();
+    return sent;
+  }
+
+  private sendResponse(data: Uint8Array, from: number, to: number): number {
+    const total = Math.min(Math.ceil((to - from) / UDP_DATA_SIZE), USHRT_MAX);
+    let sent = 0;
+    for (let seq = 0, at = from; at < to; seq++, at += UDP_DATA_SIZE) {
+      sent += this.sendDatagram(data, at, Math.min(to, at + UDP_DATA_SIZE), seq & USHRT_MAX, total);
+    }
+    return sent;
+  }
+
+  /** One datagram of its own bytes (the out buffer is reused before node:dgram is done with it). */
+  private sendDatagram(data: Uint8Array, from: number, to: number, seq: number, total: number): number {
+    const d = Buffer.allocUnsafe(UDP_HEADER_SIZE + to - from);
+    d[0] = this.requestId >> 8; d[1] = this.requestId & 0xff;
+    d[2] = seq >> 8; d[3] = seq & 0xff;
+    d[4] = total >> 8; d[5] = total & 0xff;
+    d[6] = 0; d[7] = 0;
+    d.set(data.subarray(from, to), UDP_HEADER_SIZE);
+    this.socket.send(d, this.port, this.address);
+    return d.length;
+  }
+}
+
+/**
+ * try_read_udp: take one datagram as the connection's input. False when it is not a request memcached
+ * answers: 8 bytes or fewer, or one datagram of several (memcached drops multi-datagram requests).
+ */
+export function udpTakeRequest(c: Conn, udp: UdpPort, msg: Buffer, address: string, port: number): boolean {
+  if (msg.length <= UDP_HEADER_SIZE) return false;
+  c.ctx.stats.row[ThreadStat.bytes_read] += msg.length;
+  udp.requestId = msg[0] * 256 + msg[1];
+  if (msg[4] !== 0 || msg[5] !== 1) return false;
+  udp.address = address;
+  udp.port = port;
+  udp.begin();
+  c.rbuf = msg;
+  c.rpos = UDP_HEADER_SIZE;
+  c.rend = msg.length;
+  const t = c.ctx.connTable;
+  t.set(c.row, ConnRow.ipv4, ipv4ToInt(address));
+  t.set(c.row, ConnRow.port, port);
+  return true;
+}

@@ -1,0 +1,172 @@
+// UDP (-U), as memcached 1.6.18 answers it: an 8-byte frame header on every datagram (request id,
+// sequence number, datagram count, reserved), one response per command and per key of a text get,
+// responses cut into datagrams of at most 1400 bytes. Each request runs against memcached and Cachalot
+// and the datagrams that come back are compared byte for byte.
+
+import assert from 'node:assert/strict';
+import { test, after } from 'node:test';
+import dgram from 'node:dgram';
+import { Client } from './support/client.ts';
+import { memcachedAvailable, startServer, type Server, type ServerKind } from './support/server.ts';
+import { binRequest } from '../src/protocol/binary/frame.ts';
+import { Op } from '../src/protocol/binary/header.ts';
+
+const SENTINEL_ID = 0xfffe;
+const BOUND_MS = 5_000; // a failure bound, not a timing assertion
+
+function frame(id: number, body: Buffer | string, seq = 0, total = 1): Buffer {
+  const header = Buffer.from([id >> 8, id & 255, seq >> 8, seq & 255, total >> 8, total & 255, 0, 0]);
+  return Buffer.concat([header, typeof body === 'string' ? Buffer.from(body, 'latin1') : body]);
+}
+
+/** A UDP client: a request, then an `mn` of its own id; what came back before the MN is the request's answer. */
+class UdpClient {
+  private readonly socket = dgram.createSocket('udp4');
+  private readonly got: Buffer[] = [];
+  private wake: (() => void) | null = null;
+  private readonly port: number;
+
+  private constructor(port: number) {
+    this.port = port;
+    this.socket.on('message', (m) => { this.got.push(m); this.wake?.(); });
+  }
+
+  static async open(port: number): Promise<UdpClient> {
+    const c = new UdpClient(port);
+    await new Promise<void>((resolve) => c.socket.bind(0, '127.0.0.1', resolve));
+    return c;
+  }
+
+  /** The datagrams answering `datagram`, in the order they came. */
+  async request(datagram: Buffer): Promise<Buffer[]> {
+    this.got.length = 0;
+    this.socket.send(datagram, this.port, '127.0.0.1');
+    this.socket.send(frame(SENTINEL_ID, 'mn\r\n'), this.port, '127.0.0.1');
+    const deadline = Date.now() + BOUND_MS;
+    const done = (): boolean => this.got.some((m) => m.readUInt16BE(0) === SENTINEL_ID);
+    while (!done()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no MN for the sentinel within ${BOUND_MS} ms; got ${this.got.length} datagrams`);
+      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); this.wake = () => { clearTimeout(t); resolve(); }; });
+    }
+    return this.got.filter((m) => m.readUInt16BE(0) !== SENTINEL_ID);
+  }
+
+  close(): void { this.socket.close(); }
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+const servers: Server[] = [];
+after(async () => { for (const s of servers) await s.stop(); });
+
+/** One worker thread each: memcached's threads share one UDP socket, and the sentinel must follow the request. */
+async function udpServer(kind: ServerKind): Promise<{ server: Server; udpPort: number }> {
+  const udpPort = await freeUdpPort();
+  const server = await startServer(kind, ['-t', '1', '-U', String(udpPort)]);
+  servers.push(server);
+  return { server, udpPort };
+}
+
+const BIG = 'b'.repeat(100_000); // with its VALUE line and END: 71 datagrams of 1392 bytes and one of 1195
+const REQUESTS: Array<[string, Buffer]> = [
+  ['a command', frame(1, 'version\r\n')],
+  ['a value of three datagrams', frame(2, `set a 0 0 3000\r\n${'a'.repeat(3000)}\r\nget a\r\n`)],
+  ['a multi-get: a response per key, END with the last', frame(3, 'get a v nope\r\n')],
+  ['missed keys before a hit: one empty datagram', frame(4, 'gets nope nope2 v\r\n')],
+  ['a hit before a miss: END alone', frame(5, 'get v nope\r\n')],
+  ['a value of 72 datagrams', frame(6, 'get big\r\n')],
+  ['several commands in one datagram', frame(7, 'set c 0 0 1\r\nx\r\nget c\r\ndelete c\r\nincr nope 1\r\n')],
+  ['noreply and quiet misses send nothing', frame(8, 'set q 0 0 1 noreply\r\nx\r\nmg nope v q\r\nmg q v\r\nmn\r\n')],
+  ['errors', frame(9, `bogus\r\nget ${'k'.repeat(251)}\r\nset x 0 0 z\r\n`)],
+  ['the binary protocol', frame(10, Buffer.concat([binRequest({ opcode: Op.VERSION, opaque: 3 }), binRequest({ opcode: Op.GET, key: 'nope', opaque: 4 })]))],
+  ['quit: an empty datagram, and the rest is dropped', frame(11, 'quit\r\nversion\r\n')],
+  ['an HTTP request: dropped', frame(12, 'version\r\nGET / HTTP/1.1\r\n')],
+  // (not `lru_crawler metadump`: memcached's crawler takes the connection and gives it back a moment later,
+  // when an empty datagram leaves; Cachalot sends that empty datagram at once)
+  ['one datagram of several: dropped', frame(14, 'version\r\n', 0, 2)],
+  ['a header alone: dropped', frame(15, '')],
+  ['a partial line: dropped', frame(16, 'version\r\nget a')],
+  ['the same request id twice', frame(17, 'get a\r\n')],
+  ['quit after a reply: its empty response goes with that reply', frame(18, 'version\r\nquit\r\nversion\r\n')],
+  ['an empty response after any datagram of the request: not sent', frame(19, 'get v nope\r\nquit\r\n')],
+  ['a noreply before quit: the empty datagram is sent', frame(20, 'set n 0 0 1 noreply\r\nx\r\nquit\r\n')],
+  ['a run of missed keys: one empty datagram', frame(21, 'get nope nope2 v nope3 v\r\n')],
+];
+
+test('udp: every request answered as memcached answers it, datagram for datagram [cachalot vs memcached]',
+  { skip: memcachedAvailable() === null ? 'memcached is not installed' : false }, async () => {
+    const answers: Buffer[][][] = [];
+    for (const kind of ['cachalot', 'memcached'] as const) {
+      const { server, udpPort } = await udpServer(kind);
+      const tcp = await Client.connect(server.port);
+      await tcp.send(`set v 0 0 1\r\nv\r\nset big 0 0 ${BIG.length}\r\n${BIG}\r\n`);
+      assert.equal((await tcp.readUntil('STORED\r\nSTORED\r\n')).toString(), 'STORED\r\nSTORED\r\n');
+      tcp.end();
+      const c = await UdpClient.open(udpPort);
+      try {
+        const replies: Buffer[][] = [];
+        for (const [, datagram] of REQUESTS) replies.push(await c.request(datagram));
+        answers.push(replies);
+      } finally { c.close(); }
+    }
+    for (const [i, [name]] of REQUESTS.entries()) {
+      const show = (ds: Buffer[]): string[] => ds.map((d) => `${d.subarray(0, 8).toString('hex')} ${d.subarray(8).toString('latin1')}`);
+      assert.deepEqual(show(answers[0][i]), show(answers[1][i]), name);
+    }
+    // and what they are, in memcached's words
+    const [, value3, , missesFirst, , big, , quiet, , , quit, http] = answers[0];
+    assert.deepEqual(value3.map((d) => [...d.subarray(0, 6)]), [[0, 2, 0, 0, 0, 1], [0, 2, 0, 0, 0, 3], [0, 2, 0, 1, 0, 3], [0, 2, 0, 2, 0, 3]]);
+    assert.equal(Buffer.concat(value3.slice(1).map((d) => d.subarray(8))).toString(), `VALUE a 0 3000\r\n${'a'.repeat(3000)}\r\nEND\r\n`);
+    assert.equal(missesFirst.length, 2);
+    assert.deepEqual([...missesFirst[0]], [0, 4, 0, 0, 0, 0, 0, 0]);
+    assert.match(missesFirst[1].subarray(8).toString(), /^VALUE v 0 1 \d+\r\nv\r\nEND\r\n$/);
+    assert.equal(big.length, 72);
+    assert.ok(big.every((d) => d.length <= 1400));
+    assert.deepEqual(quiet.map((d) => d.subarray(8).toString()), ['VA 1\r\nx\r\n', 'MN\r\n']);
+    assert.deepEqual(quit.map((d) => [...d]), [[0, 11, 0, 0, 0, 0, 0, 0]]);
+    assert.deepEqual(http, []);
+  });
+
+test('udp: stats conns lists a UDP row per worker: the port while waiting, the sender while answering', async () => {
+  const udpPort = await freeUdpPort();
+  const server = await startServer('cachalot', ['-t', '2', '-U', String(udpPort)]);
+  servers.push(server);
+  const c = await UdpClient.open(udpPort);
+  try {
+    const [reply] = await c.request(frame(1, 'stats conns\r\n'));
+    const text = reply.subarray(8).toString();
+    const rows = [...text.matchAll(/^STAT (\d+):UDP UDP\r$/gm)].map((m) => m[1]);
+    assert.equal(rows.length, 2, text);
+    const asking = rows.filter((id) => text.includes(`STAT ${id}:state conn_parse_cmd\r`));
+    assert.equal(asking.length, 1, text);
+    assert.match(text, new RegExp(`STAT ${asking[0]}:addr udp:127\\.0\\.0\\.1:\\d+\\r\\nSTAT ${asking[0]}:listen_addr udp:127\\.0\\.0\\.1:${udpPort}\\r`));
+    const idle = rows.find((id) => id !== asking[0]);
+    assert.match(text, new RegExp(`STAT ${idle}:addr udp:127\\.0\\.0\\.1:${udpPort}\\r\\nSTAT ${idle}:state conn_read\\r`));
+  } finally { c.close(); }
+});
+
+test('udp: a value cut short by the datagram is dropped with it, and the next datagram is answered', async () => {
+  // memcached reads the next datagram, header and all, as the rest of the value; Cachalot drops the request
+  const udpPort = await freeUdpPort();
+  const server = await startServer('cachalot', ['-t', '1', '-U', String(udpPort)]);
+  servers.push(server);
+  const c = await UdpClient.open(udpPort);
+  try {
+    assert.deepEqual(await c.request(frame(1, 'set d 0 0 10\r\nabc')), []);
+    const replies = await c.request(frame(2, 'get d\r\nversion\r\n'));
+    assert.deepEqual(replies.map((d) => d.subarray(8).toString()), ['END\r\n', 'VERSION 1.6.18\r\n']);
+    const tcp = await Client.connect(server.port);
+    await tcp.send('stats\r\n');
+    const stats = (await tcp.readUntil('END\r\n')).toString();
+    tcp.end();
+    assert.match(stats, /STAT curr_items 0\r/, 'nothing was stored');
+    assert.match(stats, /STAT curr_connections 2\r/, 'the UDP connection and this one');
+  } finally { c.close(); }
+});
