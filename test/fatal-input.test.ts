@@ -24,6 +24,9 @@ const TEXT: Array<[string, string]> = [
   ['mn flushes the replies before it', `${SET}mn\r\nversion\r\n${HTTP}`],
   ['meta commands before an HTTP line are not answered', `ms m 1\r\nz\r\nmg m v\r\n${HTTP}`],
   ['quit sends every reply before it', `${SET}version\r\nquit\r\n`],
+  // not a hang-up, but the same loss: a get refused for a key over 250 bytes drops every reply not yet sent
+  ['a get with a key too long drops the replies queued before it', `${SET}version\r\nget a ${'k'.repeat(251)}\r\nversion\r\n`],
+  ['... but not those a get before it flushed', `${SET}get a\r\nversion\r\nget a ${'k'.repeat(251)}\r\nversion\r\n`],
 ];
 
 for (const [name, req] of TEXT) {
