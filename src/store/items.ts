@@ -150,13 +150,16 @@ export function doItemLink(st: Store, it: number, hv: number, newCas = CAS_NEXT)
   a32[b + ItemField.refcount]++;
 }
 
-/** memcached's item_replace (do_item_unlink + do_item_link), fused: one chain walk, one LRU lock when they share it. */
-export function doItemReplace(st: Store, old: number, it: number, hv: number, newCas = CAS_NEXT): void {
+/**
+ * memcached's item_replace (do_item_unlink + do_item_link), fused: one chain walk, one LRU lock when they share it.
+ * `keepSegment`: the new item takes the old one's place in its LRU segment (a copy the page mover rescued).
+ */
+export function doItemReplace(st: Store, old: number, it: number, hv: number, newCas = CAS_NEXT, keepSegment = false): void {
   const a32 = st.a32, ob = old * 2 + ItemField.bits;
   if ((a32[ob] & ItemFlag.LINKED) === 0) { doItemLink(st, it, hv, newCas); return; }
   a32[ob] &= ~ItemFlag.LINKED;
   const b = it * 2, now = st.currentTime();
-  const seg = entrySegment(st, a32[b + ItemField.exptime], now);
+  const seg = keepSegment ? (a32[ob] >>> 16) & 0xc0 : entrySegment(st, a32[b + ItemField.exptime], now);
   a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
   a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);

@@ -52,6 +52,7 @@ export const G = {
   // line 2: every allocation
   slabLock: 32, // memcached's slabs_lock
   pagesUsed: 33, // pages handed to classes
+  poolPages: 34, // of them, pages in no class: memcached's global page pool (`slabs reassign <src> 0`)
   // line 3: every insert and unlink
   hashItems: 48, // memcached's hash_items (drives expansion)
   expandLock: 49, // who is moving buckets now
@@ -84,6 +85,7 @@ export const F = { sizes: 0, sizesBytes: 256, requested: 512, glob: 512 + MAX_CL
 export const FG = {
   crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3, reassignEvictions: 4, reassignBusy: 5,
   hotMaxFactor: 6, warmMaxFactor: 7, automoveRatio: 8, // live settings (with G's line 4)
+  reassignRescues: 9,
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

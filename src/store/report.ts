@@ -35,13 +35,13 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("hash_power_level", st.hashPower());
   emit("hash_bytes", st.hashSize() * 4);
   emit("hash_is_expanding", st.hashIsExpanding() ? 1 : 0);
-  emit("slab_reassign_rescues", 0); // pages are emptied by eviction, never by moving items (no rescues)
-  emit("slab_reassign_chunk_rescues", 0);
+  emit("slab_reassign_rescues", st.cf[F.glob + FG.reassignRescues]);
+  emit("slab_reassign_chunk_rescues", 0); // a chained item's chunks are not rescued: the item is evicted
   emit("slab_reassign_evictions_nomem", st.cf[F.glob + FG.reassignEvictions]);
   emit("slab_reassign_inline_reclaim", 0);
   emit("slab_reassign_busy_items", st.cf[F.glob + FG.reassignBusy]);
   emit("slab_reassign_busy_deletes", 0);
-  emit("slab_reassign_running", 0);
+  emit("slab_reassign_running", Atomics.load(st.c32, G.reassignSignal) !== 0 ? 1 : 0);
   emit("slabs_moved", st.cf[F.glob + FG.slabsMoved]);
   emit("lru_crawler_running", Atomics.load(st.c32, G.crawlerRunning));
   emit("lru_crawler_starts", st.cf[F.glob + FG.crawlerStarts]);
@@ -50,7 +50,7 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("bytes", st.currBytes());
   emit("curr_items", st.currItems());
   emit("total_items", allClasses(st, SlabStat.total_items));
-  emit("slab_global_page_pool", 0);
+  emit("slab_global_page_pool", st.c32[G.poolPages]);
   emit("expired_unfetched", allClasses(st, SlabStat.expired_unfetched));
   emit("evicted_unfetched", allClasses(st, SlabStat.evicted_unfetched));
   emit("evicted_active", allClasses(st, SlabStat.evicted_active));
@@ -144,4 +144,5 @@ export function resetStats(st: Store): void {
   st.cf[F.glob + FG.slabsMoved] = 0;
   st.cf[F.glob + FG.reassignEvictions] = 0;
   st.cf[F.glob + FG.reassignBusy] = 0;
+  st.cf[F.glob + FG.reassignRescues] = 0;
 }

@@ -1,29 +1,116 @@
-// Page moves between classes (memcached's slab_rebalance_start / _move / _finish, simplified). The arena never
-// grows past -m, so a class that has no page and cannot get one would refuse every item of its size for good;
-// instead allocPull takes a page for it from the class holding the most: evict what lives in it (never an item
-// in use: then the move gives up), and once every chunk of the page is free, hand the page to the new class.
-// Only a class with no page gets one. A class that has pages evicts its own items, and when all of them are
-// in flight (values still arriving) it answers out of memory, as memcached does: otherwise clients that start
-// large sets and never finish them would empty every other class, page by page, without storing a byte.
+// Page moves between classes: memcached's slab_rebalance_start / _move / _finish. A move takes one page of
+// `src` for `dst` (0: the global page pool, which the next class short of memory draws from). First the page's
+// free chunks leave src's free list, so nothing new lands there; then each item in it is rescued into a free
+// chunk of src elsewhere (copied and swapped in, under its item lock: same key, value, CAS and LRU segment) or,
+// when src has none free, evicted. An item in use (a reader holds it, its value is still arriving, its lock is
+// taken) is left for the next pass; once every chunk of the page is off the free list, the page changes hands.
+//
+// Two callers: `slabs reassign` (and the automover), run by the maintainer thread pass after pass as memcached's
+// rebalancer thread (G.reassignSignal), and allocPull (items.ts), for a class that has no page and cannot get
+// one (the arena never grows past -m): it moves a page from the class holding the most, now or not at all.
 // Lock order holds: item locks are only trylocked (the caller may hold one), then LRU, then slabs.
 
 import type { Store } from "./store.ts";
-import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ItemField, ItemFlag } from "./layout.ts";
-import { freeListRemove, pageOffset, splitPageIntoFreelist } from "./slabs.ts";
+import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
+import { doSlabsNewslab, freeListRemove, pageOffset, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
+import { casOf } from "./items.ts";
 
-/** Move one page to `dst`, a class with none, from the class with the most pages (at least 2). True when moved. */
+/** One page on its way from src to dst. */
+export class PageMove {
+  readonly src: number;
+  readonly dst: number;
+  readonly page: number;
+  /** reserved[k]: chunk k of the page is off the free list and ours. */
+  private readonly reserved: Uint8Array;
+  private nreserved = 0;
+
+  private constructor(st: Store, src: number, dst: number, page: number) {
+    this.src = src;
+    this.dst = dst;
+    this.page = page;
+    this.reserved = new Uint8Array(st.perslab[src]);
+  }
+
+  /** memcached's slab_rebalance_start: the page of src with the fewest chunks in use; null if src has none. */
+  static start(st: Store, src: number, dst: number): PageMove | null {
+    const pg = pickPage(st, src);
+    return pg < 0 ? null : new PageMove(st, src, dst, pg);
+  }
+
+  /** One pass over the page (slab_rebalance_move); true once it is empty and has gone to dst (_finish). */
+  step(st: Store): boolean {
+    this.reserveFreeChunks(st);
+    const size = st.classSizes[this.src], first = pageOffset(st, this.page);
+    for (let k = 0; k < this.reserved.length; k++) {
+      if (this.reserved[k] !== 0) continue;
+      const p = (first + k * size) / 8;
+      const bits = st.a32[p * 2 + ItemField.bits];
+      if ((bits & ItemFlag.SLABBED) !== 0) continue; // freed since: reserved on the next pass
+      const head = (bits & ItemFlag.CHUNK) !== 0 ? st.a32[p * 2 + ItemField.hNext] : p;
+      if (!rescueOrEvict(st, head, this.src, head === p, this.page)) st.cf[F.glob + FG.reassignBusy]++;
+    }
+    this.reserveFreeChunks(st);
+    return this.nreserved === this.reserved.length && this.finish(st);
+  }
+
+  /** Give up: the chunks taken go back to src's free list. */
+  abandon(st: Store): void {
+    const size = st.classSizes[this.src], first = pageOffset(st, this.page), chunks: number[] = [];
+    for (let k = 0; k < this.reserved.length; k++) if (this.reserved[k] !== 0) chunks.push((first + k * size) / 8);
+    returnChunks(st, chunks, this.src);
+    this.reserved.fill(0);
+    this.nreserved = 0;
+  }
+
+  /** Under the slabs lock: every free chunk of the page leaves src's free list. */
+  private reserveFreeChunks(st: Store): void {
+    const size = st.classSizes[this.src], first = pageOffset(st, this.page), base = CLASS_BASE + this.src * CLASS_WORDS;
+    st.locks.lock(G.slabLock);
+    for (let k = 0; k < this.reserved.length; k++) {
+      const p = (first + k * size) / 8;
+      if (this.reserved[k] !== 0 || (st.a32[p * 2 + ItemField.bits] & ItemFlag.SLABBED) === 0) continue;
+      freeListRemove(st, p, base);
+      this.reserved[k] = 1;
+      this.nreserved++;
+    }
+    st.locks.unlock(G.slabLock);
+  }
+
+  private finish(st: Store): boolean {
+    const c32 = st.c32;
+    st.locks.lock(G.slabLock);
+    c32[CLASS_BASE + this.src * CLASS_WORDS + Cls.pages]--;
+    c32[st.pageBase + this.page] = this.dst;
+    if (this.dst === 0) {
+      c32[G.poolPages]++;
+    } else {
+      splitPageIntoFreelist(st, this.page, this.dst);
+      c32[CLASS_BASE + this.dst * CLASS_WORDS + Cls.pages]++;
+    }
+    st.cf[F.glob + FG.slabsMoved]++;
+    st.locks.unlock(G.slabLock);
+    return true;
+  }
+}
+
+/** `slabs reassign 0 <dst>`: a page of the global pool goes to dst (slabs lock taken here). */
+export function takePoolPage(st: Store, dst: number): void {
+  st.locks.lock(G.slabLock);
+  if (st.c32[G.poolPages] > 0 && dst > 0) doSlabsNewslab(st, dst); // the pool is drawn from first
+  st.locks.unlock(G.slabLock);
+}
+
+/** allocPull's move: a page for `dst`, a class with none, from the class with the most (at least 2). True when moved. */
 export function slabsReassign(st: Store, dst: number): boolean {
   if (st.c32[CLASS_BASE + dst * CLASS_WORDS + Cls.pages] > 0) return false;
   const src = pickSource(st, dst);
-  if (src === 0) return false;
-  const pg = pickPage(st, src);
-  if (pg < 0 || !evacuatePage(st, pg, src)) {
-    st.cf[F.glob + FG.reassignBusy]++;
-    return false;
-  }
-  return finishMove(st, pg, src, dst);
+  const move = src === 0 ? null : PageMove.start(st, src, dst);
+  if (move === null) return false;
+  if (move.step(st)) return true;
+  move.abandon(st);
+  return false;
 }
 
 function pickSource(st: Store, dst: number): number {
@@ -37,7 +124,7 @@ function pickSource(st: Store, dst: number): number {
 
 /** The page of `src` with the fewest chunks in use: the cheapest to empty. */
 function pickPage(st: Store, src: number): number {
-  const used = st.c32[G.pagesUsed];
+  const used = Atomics.load(st.c32, G.pagesUsed);
   let best = -1, fewest = Infinity;
   for (let pg = 0; pg < used; pg++) {
     if (st.c32[st.pageBase + pg] !== src) continue;
@@ -56,31 +143,26 @@ function chunksInUse(st: Store, pg: number, clsid: number): number {
   return n;
 }
 
-/** Evict every item with a chunk in the page; false if one is in use, locked, or not linked (in flight). */
-function evacuatePage(st: Store, pg: number, clsid: number): boolean {
-  const size = st.classSizes[clsid], first = pageOffset(st, pg);
-  for (let k = 0; k < st.perslab[clsid]; k++) {
-    const p = (first + k * size) / 8;
-    const bits = st.a32[p * 2 + ItemField.bits];
-    if ((bits & ItemFlag.SLABBED) !== 0) continue;
-    const head = (bits & ItemFlag.CHUNK) !== 0 ? st.a32[p * 2 + ItemField.hNext] : p;
-    if (!evictForMove(st, head)) return false;
-  }
-  return true;
-}
-
-function evictForMove(st: Store, it: number): boolean {
+/**
+ * An item with a chunk in the moving page leaves it: copied into a free chunk of its class elsewhere when the
+ * chunk is its own (a whole item of `clsid`) and one is free, else unlinked. False when it is in use now.
+ */
+function rescueOrEvict(st: Store, it: number, clsid: number, whole: boolean, movingPage: number): boolean {
   const a32 = st.a32;
-  if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return false;
-  const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + 48;
+  if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return false; // a value still arriving, or being freed
+  const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + ITEM_HEADER;
   const hv = hash(st.a8, keyOff, nkey);
   const lock = st.itemLockWord(hv);
   if (!st.locks.trylock(lock)) return false;
   let ok = false;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
     if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
-      st.doItemUnlink(it, hv);
-      st.cf[F.glob + FG.reassignEvictions]++;
+      const chunked = (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0;
+      const copy = whole && !chunked ? rescue(st, it, hv, clsid, movingPage) : false;
+      if (!copy) {
+        st.doItemUnlink(it, hv);
+        st.cf[F.glob + FG.reassignEvictions]++;
+      }
       ok = true;
     }
     st.itemRelease(it);
@@ -89,23 +171,16 @@ function evictForMove(st: Store, it: number): boolean {
   return ok;
 }
 
-/** Under the slabs lock: if every chunk is still free, take them off src's list and give the page to dst. */
-function finishMove(st: Store, pg: number, src: number, dst: number): boolean {
-  const c32 = st.c32;
-  st.locks.lock(G.slabLock);
-  const size = st.classSizes[src], first = pageOffset(st, pg), base = CLASS_BASE + src * CLASS_WORDS;
-  let free = true;
-  for (let k = 0; k < st.perslab[src] && free; k++) {
-    free = (st.a32[((first + k * size) / 8) * 2 + ItemField.bits] & ItemFlag.SLABBED) !== 0;
-  }
-  if (free) {
-    for (let k = 0; k < st.perslab[src]; k++) freeListRemove(st, (first + k * size) / 8, base);
-    c32[base + Cls.pages]--;
-    c32[st.pageBase + pg] = dst;
-    splitPageIntoFreelist(st, pg, dst);
-    c32[CLASS_BASE + dst * CLASS_WORDS + Cls.pages]++;
-    st.cf[F.glob + FG.slabsMoved]++;
-  }
-  st.locks.unlock(G.slabLock);
-  return free;
+/** memcached's rescue: the item's bytes into a free chunk of its class (never a new page), swapped in. */
+function rescue(st: Store, it: number, hv: number, clsid: number, movingPage: number): boolean {
+  const a32 = st.a32, ntotal = ITEM_HEADER + (a32[it * 2 + ItemField.bits] >>> 24) + a32[it * 2 + ItemField.nbytes];
+  const copy = takeFreeChunk(st, ntotal, clsid, movingPage);
+  if (copy === 0) return false;
+  st.a8.copyWithin(copy * 8, it * 8, it * 8 + ntotal);
+  a32[copy * 2 + ItemField.bits] &= ~ItemFlag.LINKED;
+  a32[copy * 2 + ItemField.refcount] = 1; // ours, as a new item's
+  st.doItemReplaceRescued(it, copy, hv, casOf(a32, it));
+  st.itemRelease(copy);
+  st.cf[F.glob + FG.reassignRescues]++;
+  return true;
 }

@@ -90,16 +90,55 @@ export function pageOffset(st: Store, pg: number): number {
   return ARENA_PAD + pg * st.pageSize;
 }
 
-/** memcached's do_slabs_newslab (slabs lock held): add a page to `clsid` if the memory limit allows. */
+/**
+ * memcached's do_slabs_newslab (slabs lock held): add a page to `clsid`, from the global page pool (pages
+ * `slabs reassign <src> 0` let go) first, else a new one if the memory limit allows.
+ */
 export function doSlabsNewslab(st: Store, clsid: number): boolean {
   const c32 = st.c32;
-  const pg = c32[G.pagesUsed];
-  if (pg >= c32[G.memLimitPages] || pg >= st.maxPages) return false;
-  c32[G.pagesUsed] = pg + 1;
+  let pg = c32[G.poolPages] > 0 ? poolPage(st) : -1;
+  if (pg >= 0) {
+    c32[G.poolPages]--;
+  } else {
+    pg = c32[G.pagesUsed];
+    if (pg >= c32[G.memLimitPages] || pg >= st.maxPages) return false;
+    c32[G.pagesUsed] = pg + 1;
+  }
   c32[st.pageBase + pg] = clsid;
   splitPageIntoFreelist(st, pg, clsid);
   c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.pages]++;
   return true;
+}
+
+function poolPage(st: Store): number {
+  const used = st.c32[G.pagesUsed];
+  for (let pg = 0; pg < used; pg++) if (st.c32[st.pageBase + pg] === 0) return pg;
+  return -1;
+}
+
+/**
+ * A free chunk of `clsid` outside page `avoid`, never a new page (memcached's SLABS_ALLOC_NO_NEWPAGE): where the
+ * page mover copies an item it rescues. 0 when there is none.
+ */
+export function takeFreeChunk(st: Store, size: number, clsid: number, avoid: number): number {
+  const c32 = st.c32, a32 = st.a32, base = CLASS_BASE + clsid * CLASS_WORDS;
+  const lo = pageOffset(st, avoid) / 8, hi = lo + st.pageSize / 8;
+  st.locks.lock(G.slabLock);
+  let p = c32[base + Cls.freeHead];
+  while (p !== 0 && p >= lo && p < hi) p = a32[p * 2 + ItemField.next];
+  if (p !== 0) {
+    freeListRemove(st, p, base);
+    st.cf[F.requested + clsid] += size;
+  }
+  st.locks.unlock(G.slabLock);
+  return p;
+}
+
+/** Chunks the page mover had taken off the free list go back on it. */
+export function returnChunks(st: Store, chunks: number[], clsid: number): void {
+  st.locks.lock(G.slabLock);
+  for (const p of chunks) freeListPush(st, p, clsid);
+  st.locks.unlock(G.slabLock);
 }
 
 export function splitPageIntoFreelist(st: Store, pg: number, clsid: number): void {

@@ -131,7 +131,12 @@ function preallocate(shared: StoreShared): void {
   for (let c = 1; c <= st.nclasses; c++) doSlabsNewslab(st, c);
 }
 
+/** memcached's reassign_result_type: what `slabs reassign` answers. */
+export const Reassign = { OK: 0, RUNNING: 1, BADCLASS: 2, NOSPARE: 3, SAME: 4 } as const;
+
 export class Store {
+  /** slabs_reassign_pick_any's turn (memcached keeps one for the process; here one per thread). */
+  private reassignCursor = 0;
   readonly shared: StoreShared;
   readonly thread: number;
   readonly stats: ThreadStats;
@@ -232,6 +237,39 @@ export class Store {
    * `lru_crawler crawl`: ask the maintainer for a crawl of the classes marked in `classes` (by class id).
    * False when a crawl is already asked for or running (memcached's CRAWLER_RUNNING).
    */
+  /**
+   * memcached's slabs_reassign: check a move of one page from class src (-1: any with a spare page) to dst
+   * (0: the global page pool) and post it to the maintainer thread, which makes it (slab-mover.ts).
+   */
+  requestReassign(src: number, dst: number): number {
+    const c32 = this.c32;
+    if (Atomics.load(c32, G.reassignSignal) !== 0) return Reassign.RUNNING;
+    if (src === dst) return Reassign.SAME;
+    if (src === -1) src = this.pickAnySource(dst);
+    if (src < 0 || src > this.nclasses || dst < 0 || dst > this.nclasses) return Reassign.BADCLASS;
+    if (this.classPages(src) < 2) return Reassign.NOSPARE;
+    if (Atomics.compareExchange(c32, G.reassignSignal, 0, -1) !== 0) return Reassign.RUNNING; // -1: being written
+    c32[G.reassignSrc] = src;
+    c32[G.reassignDst] = dst;
+    Atomics.store(c32, G.reassignSignal, 1);
+    this.wakeMaintainer();
+    return Reassign.OK;
+  }
+
+  /** Pages a class holds; for 0, the pages in the global pool. */
+  classPages(clsid: number): number {
+    return clsid === 0 ? this.c32[G.poolPages] : this.c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.pages];
+  }
+
+  /** memcached's slabs_reassign_pick_any: the next class in turn, after the last picked, with a spare page. */
+  private pickAnySource(dst: number): number {
+    for (let tries = this.nclasses; tries > 0; tries--) {
+      this.reassignCursor = this.reassignCursor >= this.nclasses ? 1 : this.reassignCursor + 1;
+      if (this.reassignCursor !== dst && this.classPages(this.reassignCursor) > 1) return this.reassignCursor;
+    }
+    return -1;
+  }
+
   /** A crawl runs or has been asked for: memcached's lru_crawler_start answers -1 (BUSY) to another. */
   crawlerBusy(): boolean {
     return Atomics.load(this.c32, G.crawlerRunning) !== 0 || Atomics.load(this.c32, G.crawlSignal) !== 0;
@@ -551,6 +589,8 @@ export class Store {
   }
 
   doItemReplace(old: number, it: number, hv: number, newCas = CAS_NEXT): void { doItemReplace(this, old, it, hv, newCas); }
+  /** The page mover's swap: a copy takes the item's place, its LRU segment and its CAS. */
+  doItemReplaceRescued(old: number, it: number, hv: number, cas: number): void { doItemReplace(this, old, it, hv, cas, true); }
 
   assocInsertItem(it: number, hv: number): void { assocInsert(this, it, hv); }
   linkQ(it: number): void { itemLinkQ(this, it); }

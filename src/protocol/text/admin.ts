@@ -27,7 +27,7 @@ const ERR = {
   WATCH_NOT_ALLOWED: r('CLIENT_ERROR watch commands not allowed'),
 } as const;
 
-function tok(c: Conn, buf: Buffer, i: number): string {
+export function tok(c: Conn, buf: Buffer, i: number): string {
   return buf.toString('latin1', tokStart(c, i), tokEnd(c, i));
 }
 

@@ -1,0 +1,44 @@
+// memcached's slab_rebalance_thread: makes the page moves `slabs reassign` asks for (G.reassignSignal, with
+// G.reassignSrc and G.reassignDst), a pass over the page per round of the maintainer until it is empty, then
+// clears the signal (BUSY to another request until then). A page whose items stay in use is given up after
+// MAX_PASSES passes, its free chunks handed back.
+
+import type { Store } from "../store/store.ts";
+import { PageMove, takePoolPage } from "../store/slab-mover.ts";
+import { G } from "../store/layout.ts";
+
+const MAX_PASSES = 1000;
+
+export class Rebalancer {
+  private readonly st: Store;
+  private move: PageMove | null = null;
+  private passes = 0;
+
+  constructor(st: Store) { this.st = st; }
+
+  /** One pass of a move asked for; true when there was one to work on. */
+  round(): boolean {
+    const st = this.st, c32 = st.c32;
+    if (this.move === null) {
+      if (Atomics.load(c32, G.reassignSignal) !== 1) return false;
+      if (!this.start(c32[G.reassignSrc], c32[G.reassignDst])) { this.done(); return true; }
+    }
+    const move = this.move!;
+    if (move.step(st)) { this.done(); return true; }
+    if (++this.passes >= MAX_PASSES) { move.abandon(st); this.done(); }
+    return true;
+  }
+
+  /** A move from the global pool is a page changing hands at once; from a class, a PageMove. False when done already. */
+  private start(src: number, dst: number): boolean {
+    if (src === 0) { takePoolPage(this.st, dst); return false; }
+    this.move = PageMove.start(this.st, src, dst);
+    this.passes = 0;
+    return this.move !== null;
+  }
+
+  private done(): void {
+    this.move = null;
+    Atomics.store(this.st.c32, G.reassignSignal, 0);
+  }
+}

@@ -1,0 +1,118 @@
+// `slabs reassign` and `slabs automove`, against memcached 1.6.18: every form and refusal byte for byte, and
+// a page really moving: out of a class that holds spare room, its items rescued into that room, none lost.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { differential } from './support/differential.ts';
+import { kindsFor, serverFor } from './support/spec.ts';
+import { Client } from './support/client.ts';
+import { sleep } from './support/server.ts';
+
+differential('slabs: reassign and automove, every form and refusal', [
+  'slabs reassign 1 1\r\n', 'slabs reassign 99 1\r\n', 'slabs reassign 1 99\r\n', 'slabs reassign -2 1\r\n',
+  'slabs reassign 1 2\r\n', 'slabs reassign -1 5\r\n', 'slabs reassign 0 5\r\n', 'slabs reassign x 1\r\n',
+  'slabs reassign 1 2 3\r\n', 'slabs reassign 1\r\n', 'slabs reassign 4294967297 1\r\n',
+  'slabs automove 0\r\n', 'slabs automove 2\r\n', 'slabs automove 3\r\n', 'slabs automove x\r\n',
+  'slabs automove -1\r\n', 'slabs automove 1 noreply\r\n', 'slabs automove ratio 0.5\r\n', 'slabs automove ratio\r\n',
+  'slabs automove ratio x\r\n', 'slabs automove\r\n', 'slabs\r\n', 'slabs foo 1 2\r\n', 'stats settings\r\n',
+]);
+
+differential('slabs: reassign refused when slab_reassign is off', ['slabs reassign 1 2\r\n', 'slabs automove 1\r\n'],
+  { args: ['-o', 'no_slab_reassign'] });
+
+type Slabs = Map<number, Map<string, number>>;
+
+async function stats(c: Client, sub = ''): Promise<string> {
+  await c.send(`stats${sub ? ` ${sub}` : ''}\r\n`);
+  return (await c.readUntil('END\r\n')).toString();
+}
+
+function stat(text: string, name: string): number {
+  const m = new RegExp(`^STAT ${name} (\\d+)\\r$`, 'm').exec(text);
+  assert.ok(m, `no ${name} in ${text.slice(0, 200)}`);
+  return Number(m[1]);
+}
+
+function slabsOf(text: string): Slabs {
+  const out: Slabs = new Map();
+  for (const [, id, name, value] of text.matchAll(/^STAT (\d+):(\w+) (\d+)\r$/gm)) {
+    const cls = out.get(Number(id)) ?? new Map<string, number>();
+    cls.set(name, Number(value));
+    out.set(Number(id), cls);
+  }
+  return out;
+}
+
+const pages = (s: Slabs, cls: number): number => s.get(cls)?.get('total_pages') ?? 0;
+
+for (const kind of kindsFor()) {
+  test(`slabs: reassign moves a page and rescues its items into the class's free room [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '64'], true);
+    const c = await Client.connect(server.port);
+    try {
+      // three pages of one class, then every other key deleted: a page's worth of free chunks spread over all three
+      const value = 'v'.repeat(100), n = 3 * 6000;
+      let batch = '';
+      for (let i = 0; i < n; i++) batch += `set k${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+      await c.send(`${batch}set small 0 0 1\r\nx\r\n`);
+      await c.readUntil('STORED\r\n');
+      const before = slabsOf(await stats(c, 'slabs'));
+      const src = [...before.keys()].find((id) => pages(before, id) >= 3);
+      assert.ok(src !== undefined, 'a class with three pages');
+      const dst = src + 5;
+      let deletes = '';
+      for (let i = 0; i < n; i += 2) deletes += `delete k${i} noreply\r\n`;
+      await c.send(`${deletes}mn\r\n`);
+      await c.readUntil('MN\r\n');
+
+      await c.send(`slabs reassign ${src} ${dst}\r\n`);
+      assert.equal(await c.readLine(), 'OK');
+      let general = await stats(c);
+      for (let i = 0; i < 200 && (stat(general, 'slab_reassign_running') !== 0 || stat(general, 'slabs_moved') === 0); i++) {
+        await sleep(25);
+        general = await stats(c);
+      }
+      assert.equal(stat(general, 'slabs_moved'), 1);
+      assert.ok(stat(general, 'slab_reassign_rescues') > 0, 'items rescued, not evicted');
+      assert.equal(stat(general, 'slab_reassign_evictions_nomem'), 0);
+      const after = slabsOf(await stats(c, 'slabs'));
+      assert.equal(pages(after, src), pages(before, src) - 1);
+      assert.equal(pages(after, dst), pages(before, dst) + 1);
+      let gets = '';
+      for (let i = 1; i < n; i += 2) gets += `get k${i}\r\n`;
+      await c.send(gets);
+      const got = (await c.readUntil(`VALUE k${n - 1} 0 100\r\n${value}\r\nEND\r\n`)).toString();
+      assert.equal(got.split('VALUE ').length - 1, n / 2, 'every key kept');
+    } finally { c.end(); await server.stop(); }
+  });
+
+  test(`slabs: a page given to the global pool (dst 0) is the next one a class takes [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '64'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const value = 'v'.repeat(100);
+      let batch = '';
+      for (let i = 0; i < 2 * 6000; i++) batch += `set k${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+      await c.send(`${batch}mn\r\n`);
+      await c.readUntil('MN\r\n');
+      const before = slabsOf(await stats(c, 'slabs'));
+      const src = [...before.keys()].find((id) => pages(before, id) >= 2);
+      assert.ok(src !== undefined);
+      await c.send(`slabs reassign ${src} 0\r\n`);
+      assert.equal(await c.readLine(), 'OK');
+      let general = await stats(c);
+      for (let i = 0; i < 200 && stat(general, 'slab_global_page_pool') === 0; i++) {
+        await sleep(25);
+        general = await stats(c);
+      }
+      assert.equal(stat(general, 'slab_global_page_pool'), 1);
+      const totalBefore = stat(await stats(c, 'slabs'), 'total_malloced');
+      const big = 'b'.repeat(5000);
+      await c.send(`set big 0 0 ${big.length}\r\n${big}\r\n`);
+      assert.equal(await c.readLine(), 'STORED');
+      general = await stats(c);
+      assert.equal(stat(general, 'slab_global_page_pool'), 0, 'the new class took the pooled page');
+      assert.equal(stat(await stats(c, 'slabs'), 'total_malloced'), totalBefore, 'no new memory for it');
+    } finally { c.end(); await server.stop(); }
+  });
+}
