@@ -71,22 +71,23 @@ export class Dispatcher {
     const s = this.settings;
     const bound: Listener[] = [];
     if (s.socketPath !== null) {
+      this.describeListener(this.claimListenerRow(now), 2, 0, 0, 0);
       await this.listenUnix(s.socketPath);
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
-      this.listenerRow(now, 2, 0, 0, 0);
       return bound; // memcached: -s turns TCP off
     }
     if (s.port === 0) return bound;
     let port = s.port < 0 ? 0 : s.port;
     for (const [i, host] of s.listen.entries()) {
       const server = this.createServer();
+      const row = this.claimListenerRow(now); // before the first client can take the row after it
       await listenOn(server, { host, port, backlog: s.backlog });
       const addr = server.address() as net.AddressInfo;
       port = addr.port;
       this.tcpBinds.push({ server, host, port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
-      if (addr.family === 'IPv6') this.listenerRow(now, 3, 0, port, i);
-      else this.listenerRow(now, 1, ipv4ToInt(addr.address), port, 0);
+      if (addr.family === 'IPv6') this.describeListener(row, 3, 0, port, i);
+      else this.describeListener(row, 1, ipv4ToInt(addr.address), port, 0);
     }
     if (s.udpPort > 0) for (const host of s.listen) bound.push(await this.listenUdp(host, s.udpPort));
     this.fdBudget = connectionFdBudget();
@@ -131,16 +132,22 @@ export class Dispatcher {
    * A listening socket's row in the connection table: memcached lists its listeners in `stats conns`
    * (conn_listening), first, as they hold the lowest descriptors. An IPv6 row names its -l entry.
    */
-  private listenerRow(now: number, transport: number, ipv4: number, port: number, listenIndex: number): void {
+  private claimListenerRow(now: number): number {
     const row = this.connTable.claim();
+    if (row >= 0) {
+      this.connTable.set(row, ConnRow.lastCmd, now);
+      this.connTable.set(row, ConnRow.state, ConnState.listening);
+    }
+    return row;
+  }
+
+  private describeListener(row: number, transport: number, ipv4: number, port: number, listenIndex: number): void {
     if (row < 0) return;
     const t = this.connTable;
     t.set(row, ConnRow.transport, transport);
     t.set(row, ConnRow.ipv4, ipv4);
     t.set(row, ConnRow.port, port);
     t.set(row, ConnRow.thread, listenIndex);
-    t.set(row, ConnRow.lastCmd, now);
-    t.set(row, ConnRow.state, ConnState.listening);
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */
