@@ -116,3 +116,65 @@ for (const kind of kindsFor()) {
     } finally { c.end(); await server.stop(); }
   });
 }
+
+for (const kind of kindsFor()) {
+  test(`slabs: the automover gives a class's spare pages back to the global pool once its window is clean [${kind}]`, async () => {
+    // slab_automove 1 (the default) with a window of 3 samples, one a second: a class holding more than 2.5
+    // pages of free chunks, and no eviction or new page for the whole window, lets its pages go one by one
+    const server = await serverFor(kind, ['-m', '64', '-o', 'slab_automove_window=3'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const value = 'v'.repeat(100), n = 26_000;
+      let batch = '', deletes = '';
+      for (let i = 0; i < n; i++) batch += `set k${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+      for (let i = 0; i < n; i++) deletes += `delete k${i} noreply\r\n`;
+      await c.send(`${batch}mn\r\n`);
+      await c.readUntil('MN\r\n');
+      const full = slabsOf(await stats(c, 'slabs'));
+      const cls = [...full.keys()].find((id) => pages(full, id) >= 4);
+      assert.ok(cls !== undefined, 'a class of four pages or more');
+      await c.send(`${deletes}mn\r\n`);
+      await c.readUntil('MN\r\n');
+      let now = full;
+      for (let i = 0; i < 400 && pages(now, cls) > 2; i++) {
+        await sleep(25);
+        now = slabsOf(await stats(c, 'slabs'));
+      }
+      assert.equal(pages(now, cls), 2, 'down to no more than 2.5 pages of free chunks');
+      const general = await stats(c);
+      assert.equal(stat(general, 'slab_global_page_pool'), pages(full, cls) - 2);
+      assert.equal(stat(general, 'slabs_moved'), pages(full, cls) - 2);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
+for (const kind of kindsFor()) {
+  test(`slabs: the automover moves a page from the class with the oldest tail to one that keeps evicting [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '8', '-o', 'slab_automove_window=3'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const old = 'o'.repeat(100), churn = 'c'.repeat(2000);
+      let batch = '';
+      for (let i = 0; i < 4 * 6000; i++) batch += `set old${i} 0 0 ${old.length} noreply\r\n${old}\r\n`;
+      await c.send(`${batch}mn\r\n`);
+      await c.readUntil('MN\r\n');
+      const start = slabsOf(await stats(c, 'slabs'));
+      const src = [...start.keys()].find((id) => pages(start, id) >= 3);
+      assert.ok(src !== undefined);
+      // then only the other class is written, far past what the rest of memory holds: it evicts, its tail stays young
+      let general = await stats(c), round = 0;
+      for (; round < 400 && stat(general, 'slabs_moved') === 0; round++) {
+        let writes = '';
+        for (let i = 0; i < 200; i++) writes += `set churn${round * 200 + i} 0 0 ${churn.length} noreply\r\n${churn}\r\n`;
+        await c.send(`${writes}mn\r\n`);
+        await c.readUntil('MN\r\n');
+        await sleep(20);
+        general = await stats(c);
+      }
+      assert.ok(stat(general, 'evictions') > 0, 'the churned class evicts');
+      assert.ok(stat(general, 'slabs_moved') >= 1, 'a page moved');
+      const end = slabsOf(await stats(c, 'slabs'));
+      assert.ok(pages(end, src) < pages(start, src), `the old class gave a page (${pages(start, src)} -> ${pages(end, src)})`);
+    } finally { c.end(); await server.stop(); }
+  });
+}

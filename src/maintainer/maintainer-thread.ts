@@ -8,6 +8,7 @@ import { F, FG, G } from "../store/layout.ts";
 import { classHasItems, lruMaintainerJuggle } from "./lru-maintainer.ts";
 import { Crawler } from "./crawler.ts";
 import { Rebalancer } from "./rebalancer.ts";
+import { Automover } from "./automove.ts";
 
 const MIN_SLEEP_MS = 1, MAX_SLEEP_MS = 1000;
 
@@ -16,6 +17,7 @@ const st = new Store(shared, shared.settings.numThreads + 1);
 let sleepMs = MIN_SLEEP_MS;
 const crawler = new Crawler(st);
 const rebalancer = new Rebalancer(st);
+const automover = new Automover(st);
 
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   let did = 0;
@@ -23,6 +25,7 @@ while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   st.cf[F.glob + FG.maintainerJuggles]++;
   st.maybeExpand();
   if (crawler.round()) did++;
+  if (automover.round()) did++;
   if (rebalancer.round()) did++;
   sleepMs = did > 0 ? Math.max(MIN_SLEEP_MS, crawler.sleepUs() / 1000) : Math.min(sleepMs * 2, MAX_SLEEP_MS);
   Atomics.wait(st.c32, G.maintainerStop, 0, sleepMs);

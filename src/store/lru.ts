@@ -3,7 +3,7 @@
 // taken after the item lock and before the slabs lock; items found from an LRU tail are only ever trylocked.
 
 import type { Store } from "./store.ts";
-import { CLASS_BASE, CLASS_WORDS, Cls, F, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
+import { CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
 
@@ -240,4 +240,5 @@ function evictCount(st: Store, it: number, bits: number, now: number): void {
   if (a32[it * 2 + ItemField.exptime] !== 0) slabStat(st, bits, SlabStat.evicted_nonzero);
   if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.evicted_unfetched);
   if ((bits & ItemFlag.ACTIVE) !== 0) slabStat(st, bits, SlabStat.evicted_active);
+  if (st.c32[G.slabAutomove] === 2) st.requestReassign(-1, clsid); // slab_automove 2: a page for every eviction
 }

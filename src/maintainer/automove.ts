@@ -1,0 +1,125 @@
+// memcached's slab automover (slab_automove.c, run by its LRU maintainer thread when slab_automove is 1):
+// once a second of store time it samples every class (evictions and out-of-memory answers since the last
+// sample, page growth, the age of COLD's tail) into a window of slab_automove_window samples, and asks for a
+// page move (Store.requestReassign, made by the Rebalancer) when
+// - a class holds more than 2.5 pages of free chunks and its window is clean (no eviction, no out of
+//   memory, no new page): a page goes back to the global pool, and the next sample comes at once;
+// - after a full window, the class with the youngest tail that keeps evicting (over half the samples, or
+//   over a quarter of all evictions) is younger than slab_automove_ratio times the oldest class's age: the
+//   oldest (with more than two pages) gives it a page.
+// slab_automove 2 asks for a page from any class on every eviction instead (lru.ts evictCount).
+
+import type { Store } from "../store/store.ts";
+import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ItemField, Lru, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES } from "../store/layout.ts";
+import { SlabStat } from "../stats/thread-stats.ts";
+
+const MIN_PAGES_FOR_SOURCE = 2;
+const MIN_PAGES_FOR_RECLAIM = 2.5;
+
+/** One class's sample: what changed since the last one, and how old COLD's tail is. */
+type Sample = { evicted: number; outOfMemory: number; pages: number };
+
+export class Automover {
+  private readonly st: Store;
+  private windowSize = 0;
+  private cur = 0;
+  private ratio = 0;
+  private lastCheck = -1;
+  // window slots, [clsid * windowSize + slot]
+  private age = new Float64Array(0);
+  private dirty = new Uint8Array(0);
+  private evictedRatio = new Float64Array(0);
+  private evictedSeen = new Uint8Array(0);
+  private before: Sample[] = [];
+
+  constructor(st: Store) {
+    this.st = st;
+    this.init();
+  }
+
+  /** The automover's turn in the maintainer's round; true when it asked for a move. */
+  round(): boolean {
+    const st = this.st;
+    if (st.c32[G.slabAutomove] !== 1) return false;
+    const now = st.currentTime();
+    if (now === this.lastCheck) return false;
+    if (this.ratio !== st.cf[F.glob + FG.automoveRatio] || this.windowSize !== st.c32[G.automoveWindow]) this.init();
+    const [src, dst] = this.run();
+    if (dst !== 0) this.lastCheck = now; // a page for the pool: look again at once
+    if (src === -1 || dst === -1) return false;
+    st.requestReassign(src, dst);
+    return true;
+  }
+
+  /** slab_automove_init: an empty window, and a dry sample to measure the next against. */
+  private init(): void {
+    const st = this.st;
+    this.windowSize = Math.max(1, st.c32[G.automoveWindow]);
+    this.ratio = st.cf[F.glob + FG.automoveRatio];
+    this.cur = 0;
+    const slots = this.windowSize * MAX_CLASSES;
+    this.age = new Float64Array(slots);
+    this.dirty = new Uint8Array(slots);
+    this.evictedRatio = new Float64Array(slots);
+    this.evictedSeen = new Uint8Array(slots);
+    this.before = this.sampleAll();
+  }
+
+  private sampleAll(): Sample[] {
+    const st = this.st, out: Sample[] = [];
+    for (let n = 0; n <= st.nclasses; n++) {
+      out.push({
+        evicted: st.stats.sumSlab(n, SlabStat.evicted),
+        outOfMemory: st.stats.sumSlab(n, SlabStat.outofmemory),
+        pages: st.c32[CLASS_BASE + n * CLASS_WORDS + Cls.pages],
+      });
+    }
+    return out;
+  }
+
+  /** slab_automove_run: [src, dst], -1 for no move; dst 0 is the global pool. */
+  private run(): [number, number] {
+    const st = this.st, after = this.sampleAll(), w = this.windowSize;
+    let evictedTotal = 0;
+    for (let n = 1; n <= st.nclasses; n++) evictedTotal += after[n].evicted - this.before[n].evicted;
+    this.cur++;
+    let oldest = -1, oldestAge = 0, youngest = -1, youngestAge = Infinity, youngestEvicting = false;
+    let move: [number, number] = [-1, -1];
+    for (let n = 1; n <= st.nclasses; n++) {
+      const slot = n * w + (this.cur % w);
+      const evictedDelta = after[n].evicted - this.before[n].evicted;
+      this.evictedRatio[slot] = evictedDelta > 0 ? evictedDelta / evictedTotal : 0;
+      this.evictedSeen[slot] = evictedDelta > 0 ? 1 : 0;
+      this.dirty[slot] = evictedDelta > 0 || after[n].outOfMemory > this.before[n].outOfMemory ||
+        after[n].pages > this.before[n].pages ? 1 : 0;
+      this.age[slot] = this.coldTailAge(n);
+      let ageSum = 0, dirty = 0, ratioSum = 0, seen = 0;
+      for (let s = n * w; s < (n + 1) * w; s++) {
+        ageSum += this.age[s]; dirty += this.dirty[s]; ratioSum += this.evictedRatio[s]; seen += this.evictedSeen[s];
+      }
+      const age = Math.floor(ageSum / w);
+      const base = CLASS_BASE + n * CLASS_WORDS;
+      if (st.c32[base + Cls.freeCount] > st.perslab[n] * MIN_PAGES_FOR_RECLAIM && dirty === 0) {
+        move = [n, 0];
+        oldest = youngest = -1;
+        break;
+      }
+      if (age > oldestAge && st.c32[base + Cls.pages] > MIN_PAGES_FOR_SOURCE) { oldest = n; oldestAge = age; }
+      if (age < youngestAge && (seen > w / 2 || ratioSum / w > 0.25)) {
+        youngest = n;
+        youngestAge = age;
+        youngestEvicting = this.evictedSeen[slot] !== 0;
+      }
+    }
+    this.before = after;
+    if (youngest !== -1 && oldest !== -1 && this.cur > w && youngestAge < oldestAge * this.ratio && youngestEvicting) {
+      move = [oldest, youngest];
+    }
+    return move;
+  }
+
+  private coldTailAge(clsid: number): number {
+    const st = this.st, tail = st.c32[LRU_BASE + (clsid | Lru.COLD) * LRU_WORDS + LruW.tail];
+    return tail === 0 ? 0 : st.currentTime() - st.a32[tail * 2 + ItemField.time];
+  }
+}
