@@ -92,3 +92,16 @@ test('stats conns: a row per listener and connection, each state as memcached na
     assert.deepEqual(seen[0], seen[1]);
     assert.ok(seen[0].includes('addr tcp:127.0.0.1:<port> | state conn_listening | secs_since_last_cmd <s>'));
   });
+
+for (const kind of kindsFor()) {
+  test(`stats: a listening socket counts in total_connections, not in curr_connections [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const c = await Client.connect(server.port);
+    try {
+      await c.send('stats\r\n');
+      const text = (await c.readUntil('END\r\n')).toString();
+      assert.match(text, /^STAT curr_connections 1\r$/m);
+      assert.match(text, /^STAT total_connections 2\r$/m);
+    } finally { c.end(); await server.stop(); }
+  });
+}

@@ -133,6 +133,7 @@ export class Dispatcher {
    * (conn_listening), first, as they hold the lowest descriptors. An IPv6 row names its -l entry.
    */
   private claimListenerRow(now: number): number {
+    this.ctl.add(Ctl.totalConns, 1); // memcached's listening conn counts in total_connections (not in curr_)
     const row = this.connTable.claim();
     if (row >= 0) {
       this.connTable.set(row, ConnRow.lastCmd, now);
