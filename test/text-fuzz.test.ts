@@ -4,13 +4,15 @@
 // and no connection may have hit an internal error.
 
 import { test, after } from 'node:test';
+import dgram from 'node:dgram';
 import assert from 'node:assert/strict';
 import { Client } from './support/client.ts';
 import { startServer, sleep, type Server } from './support/server.ts';
 import { mulberry32 as rng } from './support/rng.ts';
 
 let server: Server | null = null;
-after(async () => { await server?.stop(); });
+let udpServer: Server | null = null;
+after(async () => { await server?.stop(); await udpServer?.stop(); });
 
 
 // No flush_all: it wipes data by design, which is not what this test is after.
@@ -56,4 +58,38 @@ test('garbage on many connections leaves the server, other clients and stored da
   for (const m of threads.matchAll(/conn_faults (\d+)/g)) assert.equal(m[1], '0', threads);
   bystander.end();
   assert.equal(await Promise.race([server.exited, sleep(50).then(() => 'running')]), 'running');
+});
+
+test('garbage datagrams (-U) leave the server, other clients and stored data intact', async () => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const udpPort = probe.address().port; // a free port, handed to the server
+  probe.close();
+  udpServer = await startServer('cachalot', ['-t', '2', '-m', '16', '-U', String(udpPort)]);
+  const bystander = await Client.connect(udpServer.port);
+  const value = 'precious'.repeat(10);
+  assert.equal((await bystander.request(`set keeper 7 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+  const sender = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sender.bind(0, '127.0.0.1', resolve));
+  for (let seed = 1; seed <= 300; seed++) {
+    const r = rng(seed * 7919);
+    // a frame header that is usually whole and single (else dropped unread), then a random stream
+    const header = Buffer.from([seed >> 8, seed & 255, 0, 0, 0, r() < 0.9 ? 1 : Math.floor(r() * 4), 0, 0]);
+    const body = randomStream(seed).subarray(0, 60_000);
+    await new Promise<void>((resolve) => sender.send(Buffer.concat([header, body]), udpPort, '127.0.0.1', () => resolve()));
+  }
+  const want = `VALUE keeper 7 ${value.length}\r\n${value}\r\nEND\r\n`;
+  assert.equal((await bystander.request('get keeper\r\n', want.length)).toString(), want);
+  await bystander.send('stats threads\r\n');
+  const threads = (await bystander.readUntil('END\r\n')).toString();
+  for (const m of threads.matchAll(/conn_faults (\d+)/g)) assert.equal(m[1], '0', threads);
+  // and the port still answers
+  const answer = new Promise<Buffer>((resolve, reject) => {
+    const bound = setTimeout(() => reject(new Error('no answer on the UDP port')), 5_000);
+    sender.on('message', (m: Buffer) => { if (m.readUInt16BE(0) === 0xfff0) { clearTimeout(bound); resolve(m); } });
+  });
+  sender.send(Buffer.concat([Buffer.from([0xff, 0xf0, 0, 0, 0, 1, 0, 0]), Buffer.from('get keeper\r\n')]), udpPort, '127.0.0.1');
+  assert.equal((await answer).subarray(8).toString(), want);
+  sender.close();
+  bystander.end();
 });
