@@ -24,7 +24,15 @@ const USHRT_MAX = 0xffff;
 /** The part of a node:dgram socket a UDP connection uses. */
 export type DatagramSocket = {
   send(msg: Uint8Array, port: number, address: string): void;
+  getSendQueueSize(): number;
 };
+
+/**
+ * Replies waiting in libuv for the kernel to take them, past which a request is dropped unanswered: a client
+ * asking for large values faster than the socket sends them would otherwise grow the queue without bound
+ * (memcached stops reading its UDP socket until it can write again; datagrams sent meanwhile are lost too).
+ */
+const SEND_QUEUE_LIMIT = 4 * 1024 * 1024;
 
 /** A UDP connection's socket, the datagram being answered, and where in the out buffer each response starts. */
 export class UdpPort {
@@ -107,6 +115,7 @@ export class UdpPort {
 export function udpTakeRequest(c: Conn, udp: UdpPort, msg: Buffer, address: string, port: number): boolean {
   if (msg.length <= UDP_HEADER_SIZE) return false;
   c.ctx.stats.row[ThreadStat.bytes_read] += msg.length;
+  if (udp.socket.getSendQueueSize() > SEND_QUEUE_LIMIT) return false;
   udp.requestId = msg[0] * 256 + msg[1];
   if (msg[4] !== 0 || msg[5] !== 1) return false;
   udp.address = address;
