@@ -58,7 +58,7 @@ export class UdpPort {
   /** A new request: nothing is queued or sent for it yet. */
   begin(): void { this.forget(); this.answered = false; }
 
-  /** The latest response is a get's: sent even if its key misses. */
+  /** The latest response is one memcached sends even when empty (a get's key, quit, a metadump). */
   keepLastEmpty(): void {
     if (this.keepEmpty.length > 0) this.keepEmpty[this.keepEmpty.length - 1] = true;
   }
