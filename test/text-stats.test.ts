@@ -105,3 +105,16 @@ for (const kind of kindsFor()) {
     } finally { c.end(); await server.stop(); }
   });
 }
+
+differential('stats sizes: the item size histogram, switched on and off while running', [
+  'set before 0 0 10\r\n0123456789\r\n', 'stats sizes\r\n', 'stats sizes_enable\r\n', 'stats sizes_enable\r\n',
+  'set a 0 0 1\r\nx\r\n', 'set b 5 0 100\r\n' + 'y'.repeat(100) + '\r\n', `set c 0 0 3000\r\n${'z'.repeat(3000)}\r\n`,
+  'set d 0 0 1\r\nx\r\n', 'stats sizes\r\n', 'delete a\r\n', 'set b 0 0 1\r\nx\r\n', 'append d 0 0 40\r\n' + 'w'.repeat(40) + '\r\n',
+  'stats sizes\r\n', 'stats settings\r\n', 'stats sizes_disable\r\n', 'stats sizes\r\n', 'stats sizes_enable\r\n', 'stats sizes\r\n',
+]);
+
+differential('stats sizes: kept from the start with -o track_sizes', [
+  'set a 0 0 1\r\nx\r\n', 'set b 0 0 500\r\n' + 'y'.repeat(500) + '\r\n', 'stats sizes\r\n', 'stats settings\r\n',
+], { args: ['-o', 'track_sizes'] });
+
+differential('stats sizes: refused without CAS (-C)', ['stats sizes_enable\r\n', 'stats sizes\r\n'], { args: ['-C'] });

@@ -131,6 +131,6 @@ export function storeSettingsOf(s: Settings): StoreSettings {
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,
     lruCrawler: s.lruCrawler, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,
     slabReassign: s.slabReassign, slabAutomove: s.slabAutomove, slabAutomoveRatio: s.slabAutomoveRatio,
-    slabAutomoveWindow: s.slabAutomoveWindow,
+    slabAutomoveWindow: s.slabAutomoveWindow, trackSizes: s.trackSizes,
   };
 }

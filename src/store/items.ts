@@ -3,7 +3,8 @@
 // `do` functions expect the caller to hold the item lock for hv.
 
 import type { Store } from "./store.ts";
-import { ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
+import { G, ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
+import { sizesCount } from "./sizes.ts";
 import { AllocError, StoreOp, StoreResult } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
 import { slabsReassign } from "./slab-mover.ts";
@@ -141,6 +142,7 @@ export function doItemLink(st: Store, it: number, hv: number, newCas = CAS_NEXT)
   a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
   a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);
+  if (st.c32[G.sizesOn] !== 0) sizesCount(st, it, 1);
   st.assocInsertItem(it, hv);
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
@@ -163,6 +165,7 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number, ne
   a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
   a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);
+  if (st.c32[G.sizesOn] !== 0) { sizesCount(st, old, -1); sizesCount(st, it, 1); }
   assocReplace(st, old, it, hv);
   const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
   st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;

@@ -47,6 +47,7 @@ export const G = {
   memLimitPages: 6, // -m / cache_memlimit, in pages
   crawlerRunning: 7,
   maintainerStop: 8,
+  sizesOn: 10, // the item size histogram is kept (src/store/sizes.ts)
   // line 1: every store
   casLock: 16, casHi: 17, casLo: 18, // memcached's cas_id and cas_id_lock
   // line 2: every allocation
@@ -86,6 +87,7 @@ export const FG = {
   crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3, reassignEvictions: 4, reassignBusy: 5,
   hotMaxFactor: 6, warmMaxFactor: 7, automoveRatio: 8, // live settings (with G's line 4)
   reassignRescues: 9,
+  sizesCasMin: 10, // items with a smaller CAS are not in the size histogram
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

@@ -124,11 +124,6 @@ export function reportSlabs(st: Store, emit: Emit): void {
   emit("total_malloced", st.c32[G.pagesUsed] * st.pageSize);
 }
 
-/** `stats sizes`: memcached 1.6 keeps the size histogram off unless -o track_sizes. */
-export function reportSizes(_st: Store, emit: Emit): void {
-  emit("sizes_status", "disabled");
-}
-
 /** `stats reset`: zero the store's counters (memcached's item_stats_reset and the totals of stats_reset). */
 export function resetStats(st: Store): void {
   const all = st.stats.all;

@@ -15,7 +15,8 @@ import { assocDelete, assocExpandStep, assocInsert, bucketOf } from "./assoc.ts"
 import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
 import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
 import { addDelta } from "./delta.ts";
-import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
+import { reportGeneral, reportItems, reportSlabs, resetStats } from "./report.ts";
+import { createSizesBuffer, reportSizes, sizesCount } from "./sizes.ts";
 import type { StoreLiveSettings } from "../settings/report.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
 
@@ -29,6 +30,7 @@ export type StoreSettings = {
   preallocate: boolean; // -L
   evictToFree: boolean; // !-M
   useCas: boolean; // !-C
+  trackSizes?: boolean; // -o track_sizes: the item size histogram from the start
   hashpowerInit: number; // -o hashpower (16)
   numThreads: number; // -t: workers; threads are 0 dispatcher, 1..N workers, N+1 maintainer
   lruSegmented: boolean; // -o lru_segmented (default on)
@@ -55,6 +57,8 @@ export type StoreShared = {
   ctl: WebAssembly.Memory;
   hashTable: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** `stats sizes`'s buckets, or null when none are kept (sizes.ts). */
+  sizes: SharedArrayBuffer | null;
   classSizes: number[];
   maxPages: number;
   lockPower: number;
@@ -88,6 +92,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     ctl: createCtlMemory(lay.bytes),
     hashTable: new SharedArrayBuffer(4 * 2 ** hashpowerMax),
     stats: createStatsBuffer(s.numThreads + 2),
+    sizes: createSizesBuffer(s.itemSizeMax, s.trackSizes ?? false),
     classSizes, maxPages, lockPower, hashpowerMax,
     startedUnix: Math.floor(now / 1000) - CLOCK_START,
     startedMs: now,
@@ -99,6 +104,7 @@ export function createStore(settings: StoreSettings): StoreShared {
   const cf = new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset);
   cf[F.glob + FG.memLimitBytes] = s.maxBytes;
   initLiveSettings(c32, cf, s);
+  c32[G.sizesOn] = s.trackSizes === true && shared.sizes !== null ? 1 : 0; // memcached's item_stats_sizes_init at start
   for (let c = 1; c < classSizes.length; c++) {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
@@ -142,6 +148,8 @@ export class Store {
   readonly stats: ThreadStats;
   readonly arena: SharedArrayBuffer;
   readonly hashTable: SharedArrayBuffer;
+  /** The item size histogram's buckets (null: none kept), counted while G.sizesOn. */
+  readonly sizes: Int32Array | null;
   readonly a32: Int32Array; // views made once per thread; the buffers never change size
   readonly a8: Uint8Array;
   /** The arena as a DataView, for copies of a few words at a time (copyViewBytes). */
@@ -188,6 +196,7 @@ export class Store {
     this.stats = new ThreadStats(shared.stats, thread);
     this.arena = shared.arena;
     this.hashTable = shared.hashTable;
+    this.sizes = shared.sizes === null ? null : new Int32Array(shared.sizes);
     this.a32 = new Int32Array(shared.arena);
     this.a8 = new Uint8Array(shared.arena);
     this.arenaView = new DataView(shared.arena);
@@ -573,6 +582,7 @@ export class Store {
     const i = it * 2 + ItemField.bits;
     if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
     this.a32[i] &= ~ItemFlag.LINKED;
+    if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
     assocDelete(this, it, hv);
     itemUnlinkQ(this, it);
     this.itemRelease(it);
@@ -583,6 +593,7 @@ export class Store {
     const i = it * 2 + ItemField.bits;
     if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
     this.a32[i] &= ~ItemFlag.LINKED;
+    if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
     assocDelete(this, it, hv);
     doItemUnlinkQ(this, it, lruId);
     this.itemRelease(it);
@@ -595,6 +606,9 @@ export class Store {
   assocInsertItem(it: number, hv: number): void { assocInsert(this, it, hv); }
   linkQ(it: number): void { itemLinkQ(this, it); }
   linkQNolock(it: number, id: number): void { doItemLinkQ(this, it, id); }
+
+  /** The CAS counter's value now (the last one handed out). */
+  currentCas(): number { return (this.c32[G.casHi] >>> 0) * 4294967296 + (this.c32[G.casLo] >>> 0); }
 
   /** memcached's get_cas_id under cas_id_lock: one shared 64-bit counter (53 bits used), no allocation. */
   nextCas(): number {

@@ -3,10 +3,10 @@
 // (src/protocol/text/stats.ts reportStats), framed here as packets. A cold path: strings are fine.
 
 import type { Conn } from '../../worker/conn.ts';
-import { reportStats, resetStats } from '../text/stats.ts';
+import { reportStats, resetStats, SIZES_SWITCHES } from '../text/stats.ts';
 import { Op, Status, BinState, addBinHeader, writeBinError } from './header.ts';
 
-const SUBCOMMANDS = ['items', 'slabs', 'sizes'];
+const SUBCOMMANDS = ['items', 'slabs', 'sizes', 'sizes_enable', 'sizes_disable'];
 
 export function processBinStat(c: Conn, st: BinState): void {
   const sub = c.rbuf.toString('latin1', st.keyStart, st.keyStart + st.keylen);
@@ -34,7 +34,7 @@ function statsDetail(c: Conn, st: BinState, rest: string): void {
 /** One group of statistics as packets, then the end packet. */
 function statsAsPackets(c: Conn, st: BinState, group: string): void {
   reportStats(c, group, (name, value) => statPacket(c, st, name, String(value)));
-  statPacket(c, st, '', '');
+  if (!SIZES_SWITCHES.has(group)) statPacket(c, st, '', ''); // (memcached ends these two without it)
 }
 
 /** append_bin_stats: opcode Stat, the request's opaque, CAS 0. */

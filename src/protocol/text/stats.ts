@@ -12,6 +12,8 @@ import type { LiveSettings } from '../../settings/report.ts';
 import { Ctl, EXT_UINT_SETTINGS } from '../../server-ctl.ts';
 import { PROTOCOL_VERSION } from './commands.ts';
 import { processCachedump } from './dump.ts';
+import { G } from '../../store/layout.ts';
+import { sizesDisable, sizesEnable } from '../../store/sizes.ts';
 
 export type Emit = (name: string, value: string | number) => void;
 const L = (s: string): Buffer => Buffer.from(s);
@@ -35,8 +37,12 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   if (tokIs(c, buf, 1, SUB.cachedump)) { processCachedump(c, buf, ntokens); return; }
   const group = buf.toString('latin1', c.tokens[2], c.tokens[3]);
   if (!reportStats(c, group, emit)) { out.bytes(REPLY.ERROR); return; }
-  out.bytes(REPLY.END);
+  if (!SIZES_SWITCHES.has(group)) out.bytes(REPLY.END); // memcached ends these two without END
+
 }
+
+/** `stats sizes_enable|sizes_disable`: memcached's get_stats answers them without the terminator. */
+export const SIZES_SWITCHES = new Set(['sizes_enable', 'sizes_disable']);
 
 /**
  * One group of statistics as (name, value) pairs, for whichever protocol frames them: '' (plain
@@ -50,6 +56,8 @@ export function reportStats(c: Conn, group: string, emit: Emit): boolean {
     case 'items': store.reportItems(emit); return true;
     case 'slabs': store.reportSlabs(emit); return true;
     case 'sizes': store.reportSizes(emit); return true;
+    case 'sizes_enable': for (const [k, v] of sizesEnable(store)) emit(k, v); return true;
+    case 'sizes_disable': for (const [k, v] of sizesDisable(store)) emit(k, v); return true;
     case 'conns': connStats(c, emit); return true;
     case 'threads': threadStats(c, emit); return true;
     default: return false;
@@ -62,6 +70,7 @@ function liveSettings(c: Conn): LiveSettings {
   const uints = new Map(EXT_UINT_SETTINGS.map(([, stat], i) => [stat, ctl.extSetting(i)]));
   return {
     verbosity: ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings(),
+    trackSizes: store.c32[G.sizesOn] !== 0, // item_stats_sizes_status()
     ext: { uints, maxFrag: ctl.extMaxFrag() },
   };
 }
