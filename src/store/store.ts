@@ -17,6 +17,7 @@ import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItem
 import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSizes, reportSlabs, resetStats } from "./report.ts";
 import type { StoreLiveSettings } from "../settings/report.ts";
+import { createLogBuffer, LogWriter } from "../logger/logger.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
 
 export type StoreSettings = {
@@ -55,6 +56,8 @@ export type StoreShared = {
   ctl: WebAssembly.Memory;
   hashTable: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** The logger's rings (src/logger), one per thread: `watch` reads them. */
+  log: SharedArrayBuffer;
   classSizes: number[];
   maxPages: number;
   lockPower: number;
@@ -88,6 +91,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     ctl: createCtlMemory(lay.bytes),
     hashTable: new SharedArrayBuffer(4 * 2 ** hashpowerMax),
     stats: createStatsBuffer(s.numThreads + 2),
+    log: createLogBuffer(s.numThreads + 2),
     classSizes, maxPages, lockPower, hashpowerMax,
     startedUnix: Math.floor(now / 1000) - CLOCK_START,
     startedMs: now,
@@ -135,6 +139,8 @@ export class Store {
   readonly shared: StoreShared;
   readonly thread: number;
   readonly stats: ThreadStats;
+  /** This thread's log writer: used only when G.watchMask says someone watches (memcached's LOGGER_LOG). */
+  readonly log: LogWriter;
   readonly arena: SharedArrayBuffer;
   readonly hashTable: SharedArrayBuffer;
   readonly a32: Int32Array; // views made once per thread; the buffers never change size
@@ -181,6 +187,7 @@ export class Store {
     this.shared = shared;
     this.thread = thread;
     this.stats = new ThreadStats(shared.stats, thread);
+    this.log = new LogWriter(shared.log, thread, this.stats.row);
     this.arena = shared.arena;
     this.hashTable = shared.hashTable;
     this.a32 = new Int32Array(shared.arena);
