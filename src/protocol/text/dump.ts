@@ -2,7 +2,8 @@
 // in conn_watch, as memcached's crawler writes it) and `stats cachedump <class> <limit>` (the head of one
 // class's COLD LRU, one reply of at most 2 MB). Formats are memcached 1.6.18's, byte for byte.
 
-import type { Conn, ReplyStream } from '../../worker/conn.ts';
+import type { Conn, ReplyStream, StreamStepValue } from '../../worker/conn.ts';
+import { StreamStep } from '../../worker/conn.ts';
 import type { OutBuffer } from '../../worker/out-buffer.ts';
 import type { Store } from '../../store/store.ts';
 import { connStartStream } from '../../worker/drive-machine.ts';
@@ -40,13 +41,17 @@ class Metadump implements ReplyStream {
     this.store = c.ctx.store;
   }
 
-  step(): boolean {
+  readonly readsInput = false;
+
+  step(): StreamStepValue {
     const out = this.out, store = this.store;
     for (let chunks = 0; out.size() < STEP_BYTES && chunks < 16 * CHUNKS_PER_STEP; chunks += CHUNKS_PER_STEP) {
-      if (!this.walk.next(store, CHUNKS_PER_STEP, this.line)) { out.bytes(REPLY.END); return true; }
+      if (!this.walk.next(store, CHUNKS_PER_STEP, this.line)) { out.bytes(REPLY.END); return StreamStep.done; }
     }
-    return false;
+    return StreamStep.more;
   }
+
+  abort(): void {}
 }
 
 /** `lru_crawler metadump`: the listing starts; its END follows the last item. */

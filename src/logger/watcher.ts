@@ -1,0 +1,229 @@
+// memcached's log watchers (logger.c's logger_add_watcher, logger_thread_write_entry, logger_thread_poll_watchers):
+// a connection that said `watch` stays with its worker, in conn_watch, and receives lines. There is no logger
+// thread: each worker reads every thread's ring (logger.ts) for its own watchers, on a timer that sleeps from 1 ms
+// (while lines come) up to MAX_SLEEP_MS (while none do), as memcached's logger thread does, and writes the lines
+// through the connection's ordinary output (the out buffer, then one write).
+//
+// Bounds: a watcher whose client does not read holds at most the connection's high-water mark of queued replies
+// (256 KB, memcached's LOGGER_WATCHER_BUF_SIZE), plus one step; while it is over that, lines for it are skipped
+// and counted, and the next line it gets is preceded by memcached's "skipped=N". A watcher lapped by a ring (more
+// entries written there between two of its reads than the ring holds) counts what it lost of the kinds it watches
+// the same way. A watcher that hangs up is read (its input thrown away) so that its close is noticed at once; it
+// is then unregistered, and once no watcher wants an event the store stops logging it.
+
+import type { Conn, ReplyStream, StreamStepValue } from '../worker/conn.ts';
+import { ConnState, StreamStep } from '../worker/conn.ts';
+import { connStartStream, driveMachine } from '../worker/drive-machine.ts';
+import type { Store } from '../store/store.ts';
+import { G } from '../store/layout.ts';
+import { ThreadStat } from '../stats/thread-stats.ts';
+import { CLASS_FLAGS, CLASS_OF_EVENT, Hdr, NSLOTS, nextGid, ringWord, Slot, slotWord, WATCHER_LIMIT } from './logger.ts';
+import { formatEntry, formatSkipped } from './format.ts';
+
+const OK = Buffer.from('OK\r\n');
+/** A step appends at most about this much before the connection flushes and the loop turns. */
+const STEP_BYTES = 64 * 1024;
+/** A watcher this close to being lapped jumps ahead: what it skips then cannot be overwritten while it reads. */
+const LAP_MARGIN = NSLOTS / 4;
+const MIN_SLEEP_MS = 1;
+const MAX_SLEEP_MS = 100;
+
+/** `watch`'s arguments, as memcached's process_watch_command reads them. */
+export const WATCH_FLAG_NAMES: ReadonlyMap<string, number> = new Map([
+  ['rawcmds', 1 << 9], ['evictions', 1 << 6], ['fetchers', 1 << 2], ['mutations', 1 << 3], ['sysevents', 1 << 1],
+  ['connevents', 1 << 5], ['proxyreqs', 1 << 10], ['proxyevents', 1 << 11], ['proxyuser', 1 << 12],
+]);
+
+class Watcher implements ReplyStream {
+  readonly readsInput = true;
+  readonly c: Conn;
+  readonly flags: number;
+  private readonly minGid: number;
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly nrings: number;
+  /** Per ring: the next entry to read (u32, wraps with the ring's counter). */
+  private readonly cursors: Int32Array;
+  /** Per ring and class: entries of that class up to the cursor (to tell what a lap cost, by class). */
+  private readonly seen: Int32Array;
+  private skipped = 0;
+  private greeted = false;
+  closed = false;
+
+  constructor(c: Conn, flags: number, minGid: number) {
+    const log = c.ctx.store.log;
+    this.c = c;
+    this.flags = flags;
+    this.minGid = minGid;
+    this.i32 = log.i32;
+    this.u8 = log.u8;
+    this.nrings = c.ctx.stats.nthreads;
+    this.cursors = new Int32Array(this.nrings);
+    this.seen = new Int32Array(this.nrings * 4);
+    for (let r = 0; r < this.nrings; r++) {
+      const written = Atomics.load(this.i32, ringWord(r)) >>> 0;
+      this.cursors[r] = written;
+      if (written !== 0) this.catchUp(r, written);
+    }
+  }
+
+  /** Class counts as of entry `seq` (inclusive), from its slot; false if it may be overwritten meanwhile. */
+  private readCounts(r: number, seq: number, into: Int32Array, at: number): boolean {
+    const w = slotWord(r, seq);
+    for (let k = 0; k < 4; k++) into[at + k] = this.i32[w + Slot.counts + k];
+    return ((Atomics.load(this.i32, ringWord(r)) - seq) >>> 0) < NSLOTS;
+  }
+
+  /** Start reading ring r at entry `written` (the counts are those of the entry before). */
+  private catchUp(r: number, written: number): void {
+    if (!this.readCounts(r, (written - 1) >>> 0, this.seen, r * 4)) this.seen.fill(0, r * 4, r * 4 + 4);
+  }
+
+  private readonly lapCounts = new Int32Array(4);
+
+  /** The ring has (nearly) lapped us: jump ahead, counting what we lost of the kinds we watch as skipped. */
+  private lapped(r: number, written: number): void {
+    const next = (written - (NSLOTS - LAP_MARGIN)) >>> 0;
+    if (!this.readCounts(r, (next - 1) >>> 0, this.lapCounts, 0)) return; // written moved on: the caller retries
+    let lost = 0;
+    for (let k = 0; k < 4; k++) {
+      if ((CLASS_FLAGS[k] & this.flags) !== 0) lost += (this.lapCounts[k] - this.seen[r * 4 + k]) | 0;
+      this.seen[r * 4 + k] = this.lapCounts[k];
+    }
+    this.cursors[r] = next;
+    this.skip(lost);
+  }
+
+  private skip(n: number): void {
+    if (n <= 0) return;
+    this.skipped += n;
+    this.c.ctx.stats.row[ThreadStat.log_watcher_skipped] += n;
+  }
+
+  /** Whether any ring has entries past our cursors. */
+  hasNew(): boolean {
+    for (let r = 0; r < this.nrings; r++) if ((Atomics.load(this.i32, ringWord(r)) | 0) !== this.cursors[r]) return true;
+    return false;
+  }
+
+  /**
+   * Read what the rings hold for us: into `out` as lines (stopping at STEP_BYTES: true then), or, with no out
+   * (the client is not reading), counted as skipped.
+   */
+  private pump(c: Conn | null): boolean {
+    const i32 = this.i32, out = c?.ctx.out ?? null, flags = this.flags;
+    for (let r = 0; r < this.nrings; r++) {
+      const wordW = ringWord(r);
+      for (;;) {
+        const written = Atomics.load(i32, wordW) >>> 0, cur = this.cursors[r] >>> 0;
+        if (cur === written) break;
+        if (((written - cur) >>> 0) > NSLOTS - LAP_MARGIN) { this.lapped(r, written); continue; }
+        const w = slotWord(r, cur), event = i32[w + Slot.event] & 0xff;
+        const cls = CLASS_OF_EVENT[event] ?? 0;
+        const gid = (i32[w + Slot.gidHi] >>> 0) * 4294967296 + (i32[w + Slot.gidLo] >>> 0);
+        if ((CLASS_FLAGS[cls] & flags) !== 0 && gid >= this.minGid) {
+          if (out === null) this.skip(1);
+          else {
+            const at = out.size();
+            if (this.skipped > 0) formatSkipped(out, this.skipped);
+            formatEntry(out, i32, this.u8, w);
+            // overwritten while we read it: take the line back; the next turn counts it lost
+            if (((Atomics.load(i32, wordW) - cur) >>> 0) >= NSLOTS) { out.truncate(at); continue; }
+            this.skipped = 0;
+            this.c.ctx.stats.row[ThreadStat.log_watcher_sent]++;
+          }
+        }
+        this.seen[r * 4 + cls]++;
+        this.cursors[r] = (cur + 1) | 0;
+        if (out !== null && out.size() >= STEP_BYTES) return true;
+      }
+    }
+    return false;
+  }
+
+  /** conn_watch: "OK", then whatever lines are there. */
+  step(c: Conn): StreamStepValue {
+    const out = c.ctx.out, start = out.size();
+    if (!this.greeted) { this.greeted = true; out.bytes(OK); }
+    const more = this.pump(c);
+    // memcached's logger thread writes to watchers itself: its bytes are not the worker's bytes_written
+    c.ctx.stats.row[ThreadStat.bytes_written] -= out.size() - start;
+    return more ? StreamStep.more : StreamStep.idle;
+  }
+
+  /** A turn of the worker's timer: send what is new, or count it skipped while the client is not reading. */
+  poll(): boolean {
+    const c = this.c;
+    if (this.closed || !this.hasNew()) return false;
+    if (c.writeBlocked) this.pump(null);
+    else if (c.state === ConnState.watch && c.stream === this) driveMachine(c);
+    return true;
+  }
+
+  /** The connection closed: memcached's logger_thread_close_watcher. */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    local.delete(this);
+    setFlagCounts(this.c.ctx.store, this.flags, -1);
+    Atomics.sub(this.i32, Hdr.watchers, 1);
+  }
+}
+
+/**
+ * Count (delta +1) or uncount (-1) a watcher's flags, and publish the union of every watched flag as the store's
+ * watch mask. Under the header's lock, so that two workers changing watchers at once agree on the mask.
+ */
+function setFlagCounts(store: Store, flags: number, delta: number): void {
+  const i32 = store.log.i32;
+  while (Atomics.compareExchange(i32, Hdr.lock, 0, 1) !== 0) Atomics.wait(i32, Hdr.lock, 1, 1);
+  let mask = 0;
+  for (let bit = 0; bit < 16; bit++) {
+    if ((flags & (1 << bit)) !== 0) Atomics.add(i32, Hdr.flagCounts + bit, delta);
+    if (Atomics.load(i32, Hdr.flagCounts + bit) > 0) mask |= 1 << bit;
+  }
+  store.setLive(G.watchMask, mask);
+  Atomics.store(i32, Hdr.lock, 0);
+  Atomics.notify(i32, Hdr.lock);
+}
+
+/** memcached's stats_state.log_watchers: watchers on every worker. */
+export function watcherCount(store: Store): number { return Atomics.load(store.log.i32, Hdr.watchers); }
+
+// ---- this worker's watchers and their timer ----
+
+const local = new Set<Watcher>();
+let timer: ReturnType<typeof setTimeout> | null = null;
+let sleepMs = MIN_SLEEP_MS;
+
+function tick(): void {
+  timer = null;
+  let found = false;
+  for (const w of local) if (w.poll()) found = true;
+  if (local.size === 0) return;
+  // memcached's logger thread: back off by an eighth while nothing comes, halve the sleep when something does
+  sleepMs = found ? Math.max(MIN_SLEEP_MS, sleepMs / 2) : Math.min(MAX_SLEEP_MS, sleepMs + sleepMs / 8);
+  timer = setTimeout(tick, sleepMs);
+  timer.unref();
+}
+
+/**
+ * memcached's logger_add_watcher: make c a watcher of `flags`. False when WATCHER_LIMIT watchers already
+ * exist. "OK" is its first line; what the client sent after `watch` is dropped.
+ */
+export function startWatching(c: Conn, flags: number): boolean {
+  const store = c.ctx.store, i32 = store.log.i32;
+  for (;;) {
+    const n = Atomics.load(i32, Hdr.watchers);
+    if (n >= WATCHER_LIMIT) return false;
+    if (Atomics.compareExchange(i32, Hdr.watchers, n, n + 1) === n) break;
+  }
+  setFlagCounts(store, flags, +1);
+  const w = new Watcher(c, flags, nextGid(i32)); // memcached's min_gid: a gid of its own
+  local.add(w);
+  c.rpos = c.rend;
+  connStartStream(c, w);
+  sleepMs = MIN_SLEEP_MS;
+  if (timer === null) { timer = setTimeout(tick, sleepMs); timer.unref(); }
+  return true;
+}
