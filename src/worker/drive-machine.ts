@@ -307,7 +307,8 @@ const UV_EOF = -4095;
 export function onConnReadEnd(c: Conn, status: number): void {
   if (c.state === ConnState.closed) return;
   if (status !== UV_EOF) c.closeReason = errnoName(status);
-  else c.closeKind = CloseReason.NORMAL;
+  // memcached's read path says normal; a connection in conn_watch is closed by a side thread, with none said
+  else if (c.state !== ConnState.watch) c.closeKind = CloseReason.NORMAL;
   connClose(c);
 }
 
