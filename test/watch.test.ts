@@ -187,13 +187,56 @@ for (const kind of kindsFor()) {
       await b.send('quit\r\n');
       await b.closed();
       lines.push(...await linesUntil(w, 'conn_close'));
+      // a watcher that hangs up: memcached's logger closes it with no reason said, "error"
+      const other = await watcher(server, 'watch fetchers\r\n');
+      other.destroy();
+      lines.push(...await linesUntil(w, 'conn_close'));
       checkHeads(lines);
       assert.deepEqual(lines.map(maskLine), [
         'type=conn_new rip=127.0.0.1 rport=<port> transport=tcp cfd=<fd>',
         'type=conn_close rip=127.0.0.1 rport=<port> transport=tcp reason=normal cfd=<fd>',
         'type=conn_new rip=127.0.0.1 rport=<port> transport=tcp cfd=<fd>',
         'type=conn_close rip=127.0.0.1 rport=<port> transport=tcp reason=normal cfd=<fd>',
+        'type=conn_new rip=127.0.0.1 rport=<port> transport=tcp cfd=<fd>',
+        'type=conn_close rip=127.0.0.1 rport=<port> transport=tcp reason=error cfd=<fd>',
       ]);
+      w.end();
+    } finally { await server.stop(); }
+  });
+
+  test(`watch: binary commands log as memcached's [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    try {
+      const w = await watcher(server, 'watch fetchers mutations\r\n');
+      const c = await Client.connect(server.port);
+      await c.send(Buffer.concat([
+        bin(0x01, 'ba', extras(0, 0), 'vv'), bin(0x00, 'ba'), bin(0x00, 'bz'), bin(0x02, 'ba', extras(0, 0), 'v'),
+        bin(0x03, 'bq', extras(0, 0), 'v'), bin(0x0e, 'ba', '', 'A'), bin(0x0f, 'ba', '', 'P'),
+        bin(0x01, 'ba', extras(0, 0), 'v', 5n), bin(0x04, 'ba'), bin(0x1c, 'ba', Buffer.from([0, 0, 0, 10])),
+        bin(0x00, 'zz_end'),
+      ]));
+      const lines = await linesUntil(w, 'key=zz_end ');
+      checkHeads(lines);
+      assert.deepEqual(lines.map(maskLine), [
+        'type=item_get key=ba status=not_found clsid=0 cfd=<fd> size=0',
+        'type=item_store key=ba status=stored cmd=set ttl=0 clsid=1 cfd=<fd> size=2',
+        'type=item_get key=ba status=found clsid=1 cfd=<fd> size=2',
+        'type=item_get key=bz status=not_found clsid=0 cfd=<fd> size=0',
+        'type=item_get key=ba status=found clsid=1 cfd=<fd> size=2',
+        'type=item_store key=ba status=not_stored cmd=add ttl=0 clsid=1 cfd=<fd> size=1',
+        'type=item_get key=bq status=not_found clsid=0 cfd=<fd> size=0',
+        'type=item_store key=bq status=not_stored cmd=replace ttl=0 clsid=1 cfd=<fd> size=1',
+        'type=item_get key=ba status=found clsid=1 cfd=<fd> size=2',
+        'type=item_store key=ba status=stored cmd=append ttl=0 clsid=1 cfd=<fd> size=3',
+        'type=item_get key=ba status=found clsid=1 cfd=<fd> size=3',
+        'type=item_store key=ba status=stored cmd=prepend ttl=0 clsid=1 cfd=<fd> size=4',
+        'type=item_get key=ba status=found clsid=1 cfd=<fd> size=4',
+        'type=item_store key=ba status=exists cmd=cas ttl=0 clsid=1 cfd=<fd> size=1',
+        'type=item_get key=ba status=found clsid=1 cfd=<fd> size=4',
+        'type=item_get key=ba status=not_found clsid=0 cfd=<fd> size=0',
+        'type=item_get key=zz_end status=not_found clsid=0 cfd=<fd> size=0',
+      ]);
+      c.end();
       w.end();
     } finally { await server.stop(); }
   });
@@ -314,6 +357,21 @@ for (const kind of kindsFor()) {
       for (const w of [...ws, extra]) w.end();
     } finally { await server.stop(); }
   });
+}
+
+/** A binary request: opcode, key, extras, value, CAS. */
+function bin(op: number, key: string, ext: Buffer | string = '', value = '', cas = 0n): Buffer {
+  const k = Buffer.from(key), e = Buffer.from(ext), v = Buffer.from(value), h = Buffer.alloc(24);
+  h[0] = 0x80; h[1] = op; h.writeUInt16BE(k.length, 2); h[4] = e.length;
+  h.writeUInt32BE(e.length + k.length + v.length, 8); h.writeBigUInt64BE(cas, 16);
+  return Buffer.concat([h, e, k, v]);
+}
+
+function extras(flags: number, exptime: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(flags, 0);
+  b.writeUInt32BE(exptime, 4);
+  return b;
 }
 
 const LOG_STATS = ['log_worker_dropped', 'log_worker_written', 'log_watcher_skipped', 'log_watcher_sent', 'log_watchers'];
