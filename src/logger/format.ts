@@ -56,7 +56,8 @@ export function formatEntry(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: 
       uriEncodeInto(out, u8, data, len);
       out.bytes(i32[w + Slot.a] !== 0 ? T.fetchYes : T.fetchNo);
       out.bytes(T.ttl);
-      out.int(i32[w + Slot.ttl]);
+      if (i32[w + Slot.b] !== 0) out.int(-1);
+      else out.uint(i32[w + Slot.ttl] >>> 0);
       out.bytes(T.la);
       out.int(i32[w + Slot.la]);
       out.bytes(T.clsid);

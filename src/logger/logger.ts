@@ -17,7 +17,7 @@
 //     5..8 entries of each class written so far by this ring, this one included (fetchers, mutations,
 //          evictions, connevents): what a lapped watcher lost of the classes it watches
 //     9 a: item_get found status, item_store status, eviction fetched, connection transport
-//    10 b: item_store command, connection close reason
+//    10 b: item_store command, connection close reason, eviction: 1 when the item never expires
 //    11 clsid   12 cfd   13 size   14 ttl (item_store: uint32; eviction: signed) or the peer's port   15 la
 
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -156,12 +156,16 @@ export class LogWriter {
     this.finish(w, key, off, nkey);
   }
 
-  /** memcached's LOGGER_EVICTION: ttl -1 for an item that never expires; la = seconds since last access. */
-  eviction(key: Uint8Array, off: number, nkey: number, fetched: boolean, ttl: number, la: number, clsid: number,
-    nbytes: number): void {
+  /**
+   * memcached's LOGGER_EVICTION: ttl is exptime - current_time as uint32 (so an item already expired shows
+   * near 2^32), or -1 (never: exptime 0); la = seconds since last access.
+   */
+  eviction(key: Uint8Array, off: number, nkey: number, fetched: boolean, exptime: number, now: number, la: number,
+    clsid: number, nbytes: number): void {
     const w = this.begin(LogEvent.EVICTION), i32 = this.i32;
     i32[w + Slot.a] = fetched ? 1 : 0;
-    i32[w + Slot.ttl] = ttl;
+    i32[w + Slot.b] = exptime > 0 ? 0 : 1;
+    i32[w + Slot.ttl] = exptime - now;
     i32[w + Slot.la] = la;
     i32[w + Slot.clsid] = clsid;
     i32[w + Slot.size] = nbytes > 0 ? nbytes - 2 : 0;

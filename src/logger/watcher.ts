@@ -160,6 +160,16 @@ class Watcher implements ReplyStream {
     return true;
   }
 
+  /** An exception (a broken invariant): as the worker's connFault, count it and close this connection only. */
+  fault(err: unknown): void {
+    const c = this.c;
+    c.ctx.stats.row[ThreadStat.conn_faults]++;
+    c.ctx.log(`<${c.id} internal error in a watcher, closing: ${err instanceof Error ? err.stack : String(err)}`);
+    c.ctx.out.truncate(0);
+    this.abort();
+    c.io?.close();
+  }
+
   /** The connection closed: memcached's logger_thread_close_watcher. */
   abort(): void {
     if (this.closed) return;
@@ -199,7 +209,9 @@ let sleepMs = MIN_SLEEP_MS;
 function tick(): void {
   timer = null;
   let found = false;
-  for (const w of local) if (w.poll()) found = true;
+  for (const w of local) {
+    try { if (w.poll()) found = true; } catch (err) { w.fault(err); }
+  }
   if (local.size === 0) return;
   // memcached's logger thread: back off by an eighth while nothing comes, halve the sleep when something does
   sleepMs = found ? Math.max(MIN_SLEEP_MS, sleepMs / 2) : Math.min(MAX_SLEEP_MS, sleepMs + sleepMs / 8);

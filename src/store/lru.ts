@@ -238,7 +238,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
 /** memcached's LOGGER_EVICTION: the evicted item, as it was. */
 function logEviction(st: Store, it: number, bits: number, now: number): void {
   const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime];
-  st.log.eviction(st.a8, it * 8 + 48, bits >>> 24, (bits & ItemFlag.FETCHED) !== 0, exp > 0 ? exp - now : -1,
+  st.log.eviction(st.a8, it * 8 + 48, bits >>> 24, (bits & ItemFlag.FETCHED) !== 0, exp, now,
     now - a32[it * 2 + ItemField.time], (bits >>> 16) & 63, a32[it * 2 + ItemField.nbytes]);
 }
 
