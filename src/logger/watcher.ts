@@ -17,14 +17,13 @@ import { connStartStream, driveMachine } from '../worker/drive-machine.ts';
 import type { Store } from '../store/store.ts';
 import { G } from '../store/layout.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
-import { CLASS_FLAGS, CLASS_OF_EVENT, Hdr, NSLOTS, nextGid, ringWord, Slot, slotWord, WATCHER_LIMIT } from './logger.ts';
+import { Hdr, nextGid, WATCHER_LIMIT } from './logger.ts';
+import { LogReader } from './reader.ts';
 import { formatEntry, formatSkipped } from './format.ts';
 
 const OK = Buffer.from('OK\r\n');
 /** A step appends at most about this much before the connection flushes and the loop turns. */
 const STEP_BYTES = 64 * 1024;
-/** A watcher this close to being lapped jumps ahead: what it skips then cannot be overwritten while it reads. */
-const LAP_MARGIN = NSLOTS / 4;
 const MIN_SLEEP_MS = 1;
 const MAX_SLEEP_MS = 100;
 
@@ -38,14 +37,9 @@ class Watcher implements ReplyStream {
   readonly readsInput = true;
   readonly c: Conn;
   readonly flags: number;
-  private readonly minGid: number;
+  private readonly reader: LogReader;
   private readonly i32: Int32Array;
   private readonly u8: Uint8Array;
-  private readonly nrings: number;
-  /** Per ring: the next entry to read (u32, wraps with the ring's counter). */
-  private readonly cursors: Int32Array;
-  /** Per ring and class: entries of that class up to the cursor (to tell what a lap cost, by class). */
-  private readonly seen: Int32Array;
   private skipped = 0;
   private greeted = false;
   closed = false;
@@ -54,44 +48,9 @@ class Watcher implements ReplyStream {
     const log = c.ctx.store.log;
     this.c = c;
     this.flags = flags;
-    this.minGid = minGid;
     this.i32 = log.i32;
     this.u8 = log.u8;
-    this.nrings = c.ctx.stats.nthreads;
-    this.cursors = new Int32Array(this.nrings);
-    this.seen = new Int32Array(this.nrings * 4);
-    for (let r = 0; r < this.nrings; r++) {
-      const written = Atomics.load(this.i32, ringWord(r)) >>> 0;
-      this.cursors[r] = written;
-      if (written !== 0) this.catchUp(r, written);
-    }
-  }
-
-  /** Class counts as of entry `seq` (inclusive), from its slot; false if it may be overwritten meanwhile. */
-  private readCounts(r: number, seq: number, into: Int32Array, at: number): boolean {
-    const w = slotWord(r, seq);
-    for (let k = 0; k < 4; k++) into[at + k] = this.i32[w + Slot.counts + k];
-    return ((Atomics.load(this.i32, ringWord(r)) - seq) >>> 0) < NSLOTS;
-  }
-
-  /** Start reading ring r at entry `written` (the counts are those of the entry before). */
-  private catchUp(r: number, written: number): void {
-    if (!this.readCounts(r, (written - 1) >>> 0, this.seen, r * 4)) this.seen.fill(0, r * 4, r * 4 + 4);
-  }
-
-  private readonly lapCounts = new Int32Array(4);
-
-  /** The ring has (nearly) lapped us: jump ahead, counting what we lost of the kinds we watch as skipped. */
-  private lapped(r: number, written: number): void {
-    const next = (written - (NSLOTS - LAP_MARGIN)) >>> 0;
-    if (!this.readCounts(r, (next - 1) >>> 0, this.lapCounts, 0)) return; // written moved on: the caller retries
-    let lost = 0;
-    for (let k = 0; k < 4; k++) {
-      if ((CLASS_FLAGS[k] & this.flags) !== 0) lost += (this.lapCounts[k] - this.seen[r * 4 + k]) | 0;
-      this.seen[r * 4 + k] = this.lapCounts[k];
-    }
-    this.cursors[r] = next;
-    this.skip(lost);
+    this.reader = new LogReader(log.i32, c.ctx.stats.nthreads, flags, minGid);
   }
 
   private skip(n: number): void {
@@ -100,45 +59,25 @@ class Watcher implements ReplyStream {
     this.c.ctx.stats.row[ThreadStat.log_watcher_skipped] += n;
   }
 
-  /** Whether any ring has entries past our cursors. */
-  hasNew(): boolean {
-    for (let r = 0; r < this.nrings; r++) if ((Atomics.load(this.i32, ringWord(r)) | 0) !== this.cursors[r]) return true;
-    return false;
-  }
-
   /**
-   * Read what the rings hold for us: into `out` as lines (stopping at STEP_BYTES: true then), or, with no out
-   * (the client is not reading), counted as skipped.
+   * Read what the rings hold for us: into the out buffer as lines (stopping past STEP_BYTES: true then), or,
+   * with no connection to write to (the client is not reading), counted as skipped.
    */
   private pump(c: Conn | null): boolean {
-    const i32 = this.i32, out = c?.ctx.out ?? null, flags = this.flags;
-    for (let r = 0; r < this.nrings; r++) {
-      const wordW = ringWord(r);
-      for (;;) {
-        const written = Atomics.load(i32, wordW) >>> 0, cur = this.cursors[r] >>> 0;
-        if (cur === written) break;
-        if (((written - cur) >>> 0) > NSLOTS - LAP_MARGIN) { this.lapped(r, written); continue; }
-        const w = slotWord(r, cur), event = i32[w + Slot.event] & 0xff;
-        const cls = CLASS_OF_EVENT[event] ?? 0;
-        const gid = (i32[w + Slot.gidHi] >>> 0) * 4294967296 + (i32[w + Slot.gidLo] >>> 0);
-        if ((CLASS_FLAGS[cls] & flags) !== 0 && gid >= this.minGid) {
-          if (out === null) this.skip(1);
-          else {
-            const at = out.size();
-            if (this.skipped > 0) formatSkipped(out, this.skipped);
-            formatEntry(out, i32, this.u8, w);
-            // overwritten while we read it: take the line back; the next turn counts it lost
-            if (((Atomics.load(i32, wordW) - cur) >>> 0) >= NSLOTS) { out.truncate(at); continue; }
-            this.skipped = 0;
-            this.c.ctx.stats.row[ThreadStat.log_watcher_sent]++;
-          }
-        }
-        this.seen[r * 4 + cls]++;
-        this.cursors[r] = (cur + 1) | 0;
-        if (out !== null && out.size() >= STEP_BYTES) return true;
-      }
+    const reader = this.reader, out = c?.ctx.out ?? null;
+    for (;;) {
+      const w = reader.next();
+      this.skip(reader.takeLost());
+      if (w < 0) return false;
+      if (out === null) { if (reader.commit()) this.skip(1); continue; }
+      const at = out.size();
+      if (this.skipped > 0) formatSkipped(out, this.skipped);
+      formatEntry(out, this.i32, this.u8, w);
+      if (!reader.commit()) { out.truncate(at); continue; } // overwritten while we read it: counted lost next
+      this.skipped = 0;
+      this.c.ctx.stats.row[ThreadStat.log_watcher_sent]++;
+      if (out.size() >= STEP_BYTES) return true;
     }
-    return false;
   }
 
   /** conn_watch: "OK", then whatever lines are there. */
@@ -154,7 +93,7 @@ class Watcher implements ReplyStream {
   /** A turn of the worker's timer: send what is new, or count it skipped while the client is not reading. */
   poll(): boolean {
     const c = this.c;
-    if (this.closed || !this.hasNew()) return false;
+    if (this.closed || !this.reader.hasNew()) return false;
     if (c.writeBlocked) this.pump(null);
     else if (c.state === ConnState.watch && c.stream === this) driveMachine(c);
     return true;
