@@ -116,8 +116,8 @@ const TEXT_LINES = [
   // memcached passes one argument too few here: the fd shows as the clsid, and the cfd is whatever follows
   'type=item_store key=big status=too_large cmd=set ttl=0 clsid=<fd> cfd=<?> size=0',
   'type=item_get key=big status=not_found clsid=0 cfd=<fd> size=0',
-  'type=item_get key=n status=flushed clsid=0 cfd=<fd> size=0',
-  'type=item_get key=b status=flushed clsid=0 cfd=<fd> size=0',
+  'type=item_get key=n status=<flushed> clsid=0 cfd=<fd> size=0',
+  'type=item_get key=b status=<flushed> clsid=0 cfd=<fd> size=0',
   'type=item_get key=zz_end status=not_found clsid=0 cfd=<fd> size=0',
 ];
 
@@ -130,7 +130,11 @@ function maskTtl(line: string): string {
 for (const kind of kindsFor()) {
   test(`watch: fetchers and mutations, every text command's lines as memcached's [${kind}]`, async () => {
     const lines = await scenario(kind, [], 'watch fetchers mutations\r\n', TEXT_SCRIPT);
-    assert.deepEqual(lines.map(maskTtl), TEXT_LINES);
+    // after flush_all, a server's LRU maintainer may reclaim a flushed item before the get finds it
+    // (the two gets after it are the lines before the marker's)
+    const flushed = lines.map(maskTtl).map((l, i) => i >= lines.length - 3 && i < lines.length - 1
+      ? l.replace(/status=(flushed|not_found) /, 'status=<flushed> ') : l);
+    assert.deepEqual(flushed, TEXT_LINES);
   });
 
   test(`watch: with no argument it watches fetchers only [${kind}]`, async () => {
