@@ -4,8 +4,9 @@
 // (while lines come) up to MAX_SLEEP_MS (while none do), as memcached's logger thread does, and writes the lines
 // through the connection's ordinary output (the out buffer, then one write).
 //
-// Bounds: a watcher whose client does not read holds at most the connection's high-water mark of queued replies
-// (256 KB, memcached's LOGGER_WATCHER_BUF_SIZE), plus one step; while it is over that, lines for it are skipped
+// Bounds: a watcher whose client does not read holds at most -o watcher_logbuf_size (256 KB, memcached's
+// LOGGER_WATCHER_BUF_SIZE) of queued lines, and never more than the connection's 256 KB high-water mark, plus
+// one step; while it is over that, lines for it are skipped
 // and counted, and the next line it gets is preceded by memcached's "skipped=N". A watcher lapped by a ring (more
 // entries written there between two of its reads than the ring holds) counts what it lost of the kinds it watches
 // the same way. A watcher that hangs up is read (its input thrown away) so that its close is noticed at once; it
@@ -94,7 +95,9 @@ class Watcher implements ReplyStream {
   poll(): boolean {
     const c = this.c;
     if (this.closed || !this.reader.hasNew()) return false;
-    if (c.writeBlocked) this.pump(null);
+    // full: memcached's watcher buffer (-o watcher_logbuf_size, 256 KB) has no room; here the connection's
+    // replies still queued in libuv stand for it (and past 256 KB the connection is write-blocked anyway)
+    if (c.writeBlocked || (c.io !== null && c.io.queued() > c.ctx.settings.watcherLogbufSize)) this.pump(null);
     else if (c.state === ConnState.watch && c.stream === this) driveMachine(c);
     return true;
   }
