@@ -98,6 +98,8 @@ const REQUESTS: Array<[string, Buffer]> = [
   ['an empty response after any datagram of the request: not sent', frame(19, 'get v nope\r\nquit\r\n')],
   ['a noreply before quit: the empty datagram is sent', frame(20, 'set n 0 0 1 noreply\r\nx\r\nquit\r\n')],
   ['a run of missed keys: one empty datagram', frame(21, 'get nope nope2 v nope3 v\r\n')],
+  ['watch: nothing at all, and the port carries on', frame(22, 'watch\r\n')],
+  ['after it', frame(23, 'version\r\n')],
 ];
 
 test('udp: every request answered as memcached answers it, datagram for datagram [cachalot vs memcached]',

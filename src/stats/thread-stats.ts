@@ -16,6 +16,9 @@ export const ThreadStat = {
   lru_hits: 20, curr_conns: 21, total_conns: 22, rejected_conns: 23,
   response_obj_oom: 24, read_buf_oom: 25, conn_structures: 26,
   conn_faults: 27, // ours: exceptions caught per connection (a bug if ever non-zero)
+  // memcached's logger counters (src/logger): entries a thread wrote to its ring; lines a worker handed to one of
+  // its watchers, or skipped for it (the watcher was not reading, or its ring lapped it)
+  log_worker_written: 28, log_watcher_sent: 29, log_watcher_skipped: 30,
 } as const;
 export const THREAD_FIELDS = 32;
 

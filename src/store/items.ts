@@ -5,6 +5,7 @@
 import type { Store } from "./store.ts";
 import { G, ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
 import { sizesCount } from "./sizes.ts";
+import { LogFlag } from "../logger/logger.ts";
 import { AllocError, StoreOp, StoreResult } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
 import { slabsReassign } from "./slab-mover.ts";
@@ -184,24 +185,74 @@ export function doItemGet(st: Store, buf: Uint8Array, off: number, len: number, 
 }
 
 /**
+ * doItemGet for a second look memcached does not take (so not in the log): a protocol that checks again what an
+ * operation it just ran left behind.
+ */
+export function doItemGetUnlogged(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
+  const it = doItemFind(st, buf, off, len, hv);
+  if (it <= 0) return 0;
+  Atomics.add(st.a32, it * 2 + ItemField.refcount, 1);
+  return it;
+}
+
+/**
  * do_item_get without the reference (item lock held): the live item or 0, dead items unlinked and
  * counted. For a reader that is done with the item before it lets go of the lock.
  */
 export function doItemPeek(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
+  const it = doItemFind(st, buf, off, len, hv);
+  // memcached's do_item_get logs every lookup (LOGGER_ITEM_GET), the store's own look for the old item included
+  if ((st.c32[G.watchMask] & LogFlag.FETCHERS) !== 0) logItemGet(st, it, buf, off, len);
+  return it > 0 ? it : 0;
+}
+
+const FIND_FLUSHED = -2, FIND_EXPIRED = -3;
+
+/** The lookup: the live item, 0, or why there was none (FIND_FLUSHED, FIND_EXPIRED: then unlinked). */
+function doItemFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
   const it = assocFind(st, buf, off, len, hv);
   if (it === 0) return 0;
   if (st.isFlushed(it)) {
     st.doItemUnlink(it, hv);
     st.stats.row[ThreadStat.get_flushed]++;
-    return 0;
+    return FIND_FLUSHED;
   }
   const exp = st.a32[it * 2 + ItemField.exptime];
   if (exp !== 0 && exp <= st.currentTime()) {
     st.doItemUnlink(it, hv);
     st.stats.row[ThreadStat.get_expired]++;
-    return 0;
+    return FIND_EXPIRED;
   }
   return it;
+}
+
+/** memcached's was_found: 0 not_found, 1 found, 2 flushed, 3 expired. */
+export function logItemGet(st: Store, it: number, buf: Uint8Array, off: number, len: number): void {
+  if (it > 0) {
+    const a32 = st.a32;
+    st.log.itemGet(1, buf, off, len, a32[it * 2 + ItemField.nbytes], (a32[it * 2 + ItemField.bits] >>> 16) & 63);
+  } else st.log.itemGet(it === 0 ? 0 : -it, buf, off, len, 0, 0);
+}
+
+/** memcached's store_item_type and NREAD_* numbering, for the item_store log line: by StoreResult and StoreOp. */
+const LOG_STATUS = [0, 1, 0, 2, 3, 4, 5] as const;
+const LOG_CMD = [0, 2, 1, 3, 4, 5, 6] as const;
+
+/** memcached's LOGGER_ITEM_STORE at the end of do_store_item: what became of `it` (the new item of an append). */
+export function logItemStore(st: Store, it: number, op: number, result: number): void {
+  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime];
+  st.log.itemStore(LOG_STATUS[result] ?? 0, LOG_CMD[op] ?? 0, st.a8, it * 8 + ITEM_HEADER, a32[it * 2 + ItemField.bits] >>> 24,
+    a32[it * 2 + ItemField.nbytes], exp !== 0 ? exp - st.currentTime() : 0, (a32[it * 2 + ItemField.bits] >>> 16) & 63,
+    st.log.cfd);
+}
+
+/**
+ * A store refused before it reached the store (memcached's process_update_command when item_alloc fails): status
+ * too_large or no_memory. memcached's call passes one argument too few, so its line shows the connection's fd as
+ * the clsid and 0 as the cfd (and 0 ttl and size); so does this one.
+ */
+export function logRefusedStore(st: Store, buf: Uint8Array, off: number, nkey: number, op: number, noMemory: boolean): void {
+  st.log.itemStore(noMemory ? 5 : 4, LOG_CMD[op] ?? 0, buf, off, nkey, 0, 0, st.log.cfd & 0xff, 0);
 }
 
 function casOf(a32: Int32Array, it: number): number {
@@ -253,6 +304,7 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
     }
     if (newIt !== 0) {
       if (stored === StoreResult.STORED) st.lastCas = casOf(a32, newIt);
+      if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, newIt, op, stored);
       st.itemRelease(newIt);
       return stored;
     }
@@ -263,6 +315,7 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
     stored = StoreResult.STORED;
   }
   if (stored === StoreResult.STORED) st.lastCas = casOf(a32, it);
+  if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, it, op, stored);
   return stored;
 }
 

@@ -47,6 +47,9 @@ export const G = {
   memLimitPages: 6, // -m / cache_memlimit, in pages
   crawlerRunning: 7,
   maintainerStop: 8,
+  // memcached's logger eflags: the union of what every `watch` connection asks for (src/logger). 0 when nobody
+  // watches: then logging costs a get or a set this one load, on a line it reads anyway, and a branch.
+  watchMask: 9,
   sizesOn: 10, // the item size histogram is kept (src/store/sizes.ts)
   // line 1: every store
   casLock: 16, casHi: 17, casLo: 18, // memcached's cas_id and cas_id_lock

@@ -4,6 +4,7 @@
 
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
+import { LogFlag } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
 
@@ -204,6 +205,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
         if ((flags & LruPull.EVICT) !== 0) {
           if (st.evictToFree) {
             evictCount(st, search, bits, now);
+            if ((c32[G.watchMask] & LogFlag.EVICTIONS) !== 0) logEviction(st, search, bits, now);
             st.doItemUnlinkNolock(search, hv, id);
             removed++;
           }
@@ -231,6 +233,13 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
     st.locks.unlock(foundLock);
   }
   return removed;
+}
+
+/** memcached's LOGGER_EVICTION: the evicted item, as it was. */
+function logEviction(st: Store, it: number, bits: number, now: number): void {
+  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime];
+  st.log.eviction(st.a8, it * 8 + 48, bits >>> 24, (bits & ItemFlag.FETCHED) !== 0, exp, now,
+    now - a32[it * 2 + ItemField.time], (bits >>> 16) & 63, a32[it * 2 + ItemField.nbytes]);
 }
 
 function evictCount(st: Store, it: number, bits: number, now: number): void {

@@ -18,6 +18,7 @@ import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSlabs, resetStats } from "./report.ts";
 import { createSizesBuffer, reportSizes, sizesCount } from "./sizes.ts";
 import type { StoreLiveSettings } from "../settings/report.ts";
+import { createLogBuffer, LogWriter } from "../logger/logger.ts";
 import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
 
 export type StoreSettings = {
@@ -59,6 +60,8 @@ export type StoreShared = {
   stats: SharedArrayBuffer;
   /** `stats sizes`'s buckets, or null when none are kept (sizes.ts). */
   sizes: SharedArrayBuffer | null;
+  /** The logger's rings (src/logger), one per thread: `watch` reads them. */
+  log: SharedArrayBuffer;
   classSizes: number[];
   maxPages: number;
   lockPower: number;
@@ -93,6 +96,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     hashTable: new SharedArrayBuffer(4 * 2 ** hashpowerMax),
     stats: createStatsBuffer(s.numThreads + 2),
     sizes: createSizesBuffer(s.itemSizeMax, s.trackSizes ?? false),
+    log: createLogBuffer(s.numThreads + 2),
     classSizes, maxPages, lockPower, hashpowerMax,
     startedUnix: Math.floor(now / 1000) - CLOCK_START,
     startedMs: now,
@@ -146,6 +150,8 @@ export class Store {
   readonly shared: StoreShared;
   readonly thread: number;
   readonly stats: ThreadStats;
+  /** This thread's log writer: used only when G.watchMask says someone watches (memcached's LOGGER_LOG). */
+  readonly log: LogWriter;
   readonly arena: SharedArrayBuffer;
   readonly hashTable: SharedArrayBuffer;
   /** The item size histogram's buckets (null: none kept), counted while G.sizesOn. */
@@ -194,6 +200,7 @@ export class Store {
     this.shared = shared;
     this.thread = thread;
     this.stats = new ThreadStats(shared.stats, thread);
+    this.log = new LogWriter(shared.log, thread, this.stats.row);
     this.arena = shared.arena;
     this.hashTable = shared.hashTable;
     this.sizes = shared.sizes === null ? null : new Int32Array(shared.sizes);

@@ -16,11 +16,21 @@ export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse
   'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch', 'conn_listening'] as const;
 
 /**
- * A reply too long to build at once (`lru_crawler metadump`): the connection sits in conn_watch, not reading,
- * while the machine calls step() again each time the socket has room. step() appends some of it to the out
- * buffer and returns true once it has appended the end.
+ * A reply too long to build at once (`lru_crawler metadump`), or one that never ends (`watch`): the connection
+ * sits in conn_watch while the machine calls step() again each time the socket has room. step() appends some of
+ * it to the out buffer and says what next (StreamStep): `more` (call again on the loop's next turn), `done` (the
+ * connection takes commands again), or `idle` (nothing to send now: whoever feeds the stream drives the
+ * connection again). A stream that `readsInput` keeps the connection reading and throws the input away (a watcher
+ * notices its client hang up); any other stops reading until it is done. `abort` is called if the connection
+ * closes first.
  */
-export interface ReplyStream { step(c: Conn): boolean }
+export interface ReplyStream {
+  readonly readsInput: boolean;
+  step(c: Conn): StreamStepValue;
+  abort(c: Conn): void;
+}
+export const StreamStep = { more: 0, done: 1, idle: 2 } as const;
+export type StreamStepValue = (typeof StreamStep)[keyof typeof StreamStep];
 
 export const Proto = { negotiating: 0, ascii: 1, binary: 2 } as const;
 export type ProtoValue = (typeof Proto)[keyof typeof Proto];
@@ -81,6 +91,11 @@ export class Conn {
   /** -Y: bytes of the "user pass\r\n" block still awaited after its `set` line (0: none announced). */
   asciiAuthBytes = 0;
   closeReason = '';
+  /** memcached's close_reason for the logger's conn_close line (logger.ts CloseReason): error unless said. */
+  closeKind = 0;
+  /** The peer's address and port, as getpeername said them (the logger's rip/rport). */
+  peerAddress = '';
+  peerPort = 0;
   /** The long reply being streamed in conn_watch, or null. */
   stream: ReplyStream | null = null;
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
@@ -102,6 +117,7 @@ export class Conn {
     this.yieldPending = this.writeBlocked = this.authenticated = false;
     this.asciiAuthBytes = 0;
     this.closeReason = '';
+    this.closeKind = 0;
     this.proto_state = null;
     this.stream = null;
     this.lastCmdTime = this.ctx.store.currentTime();

@@ -3,7 +3,7 @@
 // after -R commands (a yield), or is closed. Replies collect in the worker's out buffer and leave
 // in one write when the machine stops.
 
-import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto } from './conn.ts';
+import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
 import type { ConnStateValue, ReplyStream } from './conn.ts';
 import { errnoName } from './handle-io.ts';
 import type { HandleIo } from './handle-io.ts';
@@ -12,6 +12,8 @@ import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
 import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
 import { completeNreadMeta } from '../protocol/meta/ms.ts';
+import { G } from '../store/layout.ts';
+import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 
 /** Above this many unsent bytes a connection stops reading until the socket drains. */
 const WRITE_HIGH_WATER = 256 * 1024;
@@ -46,10 +48,12 @@ export function connCloseWithReason(c: Conn, reason: string): void {
 /** memcached's close_after_write (quit, a binary protocol error): every reply so far goes out, then close. */
 export function connCloseAfterWrite(c: Conn, reason: string): void {
   c.ctx.out.commit();
+  if (reason === 'quit') c.closeKind = CloseReason.NORMAL;
   connCloseWithReason(c, reason);
 }
 
 export function driveMachine(c: Conn): void {
+  c.ctx.store.log.cfd = c.id; // memcached's c->sfd in the log lines of what this connection does
   for (;;) {
     switch (c.state) {
       case ConnState.newCmd:
@@ -158,11 +162,12 @@ function swallow(c: Conn): boolean {
 
 /**
  * Start streaming a long reply: the connection stops reading (memcached takes it off its event loop) until
- * the stream has appended its end; then it goes on with what the client sent meanwhile.
+ * the stream has appended its end; then it goes on with what the client sent meanwhile. A stream that
+ * reads input (a watcher) keeps reading, to notice a hang-up.
  */
 export function connStartStream(c: Conn, stream: ReplyStream): void {
   c.stream = stream;
-  c.io?.pause();
+  if (!stream.readsInput) c.io?.pause();
   connSetState(c, ConnState.watch);
 }
 
@@ -171,10 +176,12 @@ function streamStep(c: Conn): boolean {
   const stream = c.stream;
   if (stream !== null) {
     if (c.writeBlocked) return false; // onConnDrain drives us again
-    if (!stream.step(c)) {
+    const next = stream.step(c);
+    if (next !== StreamStep.done) {
       connFlush(c);
-      // let the worker's other connections run between steps; a drain resumes a blocked one instead
-      if (!c.writeBlocked) setImmediate(resumeStream, c, stream);
+      // let the worker's other connections run between steps; a drain resumes a blocked one instead; an idle
+      // stream is driven again by whatever feeds it
+      if (next === StreamStep.more && !c.writeBlocked) setImmediate(resumeStream, c, stream);
       return false;
     }
     c.stream = null;
@@ -257,7 +264,11 @@ export function connFlushIfLarge(c: Conn): boolean {
 export function onConnDrain(c: Conn): void {
   if (!c.writeBlocked) return;
   c.writeBlocked = false;
-  if (c.state === ConnState.watch) { driveMachine(c); return; } // reading resumes when the stream ends
+  if (c.state === ConnState.watch) { // reading resumes when the stream ends, or now for one that reads input
+    if (c.stream?.readsInput === true) c.io?.resume();
+    driveMachine(c);
+    return;
+  }
   c.io?.resume();
   if (c.state === ConnState.mwrite) {
     connSetState(c, ConnState.newCmd);
@@ -279,7 +290,10 @@ export function onConnRead(c: Conn, shared: Buffer, n: number): void {
 function inputArrived(c: Conn, n: number): void {
   c.ctx.stats.row[ThreadStat.bytes_read] += n;
   c.lastCmdTime = c.ctx.store.currentTime();
-  if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) return;
+  if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) {
+    if (c.state === ConnState.watch && c.stream?.readsInput === true) c.rpos = c.rend; // a watcher's input: dropped
+    return;
+  }
   if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
   if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
   driveMachine(c);
@@ -302,6 +316,8 @@ const UV_EOF = -4095;
 export function onConnReadEnd(c: Conn, status: number): void {
   if (c.state === ConnState.closed) return;
   if (status !== UV_EOF) c.closeReason = errnoName(status);
+  // memcached's read path says normal; a connection in conn_watch is closed by a side thread, with none said
+  else if (c.state !== ConnState.watch) c.closeKind = CloseReason.NORMAL;
   connClose(c);
 }
 
@@ -313,6 +329,11 @@ export function connClose(c: Conn): void {
   if (c.state === ConnState.closed) return;
   c.state = ConnState.closed;
   connReleaseItem(c);
+  if (c.stream !== null) { c.stream.abort(c); c.stream = null; }
+  const st = c.ctx.store;
+  if ((st.c32[G.watchMask] & LogFlag.CONNEVENTS) !== 0) {
+    st.log.connEvent(LogEvent.CONN_CLOSE, c.peerAddress, c.peerPort, c.transport === 'unix' ? 0 : 1, c.closeKind, c.id);
+  }
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} connection closed.${c.closeReason ? ' ' + c.closeReason : ''}`);
   // Replies already handed to the kernel are still delivered after close(), as memcached's are;
   // only replies queued in libuv keep the handle open until they are written.

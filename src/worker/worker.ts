@@ -20,6 +20,8 @@ import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { UdpPort, udpTakeRequest } from './udp.ts';
 import type { HandleHooks, HandleIo, PeerName } from './handle-io.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
+import { G } from '../store/layout.ts';
+import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 import type { ConnHandle } from '../accept.ts';
 
 export type WorkerInit = {
@@ -82,6 +84,9 @@ function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix'): vo
   ctx.stats.row[ThreadStat.curr_conns]++;
   ctx.stats.row[ThreadStat.total_conns]++;
   describeConn(c, io, row);
+  if ((store.c32[G.watchMask] & LogFlag.CONNEVENTS) !== 0) {
+    store.log.connEvent(LogEvent.CONN_NEW, c.peerAddress, c.peerPort, transport === 'unix' ? 0 : 1, 0, c.id);
+  }
   if (ctx.verbosity() > 0) ctx.log(`<${c.id} new auto-negotiating client connection`);
   connSetWaiting(c);
   io.resume();
@@ -132,6 +137,9 @@ function describeConn(c: Conn, io: HandleIo, row: number): void {
   const t = ctx.connTable;
   t.set(row, ConnRow.transport, c.transport === 'unix' ? 2 : 1);
   const peer = io.peerName(addressScratch);
+  // memcached logs a unix socket's peer as "unix", port 0 (its request_addr is zeroed)
+  c.peerAddress = c.transport === 'unix' ? 'unix' : peer.address ?? '';
+  c.peerPort = c.transport === 'unix' ? 0 : peer.port ?? 0;
   t.set(row, ConnRow.ipv4, ipv4ToInt(peer.address));
   t.set(row, ConnRow.port, peer.port ?? 0);
   if (c.transport === 'unix' || t.get(row, ConnRow.localPort) === 0) {
@@ -150,6 +158,7 @@ function kickIdleConns(): void {
   for (const c of conns.values()) {
     if (c.state !== ConnState.waiting || now - c.lastCmdTime <= limit) continue;
     ctx.stats.row[ThreadStat.idle_kicks]++;
+    c.closeKind = CloseReason.IDLE_TIMEOUT;
     connCloseWithReason(c, 'idle timeout');
     driveMachine(c);
   }

@@ -8,6 +8,9 @@ import { connSetState } from '../../worker/drive-machine.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
+import { G } from '../../store/layout.ts';
+import { LogFlag } from '../../logger/logger.ts';
+import { logRefusedStore } from '../../store/items.ts';
 import { Op, Status, BinState, binRealtime, writeBinError, writeBinResponse } from './header.ts';
 
 const CRLF = Buffer.from('\r\n');
@@ -39,6 +42,8 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   if (it === 0) {
     if (!fits) writeBinError(c, st, Status.E2BIG, vlen);
     else writeBinError(c, st, Status.ENOMEM, vlen, OOM_ALLOCATING);
+    // (memcached 1.6.18 logs this with command 0, "null", and crashes reading the class of the item it lacks)
+    if ((store.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(store, c.rbuf, st.keyStart, st.keylen, 0, fits);
     // memcached: a failed set must not leave the old value readable.
     if (st.cmd === Op.SET) store.itemDelete(c.rbuf, st.keyStart, st.keylen, 0);
     return;

@@ -5,7 +5,7 @@ import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { DeltaResult, StoreOp } from '../../store/results.ts';
-import { doItemGet } from '../../store/items.ts';
+import { doItemGetUnlogged } from '../../store/items.ts';
 import { addDelta } from '../../store/delta.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { CODE, ERR, code, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
@@ -47,14 +47,14 @@ function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: numbe
   incr: boolean): void {
   const out = c.ctx.out;
   const mark = out.pos;
-  const before = doItemGet(st, buf, ks, nkey, hv, false);
+  const before = doItemGetUnlogged(st, buf, ks, nkey, hv);
   const clsid = before !== 0 ? st.itemClsid(before) : 0;
   if (before !== 0) st.itemRelease(before); // only its identity: our reference would stop an in-place change
   const ret = addDelta(st, buf, ks, nkey, hv, incr, mf.delta, mf.hasCas ? mf.reqCasId : 0, mf.newCas());
   switch (ret) {
     case DeltaResult.OK: {
       c.ctx.stats.slab(clsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
-      const now = doItemGet(st, buf, ks, nkey, hv, false);
+      const now = doItemGetUnlogged(st, buf, ks, nkey, hv);
       target.it = now;
       target.live = now === before;
       target.exptime = now !== 0 ? st.itemExptime(now) : 0;

@@ -9,8 +9,9 @@ import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
-import { CAS_NEXT, doItemGet } from '../../store/items.ts';
-import { ITEM_HEADER } from '../../store/layout.ts';
+import { CAS_NEXT, doItemGetUnlogged, logItemGet, logItemStore, logRefusedStore } from '../../store/items.ts';
+import { G, ITEM_HEADER } from '../../store/layout.ts';
+import { LogFlag } from '../../logger/logger.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { KEY_MAX_LENGTH } from '../text/get.ts';
@@ -99,6 +100,7 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: number, vlen: number, sta
   if (it === 0) {
     const tooLarge = !fits || st.allocError === AllocError.TOO_LARGE;
     c.ctx.stats.row[tooLarge ? ThreadStat.store_too_large : ThreadStat.store_no_memory]++;
+    if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(st, buf, ks, nkey, op, !tooLarge);
     // memcached: a failed store must not leave the old value readable, whatever the mode.
     st.itemDelete(buf, ks, nkey, 0);
     msetError(c, tooLarge ? ERR.TOO_LARGE : ERR.NO_MEMORY, vlen);
@@ -162,11 +164,14 @@ function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number
 
 /** memcached's CAS_STALE branch of do_store_item; 0 when the CAS is not a stale one. */
 function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: number): number {
-  const old = doItemGet(st, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it), hv, false);
+  // unlogged: when this is no stale store, doStoreItem looks again, and logs, as memcached's one look
+  const old = doItemGetUnlogged(st, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it), hv);
   if (old === 0) return 0;
   try {
     const oldCas = st.itemCas(old);
     if (!st.useCas || casIn === 0 || casIn >= oldCas) return 0;
+    if ((st.c32[G.watchMask] & LogFlag.FETCHERS) !== 0) logItemGet(st, old, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it));
+    if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, it, StoreOp.CAS, StoreResult.STORED);
     st.itemSetExptime(it, st.itemExptime(old));
     st.itemSetStale(it, true);
     if (st.itemTokenSent(old)) st.itemSetTokenSent(it, true);

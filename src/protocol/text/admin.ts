@@ -11,6 +11,8 @@ import { safeStrtod, safeStrtol, safeStrtoul } from '../../settings/c-numbers.ts
 import { FG, G, MAX_CLASSES } from '../../store/layout.ts';
 import { startMetadump } from './dump.ts';
 import { EXT_UINT_SETTINGS } from '../../server-ctl.ts';
+import { LogFlag } from '../../logger/logger.ts';
+import { startWatching, WATCH_FLAG_NAMES } from '../../logger/watcher.ts';
 
 const r = (s: string): Buffer => Buffer.from(`${s}\r\n`);
 const ERR = {
@@ -25,6 +27,8 @@ const ERR = {
   SLEEP: r('CLIENT_ERROR sleep must be one second or less'),
   CRAWLER_START: r('ERROR failed to start lru crawler thread'),
   WATCH_NOT_ALLOWED: r('CLIENT_ERROR watch commands not allowed'),
+  WATCH_PIPELINED: r('ERROR cannot pipeline other commands before watch'),
+  WATCHER_TOO_MANY: r('WATCHER_TOO_MANY log watcher limit reached'),
 } as const;
 
 export function tok(c: Conn, buf: Buffer, i: number): string {
@@ -176,9 +180,23 @@ function extstoreSetting(c: Conn, buf: Buffer, ntokens: number): boolean {
 
 // ---- watch ----
 
-/** `watch [kinds...]`: memcached's log streams. Not built yet: memcached's answer to an unknown command. */
+/**
+ * `watch [fetchers|mutations|evictions|connevents|sysevents|rawcmds|proxyreqs|proxyevents|proxyuser ...]`
+ * (none: fetchers): the connection becomes a log watcher (src/logger/watcher.ts) and takes no more commands.
+ */
 export function processWatchCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
   if (!c.ctx.settings.watchEnabled) { replyText(c, ERR.WATCH_NOT_ALLOWED); return; }
-  replyText(c, REPLY.ERROR);
+  // memcached's resp_has_stack, as for metadump: the watcher's lines bypass the connection's reply queue
+  if (c.ctx.out.hasUncommitted()) { replyText(c, ERR.WATCH_PIPELINED); return; }
+  let flags = 0;
+  if (ntokens > 2) {
+    for (let i = 1; i < ntokens - 1; i++) {
+      const f = WATCH_FLAG_NAMES.get(tok(c, buf, i));
+      if (f === undefined) { replyText(c, REPLY.ERROR); return; }
+      flags |= f;
+    }
+  } else flags = LogFlag.FETCHERS;
+  if (c.udp !== null) return; // memcached hands the connection to its logger, which cannot write to a datagram's sender
+  if (!startWatching(c, flags)) replyText(c, ERR.WATCHER_TOO_MANY);
 }

@@ -3,6 +3,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { connCloseWithReason } from '../../worker/drive-machine.ts';
+import { CloseReason } from '../../logger/logger.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped, parseI64, parseU64 } from '../numbers.ts';
@@ -86,6 +87,7 @@ const INVALID_SHUTDOWN = Buffer.from('CLIENT_ERROR invalid shutdown mode\r\n');
 
 export function processShutdownCommand(c: Conn, buf: Buffer, ntokens: number): void {
   if (!c.ctx.settings.shutdownEnabled) { c.ctx.out.bytes(REPLY.ERROR_SHUTDOWN_DISABLED); return; }
+  if (ntokens === 2 || (ntokens === 3 && tokIs(c, buf, 1, GRACEFUL))) c.closeKind = CloseReason.SHUTDOWN;
   if (ntokens === 2) {
     connCloseWithReason(c, 'shutdown');
     c.ctx.requestShutdown('immediate');

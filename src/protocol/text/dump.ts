@@ -2,7 +2,8 @@
 // in conn_watch, as memcached's crawler writes it) and `stats cachedump <class> <limit>` (the head of one
 // class's COLD LRU, one reply of at most 2 MB). Formats are memcached 1.6.18's, byte for byte.
 
-import type { Conn, ReplyStream } from '../../worker/conn.ts';
+import type { Conn, ReplyStream, StreamStepValue } from '../../worker/conn.ts';
+import { StreamStep } from '../../worker/conn.ts';
 import type { OutBuffer } from '../../worker/out-buffer.ts';
 import type { Store } from '../../store/store.ts';
 import { connStartStream } from '../../worker/drive-machine.ts';
@@ -12,16 +13,13 @@ import { MAX_CLASSES } from '../../store/layout.ts';
 import { REPLY } from '../replies.ts';
 import { safeStrtoul } from '../../settings/c-numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
+import { uriEncodeInto } from '../uriencode.ts';
 
 const L = (s: string): Buffer => Buffer.from(s);
 const T = {
   key: L('key='), exp: L(' exp='), la: L(' la='), cas: L(' cas='), fetchYes: L(' fetch=yes'), fetchNo: L(' fetch=no'),
   cls: L(' cls='), size: L(' size='), item: L('ITEM '), b: L(' b; '), s: L(' s]\r\n'),
 } as const;
-
-/** memcached's uriencode: unreserved bytes (alphanumerics and - . _ ~) as they are, the rest as %XX. */
-const URI_ESCAPE: Array<Buffer | null> = Array.from({ length: 256 }, (_, b) =>
-  /[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? null : L(`%${b.toString(16).toUpperCase().padStart(2, '0')}`));
 
 /**
  * Chunks looked at per step, and the output a step stops at: a step takes a worker well under a millisecond,
@@ -43,13 +41,17 @@ class Metadump implements ReplyStream {
     this.store = c.ctx.store;
   }
 
-  step(): boolean {
+  readonly readsInput = false;
+
+  step(): StreamStepValue {
     const out = this.out, store = this.store;
     for (let chunks = 0; out.size() < STEP_BYTES && chunks < 16 * CHUNKS_PER_STEP; chunks += CHUNKS_PER_STEP) {
-      if (!this.walk.next(store, CHUNKS_PER_STEP, this.line)) { out.bytes(REPLY.END); return true; }
+      if (!this.walk.next(store, CHUNKS_PER_STEP, this.line)) { out.bytes(REPLY.END); return StreamStep.done; }
     }
-    return false;
+    return StreamStep.more;
   }
+
+  abort(): void {}
 }
 
 /** `lru_crawler metadump`: the listing starts; its END follows the last item. */
@@ -61,10 +63,7 @@ export function startMetadump(c: Conn, classes: Uint8Array): void {
 function metadumpLine(out: OutBuffer, st: Store, it: number): void {
   const started = st.processStarted(), nkey = st.itemNkey(it), keyOff = st.itemKeyOffset(it), a8 = st.a8;
   out.bytes(T.key);
-  for (let i = 0; i < nkey; i++) {
-    const b = a8[keyOff + i], esc = URI_ESCAPE[b];
-    if (esc === null) out.byte(b); else out.bytes(esc);
-  }
+  uriEncodeInto(out, a8, keyOff, nkey);
   const exp = st.itemExptime(it);
   out.bytes(T.exp);
   out.int(exp === 0 ? -1 : exp + started);

@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION } from './commands.ts';
 import { processCachedump } from './dump.ts';
 import { G } from '../../store/layout.ts';
 import { sizesDisable, sizesEnable } from '../../store/sizes.ts';
+import { watcherCount } from '../../logger/watcher.ts';
 
 export type Emit = (name: string, value: string | number) => void;
 const L = (s: string): Buffer => Buffer.from(s);
@@ -143,14 +144,21 @@ function serverStats(c: Conn, emit: Emit): void {
   // The store's lines: hash_power_level ... malloc_fails, then bytes ... lru_bumps_dropped; the
   // logger lines memcached prints between the two groups go where its `bytes` line starts.
   store.reportGeneral((name, value) => {
-    if (name === 'bytes') loggerStats(emit);
+    if (name === 'bytes') loggerStats(c, emit);
     emit(name, value);
   });
 }
 
-function loggerStats(emit: Emit): void {
-  for (const n of ['log_worker_dropped', 'log_worker_written', 'log_watcher_skipped', 'log_watcher_sent',
-    'log_watchers', 'unexpected_napi_ids', 'round_robin_fallback']) emit(n, 0);
+/** memcached's logger counters (src/logger); a ring never drops (it overwrites), so log_worker_dropped stays 0. */
+function loggerStats(c: Conn, emit: Emit): void {
+  const ts = c.ctx.stats;
+  emit('log_worker_dropped', 0);
+  emit('log_worker_written', ts.sum(ThreadStat.log_worker_written));
+  emit('log_watcher_skipped', ts.sum(ThreadStat.log_watcher_skipped));
+  emit('log_watcher_sent', ts.sum(ThreadStat.log_watcher_sent));
+  emit('log_watchers', watcherCount(c.ctx.store));
+  emit('unexpected_napi_ids', 0);
+  emit('round_robin_fallback', 0);
 }
 
 /** `stats reset`: memcached zeroes the counters but not the gauges (connections, items). */

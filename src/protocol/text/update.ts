@@ -11,6 +11,9 @@ import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from './get.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
+import { G } from '../../store/layout.ts';
+import { LogFlag } from '../../logger/logger.ts';
+import { logRefusedStore } from '../../store/items.ts';
 
 /** memcached's out_string: one reply, unless the command said noreply. */
 export function replyText(c: Conn, reply: Uint8Array): void {
@@ -70,6 +73,8 @@ function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number,
   }
   c.sbytes = nbytes;
   connSetState(c, ConnState.swallow);
+  const st = c.ctx.store;
+  if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(st, buf, ks, nkey, op, noMemory);
   // memcached: a failed set must not leave the old value readable.
   if (op === StoreOp.SET) c.ctx.store.itemDelete(buf, ks, nkey, 0);
 }

@@ -1,0 +1,99 @@
+// The lines a watcher receives: memcached 1.6.18's logger.c parse callbacks (_logger_parse_ige, _ise, _ee, _cne,
+// _cce), byte for byte. Keys are uri-encoded; the microseconds are printed as %d (not zero-padded), as memcached.
+
+import type { OutBuffer } from '../worker/out-buffer.ts';
+import { uriEncodeInto } from '../protocol/uriencode.ts';
+import { LogEvent, Slot, SLOT_DATA } from './logger.ts';
+
+const L = (s: string): Buffer => Buffer.from(s, 'latin1');
+const T = {
+  ts: L('ts='), gid: L(' gid='), itemGet: L(' type=item_get key='), itemStore: L(' type=item_store key='),
+  eviction: L(' type=eviction key='), connNew: L(' type=conn_new rip='), connClose: L(' type=conn_close rip='),
+  status: L(' status='), cmd: L(' cmd='), ttl: L(' ttl='), clsid: L(' clsid='), cfd: L(' cfd='), size: L(' size='),
+  fetchYes: L(' fetch=yes'), fetchNo: L(' fetch=no'), la: L(' la='), rport: L(' rport='), transport: L(' transport='),
+  reason: L(' reason='), skipped: L('skipped='),
+} as const;
+const names = (list: string[]): Buffer[] => list.map(L);
+const FOUND = names(['not_found', 'found', 'flushed', 'expired']);
+const STORE_STATUS = names(['not_stored', 'stored', 'exists', 'not_found', 'too_large', 'no_memory']);
+const STORE_CMD = names(['null', 'add', 'set', 'replace', 'append', 'prepend', 'cas']);
+const NA = L('na');
+const TRANSPORT = names(['local', 'tcp', 'udp']);
+const REASON = names(['error', 'normal', 'idle_timeout', 'shutdown']);
+
+function pick(list: Buffer[], i: number): Buffer { return list[i] ?? list[0]; }
+
+/** One entry (slot at word w of the log buffer) as its line, "\n" included. */
+export function formatEntry(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
+  const head = i32[w + Slot.event], event = head & 0xff, len = (head >>> 8) & 0x1ff, data = w * 4 + SLOT_DATA;
+  out.bytes(T.ts);
+  out.uint(i32[w + Slot.sec] >>> 0);
+  out.byte(0x2e);
+  out.uint(i32[w + Slot.usec] >>> 0);
+  out.bytes(T.gid);
+  out.uint((i32[w + Slot.gidHi] >>> 0) * 4294967296 + (i32[w + Slot.gidLo] >>> 0));
+  switch (event) {
+    case LogEvent.ITEM_GET:
+      out.bytes(T.itemGet);
+      uriEncodeInto(out, u8, data, len);
+      out.bytes(T.status);
+      out.bytes(pick(FOUND, i32[w + Slot.a]));
+      break;
+    case LogEvent.ITEM_STORE: {
+      out.bytes(T.itemStore);
+      uriEncodeInto(out, u8, data, len);
+      out.bytes(T.status);
+      out.bytes(pick(STORE_STATUS, i32[w + Slot.a]));
+      out.bytes(T.cmd);
+      const cmd = i32[w + Slot.b];
+      out.bytes(cmd >= 0 && cmd <= 6 ? STORE_CMD[cmd] : NA);
+      out.bytes(T.ttl);
+      out.uint(i32[w + Slot.ttl] >>> 0);
+      break;
+    }
+    case LogEvent.EVICTION:
+      out.bytes(T.eviction);
+      uriEncodeInto(out, u8, data, len);
+      out.bytes(i32[w + Slot.a] !== 0 ? T.fetchYes : T.fetchNo);
+      out.bytes(T.ttl);
+      if (i32[w + Slot.b] !== 0) out.int(-1);
+      else out.uint(i32[w + Slot.ttl] >>> 0);
+      out.bytes(T.la);
+      out.int(i32[w + Slot.la]);
+      out.bytes(T.clsid);
+      out.uint(i32[w + Slot.clsid] & 0xff);
+      out.bytes(T.size);
+      out.int(i32[w + Slot.size]);
+      out.byte(0x0a);
+      return;
+    default: // the connection events
+      out.bytes(event === LogEvent.CONN_NEW ? T.connNew : T.connClose);
+      out.copyFrom(u8, data, len);
+      out.bytes(T.rport);
+      out.uint(i32[w + Slot.ttl] & 0xffff);
+      out.bytes(T.transport);
+      out.bytes(pick(TRANSPORT, i32[w + Slot.a]));
+      if (event === LogEvent.CONN_CLOSE) {
+        out.bytes(T.reason);
+        out.bytes(pick(REASON, i32[w + Slot.b]));
+      }
+      out.bytes(T.cfd);
+      out.int(i32[w + Slot.cfd]);
+      out.byte(0x0a);
+      return;
+  }
+  out.bytes(T.clsid);
+  out.uint(i32[w + Slot.clsid] & 0xff);
+  out.bytes(T.cfd);
+  out.int(i32[w + Slot.cfd]);
+  out.bytes(T.size);
+  out.int(i32[w + Slot.size]);
+  out.byte(0x0a);
+}
+
+/** memcached's line before the next one a watcher that lost lines receives: "skipped=N\n". */
+export function formatSkipped(out: OutBuffer, n: number): void {
+  out.bytes(T.skipped);
+  out.uint(n);
+  out.byte(0x0a);
+}
