@@ -140,5 +140,6 @@ test('storeSettingsOf carries the store\'s share', () => {
     slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
     hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruCrawlerSleep: 50,
-    lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30 });
+    lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
+    trackSizes: false });
 });
