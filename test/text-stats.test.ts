@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { kindsFor, serverFor, spec } from './support/spec.ts';
 import { differential } from './support/differential.ts';
 import { Client } from './support/client.ts';
-import { sleep } from './support/server.ts';
+import { sleep, startServer } from './support/server.ts';
+import net from 'node:net';
 
 spec('stats detail: per-prefix gets, hits, sets and deletes, newest prefix first', [
   ['stats detail on\r\n', 'OK\r\n'],
@@ -118,3 +119,35 @@ differential('stats sizes: kept from the start with -o track_sizes', [
 ], { args: ['-o', 'track_sizes'] });
 
 differential('stats sizes: refused without CAS (-C)', ['stats sizes_enable\r\n', 'stats sizes\r\n'], { args: ['-C'] });
+
+/** Whether this machine has an IPv6 loopback to listen on. */
+async function ipv6Loopback(): Promise<boolean> {
+  const probe = net.createServer();
+  return new Promise((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+  });
+}
+
+test('stats conns over IPv6: tcp6:[addr]:port, as inet_ntop writes it [cachalot vs memcached]', async (t) => {
+  if (kindsFor().length < 2) { t.skip('memcached is not installed'); return; }
+  if (!(await ipv6Loopback())) { t.skip('no IPv6 loopback'); return; }
+  const seen: string[][] = [];
+  for (const kind of ['cachalot', 'memcached'] as const) {
+    const server = await startServer(kind, [], { listen: '::1' });
+    try {
+      const socket = net.connect({ host: '::1', port: server.port });
+      let text = '';
+      await new Promise<void>((resolve, reject) => {
+        socket.on('error', reject);
+        socket.on('data', (d: Buffer) => { text += d.toString('latin1'); if (text.endsWith('END\r\n')) resolve(); });
+        socket.write('stats conns\r\n');
+      });
+      socket.destroy();
+      seen.push(rowsOf(text, server.port));
+    } finally { await server.stop(); }
+  }
+  assert.deepEqual(seen[0], seen[1]);
+  assert.ok(seen[0].some((row) => row.startsWith('addr tcp6:[::1]:<port> | state conn_listening')), seen[0].join('\n'));
+  assert.ok(seen[0].some((row) => row.startsWith('addr tcp6:[::1]:<client port> | listen_addr tcp6:[::1]:<port>')));
+});

@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
-import { ConnTable, ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
+import { ConnTable, ConnRow, ipv4ToInt, setAddress } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
@@ -71,14 +71,14 @@ export class Dispatcher {
     const s = this.settings;
     const bound: Listener[] = [];
     if (s.socketPath !== null) {
-      this.describeListener(this.claimListenerRow(now), 2, 0, 0, 0);
+      this.describeListener(this.claimListenerRow(now), 2, null, 0);
       await this.listenUnix(s.socketPath);
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
       return bound; // memcached: -s turns TCP off
     }
     if (s.port === 0) return bound;
     let port = s.port < 0 ? 0 : s.port;
-    for (const [i, host] of s.listen.entries()) {
+    for (const host of s.listen) {
       const server = this.createServer();
       const row = this.claimListenerRow(now); // before the first client can take the row after it
       await listenOn(server, { host, port, backlog: s.backlog });
@@ -86,8 +86,7 @@ export class Dispatcher {
       port = addr.port;
       this.tcpBinds.push({ server, host, port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
-      if (addr.family === 'IPv6') this.describeListener(row, 3, 0, port, i);
-      else this.describeListener(row, 1, ipv4ToInt(addr.address), port, 0);
+      this.describeListener(row, addr.family === 'IPv6' ? 3 : 1, addr, port);
     }
     if (s.udpPort > 0) for (const host of s.listen) bound.push(await this.listenUdp(host, s.udpPort));
     this.fdBudget = connectionFdBudget();
@@ -130,7 +129,7 @@ export class Dispatcher {
 
   /**
    * A listening socket's row in the connection table: memcached lists its listeners in `stats conns`
-   * (conn_listening), first, as they hold the lowest descriptors. An IPv6 row names its -l entry.
+   * (conn_listening), first, as they hold the lowest descriptors.
    */
   private claimListenerRow(now: number): number {
     this.ctl.add(Ctl.totalConns, 1); // memcached's listening conn counts in total_connections (not in curr_)
@@ -142,13 +141,12 @@ export class Dispatcher {
     return row;
   }
 
-  private describeListener(row: number, transport: number, ipv4: number, port: number, listenIndex: number): void {
+  private describeListener(row: number, transport: number, addr: net.AddressInfo | null, port: number): void {
     if (row < 0) return;
     const t = this.connTable;
     t.set(row, ConnRow.transport, transport);
-    t.set(row, ConnRow.ipv4, ipv4);
+    setAddress(t, row, ConnRow.ipv4, ConnRow.ipv6, addr?.address, addr?.family);
     t.set(row, ConnRow.port, port);
-    t.set(row, ConnRow.thread, listenIndex);
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */

@@ -4,13 +4,16 @@
 // frees it on close. The row number is the connection's id, as memcached's fd is.
 //
 //   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix, 4 udp,
-//     3 tcp6) | ipv4 (u32) | remote port | local port | thread | local ipv4 | unused x 7 ]
+//     3 tcp6) | ipv4 (u32) | remote port | local port | thread | local ipv4 | remote ipv6 words 2-4 |
+//     local ipv6 words 2-4 | unused ]   (an IPv6 address: its first word where the IPv4 one goes, then three more)
 //
 // A row fills a 64-byte line because its worker writes `state` several times per request and
 // neighbouring rows belong to other workers (round-robin): rows sharing a line made every request
 // pay cache-line transfers between cores.
 
-export const ConnRow = { used: 0, state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8 } as const;
+export const ConnRow = {
+  used: 0, state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8, ipv6: 9, localIpv6: 12,
+} as const;
 const ROW = 16;
 /** Ids start above stdin/out/err and the listeners, so they read like memcached's fds. */
 export const FIRST_CONN_ID = 16;
@@ -70,4 +73,66 @@ export function ipv4ToInt(addr: string | undefined): number {
 
 export function intToIpv4(v: number): string {
   return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** Write an address into a row: an IPv4 one as one word at `v4Field`, an IPv6 one there and at `v6Field`..+2. */
+export function setAddress(t: ConnTable, row: number, v4Field: number, v6Field: number, addr: string | undefined,
+  family: string | undefined): void {
+  const words = family === 'IPv6' ? ipv6ToWords(addr) : null;
+  if (words === null) { t.set(row, v4Field, ipv4ToInt(addr)); return; }
+  t.set(row, v4Field, words[0]);
+  for (let i = 1; i < 4; i++) t.set(row, v6Field + i - 1, words[i]);
+}
+
+/** The IPv6 address setAddress wrote. */
+export function ipv6At(t: ConnTable, row: number, v4Field: number, v6Field: number): string {
+  return wordsToIpv6([t.get(row, v4Field), t.get(row, v6Field), t.get(row, v6Field + 1), t.get(row, v6Field + 2)]);
+}
+
+/** An IPv6 address in text (as getpeername gives it) as four big-endian 32-bit words; null if it is not one. */
+export function ipv6ToWords(addr: string | undefined): number[] | null {
+  if (!addr || !addr.includes(':')) return null;
+  let text = addr;
+  const groups: number[] = [];
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) { // an embedded IPv4 tail: two more groups
+    text = text.slice(0, v4.index) + ((+v4[1] << 8) | +v4[2]).toString(16) + ':' + ((+v4[3] << 8) | +v4[4]).toString(16);
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const [head, tail] = halves;
+  const parse = (s: string | undefined): number[] => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const h = parse(head), t = parse(tail);
+  if (tail === undefined) groups.push(...h);
+  else groups.push(...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t);
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) return null;
+  return [0, 2, 4, 6].map((i) => ((groups[i] << 16) | groups[i + 1]) | 0);
+}
+
+/**
+ * inet_ntop(AF_INET6) of four words, as memcached prints it: lower-case groups without leading zeros, the
+ * longest run of two or more zero groups (the first of equals) as "::", an IPv4-mapped or -compatible
+ * address with its last 32 bits dotted.
+ */
+export function wordsToIpv6(words: readonly number[]): string {
+  const g: number[] = [];
+  for (const w of words) g.push((w >>> 16) & 0xffff, w & 0xffff);
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === best) { out += i === 0 ? '::' : ':'; i += bestLen - 1; continue; }
+    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
+      out += `${g[6] >>> 8}.${g[6] & 255}.${g[7] >>> 8}.${g[7] & 255}`;
+      break;
+    }
+    out += g[i].toString(16) + (i < 7 ? ':' : '');
+  }
+  return out;
 }

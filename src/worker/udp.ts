@@ -14,7 +14,7 @@
 
 import type { Conn } from './conn.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
-import { ConnRow, ipv4ToInt } from '../stats/conn-table.ts';
+import { ConnRow, setAddress } from '../stats/conn-table.ts';
 
 export const UDP_HEADER_SIZE = 8;
 export const UDP_MAX_PAYLOAD_SIZE = 1400;
@@ -125,7 +125,7 @@ export function udpTakeRequest(c: Conn, udp: UdpPort, msg: Buffer, address: stri
   c.rpos = UDP_HEADER_SIZE;
   c.rend = msg.length;
   const t = c.ctx.connTable;
-  t.set(c.row, ConnRow.ipv4, ipv4ToInt(address));
+  setAddress(t, c.row, ConnRow.ipv4, ConnRow.ipv6, address, address.includes(':') ? 'IPv6' : 'IPv4');
   t.set(c.row, ConnRow.port, port);
   return true;
 }

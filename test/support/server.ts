@@ -97,7 +97,7 @@ export async function startServer(
 
 async function waitForPort(file: string, gone: () => boolean, stderr: () => string): Promise<number> {
   for (let waited = 0; waited < START_BOUND_MS; waited += POLL_MS) {
-    const m = /TCP INET: (\d+)/.exec(readIfThere(file));
+    const m = /TCP INET6?: (\d+)/.exec(readIfThere(file));
     if (m) return Number(m[1]);
     if (gone()) throw new Error(`exited before listening. ${stderr()}`);
     await sleep(POLL_MS);

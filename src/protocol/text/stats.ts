@@ -5,7 +5,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { CONN_STATE_NAMES, ConnState } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { ConnTable, ConnRow, intToIpv4 } from '../../stats/conn-table.ts';
+import { ConnTable, ConnRow, intToIpv4, ipv6At } from '../../stats/conn-table.ts';
 import { tokIs } from './tokens.ts';
 import { reportSettings } from '../../settings/report.ts';
 import type { LiveSettings } from '../../settings/report.ts';
@@ -194,16 +194,16 @@ function connStats(c: Conn, emit: Emit): void {
     const id = ConnTable.idOf(r);
     const transport = table.get(r, ConnRow.transport);
     const state = table.get(r, ConnRow.state);
-    if (transport === 4) {
+    if (transport === 4 || transport === 5) {
       udpConnAddr(table, r, id, state, emit);
     } else if (state === ConnState.listening) {
-      emit(`${id}:addr`, transport === 2 ? unixAddr : listenerAddr(c, table, r, transport));
+      emit(`${id}:addr`, transport === 2 ? unixAddr : listenerAddr(table, r, transport));
     } else if (transport === 2) {
       emit(`${id}:addr`, '?:<AF 0>');
       emit(`${id}:listen_addr`, unixAddr);
     } else {
-      emit(`${id}:addr`, `tcp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${table.get(r, ConnRow.port)}`);
-      emit(`${id}:listen_addr`, `tcp:${intToIpv4(table.get(r, ConnRow.localIpv4))}:${table.get(r, ConnRow.localPort)}`);
+      emit(`${id}:addr`, `${tcpAddr(table, r, ConnRow.ipv4, ConnRow.ipv6, transport)}:${table.get(r, ConnRow.port)}`);
+      emit(`${id}:listen_addr`, `${tcpAddr(table, r, ConnRow.localIpv4, ConnRow.localIpv6, transport)}:${table.get(r, ConnRow.localPort)}`);
     }
     emit(`${id}:state`, state === ConnState.waiting ? 'conn_read' : CONN_STATE_NAMES[state] ?? 'conn_new_cmd');
     emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
@@ -212,18 +212,26 @@ function connStats(c: Conn, emit: Emit): void {
 
 /** memcached's UDP rows: the port's own address while it waits, the sender's and the port's while it answers. */
 function udpConnAddr(table: ConnTable, r: number, id: number, state: number, emit: Emit): void {
-  const local = `udp:${intToIpv4(table.get(r, ConnRow.localIpv4))}:${table.get(r, ConnRow.localPort)}`;
+  const v6 = table.get(r, ConnRow.transport) === 5;
+  const local = `${ipAddr('udp', table, r, ConnRow.localIpv4, ConnRow.localIpv6, v6)}:${table.get(r, ConnRow.localPort)}`;
   emit(`${id}:UDP`, 'UDP');
   if (state === ConnState.waiting) { emit(`${id}:addr`, local); return; }
-  emit(`${id}:addr`, `udp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${table.get(r, ConnRow.port)}`);
+  emit(`${id}:addr`, `${ipAddr('udp', table, r, ConnRow.ipv4, ConnRow.ipv6, v6)}:${table.get(r, ConnRow.port)}`);
   emit(`${id}:listen_addr`, local);
 }
 
-/** A TCP listener's address: IPv4 from the row, IPv6 as its -l entry says it (the row holds its index). */
-function listenerAddr(c: Conn, table: ConnTable, r: number, transport: number): string {
-  const port = table.get(r, ConnRow.port);
-  if (transport !== 3) return `tcp:${intToIpv4(table.get(r, ConnRow.ipv4))}:${port}`;
-  return `tcp6:[${c.ctx.settings.listen[table.get(r, ConnRow.thread)] ?? '::'}]:${port}`;
+/** A TCP listener's address. */
+function listenerAddr(table: ConnTable, r: number, transport: number): string {
+  return `${tcpAddr(table, r, ConnRow.ipv4, ConnRow.ipv6, transport)}:${table.get(r, ConnRow.port)}`;
+}
+
+/** memcached's get_conn_text for TCP: "tcp:a.b.c.d" or "tcp6:[v6]" (the port follows). */
+function tcpAddr(table: ConnTable, r: number, v4Field: number, v6Field: number, transport: number): string {
+  return ipAddr('tcp', table, r, v4Field, v6Field, transport === 3);
+}
+
+function ipAddr(proto: string, table: ConnTable, r: number, v4Field: number, v6Field: number, v6: boolean): string {
+  return v6 ? `${proto}6:[${ipv6At(table, r, v4Field, v6Field)}]` : `${proto}:${intToIpv4(table.get(r, v4Field))}`;
 }
 
 /**
