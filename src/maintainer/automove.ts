@@ -10,7 +10,8 @@
 // slab_automove 2 asks for a page from any class on every eviction instead (lru.ts evictCount).
 
 import type { Store } from "../store/store.ts";
-import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ItemField, Lru, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES } from "../store/layout.ts";
+import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, Lru, MAX_CLASSES } from "../store/layout.ts";
+import { lruAge } from "../store/report.ts";
 import { SlabStat } from "../stats/thread-stats.ts";
 
 const MIN_PAGES_FOR_SOURCE = 2;
@@ -92,7 +93,7 @@ export class Automover {
       this.evictedSeen[slot] = evictedDelta > 0 ? 1 : 0;
       this.dirty[slot] = evictedDelta > 0 || after[n].outOfMemory > this.before[n].outOfMemory ||
         after[n].pages > this.before[n].pages ? 1 : 0;
-      this.age[slot] = this.coldTailAge(n);
+      this.age[slot] = lruAge(st, n | Lru.COLD);
       let ageSum = 0, dirty = 0, ratioSum = 0, seen = 0;
       for (let s = n * w; s < (n + 1) * w; s++) {
         ageSum += this.age[s]; dirty += this.dirty[s]; ratioSum += this.evictedRatio[s]; seen += this.evictedSeen[s];
@@ -116,10 +117,5 @@ export class Automover {
       move = [oldest, youngest];
     }
     return move;
-  }
-
-  private coldTailAge(clsid: number): number {
-    const st = this.st, tail = st.c32[LRU_BASE + (clsid | Lru.COLD) * LRU_WORDS + LruW.tail];
-    return tail === 0 ? 0 : st.currentTime() - st.a32[tail * 2 + ItemField.time];
   }
 }

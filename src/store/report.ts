@@ -25,7 +25,8 @@ function allClasses(st: Store, field: number): number {
   return st.stats.sumSlabAll(field);
 }
 
-function lruAge(st: Store, id: number): number {
+/** Seconds since the tail of LRU `id` was last touched (0 when empty): `stats items`' age, the automover's sample. */
+export function lruAge(st: Store, id: number): number {
   const tail = st.c32[LRU_BASE + id * LRU_WORDS + LruW.tail];
   return tail === 0 ? 0 : st.currentTime() - st.a32[tail * 2 + ItemField.time];
 }
