@@ -58,7 +58,7 @@ export class UdpPort {
   /** A new request: nothing is queued or sent for it yet. */
   begin(): void { this.forget(); this.answered = false; }
 
-  /** The latest response is one memcached sends even when empty (a get's key, quit, a metadump). */
+  /** The latest response is one memcached sends even when empty (a get's key, quit, a metadump, a watch). */
   keepLastEmpty(): void {
     if (this.keepEmpty.length > 0) this.keepEmpty[this.keepEmpty.length - 1] = true;
   }

@@ -197,6 +197,7 @@ export function processWatchCommand(c: Conn, buf: Buffer, ntokens: number): void
       flags |= f;
     }
   } else flags = LogFlag.FETCHERS;
-  if (c.udp !== null) return; // memcached hands the connection to its logger, which cannot write to a datagram's sender
+  // memcached hands the connection to its logger, which cannot write to a datagram's sender: an empty datagram
+  if (c.udp !== null) { c.udp.keepLastEmpty(); return; }
   if (!startWatching(c, flags)) replyText(c, ERR.WATCHER_TOO_MANY);
 }
