@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { test, after } from 'node:test';
 import dgram from 'node:dgram';
 import { Client } from './support/client.ts';
-import { memcachedAvailable, startServer, type Server, type ServerKind } from './support/server.ts';
+import { spawn } from 'node:child_process';
+import { memcachedAvailable, NODE_BIN, REPO_ROOT, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
+import { serverNodeArgs } from '../src/boot/command.ts';
 import { binRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
@@ -173,4 +175,26 @@ test('udp: a value cut short by the datagram is dropped with it; metadump and wa
     }
     assert.equal((await c.request(frame(5, 'version\r\n')))[0].subarray(8).toString(), 'VERSION 1.6.18\r\n');
   } finally { c.close(); }
+});
+
+test('udp: -p 0 turns TCP off and leaves UDP on, as memcached', async () => {
+  const udpPort = await freeUdpPort();
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-p', '0', '-U', String(udpPort), '-t', '1'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  const socket = dgram.createSocket('udp4');
+  const got: Buffer[] = [];
+  socket.on('message', (m: Buffer) => got.push(m));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  try {
+    // ask until it listens (a bound, not a timing assertion)
+    for (let i = 0; i < 100 && got.length === 0; i++) {
+      socket.send(frame(1, 'version\r\n'), udpPort, '127.0.0.1');
+      await sleep(100);
+    }
+    assert.ok(got.length > 0, 'no answer on the UDP port');
+    assert.equal(got[0].subarray(8).toString(), 'VERSION 1.6.18\r\n');
+  } finally {
+    socket.close();
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
 });

@@ -76,7 +76,15 @@ export class Dispatcher {
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
       return bound; // memcached: -s turns TCP off
     }
-    if (s.port === 0) return bound;
+    if (s.port !== 0) await this.listenTcp(now, bound);
+    if (s.udpPort > 0) for (const host of s.listen) bound.push(await this.listenUdp(host, s.udpPort)); // -p 0 -U n: UDP alone
+    this.fdBudget = connectionFdBudget();
+    return bound;
+  }
+
+  /** A TCP listener per -l address, all on one port (-p -1: the first one picks a free port for all). */
+  private async listenTcp(now: number, bound: Listener[]): Promise<void> {
+    const s = this.settings;
     let port = s.port < 0 ? 0 : s.port;
     for (const host of s.listen) {
       const server = this.createServer();
@@ -88,9 +96,6 @@ export class Dispatcher {
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
       this.describeListener(row, addr.family === 'IPv6' ? 3 : 1, addr, port);
     }
-    if (s.udpPort > 0) for (const host of s.listen) bound.push(await this.listenUdp(host, s.udpPort));
-    this.fdBudget = connectionFdBudget();
-    return bound;
   }
 
   /**
