@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   }
   for (const w of parsed.warnings) process.stderr.write(w + '\n');
   const settings = parsed.settings;
-  if (settings.authFile !== null) checkAuthFile(settings.authFile);
+  if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
   const storeShared = createStore(storeSettingsOf(settings));
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + settings.listen.length + 1); // + the listeners' rows
@@ -68,7 +68,11 @@ async function main(): Promise<void> {
 }
 
 /** -Y: memcached refuses to start on a missing or malformed auth file, with its message. */
-function checkAuthFile(path: string): void {
+function checkAuthFile(path: string, udpPort: number): void {
+  if (udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
+    process.stderr.write('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
+    process.exit(64); // EX_USAGE
+  }
   const r = authfileLoad(path);
   if (r.result === AuthfileResult.OK) return;
   process.stderr.write(r.error);

@@ -274,6 +274,15 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
   assert.match(err, /suboption|no_such_option/i);
 });
 
+test('-Y with -U is refused, as memcached refuses ascii authentication over UDP', async () => {
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-Y', '/nonexistent', '-U', '11311'],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  assert.equal(await new Promise<number | null>((r) => child.once('exit', r)), 64);
+  assert.equal(err, 'Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
+});
+
 test('out of file descriptors: stop listening, count it, resume when connections close', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-emfile-'));
   const portFile = join(dir, 'ports');
