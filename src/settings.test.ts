@@ -108,6 +108,12 @@ test('warnings are returned to print, and -t above 64 still runs', () => {
   if (r.kind === 'run') assert.match(r.warnings[0], /^WARNING: Setting a high number of workerthreads/);
 });
 
+test('-o sock_cookie_id, which memcached takes on Linux, is taken with a warning that it is not applied', () => {
+  const r = parseSettings(['-o', 'sock_cookie_id=7'], {});
+  assert.equal(r.kind, 'run');
+  if (r.kind === 'run') assert.deepEqual(r.warnings, ['WARNING: sock_cookie_id is not applied: Cachalot cannot set SO_MARK on its sockets']);
+});
+
 test('-S forces binary, -Y forces ascii, -U alone moves TCP too; env gives the port file', () => {
   assert.equal(run('-S').protocol, 'binary');
   assert.equal(run('-Y', '/tmp/auth').protocol, 'ascii');

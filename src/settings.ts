@@ -317,6 +317,12 @@ const SUBOPTS: Readonly<Record<string, SubHandler>> = {
   no_lru_maintainer: set((s) => { s.lruMaintainer = false; s.lruSegmented = false; }),
   no_drop_privileges: set((s) => { s.dropPrivileges = false; }),
   drop_privileges: set((s) => { s.dropPrivileges = true; }),
+  // memcached sets it as SO_MARK on its listening sockets (needs CAP_NET_ADMIN, else it says so and goes on);
+  // Node offers no way to set it: taken, so that command lines written for memcached start, and said
+  sock_cookie_id: (st) => {
+    st.warnings.push('WARNING: sock_cookie_id is not applied: Cachalot cannot set SO_MARK on its sockets');
+    return null;
+  },
   resp_obj_mem_limit: (st) => {
     st.warnings.push('DEPRECATED: resp_obj_mem_limit no longer used. See read_buf_mem_limit,');
     return null;
