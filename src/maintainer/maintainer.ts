@@ -18,6 +18,7 @@ export function startMaintainer(shared: StoreShared): Maintainer {
     stop(): Promise<void> {
       Atomics.store(c32, G.maintainerStop, 1);
       Atomics.notify(c32, G.maintainerStop);
+      worker.ref(); // awaited now: else the process may end before the exit arrives, and whatever follows never runs
       return exited;
     },
   };
