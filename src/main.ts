@@ -3,6 +3,7 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import { parseSettings } from './settings.ts';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) process.stderr.write(w + '\n');
   const settings = parsed.settings;
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
+  if (settings.daemonize) daemonize(settings.verbose > 0);
   const storeShared = createStore(storeSettingsOf(settings));
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + settings.listen.length + 1); // + the listeners' rows
@@ -68,6 +70,22 @@ async function main(): Promise<void> {
 }
 
 /** -Y: memcached refuses to start on a missing or malformed auth file, with its message. */
+const DAEMON_CHILD = 'CACHALOT_DAEMON_CHILD';
+
+/**
+ * memcached's daemonize (-d): the server goes on in a child of its own session, its stdio on /dev/null unless
+ * -v, and this process exits 0 at once. SIGHUP is ignored, as memcached does. Unlike memcached it keeps its
+ * working directory: Node's worker threads resolve their preload against it.
+ */
+function daemonize(verbose: boolean): void {
+  if (process.env[DAEMON_CHILD] === '1') { process.on('SIGHUP', () => {}); return; }
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    detached: true, stdio: verbose ? 'inherit' : 'ignore', env: { ...process.env, [DAEMON_CHILD]: '1' },
+  });
+  child.unref();
+  process.exit(0);
+}
+
 function checkAuthFile(path: string, udpPort: number): void {
   if (udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
     process.stderr.write('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');

@@ -5,8 +5,8 @@
 // (1 where memcached `return 1`s, 64 = EX_USAGE where it exit(EX_USAGE)s; getopt's own errors
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
-// means 64 MB here as there. Options memcached has and Cachalot cannot honour (-d daemon, -e
-// memory file, -Z TLS, -N napi ids, extstore and TLS `-o` options) are refused, never ignored.
+// means 64 MB here as there. Options memcached has and Cachalot cannot honour (-e memory file,
+// -Z TLS, -N napi ids, extstore and TLS `-o` options) are refused, never ignored.
 
 import { licenseText, usageText, versionLine } from './usage.ts';
 import { atof, atoi, safeStrtol, safeStrtoul, strtolOctal } from './settings/c-numbers.ts';
@@ -41,6 +41,7 @@ export type Settings = {
   sasl: boolean;             // -S
   authFile: string | null;   // -Y
   pidFile: string | null;    // -P
+  daemonize: boolean;        // -d
   lockMemory: boolean;       // -k, accepted, no effect
   enableCoredumps: boolean;  // -r, accepted, no effect
   prefixDelimiter: string;   // -D (':')
@@ -78,7 +79,7 @@ export function defaultSettings(): Settings {
     listenSpecified: false, threads: 4, numThreadsPerUdp: 4, maxBytes: 64 * MB, maxConns: 1024,
     reqsPerEvent: 20, backlog: 1024, protocol: 'auto', itemSizeMax: MB, factor: 1.25,
     chunkSizeMin: 48, preallocate: false, evictToFree: true, useCas: true, shutdownEnabled: false,
-    verbose: 0, user: null, sasl: false, authFile: null, pidFile: null, lockMemory: false,
+    verbose: 0, user: null, sasl: false, authFile: null, pidFile: null, daemonize: false, lockMemory: false,
     enableCoredumps: false, prefixDelimiter: ':', detailEnabled: false, flushEnabled: true,
     dumpEnabled: true, watchEnabled: true, portFilename: null,
     maxConnsFast: true, hashpowerInit: 0, hashExpand: true, hashAlgorithm: 'murmur3',
@@ -136,6 +137,7 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
       return s.reqsPerEvent === 0 ? fail1('Number of requests per event must be greater than 0') : null;
     case 'u': s.user = arg; return null;
     case 'P': s.pidFile = arg; return null;
+    case 'd': s.daemonize = true; return null;
     case 'f':
       s.factor = atof(arg);
       return s.factor <= 1.0 ? fail1('Factor must be greater than 1') : null;
@@ -165,7 +167,6 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
 function refuseUnsupported(c: string): Exit {
   switch (c) {
     case 'Z': return usageFail('This server is not built with TLS support.'); // memcached's own words
-    case 'd': return usageFail('cachalot: -d (daemon) is not supported; run it under a supervisor such as systemd');
     case 'e': return usageFail('cachalot: -e (memory file, restartable cache) is not supported');
     case 'N': return usageFail('cachalot: -N (napi ids) is not supported');
     default: return fail1(`Illegal argument "${c}"`);

@@ -25,6 +25,7 @@ export function usageText(): string {
 -s, --unix-socket=<file>  UNIX socket to listen on (disables network support)
 -a, --unix-mask=<mask>    access mask for UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     enable ascii "shutdown" command
+-d, --daemon              run as a daemon
 -l, --listen=<addr>       interface to listen on (default: 127.0.0.1; memcached's is
                           INADDR_ANY). Repeat or comma-separate for several.
 -u, --user=<user>         accepted for memcached compatibility; identity is not changed

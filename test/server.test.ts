@@ -274,6 +274,32 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
   assert.match(err, /suboption|no_such_option/i);
 });
 
+test('-d: the command exits 0 at once and the server goes on as a daemon, its pid in -P', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-daemon-'));
+  const portFile = join(dir, 'ports'), pidFile = join(dir, 'pid');
+  try {
+    const launcher = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-d', '-P', pidFile, '-p', '-1', '-l', '127.0.0.1', '-t', '1'],
+      { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
+    assert.equal(await new Promise<number | null>((r) => launcher.once('exit', r)), 0);
+    let port = 0, pid = 0;
+    for (let i = 0; i < 250 && (port === 0 || pid === 0); i++) { // until the daemon listens (a bound)
+      await sleep(20);
+      port = Number((existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null)?.[1] ?? 0);
+      pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+    }
+    assert.ok(port > 0 && pid > 0, 'the daemon wrote its port and pid');
+    assert.notEqual(pid, launcher.pid, 'the pid is the daemon\'s, not the launcher\'s');
+    const c = await Client.connect(port);
+    assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+    c.end();
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 250 && existsSync(pidFile); i++) await sleep(20);
+    assert.ok(!existsSync(pidFile), 'the daemon removed its pid file on the way out');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('-Y with -U is refused, as memcached refuses ascii authentication over UDP', async () => {
   const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-Y', '/nonexistent', '-U', '11311'],
     { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
