@@ -69,7 +69,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** -Y: memcached refuses to start on a missing or malformed auth file, with its message. */
 const DAEMON_CHILD = 'CACHALOT_DAEMON_CHILD';
 
 /**
@@ -86,6 +85,7 @@ function daemonize(verbose: boolean): void {
   process.exit(0);
 }
 
+/** -Y: memcached refuses to start on a missing or malformed auth file, or with -U, with its message. */
 function checkAuthFile(path: string, udpPort: number): void {
   if (udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
     process.stderr.write('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');

@@ -3,7 +3,7 @@
 // taken after the item lock and before the slabs lock; items found from an LRU tail are only ever trylocked.
 
 import type { Store } from "./store.ts";
-import { CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
+import { CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
 import { LogFlag } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
@@ -238,7 +238,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
 /** memcached's LOGGER_EVICTION: the evicted item, as it was. */
 function logEviction(st: Store, it: number, bits: number, now: number): void {
   const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime];
-  st.log.eviction(st.a8, it * 8 + 48, bits >>> 24, (bits & ItemFlag.FETCHED) !== 0, exp, now,
+  st.log.eviction(st.a8, it * 8 + ITEM_HEADER, bits >>> 24, (bits & ItemFlag.FETCHED) !== 0, exp, now,
     now - a32[it * 2 + ItemField.time], (bits >>> 16) & 63, a32[it * 2 + ItemField.nbytes]);
 }
 

@@ -250,10 +250,6 @@ export class Store {
     };
   }
   /**
-   * `lru_crawler crawl`: ask the maintainer for a crawl of the classes marked in `classes` (by class id).
-   * False when a crawl is already asked for or running (memcached's CRAWLER_RUNNING).
-   */
-  /**
    * memcached's slabs_reassign: check a move of one page from class src (-1: any with a spare page) to dst
    * (0: the global page pool) and post it to the maintainer thread, which makes it (slab-mover.ts).
    */
@@ -291,6 +287,10 @@ export class Store {
     return Atomics.load(this.c32, G.crawlerRunning) !== 0 || Atomics.load(this.c32, G.crawlSignal) !== 0;
   }
 
+  /**
+   * `lru_crawler crawl`: ask the maintainer for a crawl of the classes marked in `classes` (by class id).
+   * False when a crawl is already asked for or running (memcached's CRAWLER_RUNNING).
+   */
   requestCrawl(classes: Uint8Array): boolean {
     const c32 = this.c32;
     if (Atomics.load(c32, G.crawlerRunning) !== 0) return false;

@@ -40,7 +40,7 @@ export const NREAD_META = 3;
 /** memcached tokenizes at most 24 tokens (MAX_TOKENS); the rest of the line is the last one. */
 export const MAX_TOKENS = 24;
 const OWN_BUFFER_SIZE = 4096;
-const EMPTY = Buffer.alloc(0);
+export const EMPTY = Buffer.alloc(0);
 
 export class Conn {
   id = 0;

@@ -14,7 +14,7 @@ import { ConnTable, ConnRow, setAddress } from '../stats/conn-table.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
-import { Conn, ConnPool, ConnState, Proto } from './conn.ts';
+import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { UdpPort, udpTakeRequest } from './udp.ts';
@@ -236,7 +236,7 @@ function udpRead(c: Conn, msg: Buffer, address: string, fromPort: number): void 
 /** What the datagram left unfinished goes with it: a value cut short, a partial line. */
 function udpRequestDone(c: Conn): void {
   connReleaseItem(c);
-  c.rbuf = c.own.subarray(0, 0);
+  c.rbuf = EMPTY;
   c.rpos = c.rend = 0;
   c.stream = null;
   connSetState(c, ConnState.waiting);

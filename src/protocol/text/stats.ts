@@ -39,7 +39,6 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   const group = buf.toString('latin1', c.tokens[2], c.tokens[3]);
   if (!reportStats(c, group, emit)) { out.bytes(REPLY.ERROR); return; }
   if (!SIZES_SWITCHES.has(group)) out.bytes(REPLY.END); // memcached ends these two without END
-
 }
 
 /** `stats sizes_enable|sizes_disable`: memcached's get_stats answers them without the terminator. */
