@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
-import { ConnTable, ConnRow, ipv4ToInt, setAddress } from '../stats/conn-table.ts';
+import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
@@ -71,7 +71,7 @@ export class Dispatcher {
     const s = this.settings;
     const bound: Listener[] = [];
     if (s.socketPath !== null) {
-      this.describeListener(this.claimListenerRow(now), 2, null, 0);
+      this.describeListener(this.claimListenerRow(now), Transport.unix, null, 0);
       await this.listenUnix(s.socketPath);
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
       return bound; // memcached: -s turns TCP off
@@ -94,7 +94,7 @@ export class Dispatcher {
       port = addr.port;
       this.tcpBinds.push({ server, host, port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
-      this.describeListener(row, addr.family === 'IPv6' ? 3 : 1, addr, port);
+      this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, port);
     }
   }
 

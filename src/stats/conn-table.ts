@@ -3,13 +3,15 @@
 // row when it accepts; the owning worker keeps the row's state and last-command time current and
 // frees it on close. The row number is the connection's id, as memcached's fd is.
 //
-//   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (1 tcp, 2 unix, 4 udp,
-//     3 tcp6) | ipv4 (u32) | remote port | local port | thread | local ipv4 | remote ipv6 words 2-4 |
+//   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (Transport) | ipv4 (u32) | remote port | local port | thread | local ipv4 | remote ipv6 words 2-4 |
 //     local ipv6 words 2-4 | unused ]   (an IPv6 address: its first word where the IPv4 one goes, then three more)
 //
 // A row fills a 64-byte line because its worker writes `state` several times per request and
 // neighbouring rows belong to other workers (round-robin): rows sharing a line made every request
 // pay cache-line transfers between cores.
+
+/** ConnRow.transport: how the row's addresses are read and printed (memcached's tcp, unix, tcp6, udp, udp6). */
+export const Transport = { tcp: 1, unix: 2, tcp6: 3, udp: 4, udp6: 5 } as const;
 
 export const ConnRow = {
   used: 0, state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8, ipv6: 9, localIpv6: 12,

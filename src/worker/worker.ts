@@ -10,7 +10,7 @@ import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/store.ts';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
-import { ConnTable, ConnRow, setAddress } from '../stats/conn-table.ts';
+import { ConnTable, ConnRow, setAddress, Transport } from '../stats/conn-table.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
@@ -136,7 +136,7 @@ const addressScratch: PeerName = { address: '', family: '', port: 0 };
 function describeConn(c: Conn, io: HandleIo, row: number): void {
   const t = ctx.connTable;
   const peer = io.peerName(addressScratch);
-  t.set(row, ConnRow.transport, c.transport === 'unix' ? 2 : peer.family === 'IPv6' ? 3 : 1);
+  t.set(row, ConnRow.transport, c.transport === 'unix' ? Transport.unix : peer.family === 'IPv6' ? Transport.tcp6 : Transport.tcp);
   // memcached logs a unix socket's peer as "unix", port 0 (its request_addr is zeroed)
   c.peerAddress = c.transport === 'unix' ? 'unix' : peer.address ?? '';
   c.peerPort = c.transport === 'unix' ? 0 : peer.port ?? 0;
@@ -209,7 +209,7 @@ function listenUdp(host: string, udpPort: number): void {
     udpSockets.push(socket);
     const local = socket.address();
     const t = ctx.connTable;
-    t.set(row, ConnRow.transport, local.family === 'IPv6' ? 5 : 4);
+    t.set(row, ConnRow.transport, local.family === 'IPv6' ? Transport.udp6 : Transport.udp);
     setAddress(t, row, ConnRow.localIpv4, ConnRow.localIpv6, local.address, local.family);
     t.set(row, ConnRow.localPort, local.port);
     t.set(row, ConnRow.thread, ctx.thread);

@@ -5,7 +5,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { CONN_STATE_NAMES, ConnState } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { ConnTable, ConnRow, intToIpv4, ipv6At } from '../../stats/conn-table.ts';
+import { ConnTable, ConnRow, intToIpv4, ipv6At, Transport } from '../../stats/conn-table.ts';
 import { tokIs } from './tokens.ts';
 import { reportSettings } from '../../settings/report.ts';
 import type { LiveSettings } from '../../settings/report.ts';
@@ -193,44 +193,33 @@ function connStats(c: Conn, emit: Emit): void {
     const id = ConnTable.idOf(r);
     const transport = table.get(r, ConnRow.transport);
     const state = table.get(r, ConnRow.state);
-    if (transport === 4 || transport === 5) {
-      udpConnAddr(table, r, id, state, emit);
+    const remote = (): string => addressOf(table, r, transport, ConnRow.ipv4, ConnRow.ipv6, ConnRow.port);
+    const local = (): string => addressOf(table, r, transport, ConnRow.localIpv4, ConnRow.localIpv6, ConnRow.localPort);
+    if (transport === Transport.udp || transport === Transport.udp6) {
+      // memcached's UDP rows: the port's own address while it waits, the sender's and the port's while it answers
+      emit(`${id}:UDP`, 'UDP');
+      emit(`${id}:addr`, state === ConnState.waiting ? local() : remote());
+      if (state !== ConnState.waiting) emit(`${id}:listen_addr`, local());
     } else if (state === ConnState.listening) {
-      emit(`${id}:addr`, transport === 2 ? unixAddr : listenerAddr(table, r, transport));
-    } else if (transport === 2) {
+      emit(`${id}:addr`, transport === Transport.unix ? unixAddr : remote());
+    } else if (transport === Transport.unix) {
       emit(`${id}:addr`, '?:<AF 0>');
       emit(`${id}:listen_addr`, unixAddr);
     } else {
-      emit(`${id}:addr`, `${tcpAddr(table, r, ConnRow.ipv4, ConnRow.ipv6, transport)}:${table.get(r, ConnRow.port)}`);
-      emit(`${id}:listen_addr`, `${tcpAddr(table, r, ConnRow.localIpv4, ConnRow.localIpv6, transport)}:${table.get(r, ConnRow.localPort)}`);
+      emit(`${id}:addr`, remote());
+      emit(`${id}:listen_addr`, local());
     }
     emit(`${id}:state`, state === ConnState.waiting ? 'conn_read' : CONN_STATE_NAMES[state] ?? 'conn_new_cmd');
     emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
   }
 }
 
-/** memcached's UDP rows: the port's own address while it waits, the sender's and the port's while it answers. */
-function udpConnAddr(table: ConnTable, r: number, id: number, state: number, emit: Emit): void {
-  const v6 = table.get(r, ConnRow.transport) === 5;
-  const local = `${ipAddr('udp', table, r, ConnRow.localIpv4, ConnRow.localIpv6, v6)}:${table.get(r, ConnRow.localPort)}`;
-  emit(`${id}:UDP`, 'UDP');
-  if (state === ConnState.waiting) { emit(`${id}:addr`, local); return; }
-  emit(`${id}:addr`, `${ipAddr('udp', table, r, ConnRow.ipv4, ConnRow.ipv6, v6)}:${table.get(r, ConnRow.port)}`);
-  emit(`${id}:listen_addr`, local);
-}
-
-/** A TCP listener's address. */
-function listenerAddr(table: ConnTable, r: number, transport: number): string {
-  return `${tcpAddr(table, r, ConnRow.ipv4, ConnRow.ipv6, transport)}:${table.get(r, ConnRow.port)}`;
-}
-
-/** memcached's get_conn_text for TCP: "tcp:a.b.c.d" or "tcp6:[v6]" (the port follows). */
-function tcpAddr(table: ConnTable, r: number, v4Field: number, v6Field: number, transport: number): string {
-  return ipAddr('tcp', table, r, v4Field, v6Field, transport === 3);
-}
-
-function ipAddr(proto: string, table: ConnTable, r: number, v4Field: number, v6Field: number, v6: boolean): string {
-  return v6 ? `${proto}6:[${ipv6At(table, r, v4Field, v6Field)}]` : `${proto}:${intToIpv4(table.get(r, v4Field))}`;
+/** memcached's get_conn_text for an IP address: "tcp:a.b.c.d:port", "tcp6:[v6]:port", "udp:...", "udp6:[...]...". */
+function addressOf(table: ConnTable, r: number, transport: number, v4Field: number, v6Field: number, portField: number): string {
+  const udp = transport === Transport.udp || transport === Transport.udp6;
+  const port = table.get(r, portField);
+  if (transport === Transport.tcp6 || transport === Transport.udp6) return `${udp ? 'udp6' : 'tcp6'}:[${ipv6At(table, r, v4Field, v6Field)}]:${port}`;
+  return `${udp ? 'udp' : 'tcp'}:${intToIpv4(table.get(r, v4Field))}:${port}`;
 }
 
 /**
