@@ -45,6 +45,19 @@ function slabsOf(text: string): Slabs {
 
 const pages = (s: Slabs, cls: number): number => s.get(cls)?.get('total_pages') ?? 0;
 
+/** Sets of `prefix`0.. `prefix`(n-1) to `value`, noreply. */
+function sets(prefix: string, n: number, value: string): string {
+  let batch = '';
+  for (let i = 0; i < n; i++) batch += `set ${prefix}${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+  return batch;
+}
+
+/** Send noreply commands, then mn: all done once it answers. */
+async function sendAll(c: Client, commands: string): Promise<void> {
+  await c.send(`${commands}mn\r\n`);
+  await c.readUntil('MN\r\n');
+}
+
 for (const kind of kindsFor()) {
   test(`slabs: reassign moves a page and rescues its items into the class's free room [${kind}]`, async () => {
     const server = await serverFor(kind, ['-m', '64'], true);
@@ -52,18 +65,14 @@ for (const kind of kindsFor()) {
     try {
       // three pages of one class, then every other key deleted: a page's worth of free chunks spread over all three
       const value = 'v'.repeat(100), n = 3 * 6000;
-      let batch = '';
-      for (let i = 0; i < n; i++) batch += `set k${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
-      await c.send(`${batch}set small 0 0 1\r\nx\r\n`);
-      await c.readUntil('STORED\r\n');
+      await sendAll(c, `${sets('k', n, value)}set small 0 0 1 noreply\r\nx\r\n`);
       const before = slabsOf(await stats(c, 'slabs'));
       const src = [...before.keys()].find((id) => pages(before, id) >= 3);
       assert.ok(src !== undefined, 'a class with three pages');
       const dst = src + 5;
       let deletes = '';
       for (let i = 0; i < n; i += 2) deletes += `delete k${i} noreply\r\n`;
-      await c.send(`${deletes}mn\r\n`);
-      await c.readUntil('MN\r\n');
+      await sendAll(c, deletes);
 
       await c.send(`slabs reassign ${src} ${dst}\r\n`);
       assert.equal(await c.readLine(), 'OK');
@@ -91,10 +100,7 @@ for (const kind of kindsFor()) {
     const c = await Client.connect(server.port);
     try {
       const value = 'v'.repeat(100);
-      let batch = '';
-      for (let i = 0; i < 2 * 6000; i++) batch += `set k${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
-      await c.send(`${batch}mn\r\n`);
-      await c.readUntil('MN\r\n');
+      await sendAll(c, sets('k', 2 * 6000, value));
       const before = slabsOf(await stats(c, 'slabs'));
       const src = [...before.keys()].find((id) => pages(before, id) >= 2);
       assert.ok(src !== undefined);
@@ -125,16 +131,13 @@ for (const kind of kindsFor()) {
     const c = await Client.connect(server.port);
     try {
       const value = 'v'.repeat(100), n = 26_000;
-      let batch = '', deletes = '';
-      for (let i = 0; i < n; i++) batch += `set k${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+      let deletes = '';
       for (let i = 0; i < n; i++) deletes += `delete k${i} noreply\r\n`;
-      await c.send(`${batch}mn\r\n`);
-      await c.readUntil('MN\r\n');
+      await sendAll(c, sets('k', n, value));
       const full = slabsOf(await stats(c, 'slabs'));
       const cls = [...full.keys()].find((id) => pages(full, id) >= 4);
       assert.ok(cls !== undefined, 'a class of four pages or more');
-      await c.send(`${deletes}mn\r\n`);
-      await c.readUntil('MN\r\n');
+      await sendAll(c, deletes);
       let now = full;
       for (let i = 0; i < 400 && pages(now, cls) > 2; i++) {
         await sleep(25);
@@ -154,20 +157,14 @@ for (const kind of kindsFor()) {
     const c = await Client.connect(server.port);
     try {
       const old = 'o'.repeat(100), churn = 'c'.repeat(2000);
-      let batch = '';
-      for (let i = 0; i < 4 * 6000; i++) batch += `set old${i} 0 0 ${old.length} noreply\r\n${old}\r\n`;
-      await c.send(`${batch}mn\r\n`);
-      await c.readUntil('MN\r\n');
+      await sendAll(c, sets('old', 4 * 6000, old));
       const start = slabsOf(await stats(c, 'slabs'));
       const src = [...start.keys()].find((id) => pages(start, id) >= 3);
       assert.ok(src !== undefined);
       // then only the other class is written, far past what the rest of memory holds: it evicts, its tail stays young
       let general = await stats(c), round = 0;
       for (; round < 400 && stat(general, 'slabs_moved') === 0; round++) {
-        let writes = '';
-        for (let i = 0; i < 200; i++) writes += `set churn${round * 200 + i} 0 0 ${churn.length} noreply\r\n${churn}\r\n`;
-        await c.send(`${writes}mn\r\n`);
-        await c.readUntil('MN\r\n');
+        await sendAll(c, sets(`churn${round}:`, 200, churn));
         await sleep(20);
         general = await stats(c);
       }
