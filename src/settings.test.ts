@@ -51,7 +51,8 @@ test('-h, -V and -i print and exit 0; later errors are not reached', () => {
   assert.deepEqual([v.code, v.stdout, v.stderr], [0, 'cachalot 0.1.0\n', '']);
   const h = exits(['--help']);
   assert.equal(h.code, 0); assert.match(h.stdout, /^cachalot 0\.1\.0\n-p, --port=<num>/);
-  assert.doesNotMatch(h.stdout, /--enable-ssl/, 'only what we support');
+  assert.doesNotMatch(h.stdout, /--memory-file/, 'only what we support');
+  assert.match(h.stdout, /^-Z, --enable-ssl {10}enable TLS\/SSL$/m);
   assert.match(h.stdout, /^-d, --daemon {14}run as a daemon$/m);
   assert.equal(exits(['-i']).code, 0);
 });
@@ -77,7 +78,7 @@ test('value checks with memcached\'s words and exit codes', () => {
   fails(['-I', '2000m', '-m', '8000'], 64, 'Cannot set item size limit higher than a gigabyte.\n');
   fails(['-p', '70000'], 64, 'ERROR: Invalid port number 70000.\n');
   fails(['-S', '-B', 'ascii'], 64, 'ERROR: You cannot allow the ASCII protocol while using SASL.\n');
-  fails(['-Z'], 64, 'This server is not built with TLS support.\n');
+  fails(['-Z', '-p', '0'], 64, 'ERROR: You cannot enable SSL without a TCP port.\n');
   assert.equal(run('-d').daemonize, true, 'daemon mode (test/server.test.ts runs it)');
 });
 
@@ -113,6 +114,20 @@ test('-o sock_cookie_id, which memcached takes on Linux, is taken with a warning
   const r = parseSettings(['-o', 'sock_cookie_id=7'], {});
   assert.equal(r.kind, 'run');
   if (r.kind === 'run') assert.deepEqual(r.warnings, ['WARNING: sock_cookie_id is not applied: Cachalot cannot set SO_MARK on its sockets']);
+});
+
+test('-Z and -o ssl_*: memcached\'s values and words', () => {
+  const t = run('-Z', '-o', 'ssl_chain_cert=c.pem,ssl_key=k.pem,ssl_verify_mode=2,ssl_keyformat=2,ssl_wbuf_size=8',
+    '-o', 'ssl_ca_cert=ca.pem,ssl_ciphers=HIGH,ssl_session_cache,ssl_min_version=3').tls;
+  assert.deepEqual(t, { enabled: true, chainCert: 'c.pem', key: 'k.pem', verifyMode: 3, keyFormat: 2, ciphers: 'HIGH',
+    caCert: 'ca.pem', wbufSize: 8192, sessionCache: true, kernelTls: false, minVersion: 3 }, 'verify mode 2 is OpenSSL\'s PEER | FAIL_IF_NO_PEER_CERT');
+  fails(['-o', 'ssl_key'], 1, 'Missing ssl_key argument\n');
+  fails(['-o', 'ssl_verify_mode=x'], 1, 'could not parse argument to ssl_verify_mode\n');
+  fails(['-o', 'ssl_verify_mode=4'], 1, 'Invalid ssl_verify_mode. Use help to see valid options.\n');
+  fails(['-o', 'ssl_min_version=-1'], 1, 'Invalid ssl_min_version. Use help to see valid options.\n');
+  fails(['-o', 'ssl_wbuf_size=z'], 1, 'could not parse argument to ssl_wbuf_size\n');
+  const k = parseSettings(['-Z', '-o', 'ssl_kernel_tls'], {});
+  assert.ok(k.kind === 'run' && k.warnings[0].startsWith('WARNING: ssl_kernel_tls is not applied'));
 });
 
 test('-S forces binary, -Y forces ascii, -U alone moves TCP too; env gives the port file', () => {

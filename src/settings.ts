@@ -6,11 +6,13 @@
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
 // means 64 MB here as there. Options memcached has and Cachalot cannot honour (-e memory file,
-// -Z TLS, -N napi ids, extstore and TLS `-o` options) are refused, never ignored.
+// -N napi ids, extstore `-o` options) are refused, never ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts.
 
 import { licenseText, usageText, versionLine } from './usage.ts';
 import { atof, atoi, safeStrtol, safeStrtoul, strtolOctal } from './settings/c-numbers.ts';
 import { getoptLong } from './settings/getopt.ts';
+import { applyTlsSubopt, defaultTlsSettings, isTlsSubopt } from './settings/tls-settings.ts';
+import type { TlsSettings } from './settings/tls-settings.ts';
 
 export type Protocol = 'auto' | 'ascii' | 'binary';
 export type HashAlgorithm = 'murmur3' | 'jenkins' | 'xxh3';
@@ -59,6 +61,7 @@ export type Settings = {
   hotMaxFactor: number; warmMaxFactor: number; tempLru: boolean; temporaryTtl: number;
   idleTimeout: number; tailRepairTime: number; watcherLogbufSize: number; workerLogbufSize: number;
   readBufMemLimit: number; trackSizes: boolean; dropPrivileges: boolean;
+  tls: TlsSettings;          // -Z, -o ssl_*
 };
 
 export type ParseOutcome =
@@ -89,7 +92,7 @@ export function defaultSettings(): Settings {
     lruMaintainer: true, lruSegmented: true, hotLruPct: 20, warmLruPct: 40,
     hotMaxFactor: 0.2, warmMaxFactor: 2.0, tempLru: false, temporaryTtl: 61,
     idleTimeout: 0, tailRepairTime: 0, watcherLogbufSize: 256 * 1024, workerLogbufSize: 64 * 1024,
-    readBufMemLimit: 0, trackSizes: false, dropPrivileges: false,
+    readBufMemLimit: 0, trackSizes: false, dropPrivileges: false, tls: defaultTlsSettings(),
   };
 }
 
@@ -159,6 +162,7 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'W': s.watchEnabled = false; return null;
     case 'Y': s.authFile = arg; return null;
     case 'o': return applySubopts(st, arg);
+    case 'Z': s.tls.enabled = true; return null;
     default: return refuseUnsupported(c);
   }
 }
@@ -166,7 +170,6 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
 /** The options memcached has that Cachalot refuses: a clear reason, EX_USAGE. */
 function refuseUnsupported(c: string): Exit {
   switch (c) {
-    case 'Z': return usageFail('This server is not built with TLS support.'); // memcached's own words
     case 'e': return usageFail('cachalot: -e (memory file, restartable cache) is not supported');
     case 'N': return usageFail('cachalot: -N (napi ids) is not supported');
     default: return fail1(`Illegal argument "${c}"`);
@@ -363,9 +366,15 @@ function applySubopts(st: ParseState, arg: string): Exit | null {
     rest = comma < 0 ? '' : rest.slice(comma + 1);
     const eq = item.indexOf('=');
     const name = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? null : item.slice(eq + 1);
+    if (isTlsSubopt(name)) {
+      const error = applyTlsSubopt(st.s.tls, name, value);
+      if (error !== null) return fail1(error);
+      continue;
+    }
     const handler = Object.hasOwn(SUBOPTS, name) ? SUBOPTS[name] : undefined;
     if (!handler) return fail1(`Illegal suboption "${item}"`);
-    const r = handler(st, eq < 0 ? null : item.slice(eq + 1));
+    const r = handler(st, value);
     if (r) return r;
   }
   return null;
@@ -454,7 +463,18 @@ function validate(st: ParseState): Exit | null {
     ?? checkLru(st);
   if (r) return r;
   st.s.numThreadsPerUdp = st.s.listen.length > 1 ? 1 : st.s.threads;
-  return checkAuth(st) ?? checkPorts(st);
+  return checkAuth(st) ?? checkPorts(st) ?? checkTls(st);
+}
+
+/** memcached checks -Z against the port just before it loads the certificates (tls/secure-context.ts). */
+function checkTls(st: ParseState): Exit | null {
+  const t = st.s.tls;
+  if (!t.enabled) return null;
+  if (st.s.port === 0) return usageFail('ERROR: You cannot enable SSL without a TCP port.');
+  // memcached turns on OpenSSL's kernel offload (SSL_OP_ENABLE_KTLS); Node has no such switch. It changes how
+  // records are encrypted, not what is sent: taken, so that memcached's command lines start, and said.
+  if (t.kernelTls) st.warnings.push('WARNING: ssl_kernel_tls is not applied: Node offers no kernel TLS offload');
+  return null;
 }
 
 /**

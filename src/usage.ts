@@ -1,6 +1,6 @@
 // The texts `-h`, `-V` and `-i` print. Kept apart from settings.ts so that file reads as the
 // option table and its rules. The help lists only what Cachalot honours; options memcached has
-// and we refuse (-d, -e, -Z, -N) are left out on purpose.
+// and we refuse (-e, -N) are left out on purpose.
 
 import { readFileSync } from 'node:fs';
 
@@ -27,7 +27,10 @@ export function usageText(): string {
 -A, --enable-shutdown     enable ascii "shutdown" command
 -d, --daemon              run as a daemon
 -l, --listen=<addr>       interface to listen on (default: 127.0.0.1; memcached's is
-                          INADDR_ANY). Repeat or comma-separate for several.
+                          INADDR_ANY). Repeat or comma-separate for several;
+                          <ip>:<port> or [<ipv6>]:<port> for a port of its own.
+                          if TLS/SSL is enabled, 'notls' prefix can be used to
+                          disable for specific listeners (-l notls:<ip>:<port>)
 -u, --user=<user>         accepted for memcached compatibility; identity is not changed
 -m, --memory-limit=<num>  item memory in megabytes (default: 64)
 -M, --disable-evictions   return error on memory exhausted instead of evicting
@@ -61,6 +64,7 @@ export function usageText(): string {
 -W  --disable-watch       disable watch commands (live logging)
 -Y, --auth-file=<file>    (EXPERIMENTAL) enable ASCII protocol authentication. format:
                           user:pass\\nuser2:pass2\\n
+-Z, --enable-ssl          enable TLS/SSL
 -o, --extended            comma separated list of extended options
                           most options have a 'no_' prefix to disable
    - maxconns_fast:       immediately close new connections after limit (default: enabled)
@@ -101,5 +105,20 @@ export function usageText(): string {
    - modern:              enables options which will be default in future.
                           currently: nothing
    - no_modern:           uses defaults of previous major version (1.4.x)
+   - ssl_chain_cert:      certificate chain file in PEM format
+   - ssl_key:             private key, if not part of the -ssl_chain_cert
+   - ssl_keyformat:       private key format (1: PEM, 2: DER) (default: PEM)
+   - ssl_verify_mode:     peer certificate verification mode, default is 0(None).
+                          valid values are 0(None), 1(Request), 2(Require)
+                          or 3(Once)
+   - ssl_ciphers:         specify cipher list to be used
+   - ssl_ca_cert:         PEM format file of acceptable client CA's
+   - ssl_wbuf_size:       size in kilobytes of per-connection SSL output buffer
+                          (default: 16; shown, Node sizes its own TLS records)
+   - ssl_session_cache:   enable server-side SSL session cache, to support session
+                          resumption
+   - ssl_kernel_tls:      accepted; Node has no kernel TLS offload
+   - ssl_min_version:     minimum protocol version to accept (default: tlsv1.2)
+                          valid values are 0(tlsv1.0), 1(tlsv1.1), 2(tlsv1.2), or 3(tlsv1.3).
 `;
 }

@@ -3,6 +3,8 @@
 
 import type { Protocol, Settings } from '../settings.ts';
 import type { StoreSettings } from '../store/store.ts';
+import { TLS_VERSION_NAMES } from './tls-settings.ts';
+import type { TlsSettings } from './tls-settings.ts';
 
 /** What `stats settings` shows that changes while running; each defaults to the start-up value. */
 export type LiveSettings = {
@@ -26,8 +28,8 @@ const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii:
 
 /**
  * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
- * (extstore and TLS compiled in: those lines show memcached's defaults, since Cachalot has
- * neither), so `stats settings` compares line for line with a real memcached.
+ * (extstore and TLS compiled in: the extstore lines show memcached's defaults, since Cachalot has
+ * none), so `stats settings` compares line for line with a real memcached.
  */
 export function reportSettings(
   s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
@@ -91,14 +93,14 @@ function reportSettingsExtended(
   emit('read_buf_mem_limit', s.readBufMemLimit);
   emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
   emit('inline_ascii_response', 'no');
-  reportSettingsAbsent(emit, live);
+  reportSettingsAbsent(emit, live, s.tls);
 }
 
 /**
  * extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf), but for
- * the extstore settings the `extstore` command changed.
+ * the extstore settings the `extstore` command changed, and the TLS settings as given.
  */
-function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings): void {
+function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, tls: TlsSettings): void {
   const ext = (name: string, initial: number): number => live.ext?.uints.get(name) ?? initial;
   const lines: Array<[string, string | number]> = [
     ['ext_item_size', ext('ext_item_size', 512)], ['ext_item_age', ext('ext_item_age', 4294967295)],
@@ -107,9 +109,10 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
     ['ext_drop_under', ext('ext_drop_under', 0)], ['ext_max_sleep', ext('ext_max_sleep', 1000000)],
     ['ext_max_frag', (live.ext?.maxFrag ?? 0.8).toFixed(2)], ['slab_automove_freeratio', '0.010'],
     ['ext_drop_unread', ext('ext_drop_unread', 0) !== 0 ? 'yes' : 'no'],
-    ['ssl_enabled', 'no'], ['ssl_chain_cert', '(null)'], ['ssl_key', '(null)'], ['ssl_verify_mode', 0],
-    ['ssl_keyformat', 1], ['ssl_ciphers', 'NULL'], ['ssl_ca_cert', 'NULL'], ['ssl_wbuf_size', 16384],
-    ['ssl_session_cache', 'no'], ['ssl_kernel_tls', 'no'], ['ssl_min_version', 'tlsv1.2'],
+    ['ssl_enabled', yesNo(tls.enabled)], ['ssl_chain_cert', tls.chainCert ?? '(null)'], ['ssl_key', tls.key ?? '(null)'],
+    ['ssl_verify_mode', tls.verifyMode], ['ssl_keyformat', tls.keyFormat], ['ssl_ciphers', tls.ciphers ?? 'NULL'],
+    ['ssl_ca_cert', tls.caCert ?? 'NULL'], ['ssl_wbuf_size', tls.wbufSize], ['ssl_session_cache', yesNo(tls.sessionCache)],
+    ['ssl_kernel_tls', yesNo(tls.kernelTls)], ['ssl_min_version', TLS_VERSION_NAMES[tls.minVersion]],
     ['num_napi_ids', '(null)'], ['memory_file', '(null)'],
   ];
   for (const [name, value] of lines) emit(name, value);
