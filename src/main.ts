@@ -14,6 +14,8 @@ import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
+import { listenFailureLine, parseListenSpecs } from './settings/listen-spec.ts';
+import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 
@@ -30,10 +32,11 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) process.stderr.write(w + '\n');
   const settings = parsed.settings;
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
+  const specs = listenSpecsOrExit(settings);
   if (settings.daemonize) daemonize(settings.verbose > 0);
   const storeShared = createStore(storeSettingsOf(settings));
   const ctlSab = createServerCtl(settings.verbose);
-  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + settings.listen.length + 1); // + the listeners' rows
+  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
 
@@ -41,7 +44,7 @@ async function main(): Promise<void> {
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread,
   }));
   const maintainer = startMaintainer(storeShared);
-  const dispatcher = new Dispatcher(settings, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
+  const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     const where = err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
     process.stderr.write(`failed to listen on ${where}: ${String(err)}\n`);
@@ -95,6 +98,14 @@ function checkAuthFile(path: string, udpPort: number): void {
   if (r.result === AuthfileResult.OK) return;
   process.stderr.write(r.error);
   process.exit(1);
+}
+
+/** The -l entries; a bad one ends the start as memcached's server_sockets does (EX_OSERR). */
+function listenSpecsOrExit(settings: Settings): ListenSpec[] {
+  const r = parseListenSpecs(settings);
+  if ('specs' in r) return r.specs;
+  process.stderr.write(r.error + listenFailureLine(settings));
+  return process.exit(71);
 }
 
 /** thread_init: n workers, each with its own event loop; return once all have said ready. */

@@ -12,6 +12,7 @@ import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, setClientTcpOptions, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
+import type { ListenSpec } from '../settings/listen-spec.ts';
 
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
@@ -53,11 +54,14 @@ export class Dispatcher {
   private disabledSince = 0;
   /** Connections the process has descriptors for (see fd-budget.ts); set once listening. */
   private fdBudget = Infinity;
-  private readonly tcpBinds: Array<{ server: net.Server; host: string; port: number }> = [];
+  /** The -l entries, parsed (settings/listen-spec.ts). */
+  private readonly specs: ListenSpec[];
+  private readonly tcpBinds: Array<{ server: net.Server; spec: ListenSpec; port: number }> = [];
   private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(settings: Settings, ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
+  constructor(settings: Settings, specs: ListenSpec[], ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
     this.settings = settings;
+    this.specs = specs;
     this.ctl = ctl;
     this.connTable = connTable;
     this.workers = workers;
@@ -77,24 +81,29 @@ export class Dispatcher {
       return bound; // memcached: -s turns TCP off
     }
     if (s.port !== 0) await this.listenTcp(now, bound);
-    if (s.udpPort > 0) for (const host of s.listen) bound.push(await this.listenUdp(host, s.udpPort)); // -p 0 -U n: UDP alone
+    if (s.udpPort > 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
+      for (const spec of this.specs) bound.push(await this.listenUdp(spec.host ?? '::', spec.port ?? s.udpPort));
+    }
     this.fdBudget = connectionFdBudget();
     return bound;
   }
 
-  /** A TCP listener per -l address, all on one port (-p -1: the first one picks a free port for all). */
+  /**
+   * A TCP listener per -l entry, on its own port or -p's (-p -1: the first one picks a free port for the rest);
+   * `*` listens on every interface.
+   */
   private async listenTcp(now: number, bound: Listener[]): Promise<void> {
     const s = this.settings;
     let port = s.port < 0 ? 0 : s.port;
-    for (const host of s.listen) {
-      const server = this.createServer();
+    for (const spec of this.specs) {
+      const server = this.createServer(spec);
       const row = this.claimListenerRow(now); // before the first client can take the row after it
-      await listenOn(server, { host, port, backlog: s.backlog });
+      await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog });
       const addr = server.address() as net.AddressInfo;
-      port = addr.port;
-      this.tcpBinds.push({ server, host, port });
-      bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port });
-      this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, port);
+      if (spec.port === null) port = addr.port;
+      this.tcpBinds.push({ server, spec, port: addr.port });
+      bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port: addr.port });
+      this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, addr.port);
     }
   }
 
@@ -120,13 +129,13 @@ export class Dispatcher {
   }
 
   /** A TCP listener: the only kind whose connections can be handed to a worker. */
-  private createServer(): net.Server {
+  private createServer(spec: ListenSpec): net.Server {
     const server = net.createServer();
     server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
     server.on('listening', () => {
       setClientTcpOptions(server);
       const local = localAddressOf(server);
-      acceptHandles(server, (handle) => this.onAccept(handle, local));
+      acceptHandles(server, (handle) => this.onAccept(handle, local, spec));
     });
     this.servers.push(server);
     return server;
@@ -155,19 +164,23 @@ export class Dispatcher {
   }
 
   /** conn_listening: the maxconns check, then the hand-off. */
-  private onAccept(handle: ConnHandle, local: LocalAddress): void {
+  private onAccept(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
     const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
     if (row < 0) { refuseConn(socketOf(handle)); return; }
     this.connTable.set(row, ConnRow.localIpv4, local?.ipv4 ?? 0); // 0: the worker asks the kernel
     this.connTable.set(row, ConnRow.localPort, local?.port ?? 0);
-    this.dispatchConnNew(handle, row);
+    this.dispatchConnNew(handle, row, spec);
     if (this.ctl.get(Ctl.currConns) >= this.fdBudget) this.acceptNewConns(false);
   }
 
-  /** dispatch_conn_new: the next worker in turn gets the connection's handle itself. */
-  private dispatchConnNew(handle: ConnHandle, row: number): void {
+  /**
+   * dispatch_conn_new: the next worker in turn gets the connection's handle itself. A TLS listener's
+   * connection is handed over before its handshake, which the worker's event loop drives (memcached
+   * starts it with one non-blocking SSL_accept here, and its worker finishes it).
+   */
+  private dispatchConnNew(handle: ConnHandle, row: number, spec: ListenSpec): void {
     this.lastThread = (this.lastThread + 1) % this.workers.length;
-    const msg: WorkerMessage = { type: 'conn', handle, row, transport: 'tcp' };
+    const msg: WorkerMessage = { type: 'conn', handle, row, transport: 'tcp', tls: spec.tls, protocol: spec.protocol };
     this.workers[this.lastThread].postMessage(msg, [handle as unknown as Transferable]);
   }
 
@@ -203,13 +216,13 @@ export class Dispatcher {
     if (this.ctl.get(Ctl.currConns) < this.fdBudget) this.acceptNewConns(true);
   }
 
-  private relisten(b: { server: net.Server; host: string; port: number }): void {
-    const server = this.createServer();
+  private relisten(b: { server: net.Server; spec: ListenSpec; port: number }): void {
+    const server = this.createServer(b.spec);
     const old = this.servers.indexOf(b.server);
     if (old >= 0) this.servers.splice(old, 1);
     b.server = server;
-    listenOn(server, { host: b.host, port: b.port, backlog: this.settings.backlog }).catch((err: unknown) => {
-      process.stderr.write(`failed to listen again on ${b.host}:${b.port}: ${String(err)}\n`);
+    listenOn(server, { host: b.spec.host ?? undefined, port: b.port, backlog: this.settings.backlog }).catch((err: unknown) => {
+      process.stderr.write(`failed to listen again on ${b.spec.entry}: ${String(err)}\n`);
     });
   }
 

@@ -4,6 +4,7 @@
 import type { WorkerContext } from './context.ts';
 import type { HandleHooks, HandleIo } from './handle-io.ts';
 import type { UdpPort } from './udp.ts';
+import type { Protocol } from '../settings.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
@@ -53,6 +54,8 @@ export class Conn {
   readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
+  /** The protocol its listener speaks (-B, or the listener's proto[...]): auto negotiates on the first byte. */
+  bindingProtocol: Protocol = 'auto';
   transport: 'tcp' | 'unix' | 'udp' = 'tcp';
   /** A UDP connection's socket and the datagram it answers (io is then null); null for a stream. */
   udp: UdpPort | null = null;
@@ -110,6 +113,7 @@ export class Conn {
     this.udp = null;
     this.state = ConnState.newCmd;
     this.proto = Proto.negotiating;
+    this.bindingProtocol = this.ctx.settings.protocol;
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;

@@ -103,7 +103,7 @@ function tryReadCommand(c: Conn): boolean {
 
 /** -B auto: a first byte of 0x80 (binary request magic) selects the binary protocol. */
 function negotiate(c: Conn, first: number): typeof Proto.ascii | typeof Proto.binary {
-  const mode = c.ctx.settings.protocol;
+  const mode = c.bindingProtocol;
   const binary = mode === 'binary' || (mode === 'auto' && first === 0x80);
   if (c.ctx.verbosity() > 1) {
     c.ctx.log(`${c.id}: Client using the ${binary ? 'binary' : 'ascii'} protocol`);

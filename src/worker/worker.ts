@@ -19,6 +19,7 @@ import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetStat
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { UdpPort, udpTakeRequest } from './udp.ts';
 import type { HandleHooks, HandleIo, PeerName } from './handle-io.ts';
+import type { Protocol } from '../settings.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import { G } from '../store/layout.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
@@ -35,7 +36,7 @@ export type WorkerInit = {
 
 /** Messages from the dispatcher: memcached's CQ_ITEM plus the notify-pipe letter. */
 export type WorkerMessage =
-  | { type: 'conn'; handle: ConnHandle; row: number; transport: 'tcp' | 'unix' }
+  | { type: 'conn'; handle: ConnHandle; row: number; transport: 'tcp' | 'unix'; tls: boolean; protocol: Protocol | null }
   | { type: 'listen-unix'; path: string; mask: number }
   | { type: 'listen-unix-fd'; fd: number }
   | { type: 'listen-udp'; host: string; port: number }
@@ -73,12 +74,16 @@ connHooks.onClosed = (c: Conn): void => {
 /** Every connection of this worker reads into this one buffer; a connection parses it in place. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
-/** conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket). */
-function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix'): void {
+/**
+ * conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket); `protocol`
+ * when the listener names one (-l proto[...]:).
+ */
+function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', protocol: Protocol | null = null): void {
   const c = pool.take();
   c.ioHooks ??= connHandleHooks(c);
   const io = openHandleIo(handle, readBuffer, c.ioHooks);
   c.reset(ConnTable.idOf(row), io, transport);
+  c.bindingProtocol = protocol ?? ctx.settings.protocol;
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
@@ -265,7 +270,7 @@ function stopAll(): void {
 /** thread_libevent_process: one case per message type. */
 function onWorkerMessage(msg: WorkerMessage): void {
   switch (msg.type) {
-    case 'conn': connNew(msg.handle, msg.row, msg.transport); break;
+    case 'conn': connNew(msg.handle, msg.row, msg.transport, msg.protocol); break;
     case 'listen-unix':
       try { fs.unlinkSync(msg.path); } catch { /* not there: fine */ }
       listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);

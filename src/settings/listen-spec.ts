@@ -1,0 +1,102 @@
+// -l entries as memcached 1.6.18's server_sockets reads them: `[notls:][proto[ascii|binary|negotiating]:]
+// [tag[name]:]<host>[:port]`, the host an IPv4 address or name, `[IPv6]`, a bare IPv6 address, or `*` for
+// every interface. Entries are separated by `,` or `;`. A bad entry fails the start with memcached's
+// message (then "failed to listen on one of interface(s) ..." and exit 71, as memcached).
+
+import { safeStrtol } from './c-numbers.ts';
+import type { Protocol, Settings } from '../settings.ts';
+
+export type ListenSpec = {
+  /** The entry as given (memcached prints the whole -l string in its errors). */
+  entry: string;
+  /** null: every interface (`*`). */
+  host: string | null;
+  /** null: the -p (or -U) port. */
+  port: number | null;
+  /** Connections here speak TLS: -Z, unless the entry says notls. */
+  tls: boolean;
+  /** proto[...]: this listener's protocol; null: -B's. */
+  protocol: Protocol | null;
+};
+
+export type ListenSpecs = { specs: ListenSpec[] } | { error: string };
+
+export function parseListenSpecs(s: Settings): ListenSpecs {
+  const specs: ListenSpec[] = [];
+  for (const entry of s.listen.join(',').split(/[;,]/)) {
+    if (entry === '') continue; // strtok skips empty fields
+    const r = parseListenSpec(entry, s.tls.enabled);
+    if (typeof r === 'string') return { error: r };
+    specs.push(r);
+  }
+  return { specs };
+}
+
+/** The message memcached prints when a listener cannot be set up, after the reason. */
+export function listenFailureLine(s: Settings): string {
+  return `failed to listen on one of interface(s) ${s.listen.join(',')}: Success\n`;
+}
+
+/** One entry, or memcached's message for it (with its newline, where memcached prints one). */
+function parseListenSpec(entry: string, tlsEnabled: boolean): ListenSpec | string {
+  let p = entry;
+  let tls = tlsEnabled;
+  if (p.startsWith('notls')) {
+    if (!tlsEnabled) return "'notls' option is valid only when SSL is enabled\n";
+    tls = false;
+    p = p.slice('notls'.length + 1);
+  }
+  let protocol: Protocol | null = null;
+  if (p.startsWith('proto')) {
+    p = p.slice('proto'.length);
+    const b = bracketed(p);
+    if (b === null) return `Invalid protocol spec: "${p}"\n`;
+    if (b !== undefined) {
+      p = b.rest;
+      // strncmp over the given length, as memcached compares: a prefix selects
+      if ('ascii'.startsWith(b.inside)) protocol = 'ascii';
+      else if ('binary'.startsWith(b.inside)) protocol = 'binary';
+      else if ('negotiating'.startsWith(b.inside)) protocol = 'auto';
+      else if ('proxy'.startsWith(b.inside)) return `Server not built with proxy: "${entry}"\n`;
+    }
+  }
+  if (p.startsWith('tag')) {
+    p = p.slice('tag'.length);
+    const b = bracketed(p);
+    if (b === null) return `Invalid tag in socket config: "${p}"\n`;
+    if (b !== undefined) {
+      if (b.inside.length < 1 || b.inside.length > 8) return `Listener tags must be between 1 and 8 characters: "${b.inside}"\n`;
+      p = b.rest; // a tag only matters to memcached's proxy
+    }
+  }
+  return hostAndPort(entry, p, tls, protocol);
+}
+
+/** `[inside]` and what follows its assumed ':'; undefined when p does not start with '['; null if unclosed. */
+function bracketed(p: string): { inside: string; rest: string } | null | undefined {
+  if (p[0] !== '[') return undefined;
+  const e = p.indexOf(']');
+  if (e < 0) return null;
+  return { inside: p.slice(1, e), rest: p.slice(e + 2) };
+}
+
+function hostAndPort(entry: string, p: string, tls: boolean, protocol: Protocol | null): ListenSpec | string {
+  let v6: string | null = null;
+  if (p[0] === '[') {
+    const e = p.indexOf(']');
+    if (e < 0) return `Invalid IPV6 address: "${p}"`; // memcached prints no newline after this one
+    v6 = p.slice(1, e);
+    p = p.slice(e + 1);
+  }
+  let port: number | null = null;
+  const colon = p.indexOf(':');
+  // a second ':' without brackets: a bare IPv6 address, no port
+  if (colon >= 0 && (v6 !== null || p.indexOf(':', colon + 1) < 0)) {
+    const text = p.slice(colon + 1);
+    port = safeStrtol(text);
+    if (port === null) return `Invalid port number: "${text}"\n`;
+    p = p.slice(0, colon);
+  }
+  const host = v6 ?? p;
+  return { entry, host: host === '*' ? null : host, port, tls, protocol };
+}
