@@ -3,7 +3,8 @@
 // changed with Atomics.
 //
 //   [ curr_conns | total_conns | rejected_conns | listen_disabled_num | accepting_conns |
-//     verbosity | conn_structures | time_in_listen_disabled_ms | ... |
+//     verbosity | conn_structures | time_in_listen_disabled_ms | ssl_handshake_errors | ssl_new_sessions |
+//     last cert refresh | cert generation | ... |
 //     16..23: extstore's uint settings, in EXT_UINT_SETTINGS order | 24..25: ext_max_frag (a Float64) ]
 
 import type { Socket } from 'node:net';
@@ -13,6 +14,8 @@ import { REPLY } from './protocol/replies.ts';
 export const Ctl = {
   currConns: 0, totalConns: 1, rejectedConns: 2, listenDisabledNum: 3, acceptingConns: 4,
   verbosity: 5, connStructures: 6, timeInListenDisabledMs: 7,
+  /** TLS (tls/certificates.ts): memcached's counters, the last refresh_certs time, and how many there were. */
+  sslHandshakeErrors: 8, sslNewSessions: 9, certRefreshTime: 10, certGeneration: 11,
 } as const;
 const CTL_WORDS = 32;
 

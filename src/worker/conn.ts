@@ -2,7 +2,7 @@
 // (memcached's freeconns) so a new connection reuses an old object and its buffers.
 
 import type { WorkerContext } from './context.ts';
-import type { HandleHooks, HandleIo } from './handle-io.ts';
+import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { UdpPort } from './udp.ts';
 import type { Protocol } from '../settings.ts';
 
@@ -48,9 +48,9 @@ export class Conn {
   /** This connection's row in the shared connection table (`stats conns`). */
   row = 0;
   /** The connection's handle (memcached's fd): reads, writes, close. Null once the conn is back in the pool. */
-  io: HandleIo | null = null;
+  io: ConnIo | null = null;
   /** What its handle's events call (the worker's, made once per Conn and kept through the pool). */
-  ioHooks: HandleHooks | null = null;
+  ioHooks: IoHooks | null = null;
   readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
@@ -106,7 +106,7 @@ export class Conn {
 
   constructor(ctx: WorkerContext) { this.ctx = ctx; }
 
-  reset(id: number, io: HandleIo | null, transport: 'tcp' | 'unix' | 'udp'): void {
+  reset(id: number, io: ConnIo | null, transport: 'tcp' | 'unix' | 'udp'): void {
     this.id = id;
     this.io = io;
     this.transport = transport;

@@ -9,6 +9,7 @@ import { Ctl } from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
 import type { PrefixStats } from '../stats/prefix-stats.ts';
+import type { WorkerCertificates } from '../tls/certificates.ts';
 
 export class WorkerContext {
   readonly store: Store;
@@ -21,6 +22,8 @@ export class WorkerContext {
   readonly out: OutBuffer;
   /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
   readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
+  /** -Z: the certificates new TLS connections take (`refresh_certs` reloads them); null without -Z. */
+  certificates: WorkerCertificates | null = null;
   /** Asks the main thread to shut the server down (`shutdown` with -A). */
   readonly requestShutdown: (how: 'graceful' | 'immediate') => void;
 

@@ -6,7 +6,7 @@
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
 import type { ConnStateValue, ReplyStream } from './conn.ts';
 import { errnoName } from './handle-io.ts';
-import type { HandleIo } from './handle-io.ts';
+import type { ConnIo } from './conn-io.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
@@ -247,7 +247,7 @@ function udpFlush(c: Conn): void {
  * memcached's transmit() with values attached: one writev of the out buffer's runs and the items'
  * bytes; the items' references are released once libuv is done with them. 0 or a negative errno.
  */
-function transmitAttached(c: Conn, io: HandleIo): number {
+function transmitAttached(c: Conn, io: ConnIo): number {
   const out = c.ctx.out, store = c.ctx.store;
   const chunks = out.chunks();
   const held = out.takeAttached();

@@ -11,6 +11,7 @@
 // at startup if a Node does not.
 
 import { getSystemErrorName } from 'node:util';
+import type { ConnIo, IoHooks } from './conn-io.ts';
 
 /** The part of a libuv stream handle (TCPWrap / PipeWrap) used here. */
 type StreamHandle = {
@@ -46,22 +47,6 @@ type StreamBinding = {
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
   kLastWriteWasAsync: number;
-};
-
-/** What the connection does with what the handle reports. */
-export type HandleHooks = {
-  /** n bytes arrived in the worker's read buffer. */
-  onRead(n: number): void;
-  /** n bytes arrived in the view named by readInto. */
-  onReadInto(n: number): void;
-  /** The peer closed (UV_EOF) or the read failed (a negative errno): the connection is over. */
-  onReadEnd(status: number): void;
-  /** Every queued write has reached the kernel. */
-  onDrain(): void;
-  /** A queued write failed (negative errno). */
-  onWriteError(status: number): void;
-  /** The handle is closed: nothing more will be read into or written from anything. */
-  onClosed(): void;
 };
 
 function loadStreamBinding(): StreamBinding | null {
@@ -122,9 +107,9 @@ function onShutdownComplete(this: ShutdownReq): void {
   this.io.close();
 }
 
-export class HandleIo {
+export class HandleIo implements ConnIo {
   readonly handle: StreamHandle;
-  readonly hooks: HandleHooks;
+  readonly hooks: IoHooks;
   /** The worker's read buffer, where reads land unless readInto named a view for the next one. */
   readonly readBuffer: Uint8Array;
   /** Set by close(): the handle is closing or closed; a late completion must not reach the connection. */
@@ -143,7 +128,7 @@ export class HandleIo {
   private readonly wasAsync: number;
   private readonly binding: StreamBinding;
 
-  constructor(handle: StreamHandle, hooks: HandleHooks, readBuffer: Uint8Array, b: StreamBinding) {
+  constructor(handle: StreamHandle, hooks: IoHooks, readBuffer: Uint8Array, b: StreamBinding) {
     this.handle = handle;
     this.hooks = hooks;
     this.readBuffer = readBuffer;
@@ -287,7 +272,7 @@ export class HandleIo {
 }
 
 /** Drive an accepted connection's handle (from the dispatcher, or the worker's unix listener). */
-export function openHandleIo(handle: object, readBuffer: Uint8Array, hooks: HandleHooks): HandleIo {
+export function openHandleIo(handle: object, readBuffer: Uint8Array, hooks: IoHooks): HandleIo {
   if (binding === null) throw new Error(checkHandleIo() ?? 'no stream_wrap binding');
   return new HandleIo(handle as StreamHandle, hooks, readBuffer, binding);
 }

@@ -18,7 +18,10 @@ import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { UdpPort, udpTakeRequest } from './udp.ts';
-import type { HandleHooks, HandleIo, PeerName } from './handle-io.ts';
+import type { PeerName } from './handle-io.ts';
+import type { ConnIo, IoHooks } from './conn-io.ts';
+import { TlsIo } from '../tls/tls-io.ts';
+import { WorkerCertificates } from '../tls/certificates.ts';
 import type { Protocol } from '../settings.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import { G } from '../store/layout.ts';
@@ -59,6 +62,7 @@ const store = new Store(init.store, init.thread);
 const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
+if (init.settings.tls.enabled) ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl);
 const pool = new ConnPool(ctx);
 const conns = new Map<number, Conn>(); // by conn-table row
 
@@ -75,13 +79,14 @@ connHooks.onClosed = (c: Conn): void => {
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket); `protocol`
- * when the listener names one (-l proto[...]:).
+ * conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket); `tls` on a
+ * TLS listener, `protocol` when the listener names one (-l proto[...]:).
  */
-function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', protocol: Protocol | null = null): void {
+function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls = false, protocol: Protocol | null = null): void {
   const c = pool.take();
   c.ioHooks ??= connHandleHooks(c);
-  const io = openHandleIo(handle, readBuffer, c.ioHooks);
+  const certificates = ctx.certificates;
+  const io = tls && certificates !== null ? new TlsIo(handle, readBuffer, c.ioHooks, certificates) : openHandleIo(handle, readBuffer, c.ioHooks);
   c.reset(ConnTable.idOf(row), io, transport);
   c.bindingProtocol = protocol ?? ctx.settings.protocol;
   c.row = row;
@@ -98,7 +103,7 @@ function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', pro
 }
 
 /** What the handle's events do to connection c; an exception closes only c (connFault). */
-function connHandleHooks(c: Conn): HandleHooks {
+function connHandleHooks(c: Conn): IoHooks {
   return {
     onRead: (n) => { try { onConnRead(c, readBuffer, n); } catch (err) { connFault(c, err); } },
     onReadInto: (n) => { try { onConnReadInto(c, n); } catch (err) { connFault(c, err); } },
@@ -138,7 +143,7 @@ const addressScratch: PeerName = { address: '', family: '', port: 0 };
  * The connection's row for `stats conns`. The dispatcher has written the local address when its
  * listener's address says it; otherwise (a wildcard listener, a unix socket) the kernel is asked.
  */
-function describeConn(c: Conn, io: HandleIo, row: number): void {
+function describeConn(c: Conn, io: ConnIo, row: number): void {
   const t = ctx.connTable;
   const peer = io.peerName(addressScratch);
   t.set(row, ConnRow.transport, c.transport === 'unix' ? Transport.unix : peer.family === 'IPv6' ? Transport.tcp6 : Transport.tcp);
@@ -270,7 +275,7 @@ function stopAll(): void {
 /** thread_libevent_process: one case per message type. */
 function onWorkerMessage(msg: WorkerMessage): void {
   switch (msg.type) {
-    case 'conn': connNew(msg.handle, msg.row, msg.transport, msg.protocol); break;
+    case 'conn': connNew(msg.handle, msg.row, msg.transport, msg.tls, msg.protocol); break;
     case 'listen-unix':
       try { fs.unlinkSync(msg.path); } catch { /* not there: fine */ }
       listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);

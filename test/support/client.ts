@@ -3,6 +3,7 @@
 // arrive, it never hangs the run. The bound is not a timing assertion.
 
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 
 export const WAIT_BOUND_MS = 5_000;
 
@@ -88,6 +89,30 @@ export class Client {
       const timer = setTimeout(() => { socket.destroy(); reject(new Error(`connect ${target}: no answer`)); }, WAIT_BOUND_MS);
       socket.once('connect', () => { clearTimeout(timer); resolve(new Client(socket)); });
       socket.once('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  /** Connect to host:port (an IPv6 address, say). */
+  static connectTo(host: string, port: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`connect ${host}:${port}: no answer`)); }, WAIT_BOUND_MS);
+      socket.once('connect', () => { clearTimeout(timer); resolve(new Client(socket)); });
+      socket.once('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  /**
+   * A TLS connection to 127.0.0.1:port, resolved once the handshake is done (the server has not yet
+   * checked a client certificate under TLS 1.3: a refused one shows as a hang-up on the first request).
+   */
+  static connectTls(port: number, options: TlsConnectionOptions = {}): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`TLS connect ${port}: no handshake`)); }, WAIT_BOUND_MS);
+      socket.once('secureConnect', () => { clearTimeout(timer); resolve(new Client(socket)); });
+      socket.once('error', (e) => { clearTimeout(timer); reject(e); });
+      socket.once('close', () => { clearTimeout(timer); reject(new Error(`TLS connect ${port}: closed during the handshake`)); });
     });
   }
 

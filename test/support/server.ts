@@ -51,7 +51,8 @@ export function memcachedAvailable(): string | null {
   return memcachedPath;
 }
 
-function commandFor(kind: ServerKind, args: readonly string[], listen: string): [string, string[]] {
+/** The command line startServer runs: [program, argv]. */
+export function commandFor(kind: ServerKind, args: readonly string[], listen: string = LISTEN): [string, string[]] {
   const all = [...BASE_ARGS, '-l', listen, ...args];
   if (kind === 'cachalot') return [NODE_BIN, [...serverNodeArgs(REPO_ROOT), ...all]];
   const bin = memcachedAvailable();

@@ -1,5 +1,5 @@
 // The small text commands: delete, touch, flush_all, version, verbosity, shutdown, cache_memlimit,
-// and the test-only debugtime. Each mirrors memcached's process_*_command of the same name.
+// refresh_certs, and the test-only debugtime. Each mirrors memcached's process_*_command of the same name.
 
 import type { Conn } from '../../worker/conn.ts';
 import { connCloseWithReason } from '../../worker/drive-machine.ts';
@@ -122,4 +122,19 @@ export function processDebugtimeCommand(c: Conn, buf: Buffer, ntokens: number): 
   if (Number.isNaN(secs) || secs < 0) { c.ctx.out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   c.ctx.store.clockAdvance(secs);
   c.ctx.out.bytes(REPLY.OK);
+}
+
+const TLS_NOT_ENABLED = Buffer.from('Error TLS not enabled\r\n');
+
+/**
+ * refresh_certs: load -Z's certificate files again for connections still to come. A failure answers
+ * memcached's message and keeps the certificates there were; like memcached it answers even with noreply.
+ */
+export function processRefreshCertsCommand(c: Conn, buf: Buffer, ntokens: number): void {
+  setNoreplyMaybe(c, buf, ntokens);
+  const certificates = c.ctx.certificates;
+  if (certificates === null) { c.ctx.out.bytes(TLS_NOT_ENABLED); return; }
+  const error = certificates.refresh(c.ctx.store.currentTime());
+  if (error === null) replyText(c, REPLY.OK);
+  else c.ctx.out.ascii(error + '\r\n');
 }

@@ -11,6 +11,7 @@ import { processArithmeticCommand } from './delta.ts';
 import {
   processDeleteCommand, processTouchCommand, processFlushAllCommand, processVersionCommand,
   processVerbosityCommand, processShutdownCommand, processMemlimitCommand, processDebugtimeCommand,
+  processRefreshCertsCommand,
 } from './commands.ts';
 import { processStatCommand } from './stats.ts';
 import { processSlabsCommand } from './slabs.ts';
@@ -35,7 +36,7 @@ const CMD = {
   stats: L('stats'), flush_all: L('flush_all'), version: L('version'), quit: L('quit'),
   verbosity: L('verbosity'), shutdown: L('shutdown'), cache_memlimit: L('cache_memlimit'),
   debugtime: L('debugtime'), slabs: L('slabs'), lru: L('lru'), lru_crawler: L('lru_crawler'),
-  watch: L('watch'), extstore: L('extstore'),
+  watch: L('watch'), extstore: L('extstore'), refresh_certs: L('refresh_certs'),
 } as const;
 
 /** One command from the input; false when the line is not complete yet. */
@@ -147,6 +148,7 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   else if (tokIs(c, buf, 0, CMD.watch)) processWatchCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.lru) && ntokens >= 3) processLruCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.extstore) && ntokens >= 3) processExtstoreCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.refresh_certs)) processRefreshCertsCommand(c, buf, ntokens);
   else if (looksLikeHttp(c, buf, ntokens)) connCloseWithReason(c, 'HTTP request');
   else out.bytes(REPLY.ERROR);
 }

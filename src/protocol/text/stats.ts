@@ -156,8 +156,19 @@ function loggerStats(c: Conn, emit: Emit): void {
   emit('log_watcher_skipped', ts.sum(ThreadStat.log_watcher_skipped));
   emit('log_watcher_sent', ts.sum(ThreadStat.log_watcher_sent));
   emit('log_watchers', watcherCount(c.ctx.store));
+  tlsStats(c, emit);
   emit('unexpected_napi_ids', 0);
   emit('round_robin_fallback', 0);
+}
+
+/** memcached's TLS counters, with -Z only. */
+function tlsStats(c: Conn, emit: Emit): void {
+  const tls = c.ctx.settings.tls;
+  if (!tls.enabled) return;
+  const ctl = c.ctx.ctl;
+  if (tls.sessionCache) emit('ssl_new_sessions', ctl.get(Ctl.sslNewSessions));
+  emit('ssl_handshake_errors', ctl.get(Ctl.sslHandshakeErrors));
+  emit('time_since_server_cert_refresh', c.ctx.store.currentTime() - ctl.get(Ctl.certRefreshTime));
 }
 
 /** `stats reset`: memcached zeroes the counters but not the gauges (connections, items). */

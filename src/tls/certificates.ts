@@ -1,0 +1,56 @@
+// A worker's share of memcached's one SSL_CTX: the certificates its new TLS connections take, and the
+// counters `stats` reports. `refresh_certs` loads the files again in the worker that got it; the other
+// workers see the generation word move and load them for their next connection. A connection keeps
+// the certificates it started with, as memcached's do.
+
+import type tls from 'node:tls';
+import { Ctl } from '../server-ctl.ts';
+import type { ServerCtl } from '../server-ctl.ts';
+import type { TlsSettings } from '../settings/tls-settings.ts';
+import { loadServerCertificates } from './secure-context.ts';
+import type { TlsListener } from './tls-io.ts';
+
+export class WorkerCertificates implements TlsListener {
+  private readonly settings: TlsSettings;
+  private readonly ctl: ServerCtl;
+  private current: tls.SecureContext;
+  private generation: number;
+
+  /** Loaded at the worker's start: the main thread has just loaded the same files without error. */
+  constructor(settings: TlsSettings, ctl: ServerCtl) {
+    this.settings = settings;
+    this.ctl = ctl;
+    this.generation = ctl.get(Ctl.certGeneration);
+    const r = loadServerCertificates(settings);
+    if ('error' in r) throw new Error(r.error);
+    this.current = r.context;
+  }
+
+  get verifyMode(): number { return this.settings.verifyMode; }
+
+  context(): tls.SecureContext {
+    const generation = this.ctl.get(Ctl.certGeneration);
+    if (generation !== this.generation) {
+      this.generation = generation;
+      const r = loadServerCertificates(this.settings);
+      if ('context' in r) this.current = r.context; // else the files changed again since: keep what there is
+    }
+    return this.current;
+  }
+
+  /** refresh_certs: null when the certificates are loaded, else memcached's message (nothing changes). */
+  refresh(now: number): string | null {
+    const r = loadServerCertificates(this.settings);
+    if ('error' in r) return r.error;
+    this.current = r.context;
+    this.generation = this.ctl.add(Ctl.certGeneration, 1);
+    this.ctl.set(Ctl.certRefreshTime, now);
+    return null;
+  }
+
+  handshakeFailed(): void { this.ctl.add(Ctl.sslHandshakeErrors, 1); }
+
+  handshakeDone(resumed: boolean): void {
+    if (this.settings.sessionCache && !resumed) this.ctl.add(Ctl.sslNewSessions, 1);
+  }
+}

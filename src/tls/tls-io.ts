@@ -1,0 +1,168 @@
+// A connection on a TLS listener: memcached's ssl_read / ssl_sendmsg / ssl_write. The handle the
+// dispatcher handed over is wrapped in Node's tls.TLSSocket (server side); decrypted input is copied
+// into the worker's read buffer and goes to the connection exactly as a plain read does, and replies
+// are encrypted on write. The state machine cannot tell the two apart (worker/conn-io.ts).
+//
+// Not the hot path: it costs a TLSSocket per connection and a copy per read, as memcached's TLS
+// connections cost OpenSSL's buffers and copies.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT } from '../settings/tls-settings.ts';
+import type { ConnIo, IoHooks } from '../worker/conn-io.ts';
+import type { PeerName } from '../worker/handle-io.ts';
+
+const UV_EOF = -4095;
+const UV_EPROTO = -71; // a TLS failure has no errno of its own
+
+/** What the worker keeps for its TLS connections: the current certificates and memcached's counters. */
+export interface TlsListener {
+  /** The context new connections take (refresh_certs replaces it for connections still to come). */
+  context(): tls.SecureContext;
+  readonly verifyMode: number;
+  /** memcached's ssl_handshake_errors. */
+  handshakeFailed(): void;
+  /** A handshake finished; `resumed` when it took up an earlier session (ssl_new_sessions counts the rest). */
+  handshakeDone(resumed: boolean): void;
+}
+
+type AddressHandle = { getpeername?(out: PeerName): number; getsockname?(out: PeerName): number };
+/** Node's TLSWrap: its verification result, which only tls.Server reads for its own sockets. */
+type VerifyingHandle = { verifyError?(): Error | null };
+
+export class TlsIo implements ConnIo {
+  readonly readBuffer: Buffer;
+  closed = false;
+  lastWriteQueued = false;
+  private readonly socket: tls.TLSSocket;
+  private readonly handle: AddressHandle;
+  private readonly hooks: IoHooks;
+  private readonly listener: TlsListener;
+  private secure = false;
+  private ending = false;
+
+  constructor(handle: object, readBuffer: Buffer, hooks: IoHooks, listener: TlsListener) {
+    this.handle = handle as AddressHandle;
+    this.readBuffer = readBuffer;
+    this.hooks = hooks;
+    this.listener = listener;
+    const raw = new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+    this.socket = new tls.TLSSocket(raw, {
+      isServer: true, secureContext: listener.context(),
+      requestCert: listener.verifyMode !== 0,
+      rejectUnauthorized: (listener.verifyMode & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) !== 0,
+    });
+    this.socket.pause();
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('secure', () => this.onSecure());
+    this.socket.on('end', () => { if (!this.closed) this.hooks.onReadEnd(UV_EOF); });
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
+    this.socket.on('close', () => this.onClose());
+  }
+
+  resume(): void { if (!this.closed) this.socket.resume(); }
+
+  pause(): void { this.socket.pause(); }
+
+  /**
+   * Node holds on to data only while a write is pending (writableLength > 0): then lastWriteQueued
+   * tells the caller to leave the buffer alone, as libuv's queued writes do.
+   */
+  write(data: Uint8Array): number {
+    if (this.closed || this.ending) return 0;
+    this.socket.write(data, this.afterWrite);
+    this.lastWriteQueued = this.socket.writableLength > 0;
+    return 0;
+  }
+
+  writev(chunks: Uint8Array[], done: () => void): number {
+    const err = this.write(Buffer.concat(chunks)); // a copy: the items can be let go at once
+    done();
+    return err;
+  }
+
+  queued(): number { return this.socket.writableLength; }
+
+  /** Decrypted bytes come from Node's buffers, never straight into an item: a value's rest is copied in. */
+  readInto(_view: Uint8Array): void {}
+
+  cancelReadInto(): boolean { return false; }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** memcached's SSL_shutdown, then close: close_notify and FIN follow the replies still queued. */
+  closeAfterWrites(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.socket.pause();
+    if (!this.secure) { this.close(); return; }
+    this.socket.end(() => this.close());
+  }
+
+  peerName(out: PeerName): PeerName {
+    out.address = ''; out.family = ''; out.port = 0;
+    this.handle.getpeername?.(out);
+    return out;
+  }
+
+  sockName(out: PeerName): PeerName {
+    out.address = ''; out.family = ''; out.port = 0;
+    this.handle.getsockname?.(out);
+    return out;
+  }
+
+  /** A TLS record's worth at a time, through the worker's buffer like a plain read. */
+  private onData(chunk: Buffer): void {
+    const rb = this.readBuffer;
+    for (let at = 0; at < chunk.length && !this.closed;) {
+      const n = Math.min(chunk.length - at, rb.length);
+      chunk.copy(rb, 0, at, at + n);
+      at += n;
+      this.hooks.onRead(n);
+    }
+  }
+
+  private readonly afterWrite = (err?: Error | null): void => {
+    if (this.closed) return;
+    if (err) this.hooks.onWriteError(errnoOf(err));
+    else if (this.socket.writableLength === 0) this.hooks.onDrain();
+  };
+
+  /**
+   * The handshake is done. A client certificate that does not verify ends the connection (memcached's
+   * OpenSSL fails the handshake for it, with ssl_verify_mode 1 as with 2 and 3); a missing one does only
+   * under 2 and 3, and OpenSSL has already refused it.
+   */
+  private onSecure(): void {
+    if (this.listener.verifyMode !== 0 && this.socket.getPeerX509Certificate() !== undefined && !this.peerVerified()) {
+      this.listener.handshakeFailed();
+      this.close();
+      return;
+    }
+    this.secure = true;
+    this.listener.handshakeDone(this.socket.isSessionReused());
+  }
+
+  private peerVerified(): boolean {
+    const wrap = (this.socket as unknown as { _handle: VerifyingHandle | null })._handle;
+    return typeof wrap?.verifyError === 'function' && wrap.verifyError() === null;
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    if (!this.secure && !this.closed) this.listener.handshakeFailed();
+    if (!this.closed) this.hooks.onReadEnd(errnoOf(err));
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.hooks.onClosed();
+  }
+}
+
+function errnoOf(err: NodeJS.ErrnoException): number {
+  return typeof err.errno === 'number' && err.errno < 0 ? err.errno : UV_EPROTO;
+}

@@ -1,0 +1,312 @@
+// TLS (-Z): memcached's listeners, certificates, verification modes, `refresh_certs`, its settings and
+// counters, and its start-up errors. Each case runs against memcached -Z too where it is installed
+// (Debian's is built with TLS), and the two must agree; the certificates are test/fixtures/tls.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import { Client } from './support/client.ts';
+import { commandFor, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
+import { kindsFor } from './support/spec.ts';
+import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
+import { Op } from '../src/protocol/binary/header.ts';
+
+const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'tls');
+const file = (name: string): string => join(FIXTURES, name);
+const CERT = file('server-cert.pem'), KEY = file('server-key.pem');
+const TLS_ARGS = ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY}`];
+const CLIENT_CERT = { cert: readFileSync(file('client-cert.pem')), key: readFileSync(file('client-key.pem')) };
+const STRANGER_CERT = { cert: readFileSync(file('other-cert.pem')), key: readFileSync(file('other-key.pem')) };
+const KINDS = kindsFor();
+
+const running: Server[] = [];
+after(async () => { for (const s of running.splice(0)) await s.stop(); });
+
+async function start(kind: ServerKind, args: string[]): Promise<Server> {
+  const s = await startServer(kind, args);
+  running.push(s);
+  return s;
+}
+
+/** What each server answered, by kind; the answers must agree where memcached runs. */
+async function acrossKinds<T>(run: (kind: ServerKind) => Promise<T>): Promise<T> {
+  const answers = new Map<ServerKind, T>();
+  for (const kind of KINDS) answers.set(kind, await run(kind));
+  const ours = answers.get('cachalot') as T;
+  if (answers.has('memcached')) assert.deepEqual(ours, answers.get('memcached'), 'cachalot and memcached differ');
+  return ours;
+}
+
+/** Send, then read up to and including `until`, over a fresh TLS connection. */
+async function overTls(port: number, send: string | Buffer, until: string | Buffer, options: ConnectionOptions = {}): Promise<string> {
+  const c = await Client.connectTls(port, options);
+  try {
+    await c.send(send);
+    return (await c.readUntil(until)).toString('latin1');
+  } finally {
+    c.end();
+  }
+}
+
+/** Whether a TLS client with these options gets an answer to `version`, or is refused (handshake or hang-up). */
+async function versionOverTls(port: number, options: ConnectionOptions): Promise<'answered' | 'refused'> {
+  try {
+    const reply = await overTls(port, 'version\r\n', '\r\n', options);
+    return reply.startsWith('VERSION ') ? 'answered' : 'refused';
+  } catch {
+    return 'refused';
+  }
+}
+
+async function statsOf(c: Client, which = ''): Promise<Map<string, string>> {
+  await c.send(`stats${which === '' ? '' : ' ' + which}\r\n`);
+  const text = (await c.readUntil('END\r\n')).toString('latin1');
+  const stats = new Map<string, string>();
+  for (const m of text.matchAll(/^STAT (\S+) (.*)\r$/gm)) stats.set(m[1], m[2]);
+  return stats;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The peer certificate's OU: which of the fixture certificates the server presented. */
+async function presentedUnit(port: number): Promise<string> {
+  const c = await Client.connectTls(port);
+  const cert = (c.socket as import('node:tls').TLSSocket).getPeerCertificate();
+  c.end();
+  return String(cert.subject.OU);
+}
+
+test('text, meta and binary requests over TLS get the bytes they get in the clear', async () => {
+  const text = 'set a 5 0 5\r\nhello\r\nget a\r\nmg a v f t\r\nincr n 1\r\nappend a 0 0 1\r\n!\r\ngets a\r\nmn\r\n';
+  const bin = Buffer.concat([
+    binRequest({ opcode: Op.SET, key: 'b', extras: setExtras(3, 0), value: 'bin', opaque: 1 }),
+    binRequest({ opcode: Op.GET, key: 'b', opaque: 2 }),
+    binRequest({ opcode: Op.GET, key: 'missing', opaque: 3 }),
+    binRequest({ opcode: Op.NOOP, opaque: 4 }),
+  ]);
+  const noopReply = binRequest({ opcode: Op.NOOP, opaque: 4, magic: 0x81 });
+  const answers = await acrossKinds(async (kind) => {
+    const s = await start(kind, TLS_ARGS);
+    return [await overTls(s.port, text, 'MN\r\n'), await overTls(s.port, bin, noopReply)];
+  });
+  assert.match(answers[0], /^STORED\r\nVALUE a 5 5\r\nhello\r\nEND\r\nVA 5 f5 t-1\r\nhello\r\nNOT_FOUND\r\nSTORED\r\nVALUE a 5 6 \d+\r\nhello!\r\nEND\r\nMN\r\n$/);
+  assert.ok(answers[1].includes('bin'));
+});
+
+test('a value of a megabyte goes in and comes back whole over TLS', async () => {
+  const s = await start('cachalot', [...TLS_ARGS, '-I', '2m']);
+  const value = Buffer.alloc(1024 * 1024, 0);
+  for (let i = 0; i < value.length; i++) value[i] = 0x61 + (i * 7 % 26);
+  const c = await Client.connectTls(s.port);
+  await c.send(Buffer.concat([Buffer.from(`set big 0 0 ${value.length}\r\n`), value, Buffer.from('\r\nget big\r\n')]));
+  assert.equal((await c.readLine()), 'STORED');
+  assert.equal((await c.readLine()), `VALUE big 0 ${value.length}`);
+  assert.ok((await c.read(value.length)).equals(value));
+  assert.equal((await c.read(7)).toString(), '\r\nEND\r\n');
+  c.end();
+});
+
+test('stats settings shows the TLS settings as given; stats shows the TLS counters where memcached does', async () => {
+  const args = ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_verify_mode=1,ssl_ca_cert=${file('ca.pem')}`,
+    '-o', 'ssl_wbuf_size=32,ssl_session_cache,ssl_min_version=3,ssl_ciphers=ECDHE-RSA-AES128-GCM-SHA256'];
+  const seen = await acrossKinds(async (kind) => {
+    const s = await start(kind, args);
+    const c = await Client.connectTls(s.port);
+    const settings = [...(await statsOf(c, 'settings'))].filter(([name]) => name.startsWith('ssl_'));
+    const names = [...(await statsOf(c)).keys()];
+    c.end();
+    return { settings, around: names.slice(names.indexOf('log_watchers'), names.indexOf('round_robin_fallback') + 1) };
+  });
+  assert.deepEqual(seen.settings, [
+    ['ssl_enabled', 'yes'], ['ssl_chain_cert', CERT], ['ssl_key', KEY], ['ssl_verify_mode', '1'], ['ssl_keyformat', '1'],
+    ['ssl_ciphers', 'ECDHE-RSA-AES128-GCM-SHA256'], ['ssl_ca_cert', file('ca.pem')], ['ssl_wbuf_size', '32768'],
+    ['ssl_session_cache', 'yes'], ['ssl_kernel_tls', 'no'], ['ssl_min_version', 'tlsv1.3'],
+  ]);
+  assert.deepEqual(seen.around, ['log_watchers', 'ssl_new_sessions', 'ssl_handshake_errors', 'time_since_server_cert_refresh',
+    'unexpected_napi_ids', 'round_robin_fallback']);
+});
+
+test('a plain client on a TLS port gets no answer and is hung up on; TLS clients go on', async () => {
+  for (const kind of KINDS) {
+    const s = await start(kind, TLS_ARGS);
+    const keeper = await Client.connectTls(s.port);
+    await keeper.send('set k 0 0 1\r\nv\r\n');
+    assert.equal(await keeper.readLine(), 'STORED');
+    const plain = await Client.connect(s.port);
+    await plain.send('version\r\nget k\r\n');
+    await plain.closed();
+    assert.equal(await overTls(s.port, 'get k\r\n', 'END\r\n'), 'VALUE k 0 1\r\nv\r\nEND\r\n', kind);
+    await keeper.send('version\r\n');
+    assert.match(await keeper.readLine(), /^VERSION /, kind);
+    if (kind === 'cachalot') {
+      // memcached counts only a handshake that fails in its first, non-blocking SSL_accept; we count every one
+      assert.equal((await statsOf(keeper)).get('ssl_handshake_errors'), '1');
+    }
+    keeper.end();
+  }
+});
+
+test('a notls: listener speaks in the clear beside the TLS one', async () => {
+  await acrossKinds(async (kind) => {
+    const plainPort = await freePort();
+    const s = await start(kind, [...TLS_ARGS, '-l', `notls:127.0.0.1:${plainPort}`]);
+    const plain = await Client.connect(plainPort);
+    await plain.send('set p 0 0 2\r\nok\r\n');
+    const stored = await plain.readLine();
+    plain.end();
+    return [stored, await overTls(s.port, 'get p\r\n', 'END\r\n')];
+  }).then((answers) => assert.deepEqual(answers, ['STORED', 'VALUE p 0 2\r\nok\r\nEND\r\n']));
+});
+
+test('refresh_certs: new connections get the new certificate; a failed refresh says why and changes nothing', async () => {
+  await acrossKinds(async (kind) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-refresh-'));
+    const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
+    copyFileSync(CERT, cert);
+    copyFileSync(KEY, key);
+    try {
+      const s = await start(kind, ['-t', '2', '-Z', '-o', `ssl_chain_cert=${cert},ssl_key=${key}`]);
+      const before = await presentedUnit(s.port);
+      copyFileSync(file('other-cert.pem'), cert);
+      copyFileSync(file('other-key.pem'), key);
+      const refreshed = await overTls(s.port, 'refresh_certs\r\n', '\r\n');
+      const after = [await presentedUnit(s.port), await presentedUnit(s.port), await presentedUnit(s.port)]; // every worker
+      writeFileSync(key, 'not a key\n');
+      const failed = (await overTls(s.port, 'refresh_certs\r\n', '\r\n')).replace(dir, '<dir>');
+      const still = await presentedUnit(s.port);
+      return { before, refreshed, after, failed, still };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }).then((seen) => assert.deepEqual(seen, {
+    before: 'first', refreshed: 'OK\r\n', after: ['second', 'second', 'second'],
+    failed: 'Error loading the key: <dir>/key.pem : error:1E08010C:DECODER routines::unsupported\r\n', still: 'second',
+  }));
+});
+
+test('refresh_certs without -Z: memcached built with TLS says it is not enabled', async () => {
+  const answer = await acrossKinds(async (kind) => {
+    const s = await start(kind, []);
+    const c = await Client.connect(s.port);
+    await c.send('refresh_certs\r\nrefresh_certs noreply\r\n');
+    const lines = [await c.readLine(), await c.readLine()];
+    c.end();
+    return lines;
+  });
+  assert.deepEqual(answer, ['Error TLS not enabled', 'Error TLS not enabled']);
+});
+
+test('ssl_verify_mode: 2 wants a client certificate from ssl_ca_cert; 1 takes none, but not a stranger', async () => {
+  const verify = (mode: number): string[] => ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_ca_cert=${file('ca.pem')},ssl_verify_mode=${mode}`];
+  const seen = await acrossKinds(async (kind) => {
+    const required = await start(kind, verify(2));
+    const requested = await start(kind, verify(1));
+    return {
+      required: [await versionOverTls(required.port, CLIENT_CERT), await versionOverTls(required.port, {}),
+        await versionOverTls(required.port, STRANGER_CERT)],
+      requested: [await versionOverTls(requested.port, CLIENT_CERT), await versionOverTls(requested.port, {}),
+        await versionOverTls(requested.port, STRANGER_CERT)],
+    };
+  });
+  assert.deepEqual(seen, { required: ['answered', 'refused', 'refused'], requested: ['answered', 'answered', 'refused'] });
+});
+
+test('ssl_min_version=3 refuses a client that stops at TLS 1.2', async () => {
+  const seen = await acrossKinds(async (kind) => {
+    const s = await start(kind, [...TLS_ARGS, '-o', 'ssl_min_version=3']);
+    return [await versionOverTls(s.port, { maxVersion: 'TLSv1.2' }), await versionOverTls(s.port, {})];
+  });
+  assert.deepEqual(seen, ['refused', 'answered']);
+});
+
+test('ssl_keyformat=2 reads a DER private key', async () => {
+  const s = await start('cachalot', ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${file('server-key.der')},ssl_keyformat=2`]);
+  assert.equal(await versionOverTls(s.port, {}), 'answered');
+});
+
+test('bad input over TLS gets memcached\'s answer, and other clients and stored data are untouched', async () => {
+  const s = await start('cachalot', TLS_ARGS);
+  const other = await Client.connectTls(s.port);
+  await other.send('set keep 0 0 4\r\ndata\r\n');
+  assert.equal(await other.readLine(), 'STORED');
+  assert.equal(await overTls(s.port, 'bogus\r\nset x 0 0 z\r\n', 'CLIENT_ERROR bad command line format\r\n'),
+    'ERROR\r\nCLIENT_ERROR bad command line format\r\n');
+  const flooder = await Client.connectTls(s.port);
+  await flooder.send('x'.repeat(3000)); // no newline in 2048 bytes: memcached hangs up
+  await flooder.closed();
+  await other.send('get keep\r\n');
+  assert.equal((await other.readUntil('END\r\n')).toString(), 'VALUE keep 0 4\r\ndata\r\nEND\r\n');
+  other.end();
+});
+
+/** Start with these flags and expect an exit: its code and memcached's line on stderr. */
+function startFails(kind: ServerKind, args: string[]): { code: number | null; said: string } {
+  const [cmd, argv] = commandFor(kind, args);
+  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+  // memcached also prints OpenSSL's error queue (with addresses); its own line is the one to compare
+  const said = r.stderr.split('\n').filter((l) => !/^[0-9A-F]{16}:error:/.test(l)).join('\n').trim();
+  return { code: r.status, said };
+}
+
+const START_FAILURES: Array<[string, string[]]> = [
+  ['no certificate', ['-Z']],
+  ['no key', ['-Z', '-o', `ssl_chain_cert=${CERT}`]],
+  ['a certificate file that is not there', ['-Z', '-o', `ssl_chain_cert=${file('nope.pem')},ssl_key=${KEY}`]],
+  ['a certificate file with no certificate', ['-Z', '-o', `ssl_chain_cert=${KEY},ssl_key=${KEY}`]],
+  ['a key of another certificate', ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${file('other-key.pem')}`]],
+  ['a key format OpenSSL does not know', ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_keyformat=3`]],
+  ['a PEM key read as DER', ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_keyformat=2`]],
+  ['a CA file with no certificate', ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_ca_cert=${KEY}`]],
+  ['an unknown cipher', ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_ciphers=BOGUS`]],
+  ['no TCP port', [...TLS_ARGS, '-p', '0']],
+  ['a verify mode out of range', ['-Z', '-o', 'ssl_verify_mode=4']],
+  ['a minimum version that is not a number', ['-Z', '-o', 'ssl_min_version=x']],
+  ['notls without -Z', ['-l', 'notls:127.0.0.1:1']],
+  ['a listener port that is not a number', ['-l', '127.0.0.1:abc']],
+  ['an unclosed IPv6 address', ['-l', '[::1']],
+  ['a listener tag too long', ['-l', 'tag[abcdefghi]:127.0.0.1']],
+];
+
+for (const [name, args] of START_FAILURES) {
+  test(`start-up refused as memcached refuses it: ${name}`, async () => {
+    const seen = await acrossKinds(async (kind) => startFails(kind, args));
+    assert.notEqual(seen.code, 0);
+    assert.notEqual(seen.said, '');
+  });
+}
+
+test('-l entries: host:port, [IPv6]:port and proto[...]: as memcached reads them', async () => {
+  const seen = await acrossKinds(async (kind) => {
+    const [own, v6, ascii] = [await freePort(), await freePort(), await freePort()];
+    await start(kind, ['-l', `127.0.0.1:${own}`, '-l', `[::1]:${v6}`, '-l', `proto[ascii]:127.0.0.1:${ascii}`]);
+    const ask = async (target: { port: number; host?: string }, send: string | Buffer, until: string): Promise<string> => {
+      const c = target.host === undefined ? await Client.connect(target.port) : await Client.connectTo(target.host, target.port);
+      await c.send(send);
+      const reply = (await c.readUntil(until)).toString('latin1');
+      c.end();
+      return reply;
+    };
+    return [
+      await ask({ port: own }, 'version\r\n', '\r\n'),
+      await ask({ port: v6, host: '::1' }, 'version\r\n', '\r\n'),
+      // a binary request on an ascii listener is read as a text line
+      await ask({ port: ascii }, Buffer.concat([binRequest({ opcode: Op.VERSION }), Buffer.from('\r\n')]), '\r\n'),
+    ];
+  });
+  assert.deepEqual(seen.slice(0, 2), ['VERSION 1.6.18\r\n', 'VERSION 1.6.18\r\n']);
+  assert.equal(seen[2], 'ERROR\r\n');
+});
