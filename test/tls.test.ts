@@ -310,3 +310,60 @@ test('-l entries: host:port, [IPv6]:port and proto[...]: as memcached reads them
   assert.deepEqual(seen.slice(0, 2), ['VERSION 1.6.18\r\n', 'VERSION 1.6.18\r\n']);
   assert.equal(seen[2], 'ERROR\r\n');
 });
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Poll `stats conns` over c until some connection is in `state`. */
+async function untilState(c: Client, state: string): Promise<string> {
+  let states = '';
+  for (let i = 0; i < 250 && !states.includes(`:state ${state}\r`); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    await c.send('stats conns\r\n');
+    states = (await c.readUntil('END\r\n')).toString();
+  }
+  return states;
+}
+
+test('a TLS client that never reads its replies does not grow the server without bound; others are served', async () => {
+  const s = await start('cachalot', [...TLS_ARGS, '-t', '2']);
+  const setup = await Client.connectTls(s.port);
+  await setup.send(`set big 0 0 100000\r\n${'v'.repeat(100000)}\r\n`);
+  assert.equal(await setup.readLine(), 'STORED');
+  const greedy = await Client.connectTls(s.port);
+  greedy.pauseReading();
+  const burst = 'get big\r\n'.repeat(2000); // ~200 MB of replies if all were encrypted and buffered
+  for (let i = 0; i < 20; i++) void greedy.send(burst); // not awaited: the server stops reading this client
+  assert.match(await untilState(setup, 'conn_mwrite'), /:state conn_mwrite\r/, 'the greedy client is parked');
+  const other = await Client.connectTls(s.port);
+  await other.send('get big\r\nversion\r\n');
+  await other.readUntil('END\r\n');
+  assert.match(await other.readLine(), /^VERSION /);
+  assert.ok(rssOf(s.pid) < 400 * 1024 * 1024, 'server RSS stays bounded');
+  greedy.destroy();
+  other.end();
+  setup.end();
+});
+
+test('a TLS client that stops reading waits in conn_mwrite, then gets every reply in order', async () => {
+  const s = await start('cachalot', [...TLS_ARGS, '-t', '2']);
+  const setup = await Client.connectTls(s.port);
+  const value = 'v'.repeat(100000);
+  await setup.send(`set big 0 0 ${value.length}\r\n${value}\r\n`);
+  assert.equal(await setup.readLine(), 'STORED');
+  const slow = await Client.connectTls(s.port);
+  slow.pauseReading();
+  const gets = 100; // 10 MB of replies: more than loopback's socket buffers hold
+  for (let i = 0; i < gets; i++) await slow.send('get big\r\nmn\r\n');
+  assert.match(await untilState(setup, 'conn_mwrite'), /:state conn_mwrite\r/, 'the slow client waits in conn_mwrite');
+  slow.resumeReading();
+  const reply = `VALUE big 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+  for (let i = 0; i < gets; i++) {
+    assert.equal((await slow.read(reply.length)).toString(), reply, `reply ${i}`);
+    assert.equal(await slow.readLine(), 'MN');
+  }
+  slow.end();
+  setup.end();
+});
