@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { parseSettings } from './settings.ts';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
@@ -42,8 +43,9 @@ async function main(): Promise<void> {
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
 
+  const tlsTicketKeys = settings.tls.enabled ? randomBytes(48) : null; // one set for every worker's context
   const workers = await startWorkers(settings, (thread) => ({
-    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread,
+    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);

@@ -367,3 +367,31 @@ test('a TLS client that stops reading waits in conn_mwrite, then gets every repl
   slow.end();
   setup.end();
 });
+
+/** Connect twice, the second time offering the first connection's session: was it taken up? */
+async function resumes(port: number, maxVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<[boolean, boolean]> {
+  const first = await Client.connectTls(port, { maxVersion });
+  const firstSocket = first.socket as import('node:tls').TLSSocket;
+  await first.send('version\r\n');
+  await first.readLine(); // by now a TLS 1.3 server has sent its tickets
+  const session = firstSocket.getSession();
+  const firstReused = firstSocket.isSessionReused();
+  first.end();
+  const second = await Client.connectTls(port, { maxVersion, session });
+  const reused = (second.socket as import('node:tls').TLSSocket).isSessionReused();
+  second.end();
+  return [firstReused, reused];
+}
+
+test('a client resumes its TLS session on its next connection, whichever worker takes it', async () => {
+  const seen = await acrossKinds(async (kind) => {
+    const s = await start(kind, [...TLS_ARGS, '-t', '4', '-o', 'ssl_session_cache']);
+    const resumed = [await resumes(s.port, 'TLSv1.2'), await resumes(s.port, 'TLSv1.3')];
+    const c = await Client.connectTls(s.port);
+    // how many depends on whether a closing client still got its TLS 1.3 tickets, on both servers
+    const counted = Number((await statsOf(c)).get('ssl_new_sessions')) > 0;
+    c.end();
+    return { resumed, counted };
+  });
+  assert.deepEqual(seen, { resumed: [[false, true], [false, true]], counted: true });
+});

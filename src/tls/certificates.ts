@@ -13,15 +13,17 @@ import type { TlsListener } from './tls-io.ts';
 export class WorkerCertificates implements TlsListener {
   private readonly settings: TlsSettings;
   private readonly ctl: ServerCtl;
+  private readonly ticketKeys: Buffer;
   private current: tls.SecureContext;
   private generation: number;
 
   /** Loaded at the worker's start: the main thread has just loaded the same files without error. */
-  constructor(settings: TlsSettings, ctl: ServerCtl) {
+  constructor(settings: TlsSettings, ctl: ServerCtl, ticketKeys: Uint8Array) {
     this.settings = settings;
     this.ctl = ctl;
+    this.ticketKeys = Buffer.from(ticketKeys);
     this.generation = ctl.get(Ctl.certGeneration);
-    const r = loadServerCertificates(settings);
+    const r = loadServerCertificates(settings, this.ticketKeys);
     if ('error' in r) throw new Error(r.error);
     this.current = r.context;
   }
@@ -32,7 +34,7 @@ export class WorkerCertificates implements TlsListener {
     const generation = this.ctl.get(Ctl.certGeneration);
     if (generation !== this.generation) {
       this.generation = generation;
-      const r = loadServerCertificates(this.settings);
+      const r = loadServerCertificates(this.settings, this.ticketKeys);
       if ('context' in r) this.current = r.context; // else the files changed again since: keep what there is
     }
     return this.current;
@@ -40,7 +42,7 @@ export class WorkerCertificates implements TlsListener {
 
   /** refresh_certs: null when the certificates are loaded, else memcached's message (nothing changes). */
   refresh(now: number): string | null {
-    const r = loadServerCertificates(this.settings);
+    const r = loadServerCertificates(this.settings, this.ticketKeys);
     if ('error' in r) return r.error;
     this.current = r.context;
     this.generation = this.ctl.add(Ctl.certGeneration, 1);
@@ -50,7 +52,8 @@ export class WorkerCertificates implements TlsListener {
 
   handshakeFailed(): void { this.ctl.add(Ctl.sslHandshakeErrors, 1); }
 
-  handshakeDone(resumed: boolean): void {
-    if (this.settings.sessionCache && !resumed) this.ctl.add(Ctl.sslNewSessions, 1);
+  /** memcached counts each session OpenSSL issues; every handshake issues one (a ticket, on resumption too). */
+  handshakeDone(): void {
+    if (this.settings.sessionCache) this.ctl.add(Ctl.sslNewSessions, 1);
   }
 }

@@ -21,10 +21,16 @@ const BAD_FILETYPE = 'error:0A00007C:SSL routines::bad ssl filetype';
 const KEY_MISMATCH = 'error:05800074:x509 certificate routines::key values mismatch';
 const NO_CERTIFICATE = 'error:05800088:x509 certificate routines::no certificate or crl found';
 const EFAULT = 14; // what fopen(NULL) sets: memcached started without ssl_chain_cert or ssl_key
+/** OpenSSL's default session lifetime for TLS (memcached sets none); Node's own default is 300 s. */
+const SESSION_TIMEOUT = 7200;
 const CERT_BLOCK = /-----BEGIN (?:TRUSTED |X509 )?CERTIFICATE-----/;
 
-/** Load the certificates -Z names into a context for new connections, or memcached's message. */
-export function loadServerCertificates(t: TlsSettings): CertLoad {
+/**
+ * Load the certificates -Z names into a context for new connections, or memcached's message. Every
+ * context of the server takes the same session ticket keys, as memcached's one SSL_CTX has one set:
+ * a client resumes its session whichever worker its next connection lands on.
+ */
+export function loadServerCertificates(t: TlsSettings, ticketKeys?: Buffer): CertLoad {
   const chain = readPem(t.chainCert);
   if (typeof chain !== 'string') return { error: `Error loading the certificate chain: ${shown(t.chainCert)} : ${chain.error}` };
   const leaf = firstCertificate(chain);
@@ -39,7 +45,7 @@ export function loadServerCertificates(t: TlsSettings): CertLoad {
     ca = text as string;
   }
   try {
-    return { context: tls.createSecureContext(contextOptions(t, chain, key.pem, ca)) };
+    return { context: tls.createSecureContext({ ...contextOptions(t, chain, key.pem, ca), ticketKeys }) };
   } catch (err) {
     // the files were checked above: what is left to refuse is the cipher list, memcached's next check
     return { error: checkCiphers(t) ?? `Error loading the certificate chain: ${shown(t.chainCert)} : ${opensslReason(err, NO_START_LINE)}` };
@@ -63,6 +69,7 @@ function contextOptions(t: TlsSettings, chain: string, key: string, ca: string |
     // memcached's context trusts no one unless ssl_ca_cert names whom (Node's would trust Mozilla's roots)
     ca: ca ?? [],
     minVersion: MIN_VERSIONS[t.minVersion],
+    sessionTimeout: SESSION_TIMEOUT,
     ...(t.ciphers !== null ? { ciphers: t.ciphers } : {}),
     ...(t.sessionCache ? { sessionIdContext: 'memcached' } : {}), // memcached's SESSION_ID_CONTEXT
   };

@@ -22,8 +22,8 @@ export interface TlsListener {
   readonly verifyMode: number;
   /** memcached's ssl_handshake_errors. */
   handshakeFailed(): void;
-  /** A handshake finished; `resumed` when it took up an earlier session (ssl_new_sessions counts the rest). */
-  handshakeDone(resumed: boolean): void;
+  /** A handshake finished (ssl_new_sessions). */
+  handshakeDone(): void;
 }
 
 type AddressHandle = { getpeername?(out: PeerName): number; getsockname?(out: PeerName): number };
@@ -144,7 +144,7 @@ export class TlsIo implements ConnIo {
       return;
     }
     this.secure = true;
-    this.listener.handshakeDone(this.socket.isSessionReused());
+    this.listener.handshakeDone();
   }
 
   private peerVerified(): boolean {
@@ -152,8 +152,9 @@ export class TlsIo implements ConnIo {
     return typeof wrap?.verifyError === 'function' && wrap.verifyError() === null;
   }
 
+  /** A TLS failure before the handshake is done counts; a client that only connects and leaves does not. */
   private onError(err: NodeJS.ErrnoException): void {
-    if (!this.secure && !this.closed) this.listener.handshakeFailed();
+    if (!this.secure && !this.closed && typeof err.code === 'string' && err.code.startsWith('ERR_SSL')) this.listener.handshakeFailed();
     if (!this.closed) this.hooks.onReadEnd(errnoOf(err));
   }
 

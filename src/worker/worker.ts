@@ -35,6 +35,8 @@ export type WorkerInit = {
   prefixStats: SharedArrayBuffer;
   settings: Settings;
   thread: number;
+  /** -Z: the session ticket keys every worker's TLS context shares (tls/secure-context.ts). */
+  tlsTicketKeys: Uint8Array | null;
 };
 
 /** Messages from the dispatcher: memcached's CQ_ITEM plus the notify-pipe letter. */
@@ -62,7 +64,7 @@ const store = new Store(init.store, init.thread);
 const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
-if (init.settings.tls.enabled) ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl);
+if (init.tlsTicketKeys !== null) ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys);
 const pool = new ConnPool(ctx);
 const conns = new Map<number, Conn>(); // by conn-table row
 
