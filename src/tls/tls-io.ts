@@ -10,7 +10,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT } from '../settings/tls-settings.ts';
 import type { ConnIo, IoHooks } from '../worker/conn-io.ts';
-import type { PeerName } from '../worker/handle-io.ts';
+import { handleAddress } from '../worker/handle-io.ts';
+import type { AddressHandle, PeerName } from '../worker/handle-io.ts';
 
 const UV_EOF = -4095;
 const UV_EPROTO = -71; // a TLS failure has no errno of its own
@@ -26,7 +27,6 @@ export interface TlsListener {
   handshakeDone(): void;
 }
 
-type AddressHandle = { getpeername?(out: PeerName): number; getsockname?(out: PeerName): number };
 /** Node's TLSWrap: its verification result, which only tls.Server reads for its own sockets. */
 type VerifyingHandle = { verifyError?(): Error | null };
 
@@ -103,17 +103,9 @@ export class TlsIo implements ConnIo {
     this.socket.end(() => this.close());
   }
 
-  peerName(out: PeerName): PeerName {
-    out.address = ''; out.family = ''; out.port = 0;
-    this.handle.getpeername?.(out);
-    return out;
-  }
+  peerName(out: PeerName): PeerName { return handleAddress(this.handle, 'peer', out); }
 
-  sockName(out: PeerName): PeerName {
-    out.address = ''; out.family = ''; out.port = 0;
-    this.handle.getsockname?.(out);
-    return out;
-  }
+  sockName(out: PeerName): PeerName { return handleAddress(this.handle, 'local', out); }
 
   /** A TLS record's worth at a time, through the worker's buffer like a plain read. */
   private onData(chunk: Buffer): void {

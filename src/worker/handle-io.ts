@@ -14,7 +14,7 @@ import { getSystemErrorName } from 'node:util';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 
 /** The part of a libuv stream handle (TCPWrap / PipeWrap) used here. */
-type StreamHandle = {
+type StreamHandle = AddressHandle & {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   writev(req: WriteReq, chunks: Uint8Array[], allBuffers: boolean): number;
   readStart(): number;
@@ -24,11 +24,20 @@ type StreamHandle = {
   useUserBuffer(buf: Uint8Array): void;
   readonly writeQueueSize: number;
   onread: ((this: StreamHandle, ab: ArrayBuffer | undefined) => unknown) | undefined;
-  getpeername?(out: PeerName): number;
-  getsockname?(out: PeerName): number;
 };
 
 export type PeerName = { address?: string; port?: number; family?: string };
+
+/** The part of a handle that names the connection's two ends (a TCPWrap's; a PipeWrap has neither). */
+export type AddressHandle = { getpeername?(out: PeerName): number; getsockname?(out: PeerName): number };
+
+/** The peer's (or the local) address of a handle, in out, cleared first: an empty address when it has none. */
+export function handleAddress(handle: AddressHandle, end: 'peer' | 'local', out: PeerName): PeerName {
+  out.address = ''; out.family = ''; out.port = 0;
+  if (end === 'peer') handle.getpeername?.(out);
+  else handle.getsockname?.(out);
+  return out;
+}
 
 /** A stream_wrap WriteWrap as its completion finds it. */
 type WriteReq = {
@@ -235,18 +244,10 @@ export class HandleIo implements ConnIo {
   }
 
   /** The peer's address in out (TCP); an empty address for a unix socket. Answers out. */
-  peerName(out: PeerName): PeerName {
-    out.address = ''; out.family = ''; out.port = 0;
-    this.handle.getpeername?.(out);
-    return out;
-  }
+  peerName(out: PeerName): PeerName { return handleAddress(this.handle, 'peer', out); }
 
   /** The local address the connection arrived on, in out as peerName. */
-  sockName(out: PeerName): PeerName {
-    out.address = ''; out.family = ''; out.port = 0;
-    this.handle.getsockname?.(out);
-    return out;
-  }
+  sockName(out: PeerName): PeerName { return handleAddress(this.handle, 'local', out); }
 
   /**
    * The read hook. Bytes, the end of the stream and read errors all go to the connection; the
