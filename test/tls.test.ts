@@ -13,6 +13,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Client } from './support/client.ts';
 import { commandFor, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor } from './support/spec.ts';
+import { mulberry32 } from './support/rng.ts';
 import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
@@ -394,4 +395,36 @@ test('a client resumes its TLS session on its next connection, whichever worker 
     return { resumed, counted };
   });
   assert.deepEqual(seen, { resumed: [[false, true], [false, true]], counted: true });
+});
+
+/** Bytes that are no TLS handshake: random, or a handshake record's header over random bytes. */
+function junkHello(rand: () => number): Buffer {
+  const body = Buffer.alloc(1 + Math.floor(rand() * 4096));
+  for (let i = 0; i < body.length; i++) body[i] = Math.floor(rand() * 256);
+  if (rand() < 0.5) return body;
+  const header = Buffer.from([0x16, 0x03, 0x01, body.length >> 8, body.length & 0xff, 0x01]); // a ClientHello's start
+  return Buffer.concat([header, body]);
+}
+
+test('junk instead of a handshake never harms the server, its stored data or its other clients', async () => {
+  const seed = 20261203;
+  for (const kind of KINDS) {
+    const rand = mulberry32(seed);
+    const s = await start(kind, TLS_ARGS);
+    const keeper = await Client.connectTls(s.port);
+    await keeper.send('set keep 0 0 4\r\ndata\r\n');
+    assert.equal(await keeper.readLine(), 'STORED');
+    for (let round = 0; round < 5; round++) {
+      const junk = await Promise.all(Array.from({ length: 10 }, () => Client.connect(s.port)));
+      await Promise.all(junk.map(async (c) => {
+        await c.send(junkHello(rand)).catch(() => {}); // the server may have hung up already
+        await c.closed();
+      }));
+    }
+    assert.equal(await overTls(s.port, 'get keep\r\n', 'END\r\n'), 'VALUE keep 0 4\r\ndata\r\nEND\r\n', `${kind}, seed ${seed}`);
+    await keeper.send('version\r\n');
+    assert.match(await keeper.readLine(), /^VERSION /, kind);
+    if (kind === 'cachalot') assert.ok(Number((await statsOf(keeper)).get('ssl_handshake_errors')) > 0);
+    keeper.end();
+  }
 });
