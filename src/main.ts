@@ -17,7 +17,6 @@ import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs } from './settings/listen-spec.ts';
 import type { ListenSpec } from './settings/listen-spec.ts';
-import { loadServerCertificates } from './tls/secure-context.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 
@@ -34,7 +33,7 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) process.stderr.write(w + '\n');
   const settings = parsed.settings;
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
-  if (settings.tls.enabled) sslInit(settings);
+  if (settings.tls.enabled) await sslInit(settings);
   const specs = listenSpecsOrExit(settings);
   if (settings.daemonize) daemonize(settings.verbose > 0);
   const storeShared = createStore(storeSettingsOf(settings));
@@ -104,8 +103,12 @@ function checkAuthFile(path: string, udpPort: number): void {
   process.exit(1);
 }
 
-/** memcached's ssl_init: the certificates, then the cipher list; either failing ends the start (EX_USAGE). */
-function sslInit(settings: Settings): void {
+/**
+ * memcached's ssl_init: the certificates, then the cipher list; either failing ends the start (EX_USAGE).
+ * TLS's modules are loaded only here, with -Z.
+ */
+async function sslInit(settings: Settings): Promise<void> {
+  const { loadServerCertificates } = await import('./tls/secure-context.ts');
   const loaded = loadServerCertificates(settings.tls);
   if (!('error' in loaded)) return;
   process.stderr.write(loaded.error + '\n');

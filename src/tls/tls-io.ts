@@ -159,3 +159,8 @@ export class TlsIo implements ConnIo {
 function errnoOf(err: NodeJS.ErrnoException): number {
   return typeof err.errno === 'number' && err.errno < 0 ? err.errno : UV_EPROTO;
 }
+
+/** A TLS listener's connection (the worker loads this module only with -Z). */
+export function openTlsIo(handle: object, readBuffer: Buffer, hooks: IoHooks, listener: TlsListener): TlsIo {
+  return new TlsIo(handle, readBuffer, hooks, listener);
+}

@@ -20,8 +20,7 @@ import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { UdpPort, udpTakeRequest } from './udp.ts';
 import type { PeerName } from './handle-io.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
-import { TlsIo } from '../tls/tls-io.ts';
-import { WorkerCertificates } from '../tls/certificates.ts';
+import type { openTlsIo } from '../tls/tls-io.ts';
 import type { Protocol } from '../settings.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import { G } from '../store/layout.ts';
@@ -64,7 +63,16 @@ const store = new Store(init.store, init.thread);
 const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
-if (init.tlsTicketKeys !== null) ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys);
+/**
+ * -Z: how this worker opens a TLS listener's connections. node:tls and node:crypto are loaded only then:
+ * in every thread of a server without TLS they would cost ~1 MB of RSS for nothing.
+ */
+let openTls: typeof openTlsIo | null = null;
+if (init.tlsTicketKeys !== null) {
+  const [{ WorkerCertificates }, tlsIo] = await Promise.all([import('../tls/certificates.ts'), import('../tls/tls-io.ts')]);
+  ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys);
+  openTls = tlsIo.openTlsIo;
+}
 const pool = new ConnPool(ctx);
 const conns = new Map<number, Conn>(); // by conn-table row
 
@@ -88,7 +96,8 @@ function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls
   const c = pool.take();
   c.ioHooks ??= connHandleHooks(c);
   const certificates = ctx.certificates;
-  const io = tls && certificates !== null ? new TlsIo(handle, readBuffer, c.ioHooks, certificates) : openHandleIo(handle, readBuffer, c.ioHooks);
+  const io = tls && openTls !== null && certificates !== null
+    ? openTls(handle, readBuffer, c.ioHooks, certificates) : openHandleIo(handle, readBuffer, c.ioHooks);
   c.reset(ConnTable.idOf(row), io, transport);
   c.bindingProtocol = protocol ?? ctx.settings.protocol;
   c.row = row;
