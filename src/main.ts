@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { parseSettings } from './settings.ts';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
-import { createStore, Store } from './store/store.ts';
+import { createStore, preallocationShortfall, Store } from './store/store.ts';
+import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
+import type { RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
@@ -36,7 +38,12 @@ async function main(): Promise<void> {
   if (settings.tls.enabled) await sslInit(settings);
   const specs = listenSpecsOrExit(settings);
   if (settings.daemonize) daemonize(settings.verbose > 0);
-  const storeShared = createStore(storeSettingsOf(settings));
+  const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
+  const storeSettings = storeSettingsOf(settings);
+  const shortfall = preallocationShortfall(storeSettings);
+  if (shortfall !== null) { process.stderr.write(shortfall + '\n'); process.exit(1); }
+  const storeShared = createStore(storeSettings);
+  if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
@@ -58,20 +65,28 @@ async function main(): Promise<void> {
 
   const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
   let stopping = false;
-  const shutdown = async (): Promise<void> => {
+  /** memcached's stop: EXIT_NORMALLY (SIGTERM, SIGINT, `shutdown`), or GRACE_STOP (SIGUSR1, `shutdown graceful`), which saves -e's cache. */
+  const shutdown = async (how: 'graceful' | 'immediate'): Promise<void> => {
     if (stopping) return;
     stopping = true;
     clearInterval(tick);
+    if (how === 'graceful') process.stderr.write('Gracefully stopping\n');
+    else if (settings.verbose > 0) process.stderr.write('Exiting normally\n');
     await dispatcher.close();
     await stopWorkers(workers);
     await maintainer.stop();
+    if (how === 'graceful' && settings.memoryFile !== null) {
+      restartSave(storeShared, settings.memoryFile, restartSettingsOf(settings),
+        { currentTime: clock.currentTime(), processStarted: clock.processStarted() });
+    }
     if (settings.pidFile !== null) fs.rmSync(settings.pidFile, { force: true });
     process.exit(0);
   };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', () => void shutdown('immediate'));
+  process.on('SIGINT', () => void shutdown('immediate'));
+  process.on('SIGUSR1', () => void shutdown('graceful'));
   for (const w of workers) {
-    w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(); });
+    w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(m.how); });
   }
 }
 
@@ -101,6 +116,23 @@ function checkAuthFile(path: string, udpPort: number): void {
   if (r.result === AuthfileResult.OK) return;
   process.stderr.write(r.error);
   process.exit(1);
+}
+
+function logLine(line: string): void { process.stderr.write(line + '\n'); }
+
+/** memcached's restart_mmap_open: the memory file opened (else abort) and its saved metadata checked. */
+function restartOpen(file: string, want: RestartSettings): Map<string, string> | null {
+  const unusable = restartOpenFile(file);
+  if (unusable !== null) { logLine(unusable); process.exit(134); } // memcached aborts (SIGABRT)
+  return restartCheck(file, want, logLine);
+}
+
+/** What a restart (-e) must find unchanged, memcached's list. */
+function restartSettingsOf(s: Settings): RestartSettings {
+  return {
+    slabConfig: s.slabConfig, maxBytes: s.maxBytes, chunkSize: s.chunkSizeMin, itemSizeMax: s.itemSizeMax,
+    slabChunkMax: s.slabChunkMax, slabPageSize: s.slabPageSize, useCas: s.useCas, slabReassign: s.slabReassign,
+  };
 }
 
 /**

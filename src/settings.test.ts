@@ -51,7 +51,10 @@ test('-h, -V and -i print and exit 0; later errors are not reached', () => {
   assert.deepEqual([v.code, v.stdout, v.stderr], [0, 'cachalot 0.1.0\n', '']);
   const h = exits(['--help']);
   assert.equal(h.code, 0); assert.match(h.stdout, /^cachalot 0\.1\.0\n-p, --port=<num>/);
-  assert.doesNotMatch(h.stdout, /--memory-file/, 'only what we support');
+  assert.doesNotMatch(h.stdout, /--napi_ids/, 'only what we support');
+  assert.match(h.stdout, /^-e, --memory-file=<file>/m);
+  assert.equal(run('-e', '/tmp/m', '-f', '1.5').memoryFile, '/tmp/m');
+  assert.equal(run('-f', '1.50').slabConfig, '1.50', 'the text as given: a restart compares it as memcached does');
   assert.match(h.stdout, /^-Z, --enable-ssl {10}enable TLS\/SSL$/m);
   assert.match(h.stdout, /^-d, --daemon {14}run as a daemon$/m);
   assert.equal(exits(['-i']).code, 0);
@@ -163,5 +166,7 @@ test('storeSettingsOf carries the store\'s share', () => {
     hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruCrawlerSleep: 50,
     lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
-    trackSizes: false });
+    trackSizes: false, prefillPool: false });
+  const e = storeSettingsOf(run('-e', '/tmp/memory'));
+  assert.deepEqual([e.preallocate, e.prefillPool], [true, true], 'memcached preallocates with -e, and fills the global pool');
 });

@@ -62,6 +62,8 @@ export type Settings = {
   idleTimeout: number; tailRepairTime: number; watcherLogbufSize: number; workerLogbufSize: number;
   readBufMemLimit: number; trackSizes: boolean; dropPrivileges: boolean;
   tls: TlsSettings;          // -Z, -o ssl_*
+  memoryFile: string | null; // -e: the restartable cache's file (store/restart.ts)
+  slabConfig: string;        // -f's text, or slab_sizes': what a restart must find unchanged (memcached's)
 };
 
 export type ParseOutcome =
@@ -93,6 +95,7 @@ export function defaultSettings(): Settings {
     hotMaxFactor: 0.2, warmMaxFactor: 2.0, tempLru: false, temporaryTtl: 61,
     idleTimeout: 0, tailRepairTime: 0, watcherLogbufSize: 256 * 1024, workerLogbufSize: 64 * 1024,
     readBufMemLimit: 0, trackSizes: false, dropPrivileges: false, tls: defaultTlsSettings(),
+    memoryFile: null, slabConfig: '1.25',
   };
 }
 
@@ -141,8 +144,10 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'u': s.user = arg; return null;
     case 'P': s.pidFile = arg; return null;
     case 'd': s.daemonize = true; return null;
+    case 'e': s.memoryFile = arg; return null;
     case 'f':
       s.factor = atof(arg);
+      s.slabConfig = arg;
       return s.factor <= 1.0 ? fail1('Factor must be greater than 1') : null;
     case 'n':
       s.chunkSizeMin = atoi(arg);
@@ -170,7 +175,6 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
 /** The options memcached has that Cachalot refuses: a clear reason, EX_USAGE. */
 function refuseUnsupported(c: string): Exit {
   switch (c) {
-    case 'e': return usageFail('cachalot: -e (memory file, restartable cache) is not supported');
     case 'N': return usageFail('cachalot: -N (napi ids) is not supported');
     default: return fail1(`Illegal argument "${c}"`);
   }
@@ -299,7 +303,7 @@ const SUBOPTS: Readonly<Record<string, SubHandler>> = {
   watcher_logbuf_size: kilobytes('watcher_logbuf_size', 'watcherLogbufSize'),
   // memcached 1.6.18 falls through from here into slab_sizes (a bug); we do not.
   worker_logbuf_size: kilobytes('worker_logbuf_size', 'workerLogbufSize'),
-  slab_sizes: needs('Missing slab_sizes argument', (st, v) => { st.slabSizesUnparsed = v; return null; }),
+  slab_sizes: needs('Missing slab_sizes argument', (st, v) => { st.slabSizesUnparsed = v; st.s.slabConfig = v; return null; }),
   slab_chunk_max: needs('Missing slab_chunk_max argument', (st, v) => {
     // Bytes in 1.6.18, whatever its -h says about kilobytes.
     const n = safeStrtol(v);

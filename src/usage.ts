@@ -1,6 +1,6 @@
 // The texts `-h`, `-V` and `-i` print. Kept apart from settings.ts so that file reads as the
 // option table and its rules. The help lists only what Cachalot honours; options memcached has
-// and we refuse (-e, -N) are left out on purpose.
+// and we refuse (-N) are left out on purpose.
 
 import { readFileSync } from 'node:fs';
 
@@ -64,6 +64,9 @@ export function usageText(): string {
 -W  --disable-watch       disable watch commands (live logging)
 -Y, --auth-file=<file>    (EXPERIMENTAL) enable ASCII protocol authentication. format:
                           user:pass\\nuser2:pass2\\n
+-e, --memory-file=<file>  restartable cache: items are saved in <file> when stopped
+                          with SIGUSR1 (or "shutdown graceful"), and found again by the
+                          next start with the same file and memory settings
 -Z, --enable-ssl          enable TLS/SSL
 -o, --extended            comma separated list of extended options
                           most options have a 'no_' prefix to disable

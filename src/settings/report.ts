@@ -93,14 +93,15 @@ function reportSettingsExtended(
   emit('read_buf_mem_limit', s.readBufMemLimit);
   emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
   emit('inline_ascii_response', 'no');
-  reportSettingsAbsent(emit, live, s.tls);
+  reportSettingsAbsent(emit, live, s.tls, s.memoryFile);
 }
 
 /**
  * extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf), but for
  * the extstore settings the `extstore` command changed, and the TLS settings as given.
  */
-function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, tls: TlsSettings): void {
+function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, tls: TlsSettings,
+  memoryFile: string | null): void {
   const ext = (name: string, initial: number): number => live.ext?.uints.get(name) ?? initial;
   const lines: Array<[string, string | number]> = [
     ['ext_item_size', ext('ext_item_size', 512)], ['ext_item_age', ext('ext_item_age', 4294967295)],
@@ -113,7 +114,7 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
     ['ssl_verify_mode', tls.verifyMode], ['ssl_keyformat', tls.keyFormat], ['ssl_ciphers', tls.ciphers ?? 'NULL'],
     ['ssl_ca_cert', tls.caCert ?? 'NULL'], ['ssl_wbuf_size', tls.wbufSize], ['ssl_session_cache', yesNo(tls.sessionCache)],
     ['ssl_kernel_tls', yesNo(tls.kernelTls)], ['ssl_min_version', TLS_VERSION_NAMES[tls.minVersion]],
-    ['num_napi_ids', '(null)'], ['memory_file', '(null)'],
+    ['num_napi_ids', '(null)'], ['memory_file', memoryFile ?? '(null)'],
   ];
   for (const [name, value] of lines) emit(name, value);
 }
@@ -128,7 +129,9 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
 export function storeSettingsOf(s: Settings): StoreSettings {
   return {
     maxBytes: s.maxBytes, chunkSizeMin: s.chunkSizeMin, factor: s.factor, itemSizeMax: s.itemSizeMax,
-    slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax, preallocate: s.preallocate,
+    slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax,
+    // memcached preallocates with -e, and puts every page no class took into the global pool
+    preallocate: s.preallocate || s.memoryFile !== null, prefillPool: s.memoryFile !== null,
     evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
     numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,

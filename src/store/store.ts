@@ -29,6 +29,7 @@ export type StoreSettings = {
   slabPageSize: number; // 1 MiB, or -I when -I is larger (memcached's slab_page_size)
   slabChunkMax: number; // slabPageSize / 2: items above this are chained
   preallocate: boolean; // -L
+  prefillPool?: boolean; // -e: the pages no class took at preallocation go to the global pool at once
   evictToFree: boolean; // !-M
   useCas: boolean; // !-C
   trackSizes?: boolean; // -o track_sizes: the item size histogram from the start
@@ -74,7 +75,7 @@ export type StoreShared = {
 const WARM_WORD_1 = 20, WARM_WORD_2 = 36;
 /** The most keys warmLookups takes at once. */
 export const WARM_MAX = 16;
-const CLOCK_START = 62; // memcached starts current_time at ITEM_UPDATE_INTERVAL + 2
+export const CLOCK_START = 62; // memcached starts current_time at ITEM_UPDATE_INTERVAL + 2
 
 export function createStore(settings: StoreSettings): StoreShared {
   const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
@@ -114,7 +115,27 @@ export function createStore(settings: StoreSettings): StoreShared {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
   }
   if (s.preallocate) preallocate(shared);
+  if (s.prefillPool === true) prefillGlobalPool(c32);
   return shared;
+}
+
+/**
+ * memcached's slabs_preallocate needs a page per class: short of that it exits (1) with this message;
+ * null when the memory suffices or nothing is preallocated.
+ */
+export function preallocationShortfall(s: StoreSettings): string | null {
+  if (!s.preallocate) return null;
+  const classes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax).length - 1;
+  if (Math.ceil(s.maxBytes / s.slabPageSize) >= classes) return null;
+  return `Error while preallocating slab memory!\nIf using -L or other prealloc options, max memory must be at least ${classes} megabytes.`;
+}
+
+/** memcached's slabs_prefill_global (-e): every page up to -m taken now, those in no class into the pool. */
+function prefillGlobalPool(c32: Int32Array): void {
+  const used = c32[G.pagesUsed], limit = c32[G.memLimitPages];
+  if (limit <= used) return;
+  c32[G.poolPages] += limit - used;
+  c32[G.pagesUsed] = limit;
 }
 
 /** The settings admin commands change while running start as the command line set them. */
