@@ -158,3 +158,18 @@ test('the size histogram (-o track_sizes) counts the restored items again, as me
   assert.match(seen.get('cachalot') ?? '', /^STAT 96 1\r\nSTAT 384 1\r\nEND\r\n$/);
   if (seen.has('memcached')) assert.equal(seen.get('cachalot'), seen.get('memcached'));
 });
+
+test('a memory file that is not the saved image (changed since) is not taken up: the start is clean', async () => {
+  const file = memoryFile();
+  const first = await start('cachalot', ['-e', file]);
+  await talk(first.port, 'set k 0 0 1\r\nv\r\nmn\r\n', 'MN\r\n');
+  await stopGracefully(first);
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, 4096); // one word of the arena
+  closeSync(fd);
+  const second = await start('cachalot', ['-e', file]);
+  assert.equal(await talk(second.port, 'get k\r\nset k 0 0 1\r\nw\r\nget k\r\n', 'END\r\nSTORED\r\nVALUE k 0 1\r\nw\r\nEND\r\n'),
+    'END\r\nSTORED\r\nVALUE k 0 1\r\nw\r\nEND\r\n', 'empty, and serving');
+  assert.match(second.stderr(), /\[restart\] the memory file does not hold the saved store, starting with a clean cache/);
+});

@@ -9,6 +9,7 @@
 
 import fs from 'node:fs';
 import { getSystemErrorMessage } from 'node:util';
+import { crc32 } from 'node:zlib';
 import { ctlBuffer } from './locks.ts';
 import { ARENA_PAD, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW } from './layout.ts';
 import { sizesCount } from './sizes.ts';
@@ -22,7 +23,7 @@ export type RestartSettings = {
   slabPageSize: number; useCas: boolean; slabReassign: boolean;
 };
 
-const MAGIC = 'cachalot-restart-1';
+const MAGIC = 'cachalot-restart-2';
 /** memcached refuses a meta file with fewer checked lines than this (RESTART_REQUIRED_META). */
 const REQUIRED_META = 17;
 
@@ -84,9 +85,10 @@ export function restartRestore(shared: StoreShared, file: string, meta: Map<stri
 export function restartSave(shared: StoreShared, file: string, s: RestartSettings, now: { currentTime: number; processStarted: number }): void {
   const c32 = new Int32Array(ctlBuffer(shared.ctl));
   const parts = imageParts(shared);
+  let crc = 0;
   const fd = fs.openSync(file, 'w', 0o600);
   try {
-    for (const p of parts) fs.writeSync(fd, p);
+    for (const p of parts) { fs.writeSync(fd, p); crc = crc32(p, crc); }
   } finally {
     fs.closeSync(fd);
   }
@@ -102,7 +104,8 @@ export function restartSave(shared: StoreShared, file: string, s: RestartSetting
     `Koldest_cas ${(c32[G.oldestCasHi] >>> 0) * 4294967296 + (c32[G.oldestCasLo] >>> 0)}`,
     `Klogger_gid 0`, `Khashpower ${c32[G.hashState] & 0xff}`, `Koldest_live ${c32[G.oldestLive]}`,
     'Kmmap_oldbase 0', // memcached's: where its mapping was, for its pointer fixups; offsets need none
-    `Kimage ${MAGIC} ${parts.map((p) => p.length).join(' ')}`,
+    // ours: the image's parts and checksum, so that a file that is not this save's image is never taken up
+    `Kimage ${MAGIC} ${parts.map((p) => p.length).join(' ')} ${crc}`,
   ];
   fs.writeFileSync(metaPath(file), lines.join('\n') + '\n', { mode: 0o600 });
 }
@@ -131,9 +134,9 @@ function imageParts(shared: StoreShared): Buffer[] {
 }
 
 function readImage(shared: StoreShared, file: string, meta: Map<string, string>): boolean {
-  const image = /^cachalot-restart-1 (\d+) (\d+) (\d+) (\d+) (\d+)$/.exec(meta.get('image') ?? '');
+  const image = /^cachalot-restart-2 (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$/.exec(meta.get('image') ?? '');
   if (image === null) return false;
-  const [arenaLen, ctlLen, floatLen, hashLen, sizesLen] = image.slice(1).map(Number);
+  const [arenaLen, ctlLen, floatLen, hashLen, sizesLen, crc] = image.slice(1).map(Number);
   const lay = ctlLayout(shared.maxPages, shared.lockPower);
   const targets: Array<[SharedArrayBuffer, number, number]> = [
     [shared.arena, 0, arenaLen], [ctlBuffer(shared.ctl), 0, ctlLen], [ctlBuffer(shared.ctl), lay.f64Offset, floatLen],
@@ -147,6 +150,7 @@ function readImage(shared: StoreShared, file: string, meta: Map<string, string>)
   try {
     if (fs.fstatSync(fd).size !== arenaLen + ctlLen + floatLen + hashLen + sizesLen) return false;
     const sizesOn = new Int32Array(ctlBuffer(shared.ctl))[G.sizesOn]; // the command line's, not the saved one
+    if (fileChecksum(fd) !== crc) return false; // checked first: the fresh store is only written once it holds
     let at = 0;
     for (const [buf, offset, len] of targets) {
       if (fs.readSync(fd, new Uint8Array(buf, offset, len), 0, len, at) !== len) return false;
@@ -157,6 +161,14 @@ function readImage(shared: StoreShared, file: string, meta: Map<string, string>)
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** CRC-32 of the whole file, read a megabyte at a time. */
+function fileChecksum(fd: number): number {
+  const chunk = Buffer.allocUnsafe(1024 * 1024);
+  let sum = 0, at = 0;
+  for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) sum = crc32(chunk.subarray(0, n), sum);
+  return sum;
 }
 
 function parseMeta(text: string): Map<string, string> | null {
