@@ -30,3 +30,4 @@ while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   sleepMs = did > 0 ? Math.max(MIN_SLEEP_MS, crawler.sleepUs() / 1000) : Math.min(sleepMs * 2, MAX_SLEEP_MS);
   Atomics.wait(st.c32, G.maintainerStop, 0, sleepMs);
 }
+rebalancer.stop();

@@ -37,6 +37,16 @@ export class Rebalancer {
     return this.move !== null;
   }
 
+  /**
+   * The server stops: a move under way is given up (its free chunks back on their list, the page with its
+   * class), so that the store the thread leaves behind is whole (a restart, -e, takes it up as it is).
+   */
+  stop(): void {
+    if (this.move === null) return;
+    this.move.abandon(this.st);
+    this.done();
+  }
+
   private done(): void {
     this.move = null;
     Atomics.store(this.st.c32, G.reassignSignal, 0);
