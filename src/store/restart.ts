@@ -8,8 +8,8 @@
 // any other way leaves nothing to restore.
 
 import fs from 'node:fs';
-import { getSystemErrorMessage } from 'node:util';
 import { crc32 } from 'node:zlib';
+import { strerror } from '../errno.ts';
 import { ctlBuffer } from './locks.ts';
 import { ARENA_PAD, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW } from './layout.ts';
 import { sizesCount } from './sizes.ts';
@@ -39,13 +39,8 @@ export function restartOpenFile(file: string): string | null {
     return null;
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).errno;
-    return `failed to open file for mmap: ${typeof errno === 'number' ? strerror(errno) : String(err)}`;
+    return `failed to open file for mmap: ${typeof errno === 'number' ? strerror(-errno) : String(err)}`;
   }
-}
-
-function strerror(errno: number): string {
-  const text = getSystemErrorMessage(errno);
-  return text[0].toUpperCase() + text.slice(1);
 }
 
 /**
@@ -134,9 +129,9 @@ function imageParts(shared: StoreShared): Buffer[] {
 }
 
 function readImage(shared: StoreShared, file: string, meta: Map<string, string>): boolean {
-  const image = /^cachalot-restart-2 (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$/.exec(meta.get('image') ?? '');
-  if (image === null) return false;
-  const [arenaLen, ctlLen, floatLen, hashLen, sizesLen, crc] = image.slice(1).map(Number);
+  const [magic, ...fields] = (meta.get('image') ?? '').split(' ');
+  if (magic !== MAGIC || fields.length !== 6 || !fields.every((f) => /^\d+$/.test(f))) return false;
+  const [arenaLen, ctlLen, floatLen, hashLen, sizesLen, crc] = fields.map(Number);
   const lay = ctlLayout(shared.maxPages, shared.lockPower);
   const targets: Array<[SharedArrayBuffer, number, number]> = [
     [shared.arena, 0, arenaLen], [ctlBuffer(shared.ctl), 0, ctlLen], [ctlBuffer(shared.ctl), lay.f64Offset, floatLen],

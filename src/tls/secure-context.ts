@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { getSystemErrorMessage } from 'node:util';
+import { strerror } from '../errno.ts';
 import { SSL_FILETYPE_ASN1, SSL_FILETYPE_PEM } from '../settings/tls-settings.ts';
 import type { TlsSettings } from '../settings/tls-settings.ts';
 
@@ -93,18 +93,10 @@ function readFile(path: string | null): Buffer | { error: string } {
   }
 }
 
-/** glibc's strerror for the errors opening a file gives, where libuv words them otherwise. */
-const STRERROR: Readonly<Record<number, string>> = {
-  2: 'No such file or directory', 13: 'Permission denied', 14: 'Bad address', 20: 'Not a directory',
-  21: 'Is a directory', 24: 'Too many open files', 36: 'File name too long', 40: 'Too many levels of symbolic links',
-};
-
 /** OpenSSL 3's system error line: ERR_LIB_SYS with the errno, and strerror's text. */
 function systemError(errno: number): string {
   const code = (0x80000000 | errno) >>> 0;
-  const libuv = getSystemErrorMessage(-errno);
-  const text = STRERROR[errno] ?? libuv[0].toUpperCase() + libuv.slice(1);
-  return `error:${code.toString(16).toUpperCase().padStart(8, '0')}:system library::${text}`;
+  return `error:${code.toString(16).toUpperCase().padStart(8, '0')}:system library::${strerror(errno)}`;
 }
 
 function firstCertificate(pem: string): X509Certificate | string {
