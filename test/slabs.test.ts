@@ -137,6 +137,9 @@ for (const kind of kindsFor()) {
       const full = slabsOf(await stats(c, 'slabs'));
       const cls = [...full.keys()].find((id) => pages(full, id) >= 4);
       assert.ok(cls !== undefined, 'a class of four pages or more');
+      const watcher = await Client.connect(server.port);
+      await watcher.send('watch sysevents\r\n');
+      assert.equal(await watcher.readLine(), 'OK');
       await sendAll(c, deletes);
       let now = full;
       for (let i = 0; i < 400 && pages(now, cls) > 2; i++) {
@@ -147,6 +150,15 @@ for (const kind of kindsFor()) {
       const general = await stats(c);
       assert.equal(stat(general, 'slab_global_page_pool'), pages(full, cls) - 2);
       assert.equal(stat(general, 'slabs_moved'), pages(full, cls) - 2);
+      // each move the automover asked for, logged to `watch sysevents` as memcached's LOGGER_SLAB_MOVE (memcached
+      // also logs its crawler's scheduling there, type=lru_crawler: Cachalot's crawler has no such schedule)
+      for (let moved = 0; moved < pages(full, cls) - 2;) {
+        const line = await watcher.readLine();
+        if (line.includes(' type=lru_crawler ')) continue;
+        assert.match(line, new RegExp(`^ts=\\d+\\.\\d+ gid=\\d+ type=slab_move src=${cls} dst=0$`));
+        moved++;
+      }
+      watcher.end();
     } finally { c.end(); await server.stop(); }
   });
 }

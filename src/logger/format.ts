@@ -11,7 +11,7 @@ const T = {
   eviction: L(' type=eviction key='), connNew: L(' type=conn_new rip='), connClose: L(' type=conn_close rip='),
   status: L(' status='), cmd: L(' cmd='), ttl: L(' ttl='), clsid: L(' clsid='), cfd: L(' cfd='), size: L(' size='),
   fetchYes: L(' fetch=yes'), fetchNo: L(' fetch=no'), la: L(' la='), rport: L(' rport='), transport: L(' transport='),
-  reason: L(' reason='), skipped: L('skipped='),
+  reason: L(' reason='), skipped: L('skipped='), slabMove: L(' type=slab_move src='), dst: L(' dst='),
 } as const;
 const names = (list: string[]): Buffer[] => list.map(L);
 const FOUND = names(['not_found', 'found', 'flushed', 'expired']);
@@ -33,6 +33,13 @@ export function formatEntry(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: 
   out.bytes(T.gid);
   out.uint((i32[w + Slot.gidHi] >>> 0) * 4294967296 + (i32[w + Slot.gidLo] >>> 0));
   switch (event) {
+    case LogEvent.SLAB_MOVE: // memcached's "type=slab_move src=%d dst=%d"
+      out.bytes(T.slabMove);
+      out.int(i32[w + Slot.a]);
+      out.bytes(T.dst);
+      out.int(i32[w + Slot.b]);
+      out.byte(0x0a);
+      return;
     case LogEvent.ITEM_GET:
       out.bytes(T.itemGet);
       uriEncodeInto(out, u8, data, len);

@@ -12,13 +12,13 @@
 //   header: 0 gid (low 32 bits) | 1 gid (high) | 2 watchers | 3 lock (watcher registration) |
 //           16..31 watchers wanting each flag bit (bit i counts in word 16 + i)
 //   ring:   [ written (entries ever written, u32), on a line of its own | slot 0 | slot 1 | ... NSLOTS - 1 ]
-//   slot (SLOT_BYTES): Int32 words, then the key (or the peer address) from byte 64
+//   slot (SLOT_BYTES): Int32 words, then the key (or the peer address) from byte SLOT_DATA (72)
 //     0 event | len << 8       1 gid low   2 gid high   3 ts seconds   4 ts microseconds
-//     5..8 entries of each class written so far by this ring, this one included (fetchers, mutations,
-//          evictions, connevents): what a lapped watcher lost of the classes it watches
-//     9 a: item_get found status, item_store status, eviction fetched, connection transport
-//    10 b: item_store command, connection close reason, eviction: 1 when the item never expires
-//    11 clsid   12 cfd   13 size   14 ttl (item_store: uint32; eviction: signed) or the peer's port   15 la
+//     5..9 entries of each class written so far by this ring, this one included (fetchers, mutations,
+//          evictions, connevents, sysevents): what a lapped watcher lost of the classes it watches
+//    10 a: item_get found status, item_store status, eviction fetched, connection transport, slab_move src
+//    11 b: item_store command, connection close reason, eviction: 1 when the item never expires, slab_move dst
+//    12 clsid   13 cfd   14 size   15 ttl (item_store: uint32; eviction: signed) or the peer's port   16 la
 
 import { ThreadStat } from '../stats/thread-stats.ts';
 
@@ -29,20 +29,21 @@ export const LogFlag = {
 } as const;
 
 /** What an entry records (memcached's log_entry_type, the ones Cachalot writes). */
-export const LogEvent = { ITEM_GET: 1, ITEM_STORE: 2, EVICTION: 3, CONN_NEW: 4, CONN_CLOSE: 5 } as const;
+export const LogEvent = { ITEM_GET: 1, ITEM_STORE: 2, EVICTION: 3, CONN_NEW: 4, CONN_CLOSE: 5, SLAB_MOVE: 6 } as const;
 
-/** Entry classes, counted per ring: index by event - 1 (the two connection events share one). */
-export const CLASS_FLAGS = [LogFlag.FETCHERS, LogFlag.MUTATIONS, LogFlag.EVICTIONS, LogFlag.CONNEVENTS] as const;
-export const CLASS_OF_EVENT: readonly number[] = [0, 0, 1, 2, 3, 3];
+/** Entry classes, counted per ring: CLASS_OF_EVENT[event] (the two connection events share one). */
+export const CLASS_FLAGS = [LogFlag.FETCHERS, LogFlag.MUTATIONS, LogFlag.EVICTIONS, LogFlag.CONNEVENTS, LogFlag.SYSEVENTS] as const;
+export const LOG_CLASSES = CLASS_FLAGS.length;
+export const CLASS_OF_EVENT: readonly number[] = [0, 0, 1, 2, 3, 3, 4];
 
 /** memcached's WATCHER_LIMIT. */
 export const WATCHER_LIMIT = 20;
 
 export const Hdr = { gidLo: 0, gidHi: 1, watchers: 2, lock: 3, flagCounts: 16 } as const;
 export const HEADER_WORDS = 32;
-export const SLOT_BYTES = 320;
+export const SLOT_BYTES = 328;
 export const SLOT_WORDS = SLOT_BYTES / 4;
-export const SLOT_DATA = 64;
+export const SLOT_DATA = 72;
 /** A key is at most 250 bytes; an address string far less. */
 export const SLOT_DATA_MAX = SLOT_BYTES - SLOT_DATA;
 /** Entries per ring: a power of two, so that u32 counters wrap onto the same slot. */
@@ -50,8 +51,8 @@ export const NSLOTS = 1024;
 const RING_HEADER_BYTES = 64;
 export const RING_BYTES = RING_HEADER_BYTES + NSLOTS * SLOT_BYTES;
 export const Slot = {
-  event: 0, gidLo: 1, gidHi: 2, sec: 3, usec: 4, counts: 5, a: 9, b: 10, clsid: 11, cfd: 12, size: 13,
-  ttl: 14, la: 15,
+  event: 0, gidLo: 1, gidHi: 2, sec: 3, usec: 4, counts: 5, a: 10, b: 11, clsid: 12, cfd: 13, size: 14,
+  ttl: 15, la: 16,
 } as const;
 
 /** Word index of ring r's `written` counter; its slot s starts at ringWord(r) + 16 + s * SLOT_WORDS. */
@@ -92,7 +93,7 @@ export class LogWriter {
   private readonly ring: number;
   private readonly writtenWord: number;
   private written: number;
-  private readonly counts = new Int32Array(4);
+  private readonly counts = new Int32Array(LOG_CLASSES);
   private readonly statsRow: Float64Array;
 
   constructor(buf: SharedArrayBuffer, thread: number, statsRow: Float64Array) {
@@ -116,7 +117,7 @@ export class LogWriter {
     i32[w + Slot.usec] = tsUsec;
     const counts = this.counts;
     counts[CLASS_OF_EVENT[event]]++;
-    for (let k = 0; k < 4; k++) i32[w + Slot.counts + k] = counts[k];
+    for (let k = 0; k < LOG_CLASSES; k++) i32[w + Slot.counts + k] = counts[k];
     return w;
   }
 
@@ -170,6 +171,14 @@ export class LogWriter {
     i32[w + Slot.clsid] = clsid;
     i32[w + Slot.size] = nbytes > 0 ? nbytes - 2 : 0;
     this.finish(w, key, off, nkey);
+  }
+
+  /** memcached's LOGGER_SLAB_MOVE (sysevents): the automover asked for a page of class src to go to dst. */
+  slabMove(src: number, dst: number): void {
+    const w = this.begin(LogEvent.SLAB_MOVE), i32 = this.i32;
+    i32[w + Slot.a] = src;
+    i32[w + Slot.b] = dst;
+    this.finish(w, this.u8, 0, 0);
   }
 
   /**

@@ -3,7 +3,7 @@
 // worker's buffer in turn in the same way; its watchers never lose entries to a lap, because its workers drop new
 // entries instead (log_worker_dropped).
 
-import { CLASS_FLAGS, CLASS_OF_EVENT, NSLOTS, ringWord, Slot, slotWord } from './logger.ts';
+import { CLASS_FLAGS, CLASS_OF_EVENT, LOG_CLASSES, NSLOTS, ringWord, Slot, slotWord } from './logger.ts';
 
 /** A reader this close to being lapped jumps ahead: what it jumps over cannot be overwritten while it reads. */
 export const LAP_MARGIN = NSLOTS / 4;
@@ -17,7 +17,7 @@ export class LogReader {
   private readonly cursors: Int32Array;
   /** Per ring and class: entries of that class up to the cursor (what a lap cost, by class). */
   private readonly seen: Int32Array;
-  private readonly lapCounts = new Int32Array(4);
+  private readonly lapCounts = new Int32Array(LOG_CLASSES);
   /** The ring next() is in, and the entry it returned (for commit). */
   private ring = 0;
   private pendingRing = -1;
@@ -32,18 +32,18 @@ export class LogReader {
     this.flags = flags;
     this.minGid = minGid;
     this.cursors = new Int32Array(nrings);
-    this.seen = new Int32Array(nrings * 4);
+    this.seen = new Int32Array(nrings * LOG_CLASSES);
     for (let r = 0; r < nrings; r++) {
       const written = Atomics.load(i32, ringWord(r)) >>> 0;
       this.cursors[r] = written;
-      if (written !== 0 && !this.readCounts(r, (written - 1) >>> 0, this.seen, r * 4)) this.seen.fill(0, r * 4, r * 4 + 4);
+      if (written !== 0 && !this.readCounts(r, (written - 1) >>> 0, this.seen, r * LOG_CLASSES)) this.seen.fill(0, r * LOG_CLASSES, (r + 1) * LOG_CLASSES);
     }
   }
 
   /** Class counts as of entry `seq` (inclusive), from its slot; false if it may have been overwritten meanwhile. */
   private readCounts(r: number, seq: number, into: Int32Array, at: number): boolean {
     const w = slotWord(r, seq);
-    for (let k = 0; k < 4; k++) into[at + k] = this.i32[w + Slot.counts + k];
+    for (let k = 0; k < LOG_CLASSES; k++) into[at + k] = this.i32[w + Slot.counts + k];
     return ((Atomics.load(this.i32, ringWord(r)) - seq) >>> 0) < NSLOTS;
   }
 
@@ -51,9 +51,9 @@ export class LogReader {
   private lapped(r: number, written: number): void {
     const next = (written - (NSLOTS - LAP_MARGIN)) >>> 0;
     if (!this.readCounts(r, (next - 1) >>> 0, this.lapCounts, 0)) return; // written moved on: the caller retries
-    for (let k = 0; k < 4; k++) {
-      if ((CLASS_FLAGS[k] & this.flags) !== 0) this.lost += (this.lapCounts[k] - this.seen[r * 4 + k]) | 0;
-      this.seen[r * 4 + k] = this.lapCounts[k];
+    for (let k = 0; k < LOG_CLASSES; k++) {
+      if ((CLASS_FLAGS[k] & this.flags) !== 0) this.lost += (this.lapCounts[k] - this.seen[r * LOG_CLASSES + k]) | 0;
+      this.seen[r * LOG_CLASSES + k] = this.lapCounts[k];
     }
     this.cursors[r] = next;
   }
@@ -91,7 +91,7 @@ export class LogReader {
           this.pendingCls = cls;
           return w;
         }
-        this.seen[r * 4 + cls]++;
+        this.seen[r * LOG_CLASSES + cls]++;
         this.cursors[r] = (cur + 1) | 0;
       }
     }
@@ -109,7 +109,7 @@ export class LogReader {
     if (r < 0) return false;
     const cur = this.cursors[r] >>> 0;
     if (((Atomics.load(this.i32, ringWord(r)) - cur) >>> 0) >= NSLOTS) return false;
-    this.seen[r * 4 + this.pendingCls]++;
+    this.seen[r * LOG_CLASSES + this.pendingCls]++;
     this.cursors[r] = (cur + 1) | 0;
     return true;
   }

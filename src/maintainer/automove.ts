@@ -13,6 +13,7 @@ import type { Store } from "../store/store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, Lru, MAX_CLASSES } from "../store/layout.ts";
 import { lruAge } from "../store/report.ts";
 import { SlabStat } from "../stats/thread-stats.ts";
+import { LogFlag } from "../logger/logger.ts";
 
 const MIN_PAGES_FOR_SOURCE = 2;
 const MIN_PAGES_FOR_RECLAIM = 2.5;
@@ -49,6 +50,8 @@ export class Automover {
     if (dst !== 0) this.lastCheck = now; // a page for the pool: look again at once
     if (src === -1 || dst === -1) return false;
     st.requestReassign(src, dst);
+    // memcached logs the move it asked for (answered or BUSY) to `watch sysevents`
+    if ((st.c32[G.watchMask] & LogFlag.SYSEVENTS) !== 0) st.log.slabMove(src, dst);
     return true;
   }
 
