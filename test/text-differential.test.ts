@@ -44,6 +44,10 @@ const scripted: string[] = [
 
 differential('text: every command and error path, scripted', scripted);
 
+// -F: flush_all refused (and still counted in cmd_flush), the items kept; binary's is in binary.test.ts
+differential('text: flush_all with -F (disabled)', ['set k 0 0 1\r\nv\r\n', 'flush_all\r\n', 'flush_all 0 noreply\r\n',
+  'flush_all bogus\r\n', 'get k\r\n', 'stats\r\n'], { args: ['-F'] });
+
 
 function randomScript(seed: number, n: number): string[] {
   const r = rng(seed);

@@ -59,9 +59,12 @@ export function processTouchCommand(c: Conn, buf: Buffer, ntokens: number): void
   replyText(c, REPLY.TOUCHED);
 }
 
+const FLUSH_NOT_ALLOWED = Buffer.from('CLIENT_ERROR flush_all not allowed\r\n');
+
 export function processFlushAllCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
-  c.ctx.stats.row[ThreadStat.flush_cmds]++;
+  c.ctx.stats.row[ThreadStat.flush_cmds]++; // counted even when -F refuses it, as memcached counts it
+  if (!c.ctx.settings.flushEnabled) { replyText(c, FLUSH_NOT_ALLOWED); return; }
   let exptime = 0;
   if (ntokens !== (c.noreply ? 3 : 2)) {
     exptime = parseI32Wrapped(buf, tokStart(c, 1), tokEnd(c, 1));
