@@ -200,3 +200,20 @@ for (const kind of kindsFor()) {
     }
   });
 }
+
+for (const kind of kindsFor()) {
+  test(`large values: a chained item's last chunk falls back to a full-size chunk when its own class has no room [${kind}]`, async () => {
+    // memcached's t/chunked-items.t: memory full of ~0.5 MB items in 16 KB chunks, then items of 200 KB and up,
+    // whose last chunk wants a class that never got a page: memcached evicts a full-size chunk for it instead
+    const server = await serverFor(kind, ['-m', '48', '-o', 'slab_chunk_max=16384'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const toast = 't'.repeat(600_000);
+      for (let i = 0; i < 100; i++) assert.equal((await c.request(`set toast${i} 0 0 ${toast.length}\r\n${toast}\r\n`, 8)).toString(), 'STORED\r\n');
+      for (let len = 200 * 1024; len < 320 * 1024; len += 2048) {
+        const reply = (await c.request(`set foo_${len} 0 0 ${len}\r\n${'B'.repeat(len)}\r\n`, 8)).toString();
+        assert.equal(reply, 'STORED\r\n', `a value of ${len} bytes`);
+      }
+    } finally { c.end(); await server.stop(); }
+  });
+}

@@ -83,16 +83,24 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   return it;
 }
 
-/** Chain data chunks for `nbytes`: full largest-class chunks, the tail in the class that fits it. */
+/**
+ * Chain data chunks for `nbytes`: full largest-class chunks, the tail in the class that fits it, or (memcached's
+ * do_item_alloc_chunk fallback) in a largest-class chunk when that class has neither room nor items to evict.
+ */
 function allocChunks(st: Store, it: number, nbytes: number): boolean {
   const a32 = st.a32;
   let prev = it, remaining = nbytes;
   while (remaining > 0) {
-    const want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
-    const clsid = slabsClsid(st, want);
-    const ch = allocPull(st, want, clsid);
+    let want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
+    let clsid = slabsClsid(st, want);
+    let ch = allocPull(st, want, clsid);
+    if (ch === 0 && want < st.slabChunkMax) {
+      want = st.slabChunkMax;
+      clsid = slabsClsid(st, want);
+      ch = allocPull(st, want, clsid);
+    }
     if (ch === 0) return false;
-    const used = want - CHUNK_HEADER;
+    const used = Math.min(remaining, want - CHUNK_HEADER);
     a32[ch * 2 + ItemField.bits] = ItemFlag.CHUNK | (clsid << 16);
     a32[ch * 2 + ItemField.nbytes] = used;
     a32[ch * 2 + ItemField.chain] = 0;
