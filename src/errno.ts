@@ -1,18 +1,25 @@
 // C's strerror, for the messages memcached prints with it (perror, OpenSSL's system errors): glibc's words
-// where libuv's differ ("Bad address" against libuv's "bad address in system call argument"), else
-// libuv's, capitalised as glibc's are.
-
-import { getSystemErrorMessage } from 'node:util';
+// where libuv's differ ("Bad address" against libuv's "bad address in system call argument"), else the
+// words of Node's own error, capitalised as glibc's are. (Not node:util's getSystemErrorMessage: loading
+// node:util in the main thread opens process.stderr, which makes a shared stderr pipe non-blocking, see
+// stdio.ts.)
 
 const GLIBC: Readonly<Record<number, string>> = {
   2: 'No such file or directory', 13: 'Permission denied', 14: 'Bad address', 20: 'Not a directory',
   21: 'Is a directory', 24: 'Too many open files', 36: 'File name too long', 40: 'Too many levels of symbolic links',
 };
 
-/** strerror(errno), errno positive (Node's error.errno is its negative). */
-export function strerror(errno: number): string {
+/** strerror(errno), errno positive; `words` what Node said of it, for an errno the table lacks. */
+export function strerror(errno: number, words = ''): string {
   const known = GLIBC[errno];
   if (known !== undefined) return known;
-  const libuv = getSystemErrorMessage(-errno);
-  return libuv[0].toUpperCase() + libuv.slice(1);
+  const text = words !== '' ? words : `Unknown error ${errno}`;
+  return text[0].toUpperCase() + text.slice(1);
+}
+
+/** strerror of a failed fs call's error ("ENOENT: no such file or directory, open '...'"). */
+export function strerrorOf(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const words = /^[A-Z0-9_]+: ([^,]+)/.exec(e.message ?? '')?.[1] ?? '';
+  return strerror(typeof e.errno === 'number' ? -e.errno : 0, words);
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseSettings } from './settings.ts';
+import { forwardStdio, writeErr, writeOut } from './stdio.ts';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, preallocationShortfall, Store } from './store/store.ts';
@@ -28,11 +29,11 @@ const CONN_TABLE_HEADROOM = 64;
 async function main(): Promise<void> {
   const parsed = parseSettings(process.argv.slice(2), process.env);
   if (parsed.kind === 'exit') {
-    process.stdout.write(parsed.stdout);
-    process.stderr.write(parsed.stderr);
+    writeOut(parsed.stdout);
+    writeErr(parsed.stderr);
     process.exit(parsed.code);
   }
-  for (const w of parsed.warnings) process.stderr.write(w + '\n');
+  for (const w of parsed.warnings) writeErr(w + '\n');
   const settings = parsed.settings;
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
   if (settings.tls.enabled) await sslInit(settings);
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
   const storeSettings = storeSettingsOf(settings);
   const shortfall = preallocationShortfall(storeSettings);
-  if (shortfall !== null) { process.stderr.write(shortfall + '\n'); process.exit(1); }
+  if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
   const storeShared = createStore(storeSettings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
   const ctlSab = createServerCtl(settings.verbose);
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     const where = err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
-    process.stderr.write(`failed to listen on ${where}: ${String(err)}\n`);
+    writeErr(`failed to listen on ${where}: ${String(err)}\n`);
     return process.exit(71); // EX_OSERR
   });
   if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
@@ -70,8 +71,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(tick);
-    if (how === 'graceful') process.stderr.write('Gracefully stopping\n');
-    else if (settings.verbose > 0) process.stderr.write('Exiting normally\n');
+    if (how === 'graceful') writeErr('Gracefully stopping\n');
+    else if (settings.verbose > 0) writeErr('Exiting normally\n');
     await dispatcher.close();
     await stopWorkers(workers);
     await maintainer.stop();
@@ -109,16 +110,16 @@ function daemonize(verbose: boolean): void {
 /** -Y: memcached refuses to start on a missing or malformed auth file, or with -U, with its message. */
 function checkAuthFile(path: string, udpPort: number): void {
   if (udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
-    process.stderr.write('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
+    writeErr('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
     process.exit(64); // EX_USAGE
   }
   const r = authfileLoad(path);
   if (r.result === AuthfileResult.OK) return;
-  process.stderr.write(r.error);
+  writeErr(r.error);
   process.exit(1);
 }
 
-function logLine(line: string): void { process.stderr.write(line + '\n'); }
+function logLine(line: string): void { writeErr(line + '\n'); }
 
 /** memcached's restart_mmap_open: the memory file opened (else abort) and its saved metadata checked. */
 function restartOpen(file: string, want: RestartSettings): Map<string, string> | null {
@@ -143,7 +144,7 @@ async function sslInit(settings: Settings): Promise<void> {
   const { loadServerCertificates } = await import('./tls/secure-context.ts');
   const loaded = loadServerCertificates(settings.tls);
   if (!('error' in loaded)) return;
-  process.stderr.write(loaded.error + '\n');
+  writeErr(loaded.error + '\n');
   process.exit(64);
 }
 
@@ -151,7 +152,7 @@ async function sslInit(settings: Settings): Promise<void> {
 function listenSpecsOrExit(settings: Settings): ListenSpec[] {
   const r = parseListenSpecs(settings);
   if ('specs' in r) return r.specs;
-  process.stderr.write(r.error + listenFailureLine(settings));
+  writeErr(r.error + listenFailureLine(settings));
   return process.exit(71);
 }
 
@@ -160,9 +161,9 @@ async function startWorkers(settings: Settings, initOf: (thread: number) => Work
   const workers: Worker[] = [];
   const ready: Promise<void>[] = [];
   for (let t = 1; t <= settings.threads; t++) {
-    const w = new Worker(WORKER_URL, { workerData: initOf(t) });
+    const w = forwardStdio(new Worker(WORKER_URL, { workerData: initOf(t), stdout: true, stderr: true }));
     w.on('error', (err: unknown) => {
-      process.stderr.write(`worker ${t} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      writeErr(`worker ${t} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
       process.exit(1);
     });
     ready.push(new Promise((resolve) => {

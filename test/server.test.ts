@@ -447,3 +447,16 @@ for (const kind of kindsFor()) {
     assert.equal(got, `STORED\r\n${value}END\r\n${value}END\r\n`);
   });
 }
+
+test('the server leaves the pipes it was given blocking, for whoever shares them (memcached\'s fprintf does)', async () => {
+  // Node's process.stderr, and a worker's output piped through it, set O_NONBLOCK on a pipe: then the process
+  // that started the server (a test harness, a supervisor) gets EAGAIN on its own writes to it
+  const s = await cachalot(['-vv', '-t', '2']);
+  const c = await Client.connect(s.port);
+  assert.equal((await c.request('set k 0 0 1\r\nv\r\n', 8)).toString(), 'STORED\r\n'); // -vv: the workers log
+  c.end();
+  const { readFileSync } = await import('node:fs');
+  const flags = Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/${s.pid}/fdinfo/2`, 'utf8'))?.[1] ?? '', 8);
+  assert.equal(flags & 0o4000, 0, `stderr's flags ${flags.toString(8)} hold no O_NONBLOCK`);
+  assert.match(s.stderr(), /<\d+ set k 0 0 1/, 'and the workers\' lines still reach it');
+});

@@ -10,7 +10,7 @@
 // Plain JavaScript on purpose: a .ts preload would itself load the stripper.
 
 import { execFileSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
@@ -34,7 +34,7 @@ function stripSources() {
     return new Map(Object.entries(JSON.parse(json)));
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    process.stderr.write(`sources not stripped ahead (${why}): each thread strips its own\n`);
+    writeSync(2, `sources not stripped ahead (${why}): each thread strips its own\n`); // not process.stderr: see src/stdio.ts
     return undefined;
   }
 }

@@ -13,6 +13,7 @@ import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, setClientTcpOptions, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
 import type { ListenSpec } from '../settings/listen-spec.ts';
+import { writeErr } from '../stdio.ts';
 
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
@@ -186,7 +187,7 @@ export class Dispatcher {
 
   /** Errors on a listening socket other than the descriptor shortage handled above. */
   private onAcceptError(err: NodeJS.ErrnoException): void {
-    process.stderr.write(`accept() failed: ${err.message}\n`);
+    writeErr(`accept() failed: ${err.message}\n`);
   }
 
   /**
@@ -222,7 +223,7 @@ export class Dispatcher {
     if (old >= 0) this.servers.splice(old, 1);
     b.server = server;
     listenOn(server, { host: b.spec.host ?? undefined, port: b.port, backlog: this.settings.backlog }).catch((err: unknown) => {
-      process.stderr.write(`failed to listen again on ${b.spec.entry}: ${String(err)}\n`);
+      writeErr(`failed to listen again on ${b.spec.entry}: ${String(err)}\n`);
     });
   }
 

@@ -5,14 +5,15 @@ import { Worker } from "node:worker_threads";
 import type { StoreShared } from "../store/store.ts";
 import { ctlLayout, G } from "../store/layout.ts";
 import { ctlBuffer } from "../store/locks.ts";
+import { forwardStdio, writeErr } from "../stdio.ts";
 
 export type Maintainer = { stop(): Promise<void> };
 
 export function startMaintainer(shared: StoreShared): Maintainer {
-  const worker = new Worker(new URL("./maintainer-thread.ts", import.meta.url), { workerData: shared });
+  const worker = forwardStdio(new Worker(new URL("./maintainer-thread.ts", import.meta.url), { workerData: shared, stdout: true, stderr: true }));
   const c32 = new Int32Array(ctlBuffer(shared.ctl), 0, ctlLayout(shared.maxPages, shared.lockPower).f64Offset / 4);
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-  worker.on("error", (err) => process.stderr.write(`maintainer thread failed: ${String(err)}\n`));
+  worker.on("error", (err) => writeErr(`maintainer thread failed: ${String(err)}\n`));
   worker.unref(); // never keeps the process alive on its own
   return {
     stop(): Promise<void> {

@@ -9,7 +9,7 @@
 
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { strerror } from '../errno.ts';
+import { strerrorOf } from '../errno.ts';
 import { ctlBuffer } from './locks.ts';
 import { ARENA_PAD, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW } from './layout.ts';
 import { sizesCount } from './sizes.ts';
@@ -38,8 +38,7 @@ export function restartOpenFile(file: string): string | null {
     fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o700));
     return null;
   } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).errno;
-    return `failed to open file for mmap: ${typeof errno === 'number' ? strerror(-errno) : String(err)}`;
+    return `failed to open file for mmap: ${strerrorOf(err)}`;
   }
 }
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { strerror } from '../errno.ts';
+import { strerror, strerrorOf } from '../errno.ts';
 import { SSL_FILETYPE_ASN1, SSL_FILETYPE_PEM } from '../settings/tls-settings.ts';
 import type { TlsSettings } from '../settings/tls-settings.ts';
 
@@ -84,19 +84,19 @@ function readPem(path: string | null): string | { error: string } {
 }
 
 function readFile(path: string | null): Buffer | { error: string } {
-  if (path === null) return { error: systemError(EFAULT) };
+  if (path === null) return { error: systemError(EFAULT, strerror(EFAULT)) };
   try {
     return fs.readFileSync(path);
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).errno;
-    return { error: systemError(typeof errno === 'number' ? -errno : EFAULT) };
+    return { error: systemError(typeof errno === 'number' ? -errno : EFAULT, strerrorOf(err)) };
   }
 }
 
 /** OpenSSL 3's system error line: ERR_LIB_SYS with the errno, and strerror's text. */
-function systemError(errno: number): string {
+function systemError(errno: number, text: string): string {
   const code = (0x80000000 | errno) >>> 0;
-  return `error:${code.toString(16).toUpperCase().padStart(8, '0')}:system library::${strerror(errno)}`;
+  return `error:${code.toString(16).toUpperCase().padStart(8, '0')}:system library::${text}`;
 }
 
 function firstCertificate(pem: string): X509Certificate | string {

@@ -7,6 +7,7 @@ import type { ThreadStats } from '../stats/thread-stats.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import { Ctl } from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
+import { writeErr } from '../stdio.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
 import type { PrefixStats } from '../stats/prefix-stats.ts';
 import type { WorkerCertificates } from '../tls/certificates.ts';
@@ -44,5 +45,5 @@ export class WorkerContext {
   verbosity(): number { return this.ctl.i32[Ctl.verbosity]; }
 
   /** memcached's -v lines go to stderr. */
-  log(line: string): void { process.stderr.write(line + '\n'); }
+  log(line: string): void { writeErr(line + '\n'); }
 }
