@@ -151,3 +151,11 @@ test('stats conns over IPv6: tcp6:[addr]:port, as inet_ntop writes it [cachalot 
   assert.ok(seen[0].some((row) => row.startsWith('addr tcp6:[::1]:<port> | state conn_listening')), seen[0].join('\n'));
   assert.ok(seen[0].some((row) => row.startsWith('addr tcp6:[::1]:<client port> | listen_addr tcp6:[::1]:<port>')));
 });
+
+// memcached's stats leave out the crawler's lines without its crawler, the LRU maintainer's without that
+// thread, and have idle_kicks only with -o idle_timeout (memcached's t/stats.t counts the lines)
+differential('stats: the lines without the LRU crawler and maintainer', ['stats\r\n'],
+  { args: ['-o', 'no_lru_crawler,no_lru_maintainer'] });
+differential('stats: idle_kicks with -o idle_timeout; the crawler\'s lines gone once it is disabled',
+  ['lru_crawler disable\r\n', 'stats\r\n'],
+  { args: ['-o', 'idle_timeout=3'] });

@@ -135,7 +135,7 @@ export function storeSettingsOf(s: Settings): StoreSettings {
     evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
     numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,
-    lruCrawler: s.lruCrawler, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,
+    lruCrawler: s.lruCrawler, lruMaintainer: s.lruMaintainer, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,
     slabReassign: s.slabReassign, slabAutomove: s.slabAutomove, slabAutomoveRatio: s.slabAutomoveRatio,
     slabAutomoveWindow: s.slabAutomoveWindow, trackSizes: s.trackSizes,
   };

@@ -44,9 +44,13 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("slab_reassign_busy_deletes", 0);
   emit("slab_reassign_running", Atomics.load(st.c32, G.reassignSignal) !== 0 ? 1 : 0);
   emit("slabs_moved", st.cf[F.glob + FG.slabsMoved]);
-  emit("lru_crawler_running", Atomics.load(st.c32, G.crawlerRunning));
-  emit("lru_crawler_starts", st.cf[F.glob + FG.crawlerStarts]);
-  emit("lru_maintainer_juggles", st.cf[F.glob + FG.maintainerJuggles]);
+  // memcached prints these only while the crawler is enabled, and with its LRU maintainer thread
+  if (Atomics.load(st.c32, G.lruCrawler) !== 0) {
+    emit("lru_crawler_running", Atomics.load(st.c32, G.crawlerRunning));
+    emit("lru_crawler_starts", st.cf[F.glob + FG.crawlerStarts]);
+  }
+  const maintainer = st.shared.settings.lruMaintainer !== false;
+  if (maintainer) emit("lru_maintainer_juggles", st.cf[F.glob + FG.maintainerJuggles]);
   emit("malloc_fails", 0);
   emit("bytes", st.currBytes());
   emit("curr_items", st.currItems());
@@ -54,12 +58,13 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("slab_global_page_pool", st.c32[G.poolPages]);
   emit("expired_unfetched", allClasses(st, SlabStat.expired_unfetched));
   emit("evicted_unfetched", allClasses(st, SlabStat.evicted_unfetched));
-  emit("evicted_active", allClasses(st, SlabStat.evicted_active));
+  if (maintainer) emit("evicted_active", allClasses(st, SlabStat.evicted_active));
   emit("evictions", allClasses(st, SlabStat.evicted));
   emit("reclaimed", allClasses(st, SlabStat.reclaimed));
   emit("crawler_reclaimed", allClasses(st, SlabStat.crawler_reclaimed));
   emit("crawler_items_checked", allClasses(st, SlabStat.crawler_items_checked));
   emit("lrutail_reflocked", allClasses(st, SlabStat.lrutail_reflocked));
+  if (!maintainer) return;
   emit("moves_to_cold", allClasses(st, SlabStat.moves_to_cold));
   emit("moves_to_warm", allClasses(st, SlabStat.moves_to_warm));
   emit("moves_within_lru", allClasses(st, SlabStat.moves_within_lru));

@@ -43,6 +43,7 @@ export type StoreSettings = {
   tempLru?: boolean; // -o temporary_ttl given
   temporaryTtl?: number; // -o temporary_ttl (61)
   lruCrawler?: boolean; // !-o no_lru_crawler
+  lruMaintainer?: boolean; // !-o no_lru_maintainer (memcached's settings.lru_maintainer_thread)
   lruCrawlerSleep?: number; // -o lru_crawler_sleep, µs (100)
   lruCrawlerTocrawl?: number; // -o lru_crawler_tocrawl (0: no limit)
   slabReassign?: boolean; // !-o no_slab_reassign

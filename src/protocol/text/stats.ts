@@ -132,6 +132,7 @@ function serverStats(c: Conn, emit: Emit): void {
   emit('store_no_memory', sum(ThreadStat.store_no_memory));
   emit('auth_cmds', sum(ThreadStat.auth_cmds));
   emit('auth_errors', sum(ThreadStat.auth_errors));
+  if (settings.idleTimeout !== 0) emit('idle_kicks', sum(ThreadStat.idle_kicks)); // with -o idle_timeout only
   emit('bytes_read', sum(ThreadStat.bytes_read));
   emit('bytes_written', sum(ThreadStat.bytes_written));
   emit('limit_maxbytes', store.memLimit());
