@@ -159,3 +159,9 @@ differential('stats: the lines without the LRU crawler and maintainer', ['stats\
 differential('stats: idle_kicks with -o idle_timeout; the crawler\'s lines gone once it is disabled',
   ['lru_crawler disable\r\n', 'stats\r\n'],
   { args: ['-o', 'idle_timeout=3'] });
+
+// memcached's flat LRU (-o no_modern) reclaims an expired or flushed item from COLD's tail before every
+// allocation (do_item_alloc_pull): the set after a flush_all reclaims the flushed item (memcached's t/issue_183.t)
+differential('stats: a flat LRU reclaims the flushed item when the next set allocates', [
+  'set key 0 0 1\r\n1\r\n', 'flush_all\r\n', 'set key 0 0 1\r\n1\r\n', 'get key\r\n', 'stats\r\n',
+], { args: ['-o', 'no_modern'] });

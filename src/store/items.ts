@@ -18,7 +18,9 @@ const CHUNK_HEADER = ITEM_HEADER; // a data chunk of a chained item keeps the it
 /** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT, then WARM, down) when full. */
 function allocPull(st: Store, size: number, clsid: number): number {
   let p = 0, i = 0;
+  const flat = st.c32[G.lruSegmented] === 0;
   for (; i < 10; i++) {
+    if (flat) lruPullTail(st, clsid, Lru.COLD, 0, 0, 0); // memcached's flat LRU reclaims an expired tail item first
     p = slabsAlloc(st, size, clsid);
     if (p !== 0) break;
     // COLD's tail: reclaim the expired (with -M too), else evict one (not with -M)

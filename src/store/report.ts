@@ -36,14 +36,7 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("hash_power_level", st.hashPower());
   emit("hash_bytes", st.hashSize() * 4);
   emit("hash_is_expanding", st.hashIsExpanding() ? 1 : 0);
-  emit("slab_reassign_rescues", st.cf[F.glob + FG.reassignRescues]);
-  emit("slab_reassign_chunk_rescues", 0); // a chained item's chunks are not rescued: the item is evicted
-  emit("slab_reassign_evictions_nomem", st.cf[F.glob + FG.reassignEvictions]);
-  emit("slab_reassign_inline_reclaim", 0);
-  emit("slab_reassign_busy_items", st.cf[F.glob + FG.reassignBusy]);
-  emit("slab_reassign_busy_deletes", 0);
-  emit("slab_reassign_running", Atomics.load(st.c32, G.reassignSignal) !== 0 ? 1 : 0);
-  emit("slabs_moved", st.cf[F.glob + FG.slabsMoved]);
+  if (Atomics.load(st.c32, G.slabReassign) !== 0) slabReassignStats(st, emit); // memcached: with slab_reassign only
   // memcached prints these only while the crawler is enabled, and with its LRU maintainer thread
   if (Atomics.load(st.c32, G.lruCrawler) !== 0) {
     emit("lru_crawler_running", Atomics.load(st.c32, G.crawlerRunning));
@@ -70,6 +63,17 @@ export function reportGeneral(st: Store, emit: Emit): void {
   emit("moves_within_lru", allClasses(st, SlabStat.moves_within_lru));
   emit("direct_reclaims", allClasses(st, SlabStat.direct_reclaims));
   emit("lru_bumps_dropped", 0);
+}
+
+function slabReassignStats(st: Store, emit: Emit): void {
+  emit("slab_reassign_rescues", st.cf[F.glob + FG.reassignRescues]);
+  emit("slab_reassign_chunk_rescues", 0); // a chained item's chunks are not rescued: the item is evicted
+  emit("slab_reassign_evictions_nomem", st.cf[F.glob + FG.reassignEvictions]);
+  emit("slab_reassign_inline_reclaim", 0);
+  emit("slab_reassign_busy_items", st.cf[F.glob + FG.reassignBusy]);
+  emit("slab_reassign_busy_deletes", 0);
+  emit("slab_reassign_running", Atomics.load(st.c32, G.reassignSignal) !== 0 ? 1 : 0);
+  emit("slabs_moved", st.cf[F.glob + FG.slabsMoved]);
 }
 
 /** `stats items`: one block per class holding items, names "items:<clsid>:<name>". */

@@ -96,7 +96,7 @@ function serverStats(c: Conn, emit: Emit): void {
   emit('max_connections', settings.maxConns);
   emit('curr_connections', ctl.get(Ctl.currConns));
   emit('total_connections', ctl.get(Ctl.totalConns));
-  emit('rejected_connections', ctl.get(Ctl.rejectedConns));
+  if (settings.maxConnsFast) emit('rejected_connections', ctl.get(Ctl.rejectedConns)); // memcached: with maxconns_fast only
   emit('connection_structures', ctl.get(Ctl.connStructures));
   // memcached's response objects and read buffers are ours too: one out buffer per worker, a
   // read buffer per connection with input pending.
