@@ -457,7 +457,7 @@ function checkPorts(st: ParseState): Exit | null {
   if (st.udpSpecified && s.udpPort !== 0 && !st.tcpSpecified) s.port = s.udpPort;
   if (s.port > 65535) return usageFail(`ERROR: Invalid port number ${s.port}.`);
   // Ours: memcached accepts these and then fails to bind.
-  if (s.udpPort > 65535 || s.udpPort < 0) return usageFail(`ERROR: Invalid UDP port number ${s.udpPort}.`);
+  if (s.udpPort > 65535 || s.udpPort < -1) return usageFail(`ERROR: Invalid UDP port number ${s.udpPort}.`); // -1: any free port
   return null;
 }
 

@@ -198,3 +198,21 @@ test('udp: -p 0 turns TCP off and leaves UDP on, as memcached', async () => {
     await new Promise((resolve) => child.once('exit', resolve));
   }
 });
+
+for (const kind of ['cachalot', 'memcached'] as const) {
+  if (kind === 'memcached' && memcachedAvailable() === null) continue;
+  test(`udp: -U -1 binds a free port, the same one on every thread, as memcached's ephemeral port [${kind}]`, async () => {
+    const server = await startServer(kind, ['-t', '2', '-U', '-1']);
+    servers.push(server);
+    const c = await Client.connect(server.port);
+    await c.send('stats conns\r\n');
+    const rows = [...(await c.readUntil('END\r\n')).toString().matchAll(/:addr udp:127\.0\.0\.1:(\d+)\r/g)].map((m) => Number(m[1]));
+    c.end();
+    assert.equal(rows.length, 2, 'a UDP connection per thread');
+    assert.ok(rows[0] > 0 && rows[0] === rows[1], `one port, picked by the kernel: ${rows.join(', ')}`);
+    const u = await UdpClient.open(rows[0]);
+    const reply = await u.request(frame(7, 'version\r\n'));
+    u.close();
+    assert.equal(reply.map((d) => d.subarray(8).toString()).join(''), 'VERSION 1.6.18\r\n');
+  });
+}

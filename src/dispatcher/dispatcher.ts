@@ -82,7 +82,7 @@ export class Dispatcher {
       return bound; // memcached: -s turns TCP off
     }
     if (s.port !== 0) await this.listenTcp(now, bound);
-    if (s.udpPort > 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
+    if (s.udpPort !== 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
       for (const spec of this.specs) bound.push(await this.listenUdp(spec.host ?? '::', spec.port ?? s.udpPort));
     }
     this.fdBudget = connectionFdBudget();
@@ -118,11 +118,14 @@ export class Dispatcher {
     for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
   }
 
-  /** -U: every worker binds the UDP port on this address for itself (see worker.ts listenUdp). */
+  /**
+   * -U: every worker binds the UDP port on this address for itself (see worker.ts listenUdp). -U -1: the first
+   * picks a free port (memcached's port -1 is bind's 0), and the others bind the one it got.
+   */
   private async listenUdp(host: string, port: number): Promise<Listener> {
-    let bound = port;
+    let bound = port < 0 ? 0 : port;
     try {
-      for (const w of this.workers) bound = await askWorker(w, { type: 'listen-udp', host, port });
+      for (const w of this.workers) bound = await askWorker(w, { type: 'listen-udp', host, port: bound });
     } catch (err) {
       throw new ListenError('UDP', port, err);
     }
