@@ -91,6 +91,7 @@ export const FG = {
   hotMaxFactor: 6, warmMaxFactor: 7, automoveRatio: 8, // live settings (with G's line 4)
   reassignRescues: 9,
   sizesCasMin: 10, // items with a smaller CAS are not in the size histogram
+  reassignChunkRescues: 11, // chained items' data chunks copied out of a moving page
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

@@ -67,7 +67,7 @@ export function reportGeneral(st: Store, emit: Emit): void {
 
 function slabReassignStats(st: Store, emit: Emit): void {
   emit("slab_reassign_rescues", st.cf[F.glob + FG.reassignRescues]);
-  emit("slab_reassign_chunk_rescues", 0); // a chained item's chunks are not rescued: the item is evicted
+  emit("slab_reassign_chunk_rescues", st.cf[F.glob + FG.reassignChunkRescues]);
   emit("slab_reassign_evictions_nomem", st.cf[F.glob + FG.reassignEvictions]);
   emit("slab_reassign_inline_reclaim", 0);
   emit("slab_reassign_busy_items", st.cf[F.glob + FG.reassignBusy]);

@@ -1,7 +1,8 @@
 // Page moves between classes: memcached's slab_rebalance_start / _move / _finish. A move takes one page of
 // `src` for `dst` (0: the global page pool, which the next class short of memory draws from). First the page's
 // free chunks leave src's free list, so nothing new lands there; then each item in it is rescued into a free
-// chunk of src elsewhere (copied and swapped in, under its item lock: same key, value, CAS and LRU segment) or,
+// chunk of src elsewhere (copied and swapped in, under its item lock: same key, value, CAS and LRU segment; a
+// chained item's data chunk is copied and relinked in its chain, its header copied and given the chain) or,
 // when src has none free, evicted. An item in use (a reader holds it, its value is still arriving, its lock is
 // taken) is left for the next pass; once every chunk of the page is off the free list, the page changes hands.
 //
@@ -12,7 +13,7 @@
 
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
-import { doSlabsNewslab, freeListRemove, pageOffset, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
+import { doSlabsNewslab, freeListRemove, pageOffset, slabsFree, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
 import { casOf } from "./items.ts";
@@ -48,8 +49,9 @@ export class PageMove {
       const p = (first + k * size) / 8;
       const bits = st.a32[p * 2 + ItemField.bits];
       if ((bits & ItemFlag.SLABBED) !== 0) continue; // freed since: reserved on the next pass
-      const head = (bits & ItemFlag.CHUNK) !== 0 ? st.a32[p * 2 + ItemField.hNext] : p;
-      if (!rescueOrEvict(st, head, this.src, head === p, this.page)) st.cf[F.glob + FG.reassignBusy]++;
+      const chunk = (bits & ItemFlag.CHUNK) !== 0 ? p : 0;
+      const head = chunk !== 0 ? st.a32[p * 2 + ItemField.hNext] : p;
+      if (!rescueOrEvict(st, head, this.src, chunk, this.page)) st.cf[F.glob + FG.reassignBusy]++;
     }
     this.reserveFreeChunks(st);
     return this.nreserved === this.reserved.length && this.finish(st);
@@ -144,10 +146,10 @@ function chunksInUse(st: Store, pg: number, clsid: number): number {
 }
 
 /**
- * An item with a chunk in the moving page leaves it: copied into a free chunk of its class elsewhere when the
- * chunk is its own (a whole item of `clsid`) and one is free, else unlinked. False when it is in use now.
+ * An item with a chunk in the moving page leaves it: copied into a free chunk of its class elsewhere when one is
+ * free (the whole item of `clsid`, or its data chunk `chunk` in the page), else unlinked. False when it is in use.
  */
-function rescueOrEvict(st: Store, it: number, clsid: number, whole: boolean, movingPage: number): boolean {
+function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movingPage: number): boolean {
   const a32 = st.a32;
   if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return false; // a value still arriving, or being freed
   const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + ITEM_HEADER;
@@ -157,8 +159,7 @@ function rescueOrEvict(st: Store, it: number, clsid: number, whole: boolean, mov
   let ok = false;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
     if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
-      const chunked = (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0;
-      const copy = whole && !chunked ? rescue(st, it, hv, clsid, movingPage) : false;
+      const copy = chunk !== 0 ? rescueChunk(st, it, chunk, clsid, movingPage) : rescue(st, it, hv, clsid, movingPage);
       if (!copy) {
         st.doItemUnlink(it, hv);
         st.cf[F.glob + FG.reassignEvictions]++;
@@ -171,15 +172,45 @@ function rescueOrEvict(st: Store, it: number, clsid: number, whole: boolean, mov
   return ok;
 }
 
-/** memcached's rescue: the item's bytes into a free chunk of its class (never a new page), swapped in. */
+/**
+ * memcached's chunk rescue (slab_reassign_chunk_rescues): a chained item's data chunk copied into a free chunk
+ * of its class outside the page and put in its place in the chain (item lock held, no reader: only the table
+ * holds the item, and readers copy under the lock); the old chunk goes back to the free list, for the next pass.
+ */
+function rescueChunk(st: Store, head: number, chunk: number, clsid: number, movingPage: number): boolean {
+  const a32 = st.a32;
+  let prev = head;
+  while (a32[prev * 2 + ItemField.chain] !== chunk) {
+    prev = a32[prev * 2 + ItemField.chain];
+    if (prev === 0) return false; // not this item's chunk any more
+  }
+  const bytes = ITEM_HEADER + a32[chunk * 2 + ItemField.nbytes]; // a data chunk keeps the item header's shape
+  const copy = takeFreeChunk(st, bytes, clsid, movingPage);
+  if (copy === 0) return false;
+  st.a8.copyWithin(copy * 8, chunk * 8, chunk * 8 + bytes);
+  a32[prev * 2 + ItemField.chain] = copy;
+  slabsFree(st, chunk, bytes, clsid);
+  st.cf[F.glob + FG.reassignChunkRescues]++;
+  return true;
+}
+
+/**
+ * memcached's rescue: the item's bytes into a free chunk of its class (never a new page), swapped in. A chained
+ * item's header holds only its key: the copy takes over the chain (each chunk names its head), and the old
+ * header lets go of it before it is freed.
+ */
 function rescue(st: Store, it: number, hv: number, clsid: number, movingPage: number): boolean {
-  const a32 = st.a32, ntotal = ITEM_HEADER + (a32[it * 2 + ItemField.bits] >>> 24) + a32[it * 2 + ItemField.nbytes];
+  const a32 = st.a32, chunked = (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0;
+  const ntotal = ITEM_HEADER + (a32[it * 2 + ItemField.bits] >>> 24) + (chunked ? 0 : a32[it * 2 + ItemField.nbytes]);
   const copy = takeFreeChunk(st, ntotal, clsid, movingPage);
   if (copy === 0) return false;
   st.a8.copyWithin(copy * 8, it * 8, it * 8 + ntotal);
   a32[copy * 2 + ItemField.bits] &= ~ItemFlag.LINKED;
   a32[copy * 2 + ItemField.refcount] = 1; // ours, as a new item's
+  if (chunked) for (let ch = a32[copy * 2 + ItemField.chain]; ch !== 0; ch = a32[ch * 2 + ItemField.chain]) a32[ch * 2 + ItemField.hNext] = copy;
   st.doItemReplaceRescued(it, copy, hv, casOf(a32, it));
+  // the chain is the copy's now: the old header, freed as a chained item's header (into its page's class), frees none of it
+  if (chunked) a32[it * 2 + ItemField.chain] = 0;
   st.itemRelease(copy);
   st.cf[F.glob + FG.reassignRescues]++;
   return true;
