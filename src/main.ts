@@ -125,7 +125,9 @@ function logLine(line: string): void { writeErr(line + '\n'); }
 function restartOpen(file: string, want: RestartSettings): Map<string, string> | null {
   const unusable = restartOpenFile(file);
   if (unusable !== null) { logLine(unusable); process.exit(134); } // memcached aborts (SIGABRT)
-  return restartCheck(file, want, logLine);
+  const saved = restartCheck(file, want, logLine);
+  if (saved === 'abort') process.exit(134); // memcached aborts on a meta file it cannot read
+  return saved;
 }
 
 /** What a restart (-e) must find unchanged, memcached's list. */

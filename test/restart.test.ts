@@ -173,3 +173,21 @@ test('a memory file that is not the saved image (changed since) is not taken up:
     'END\r\nSTORED\r\nVALUE k 0 1\r\nw\r\nEND\r\n', 'empty, and serving');
   assert.match(second.stderr(), /\[restart\] the memory file does not hold the saved store, starting with a clean cache/);
 });
+
+test('a metadata file that is not one stops the start, as memcached aborts on it', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const cases: Array<[string, string]> = [
+    ['', '[restart] Failed to read a tag from metadata file'],
+    ['Kmaxbytes 1\n', '[restart] corrupt metadata file'],
+    ['Tother\n', '[restart] internal handler for metadata tag not found: other:\n[restart] corrupt metadata file'],
+  ];
+  for (const kind of KINDS) {
+    for (const [meta, said] of cases) {
+      const file = memoryFile();
+      writeFileSync(`${file}.meta`, meta);
+      const r = startFails(kind, ['-e', file]);
+      assert.ok(r.ended === 'SIGABRT' || r.ended === '134', `${kind}: ${r.ended}`);
+      assert.equal(r.said, said, `${kind}, meta file ${JSON.stringify(meta)}`);
+    }
+  }
+});

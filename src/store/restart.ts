@@ -44,9 +44,10 @@ export function restartOpenFile(file: string): string | null {
 
 /**
  * At start, before the store is made (memcached's restart_check): the saved metadata when it lets this
- * start reuse the saved store, else null, saying why on stderr as memcached does. The file is deleted.
+ * start reuse the saved store, else null, saying why on stderr as memcached does; the file is deleted. A
+ * file that does not begin with the tag line stops the start ('abort'), as memcached aborts on it.
  */
-export function restartCheck(file: string, want: RestartSettings, log: (line: string) => void): Map<string, string> | null {
+export function restartCheck(file: string, want: RestartSettings, log: (line: string) => void): Map<string, string> | null | 'abort' {
   let text: string;
   try {
     text = fs.readFileSync(metaPath(file), 'latin1');
@@ -54,6 +55,8 @@ export function restartCheck(file: string, want: RestartSettings, log: (line: st
     log('[restart] no metadata save file, starting with a clean cache');
     return null;
   }
+  const unreadable = tagLineProblem(text);
+  if (unreadable !== null) { log(unreadable); return 'abort'; }
   fs.rmSync(metaPath(file), { force: true });
   const meta = parseMeta(text);
   if (meta === null || !metaMatches(meta, want, log)) {
@@ -163,6 +166,16 @@ function fileChecksum(fd: number): number {
   let sum = 0, at = 0;
   for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) sum = crc32(chunk.subarray(0, n), sum);
   return sum;
+}
+
+/** memcached's restart_check on the first line: what it says before it aborts, or null for its own tag. */
+function tagLineProblem(text: string): string | null {
+  if (text === '') return '[restart] Failed to read a tag from metadata file';
+  const first = text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n'));
+  if (first === 'Tmain') return null;
+  const why = first[0] === 'T' ? `[restart] internal handler for metadata tag not found: ${first.slice(1)}:\n`
+    : first[0] === 'K' ? '' : `[restart] invalid metadata line:\n\n${first}\n\n`;
+  return `${why}[restart] corrupt metadata file`;
 }
 
 function parseMeta(text: string): Map<string, string> | null {
