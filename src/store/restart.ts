@@ -23,7 +23,7 @@ export type RestartSettings = {
   slabPageSize: number; useCas: boolean; slabReassign: boolean;
 };
 
-const MAGIC = 'cachalot-restart-2';
+const MAGIC = 'cachalot-restart-3';
 /** memcached refuses a meta file with fewer checked lines than this (RESTART_REQUIRED_META). */
 const REQUIRED_META = 17;
 
@@ -110,8 +110,9 @@ export function restartSave(shared: StoreShared, file: string, s: RestartSetting
 /**
  * The image, in order: the arena's bytes up to the last page handed out, the control block's words before
  * the item locks (globals, classes, LRUs, the page table) and its Float64 counters after them, the hash table
- * up to its last bucket in use, and the size histogram. The locks are all free at a graceful stop and are
- * not saved, so a restart may change -t.
+ * up to its last bucket in use. The locks are all free at a graceful stop and are not saved, so a restart may
+ * change -t. The size histogram is not saved either: afterRestore counts the items again, as memcached's
+ * relinking does.
  */
 function imageParts(shared: StoreShared): Buffer[] {
   const ctl = ctlBuffer(shared.ctl);
@@ -126,26 +127,24 @@ function imageParts(shared: StoreShared): Buffer[] {
     Buffer.from(ctl, 0, lay.lockBase * 4),
     Buffer.from(ctl, lay.f64Offset, lay.bytes - lay.f64Offset),
     Buffer.from(shared.hashTable, 0, buckets * 4),
-    shared.sizes === null ? Buffer.alloc(0) : Buffer.from(shared.sizes),
   ];
 }
 
 function readImage(shared: StoreShared, file: string, meta: Map<string, string>): boolean {
   const [magic, ...fields] = (meta.get('image') ?? '').split(' ');
-  if (magic !== MAGIC || fields.length !== 6 || !fields.every((f) => /^\d+$/.test(f))) return false;
-  const [arenaLen, ctlLen, floatLen, hashLen, sizesLen, crc] = fields.map(Number);
+  if (magic !== MAGIC || fields.length !== 5 || !fields.every((f) => /^\d+$/.test(f))) return false;
+  const [arenaLen, ctlLen, floatLen, hashLen, crc] = fields.map(Number);
   const lay = ctlLayout(shared.maxPages, shared.lockPower);
   const targets: Array<[SharedArrayBuffer, number, number]> = [
     [shared.arena, 0, arenaLen], [ctlBuffer(shared.ctl), 0, ctlLen], [ctlBuffer(shared.ctl), lay.f64Offset, floatLen],
     [shared.hashTable, 0, hashLen],
   ];
-  // the size histogram is not read back: afterRestore counts the items again, as memcached's relinking does
   if (ctlLen !== lay.lockBase * 4 || floatLen !== lay.bytes - lay.f64Offset || arenaLen > shared.arena.byteLength ||
     hashLen > shared.hashTable.byteLength) return false;
   let fd: number;
   try { fd = fs.openSync(file, 'r'); } catch { return false; }
   try {
-    if (fs.fstatSync(fd).size !== arenaLen + ctlLen + floatLen + hashLen + sizesLen) return false;
+    if (fs.fstatSync(fd).size !== arenaLen + ctlLen + floatLen + hashLen) return false;
     const sizesOn = new Int32Array(ctlBuffer(shared.ctl))[G.sizesOn]; // the command line's, not the saved one
     if (fileChecksum(fd) !== crc) return false; // checked first: the fresh store is only written once it holds
     let at = 0;
@@ -254,12 +253,10 @@ function resumeCas(shared: StoreShared, cas: number): void {
  * links every item: total_items, and the size histogram when it is kept.
  */
 function afterRestore(shared: StoreShared): void {
-  const c32 = new Int32Array(ctlBuffer(shared.ctl));
-  const a32 = new Int32Array(shared.arena);
+  const st = new Store(shared, 0); // the dispatcher's thread: its stats row takes the counts
+  const c32 = st.c32, a32 = st.a32;
   for (const w of [G.casLock, G.slabLock, G.expandLock, G.crawlerRunning, G.maintainerStop, G.watchMask,
     G.crawlSignal, G.reassignSignal]) c32[w] = 0;
-  const stats = new Float64Array(shared.stats);
-  const st = new Store(shared, 0);
   const sizes = st.sizes !== null && c32[G.sizesOn] !== 0 ? st.sizes : null;
   sizes?.fill(0);
   st.cf[F.glob + FG.sizesCasMin] = 0;
@@ -272,6 +269,6 @@ function afterRestore(shared: StoreShared): void {
       if (sizes !== null) sizesCount(st, it, 1);
       linked++;
     }
-    stats[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.total_items] += linked; // thread 0's row
+    st.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.total_items] += linked;
   }
 }
