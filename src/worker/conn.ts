@@ -106,14 +106,15 @@ export class Conn {
 
   constructor(ctx: WorkerContext) { this.ctx = ctx; }
 
-  reset(id: number, io: ConnIo | null, transport: 'tcp' | 'unix' | 'udp'): void {
+  /** A new connection in this Conn; `bindingProtocol` when its listener names one (-l proto[...]:), else -B's. */
+  reset(id: number, io: ConnIo | null, transport: 'tcp' | 'unix' | 'udp', bindingProtocol = this.ctx.settings.protocol): void {
     this.id = id;
     this.io = io;
     this.transport = transport;
     this.udp = null;
     this.state = ConnState.newCmd;
     this.proto = Proto.negotiating;
-    this.bindingProtocol = this.ctx.settings.protocol;
+    this.bindingProtocol = bindingProtocol;
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;

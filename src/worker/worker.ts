@@ -98,8 +98,7 @@ function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls
   const certificates = ctx.certificates;
   const io = tls && openTls !== null && certificates !== null
     ? openTls(handle, readBuffer, c.ioHooks, certificates) : openHandleIo(handle, readBuffer, c.ioHooks);
-  c.reset(ConnTable.idOf(row), io, transport);
-  c.bindingProtocol = protocol ?? ctx.settings.protocol;
+  c.reset(ConnTable.idOf(row), io, transport, protocol ?? undefined);
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
