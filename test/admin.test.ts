@@ -113,7 +113,8 @@ for (const kind of kindsFor()) {
       assert.equal(await c.readLine(), 'STORED');
       for (const [before, reply] of [['get a\r\n', 'VALUE a 0 1\r\nx\r\nEND\r\n'], ['mn\r\n', 'MN\r\n']]) {
         let listing = BUSY;
-        for (let tries = 0; listing === BUSY && tries < 100; tries++) {
+        // memcached's crawler can miss an item its maintainer moves between LRUs during the walk: walk again
+        for (let tries = 0; (listing === BUSY || listing === 'END\r\n') && tries < 100; tries++) {
           if (tries > 0) await sleep(50);
           await c.send(`${before}lru_crawler metadump all\r\n`);
           assert.equal((await c.readUntil(reply)).toString(), reply);
