@@ -6,6 +6,7 @@
 //   npm run bench:micro [-- requests per round, default 300000]
 //   MICRO_KEYS=1000: every item in cache; MICRO_ONLY=set: only the mixes whose name starts so
 
+import os from 'node:os';
 import { createStore, Store } from '../src/store/store.ts';
 import { defaultSettings } from '../src/settings.ts';
 import { storeSettingsOf } from '../src/settings/report.ts';
@@ -19,7 +20,8 @@ import { openHandleIo } from '../src/worker/handle-io.ts';
 
 const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
 const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
-const store = new Store(createStore(storeSettingsOf(settings)), 1);
+// the arena reserved as the server reserves it (MICRO_RESERVE=0: only -m)
+const store = new Store(createStore(storeSettingsOf(settings, process.env.MICRO_RESERVE === '0' ? 0 : os.totalmem())), 1);
 const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16)),
   new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
 

@@ -3,6 +3,7 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseSettings } from './settings.ts';
@@ -10,6 +11,7 @@ import { forwardStdio, writeErr, writeOut } from './stdio.ts';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, preallocationShortfall, Store } from './store/store.ts';
+import type { StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
 import type { RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
@@ -40,10 +42,11 @@ async function main(): Promise<void> {
   const specs = listenSpecsOrExit(settings);
   if (settings.daemonize) daemonize(settings.verbose > 0);
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
-  const storeSettings = storeSettingsOf(settings);
+  const storeSettings = storeSettingsOf(settings, os.totalmem());
   const shortfall = preallocationShortfall(storeSettings);
   if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
   const storeShared = createStore(storeSettings);
+  warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
   const ctlSab = createServerCtl(settings.verbose);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
@@ -117,6 +120,18 @@ function checkAuthFile(path: string, udpPort: number): void {
   if (r.result === AuthfileResult.OK) return;
   writeErr(r.error);
   process.exit(1);
+}
+
+/**
+ * memcached takes any -m and mallocs pages as they are needed, failing past what the machine gives. The arena
+ * is reserved at start, as one buffer whose item references reach 16 GB: a larger -m, or one the address space
+ * will not take, runs with the arena there is, and says so.
+ */
+function warnArenaShort(shared: StoreShared, settings: Settings): void {
+  const held = shared.maxPages * settings.slabPageSize;
+  if (held >= settings.maxBytes) return;
+  writeErr(`Warning: -m ${settings.maxBytes / (1024 * 1024)} is more memory than could be reserved; ` +
+    `the cache holds at most ${held / (1024 * 1024)} megabytes.\n`);
 }
 
 function logLine(line: string): void { writeErr(line + '\n'); }

@@ -265,6 +265,21 @@ test('SIGTERM closes connections and exits 0', async () => {
   assert.equal(await s.exited, 0);
 });
 
+test('-m past what one arena can hold starts, says how much it holds, and serves', async () => {
+  // memcached takes any -m and mallocs pages as they are needed; Cachalot reserves its arena at start, and item
+  // references reach 16 GB of it. A -m of 100 GB used to end the start with an uncaught RangeError.
+  const s = await startServer('cachalot', ['-m', '100000', '-t', '2']);
+  try {
+    assert.match(s.stderr(), /^Warning: -m 100000 is more memory than could be reserved; the cache holds at most \d+ megabytes\.$/m);
+    const c = await Client.connect(s.port);
+    assert.equal((await c.request('set k 0 0 1\r\nv\r\n', 8)).toString(), 'STORED\r\n');
+    assert.equal((await c.request('get k\r\n', 21)).toString(), 'VALUE k 0 1\r\nv\r\nEND\r\n');
+    await c.send('stats settings\r\n');
+    assert.match((await c.readUntil('END\r\n')).toString(), /^STAT maxbytes 104857600000\r$/m);
+    c.end();
+  } finally { await s.stop(); }
+});
+
 test('bad options: a message on stderr and memcached\'s exit status', async () => {
   const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-o', 'no_such_option'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

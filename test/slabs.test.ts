@@ -222,3 +222,72 @@ for (const kind of kindsFor()) {
     } finally { c.end(); await server.stop(); }
   });
 }
+
+// cache_memlimit, as memcached's slabs_adjust_mem_limit: the limit moves both ways while the server runs
+for (const kind of kindsFor()) {
+  test(`slabs: cache_memlimit raises the limit past -m: new pages come and nothing more is evicted [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '8', '-o', 'slab_automove=0'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const value = 'v'.repeat(50_000);
+      await sendAll(c, sets('a', 200, value)); // 10 MB into 8
+      const evicted = stat(await stats(c), 'evictions');
+      assert.ok(evicted > 0);
+      const malloced = stat(await stats(c, 'slabs'), 'total_malloced');
+
+      await c.send('cache_memlimit 16\r\n');
+      assert.equal(await c.readLine(), 'OK');
+      assert.equal(stat(await stats(c, 'settings'), 'maxbytes'), 16 * 1024 * 1024);
+      assert.equal(stat(await stats(c), 'limit_maxbytes'), 16 * 1024 * 1024);
+      await sendAll(c, sets('b', 60, value)); // 3 MB more
+      assert.ok(stat(await stats(c, 'slabs'), 'total_malloced') > malloced, 'total_malloced grew');
+      assert.equal(stat(await stats(c), 'evictions'), evicted, 'no new evictions');
+      let gets = '';
+      for (let i = 0; i < 60; i++) gets += `get b${i}\r\n`;
+      await c.send(gets);
+      const got = (await c.readUntil(`VALUE b59 0 ${value.length}\r\n${value}\r\nEND\r\n`)).toString();
+      assert.equal(got.split('VALUE ').length - 1, 60, 'every new key kept');
+    } finally { c.end(); await server.stop(); }
+  });
+
+  test(`slabs: under a lowered cache_memlimit, pages given back to the global pool are let go [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '16', '-o', 'slab_automove=0'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const value = 'v'.repeat(50_000), n = 240; // 12 MB, no eviction
+      await sendAll(c, sets('k', n, value));
+      const full = slabsOf(await stats(c, 'slabs'));
+      const cls = [...full.keys()].find((id) => pages(full, id) >= 10);
+      assert.ok(cls !== undefined, 'one class holding the values');
+      const malloced = stat(await stats(c, 'slabs'), 'total_malloced');
+
+      await c.send('cache_memlimit 8\r\n');
+      assert.equal(await c.readLine(), 'OK');
+      assert.equal(stat(await stats(c, 'slabs'), 'total_malloced'), malloced, 'pages in classes stay');
+      let deletes = '';
+      for (let i = 0; i < n; i++) deletes += `delete k${i} noreply\r\n`;
+      await sendAll(c, deletes);
+      await c.send(`slabs reassign ${cls} 0\r\n`);
+      assert.equal(await c.readLine(), 'OK');
+      let general = await stats(c);
+      for (let i = 0; i < 200 && stat(general, 'slabs_moved') === 0; i++) {
+        await sleep(25);
+        general = await stats(c);
+      }
+      assert.equal(stat(general, 'slabs_moved'), 1);
+      assert.equal(stat(general, 'slab_global_page_pool'), 0, 'the page left the pool');
+      const page = 1024 * 1024;
+      assert.equal(stat(await stats(c, 'slabs'), 'total_malloced'), malloced - page, 'and total_malloced');
+
+      // raised again, a set is served from the memory the limit gives back
+      await c.send('cache_memlimit 16\r\n');
+      assert.equal(await c.readLine(), 'OK');
+      await sendAll(c, sets('k', n, value));
+      assert.equal(stat(await stats(c, 'slabs'), 'total_malloced'), malloced);
+      assert.equal(stat(await stats(c), 'evictions'), 0);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
+differential('slabs: cache_memlimit is refused when memory is preallocated (-L)',
+  ['cache_memlimit 128\r\n', 'cache_memlimit 32\r\n', 'cache_memlimit 64 noreply\r\n', 'mn\r\n'], { args: ['-L', '-m', '64'] });

@@ -75,7 +75,7 @@ export class Crawler {
   private crawlPage(pg: number): void {
     const st = this.st;
     const clsid = st.c32[st.pageBase + pg];
-    if (clsid === 0) return; // a page in no class
+    if (clsid <= 0) return; // a page in no class: the pool's, or released
     const size = st.classSizes[clsid], perslab = st.perslab[clsid];
     const first = pageOffset(st, pg);
     for (let k = 0; k < perslab; k++) {

@@ -8,6 +8,7 @@ import type { TlsSettings } from './tls-settings.ts';
 
 /** What `stats settings` shows that changes while running; each defaults to the start-up value. */
 export type LiveSettings = {
+  maxBytes?: number;      // after `cache_memlimit`
   oldest?: number;        // settings.oldest_live: rel time of the last flush_all (0 = none)
   verbosity?: number;     // after the `verbosity` command
   trackSizes?: boolean;   // after `stats sizes_enable` / `sizes_disable`
@@ -34,7 +35,7 @@ const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii:
 export function reportSettings(
   s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
 ): void {
-  emit('maxbytes', s.maxBytes);
+  emit('maxbytes', live.maxBytes ?? s.maxBytes);
   emit('maxconns', live.maxConns ?? s.maxConns);
   emit('tcpport', s.port);
   emit('udpport', s.udpPort);
@@ -126,12 +127,19 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
  * chained from slabChunkMax-sized chunks (-I 2m sets slabChunkMax to 512 KiB).
  * hashpowerInit is 0 when -o hashpower was not given (memcached then starts at 16).
  */
-export function storeSettingsOf(s: Settings): StoreSettings {
+/**
+ * The store's settings from the command line. `hostBytes` (the machine's memory) is the arena reserved for
+ * cache_memlimit to raise the limit into: address space only, the OS commits a page when it is first used.
+ * With -L or -e memory is preallocated and memcached refuses cache_memlimit, so nothing more is reserved.
+ */
+export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
+  const preallocated = s.preallocate || s.memoryFile !== null;
   return {
-    maxBytes: s.maxBytes, chunkSizeMin: s.chunkSizeMin, factor: s.factor, itemSizeMax: s.itemSizeMax,
+    maxBytes: s.maxBytes, reserveBytes: preallocated ? 0 : hostBytes,
+    chunkSizeMin: s.chunkSizeMin, factor: s.factor, itemSizeMax: s.itemSizeMax,
     slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax,
     // memcached preallocates with -e, and puts every page no class took into the global pool
-    preallocate: s.preallocate || s.memoryFile !== null, prefillPool: s.memoryFile !== null,
+    preallocate: preallocated, prefillPool: s.memoryFile !== null,
     evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
     numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,

@@ -29,9 +29,9 @@ export class LiveItemWalk {
   next(st: Store, chunks: number, visit: ItemVisitor): boolean {
     const pages = Atomics.load(st.c32, G.pagesUsed), a32 = st.a32;
     while (chunks > 0 && this.page < pages) {
-      const pageClass = st.c32[st.pageBase + this.page]; // 0: a page in no class (the global pool)
-      const perslab = pageClass === 0 ? 0 : st.perslab[pageClass];
-      const size = st.classSizes[pageClass], first = pageOffset(st, this.page);
+      const pageClass = st.c32[st.pageBase + this.page]; // 0 or PAGE_RELEASED: a page in no class
+      const perslab = pageClass <= 0 ? 0 : st.perslab[pageClass];
+      const size = pageClass <= 0 ? 0 : st.classSizes[pageClass], first = pageOffset(st, this.page);
       for (; this.slot < perslab && chunks > 0; this.slot++, chunks--) {
         const it = (first + this.slot * size) / 8;
         const bits = a32[it * 2 + ItemField.bits];

@@ -30,6 +30,10 @@ export const Lru = { HOT: 0, WARM: 64, COLD: 128, TEMP: 192 } as const;
 
 export const MAX_CLASSES = 64; // memcached's MAX_NUMBER_OF_SLAB_CLASSES
 export const ARENA_PAD = 64; // bytes before page 0, so that no item is at offset 0 (0 means "none")
+/** The most arena an item reference reaches: references count 8-byte units in a signed 32-bit word. */
+export const ARENA_MAX_BYTES = 8 * 0x7fffffff;
+/** A page's class word for a page released by cache_memlimit: in no class and not in the pool. */
+export const PAGE_RELEASED = -1;
 export const ITEM_UPDATE_INTERVAL = 60;
 export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
 
@@ -57,6 +61,7 @@ export const G = {
   slabLock: 32, // memcached's slabs_lock
   pagesUsed: 33, // pages handed to classes
   poolPages: 34, // of them, pages in no class: memcached's global page pool (`slabs reassign <src> 0`)
+  releasedPages: 35, // of them, pages let go when cache_memlimit went below total_malloced (memcached's memory_release)
   // line 3: every insert and unlink
   hashItems: 48, // memcached's hash_items (drives expansion)
   expandLock: 49, // who is moving buckets now

@@ -172,3 +172,27 @@ test("cache_memlimit lowers the page budget; raising past the creation limit is 
   assert.ok(Number(statsOf((e) => st.reportSlabs(e)).get("total_malloced")) <= 4 * MB);
   assert.equal(st.setMemLimit(16 * MB), false);
 });
+
+test("cache_memlimit raises the limit into the arena reserved past -m; past the reservation it is refused", () => {
+  const st = newStore({ maxBytes: 8 * MB, reserveBytes: 32 * MB });
+  const malloced = (): number => Number(statsOf((e) => st.reportSlabs(e)).get("total_malloced"));
+  const evictions = (): number => Number(statsOf((e) => st.reportGeneral(e)).get("evictions"));
+  for (let i = 0; i < 20000; i++) put(st, `a${i}`, value(i, 1000));
+  assert.ok(malloced() <= 8 * MB && evictions() > 0);
+
+  assert.equal(st.setMemLimit(16 * MB), true);
+  assert.equal(st.memLimit(), 16 * MB);
+  const evicted = evictions();
+  for (let i = 0; i < 6000; i++) put(st, `b${i}`, value(i, 1000));
+  assert.ok(malloced() > 8 * MB && malloced() <= 16 * MB, `total_malloced ${malloced()}`);
+  assert.equal(evictions(), evicted, "the new pages took the new items");
+  for (let i = 0; i < 6000; i++) assert.equal(get(st, `b${i}`), value(i, 1000).toString("latin1"));
+
+  assert.equal(st.setMemLimit(64 * MB), false, "past the reserved arena");
+  assert.equal(st.memLimit(), 16 * MB);
+});
+
+test("cache_memlimit is refused when memory was preallocated (-L, -e), as memcached's slabs_adjust_mem_limit", () => {
+  assert.equal(newStore({ maxBytes: 64 * MB, reserveBytes: 128 * MB, preallocate: true }).setMemLimit(96 * MB), false);
+  assert.equal(newStore({ maxBytes: 64 * MB, preallocate: true, prefillPool: true }).setMemLimit(32 * MB), false);
+});

@@ -5,6 +5,7 @@
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, Lru, LRU_BASE, LRU_WORDS, LruW, ItemField, MAX_CLASSES } from "./layout.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
+import { mallocedPages } from "./slabs.ts";
 
 type Emit = (name: string, value: string | number) => void;
 
@@ -131,7 +132,7 @@ export function reportSlabs(st: Store, emit: Emit): void {
     active++;
   }
   emit("active_slabs", active);
-  emit("total_malloced", st.c32[G.pagesUsed] * st.pageSize);
+  emit("total_malloced", mallocedPages(st) * st.pageSize);
 }
 
 /** `stats reset`: zero the store's counters (memcached's item_stats_reset and the totals of stats_reset). */

@@ -13,7 +13,7 @@
 
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
-import { doSlabsNewslab, freeListRemove, pageOffset, slabsFree, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
+import { doSlabsNewslab, freeListRemove, memoryRelease, pageOffset, slabsFree, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
 import { casOf } from "./items.ts";
@@ -87,6 +87,7 @@ export class PageMove {
     c32[st.pageBase + this.page] = this.dst;
     if (this.dst === 0) {
       c32[G.poolPages]++;
+      memoryRelease(st); // the limit may have gone below what is handed out
     } else {
       splitPageIntoFreelist(st, this.page, this.dst);
       c32[CLASS_BASE + this.dst * CLASS_WORDS + Cls.pages]++;

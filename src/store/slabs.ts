@@ -1,11 +1,12 @@
 // Slab classes and pages, as memcached's slabs.c: one arena, pages of slabPageSize handed to a class
 // on demand (do_slabs_newslab), each page cut into that class's chunks on a free list.
-// Memory bound: pages are never handed out beyond G.memLimitPages (-m): total_malloced <= -m, and the
-// arena (ARENA_PAD + -m bytes, committed by the OS page by page as first touched) never grows past it.
+// Memory bound: pages are never handed out beyond G.memLimitPages (-m, or cache_memlimit): total_malloced <=
+// the limit. The arena is reserved once (ARENA_PAD + -m bytes, or more for cache_memlimit to raise the limit
+// into); the OS commits its pages one by one as they are first touched.
 // Lock: G.slabLock (the leaf of item -> LRU -> slabs).
 
 import type { Store } from "./store.ts";
-import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES } from "./layout.ts";
+import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
 
 /** memcached's slabs_init sizes: index 1..n, index 0 unused. */
 export function slabClassSizes(chunkSizeMin: number, factor: number, slabChunkMax: number): number[] {
@@ -96,13 +97,15 @@ export function pageOffset(st: Store, pg: number): number {
  */
 export function doSlabsNewslab(st: Store, clsid: number): boolean {
   const c32 = st.c32;
-  let pg = c32[G.poolPages] > 0 ? poolPage(st) : -1;
+  let pg = c32[G.poolPages] > 0 ? pageOfClass(st, 0) : -1;
   if (pg >= 0) {
     c32[G.poolPages]--;
   } else {
-    pg = c32[G.pagesUsed];
-    if (pg >= c32[G.memLimitPages] || pg >= st.maxPages) return false;
-    c32[G.pagesUsed] = pg + 1;
+    if (mallocedPages(st) >= c32[G.memLimitPages]) return false;
+    pg = c32[G.releasedPages] > 0 ? pageOfClass(st, PAGE_RELEASED) : c32[G.pagesUsed];
+    if (pg < 0 || pg >= st.maxPages) return false;
+    if (pg === c32[G.pagesUsed]) c32[G.pagesUsed] = pg + 1;
+    else c32[G.releasedPages]--;
   }
   c32[st.pageBase + pg] = clsid;
   splitPageIntoFreelist(st, pg, clsid);
@@ -110,9 +113,31 @@ export function doSlabsNewslab(st: Store, clsid: number): boolean {
   return true;
 }
 
-function poolPage(st: Store): number {
+/** memcached's mem_malloced, in pages: those handed out and not released since. */
+export function mallocedPages(st: Store): number {
+  return st.c32[G.pagesUsed] - st.c32[G.releasedPages];
+}
+
+/**
+ * memcached's memory_release (slabs lock held): while more is handed out than the limit allows, pages of the
+ * global pool are let go. memcached frees them; a SharedArrayBuffer's pages cannot be given back to the OS
+ * from JavaScript, so a released page stays resident and is the first taken when the limit allows again.
+ */
+export function memoryRelease(st: Store): void {
+  const c32 = st.c32;
+  while (mallocedPages(st) > c32[G.memLimitPages] && c32[G.poolPages] > 0) {
+    const pg = pageOfClass(st, 0);
+    if (pg < 0) return;
+    c32[st.pageBase + pg] = PAGE_RELEASED;
+    c32[G.poolPages]--;
+    c32[G.releasedPages]++;
+  }
+}
+
+/** The first page whose class word is `clsid` (0: the pool, PAGE_RELEASED), or -1. */
+function pageOfClass(st: Store, clsid: number): number {
   const used = st.c32[G.pagesUsed];
-  for (let pg = 0; pg < used; pg++) if (st.c32[st.pageBase + pg] === 0) return pg;
+  for (let pg = 0; pg < used; pg++) if (st.c32[st.pageBase + pg] === clsid) return pg;
   return -1;
 }
 

@@ -5,12 +5,12 @@
 import { copyBytes } from "../bytes.ts";
 import {
   ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag,
-  LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
+  ARENA_MAX_BYTES, LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
 } from "./layout.ts";
 import { AllocError, DeleteResult, StoreResult } from "./results.ts";
 import { createCtlMemory, ctlBuffer, itemLockPower, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
-import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
+import { slabClassSizes, doSlabsNewslab, memoryRelease } from "./slabs.ts";
 import { assocDelete, assocExpandStep, assocInsert, bucketOf } from "./assoc.ts";
 import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
 import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
@@ -23,6 +23,8 @@ import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } 
 
 export type StoreSettings = {
   maxBytes: number; // -m in bytes (default 64 MiB)
+  /** Arena to reserve, if more than -m: what cache_memlimit may raise the limit to (none with -L or -e). */
+  reserveBytes?: number;
   chunkSizeMin: number; // -n (48)
   factor: number; // -f (1.25)
   itemSizeMax: number; // -I in bytes (1 MiB)
@@ -81,7 +83,9 @@ export const CLOCK_START = 62; // memcached starts current_time at ITEM_UPDATE_I
 export function createStore(settings: StoreSettings): StoreShared {
   const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
   const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax);
-  const maxPages = Math.max(1, Math.ceil(s.maxBytes / s.slabPageSize));
+  const limitPages = Math.max(1, Math.ceil(s.maxBytes / s.slabPageSize));
+  const arena = reserveArena(Math.floor((s.reserveBytes ?? 0) / s.slabPageSize), limitPages, s.slabPageSize);
+  const maxPages = (arena.byteLength - ARENA_PAD) / s.slabPageSize;
   // the lock table never outgrows the hash table (see assoc.ts), so small test tables shrink it
   const lockPower = Math.min(itemLockPower(s.numThreads), s.hashpowerInit);
   const maxItems = (maxPages * s.slabPageSize) / classSizes[1];
@@ -93,7 +97,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     // Full-size, fixed-length buffers: the OS commits their pages on first touch, so untouched memory costs
     // nothing, and V8 reads fixed-length views ~4x (vs fixed views on a growable buffer) to ~40x (vs
     // length-tracking views) faster — measured on Node 26, see README.md. Pages are still handed out on demand.
-    arena: new SharedArrayBuffer(ARENA_PAD + maxPages * s.slabPageSize),
+    arena,
     ctl: createCtlMemory(lay.bytes),
     hashTable: new SharedArrayBuffer(4 * 2 ** hashpowerMax),
     stats: createStatsBuffer(s.numThreads + 2),
@@ -106,7 +110,7 @@ export function createStore(settings: StoreSettings): StoreShared {
   const c32 = new Int32Array(ctlBuffer(shared.ctl));
   c32[G.clock] = CLOCK_START;
   c32[G.hashState] = s.hashpowerInit;
-  c32[G.memLimitPages] = maxPages;
+  c32[G.memLimitPages] = Math.min(limitPages, maxPages);
   const cf = new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset);
   cf[F.glob + FG.memLimitBytes] = s.maxBytes;
   initLiveSettings(c32, cf, s);
@@ -118,6 +122,23 @@ export function createStore(settings: StoreSettings): StoreShared {
   if (s.preallocate) preallocate(shared);
   if (s.prefillPool === true) prefillGlobalPool(c32);
   return shared;
+}
+
+/**
+ * The arena: room for `reservePages` (cache_memlimit's headroom) or at least `limitPages` (-m), or for fewer
+ * when the address space will not take that many (memcached's malloc would fail the same pages later). Asks
+ * for half as much after each refusal, and for the -m pages themselves before going under them.
+ */
+function reserveArena(reservePages: number, limitPages: number, pageSize: number): SharedArrayBuffer {
+  let n = Math.min(Math.max(reservePages, limitPages), Math.floor((ARENA_MAX_BYTES - ARENA_PAD) / pageSize));
+  for (;;) {
+    try {
+      return new SharedArrayBuffer(ARENA_PAD + n * pageSize);
+    } catch (err) {
+      if (!(err instanceof RangeError) || n <= 1) throw err;
+      n = n > limitPages ? Math.max(limitPages, Math.ceil(n / 2)) : Math.ceil(n / 2);
+    }
+  }
 }
 
 /**
@@ -688,12 +709,20 @@ export class Store {
     }
   }
 
-  /** cache_memlimit: pages beyond the new limit are not handed out (pages already given stay, as memcached). */
+  /**
+   * cache_memlimit (memcached's slabs_adjust_mem_limit): pages beyond the new limit are not handed out, and
+   * pages of the global pool over it are released at once; pages in classes stay until the automover empties
+   * them. Refused, as memcached refuses it, when memory was preallocated (-L, -e), and past the arena reserved.
+   */
   setMemLimit(bytes: number): boolean {
     const pages = Math.floor(bytes / this.pageSize);
-    if (pages > this.maxPages || pages < 1) return false;
+    const s = this.shared.settings;
+    if (s.preallocate || s.prefillPool === true || pages > this.maxPages || pages < 1) return false;
+    this.locks.lock(G.slabLock);
     Atomics.store(this.c32, G.memLimitPages, pages);
     this.cf[F.glob + FG.memLimitBytes] = bytes;
+    memoryRelease(this);
+    this.locks.unlock(G.slabLock);
     return true;
   }
 

@@ -69,7 +69,7 @@ function liveSettings(c: Conn): LiveSettings {
   const ctl = c.ctx.ctl;
   const uints = new Map(EXT_UINT_SETTINGS.map(([, stat], i) => [stat, ctl.extSetting(i)]));
   return {
-    verbosity: ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings(),
+    maxBytes: store.memLimit(), verbosity: ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings(),
     trackSizes: store.c32[G.sizesOn] !== 0, // item_stats_sizes_status()
     ext: { uints, maxFrag: ctl.extMaxFrag() },
   };
