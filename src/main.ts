@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const storeShared = createStore(storeSettings);
   warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
-  const ctlSab = createServerCtl(settings.verbose);
+  const ctlSab = createServerCtl(settings.verbose, settings.napiIds);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);

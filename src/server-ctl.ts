@@ -16,6 +16,8 @@ export const Ctl = {
   verbosity: 5, connStructures: 6, timeInListenDisabledMs: 7,
   /** TLS (tls/certificates.ts): memcached's counters, the last refresh_certs time, and how many there were. */
   sslHandshakeErrors: 8, sslNewSessions: 9, certRefreshTime: 10, certGeneration: 11,
+  /** -N, and memcached's round_robin_fallback: connections handed out round-robin for want of a NAPI id. */
+  napiIds: 12, roundRobinFallback: 13,
 } as const;
 const CTL_WORDS = 32;
 
@@ -31,11 +33,12 @@ export const EXT_UINT_SETTINGS: ReadonlyArray<[command: string, stat: string, in
 ];
 const EXT_BASE = 16, EXT_MAX_FRAG_F64 = 12; // Float64 index: byte 96
 
-export function createServerCtl(verbosity: number): SharedArrayBuffer {
+export function createServerCtl(verbosity: number, napiIds = 0): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(CTL_WORDS * 4);
   const i32 = new Int32Array(sab);
   i32[Ctl.acceptingConns] = 1;
   i32[Ctl.verbosity] = verbosity;
+  i32[Ctl.napiIds] = napiIds;
   EXT_UINT_SETTINGS.forEach(([, , initial], i) => { i32[EXT_BASE + i] = initial; });
   new Float64Array(sab)[EXT_MAX_FRAG_F64] = 0.8;
   return sab;
@@ -59,6 +62,9 @@ export class ServerCtl {
  * conn_listening's -c check, for whichever thread accepted: the new connection's row in the
  * connection table, counted in curr/total_connections; or -1, counted in rejected_connections
  * (the caller then answers with refuseConn). Atomic, so workers accepting on one unix socket agree.
+ * With -N every admitted connection counts in round_robin_fallback: memcached asks the kernel for the
+ * socket's NAPI id (SO_INCOMING_NAPI_ID) and falls back to round robin when there is none, as on loopback;
+ * Node cannot ask, so every connection takes that fallback.
  */
 export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): number {
   const row = ctl.add(Ctl.currConns, 1) > maxConns ? -1 : table.claim();
@@ -68,6 +74,7 @@ export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): n
     return -1;
   }
   ctl.add(Ctl.totalConns, 1);
+  if (ctl.get(Ctl.napiIds) !== 0) ctl.add(Ctl.roundRobinFallback, 1);
   if (row + 1 > ctl.get(Ctl.connStructures)) ctl.set(Ctl.connStructures, row + 1);
   return row;
 }

@@ -46,12 +46,21 @@ test('short, clustered, attached and long forms', () => {
   assert.equal(run('-m', '64m').maxBytes, 64 * 1048576, 'atoi stops at the junk, as memcached');
 });
 
+test('-N is checked as memcached checks it: more than 0, no more than -t', () => {
+  assert.equal(run('-t', '4', '-N', '2').napiIds, 2);
+  assert.equal(run('-t', '4').napiIds, 0);
+  const zero = exits(['-N', '0']);
+  assert.deepEqual([zero.code, zero.stderr], [1, 'Maximum number of NAPI IDs must be greater than 0\n']);
+  const over = exits(['-t', '2', '-N', '3']);
+  assert.deepEqual([over.code, over.stderr], [64, 'Number of napi_ids(3) cannot be greater than number of threads(2)\n']);
+});
+
 test('-h, -V and -i print and exit 0; later errors are not reached', () => {
   const v = exits(['-V', '-t', '0']);
   assert.deepEqual([v.code, v.stdout, v.stderr], [0, 'cachalot 0.1.0\n', '']);
   const h = exits(['--help']);
   assert.equal(h.code, 0); assert.match(h.stdout, /^cachalot 0\.1\.0\n-p, --port=<num>/);
-  assert.doesNotMatch(h.stdout, /--napi_ids/, 'only what we support');
+  assert.match(h.stdout, /^-N, --napi_ids {12}number of napi ids/m);
   assert.match(h.stdout, /^-e, --memory-file=<file>/m);
   assert.equal(run('-e', '/tmp/m', '-f', '1.5').memoryFile, '/tmp/m');
   assert.equal(run('-f', '1.50').slabConfig, '1.50', 'the text as given: a restart compares it as memcached does');

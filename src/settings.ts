@@ -6,7 +6,7 @@
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
 // means 64 MB here as there. Options memcached has and Cachalot cannot honour (-e memory file,
-// -N napi ids, extstore `-o` options) are refused, never ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts.
+// extstore `-o` options) are refused, never ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts.
 
 import { licenseText, usageText, versionLine } from './usage.ts';
 import { atof, atoi, safeStrtol, safeStrtoul, strtolOctal } from './settings/c-numbers.ts';
@@ -28,6 +28,7 @@ export type Settings = {
   numThreadsPerUdp: number;  // memcached: 1 when several -l interfaces, else threads
   maxBytes: number;          // -m in bytes
   maxConns: number;          // -c
+  napiIds: number;           // -N: 0, or how many NAPI ids to spread over the workers (see dispatcher/README.md)
   reqsPerEvent: number;      // -R
   backlog: number;           // -b
   protocol: Protocol;        // -B (forced binary by -S, ascii by -Y, as memcached)
@@ -85,7 +86,7 @@ export function defaultSettings(): Settings {
     reqsPerEvent: 20, backlog: 1024, protocol: 'auto', itemSizeMax: MB, factor: 1.25,
     chunkSizeMin: 48, preallocate: false, evictToFree: true, useCas: true, shutdownEnabled: false,
     verbose: 0, user: null, sasl: false, authFile: null, pidFile: null, daemonize: false, lockMemory: false,
-    enableCoredumps: false, prefixDelimiter: ':', detailEnabled: false, flushEnabled: true,
+    enableCoredumps: false, prefixDelimiter: ':', detailEnabled: false, flushEnabled: true, napiIds: 0,
     dumpEnabled: true, watchEnabled: true, portFilename: null,
     maxConnsFast: true, hashpowerInit: 0, hashExpand: true, hashAlgorithm: 'murmur3',
     slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
@@ -168,14 +169,9 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'Y': s.authFile = arg; return null;
     case 'o': return applySubopts(st, arg);
     case 'Z': s.tls.enabled = true; return null;
-    default: return refuseUnsupported(c);
-  }
-}
-
-/** The options memcached has that Cachalot refuses: a clear reason, EX_USAGE. */
-function refuseUnsupported(c: string): Exit {
-  switch (c) {
-    case 'N': return usageFail('cachalot: -N (napi ids) is not supported');
+    case 'N':
+      s.napiIds = atoi(arg);
+      return s.napiIds <= 0 ? fail1('Maximum number of NAPI IDs must be greater than 0') : null;
     default: return fail1(`Illegal argument "${c}"`);
   }
 }
@@ -462,6 +458,9 @@ function checkPorts(st: ParseState): Exit | null {
 }
 
 function validate(st: ParseState): Exit | null {
+  if (st.s.napiIds > st.s.threads) {
+    return usageFail(`Number of napi_ids(${st.s.napiIds}) cannot be greater than number of threads(${st.s.threads})`);
+  }
   const r = checkItemSize(st)
     ?? (st.slabSizesUnparsed !== null ? parseSlabSizes(st, st.slabSizesUnparsed) : null)
     ?? checkLru(st);

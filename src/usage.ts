@@ -67,6 +67,8 @@ export function usageText(): string {
 -e, --memory-file=<file>  restartable cache: items are saved in <file> when stopped
                           with SIGUSR1 (or "shutdown graceful"), and found again by the
                           next start with the same file and memory settings
+-N, --napi_ids            number of napi ids (taken; Node cannot read a socket's NAPI id,
+                          so connections go round-robin, counted in round_robin_fallback)
 -Z, --enable-ssl          enable TLS/SSL
 -o, --extended            comma separated list of extended options
                           most options have a 'no_' prefix to disable

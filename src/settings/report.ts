@@ -94,15 +94,16 @@ function reportSettingsExtended(
   emit('read_buf_mem_limit', s.readBufMemLimit);
   emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
   emit('inline_ascii_response', 'no');
-  reportSettingsAbsent(emit, live, s.tls, s.memoryFile);
+  reportSettingsAbsent(emit, live, s.tls, s.memoryFile, s.napiIds);
 }
 
 /**
  * extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf), but for
- * the extstore settings the `extstore` command changed, and the TLS settings as given.
+ * the extstore settings the `extstore` command changed, and the TLS settings as given. memcached prints
+ * num_napi_ids with %s: "(null)" without -N, and with -N its `stats settings` crashes; here it is the number.
  */
 function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, tls: TlsSettings,
-  memoryFile: string | null): void {
+  memoryFile: string | null, napiIds: number): void {
   const ext = (name: string, initial: number): number => live.ext?.uints.get(name) ?? initial;
   const lines: Array<[string, string | number]> = [
     ['ext_item_size', ext('ext_item_size', 512)], ['ext_item_age', ext('ext_item_age', 4294967295)],
@@ -115,7 +116,7 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
     ['ssl_verify_mode', tls.verifyMode], ['ssl_keyformat', tls.keyFormat], ['ssl_ciphers', tls.ciphers ?? 'NULL'],
     ['ssl_ca_cert', tls.caCert ?? 'NULL'], ['ssl_wbuf_size', tls.wbufSize], ['ssl_session_cache', yesNo(tls.sessionCache)],
     ['ssl_kernel_tls', yesNo(tls.kernelTls)], ['ssl_min_version', TLS_VERSION_NAMES[tls.minVersion]],
-    ['num_napi_ids', '(null)'], ['memory_file', memoryFile ?? '(null)'],
+    ['num_napi_ids', napiIds === 0 ? '(null)' : napiIds], ['memory_file', memoryFile ?? '(null)'],
   ];
   for (const [name, value] of lines) emit(name, value);
 }

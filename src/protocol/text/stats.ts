@@ -107,7 +107,7 @@ function serverStats(c: Conn, emit: Emit): void {
   emit('read_buf_bytes', ctl.get(Ctl.currConns) * 4096);
   emit('read_buf_bytes_free', 0);
   emit('read_buf_oom', sum(ThreadStat.read_buf_oom));
-  emit('reserved_fds', 20);
+  emit('reserved_fds', 5 * settings.threads); // memcached reserves 5 per worker: its event base and notify pipe
   emit('cmd_get', sum(ThreadStat.get_cmds));
   emit('cmd_set', slab(SlabStat.set_cmds));
   emit('cmd_flush', sum(ThreadStat.flush_cmds));
@@ -159,7 +159,7 @@ function loggerStats(c: Conn, emit: Emit): void {
   emit('log_watchers', watcherCount(c.ctx.store));
   tlsStats(c, emit);
   emit('unexpected_napi_ids', 0);
-  emit('round_robin_fallback', 0);
+  emit('round_robin_fallback', c.ctx.ctl.get(Ctl.roundRobinFallback));
 }
 
 /** memcached's TLS counters, with -Z only. */
