@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kindsFor, serverFor, spec } from './support/spec.ts';
-import { differential } from './support/differential.ts';
+import { BINARY_NOOP_SENTINEL, differential } from './support/differential.ts';
 import { Client } from './support/client.ts';
 import { sleep, startServer } from './support/server.ts';
 import net from 'node:net';
@@ -26,6 +26,13 @@ spec('stats: unknown subcommands are ERROR, reset answers RESET', [
   ['stats foo\r\n', 'ERROR\r\n'],
   ['stats reset\r\n', 'RESET\r\n'],
 ]);
+
+// Debian's memcached has extstore built in: without -o ext_path, `stats extstore` lists nothing and ends, while its
+// binary STAT knows no such group (pylibmc's get_stats('extstore') failed on Cachalot with the text ERROR)
+differential('stats extstore: END without external storage', ['stats extstore\r\n'], { fresh: false });
+differential('stats extstore over binary: no such group (KEY_ENOENT)',
+  [Buffer.from('80100008000000000000000800000000000000000000000065787473746f7265', 'hex')],
+  { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
 
 // Line for line the same as memcached's (the settings differential masks nothing here).
 differential('stats settings: every line of memcached 1.6.18, in its order', ['stats settings\r\n']);

@@ -37,6 +37,9 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   if (tokIs(c, buf, 1, SUB.detail)) { statsDetail(c, buf, ntokens); return; }
   if (tokIs(c, buf, 1, SUB.cachedump)) { processCachedump(c, buf, ntokens); return; }
   const group = buf.toString('latin1', c.tokens[2], c.tokens[3]);
+  // memcached built with extstore (Debian's) but started without a path has no pages to list: just END.
+  // Its binary STAT has no such group (KEY_ENOENT), so this stays out of reportStats.
+  if (group === 'extstore') { out.bytes(REPLY.END); return; }
   if (!reportStats(c, group, emit)) { out.bytes(REPLY.ERROR); return; }
   if (!SIZES_SWITCHES.has(group)) out.bytes(REPLY.END); // memcached ends these two without END
 }
