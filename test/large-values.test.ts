@@ -217,3 +217,58 @@ for (const kind of kindsFor()) {
     } finally { c.end(); await server.stop(); }
   });
 }
+
+// Multi-get lines longer than a read: memcached grows its read buffer for them without bound (clients send
+// every key of get_many / get_multi in one line). Past 64 KB Cachalot answers such a line as it arrives.
+const LONG_KEY = (i: number): string => `${String(i).padStart(6, '0')}:`.padEnd(250, 'k');
+
+/** A get line of `n` 250-byte keys (`extra` spliced in at `at`), in one string. */
+function longGetLine(n: number, extra = '', at = -1): string {
+  const keys: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i === at) keys.push(extra);
+    keys.push(LONG_KEY(i));
+  }
+  return `get ${keys.join(' ')}\r\n`;
+}
+
+for (const kind of kindsFor()) {
+  test(`large: a 3 MB get line of 12000 keys is answered whole, its hits in line order [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const c = await Client.connect(server.port);
+    try {
+      let sets = '', want = '';
+      for (let i = 0; i < 12000; i += 97) {
+        sets += `set ${LONG_KEY(i)} ${i} 0 ${String(i).length} noreply\r\n${i}\r\n`;
+        want += `VALUE ${LONG_KEY(i)} ${i} ${String(i).length}\r\n${i}\r\n`;
+      }
+      assert.equal((await c.request(`${sets}mn\r\n`, 4)).toString(), 'MN\r\n');
+      const line = Buffer.from(`${longGetLine(12000)}version\r\n`);
+      for (let at = 0; at < line.length; at += 7919) await c.send(line.subarray(at, at + 7919)); // over many reads
+      assert.equal((await c.readUntil('END\r\n')).toString('latin1'), `${want}END\r\n`);
+      assert.match(await c.readLine(), /^VERSION /, 'the connection goes on after it');
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
+// The error paths inside the line's first 64 KB, where nothing has been sent yet: memcached's replies exactly.
+spec('large: a long get line with a key over 250 bytes, a NUL or no key at all, then the next command', [
+  [`set ${LONG_KEY(10)} 0 0 1\r\nx\r\n`, 'STORED\r\n'],
+  [`${longGetLine(400, 'x'.repeat(251), 100)}version\r\n`, 'CLIENT_ERROR bad command line format\r\nVERSION 1.6.18\r\n'],
+  [`${longGetLine(400, 'ab\0cd', 20)}version\r\n`, `VALUE ${LONG_KEY(10)} 0 1\r\nx\r\nEND\r\nVERSION 1.6.18\r\n`],
+  [`get${' '.repeat(70_000)}\r\nversion\r\n`, 'ERROR\r\nVERSION 1.6.18\r\n'],
+], { fresh: true, split: false });
+
+test('large: a key over 250 bytes late in a long get line ends it there; the connection goes on [cachalot]', async () => {
+  // Past 64 KB the line is answered as it arrives: the hits before the bad key may already be sent (memcached,
+  // holding the whole line, answers only the error). The error comes once, and the line's rest is skipped.
+  const server = await serverFor('cachalot', [], true);
+  const c = await Client.connect(server.port);
+  try {
+    assert.equal((await c.request(`set ${LONG_KEY(3)} 0 0 1\r\nx\r\n`, 8)).toString(), 'STORED\r\n');
+    const line = Buffer.from(`${longGetLine(2000, 'x'.repeat(300), 1500)}version\r\n`);
+    for (let at = 0; at < line.length; at += 7919) await c.send(line.subarray(at, at + 7919));
+    const reply = (await c.readUntil('VERSION 1.6.18\r\n')).toString('latin1');
+    assert.match(reply, /^(VALUE 000003:k+ 0 1\r\nx\r\n)?CLIENT_ERROR bad command line format\r\nVERSION 1\.6\.18\r\n$/);
+  } finally { c.end(); await server.stop(); }
+});

@@ -85,6 +85,10 @@ export class Conn {
   nreadOwner: ProtoValue | typeof NREAD_META = Proto.ascii;
   /** Bytes of a refused value still to skip (conn_swallow). */
   sbytes = 0;
+  /** Inside a text get line answered as it arrives (protocol/text/read-command.ts LongGet); 0 when not. */
+  longGet = 0;
+  /** The keys that line has named so far. */
+  longGetKeys = 0;
 
   reqsLeft = 0;
   yieldPending = false;
@@ -118,6 +122,7 @@ export class Conn {
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
+    this.longGet = this.longGetKeys = 0;
     this.noreply = false;
     this.yieldPending = this.writeBlocked = this.authenticated = false;
     this.asciiAuthBytes = 0;

@@ -53,8 +53,31 @@ export function processGetLine(c: Conn, buf: Buffer, s: number, lineEnd: number)
 /** The keys of a get from p to the line's end: a VALUE block per hit, then END. */
 function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
   exptimeRel: number): void {
+  if (lookupKeys(c, buf, p, lineEnd, returnCas, shouldTouch, exptimeRel) < 0) return;
+  c.ctx.out.bytes(REPLY.END);
+  c.ctx.out.commit(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
+}
+
+/**
+ * Part of a get line too long to wait for (read-command.ts continueLongGet): the VALUE blocks of the keys in
+ * buf[p, end), all of them complete. How many keys, or -1 once the get is over (a key too long, answered).
+ */
+export function getLineKeys(c: Conn, buf: Buffer, p: number, end: number, returnCas: boolean): number {
+  return lookupKeys(c, buf, p, end, returnCas, false, 0);
+}
+
+/** A long get line's end: END, or ERROR if it named no key at all, as `get` alone gets. */
+export function getLineEnd(c: Conn, keys: number): void {
+  c.ctx.out.bytes(keys === 0 ? REPLY.ERROR : REPLY.END);
+  c.ctx.out.commit();
+}
+
+/** The VALUE blocks of the keys in buf[p, lineEnd): how many keys, or -1 (a key too long: answered; or the client gone). */
+function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
+  exptimeRel: number): number {
   const out = c.ctx.out;
   const store = c.ctx.store;
+  let keys = 0;
   let markSize = out.size(); // how much was pending when this command's reply started, or was last sent
   // Read once per command, not per key: -v lines are diagnostics, and a `verbosity` sent meanwhile on
   // another connection is not ordered against this command's keys anyway.
@@ -73,18 +96,18 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
         out.dropUncommitted();
         c.udp?.truncated(out.pos);
         out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
-        return;
+        return -1;
       }
+      keys++;
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
       if (out.size() - markSize > OUT_CHUNK) {
-        if (!connFlushIfLarge(c)) return;
+        if (!connFlushIfLarge(c)) return -1;
         markSize = out.size();
       }
     }
   }
-  out.bytes(REPLY.END);
-  out.commit(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
+  return keys;
 }
 
 /** A multi-get's keys are looked up in batches, each batch's memory warmed first (Store.warmLookups). */

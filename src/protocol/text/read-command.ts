@@ -5,7 +5,7 @@ import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
-import { processGetCommand, processGetLine } from './get.ts';
+import { getLineEnd, getLineKeys, KEY_MAX_LENGTH, processGetCommand, processGetLine } from './get.ts';
 import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
 import {
@@ -23,10 +23,13 @@ import { tryReadCommandAsciiAuth } from '../../auth/ascii-auth.ts';
 /** Without a newline in this many bytes memcached gives up on the client, unless it is a get. */
 const LINE_GARBAGE_LIMIT = 2048;
 /**
- * memcached lets a get line grow without bound; we stop at this (and hang up), so that one client's
- * endless line cannot take the server's memory. Well above 24 keys of 250 bytes.
+ * memcached lets a get line grow without bound in its read buffer (pymemcache's get_many and pylibmc's
+ * get_multi send one line for all their keys). Past this much without its end, a get line is answered
+ * as it arrives instead, key by key, so that the input kept stays under a key's length whatever the line's.
  */
-export const MAX_GET_LINE = 1024 * 1024;
+const LONG_GET_AT = 64 * 1024;
+/** Conn.longGet: where a get line answered as it arrives stands. */
+const LongGet = { none: 0, get: 1, gets: 2, skipToEnd: 3 } as const;
 
 const L = (s: string): Buffer => Buffer.from(s);
 const CMD = {
@@ -42,6 +45,7 @@ const CMD = {
 /** One command from the input; false when the line is not complete yet. */
 export function tryReadCommandAscii(c: Conn): boolean {
   if (c.ctx.settings.authFile !== null && !c.authenticated) return tryReadCommandAsciiAuth(c); // -Y
+  if (c.longGet !== LongGet.none) return continueLongGet(c);
   const buf = c.rbuf;
   const start = c.rpos;
   const nl = findNewline(buf, start, c.rend);
@@ -74,8 +78,63 @@ function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
   while (p < c.rend && buf[p] === 0x20) p++;
   const isGet = startsWith(buf, p, c.rend, 'get ') || startsWith(buf, p, c.rend, 'gets ');
   if (p - start > 100 || !isGet) connCloseWithReason(c, 'line too long without a newline');
-  else if (avail > MAX_GET_LINE) connCloseWithReason(c, 'get line over the limit');
+  else if (avail >= LONG_GET_AT && c.udp === null) return startLongGet(c, p);
   return c.state === ConnState.closing;
+}
+
+/** A get line past LONG_GET_AT, its command word at p: from here on its keys are answered as they arrive. */
+function startLongGet(c: Conn, p: number): boolean {
+  const gets = c.rbuf[p + 3] === 0x73;
+  c.longGet = gets ? LongGet.gets : LongGet.get;
+  c.longGetKeys = 0;
+  c.rpos = p + (gets ? 5 : 4);
+  return continueLongGet(c);
+}
+
+/**
+ * The rest of a long get line: the keys that have ended (a space after them) are answered, the one still
+ * arriving is kept; at the newline, the last keys and END. The reply is the one memcached gives for the
+ * whole line, but that its first VALUE blocks leave before the line ends: a key over 250 bytes late in the
+ * line then cannot take them back (memcached answers only its CLIENT_ERROR). After that error, or a NUL
+ * (where memcached's strlen ends the line), the rest of the line is skipped. True when the line has ended.
+ */
+function continueLongGet(c: Conn): boolean {
+  const buf = c.rbuf, start = c.rpos;
+  const nl = findNewline(buf, start, c.rend);
+  if (c.longGet === LongGet.skipToEnd) return skipLongGet(c, nl);
+  const gets = c.longGet === LongGet.gets;
+  if (nl >= 0) {
+    const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
+    c.rpos = nl + 1;
+    c.longGet = LongGet.none;
+    const keys = getLineKeys(c, buf, start, lineEnd, gets);
+    if (keys >= 0) getLineEnd(c, c.longGetKeys + keys);
+    if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd);
+    return true;
+  }
+  const nul = endAtNul(buf, start, c.rend);
+  let ended = nul; // the keys that have ended: up to a NUL, or to the last space
+  if (nul === c.rend) {
+    while (ended > start && buf[ended - 1] !== 0x20) ended--;
+    // a key still arriving that is already too long ends the get now: lookupKeys answers it with the rest
+    if (c.rend - ended > KEY_MAX_LENGTH) ended = c.rend;
+  }
+  const keys = getLineKeys(c, buf, start, ended, gets);
+  c.rpos = ended;
+  if (keys < 0) c.longGet = LongGet.skipToEnd;
+  else if (nul < c.rend) { getLineEnd(c, c.longGetKeys + keys); c.longGet = LongGet.skipToEnd; }
+  else c.longGetKeys += keys;
+  if (c.longGet === LongGet.skipToEnd) c.rpos = c.rend;
+  return false;
+}
+
+/** After a long get line's reply: its input up to the newline is dropped. */
+function skipLongGet(c: Conn, nl: number): boolean {
+  if (nl < 0) { c.rpos = c.rend; return false; }
+  c.rpos = nl + 1;
+  c.longGet = LongGet.none;
+  if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd);
+  return true;
 }
 
 function startsWith(buf: Buffer, p: number, end: number, s: string): boolean {
