@@ -153,7 +153,7 @@ for (const kind of kindsFor()) {
       assert.equal(stat(general, 'slab_global_page_pool'), pages(full, cls) - 2);
       assert.equal(stat(general, 'slabs_moved'), pages(full, cls) - 2);
       // each move the automover asked for, logged to `watch sysevents` as memcached's LOGGER_SLAB_MOVE (memcached
-      // also logs its crawler's scheduling there, type=lru_crawler: Cachalot's crawler has no such schedule)
+      // also logs its crawler's scheduling there, type=lru_crawler, per LRU: Cachalot schedules per class)
       for (let moved = 0; moved < pages(full, cls) - 2;) {
         const line = await watcher.readLine();
         if (line.includes(' type=lru_crawler ')) continue;

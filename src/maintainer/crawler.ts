@@ -10,28 +10,28 @@ import { assocFind } from "../store/assoc.ts";
 import { hash } from "../store/hash.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { F, FG, G, MAX_CLASSES } from "../store/layout.ts";
+import { CrawlSchedule } from "./crawl-schedule.ts";
 
-const CRAWL_EVERY_S = 10; // how often a full walk starts on its own
 const CRAWL_PAGES_PER_ROUND = 4;
 
 /**
- * The crawler's schedule, kept by the maintainer thread: a walk of every class every CRAWL_EVERY_S seconds
- * while the crawler is enabled (the first at start, as memcached), and the walks `lru_crawler crawl` asks for
- * (G.crawlSignal, with the classes in G.crawlMaskLo/Hi). A walk goes CRAWL_PAGES_PER_ROUND pages a round,
- * and checks at most lru_crawler_tocrawl items per class (0: all).
+ * The crawler, run by the maintainer thread: the walks memcached's maintainer schedules while the crawler is
+ * enabled (crawl-schedule.ts: every class at start, then each as its items' TTLs make it worth it), and the
+ * walks `lru_crawler crawl` asks for (G.crawlSignal, with the classes in G.crawlMaskLo/Hi). A walk goes
+ * CRAWL_PAGES_PER_ROUND pages a round, and checks at most lru_crawler_tocrawl items per class (0: all).
  */
 export class Crawler {
   private page = -1; // -1: not crawling
-  private lastCrawl: number;
+  /** The walk under way was scheduled (its items' TTLs feed the schedule), not asked for. */
+  private scheduled = false;
+  private lastCheck = -1;
+  private readonly schedule = new CrawlSchedule();
   private readonly classes = new Uint8Array(MAX_CLASSES);
   private readonly checked = new Int32Array(MAX_CLASSES);
   private tocrawl = 0;
   private readonly st: Store;
 
-  constructor(st: Store) {
-    this.st = st;
-    this.lastCrawl = st.currentTime() - CRAWL_EVERY_S;
-  }
+  constructor(st: Store) { this.st = st; }
 
   /** One round: maybe start a walk, then crawl a few pages. True when it did something. */
   round(): boolean {
@@ -54,8 +54,12 @@ export class Crawler {
       const lo = c32[G.crawlMaskLo], hi = c32[G.crawlMaskHi];
       for (let id = 0; id < MAX_CLASSES; id++) this.classes[id] = ((id < 32 ? lo >>> id : hi >>> (id - 32)) & 1);
       Atomics.store(c32, G.crawlSignal, 0);
-    } else if (c32[G.lruCrawler] !== 0 && st.currentTime() - this.lastCrawl >= CRAWL_EVERY_S) {
-      this.classes.fill(1);
+      this.scheduled = false;
+    } else if (c32[G.lruCrawler] !== 0 && st.currentTime() !== this.lastCheck) { // once a second, as memcached's
+      this.lastCheck = st.currentTime();
+      if (!this.schedule.due(this.lastCheck, this.classes)) return;
+      this.schedule.begin();
+      this.scheduled = true;
     } else {
       return;
     }
@@ -68,7 +72,7 @@ export class Crawler {
 
   private finish(): void {
     this.page = -1;
-    this.lastCrawl = this.st.currentTime();
+    if (this.scheduled) this.schedule.end(this.classes);
     Atomics.store(this.st.c32, G.crawlerRunning, 0);
   }
 
@@ -87,6 +91,7 @@ export class Crawler {
       if (this.tocrawl !== 0 && this.checked[lruClass]++ >= this.tocrawl) continue;
       st.stats.row[THREAD_FIELDS + lruClass * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
       if (looksDead(st, it)) reclaimIfDead(st, it, lruClass);
+      else if (this.scheduled) this.schedule.tally(lruClass, st.a32[it * 2 + ItemField.exptime], st.currentTime());
     }
   }
 }

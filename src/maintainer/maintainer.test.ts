@@ -101,3 +101,46 @@ test("lru_crawler crawl <classes>: a walk of just those classes, at most tocrawl
   assert.equal(st.currItems(), 500, "the other class untouched");
   assert.equal(st.requestCrawl(classes), true, "free again once the walk is done");
 });
+
+/** Rounds of the crawler, as the maintainer runs them, until it rests; true when a walk started. */
+function crawlRounds(crawler: Crawler): boolean {
+  let walked = false;
+  while (crawler.round()) walked = true;
+  return walked;
+}
+
+test("the crawler walks on memcached's schedule: every class at start, then a minute later while nothing expires", () => {
+  const st = new Store(createStore(settings()), 1);
+  for (let i = 0; i < 1000; i++) put(st, `k:${i}`, "v"); // no TTL: nothing for a walk to reclaim
+  const crawler = new Crawler(st);
+  assert.equal(crawlRounds(crawler), true, "a walk at start");
+  st.clockAdvance(1);
+  assert.equal(crawlRounds(crawler), false, "the walk ended: the next is planned 60 + 5 s on");
+  st.clockAdvance(65);
+  assert.equal(crawlRounds(crawler), false);
+  st.clockAdvance(1);
+  assert.equal(crawlRounds(crawler), true, "66 s after the plan");
+  st.clockAdvance(1);
+  crawlRounds(crawler); // plans the next: 120 + 5 s on
+  st.clockAdvance(125);
+  assert.equal(crawlRounds(crawler), false);
+  st.clockAdvance(1);
+  assert.equal(crawlRounds(crawler), true);
+  assert.equal(general(st).get("lru_crawler_starts"), 3);
+});
+
+test("the crawler comes back within seconds to a class whose items expire within the minute", () => {
+  const st = new Store(createStore(settings()), 1);
+  for (let i = 0; i < 1000; i++) put(st, `k:${i}`, "v", 1, 0, 0, st.realtime(30));
+  const crawler = new Crawler(st);
+  assert.equal(crawlRounds(crawler), true);
+  st.clockAdvance(1);
+  assert.equal(crawlRounds(crawler), false, "planned 5 s on: their TTLs are in the walk's first minute");
+  st.clockAdvance(5);
+  assert.equal(crawlRounds(crawler), false);
+  st.clockAdvance(1);
+  assert.equal(crawlRounds(crawler), true);
+  st.clockAdvance(30); // past their exptime: the next walk (planned at this round, due 6 s on) reclaims them
+  for (let t = 0; t <= 6; t++) { crawlRounds(crawler); st.clockAdvance(1); }
+  assert.equal(general(st).get("crawler_reclaimed"), 1000, "reclaimed once expired");
+});
