@@ -475,3 +475,38 @@ test('the server leaves the pipes it was given blocking, for whoever shares them
   assert.equal(flags & 0o4000, 0, `stderr's flags ${flags.toString(8)} hold no O_NONBLOCK`);
   assert.match(s.stderr(), /<\d+ set k 0 0 1/, 'and the workers\' lines still reach it');
 });
+
+/** Send `data`, then end the sending side (FIN) at once, and read what comes back until the server closes. */
+function sendAndHalfClose(port: number, data: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => { got += d; });
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+    s.on('connect', () => s.end(data));
+  });
+}
+
+for (const kind of kindsFor()) {
+  test(`a client that sends its commands and hangs up at once gets them all run: the last read is worked off first [${kind}]`, async () => {
+    // -R 20 (the default): 45 commands in one read are run in three turns, and the client's FIN arrives
+    // between them; memcached reads its EOF only once the commands before it are done
+    const server = await serverFor(kind, [], true);
+    try {
+      const versions = await sendAndHalfClose(server.port, 'version\r\n'.repeat(45));
+      assert.equal(versions, 'VERSION 1.6.18\r\n'.repeat(45));
+      let sets = '';
+      for (let i = 0; i < 200; i++) sets += `set hup${i} 0 0 1 noreply\r\nx\r\n`;
+      assert.equal(await sendAndHalfClose(server.port, sets), '');
+      const c = await Client.connect(server.port);
+      let gets = '';
+      for (let i = 0; i < 200; i++) gets += `get hup${i}\r\n`;
+      await c.send(`${gets}mn\r\n`);
+      const reply = (await c.readUntil('MN\r\n')).toString('latin1');
+      assert.equal(reply.split('VALUE ').length - 1, 200, 'every set before the hang-up stored');
+      c.end();
+    } finally { await server.stop(); }
+  });
+}

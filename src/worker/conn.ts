@@ -92,6 +92,8 @@ export class Conn {
 
   reqsLeft = 0;
   yieldPending = false;
+  /** The client has sent its last byte (EOF) while commands it sent were still waiting their turn. */
+  inputEnded = false;
   writeBlocked = false;
   lastCmdTime = 0;
   authenticated = false;
@@ -124,7 +126,7 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = 0;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = false;
     this.asciiAuthBytes = 0;
     this.closeReason = '';
     this.closeKind = 0;

@@ -68,12 +68,13 @@ export function driveMachine(c: Conn): void {
       case ConnState.waiting:
         connFlush(c);
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
+        if (c.inputEnded) connClose(c);
         return; // the next 'data' event drives us again
       case ConnState.nread:
-        if (!readValue(c)) { connFlush(c); return; }
+        if (!readValue(c)) { connFlush(c); if (c.inputEnded) connClose(c); return; }
         break;
       case ConnState.swallow:
-        if (!swallow(c)) { connFlush(c); return; }
+        if (!swallow(c)) { connFlush(c); if (c.inputEnded) connClose(c); return; }
         break;
       case ConnState.mwrite:
         connFlush(c);
@@ -318,6 +319,9 @@ export function onConnReadEnd(c: Conn, status: number): void {
   if (status !== UV_EOF) c.closeReason = errnoName(status);
   // memcached's read path says normal; a connection in conn_watch is closed by a side thread, with none said
   else if (c.state !== ConnState.watch) c.closeKind = CloseReason.NORMAL;
+  // Commands already read still run, as memcached reads its EOF only once its buffer is worked off: those
+  // left by a -R yield, or behind replies the client has yet to take. The machine closes once they are done.
+  if (status === UV_EOF && (c.yieldPending || c.writeBlocked) && c.state !== ConnState.watch) { c.inputEnded = true; return; }
   connClose(c);
 }
 
