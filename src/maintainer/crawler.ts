@@ -113,8 +113,7 @@ function reclaimIfDead(st: Store, it: number, clsid: number): void {
     const exp = st.a32[it * 2 + ItemField.exptime];
     if (flushed || (exp !== 0 && exp <= st.currentTime())) {
       const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
-      row[base + SlabStat.crawler_reclaimed]++;
-      row[base + SlabStat.reclaimed]++;
+      row[base + SlabStat.crawler_reclaimed]++; // not `reclaimed`: memcached counts there only its LRU's own finds
       if ((st.a32[it * 2 + ItemField.bits] & ItemFlag.FETCHED) === 0 && !flushed) row[base + SlabStat.expired_unfetched]++;
       st.doItemUnlink(it, hv);
     }

@@ -34,7 +34,8 @@ test("the crawler reclaims expired items nobody asks for; the juggler moves idle
     st.clockAdvance(30); // past the exptime, and past the crawler's interval
     assert.ok(await until(() => st.currItems() === 100), `curr_items ${st.currItems()}`);
     const g = general(st);
-    assert.equal(g.get("reclaimed"), 2000); // by the LRU juggler or the crawler, whichever came first
+    // by the LRU juggler (reclaimed) or the crawler (crawler_reclaimed), whichever came first, as memcached counts
+    assert.equal(g.get("reclaimed")! + g.get("crawler_reclaimed")!, 2000);
     assert.equal(g.get("expired_unfetched"), 2000);
     // The juggler may reclaim everything before the crawler's first pass: wait for both to have run.
     assert.ok(await until(() => general(st).get("lru_crawler_starts")! >= 1), "the crawler ran");
@@ -68,7 +69,7 @@ test("a crawl over the slab pages reclaims expired items wherever they sit in th
   const g = general(st);
   assert.equal(g.get("crawler_reclaimed"), 1000);
   assert.equal(g.get("crawler_items_checked"), 3000);
-  assert.equal(g.get("reclaimed"), 1000);
+  assert.equal(g.get("reclaimed"), 0, "the crawler's reclaims count in crawler_reclaimed only, as memcached's");
   for (let i = 0; i < 3000; i += 3) {
     const k = Buffer.from(`k:${i}`);
     const it = st.itemGet(k, 0, k.length);
