@@ -4,7 +4,6 @@
 import type { Protocol, Settings } from '../settings.ts';
 import type { StoreSettings } from '../store/store.ts';
 import { TLS_VERSION_NAMES } from './tls-settings.ts';
-import type { TlsSettings } from './tls-settings.ts';
 
 /** What `stats settings` shows that changes while running; each defaults to the start-up value. */
 export type LiveSettings = {
@@ -94,7 +93,7 @@ function reportSettingsExtended(
   emit('read_buf_mem_limit', s.readBufMemLimit);
   emit('track_sizes', yesNo(live.trackSizes ?? s.trackSizes));
   emit('inline_ascii_response', 'no');
-  reportSettingsAbsent(emit, live, s.tls, s.memoryFile, s.napiIds);
+  reportSettingsAbsent(emit, live, s);
 }
 
 /**
@@ -102,8 +101,8 @@ function reportSettingsExtended(
  * the extstore settings the `extstore` command changed, and the TLS settings as given. memcached prints
  * num_napi_ids with %s: "(null)" without -N, and with -N its `stats settings` crashes; here it is the number.
  */
-function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, tls: TlsSettings,
-  memoryFile: string | null, napiIds: number): void {
+function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, s: Settings): void {
+  const tls = s.tls;
   const ext = (name: string, initial: number): number => live.ext?.uints.get(name) ?? initial;
   const lines: Array<[string, string | number]> = [
     ['ext_item_size', ext('ext_item_size', 512)], ['ext_item_age', ext('ext_item_age', 4294967295)],
@@ -116,7 +115,7 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
     ['ssl_verify_mode', tls.verifyMode], ['ssl_keyformat', tls.keyFormat], ['ssl_ciphers', tls.ciphers ?? 'NULL'],
     ['ssl_ca_cert', tls.caCert ?? 'NULL'], ['ssl_wbuf_size', tls.wbufSize], ['ssl_session_cache', yesNo(tls.sessionCache)],
     ['ssl_kernel_tls', yesNo(tls.kernelTls)], ['ssl_min_version', TLS_VERSION_NAMES[tls.minVersion]],
-    ['num_napi_ids', napiIds === 0 ? '(null)' : napiIds], ['memory_file', memoryFile ?? '(null)'],
+    ['num_napi_ids', s.napiIds === 0 ? '(null)' : s.napiIds], ['memory_file', s.memoryFile ?? '(null)'],
   ];
   for (const [name, value] of lines) emit(name, value);
 }
