@@ -20,7 +20,7 @@ import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
-import { listenFailureLine, parseListenSpecs } from './settings/listen-spec.ts';
+import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
 import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const settings = parsed.settings;
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
   if (settings.tls.enabled) await sslInit(settings);
-  const specs = listenSpecsOrExit(settings);
+  const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize) daemonize(settings.verbose > 0);
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
   const storeSettings = storeSettingsOf(settings, os.totalmem());
@@ -166,8 +166,9 @@ async function sslInit(settings: Settings): Promise<void> {
 }
 
 /** The -l entries; a bad one ends the start as memcached's server_sockets does (EX_OSERR). */
-function listenSpecsOrExit(settings: Settings): ListenSpec[] {
-  const r = parseListenSpecs(settings);
+async function listenSpecsOrExit(settings: Settings): Promise<ListenSpec[]> {
+  const parsed = parseListenSpecs(settings);
+  const r = 'specs' in parsed ? await resolveListenSpecs(parsed.specs) : parsed;
   if ('specs' in r) return r.specs;
   writeErr(r.error + listenFailureLine(settings));
   return process.exit(71);

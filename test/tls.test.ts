@@ -5,6 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import dns from 'node:dns';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -280,6 +281,7 @@ const START_FAILURES: Array<[string, string[]]> = [
   ['a listener port that is not a number', ['-l', '127.0.0.1:abc']],
   ['an unclosed IPv6 address', ['-l', '[::1']],
   ['a listener tag too long', ['-l', 'tag[abcdefghi]:127.0.0.1']],
+  ['a listener host name that does not resolve', ['-l', 'nosuchhost.invalid']],
 ];
 
 for (const [name, args] of START_FAILURES) {
@@ -310,6 +312,27 @@ test('-l entries: host:port, [IPv6]:port and proto[...]: as memcached reads them
   });
   assert.deepEqual(seen.slice(0, 2), ['VERSION 1.6.18\r\n', 'VERSION 1.6.18\r\n']);
   assert.equal(seen[2], 'ERROR\r\n');
+});
+
+test('-l with a host name listens on every address the name resolves to, as memcached', async () => {
+  const addresses = (await dns.promises.lookup('localhost', { all: true })).map((a) => a.address);
+  const seen = await acrossKinds(async (kind) => {
+    const port = await freePort();
+    await start(kind, ['-l', `localhost:${port}`]);
+    const answers: string[] = [];
+    for (const host of addresses) {
+      const c = await Client.connectTo(host, port);
+      await c.send('stats conns\r\n');
+      const conns = (await c.readUntil('END\r\n')).toString('latin1');
+      c.end();
+      const listeners = [...conns.matchAll(/STAT \d+:addr (\S+)\r\nSTAT \d+:state conn_listening/g)];
+      const ours = listeners.map((m) => m[1]).filter((addr) => addr.endsWith(`:${port}`)); // not start()'s own listener
+      answers.push(`${host}: ${ours.map((addr) => addr.replace(`:${port}`, ':PORT')).sort().join(' ')}`);
+    }
+    return answers;
+  });
+  assert.equal(seen.length, addresses.length, 'every address answered');
+  for (const line of seen) assert.equal(line.split(' ').length, 1 + addresses.length, `a listener per address: ${line}`);
 });
 
 function rssOf(pid: number): number {

@@ -96,16 +96,34 @@ export class Dispatcher {
   private async listenTcp(now: number, bound: Listener[]): Promise<void> {
     const s = this.settings;
     let port = s.port < 0 ? 0 : s.port;
+    const boundGroups = new Set<number>();
+    let inUse: unknown = null;
     for (const spec of this.specs) {
       const server = this.createServer(spec);
       const row = this.claimListenerRow(now); // before the first client can take the row after it
-      await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog });
+      try {
+        await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        this.dropListener(server, row); // memcached skips an address in use; its entry fails if all were
+        inUse = err;
+        continue;
+      }
+      boundGroups.add(spec.group);
       const addr = server.address() as net.AddressInfo;
       if (spec.port === null) port = addr.port;
       this.tcpBinds.push({ server, spec, port: addr.port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port: addr.port });
       this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, addr.port);
     }
+    if (this.specs.some((spec) => !boundGroups.has(spec.group))) throw inUse;
+  }
+
+  /** A listener whose address could not be bound: it never was one (no row, no connection counted). */
+  private dropListener(server: net.Server, row: number): void {
+    this.servers.splice(this.servers.indexOf(server), 1);
+    this.ctl.add(Ctl.totalConns, -1);
+    if (row >= 0) this.connTable.free(row);
   }
 
   /**

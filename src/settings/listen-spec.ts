@@ -3,6 +3,8 @@
 // every interface. Entries are separated by `,` or `;`. A bad entry fails the start with memcached's
 // message (then "failed to listen on one of interface(s) ..." and exit 71, as memcached).
 
+import dns from 'node:dns';
+import net from 'node:net';
 import { safeStrtol } from './c-numbers.ts';
 import type { Protocol, Settings } from '../settings.ts';
 
@@ -17,6 +19,11 @@ export type ListenSpec = {
   tls: boolean;
   /** proto[...]: this listener's protocol; null: -B's. */
   protocol: Protocol | null;
+  /**
+   * The entry's place in -l. A host name gives an entry one spec per address it resolves to
+   * (resolveListenSpecs); the entry fails only when none of them could be bound.
+   */
+  group: number;
 };
 
 export type ListenSpecs = { specs: ListenSpec[] } | { error: string };
@@ -25,11 +32,40 @@ export function parseListenSpecs(s: Settings): ListenSpecs {
   const specs: ListenSpec[] = [];
   for (const entry of s.listen.join(',').split(/[;,]/)) {
     if (entry === '') continue; // strtok skips empty fields
-    const r = parseListenSpec(entry, s.tls.enabled);
+    const r = parseListenSpec(entry, s.tls.enabled, specs.length);
     if (typeof r === 'string') return { error: r };
     specs.push(r);
   }
   return { specs };
+}
+
+/**
+ * memcached's server_socket binds every address getaddrinfo gives for an entry's host, so
+ * `-l localhost` listens on 127.0.0.1 and ::1 where the hosts file names both. An entry whose host
+ * is a name becomes one spec per address, in the resolver's order; a name that does not resolve
+ * fails the start with memcached's `getaddrinfo()` line.
+ */
+export async function resolveListenSpecs(specs: ListenSpec[]): Promise<ListenSpecs> {
+  const resolved: ListenSpec[] = [];
+  for (const spec of specs) {
+    if (spec.host === null || net.isIP(spec.host) !== 0) { resolved.push(spec); continue; }
+    try {
+      const addrs = await dns.promises.lookup(spec.host, { all: true, order: 'verbatim' });
+      for (const a of addrs) resolved.push({ ...spec, host: a.address });
+    } catch (err) {
+      return { error: `getaddrinfo(): ${gaiMessage(err as NodeJS.ErrnoException)}\n` };
+    }
+  }
+  return { specs: resolved };
+}
+
+/** gai_strerror's words for the failures Node names by code (its ENOTFOUND is EAI_NONAME). */
+function gaiMessage(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOTFOUND': return 'Name or service not known';
+    case 'EAI_AGAIN': return 'Temporary failure in name resolution';
+    default: return err.message;
+  }
 }
 
 /** The message memcached prints when a listener cannot be set up, after the reason. */
@@ -38,7 +74,7 @@ export function listenFailureLine(s: Settings): string {
 }
 
 /** One entry, or memcached's message for it (with its newline, where memcached prints one). */
-function parseListenSpec(entry: string, tlsEnabled: boolean): ListenSpec | string {
+function parseListenSpec(entry: string, tlsEnabled: boolean, group: number): ListenSpec | string {
   let p = entry;
   let tls = tlsEnabled;
   if (p.startsWith('notls')) {
@@ -69,7 +105,7 @@ function parseListenSpec(entry: string, tlsEnabled: boolean): ListenSpec | strin
       p = b.rest; // a tag only matters to memcached's proxy
     }
   }
-  return hostAndPort(entry, p, tls, protocol);
+  return hostAndPort(entry, p, tls, protocol, group);
 }
 
 /** `[inside]` and what follows its assumed ':'; undefined when p does not start with '['; null if unclosed. */
@@ -80,7 +116,7 @@ function bracketed(p: string): { inside: string; rest: string } | null | undefin
   return { inside: p.slice(1, e), rest: p.slice(e + 2) };
 }
 
-function hostAndPort(entry: string, p: string, tls: boolean, protocol: Protocol | null): ListenSpec | string {
+function hostAndPort(entry: string, p: string, tls: boolean, protocol: Protocol | null, group: number): ListenSpec | string {
   let v6: string | null = null;
   if (p[0] === '[') {
     const e = p.indexOf(']');
@@ -98,5 +134,5 @@ function hostAndPort(entry: string, p: string, tls: boolean, protocol: Protocol 
     p = p.slice(0, colon);
   }
   const host = v6 ?? p;
-  return { entry, host: host === '*' ? null : host, port, tls, protocol };
+  return { entry, host: host === '*' ? null : host, port, tls, protocol, group };
 }
