@@ -44,6 +44,16 @@ differential('stats after traffic: the counters memcached keeps, as it counts th
   `set big 0 0 2000000\r\n${'x'.repeat(2000000)}\r\n`, 'stats\r\n',
 ]);
 
+// An item takes memcached's size (its header, CAS, the key's NUL, 4 bytes for non-zero flags): a 36-byte value
+// under a 2-byte key is 97 bytes there, one past the first class, with or without our own fields' smaller need.
+differential('an item takes memcached\'s size: its slab class, bytes and mem_requested', [
+  'set k1 0 0 35\r\n' + 'a'.repeat(35) + '\r\n', 'set k2 0 0 36\r\n' + 'b'.repeat(36) + '\r\n',
+  'set k3 1 0 31\r\n' + 'c'.repeat(31) + '\r\n', 'set k4 1 0 32\r\n' + 'd'.repeat(32) + '\r\n',
+  'set key-of-twenty-ch 0 0 60\r\n' + 'e'.repeat(60) + '\r\n', 'set k5 0 0 0\r\n\r\n',
+  'stats slabs\r\n', 'stats sizes\r\n',
+  'delete k2\r\n', 'stats slabs\r\n', 'stats\r\n',
+], { args: ['-o', 'track_sizes'] });
+
 spec('shutdown with -A: a bad mode is refused, then the server hangs up and exits', [
   ['shutdown foo\r\n', 'CLIENT_ERROR invalid shutdown mode\r\n'],
   ['shutdown graceful x\r\n', 'CLIENT_ERROR invalid shutdown mode\r\n'],

@@ -9,7 +9,7 @@ import { LogFlag } from "../logger/logger.ts";
 import { AllocError, StoreOp, StoreResult } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
 import { slabsReassign } from "./slab-mover.ts";
-import { doItemBump, doItemUpdate, itemNtotal, itemReplaceQ, lruPullTail, LruPull } from "./lru.ts";
+import { doItemBump, doItemUpdate, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";
 import { assocFind, assocReplace } from "./assoc.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/thread-stats.ts";
 
@@ -40,7 +40,7 @@ function allocPull(st: Store, size: number, clsid: number): number {
 
 /** memcached's item_make_header total: the -I limit applies to this size, so "too large" matches memcached. */
 export function memcachedNtotal(st: Store, nkey: number, flags: number, nbytes: number): number {
-  return (st.useCas ? 56 : 48) + nkey + 1 + nbytes + (flags !== 0 ? 4 : 0);
+  return ntotalOf(nkey, flags, nbytes, st.useCas);
 }
 
 export const KEY_MAX_LENGTH = 250;
@@ -52,11 +52,11 @@ function badKeyLength(nkey: number): never {
 export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: number, flags: number, exptime: number, nbytes: number): number {
   if (nkey > KEY_MAX_LENGTH || nkey < 1) badKeyLength(nkey);
   st.allocError = AllocError.NONE;
-  if (memcachedNtotal(st, nkey, flags, nbytes) > st.itemSizeMax) {
+  const ntotal = memcachedNtotal(st, nkey, flags, nbytes);
+  if (ntotal > st.itemSizeMax) {
     st.allocError = AllocError.TOO_LARGE;
     return 0;
   }
-  const ntotal = ITEM_HEADER + nkey + nbytes;
   const chained = ntotal > st.slabChunkMax;
   const hsize = chained ? ITEM_HEADER + nkey : ntotal;
   const hclsid = slabsClsid(st, hsize);
@@ -126,7 +126,7 @@ export function itemFree(st: Store, it: number): void {
   }
   const nkey = bits >>> 24;
   if ((bits & ItemFlag.CHUNKED) !== 0) slabsFree(st, it, ITEM_HEADER + nkey, pageClassOf(st, it));
-  else slabsFree(st, it, ITEM_HEADER + nkey + a32[it * 2 + ItemField.nbytes], (bits >>> 16) & 63);
+  else slabsFree(st, it, itemNtotal(a32, it), (bits >>> 16) & 63);
 }
 
 /**

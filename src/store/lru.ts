@@ -15,7 +15,18 @@ export function lruIdOf(a32: Int32Array, it: number): number {
 }
 
 export function itemNtotal(a32: Int32Array, it: number): number {
-  return 48 + (a32[it * 2 + ItemField.bits] >>> 24) + a32[it * 2 + ItemField.nbytes];
+  const bits = a32[it * 2 + ItemField.bits];
+  return ntotalOf(bits >>> 24, a32[it * 2 + ItemField.flags], a32[it * 2 + ItemField.nbytes], (bits & ItemFlag.CAS) !== 0);
+}
+
+/**
+ * memcached's ITEM_ntotal (item_make_header): its 48-byte header, 8 more with CAS, the key and its NUL,
+ * 4 bytes of client flags when they are not 0, and the value with its \r\n. An item takes exactly this
+ * much of its chunk (the bytes past our own fields are padding), so it picks memcached's slab class and
+ * `bytes` and `mem_requested` count what memcached's do.
+ */
+export function ntotalOf(nkey: number, flags: number, nbytes: number, cas: boolean): number {
+  return (cas ? 56 : 48) + nkey + 1 + nbytes + (flags !== 0 ? 4 : 0);
 }
 
 /** Link at the head of LRU `id` (its lock held). */

@@ -37,9 +37,8 @@ export type DifferentialOptions = {
 export const VOLATILE_STATS = new Set([
   'pid', 'uptime', 'time', 'version', 'libevent', 'pointer_size', 'rusage_user', 'rusage_system',
   'max_connections', 'total_connections', 'connection_structures', 'curr_connections',
-  // Sizes of our own layout, reported truthfully: a hash bucket is 4 bytes here, 8 in memcached;
-  // an item's header differs from memcached's by its NUL, CAS and flags placement.
-  'hash_bytes', 'bytes',
+  // A size of our own layout, reported truthfully: a hash bucket is 4 bytes here, 8 in memcached.
+  'hash_bytes',
   // Buffer accounting: memcached's pools of response objects and read buffers are not ours.
   'response_obj_count', 'response_obj_bytes', 'read_buf_count', 'read_buf_bytes', 'read_buf_bytes_free',
   // Counted by memcached's background LRU maintainer and crawler: they move with timing.
