@@ -4,9 +4,13 @@
 // node:util in the main thread opens process.stderr, which makes a shared stderr pipe non-blocking, see
 // stdio.ts.)
 
+import { constants as osConstants } from 'node:os';
+
 const GLIBC: Readonly<Record<number, string>> = {
   2: 'No such file or directory', 13: 'Permission denied', 14: 'Bad address', 20: 'Not a directory',
-  21: 'Is a directory', 24: 'Too many open files', 36: 'File name too long', 40: 'Too many levels of symbolic links',
+  21: 'Is a directory', 22: 'Invalid argument', 24: 'Too many open files', 36: 'File name too long',
+  40: 'Too many levels of symbolic links', 97: 'Address family not supported by protocol', 98: 'Address already in use',
+  99: 'Cannot assign requested address',
 };
 
 /** strerror(errno), errno positive; `words` what Node said of it, for an errno the table lacks. */
@@ -22,4 +26,15 @@ export function strerrorOf(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const words = /^[A-Z0-9_]+: ([^,]+)/.exec(e.message ?? '')?.[1] ?? '';
   return strerror(typeof e.errno === 'number' ? -e.errno : 0, words);
+}
+
+/**
+ * strerror of a failed socket call, from its error's code (`listen EADDRINUSE: ...`), or from the code in
+ * a message that crossed threads as text.
+ */
+export function strerrorOfSocket(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const code = e.code ?? /\b(E[A-Z]{2,})\b/.exec(e.message ?? '')?.[1] ?? '';
+  const errno = (osConstants.errno as Record<string, number | undefined>)[code];
+  return errno !== undefined ? strerror(errno, code) : (e.message ?? String(err));
 }

@@ -18,6 +18,7 @@ import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
+import { strerrorOfSocket } from './errno.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
@@ -60,8 +61,10 @@ async function main(): Promise<void> {
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
-    const where = err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
-    writeErr(`failed to listen on ${where}: ${String(err)}\n`);
+    // memcached's vperror after server_sockets: the -l list when one was given, else the port
+    const where = settings.listenSpecified ? `one of interface(s) ${settings.listen.join(',')}`
+      : err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
+    writeErr(`failed to listen on ${where}: ${strerrorOfSocket(err)}\n`);
     return process.exit(71); // EX_OSERR
   });
   if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);

@@ -5,6 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -333,6 +334,25 @@ test('-l with a host name listens on every address the name resolves to, as memc
   });
   assert.equal(seen.length, addresses.length, 'every address answered');
   for (const line of seen) assert.equal(line.split(' ').length, 1 + addresses.length, `a listener per address: ${line}`);
+});
+
+test('a listener address in use stops the start with memcached\'s words, for TCP and UDP', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  const udp = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  try {
+    const seen = await acrossKinds(async (kind) => [
+      startFails(kind, ['-p', String(port), '-l', '127.0.0.1']),
+      startFails(kind, ['-p', '0', '-U', String(udp.address().port), '-l', '127.0.0.1']),
+    ]);
+    assert.deepEqual(seen.map((s) => s.code), [71, 71]);
+    assert.equal(seen[0].said, 'failed to listen on one of interface(s) 127.0.0.1: Address already in use');
+  } finally {
+    taken.close();
+    udp.close();
+  }
 });
 
 function rssOf(pid: number): number {

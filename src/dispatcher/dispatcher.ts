@@ -153,8 +153,8 @@ export class Dispatcher {
   /** A TCP listener: the only kind whose connections can be handed to a worker. */
   private createServer(spec: ListenSpec): net.Server {
     const server = net.createServer();
-    server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
     server.on('listening', () => {
+      server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err)); // a failed listen is listenOn's
       setClientTcpOptions(server);
       const local = localAddressOf(server);
       acceptHandles(server, (handle) => this.onAccept(handle, local, spec));
