@@ -38,11 +38,6 @@ function allocPull(st: Store, size: number, clsid: number): number {
   return p;
 }
 
-/** memcached's item_make_header total: the -I limit applies to this size, so "too large" matches memcached. */
-export function memcachedNtotal(st: Store, nkey: number, flags: number, nbytes: number): number {
-  return ntotalOf(nkey, flags, nbytes, st.useCas);
-}
-
 export const KEY_MAX_LENGTH = 250;
 
 function badKeyLength(nkey: number): never {
@@ -52,7 +47,7 @@ function badKeyLength(nkey: number): never {
 export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: number, flags: number, exptime: number, nbytes: number): number {
   if (nkey > KEY_MAX_LENGTH || nkey < 1) badKeyLength(nkey);
   st.allocError = AllocError.NONE;
-  const ntotal = memcachedNtotal(st, nkey, flags, nbytes);
+  const ntotal = ntotalOf(nkey, flags, nbytes, st.useCas); // memcached's: -I applies to it, as there
   if (ntotal > st.itemSizeMax) {
     st.allocError = AllocError.TOO_LARGE;
     return 0;

@@ -5,8 +5,8 @@
 // they take at most 1 MiB (-I 8m) or -o track_sizes asks; otherwise enabling answers memcached's no_memory.
 
 import type { Store } from "./store.ts";
-import { FG, F, G, ItemField } from "./layout.ts";
-import { casOf, memcachedNtotal } from "./items.ts";
+import { FG, F, G } from "./layout.ts";
+import { casOf, itemNtotal } from "./items.ts";
 
 const SIZES_BYTES_ALWAYS = 1024 * 1024;
 
@@ -20,8 +20,7 @@ export function createSizesBuffer(itemSizeMax: number, trackSizes: boolean): Sha
 export function sizesCount(st: Store, it: number, delta: number): void {
   const hist = st.sizes, a32 = st.a32;
   if (hist === null || casOf(a32, it) < st.cf[F.glob + FG.sizesCasMin]) return;
-  const bits = a32[it * 2 + ItemField.bits];
-  const ntotal = memcachedNtotal(st, bits >>> 24, a32[it * 2 + ItemField.flags], a32[it * 2 + ItemField.nbytes]);
+  const ntotal = itemNtotal(a32, it);
   const bucket = Math.ceil(ntotal / 32);
   if (bucket < hist.length) Atomics.add(hist, bucket, delta);
 }

@@ -5,7 +5,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
-import { doItemGet, memcachedNtotal } from '../../store/items.ts';
+import { doItemGet, itemNtotal } from '../../store/items.ts';
 import { KEY_MAX_LENGTH } from '../text/get.ts';
 import { tokenize } from '../text/tokens.ts';
 import { base64DecodeInPlace } from './base64.ts';
@@ -68,7 +68,7 @@ function processMetaDebugCommand(c: Conn, buf: Buffer, ntokens: number): void {
       out.ascii(st.itemFetched(it) ? ' fetch=yes cls=' : ' fetch=no cls=');
       out.uint(st.itemClsid(it));
       out.ascii(' size=');
-      out.uint(memcachedNtotal(st, st.itemNkey(it), st.itemFlags(it), st.itemNbytes(it)));
+      out.uint(itemNtotal(st.a32, it));
       out.crlf();
     } finally { st.itemRelease(it); }
   } finally {

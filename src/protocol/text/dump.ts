@@ -8,7 +8,7 @@ import type { OutBuffer } from '../../worker/out-buffer.ts';
 import type { Store } from '../../store/store.ts';
 import { connStartStream } from '../../worker/drive-machine.ts';
 import { cachedump, LiveItemWalk } from '../../store/dump.ts';
-import { memcachedNtotal } from '../../store/items.ts';
+import { itemNtotal } from '../../store/items.ts';
 import { MAX_CLASSES } from '../../store/layout.ts';
 import { REPLY } from '../replies.ts';
 import { safeStrtoul } from '../../settings/c-numbers.ts';
@@ -75,7 +75,7 @@ function metadumpLine(out: OutBuffer, st: Store, it: number): void {
   out.bytes(T.cls);
   out.uint(st.itemClsid(it));
   out.bytes(T.size);
-  out.uint(memcachedNtotal(st, nkey, st.itemFlags(it), st.itemNbytes(it)));
+  out.uint(itemNtotal(st.a32, it));
   out.byte(0x0a);
 }
 
