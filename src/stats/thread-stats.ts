@@ -19,8 +19,13 @@ export const ThreadStat = {
   // memcached's logger counters (src/logger): entries a thread wrote to its ring; lines a worker handed to one of
   // its watchers, or skipped for it (the watcher was not reading, or its ring lapped it)
   log_worker_written: 28, log_watcher_sent: 29, log_watcher_skipped: 30,
+  // memcached's stats_state.curr_items and curr_bytes, moved by do_item_link and do_item_unlink alone: the
+  // items in the hash table and their ITEM_ntotal. A thread's share may go below 0 (it unlinked what
+  // another linked); the sum over threads is the count. Not the sum of the LRUs' counts, which an item
+  // between two LRUs (the maintainer moving it from HOT to COLD) is missing from for a moment.
+  curr_items: 31, curr_bytes: 32,
 } as const;
-export const THREAD_FIELDS = 32;
+export const THREAD_FIELDS = 34;
 
 export const SlabStat = {
   set_cmds: 0, get_hits: 1, touch_hits: 2, delete_hits: 3, cas_hits: 4, cas_badval: 5,
@@ -72,13 +77,18 @@ export class ThreadStats {
     for (let c = 0; c < MAX_CLASSES; c++) s += this.sumSlab(c, field);
     return s;
   }
-  /** `stats reset`: zero every thread's counters that memcached resets. */
+  /**
+   * `stats reset`: zero every thread's counters that memcached resets. The kept ones are never written here,
+   * not even saved and put back: their owner may move them meanwhile, and a gauge that lost an update
+   * would stay wrong for the life of the server.
+   */
   resetAll(keep: readonly number[]): void {
+    const kept = [...keep].sort((x, y) => x - y);
     for (let t = 0; t < this.nthreads; t++) {
       const base = t * ROW_FIELDS;
-      const saved = keep.map((f) => this.all[base + f]);
-      this.all.fill(0, base, base + ROW_FIELDS);
-      keep.forEach((f, i) => { this.all[base + f] = saved[i]; });
+      let from = 0;
+      for (const f of kept) { this.all.fill(0, base + from, base + f); from = f + 1; }
+      this.all.fill(0, base + from, base + ROW_FIELDS);
     }
   }
 }

@@ -150,8 +150,10 @@ export function doItemLink(st: Store, it: number, hv: number, newCas = CAS_NEXT)
   if (st.useCas) st.setNextCas(it, newCas);
   if (st.c32[G.sizesOn] !== 0) sizesCount(st, it, 1);
   st.assocInsertItem(it, hv);
-  const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
-  st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
+  const clsid = (a32[b + ItemField.bits] >>> 16) & 63, row = st.stats.row;
+  row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
+  row[ThreadStat.curr_items]++;
+  row[ThreadStat.curr_bytes] += itemNtotal(a32, it);
   st.linkQ(it);
   // The table's reference. A plain add: only the item lock holder can reach a just-linked item, and the
   // linking thread's own reference is released later in program order.
@@ -173,8 +175,9 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number, ne
   if (st.useCas) st.setNextCas(it, newCas);
   if (st.c32[G.sizesOn] !== 0) { sizesCount(st, old, -1); sizesCount(st, it, 1); }
   assocReplace(st, old, it, hv);
-  const clsid = (a32[b + ItemField.bits] >>> 16) & 63;
-  st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
+  const clsid = (a32[b + ItemField.bits] >>> 16) & 63, row = st.stats.row;
+  row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.total_items]++;
+  row[ThreadStat.curr_bytes] += itemNtotal(a32, it) - itemNtotal(a32, old);
   itemReplaceQ(st, old, it);
   a32[b + ItemField.refcount]++; // the table's reference (see doItemLink)
   st.itemRelease(old); // the table's reference

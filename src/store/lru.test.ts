@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { b, get, MB, newStore, put } from "./test-support.ts";
 import { Lru } from "./layout.ts";
-import { lruPullTail, LruPull } from "./lru.ts";
+import { doItemLinkQ, doItemUnlinkQ, lruPullTail, LruPull } from "./lru.ts";
+import { SlabStat, ThreadStat } from "../stats/thread-stats.ts";
 import type { Store } from "./store.ts";
 
 function segOf(st: Store, key: string): number {
@@ -142,4 +143,39 @@ test("meta bits: FETCHED, STALE, TOKEN_SENT have getters and setters", () => {
   st.itemSetFetched(it, false);
   assert.equal(st.itemFetched(it), false);
   st.itemRelease(it);
+});
+
+test("curr_items and bytes count the hash table, not the LRUs: an item on its way between two still counts", () => {
+  const st = newStore();
+  put(st, "a", "1");
+  put(st, "b", "22");
+  const general = (): Map<string, number> => {
+    const m = new Map<string, number>();
+    st.reportGeneral((k, v) => m.set(k, Number(v)));
+    return m;
+  };
+  const before = general();
+  assert.equal(before.get("curr_items"), 2);
+  // lruPullTail moving the tail from HOT to COLD: unlinked from HOT under HOT's lock, linked into COLD
+  // only after that lock is let go. A `stats` answered in between must not miss it.
+  const k = b("a");
+  const it = st.itemGet(k, 0, k.length);
+  const hot = (st.a32[it * 2 + 7] >>> 16) & 0xff;
+  doItemUnlinkQ(st, it, hot);
+  const between = general();
+  assert.equal(between.get("curr_items"), 2);
+  assert.equal(between.get("bytes"), before.get("bytes"));
+  doItemLinkQ(st, it, hot);
+  st.itemRelease(it);
+  assert.deepEqual(general(), before);
+});
+
+test("stats reset keeps curr_items and bytes", () => {
+  const st = newStore();
+  put(st, "a", "1");
+  const bytes = st.currBytes();
+  st.stats.resetAll([ThreadStat.curr_items, ThreadStat.curr_bytes]);
+  assert.equal(st.currItems(), 1);
+  assert.equal(st.currBytes(), bytes);
+  assert.equal(st.stats.sumSlabAll(SlabStat.total_items), 0);
 });

@@ -13,7 +13,8 @@ import { strerrorOf } from '../errno.ts';
 import { ctlBuffer } from './locks.ts';
 import { ARENA_PAD, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW } from './layout.ts';
 import { sizesCount } from './sizes.ts';
-import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../stats/thread-stats.ts';
+import { itemNtotal } from './lru.ts';
+import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from '../stats/thread-stats.ts';
 import { CLOCK_START, Store } from './store.ts';
 import type { StoreShared } from './store.ts';
 
@@ -250,7 +251,7 @@ function resumeCas(shared: StoreShared, cas: number): void {
 /**
  * What no thread holds after a restart: every mutex free, no request pending for the maintainer, nobody
  * watching, each linked item referenced by its link alone; and what memcached's restart counts again as it
- * links every item: total_items, and the size histogram when it is kept.
+ * links every item: total_items, curr_items and curr_bytes, and the size histogram when it is kept.
  */
 function afterRestore(shared: StoreShared): void {
   const st = new Store(shared, 0); // the dispatcher's thread: its stats row takes the counts
@@ -267,6 +268,8 @@ function afterRestore(shared: StoreShared): void {
     for (let it = c32[base + LruW.head]; it !== 0; it = a32[it * 2 + ItemField.next]) {
       a32[it * 2 + ItemField.refcount] = 1;
       if (sizes !== null) sizesCount(st, it, 1);
+      st.stats.row[ThreadStat.curr_items]++;
+      st.stats.row[ThreadStat.curr_bytes] += itemNtotal(a32, it);
       linked++;
     }
     st.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.total_items] += linked;

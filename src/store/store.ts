@@ -12,14 +12,14 @@ import { createCtlMemory, ctlBuffer, itemLockPower, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
 import { slabClassSizes, doSlabsNewslab, memoryRelease } from "./slabs.ts";
 import { assocDelete, assocExpandStep, assocInsert, bucketOf } from "./assoc.ts";
-import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemUnlinkQ, lruIdOf } from "./lru.ts";
+import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemNtotal, itemUnlinkQ, lruIdOf } from "./lru.ts";
 import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItemReplace, doStoreItem, itemFree, valueSegment } from "./items.ts";
 import { addDelta } from "./delta.ts";
 import { reportGeneral, reportItems, reportSlabs, resetStats } from "./report.ts";
 import { createSizesBuffer, reportSizes, sizesCount } from "./sizes.ts";
 import type { StoreLiveSettings } from "../settings/report.ts";
 import { createLogBuffer, LogWriter } from "../logger/logger.ts";
-import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStats } from "../stats/thread-stats.ts";
+import { createStatsBuffer, SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat, ThreadStats } from "../stats/thread-stats.ts";
 
 export type StoreSettings = {
   maxBytes: number; // -m in bytes (default 64 MiB)
@@ -633,6 +633,7 @@ export class Store {
     if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
     this.a32[i] &= ~ItemFlag.LINKED;
     if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
+    this.countUnlinked(it);
     assocDelete(this, it, hv);
     itemUnlinkQ(this, it);
     this.itemRelease(it);
@@ -644,9 +645,16 @@ export class Store {
     if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
     this.a32[i] &= ~ItemFlag.LINKED;
     if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
+    this.countUnlinked(it);
     assocDelete(this, it, hv);
     doItemUnlinkQ(this, it, lruId);
     this.itemRelease(it);
+  }
+
+  /** stats_state.curr_items and curr_bytes, as memcached's do_item_unlink moves them. */
+  private countUnlinked(it: number): void {
+    this.stats.row[ThreadStat.curr_items]--;
+    this.stats.row[ThreadStat.curr_bytes] -= itemNtotal(this.a32, it);
   }
 
   doItemReplace(old: number, it: number, hv: number, newCas = CAS_NEXT): void { doItemReplace(this, old, it, hv, newCas); }
@@ -744,8 +752,9 @@ export class Store {
   hashPower(): number { return this.c32[G.hashState] & 0xff; }
   hashSize(): number { return 1 << this.hashPower(); }
   hashIsExpanding(): boolean { return (Atomics.load(this.c32, G.hashState) & HASH_EXPANDING) !== 0; }
-  currItems(): number { let n = 0; for (let id = 0; id < 256; id++) n += this.cf[F.sizes + id]; return n; }
-  currBytes(): number { let n = 0; for (let id = 0; id < 256; id++) n += this.cf[F.sizesBytes + id]; return n; }
+  /** Items in the hash table (stats_state.curr_items), summed over the threads that linked and unlinked them. */
+  currItems(): number { return this.stats.sum(ThreadStat.curr_items); }
+  currBytes(): number { return this.stats.sum(ThreadStat.curr_bytes); }
   lruHead(id: number): number { return this.c32[LRU_BASE + id * LRU_WORDS + LruW.head]; }
   lruTail(id: number): number { return this.c32[LRU_BASE + id * LRU_WORDS + LruW.tail]; }
 }

@@ -177,7 +177,7 @@ function tlsStats(c: Conn, emit: Emit): void {
 
 /** `stats reset`: memcached zeroes the counters but not the gauges (connections, items). */
 export function resetStats(c: Conn): void {
-  c.ctx.stats.resetAll([ThreadStat.curr_conns]);
+  c.ctx.stats.resetAll([ThreadStat.curr_conns, ThreadStat.curr_items, ThreadStat.curr_bytes]);
   c.ctx.ctl.set(Ctl.totalConns, 0);
   c.ctx.ctl.set(Ctl.rejectedConns, 0);
   c.ctx.ctl.set(Ctl.listenDisabledNum, 0);
