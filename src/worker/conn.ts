@@ -91,6 +91,10 @@ export class Conn {
   longGetKeys = 0;
 
   reqsLeft = 0;
+  /** -o read_buf_mem_limit: one of the thread's read buffers is counted as this connection's (rbuf-cache.ts). */
+  holdsRbuf = false;
+  /** ...and the response object of a command waiting for its value. */
+  holdsResp = false;
   yieldPending = false;
   /** The client has sent its last byte (EOF) while commands it sent were still waiting their turn. */
   inputEnded = false;

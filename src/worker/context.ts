@@ -7,6 +7,7 @@ import type { ThreadStats } from '../stats/thread-stats.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import { Ctl } from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
+import { ReadBufCache } from './rbuf-cache.ts';
 import { writeErr } from '../stdio.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
 import type { PrefixStats } from '../stats/prefix-stats.ts';
@@ -21,6 +22,10 @@ export class WorkerContext {
   readonly prefixStats: PrefixStats;
   readonly thread: number;
   readonly out: OutBuffer;
+  /** What memcached's connections on this thread would hold of `-o read_buf_mem_limit` (rbuf-cache.ts). */
+  readonly rbufCache: ReadBufCache;
+  /** The limit is on: the request path counts only then, at the cost of one test without it. */
+  readonly readBufLimited: boolean;
   /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
   readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
   /** -Z: the certificates new TLS connections take (`refresh_certs` reloads them); null without -Z. */
@@ -31,7 +36,10 @@ export class WorkerContext {
   constructor(store: Store, settings: Settings, ctl: ServerCtl, connTable: ConnTable, prefixStats: PrefixStats, thread: number,
     requestShutdown: (how: 'graceful' | 'immediate') => void) {
     this.store = store;
-    this.out = new OutBuffer((it) => store.itemRelease(it));
+    this.rbufCache = new ReadBufCache(settings.readBufMemLimit, settings.threads);
+    this.readBufLimited = this.rbufCache.limit !== 0;
+    // the out buffer frees response objects as it sends: only counted under the limit
+    this.out = new OutBuffer((it) => store.itemRelease(it), this.readBufLimited ? this.rbufCache : null);
     this.stats = store.stats;
     this.settings = settings;
     this.ctl = ctl;

@@ -67,14 +67,15 @@ export function driveMachine(c: Conn): void {
         break;
       case ConnState.waiting:
         connFlush(c);
+        if (c.holdsRbuf && c.rpos >= c.rend) rbufRelease(c); // all input worked off
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         if (c.inputEnded) connClose(c);
         return; // the next 'data' event drives us again
       case ConnState.nread:
-        if (!readValue(c)) { connFlush(c); if (c.inputEnded) connClose(c); return; }
+        if (!readValue(c)) { valueAwaited(c); return; }
         break;
       case ConnState.swallow:
-        if (!swallow(c)) { connFlush(c); if (c.inputEnded) connClose(c); return; }
+        if (!swallow(c)) { valueAwaited(c); return; }
         break;
       case ConnState.mwrite:
         connFlush(c);
@@ -93,6 +94,13 @@ export function driveMachine(c: Conn): void {
         return;
     }
   }
+}
+
+/** nread or swallow with the rest of the value still to come: send what is collected and wait for it. */
+function valueAwaited(c: Conn): void {
+  connFlush(c);
+  if (c.inputEnded) { connClose(c); return; }
+  if (c.ctx.readBufLimited && !c.holdsResp && c.udp === null) { c.holdsResp = true; c.ctx.rbufCache.respHold(); }
 }
 
 function tryReadCommand(c: Conn): boolean {
@@ -214,7 +222,11 @@ function resumeAfterYield(c: Conn): void {
 /** One write for everything collected; stop reading this client while its replies pile up. */
 export function connFlush(c: Conn): void {
   const out = c.ctx.out;
-  if (out.size() === 0) { if (c.udp !== null) udpFlush(c); return; } // (an empty response may still send a datagram)
+  if (out.size() === 0) { // (an empty response may still send a datagram)
+    if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone(); // a noreply's response object is freed at transmit too
+    if (c.udp !== null) udpFlush(c);
+    return;
+  }
   const io = c.io;
   if (io === null || io.closed) { udpFlush(c); return; }
   c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
@@ -240,6 +252,7 @@ export function connFlush(c: Conn): void {
 /** A UDP connection's replies leave as datagrams (nothing is ever attached for one); a closed one's are dropped. */
 function udpFlush(c: Conn): void {
   const out = c.ctx.out;
+  if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone();
   if (c.udp !== null) c.ctx.stats.row[ThreadStat.bytes_written] += c.udp.transmit(out.buf, out.pos);
   out.truncate(0);
 }
@@ -295,6 +308,7 @@ function inputArrived(c: Conn, n: number): void {
     if (c.state === ConnState.watch && c.stream?.readsInput === true) c.rpos = c.rend; // a watcher's input: dropped
     return;
   }
+  if (c.ctx.readBufLimited && !rbufTake(c)) return;
   if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
   if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
   driveMachine(c);
@@ -309,6 +323,46 @@ export function connReleaseItem(c: Conn): void {
   if (c.io !== null && c.io.cancelReadInto()) c.itemAwaitingClose = c.item;
   else c.ctx.store.itemRelease(c.item);
   c.item = 0;
+}
+
+/**
+ * -o read_buf_mem_limit, as input arrives: memcached's conn_read takes a read buffer for a connection that has
+ * none, and closes the connection when the thread has none left (read_buf_oom; what was read is dropped
+ * with it). A command that was waiting for its value gets on with its reply: the object it held counts
+ * among the replies being collected.
+ */
+function rbufTake(c: Conn): boolean {
+  const cache = c.ctx.rbufCache;
+  if (c.holdsResp) { c.holdsResp = false; cache.respResume(); }
+  if (c.holdsRbuf || c.udp !== null) return true; // a UDP port reads into a buffer of its own
+  if (cache.rbufAlloc()) { c.holdsRbuf = true; return true; }
+  c.ctx.stats.row[ThreadStat.read_buf_oom]++;
+  c.closeReason = 'no read buffer left';
+  c.rpos = c.rend;
+  connClose(c);
+  return false;
+}
+
+/** rbuf_release: at conn_waiting with all input worked off, or at close; a partial command keeps its buffer. */
+function rbufRelease(c: Conn): void {
+  c.holdsRbuf = false;
+  c.ctx.rbufCache.rbufRelease();
+}
+
+function releaseHoldings(c: Conn): void {
+  if (c.holdsRbuf) rbufRelease(c);
+  if (c.holdsResp) { c.holdsResp = false; c.ctx.rbufCache.respUnhold(); }
+}
+
+/**
+ * memcached's resp_start for a command: with no response object left, the connection is closed (conn_closing).
+ * Called only under the limit (ctx.readBufLimited).
+ */
+export function connRespStart(c: Conn): boolean {
+  if (c.ctx.rbufCache.respStart()) return true;
+  c.ctx.stats.row[ThreadStat.response_obj_oom]++;
+  connCloseWithReason(c, 'no response object left');
+  return false;
 }
 
 const UV_EOF = -4095;
@@ -332,6 +386,7 @@ export const connHooks = { onClosed: (_c: Conn): void => {} };
 export function connClose(c: Conn): void {
   if (c.state === ConnState.closed) return;
   c.state = ConnState.closed;
+  releaseHoldings(c);
   connReleaseItem(c);
   if (c.stream !== null) { c.stream.abort(c); c.stream = null; }
   const st = c.ctx.store;

@@ -5,6 +5,7 @@
 // (memcached's iovec pointing into the item).
 
 import { copyBytes } from '../bytes.ts';
+import type { ReadBufCache } from './rbuf-cache.ts';
 
 const CRLF_0 = 0x0d;
 const CRLF_1 = 0x0a;
@@ -51,15 +52,18 @@ export class OutBuffer {
   private committedAttached = 0;
   /** Drops an attached value's item reference (the store's itemRelease). */
   private readonly release: (it: number) => void;
+  /** The response objects memcached would hold for what is collected here, freed as it is sent or dropped. */
+  private readonly cache: ReadBufCache | null;
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
   private views: Array<Buffer | undefined> = [];
   /** The last view longer than SMALL_VIEW: large replies of one workload tend to share a length. */
   private bigView: Buffer | null = null;
 
-  constructor(release: (it: number) => void, size = INITIAL_SIZE) {
+  constructor(release: (it: number) => void, cache: ReadBufCache | null = null, size = INITIAL_SIZE) {
     this.buf = Buffer.allocUnsafe(size);
     this.view = viewOf(this.buf);
     this.release = release;
+    this.cache = cache;
     this.forgetViews();
   }
 
@@ -177,6 +181,7 @@ export class OutBuffer {
   commit(): void {
     this.committedPos = this.pos;
     this.committedAttached = this.attached.length;
+    this.cache?.respsDone();
   }
 
   /** Replies queued since the last flush point: memcached's resp_has_stack. */
@@ -187,6 +192,7 @@ export class OutBuffer {
   dropUncommitted(): void {
     while (this.attached.length > this.committedAttached) this.dropLastAttached();
     this.pos = this.committedPos;
+    this.cache?.respsDone(); // conn_release_items
   }
 
   /**
@@ -215,6 +221,7 @@ export class OutBuffer {
     else if (this.buf.length > 1024 * 1024) this.replace(INITIAL_SIZE); // don't hoard a huge one
     this.pos = 0;
     this.committedPos = 0;
+    this.cache?.respsDone();
   }
 
   private replace(size: number): void {

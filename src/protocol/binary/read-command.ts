@@ -6,7 +6,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState } from '../../worker/conn.ts';
-import { connCloseAfterWrite, connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
+import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { HEADER_LEN, MAGIC_REQ, Op, Status, BinState, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
 import { processBinGetOrTouch } from './get.ts';
 import { processBinUpdate, processBinAppendPrepend, completeUpdateBin } from './update.ts';
@@ -36,6 +36,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   // wait for (or hold) bytes that are not part of any request.
   const framed = keylen + extlen <= bodylen;
   if (framed && c.rend - p < HEADER_LEN + extlen + keylen + saslBodyNeeded(c, buf[p + 1], keylen, bodylen)) return false;
+  if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const st = binState(c);
   readHeader(st, buf, p, keylen, extlen, bodylen);
   c.rpos = framed ? p + HEADER_LEN + extlen + keylen : p + HEADER_LEN;

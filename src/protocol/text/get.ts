@@ -7,7 +7,7 @@ import { copyViewBytes } from '../../bytes.ts';
 import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
-import { connFlushIfLarge } from '../../worker/drive-machine.ts';
+import { connFlushIfLarge, connRespStart } from '../../worker/drive-machine.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
 import { WARM_MAX } from '../../store/store.ts';
@@ -83,6 +83,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
   // another connection is not ordered against this command's keys anyway.
   const verbose = c.ctx.verbosity() > 1;
   let udpKeys = 0;
+  const limited = c.ctx.readBufLimited;
   c.udp?.keepLastEmpty(); // the command's own response is its first key's
   while (p < lineEnd) {
     const n = scanBatch(buf, p, lineEnd);
@@ -99,6 +100,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
         return -1;
       }
       keys++;
+      if (limited && keys > 1 && !c.ctx.rbufCache.respStart()) return getOutOfResponses(c);
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
       if (out.size() - markSize > OUT_CHUNK) {
@@ -108,6 +110,19 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
     }
   }
   return keys;
+}
+
+/**
+ * -o read_buf_mem_limit: memcached takes a response object for each key after the first. With none left it
+ * stops there, drops every response not yet sent, as for a key too long, and answers the error instead.
+ */
+function getOutOfResponses(c: Conn): number {
+  c.ctx.stats.row[ThreadStat.response_obj_oom]++;
+  c.ctx.out.dropUncommitted();
+  c.udp?.truncated(c.ctx.out.pos);
+  if (!connRespStart(c)) return -1; // dropping freed them: only a thread out of read buffers gets here
+  c.ctx.out.bytes(REPLY.SERVER_ERROR_GET_NO_MEMORY);
+  return -1;
 }
 
 /** A multi-get's keys are looked up in batches, each batch's memory warmed first (Store.warmLookups). */

@@ -2,7 +2,7 @@
 // into tokens, and hand it to the command's processor. Lines are parsed in place in the read buffer.
 
 import { Conn, ConnState } from '../../worker/conn.ts';
-import { connCloseAfterWrite, connCloseWithReason, connSetState } from '../../worker/drive-machine.ts';
+import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import { getLineEnd, getLineKeys, KEY_MAX_LENGTH, processGetCommand, processGetLine } from './get.ts';
@@ -53,6 +53,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
   c.rpos = nl + 1;
   if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
+  if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;

@@ -1,0 +1,39 @@
+// The read buffer cache's arithmetic, as memcached 1.6.18's thread.c and resp_allocate do it
+// (the socket-level behaviour is pinned against memcached in test/conn-limits.test.ts).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReadBufCache, RESP_PER_BUNDLE } from './rbuf-cache.ts';
+
+const MB = 1024 * 1024;
+
+test('each thread gets limit / threads in 16 KB buffers, and at least one', () => {
+  assert.equal(new ReadBufCache(0, 4).limit, 0);
+  assert.equal(new ReadBufCache(MB, 2).limit, 32);
+  assert.equal(new ReadBufCache(MB, 32).limit, 2);
+  assert.equal(new ReadBufCache(MB, 100).limit, 1); // 10 KB a thread: memcached still allows one
+});
+
+test('response objects come 13 to a buffer, and the last buffer is kept once made', () => {
+  const cache = new ReadBufCache(MB, 32); // 2 buffers
+  assert.equal(cache.rbufAlloc(), true);
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true, `object ${i + 1}`);
+  assert.equal(cache.respStart(), false, 'a 14th needs a third buffer');
+  cache.respsDone();
+  assert.equal(cache.rbufAlloc(), false, 'the kept bundle and the read buffer fill the 2');
+  cache.rbufRelease();
+  assert.equal(cache.rbufAlloc(), true);
+});
+
+test('a command waiting for its value keeps its object out of the next batch\'s', () => {
+  const cache = new ReadBufCache(MB, 32);
+  cache.rbufAlloc();
+  cache.respStart();
+  cache.respsDone();
+  cache.respHold();
+  for (let i = 1; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+  assert.equal(cache.respStart(), false, 'the held object counts in the bundle');
+  cache.respsDone();
+  cache.respUnhold();
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+});
