@@ -1,5 +1,5 @@
 // The maintainer thread (thread index numThreads + 1): memcached's lru_maintainer_thread with its crawler and
-// the assoc expansion helper. Sleeps on G.maintainerStop with a backoff like memcached's (1 ms .. 1 s).
+// the assoc expansion helper. Sleeps on G.maintainerStop with memcached's backoff (1 ms .. 1 s).
 
 import { workerData } from "node:worker_threads";
 import { Store } from "../store/store.ts";
@@ -27,7 +27,10 @@ while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   if (crawler.round()) did++;
   if (automover.round()) did++;
   if (rebalancer.round()) did++;
-  sleepMs = did > 0 ? Math.max(MIN_SLEEP_MS, crawler.sleepUs() / 1000) : Math.min(sleepMs * 2, MAX_SLEEP_MS);
+  // Idle, memcached's backoff grows by an eighth a round (backoff_juggles), so for some seconds after the last
+  // work the tails are still looked at often: a flushed or expired item at one is reclaimed within
+  // milliseconds, as memcached's is. (Doubling reached 1 s within a second of idleness.)
+  sleepMs = did > 0 ? Math.max(MIN_SLEEP_MS, crawler.sleepUs() / 1000) : Math.min(sleepMs + sleepMs / 8, MAX_SLEEP_MS);
   Atomics.wait(st.c32, G.maintainerStop, 0, sleepMs);
 }
 rebalancer.stop();
