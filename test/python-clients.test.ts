@@ -1,0 +1,50 @@
+// Two widely used Python clients, unchanged, against Cachalot and a real memcached: pymemcache (text
+// protocol) and pylibmc (libmemcached, over its text and its binary protocol). The same script drives
+// both servers (test/fixtures/python-clients.py); every call's result, or the error the client raised,
+// must be the same. Debian's python3-pymemcache and python3-pylibmc (installed by .ci/run).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './support/server.ts';
+import { kindsFor, serverFor } from './support/spec.ts';
+import type { ServerKind } from './support/server.ts';
+
+const PYTHON = '/usr/bin/python3'; // Debian's, where its packages are (not a pyenv or venv one)
+const SCRIPT = join(REPO_ROOT, 'test/fixtures/python-clients.py');
+const hasClients = spawnSync(PYTHON, ['-c', 'import pymemcache, pylibmc'], { stdio: 'ignore' }).status === 0;
+
+function transcript(port: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, [SCRIPT, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+async function tour(kind: ServerKind): Promise<string[]> {
+  const server = await serverFor(kind, ['-t', '2'], true);
+  try {
+    const r = await transcript(server.port);
+    assert.equal(r.code, 0, `the script failed against ${kind}:\n${r.err}`);
+    return r.out.trimEnd().split('\n');
+  } finally { await server.stop(); }
+}
+
+const skip = !hasClients ? 'python3-pymemcache and python3-pylibmc are not installed'
+  : kindsFor().length !== 2 ? 'memcached is not installed' : false;
+
+test('pymemcache and pylibmc (text and binary) see the same results from Cachalot as from memcached', { skip }, async () => {
+  const ours = await tour('cachalot');
+  const theirs = await tour('memcached');
+  for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
+    assert.equal(ours[i], theirs[i], `line ${i + 1} of the transcript differs`);
+  }
+  // the script got through every call of all three tours
+  assert.equal(ours.at(-1), '== done');
+  assert.ok(ours.includes("get foo -> b'<baz!'"), 'pymemcache stored, appended and prepended');
+  assert.ok(ours.filter((l) => l === "get b -> 'deux'").length === 2, 'pylibmc cas over text and binary');
+});
