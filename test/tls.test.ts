@@ -336,6 +336,25 @@ test('-l with a host name listens on every address the name resolves to, as memc
   for (const line of seen) assert.equal(line.split(' ').length, 1 + addresses.length, `a listener per address: ${line}`);
 });
 
+test('-p -1 gives each -l address a free port of its own, as memcached', async () => {
+  const seen = await acrossKinds(async (kind) => {
+    const s = await startServer(kind, ['-p', '-1'], { listen: '127.0.0.1,127.0.0.2' });
+    running.push(s);
+    const c = await Client.connect(s.port);
+    await c.send('stats conns\r\n');
+    const conns = (await c.readUntil('END\r\n')).toString('latin1');
+    c.end();
+    const listeners = [...conns.matchAll(/STAT \d+:addr tcp:(\S+):(\d+)\r\nSTAT \d+:state conn_listening/g)];
+    const ports = new Map(listeners.map((m) => [m[1], Number(m[2])]));
+    const second = await Client.connectTo('127.0.0.2', ports.get('127.0.0.2') ?? 0); // each answers on its own
+    await second.send('version\r\n');
+    const version = (await second.readUntil('\r\n')).toString('latin1');
+    second.end();
+    return { addresses: [...ports.keys()].sort(), distinct: new Set(ports.values()).size, answered: version.startsWith('VERSION ') };
+  });
+  assert.deepEqual(seen, { addresses: ['127.0.0.1', '127.0.0.2'], distinct: 2, answered: true });
+});
+
 test('a listener address in use stops the start with memcached\'s words, for TCP and UDP', async () => {
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

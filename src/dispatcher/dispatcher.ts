@@ -90,12 +90,12 @@ export class Dispatcher {
   }
 
   /**
-   * A TCP listener per -l entry, on its own port or -p's (-p -1: the first one picks a free port for the rest);
-   * `*` listens on every interface.
+   * A TCP listener per -l entry, on its own port or -p's (-p -1: each address a free port of its own, as
+   * memcached's bind to port 0 for each); `*` listens on every interface.
    */
   private async listenTcp(now: number, bound: Listener[]): Promise<void> {
     const s = this.settings;
-    let port = s.port < 0 ? 0 : s.port;
+    const port = s.port < 0 ? 0 : s.port;
     const boundGroups = new Set<number>();
     let inUse: unknown = null;
     for (const spec of this.specs) {
@@ -111,7 +111,6 @@ export class Dispatcher {
       }
       boundGroups.add(spec.group);
       const addr = server.address() as net.AddressInfo;
-      if (spec.port === null) port = addr.port;
       this.tcpBinds.push({ server, spec, port: addr.port });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port: addr.port });
       this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, addr.port);
