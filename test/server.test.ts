@@ -382,6 +382,29 @@ test('a multi-get of large values to a client that never reads is bounded, then 
   greedy.destroy();
 });
 
+test('clients that never read are hung up on once their worker holds four connections\' worth of replies', async () => {
+  const s = await cachalot(['-t', '1']);
+  const setup = await Client.connect(s.port);
+  const big = 'b'.repeat(1000 * 1000);
+  assert.equal((await setup.request(`set big 0 0 ${big.length}\r\n${big}\r\n`, 8)).toString(), 'STORED\r\n');
+  // 12 MB of reply each, under one connection's 16 MB: what the kernel does not take of 16 of them is past the
+  // worker's 64 MB, and only that bound can stop them
+  const greedy: Client[] = [];
+  for (let i = 0; i < 16; i++) {
+    const c = await Client.connect(s.port);
+    c.pauseReading();
+    await c.send(`get ${'big '.repeat(12)}\r\n`);
+    greedy.push(c);
+  }
+  let st = await statsOn(setup);
+  for (let i = 0; i < 500 && Number(st.get('curr_connections')) > greedy.length; i++) { await sleep(20); st = await statsOn(setup); }
+  assert.ok(Number(st.get('curr_connections')) <= greedy.length, 'a greedy connection was hung up on');
+  const want = `VALUE big 0 ${big.length}\r\n`;
+  assert.equal((await setup.request('get big\r\n', want.length)).toString(), want, 'the worker serves on');
+  setup.destroy();
+  for (const c of greedy) c.destroy();
+});
+
 test('stats conns lists every connection of every worker, with its address and state', async () => {
   const s = await cachalot(['-t', '4']);
   const clients = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));

@@ -26,6 +26,12 @@ const OUT_FLUSH_AT = 512 * 1024;
  * we copy, so we bound it (never below two items of -I).
  */
 const MIN_BACKLOG_LIMIT = 16 * 1024 * 1024;
+/**
+ * The connections of one worker together may hold this many connections' worth of unread replies. Each stops
+ * being read at WRITE_HIGH_WATER, but one multi-get each can queue up to its own limit: without a bound on
+ * the sum, -c clients that never read could make the server hold -c times that.
+ */
+const WORKER_BACKLOGS = 4;
 
 export function connSetState(c: Conn, state: ConnStateValue): void {
   if (state === c.state) return;
@@ -239,12 +245,27 @@ export function connFlush(c: Conn): void {
   }
   const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
   out.sent(queued > 0);
-  if (queued > WRITE_HIGH_WATER && !c.writeBlocked) {
+  if (queued > WRITE_HIGH_WATER) backlogged(c, io, queued);
+}
+
+/** A client is not reading its replies: stop reading it, and hang up once it, or its worker, holds too much. */
+function backlogged(c: Conn, io: ConnIo, queued: number): void {
+  const ctx = c.ctx;
+  if (!c.writeBlocked) {
     c.writeBlocked = true;
+    ctx.writeBlocked.add(c);
     io.pause();
   }
-  if (queued > Math.max(MIN_BACKLOG_LIMIT, 2 * c.ctx.settings.itemSizeMax)) {
+  const limit = Math.max(MIN_BACKLOG_LIMIT, 2 * ctx.settings.itemSizeMax);
+  if (queued > limit) {
     c.closeReason = 'unread replies over the limit';
+    io.close();
+    return;
+  }
+  let held = 0;
+  for (const other of ctx.writeBlocked) held += other.io?.queued() ?? 0;
+  if (held > WORKER_BACKLOGS * limit) {
+    c.closeReason = 'unread replies over the worker\'s limit';
     io.close();
   }
 }
@@ -278,6 +299,7 @@ export function connFlushIfLarge(c: Conn): boolean {
 export function onConnDrain(c: Conn): void {
   if (!c.writeBlocked) return;
   c.writeBlocked = false;
+  c.ctx.writeBlocked.delete(c);
   if (c.state === ConnState.watch) { // reading resumes when the stream ends, or now for one that reads input
     if (c.stream?.readsInput === true) c.io?.resume();
     driveMachine(c);
@@ -386,6 +408,7 @@ export const connHooks = { onClosed: (_c: Conn): void => {} };
 export function connClose(c: Conn): void {
   if (c.state === ConnState.closed) return;
   c.state = ConnState.closed;
+  if (c.writeBlocked) c.ctx.writeBlocked.delete(c);
   releaseHoldings(c);
   connReleaseItem(c);
   if (c.stream !== null) { c.stream.abort(c); c.stream = null; }
