@@ -34,12 +34,11 @@ export class ReadBufCache {
     this.limit = perThread < READ_BUFFER_SIZE ? 1 : Math.floor(perThread / READ_BUFFER_SIZE);
   }
 
-  /** memcached's resp_start: false when the object would need a bundle past the limit (response_obj_oom). */
+  /**
+   * memcached's resp_start: false when the object would need a bundle past the limit (response_obj_oom).
+   * Called only under a limit (WorkerContext.readBufLimited).
+   */
   respStart(): boolean {
-    return this.limit === 0 || this.takeResp();
-  }
-
-  private takeResp(): boolean {
     const resps = this.resps + this.held;
     const needsBundle = resps % RESP_PER_BUNDLE === 0 && !(resps === 0 && this.bundleKept);
     if (needsBundle) {

@@ -120,7 +120,7 @@ function getOutOfResponses(c: Conn): number {
   c.ctx.stats.row[ThreadStat.response_obj_oom]++;
   c.ctx.out.dropUncommitted();
   c.udp?.truncated(c.ctx.out.pos);
-  if (!connRespStart(c)) return -1; // dropping freed them: only a thread out of read buffers gets here
+  if (!connRespStart(c)) return -1; // dropping freed this batch's: only objects other connections hold can fill it
   c.ctx.out.bytes(REPLY.SERVER_ERROR_GET_NO_MEMORY);
   return -1;
 }
