@@ -1,7 +1,8 @@
-// Two widely used Python clients, unchanged, against Cachalot and a real memcached: pymemcache (text
-// protocol) and pylibmc (libmemcached, over its text and its binary protocol). The same script drives
-// both servers (test/fixtures/python-clients.py); every call's result, or the error the client raised,
-// must be the same. Debian's python3-pymemcache and python3-pylibmc (installed by .ci/run).
+// Three widely used Python clients, unchanged, against Cachalot and a real memcached: pymemcache and
+// python-memcached (text protocol) and pylibmc (libmemcached, over its text and its binary protocol). The
+// same script drives both servers (test/fixtures/python-clients.py); every call's result, or the error
+// the client raised, must be the same. Debian's python3-pymemcache, python3-pylibmc and python3-memcache
+// (installed by .ci/run).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import type { ServerKind } from './support/server.ts';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, where its packages are (not a pyenv or venv one)
 const SCRIPT = join(REPO_ROOT, 'test/fixtures/python-clients.py');
-const hasClients = spawnSync(PYTHON, ['-c', 'import pymemcache, pylibmc'], { stdio: 'ignore' }).status === 0;
+const hasClients = spawnSync(PYTHON, ['-c', 'import pymemcache, pylibmc, memcache'], { stdio: 'ignore' }).status === 0;
 
 function transcript(port: number): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -34,10 +35,10 @@ async function tour(kind: ServerKind): Promise<string[]> {
   } finally { await server.stop(); }
 }
 
-const skip = !hasClients ? 'python3-pymemcache and python3-pylibmc are not installed'
+const skip = !hasClients ? 'python3-pymemcache, python3-pylibmc or python3-memcache is not installed'
   : kindsFor().length !== 2 ? 'memcached is not installed' : false;
 
-test('pymemcache and pylibmc (text and binary) see the same results from Cachalot as from memcached', { skip }, async () => {
+test('pymemcache, pylibmc (text and binary) and python-memcached see the same results from Cachalot as from memcached', { skip }, async () => {
   const ours = await tour('cachalot');
   const theirs = await tour('memcached');
   for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
@@ -46,5 +47,5 @@ test('pymemcache and pylibmc (text and binary) see the same results from Cachalo
   // the script got through every call of all three tours
   assert.equal(ours.at(-1), '== done');
   assert.ok(ours.includes("get foo -> b'<baz!'"), 'pymemcache stored, appended and prepended');
-  assert.ok(ours.filter((l) => l === "get b -> 'deux'").length === 2, 'pylibmc cas over text and binary');
+  assert.ok(ours.filter((l) => l === "get b -> 'deux'").length === 3, 'cas: pylibmc over text and binary, python-memcached');
 });
