@@ -100,11 +100,12 @@ function randomScript(seed: number, n: number): string[] {
 
 /**
  * In a long random run memcached's LRU maintainer reaps expired items in the background (a later get
- * then counts no get_expired, and curr_items drops), and whether an incr linked a new item
- * (total_items) depends on references that maintainer holds: these counters move with its timing,
- * memcached against itself.
+ * then counts no get_expired, and curr_items and bytes drop), and whether an incr linked a new item
+ * (total_items) or shortened the old one in place (bytes) depends on references that maintainer holds:
+ * these counters move with its timing, memcached against itself (seeds 106 and 122 of a 40-seed run
+ * gave two byte counts from memcached alone). The scripted tour above still compares bytes.
  */
-const REAPED = /^STAT (get_expired|reclaimed|expired_unfetched|total_items|curr_items) \d+/gm;
+const REAPED = /^STAT (get_expired|reclaimed|expired_unfetched|total_items|curr_items|bytes) \d+/gm;
 function maskReaped(reply: Buffer): Buffer {
   return Buffer.from(maskTimes(reply).toString('latin1').replace(REAPED, 'STAT $1 <masked>'), 'latin1');
 }
