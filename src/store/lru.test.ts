@@ -3,7 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { b, get, MB, newStore, put } from "./test-support.ts";
-import { Lru } from "./layout.ts";
+import { ItemFlag, Lru } from "./layout.ts";
+import { DeltaResult, StoreOp, StoreResult } from "./results.ts";
+import { doItemGetUnlogged } from "./items.ts";
 import { doItemLinkQ, doItemUnlinkQ, lruPullTail, LruPull } from "./lru.ts";
 import { SlabStat, ThreadStat } from "../stats/thread-stats.ts";
 import type { Store } from "./store.ts";
@@ -178,4 +180,48 @@ test("stats reset keeps curr_items and bytes", () => {
   assert.equal(st.currItems(), 1);
   assert.equal(st.currBytes(), bytes);
   assert.equal(st.stats.sumSlabAll(SlabStat.total_items), 0);
+});
+
+/** The item of key, found without a fetch (no FETCHED, ACTIVE or move), or 0. */
+function peekIt(st: Store, key: string): number {
+  const k = b(key), hv = st.hash(k, 0, k.length);
+  st.itemLock(hv);
+  try {
+    const it = doItemGetUnlogged(st, k, 0, k.length, hv);
+    if (it !== 0) st.itemRelease(it); // the table's reference keeps it
+    return it;
+  } finally { st.itemUnlock(hv); }
+}
+
+const segOfIt = (st: Store, it: number): number => (st.a32[it * 2 + 7] >>> 16) & 0xc0;
+
+test("do_item_update, segmented: an incr in place or an add that finds the item refreshes its time where it is", () => {
+  const st = newStore();
+  put(st, "a", "1");
+  put(st, "b", "2"); // HOT: b, then a
+  const a = peekIt(st, "a"), c = st.itemClsid(a);
+  const k = b("a");
+  st.a32[a * 2 + 3] = st.currentTime() - 100; // older than ITEM_UPDATE_INTERVAL, where flat mode would move it
+  assert.equal(st.addDelta(k, 0, 1, true, 1n, 0), DeltaResult.OK);
+  assert.equal(peekIt(st, "a"), a); // rewritten in place
+  assert.equal(st.itemTime(a), st.currentTime());
+  assert.equal(st.lruHead(c | Lru.HOT), peekIt(st, "b")); // not moved to the head
+  st.a32[a * 2 + 3] = st.currentTime() - 100;
+  assert.equal(put(st, "a", "x", StoreOp.ADD), StoreResult.NOT_STORED);
+  assert.equal(st.itemTime(a), st.currentTime());
+  assert.equal(st.lruHead(c | Lru.HOT), peekIt(st, "b"));
+});
+
+test("do_item_update, segmented: an ACTIVE item left in COLD goes to WARM when an incr rewrites it in place", () => {
+  const st = newStore();
+  put(st, "n", "10");
+  const n = peekIt(st, "n"), c = st.itemClsid(n);
+  lruPullTail(st, c, Lru.HOT, 0, 0, 0);
+  assert.equal(segOfIt(st, n), Lru.COLD);
+  st.a32[n * 2 + 7] |= ItemFlag.ACTIVE; // as a second fetch whose move to WARM found an LRU lock taken leaves it
+  assert.equal(st.addDelta(b("n"), 0, 1, true, 1n, 0), DeltaResult.OK);
+  assert.equal(peekIt(st, "n"), n);
+  assert.equal(segOfIt(st, n), Lru.WARM);
+  assert.equal(st.itemActive(n), false);
+  assert.equal(items(st).get(`items:${c}:moves_to_warm`), 1);
 });

@@ -101,11 +101,26 @@ export function itemTryMoveTo(st: Store, it: number, seg: number): boolean {
   return true;
 }
 
-/** memcached's do_item_update: refresh position at most once per ITEM_UPDATE_INTERVAL (item lock held). */
+/**
+ * memcached's do_item_update (item lock held): an incr in place, an `add` that finds the item, a bump in flat mode.
+ * Segmented: an ACTIVE item in COLD goes to the head of WARM, its ACTIVE bit cleared; any other linked item only
+ * has its time refreshed, where it is. Flat: the item goes back to the head of its LRU, at most once per
+ * ITEM_UPDATE_INTERVAL.
+ */
 export function doItemUpdate(st: Store, it: number): void {
-  const a32 = st.a32, now = st.currentTime();
+  const a32 = st.a32, now = st.currentTime(), i = it * 2 + ItemField.bits;
+  const bits = a32[i];
+  if ((bits & ItemFlag.LINKED) === 0) return;
+  if (st.lruSegmented) {
+    a32[it * 2 + ItemField.time] = now;
+    if (((bits >>> 16) & 0xc0) !== Lru.COLD || (bits & ItemFlag.ACTIVE) === 0) return;
+    itemUnlinkQ(st, it);
+    a32[i] = (a32[i] & ~ItemFlag.ACTIVE & ~(0xc0 << 16)) | (Lru.WARM << 16);
+    itemLinkQ(st, it); // memcached's item_link_q_warm
+    slabStat(st, bits, SlabStat.moves_to_warm);
+    return;
+  }
   if (a32[it * 2 + ItemField.time] >= now - ITEM_UPDATE_INTERVAL) return;
-  if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return;
   const id = lruIdOf(a32, it), lock = LRU_BASE + id * LRU_WORDS + LruW.lock;
   st.locks.lock(lock);
   doItemUnlinkQ(st, it, id);
