@@ -101,6 +101,20 @@ differential('binary: a key over 250 bytes is a protocol error that hangs up', [
   all({ opcode: Op.GET, key: 'k'.repeat(251) }), all({ opcode: Op.NOOP }),
 ], { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
 
+// A get's response keeps its item referenced until it is sent (memcached's c->resp->item): a Decrement in the
+// same read finds the item held and links a new one ("99"), where alone it rewrites in place, padded ("99 ").
+const DECR = (key: string): BinRequest => incr(Op.DECREMENT, key, 1n, 0n, 0);
+differential('binary: a decrement pipelined after a get of its key links a new item, as memcached does', [
+  all(set('g', '100'), set('q', '100'), set('t', '100'), set('alone', '100')),
+  all({ opcode: Op.GET, key: 'g' }, DECR('g'), { opcode: Op.GETQ, key: 'q' }, DECR('q')),
+  all({ opcode: Op.TOUCH, key: 't', extras: u32Extras(0) }, DECR('t')),
+  all(DECR('alone')),
+  all(...['g', 'q', 't', 'alone'].map((key): BinRequest => ({ opcode: Op.GETK, key }))),
+  // and once sent, the items are let go: deleted, their chunks are free again
+  all(...['g', 'q', 't', 'alone'].map((key): BinRequest => ({ opcode: Op.DELETEQ, key }))),
+  all({ opcode: Op.STAT, key: 'slabs' }),
+], { sentinel: BINARY_NOOP_SENTINEL });
+
 // -F, -C and -B binary share one server of each kind (these tests do not disturb one another).
 const ONE_SERVER_ARGS = ['-F', '-C', '-B', 'binary'];
 

@@ -34,7 +34,23 @@ differential('meta differential: a scripted tour of mg ms md ma mn me', [
   'mg x v q\r\nmg y v q k\r\nms x 1 q\r\n1\r\nmg x v q\r\nmd z q\r\nmd x q\r\nmn\r\n',
   'mg a v v\r\n', 'mg a !\r\n', 'mg a Tx\r\n', 'ms a 1 MZ\r\nq\r\n', 'ms a x\r\n', 'md a zz\r\n', 'ma a Jx\r\n',
   'mg a O123456789012345678901234567890123\r\n', 'ms a 1 q\r\nxx\r\n', 'me\r\n', 'mo\r\n',
+  // An item an mg named stays referenced until the reply is sent (memcached's resp->item): an ma or decr in
+  // the same read finds it held and links a new item, where it would rewrite the number in place, padded.
+  // A text get's END sends at once, so a decr after it rewrites in place; so does one in a later read, even
+  // after an mg whose reply q left empty.
+  'ms p 3\r\n100\r\n', 'mg p v\r\nma p MD\r\n', 'mg p v s\r\n',
+  'ms p 3\r\n100\r\n', 'mg p s\r\ndecr p 1\r\n', 'mg p v s\r\n',
+  'ms p 3\r\n100\r\n', 'get p\r\ndecr p 1\r\n', 'mg p v s\r\n',
+  'ms p 3\r\n100\r\n', 'mg p q\r\n', 'ma p MD\r\n', 'mg p v s\r\n',
   'stats\r\n',
+], opts);
+
+// What mg replies hold is let go once they are sent, whatever the reply was (a value, a quiet empty one,
+// an error for a flag): the items deleted after are freed, their chunks back in the class's free list.
+differential('meta differential: items an mg reply held are freed after it is sent', [
+  'ms a 1\r\n1\r\n', 'ms b 1\r\n1\r\n', 'ms c 1\r\n1\r\n', 'ms d 1\r\n1\r\n',
+  `mg a v\r\nmg b q\r\nmg c v O${'9'.repeat(33)}\r\nmg d k s\r\n`, 'mg a v q\r\nmg b\r\n',
+  'md a q\r\nmd b q\r\nmd c q\r\nmd d q\r\n', 'stats slabs\r\n',
 ], opts);
 
 function randomScript(seed: number, n: number): string[] {

@@ -229,6 +229,7 @@ function resumeAfterYield(c: Conn): void {
 export function connFlush(c: Conn): void {
   const out = c.ctx.out;
   if (out.size() === 0) { // (an empty response may still send a datagram)
+    out.releaseHeld(); // quiet replies (mg q, GetQ) hold items too
     if (c.udp !== null) udpFlush(c);
     else if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone(); // a noreply's response object is freed at transmit too
     return;

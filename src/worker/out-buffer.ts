@@ -47,6 +47,12 @@ export class OutBuffer {
   pos = 0;
   private attached: Attached[] = [];
   private attachedBytes = 0;
+  /**
+   * Items whose bytes replies here were copied from, referenced until those replies are sent, as
+   * memcached's resp->item keeps them: an mg or a binary get. An incr on such an item in the same batch
+   * then finds it held by someone else and links a new item, where it would rewrite the number in place.
+   */
+  private held: number[] = [];
   /** What passed one of memcached's flush points (conn_mwrite): buf's bytes and attached values. */
   private committedPos = 0;
   private committedAttached = 0;
@@ -77,6 +83,16 @@ export class OutBuffer {
   }
 
   hasAttached(): boolean { return this.attached.length !== 0; }
+
+  /** Keep item it (whose reference the caller hands over) referenced until the replies are sent. */
+  hold(it: number): void { this.held.push(it); }
+
+  /** The replies are sent, or will never be: let go of the items they named. */
+  releaseHeld(): void {
+    const h = this.held;
+    for (let i = 0; i < h.length; i++) this.release(h[i]);
+    h.length = 0;
+  }
 
   /** With values attached: buf's runs and the values' views, in order (the iovecs of one writev). */
   chunks(): Uint8Array[] {
@@ -162,6 +178,7 @@ export class OutBuffer {
   truncate(pos: number): void {
     const a = this.attached;
     while (a.length > 0 && a[a.length - 1].at >= pos) this.dropLastAttached();
+    if (pos === 0) this.releaseHeld(); // a reply cut back to a command's start keeps its items until the flush
     this.pos = pos;
     if (this.committedPos > pos) this.committedPos = pos;
     if (this.committedAttached > a.length) this.committedAttached = a.length;
@@ -181,6 +198,7 @@ export class OutBuffer {
   commit(): void {
     this.committedPos = this.pos;
     this.committedAttached = this.attached.length;
+    this.releaseHeld(); // memcached sends here, then lets go of the items (conn_release_items)
     this.cache?.respsDone();
   }
 
@@ -191,6 +209,7 @@ export class OutBuffer {
 
   dropUncommitted(): void {
     while (this.attached.length > this.committedAttached) this.dropLastAttached();
+    this.releaseHeld(); // early for the committed replies' items, which is harmless: their bytes are copied
     this.pos = this.committedPos;
     this.cache?.respsDone(); // conn_release_items
   }
@@ -221,6 +240,7 @@ export class OutBuffer {
     else if (this.buf.length > 1024 * 1024) this.replace(INITIAL_SIZE); // don't hoard a huge one
     this.pos = 0;
     this.committedPos = 0;
+    this.releaseHeld();
     this.cache?.respsDone();
   }
 

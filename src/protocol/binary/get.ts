@@ -28,11 +28,15 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     if (!st.noreply) writeBinMiss(c, st, cmd === Op.GETK || cmd === Op.GATK);
     return;
   }
+  let replied = false;
   try {
     c.ctx.stats.slab(store.itemClsid(it), shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
     writeBinHit(c, st, it);
+    replied = true;
   } finally {
-    store.itemRelease(it);
+    // memcached's response keeps the item referenced until it is sent (c->resp->item)
+    if (replied) c.ctx.out.hold(it);
+    else store.itemRelease(it);
   }
 }
 

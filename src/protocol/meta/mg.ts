@@ -22,16 +22,19 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   st.itemLock(hv);
   let it = 0;
   let created = false;
+  let replied = false;
   try {
     it = doItemGet(st, buf, ks, nkey, hv, false);
     if (it === 0 && mf.vivify) {
       it = vivify(st, buf, ks, nkey, hv);
       created = it !== 0;
     }
-    if (it !== 0) mgetHit(c, buf, ntokens, it, created);
+    if (it !== 0) replied = mgetHit(c, buf, ntokens, it, created);
     else mgetMiss(c, buf, ntokens, ks, nkey);
   } finally {
-    if (it !== 0) st.itemRelease(it);
+    // memcached's response keeps the item referenced until it is sent (resp->item)
+    if (replied) c.ctx.out.hold(it);
+    else if (it !== 0) st.itemRelease(it);
     st.itemUnlock(hv);
   }
   if (created) st.maybeExpand(); // a link may ask the hash table to grow: done with no lock held
@@ -46,7 +49,8 @@ function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): n
   return it;
 }
 
-function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boolean): void {
+/** The hit's reply; false when a flag refused it (an error reply instead). */
+function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boolean): boolean {
   const out = c.ctx.out;
   const st = c.ctx.store;
   const mark = out.pos;
@@ -75,7 +79,7 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
         if (e - s > MFLAG_MAX_OPAQUE_LENGTH) {
           if (!mf.locked && !mf.noUpdate) st.doItemBump(it); // memcached's unlocked get had bumped it
           opaqueTooLong(c, mark);
-          return;
+          return false;
         }
         metaOpaque(out, buf, s, e);
         break;
@@ -99,6 +103,7 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
   }
   if (!mf.noUpdate) st.doItemBump(it);
   countHit(c, st, it, ttlSet);
+  return true;
 }
 
 /** "t": seconds left, -1 for an item that never expires. */
