@@ -6,44 +6,22 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './support/server.ts';
-import { kindsFor, serverFor } from './support/spec.ts';
-import type { ServerKind } from './support/server.ts';
+import { kindsFor } from './support/spec.ts';
+import { assertSameTranscript, clientTour } from './support/client-script.ts';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, where its packages are (not a pyenv or venv one)
 const SCRIPT = join(REPO_ROOT, 'test/fixtures/python-clients.py');
 const hasClients = spawnSync(PYTHON, ['-c', 'import pymemcache, pylibmc, memcache'], { stdio: 'ignore' }).status === 0;
 
-function transcript(port: number): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(PYTHON, [SCRIPT, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
-
-async function tour(kind: ServerKind): Promise<string[]> {
-  const server = await serverFor(kind, ['-t', '2'], true);
-  try {
-    const r = await transcript(server.port);
-    assert.equal(r.code, 0, `the script failed against ${kind}:\n${r.err}`);
-    return r.out.trimEnd().split('\n');
-  } finally { await server.stop(); }
-}
-
 const skip = !hasClients ? 'python3-pymemcache, python3-pylibmc or python3-memcache is not installed'
   : kindsFor().length !== 2 ? 'memcached is not installed' : false;
 
 test('pymemcache, pylibmc (text and binary) and python-memcached see the same results from Cachalot as from memcached', { skip }, async () => {
-  const ours = await tour('cachalot');
-  const theirs = await tour('memcached');
-  for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
-    assert.equal(ours[i], theirs[i], `line ${i + 1} of the transcript differs`);
-  }
+  const ours = await clientTour('cachalot', PYTHON, SCRIPT);
+  assertSameTranscript(ours, await clientTour('memcached', PYTHON, SCRIPT));
   // the script got through every call of all three tours
   assert.equal(ours.at(-1), '== done');
   assert.ok(ours.includes("get foo -> b'<baz!'"), 'pymemcache stored, appended and prepended');

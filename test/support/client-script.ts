@@ -1,0 +1,36 @@
+// A client library's tour, run as a script in its own language (Python, Perl, Ruby) against a fresh
+// server of each kind: the script prints one line per call, and the tests compare the two transcripts.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { serverFor } from './spec.ts';
+import type { ServerKind } from './server.ts';
+
+type Run = { code: number | null; out: string; err: string };
+
+function runScript(interpreter: string, script: string, port: number): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(interpreter, [script, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** The script's transcript against a fresh server of this kind (-t 2), line by line; it must exit 0. */
+export async function clientTour(kind: ServerKind, interpreter: string, script: string): Promise<string[]> {
+  const server = await serverFor(kind, ['-t', '2'], true);
+  try {
+    const r = await runScript(interpreter, script, server.port);
+    assert.equal(r.code, 0, `the script failed against ${kind}:\n${r.err}`);
+    return r.out.trimEnd().split('\n');
+  } finally { await server.stop(); }
+}
+
+/** The two transcripts read the same, line by line (the first difference named). */
+export function assertSameTranscript(ours: string[], theirs: string[]): void {
+  for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
+    assert.equal(ours[i], theirs[i], `line ${i + 1} of the transcript differs`);
+  }
+}
