@@ -90,6 +90,7 @@ export class OutBuffer {
   /** The replies are sent, or will never be: let go of the items they named. */
   releaseHeld(): void {
     const h = this.held;
+    if (h.length === 0) return; // the common case, every text get's flush point: no length store
     for (let i = 0; i < h.length; i++) this.release(h[i]);
     h.length = 0;
   }
