@@ -179,7 +179,8 @@ export class OutBuffer {
   truncate(pos: number): void {
     const a = this.attached;
     while (a.length > 0 && a[a.length - 1].at >= pos) this.dropLastAttached();
-    if (pos === 0) this.releaseHeld(); // a reply cut back to a command's start keeps its items until the flush
+    // Cut back to nothing, the items named are let go; cut back to a command's start, they wait for the flush.
+    if (pos === 0) this.releaseHeld();
     this.pos = pos;
     if (this.committedPos > pos) this.committedPos = pos;
     if (this.committedAttached > a.length) this.committedAttached = a.length;
