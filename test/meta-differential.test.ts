@@ -4,7 +4,7 @@
 // memcached's clock cannot be held (meta-time.test.ts pins them on Cachalot). TTLs are 0, -1 or at
 // least 100 s and R tokens far from them, so a clock tick between two requests changes nothing else.
 
-import { differential } from './support/differential.ts';
+import { differential, pipelined } from './support/differential.ts';
 import { mulberry32 as rng } from './support/rng.ts';
 
 /** Mask the clock in meta replies: t<n> (not t-1), l<n>, and me's exp=, la=, cas=. */
@@ -132,6 +132,10 @@ for (const seed of [1, 2, 3, 4]) {
   differential(`meta differential: random sequence, seed ${seed}`, [...randomScript(seed, 400), 'stats\r\n'],
     { ...opts, mask: maskReaped });
 }
+
+// the same kind of sequence pipelined, one to four commands in each write: replies batched as memcached batches them
+differential('meta differential: random sequence, pipelined', [...pipelined(randomScript(301, 400), 1301), 'stats\r\n'],
+  { ...opts, mask: maskReaped });
 
 /** Keys in base64 with padding in odd places and bytes the decoder skips: memcached's exact rules. */
 function base64Script(seed: number, n: number): string[] {

@@ -2,7 +2,7 @@
 // same bytes back (CAS numbers and process facts masked). One scripted run of every command and
 // error path, and a seeded random run of a few thousand commands over a small key space.
 
-import { differential } from './support/differential.ts';
+import { differential, pipelined } from './support/differential.ts';
 import { mulberry32 as rng } from './support/rng.ts';
 
 const K251 = 'k'.repeat(251);
@@ -80,3 +80,5 @@ function randomScript(seed: number, n: number): string[] {
 }
 
 differential('text: a seeded random sequence of 3000 commands', randomScript(20261123, 3000));
+
+differential('text: a seeded random sequence, pipelined', pipelined(randomScript(11, 2000), 1010));

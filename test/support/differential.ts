@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, bytes, show } from './client.ts';
+import { mulberry32 } from './rng.ts';
 import { kindsFor, registerStopHook, serverFor } from './spec.ts';
 import type { ServerKind } from './server.ts';
 
@@ -132,4 +133,16 @@ export function differential(name: string, script: Array<string | Buffer>, opts:
     const diff = firstDifference(script, replies[0], replies[1], [kindA, kindB]);
     if (diff !== null) assert.fail(`${kindA} and ${kindB} differ at ${diff}`);
   });
+}
+
+/** A script's requests pipelined, one to four in each write (seeded): replies batched as memcached batches them. */
+export function pipelined(script: string[], seed: number): string[] {
+  const r = mulberry32(seed);
+  const writes: string[] = [];
+  for (let i = 0; i < script.length;) {
+    const n = 1 + Math.floor(r() * 4);
+    writes.push(script.slice(i, i + n).join(''));
+    i += n;
+  }
+  return writes;
 }
