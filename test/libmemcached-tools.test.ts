@@ -13,13 +13,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { VOLATILE_STATS } from './support/differential.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import type { ServerKind } from './support/server.ts';
+import { freePort, type ServerKind } from './support/server.ts';
 
 const TOOLS = ['memccp', 'memccat', 'memcexist', 'memctouch', 'memcrm', 'memcdump', 'memcstat', 'memcflush', 'memcping', 'memcerror'];
 const toolsInstalled = spawnSync('sh', ['-c', TOOLS.map((t) => `command -v ${t}`).join(' && ')], { stdio: 'ignore' }).status === 0;
@@ -172,11 +171,7 @@ test('libmemcached-tools print the same from Cachalot as from memcached, over te
 });
 
 test('the tools fail, with a non-zero exit, against a closed port', { skip: toolsInstalled ? false : 'libmemcached-tools is not installed' }, async () => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const port = await freePort();
   for (const cmd of ['memcping', 'memccat small.txt', 'memcstat']) {
     const r = run(cmd, port, tmpdir());
     assert.notEqual(r.status, 0, `${cmd} against a closed port`);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Client } from './support/client.ts';
-import { commandFor, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
+import { commandFor, freePort, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor } from './support/spec.ts';
 import { mulberry32 } from './support/rng.ts';
 import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
@@ -72,17 +72,6 @@ async function statsOf(c: Client, which = ''): Promise<Map<string, string>> {
   const stats = new Map<string, string>();
   for (const m of text.matchAll(/^STAT (\S+) (.*)\r$/gm)) stats.set(m[1], m[2]);
   return stats;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** The peer certificate's OU: which of the fixture certificates the server presented. */

@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, bytes, show } from './support/client.ts';
-import { sleep, type Server, type ServerKind } from './support/server.ts';
+import { freePorts, sleep, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
@@ -23,19 +22,6 @@ const BOUND_MS = 5_000; // failure bounds, not timing assertions
 const KEYS = Array.from({ length: 40 }, (_, i) => `${i}:key`);
 const BIN = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const LONG_KEY = 'k'.repeat(250);
-
-/** n ports free right now: all bound at once (so they differ), then released for nutcracker. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers: NetServer[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    servers.push(s);
-  }
-  const ports = servers.map((s) => { const a = s.address(); return typeof a === 'object' && a ? a.port : 0; });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 // Ketama places a server by its name, "host:port" unless one is given: named, the backends take the same
 // keys whatever ephemeral ports they got, so both runs spread the keys alike. (twemproxy's fnv1a_64 is

@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverNodeArgs } from '../../src/boot/command.ts';
@@ -120,4 +121,22 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>, gone: ()
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** n TCP ports on 127.0.0.1 free right now: all bound at once (so they differ), then released for the caller. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: NetServer[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = createServer();
+    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(0, '127.0.0.1', resolve); });
+    servers.push(s);
+  }
+  const ports = servers.map((s) => { const a = s.address(); return typeof a === 'object' && a !== null ? a.port : 0; });
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** One TCP port on 127.0.0.1 free right now (nothing listens on it once this resolves). */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
 }
