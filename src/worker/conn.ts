@@ -85,10 +85,15 @@ export class Conn {
   nreadOwner: ProtoValue | typeof NREAD_META = Proto.ascii;
   /** Bytes of a refused value still to skip (conn_swallow). */
   sbytes = 0;
-  /** Inside a text get line answered as it arrives (protocol/text/read-command.ts LongGet); 0 when not. */
+  /**
+   * Inside a text get answered a part at a time (protocol/text/get.ts LongGet: a line too long to wait for, or
+   * a get paused for a client that is not reading); 0 when not.
+   */
   longGet = 0;
-  /** The keys that line has named so far. */
+  /** The keys that get has named so far. */
   longGetKeys = 0;
+  /** A gat's or gats's exptime, as store.realtime gave it when the command was read. */
+  longGetExptime = 0;
 
   reqsLeft = 0;
   /** -o read_buf_mem_limit: one of the thread's read buffers is counted as this connection's (rbuf-cache.ts). */
@@ -128,7 +133,7 @@ export class Conn {
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
-    this.longGet = this.longGetKeys = 0;
+    this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
     this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = false;
     this.asciiAuthBytes = 0;

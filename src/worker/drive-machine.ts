@@ -20,16 +20,17 @@ const WRITE_HIGH_WATER = 256 * 1024;
 /** A reply bigger than this is sent before the next command (or the next key of a get) adds to it. */
 const OUT_FLUSH_AT = 512 * 1024;
 /**
- * Replies a client has not read, past which it is hung up on. A connection stops being read
- * once WRITE_HIGH_WATER is queued, so only one command's reply can pass it: a multi-get of many
- * large values to a client that never reads. memcached points into the items instead of copying;
- * we copy, so we bound it (never below two items of -I).
+ * Replies a client has not read, past which it is hung up on. Once WRITE_HIGH_WATER is queued a
+ * connection stops being read and a multi-get stops before its next key (get.ts pauseGet), so
+ * past that mark a connection holds at most the last piece of reply it made (one value, up to -I,
+ * and what was collected with it). memcached points into the items instead of copying, and serves
+ * them; we copy, so this bound stays as the last resort (never below two items of -I).
  */
 const MIN_BACKLOG_LIMIT = 16 * 1024 * 1024;
 /**
  * The connections of one worker together may hold this many connections' worth of unread replies. Each stops
- * being read at WRITE_HIGH_WATER, but one multi-get each can queue up to its own limit: without a bound on
- * the sum, -c clients that never read could make the server hold -c times that.
+ * at WRITE_HIGH_WATER, but each may hold a copied value of up to -I past it: without a bound on the sum, -c
+ * clients that never read could make the server hold -c values.
  */
 const WORKER_BACKLOGS = 4;
 

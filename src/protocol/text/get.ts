@@ -50,20 +50,57 @@ export function processGetLine(c: Conn, buf: Buffer, s: number, lineEnd: number)
   return true;
 }
 
+/**
+ * Conn.longGet: a get whose line is answered a part at a time (read-command.ts continueLongGet), and which get
+ * it is. A line too long to wait for is a get or gets; a get of any kind stopped for a client that is not
+ * reading its reply (pauseGet) goes on the same way.
+ */
+export const LongGet = { none: 0, get: 1, gets: 2, gat: 3, gats: 4, skipToEnd: 5 } as const;
+
 /** The keys of a get from p to the line's end: a VALUE block per hit, then END. */
 function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
   exptimeRel: number): void {
-  if (lookupKeys(c, buf, p, lineEnd, returnCas, shouldTouch, exptimeRel) < 0) return;
+  const keys = lookupKeys(c, buf, p, lineEnd, returnCas, shouldTouch, exptimeRel, 0);
+  if (keys < 0) return;
+  if (pausedAt >= 0) { pauseGet(c, keys, returnCas, shouldTouch, exptimeRel); return; }
   c.ctx.out.bytes(REPLY.END);
   c.ctx.out.commit(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
 }
 
 /**
- * Part of a get line too long to wait for (read-command.ts continueLongGet): the VALUE blocks of the keys in
- * buf[p, end), all of them complete. How many keys, or -1 once the get is over (a key too long, answered).
+ * The client is not reading this get's reply fast enough (its writes backed up past the high-water mark): the
+ * get stops before its next key, which lookupKeys left in pausedAt, and goes on from there once the client has
+ * read (the connection waits in conn_mwrite, as memcached's does). The rest of the line stays in the input and
+ * is answered as a long get line is. memcached holds a reference per key instead and sends from the items;
+ * Cachalot copies most values, so it makes no more of the reply than the client takes.
  */
-export function getLineKeys(c: Conn, buf: Buffer, p: number, end: number, returnCas: boolean): number {
-  return lookupKeys(c, buf, p, end, returnCas, false, 0);
+function pauseGet(c: Conn, keys: number, returnCas: boolean, shouldTouch: boolean, exptimeRel: number): void {
+  c.rpos = takePausedAt();
+  c.longGet = shouldTouch ? (returnCas ? LongGet.gats : LongGet.gat) : (returnCas ? LongGet.gets : LongGet.get);
+  c.longGetKeys = keys;
+  c.longGetExptime = exptimeRel;
+}
+
+/**
+ * Part of a get answered a part at a time (read-command.ts continueLongGet): the VALUE blocks of the keys in
+ * buf[p, end), all of them complete. How many keys, or -1 once the get is over (a key too long, answered).
+ * When the client stopped reading, the keys answered before the pause, and takePausedAt() says where it is.
+ */
+export function getLineKeys(c: Conn, buf: Buffer, p: number, end: number): number {
+  const mode = c.longGet;
+  const touch = mode === LongGet.gat || mode === LongGet.gats;
+  return lookupKeys(c, buf, p, end, mode === LongGet.gets || mode === LongGet.gats, touch, c.longGetExptime,
+    c.longGetKeys);
+}
+
+/** Where lookupKeys stopped for a client that is not reading (the next key's offset in the input), or -1. */
+let pausedAt = -1;
+
+/** Where the get was paused (-1: it was not); the pause is then the caller's to keep. */
+export function takePausedAt(): number {
+  const at = pausedAt;
+  pausedAt = -1;
+  return at;
 }
 
 /** A long get line's end: END, or ERROR if it named no key at all, as `get` alone gets. */
@@ -72,9 +109,13 @@ export function getLineEnd(c: Conn, keys: number): void {
   c.ctx.out.commit();
 }
 
-/** The VALUE blocks of the keys in buf[p, lineEnd): how many keys, or -1 (a key too long: answered; or the client gone). */
+/**
+ * The VALUE blocks of the keys in buf[p, lineEnd): how many keys, or -1 (a key too long: answered; or the client
+ * gone). `before` keys of this get were answered before p. A client whose writes back up stops the get at the
+ * next key (pausedAt).
+ */
 function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
-  exptimeRel: number): number {
+  exptimeRel: number, before: number): number {
   const out = c.ctx.out;
   const store = c.ctx.store;
   let keys = 0;
@@ -100,12 +141,16 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
         return -1;
       }
       keys++;
-      if (limited && keys > 1 && !c.ctx.rbufCache.respStart()) return getOutOfResponses(c);
+      if (limited && before + keys > 1 && !c.ctx.rbufCache.respStart()) return getOutOfResponses(c);
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
       if (out.size() - markSize > OUT_CHUNK) {
         if (!connFlushIfLarge(c)) return -1;
         markSize = out.size();
+        if (c.writeBlocked) {
+          const next = i + 1 < n ? batchKeys[(i + 1) * 2] : p;
+          if (next < lineEnd) { pausedAt = next; return keys; }
+        }
       }
     }
   }

@@ -5,7 +5,9 @@ import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
-import { getLineEnd, getLineKeys, KEY_MAX_LENGTH, processGetCommand, processGetLine } from './get.ts';
+import {
+  getLineEnd, getLineKeys, KEY_MAX_LENGTH, LongGet, processGetCommand, processGetLine, takePausedAt,
+} from './get.ts';
 import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
 import {
@@ -28,8 +30,6 @@ const LINE_GARBAGE_LIMIT = 2048;
  * as it arrives instead, key by key, so that the input kept stays under a key's length whatever the line's.
  */
 const LONG_GET_AT = 64 * 1024;
-/** Conn.longGet: where a get line answered as it arrives stands. */
-const LongGet = { none: 0, get: 1, gets: 2, skipToEnd: 3 } as const;
 
 const L = (s: string): Buffer => Buffer.from(s);
 const CMD = {
@@ -97,19 +97,26 @@ function startLongGet(c: Conn, p: number): boolean {
  * arriving is kept; at the newline, the last keys and END. The reply is the one memcached gives for the
  * whole line, but that its first VALUE blocks leave before the line ends: a key over 250 bytes late in the
  * line then cannot take them back (memcached answers only its CLIENT_ERROR). After that error, or a NUL
- * (where memcached's strlen ends the line), the rest of the line is skipped. True when the line has ended.
+ * (where memcached's strlen ends the line), the rest of the line is skipped. A get paused for a client that is
+ * not reading (get.ts pauseGet) goes on here too, from the key it stopped at. True when the line has ended, or
+ * the get paused again (the connection then waits for the client to read).
  */
 function continueLongGet(c: Conn): boolean {
   const buf = c.rbuf, start = c.rpos;
   const nl = findNewline(buf, start, c.rend);
   if (c.longGet === LongGet.skipToEnd) return skipLongGet(c, nl);
-  const gets = c.longGet === LongGet.gets;
   if (nl >= 0) {
     const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
-    c.rpos = nl + 1;
-    c.longGet = LongGet.none;
-    const keys = getLineKeys(c, buf, start, lineEnd, gets);
-    if (keys >= 0) getLineEnd(c, c.longGetKeys + keys);
+    const keys = getLineKeys(c, buf, start, lineEnd);
+    const paused = takePausedAt();
+    if (paused >= 0) { // the client reads first
+      c.rpos = paused;
+      c.longGetKeys += keys;
+    } else {
+      c.rpos = nl + 1;
+      c.longGet = LongGet.none;
+      if (keys >= 0) getLineEnd(c, c.longGetKeys + keys);
+    }
     if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd);
     return true;
   }
@@ -120,10 +127,11 @@ function continueLongGet(c: Conn): boolean {
     // a key still arriving that is already too long ends the get now: lookupKeys answers it with the rest
     if (c.rend - ended > KEY_MAX_LENGTH) ended = c.rend;
   }
-  const keys = getLineKeys(c, buf, start, ended, gets);
-  c.rpos = ended;
+  const keys = getLineKeys(c, buf, start, ended);
+  const paused = takePausedAt();
+  c.rpos = paused >= 0 ? paused : ended;
   if (keys < 0) c.longGet = LongGet.skipToEnd;
-  else if (nul < c.rend) { getLineEnd(c, c.longGetKeys + keys); c.longGet = LongGet.skipToEnd; }
+  else if (nul < c.rend && paused < 0) { getLineEnd(c, c.longGetKeys + keys); c.longGet = LongGet.skipToEnd; }
   else c.longGetKeys += keys;
   if (c.longGet === LongGet.skipToEnd) c.rpos = c.rend;
   return false;
