@@ -218,6 +218,26 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`large: a chained item's header chunk comes from memcached's slab class for its key and flags [${kind}]`, async () => {
+    // memcached sizes the header as the item without its value plus an item_chunk (do_item_alloc's htotal):
+    // 56 + 8 + 4 + 48 = 116 bytes for "chained" with flags (class 2, 120-byte chunks), 56 + 41 + 48 = 145 for a
+    // 40-byte key without (class 3, 152), 56 + 2 + 48 = 106 for "c" (class 2), with CAS's 8 bytes counted
+    const server = await serverFor(kind, [], true);
+    const c = await Client.connect(server.port);
+    try {
+      const value = 'v'.repeat(600_000); // past slab_chunk_max (512 KB): chained
+      for (const [key, flags] of [['chained', 9], ['k'.repeat(40), 0], ['c', 0]] as const) {
+        assert.equal((await c.request(`set ${key} ${flags} 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+      }
+      await c.send('stats slabs\r\n');
+      const slabs = (await c.readUntil('END\r\n')).toString();
+      const used = (cls: number) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
+      assert.deepEqual([used(1), used(2), used(3)], ['none', '2', '1'], slabs);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 // Multi-get lines longer than a read: memcached grows its read buffer for them without bound (clients send
 // every key of get_many / get_multi in one line). Past 64 KB Cachalot answers such a line as it arrives.
 const LONG_KEY = (i: number): string => `${String(i).padStart(6, '0')}:`.padEnd(250, 'k');

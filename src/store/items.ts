@@ -15,6 +15,15 @@ import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/threa
 
 const CHUNK_HEADER = ITEM_HEADER; // a data chunk of a chained item keeps the item header's shape
 
+/**
+ * A chained item's header chunk as memcached sizes it (do_item_alloc's htotal): the item's ntotal without the
+ * value, and an item_chunk (48 bytes, as our chunk header). Ours holds only the fields and the key, but it takes
+ * memcached's size, so that it comes from memcached's slab class.
+ */
+export function chainedHeaderSize(a32: Int32Array, it: number): number {
+  return itemNtotal(a32, it) - a32[it * 2 + ItemField.nbytes] + CHUNK_HEADER;
+}
+
 /** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT, then WARM, down) when full. */
 function allocPull(st: Store, size: number, clsid: number): number {
   let p = 0, i = 0;
@@ -53,7 +62,7 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
     return 0;
   }
   const chained = ntotal > st.slabChunkMax;
-  const hsize = chained ? ITEM_HEADER + nkey : ntotal;
+  const hsize = chained ? ntotal - nbytes + CHUNK_HEADER : ntotal; // chainedHeaderSize
   const hclsid = slabsClsid(st, hsize);
   const it = hclsid === 0 ? 0 : allocPull(st, hsize, hclsid);
   if (it === 0) { st.allocError = AllocError.NO_MEMORY; return 0; }
@@ -119,8 +128,7 @@ export function itemFree(st: Store, it: number): void {
     slabsFree(st, ch, a32[ch * 2 + ItemField.nbytes] + CHUNK_HEADER, (a32[ch * 2 + ItemField.bits] >>> 16) & 63);
     ch = next;
   }
-  const nkey = bits >>> 24;
-  if ((bits & ItemFlag.CHUNKED) !== 0) slabsFree(st, it, ITEM_HEADER + nkey, pageClassOf(st, it));
+  if ((bits & ItemFlag.CHUNKED) !== 0) slabsFree(st, it, chainedHeaderSize(a32, it), pageClassOf(st, it));
   else slabsFree(st, it, itemNtotal(a32, it), (bits >>> 16) & 63);
 }
 

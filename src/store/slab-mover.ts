@@ -16,7 +16,7 @@ import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFla
 import { doSlabsNewslab, freeListRemove, memoryRelease, pageOffset, slabsFree, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
-import { casOf } from "./items.ts";
+import { casOf, chainedHeaderSize } from "./items.ts";
 import { itemNtotal } from "./lru.ts";
 
 /** One page on its way from src to dst. */
@@ -203,7 +203,7 @@ function rescueChunk(st: Store, head: number, chunk: number, clsid: number, movi
  */
 function rescue(st: Store, it: number, hv: number, clsid: number, movingPage: number): boolean {
   const a32 = st.a32, chunked = (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0;
-  const ntotal = chunked ? ITEM_HEADER + (a32[it * 2 + ItemField.bits] >>> 24) : itemNtotal(a32, it);
+  const ntotal = chunked ? chainedHeaderSize(a32, it) : itemNtotal(a32, it);
   const copy = takeFreeChunk(st, ntotal, clsid, movingPage);
   if (copy === 0) return false;
   st.a8.copyWithin(copy * 8, it * 8, it * 8 + ntotal);
