@@ -170,7 +170,7 @@ test('stats settings: memcached 1.6.18 names and order, with our values', () => 
 test('storeSettingsOf carries the store\'s share', () => {
   const st = storeSettingsOf(run('-m', '128', '-I', '2m', '-t', '2', '-n', '64', '-f', '1.08', '-L', '-M', '-C',
     '-o', 'hot_lru_pct=30,warm_lru_pct=50,temporary_ttl=30,lru_crawler_sleep=50,slab_automove=2'), 8 << 30);
-  assert.deepEqual(st, { maxBytes: 128 * 1048576, reserveBytes: 0, chunkSizeMin: 64, factor: 1.08, itemSizeMax: 2 * 1048576,
+  assert.deepEqual(st, { maxBytes: 128 * 1048576, reserveBytes: 0, chunkSizeMin: 64, factor: 1.08, slabSizes: null, itemSizeMax: 2 * 1048576,
     slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
     hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruMaintainer: true, lruCrawlerSleep: 50,
@@ -180,4 +180,5 @@ test('storeSettingsOf carries the store\'s share', () => {
   assert.deepEqual([e.preallocate, e.prefillPool], [true, true], 'memcached preallocates with -e, and fills the global pool');
   assert.equal(e.reserveBytes, 0, 'preallocated: nothing reserved for cache_memlimit (memcached refuses it)');
   assert.equal(storeSettingsOf(run('-m', '64'), 8 << 30).reserveBytes, 8 << 30, 'the arena reserved for cache_memlimit');
+  assert.deepEqual(storeSettingsOf(run('-o', 'slab_sizes=100-200-300')).slabSizes, [100, 200, 300], 'the classes -o slab_sizes gives');
 });

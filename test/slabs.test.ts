@@ -290,3 +290,20 @@ for (const kind of kindsFor()) {
 
 differential('slabs: cache_memlimit is refused when memory is preallocated (-L)',
   ['cache_memlimit 128\r\n', 'cache_memlimit 32\r\n', 'cache_memlimit 64 noreply\r\n', 'mn\r\n'], { args: ['-L', '-m', '64'] });
+
+for (const kind of kindsFor()) {
+  test(`slabs: -o slab_sizes gives the classes those sizes (aligned to 8), then slab_chunk_max [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-o', 'slab_sizes=200-403-800'], true);
+    const c = await Client.connect(server.port);
+    try {
+      // items of 48 + 8 + key + 1 + value: 300 bytes in class 2 (408), 700 in class 3 (800), 2000 past them all
+      await sendAll(c, sets('a', 3, 'x'.repeat(300 - 59)) + sets('b', 2, 'x'.repeat(700 - 59)) + sets('c', 1, 'x'.repeat(2000 - 59)));
+      const slabs = slabsOf(await stats(c, 'slabs'));
+      const sizes = [1, 2, 3, 4].map((cls) => slabs.get(cls)?.get('chunk_size'));
+      const used = [1, 2, 3, 4].map((cls) => slabs.get(cls)?.get('used_chunks'));
+      assert.deepEqual(sizes, [undefined, 408, 800, 524288]); // class 1 (200) holds nothing: not listed
+      assert.deepEqual(used, [undefined, 3, 2, 1]);
+      assert.equal(stat(await stats(c, 'settings'), 'slab_chunk_max'), 524288);
+    } finally { c.end(); await server.stop(); }
+  });
+}

@@ -136,7 +136,7 @@ export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
   const preallocated = s.preallocate || s.memoryFile !== null;
   return {
     maxBytes: s.maxBytes, reserveBytes: preallocated ? 0 : hostBytes,
-    chunkSizeMin: s.chunkSizeMin, factor: s.factor, itemSizeMax: s.itemSizeMax,
+    chunkSizeMin: s.chunkSizeMin, factor: s.factor, slabSizes: s.slabSizes, itemSizeMax: s.itemSizeMax,
     slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax,
     // memcached preallocates with -e, and puts every page no class took into the global pool
     preallocate: preallocated, prefillPool: s.memoryFile !== null,

@@ -8,16 +8,23 @@
 import type { Store } from "./store.ts";
 import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
 
-/** memcached's slabs_init sizes: index 1..n, index 0 unused. */
-export function slabClassSizes(chunkSizeMin: number, factor: number, slabChunkMax: number): number[] {
+/**
+ * memcached's slabs_init sizes: index 1..n, index 0 unused. From -n and -f, or with -o slab_sizes the sizes
+ * given (each aligned up to 8 bytes); either way the largest class is slab_chunk_max.
+ */
+export function slabClassSizes(chunkSizeMin: number, factor: number, slabChunkMax: number,
+  given: readonly number[] | null = null): number[] {
   const sizes = [0];
   let size = ITEM_HEADER + chunkSizeMin;
   let i = 0;
   while (++i < MAX_CLASSES - 1) {
-    if (size >= slabChunkMax / factor) break;
+    if (given !== null) {
+      if (i > given.length) break;
+      size = given[i - 1];
+    } else if (size >= slabChunkMax / factor) break;
     if (size % 8) size += 8 - (size % 8); // CHUNK_ALIGN_BYTES
     sizes.push(size);
-    size = Math.floor(size * factor); // memcached's `unsigned int size *= factor`
+    if (given === null) size = Math.floor(size * factor); // memcached's `unsigned int size *= factor`
   }
   sizes.push(slabChunkMax);
   return sizes;

@@ -27,6 +27,7 @@ export type StoreSettings = {
   reserveBytes?: number;
   chunkSizeMin: number; // -n (48)
   factor: number; // -f (1.25)
+  slabSizes?: number[] | null; // -o slab_sizes: the classes' sizes instead of -n and -f's
   itemSizeMax: number; // -I in bytes (1 MiB)
   slabPageSize: number; // 1 MiB, or -I when -I is larger (memcached's slab_page_size)
   slabChunkMax: number; // slabPageSize / 2: items above this are chained
@@ -82,7 +83,7 @@ export const CLOCK_START = 62; // memcached starts current_time at ITEM_UPDATE_I
 
 export function createStore(settings: StoreSettings): StoreShared {
   const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
-  const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax);
+  const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes);
   const limitPages = Math.max(1, Math.ceil(s.maxBytes / s.slabPageSize));
   const arena = reserveArena(Math.floor((s.reserveBytes ?? 0) / s.slabPageSize), limitPages, s.slabPageSize);
   const maxPages = (arena.byteLength - ARENA_PAD) / s.slabPageSize;
@@ -147,7 +148,7 @@ function reserveArena(reservePages: number, limitPages: number, pageSize: number
  */
 export function preallocationShortfall(s: StoreSettings): string | null {
   if (!s.preallocate) return null;
-  const classes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax).length - 1;
+  const classes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes).length - 1;
   if (Math.ceil(s.maxBytes / s.slabPageSize) >= classes) return null;
   return `Error while preallocating slab memory!\nIf using -L or other prealloc options, max memory must be at least ${classes} megabytes.`;
 }
