@@ -172,7 +172,7 @@ test('storeSettingsOf carries the store\'s share', () => {
     '-o', 'hot_lru_pct=30,warm_lru_pct=50,temporary_ttl=30,lru_crawler_sleep=50,slab_automove=2'), 8 << 30);
   assert.deepEqual(st, { maxBytes: 128 * 1048576, reserveBytes: 0, chunkSizeMin: 64, factor: 1.08, slabSizes: null, itemSizeMax: 2 * 1048576,
     slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
-    hashpowerInit: 0, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
+    hashpowerInit: 0, hashExpand: true, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruMaintainer: true, lruCrawlerSleep: 50,
     lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
     trackSizes: false, prefillPool: false });

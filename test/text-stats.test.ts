@@ -124,6 +124,30 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`stats: the hash table doubles past 1.5 items a bucket, unless -o no_hashexpand [${kind}]`, async () => {
+    for (const [opts, power] of [['hashpower=13', '14'], ['hashpower=13,no_hashexpand', '13']] as const) {
+      const server = await serverFor(kind, ['-o', opts], true);
+      const c = await Client.connect(server.port);
+      try {
+        let sets = ''; // 13000 items: past 1.5 x 8192 (memcached's -t 4 has 2^12 item locks, which the table must pass)
+        for (let i = 0; i < 13000; i++) sets += `set h${i} 0 0 1 noreply\r\nx\r\n`;
+        await c.send(`${sets}mn\r\n`);
+        await c.readUntil('MN\r\n');
+        let level = '';
+        for (let i = 0; i < 100 && level !== '14'; i++) { // memcached's assoc thread doubles it a moment later
+          await c.send('stats\r\n');
+          level = /^STAT hash_power_level (\d+)\r$/m.exec((await c.readUntil('END\r\n')).toString())?.[1] ?? '';
+          if (level !== '14') await sleep(20);
+        }
+        assert.equal(level, power, opts);
+        const want = 'VALUE h12999 0 1\r\nx\r\nEND\r\n';
+        assert.equal((await c.request('get h12999\r\n', want.length)).toString(), want);
+      } finally { c.end(); await server.stop(); }
+    }
+  });
+}
+
 differential('stats sizes: the item size histogram, switched on and off while running', [
   'set before 0 0 10\r\n0123456789\r\n', 'stats sizes\r\n', 'stats sizes_enable\r\n', 'stats sizes_enable\r\n',
   'set a 0 0 1\r\nx\r\n', 'set b 5 0 100\r\n' + 'y'.repeat(100) + '\r\n', `set c 0 0 3000\r\n${'z'.repeat(3000)}\r\n`,

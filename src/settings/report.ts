@@ -140,7 +140,7 @@ export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
     slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax,
     // memcached preallocates with -e, and puts every page no class took into the global pool
     preallocate: preallocated, prefillPool: s.memoryFile !== null,
-    evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit,
+    evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit, hashExpand: s.hashExpand,
     numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,
     lruCrawler: s.lruCrawler, lruMaintainer: s.lruMaintainer, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,

@@ -60,7 +60,7 @@ export function assocInsert(st: Store, it: number, hv: number): void {
   st.a32[it * 2 + ItemField.hNext] = st.h32[b];
   st.h32[b] = it;
   const n = Atomics.add(st.c32, G.hashItems, 1) + 1;
-  if ((st.c32[G.hashState] & HASH_EXPANDING) === 0 && n > st.hashSize() * 1.5) st.expandWanted = true;
+  if ((st.c32[G.hashState] & HASH_EXPANDING) === 0 && n > st.hashSize() * 1.5 && st.hashExpand) st.expandWanted = true;
 }
 
 /** Put `it` in `old`'s place in its chain (item lock held): item_replace without touching the item count. */

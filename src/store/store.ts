@@ -37,6 +37,7 @@ export type StoreSettings = {
   useCas: boolean; // !-C
   trackSizes?: boolean; // -o track_sizes: the item size histogram from the start
   hashpowerInit: number; // -o hashpower (16)
+  hashExpand?: boolean; // !-o no_hashexpand: the table doubles past 1.5 items a bucket
   numThreads: number; // -t: workers; threads are 0 dispatcher, 1..N workers, N+1 maintainer
   lruSegmented: boolean; // -o lru_segmented (default on)
   hotLruPct?: number; // -o hot_lru_pct (20)
@@ -222,6 +223,8 @@ export class Store {
   readonly slabChunkMax: number;
   readonly useCas: boolean;
   readonly evictToFree: boolean;
+  /** -o no_hashexpand turns this off: memcached then never starts the thread that doubles the table. */
+  readonly hashExpand: boolean;
   /** Why the last itemAlloc returned 0 (AllocError). */
   allocError: number = AllocError.NONE;
   /** Class of the item the last itemDelete / addDelta / CAS storeItem found (for the protocol's per-class hits). */
@@ -269,6 +272,7 @@ export class Store {
     this.slabChunkMax = s.slabChunkMax;
     this.useCas = s.useCas;
     this.evictToFree = s.evictToFree;
+    this.hashExpand = s.hashExpand !== false;
   }
 
   // ---- live settings (G line 4): `lru`, `lru_crawler` and `slabs` change them while running ----
