@@ -82,6 +82,22 @@ test('-c: connections over the limit get memcached\'s error and are closed', asy
   for (const c of held.slice(1)) c.end();
 });
 
+test('-o no_maxconns_fast: a connection over -c waits unanswered, as in memcached\'s listen backlog, until one closes', async () => {
+  const s = await cachalot(['-c', '3', '-t', '2', '-o', 'no_maxconns_fast']);
+  const held = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));
+  for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  const waiting = await Client.connect(s.port);
+  await waiting.send('version\r\n');
+  await sleep(300);
+  assert.equal(waiting.pending().length, 0, 'no error line, no answer while the server is full');
+  assert.ok(waiting.isOpen, 'and not closed');
+  held[0].end();
+  assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once a connection closed');
+  const st = await statsOn(waiting);
+  assert.deepEqual([st.get('listen_disabled_num'), st.get('accepting_conns'), st.get('rejected_connections')], ['1', '1', undefined]);
+  for (const c of [...held.slice(1), waiting]) c.end();
+});
+
 async function statsOn(c: Client): Promise<Map<string, string>> {
   await c.send('stats\r\n');
   const text = (await c.readUntil('END\r\n')).toString();

@@ -59,6 +59,12 @@ export class Dispatcher {
   private readonly specs: ListenSpec[];
   private readonly tcpBinds: Array<{ server: net.Server; spec: ListenSpec; port: number }> = [];
   private retryTimer: NodeJS.Timeout | null = null;
+  /**
+   * -o no_maxconns_fast: connections past -c, accepted but not yet handed to a worker (memcached leaves them
+   * in the listen backlog, where they connect but get no answer, until a connection closes).
+   */
+  private readonly held: Array<{ handle: ConnHandle; local: LocalAddress; spec: ListenSpec }> = [];
+  private heldTimer: NodeJS.Timeout | null = null;
 
   constructor(settings: Settings, specs: ListenSpec[], ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
     this.settings = settings;
@@ -184,8 +190,19 @@ export class Dispatcher {
     t.set(row, ConnRow.port, port);
   }
 
-  /** conn_listening: the maxconns check, then the hand-off. */
+  /**
+   * conn_listening: the maxconns check, then the hand-off. Past -c memcached answers an error and closes
+   * (maxconns_fast), or without it runs out of descriptors and stops accepting: the connection is held.
+   */
   private onAccept(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
+    if (!this.settings.maxConnsFast && (this.held.length > 0 || this.ctl.get(Ctl.currConns) >= this.settings.maxConns)) {
+      this.holdConn(handle, local, spec);
+      return;
+    }
+    this.admitAndDispatch(handle, local, spec);
+  }
+
+  private admitAndDispatch(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
     const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
     if (row < 0) { refuseConn(socketOf(handle)); return; }
     this.connTable.set(row, ConnRow.localIpv4, local?.ipv4 ?? 0); // 0: the worker asks the kernel
@@ -233,6 +250,40 @@ export class Dispatcher {
     for (const b of this.tcpBinds) this.relisten(b);
   }
 
+  /** Held while the server is full, in arrival order; past the listen backlog's length, refused as with maxconns_fast. */
+  private holdConn(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
+    if (this.held.length >= this.settings.backlog) { refuseConn(socketOf(handle)); return; }
+    this.held.push({ handle, local, spec });
+    if (this.heldTimer !== null) return;
+    this.countListenDisabled(true);
+    this.heldTimer = setInterval(() => this.admitHeld(), EMFILE_RETRY_MS);
+  }
+
+  /** maxconns_handler for held connections: as many as now fit go to the workers. */
+  private admitHeld(): void {
+    while (this.held.length > 0 && this.ctl.get(Ctl.currConns) < this.settings.maxConns) {
+      const { handle, local, spec } = this.held.shift()!;
+      this.admitAndDispatch(handle, local, spec);
+    }
+    if (this.held.length > 0 || this.heldTimer === null) return;
+    clearInterval(this.heldTimer);
+    this.heldTimer = null;
+    this.countListenDisabled(false);
+  }
+
+  /** accepting_conns, listen_disabled_num and time_in_listen_disabled_us, unless the descriptor shortage holds them. */
+  private countListenDisabled(disabled: boolean): void {
+    if (this.retryTimer !== null) return;
+    if (disabled) {
+      this.ctl.set(Ctl.acceptingConns, 0);
+      this.ctl.add(Ctl.listenDisabledNum, 1);
+      this.disabledSince = Date.now();
+    } else {
+      this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
+      this.ctl.set(Ctl.acceptingConns, 1);
+    }
+  }
+
   private maxconnsHandler(): void {
     if (this.ctl.get(Ctl.currConns) < this.fdBudget) this.acceptNewConns(true);
   }
@@ -250,6 +301,8 @@ export class Dispatcher {
   /** Stop accepting (shutdown). */
   async close(): Promise<void> {
     if (this.retryTimer !== null) clearInterval(this.retryTimer);
+    if (this.heldTimer !== null) clearInterval(this.heldTimer);
+    for (const h of this.held.splice(0)) socketOf(h.handle).destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
