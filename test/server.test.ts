@@ -176,13 +176,7 @@ test('a client that stops reading is parked in conn_mwrite, then gets every repl
   slow.pauseReading();
   const gets = 100; // 10 MB of replies: more than loopback's socket buffers hold
   for (let i = 0; i < gets; i++) await slow.send(`get big\r\nmn\r\n`);
-  let states = '';
-  for (let i = 0; i < 250 && !states.includes('conn_mwrite'); i++) {
-    await sleep(20);
-    await setup.send('stats conns\r\n');
-    states = (await setup.readUntil('END\r\n')).toString();
-  }
-  assert.match(states, /:state conn_mwrite\r/, 'the slow client waits in conn_mwrite');
+  assert.match(await connsOnceInMwrite(setup), /:state conn_mwrite\r$/m, 'the slow client waits in conn_mwrite');
   slow.resumeReading();
   const reply = `VALUE big 0 ${value.length}\r\n${value}\r\nEND\r\n`;
   for (let i = 0; i < gets; i++) {
@@ -193,6 +187,17 @@ test('a client that stops reading is parked in conn_mwrite, then gets every repl
   slow.end();
   setup.end();
 });
+
+/** `stats conns`, asked through probe every 20 ms until a connection is in conn_mwrite (5 s at most): the last answer. */
+async function connsOnceInMwrite(probe: Client): Promise<string> {
+  let conns = '';
+  for (let i = 0; i < 250 && !/:state conn_mwrite\r$/m.test(conns); i++) {
+    await sleep(20);
+    await probe.send('stats conns\r\n');
+    conns = (await probe.readUntil('END\r\n')).toString();
+  }
+  return conns;
+}
 
 async function rssOf(pid: number): Promise<number> {
   const { readFileSync } = await import('node:fs');
@@ -419,13 +424,7 @@ test('a multi-get of large values to a client that never reads waits in conn_mwr
   const greedy = await Client.connect(s.port);
   greedy.pauseReading();
   await greedy.send(`get ${'big '.repeat(2000)}\r\n`); // 2 GB of reply on one line
-  let conns = '';
-  for (let i = 0; i < 250 && !/:state conn_mwrite\r$/m.test(conns); i++) {
-    await sleep(20);
-    await setup.send('stats conns\r\n');
-    conns = (await setup.readUntil('END\r\n')).toString();
-  }
-  assert.match(conns, /:state conn_mwrite\r$/m, 'the greedy client waits in conn_mwrite');
+  assert.match(await connsOnceInMwrite(setup), /:state conn_mwrite\r$/m, 'the greedy client waits in conn_mwrite');
   await sleep(200);
   const rss = await rssOf(s.pid);
   assert.ok(rss < 400 * 1024 * 1024, `server RSS ${rss} stays bounded`);
@@ -505,13 +504,7 @@ test('a reply queued for a client that is not reading does not disturb the other
   stalled.pauseReading();
   const gets = 10; // 10 MB of replies: more than loopback's socket buffers hold
   await stalled.send('get big\r\n'.repeat(gets));
-  let conns = '';
-  for (let i = 0; i < 250 && !/:state conn_mwrite\r$/m.test(conns); i++) {
-    await sleep(20);
-    await setup.send('stats conns\r\n');
-    conns = (await setup.readUntil('END\r\n')).toString();
-  }
-  assert.match(conns, /:state conn_mwrite\r$/m, 'the stalled client\'s replies wait in the worker');
+  assert.match(await connsOnceInMwrite(setup), /:state conn_mwrite\r$/m, 'the stalled client\'s replies wait in the worker');
   for (let i = 0; i < 20; i++) {
     const other = await Client.connect(s.port);
     const want = `VALUE k${i} 0 1\r\n${i % 10}\r\nEND\r\n`;
