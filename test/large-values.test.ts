@@ -238,6 +238,26 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`large: an append to a chained item gets the chunks memcached's copy allocates, an empty one after each part [${kind}]`, async () => {
+    // 600,000 bytes then 100: the old value's 524,240 (a full chunk) and 75,760 (class 31), an empty chunk
+    // (class 1), the appended 102 with their \r\n (class 3), another empty chunk; the header in class 2
+    const server = await serverFor(kind, ['-m', '64'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const value = 'v'.repeat(600_000), more = 'w'.repeat(100);
+      assert.equal((await c.request(`set ap 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+      assert.equal((await c.request(`append ap 0 0 ${more.length}\r\n${more}\r\n`, 8)).toString(), 'STORED\r\n');
+      const want = `VALUE ap 0 ${value.length + more.length}\r\n${value}${more}\r\nEND\r\n`;
+      assert.equal((await c.request('get ap\r\n', want.length)).toString(), want);
+      await c.send('stats slabs\r\n');
+      const slabs = (await c.readUntil('END\r\n')).toString();
+      const used = (cls: number) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
+      assert.deepEqual([1, 2, 3, 31, 39].map(used), ['2', '1', '1', '1', '1'], slabs);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 // Multi-get lines longer than a read: memcached grows its read buffer for them without bound (clients send
 // every key of get_many / get_multi in one line). Past 64 KB Cachalot answers such a line as it arrives.
 const LONG_KEY = (i: number): string => `${String(i).padStart(6, '0')}:`.padEnd(250, 'k');

@@ -53,7 +53,12 @@ function badKeyLength(nkey: number): never {
   throw new RangeError(`store: key length ${nkey} outside 1..${KEY_MAX_LENGTH} (the protocol must refuse it)`);
 }
 
-export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: number, flags: number, exptime: number, nbytes: number): number {
+/**
+ * memcached's do_item_alloc. A value past slab_chunk_max gets its chain of chunks here, unless `chainLater` (an
+ * append's: appendAlloc chains it as memcached's copy does).
+ */
+export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: number, flags: number, exptime: number, nbytes: number,
+  chainLater = false): number {
   if (nkey > KEY_MAX_LENGTH || nkey < 1) badKeyLength(nkey);
   st.allocError = AllocError.NONE;
   const ntotal = ntotalOf(nkey, flags, nbytes, st.useCas); // memcached's: -I applies to it, as there
@@ -81,7 +86,7 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   a32[b + ItemField.refcount] = 1; // not reachable by any other thread until linked under a lock
   const k = it * 8 + ITEM_HEADER;
   for (let i = 0; i < nkey; i++) a8[k + i] = buf[off + i];
-  if (chained && !allocChunks(st, it, nbytes)) {
+  if (chained && !chainLater && !allocChunks(st, it, nbytes)) {
     itemFree(st, it);
     st.allocError = AllocError.NO_MEMORY;
     return 0;
@@ -94,27 +99,53 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
  * do_item_alloc_chunk fallback) in a largest-class chunk when that class has neither room nor items to evict.
  */
 function allocChunks(st: Store, it: number, nbytes: number): boolean {
-  const a32 = st.a32;
   let prev = it, remaining = nbytes;
   while (remaining > 0) {
-    let want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
-    let clsid = slabsClsid(st, want);
-    let ch = allocPull(st, want, clsid);
-    if (ch === 0 && want < st.slabChunkMax) {
-      want = st.slabChunkMax;
-      clsid = slabsClsid(st, want);
-      ch = allocPull(st, want, clsid);
-    }
+    const ch = allocChunk(st, it, prev, remaining);
     if (ch === 0) return false;
-    const used = Math.min(remaining, want - CHUNK_HEADER);
-    a32[ch * 2 + ItemField.bits] = ItemFlag.CHUNK | (clsid << 16);
-    a32[ch * 2 + ItemField.nbytes] = used;
-    a32[ch * 2 + ItemField.chain] = 0;
-    a32[ch * 2 + ItemField.hNext] = it; // the chunk's head item, for the page walker
-    a32[prev * 2 + ItemField.chain] = ch;
+    remaining -= st.a32[ch * 2 + ItemField.nbytes];
     prev = ch;
-    remaining -= used;
   }
+  return true;
+}
+
+/** memcached's do_item_alloc_chunk: a chunk for up to `remaining` bytes linked after `prev`; 0 when out of memory. */
+function allocChunk(st: Store, it: number, prev: number, remaining: number): number {
+  const a32 = st.a32;
+  let want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
+  let clsid = slabsClsid(st, want);
+  let ch = allocPull(st, want, clsid);
+  if (ch === 0 && want < st.slabChunkMax) {
+    want = st.slabChunkMax;
+    clsid = slabsClsid(st, want);
+    ch = allocPull(st, want, clsid);
+  }
+  if (ch === 0) return 0;
+  a32[ch * 2 + ItemField.bits] = ItemFlag.CHUNK | (clsid << 16);
+  a32[ch * 2 + ItemField.nbytes] = Math.min(remaining, want - CHUNK_HEADER);
+  a32[ch * 2 + ItemField.chain] = 0;
+  a32[ch * 2 + ItemField.hNext] = it; // the chunk's head item, for the page walker
+  a32[prev * 2 + ItemField.chain] = ch;
+  return ch;
+}
+
+/**
+ * memcached's _store_item_copy_chunks, as it allocates: `len` more bytes get chunks of their own after the
+ * chain's last, each sized for what is left when the one before is full, and the last full one is followed by
+ * an empty chunk (memcached allocates the next chunk whenever one fills, even with nothing left to copy).
+ * Nothing for 0 bytes. False when out of memory.
+ */
+function growChainAsCopied(st: Store, it: number, len: number): boolean {
+  if (len === 0) return true;
+  const a32 = st.a32;
+  let last = it;
+  while (a32[last * 2 + ItemField.chain] !== 0) last = a32[last * 2 + ItemField.chain];
+  let remaining = len;
+  do {
+    last = allocChunk(st, it, last, remaining);
+    if (last === 0) return false;
+    remaining -= a32[last * 2 + ItemField.nbytes];
+  } while (a32[last * 2 + ItemField.nbytes] !== 0);
   return true;
 }
 
@@ -341,15 +372,17 @@ function appendAlloc(st: Store, old: number, add: number, append: boolean): numb
   const nkey = a32[old * 2 + ItemField.bits] >>> 24;
   const oldN = a32[old * 2 + ItemField.nbytes], addN = a32[add * 2 + ItemField.nbytes];
   const n = oldN + addN - 2;
-  const it = doItemAlloc(st, st.a8, old * 8 + ITEM_HEADER, nkey, a32[old * 2 + ItemField.flags] >>> 0, a32[old * 2 + ItemField.exptime], n);
+  const it = doItemAlloc(st, st.a8, old * 8 + ITEM_HEADER, nkey, a32[old * 2 + ItemField.flags] >>> 0, a32[old * 2 + ItemField.exptime], n, true);
   if (it === 0) return 0;
-  if (append) {
-    itemCopyBetween(st, old, 0, it, 0, oldN - 2);
-    itemCopyBetween(st, add, 0, it, oldN - 2, addN);
-  } else {
-    itemCopyBetween(st, add, 0, it, 0, addN - 2);
-    itemCopyBetween(st, old, 0, it, addN - 2, oldN);
+  const first = append ? old : add, second = append ? add : old;
+  const firstN = a32[first * 2 + ItemField.nbytes] - 2, secondN = a32[second * 2 + ItemField.nbytes];
+  if ((a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0 &&
+      (!growChainAsCopied(st, it, firstN) || !growChainAsCopied(st, it, secondN))) {
+    itemFree(st, it); // memcached's failed copy: NOT_STORED, and the new item goes
+    return 0;
   }
+  itemCopyBetween(st, first, 0, it, 0, firstN);
+  itemCopyBetween(st, second, 0, it, firstN, secondN);
   return it;
 }
 
