@@ -17,6 +17,8 @@ import { writeErr } from '../stdio.ts';
 
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
+/** Dispatcher.notAccepting: the listeners are closed for want of descriptors; connections over -c are held. */
+const NotAccepting = { descriptors: 1, full: 2 } as const;
 
 export type Listener = { transport: 'tcp' | 'unix' | 'udp'; family: 'INET' | 'INET6'; port: number; path?: string };
 
@@ -65,6 +67,8 @@ export class Dispatcher {
    */
   private readonly held: Array<{ handle: ConnHandle; local: LocalAddress; spec: ListenSpec }> = [];
   private heldTimer: NodeJS.Timeout | null = null;
+  /** Why new connections are not being taken now (NotAccepting bits); 0 while accepting. */
+  private notAccepting = 0;
 
   constructor(settings: Settings, specs: ListenSpec[], ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
     this.settings = settings;
@@ -233,20 +237,17 @@ export class Dispatcher {
    * (maxconns_handler), resuming once connections have closed.
    */
   private acceptNewConns(enable: boolean): void {
-    const accepting = this.ctl.get(Ctl.acceptingConns) === 1;
-    if (enable === accepting) return;
+    const listening = this.retryTimer === null;
+    if (enable === listening) return;
     if (!enable) {
-      this.ctl.set(Ctl.acceptingConns, 0);
-      this.ctl.add(Ctl.listenDisabledNum, 1);
-      this.disabledSince = Date.now();
+      this.markNotAccepting(NotAccepting.descriptors, true);
       for (const b of this.tcpBinds) b.server.close();
       this.retryTimer = setInterval(() => this.maxconnsHandler(), EMFILE_RETRY_MS);
       return;
     }
     if (this.retryTimer !== null) clearInterval(this.retryTimer);
     this.retryTimer = null;
-    this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
-    this.ctl.set(Ctl.acceptingConns, 1);
+    this.markNotAccepting(NotAccepting.descriptors, false);
     for (const b of this.tcpBinds) this.relisten(b);
   }
 
@@ -255,7 +256,7 @@ export class Dispatcher {
     if (this.held.length >= this.settings.backlog) { refuseConn(socketOf(handle)); return; }
     this.held.push({ handle, local, spec });
     if (this.heldTimer !== null) return;
-    this.countListenDisabled(true);
+    this.markNotAccepting(NotAccepting.full, true);
     this.heldTimer = setInterval(() => this.admitHeld(), EMFILE_RETRY_MS);
   }
 
@@ -268,13 +269,18 @@ export class Dispatcher {
     if (this.held.length > 0 || this.heldTimer === null) return;
     clearInterval(this.heldTimer);
     this.heldTimer = null;
-    this.countListenDisabled(false);
+    this.markNotAccepting(NotAccepting.full, false);
   }
 
-  /** accepting_conns, listen_disabled_num and time_in_listen_disabled_us, unless the descriptor shortage holds them. */
-  private countListenDisabled(disabled: boolean): void {
-    if (this.retryTimer !== null) return;
-    if (disabled) {
+  /**
+   * accepting_conns, listen_disabled_num and time_in_listen_disabled_us: memcached's one accepting state, off while
+   * either reason holds (out of descriptors, or full without maxconns_fast), counted once per stretch.
+   */
+  private markNotAccepting(reason: number, on: boolean): void {
+    const before = this.notAccepting;
+    this.notAccepting = on ? before | reason : before & ~reason;
+    if ((before === 0) === (this.notAccepting === 0)) return;
+    if (this.notAccepting !== 0) {
       this.ctl.set(Ctl.acceptingConns, 0);
       this.ctl.add(Ctl.listenDisabledNum, 1);
       this.disabledSince = Date.now();
