@@ -202,6 +202,34 @@ for (const kind of kindsFor()) {
 }
 
 for (const kind of kindsFor()) {
+  test(`large: a class with no page takes its first one past -m, as memcached's do_slabs_newslab [${kind}]`, async () => {
+    // -m 8 all taken by 400 KB values (two to a 1 MB page, evicting each other); a 100-byte value then still
+    // finds room: a class's first page is never refused for the limit, any later page is
+    const MB = 1024 * 1024;
+    const server = await serverFor(kind, ['-m', '8'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const big = 'b'.repeat(400 * 1024);
+      let wire = '';
+      for (let i = 0; i < 24; i++) wire += `set big${i} 0 0 ${big.length} noreply\r\n${big}\r\n`;
+      assert.equal((await c.request(`${wire}mn\r\n`, 4)).toString(), 'MN\r\n');
+      assert.equal(await statOf(c, 'stats slabs', 'total_malloced'), 8 * MB);
+      assert.equal(await statOf(c, 'stats', 'evictions'), 8);
+      for (const len of [100, 5000]) {
+        assert.equal((await c.request(`set small${len} 0 0 ${len}\r\n${'s'.repeat(len)}\r\n`, 8)).toString(), 'STORED\r\n');
+      }
+      assert.equal(await statOf(c, 'stats slabs', 'total_malloced'), 10 * MB);
+      assert.equal(await statOf(c, 'stats slabs', 'active_slabs'), 3);
+      assert.equal(await statOf(c, 'stats', 'evictions'), 8, 'nothing was evicted for them');
+      wire = '';
+      for (let i = 0; i < 1000; i++) wire += `set s${i} 0 0 5000 noreply\r\n${'s'.repeat(5000)}\r\n`; // 5+ pages' worth
+      assert.equal((await c.request(`${wire}mn\r\n`, 4)).toString(), 'MN\r\n');
+      assert.equal(await statOf(c, 'stats slabs', 'total_malloced'), 10 * MB, 'but no second page past the limit');
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
+for (const kind of kindsFor()) {
   test(`large values: a chained item's last chunk falls back to a full-size chunk when its own class has no room [${kind}]`, async () => {
     // memcached's t/chunked-items.t: memory full of ~0.5 MB items in 16 KB chunks, then items of 200 KB and up,
     // whose last chunk wants a class that never got a page: memcached evicts a full-size chunk for it instead

@@ -8,7 +8,6 @@ import { sizesCount } from "./sizes.ts";
 import { LogFlag } from "../logger/logger.ts";
 import { AllocError, StoreOp, StoreResult } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
-import { slabsReassign } from "./slab-mover.ts";
 import { doItemBump, doItemUpdate, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";
 import { assocFind, assocReplace } from "./assoc.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/thread-stats.ts";
@@ -35,10 +34,7 @@ function allocPull(st: Store, size: number, clsid: number): number {
     // COLD's tail: reclaim the expired (with -M too), else evict one (not with -M)
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
       // memcached leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
-      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0 && lruPullTail(st, clsid, Lru.WARM, 0, 0, 0) <= 0) {
-        // nothing of this class left to pull: if it has no page, move one from another class (it evicts: not with -M)
-        if (!st.evictToFree || !slabsReassign(st, clsid)) break;
-      }
+      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0 && lruPullTail(st, clsid, Lru.WARM, 0, 0, 0) <= 0) break;
     }
   }
   const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;

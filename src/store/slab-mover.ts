@@ -6,10 +6,8 @@
 // when src has none free, evicted. An item in use (a reader holds it, its value is still arriving, its lock is
 // taken) is left for the next pass; once every chunk of the page is off the free list, the page changes hands.
 //
-// Two callers: `slabs reassign` (and the automover), run by the maintainer thread pass after pass as memcached's
-// rebalancer thread (G.reassignSignal), and allocPull (items.ts), for a class that has no page and cannot get
-// one (the arena never grows past -m): it moves a page from the class holding the most, now or not at all.
-// Lock order holds: item locks are only trylocked (the caller may hold one), then LRU, then slabs.
+// `slabs reassign` and the automover start moves; the maintainer thread runs them pass after pass, as memcached's
+// rebalancer thread (G.reassignSignal). Lock order holds: item locks are only trylocked, then LRU, then slabs.
 
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
@@ -104,26 +102,6 @@ export function takePoolPage(st: Store, dst: number): void {
   st.locks.lock(G.slabLock);
   if (st.c32[G.poolPages] > 0 && dst > 0) doSlabsNewslab(st, dst); // the pool is drawn from first
   st.locks.unlock(G.slabLock);
-}
-
-/** allocPull's move: a page for `dst`, a class with none, from the class with the most (at least 2). True when moved. */
-export function slabsReassign(st: Store, dst: number): boolean {
-  if (st.c32[CLASS_BASE + dst * CLASS_WORDS + Cls.pages] > 0) return false;
-  const src = pickSource(st, dst);
-  const move = src === 0 ? null : PageMove.start(st, src, dst);
-  if (move === null) return false;
-  if (move.step(st)) return true;
-  move.abandon(st);
-  return false;
-}
-
-function pickSource(st: Store, dst: number): number {
-  let best = 0, most = 1;
-  for (let c = 1; c <= st.nclasses; c++) {
-    const pages = st.c32[CLASS_BASE + c * CLASS_WORDS + Cls.pages];
-    if (c !== dst && pages > most) { best = c; most = pages; }
-  }
-  return best;
 }
 
 /** The page of `src` with the fewest chunks in use: the cheapest to empty. */

@@ -1,8 +1,9 @@
 // Slab classes and pages, as memcached's slabs.c: one arena, pages of slabPageSize handed to a class
 // on demand (do_slabs_newslab), each page cut into that class's chunks on a free list.
-// Memory bound: pages are never handed out beyond G.memLimitPages (-m, or cache_memlimit): total_malloced <=
-// the limit. The arena is reserved once (ARENA_PAD + -m bytes, or more for cache_memlimit to raise the limit
-// into); the OS commits its pages one by one as they are first touched.
+// Memory bound: pages are handed out up to G.memLimitPages (-m, or cache_memlimit), and past it only as a class's
+// first page (memcached's rule): total_malloced <= the limit + a page per class. The arena is reserved once
+// (ARENA_PAD + -m bytes and a page per class, or more for cache_memlimit to raise the limit into); the OS commits
+// its pages one by one as they are first touched.
 // Lock: G.slabLock (the leaf of item -> LRU -> slabs).
 
 import type { Store } from "./store.ts";
@@ -100,7 +101,10 @@ export function pageOffset(st: Store, pg: number): number {
 
 /**
  * memcached's do_slabs_newslab (slabs lock held): add a page to `clsid`, from the global page pool (pages
- * `slabs reassign <src> 0` let go) first, else a new one if the memory limit allows.
+ * `slabs reassign <src> 0` let go) first, else a new one if the memory limit allows. As in memcached, the limit
+ * does not apply to a class's first page: every class can store something whatever the others took, and
+ * total_malloced exceeds the limit by at most a page per class. Only the arena's end refuses that page (with
+ * -L or -e it ends at the limit, as memcached's preallocated mem_avail does).
  */
 export function doSlabsNewslab(st: Store, clsid: number): boolean {
   const c32 = st.c32;
@@ -108,7 +112,8 @@ export function doSlabsNewslab(st: Store, clsid: number): boolean {
   if (pg >= 0) {
     c32[G.poolPages]--;
   } else {
-    if (mallocedPages(st) >= c32[G.memLimitPages]) return false;
+    const hasPage = c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.pages] > 0;
+    if (hasPage && mallocedPages(st) >= c32[G.memLimitPages]) return false;
     pg = c32[G.releasedPages] > 0 ? pageOfClass(st, PAGE_RELEASED) : c32[G.pagesUsed];
     if (pg < 0 || pg >= st.maxPages) return false;
     if (pg === c32[G.pagesUsed]) c32[G.pagesUsed] = pg + 1;

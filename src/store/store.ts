@@ -86,7 +86,9 @@ export function createStore(settings: StoreSettings): StoreShared {
   const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
   const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes);
   const limitPages = Math.max(1, Math.ceil(s.maxBytes / s.slabPageSize));
-  const arena = reserveArena(Math.floor((s.reserveBytes ?? 0) / s.slabPageSize), limitPages, s.slabPageSize);
+  // room for every class's first page past the limit (doSlabsNewslab), unless preallocated to the limit (-L, -e)
+  const basePages = s.preallocate ? limitPages : limitPages + classSizes.length - 1;
+  const arena = reserveArena(Math.floor((s.reserveBytes ?? 0) / s.slabPageSize), basePages, s.slabPageSize);
   const maxPages = (arena.byteLength - ARENA_PAD) / s.slabPageSize;
   // the lock table never outgrows the hash table (see assoc.ts), so small test tables shrink it
   const lockPower = Math.min(itemLockPower(s.numThreads), s.hashpowerInit);
@@ -127,9 +129,10 @@ export function createStore(settings: StoreSettings): StoreShared {
 }
 
 /**
- * The arena: room for `reservePages` (cache_memlimit's headroom) or at least `limitPages` (-m), or for fewer
- * when the address space will not take that many (memcached's malloc would fail the same pages later). Asks
- * for half as much after each refusal, and for the -m pages themselves before going under them.
+ * The arena: room for `reservePages` (cache_memlimit's headroom) or at least `limitPages` (-m and the classes'
+ * first pages), or for fewer when the address space will not take that many (memcached's malloc would fail the
+ * same pages later). Asks for half as much after each refusal, and for `limitPages` themselves before going
+ * under them.
  */
 function reserveArena(reservePages: number, limitPages: number, pageSize: number): SharedArrayBuffer {
   let n = Math.min(Math.max(reservePages, limitPages), Math.floor((ARENA_MAX_BYTES - ARENA_PAD) / pageSize));
