@@ -310,6 +310,31 @@ for (const kind of kindsFor()) test(`binary: with -M a full cache answers Out of
   } finally { b.end(); }
 });
 
+for (const kind of kindsFor()) test(`binary: with -M a chained value whose chunks run out is Out of memory during read; the old value stays [${kind}]`, async () => {
+  // memcached allocates a chained value's chunks as it reads the value (conn_nread): failing there, it answers
+  // ENOMEM with its own text and swallows the rest, and a SET does not drop the key's old value as it does
+  // when the item itself cannot be allocated
+  const full = await serverFor(kind, ['-M', '-m', '8'], true);
+  const b = await BinClient.connect(full.port);
+  try {
+    const old = Buffer.alloc(600_000, 0x6f); // past slab_chunk_max: chained
+    assert.equal((await b.call([set('old', old)]))[0].status, Status.SUCCESS);
+    const value = Buffer.alloc(400 * 1024, 0x61);
+    let oom: BinResponse | null = null;
+    for (let i = 0; i < 40 && oom === null; i++) {
+      const [r] = await b.call([set(`fill${i}`, value)]);
+      if (r.status !== Status.SUCCESS) oom = r;
+    }
+    assert.equal(oom?.value.toString(), 'Out of memory allocating item', 'the big class filled up');
+    const [inRead] = await b.call([set('old', Buffer.alloc(600_000, 0x6e))]);
+    assert.equal(inRead.status, Status.ENOMEM);
+    assert.equal(inRead.value.toString(), 'Out of memory during read');
+    const [got] = await b.call([{ opcode: Op.GET, key: 'old' }]);
+    assert.equal(got.status, Status.SUCCESS);
+    assert.ok(got.value.equals(old), 'the old value is still there');
+  } finally { b.end(); await full.stop(); }
+});
+
 // ---- libmemcached's conformance tool ----
 
 const memccapable = spawnSync('sh', ['-c', 'command -v memccapable'], { encoding: 'utf8' }).stdout.trim();

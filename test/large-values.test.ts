@@ -230,6 +230,39 @@ for (const kind of kindsFor()) {
 }
 
 for (const kind of kindsFor()) {
+  test(`large: with -M a chained value whose chunks run out is "Out of memory during read", and the old value stays [${kind}]`, async () => {
+    // memcached allocates a chained item's header at the command and its chunks as the value arrives: when
+    // those run out it answers from conn_nread and swallows the rest, without process_update_command's
+    // clean-up, so the key keeps its old value and store_no_memory does not count it
+    const server = await serverFor(kind, ['-m', '8', '-M'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const old = pattern(600_000, 5), next = pattern(600_000, 6); // past slab_chunk_max: chained
+      assert.equal((await c.request(`set old 3 0 ${old.length}\r\n${old}\r\n`, 8)).toString(), 'STORED\r\n');
+      const big = 'b'.repeat(400 * 1024);
+      let reply = '';
+      for (let i = 0; i < 40 && reply !== 'SERVER_ERROR out of memory storing object'; i++) {
+        await c.send(`set fill${i} 0 0 ${big.length}\r\n${big}\r\n`);
+        reply = await c.readLine();
+      }
+      assert.equal(reply, 'SERVER_ERROR out of memory storing object', 'the big class filled up');
+      assert.equal(await statOf(c, 'stats', 'store_no_memory'), 1);
+      const inRead = 'SERVER_ERROR Out of memory during read\r\n';
+      assert.equal((await c.request(`set old 0 0 ${next.length}\r\n${next}\r\n`, inRead.length)).toString(), inRead);
+      assert.equal((await c.request(`ms old ${next.length} T0\r\n${next}\r\n`, inRead.length)).toString(), inRead);
+      assert.equal((await c.request(`ms old ${next.length} q\r\n${next}\r\nmn\r\n`, 4)).toString(), 'MN\r\n', 'q hides it');
+      const want = `VALUE old 3 ${old.length}\r\n${old}\r\nEND\r\n`;
+      assert.equal((await c.request('get old\r\n', want.length)).toString(), want, 'the old value is still there');
+      assert.equal(await statOf(c, 'stats', 'store_no_memory'), 1);
+      // outofmemory counts the item that could not be allocated, not the chunks; each failed allocation tried
+      // ten times to reclaim (the 400 KB item, then the first chunk of each of the three chained values)
+      assert.equal(await statOf(c, 'stats items', 'items:39:outofmemory'), 1);
+      assert.equal(await statOf(c, 'stats items', 'items:39:direct_reclaims'), 40);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
+for (const kind of kindsFor()) {
   test(`large values: a chained item's last chunk falls back to a full-size chunk when its own class has no room [${kind}]`, async () => {
     // memcached's t/chunked-items.t: memory full of ~0.5 MB items in 16 KB chunks, then items of 200 KB and up,
     // whose last chunk wants a class that never got a page: memcached evicts a full-size chunk for it instead

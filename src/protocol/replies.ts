@@ -26,6 +26,7 @@ export const REPLY = {
   CLIENT_ERROR_SLABS_REASSIGN: r('CLIENT_ERROR bad command line format\r\n'),
   SERVER_ERROR_TOO_LARGE: r('SERVER_ERROR object too large for cache\r\n'),
   SERVER_ERROR_NO_MEMORY: r('SERVER_ERROR out of memory storing object\r\n'),
+  SERVER_ERROR_NO_MEMORY_IN_READ: r('SERVER_ERROR Out of memory during read\r\n'),
   SERVER_ERROR_GET_NO_MEMORY: r('SERVER_ERROR out of memory writing get response\r\n'),
   SERVER_ERROR_DELTA_NO_MEMORY: r('SERVER_ERROR out of memory\r\n'),
   ERROR_SHUTDOWN_DISABLED: r('ERROR: shutdown not enabled\r\n'),

@@ -33,13 +33,13 @@ function allocPull(st: Store, size: number, clsid: number): number {
     if (p !== 0) break;
     // COLD's tail: reclaim the expired (with -M too), else evict one (not with -M)
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
-      // memcached leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
-      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0 && lruPullTail(st, clsid, Lru.WARM, 0, 0, 0) <= 0) break;
+      if (flat) break;
+      // Segmented, memcached pulls HOT down and tries again, all ten times (direct_reclaims counts them). It
+      // leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
+      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0) lruPullTail(st, clsid, Lru.WARM, 0, 0, 0);
     }
   }
-  const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
-  if (i > 0) row[base + SlabStat.direct_reclaims] += i;
-  if (p === 0) row[base + SlabStat.outofmemory]++;
+  if (i > 0) st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.direct_reclaims] += i;
   return p;
 }
 
@@ -65,11 +65,15 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   const chained = ntotal > st.slabChunkMax;
   const hsize = chained ? ntotal - nbytes + CHUNK_HEADER : ntotal; // chainedHeaderSize
   const hclsid = slabsClsid(st, hsize);
-  const it = hclsid === 0 ? 0 : allocPull(st, hsize, hclsid);
-  if (it === 0) { st.allocError = AllocError.NO_MEMORY; return 0; }
   // A chained item lives in the LRU (and the stats) of the largest class, where its big chunks are: evicting
   // there is what frees them. Its header's own class is found from its page when it is freed.
   const clsid = chained ? st.nclasses : hclsid;
+  const it = hclsid === 0 ? 0 : allocPull(st, hsize, hclsid);
+  if (it === 0) {
+    if (hclsid !== 0) st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.outofmemory]++; // memcached's only count of it
+    st.allocError = AllocError.NO_MEMORY;
+    return 0;
+  }
   const a32 = st.a32, a8 = st.a8, b = it * 2;
   a32[b + ItemField.next] = 0; a32[b + ItemField.prev] = 0; a32[b + ItemField.hNext] = 0;
   a32[b + ItemField.time] = st.currentTime();
@@ -84,7 +88,7 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   for (let i = 0; i < nkey; i++) a8[k + i] = buf[off + i];
   if (chained && !chainLater && !allocChunks(st, it, nbytes)) {
     itemFree(st, it);
-    st.allocError = AllocError.NO_MEMORY;
+    st.allocError = AllocError.NO_MEMORY_IN_READ;
     return 0;
   }
   return it;

@@ -13,5 +13,10 @@ export type DeleteResult = (typeof DeleteResult)[keyof typeof DeleteResult];
 export const DeltaResult = { OK: 1, NON_NUMERIC: 2, EOM: 3, NOT_FOUND: 4, EXISTS: 5 } as const;
 export type DeltaResult = (typeof DeltaResult)[keyof typeof DeltaResult];
 
-export const AllocError = { NONE: 0, TOO_LARGE: 1, NO_MEMORY: 2 } as const;
+/**
+ * NO_MEMORY_IN_READ: a chained value's header was allocated but its chunks ran out. memcached allocates those chunks
+ * as the value is read (read_into_chunked_item) and answers "Out of memory during read", leaving the old value
+ * in place; NO_MEMORY (the item itself) answers "out of memory storing object", and a set drops the old value.
+ */
+export const AllocError = { NONE: 0, TOO_LARGE: 1, NO_MEMORY: 2, NO_MEMORY_IN_READ: 3 } as const;
 export type AllocError = (typeof AllocError)[keyof typeof AllocError];

@@ -6,7 +6,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { ConnState, Proto } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { StoreOp, StoreResult } from '../../store/results.ts';
+import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { G } from '../../store/layout.ts';
 import { LogFlag } from '../../logger/logger.ts';
@@ -15,6 +15,7 @@ import { Op, Status, BinState, binRealtime, writeBinError, writeBinResponse } fr
 
 const CRLF = Buffer.from('\r\n');
 const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
+const OOM_IN_READ = Buffer.from('Out of memory during read');
 
 export function processBinUpdate(c: Conn, st: BinState): void {
   const buf = c.rbuf;
@@ -40,6 +41,10 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
   const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, binRealtime(c, exptime), vlen + 2) : 0;
   if (it === 0) {
+    if (fits && store.allocError === AllocError.NO_MEMORY_IN_READ) { // memcached finds it in conn_nread: nothing else
+      writeBinError(c, st, Status.ENOMEM, vlen, OOM_IN_READ);
+      return;
+    }
     if (!fits) writeBinError(c, st, Status.E2BIG, vlen);
     else writeBinError(c, st, Status.ENOMEM, vlen, OOM_ALLOCATING);
     // (memcached 1.6.18 logs this with command 0, "null", and crashes reading the class of the item it lacks)

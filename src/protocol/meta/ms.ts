@@ -15,6 +15,7 @@ import { LogFlag } from '../../logger/logger.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { outOfMemoryInRead } from '../text/update.ts';
 import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { CODE, ERR, code, itemKey, metaChar } from './reply.ts';
 
@@ -98,6 +99,7 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: number, vlen: number, sta
   const fits = itemSizeOk(c.ctx.settings, nkey, mf.clientFlags, vlen);
   const it = fits ? st.itemAlloc(buf, ks, nkey, mf.clientFlags, mf.exptime, vlen) : 0;
   if (it === 0) {
+    if (fits && st.allocError === AllocError.NO_MEMORY_IN_READ) { outOfMemoryInRead(c, vlen); return; } // q hides it
     const tooLarge = !fits || st.allocError === AllocError.TOO_LARGE;
     c.ctx.stats.row[tooLarge ? ThreadStat.store_too_large : ThreadStat.store_no_memory]++;
     if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(st, buf, ks, nkey, op, !tooLarge);

@@ -50,7 +50,8 @@ export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags
   const it = fits ? store.itemAlloc(buf, ks, nkey, flags, store.realtime(exptime), nbytes) : 0;
   if (it === 0) {
     // allocError speaks only for an itemAlloc that ran: a value judged too large never reached it.
-    refuseStore(c, buf, ks, nkey, op, nbytes, fits && store.allocError === AllocError.NO_MEMORY);
+    if (fits && store.allocError === AllocError.NO_MEMORY_IN_READ) outOfMemoryInRead(c, nbytes);
+    else refuseStore(c, buf, ks, nkey, op, nbytes, fits && store.allocError === AllocError.NO_MEMORY);
     return;
   }
   c.item = it;
@@ -77,6 +78,16 @@ function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number,
   if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(st, buf, ks, nkey, op, noMemory);
   // memcached: a failed set must not leave the old value readable.
   if (op === StoreOp.SET) c.ctx.store.itemDelete(buf, ks, nkey, 0);
+}
+
+/**
+ * A chained value's chunks ran out (memcached finds that in conn_nread, as the value arrives): its error, the value
+ * swallowed, and nothing else; no store_no_memory, no watcher line, and the old value stays.
+ */
+export function outOfMemoryInRead(c: Conn, nbytes: number): void {
+  replyText(c, REPLY.SERVER_ERROR_NO_MEMORY_IN_READ);
+  c.sbytes = nbytes;
+  connSetState(c, ConnState.swallow);
 }
 
 /** The value is in: check its "\r\n", store it, say how it went. */
