@@ -140,6 +140,10 @@ differential('admin: lru mode flat links new items into COLD, the only LRU in fl
   'lru mode flat\r\n', 'set a 0 0 1\r\nx\r\n', 'set b 0 0 1\r\nx\r\n', 'stats items\r\n',
 ], { mask: maskItems });
 
+differential('admin: without the LRU maintainer stats items leaves out the segmented LRUs and their counters', [
+  'set a 0 0 1\r\nx\r\n', 'get a\r\n', 'stats items\r\n', 'stats\r\n',
+], { mask: maskItems, args: ['-o', 'no_lru_maintainer'] });
+
 differential('admin: HTTP requests are hung up on', ['GET / HTTP/1.1\r\n']);
 
 const BUSY = 'BUSY currently processing crawler request\r\n';

@@ -10,13 +10,18 @@ import { mallocedPages } from "./slabs.ts";
 type Emit = (name: string, value: string | number) => void;
 
 // Per-class item counters after mem_requested, in do_item_stats' order. evicted_time is not a counter
-// (the age of the last evicted item) and sits in ctl: "" marks its place.
+// (the age of the last evicted item) and sits in ctl: "" marks its place. memcached prints evicted_active and
+// those from moves_to_cold on only while its LRU maintainer thread runs (MAINTAINER_ONLY).
 const ITEM_COUNTERS = [
   "evicted", "evicted_nonzero", "", "outofmemory", "tailrepairs", "reclaimed",
   "expired_unfetched", "evicted_unfetched", "evicted_active", "crawler_reclaimed", "crawler_items_checked",
   "lrutail_reflocked", "moves_to_cold", "moves_to_warm", "moves_within_lru", "direct_reclaims",
   "hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
 ] as const;
+const MAINTAINER_ONLY: ReadonlySet<string> = new Set([
+  "evicted_active", "moves_to_cold", "moves_to_warm", "moves_within_lru", "direct_reclaims",
+  "hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
+]);
 
 function classSum(st: Store, clsid: number, field: number): number {
   return st.stats.sumSlab(clsid, field);
@@ -79,6 +84,7 @@ function slabReassignStats(st: Store, emit: Emit): void {
 
 /** `stats items`: one block per class holding items, names "items:<clsid>:<name>". */
 export function reportItems(st: Store, emit: Emit): void {
+  const maintainer = st.shared.settings.lruMaintainer !== false;
   for (let c = 1; c < MAX_CLASSES; c++) {
     let number = 0, bytes = 0;
     for (let seg = 0; seg < 256; seg += 64) {
@@ -88,7 +94,7 @@ export function reportItems(st: Store, emit: Emit): void {
     if (number === 0) continue;
     const p = `items:${c}:`;
     emit(p + "number", number);
-    { // memcached prints these when its LRU maintainer runs (the default), segmented or not
+    if (maintainer) { // memcached prints these when its LRU maintainer runs (the default), segmented or not
       emit(p + "number_hot", st.cf[F.sizes + (c | Lru.HOT)]);
       emit(p + "number_warm", st.cf[F.sizes + (c | Lru.WARM)]);
       emit(p + "number_cold", st.cf[F.sizes + (c | Lru.COLD)]);
@@ -100,7 +106,7 @@ export function reportItems(st: Store, emit: Emit): void {
     emit(p + "mem_requested", bytes);
     for (const name of ITEM_COUNTERS) {
       if (name === "") emit(p + "evicted_time", st.c32[CLASS_BASE + c * CLASS_WORDS + Cls.evictedTime]);
-      else emit(p + name, classSum(st, c, SlabStat[name]));
+      else if (maintainer || !MAINTAINER_ONLY.has(name)) emit(p + name, classSum(st, c, SlabStat[name]));
     }
   }
 }
