@@ -153,11 +153,28 @@ differential('stats sizes: the item size histogram, switched on and off while ru
   'set a 0 0 1\r\nx\r\n', 'set b 5 0 100\r\n' + 'y'.repeat(100) + '\r\n', `set c 0 0 3000\r\n${'z'.repeat(3000)}\r\n`,
   'set d 0 0 1\r\nx\r\n', 'stats sizes\r\n', 'delete a\r\n', 'set b 0 0 1\r\nx\r\n', 'append d 0 0 40\r\n' + 'w'.repeat(40) + '\r\n',
   'stats sizes\r\n', 'stats settings\r\n', 'stats sizes_disable\r\n', 'stats sizes\r\n', 'stats sizes_enable\r\n', 'stats sizes\r\n',
+  // enabling takes a CAS of its own as the mark: the last item set before it stays out, even when unlinked
+  'set last 0 0 1\r\nx\r\n', 'stats sizes_disable\r\n', 'stats sizes_enable\r\n', 'delete last\r\n', 'stats sizes\r\n',
 ]);
 
 differential('stats sizes: kept from the start with -o track_sizes', [
   'set a 0 0 1\r\nx\r\n', 'set b 0 0 500\r\n' + 'y'.repeat(500) + '\r\n', 'stats sizes\r\n', 'stats settings\r\n',
 ], { args: ['-o', 'track_sizes'] });
+
+for (const kind of kindsFor()) {
+  test(`stats sizes: the histogram's mark is a CAS of its own, taken at start and at each sizes_enable [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-o', 'track_sizes'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const want = 'STORED\r\nVALUE a 0 1 2\r\nx\r\nEND\r\n'; // CAS 1 went to the mark
+      assert.equal((await c.request('set a 0 0 1\r\nx\r\ngets a\r\n', want.length)).toString(), want);
+      await c.send('stats sizes_disable\r\nstats sizes_enable\r\n');
+      await c.readUntil('STAT sizes_status enabled\r\n'); // no END after these two
+      const next = 'STORED\r\nVALUE b 0 1 4\r\nx\r\nEND\r\n'; // and 3 to the new one
+      assert.equal((await c.request('set b 0 0 1\r\nx\r\ngets b\r\n', next.length)).toString(), next);
+    } finally { c.end(); await server.stop(); }
+  });
+}
 
 differential('stats sizes: refused without CAS (-C)', ['stats sizes_enable\r\n', 'stats sizes\r\n'], { args: ['-C'] });
 

@@ -31,7 +31,7 @@ export function sizesEnable(st: Store): Array<[string, string]> {
   if (st.sizes === null) return [["sizes_status", "error"], ["sizes_error", "no_memory"]];
   if (Atomics.load(st.c32, G.sizesOn) === 0) {
     st.sizes.fill(0);
-    st.cf[F.glob + FG.sizesCasMin] = st.currentCas();
+    st.cf[F.glob + FG.sizesCasMin] = st.nextCas(); // memcached takes a CAS of its own for the mark
     Atomics.store(st.c32, G.sizesOn, 1);
   }
   return [["sizes_status", "enabled"]];

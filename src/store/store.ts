@@ -119,6 +119,10 @@ export function createStore(settings: StoreSettings): StoreShared {
   cf[F.glob + FG.memLimitBytes] = s.maxBytes;
   initLiveSettings(c32, cf, s);
   c32[G.sizesOn] = s.trackSizes === true && shared.sizes !== null ? 1 : 0; // memcached's item_stats_sizes_init at start
+  if (c32[G.sizesOn] !== 0 && s.useCas) { // which takes the first CAS as its mark: the first item gets the second
+    c32[G.casLo] = 1;
+    cf[F.glob + FG.sizesCasMin] = 1;
+  }
   for (let c = 1; c < classSizes.length; c++) {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
