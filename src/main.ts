@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('immediate'));
   process.on('SIGINT', () => void shutdown('immediate'));
   process.on('SIGUSR1', () => void shutdown('graceful'));
+  process.on('SIGHUP', () => {}); // memcached's sighup_handler only notes it (for its proxy); Node's default would exit
   for (const w of workers) {
     w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(m.how); });
   }

@@ -287,6 +287,22 @@ test('SIGTERM closes connections and exits 0', async () => {
   assert.equal(await s.exited, 0);
 });
 
+for (const kind of kindsFor()) {
+  test(`SIGHUP is not a stop: the server goes on serving [${kind}]`, async () => {
+    // memcached's sighup_handler only notes it (a proxy reloads its config on it); a terminal closing, or a
+    // log rotation script, sends it to servers that must stay up. Node's default for it is to exit.
+    const s = await startServer(kind, ['-t', '2']);
+    try {
+      const c = await Client.connect(s.port);
+      assert.equal((await c.request('set k 0 0 1\r\nv\r\n', 8)).toString(), 'STORED\r\n');
+      process.kill(s.pid, 'SIGHUP');
+      await sleep(300); // long enough for a default action to have ended the process
+      assert.equal((await c.request('get k\r\n', 21)).toString(), 'VALUE k 0 1\r\nv\r\nEND\r\n');
+      c.end();
+    } finally { await s.stop(); }
+  });
+}
+
 test('-m past what one arena can hold starts, says how much it holds, and serves', async () => {
   // memcached takes any -m and mallocs pages as they are needed; Cachalot reserves its arena at start, and item
   // references reach 16 GB of it. A -m of 100 GB used to end the start with an uncaught RangeError.
