@@ -569,6 +569,29 @@ test('the server leaves the pipes it was given blocking, for whoever shares them
   assert.match(s.stderr(), /<\d+ set k 0 0 1/, 'and the workers\' lines still reach it');
 });
 
+for (const kind of kindsFor()) {
+  test(`-vv logs each command and each one-line reply as memcached's out_string does [${kind}]`, async () => {
+    const s = await startServer(kind, ['-vv', '-t', '2']);
+    try {
+      const c = await Client.connect(s.port);
+      const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\nset q 0 0 1 noreply\r\n1\r\n' +
+        'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\nversion\r\nquit\r\n';
+      await c.send(script);
+      await c.closed();
+      for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
+      const lines = s.stderr().split('\n').filter((l) => /^[<>]\d+ /.test(l) && !/server listening|new auto-neg|closed/.test(l))
+        .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
+      assert.deepEqual(lines, [
+        '<fd set a 0 0 1', '>fd STORED', '<fd get a b', '>fd sending key a', '>fd END', '<fd gets a', '>fd sending key a',
+        '>fd END', '<fd incr a 1', '>fd CLIENT_ERROR cannot increment or decrement non-numeric value',
+        '<fd set q 0 0 1 noreply', '>fd NOREPLY STORED', '<fd delete zz', '>fd NOT_FOUND', '<fd bogus', '>fd ERROR',
+        '<fd mn', '>fd MN', '<fd mg a v', '<fd set big 0 0 -1', '>fd CLIENT_ERROR bad command line format',
+        '<fd version', '>fd VERSION 1.6.18', '<fd quit',
+      ]);
+    } finally { await s.stop(); }
+  });
+}
+
 /** Send `data`, then end the sending side (FIN) at once, and read what comes back until the server closes. */
 function sendAndHalfClose(port: number, data: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii, completeNreadAscii } from '../protocol/text/read-command.ts';
 import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
 import { completeNreadMeta } from '../protocol/meta/ms.ts';
+import { logOutString } from '../protocol/text/verbose.ts';
 import { G } from '../store/layout.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 
@@ -138,9 +139,11 @@ function readValue(c: Conn): boolean {
   }
   if (c.rlbytes > 0) { readRestIntoItem(c); return false; }
   connSetState(c, ConnState.newCmd);
-  if (c.nreadOwner === Proto.binary) completeNreadBinary(c);
-  else if (c.nreadOwner === NREAD_META) completeNreadMeta(c);
+  if (c.nreadOwner === Proto.binary) { completeNreadBinary(c); return true; }
+  const mark = c.ctx.out.pos;
+  if (c.nreadOwner === NREAD_META) completeNreadMeta(c);
   else completeNreadAscii(c);
+  if (c.ctx.verbosity() > 1) logOutString(c, mark);
   return true;
 }
 

@@ -64,6 +64,7 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
   if (keys < 0) return;
   if (pausedAt >= 0) { pauseGet(c, keys, returnCas, shouldTouch, exptimeRel); return; }
   c.ctx.out.bytes(REPLY.END);
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`); // once a get, after its keys, as memcached's
   c.ctx.out.commit(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
 }
 
@@ -106,6 +107,7 @@ export function takePausedAt(): number {
 /** A long get line's end: END, or ERROR if it named no key at all, as `get` alone gets. */
 export function getLineEnd(c: Conn, keys: number): void {
   c.ctx.out.bytes(keys === 0 ? REPLY.ERROR : REPLY.END);
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} ${keys === 0 ? 'ERROR' : 'END'}`);
   c.ctx.out.commit();
 }
 
@@ -231,10 +233,7 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, r
     store.itemPeekDone();
   }
   if (ctx.prefixStats.enabled()) ctx.prefixStats.recordGet(buf, ks, nkey, hit);
-  if (!hit) {
-    countMiss(c, shouldTouch);
-    if (verbose) ctx.log(`>${c.id} END`);
-  }
+  if (!hit) countMiss(c, shouldTouch);
 }
 
 /**

@@ -4,6 +4,7 @@
 import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
+import { logOutString } from './verbose.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import {
   getLineEnd, getLineKeys, KEY_MAX_LENGTH, LongGet, processGetCommand, processGetLine, takePausedAt,
@@ -52,9 +53,12 @@ export function tryReadCommandAscii(c: Conn): boolean {
   if (nl < 0) return lineIncomplete(c, buf, start);
   const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
   c.rpos = nl + 1;
-  if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
+  const verbose = c.ctx.verbosity() > 1;
+  if (verbose) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
+  const mark = c.ctx.out.pos;
   processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
+  if (verbose) logOutString(c, mark);
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
 }

@@ -5,6 +5,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { ConnState, Proto } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
+import { logNoreply } from './verbose.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseFlags, parseI32Wrapped, parseU64 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
@@ -17,7 +18,11 @@ import { logRefusedStore } from '../../store/items.ts';
 
 /** memcached's out_string: one reply, unless the command said noreply. */
 export function replyText(c: Conn, reply: Uint8Array): void {
-  if (c.noreply) { c.noreply = false; return; }
+  if (c.noreply) {
+    c.noreply = false;
+    if (c.ctx.verbosity() > 1) logNoreply(c, reply);
+    return;
+  }
   c.ctx.out.bytes(reply);
 }
 
