@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { before, test } from 'node:test';
 import { Client } from './support/client.ts';
 import { differential, BINARY_NOOP_SENTINEL } from './support/differential.ts';
-import { memcachedAvailable, type Server, type ServerKind } from './support/server.ts';
+import { memcachedAvailable, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
 import { serverFor, registerStopHook, kindsFor } from './support/spec.ts';
 import {
   binRequest, setExtras, incrExtras, u32Extras, parseBinResponses, type BinRequest, type BinResponse,
@@ -333,6 +333,34 @@ for (const kind of kindsFor()) test(`binary: with -M a chained value whose chunk
     assert.equal(got.status, Status.SUCCESS);
     assert.ok(got.value.equals(old), 'the old value is still there');
   } finally { b.end(); await full.stop(); }
+});
+
+/** What a server logs at -vv for one client's binary requests, its descriptor numbers taken out. */
+async function verboseLog(kind: ServerKind, requests: Buffer): Promise<string[]> {
+  const s = await startServer(kind, ['-vv', '-t', '2']);
+  try {
+    const c = await Client.connect(s.port);
+    await c.send(requests);
+    await c.closed(); // the last request has a bad magic: the server hangs up
+    for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
+    return s.stderr().split('\n')
+      .filter((l) => !/slab class|server listening|new auto-neg|connection closed/.test(l))
+      .map((l) => l.replace(/^([<>])\d+/, '$1fd').replace(/^\d+:/, 'fd:'));
+  } finally { await s.stop(); }
+}
+
+test('binary: -vv logs each request header, response header, store and incr as memcached does', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const requests = Buffer.concat([
+    R(set('a', 'x')), R({ opcode: Op.GET, key: 'a' }), R({ opcode: Op.GETK, key: 'zz' }),
+    R({ opcode: Op.INCREMENT, key: 'a', extras: incrExtras(1n, 0n, 0) }), R({ opcode: Op.APPEND, key: 'a', value: 'y' }),
+    R({ opcode: Op.GETQ, key: 'zz' }), R({ opcode: Op.STAT, key: 'settings' }), R({ opcode: Op.NOOP }),
+    Buffer.from('\x04 not a binary header, 24 bytes', 'latin1'),
+  ]);
+  const [ours, theirs] = [await verboseLog('cachalot', requests), await verboseLog('memcached', requests)];
+  assert.ok(ours.includes('>fd Writing bin response:') && ours.includes('incr a 1, 0, 0'), ours.join('\n'));
+  assert.deepEqual(ours, theirs);
 });
 
 // ---- libmemcached's conformance tool ----

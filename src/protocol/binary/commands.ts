@@ -39,6 +39,10 @@ export function processBinIncr(c: Conn, st: BinState): void {
   const store = c.ctx.store;
   const incr = st.cmd === Op.INCREMENT;
   const delta = buf.readBigUInt64BE(st.extStart);
+  if (c.ctx.verbosity() > 1) { // memcached's line, "incr" for decr too, the delta printed signed
+    c.ctx.log(`incr ${buf.toString('latin1', st.keyStart, st.keyStart + st.keylen)} ${buf.readBigInt64BE(st.extStart)}, ` +
+      `${buf.readBigUInt64BE(st.extStart + 8)}, ${buf.readInt32BE(st.extStart + 16)}`);
+  }
   switch (store.addDelta(buf, st.keyStart, st.keylen, incr, delta, st.cas)) {
     case DeltaResult.OK:
       c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits); // memcached's do_add_delta

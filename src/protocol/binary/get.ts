@@ -5,7 +5,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { Op, Status, BinState, addBinHeader, binRealtime, writeBinError } from './header.ts';
+import { Op, Status, BinState, HEADER_LEN, addBinHeader, binRealtime, logResponseHeader, putBinHeader, writeBinError } from './header.ts';
 
 const FLAGS_LEN = 4;
 
@@ -47,7 +47,9 @@ function writeBinHit(c: Conn, st: BinState, it: number): void {
   const returnKey = cmd === Op.GETK || cmd === Op.GATK;
   const vlen = cmd === Op.TOUCH ? 0 : store.itemNbytes(it) - 2; // the stored "\r\n" is not sent
   const keylen = returnKey ? st.keylen : 0;
-  addBinHeader(c, st, Status.SUCCESS, FLAGS_LEN, keylen, FLAGS_LEN + keylen + vlen, store.itemCas(it));
+  // memcached logs this header before it puts the item's CAS in: its -vv line shows the request's
+  putBinHeader(c, st, Status.SUCCESS, FLAGS_LEN, keylen, FLAGS_LEN + keylen + vlen, store.itemCas(it));
+  if (c.ctx.verbosity() > 1) logResponseHeader(c, out.buf, out.pos - HEADER_LEN, st.cas);
   out.reserve(FLAGS_LEN + keylen + vlen);
   out.buf.writeUInt32BE(store.itemFlags(it), out.pos);
   out.pos += FLAGS_LEN;

@@ -11,6 +11,8 @@ import { ConnState } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 
 export const HEADER_LEN = 24;
+
+export function hex2(n: number): string { return n.toString(16).padStart(2, '0'); }
 export const MAGIC_REQ = 0x80;
 export const MAGIC_RES = 0x81;
 
@@ -73,6 +75,22 @@ export function binState(c: Conn): BinState {
 /** add_bin_header: the response header for the current request. */
 export function addBinHeader(c: Conn, st: BinState, status: number, extlen: number, keylen: number,
   bodylen: number, cas: number): void {
+  putBinHeader(c, st, status, extlen, keylen, bodylen, cas);
+  if (c.ctx.verbosity() > 1) logResponseHeader(c, c.ctx.out.buf, c.ctx.out.pos - HEADER_LEN);
+}
+
+/** memcached's add_bin_header at -vv: the response header's 24 bytes, four to a line (its CAS as `cas`, if given). */
+export function logResponseHeader(c: Conn, b: Buffer, p: number, cas?: number): void {
+  const header = Buffer.from(b.subarray(p, p + HEADER_LEN));
+  if (cas !== undefined) writeCas(header, 16, cas);
+  let s = `>${c.id} Writing bin response:`;
+  for (let i = 0; i < HEADER_LEN; i++) s += (i % 4 === 0 ? `\n>${c.id}  ` : '') + ` 0x${hex2(header[i])}`;
+  c.ctx.log(s);
+}
+
+/** A response header and nothing else: `stats` lines, which memcached writes without add_bin_header (or its log). */
+export function putBinHeader(c: Conn, st: BinState, status: number, extlen: number, keylen: number,
+  bodylen: number, cas: number): void {
   const out = c.ctx.out;
   out.reserve(HEADER_LEN);
   const b = out.buf;
@@ -119,9 +137,9 @@ export function readU64Number(b: Buffer, at: number): number {
  */
 export function writeBinError(c: Conn, st: BinState, status: number, swallow: number, text?: Buffer): void {
   const body = text ?? ERROR_TEXT[status];
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} Writing an error: ${body.toString('latin1')}`);
   addBinHeader(c, st, status, 0, 0, body.length, 0);
   c.ctx.out.bytes(body);
-  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} Writing an error: ${body.toString('latin1')}`);
   const asInt = swallow | 0;
   if (asInt > 0) {
     c.sbytes = asInt;

@@ -7,7 +7,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
-import { HEADER_LEN, MAGIC_REQ, Op, Status, BinState, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
+import { HEADER_LEN, MAGIC_REQ, Op, hex2, Status, BinState, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
 import { processBinGetOrTouch } from './get.ts';
 import { processBinUpdate, processBinAppendPrepend, completeUpdateBin } from './update.ts';
 import { processBinDelete, processBinIncr, processBinFlush } from './commands.ts';
@@ -24,6 +24,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   const p = c.rpos;
   if (c.rend - p < HEADER_LEN) return false;
   if (buf[p] !== MAGIC_REQ) {
+    if (c.ctx.verbosity() > 1) logHeader(c, buf, p); // memcached logs a header before it checks its magic
     if (c.ctx.verbosity() > 0) c.ctx.log(`Invalid magic:  ${buf[p].toString(16)}`);
     connCloseWithReason(c, 'invalid binary magic');
     return true;
@@ -194,7 +195,6 @@ export function completeNreadBinary(c: Conn): void {
   completeUpdateBin(c, binState(c));
 }
 
-function hex2(n: number): string { return n.toString(16).padStart(2, '0'); }
 
 /** -vv: the header as memcached dumps it, four bytes a line. */
 function logHeader(c: Conn, buf: Buffer, p: number): void {

@@ -4,7 +4,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { reportStats, resetStats, SIZES_SWITCHES } from '../text/stats.ts';
-import { Op, Status, BinState, addBinHeader, writeBinError } from './header.ts';
+import { Op, Status, BinState, putBinHeader, writeBinError } from './header.ts';
 
 const SUBCOMMANDS = ['items', 'slabs', 'sizes', 'sizes_enable', 'sizes_disable'];
 
@@ -42,7 +42,7 @@ function statPacket(c: Conn, st: BinState, key: string, value: string): void {
   const saved = st.opcode;
   st.opcode = Op.STAT;
   const klen = Buffer.byteLength(key, 'latin1');
-  addBinHeader(c, st, Status.SUCCESS, 0, klen, klen + Buffer.byteLength(value, 'latin1'), 0);
+  putBinHeader(c, st, Status.SUCCESS, 0, klen, klen + Buffer.byteLength(value, 'latin1'), 0);
   st.opcode = saved;
   c.ctx.out.ascii(key);
   c.ctx.out.ascii(value);

@@ -31,11 +31,18 @@ export function processBinAppendPrepend(c: Conn, st: BinState): void {
   startBinNread(c, st, 0, 0, st.cmd === Op.APPEND ? StoreOp.APPEND : StoreOp.PREPEND);
 }
 
+/** memcached's -vv line: "<fd SET key Value len is n" (ADD, REPLACE), or the bare "Value len is n" of an append. */
+function logValueLen(c: Conn, st: BinState, vlen: number): void {
+  if (st.cmd === Op.APPEND || st.cmd === Op.PREPEND) { c.ctx.log(`Value len is ${vlen}`); return; }
+  const what = st.cmd === Op.ADD ? 'ADD' : st.cmd === Op.SET ? 'SET' : 'REPLACE';
+  c.ctx.log(`<${c.id} ${what} ${c.rbuf.toString('latin1', st.keyStart, st.keyStart + st.keylen)} Value len is ${vlen}`);
+}
+
 /** Allocate the item for the value that follows, or refuse it and swallow the value. */
 function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op: number): void {
   // memcached computes the value length as a C int: a body length near 2^32 comes out negative.
   const vlen = (st.bodylen - st.keylen - st.extlen) | 0;
-  if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} Value len is ${vlen}`);
+  if (c.ctx.verbosity() > 1) logValueLen(c, st, vlen);
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordSet(c.rbuf, st.keyStart, st.keylen);
   const store = c.ctx.store;
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
