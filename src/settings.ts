@@ -452,7 +452,7 @@ function checkPorts(st: ParseState): Exit | null {
   // memcached: -U alone also moves TCP to that port.
   if (st.udpSpecified && s.udpPort !== 0 && !st.tcpSpecified) s.port = s.udpPort;
   if (s.port > 65535) return usageFail(`ERROR: Invalid port number ${s.port}.`);
-  // Ours: memcached accepts these and then fails to bind.
+  // Ours: memcached 1.6.18 takes these and listens on the number cut to 16 bits (-U 70000 is UDP port 4464).
   if (s.udpPort > 65535 || s.udpPort < -1) return usageFail(`ERROR: Invalid UDP port number ${s.udpPort}.`); // -1: any free port
   return null;
 }
