@@ -19,6 +19,7 @@ import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { strerrorOfSocket } from './errno.ts';
+import { removePidFile, savePid } from './pid-file.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     return process.exit(71); // EX_OSERR
   });
   if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
-  if (settings.pidFile !== null) fs.writeFileSync(settings.pidFile, `${process.pid}\n`);
+  if (settings.pidFile !== null) savePid(settings.pidFile);
 
   const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
   let stopping = false;
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
       restartSave(storeShared, settings.memoryFile, restartSettingsOf(settings),
         { currentTime: clock.currentTime(), processStarted: clock.processStarted() });
     }
-    if (settings.pidFile !== null) fs.rmSync(settings.pidFile, { force: true });
+    if (settings.pidFile !== null && settings.daemonize) removePidFile(settings.pidFile);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('immediate'));

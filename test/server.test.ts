@@ -327,6 +327,38 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
   assert.match(err, /suboption|no_such_option/i);
 });
 
+for (const kind of kindsFor()) {
+  test(`-P: the pid goes in through <file>.tmp, stays after a stop in the foreground, and a path that fails only warns [${kind}]`, { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-pid-'));
+    const pidFile = join(dir, 'pid');
+    const until = async (done: () => boolean): Promise<void> => { for (let i = 0; i < 250 && !done(); i++) await sleep(20); };
+    try {
+      const first = await startServer(kind, ['-P', pidFile, '-t', '2']);
+      await until(() => existsSync(pidFile));
+      assert.equal(readFileSync(pidFile, 'latin1'), `${first.pid}\n`);
+      assert.ok(!existsSync(`${pidFile}.tmp`), 'renamed over the file');
+      const second = await startServer(kind, ['-P', pidFile, '-t', '2']);
+      const warning = `WARNING: The pid file contained the following (running) pid: ${first.pid}`;
+      await until(() => second.stderr().includes(warning));
+      assert.ok(second.stderr().includes(warning), second.stderr());
+      await second.stop();
+      await first.stop();
+      assert.ok(existsSync(pidFile), 'kept: memcached removes it only when it daemonized');
+      const lost = await startServer(kind, ['-P', join(dir, 'no', 'pid'), '-t', '2']);
+      try {
+        const message = `Could not open the pid file ${join(dir, 'no', 'pid')}.tmp for writing: No such file or directory`;
+        await until(() => lost.stderr().includes(message));
+        assert.ok(lost.stderr().includes(message), lost.stderr());
+        const c = await Client.connect(lost.port);
+        assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n', 'and it serves');
+        c.end();
+      } finally { await lost.stop(); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 test('-d: the command exits 0 at once and the server goes on as a daemon, its pid in -P', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-daemon-'));
   const portFile = join(dir, 'ports'), pidFile = join(dir, 'pid');

@@ -1,0 +1,45 @@
+// memcached's -P: save_pid and remove_pidfile. A pid file that cannot be written is reported, as memcached's
+// vperror reports it, and the server goes on: it is advisory, never a reason to stop.
+
+import fs from 'node:fs';
+import { writeErr } from './stdio.ts';
+import { strerrorOf } from './errno.ts';
+
+/**
+ * Warns when the file names a process still running, then writes "<pid>\n" to `<file>.tmp` and renames that
+ * over the file, so a reader never finds it empty.
+ */
+export function savePid(file: string): void {
+  const previous = runningPidIn(file);
+  if (previous !== null) writeErr(`WARNING: The pid file contained the following (running) pid: ${previous}\n`);
+  const tmp = `${file}.tmp`;
+  try {
+    fs.writeFileSync(tmp, `${process.pid}\n`);
+  } catch (err) {
+    writeErr(`Could not open the pid file ${tmp} for writing: ${strerrorOf(err)}\n`);
+    return;
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    writeErr(`Could not rename the pid file from ${tmp} to ${file}: ${strerrorOf(err)}\n`);
+  }
+}
+
+/** memcached removes its pid file on the way out only when it daemonized (-d). */
+export function removePidFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (err) {
+    writeErr(`Could not remove the pid file ${file}: ${strerrorOf(err)}\n`);
+  }
+}
+
+function runningPidIn(file: string): number | null {
+  let text: string;
+  try { text = fs.readFileSync(file, 'latin1'); } catch { return null; }
+  const m = /^\s*(\d+)/.exec(text);
+  if (m === null) return null;
+  const pid = Number(m[1]);
+  try { process.kill(pid, 0); return pid; } catch { return null; } // memcached warns only when kill(pid, 0) succeeds
+}
