@@ -20,6 +20,7 @@ import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { strerrorOfSocket } from './errno.ts';
 import { removePidFile, savePid } from './pid-file.ts';
+import { slabClassTable } from './store/slabs.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   const shortfall = preallocationShortfall(storeSettings);
   if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
   const storeShared = createStore(storeSettings);
+  if (settings.verbose > 1) writeErr(slabClassTable(storeShared.classSizes, storeSettings.slabPageSize));
   warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect } from 'node:net';
-import { startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
+import { memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 
 const servers: Server[] = [];
@@ -623,6 +623,23 @@ for (const kind of kindsFor()) {
     } finally { await s.stop(); }
   });
 }
+
+test('-vv at start: the slab class table, then a line per listener, as memcached prints them', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const args = ['-vv', '-t', '2', '-B', 'ascii', '-n', '100', '-f', '2', '-o', 'slab_chunk_max=16384'];
+  const startLines = async (kind: 'cachalot' | 'memcached'): Promise<string[]> => {
+    const s = await startServer(kind, args);
+    try {
+      const c = await Client.connect(s.port); // listening: its lines are out
+      c.end();
+      return s.stderr().split('\n').filter((l) => /^slab class|server listening/.test(l)).map((l) => l.replace(/^<\d+/, '<fd'));
+    } finally { await s.stop(); }
+  };
+  const ours = await startLines('cachalot');
+  assert.deepEqual(ours, await startLines('memcached'));
+  assert.deepEqual(ours.slice(-2), ['slab class   7: chunk size     16384 perslab      64', '<fd server listening (ascii)']);
+});
 
 /** Send `data`, then end the sending side (FIN) at once, and read what comes back until the server closes. */
 function sendAndHalfClose(port: number, data: string): Promise<string> {

@@ -47,6 +47,9 @@ export class ListenError extends Error {
   }
 }
 
+/** memcached's prot_text: how -vv names what a listener speaks. */
+const PROTOCOL_TEXT = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' } as const;
+
 export class Dispatcher {
   private readonly settings: Settings;
   private readonly ctl: ServerCtl;
@@ -188,6 +191,7 @@ export class Dispatcher {
 
   private describeListener(row: number, transport: number, addr: net.AddressInfo | null, port: number): void {
     if (row < 0) return;
+    if (this.settings.verbose > 1) writeErr(`<${ConnTable.idOf(row)} server listening (${PROTOCOL_TEXT[this.settings.protocol]})\n`);
     const t = this.connTable;
     t.set(row, ConnRow.transport, transport);
     setAddress(t, row, ConnRow.ipv4, ConnRow.ipv6, addr?.address, addr?.family);

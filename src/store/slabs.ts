@@ -31,6 +31,15 @@ export function slabClassSizes(chunkSizeMin: number, factor: number, slabChunkMa
   return sizes;
 }
 
+/** What memcached's slabs_init prints at -vv: a line per class, its chunk size and chunks per page. */
+export function slabClassTable(sizes: readonly number[], pageSize: number): string {
+  let out = '';
+  for (let c = 1; c < sizes.length; c++) {
+    out += `slab class ${String(c).padStart(3)}: chunk size ${String(sizes[c]).padStart(9)} perslab ${String(Math.floor(pageSize / sizes[c])).padStart(7)}\n`;
+  }
+  return out;
+}
+
 /** memcached's slabs_clsid: the smallest class whose chunks hold `size` bytes; 0 if none. */
 export function slabsClsid(st: Store, size: number): number {
   const sizes = st.classSizes;

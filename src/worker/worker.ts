@@ -236,6 +236,7 @@ function listenUdp(host: string, udpPort: number): void {
     t.set(row, ConnRow.lastCmd, store.currentTime());
     c.state = ConnState.waiting; // conn_read from the start, as memcached's UDP connections
     t.set(row, ConnRow.state, ConnState.waiting);
+    if (ctx.verbosity() > 1) ctx.log(`<${c.id} server listening (udp)`); // memcached's conn_new, for each thread's
     answer(local.port, '');
   });
 }
