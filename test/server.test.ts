@@ -624,7 +624,7 @@ for (const kind of kindsFor()) {
   });
 }
 
-test('-vv at start: the slab class table, then a line per listener, as memcached prints them', {
+test('-vv at start: the slab class table, a line per listener, then one per client, as memcached prints them', {
   skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
 }, async () => {
   const args = ['-vv', '-t', '2', '-B', 'ascii', '-n', '100', '-f', '2', '-o', 'slab_chunk_max=16384'];
@@ -633,12 +633,15 @@ test('-vv at start: the slab class table, then a line per listener, as memcached
     try {
       const c = await Client.connect(s.port); // listening: its lines are out
       c.end();
-      return s.stderr().split('\n').filter((l) => /^slab class|server listening/.test(l)).map((l) => l.replace(/^<\d+/, '<fd'));
+      for (let i = 0; i < 200 && !s.stderr().includes('client connection'); i++) await sleep(10); // and the client's
+      return s.stderr().split('\n').filter((l) => /^slab class|server listening|client connection/.test(l))
+        .map((l) => l.replace(/^<\d+/, '<fd'));
     } finally { await s.stop(); }
   };
   const ours = await startLines('cachalot');
   assert.deepEqual(ours, await startLines('memcached'));
-  assert.deepEqual(ours.slice(-2), ['slab class   7: chunk size     16384 perslab      64', '<fd server listening (ascii)']);
+  assert.deepEqual(ours.slice(-3), ['slab class   7: chunk size     16384 perslab      64', '<fd server listening (ascii)',
+    '<fd new ascii client connection.']);
 });
 
 /** Send `data`, then end the sending side (FIN) at once, and read what comes back until the server closes. */

@@ -122,7 +122,7 @@ function tryReadCommand(c: Conn): boolean {
 function negotiate(c: Conn, first: number): typeof Proto.ascii | typeof Proto.binary {
   const mode = c.bindingProtocol;
   const binary = mode === 'binary' || (mode === 'auto' && first === 0x80);
-  if (c.ctx.verbosity() > 1) {
+  if (mode === 'auto' && c.ctx.verbosity() > 1) { // memcached negotiates only under -B auto
     c.ctx.log(`${c.id}: Client using the ${binary ? 'binary' : 'ascii'} protocol`);
   }
   return binary ? Proto.binary : Proto.ascii;

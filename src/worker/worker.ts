@@ -88,6 +88,11 @@ connHooks.onClosed = (c: Conn): void => {
 /** Every connection of this worker reads into this one buffer; a connection parses it in place. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
+/** memcached's conn_new at -vv, by what the connection speaks from the start. */
+const NEW_CONN_TEXT = {
+  auto: 'new auto-negotiating client connection', ascii: 'new ascii client connection.', binary: 'new binary client connection.',
+} as const;
+
 /**
  * conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket); `tls` on a
  * TLS listener, `protocol` when the listener names one (-l proto[...]:).
@@ -107,7 +112,7 @@ function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls
   if ((store.c32[G.watchMask] & LogFlag.CONNEVENTS) !== 0) {
     store.log.connEvent(LogEvent.CONN_NEW, c.peerAddress, c.peerPort, transport === 'unix' ? 0 : 1, 0, c.id);
   }
-  if (ctx.verbosity() > 0) ctx.log(`<${c.id} new auto-negotiating client connection`);
+  if (ctx.verbosity() > 1) ctx.log(`<${c.id} ${NEW_CONN_TEXT[c.bindingProtocol]}`);
   connSetWaiting(c);
   io.resume();
 }
