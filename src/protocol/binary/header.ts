@@ -11,10 +11,11 @@ import { ConnState } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 
 export const HEADER_LEN = 24;
-
-export function hex2(n: number): string { return n.toString(16).padStart(2, '0'); }
 export const MAGIC_REQ = 0x80;
 export const MAGIC_RES = 0x81;
+
+/** A byte as -vv's header dumps print it (%02x). */
+export function hex2(n: number): string { return n.toString(16).padStart(2, '0'); }
 
 export const Op = {
   GET: 0x00, SET: 0x01, ADD: 0x02, REPLACE: 0x03, DELETE: 0x04, INCREMENT: 0x05, DECREMENT: 0x06,
