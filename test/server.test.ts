@@ -107,13 +107,15 @@ async function statsOn(c: Client): Promise<Map<string, string>> {
   }));
 }
 
-test('-o idle_timeout closes an idle connection and counts idle_kicks', async () => {
-  const s = await cachalot(['-o', 'idle_timeout=5'], { CACHALOT_DEBUG_TIME: '1' });
+test('-o idle_timeout closes an idle connection and says so at -vv as memcached does (idle_kicks: text-stats.test.ts)', async () => {
+  const s = await cachalot(['-o', 'idle_timeout=5', '-vv'], { CACHALOT_DEBUG_TIME: '1' });
   const idle = await Client.connect(s.port);
   assert.equal((await idle.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
   const clockMover = await Client.connect(s.port);
   assert.equal((await clockMover.request('debugtime 10\r\n', 4)).toString(), 'OK\r\n');
   await idle.closed(); // the worker's once-a-second idle check hangs up on it
+  for (let i = 0; i < 200 && !/^Closing idle fd \d+$/m.test(s.stderr()); i++) await sleep(10); // the line is written
+  assert.match(s.stderr(), /^Closing idle fd \d+$/m);
   clockMover.end();
 });
 

@@ -183,6 +183,7 @@ function kickIdleConns(): void {
   for (const c of conns.values()) {
     if (c.state !== ConnState.waiting || now - c.lastCmdTime <= limit) continue;
     ctx.stats.row[ThreadStat.idle_kicks]++;
+    if (ctx.verbosity() > 1) ctx.log(`Closing idle fd ${c.id}`);
     c.closeKind = CloseReason.IDLE_TIMEOUT;
     connCloseWithReason(c, 'idle timeout');
     driveMachine(c);
