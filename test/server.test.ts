@@ -608,7 +608,7 @@ for (const kind of kindsFor()) {
     const s = await startServer(kind, ['-vv', '-t', '2']);
     try {
       const c = await Client.connect(s.port);
-      const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\nset q 0 0 1 noreply\r\n1\r\n' +
+      const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\nset q 0 0 1 noreply\r\n5\r\nincr q 1 noreply\r\n' +
         'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\nversion\r\nquit\r\n';
       await c.send(script);
       await c.closed();
@@ -618,7 +618,7 @@ for (const kind of kindsFor()) {
       assert.deepEqual(lines, [
         '<fd set a 0 0 1', '>fd STORED', '<fd get a b', '>fd sending key a', '>fd END', '<fd gets a', '>fd sending key a',
         '>fd END', '<fd incr a 1', '>fd CLIENT_ERROR cannot increment or decrement non-numeric value',
-        '<fd set q 0 0 1 noreply', '>fd NOREPLY STORED', '<fd delete zz', '>fd NOT_FOUND', '<fd bogus', '>fd ERROR',
+        '<fd set q 0 0 1 noreply', '>fd NOREPLY STORED', '<fd incr q 1 noreply', '>fd NOREPLY 6', '<fd delete zz', '>fd NOT_FOUND', '<fd bogus', '>fd ERROR',
         '<fd mn', '>fd MN', '<fd mg a v', '<fd set big 0 0 -1', '>fd CLIENT_ERROR bad command line format',
         '<fd version', '>fd VERSION 1.6.18', '<fd quit',
       ]);

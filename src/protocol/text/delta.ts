@@ -9,6 +9,7 @@ import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from './get.ts';
 import { DeltaResult } from '../../store/results.ts';
 import { replyText } from './update.ts';
+import { logNoreply } from './verbose.ts';
 
 export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, incr: boolean): void {
   setNoreplyMaybe(c, buf, ntokens);
@@ -20,7 +21,11 @@ export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, 
   switch (store.addDelta(buf, tokStart(c, 1), nkey, incr, delta, 0)) {
     case DeltaResult.OK:
       c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
-      if (c.noreply) { c.noreply = false; return; }
+      if (c.noreply) {
+        c.noreply = false;
+        if (c.ctx.verbosity() > 1) logNoreply(c, Buffer.from(`${store.deltaValue}\r\n`, 'latin1'));
+        return;
+      }
       c.ctx.out.ascii(store.deltaValue.toString());
       c.ctx.out.crlf();
       return;
