@@ -609,17 +609,21 @@ for (const kind of kindsFor()) {
     try {
       const c = await Client.connect(s.port);
       const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\nset q 0 0 1 noreply\r\n5\r\nincr q 1 noreply\r\n' +
-        'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\nversion\r\nquit\r\n';
+        'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\ncas a 0 0 1 999\r\nz\r\ncache_memlimit 100\r\n' +
+        'version\r\nquit\r\n';
       await c.send(script);
       await c.closed();
       for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
-      const lines = s.stderr().split('\n').filter((l) => /^[<>]\d+ /.test(l) && !/server listening|new auto-neg|closed/.test(l))
+      const lines = s.stderr().split('\n')
+        .filter((l) => /^([<>]\d+ |CAS:|maxbytes)/.test(l) && !/server listening|new auto-neg|closed/.test(l))
         .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
       assert.deepEqual(lines, [
         '<fd set a 0 0 1', '>fd STORED', '<fd get a b', '>fd sending key a', '>fd END', '<fd gets a', '>fd sending key a',
         '>fd END', '<fd incr a 1', '>fd CLIENT_ERROR cannot increment or decrement non-numeric value',
         '<fd set q 0 0 1 noreply', '>fd NOREPLY STORED', '<fd incr q 1 noreply', '>fd NOREPLY 6', '<fd delete zz', '>fd NOT_FOUND', '<fd bogus', '>fd ERROR',
         '<fd mn', '>fd MN', '<fd mg a v', '<fd set big 0 0 -1', '>fd CLIENT_ERROR bad command line format',
+        '<fd cas a 0 0 1 999', 'CAS:  failure: expected 1, got 999', '>fd EXISTS', '<fd cache_memlimit 100',
+        'maxbytes adjusted to 100m', '>fd OK',
         '<fd version', '>fd VERSION 1.6.18', '<fd quit',
       ]);
     } finally { await s.stop(); }

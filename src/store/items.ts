@@ -333,7 +333,7 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
         break;
       case StoreOp.CAS:
         if (casMatch) doStore = true;
-        else stored = StoreResult.EXISTS;
+        else { stored = StoreResult.EXISTS; st.lastCasSeen = oldCas; }
         break;
       case StoreOp.APPEND:
       case StoreOp.PREPEND:

@@ -238,6 +238,8 @@ export class Store {
   lastClsid = 0;
   /** CAS of the item linked by the last successful storeItem / addDelta. */
   lastCas = 0;
+  /** CAS of the item a `cas` did not match, when the last storeItem answered EXISTS (memcached's -vv line). */
+  lastCasSeen = 0;
   /** New value of the last successful addDelta. */
   deltaValue = 0n;
   /** Scratch of valueSegment: arena byte offset of the segment found. */

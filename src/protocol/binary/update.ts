@@ -5,9 +5,10 @@
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState, Proto } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
-import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
+import { countCas } from '../cas-counters.ts';
 import { G } from '../../store/layout.ts';
 import { LogFlag } from '../../logger/logger.ts';
 import { logRefusedStore } from '../../store/items.ts';
@@ -79,7 +80,7 @@ export function completeUpdateBin(c: Conn, st: BinState): void {
     c.ctx.stats.slab(clsid, SlabStat.set_cmds);
     store.itemWriteValue(it, store.itemNbytes(it) - 2, CRLF, 0, 2);
     const ret = store.storeItem(it, c.storeOp, c.casIn);
-    if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid);
+    if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid, c.casIn);
     if (ret === StoreResult.STORED) writeBinResponse(c, st, null, store.lastCas);
     else writeBinError(c, st, storeErrorStatus(ret, c.storeOp), 0);
   } finally {
@@ -96,9 +97,3 @@ function storeErrorStatus(ret: number, op: number): number {
   return Status.NOT_STORED;
 }
 
-/** The CAS counters, as the text protocol counts them. */
-function countCas(c: Conn, ret: number, clsid: number): void {
-  if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
-  else if (ret === StoreResult.STORED) c.ctx.stats.slab(clsid, SlabStat.cas_hits);
-  else if (ret === StoreResult.EXISTS) c.ctx.stats.slab(clsid, SlabStat.cas_badval);
-}

@@ -14,6 +14,7 @@ import { G, ITEM_HEADER } from '../../store/layout.ts';
 import { LogFlag } from '../../logger/logger.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
+import { countCas } from '../cas-counters.ts';
 import { KEY_MAX_LENGTH } from '../text/get.ts';
 import { outOfMemoryInRead } from '../text/update.ts';
 import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
@@ -160,7 +161,7 @@ function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number
     if (ret === 0) ret = st.doStoreItem(it, op, hv, casIn, state.newCas);
   } finally { st.itemUnlock(hv); }
   st.maybeExpand();
-  if (op === StoreOp.CAS) countCas(c, ret, st.itemClsid(it));
+  if (op === StoreOp.CAS) countCas(c, ret, st.itemClsid(it), casIn);
   return ret;
 }
 
@@ -183,11 +184,6 @@ function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: 
   } finally { st.itemRelease(old); }
 }
 
-function countCas(c: Conn, ret: number, clsid: number): void {
-  if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
-  else if (ret === StoreResult.STORED) c.ctx.stats.slab(clsid, SlabStat.cas_hits);
-  else if (ret === StoreResult.EXISTS) c.ctx.stats.slab(clsid, SlabStat.cas_badval);
-}
 
 function finalizeMset(c: Conn, st: Store, it: number, ret: number, cas: number, state: MetaConnState): void {
   const out = c.ctx.out;

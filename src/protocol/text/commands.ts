@@ -111,7 +111,10 @@ export function processMemlimitCommand(c: Conn, buf: Buffer, ntokens: number): v
   if (Number.isNaN(mb) || mb > 0xffffffff) replyText(c, REPLY.ERROR);
   else if (mb < 8) replyText(c, REPLY.MEMLIMIT_TOO_SMALL);
   else if (mb > 1000000000) replyText(c, MEMLIMIT_NOT_BYTES);
-  else if (c.ctx.store.setMemLimit(mb * 1024 * 1024)) replyText(c, REPLY.OK);
+  else if (c.ctx.store.setMemLimit(mb * 1024 * 1024)) {
+    if (c.ctx.verbosity() > 0) c.ctx.log(`maxbytes adjusted to ${mb}m`);
+    replyText(c, REPLY.OK);
+  }
   else replyText(c, MEMLIMIT_FAILED);
 }
 

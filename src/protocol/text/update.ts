@@ -6,6 +6,7 @@ import { ConnState, Proto } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { logNoreply } from './verbose.ts';
+import { countCas } from '../cas-counters.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseFlags, parseI32Wrapped, parseU64 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
@@ -110,15 +111,10 @@ export function completeNreadAscii(c: Conn): void {
   }
   c.item = 0;
   const ret = store.storeItemRelease(it, c.storeOp, c.casIn);
-  if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid);
+  if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid, c.casIn);
   replyText(c, storeReply(ret));
 }
 
-function countCas(c: Conn, ret: number, clsid: number): void {
-  if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
-  else if (ret === StoreResult.STORED) c.ctx.stats.slab(clsid, SlabStat.cas_hits);
-  else if (ret === StoreResult.EXISTS) c.ctx.stats.slab(clsid, SlabStat.cas_badval);
-}
 
 function storeReply(ret: number): Buffer {
   switch (ret) {
