@@ -609,7 +609,7 @@ for (const kind of kindsFor()) {
     try {
       const c = await Client.connect(s.port);
       const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\nset q 0 0 1 noreply\r\n5\r\nincr q 1 noreply\r\n' +
-        'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\ncas a 0 0 1 999\r\nz\r\ncache_memlimit 100\r\n' +
+        'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\ncas a 0 0 1 999\r\nz\r\ncache_memlimit 100\r\nme nokey\r\n' +
         'version\r\nquit\r\n';
       await c.send(script);
       await c.closed();
@@ -623,7 +623,7 @@ for (const kind of kindsFor()) {
         '<fd set q 0 0 1 noreply', '>fd NOREPLY STORED', '<fd incr q 1 noreply', '>fd NOREPLY 6', '<fd delete zz', '>fd NOT_FOUND', '<fd bogus', '>fd ERROR',
         '<fd mn', '>fd MN', '<fd mg a v', '<fd set big 0 0 -1', '>fd CLIENT_ERROR bad command line format',
         '<fd cas a 0 0 1 999', 'CAS:  failure: expected 1, got 999', '>fd EXISTS', '<fd cache_memlimit 100',
-        'maxbytes adjusted to 100m', '>fd OK',
+        'maxbytes adjusted to 100m', '>fd OK', '<fd me nokey', '>fd EN',
         '<fd version', '>fd VERSION 1.6.18', '<fd quit',
       ]);
     } finally { await s.stop(); }

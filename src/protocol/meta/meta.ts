@@ -52,7 +52,11 @@ function processMetaDebugCommand(c: Conn, buf: Buffer, ntokens: number): void {
   st.itemLock(hv);
   try {
     const it = doItemGet(st, buf, t[2], nkey, hv, false);
-    if (it === 0) { out.bytes(EN); return; }
+    if (it === 0) { // memcached's out_string, so -vv logs it (an mg's EN it does not)
+      out.bytes(EN);
+      if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} EN`);
+      return;
+    }
     try {
       const now = st.currentTime();
       const exptime = st.itemExptime(it);
