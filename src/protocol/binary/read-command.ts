@@ -195,7 +195,6 @@ export function completeNreadBinary(c: Conn): void {
   completeUpdateBin(c, binState(c));
 }
 
-
 /** -vv: the header as memcached dumps it, four bytes a line. */
 function logHeader(c: Conn, buf: Buffer, p: number): void {
   let s = `<${c.id} Read binary protocol data:`;
