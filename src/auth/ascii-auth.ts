@@ -8,7 +8,7 @@ import { ConnState } from '../worker/conn.ts';
 import { connCloseWithReason, connSetState } from '../worker/drive-machine.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from '../protocol/text/tokens.ts';
-import { parseU64 } from '../protocol/numbers.ts';
+import { parseU32 } from '../protocol/numbers.ts';
 import { authfileCheck } from './authfile.ts';
 
 const L = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -59,8 +59,8 @@ function readSetLine(c: Conn): number {
   // As memcached, the "\r" stays in the last token (the number parser stops at it).
   const ntokens = tokenize(c, buf, c.rpos, endAtNul(buf, c.rpos, nl));
   c.rpos = nl + 1;
-  const size = ntokens >= 6 ? parseU64(buf, tokStart(c, 4), tokEnd(c, 4)) : NaN;
-  if (ntokens < 6 || !tokIs(c, buf, 0, SET) || Number.isNaN(size) || size > 0xffffffff) {
+  const size = ntokens >= 6 ? parseU32(buf, tokStart(c, 4), tokEnd(c, 4)) : NaN;
+  if (ntokens < 6 || !tokIs(c, buf, 0, SET) || Number.isNaN(size)) {
     c.ctx.out.bytes(UNAUTHENTICATED);
     return Line.HANDLED;
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFlags, parseI32Wrapped, parseI64, parseU64, parseU64Big } from './numbers.ts';
+import { parseI32Wrapped, parseI64, parseU32, parseU64, parseU64Big } from './numbers.ts';
 
 const b = (s: string) => Buffer.from(s);
 const whole = <T>(f: (buf: Uint8Array, s: number, e: number) => T, s: string): T => f(b(s), 0, s.length);
@@ -23,11 +23,15 @@ test('numbers: 64-bit limits as memcached', () => {
   assert.ok(Number.isNaN(whole(parseI64, '9223372036854775808')));
 });
 
-test('numbers: flags keep the low 32 bits, as memcached 1.6 stores them', () => {
-  assert.equal(whole(parseFlags, '4294967295'), 4294967295);
-  assert.equal(whole(parseFlags, '4294967296'), 0);
-  assert.equal(whole(parseFlags, '18446744073709551615'), 4294967295);
-  assert.ok(Number.isNaN(whole(parseFlags, '-1')));
+test('numbers: safe_strtoul keeps the low 32 bits (flags, verbosity, cache_memlimit), as memcached 1.6', () => {
+  assert.equal(whole(parseU32, '4294967295'), 4294967295);
+  assert.equal(whole(parseU32, '4294967296'), 0);
+  assert.equal(whole(parseU32, '18446744073709551615'), 4294967295);
+  assert.ok(Number.isNaN(whole(parseU32, '-1')));
+  // strtoul negates what follows a '-'; only a result that looks negative as a long is refused
+  assert.equal(whole(parseU32, '-0'), 0);
+  assert.equal(whole(parseU32, '-18446744073709551615'), 1);
+  assert.equal(whole(parseU32, '-9223372036854775809'), 4294967295);
 });
 
 test('numbers: exptime and lengths take the int32 cast', () => {

@@ -58,8 +58,11 @@ export function parseU64Big(buf: Uint8Array, s: number, e: number): bigint | nul
   return v;
 }
 
-/** safe_strtoull reduced to its low 32 bits (client flags: memcached truncates), or NaN. */
-export function parseFlags(buf: Uint8Array, s: number, e: number): number {
+/**
+ * safe_strtoul, or NaN: a 64-bit strtoul kept to its low 32 bits by memcached's uint32_t out, so
+ * 4294967296 reads as 0 and "-0" as 0. Client flags, verbosity, cache_memlimit and the auth length.
+ */
+export function parseU32(buf: Uint8Array, s: number, e: number): number {
   if (!scanNumber(buf, s, e)) return NaN;
   if (!scan.neg && scan.d1 - scan.d0 <= MAX_FAST_DIGITS) {
     return digitsToNumber(buf, scan.d0, scan.d1) % 0x100000000;

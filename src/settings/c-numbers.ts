@@ -1,6 +1,8 @@
 // C's number readers, as memcached's option parsing uses them (atoi, atof, strtol base 8,
 // safe_strtoul, safe_strtol), so an option means here what it means to memcached.
 
+import { parseI32Wrapped, parseU32 } from '../protocol/numbers.ts';
+
 /** glibc atoi: (int)strtol(s, 10): leading blanks, a sign, digits; junk after is ignored; none is 0. */
 export function atoi(s: string): number {
   const m = /^[\s]*([+-]?\d+)/.exec(s);
@@ -25,24 +27,22 @@ export function strtolOctal(s: string): number {
   return m[1] === '-' ? -v : v;
 }
 
-/** memcached's safe_strtoul: the whole string a number (trailing blank allowed), no negatives; -1 = rejected. */
+/**
+ * memcached's safe_strtoul over a whole string, -1 = rejected: the request parser's reader (a 64-bit
+ * strtoul cut to 32 bits, so "-0" is 0 and "4294967296" is 0). UTF-8, so no character reads as a digit.
+ */
 export function safeStrtoul(s: string): number {
-  const m = /^[\s]*(\+?)(\d+)(\s.*)?$/s.exec(s);
-  if (!m) return -1;
-  const v = BigInt(m[2]);
-  if (v >= 1n << 64n) return -1; // ERANGE
-  return Number(BigInt.asUintN(32, v));
+  const bytes = Buffer.from(s, 'utf8');
+  const v = parseU32(bytes, 0, bytes.length);
+  return Number.isNaN(v) ? -1 : v;
 }
 
 /** memcached's safe_strtol into an int32; null = rejected. */
 export function safeStrtol(s: string): number | null {
-  const m = /^[\s]*([+-]?\d+)(\s.*)?$/s.exec(s);
-  if (!m) return null;
-  const v = BigInt(m[1]);
-  if (v >= 1n << 63n || v < -(1n << 63n)) return null;
-  return Number(BigInt.asIntN(32, v));
+  const bytes = Buffer.from(s, 'utf8');
+  const v = parseI32Wrapped(bytes, 0, bytes.length);
+  return Number.isNaN(v) ? null : v;
 }
-
 
 /**
  * memcached's safe_strtod: the whole string a strtod number (decimal or hex float, inf, nan), trailing blank

@@ -4,7 +4,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import { parseFlags, parseI32Wrapped, parseU64, parseU64Big } from '../numbers.ts';
+import { parseU32, parseI32Wrapped, parseU64, parseU64Big } from '../numbers.ts';
 import { CAS_NEXT } from '../../store/items.ts';
 import { base64DecodeInPlace } from './base64.ts';
 import { ERR } from './reply.ts';
@@ -98,7 +98,7 @@ export class MetaFlags {
       case 0x4f: case 0x50: case 0x4c:                                       // O P L
       case 0x6b: case 0x73: case 0x74: case 0x63: case 0x66: break;          // k s t c f
       case 0x46: {                                                           // F
-        const f = parseFlags(buf, s + 1, e);
+        const f = parseU32(buf, s + 1, e);
         if (Number.isNaN(f)) this.hasError = true; else this.clientFlags = f;
       } break;
       case 0x43: {                                                           // C

@@ -6,7 +6,7 @@ import { connCloseWithReason } from '../../worker/drive-machine.ts';
 import { CloseReason } from '../../logger/logger.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { parseI32Wrapped, parseI64, parseU64 } from '../numbers.ts';
+import { parseI32Wrapped, parseI64, parseU32 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, tokIs, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from './get.ts';
 import { DeleteResult } from '../../store/results.ts';
@@ -80,8 +80,8 @@ export function processVersionCommand(c: Conn): void {
 
 export function processVerbosityCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
-  const level = parseU64(buf, tokStart(c, 1), tokEnd(c, 1));
-  if (Number.isNaN(level) || level > 0xffffffff) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  const level = parseU32(buf, tokStart(c, 1), tokEnd(c, 1));
+  if (Number.isNaN(level)) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   c.ctx.ctl.set(Ctl.verbosity, Math.min(level, MAX_VERBOSITY_LEVEL));
   replyText(c, REPLY.OK);
 }
@@ -107,8 +107,8 @@ const MEMLIMIT_FAILED = Buffer.from('MEMLIMIT_ADJUST_FAILED out of bounds or una
 
 export function processMemlimitCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
-  const mb = parseU64(buf, tokStart(c, 1), tokEnd(c, 1));
-  if (Number.isNaN(mb) || mb > 0xffffffff) replyText(c, REPLY.ERROR);
+  const mb = parseU32(buf, tokStart(c, 1), tokEnd(c, 1));
+  if (Number.isNaN(mb)) replyText(c, REPLY.ERROR);
   else if (mb < 8) replyText(c, REPLY.MEMLIMIT_TOO_SMALL);
   else if (mb > 1000000000) replyText(c, MEMLIMIT_NOT_BYTES);
   else if (c.ctx.store.setMemLimit(mb * 1024 * 1024)) {

@@ -8,7 +8,7 @@ import { REPLY } from '../replies.ts';
 import { logNoreply } from './verbose.ts';
 import { countCas } from '../cas-counters.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { parseFlags, parseI32Wrapped, parseU64 } from '../numbers.ts';
+import { parseU32, parseI32Wrapped, parseU64 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from './get.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
@@ -31,7 +31,7 @@ export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: 
   setNoreplyMaybe(c, buf, ntokens);
   const nkey = tokLen(c, 1);
   if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
-  const flags = parseFlags(buf, tokStart(c, 2), tokEnd(c, 2));
+  const flags = parseU32(buf, tokStart(c, 2), tokEnd(c, 2));
   const exptime = parseI32Wrapped(buf, tokStart(c, 3), tokEnd(c, 3));
   const vlen = parseI32Wrapped(buf, tokStart(c, 4), tokEnd(c, 4));
   if (Number.isNaN(flags) || Number.isNaN(exptime) || Number.isNaN(vlen)) {
