@@ -88,3 +88,46 @@ function randomScript(seed: number, n: number): string[] {
 differential('text: a seeded random sequence of 3000 commands', randomScript(20261123, 3000));
 
 differential('text: a seeded random sequence, pipelined', pipelined(randomScript(11, 2000), 1010));
+
+/**
+ * Numbers of every shape in every numeric slot (signs, leading zeros, 2^32, 2^63, 2^64, hex, junk), keys at and
+ * past 250 bytes, runs of spaces and bare "\n" line ends. A value follows only a length that parses, and is then
+ * exactly that long, so nothing waits for more input. TTLs are none, past or far, so no clock tick moves a reply.
+ */
+function oddTokensScript(seed: number, n: number): string[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const NUMBERS = ['0', '-0', '+0', '1', '+5', '007', '-1', '4294967295', '4294967296', '9223372036854775807',
+    '9223372036854775808', '18446744073709551615', '18446744073709551616', '-18446744073709551615',
+    '-9223372036854775809', '2147483648', '-2147483649', '0x10', '1e3', '1.5', 'abc', '5abc'];
+  const number = (): string => (r() < 0.5 ? pick(NUMBERS) : String(Math.floor(r() * 100)));
+  const exptime = (): string => pick(['0', '-1', '-0', '+0', '100000', '4294967296', '2147483648', 'abc', '1e3']);
+  const LENGTHS: Array<[string, number]> = [['0', 0], ['3', 3], ['+3', 3], ['003', 3], ['-0', 0], ['-1', -1], ['0x3', -1], ['3x', -1]];
+  const key = (): string => pick(['a', 'b', 'n', 'n', 'k'.repeat(250), 'k'.repeat(251)]);
+  const script: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const sp = r() < 0.9 ? ' ' : '  ';
+    const nl = r() < 0.9 ? '\r\n' : '\n';
+    const line = (...tokens: string[]): string => tokens.join(sp) + nl;
+    switch (pick(['store', 'store', 'cas', 'get', 'delta', 'delta', 'touch', 'gat', 'delete', 'admin'] as const)) {
+      case 'store': case 'cas': {
+        const [text, len] = pick(LENGTHS);
+        const cmd = pick(['set', 'add', 'replace', 'append', 'prepend', 'cas']);
+        const tokens = [cmd, key(), number(), exptime(), text, ...(cmd === 'cas' ? [number()] : [])];
+        const value = len < 0 ? '' : (r() < 0.5 ? String(100 + Math.floor(r() * 900)) : 'xyz').slice(0, len).padEnd(len, '9');
+        script.push(line(...tokens) + (len < 0 ? '' : `${value}\r\n`));
+        break;
+      }
+      case 'get': script.push(line(pick(['get', 'gets']), key(), key())); break;
+      case 'delta': script.push(line(pick(['incr', 'decr']), key(), number(), ...(r() < 0.2 ? ['noreply'] : []))); break;
+      case 'touch': script.push(line('touch', key(), exptime())); break;
+      case 'gat': script.push(line(pick(['gat', 'gats']), exptime(), key())); break;
+      case 'delete': script.push(line('delete', key(), ...pick([[], ['0'], ['-0'], ['00'], ['1'], ['noreply']]))); break;
+      case 'admin': script.push(line(...pick([['verbosity', number()], ['cache_memlimit', number()], ['lru_crawler', 'sleep', number()],
+        ['lru_crawler', 'tocrawl', number()], ['slabs', 'automove', number()], ['lru', 'temp_ttl', number()], ['verbosity', '0']]))); break;
+    }
+  }
+  return script;
+}
+
+differential('text: numbers of every shape in every slot, seeded', oddTokensScript(4242, 1500));
