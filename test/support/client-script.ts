@@ -1,4 +1,4 @@
-// A client library's tour, run as a script in its own language (Python, Perl, Ruby) against a fresh
+// A client library's tour, run as a script in its own language (Python, Perl, Ruby, PHP, Java) against a fresh
 // server of each kind: the script prints one line per call, and the tests compare the two transcripts.
 
 import assert from 'node:assert/strict';
@@ -8,9 +8,13 @@ import type { ServerKind } from './server.ts';
 
 type Run = { code: number | null; out: string; err: string };
 
-function runScript(interpreter: string, script: string, port: number): Promise<Run> {
+/** The program that runs a script: an interpreter, with any arguments it needs before the script's path. */
+export type Interpreter = string | { interpreter: string; args: string[] };
+
+function runScript(runner: Interpreter, script: string, port: number): Promise<Run> {
+  const [command, args] = typeof runner === 'string' ? [runner, []] : [runner.interpreter, runner.args];
   return new Promise((resolve) => {
-    const child = spawn(interpreter, [script, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...args, script, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
@@ -19,7 +23,7 @@ function runScript(interpreter: string, script: string, port: number): Promise<R
 }
 
 /** The script's transcript against a fresh server of this kind (-t 2), line by line; it must exit 0. */
-export async function clientTour(kind: ServerKind, interpreter: string, script: string): Promise<string[]> {
+export async function clientTour(kind: ServerKind, interpreter: Interpreter, script: string): Promise<string[]> {
   const server = await serverFor(kind, ['-t', '2'], true);
   try {
     const r = await runScript(interpreter, script, server.port);
