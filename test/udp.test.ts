@@ -221,3 +221,22 @@ for (const kind of ['cachalot', 'memcached'] as const) {
     assert.equal(reply.map((d) => d.subarray(8).toString()).join(''), 'VERSION 1.6.18\r\n');
   });
 }
+
+test('udp: the send buffer is raised as far as the kernel lets, and -vv says so as memcached does', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const startLines = async (kind: ServerKind): Promise<string[]> => {
+    const udpPort = await freeUdpPort();
+    const s = await startServer(kind, ['-vv', '-t', '2', '-U', String(udpPort)]);
+    try {
+      (await Client.connect(s.port)).end(); // every listener is up once a client is served
+      for (let i = 0; i < 200 && (s.stderr().match(/server listening \(udp\)/g) ?? []).length < 2; i++) await sleep(10);
+      return s.stderr().split('\n').filter((l) => /send buffer|server listening \(udp\)/.test(l)).map((l) => l.replace(/^<\d+/, '<fd')).sort();
+    } finally { await s.stop(); }
+  };
+  const ours = await startLines('cachalot');
+  assert.deepEqual(ours, await startLines('memcached'));
+  // memcached's search for the largest SO_SNDBUF ends at its 256 MB ceiling: Linux caps the size without refusing
+  assert.match(ours[0], /^<fd send buffer was \d+, now 268435456$/);
+  assert.equal(ours.filter((l) => l === '<fd server listening (udp)').length, 2);
+});

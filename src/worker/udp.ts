@@ -108,6 +108,25 @@ export class UdpPort {
   }
 }
 
+/** The ceiling of memcached's search for the largest UDP send buffer (MAX_SENDBUF_SIZE). */
+const MAX_SENDBUF_SIZE = 256 * 1024 * 1024;
+
+/**
+ * memcached's maximize_sndbuf: the largest SO_SNDBUF setsockopt takes, by binary search from the default up to
+ * 256 MB, so the datagrams of a long reply wait in the kernel instead of in the send queue. Linux caps the size
+ * itself (net.core.wmem_max) and refuses none, so the search ends at 256 MB, as memcached's does. Answers the
+ * size before and the last size set, for -vv's line.
+ */
+export function maximizeSendBuffer(socket: { getSendBufferSize(): number; setSendBufferSize(size: number): void }): [number, number] {
+  const before = socket.getSendBufferSize();
+  let min = before, max = MAX_SENDBUF_SIZE, lastGood = 0;
+  while (min <= max) {
+    const avg = Math.floor((min + max) / 2);
+    try { socket.setSendBufferSize(avg); lastGood = avg; min = avg + 1; } catch { max = avg - 1; }
+  }
+  return [before, lastGood];
+}
+
 /**
  * try_read_udp: take one datagram as the connection's input. False when it is not a request memcached
  * answers: 8 bytes or fewer, or one datagram of several (memcached drops multi-datagram requests).
