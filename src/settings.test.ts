@@ -83,6 +83,8 @@ test('value checks with memcached\'s words and exit codes', () => {
   fails(['-f', '1'], 1, 'Factor must be greater than 1\n');
   fails(['-n', '0'], 1, 'Chunk size must be greater than 0\n');
   fails(['-R', '0'], 1, 'Number of requests per event must be greater than 0\n');
+  fails(['-R', '-1'], 1, 'Number of requests per event must be greater than 0\n'); // memcached starts, then answers nothing
+  fails(['-R', '2147483648'], 1, 'Number of requests per event must be greater than 0\n'); // atoi's int: negative
   fails(['-B', 'foo'], 64, 'Invalid value for binding protocol: foo\n -- should be one of auto, binary, or ascii\n');
   fails(['-I', '512'], 64, 'Item max size cannot be less than 1024 bytes.\n');
   fails(['-I', '2000m'], 64, 'Cannot set item size limit higher than 1/2 of memory max.\n');

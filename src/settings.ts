@@ -141,7 +141,9 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'r': s.enableCoredumps = true; return null;
     case 'R':
       s.reqsPerEvent = atoi(arg);
-      return s.reqsPerEvent === 0 ? fail1('Number of requests per event must be greater than 0') : null;
+      // memcached refuses only 0, and with a negative count yields before every command: it answers nothing and
+      // spins. Its own message says what it means, so a negative is refused with it too.
+      return s.reqsPerEvent <= 0 ? fail1('Number of requests per event must be greater than 0') : null;
     case 'u': s.user = arg; return null;
     case 'P': s.pidFile = arg; return null;
     case 'd': s.daemonize = true; return null;
