@@ -4,7 +4,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import { parseU32, parseI32Wrapped, parseU64, parseU64Big } from '../numbers.ts';
+import { parseI32Wrapped, parseU32, parseU64, parseU64Big } from '../numbers.ts';
 import { CAS_NEXT } from '../../store/items.ts';
 import { base64DecodeInPlace } from './base64.ts';
 import { ERR } from './reply.ts';

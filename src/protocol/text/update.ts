@@ -8,7 +8,7 @@ import { REPLY } from '../replies.ts';
 import { logNoreply } from './verbose.ts';
 import { countCas } from '../cas-counters.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { parseU32, parseI32Wrapped, parseU64 } from '../numbers.ts';
+import { parseI32Wrapped, parseU32, parseU64 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from './get.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
