@@ -32,6 +32,7 @@ export type DifferentialOptions = {
   sentinel?: Sentinel;
   servers?: [ServerKind, ServerKind];  // default ['cachalot', 'memcached']; the self-test uses two memcacheds
   fresh?: boolean;                     // default true: new servers, so counters compare
+  whole?: boolean;                     // the connection must stay open to the script's end (random scripts)
 };
 
 /** Stats whose values belong to the process, not to behaviour. */
@@ -132,6 +133,10 @@ export function differential(name: string, script: Array<string | Buffer>, opts:
     }
     const diff = firstDifference(script, replies[0], replies[1], [kindA, kindB]);
     if (diff !== null) assert.fail(`${kindA} and ${kindB} differ at ${diff}`);
+    if (opts.whole === true) {
+      assert.equal(replies[0].length, script.length, `${kindA} hung up after request ${replies[0].length}`);
+      assert.ok(!replies[0].at(-1)?.includes(CLOSED), `${kindA} hung up at the last request`);
+    }
   });
 }
 
