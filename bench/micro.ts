@@ -22,7 +22,7 @@ const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
 const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
 // the arena reserved as the server reserves it (MICRO_RESERVE=0: only -m)
 const store = new Store(createStore(storeSettingsOf(settings, process.env.MICRO_RESERVE === '0' ? 0 : os.totalmem())), 1);
-const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16)),
+const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), settings.threads),
   new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
 
 /** A handle whose writes complete at once and go nowhere (counted). */

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
   }));
   const maintainer = startMaintainer(storeShared);
-  const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab), workers);
+  const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab, settings.threads), workers);
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     // memcached's vperror after server_sockets: the -l list when one was given, else the port
     const where = settings.listenSpecified ? `one of interface(s) ${settings.listen.join(',')}`

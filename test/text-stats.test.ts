@@ -111,6 +111,77 @@ test('stats conns: a row per listener and connection, each state as memcached na
     assert.ok(seen[0].includes('addr tcp:127.0.0.1:<port> | state conn_listening | secs_since_last_cmd <s>'));
   });
 
+/** `stats conns` and `stats` asked on c: c's own id (the connection in conn_parse_cmd), the listener's, and the counts. */
+async function connIds(c: Client): Promise<{ own: string; listener: string; counts: string }> {
+  await c.send('stats conns\r\n');
+  const conns = (await c.readUntil('END\r\n')).toString();
+  await c.send('stats\r\n');
+  const stats = (await c.readUntil('END\r\n')).toString();
+  const line = (name: string): string => new RegExp(`^STAT ${name} (\\d+)\\r$`, 'm').exec(stats)?.[1] ?? '?';
+  return {
+    own: /^STAT (\d+):state conn_parse_cmd\r$/m.exec(conns)?.[1] ?? '?',
+    listener: /^STAT (\d+):state conn_listening\r$/m.exec(conns)?.[1] ?? '?',
+    counts: `curr ${line('curr_connections')}, structures ${line('connection_structures')}`,
+  };
+}
+
+/** Ask c's `stats` until curr_connections is n: the server has closed its side of the others. */
+async function untilConnections(c: Client, n: number): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    await c.send('stats\r\n');
+    if ((await c.readUntil('END\r\n')).toString().includes(`STAT curr_connections ${n}\r`)) return;
+    await sleep(20);
+  }
+  assert.fail(`curr_connections never came to ${n}`);
+}
+
+// A connection's id is memcached's fd: the lowest free one is taken, so a closed connection's id goes to the
+// next, and connection_structures (conns[] entries ever made) stays at the most connections open at once. The
+// ids themselves are compared by order of first use: under the tests' MEMCACHED_PORT_FILENAME memcached's port
+// file takes a descriptor and leaves a hole below its listener, which a plain start does not have.
+test('connection ids are taken lowest free first, as fds; connection_structures is the most open at once [cachalot vs memcached]',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const seen: string[][] = [];
+    const listeners: string[] = [];
+    for (const kind of ['cachalot', 'memcached'] as const) {
+      const server = await serverFor(kind, ['-t', '2'], true);
+      const ids: string[] = [];
+      const lines: string[] = [];
+      const note = async (c: Client): Promise<void> => {
+        const { own, listener, counts } = await connIds(c);
+        if (!ids.includes(own)) ids.push(own);
+        lines.push(`connection ${ids.indexOf(own) + 1}, ${counts}`);
+        if (kind === 'cachalot') listeners.push(listener);
+      };
+      const open: Client[] = [];
+      try {
+        for (let i = 0; i < 3; i++) open.push(await Client.connect(server.port));
+        await untilConnections(open[0], 3);
+        for (const c of open) await note(c);
+        open[1].end(); // its id is free again once the server has closed it
+        await untilConnections(open[0], 2);
+        open[1] = await Client.connect(server.port);
+        await note(open[1]);
+        for (let i = 0; i < 4; i++) { // one after another, never more than four open at once
+          const passer = await Client.connect(server.port);
+          await note(passer);
+          passer.end();
+          await untilConnections(open[0], 3);
+        }
+      } finally {
+        for (const c of open) c.end();
+        await server.stop();
+      }
+      seen.push(lines);
+    }
+    assert.deepEqual(seen[0], seen[1]);
+    assert.deepEqual(seen[0], ['connection 1, curr 3, structures 4', 'connection 2, curr 3, structures 4',
+      'connection 3, curr 3, structures 4', 'connection 2, curr 3, structures 4',
+      ...Array<string>(4).fill('connection 4, curr 4, structures 5')]);
+    // memcached 1.6.18 started plainly (no port file) listens on fd 7 + 4 x threads: 15 with -t 2
+    assert.deepEqual([...new Set(listeners)], ['15']);
+  });
+
 for (const kind of kindsFor()) {
   test(`stats: a listening socket counts in total_connections, not in curr_connections [${kind}]`, async () => {
     const server = await serverFor(kind, [], true);

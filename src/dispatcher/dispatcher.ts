@@ -191,7 +191,7 @@ export class Dispatcher {
 
   private describeListener(row: number, transport: number, addr: net.AddressInfo | null, port: number): void {
     if (row < 0) return;
-    if (this.settings.verbose > 1) writeErr(`<${ConnTable.idOf(row)} server listening (${PROTOCOL_TEXT[this.settings.protocol]})\n`);
+    if (this.settings.verbose > 1) writeErr(`<${this.connTable.idOf(row)} server listening (${PROTOCOL_TEXT[this.settings.protocol]})\n`);
     const t = this.connTable;
     t.set(row, ConnRow.transport, transport);
     setAddress(t, row, ConnRow.ipv4, ConnRow.ipv6, addr?.address, addr?.family);

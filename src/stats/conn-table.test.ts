@@ -1,8 +1,8 @@
-// The connection table's address words: what `stats conns` prints is read back from them.
+// The connection table: rows claimed as fds are (lowest free first), and the address words `stats conns` prints.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { intToIpv4, ipv4ToInt, ipv6ToWords, wordsToIpv6 } from './conn-table.ts';
+import { ConnRow, ConnTable, createConnTable, intToIpv4, ipv4ToInt, ipv6ToWords, wordsToIpv6 } from './conn-table.ts';
 
 test('an IPv4 address, dotted or IPv4-mapped, fits one 32-bit word and reads back the same', () => {
   for (const addr of ['127.0.0.1', '10.1.2.3', '255.255.255.255', '0.0.0.0', '192.168.0.254']) {
@@ -35,4 +35,33 @@ test('an IPv6 address fits four words and reads back as inet_ntop writes it', ()
   for (const bad of [undefined, '', '127.0.0.1', '1:2:3', '1::2::3', 'g::1', '1:2:3:4:5:6:7:8:9']) {
     assert.equal(ipv6ToWords(bad), null, String(bad));
   }
+});
+
+test('rows are claimed lowest free first, as the kernel hands out fds, across words of the taken bits', () => {
+  const table = new ConnTable(createConnTable(70), 2);
+  assert.equal(table.rows, 96, 'rounded up to whole words of taken bits');
+  const claimed = Array.from({ length: 70 }, () => table.claim());
+  assert.deepEqual(claimed, Array.from({ length: 70 }, (_, i) => i));
+  table.free(33);
+  table.free(5);
+  assert.equal(table.used(5), false);
+  assert.equal(table.claim(), 5);
+  assert.equal(table.claim(), 33);
+  assert.equal(table.claim(), 70);
+  for (let r = 71; r < 96; r++) assert.equal(table.claim(), r);
+  assert.equal(table.claim(), -1, 'every row taken');
+  table.free(95);
+  assert.equal(table.claim(), 95);
+});
+
+test('a claimed row starts cleared; its id reads like memcached\'s fd (7 + 4 per worker thread before it)', () => {
+  const table = new ConnTable(createConnTable(32), 4);
+  const r = table.claim();
+  table.set(r, ConnRow.port, 11211);
+  table.free(r);
+  assert.equal(table.claim(), r);
+  assert.equal(table.get(r, ConnRow.port), 0);
+  assert.equal(table.idOf(0), 23);
+  assert.equal(table.rowOf(table.idOf(r)), r);
+  assert.equal(new ConnTable(createConnTable(32), 2).idOf(0), 15);
 });

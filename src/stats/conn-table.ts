@@ -1,57 +1,80 @@
 // Every open connection's row in shared memory, so that `stats conns` on any worker lists the
 // connections of all workers (memcached walks its global conns[] array). The dispatcher claims a
 // row when it accepts; the owning worker keeps the row's state and last-command time current and
-// frees it on close. The row number is the connection's id, as memcached's fd is.
+// frees it on close. The row number is the connection's id, as memcached's fd is, and like an fd the
+// lowest free row is taken: a closed connection's id goes to the next one, and `connection_structures`
+// (the rows ever used) stays at the most connections open at once, as memcached's conns[] does.
 //
-//   row (16 x Int32, one cache line): [ used | state | lastCmd (rel secs) | transport (Transport) | ipv4 (u32) | remote port | local port | thread | local ipv4 | remote ipv6 words 2-4 |
+//   [ rows x 16 Int32 | a bit per row, set while the row is taken ]
+//   row (16 x Int32, one cache line): [ unused | state | lastCmd (rel secs) | transport (Transport) | ipv4 (u32) | remote port | local port | thread | local ipv4 | remote ipv6 words 2-4 |
 //     local ipv6 words 2-4 | unused ]   (an IPv6 address: its first word where the IPv4 one goes, then three more)
 //
 // A row fills a 64-byte line because its worker writes `state` several times per request and
 // neighbouring rows belong to other workers (round-robin): rows sharing a line made every request
-// pay cache-line transfers between cores.
+// pay cache-line transfers between cores. The taken bits sit apart, 32 to a word, so that finding the
+// lowest free row reads a few words rather than a line per open connection.
 
 /** ConnRow.transport: how the row's addresses are read and printed (memcached's tcp, unix, tcp6, udp, udp6). */
 export const Transport = { tcp: 1, unix: 2, tcp6: 3, udp: 4, udp6: 5 } as const;
 
 export const ConnRow = {
-  used: 0, state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8, ipv6: 9, localIpv6: 12,
+  state: 1, lastCmd: 2, transport: 3, ipv4: 4, port: 5, localPort: 6, thread: 7, localIpv4: 8, ipv6: 9, localIpv6: 12,
 } as const;
 const ROW = 16;
-/** Ids start above stdin/out/err and the listeners, so they read like memcached's fds. */
-export const FIRST_CONN_ID = 16;
 
+/**
+ * The fd memcached 1.6.18 gives its first listening socket on Linux: stdin, stdout and stderr, then four
+ * descriptors for its own use and four per worker thread (event base and notify pipe) come first. Ids
+ * start there, so that `stats conns` and the -vv log name each connection as memcached would.
+ */
+export function firstConnId(threads: number): number {
+  return 7 + 4 * threads;
+}
+
+/** The shared table for at least `rows` rows (rounded up to whole words of taken bits). */
 export function createConnTable(rows: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(rows * ROW * 4);
+  const n = Math.ceil(rows / 32) * 32;
+  return new SharedArrayBuffer((n * ROW + n / 32) * 4);
 }
 
 export class ConnTable {
   readonly i32: Int32Array;
   readonly rows: number;
-  private cursor = 0;
-  constructor(sab: SharedArrayBuffer) {
+  private readonly taken: Int32Array; // bit r % 32 of word r >> 5: row r is in use
+  private readonly firstId: number;
+  constructor(sab: SharedArrayBuffer, threads: number) {
     this.i32 = new Int32Array(sab);
-    this.rows = this.i32.length / ROW;
+    this.rows = this.i32.length * 32 / (ROW * 32 + 1);
+    this.taken = this.i32.subarray(this.rows * ROW);
+    this.firstId = firstConnId(threads);
   }
 
-  /** Claim a free row (dispatcher); -1 when every row is taken. */
+  /** Claim the lowest free row, cleared (dispatcher, or a worker on a unix socket); -1 when every row is taken. */
   claim(): number {
-    for (let n = 0; n < this.rows; n++) {
-      const r = (this.cursor + n) % this.rows;
-      if (Atomics.compareExchange(this.i32, r * ROW + ConnRow.used, 0, 1) === 0) {
-        this.cursor = (r + 1) % this.rows;
-        return r;
+    const taken = this.taken;
+    for (let w = 0; w < taken.length; w++) {
+      let bits = Atomics.load(taken, w);
+      while (bits !== -1) {
+        const lowestFree = ~bits & (bits + 1);
+        const seen = Atomics.compareExchange(taken, w, bits, bits | lowestFree);
+        if (seen === bits) {
+          const r = w * 32 + 31 - Math.clz32(lowestFree);
+          this.i32.fill(0, r * ROW, r * ROW + ROW);
+          return r;
+        }
+        bits = seen; // another thread claimed or freed a row of this word: look again
       }
     }
     return -1;
   }
 
-  free(r: number): void { Atomics.store(this.i32, r * ROW + ConnRow.used, 0); }
+  free(r: number): void { Atomics.and(this.taken, r >> 5, ~(1 << (r & 31))); }
   set(r: number, field: number, v: number): void { this.i32[r * ROW + field] = v; }
   get(r: number, field: number): number { return this.i32[r * ROW + field]; }
-  used(r: number): boolean { return Atomics.load(this.i32, r * ROW + ConnRow.used) === 1; }
+  used(r: number): boolean { return (Atomics.load(this.taken, r >> 5) & (1 << (r & 31))) !== 0; }
 
-  static idOf(row: number): number { return row + FIRST_CONN_ID; }
-  static rowOf(id: number): number { return id - FIRST_CONN_ID; }
+  idOf(row: number): number { return row + this.firstId; }
+  rowOf(id: number): number { return id - this.firstId; }
 }
 
 /** A dotted IPv4 address (or an IPv4-mapped "::ffff:a.b.c.d") as 32 bits; 0 for anything else. */

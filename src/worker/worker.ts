@@ -60,7 +60,7 @@ if (noHandleIo !== null) throw new Error(`cachalot worker: ${noHandleIo}`);
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const store = new Store(init.store, init.thread);
-const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable),
+const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable, init.settings.threads),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 /**
@@ -77,7 +77,7 @@ const pool = new ConnPool(ctx);
 const conns = new Map<number, Conn>(); // by conn-table row
 
 connHooks.onClosed = (c: Conn): void => {
-  const row = ConnTable.rowOf(c.id);
+  const row = ctx.connTable.rowOf(c.id);
   if (conns.get(row) !== c) return;
   conns.delete(row);
   ctx.ctl.add(Ctl.currConns, -1);
@@ -103,7 +103,7 @@ function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls
   const certificates = ctx.certificates;
   const io = tls && openTls !== null && certificates !== null
     ? openTls(handle, readBuffer, c.ioHooks, certificates) : openHandleIo(handle, readBuffer, c.ioHooks);
-  c.reset(ConnTable.idOf(row), io, transport, protocol ?? undefined);
+  c.reset(ctx.connTable.idOf(row), io, transport, protocol ?? undefined);
   c.row = row;
   conns.set(row, c);
   ctx.stats.row[ThreadStat.curr_conns]++;
@@ -224,7 +224,7 @@ function listenUdp(host: string, udpPort: number): void {
   if (row < 0) { answer(-1, 'no connection row left'); return; }
   const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true });
   const c = pool.take();
-  c.reset(ConnTable.idOf(row), null, 'udp');
+  c.reset(ctx.connTable.idOf(row), null, 'udp');
   c.row = row;
   c.udp = new UdpPort(socket);
   ctx.stats.row[ThreadStat.curr_conns]++;

@@ -205,7 +205,7 @@ function connStats(c: Conn, emit: Emit): void {
   const unixAddr = `unix:${c.ctx.settings.socketPath ?? ''}`;
   for (let r = 0; r < table.rows; r++) {
     if (!table.used(r)) continue;
-    const id = ConnTable.idOf(r);
+    const id = table.idOf(r);
     const transport = table.get(r, ConnRow.transport);
     const state = table.get(r, ConnRow.state);
     const remote = (): string => addressOf(table, r, transport, ConnRow.ipv4, ConnRow.ipv6, ConnRow.port);
