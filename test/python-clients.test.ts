@@ -1,7 +1,8 @@
-// Three widely used Python clients, unchanged, against Cachalot and a real memcached: pymemcache and
-// python-memcached (text protocol) and pylibmc (libmemcached, over its text and its binary protocol). The
-// same script drives both servers (test/fixtures/python-clients.py); every call's result, or the error
-// the client raised, must be the same. Debian's python3-pymemcache, python3-pylibmc and python3-memcache
+// Four widely used Python clients, unchanged, against Cachalot and a real memcached: pymemcache and
+// python-memcached (text protocol), pylibmc (libmemcached, over its text and its binary protocol) and
+// python-binary-memcached (binary, a parser of its own; Django's django-bmemcached). The same script drives
+// both servers (test/fixtures/python-clients.py); every call's result, or the error the client raised, must
+// be the same. Debian's python3-pymemcache, python3-pylibmc, python3-memcache and python3-binary-memcached
 // (installed by .ci/run).
 
 import { test } from 'node:test';
@@ -14,16 +15,18 @@ import { assertSameTranscript, clientTour } from './support/client-script.ts';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, where its packages are (not a pyenv or venv one)
 const SCRIPT = join(REPO_ROOT, 'test/fixtures/python-clients.py');
-const hasClients = spawnSync(PYTHON, ['-c', 'import pymemcache, pylibmc, memcache'], { stdio: 'ignore' }).status === 0;
+const hasClients = spawnSync(PYTHON, ['-c', 'import pymemcache, pylibmc, memcache, bmemcached'], { stdio: 'ignore' }).status === 0;
 
-const skip = !hasClients ? 'python3-pymemcache, python3-pylibmc or python3-memcache is not installed'
+const skip = !hasClients ? 'python3-pymemcache, python3-pylibmc, python3-memcache or python3-binary-memcached is not installed'
   : kindsFor().length !== 2 ? 'memcached is not installed' : false;
 
-test('pymemcache, pylibmc (text and binary) and python-memcached see the same results from Cachalot as from memcached', { skip }, async () => {
+test('pymemcache, pylibmc (text and binary), python-memcached and python-binary-memcached see the same results from Cachalot as from memcached', { skip }, async () => {
   const ours = await clientTour('cachalot', PYTHON, SCRIPT);
   assertSameTranscript(ours, await clientTour('memcached', PYTHON, SCRIPT));
   // the script got through every call of all three tours
   assert.equal(ours.at(-1), '== done');
   assert.ok(ours.includes("get foo -> b'<baz!'"), 'pymemcache stored, appended and prepended');
   assert.ok(ours.filter((l) => l === "get b -> 'deux'").length === 3, 'cas: pylibmc over text and binary, python-memcached');
+  assert.ok(ours.includes("get dict -> {'a': [1, 2]}"), 'python-binary-memcached: a pickled value by its flags');
+  assert.ok(ours.includes("gets foo -> 'baz', cas is int"), 'python-binary-memcached: gets over binary');
 });
