@@ -7,17 +7,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from './support/client.ts';
-import { freePort, sleep, type ServerKind } from './support/server.ts';
+import { freePort, type ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
+import { acceptsWhileRunning, readLog } from './support/child.ts';
 
 const NGINX = '/usr/sbin/nginx';
 const MEMC_MODULE = '/usr/lib/nginx/modules/ngx_http_memc_module.so';
-const BOUND_MS = 5_000; // failure bounds, not timing assertions
 
 function config(dir: string, port: number, upstream: number): string {
   const memc = ['set $memc_cmd $arg_cmd;', 'set $memc_key $arg_key;', 'set $memc_value $arg_val;',
@@ -51,23 +50,10 @@ async function startNginx(dir: string, upstream: number): Promise<Nginx> {
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) { child.kill('SIGQUIT'); await exited; }
     };
-    if (await accepting(port, child)) return { port, stop };
+    if (await acceptsWhileRunning(port, child)) return { port, stop };
     await stop();
     if (attempt === 3) throw new Error(`nginx never listened on 127.0.0.1:${port}; its log:\n${readLog(join(dir, 'error.log'))}`);
   }
-}
-
-function readLog(file: string): string {
-  try { return readFileSync(file, 'utf8'); } catch { return '(none written)'; }
-}
-
-async function accepting(port: number, child: ChildProcess): Promise<boolean> {
-  for (const deadline = Date.now() + BOUND_MS; Date.now() < deadline && child.exitCode === null;) {
-    const c = await Client.connect(port).catch(() => null);
-    if (c) { c.end(); return child.exitCode === null; }
-    await sleep(20);
-  }
-  return false;
 }
 
 const LONG_KEY = 'k'.repeat(251);

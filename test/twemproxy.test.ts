@@ -10,12 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, bytes, show } from './support/client.ts';
-import { freePorts, sleep, type Server, type ServerKind } from './support/server.ts';
+import { freePorts, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
+import { acceptsWhileRunning, readLog } from './support/child.ts';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const BOUND_MS = 5_000; // failure bounds, not timing assertions
@@ -60,24 +61,10 @@ async function startProxy(dir: string, backends: Server[]): Promise<Proxy> {
       child.once('error', () => resolve()); // not startable: seen as never listening
     });
     const stop = (): Promise<void> => stopChild(child, exited);
-    if (await accepting(port, child)) return { port, stop };
+    if (await acceptsWhileRunning(port, child)) return { port, stop };
     await stop();
     if (attempt === 3) throw new Error(`nutcracker never listened on 127.0.0.1:${port}; its log:\n${readLog(log)}`);
   }
-}
-
-function readLog(file: string): string {
-  try { return readFileSync(file, 'utf8'); } catch { return '(none written)'; }
-}
-
-/** Whether the proxy port accepts connections while nutcracker runs (it exits when it cannot bind). */
-async function accepting(port: number, child: ChildProcess): Promise<boolean> {
-  for (const deadline = Date.now() + BOUND_MS; Date.now() < deadline && child.exitCode === null;) {
-    const c = await Client.connect(port).catch(() => null);
-    if (c) { c.end(); return child.exitCode === null; }
-    await sleep(20);
-  }
-  return false;
 }
 
 /** A reply's parts: its lines and data blocks, raw; `closed` when the proxy hung up instead. */
