@@ -119,6 +119,17 @@ test('-o idle_timeout closes an idle connection and says so at -vv as memcached 
   clockMover.end();
 });
 
+test('-vvv adds why a connection was closed, on a line of its own; memcached\'s closing line stays as it is', async () => {
+  const s = await cachalot(['-vvv']);
+  const c = await Client.connect(s.port);
+  await c.send('version\r\nquit\r\n');
+  await c.closed();
+  for (let i = 0; i < 200 && !/connection closed\./.test(s.stderr()); i++) await sleep(10); // the lines are written
+  const id = /^<(\d+) new auto-negotiating client connection$/m.exec(s.stderr())?.[1];
+  assert.ok(id !== undefined, s.stderr());
+  assert.match(s.stderr(), new RegExp(`^${id}: closing: quit\\n<${id} connection closed\\.\\n`, 'm'));
+});
+
 test('hundreds of pipelined commands in one write, and split at every byte boundary', async () => {
   const s = await cachalot(['-t', '4', '-R', '5']);
   let req = '';
@@ -616,7 +627,7 @@ for (const kind of kindsFor()) {
       await c.closed();
       for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
       const lines = s.stderr().split('\n')
-        .filter((l) => /^([<>]\d+ |CAS:|maxbytes)/.test(l) && !/server listening|new auto-neg|closed/.test(l))
+        .filter((l) => /^([<>]\d+ |CAS:|maxbytes)/.test(l) && !/server listening|new auto-neg/.test(l))
         .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
       assert.deepEqual(lines, [
         '<fd set a 0 0 1', '>fd STORED', '<fd get a b', '>fd sending key a', '>fd END', '<fd gets a', '>fd sending key a',
@@ -625,7 +636,7 @@ for (const kind of kindsFor()) {
         '<fd mn', '>fd MN', '<fd mg a v', '<fd set big 0 0 -1', '>fd CLIENT_ERROR bad command line format',
         '<fd cas a 0 0 1 999', 'CAS:  failure: expected 1, got 999', '>fd EXISTS', '<fd cache_memlimit 100',
         'maxbytes adjusted to 100m', '>fd OK', '<fd me nokey', '>fd EN',
-        '<fd version', '>fd VERSION 1.6.18', '<fd quit',
+        '<fd version', '>fd VERSION 1.6.18', '<fd quit', '<fd connection closed.',
       ]);
     } finally { await s.stop(); }
   });
