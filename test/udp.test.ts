@@ -240,3 +240,63 @@ test('udp: the send buffer is raised as far as the kernel lets, and -vv says so 
   assert.match(ours[0], /^<fd send buffer was \d+, now 268435456$/);
   assert.equal(ours.filter((l) => l === '<fd server listening (udp)').length, 2);
 });
+
+test('udp: a datagram speaks the protocol its first byte says, whatever -B is, and -vv says nothing of it [cachalot vs memcached]', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const seen: string[][] = [];
+  for (const kind of ['cachalot', 'memcached'] as const) {
+    for (const mode of ['ascii', 'binary']) {
+      const udpPort = await freeUdpPort();
+      const s = await startServer(kind, ['-t', '1', '-vv', '-B', mode, '-U', String(udpPort)]);
+      servers.push(s);
+      const c = await UdpClient.open(udpPort);
+      try {
+        const lines = [`-B ${mode}`];
+        for (const datagram of [frame(1, 'version\r\n'), frame(2, binRequest({ opcode: Op.VERSION, opaque: 7 }))]) {
+          lines.push((await c.request(datagram, 1)).map((d) => d.toString('hex')).join(' '));
+        }
+        assert.doesNotMatch(s.stderr(), /Client using the/, 'memcached negotiates only on TCP and unix sockets');
+        seen.push(lines);
+      } finally { c.close(); await s.stop(); }
+    }
+  }
+  assert.deepEqual(seen.slice(0, 2), seen.slice(2));
+  for (const lines of seen) { // an ascii VERSION and a binary one (magic 0x81) under either -B
+    assert.match(lines[1], /^0001000000010000(56455253494f4e)/);
+    assert.match(lines[2], /^000200000001000081/);
+  }
+});
+
+test('udp: with several -l addresses each has one UDP connection, on one worker, as memcached\'s num_threads_per_udp [cachalot vs memcached]', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const seen: string[][] = [];
+  for (const kind of ['cachalot', 'memcached'] as const) {
+    const udpPort = await freeUdpPort();
+    const s = await startServer(kind, ['-t', '2', '-vv', '-l', '127.0.0.2', '-U', String(udpPort)]);
+    servers.push(s);
+    try {
+      const tcp = await Client.connect(s.port);
+      await tcp.send('stats conns\r\nstats settings\r\n');
+      const text = (await tcp.readUntil('END\r\n')).toString() + (await tcp.readUntil('END\r\n')).toString();
+      tcp.end();
+      const lines = [...text.matchAll(/^STAT \d+:addr (udp:\S+)\r$/gm)].map((m) => m[1].replace(`:${udpPort}`, ':<port>'));
+      lines.push(/^STAT num_threads_per_udp \d+\r$/m.exec(text)?.[0] ?? 'no num_threads_per_udp');
+      for (const host of ['127.0.0.1', '127.0.0.2']) {
+        const u = dgram.createSocket('udp4');
+        const reply = await new Promise<Buffer>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`no answer from ${host}`)), BOUND_MS);
+          u.once('message', (m) => { clearTimeout(t); resolve(m); });
+          u.send(frame(9, 'version\r\n'), udpPort, host);
+        });
+        u.close();
+        lines.push(`${host}: ${reply.subarray(8).toString()}`);
+      }
+      lines.push(...s.stderr().split('\n').filter((l) => /send buffer|server listening \(udp\)/.test(l)).map((l) => l.replace(/^<\d+/, '<fd')));
+      seen.push(lines);
+    } finally { await s.stop(); }
+  }
+  assert.deepEqual(seen[0], seen[1]);
+  assert.deepEqual(seen[0].slice(0, 3), ['udp:127.0.0.1:<port>', 'udp:127.0.0.2:<port>', 'STAT num_threads_per_udp 1\r']);
+});

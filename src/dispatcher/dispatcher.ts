@@ -149,13 +149,18 @@ export class Dispatcher {
   }
 
   /**
-   * -U: every worker binds the UDP port on this address for itself (see worker.ts listenUdp). -U -1: the first
+   * -U: memcached's num_threads_per_udp workers each bind the UDP port on this address for themselves (see
+   * worker.ts listenUdp): every worker with one -l address, one with several. Each is the next in the
+   * round robin that hands out connections, as memcached dispatches a UDP fd per thread. -U -1: the first
    * picks a free port (memcached's port -1 is bind's 0), and the others bind the one it got.
    */
   private async listenUdp(host: string, port: number): Promise<Listener> {
     let bound = port < 0 ? 0 : port;
     try {
-      for (const w of this.workers) bound = await askWorker(w, { type: 'listen-udp', host, port: bound });
+      for (let i = 0; i < this.settings.numThreadsPerUdp; i++) {
+        this.lastThread = (this.lastThread + 1) % this.workers.length;
+        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0 });
+      }
     } catch (err) {
       throw new ListenError('UDP', port, err);
     }

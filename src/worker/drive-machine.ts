@@ -112,7 +112,7 @@ function valueAwaited(c: Conn): void {
 }
 
 function tryReadCommand(c: Conn): boolean {
-  if (c.proto === Proto.negotiating) c.proto = negotiate(c, c.rbuf[c.rpos]);
+  if (c.proto === Proto.negotiating) c.proto = c.udp !== null ? udpProtocol(c.rbuf[c.rpos]) : negotiate(c, c.rbuf[c.rpos]);
   if (c.state === ConnState.closing) return true;
   if (c.udp !== null) c.udp.respStart(c.ctx.out.pos, false);
   return c.proto === Proto.binary ? tryReadCommandBinary(c) : tryReadCommandAscii(c);
@@ -126,6 +126,14 @@ function negotiate(c: Conn, first: number): typeof Proto.ascii | typeof Proto.bi
     c.ctx.log(`${c.id}: Client using the ${binary ? 'binary' : 'ascii'} protocol`);
   }
   return binary ? Proto.binary : Proto.ascii;
+}
+
+/**
+ * try_read_command_udp: a datagram speaks whichever protocol its first byte says, whatever -B is, and
+ * memcached says nothing of it at -vv.
+ */
+function udpProtocol(first: number): typeof Proto.ascii | typeof Proto.binary {
+  return first === 0x80 ? Proto.binary : Proto.ascii;
 }
 
 /** conn_nread: copy value bytes from the input straight into the item. */

@@ -43,7 +43,7 @@ export type WorkerMessage =
   | { type: 'conn'; handle: ConnHandle; row: number; transport: 'tcp' | 'unix'; tls: boolean; protocol: Protocol | null }
   | { type: 'listen-unix'; path: string; mask: number }
   | { type: 'listen-unix-fd'; fd: number }
-  | { type: 'listen-udp'; host: string; port: number }
+  | { type: 'listen-udp'; host: string; port: number; first: boolean }
   | { type: 'stop' };
 
 /** Messages to the dispatcher. */
@@ -217,7 +217,7 @@ const udpSockets: dgram.Socket[] = [];
  * memcached's UDP connection for this thread: a socket of its own on the UDP port (SO_REUSEPORT), served by
  * one Conn that is never closed. It counts as a connection and has its row in `stats conns`, as memcached's.
  */
-function listenUdp(host: string, udpPort: number): void {
+function listenUdp(host: string, udpPort: number, first: boolean): void {
   const answer = (p: number, error: string): void =>
     port.postMessage({ type: 'udp-listening', port: p, error } satisfies DispatcherMessage);
   const row = admitConn(ctx.ctl, ctx.connTable, Number.MAX_SAFE_INTEGER);
@@ -244,7 +244,7 @@ function listenUdp(host: string, udpPort: number): void {
     t.set(row, ConnRow.state, ConnState.waiting);
     const [before, now] = maximizeSendBuffer(socket);
     // memcached searches once for its one socket per address and says so at -vv; each thread here has a socket
-    if (ctx.verbosity() > 1 && ctx.thread === 1) ctx.log(`<${c.id} send buffer was ${before}, now ${now}`);
+    if (ctx.verbosity() > 1 && first) ctx.log(`<${c.id} send buffer was ${before}, now ${now}`);
     if (ctx.verbosity() > 1) ctx.log(`<${c.id} server listening (udp)`); // memcached's conn_new, for each thread's
     answer(local.port, '');
   });
@@ -301,7 +301,7 @@ function onWorkerMessage(msg: WorkerMessage): void {
       listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);
       break;
     case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
-    case 'listen-udp': listenUdp(msg.host, msg.port); break;
+    case 'listen-udp': listenUdp(msg.host, msg.port, msg.first); break;
     case 'stop': stopAll(); break;
   }
 }
