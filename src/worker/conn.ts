@@ -61,11 +61,13 @@ export class Conn {
   udp: UdpPort | null = null;
 
   // Input not yet consumed is rbuf[rpos, rend): either the worker's read buffer, parsed in place,
-  // or `own`, where a partial command is kept between reads.
+  // or `own`, where a partial command is kept between reads. `own` is made the first time one is:
+  // a connection whose commands arrive whole never has one (memcached, too, gives a connection a read
+  // buffer only while it holds input), so thousands of idle connections cost no buffer each.
   rbuf: Buffer = EMPTY;
   rpos = 0;
   rend = 0;
-  own: Buffer = Buffer.allocUnsafe(OWN_BUFFER_SIZE);
+  own: Buffer = EMPTY;
 
   readonly tokens = new Int32Array(MAX_TOKENS * 2); // start/end pairs into rbuf
   ntokens = 0;
@@ -168,7 +170,7 @@ export class Conn {
     }
     let own = this.own;
     if (need > own.length) {
-      let size = own.length * 2;
+      let size = Math.max(own.length * 2, OWN_BUFFER_SIZE);
       while (size < need) size *= 2;
       own = Buffer.allocUnsafe(size);
     }
@@ -199,7 +201,7 @@ export class Conn {
     if (this.rbuf !== shared) return;
     const left = this.rend - this.rpos;
     if (left === 0) { this.rbuf = EMPTY; this.rpos = this.rend = 0; return; }
-    if (left > this.own.length) this.own = Buffer.allocUnsafe(Math.max(left, this.own.length * 2));
+    if (left > this.own.length) this.own = Buffer.allocUnsafe(Math.max(left, this.own.length * 2, OWN_BUFFER_SIZE));
     shared.copy(this.own, 0, this.rpos, this.rend);
     this.rbuf = this.own;
     this.rpos = 0;
@@ -212,7 +214,7 @@ export class Conn {
     this.io = null;
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
-    if (this.own.length > 64 * 1024) this.own = Buffer.allocUnsafe(OWN_BUFFER_SIZE);
+    if (this.own.length > 64 * 1024) this.own = EMPTY; // made again when next needed
   }
 }
 
