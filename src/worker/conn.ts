@@ -151,6 +151,15 @@ export class Conn {
   avail(): number { return this.rend - this.rpos; }
 
   /**
+   * memcached's flush points (conn_mwrite: a text get's END, mn, a binary error or noop, quit): the replies
+   * queued so far are sent, and over UDP those after it are a new batch of responses.
+   */
+  flushPoint(): void {
+    this.ctx.out.commit();
+    if (this.udp !== null) this.udp.flushPoint();
+  }
+
+  /**
    * Keep what is unconsumed and add a new chunk. When nothing is pending the chunk itself becomes
    * the read buffer (no copy); otherwise both are gathered into `own`.
    */

@@ -55,7 +55,7 @@ export function connCloseWithReason(c: Conn, reason: string): void {
 
 /** memcached's close_after_write (quit, a binary protocol error): every reply so far goes out, then close. */
 export function connCloseAfterWrite(c: Conn, reason: string): void {
-  c.ctx.out.commit();
+  c.flushPoint();
   if (reason === 'quit') c.closeKind = CloseReason.NORMAL;
   connCloseWithReason(c, reason);
 }

@@ -9,8 +9,11 @@
 // key of a text get after the first. A response is split into datagrams of at most UDP_MAX_PAYLOAD_SIZE
 // bytes, each with the request id, its sequence number and the response's datagram count. An empty
 // response is memcached's too: a reply left out (noreply, a quiet miss) sends nothing, and an empty one
-// (a get's missed key, quit) sends one empty datagram only while nothing has been sent for the request
-// (seen from memcached 1.6.18: `quit` alone, or `get a b` missing `a`, yes; `version` then `quit`, no).
+// (a get's missed key, quit) sends one empty datagram only when it heads a batch: memcached transmits the
+// responses queued at each of its flush points (conn_mwrite: a text get's END, mn, a binary error or
+// noop), one datagram run per response, and an empty response that follows a sent one in the same batch
+// is finished with it. So `quit` alone, `get a b` missing `a`, and `mn` then `get a b` send one; `version`
+// then `quit` does not (seen from memcached 1.6.18).
 
 import type { Conn } from './conn.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -44,8 +47,10 @@ export class UdpPort {
   private readonly starts: number[] = [];
   /** ... and whether it is sent when empty (a get's key that missed, quit). */
   private readonly keepEmpty: boolean[] = [];
-  /** A datagram has gone out for this request. */
-  private answered = false;
+  /** memcached's flush points, each as the number of responses begun before it: the next begins a batch. */
+  private readonly batches: number[] = [];
+  /** A datagram has gone out for the current batch (an empty response after it is not sent). */
+  private sentInBatch = false;
 
   constructor(socket: DatagramSocket) { this.socket = socket; }
 
@@ -56,32 +61,48 @@ export class UdpPort {
   }
 
   /** A new request: nothing is queued or sent for it yet. */
-  begin(): void { this.forget(); this.answered = false; }
+  begin(): void { this.forget(); this.sentInBatch = false; }
+
+  /** memcached's flush point (conn_mwrite): the responses begun from here on are a new batch. */
+  flushPoint(): void { this.batches.push(this.starts.length); }
 
   /** The latest response is one memcached sends even when empty (a get's key, quit, a metadump, a watch). */
   keepLastEmpty(): void {
     if (this.keepEmpty.length > 0) this.keepEmpty[this.keepEmpty.length - 1] = true;
   }
 
-  /** The out buffer was cut back to `at` (a get refused whole): responses begun after it are gone. */
+  /**
+   * The out buffer was cut back to `at`, its last flush point (a get refused whole): every response begun
+   * since is gone, empty ones too, and the error that follows is a response of its own (memcached's
+   * conn_release_items culls the unsent responses, then resp_start for the error).
+   */
   truncated(at: number): void {
-    while (this.starts.length > 1 && this.starts[this.starts.length - 1] > at) { this.starts.pop(); this.keepEmpty.pop(); }
+    while (this.starts.length > 0 && this.starts[this.starts.length - 1] >= at) { this.starts.pop(); this.keepEmpty.pop(); }
+    while (this.batches.length > 0 && this.batches[this.batches.length - 1] > this.starts.length) this.batches.pop();
+    this.respStart(at, false);
   }
 
-  forget(): void { this.starts.length = 0; this.keepEmpty.length = 0; }
+  forget(): void { this.starts.length = 0; this.keepEmpty.length = 0; this.batches.length = 0; }
 
   /** transmit_udp: bytes [0, end) of data as datagrams, response by response; answers the bytes sent. */
   transmit(data: Uint8Array, end: number): number {
     let sent = 0;
-    if (this.starts.length === 0 || this.starts[0] > 0) { this.starts.unshift(0); this.keepEmpty.unshift(false); } // (replies outside any command)
+    if (this.starts.length === 0 || this.starts[0] > 0) { // (replies outside any command)
+      this.starts.unshift(0); this.keepEmpty.unshift(false);
+      for (let b = 0; b < this.batches.length; b++) this.batches[b]++;
+    }
+    let batch = 0;
     for (let i = 0; i < this.starts.length; i++) {
+      while (batch < this.batches.length && this.batches[batch] <= i) { batch++; this.sentInBatch = false; }
       // (a response begun past `end` was dropped with the replies after the last flush point)
       const from = Math.min(this.starts[i], end), to = Math.min(i + 1 < this.starts.length ? this.starts[i + 1] : end, end);
       if (to > from) sent += this.sendResponse(data, from, to);
-      else if (this.keepEmpty[i] && !this.answered) sent += this.sendDatagram(data, 0, 0, 0, 0);
+      else if (this.keepEmpty[i] && !this.sentInBatch) sent += this.sendDatagram(data, 0, 0, 0, 0);
       else continue;
-      this.answered = true;
+      this.sentInBatch = true;
     }
+    // a flush point after the last response begins the batch of whatever comes next (this buffer is reused)
+    if (batch < this.batches.length) this.sentInBatch = false;
     this.forget();
     return sent;
   }

@@ -146,7 +146,7 @@ export function writeBinError(c: Conn, st: BinState, status: number, swallow: nu
     c.sbytes = asInt;
     connSetState(c, ConnState.swallow);
   } else {
-    c.ctx.out.commit(); // memcached sends an error at once (conn_mwrite)
+    c.flushPoint(); // memcached sends an error at once (conn_mwrite)
   }
 }
 

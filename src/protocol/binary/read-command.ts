@@ -124,7 +124,7 @@ function dispatchCommand(c: Conn, st: BinState): boolean {
     case Op.NOOP:
       if (extlen !== 0 || keylen !== 0 || bodylen !== 0) return false;
       writeBinResponse(c, st, null, 0);
-      c.ctx.out.commit(); // noop flushes the pipeline
+      c.flushPoint(); // noop flushes the pipeline
       return true;
     case Op.SET: case Op.ADD: case Op.REPLACE:
       if (extlen !== 8 || keylen === 0 || bodylen < keylen + 8) return false;

@@ -31,7 +31,7 @@ export function processMetaCommand(c: Conn, buf: Buffer, s: number, e: number): 
     case 0x73: processMsetCommand(c, buf, ntokens); return;        // ms
     case 0x64: processMdeleteCommand(c, buf, ntokens); return;     // md
     case 0x61: processMarithmeticCommand(c, buf, ntokens); return; // ma
-    case 0x6e: c.ctx.out.bytes(MN); c.ctx.out.commit(); return;    // mn: memcached flushes the pipeline here
+    case 0x6e: c.ctx.out.bytes(MN); c.flushPoint(); return;    // mn: memcached flushes the pipeline here
     case 0x65: processMetaDebugCommand(c, buf, ntokens); return;   // me
     default: c.ctx.out.bytes(REPLY.ERROR);
   }

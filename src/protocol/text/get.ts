@@ -65,7 +65,7 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
   if (pausedAt >= 0) { pauseGet(c, keys, returnCas, shouldTouch, exptimeRel); return; }
   c.ctx.out.bytes(REPLY.END);
   if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`); // once a get, after its keys, as memcached's
-  c.ctx.out.commit(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
+  c.flushPoint(); // memcached sends a get's reply before it parses the next command (conn_mwrite)
 }
 
 /**
@@ -108,7 +108,7 @@ export function takePausedAt(): number {
 export function getLineEnd(c: Conn, keys: number): void {
   c.ctx.out.bytes(keys === 0 ? REPLY.ERROR : REPLY.END);
   if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} ${keys === 0 ? 'ERROR' : 'END'}`);
-  c.ctx.out.commit();
+  c.flushPoint();
 }
 
 /**
