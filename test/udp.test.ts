@@ -107,6 +107,12 @@ const REQUESTS: Array<[string, Buffer]> = [
   ['a missed key after a get: the same', frame(23, 'get v\r\nget nope v\r\n')],
   ['a missed key after a reply in its batch: not sent', frame(24, 'version\r\nget nope v\r\n')],
   ['a key too long after missed ones: the error alone, the queued responses culled', frame(25, `version\r\nget nope nope2 ${'k'.repeat(251)}\r\n`)],
+  // binary quiet commands add no header, but memcached does not skip their response: an empty datagram heads a batch
+  ['a binary quiet miss: an empty datagram', frame(26, binRequest({ opcode: Op.GETQ, key: 'nope', opaque: 1 }))],
+  ['a binary quiet miss after a reply in its batch: not sent',
+    frame(27, Buffer.concat([binRequest({ opcode: Op.VERSION, opaque: 2 }), binRequest({ opcode: Op.GETQ, key: 'nope', opaque: 3 })]))],
+  ['a binary noop, then a quiet miss: a new batch, an empty datagram',
+    frame(28, Buffer.concat([binRequest({ opcode: Op.NOOP, opaque: 4 }), binRequest({ opcode: Op.GETQ, key: 'nope', opaque: 5 })]))],
   // quit last: once a UDP connection has seen `quit`, memcached 1.6.18 keeps its close_after_write (conn_cleanup
   // does not clear it), so every later datagram is cut at its first flush point. Cachalot does not copy that;
   // these four answer alike either way in this order.
@@ -145,6 +151,7 @@ test('udp: every request answered as memcached answers it, datagram for datagram
     assert.deepEqual(named('quit after a get: its empty response heads a new batch'), ['VALUE v 0 1\r\nv\r\n', 'END\r\n', '']);
     assert.deepEqual(named('a key too long after missed ones: the error alone, the queued responses culled'),
       ['CLIENT_ERROR bad command line format\r\n']);
+    assert.deepEqual(named('a binary quiet miss: an empty datagram'), ['']);
     assert.deepEqual(value3.map((d) => [...d.subarray(0, 6)]), [[0, 2, 0, 0, 0, 1], [0, 2, 0, 0, 0, 3], [0, 2, 0, 1, 0, 3], [0, 2, 0, 2, 0, 3]]);
     assert.equal(Buffer.concat(value3.slice(1).map((d) => d.subarray(8))).toString(), `VALUE a 0 3000\r\n${'a'.repeat(3000)}\r\nEND\r\n`);
     assert.equal(missesFirst.length, 2);

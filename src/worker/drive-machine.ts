@@ -114,7 +114,9 @@ function valueAwaited(c: Conn): void {
 function tryReadCommand(c: Conn): boolean {
   if (c.proto === Proto.negotiating) c.proto = c.udp !== null ? udpProtocol(c.rbuf[c.rpos]) : negotiate(c, c.rbuf[c.rpos]);
   if (c.state === ConnState.closing) return true;
-  if (c.udp !== null) c.udp.respStart(c.ctx.out.pos, false);
+  // a binary command's response is empty when it is quiet, and memcached still sends that one when it heads a
+  // batch (its binary noreply adds no header but does not skip the response, as text noreply and meta q do)
+  if (c.udp !== null) c.udp.respStart(c.ctx.out.pos, c.proto === Proto.binary);
   return c.proto === Proto.binary ? tryReadCommandBinary(c) : tryReadCommandAscii(c);
 }
 
