@@ -5,15 +5,15 @@
 // number, datagram count, reserved) and then commands of any protocol, all answered; what it leaves
 // unfinished (a line cut short, a value not all there) is dropped with it.
 //
-// Replies go out per response object, as memcached sends them: each command starts one, and so does each
-// key of a text get after the first. A response is split into datagrams of at most UDP_MAX_PAYLOAD_SIZE
-// bytes, each with the request id, its sequence number and the response's datagram count. An empty
-// response is memcached's too: a reply left out (noreply, a quiet miss) sends nothing, and an empty one
-// (a get's missed key, quit) sends one empty datagram only when it heads a batch: memcached transmits the
-// responses queued at each of its flush points (conn_mwrite: a text get's END, mn, a binary error or
-// noop), one datagram run per response, and an empty response that follows a sent one in the same batch
-// is finished with it. So `quit` alone, `get a b` missing `a`, and `mn` then `get a b` send one; `version`
-// then `quit` does not (seen from memcached 1.6.18).
+// Replies go out per response object, as memcached sends them: each command starts one, and so does each key
+// of a text get after the first. A response is split into datagrams of at most UDP_MAX_PAYLOAD_SIZE bytes,
+// each with the request id, its sequence number and the response's datagram count. An empty response is
+// memcached's too: a reply left out (text noreply, a meta quiet miss) sends nothing, and an empty one (a
+// get's missed key, quit, a binary quiet command) sends one empty datagram only when it heads a batch:
+// memcached transmits the responses queued at each of its flush points (conn_mwrite: a text get's END, mn, a
+// binary error or noop), one datagram run per response, and an empty response that follows a sent one in the
+// same batch is finished with it. So `quit` alone, `get a b` missing `a`, and `mn` then `get a b` send one;
+// `version` then `quit` does not (seen from memcached 1.6.18).
 
 import type { Conn } from './conn.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -45,7 +45,7 @@ export class UdpPort {
   port = 0;
   /** Out-buffer offsets where a response begins (memcached's resp_start) ... */
   private readonly starts: number[] = [];
-  /** ... and whether it is sent when empty (a get's key that missed, quit). */
+  /** ... and whether it is sent when empty (a get's key that missed, quit, a binary command). */
   private readonly keepEmpty: boolean[] = [];
   /** memcached's flush points, each as the number of responses begun before it: the next begins a batch. */
   private readonly batches: number[] = [];
