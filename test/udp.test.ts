@@ -417,3 +417,39 @@ test('udp: seeded random datagrams, text then binary, answered as a fresh memcac
   for (let i = 0; i < seen[0].length; i++) assert.equal(seen[0][i], seen[1][i], `datagram ${i + 1}`);
   assert.ok(seen[0].some((l) => l.startsWith(' | ') || l === ''), 'empty datagrams were among the answers');
 });
+
+// memcached counts a yield when a turn spends its -R budget, and its conn_new_cmd is passed once more after it
+// sends replies waiting since the last flush point: so exactly 20 commands in one read yield, 20 gets (each
+// flushing its own reply) do not, and a yield that leaves no input makes the next turn one command short.
+test('conn_yields: -R counted per read and per datagram as memcached counts it [cachalot vs memcached]', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const batches = [['version\r\n', 19], ['version\r\n', 20], ['version\r\n', 41], ['get a\r\n', 20], ['get a\r\n', 21],
+    ['set x 0 0 1 noreply\r\nx\r\n', 20]] as const;
+  const seen: string[][] = [];
+  for (const kind of ['cachalot', 'memcached'] as const) {
+    const { server, udpPort } = await udpServer(kind);
+    const tcp = await Client.connect(server.port);
+    const probe = await Client.connect(server.port);
+    const u = await UdpClient.open(udpPort);
+    const yields = async (): Promise<string> => {
+      await probe.send('stats\r\n');
+      return /^STAT conn_yields (\d+)\r$/m.exec((await probe.readUntil('END\r\n')).toString())?.[1] ?? '?';
+    };
+    try {
+      const lines: string[] = [];
+      for (const [command, n] of batches) {
+        await tcp.send(`${command.repeat(n)}mn\r\n`); // one write, one read on loopback; mn's reply says it was all done
+        await tcp.readUntil('MN\r\n');
+        const afterTcp = await yields();
+        await u.request(frame(n, command.repeat(n)));
+        lines.push(`${JSON.stringify(command)} x${n}: tcp ${afterTcp}, then udp ${await yields()}`);
+      }
+      seen.push(lines);
+    } finally { tcp.end(); probe.end(); u.close(); }
+  }
+  assert.deepEqual(seen[0], seen[1]);
+  assert.deepEqual(seen[0], ['"version\\r\\n" x19: tcp 0, then udp 0', '"version\\r\\n" x20: tcp 1, then udp 2',
+    '"version\\r\\n" x41: tcp 4, then udp 6', '"get a\\r\\n" x20: tcp 7, then udp 7', '"get a\\r\\n" x21: tcp 8, then udp 9',
+    '"set x 0 0 1 noreply\\r\\nx\\r\\n" x20: tcp 10, then udp 11']);
+});

@@ -98,6 +98,10 @@ export class Conn {
   longGetExptime = 0;
 
   reqsLeft = 0;
+  /** Commands since the last flush point: memcached's resp_head is not empty while there are any. */
+  cmdsSinceFlush = 0;
+  /** memcached's connection was left in conn_new_cmd by a yield with no input left: its next turn is one short. */
+  shortTurn = false;
   /** -o read_buf_mem_limit: one of the thread's read buffers is counted as this connection's (rbuf-cache.ts). */
   holdsRbuf = false;
   /** ...and the response object of a command waiting for its value. */
@@ -137,7 +141,8 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.shortTurn = false;
+    this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.closeReason = '';
     this.closeKind = 0;
@@ -156,6 +161,7 @@ export class Conn {
    */
   flushPoint(): void {
     this.ctx.out.commit();
+    this.cmdsSinceFlush = 0;
     if (this.udp !== null) this.udp.flushPoint();
   }
 

@@ -67,11 +67,20 @@ export function driveMachine(c: Conn): void {
       case ConnState.newCmd:
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
-        if (--c.reqsLeft < 0) { connYield(c); return; }
+        if (--c.reqsLeft < 0) {
+          if (c.udp === null) { connYield(c); return; }
+          udpYield(c);
+        }
         connSetState(c, ConnState.parseCmd);
         break;
       case ConnState.parseCmd:
-        if (c.rpos >= c.rend || !tryReadCommand(c)) connSetState(c, ConnState.waiting);
+        if (c.rpos < c.rend) {
+          c.cmdsSinceFlush++; // memcached starts a response per command; a flush point in the command clears them
+          if (tryReadCommand(c)) break;
+          c.cmdsSinceFlush--; // not all in yet: no command ran
+        }
+        if (c.cmdsSinceFlush > 0) commandsWorkedOff(c);
+        connSetState(c, ConnState.waiting);
         break;
       case ConnState.waiting:
         connFlush(c);
@@ -224,14 +233,37 @@ function resumeStream(c: Conn, stream: ReplyStream): void {
   if (c.stream === stream && c.state === ConnState.watch && c.io !== null) driveMachine(c);
 }
 
+/**
+ * No whole command is left and replies wait since the last flush point: memcached sends them (conn_mwrite)
+ * and comes back through conn_new_cmd once more, which spends one of its -R budget. Spent out, that is a
+ * yield: counted, and with no input left its connection waits in conn_new_cmd, so its next turn is one short.
+ */
+function commandsWorkedOff(c: Conn): void {
+  c.cmdsSinceFlush = 0;
+  if (--c.reqsLeft >= 0) return;
+  c.ctx.stats.row[ThreadStat.conn_yields]++;
+  c.shortTurn = c.rpos >= c.rend;
+}
+
 /** -R: after reqs_per_event commands, let other connections run; resume on the next turn. */
 function connYield(c: Conn): void {
   c.ctx.stats.row[ThreadStat.conn_yields]++;
+  c.cmdsSinceFlush = 0; // the flush below sends them
   c.reqsLeft = c.ctx.settings.reqsPerEvent;
   connSetState(c, ConnState.newCmd);
   connFlush(c);
   c.yieldPending = true;
   setImmediate(resumeAfterYield, c);
+}
+
+/**
+ * memcached's UDP connection yields after -R commands too, and goes on with the rest of the datagram when its
+ * loop comes back to it: counted here, and the datagram is answered on at once (nothing else waits on it).
+ */
+function udpYield(c: Conn): void {
+  c.ctx.stats.row[ThreadStat.conn_yields]++;
+  c.cmdsSinceFlush = 0;
+  c.reqsLeft = c.ctx.settings.reqsPerEvent - 1; // this pass's command is the first of the next turn's
 }
 
 function resumeAfterYield(c: Conn): void {
@@ -347,7 +379,7 @@ function inputArrived(c: Conn, n: number): void {
   }
   if (c.ctx.readBufLimited && !rbufTake(c)) return;
   if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
-  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
+  if (!c.yieldPending) { c.reqsLeft = c.ctx.settings.reqsPerEvent - (c.shortTurn ? 1 : 0); c.shortTurn = false; }
   driveMachine(c);
 }
 

@@ -257,7 +257,8 @@ function udpRead(c: Conn, msg: Buffer, address: string, fromPort: number): void 
   c.lastCmdTime = store.currentTime();
   ctx.connTable.set(c.row, ConnRow.lastCmd, c.lastCmdTime);
   c.proto = Proto.negotiating; // each datagram says its own protocol
-  c.reqsLeft = Number.MAX_SAFE_INTEGER; // a datagram is answered whole, never yielded
+  c.reqsLeft = ctx.settings.reqsPerEvent - (c.shortTurn ? 1 : 0); // a fresh -R budget per datagram, as memcached's per event
+  c.shortTurn = false;
   connSetState(c, ConnState.parseCmd);
   driveMachine(c);
   udpRequestDone(c);
