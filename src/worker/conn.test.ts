@@ -49,3 +49,31 @@ test('a partial command longer than the buffer grows it', () => {
   assert.ok(c.own.length >= long.length);
   assert.equal(c.rbuf.toString('latin1', c.rpos, c.rend), long);
 });
+
+test('once its input is worked off, a connection lets go of a buffer a long command grew, and keeps a first-size one', () => {
+  const c = bareConn();
+  const shared = Buffer.alloc(10_000);
+  const long = `get ${'k'.repeat(5000)}`;
+  read(c, shared, long, 0);
+  c.shrinkInput();
+  assert.ok(c.own.length >= long.length, 'still needed: the command is not all in');
+  const n = shared.write('\r\n', 'latin1');
+  c.addShared(shared, n);
+  c.rpos = c.rend; // the get ran
+  c.shrinkInput();
+  assert.equal(c.own.length, 0, 'an idle connection does not keep what one long line took');
+  assert.equal(c.avail(), 0);
+  read(c, shared, 'get a\r\nget b', 7);
+  c.rpos = c.rend;
+  c.shrinkInput();
+  assert.equal(c.own.length, 4096, 'a first-size buffer stays for the next partial command');
+});
+
+test('a pooled connection keeps at most a first-size buffer', () => {
+  const c = bareConn();
+  const shared = Buffer.alloc(10_000);
+  read(c, shared, `get ${'k'.repeat(5000)}`, 0);
+  c.release();
+  assert.equal(c.own.length, 0);
+  assert.equal(c.avail(), 0);
+});

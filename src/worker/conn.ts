@@ -223,13 +223,24 @@ export class Conn {
     this.rend = left;
   }
 
-  /** Drop references to input and shrink a buffer a large command grew. */
+  /**
+   * All input worked off (conn_waiting): a buffer that a long partial command grew past its first size is let
+   * go, as memcached hands its read buffer back when a connection waits with nothing left. So an idle
+   * connection keeps at most OWN_BUFFER_SIZE of input buffer, not the 64 KB a long get line once took.
+   */
+  shrinkInput(): void {
+    if (this.rpos < this.rend || this.own.length <= OWN_BUFFER_SIZE) return;
+    if (this.rbuf === this.own) { this.rbuf = EMPTY; this.rpos = this.rend = 0; }
+    this.own = EMPTY; // made again when next needed
+  }
+
+  /** Drop references to input, and a buffer a large command grew (a pooled Conn keeps at most OWN_BUFFER_SIZE). */
   release(): void {
     if (this.itemAwaitingClose !== 0) { this.ctx.store.itemRelease(this.itemAwaitingClose); this.itemAwaitingClose = 0; }
     this.io = null;
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
-    if (this.own.length > 64 * 1024) this.own = EMPTY; // made again when next needed
+    if (this.own.length > OWN_BUFFER_SIZE) this.own = EMPTY;
   }
 }
 

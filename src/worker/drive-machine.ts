@@ -84,7 +84,10 @@ export function driveMachine(c: Conn): void {
         break;
       case ConnState.waiting:
         connFlush(c);
-        if (c.holdsRbuf && c.rpos >= c.rend) rbufRelease(c); // all input worked off
+        if (c.rpos >= c.rend) { // all input worked off
+          if (c.holdsRbuf) rbufRelease(c);
+          c.shrinkInput();
+        }
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         if (c.inputEnded) connClose(c);
         return; // the next 'data' event drives us again

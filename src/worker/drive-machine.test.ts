@@ -1,0 +1,64 @@
+// The state machine in one process, its handle a stub that takes every write at once: what a
+// connection keeps between reads. (Replies through real sockets: test/server.test.ts and the rest.)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createStore, Store } from '../store/store.ts';
+import { defaultSettings } from '../settings.ts';
+import { storeSettingsOf } from '../settings/report.ts';
+import { createServerCtl, ServerCtl } from '../server-ctl.ts';
+import { ConnTable, createConnTable } from '../stats/conn-table.ts';
+import { createPrefixStats, PrefixStats } from '../stats/prefix-stats.ts';
+import { WorkerContext } from './context.ts';
+import { Conn, ConnState } from './conn.ts';
+import { onConnRead } from './drive-machine.ts';
+import { openHandleIo } from './handle-io.ts';
+
+/** A connection on a worker of its own, and everything the server wrote to it. */
+function connection(): { c: Conn; read: (text: string) => void; written: () => string } {
+  const settings = { ...defaultSettings(), maxBytes: 8 * 1024 * 1024 };
+  const store = new Store(createStore(storeSettingsOf(settings)), 1);
+  const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), settings.threads),
+    new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
+  const out: Buffer[] = [];
+  const handle = {
+    writeBuffer(_req: unknown, data: Uint8Array): number { out.push(Buffer.from(data)); return 0; },
+    writev(_req: unknown, chunks: Uint8Array[]): number { for (const b of chunks) out.push(Buffer.from(b)); return 0; },
+    readStart: (): number => 0, readStop: (): number => 0, shutdown: (): number => 0, close(): void {},
+    useUserBuffer(): void {}, writeQueueSize: 0, onread: undefined,
+  };
+  const noop = (): void => {};
+  const shared = Buffer.alloc(64 * 1024); // the worker's read buffer, which every read reuses
+  const c = new Conn(ctx);
+  c.reset(16, openHandleIo(handle, shared, {
+    onRead: noop, onReadInto: noop, onReadEnd: noop, onDrain: noop, onWriteError: noop, onClosed: noop,
+  }), 'tcp');
+  c.state = ConnState.waiting;
+  const read = (text: string): void => {
+    const n = shared.write(text, 'latin1');
+    onConnRead(c, shared, n);
+    shared.fill(0, 0, n);
+  };
+  return { c, read, written: () => Buffer.concat(out).toString('latin1') };
+}
+
+test('a long get line cut across reads is kept whole, then its buffer is let go: an idle connection holds none', () => {
+  const { c, read, written } = connection();
+  read('set k0 0 0 1\r\na\r\n');
+  const keys = Array.from({ length: 2000 }, (_, i) => `k${i}`).join(' '); // ~11 KB: past the first 4 KB buffer
+  read(`get ${keys.slice(0, 6000)}`);
+  assert.ok(c.own.length >= 6004, 'the part that arrived is kept');
+  read(`${keys.slice(6000)}\r\n`);
+  assert.equal(written(), 'STORED\r\nVALUE k0 0 1\r\na\r\nEND\r\n');
+  assert.equal(c.own.length, 0, 'the grown buffer is let go once its input is worked off');
+  assert.equal(c.state, ConnState.waiting);
+});
+
+test('a first-size buffer stays for the next command cut short', () => {
+  const { c, read, written } = connection();
+  read('get a\r\nversi');
+  assert.equal(c.own.length, 4096);
+  read('on\r\n');
+  assert.match(written(), /^END\r\nVERSION \S+\r\n$/);
+  assert.equal(c.own.length, 4096);
+});
