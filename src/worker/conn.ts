@@ -69,7 +69,11 @@ export class Conn {
   rend = 0;
   own: Buffer = EMPTY;
 
-  readonly tokens = new Int32Array(MAX_TOKENS * 2); // start/end pairs into rbuf
+  /**
+   * The command line's words, start/end pairs into rbuf: the worker's one array (WorkerContext.tokens). A
+   * command reads them only while it runs, as they point into a read buffer the next read reuses.
+   */
+  readonly tokens: Int32Array;
   ntokens = 0;
   /** Where the words past the 23rd begin (-1 when the line had fewer). */
   restStart = -1;
@@ -125,7 +129,7 @@ export class Conn {
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
   proto_state: unknown = null;
 
-  constructor(ctx: WorkerContext) { this.ctx = ctx; }
+  constructor(ctx: WorkerContext) { this.ctx = ctx; this.tokens = ctx.tokens; }
 
   /** A new connection in this Conn; `bindingProtocol` when its listener names one (-l proto[...]:), else -B's. */
   reset(id: number, io: ConnIo | null, transport: 'tcp' | 'unix' | 'udp', bindingProtocol = this.ctx.settings.protocol): void {

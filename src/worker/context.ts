@@ -7,7 +7,7 @@ import type { ThreadStats } from '../stats/thread-stats.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import { Ctl } from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
-import type { Conn } from './conn.ts';
+import { MAX_TOKENS, type Conn } from './conn.ts';
 import { ReadBufCache } from './rbuf-cache.ts';
 import { writeErr } from '../stdio.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
@@ -23,6 +23,8 @@ export class WorkerContext {
   readonly prefixStats: PrefixStats;
   readonly thread: number;
   readonly out: OutBuffer;
+  /** The words of the command being parsed, for every connection of the worker: one command runs at a time. */
+  readonly tokens = new Int32Array(MAX_TOKENS * 2);
   /** Connections not read from until the client takes its replies (drive-machine.ts bounds what they hold). */
   readonly writeBlocked = new Set<Conn>();
   /** What memcached's connections on this thread would hold of `-o read_buf_mem_limit` (rbuf-cache.ts). */

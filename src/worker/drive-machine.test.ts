@@ -14,33 +14,38 @@ import { Conn, ConnState } from './conn.ts';
 import { onConnRead } from './drive-machine.ts';
 import { openHandleIo } from './handle-io.ts';
 
-/** A connection on a worker of its own, and everything the server wrote to it. */
-function connection(): { c: Conn; read: (text: string) => void; written: () => string } {
+/** A worker of its own: its connections, and what the server wrote to each. */
+function worker(): () => { c: Conn; read: (text: string) => void; written: () => string } {
   const settings = { ...defaultSettings(), maxBytes: 8 * 1024 * 1024 };
   const store = new Store(createStore(storeSettingsOf(settings)), 1);
   const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), settings.threads),
     new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
-  const out: Buffer[] = [];
-  const handle = {
-    writeBuffer(_req: unknown, data: Uint8Array): number { out.push(Buffer.from(data)); return 0; },
-    writev(_req: unknown, chunks: Uint8Array[]): number { for (const b of chunks) out.push(Buffer.from(b)); return 0; },
-    readStart: (): number => 0, readStop: (): number => 0, shutdown: (): number => 0, close(): void {},
-    useUserBuffer(): void {}, writeQueueSize: 0, onread: undefined,
+  const shared = Buffer.alloc(64 * 1024); // the worker's read buffer, which every read of every connection reuses
+  let id = 16;
+  return () => {
+    const out: Buffer[] = [];
+    const handle = {
+      writeBuffer(_req: unknown, data: Uint8Array): number { out.push(Buffer.from(data)); return 0; },
+      writev(_req: unknown, chunks: Uint8Array[]): number { for (const b of chunks) out.push(Buffer.from(b)); return 0; },
+      readStart: (): number => 0, readStop: (): number => 0, shutdown: (): number => 0, close(): void {},
+      useUserBuffer(): void {}, writeQueueSize: 0, onread: undefined,
+    };
+    const noop = (): void => {};
+    const c = new Conn(ctx);
+    c.reset(id++, openHandleIo(handle, shared, {
+      onRead: noop, onReadInto: noop, onReadEnd: noop, onDrain: noop, onWriteError: noop, onClosed: noop,
+    }), 'tcp');
+    c.state = ConnState.waiting;
+    const read = (text: string): void => {
+      const n = shared.write(text, 'latin1');
+      onConnRead(c, shared, n);
+      shared.fill(0, 0, n);
+    };
+    return { c, read, written: () => Buffer.concat(out).toString('latin1') };
   };
-  const noop = (): void => {};
-  const shared = Buffer.alloc(64 * 1024); // the worker's read buffer, which every read reuses
-  const c = new Conn(ctx);
-  c.reset(16, openHandleIo(handle, shared, {
-    onRead: noop, onReadInto: noop, onReadEnd: noop, onDrain: noop, onWriteError: noop, onClosed: noop,
-  }), 'tcp');
-  c.state = ConnState.waiting;
-  const read = (text: string): void => {
-    const n = shared.write(text, 'latin1');
-    onConnRead(c, shared, n);
-    shared.fill(0, 0, n);
-  };
-  return { c, read, written: () => Buffer.concat(out).toString('latin1') };
 }
+
+const connection = (): ReturnType<ReturnType<typeof worker>> => worker()();
 
 test('a long get line cut across reads is kept whole, then its buffer is let go: an idle connection holds none', () => {
   const { c, read, written } = connection();
@@ -61,4 +66,16 @@ test('a first-size buffer stays for the next command cut short', () => {
   read('on\r\n');
   assert.match(written(), /^END\r\nVERSION \S+\r\n$/);
   assert.equal(c.own.length, 4096);
+});
+
+test("a command waiting for its value keeps what it needs of its line while another connection's commands run", () => {
+  const open = worker();
+  const a = open(), b = open();
+  a.read('ms a 2 T0 F5 k O123 c\r\nh'); // the words of a's line are the worker's until the next line is parsed
+  b.read('ms b 3 F7 k Oxyz\r\nbee\r\nmg b s v f k O9\r\n');
+  a.read('i\r\nmg a v f k\r\n');
+  assert.match(a.written(), /^HD ka O123 c\d+\r\nVA 2 f5 ka\r\nhi\r\n$/);
+  assert.equal(b.written(), 'HD kb Oxyz\r\nVA 3 s3 f7 kb O9\r\nbee\r\n');
+  assert.notEqual(a.c, b.c);
+  assert.equal(a.c.tokens, b.c.tokens, "one token array for the worker's connections");
 });
