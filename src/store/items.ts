@@ -24,12 +24,12 @@ export function chainedHeaderSize(a32: Int32Array, it: number): number {
 }
 
 /** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT, then WARM, down) when full. */
-function allocPull(st: Store, size: number, clsid: number): number {
+function allocPull(st: Store, clsid: number): number {
   let p = 0, i = 0;
   const flat = st.c32[G.lruSegmented] === 0;
   for (; i < 10; i++) {
     if (flat) lruPullTail(st, clsid, Lru.COLD, 0, 0, 0); // memcached's flat LRU reclaims an expired tail item first
-    p = slabsAlloc(st, size, clsid);
+    p = slabsAlloc(st, clsid);
     if (p !== 0) break;
     // COLD's tail: reclaim the expired (with -M too), else evict one (not with -M)
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
@@ -68,7 +68,7 @@ export function doItemAlloc(st: Store, buf: Uint8Array, off: number, nkey: numbe
   // A chained item lives in the LRU (and the stats) of the largest class, where its big chunks are: evicting
   // there is what frees them. Its header's own class is found from its page when it is freed.
   const clsid = chained ? st.nclasses : hclsid;
-  const it = hclsid === 0 ? 0 : allocPull(st, hsize, hclsid);
+  const it = hclsid === 0 ? 0 : allocPull(st, hclsid);
   if (it === 0) {
     if (hclsid !== 0) st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.outofmemory]++; // memcached's only count of it
     st.allocError = AllocError.NO_MEMORY;
@@ -114,11 +114,11 @@ function allocChunk(st: Store, it: number, prev: number, remaining: number): num
   const a32 = st.a32;
   let want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
   let clsid = slabsClsid(st, want);
-  let ch = allocPull(st, want, clsid);
+  let ch = allocPull(st, clsid);
   if (ch === 0 && want < st.slabChunkMax) {
     want = st.slabChunkMax;
     clsid = slabsClsid(st, want);
-    ch = allocPull(st, want, clsid);
+    ch = allocPull(st, clsid);
   }
   if (ch === 0) return 0;
   a32[ch * 2 + ItemField.bits] = ItemFlag.CHUNK | (clsid << 16);
@@ -156,11 +156,10 @@ export function itemFree(st: Store, it: number): void {
   let ch = a32[it * 2 + ItemField.chain];
   while (ch !== 0) {
     const next = a32[ch * 2 + ItemField.chain];
-    slabsFree(st, ch, a32[ch * 2 + ItemField.nbytes] + CHUNK_HEADER, (a32[ch * 2 + ItemField.bits] >>> 16) & 63);
+    slabsFree(st, ch, (a32[ch * 2 + ItemField.bits] >>> 16) & 63);
     ch = next;
   }
-  if ((bits & ItemFlag.CHUNKED) !== 0) slabsFree(st, it, chainedHeaderSize(a32, it), pageClassOf(st, it));
-  else slabsFree(st, it, itemNtotal(a32, it), (bits >>> 16) & 63);
+  slabsFree(st, it, (bits & ItemFlag.CHUNKED) !== 0 ? pageClassOf(st, it) : (bits >>> 16) & 63);
 }
 
 /**

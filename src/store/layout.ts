@@ -88,8 +88,9 @@ export const LRU_BASE = CLASS_BASE + MAX_CLASSES * CLASS_WORDS;
 export const LRU_WORDS = CACHE_LINE_WORDS; // head, tail and lock change on every link and unlink
 export const PAGE_BASE = LRU_BASE + 256 * LRU_WORDS; // then one word per page: its class
 
-// Float64 region (after the Int32 words): per LRU sizes and sizes_bytes (under that LRU's lock),
-// per class mem_requested (under slabs lock), then global counters.
+// Float64 region (after the Int32 words): per LRU sizes and sizes_bytes (under that LRU's lock), a per-class
+// block no longer written (mem_requested comes from the items, as memcached's does; the block keeps its place
+// so that a -e memory file keeps its layout), then global counters.
 export const F = { sizes: 0, sizesBytes: 256, requested: 512, glob: 512 + MAX_CLASSES } as const;
 export const FG = {
   crawlerStarts: 0, maintainerJuggles: 1, slabsMoved: 2, memLimitBytes: 3, reassignEvictions: 4, reassignBusy: 5,

@@ -165,11 +165,11 @@ function rescueChunk(st: Store, head: number, chunk: number, clsid: number, movi
     if (prev === 0) return false; // not this item's chunk any more
   }
   const bytes = ITEM_HEADER + a32[chunk * 2 + ItemField.nbytes]; // a data chunk keeps the item header's shape
-  const copy = takeFreeChunk(st, bytes, clsid, movingPage);
+  const copy = takeFreeChunk(st, clsid, movingPage);
   if (copy === 0) return false;
   st.a8.copyWithin(copy * 8, chunk * 8, chunk * 8 + bytes);
   a32[prev * 2 + ItemField.chain] = copy;
-  slabsFree(st, chunk, bytes, clsid);
+  slabsFree(st, chunk, clsid);
   st.cf[F.glob + FG.reassignChunkRescues]++;
   return true;
 }
@@ -182,7 +182,7 @@ function rescueChunk(st: Store, head: number, chunk: number, clsid: number, movi
 function rescue(st: Store, it: number, hv: number, clsid: number, movingPage: number): boolean {
   const a32 = st.a32, chunked = (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0;
   const ntotal = chunked ? chainedHeaderSize(a32, it) : itemNtotal(a32, it);
-  const copy = takeFreeChunk(st, ntotal, clsid, movingPage);
+  const copy = takeFreeChunk(st, clsid, movingPage);
   if (copy === 0) return false;
   st.a8.copyWithin(copy * 8, it * 8, it * 8 + ntotal);
   a32[copy * 2 + ItemField.bits] &= ~ItemFlag.LINKED;

@@ -7,7 +7,7 @@
 // Lock: G.slabLock (the leaf of item -> LRU -> slabs).
 
 import type { Store } from "./store.ts";
-import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
+import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
 
 /**
  * memcached's slabs_init sizes: index 1..n, index 0 unused. From -n and -f, or with -o slab_sizes the sizes
@@ -47,8 +47,8 @@ export function slabsClsid(st: Store, size: number): number {
   return 0;
 }
 
-/** Take one chunk of class `clsid` for `size` requested bytes; 0 if the class is empty and no page can be added. */
-export function slabsAlloc(st: Store, size: number, clsid: number): number {
+/** Take one chunk of class `clsid`; 0 if the class is empty and no page can be added. */
+export function slabsAlloc(st: Store, clsid: number): number {
   // No try/finally around these leaf locks: nothing between lock and unlock can throw (typed-array writes
   // only), and a finally costs ~20 ns per call on Node 26.
   const c32 = st.c32;
@@ -56,19 +56,15 @@ export function slabsAlloc(st: Store, size: number, clsid: number): number {
   st.locks.lock(G.slabLock);
   let p = c32[base + Cls.freeHead];
   if (p === 0 && doSlabsNewslab(st, clsid)) p = c32[base + Cls.freeHead];
-  if (p !== 0) {
-    freeListRemove(st, p, base);
-    st.cf[F.requested + clsid] += size;
-  }
+  if (p !== 0) freeListRemove(st, p, base);
   st.locks.unlock(G.slabLock);
   return p;
 }
 
 /** Give a chunk back to its class (memcached's do_slabs_free). */
-export function slabsFree(st: Store, p: number, size: number, clsid: number): void {
+export function slabsFree(st: Store, p: number, clsid: number): void {
   st.locks.lock(G.slabLock);
   freeListPush(st, p, clsid);
-  st.cf[F.requested + clsid] -= size;
   st.locks.unlock(G.slabLock);
 }
 
@@ -166,16 +162,13 @@ function pageOfClass(st: Store, clsid: number): number {
  * A free chunk of `clsid` outside page `avoid`, never a new page (memcached's SLABS_ALLOC_NO_NEWPAGE): where the
  * page mover copies an item it rescues. 0 when there is none.
  */
-export function takeFreeChunk(st: Store, size: number, clsid: number, avoid: number): number {
+export function takeFreeChunk(st: Store, clsid: number, avoid: number): number {
   const c32 = st.c32, a32 = st.a32, base = CLASS_BASE + clsid * CLASS_WORDS;
   const lo = pageOffset(st, avoid) / 8, hi = lo + st.pageSize / 8;
   st.locks.lock(G.slabLock);
   let p = c32[base + Cls.freeHead];
   while (p !== 0 && p >= lo && p < hi) p = a32[p * 2 + ItemField.next];
-  if (p !== 0) {
-    freeListRemove(st, p, base);
-    st.cf[F.requested + clsid] += size;
-  }
+  if (p !== 0) freeListRemove(st, p, base);
   st.locks.unlock(G.slabLock);
   return p;
 }
