@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseItemSize, parseSettings, type ParseOutcome, type Settings } from './settings.ts';
 import { atoi } from './settings/c-numbers.ts';
-import { reportSettings, storeSettingsOf } from './settings/report.ts';
+import { initialMallocFromEnv, reportSettings, storeSettingsOf } from './settings/report.ts';
 
 function run(...argv: string[]): Settings {
   const r = parseSettings(argv, {});
@@ -177,10 +177,18 @@ test('storeSettingsOf carries the store\'s share', () => {
     hashpowerInit: 0, hashExpand: true, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruMaintainer: true, lruCrawlerSleep: 50,
     lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
-    trackSizes: false, prefillPool: false });
+    trackSizes: false, prefillPool: false, mallocedBase: 0 });
   const e = storeSettingsOf(run('-e', '/tmp/memory'), 8 << 30);
   assert.deepEqual([e.preallocate, e.prefillPool], [true, true], 'memcached preallocates with -e, and fills the global pool');
   assert.equal(e.reserveBytes, 0, 'preallocated: nothing reserved for cache_memlimit (memcached refuses it)');
   assert.equal(storeSettingsOf(run('-m', '64'), 8 << 30).reserveBytes, 8 << 30, 'the arena reserved for cache_memlimit');
   assert.deepEqual(storeSettingsOf(run('-o', 'slab_sizes=100-200-300')).slabSizes, [100, 200, 300], 'the classes -o slab_sizes gives');
+});
+
+test('T_MEMD_INITIAL_MALLOC, memcached\'s test hook, is read as safe_strtoll reads it, else ignored', () => {
+  assert.equal(initialMallocFromEnv('4294967328'), 4294967328);
+  assert.equal(initialMallocFromEnv(undefined), 0);
+  assert.equal(initialMallocFromEnv('6MB'), 0);
+  assert.equal(initialMallocFromEnv(''), 0);
+  assert.equal(initialMallocFromEnv('-5'), 0);
 });

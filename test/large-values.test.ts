@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kindsFor, serverFor, spec } from './support/spec.ts';
 import { Client } from './support/client.ts';
-import { sleep } from './support/server.ts';
+import { sleep, startServer } from './support/server.ts';
 import { mulberry32 } from './support/rng.ts';
 
 /** Bytes that differ at every offset, so a piece landing in the wrong place shows. */
@@ -226,6 +226,36 @@ for (const kind of kindsFor()) {
       assert.equal((await c.request(`${wire}mn\r\n`, 4)).toString(), 'MN\r\n');
       assert.equal(await statOf(c, 'stats slabs', 'total_malloced'), 10 * MB, 'but no second page past the limit');
     } finally { c.end(); await server.stop(); }
+  });
+}
+
+for (const kind of kindsFor()) {
+  test(`large: T_MEMD_INITIAL_MALLOC counts as memory already taken, as memcached's slabs_init reads it [${kind}]`, async () => {
+    // memcached's own t/64bit.t fakes 4 GB taken under -m 4098; here 6 MB and 32 bytes of -m 8: a class's first
+    // page is free of the limit, and a second would take total_malloced 32 bytes past it
+    const MB = 1024 * 1024;
+    const base = 6 * MB + 32;
+    const big = 'b'.repeat(400 * 1024); // two to a page
+    const server = await startServer(kind, ['-m', '8', '-M'], { env: { T_MEMD_INITIAL_MALLOC: String(base) } });
+    const c = await Client.connect(server.port);
+    try {
+      assert.equal(await statOf(c, 'stats slabs', 'total_malloced'), base);
+      const replies: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        await c.send(`set big${i} 0 0 ${big.length}\r\n${big}\r\n`);
+        replies.push((await c.readUntil('\r\n')).toString());
+      }
+      assert.deepEqual(replies, ['STORED\r\n', 'STORED\r\n', 'SERVER_ERROR out of memory storing object\r\n',
+        'SERVER_ERROR out of memory storing object\r\n']);
+      assert.equal(await statOf(c, 'stats slabs', 'total_malloced'), base + MB);
+      assert.equal(await statOf(c, 'stats slabs', 'active_slabs'), 1);
+    } finally { c.end(); await server.stop(); }
+    // what safe_strtoll does not read is ignored
+    const plain = await startServer(kind, ['-m', '8'], { env: { T_MEMD_INITIAL_MALLOC: '6MB' } });
+    const d = await Client.connect(plain.port);
+    try {
+      assert.equal(await statOf(d, 'stats slabs', 'total_malloced'), 0);
+    } finally { d.end(); await plain.stop(); }
   });
 }
 

@@ -4,6 +4,7 @@
 import type { Protocol, Settings } from '../settings.ts';
 import type { StoreSettings } from '../store/store.ts';
 import { TLS_VERSION_NAMES } from './tls-settings.ts';
+import { safeStrtoll } from './c-numbers.ts';
 
 /** What `stats settings` shows that changes while running; each defaults to the start-up value. */
 export type LiveSettings = {
@@ -146,5 +147,12 @@ export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
     lruCrawler: s.lruCrawler, lruMaintainer: s.lruMaintainer, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,
     slabReassign: s.slabReassign, slabAutomove: s.slabAutomove, slabAutomoveRatio: s.slabAutomoveRatio,
     slabAutomoveWindow: s.slabAutomoveWindow, trackSizes: s.trackSizes,
+    mallocedBase: initialMallocFromEnv(process.env.T_MEMD_INITIAL_MALLOC),
   };
+}
+
+/** memcached's slabs_init takes T_MEMD_INITIAL_MALLOC as mem_malloced when safe_strtoll reads it, else ignores it. */
+export function initialMallocFromEnv(value: string | undefined): number {
+  const v = value === undefined ? null : safeStrtoll(value);
+  return v === null || v < 0 ? 0 : v; // (a negative one would wrap to near 2^64 in memcached's size_t)
 }

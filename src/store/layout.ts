@@ -98,6 +98,7 @@ export const FG = {
   reassignRescues: 9,
   sizesCasMin: 10, // items with a smaller CAS are not in the size histogram
   reassignChunkRescues: 11, // chained items' data chunks copied out of a moving page
+  mallocedBase: 12, // bytes counted as malloc'd before the first page (memcached's T_MEMD_INITIAL_MALLOC)
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

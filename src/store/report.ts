@@ -138,7 +138,7 @@ export function reportSlabs(st: Store, emit: Emit): void {
     active++;
   }
   emit("active_slabs", active);
-  emit("total_malloced", mallocedPages(st) * st.pageSize);
+  emit("total_malloced", st.cf[F.glob + FG.mallocedBase] + mallocedPages(st) * st.pageSize);
 }
 
 /** `stats reset`: zero the store's counters (memcached's item_stats_reset and the totals of stats_reset). */

@@ -29,9 +29,14 @@ export type StoreSettings = {
   factor: number; // -f (1.25)
   slabSizes?: number[] | null; // -o slab_sizes: the classes' sizes instead of -n and -f's
   itemSizeMax: number; // -I in bytes (1 MiB)
-  slabPageSize: number; // 1 MiB, or -I when -I is larger (memcached's slab_page_size)
+  slabPageSize: number; // 1 MiB (memcached's slab_page_size, whatever -I is)
   slabChunkMax: number; // slabPageSize / 2: items above this are chained
   preallocate: boolean; // -L
+  /**
+   * Bytes total_malloced counts before any page is taken: memcached's slabs_init reads T_MEMD_INITIAL_MALLOC for
+   * its own test suite (t/64bit.t fakes 4 GB already taken), in its release build too. 0 without it.
+   */
+  mallocedBase?: number;
   prefillPool?: boolean; // -e: the pages no class took at preallocation go to the global pool at once
   evictToFree: boolean; // !-M
   useCas: boolean; // !-C
@@ -114,9 +119,11 @@ export function createStore(settings: StoreSettings): StoreShared {
   const c32 = new Int32Array(ctlBuffer(shared.ctl));
   c32[G.clock] = CLOCK_START;
   c32[G.hashState] = s.hashpowerInit;
-  c32[G.memLimitPages] = Math.min(limitPages, maxPages);
+  const mallocedBase = s.mallocedBase ?? 0;
+  c32[G.memLimitPages] = Math.min(memLimitPages(s.maxBytes, s.slabPageSize, mallocedBase), maxPages);
   const cf = new Float64Array(ctlBuffer(shared.ctl), lay.f64Offset);
   cf[F.glob + FG.memLimitBytes] = s.maxBytes;
+  cf[F.glob + FG.mallocedBase] = mallocedBase;
   initLiveSettings(c32, cf, s);
   c32[G.sizesOn] = s.trackSizes === true && shared.sizes !== null ? 1 : 0; // memcached's item_stats_sizes_init at start
   if (c32[G.sizesOn] !== 0 && s.useCas) { // which takes the first CAS as its mark: the first item gets the second
@@ -130,6 +137,14 @@ export function createStore(settings: StoreSettings): StoreShared {
   if (s.preallocate) preallocate(shared);
   if (s.prefillPool === true) prefillGlobalPool(c32);
   return shared;
+}
+
+/**
+ * How many pages the limit lets classes take past their first: memcached refuses a page when mem_malloced plus the
+ * page would pass the limit, mem_malloced starting at `base` (T_MEMD_INITIAL_MALLOC, else 0).
+ */
+function memLimitPages(limitBytes: number, pageSize: number, base: number): number {
+  return base === 0 ? Math.ceil(limitBytes / pageSize) : Math.floor((limitBytes - base) / pageSize);
 }
 
 /**
@@ -741,7 +756,7 @@ export class Store {
     const s = this.shared.settings;
     if (s.preallocate || s.prefillPool === true || pages > this.maxPages || pages < 1) return false;
     this.locks.lock(G.slabLock);
-    Atomics.store(this.c32, G.memLimitPages, pages);
+    Atomics.store(this.c32, G.memLimitPages, memLimitPages(bytes, this.pageSize, this.cf[F.glob + FG.mallocedBase]));
     this.cf[F.glob + FG.memLimitBytes] = bytes;
     memoryRelease(this);
     this.locks.unlock(G.slabLock);
