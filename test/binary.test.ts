@@ -122,6 +122,10 @@ const ONE_SERVER_ARGS = ['-F', '-C', '-B', 'binary'];
 differential('binary: -F refuses Flush with an auth error; -C answers CAS 0 and ignores a request CAS', [
   all({ opcode: Op.FLUSH }, { opcode: Op.FLUSHQ }),
   all(set('a', 'v'), set('a', 'w', 0, 0, { cas: 5n }), { opcode: Op.GETK, key: 'a' }, incr(Op.INCREMENT, 'n', 1n, 1n, 0)),
+  // ...on a store, but an item has no CAS to match: an incr, decr or delete that names one finds it differs
+  all({ opcode: Op.APPEND, key: 'a', value: 'x', cas: 5n }, incr(Op.INCREMENT, 'n', 1n, 1n, 0, 5n),
+    incr(Op.DECREMENTQ, 'n', 1n, 1n, 0, 5n), { opcode: Op.DELETE, key: 'a', cas: 5n }, { opcode: Op.GETK, key: 'a' },
+    { opcode: Op.GETK, key: 'n' }),
 ], { sentinel: BINARY_NOOP_SENTINEL, args: ONE_SERVER_ARGS, fresh: false });
 
 /** Counters the binary commands leave, as the text protocol counts them (values compared). */

@@ -325,6 +325,9 @@ spec('meta: with -C there is no CAS: c shows 0, a C never matches', [
   ['ms k 1 C0\r\nb\r\n', 'EX\r\n'],
   ['ms k 1 C5\r\nb\r\n', 'EX\r\n'],
   ['md k C5\r\n', 'EX\r\n'],
+  ['ms n 1\r\n5\r\n', 'HD\r\n'],
+  ['ma n C5 v\r\n', 'EX\r\n'],
+  ['ma n C0 v\r\n', 'VA 1\r\n6\r\n'],
 ], { args: ['-C'], fresh: true, split: false });
 
 // ---- E (explicit CAS) and md's x: memcached 1.6.26+ (1.6.18 refuses them), so Cachalot only ----
