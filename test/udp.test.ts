@@ -420,7 +420,7 @@ test('udp: seeded random datagrams, text then binary, answered as a fresh memcac
 
 // memcached counts a yield when a turn spends its -R budget, and its conn_new_cmd is passed once more after it
 // sends replies waiting since the last flush point: so exactly 20 commands in one read yield, 20 gets (each
-// flushing its own reply) do not, and a yield that leaves no input makes the next turn one command short.
+// flushing its own reply) do not, and a yield that leaves no input leaves the next read a whole budget.
 test('conn_yields: -R counted per read and per datagram as memcached counts it [cachalot vs memcached]', {
   skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
 }, async () => {
@@ -452,4 +452,34 @@ test('conn_yields: -R counted per read and per datagram as memcached counts it [
   assert.deepEqual(seen[0], ['"version\\r\\n" x19: tcp 0, then udp 0', '"version\\r\\n" x20: tcp 1, then udp 2',
     '"version\\r\\n" x41: tcp 4, then udp 6', '"get a\\r\\n" x20: tcp 7, then udp 7', '"get a\\r\\n" x21: tcp 8, then udp 9',
     '"set x 0 0 1 noreply\\r\\nx\\r\\n" x20: tcp 10, then udp 11']);
+});
+
+// A read that ends exactly as its budget runs out yields with nothing left: memcached's connection waits in
+// conn_new_cmd, and its next read is taken on a turn of its own with a whole budget. Pipelined requests over
+// several -R settings, each write sent once the last one's replies are in, and the count read by a stats on
+// the same connection (a probe connection would race memcached's turns that resume on a write event).
+test('conn_yields: a read that spends its -R budget to the end leaves the next read a whole one [cachalot vs memcached]', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const writes = ['mg a v\r\nmg a v\r\n', '', 'ms a 1\r\nx\r\nmg a v\r\nmd zz q\r\n', 'mn\r\nmn\r\n', 'get a\r\nget a zz\r\n',
+    'set a 0 0 1\r\nx\r\n', 'mg a v\r\nmn\r\nmg zz v q\r\n', 'ms a 1 q\r\nx\r\nget a\r\nmn\r\n'];
+  const seen: string[][] = [];
+  for (const kind of ['cachalot', 'memcached'] as const) {
+    const lines: string[] = [];
+    for (const r of ['1', '2', '3']) {
+      const server = await startServer(kind, ['-t', '1', '-R', r]);
+      const c = await Client.connect(server.port);
+      try {
+        const counts: string[] = [];
+        for (const w of writes) {
+          await c.send(`${w}stats\r\nversion\r\n`);
+          const reply = (await c.readUntil('VERSION 1.6.18\r\n')).toString();
+          counts.push(/^STAT conn_yields (\d+)\r$/m.exec(reply)?.[1] ?? '?');
+        }
+        lines.push(`-R ${r}: ${counts.join(' ')}`);
+      } finally { c.end(); await server.stop(); }
+    }
+    seen.push(lines);
+  }
+  assert.deepEqual(seen[0], seen[1]);
 });

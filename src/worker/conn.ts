@@ -104,8 +104,6 @@ export class Conn {
   reqsLeft = 0;
   /** Commands since the last flush point: memcached's resp_head is not empty while there are any. */
   cmdsSinceFlush = 0;
-  /** memcached's connection was left in conn_new_cmd by a yield with no input left: its next turn is one short. */
-  shortTurn = false;
   /** -o read_buf_mem_limit: one of the thread's read buffers is counted as this connection's (rbuf-cache.ts). */
   holdsRbuf = false;
   /** ...and the response object of a command waiting for its value. */
@@ -145,7 +143,7 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.shortTurn = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = false;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.closeReason = '';

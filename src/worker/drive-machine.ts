@@ -68,8 +68,9 @@ export function driveMachine(c: Conn): void {
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
         if (--c.reqsLeft < 0) {
-          if (c.udp === null) { connYield(c); return; }
-          udpYield(c);
+          if (c.udp !== null) udpYield(c);
+          else if (connYield(c)) return;
+          else break; // to conn_waiting
         }
         connSetState(c, ConnState.parseCmd);
         break;
@@ -239,24 +240,32 @@ function resumeStream(c: Conn, stream: ReplyStream): void {
 /**
  * No whole command is left and replies wait since the last flush point: memcached sends them (conn_mwrite)
  * and comes back through conn_new_cmd once more, which spends one of its -R budget. Spent out, that is a
- * yield: counted, and with no input left its connection waits in conn_new_cmd, so its next turn is one short.
+ * yield, counted. Its connection then waits in conn_new_cmd, and its next read event only takes it to
+ * conn_waiting, which ends that turn; the read comes on the next, with a whole budget.
  */
 function commandsWorkedOff(c: Conn): void {
   c.cmdsSinceFlush = 0;
   if (--c.reqsLeft >= 0) return;
   c.ctx.stats.row[ThreadStat.conn_yields]++;
-  c.shortTurn = c.rpos >= c.rend;
 }
 
-/** -R: after reqs_per_event commands, let other connections run; resume on the next turn. */
-function connYield(c: Conn): void {
+/**
+ * -R: after reqs_per_event commands, let other connections run; resume on the next turn. With no input left
+ * there is nothing to resume: the connection waits for its next read, which gets a whole budget (see
+ * commandsWorkedOff). Resuming on the loop's next turn instead would race the client's next request (the
+ * replies have just gone out), and whichever came first set that request's budget. True when the machine
+ * is to stop until the resume.
+ */
+function connYield(c: Conn): boolean {
   c.ctx.stats.row[ThreadStat.conn_yields]++;
-  c.cmdsSinceFlush = 0; // the flush below sends them
+  c.cmdsSinceFlush = 0; // the flush below (or conn_waiting's) sends them
+  if (c.rpos >= c.rend) { connSetState(c, ConnState.waiting); return false; }
   c.reqsLeft = c.ctx.settings.reqsPerEvent;
   connSetState(c, ConnState.newCmd);
   connFlush(c);
   c.yieldPending = true;
   setImmediate(resumeAfterYield, c);
+  return true;
 }
 
 /**
@@ -382,7 +391,7 @@ function inputArrived(c: Conn, n: number): void {
   }
   if (c.ctx.readBufLimited && !rbufTake(c)) return;
   if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
-  if (!c.yieldPending) { c.reqsLeft = c.ctx.settings.reqsPerEvent - (c.shortTurn ? 1 : 0); c.shortTurn = false; }
+  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
   driveMachine(c);
 }
 

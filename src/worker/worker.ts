@@ -257,8 +257,7 @@ function udpRead(c: Conn, msg: Buffer, address: string, fromPort: number): void 
   c.lastCmdTime = store.currentTime();
   ctx.connTable.set(c.row, ConnRow.lastCmd, c.lastCmdTime);
   c.proto = Proto.negotiating; // each datagram says its own protocol
-  c.reqsLeft = ctx.settings.reqsPerEvent - (c.shortTurn ? 1 : 0); // a fresh -R budget per datagram, as memcached's per event
-  c.shortTurn = false;
+  c.reqsLeft = ctx.settings.reqsPerEvent; // a fresh -R budget per datagram, as memcached's per event
   connSetState(c, ConnState.parseCmd);
   driveMachine(c);
   udpRequestDone(c);
