@@ -137,6 +137,10 @@ for (const seed of [1, 2, 3, 4]) {
 differential('meta differential: random sequence, pipelined', [...pipelined(randomScript(301, 400), 1301), 'stats\r\n'],
   { ...opts, mask: maskReaped, whole: true });
 
+// and under -R 1, where every read yields: the stats at the end compare conn_yields as well
+differential('meta differential: random sequence, pipelined, -R 1', [...pipelined(randomScript(21, 400), 21), 'stats\r\n'],
+  { ...opts, mask: maskReaped, whole: true, args: ['-R', '1', '-t', '1'] });
+
 /** Keys in base64 with padding in odd places and bytes the decoder skips: memcached's exact rules. */
 function base64Script(seed: number, n: number): string[] {
   const r = rng(seed);
