@@ -9,6 +9,7 @@ import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
+import { cqItem } from '../worker/cq-item.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, setClientTcpOptions, socketOf } from '../accept.ts';
 import type { ConnHandle } from '../accept.ts';
@@ -231,8 +232,8 @@ export class Dispatcher {
    */
   private dispatchConnNew(handle: ConnHandle, row: number, spec: ListenSpec): void {
     this.lastThread = (this.lastThread + 1) % this.workers.length;
-    const msg: WorkerMessage = { type: 'conn', handle, row, transport: 'tcp', tls: spec.tls, protocol: spec.protocol };
-    this.workers[this.lastThread].postMessage(msg, [handle as unknown as Transferable]);
+    const item: WorkerMessage = cqItem(handle, row, spec.tls, spec.protocol);
+    this.workers[this.lastThread].postMessage(item, [handle as unknown as Transferable]);
   }
 
   /** Errors on a listening socket other than the descriptor shortage handled above. */

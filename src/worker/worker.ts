@@ -26,6 +26,8 @@ import { acceptHandles, socketOf } from '../accept.ts';
 import { G } from '../store/layout.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 import type { ConnHandle } from '../accept.ts';
+import { cqProtocol, cqTls } from './cq-item.ts';
+import type { CqItem } from './cq-item.ts';
 
 export type WorkerInit = {
   store: StoreShared;
@@ -38,9 +40,9 @@ export type WorkerInit = {
   tlsTicketKeys: Uint8Array | null;
 };
 
-/** Messages from the dispatcher: memcached's CQ_ITEM plus the notify-pipe letter. */
+/** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
 export type WorkerMessage =
-  | { type: 'conn'; handle: ConnHandle; row: number; transport: 'tcp' | 'unix'; tls: boolean; protocol: Protocol | null }
+  | CqItem
   | { type: 'listen-unix'; path: string; mask: number }
   | { type: 'listen-unix-fd'; fd: number }
   | { type: 'listen-udp'; host: string; port: number; first: boolean }
@@ -292,10 +294,13 @@ function stopAll(): void {
   port.postMessage({ type: 'stopped', thread: ctx.thread } satisfies DispatcherMessage);
 }
 
+/** A new connection's CQ_ITEM is the one message that is an array. */
+function isCqItem(msg: WorkerMessage): msg is CqItem { return Array.isArray(msg); }
+
 /** thread_libevent_process: one case per message type. */
 function onWorkerMessage(msg: WorkerMessage): void {
+  if (isCqItem(msg)) { connNew(msg[0], msg[1], 'tcp', cqTls(msg), cqProtocol(msg)); return; }
   switch (msg.type) {
-    case 'conn': connNew(msg.handle, msg.row, msg.transport, msg.tls, msg.protocol); break;
     case 'listen-unix':
       try { fs.unlinkSync(msg.path); } catch { /* not there: fine */ }
       listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);

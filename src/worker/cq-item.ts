@@ -1,0 +1,26 @@
+// memcached's CQ_ITEM: what the dispatcher hands a worker with a new connection (cq_push, then the
+// notify pipe's 'c'). Here the message itself carries it: the accepted handle, moved with it, the
+// connection's row in the shared table, and what its listener says (TLS, a forced protocol).
+//
+// An array of the handle and two small integers, not an object: a worker deserializes every message
+// it is sent, and V8 rebuilds an object property by property (each name looked up in the string
+// table, each field a map transition), where an array of small integers is read straight into its
+// elements. Under connection churn (bench workload 5) the object's properties cost a worker about as
+// much as rebuilding the handle itself (bench/RESULTS.md, round 23).
+
+import type { ConnHandle } from '../accept.ts';
+import type { Protocol } from '../settings.ts';
+
+export type CqItem = readonly [handle: ConnHandle, row: number, listener: number];
+
+/** A listener's protocol, by its code in bits 1-2 of CqItem's third element (0: none forced). */
+const PROTOCOLS: readonly (Protocol | null)[] = [null, 'auto', 'ascii', 'binary'];
+const TLS_BIT = 1;
+
+export function cqItem(handle: ConnHandle, row: number, tls: boolean, protocol: Protocol | null): CqItem {
+  return [handle, row, (tls ? TLS_BIT : 0) | (PROTOCOLS.indexOf(protocol) << 1)];
+}
+
+export function cqTls(item: CqItem): boolean { return (item[2] & TLS_BIT) !== 0; }
+
+export function cqProtocol(item: CqItem): Protocol | null { return PROTOCOLS[item[2] >> 1] ?? null; }
