@@ -448,6 +448,35 @@ test('a client resumes its TLS session on its next connection, whichever worker 
   assert.deepEqual(seen, { resumed: [[false, true], [false, true]], counted: true });
 });
 
+test('ssl_new_sessions counts the sessions memcached\'s OpenSSL issues: TLS 1.3 tickets, no TLS 1.2 ticket, no resumption', async () => {
+  const counts = await acrossKinds(async (kind) => {
+    const plainPort = await freePort();
+    const s = await start(kind, [...TLS_ARGS, '-o', 'ssl_session_cache', '-l', `notls:127.0.0.1:${plainPort}`]);
+    const counted = async (): Promise<number> => { // read in the clear: a TLS reader would count itself
+      const c = await Client.connect(plainPort);
+      const n = Number((await statsOf(c)).get('ssl_new_sessions'));
+      c.end();
+      return n;
+    };
+    const seen = [await counted()];
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      let session: Buffer | undefined;
+      for (let i = 0; i < 3; i++) { // a full handshake, then two resumptions
+        const c = await Client.connectTls(s.port, { minVersion: version, maxVersion: version, session });
+        await c.send('version\r\n');
+        await c.readLine(); // by now a TLS 1.3 server has sent its tickets
+        session = (c.socket as import('node:tls').TLSSocket).getSession() ?? session;
+        c.end();
+        seen.push(await counted());
+      }
+    }
+    return seen;
+  });
+  // TLS 1.2 with tickets: the session has no id, so OpenSSL caches (and counts) nothing; TLS 1.3: two
+  // tickets after the full handshake, one after each resumption.
+  assert.deepEqual(counts, [0, 0, 0, 0, 2, 3, 4]);
+});
+
 /** Bytes that are no TLS handshake: random, or a handshake record's header over random bytes. */
 function junkHello(rand: () => number): Buffer {
   const body = Buffer.alloc(1 + Math.floor(rand() * 4096));

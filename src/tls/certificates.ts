@@ -8,6 +8,7 @@ import { Ctl } from '../server-ctl.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import type { TlsSettings } from '../settings/tls-settings.ts';
 import { loadServerCertificates } from './secure-context.ts';
+import { sessionsIssued } from './new-sessions.ts';
 import type { TlsListener } from './tls-io.ts';
 
 export class WorkerCertificates implements TlsListener {
@@ -52,8 +53,10 @@ export class WorkerCertificates implements TlsListener {
 
   handshakeFailed(): void { this.ctl.add(Ctl.sslHandshakeErrors, 1); }
 
-  /** memcached counts each session OpenSSL issues; every handshake issues one (a ticket, on resumption too). */
-  handshakeDone(): void {
-    if (this.settings.sessionCache) this.ctl.add(Ctl.sslNewSessions, 1);
+  /** ssl_new_sessions: with -o ssl_session_cache, the sessions memcached's OpenSSL would issue for it (new-sessions.ts). */
+  handshakeDone(socket: tls.TLSSocket): void {
+    if (!this.settings.sessionCache) return;
+    const issued = sessionsIssued(socket);
+    if (issued > 0) this.ctl.add(Ctl.sslNewSessions, issued);
   }
 }

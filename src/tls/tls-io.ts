@@ -24,7 +24,7 @@ export interface TlsListener {
   /** memcached's ssl_handshake_errors. */
   handshakeFailed(): void;
   /** A handshake finished (ssl_new_sessions). */
-  handshakeDone(): void;
+  handshakeDone(socket: tls.TLSSocket): void;
 }
 
 /** Node's TLSWrap: its verification result, which only tls.Server reads for its own sockets. */
@@ -136,7 +136,7 @@ export class TlsIo implements ConnIo {
       return;
     }
     this.secure = true;
-    this.listener.handshakeDone();
+    this.listener.handshakeDone(this.socket);
   }
 
   private peerVerified(): boolean {
