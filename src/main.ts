@@ -27,6 +27,7 @@ import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './setti
 import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
+import { sessionCacheBuffer } from './tls/session-cache.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
 const CONN_TABLE_HEADROOM = 64;
@@ -58,8 +59,11 @@ async function main(): Promise<void> {
   const clock = new Store(storeShared, 0);
 
   const tlsTicketKeys = settings.tls.enabled ? randomBytes(48) : null; // one set for every worker's context
+  // memcached's one SSL_CTX keeps one session cache (-o ssl_session_cache): every worker's TLS sockets share this one
+  const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
   const workers = await startWorkers(settings, (thread) => ({
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
+    tlsSessionCache,
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab, settings.threads), workers);

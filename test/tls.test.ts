@@ -5,6 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { constants as cryptoConstants } from 'node:crypto';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -446,6 +447,29 @@ test('a client resumes its TLS session on its next connection, whichever worker 
     return { resumed, counted };
   });
   assert.deepEqual(seen, { resumed: [[false, true], [false, true]], counted: true });
+});
+
+test('ssl_session_cache: a TLS 1.2 client that takes no tickets resumes its session by id, whichever worker takes it', async () => {
+  const seen = await acrossKinds(async (kind) => {
+    const byCache: boolean[][] = [];
+    for (const cache of [false, true]) {
+      const s = await start(kind, [...TLS_ARGS, '-t', '4', ...(cache ? ['-o', 'ssl_session_cache'] : [])]);
+      const reused: boolean[] = [];
+      let session: Buffer | undefined;
+      for (let i = 0; i < 5; i++) { // handed round the workers: the session is resumed on each
+        const c = await Client.connectTls(s.port, { maxVersion: 'TLSv1.2', secureOptions: cryptoConstants.SSL_OP_NO_TICKET, session });
+        await c.send('version\r\n');
+        await c.readLine();
+        const socket = c.socket as import('node:tls').TLSSocket;
+        reused.push(socket.isSessionReused());
+        session = socket.getSession() ?? session;
+        c.end();
+      }
+      byCache.push(reused);
+    }
+    return byCache;
+  });
+  assert.deepEqual(seen, [[false, false, false, false, false], [false, true, true, true, true]]);
 });
 
 test('ssl_new_sessions counts the sessions memcached\'s OpenSSL issues: TLS 1.3 tickets, no TLS 1.2 ticket, no resumption', async () => {

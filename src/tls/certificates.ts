@@ -3,12 +3,14 @@
 // workers see the generation word move and load them for their next connection. A connection keeps
 // the certificates it started with, as memcached's do.
 
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { Ctl } from '../server-ctl.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import type { TlsSettings } from '../settings/tls-settings.ts';
 import { loadServerCertificates } from './secure-context.ts';
 import { sessionsIssued } from './new-sessions.ts';
+import { SessionCache } from './session-cache.ts';
 import type { TlsListener } from './tls-io.ts';
 
 export class WorkerCertificates implements TlsListener {
@@ -17,11 +19,14 @@ export class WorkerCertificates implements TlsListener {
   private readonly ticketKeys: Buffer;
   private current: tls.SecureContext;
   private generation: number;
+  /** With ssl_session_cache: what each TLS socket takes as its server, for the sessions every worker shares. */
+  readonly sessionServer: net.Server | null;
 
   /** Loaded at the worker's start: the main thread has just loaded the same files without error. */
-  constructor(settings: TlsSettings, ctl: ServerCtl, ticketKeys: Uint8Array) {
+  constructor(settings: TlsSettings, ctl: ServerCtl, ticketKeys: Uint8Array, sessionCache: SharedArrayBuffer | null) {
     this.settings = settings;
     this.ctl = ctl;
+    this.sessionServer = sessionCache !== null ? new SessionCache(sessionCache).sessionServer() : null;
     this.ticketKeys = Buffer.from(ticketKeys);
     this.generation = ctl.get(Ctl.certGeneration);
     const r = loadServerCertificates(settings, this.ticketKeys);

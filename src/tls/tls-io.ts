@@ -21,6 +21,8 @@ export interface TlsListener {
   /** The context new connections take (refresh_certs replaces it for connections still to come). */
   context(): tls.SecureContext;
   readonly verifyMode: number;
+  /** With ssl_session_cache, the server Node asks for sessions by id (session-cache.ts); else null. */
+  readonly sessionServer: net.Server | null;
   /** memcached's ssl_handshake_errors. */
   handshakeFailed(): void;
   /** A handshake finished (ssl_new_sessions). */
@@ -51,6 +53,7 @@ export class TlsIo implements ConnIo {
       isServer: true, secureContext: listener.context(),
       requestCert: listener.verifyMode !== 0,
       rejectUnauthorized: (listener.verifyMode & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) !== 0,
+      ...(listener.sessionServer !== null ? { server: listener.sessionServer } : {}),
     });
     this.socket.pause();
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -38,6 +38,8 @@ export type WorkerInit = {
   thread: number;
   /** -Z: the session ticket keys every worker's TLS context shares (tls/secure-context.ts). */
   tlsTicketKeys: Uint8Array | null;
+  /** -Z with -o ssl_session_cache: the session cache every worker's TLS sockets share (tls/session-cache.ts). */
+  tlsSessionCache: SharedArrayBuffer | null;
 };
 
 /** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
@@ -72,7 +74,7 @@ const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new
 let openTls: typeof openTlsIo | null = null;
 if (init.tlsTicketKeys !== null) {
   const [{ WorkerCertificates }, tlsIo] = await Promise.all([import('../tls/certificates.ts'), import('../tls/tls-io.ts')]);
-  ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys);
+  ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys, init.tlsSessionCache);
   openTls = tlsIo.openTlsIo;
 }
 const pool = new ConnPool(ctx);
