@@ -21,6 +21,9 @@ export function cqItem(handle: ConnHandle, row: number, tls: boolean, protocol: 
   return [handle, row, (tls ? TLS_BIT : 0) | (PROTOCOLS.indexOf(protocol) << 1)];
 }
 
+/** A new connection's CQ item is the one message to a worker that is an array. */
+export function isCqItem(msg: object): msg is CqItem { return Array.isArray(msg); }
+
 export function cqTls(item: CqItem): boolean { return (item[2] & TLS_BIT) !== 0; }
 
 export function cqProtocol(item: CqItem): Protocol | null { return PROTOCOLS[item[2] >> 1] ?? null; }

@@ -26,7 +26,7 @@ import { acceptHandles, socketOf } from '../accept.ts';
 import { G } from '../store/layout.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 import type { ConnHandle } from '../accept.ts';
-import { cqProtocol, cqTls } from './cq-item.ts';
+import { cqProtocol, cqTls, isCqItem } from './cq-item.ts';
 import type { CqItem } from './cq-item.ts';
 
 export type WorkerInit = {
@@ -295,9 +295,6 @@ function stopAll(): void {
   }
   port.postMessage({ type: 'stopped', thread: ctx.thread } satisfies DispatcherMessage);
 }
-
-/** A new connection's CQ_ITEM is the one message that is an array. */
-function isCqItem(msg: WorkerMessage): msg is CqItem { return Array.isArray(msg); }
 
 /** thread_libevent_process: one case per message type. */
 function onWorkerMessage(msg: WorkerMessage): void {
