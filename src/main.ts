@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
   if (settings.tls.enabled) await sslInit(settings);
   const specs = await listenSpecsOrExit(settings);
-  if (settings.daemonize) daemonize(settings.verbose > 0);
+  if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
   const storeSettings = storeSettingsOf(settings, os.totalmem());
   const shortfall = preallocationShortfall(storeSettings);
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   });
   if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
   if (settings.pidFile !== null) savePid(settings.pidFile);
+  if (settings.daemonize) daemonReady();
 
   const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
   let stopping = false;
@@ -107,18 +108,42 @@ async function main(): Promise<void> {
 
 const DAEMON_CHILD = 'CACHALOT_DAEMON_CHILD';
 
+/** The daemon's end of the pipe its starter waits on (the child's fd 3). */
+const DAEMON_READY_FD = 3;
+
 /**
  * memcached's daemonize (-d): the server goes on in a child of its own session, its stdio on /dev/null unless
- * -v, and this process exits 0 at once. SIGHUP is ignored, as memcached does. Unlike memcached it keeps its
- * working directory: Node's worker threads resolve their preload against it.
+ * -v, and this process exits 0. SIGHUP is ignored, as memcached does. Unlike memcached it keeps its working
+ * directory: Node's worker threads resolve their preload against it.
+ *
+ * memcached's parent exits at once, and its child listens a few milliseconds later. A Node child takes a few
+ * hundred (its threads, with TLS its certificates in each), and a script that connects as soon as
+ * `memcached -d` returns (memcached's own t/daemonize.t over TLS, for one) would find nothing listening. So this
+ * process waits on a pipe until the child says it listens (daemonReady), or the pipe closes because the child
+ * could not start (memcached's parent is gone by then too, and exited 0).
  */
-function daemonize(verbose: boolean): void {
-  if (process.env[DAEMON_CHILD] === '1') { process.on('SIGHUP', () => {}); return; }
+function daemonize(verbose: boolean): 'daemon' | 'starter' {
+  if (process.env[DAEMON_CHILD] === '1') { process.on('SIGHUP', () => {}); return 'daemon'; }
+  const io = verbose ? 'inherit' : 'ignore';
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    detached: true, stdio: verbose ? 'inherit' : 'ignore', env: { ...process.env, [DAEMON_CHILD]: '1' },
+    detached: true, stdio: [io, io, io, 'pipe'], env: { ...process.env, [DAEMON_CHILD]: '1' },
   });
   child.unref();
-  process.exit(0);
+  const ready = child.stdio[DAEMON_READY_FD];
+  if (ready === null || ready === undefined) process.exit(0);
+  ready.on('data', () => process.exit(0));
+  ready.on('close', () => process.exit(0));
+  ready.on('error', () => process.exit(0));
+  return 'starter';
+}
+
+/** The daemon listens: its starter may exit. */
+function daemonReady(): void {
+  if (process.env[DAEMON_CHILD] !== '1') return;
+  try {
+    fs.writeSync(DAEMON_READY_FD, 'ready\n');
+    fs.closeSync(DAEMON_READY_FD);
+  } catch { /* started some other way, with no pipe on fd 3: nobody waits */ }
 }
 
 /** -Y: memcached refuses to start on a missing or malformed auth file, or with -U, with its message. */

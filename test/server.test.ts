@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 
@@ -372,20 +372,17 @@ for (const kind of kindsFor()) {
   });
 }
 
-test('-d: the command exits 0 at once and the server goes on as a daemon, its pid in -P', async () => {
+test('-d: the command exits 0 once the daemon listens, and the server goes on as a daemon, its pid in -P', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-daemon-'));
   const portFile = join(dir, 'ports'), pidFile = join(dir, 'pid');
   try {
     const launcher = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-d', '-P', pidFile, '-p', '-1', '-l', '127.0.0.1', '-t', '1'],
       { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
     assert.equal(await new Promise<number | null>((r) => launcher.once('exit', r)), 0);
-    let port = 0, pid = 0;
-    for (let i = 0; i < 250 && (port === 0 || pid === 0); i++) { // until the daemon listens (a bound)
-      await sleep(20);
-      port = Number((existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null)?.[1] ?? 0);
-      pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
-    }
-    assert.ok(port > 0 && pid > 0, 'the daemon wrote its port and pid');
+    // memcached's daemon listens a few ms after its parent exits; a script that connects at once must find it
+    const port = Number(/TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8'))?.[1] ?? 0);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(port > 0 && pid > 0, 'the daemon wrote its port and pid before the command returned');
     assert.notEqual(pid, launcher.pid, 'the pid is the daemon\'s, not the launcher\'s');
     const c = await Client.connect(port);
     assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
@@ -394,6 +391,23 @@ test('-d: the command exits 0 at once and the server goes on as a daemon, its pi
     for (let i = 0; i < 250 && existsSync(pidFile); i++) await sleep(20);
     assert.ok(!existsSync(pidFile), 'the daemon removed its pid file on the way out');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('-d on a port in use: the command still exits 0, as memcached\'s parent does, and no daemon serves', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-daemon-'));
+  const pidFile = join(dir, 'pid');
+  try {
+    const launcher = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-d', '-P', pidFile, '-p', String(port), '-l', '127.0.0.1', '-t', '1'],
+      { cwd: REPO_ROOT, stdio: 'ignore' });
+    assert.equal(await new Promise<number | null>((r) => launcher.once('exit', r)), 0);
+    assert.ok(!existsSync(pidFile), 'the daemon never started serving');
+  } finally {
+    taken.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
