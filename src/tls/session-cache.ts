@@ -39,8 +39,7 @@ export class SessionCache {
     if (id.length === 0 || id.length > MAX_ID || session.length > MAX_SESSION) return;
     const slot = this.slotOf(id);
     const w = slot / 4;
-    if (Atomics.compareExchange(this.words, w + W.lock, 0, 1) !== 0) return;
-    this.words[w + W.idLength] = 0; // no reader takes a half-written slot: it is locked, and empty till done
+    if (Atomics.compareExchange(this.words, w + W.lock, 0, 1) !== 0) return; // in use this instant: a cache may skip one
     this.bytes.set(id, slot + HEADER_BYTES);
     this.bytes.set(session, slot + HEADER_BYTES + MAX_ID);
     this.words[w + W.sessionLength] = session.length;
