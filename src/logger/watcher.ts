@@ -83,12 +83,8 @@ class Watcher implements ReplyStream {
 
   /** conn_watch: "OK", then whatever lines are there. */
   step(c: Conn): StreamStepValue {
-    const out = c.ctx.out, start = out.size();
-    if (!this.greeted) { this.greeted = true; out.bytes(OK); }
-    const more = this.pump(c);
-    // memcached's logger thread writes to watchers itself: its bytes are not the worker's bytes_written
-    c.ctx.stats.row[ThreadStat.bytes_written] -= out.size() - start;
-    return more ? StreamStep.more : StreamStep.idle;
+    if (!this.greeted) { this.greeted = true; c.ctx.out.bytes(OK); }
+    return this.pump(c) ? StreamStep.more : StreamStep.idle;
   }
 
   /** A turn of the worker's timer: send what is new, or count it skipped while the client is not reading. */

@@ -218,7 +218,11 @@ function streamStep(c: Conn): boolean {
   const stream = c.stream;
   if (stream !== null) {
     if (c.writeBlocked) return false; // onConnDrain drives us again
+    const before = c.ctx.out.size();
     const next = stream.step(c);
+    // memcached's crawler (metadump) and logger (watch) threads write these bytes to the socket themselves:
+    // they are not the worker's bytes_written
+    c.ctx.stats.row[ThreadStat.bytes_written] -= c.ctx.out.size() - before;
     if (next !== StreamStep.done) {
       connFlush(c);
       // let the worker's other connections run between steps; a drain resumes a blocked one instead; an idle
