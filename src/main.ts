@@ -11,6 +11,7 @@ import { forwardStdio, writeErr, writeOut } from './stdio.ts';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, preallocationShortfall, Store } from './store/store.ts';
+import { lockTableRefusal } from './store/locks.ts';
 import type { StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
 import type { RestartSettings } from './store/restart.ts';
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
   const storeSettings = storeSettingsOf(settings, os.totalmem());
   const shortfall = preallocationShortfall(storeSettings);
   if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
+  const lockRefusal = lockTableRefusal(settings.threads, settings.hashpowerInit); // memcached_thread_init's check
+  if (lockRefusal !== null) { writeErr(lockRefusal + '\n'); process.exit(1); }
   const storeShared = createStore(storeSettings);
   if (settings.verbose > 1) writeErr(slabClassTable(storeShared.classSizes, storeSettings.slabPageSize));
   warnArenaShort(storeShared, settings);

@@ -4,14 +4,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, existsSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
+import { commandFor, memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 
 const servers: Server[] = [];
@@ -341,6 +341,24 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
 });
 
 for (const kind of kindsFor()) {
+  test(`-o hashpower no larger than -t's item lock table is refused at start, as memcached refuses it [${kind}]`, async () => {
+    // each table as large as memcached's lock table: 2^12 for -t 4, 2^13 for 5 to 10, 2^14 to 20, then 2^15
+    for (const [threads, power] of [[4, 12], [5, 13], [10, 13], [11, 14], [21, 15]]) {
+      const [cmd, argv] = commandFor(kind, ['-t', String(threads), '-o', `hashpower=${power}`]);
+      const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 1, `-t ${threads} -o hashpower=${power}`);
+      assert.equal(r.stderr, `Hash table power size (${power}) cannot be equal to or less than item lock table (${power})\n` +
+        'Item lock table grows with `-t N` (worker threadcount)\nHash table grows with `-o hashpower=N` \n');
+    }
+    const s = await startServer(kind, ['-t', '3', '-o', 'hashpower=12']); // 2^11 locks: one power below
+    try {
+      const c = await Client.connect(s.port);
+      await c.send('set a 0 0 1\r\nx\r\nget a\r\n');
+      assert.equal((await c.readUntil('END\r\n')).toString(), 'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n');
+      c.end();
+    } finally { await s.stop(); }
+  });
+
   test(`-P: the pid goes in through <file>.tmp, stays after a stop in the foreground, and a path that fails only warns [${kind}]`, { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachalot-pid-'));
     const pidFile = join(dir, 'pid');

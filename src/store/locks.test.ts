@@ -59,5 +59,5 @@ test("the control block is a whole number of wasm pages, at least what was asked
 });
 
 test("item lock table size follows memcached's thread count rule", () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 64].map(itemLockPower), [10, 10, 11, 12, 13, 13]);
+  assert.deepEqual([1, 2, 3, 4, 5, 10, 11, 20, 21, 64].map(itemLockPower), [10, 10, 11, 12, 13, 13, 14, 14, 15, 15]);
 });

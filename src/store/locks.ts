@@ -93,10 +93,22 @@ export class Mutexes {
   }
 }
 
-/** memcached's item lock table size: hashsize(10..13) by worker count (thread.c memcached_thread_init). */
+/** memcached's item lock table size: hashsize(10..15) by worker count (thread.c memcached_thread_init). */
 export function itemLockPower(numThreads: number): number {
   if (numThreads < 3) return 10;
   if (numThreads === 3) return 11;
   if (numThreads === 4) return 12;
-  return 13;
+  if (numThreads <= 10) return 13;
+  return numThreads <= 20 ? 14 : 15;
+}
+
+/**
+ * memcached refuses to start when the item lock table is not smaller than the hash table it guards (`-o
+ * hashpower` against `-t`; hashpowerInit 0 is the default 16): the message it prints, or null.
+ */
+export function lockTableRefusal(numThreads: number, hashpowerInit: number): string | null {
+  const power = itemLockPower(numThreads), hashpower = hashpowerInit || 16;
+  if (power < hashpower) return null;
+  return `Hash table power size (${hashpower}) cannot be equal to or less than item lock table (${power})\n` +
+    'Item lock table grows with `-t N` (worker threadcount)\nHash table grows with `-o hashpower=N` ';
 }
