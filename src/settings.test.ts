@@ -89,6 +89,9 @@ test('value checks with memcached\'s words and exit codes', () => {
   fails(['-I', '512'], 64, 'Item max size cannot be less than 1024 bytes.\n');
   fails(['-I', '2000m'], 64, 'Cannot set item size limit higher than 1/2 of memory max.\n');
   fails(['-m', '0'], 64, 'Cannot set item size limit higher than 1/2 of memory max.\n');
+  // memcached's (size_t)atoi(optarg) * 1024 * 1024: a negative -m wraps to nearly 2^64 and the server starts
+  assert.equal(run('-m', '-1').maxBytes, 2 ** 64 - 2 ** 20);
+  assert.equal(run('-m', '-5').maxBytes, 2 ** 64 - 5 * 2 ** 20);
   fails(['-I', '2000m', '-m', '8000'], 64, 'Cannot set item size limit higher than a gigabyte.\n');
   fails(['-p', '70000'], 64, 'ERROR: Invalid port number 70000.\n');
   fails(['-S', '-B', 'ascii'], 64, 'ERROR: You cannot allow the ASCII protocol while using SASL.\n');

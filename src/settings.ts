@@ -127,7 +127,11 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'U': s.udpPort = atoi(arg); st.udpSpecified = true; return null;
     case 'p': s.port = atoi(arg); st.tcpSpecified = true; return null;
     case 's': s.socketPath = arg; return null;
-    case 'm': s.maxBytes = atoi(arg) * MB; return null;
+    case 'm': { // memcached's ((size_t)atoi(optarg)) * 1024 * 1024: a negative count wraps to a huge limit
+      const n = atoi(arg);
+      s.maxBytes = n >= 0 ? n * MB : 2 ** 64 + n * MB;
+      return null;
+    }
     case 'M': s.evictToFree = false; return null;
     case 'c':
       s.maxConns = atoi(arg);

@@ -37,6 +37,10 @@ differential('stats extstore over binary: no such group (KEY_ENOENT)',
 // Line for line the same as memcached's (the settings differential masks nothing here).
 differential('stats settings: every line of memcached 1.6.18, in its order', ['stats settings\r\n']);
 
+// memcached's (size_t)atoi(optarg) * 1024 * 1024 wraps a negative -m to nearly 2^64: printed in all its digits
+differential('a negative -m is a limit of nearly 2^64 bytes, in stats and stats settings',
+  ['stats settings\r\n', 'stats\r\n', 'set a 0 0 1\r\nx\r\n', 'get a\r\n'], { args: ['-m', '-1'] });
+
 differential('stats after traffic: the counters memcached keeps, as it counts them', [
   'set a 0 0 1\r\nx\r\n', 'get a b\r\n', 'gets a\r\n', 'gat 10 a b\r\n', 'touch a 10\r\n', 'touch b 1\r\n',
   'cas a 0 0 1 1\r\ny\r\n', 'cas b 0 0 1 1\r\ny\r\n', 'set n 0 0 1\r\n1\r\n', 'incr n 1\r\n', 'decr n 1\r\n',

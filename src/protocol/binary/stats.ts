@@ -3,7 +3,7 @@
 // (src/protocol/text/stats.ts reportStats), framed here as packets. A cold path: strings are fine.
 
 import type { Conn } from '../../worker/conn.ts';
-import { reportStats, resetStats, SIZES_SWITCHES } from '../text/stats.ts';
+import { reportStats, resetStats, SIZES_SWITCHES, statValue } from '../text/stats.ts';
 import { Op, Status, BinState, putBinHeader, writeBinError } from './header.ts';
 
 const SUBCOMMANDS = ['items', 'slabs', 'sizes', 'sizes_enable', 'sizes_disable'];
@@ -33,7 +33,7 @@ function statsDetail(c: Conn, st: BinState, rest: string): void {
 
 /** One group of statistics as packets, then the end packet. */
 function statsAsPackets(c: Conn, st: BinState, group: string): void {
-  reportStats(c, group, (name, value) => statPacket(c, st, name, String(value)));
+  reportStats(c, group, (name, value) => statPacket(c, st, name, statValue(value)));
   if (!SIZES_SWITCHES.has(group)) statPacket(c, st, '', ''); // (memcached ends these two without it)
 }
 

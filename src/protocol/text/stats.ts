@@ -17,6 +17,15 @@ import { sizesDisable, sizesEnable } from '../../store/sizes.ts';
 import { watcherCount } from '../../logger/watcher.ts';
 
 export type Emit = (name: string, value: string | number) => void;
+
+/**
+ * A stat as memcached's %llu prints it: an integer past 2^53 (maxbytes of a negative -m, which memcached wraps
+ * to nearly 2^64) in all its digits, where JavaScript would print the shortest number that reads back the same.
+ */
+export function statValue(value: string | number): string {
+  if (typeof value === 'string') return value;
+  return value > Number.MAX_SAFE_INTEGER && Number.isInteger(value) ? BigInt(value).toString() : String(value);
+}
 const L = (s: string): Buffer => Buffer.from(s);
 const SUB = {
   reset: L('reset'), detail: L('detail'), on: L('on'), off: L('off'), dump: L('dump'), cachedump: L('cachedump'),
@@ -28,7 +37,7 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
     out.bytes(REPLY.STAT_SP);
     out.ascii(name);
     out.space();
-    out.ascii(typeof value === 'number' ? String(value) : value);
+    out.ascii(statValue(value));
     out.crlf();
   };
   if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
