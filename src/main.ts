@@ -19,8 +19,9 @@ import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
-import { strerrorOfSocket } from './errno.ts';
+import { strerrorOf, strerrorOfSocket } from './errno.ts';
 import { removePidFile, savePid } from './pid-file.ts';
+import { assumeIdentity } from './assume-identity.ts';
 import { slabClassTable } from './store/slabs.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
@@ -42,8 +43,9 @@ async function main(): Promise<void> {
   }
   for (const w of parsed.warnings) writeErr(w + '\n');
   const settings = parsed.settings;
+  if (settings.tls.enabled) await sslInit(settings); // the certificates are read as root, as memcached reads them
+  assumeIdentity(settings.user);
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
-  if (settings.tls.enabled) await sslInit(settings);
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
@@ -244,10 +246,16 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
 }
 
 /** MEMCACHED_PORT_FILENAME: memcached writes "<TCP|UDP> INET: <port>" lines via a .lck file. */
+/** MEMCACHED_PORT_FILENAME: written through <file>.lck; one that cannot be written is reported, and the server goes on. */
 function writePortFile(path: string, listeners: Listener[]): void {
   const lines = listeners.filter((l) => l.transport !== 'unix').map((l) => `${l.transport.toUpperCase()} ${l.family}: ${l.port}\n`);
-  fs.writeFileSync(`${path}.lck`, lines.join(''));
-  fs.renameSync(`${path}.lck`, path);
+  try {
+    fs.writeFileSync(`${path}.lck`, lines.join(''));
+  } catch (err) {
+    writeErr(`Failed to open "${path}.lck": ${strerrorOf(err)}\n`);
+    return;
+  }
+  try { fs.renameSync(`${path}.lck`, path); } catch { /* memcached's rename is unchecked too */ }
 }
 
 await main();

@@ -40,7 +40,7 @@ export type Settings = {
   useCas: boolean;           // !-C
   shutdownEnabled: boolean;  // -A
   verbose: number;           // -v count
-  user: string | null;       // -u, accepted, no identity change
+  user: string | null;       // -u: the identity a server started as root takes on (assume-identity.ts)
   sasl: boolean;             // -S
   authFile: string | null;   // -Y
   pidFile: string | null;    // -P

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { commandFor, memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
+import { commandFor, freePort, memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 
 const servers: Server[] = [];
@@ -385,6 +385,51 @@ for (const kind of kindsFor()) {
         c.end();
       } finally { await lost.stop(); }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** A user's uid from the passwd database (getent), or null. */
+function uidOf(user: string): number | null {
+  const r = spawnSync('getent', ['passwd', user], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.split(':')[2]) : null;
+}
+
+function uidOfProcess(pid: number): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
+for (const kind of kindsFor()) {
+  test(`-u: started as root, the server takes on the user's identity before it opens its port file [${kind}]`, async () => {
+    const root = process.getuid?.() === 0;
+    const nobody = uidOf('nobody');
+    assert.ok(nobody !== null, 'the passwd database has nobody');
+    // no such user: memcached's EX_NOUSER as root; anyone else's -u is ignored
+    const [cmd, argv] = commandFor(kind, ['-u', 'no-such-user-here', '-p', '0', '-U', '0']);
+    const refused = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: root ? 10_000 : 3_000 });
+    if (root) assert.deepEqual([refused.status, refused.stderr], [67, "can't find the user no-such-user-here to switch to\n"]);
+    else assert.equal(refused.status, null, 'not root: -u is ignored and the server runs');
+
+    // as nobody the port file in root's private directory cannot be written: said, and the server goes on
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-user-'));
+    const port = await freePort();
+    const [cmd2, argv2] = commandFor(kind, ['-u', 'nobody', '-p', String(port), '-U', '0', '-t', '1']);
+    const child = spawn(cmd2, argv2, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, MEMCACHED_PORT_FILENAME: join(dir, 'ports') } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    try {
+      let c: Client | null = null;
+      for (let i = 0; i < 250 && c === null; i++) c = await Client.connect(port).catch(async () => { await sleep(20); return null; });
+      assert.ok(c !== null, `${kind} -u nobody serves: ${err}`);
+      assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      c.end();
+      assert.equal(uidOfProcess(child.pid ?? 0), root ? nobody : process.getuid?.());
+      if (root) assert.equal(err, `Failed to open "${join(dir, 'ports')}.lck": Permission denied\n`);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
       rmSync(dir, { recursive: true, force: true });
     }
   });
