@@ -30,6 +30,7 @@ import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
+import type { CertFiles } from './tls/secure-context.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
 const CONN_TABLE_HEADROOM = 64;
@@ -43,8 +44,9 @@ async function main(): Promise<void> {
   }
   for (const w of parsed.warnings) writeErr(w + '\n');
   const settings = parsed.settings;
-  if (settings.tls.enabled) await sslInit(settings); // the certificates are read as root, as memcached reads them
-  assumeIdentity(settings.user);
+  const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
+  // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
+  if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
   const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
   const workers = await startWorkers(settings, (thread) => ({
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
-    tlsSessionCache,
+    tlsSessionCache, tlsFiles,
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab, settings.threads), workers);
@@ -128,7 +130,7 @@ const DAEMON_READY_FD = 3;
  * could not start (memcached's parent is gone by then too, and exited 0).
  */
 function daemonize(verbose: boolean): 'daemon' | 'starter' {
-  if (process.env[DAEMON_CHILD] === '1') { process.on('SIGHUP', () => {}); return 'daemon'; }
+  if (isDaemonChild()) { process.on('SIGHUP', () => {}); return 'daemon'; }
   const io = verbose ? 'inherit' : 'ignore';
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true, stdio: [io, io, io, 'pipe'], env: { ...process.env, [DAEMON_CHILD]: '1' },
@@ -142,9 +144,11 @@ function daemonize(verbose: boolean): 'daemon' | 'starter' {
   return 'starter';
 }
 
+function isDaemonChild(): boolean { return process.env[DAEMON_CHILD] === '1'; }
+
 /** The daemon listens: its starter may exit. */
 function daemonReady(): void {
-  if (process.env[DAEMON_CHILD] !== '1') return;
+  if (!isDaemonChild()) return;
   try {
     fs.writeSync(DAEMON_READY_FD, 'ready\n');
     fs.closeSync(DAEMON_READY_FD);
@@ -198,12 +202,14 @@ function restartSettingsOf(s: Settings): RestartSettings {
  * memcached's ssl_init: the certificates, then the cipher list; either failing ends the start (EX_USAGE).
  * TLS's modules are loaded only here, with -Z.
  */
-async function sslInit(settings: Settings): Promise<void> {
-  const { loadServerCertificates } = await import('./tls/secure-context.ts');
-  const loaded = loadServerCertificates(settings.tls);
-  if (!('error' in loaded)) return;
+/** memcached's ssl_init: the certificates load, or the start ends. The files read, for the workers (CertFiles). */
+async function sslInit(settings: Settings): Promise<CertFiles> {
+  const { loadServerCertificates, readCertFiles } = await import('./tls/secure-context.ts');
+  const files = readCertFiles(settings.tls);
+  const loaded = loadServerCertificates(settings.tls, undefined, files);
+  if (!('error' in loaded)) return files;
   writeErr(loaded.error + '\n');
-  process.exit(64);
+  return process.exit(64);
 }
 
 /** The -l entries; a bad one ends the start as memcached's server_sockets does (EX_OSERR). */

@@ -417,6 +417,7 @@ for (const kind of kindsFor()) {
     const [cmd2, argv2] = commandFor(kind, ['-u', 'nobody', '-p', String(port), '-U', '0', '-t', '1']);
     const child = spawn(cmd2, argv2, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, MEMCACHED_PORT_FILENAME: join(dir, 'ports') } });
+    const exited = new Promise((r) => child.once('exit', r));
     let err = '';
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     try {
@@ -429,7 +430,7 @@ for (const kind of kindsFor()) {
       if (root) assert.equal(err, `Failed to open "${join(dir, 'ports')}.lck": Permission denied\n`);
     } finally {
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -4,17 +4,17 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { constants as cryptoConstants } from 'node:crypto';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Client } from './support/client.ts';
-import { commandFor, freePort, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
+import { commandFor, freePort, REPO_ROOT, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor } from './support/spec.ts';
 import { mulberry32 } from './support/rng.ts';
 import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
@@ -189,6 +189,40 @@ test('refresh_certs: new connections get the new certificate; a failed refresh s
     before: 'first', refreshed: 'OK\r\n', after: ['second', 'second', 'second'],
     failed: 'Error loading the key: <dir>/key.pem : error:1E08010C:DECODER routines::unsupported\r\n', still: 'second',
   }));
+});
+
+test('-u: a key only root may read is read before the switch and serves; refresh_certs, as the new user, cannot read it', async () => {
+  const root = process.getuid?.() === 0;
+  const seen = await acrossKinds(async (kind) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-user-'));
+    const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
+    copyFileSync(CERT, cert);
+    copyFileSync(KEY, key);
+    chmodSync(dir, 0o755);
+    chmodSync(key, 0o600);
+    const port = await freePort(); // no port file: nobody could not write one in our private directory
+    const [cmd, argv] = commandFor(kind, ['-u', 'nobody', '-t', '2', '-p', String(port), '-Z', '-o', `ssl_chain_cert=${cert},ssl_key=${key}`]);
+    const env = { ...process.env };
+    delete env.MEMCACHED_PORT_FILENAME;
+    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore', env });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      let version = '';
+      for (let i = 0; i < 250 && version === ''; i++) {
+        version = await overTls(port, 'version\r\n', '\r\n').catch(async () => { await sleep(20); return ''; });
+      }
+      const refresh = (await overTls(port, 'refresh_certs\r\n', '\r\n')).replace(dir, '<dir>');
+      return { version, refresh, again: await overTls(port, 'version\r\n', '\r\n') };
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  assert.deepEqual(seen, {
+    version: 'VERSION 1.6.18\r\n', again: 'VERSION 1.6.18\r\n',
+    refresh: root ? 'Error loading the key: <dir>/key.pem : error:8000000D:system library::Permission denied\r\n' : 'OK\r\n',
+  });
 });
 
 test('refresh_certs without -Z: memcached built with TLS says it is not enabled', async () => {

@@ -9,6 +9,7 @@ import { Ctl } from '../server-ctl.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import type { TlsSettings } from '../settings/tls-settings.ts';
 import { loadServerCertificates } from './secure-context.ts';
+import type { CertFiles } from './secure-context.ts';
 import { sessionsIssued } from './new-sessions.ts';
 import { SessionCache } from './session-cache.ts';
 import type { TlsListener } from './tls-io.ts';
@@ -22,14 +23,14 @@ export class WorkerCertificates implements TlsListener {
   /** With ssl_session_cache: what each TLS socket takes as its server, for the sessions every worker shares. */
   readonly sessionServer: net.Server | null;
 
-  /** Loaded at the worker's start: the main thread has just loaded the same files without error. */
-  constructor(settings: TlsSettings, ctl: ServerCtl, ticketKeys: Uint8Array, sessionCache: SharedArrayBuffer | null) {
+  /** Loaded at the worker's start from the files as the main thread read them, and loaded without error. */
+  constructor(settings: TlsSettings, ctl: ServerCtl, ticketKeys: Uint8Array, sessionCache: SharedArrayBuffer | null, files: CertFiles) {
     this.settings = settings;
     this.ctl = ctl;
     this.sessionServer = sessionCache !== null ? new SessionCache(sessionCache).sessionServer() : null;
     this.ticketKeys = Buffer.from(ticketKeys);
     this.generation = ctl.get(Ctl.certGeneration);
-    const r = loadServerCertificates(settings, this.ticketKeys);
+    const r = loadServerCertificates(settings, this.ticketKeys, files);
     if ('error' in r) throw new Error(r.error);
     this.current = r.context;
   }

@@ -12,6 +12,12 @@ import { SSL_FILETYPE_ASN1, SSL_FILETYPE_PEM } from '../settings/tls-settings.ts
 import type { TlsSettings } from '../settings/tls-settings.ts';
 
 export type CertLoad = { context: tls.SecureContext } | { error: string };
+/**
+ * The files -Z names as the main thread read them at start, by path: the workers build their first contexts
+ * from these, since a server started as root with -u can no longer read a key only root may read (memcached
+ * reads it once, before it switches). `refresh_certs` reads the files again, as whoever the server now is.
+ */
+export type CertFiles = ReadonlyMap<string, Uint8Array>;
 
 const MIN_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 // OpenSSL's reasons, as ERR_error_string_n prints them (OpenSSL 3, which Debian's memcached links)
@@ -30,12 +36,20 @@ const CERT_BLOCK = /-----BEGIN (?:TRUSTED |X509 )?CERTIFICATE-----/;
  * context of the server takes the same session ticket keys, as memcached's one SSL_CTX has one set:
  * a client resumes its session whichever worker its next connection lands on.
  */
-export function loadServerCertificates(t: TlsSettings, ticketKeys?: Buffer): CertLoad {
+export function loadServerCertificates(t: TlsSettings, ticketKeys?: Buffer, files?: CertFiles): CertLoad {
+  const readFile = (path: string | null): Buffer | { error: string } => {
+    const held = path !== null ? files?.get(path) : undefined;
+    return held !== undefined ? Buffer.from(held) : readFromDisk(path);
+  };
+  const readPem = (path: string | null): string | { error: string } => {
+    const bytes = readFile(path);
+    return Buffer.isBuffer(bytes) ? bytes.toString('latin1') : bytes;
+  };
   const chain = readPem(t.chainCert);
   if (typeof chain !== 'string') return { error: `Error loading the certificate chain: ${shown(t.chainCert)} : ${chain.error}` };
   const leaf = firstCertificate(chain);
   if (typeof leaf === 'string') return { error: `Error loading the certificate chain: ${shown(t.chainCert)} : ${leaf}` };
-  const key = readKey(t.key, t.keyFormat, leaf);
+  const key = readKey(readFile, t.key, t.keyFormat, leaf);
   if ('error' in key) return { error: `Error loading the key: ${shown(t.key)} : ${key.error}` };
   let ca: string | undefined;
   if (t.caCert !== null) {
@@ -78,12 +92,17 @@ function contextOptions(t: TlsSettings, chain: string, key: string, ca: string |
 /** glibc's printf("%s", NULL). */
 function shown(path: string | null): string { return path ?? '(null)'; }
 
-function readPem(path: string | null): string | { error: string } {
-  const bytes = readFile(path);
-  return Buffer.isBuffer(bytes) ? bytes.toString('latin1') : bytes;
+/** The files a successful load read, for the workers' first contexts (CertFiles). */
+export function readCertFiles(t: TlsSettings): CertFiles {
+  const files = new Map<string, Uint8Array>();
+  for (const path of [t.chainCert, t.key, t.caCert]) {
+    const bytes = path !== null ? readFromDisk(path) : null;
+    if (path !== null && Buffer.isBuffer(bytes)) files.set(path, bytes);
+  }
+  return files;
 }
 
-function readFile(path: string | null): Buffer | { error: string } {
+function readFromDisk(path: string | null): Buffer | { error: string } {
   if (path === null) return { error: systemError(EFAULT, strerror(EFAULT)) };
   try {
     return fs.readFileSync(path);
@@ -110,7 +129,9 @@ function firstCertificate(pem: string): X509Certificate | string {
 }
 
 /** The private key (PEM or DER, as ssl_keyformat says) as PEM, checked against the certificate. */
-function readKey(path: string | null, format: number, leaf: X509Certificate): { pem: string } | { error: string } {
+function readKey(
+  readFile: (path: string | null) => Buffer | { error: string }, path: string | null, format: number, leaf: X509Certificate,
+): { pem: string } | { error: string } {
   if (format !== SSL_FILETYPE_PEM && format !== SSL_FILETYPE_ASN1) return { error: BAD_FILETYPE };
   const bytes = readFile(path);
   if (!Buffer.isBuffer(bytes)) return bytes;

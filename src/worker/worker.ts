@@ -21,6 +21,7 @@ import { maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
 import type { PeerName } from './handle-io.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { openTlsIo } from '../tls/tls-io.ts';
+import type { CertFiles } from '../tls/secure-context.ts';
 import type { Protocol } from '../settings.ts';
 import { acceptHandles, socketOf } from '../accept.ts';
 import { G } from '../store/layout.ts';
@@ -40,6 +41,8 @@ export type WorkerInit = {
   tlsTicketKeys: Uint8Array | null;
   /** -Z with -o ssl_session_cache: the session cache every worker's TLS sockets share (tls/session-cache.ts). */
   tlsSessionCache: SharedArrayBuffer | null;
+  /** -Z: the certificate files as the main thread read them at start, before -u (tls/secure-context.ts). */
+  tlsFiles: CertFiles | null;
 };
 
 /** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
@@ -74,7 +77,8 @@ const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new
 let openTls: typeof openTlsIo | null = null;
 if (init.tlsTicketKeys !== null) {
   const [{ WorkerCertificates }, tlsIo] = await Promise.all([import('../tls/certificates.ts'), import('../tls/tls-io.ts')]);
-  ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys, init.tlsSessionCache);
+  ctx.certificates = new WorkerCertificates(init.settings.tls, ctx.ctl, init.tlsTicketKeys, init.tlsSessionCache,
+    init.tlsFiles ?? new Map());
   openTls = tlsIo.openTlsIo;
 }
 const pool = new ConnPool(ctx);
