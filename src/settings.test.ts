@@ -46,6 +46,15 @@ test('short, clustered, attached and long forms', () => {
   assert.equal(run('-m', '64m').maxBytes, 64 * 1048576, 'atoi stops at the junk, as memcached');
 });
 
+test('-l arguments join as memcached\'s settings.inter: one already part of the list is skipped, a comma means several', () => {
+  const udp = (...argv: string[]): [string[], number] => { const s = run('-t', '4', ...argv); return [s.listen, s.numThreadsPerUdp]; };
+  assert.deepEqual(udp('-l', '127.0.0.1'), [['127.0.0.1'], 4]);
+  assert.deepEqual(udp('-l', '10.0.0.1', '-l', '10.0.0.2'), [['10.0.0.1', '10.0.0.2'], 1]);
+  assert.deepEqual(udp('-l', '127.0.0.1,127.0.0.1'), [['127.0.0.1'], 1], 'a comma, even between the same address');
+  assert.deepEqual(udp('-l', '127.0.0.1', '-l', ''), [['127.0.0.1'], 4], 'the empty string is in every list');
+  assert.deepEqual(udp('-l', '127.0.0.1', '-l', '27.0.0.1'), [['127.0.0.1'], 4], 'strstr: inside one given before');
+});
+
 test('-N is checked as memcached checks it: more than 0, no more than -t', () => {
   assert.equal(run('-t', '4', '-N', '2').napiIds, 2);
   assert.equal(run('-t', '4').napiIds, 0);

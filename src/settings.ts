@@ -111,6 +111,8 @@ type ParseState = {
   udpSpecified: boolean;
   slabChunkChanged: boolean;
   slabSizesUnparsed: string | null;
+  /** memcached's settings.inter: the -l arguments joined with commas, each skipped when already a substring. */
+  inter: string | null;
 };
 
 function exit(code: number, stderr: string, stdout = ''): Exit {
@@ -141,7 +143,7 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'V': return exit(0, '', versionLine());
     case 'k': s.lockMemory = true; return null;
     case 'v': s.verbose++; return null;
-    case 'l': addListen(s, arg); return null;
+    case 'l': addListen(st, arg); return null;
     case 'r': s.enableCoredumps = true; return null;
     case 'R':
       s.reqsPerEvent = atoi(arg);
@@ -183,7 +185,15 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
 }
 
 /** -l: repeatable and comma-separated; memcached joins them with ',' and skips repeats. */
-function addListen(s: Settings, arg: string): void {
+/**
+ * memcached's -l: appended to settings.inter after a comma, unless the argument is already part of it (strstr,
+ * so an address inside one given before is skipped too); a list with a comma is several interfaces, which
+ * gives each UDP port one worker (num_threads_per_udp).
+ */
+function addListen(st: ParseState, arg: string): void {
+  const s = st.s;
+  if (st.inter !== null && st.inter.includes(arg)) return;
+  st.inter = st.inter === null ? arg : `${st.inter},${arg}`;
   if (!s.listenSpecified) { s.listen = []; s.listenSpecified = true; }
   for (const one of arg.split(',')) if (!s.listen.includes(one)) s.listen.push(one);
 }
@@ -471,7 +481,7 @@ function validate(st: ParseState): Exit | null {
     ?? (st.slabSizesUnparsed !== null ? parseSlabSizes(st, st.slabSizesUnparsed) : null)
     ?? checkLru(st);
   if (r) return r;
-  st.s.numThreadsPerUdp = st.s.listen.length > 1 ? 1 : st.s.threads;
+  st.s.numThreadsPerUdp = st.inter !== null && st.inter.includes(',') ? 1 : st.s.threads;
   return checkAuth(st) ?? checkPorts(st) ?? checkTls(st);
 }
 
@@ -494,7 +504,7 @@ function checkTls(st: ParseState): Exit | null {
 export function parseSettings(argv: string[], env: Record<string, string | undefined>): ParseOutcome {
   const st: ParseState = {
     s: defaultSettings(), warnings: [], protocolSpecified: false, tcpSpecified: false,
-    udpSpecified: false, slabChunkChanged: false, slabSizesUnparsed: null,
+    udpSpecified: false, slabChunkChanged: false, slabSizesUnparsed: null, inter: null,
   };
   st.s.portFilename = env.MEMCACHED_PORT_FILENAME ?? null;
   for (const o of getoptLong(argv, 'cachalot')) {
