@@ -75,6 +75,11 @@ async function main(): Promise<void> {
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab, settings.threads), workers);
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
+    if (err instanceof ListenError && err.transport === 'UNIX') { // server_socket_unix's perror, then main's vperror
+      const why = strerrorOfSocket(err);
+      writeErr(`bind(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${why}\n`);
+      return process.exit(71);
+    }
     // memcached's vperror after server_sockets: the -l list when one was given, else the port
     const where = settings.listenSpecified ? `one of interface(s) ${settings.listen.join(',')}`
       : err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
@@ -252,6 +252,42 @@ test('the unix socket (-s) serves the same protocol', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const kind of kindsFor()) {
+  test(`-s binds as memcached does: a stale socket replaced, another file kept, a long path cut, an empty one abstract [${kind}]`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-sun-'));
+    const serve = async (given: string, reach: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+      const [cmd, argv] = commandFor(kind, ['-s', given, '-t', '1']);
+      const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        const c = await connectWhenListening(reach);
+        assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n', `-s "${given}"`);
+        c.end();
+      } finally {
+        child.kill(signal);
+        await exited;
+      }
+    };
+    try {
+      const file = join(dir, 'file');
+      writeFileSync(file, 'keep');
+      const [cmd, argv] = commandFor(kind, ['-s', file]);
+      const refused = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+      assert.deepEqual([refused.status, refused.stderr],
+        [71, `bind(): Address already in use\nfailed to listen on UNIX socket: ${file}: Address already in use\n`]);
+      assert.equal(readFileSync(file, 'utf8'), 'keep', 'a file that is not a socket is not removed');
+      const sock = join(dir, 'mc.sock');
+      await serve(sock, sock, 'SIGKILL'); // leaves its socket file behind
+      await serve(sock, sock);
+      const long = join(dir, 'x'.repeat(120)); // sun_path holds 107 bytes and a NUL
+      await serve(long, Buffer.from(long).subarray(0, 107).toString());
+      await serve('', '\0'.repeat(108));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a connection the server closes gets its queued replies first (shutdown, then close)', { timeout: 30_000 }, async () => {
   // memcached writes a reply out before it reads the next command, so a client that pipelines a get and

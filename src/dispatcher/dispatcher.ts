@@ -145,8 +145,12 @@ export class Dispatcher {
    * (the kernel gives each connection to one of them); each worker applies -c itself.
    */
   private async listenUnix(path: string): Promise<void> {
-    const fd = await askWorker(this.workers[0], { type: 'listen-unix', path, mask: this.settings.socketMask });
-    for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
+    try {
+      const fd = await askWorker(this.workers[0], { type: 'listen-unix', path, mask: this.settings.socketMask });
+      for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
+    } catch (err) {
+      throw new ListenError('UNIX', 0, err);
+    }
   }
 
   /**

@@ -211,12 +211,37 @@ function listenUnix(listen: net.ListenOptions, mask: number | null): void {
   const answer = (fd: number, error: string): void =>
     port.postMessage({ type: 'unix-listening', fd, error } satisfies DispatcherMessage);
   server.on('error', (err: Error) => answer(-1, err.message));
-  server.listen(listen, () => {
-    if (mask !== null && listen.path) fs.chmodSync(listen.path, mask & 0o777);
-    const handle = (server as unknown as { _handle: { fd: number } | null })._handle;
-    answer(handle?.fd ?? -1, 'no listening fd');
-  });
+  const path = listen.path !== undefined ? sunPath(listen.path) : undefined;
+  if (path !== undefined) removeStaleSocket(path);
+  try {
+    server.listen({ ...listen, path }, () => {
+      if (mask !== null && path !== undefined && !path.startsWith('\0')) fs.chmodSync(path, mask & 0o777);
+      const handle = (server as unknown as { _handle: { fd: number } | null })._handle;
+      answer(handle?.fd ?? -1, 'no listening fd');
+    });
+  } catch (err) {
+    answer(-1, err instanceof Error ? err.message : String(err)); // a path Node refuses outright
+    return;
+  }
   unixServers.push(server);
+}
+
+/**
+ * The path memcached binds: sun_path as strncpy(sun_path, path, 107) leaves it in a zeroed sockaddr_un bound
+ * whole. A longer path is cut to 107 bytes; an empty one is the abstract name of 108 zero bytes.
+ */
+function sunPath(path: string): string {
+  if (path === '') return '\0'.repeat(108);
+  const bytes = Buffer.from(path);
+  return bytes.length > 107 ? bytes.subarray(0, 107).toString() : path;
+}
+
+/** A socket file a server before left behind goes; anything else at the path stays (bind then fails). */
+function removeStaleSocket(path: string): void {
+  if (path.startsWith('\0')) return; // abstract: no file
+  try {
+    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
+  } catch { /* not there, or not ours to remove: bind says */ }
 }
 
 const udpSockets: dgram.Socket[] = [];
@@ -304,10 +329,7 @@ function stopAll(): void {
 function onWorkerMessage(msg: WorkerMessage): void {
   if (isCqItem(msg)) { connNew(msg[0], msg[1], 'tcp', cqTls(msg), cqProtocol(msg)); return; }
   switch (msg.type) {
-    case 'listen-unix':
-      try { fs.unlinkSync(msg.path); } catch { /* not there: fine */ }
-      listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask);
-      break;
+    case 'listen-unix': listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask); break;
     case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
     case 'listen-udp': listenUdp(msg.host, msg.port, msg.first); break;
     case 'stop': stopAll(); break;
