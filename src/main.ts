@@ -12,7 +12,7 @@ import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, preallocationShortfall, Store } from './store/store.ts';
 import { lockTableRefusal } from './store/locks.ts';
-import type { StoreShared } from './store/store.ts';
+import type { StoreSettings, StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
 import type { RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
@@ -24,6 +24,7 @@ import { removePidFile, savePid } from './pid-file.ts';
 import { assumeIdentity } from './assume-identity.ts';
 import { slabClassTable } from './store/slabs.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
+import { nofileRefusal } from './dispatcher/fd-budget.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
 import type { ListenSpec } from './settings/listen-spec.ts';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) writeErr(w + '\n');
   const settings = parsed.settings;
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
+  const nofile = nofileRefusal(settings.maxConns);
+  if (nofile !== null) { writeErr(nofile + '\n'); process.exit(71); } // EX_OSERR
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
   if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
   if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
   const lockRefusal = lockTableRefusal(settings.threads, settings.hashpowerInit); // memcached_thread_init's check
   if (lockRefusal !== null) { writeErr(lockRefusal + '\n'); process.exit(1); }
-  const storeShared = createStore(storeSettings);
+  const storeShared = createStoreOrExit(storeSettings);
   if (settings.verbose > 1) writeErr(slabClassTable(storeShared.classSizes, storeSettings.slabPageSize));
   warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
@@ -150,6 +153,20 @@ function daemonize(verbose: boolean): 'daemon' | 'starter' {
 }
 
 function isDaemonChild(): boolean { return process.env[DAEMON_CHILD] === '1'; }
+
+/**
+ * The store's shared memory, with a row per thread for its statistics and log: a -t too large for that is
+ * memcached's failed calloc of its thread descriptors (exit 1), not a stack trace.
+ */
+function createStoreOrExit(s: StoreSettings): StoreShared {
+  try {
+    return createStore(s);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    writeErr("Can't allocate thread descriptors: Cannot allocate memory\n");
+    return process.exit(1);
+  }
+}
 
 /** The daemon listens: its starter may exit. */
 function daemonReady(): void {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { commandFor, freePort, memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server } from './support/server.ts';
+import { commandFor, freePort, memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 
 const servers: Server[] = [];
@@ -521,10 +521,35 @@ test('-Y with -U is refused, as memcached refuses ascii authentication over UDP'
   assert.equal(err, 'Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
 });
 
+/** How a start under `ulimit -n <nofile>` ended: its status and stderr (a server that runs is stopped: null). */
+function startUnderUlimit(kind: ServerKind, nofile: number, args: string[]): [number | null, string] {
+  const [cmd, argv] = commandFor(kind, args);
+  const line = `ulimit -n ${nofile}; exec ${[cmd, ...argv].map((a) => `'${a}'`).join(' ')}`;
+  const r = spawnSync('bash', ['-c', line], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 5_000 });
+  return [r.status, r.stderr];
+}
+
+test('-c past the descriptors the kernel would give and -t past memory are refused with memcached\'s words', () => {
+  const seen = new Map<ServerKind, Array<[number | null, string]>>();
+  for (const kind of kindsFor()) {
+    // memcached sets RLIMIT_NOFILE to -c: past fs.nr_open no process may; past the hard limit only one with
+    // CAP_SYS_RESOURCE (whichever this machine gives, both servers must agree)
+    const tooMany: [number | null, string] = [71, 'failed to set rlimit for open files. Try starting as root or requesting smaller maxconns value.\n'];
+    assert.deepEqual(startUnderUlimit(kind, 200, ['-c', '2147483647']), tooMany, kind);
+    const pastHard = startUnderUlimit(kind, 200, ['-c', '201', '-t', '1']);
+    assert.ok(pastHard[0] === null || pastHard[0] === 71, `${kind}: ${pastHard}`);
+    const threads = startUnderUlimit(kind, 20_000, ['-t', '2147483647']);
+    assert.deepEqual(threads, [1, 'WARNING: Setting a high number of workerthreads is not recommended.\n' +
+      " Set this value to the number of cores in your machine or less.\nCan't allocate thread descriptors: Cannot allocate memory\n"], kind);
+    seen.set(kind, [pastHard]);
+  }
+  if (seen.has('memcached')) assert.deepEqual(seen.get('cachalot'), seen.get('memcached'));
+});
+
 test('out of file descriptors: stop listening, count it, resume when connections close', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-emfile-'));
   const portFile = join(dir, 'ports');
-  const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" ${serverNodeArgs(REPO_ROOT).map((a) => `'${a}'`).join(' ')} -p -1 -l 127.0.0.1 -t 2 -c 1000`],
+  const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" ${serverNodeArgs(REPO_ROOT).map((a) => `'${a}'`).join(' ')} -p -1 -l 127.0.0.1 -t 2 -c 100`],
     { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
   try {
     let port = 0;

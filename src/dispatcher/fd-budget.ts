@@ -8,14 +8,42 @@ import fs from 'node:fs';
 
 const HEADROOM = 16;
 
-/** The soft "Max open files" limit, or Infinity where /proc does not say. */
-function softNofileLimit(): number {
+/** The soft (or hard) "Max open files" limit, or Infinity where /proc does not say. */
+function nofileLimit(which: 'soft' | 'hard' = 'soft'): number {
   try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-    return m === null || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+    const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    const v = m?.[which === 'soft' ? 1 : 2];
+    return v === undefined || v === 'unlimited' ? Infinity : Number(v);
   } catch {
     return Infinity;
   }
+}
+
+const CAP_SYS_RESOURCE = 24;
+
+/**
+ * memcached sets RLIMIT_NOFILE, soft and hard, to -c at start, and stops when the kernel refuses: past the
+ * hard limit, unless the process may raise it (CAP_SYS_RESOURCE, root's outside a container), and then past
+ * fs.nr_open. Node cannot set the limit; Cachalot refuses what memcached's setrlimit would, with its message
+ * (exit 71), or returns null.
+ */
+export function nofileRefusal(maxConns: number): string | null {
+  const ceiling = mayRaiseLimits() ? readNumber('/proc/sys/fs/nr_open') : nofileLimit('hard');
+  if (!(maxConns > ceiling)) return null;
+  return 'failed to set rlimit for open files. Try starting as root or requesting smaller maxconns value.';
+}
+
+function mayRaiseLimits(): boolean {
+  try {
+    const m = /^CapEff:\s+([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(CAP_SYS_RESOURCE)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+function readNumber(file: string): number {
+  try { return Number(fs.readFileSync(file, 'utf8')); } catch { return Infinity; }
 }
 
 function openFds(): number {
@@ -24,5 +52,5 @@ function openFds(): number {
 
 /** Connections that fit, measured now (call once every thread and listener is up). */
 export function connectionFdBudget(): number {
-  return Math.max(1, softNofileLimit() - openFds() - HEADROOM);
+  return Math.max(1, nofileLimit() - openFds() - HEADROOM);
 }
