@@ -90,6 +90,8 @@ test('value checks with memcached\'s words and exit codes', () => {
   fails(['-t', '0'], 1, 'Number of threads must be greater than 0\n');
   fails(['-c', '0'], 1, 'Maximum connections must be greater than 0\n');
   fails(['-f', '1'], 1, 'Factor must be greater than 1\n');
+  fails(['-f', 'nan'], 1, 'Factor must be greater than 1\n'); // memcached lets NaN through, then crashes
+  assert.equal(run('-f', 'inf').factor, Infinity, 'strtod reads inf');
   fails(['-n', '0'], 1, 'Chunk size must be greater than 0\n');
   fails(['-R', '0'], 1, 'Number of requests per event must be greater than 0\n');
   fails(['-R', '-1'], 1, 'Number of requests per event must be greater than 0\n'); // memcached starts, then answers nothing

@@ -157,7 +157,8 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'f':
       s.factor = atof(arg);
       s.slabConfig = arg;
-      return s.factor <= 1.0 ? fail1('Factor must be greater than 1') : null;
+      // memcached's check lets NaN through (and then crashes): refused here with its words
+      return !(s.factor > 1.0) ? fail1('Factor must be greater than 1') : null;
     case 'n':
       s.chunkSizeMin = atoi(arg);
       return s.chunkSizeMin === 0 ? fail1('Chunk size must be greater than 0') : null;

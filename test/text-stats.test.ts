@@ -37,6 +37,11 @@ differential('stats extstore over binary: no such group (KEY_ENOENT)',
 // Line for line the same as memcached's (the settings differential masks nothing here).
 differential('stats settings: every line of memcached 1.6.18, in its order', ['stats settings\r\n']);
 
+// strtod takes "inf": every size times it is past slab_chunk_max, so one class holds every item; %.2f prints inf
+differential('-f inf: one slab class of slab_chunk_max chunks, and growth_factor inf',
+  ['stats settings\r\n', 'set a 0 0 1\r\nx\r\n', `set b 0 0 5000\r\n${'b'.repeat(5000)}\r\n`, 'get a b\r\n', 'stats slabs\r\n'],
+  { args: ['-f', 'inf'] });
+
 // memcached's (size_t)atoi(optarg) * 1024 * 1024 wraps a negative -m to nearly 2^64: printed in all its digits
 differential('a negative -m is a limit of nearly 2^64 bytes, in stats and stats settings',
   ['stats settings\r\n', 'stats\r\n', 'set a 0 0 1\r\nx\r\n', 'get a\r\n'], { args: ['-m', '-1'] });

@@ -15,6 +15,8 @@ export function atoi(s: string): number {
 
 /** atof: the longest decimal prefix (strtod), 0 when there is none. */
 export function atof(s: string): number {
+  const special = /^\s*([+-]?)(inf(inity)?|nan)/i.exec(s); // strtod's words for the values that are not numbers
+  if (special !== null) return special[2].toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity;
   const m = /^[\s]*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(s);
   return m ? Number(m[0].trim()) : 0;
 }

@@ -32,6 +32,12 @@ const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii:
  * (extstore and TLS compiled in: the extstore lines show memcached's defaults, since Cachalot has
  * none), so `stats settings` compares line for line with a real memcached.
  */
+/** printf's %.2f: inf, -inf and nan as C spells them (a -f of "inf" is taken, as strtod takes it). */
+function fixed2(n: number): string {
+  if (Number.isFinite(n)) return n.toFixed(2);
+  return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
+}
+
 export function reportSettings(
   s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
 ): void {
@@ -46,7 +52,7 @@ export function reportSettings(
   emit('domain_socket', s.socketPath ?? 'NULL');
   emit('umask', s.socketMask.toString(8));
   emit('shutdown_command', yesNo(s.shutdownEnabled));
-  emit('growth_factor', s.factor.toFixed(2));
+  emit('growth_factor', fixed2(s.factor));
   emit('chunk_size', s.chunkSizeMin);
   emit('num_threads', s.threads);
   emit('num_threads_per_udp', s.numThreadsPerUdp);
@@ -70,7 +76,7 @@ function reportSettingsExtended(
   emit('slab_reassign', yesNo(s.slabReassign));
   const st: StoreLiveSettings = live.store ?? s;
   emit('slab_automove', st.slabAutomove);
-  emit('slab_automove_ratio', st.slabAutomoveRatio.toFixed(2));
+  emit('slab_automove_ratio', fixed2(st.slabAutomoveRatio));
   emit('slab_automove_window', s.slabAutomoveWindow);
   emit('slab_chunk_max', s.slabChunkMax);
   emit('lru_crawler', yesNo(st.lruCrawler));
@@ -84,8 +90,8 @@ function reportSettingsExtended(
   emit('lru_segmented', yesNo(st.lruSegmented));
   emit('hot_lru_pct', st.hotLruPct);
   emit('warm_lru_pct', st.warmLruPct);
-  emit('hot_max_factor', st.hotMaxFactor.toFixed(2));
-  emit('warm_max_factor', st.warmMaxFactor.toFixed(2));
+  emit('hot_max_factor', fixed2(st.hotMaxFactor));
+  emit('warm_max_factor', fixed2(st.warmMaxFactor));
   emit('temp_lru', yesNo(st.tempLru));
   emit('temporary_ttl', st.temporaryTtl >>> 0);
   emit('idle_timeout', s.idleTimeout);
@@ -110,7 +116,7 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
     ['ext_low_ttl', ext('ext_low_ttl', 0)], ['ext_recache_rate', ext('ext_recache_rate', 2000)],
     ['ext_wbuf_size', 4194304], ['ext_compact_under', ext('ext_compact_under', 0)],
     ['ext_drop_under', ext('ext_drop_under', 0)], ['ext_max_sleep', ext('ext_max_sleep', 1000000)],
-    ['ext_max_frag', (live.ext?.maxFrag ?? 0.8).toFixed(2)], ['slab_automove_freeratio', '0.010'],
+    ['ext_max_frag', fixed2(live.ext?.maxFrag ?? 0.8)], ['slab_automove_freeratio', '0.010'],
     ['ext_drop_unread', ext('ext_drop_unread', 0) !== 0 ? 'yes' : 'no'],
     ['ssl_enabled', yesNo(tls.enabled)], ['ssl_chain_cert', tls.chainCert ?? '(null)'], ['ssl_key', tls.key ?? '(null)'],
     ['ssl_verify_mode', tls.verifyMode], ['ssl_keyformat', tls.keyFormat], ['ssl_ciphers', tls.ciphers ?? 'NULL'],
