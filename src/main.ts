@@ -77,16 +77,18 @@ async function main(): Promise<void> {
   }));
   const maintainer = startMaintainer(storeShared);
   const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab, settings.threads), workers);
+  if (settings.socketPath === null && settings.port < -1) {
+    // memcached's getaddrinfo takes port -1 as 0 (any free port); any other negative port names no service
+    writeErr(`getaddrinfo(): Servname not supported for ai_socktype\nfailed to listen on ${listenWhere(settings, null)}: Success\n`);
+    process.exit(71);
+  }
   const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     if (err instanceof ListenError && err.transport === 'UNIX') { // server_socket_unix's perror, then main's vperror
       const why = strerrorOfSocket(err);
       writeErr(`bind(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${why}\n`);
       return process.exit(71);
     }
-    // memcached's vperror after server_sockets: the -l list when one was given, else the port
-    const where = settings.listenSpecified ? `one of interface(s) ${settings.listen.join(',')}`
-      : err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
-    writeErr(`failed to listen on ${where}: ${strerrorOfSocket(err)}\n`);
+    writeErr(`failed to listen on ${listenWhere(settings, err)}: ${strerrorOfSocket(err)}\n`);
     return process.exit(71); // EX_OSERR
   });
   if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
@@ -166,6 +168,12 @@ function createStoreOrExit(s: StoreSettings): StoreShared {
     writeErr("Can't allocate thread descriptors: Cannot allocate memory\n");
     return process.exit(1);
   }
+}
+
+/** What memcached's vperror after server_sockets names: the -l list when one was given, else the port. */
+function listenWhere(settings: Settings, err: unknown): string {
+  if (settings.listenSpecified) return `one of interface(s) ${settings.listen.join(',')}`;
+  return err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
 }
 
 /** The daemon listens: its starter may exit. */

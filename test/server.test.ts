@@ -529,6 +529,15 @@ function startUnderUlimit(kind: ServerKind, nofile: number, args: string[]): [nu
   return [r.status, r.stderr];
 }
 
+test('-p of a negative port other than -1 names no service: memcached\'s getaddrinfo line, then its listen failure', () => {
+  for (const kind of kindsFor()) {
+    const [cmd, argv] = commandFor(kind, ['-p', '-5']); // after the harness's -p -1 (any free port) and -l 127.0.0.1
+    const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+    assert.deepEqual([r.status, r.stderr], [71, 'getaddrinfo(): Servname not supported for ai_socktype\n' +
+      'failed to listen on one of interface(s) 127.0.0.1: Success\n'], kind);
+  }
+});
+
 test('-c past the descriptors the kernel would give and -t past memory are refused with memcached\'s words', () => {
   const seen = new Map<ServerKind, Array<[number | null, string]>>();
   for (const kind of kindsFor()) {
