@@ -230,9 +230,8 @@ function restartSettingsOf(s: Settings): RestartSettings {
 
 /**
  * memcached's ssl_init: the certificates, then the cipher list; either failing ends the start (EX_USAGE).
- * TLS's modules are loaded only here, with -Z.
+ * TLS's modules are loaded only here, with -Z. Returns the files as read, for the workers (CertFiles).
  */
-/** memcached's ssl_init: the certificates load, or the start ends. The files read, for the workers (CertFiles). */
 async function sslInit(settings: Settings): Promise<CertFiles> {
   const { loadServerCertificates, readCertFiles } = await import('./tls/secure-context.ts');
   const files = readCertFiles(settings.tls);
@@ -281,8 +280,10 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.terminate()));
 }
 
-/** MEMCACHED_PORT_FILENAME: memcached writes "<TCP|UDP> INET: <port>" lines via a .lck file. */
-/** MEMCACHED_PORT_FILENAME: written through <file>.lck; one that cannot be written is reported, and the server goes on. */
+/**
+ * MEMCACHED_PORT_FILENAME: memcached writes "<TCP|UDP> INET: <port>" lines via a .lck file; one it cannot open
+ * is reported, and the server goes on.
+ */
 function writePortFile(path: string, listeners: Listener[]): void {
   const lines = listeners.filter((l) => l.transport !== 'unix').map((l) => `${l.transport.toUpperCase()} ${l.family}: ${l.port}\n`);
   try {
