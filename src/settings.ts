@@ -185,9 +185,8 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
   }
 }
 
-/** -l: repeatable and comma-separated; memcached joins them with ',' and skips repeats. */
 /**
- * memcached's -l: appended to settings.inter after a comma, unless the argument is already part of it (strstr,
+ * memcached's -l (repeatable and comma-separated): appended to settings.inter after a comma, unless the argument is already part of it (strstr,
  * so an address inside one given before is skipped too); a list with a comma is several interfaces, which
  * gives each UDP port one worker (num_threads_per_udp).
  */

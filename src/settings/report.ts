@@ -27,17 +27,17 @@ export type StoreLiveSettings = {
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' };
 
-/**
- * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
- * (extstore and TLS compiled in: the extstore lines show memcached's defaults, since Cachalot has
- * none), so `stats settings` compares line for line with a real memcached.
- */
 /** printf's %.2f: inf, -inf and nan as C spells them (a -f of "inf" is taken, as strtod takes it). */
 function fixed2(n: number): string {
   if (Number.isFinite(n)) return n.toFixed(2);
   return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
 }
 
+/**
+ * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
+ * (extstore and TLS compiled in: the extstore lines show memcached's defaults, since Cachalot has
+ * none), so `stats settings` compares line for line with a real memcached.
+ */
 export function reportSettings(
   s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
 ): void {
