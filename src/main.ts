@@ -76,7 +76,8 @@ async function main(): Promise<void> {
     tlsSessionCache, tlsFiles,
   }));
   const maintainer = startMaintainer(storeShared);
-  const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), new ConnTable(connTableSab, settings.threads), workers);
+  const connTable = new ConnTable(connTableSab, settings.threads);
+  const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), connTable, workers);
   if (settings.socketPath === null && settings.port < -1) {
     // memcached's getaddrinfo takes port -1 as 0 (any free port); any other negative port names no service
     writeErr(`getaddrinfo(): Servname not supported for ai_socktype\nfailed to listen on ${listenWhere(settings, null)}: Success\n`);
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(tick);
-    if (how === 'graceful') writeErr('Gracefully stopping\n');
+    if (how === 'graceful') writeErr('Gracefully stopping\n' + (settings.verbose > 0 ? stopThreadsLines(settings, connTable) : ''));
     else if (settings.verbose > 0) writeErr('Exiting normally\n');
     await dispatcher.close();
     await stopWorkers(workers);
@@ -174,6 +175,22 @@ function createStoreOrExit(s: StoreSettings): StoreShared {
 function listenWhere(settings: Settings, err: unknown): string {
   if (settings.listenSpecified) return `one of interface(s) ${settings.listen.join(',')}`;
   return err instanceof ListenError ? `${err.transport} port ${err.port}` : `TCP port ${settings.port}`;
+}
+
+/**
+ * What memcached's stop_threads says at -v as a graceful stop takes its threads down, in its order, with
+ * conn_close_all's line for every connection (listeners and UDP ports included) at -vv, lowest fd first.
+ */
+function stopThreadsLines(settings: Settings, connTable: ConnTable): string {
+  const lines = ['stopped assoc', 'asking workers to stop', 'asking background threads to stop', 'stopped lru crawler'];
+  if (settings.lruMaintainer) lines.push('stopped maintainer');
+  if (settings.slabReassign) lines.push('stopped slab mover');
+  lines.push('stopped logger thread', 'stopped idle timeout thread', 'closing connections');
+  if (settings.verbose > 1) {
+    for (let r = 0; r < connTable.rows; r++) if (connTable.used(r)) lines.push(`<${connTable.idOf(r)} connection closed.`);
+  }
+  lines.push('reaping worker threads', 'all background threads stopped');
+  return lines.map((l) => l + '\n').join('');
 }
 
 /** The daemon listens: its starter may exit. */

@@ -472,6 +472,28 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`-vv at a stop: SIGUSR1 says what memcached's stop_threads says, each connection's close included; SIGTERM closes them silently [${kind}]`, async () => {
+    for (const signal of ['SIGUSR1', 'SIGTERM'] as const) {
+      const s = await startServer(kind, ['-vv', '-t', '2']);
+      const clients = [await Client.connect(s.port), await Client.connect(s.port)];
+      assert.equal((await clients[1].request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      process.kill(s.pid, signal);
+      await s.exited;
+      const err = s.stderr();
+      const ids = [...err.matchAll(/^<(\d+) (?:server listening|new auto-negotiating client connection)/gm)].map((m) => Number(m[1]));
+      assert.equal(ids.length, 3, err);
+      const stop = err.slice(err.indexOf(signal === 'SIGUSR1' ? 'Gracefully stopping' : 'Exiting normally'));
+      assert.equal(stop, signal === 'SIGTERM' ? 'Exiting normally\n' : ['Gracefully stopping', 'stopped assoc',
+        'asking workers to stop', 'asking background threads to stop', 'stopped lru crawler', 'stopped maintainer',
+        'stopped slab mover', 'stopped logger thread', 'stopped idle timeout thread', 'closing connections',
+        ...ids.sort((a, b) => a - b).map((id) => `<${id} connection closed.`), 'reaping worker threads',
+        'all background threads stopped', ''].join('\n'), `${kind} ${signal}`);
+      for (const c of clients) c.end();
+    }
+  });
+}
+
 test('-d: the command exits 0 once the daemon listens, and the server goes on as a daemon, its pid in -P', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-daemon-'));
   const portFile = join(dir, 'ports'), pidFile = join(dir, 'pid');

@@ -35,6 +35,11 @@ export class WorkerContext {
   readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
   /** -Z: the certificates new TLS connections take (`refresh_certs` reloads them); null without -Z. */
   certificates: WorkerCertificates | null = null;
+  /**
+   * The server is stopping: connections close without their -vv lines (a graceful stop's come from the main
+   * thread, in memcached's order; an immediate one, like memcached's exit, has none).
+   */
+  stopping = false;
   /** Asks the main thread to shut the server down (`shutdown` with -A). */
   readonly requestShutdown: (how: 'graceful' | 'immediate') => void;
 

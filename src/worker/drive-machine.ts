@@ -480,8 +480,10 @@ export function connClose(c: Conn): void {
     st.log.connEvent(LogEvent.CONN_CLOSE, c.peerAddress, c.peerPort, c.transport === 'unix' ? 0 : 1, c.closeKind, c.id);
   }
   // memcached's line, word for word, at -vv; why Cachalot closed (its own words) only at -vvv, on a line of its own
-  if (c.ctx.verbosity() > 2 && c.closeReason !== '') c.ctx.log(`${c.id}: closing: ${c.closeReason}`);
-  if (c.ctx.verbosity() > 1) c.ctx.log(`<${c.id} connection closed.`);
+  if (c.ctx.verbosity() > 1 && !c.ctx.stopping) {
+    if (c.ctx.verbosity() > 2 && c.closeReason !== '') c.ctx.log(`${c.id}: closing: ${c.closeReason}`);
+    c.ctx.log(`<${c.id} connection closed.`);
+  }
   // Replies already handed to the kernel are still delivered after close(), as memcached's are;
   // only replies queued in libuv keep the handle open until they are written.
   c.io?.closeAfterWrites();

@@ -314,6 +314,7 @@ function udpFault(c: Conn, err: unknown): void {
 }
 
 function stopAll(): void {
+  ctx.stopping = true;
   for (const s of unixServers) s.close();
   for (const s of udpSockets) s.close();
   udpSockets.length = 0;
