@@ -16,7 +16,7 @@ import type { StoreSettings, StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
 import type { RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
-import { createServerCtl, ServerCtl } from './server-ctl.ts';
+import { createServerCtl, Ctl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { strerrorOf, strerrorOfSocket } from './errno.ts';
@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   }));
   const maintainer = startMaintainer(storeShared);
   const connTable = new ConnTable(connTableSab, settings.threads);
-  const dispatcher = new Dispatcher(settings, specs, new ServerCtl(ctlSab), connTable, workers);
+  const ctl = new ServerCtl(ctlSab);
+  const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
   if (settings.socketPath === null && settings.port < -1) {
     // memcached's getaddrinfo takes port -1 as 0 (any free port); any other negative port names no service
     writeErr(`getaddrinfo(): Servname not supported for ai_socktype\nfailed to listen on ${listenWhere(settings, null)}: Success\n`);
@@ -103,8 +104,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(tick);
-    if (how === 'graceful') writeErr('Gracefully stopping\n' + (settings.verbose > 0 ? stopThreadsLines(settings, connTable) : ''));
-    else if (settings.verbose > 0) writeErr('Exiting normally\n');
+    const verbose = ctl.get(Ctl.verbosity); // as the `verbosity` command left it
+    if (how === 'graceful') writeErr('Gracefully stopping\n' + (verbose > 0 ? stopThreadsLines(settings, connTable, verbose) : ''));
+    else if (verbose > 0) writeErr('Exiting normally\n');
     await dispatcher.close();
     await stopWorkers(workers);
     await maintainer.stop();
@@ -181,12 +183,12 @@ function listenWhere(settings: Settings, err: unknown): string {
  * What memcached's stop_threads says at -v as a graceful stop takes its threads down, in its order, with
  * conn_close_all's line for every connection (listeners and UDP ports included) at -vv, lowest fd first.
  */
-function stopThreadsLines(settings: Settings, connTable: ConnTable): string {
+function stopThreadsLines(settings: Settings, connTable: ConnTable, verbose: number): string {
   const lines = ['stopped assoc', 'asking workers to stop', 'asking background threads to stop', 'stopped lru crawler'];
   if (settings.lruMaintainer) lines.push('stopped maintainer');
   if (settings.slabReassign) lines.push('stopped slab mover');
   lines.push('stopped logger thread', 'stopped idle timeout thread', 'closing connections');
-  if (settings.verbose > 1) {
+  if (verbose > 1) {
     for (let r = 0; r < connTable.rows; r++) if (connTable.used(r)) lines.push(`<${connTable.idOf(r)} connection closed.`);
   }
   lines.push('reaping worker threads', 'all background threads stopped');

@@ -491,6 +491,16 @@ for (const kind of kindsFor()) {
         'all background threads stopped', ''].join('\n'), `${kind} ${signal}`);
       for (const c of clients) c.end();
     }
+    // the level the `verbosity` command set, not the one the server started with
+    const s = await startServer(kind, ['-t', '2']);
+    const c = await Client.connect(s.port);
+    assert.equal((await c.request('verbosity 1\r\n', 4)).toString(), 'OK\r\n');
+    process.kill(s.pid, 'SIGUSR1');
+    await s.exited;
+    assert.equal(s.stderr(), ['Gracefully stopping', 'stopped assoc', 'asking workers to stop', 'asking background threads to stop',
+      'stopped lru crawler', 'stopped maintainer', 'stopped slab mover', 'stopped logger thread', 'stopped idle timeout thread',
+      'closing connections', 'reaping worker threads', 'all background threads stopped', ''].join('\n'), kind);
+    c.end();
   });
 }
 
