@@ -211,11 +211,9 @@ function listenUnix(listen: net.ListenOptions, mask: number | null): void {
   const answer = (fd: number, error: string): void =>
     port.postMessage({ type: 'unix-listening', fd, error } satisfies DispatcherMessage);
   server.on('error', (err: Error) => answer(-1, err.message));
-  const path = listen.path !== undefined ? sunPath(listen.path) : undefined;
-  if (path !== undefined) removeStaleSocket(path);
   try {
-    server.listen({ ...listen, path }, () => {
-      if (mask !== null && path !== undefined && !path.startsWith('\0')) fs.chmodSync(path, mask & 0o777);
+    server.listen(listen, () => {
+      if (mask !== null && listen.path && !listen.path.startsWith('\0')) fs.chmodSync(listen.path, mask & 0o777);
       const handle = (server as unknown as { _handle: { fd: number } | null })._handle;
       answer(handle?.fd ?? -1, 'no listening fd');
     });
@@ -330,7 +328,12 @@ function stopAll(): void {
 function onWorkerMessage(msg: WorkerMessage): void {
   if (isCqItem(msg)) { connNew(msg[0], msg[1], 'tcp', cqTls(msg), cqProtocol(msg)); return; }
   switch (msg.type) {
-    case 'listen-unix': listenUnix({ path: msg.path, backlog: ctx.settings.backlog }, msg.mask); break;
+    case 'listen-unix': {
+      const path = sunPath(msg.path);
+      removeStaleSocket(path);
+      listenUnix({ path, backlog: ctx.settings.backlog }, msg.mask);
+      break;
+    }
     case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
     case 'listen-udp': listenUdp(msg.host, msg.port, msg.first); break;
     case 'stop': stopAll(); break;
