@@ -134,3 +134,12 @@ function oddTokensScript(seed: number, n: number): string[] {
 }
 
 differential('text: numbers of every shape in every slot, seeded', oddTokensScript(4242, 1500), { whole: true });
+
+// cas_hits and cas_badval go to the class of the item the CAS found, not to the new value's (memcached's
+// do_store_item counts in old_it's class): a 1-byte item replaced by a 2000-byte one and back, by text cas and
+// by ms, stale (I) included. A fresh server's first item has CAS 1.
+const V2000 = 'v'.repeat(2000);
+differential('text: a CAS counts its hit or bad value in the class of the item it found', [
+  'set k 0 0 1\r\nx\r\n', `cas k 0 0 2000 1\r\n${V2000}\r\n`, 'cas k 0 0 1 1\r\nx\r\n', 'gets k\r\n',
+  `ms k 1 C999 I\r\nx\r\n`, `ms k 2000 C1 I\r\n${V2000}\r\n`, 'stats slabs\r\n', 'stats\r\n',
+]);

@@ -5,12 +5,15 @@ import type { Conn } from '../worker/conn.ts';
 import { StoreResult } from '../store/results.ts';
 import { ThreadStat, SlabStat } from '../stats/thread-stats.ts';
 
-/** After a store with a CAS (`casIn`, the client's): its counter, in the class of the item it found. */
-export function countCas(c: Conn, ret: number, clsid: number, casIn: number): void {
+/**
+ * After a store with a CAS (`casIn`, the client's): its counter, in the class of the item it found
+ * (`store.lastClsid`), which memcached counts rather than the new item's: a CAS may change the size.
+ */
+export function countCas(c: Conn, ret: number, casIn: number): void {
   if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
-  else if (ret === StoreResult.STORED) c.ctx.stats.slab(clsid, SlabStat.cas_hits);
+  else if (ret === StoreResult.STORED) c.ctx.stats.slab(c.ctx.store.lastClsid, SlabStat.cas_hits);
   else if (ret === StoreResult.EXISTS) {
-    c.ctx.stats.slab(clsid, SlabStat.cas_badval);
+    c.ctx.stats.slab(c.ctx.store.lastClsid, SlabStat.cas_badval);
     if (c.ctx.verbosity() > 1) c.ctx.log(`CAS:  failure: expected ${c.ctx.store.lastCasSeen}, got ${casIn}`);
   }
 }

@@ -80,7 +80,7 @@ export function completeUpdateBin(c: Conn, st: BinState): void {
     c.ctx.stats.slab(clsid, SlabStat.set_cmds);
     store.itemWriteValue(it, store.itemNbytes(it) - 2, CRLF, 0, 2);
     const ret = store.storeItem(it, c.storeOp, c.casIn);
-    if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid, c.casIn);
+    if (c.storeOp === StoreOp.CAS) countCas(c, ret, c.casIn);
     if (ret === StoreResult.STORED) writeBinResponse(c, st, null, store.lastCas);
     else writeBinError(c, st, storeErrorStatus(ret, c.storeOp), 0);
   } finally {

@@ -161,7 +161,7 @@ function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number
     if (ret === 0) ret = st.doStoreItem(it, op, hv, casIn, state.newCas);
   } finally { st.itemUnlock(hv); }
   st.maybeExpand();
-  if (op === StoreOp.CAS) countCas(c, ret, st.itemClsid(it), casIn);
+  if (op === StoreOp.CAS) countCas(c, ret, casIn);
   return ret;
 }
 
@@ -173,6 +173,7 @@ function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: 
   try {
     const oldCas = st.itemCas(old);
     if (!st.useCas || casIn === 0 || casIn >= oldCas) return 0;
+    st.lastClsid = st.itemClsid(old);
     if ((st.c32[G.watchMask] & LogFlag.FETCHERS) !== 0) logItemGet(st, old, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it));
     if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, it, StoreOp.CAS, StoreResult.STORED);
     st.itemSetExptime(it, st.itemExptime(old));

@@ -111,7 +111,7 @@ export function completeNreadAscii(c: Conn): void {
   }
   c.item = 0;
   const ret = store.storeItemRelease(it, c.storeOp, c.casIn);
-  if (c.storeOp === StoreOp.CAS) countCas(c, ret, clsid, c.casIn);
+  if (c.storeOp === StoreOp.CAS) countCas(c, ret, c.casIn);
   replyText(c, storeReply(ret));
 }
 
