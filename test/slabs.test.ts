@@ -307,3 +307,13 @@ for (const kind of kindsFor()) {
     } finally { c.end(); await server.stop(); }
   });
 }
+
+// -o no_modern turns slab_reassign off and makes slab_chunk_max the page: memcached then mallocs each page as just
+// its chunks (size * perslab, not 1 MB) and counts that against -m and in total_malloced. Values of 550,000 bytes
+// sit one to a ~600 KB page, so -m 2 holds three of them (not two) before the fourth evicts the first.
+const V550K = 'v'.repeat(550_000);
+differential('-o no_modern: a page counts as its chunks\' bytes against -m and in total_malloced', [
+  ...[1, 2, 3, 4].map((i) => `set k${i} 0 0 ${V550K.length}\r\n${V550K}\r\n`),
+  'mg k1\r\n', 'mg k2\r\n', 'mg k4\r\n', 'stats slabs\r\n', 'stats items\r\n',
+  'set small 0 0 1\r\nx\r\n', 'stats slabs\r\n',
+], { args: ['-m', '2', '-o', 'no_modern'] });

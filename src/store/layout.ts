@@ -99,6 +99,7 @@ export const FG = {
   sizesCasMin: 10, // items with a smaller CAS are not in the size histogram
   reassignChunkRescues: 11, // chained items' data chunks copied out of a moving page
   mallocedBase: 12, // bytes counted as malloc'd before the first page (memcached's T_MEMD_INITIAL_MALLOC)
+  pagesShortBytes: 13, // what exact-fit pages (exactFitPages) are short of whole pages, less in total_malloced
 } as const;
 export const F_WORDS = 512 + MAX_CLASSES + 16;
 

@@ -5,7 +5,7 @@
 import type { Store } from "./store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, Lru, LRU_BASE, LRU_WORDS, LruW, ItemField, MAX_CLASSES } from "./layout.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
-import { mallocedPages } from "./slabs.ts";
+import { mallocedBytes } from "./slabs.ts";
 
 type Emit = (name: string, value: string | number) => void;
 
@@ -138,7 +138,7 @@ export function reportSlabs(st: Store, emit: Emit): void {
     active++;
   }
   emit("active_slabs", active);
-  emit("total_malloced", st.cf[F.glob + FG.mallocedBase] + mallocedPages(st) * st.pageSize);
+  emit("total_malloced", mallocedBytes(st));
 }
 
 /** `stats reset`: zero the store's counters (memcached's item_stats_reset and the totals of stats_reset). */

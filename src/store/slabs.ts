@@ -7,7 +7,7 @@
 // Lock: G.slabLock (the leaf of item -> LRU -> slabs).
 
 import type { Store } from "./store.ts";
-import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
+import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
 
 /**
  * memcached's slabs_init sizes: index 1..n, index 0 unused. From -n and -f, or with -o slab_sizes the sizes
@@ -118,16 +118,35 @@ export function doSlabsNewslab(st: Store, clsid: number): boolean {
     c32[G.poolPages]--;
   } else {
     const hasPage = c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.pages] > 0;
-    if (hasPage && mallocedPages(st) >= c32[G.memLimitPages]) return false;
+    const len = newPageBytes(st, clsid);
+    if (st.exactFitPages) {
+      // memory preallocated (-L, -e) ends at the limit, first pages included, as memcached's mem_avail does
+      const over = mallocedBytes(st) + len > st.cf[F.glob + FG.memLimitBytes];
+      if (over && (hasPage || st.preallocated)) return false;
+    } else if (hasPage && mallocedPages(st) >= c32[G.memLimitPages]) return false;
     pg = c32[G.releasedPages] > 0 ? pageOfClass(st, PAGE_RELEASED) : c32[G.pagesUsed];
     if (pg < 0 || pg >= st.maxPages) return false;
     if (pg === c32[G.pagesUsed]) c32[G.pagesUsed] = pg + 1;
     else c32[G.releasedPages]--;
+    st.cf[F.glob + FG.pagesShortBytes] += st.pageSize - len;
   }
   c32[st.pageBase + pg] = clsid;
   splitPageIntoFreelist(st, pg, clsid);
   c32[CLASS_BASE + clsid * CLASS_WORDS + Cls.pages]++;
   return true;
+}
+
+/**
+ * The bytes memcached's do_slabs_newslab mallocs for a new page of `clsid`: a whole page, but only what the
+ * class's chunks take when pages can never change class (exactFitPages).
+ */
+function newPageBytes(st: Store, clsid: number): number {
+  return st.exactFitPages ? st.classSizes[clsid] * st.perslab[clsid] : st.pageSize;
+}
+
+/** memcached's mem_malloced: T_MEMD_INITIAL_MALLOC, then what each page handed out and not released took. */
+export function mallocedBytes(st: Store): number {
+  return st.cf[F.glob + FG.mallocedBase] + mallocedPages(st) * st.pageSize - st.cf[F.glob + FG.pagesShortBytes];
 }
 
 /** memcached's mem_malloced, in pages: those handed out and not released since. */

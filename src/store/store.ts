@@ -90,7 +90,7 @@ export const CLOCK_START = 62; // memcached starts current_time at ITEM_UPDATE_I
 export function createStore(settings: StoreSettings): StoreShared {
   const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
   const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes);
-  const limitPages = Math.max(1, Math.ceil(s.maxBytes / s.slabPageSize));
+  const limitPages = Math.max(1, Math.ceil(s.maxBytes / Math.min(...classPageBytes(s, classSizes))));
   // room for every class's first page past the limit (doSlabsNewslab), unless preallocated to the limit (-L, -e)
   const basePages = s.preallocate ? limitPages : limitPages + classSizes.length - 1;
   const arena = reserveArena(Math.floor((s.reserveBytes ?? 0) / s.slabPageSize), basePages, s.slabPageSize);
@@ -139,6 +139,17 @@ export function createStore(settings: StoreSettings): StoreShared {
   return shared;
 }
 
+/** See Store.exactFitPages. */
+function exactFitPages(s: StoreSettings): boolean {
+  return s.slabReassign === false && s.slabChunkMax === s.slabPageSize;
+}
+
+/** What a page of each class (1..n) counts against -m: a whole page, or with exact-fit pages its chunks. */
+function classPageBytes(s: StoreSettings, classSizes: number[]): number[] {
+  const exact = exactFitPages(s);
+  return classSizes.slice(1).map((size) => (exact ? size * Math.floor(s.slabPageSize / size) : s.slabPageSize));
+}
+
 /**
  * How many pages the limit lets classes take past their first: memcached refuses a page when mem_malloced plus the
  * page would pass the limit, mem_malloced starting at `base` (T_MEMD_INITIAL_MALLOC, else 0).
@@ -171,8 +182,9 @@ function reserveArena(reservePages: number, limitPages: number, pageSize: number
  */
 export function preallocationShortfall(s: StoreSettings): string | null {
   if (!s.preallocate) return null;
-  const classes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes).length - 1;
-  if (Math.ceil(s.maxBytes / s.slabPageSize) >= classes) return null;
+  const pages = classPageBytes(s, slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes));
+  const classes = pages.length;
+  if (pages.reduce((sum, bytes) => sum + bytes, 0) <= s.maxBytes) return null; // out of memcached's mem_avail
   return `Error while preallocating slab memory!\nIf using -L or other prealloc options, max memory must be at least ${classes} megabytes.`;
 }
 
@@ -245,6 +257,13 @@ export class Store {
   readonly slabChunkMax: number;
   readonly useCas: boolean;
   readonly evictToFree: boolean;
+  /**
+   * Pages can never change class (-o no_slab_reassign) and slab_chunk_max is the page (-o no_modern sets both):
+   * memcached then mallocs a page as its chunks' bytes, not a whole page, and counts that against -m.
+   */
+  readonly exactFitPages: boolean;
+  /** Item memory was taken up to the limit at start (-L, -e): nothing past it, not even a class's first page. */
+  readonly preallocated: boolean;
   /** -o no_hashexpand turns this off: memcached then never starts the thread that doubles the table. */
   readonly hashExpand: boolean;
   /** Why the last itemAlloc returned 0 (AllocError). */
@@ -297,6 +316,8 @@ export class Store {
     this.useCas = s.useCas;
     this.evictToFree = s.evictToFree;
     this.hashExpand = s.hashExpand !== false;
+    this.exactFitPages = exactFitPages(s);
+    this.preallocated = s.preallocate || s.prefillPool === true;
   }
 
   // ---- live settings (G line 4): `lru`, `lru_crawler` and `slabs` change them while running ----
