@@ -349,6 +349,34 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`large: a prepend whose chunk falls back to slab_chunk_max's class fills that chunk, with no empty one after [${kind}]`, async () => {
+    // -m 8 is all taken once these are in (no page comes past it), class 38 (394,840-byte chunks) holds two
+    // items and class 39 (524,288) has one chunk free. The prepend's copy takes a chunk for its own 170,965
+    // bytes (class 35) and an empty one after it (class 1); the old 375,517 ask for a class 38 chunk, find
+    // none, and get the class 39 one, which they do not fill: memcached's copy then allocates nothing more.
+    const server = await serverFor(kind, ['-m', '8', '-o', 'no_lru_maintainer,no_lru_crawler'], true);
+    const c = await Client.connect(server.port);
+    try {
+      for (const [cmd, key, n] of [['set', 'a', 859_130], ['set', 'b', 437_114], ['replace', 'none', 280_167],
+        ['set', 'c', 687_428], ['set', 'd', 22_764], ['set', 'e', 375_515]] as const) {
+        const v = pattern(n, n);
+        const reply = (await c.request(`${cmd} ${key} 0 0 ${n}\r\n${v}\r\n`, cmd === 'set' ? 8 : 12)).toString();
+        assert.equal(reply, cmd === 'set' ? 'STORED\r\n' : 'NOT_STORED\r\n');
+      }
+      const front = pattern(170_965, 7);
+      assert.equal((await c.request(`prepend e 0 0 ${front.length}\r\n${front}\r\n`, 8)).toString(), 'STORED\r\n');
+      const value = front + pattern(375_515, 375_515);
+      const want = `VALUE e 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+      assert.equal((await c.request('get e\r\n', want.length)).toString(), want);
+      await c.send('stats slabs\r\n');
+      const slabs = (await c.readUntil('END\r\n')).toString();
+      const used = (cls: number) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
+      assert.deepEqual([1, 2, 35, 38, 39].map(used), ['1', '3', '2', '1', '4'], slabs);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 // Multi-get lines longer than a read: memcached grows its read buffer for them without bound (clients send
 // every key of get_many / get_multi in one line). Past 64 KB Cachalot answers such a line as it arrives.
 const LONG_KEY = (i: number): string => `${String(i).padStart(6, '0')}:`.padEnd(250, 'k');

@@ -103,13 +103,18 @@ function allocChunks(st: Store, it: number, nbytes: number): boolean {
   while (remaining > 0) {
     const ch = allocChunk(st, it, prev, remaining);
     if (ch === 0) return false;
-    remaining -= st.a32[ch * 2 + ItemField.nbytes];
+    const held = Math.min(remaining, allocatedSize);
+    st.a32[ch * 2 + ItemField.nbytes] = held;
+    remaining -= held;
     prev = ch;
   }
   return true;
 }
 
-/** memcached's do_item_alloc_chunk: a chunk for up to `remaining` bytes linked after `prev`; 0 when out of memory. */
+/** The size of the chunk allocChunk returned last: what it was asked for, or slab_chunk_max's (both less the header). */
+let allocatedSize = 0;
+
+/** memcached's do_item_alloc_chunk: an empty chunk for up to `remaining` bytes linked after `prev`; 0 when out of memory. */
 function allocChunk(st: Store, it: number, prev: number, remaining: number): number {
   const a32 = st.a32;
   let want = Math.min(remaining + CHUNK_HEADER, st.slabChunkMax);
@@ -121,8 +126,9 @@ function allocChunk(st: Store, it: number, prev: number, remaining: number): num
     ch = allocPull(st, clsid);
   }
   if (ch === 0) return 0;
+  allocatedSize = want - CHUNK_HEADER;
   a32[ch * 2 + ItemField.bits] = ItemFlag.CHUNK | (clsid << 16);
-  a32[ch * 2 + ItemField.nbytes] = Math.min(remaining, want - CHUNK_HEADER);
+  a32[ch * 2 + ItemField.nbytes] = 0;
   a32[ch * 2 + ItemField.chain] = 0;
   a32[ch * 2 + ItemField.hNext] = it; // the chunk's head item, for the page walker
   a32[prev * 2 + ItemField.chain] = ch;
@@ -130,23 +136,34 @@ function allocChunk(st: Store, it: number, prev: number, remaining: number): num
 }
 
 /**
- * memcached's _store_item_copy_chunks, as it allocates: `len` more bytes get chunks of their own after the
- * chain's last, each sized for what is left when the one before is full, and the last full one is followed by
- * an empty chunk (memcached allocates the next chunk whenever one fills, even with nothing left to copy).
- * Nothing for 0 bytes. False when out of memory.
+ * memcached's _store_item_copy_chunks, as it allocates: `len` more bytes go first into the room the chain's
+ * last chunk has left (`room`), then into new chunks, each asked for what is left. A chunk that fills is
+ * followed at once by the next, an empty one when nothing is left. Chunks are as big as asked, so they fill,
+ * unless do_item_alloc_chunk's fallback took one at slab_chunk_max. Returns the room the last chunk has left,
+ * or -1 when out of memory. Nothing for 0 bytes.
  */
-function growChainAsCopied(st: Store, it: number, len: number): boolean {
-  if (len === 0) return true;
+function growChainAsCopied(st: Store, it: number, len: number, room: number): number {
   const a32 = st.a32;
   let last = it;
   while (a32[last * 2 + ItemField.chain] !== 0) last = a32[last * 2 + ItemField.chain];
   let remaining = len;
-  do {
+  while (remaining > 0) {
+    const take = Math.min(room, remaining);
+    a32[last * 2 + ItemField.nbytes] += take;
+    remaining -= take;
+    room -= take;
+    if (room > 0) break;
     last = allocChunk(st, it, last, remaining);
-    if (last === 0) return false;
-    remaining -= a32[last * 2 + ItemField.nbytes];
-  } while (a32[last * 2 + ItemField.nbytes] !== 0);
-  return true;
+    if (last === 0) return -1;
+    room = allocatedSize;
+  }
+  return room;
+}
+
+/** The chain memcached's two copies (first the one value, then the other) give a chained item; false when out of memory. */
+function chainAsCopied(st: Store, it: number, firstN: number, secondN: number): boolean {
+  const room = growChainAsCopied(st, it, firstN, 0);
+  return room >= 0 && growChainAsCopied(st, it, secondN, room) >= 0;
 }
 
 /** memcached's item_free: give the header and every chunk back to their classes. */
@@ -375,8 +392,7 @@ function appendAlloc(st: Store, old: number, add: number, append: boolean): numb
   if (it === 0) return 0;
   const first = append ? old : add, second = append ? add : old;
   const firstN = a32[first * 2 + ItemField.nbytes] - 2, secondN = a32[second * 2 + ItemField.nbytes];
-  if ((a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0 &&
-      (!growChainAsCopied(st, it, firstN) || !growChainAsCopied(st, it, secondN))) {
+  if ((a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0 && !chainAsCopied(st, it, firstN, secondN)) {
     itemFree(st, it); // memcached's failed copy: NOT_STORED, and the new item goes
     return 0;
   }
