@@ -186,14 +186,10 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       // another until we unlock. (A reader's release may race the read: it only turns a 2 into a 1.) What
       // follows may unlink the item without a reference of ours: it is then freed at once, as memcached's
       // item_remove would free it once we let go.
-      if (a32[search * 2 + ItemField.refcount] !== 1) {
-        // In use: skipped, so that what we evict is memory we can reuse at once. (memcached 1.6.18 counts it
-        // and unlinks it anyway, its memory freed when the reader lets go; tail repair is off by default.)
-        slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
-        st.locks.unlock(ilock);
-        search = nextIt;
-        continue;
-      }
+      // In use by a reader (a reply not yet sent, another thread's copy): counted, and then treated as any other,
+      // as memcached does. An item it unlinks is freed when the reader lets go, so an eviction of one frees no
+      // memory yet and the allocation pulls again; and in COLD the walk stops at it, in use or not.
+      if (a32[search * 2 + ItemField.refcount] !== 1) slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
       const bits = a32[search * 2 + ItemField.bits];
       const exp = a32[search * 2 + ItemField.exptime];
       if ((exp !== 0 && exp < now) || st.isFlushed(search)) { // "<" here, "<=" in do_item_get: as memcached
