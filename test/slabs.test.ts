@@ -328,6 +328,16 @@ differential('the LRU tail walk stops at an item in use as at any other live one
   'set d 0 0 1\r\nw\r\n', 'stats items\r\n',
 ], { args: ['-o', 'no_lru_maintainer,no_lru_crawler'], mask: maskAges });
 
+// A text get's END is a flush point: memcached sends the reply there, from the item, and lets go of it before it
+// runs the next command. Pipelined behind it, a set that must evict finds that item free at the tail: evicting it
+// frees its memory, and nothing else goes. (Had the reply still held it, the eviction would free nothing yet and
+// a second item would go.) 100 KB values are sent from their items here too.
+const V100K = 'v'.repeat(100_000);
+differential('a get\'s reply lets go of its item at the flush point, before a pipelined set evicts', [
+  ...Array.from({ length: 30 }, (_, i) => `set k${i} 0 0 ${V100K.length}\r\n${V100K}\r\n`), // k10 is now COLD's tail
+  `get k10\r\nset n 0 0 ${V100K.length}\r\n${V100K}\r\n`, 'mg k10\r\nmg k11\r\nmg n\r\n', 'stats items\r\n',
+], { args: ['-m', '2', '-o', 'no_lru_maintainer,no_lru_crawler'], mask: maskAges });
+
 /** The seconds since the tail item's last access: the clock may tick between two servers' runs. */
 function maskAges(reply: Buffer): Buffer {
   return Buffer.from(reply.toString('latin1').replace(/^STAT items:(\d+):(age|evicted_time) \d+/gm, 'STAT items:$1:$2 <s>'), 'latin1');

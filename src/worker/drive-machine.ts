@@ -66,7 +66,11 @@ export function driveMachine(c: Conn): void {
     switch (c.state) {
       case ConnState.newCmd:
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
-        if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
+        // memcached sends at a flush point and lets go of the items sent: values sent from their items go now
+        if (c.ctx.out.size() > OUT_FLUSH_AT || c.ctx.out.hasCommittedAttached()) {
+          connFlush(c);
+          if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
+        }
         if (--c.reqsLeft < 0) {
           if (c.udp !== null) udpYield(c);
           else if (connYield(c)) return;
@@ -299,7 +303,8 @@ export function connFlush(c: Conn): void {
   const io = c.io;
   if (io === null || io.closed) { udpFlush(c); return; }
   c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
-  const err = out.hasAttached() ? transmitAttached(c, io) : io.write(out.pending());
+  const attached = out.hasAttached();
+  const err = attached ? transmitAttached(c, io) : io.write(out.pending());
   if (err < 0) {
     out.sent(false); // nothing of it is queued
     c.closeReason = `write error ${errnoName(err)}`;
@@ -309,16 +314,24 @@ export function connFlush(c: Conn): void {
   const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
   out.sent(queued > 0);
   if (queued > WRITE_HIGH_WATER) backlogged(c, io, queued);
+  else if (queued > 0 && attached) awaitDrain(c, io); // the items stay referenced until it is out
+}
+
+/**
+ * memcached's conn_mwrite with the socket full: the connection runs no command, and reads nothing, until its
+ * replies are out (onConnDrain resumes it). Only where it shows here: while a write holds items referenced.
+ */
+function awaitDrain(c: Conn, io: ConnIo): void {
+  if (c.writeBlocked) return;
+  c.writeBlocked = true;
+  c.ctx.writeBlocked.add(c);
+  io.pause();
 }
 
 /** A client is not reading its replies: stop reading it, and hang up once it, or its worker, holds too much. */
 function backlogged(c: Conn, io: ConnIo, queued: number): void {
   const ctx = c.ctx;
-  if (!c.writeBlocked) {
-    c.writeBlocked = true;
-    ctx.writeBlocked.add(c);
-    io.pause();
-  }
+  awaitDrain(c, io);
   const limit = Math.max(MIN_BACKLOG_LIMIT, 2 * ctx.settings.itemSizeMax);
   if (queued > limit) {
     c.closeReason = 'unread replies over the limit';

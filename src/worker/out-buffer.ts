@@ -84,6 +84,9 @@ export class OutBuffer {
 
   hasAttached(): boolean { return this.attached.length !== 0; }
 
+  /** Values sent from their items have passed a flush point (memcached would send them, and let go, now). */
+  hasCommittedAttached(): boolean { return this.committedAttached !== 0; }
+
   /** Keep item it (whose reference the caller hands over) referenced until the replies are sent. */
   hold(it: number): void { this.held.push(it); }
 
