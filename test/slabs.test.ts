@@ -338,6 +338,16 @@ differential('a get\'s reply lets go of its item at the flush point, before a pi
   `get k10\r\nset n 0 0 ${V100K.length}\r\n${V100K}\r\n`, 'mg k10\r\nmg k11\r\nmg n\r\n', 'stats items\r\n',
 ], { args: ['-m', '2', '-o', 'no_lru_maintainer,no_lru_crawler'], mask: maskAges });
 
+// mg is no flush point: memcached keeps its item referenced until the read's replies go out, so a set pipelined
+// behind it that must evict finds it in use at the tail, evicts it without freeing anything yet, and evicts the
+// next one too. Cachalot sends a reply this big (600 KB, over its 512 KB flush size) before the set runs; the
+// item stays referenced all the same.
+const V600K = 'v'.repeat(600_000);
+differential('an mg\'s item stays referenced to the end of the read, even when its reply goes out before', [
+  ...Array.from({ length: 20 }, (_, i) => `set k${i} 0 0 ${V600K.length}\r\n${V600K}\r\n`), // k8 is now COLD's tail
+  `mg k8 v\r\nset n 0 0 ${V600K.length}\r\n${V600K}\r\n`, 'mg k8\r\nmg k9\r\nmg k10\r\nmg n\r\n', 'stats items\r\n',
+], { args: ['-m', '8', '-o', 'no_lru_maintainer,no_lru_crawler'], mask: maskAges });
+
 /** The seconds since the tail item's last access: the clock may tick between two servers' runs. */
 function maskAges(reply: Buffer): Buffer {
   return Buffer.from(reply.toString('latin1').replace(/^STAT items:(\d+):(age|evicted_time) \d+/gm, 'STAT items:$1:$2 <s>'), 'latin1');

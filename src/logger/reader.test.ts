@@ -20,7 +20,7 @@ function setup(nrings = 3): { buf: SharedArrayBuffer; i32: Int32Array; writers: 
 
 /** Every wanted entry as its line (without ts and gid). */
 function drain(reader: LogReader, i32: Int32Array, buf: SharedArrayBuffer): string[] {
-  const out = new OutBuffer(() => {});
+  const out = new OutBuffer(() => {}, () => {});
   const u8 = new Uint8Array(buf);
   const lines: string[] = [];
   for (let w = reader.next(); w >= 0; w = reader.next()) {

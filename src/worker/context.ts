@@ -49,7 +49,7 @@ export class WorkerContext {
     this.rbufCache = new ReadBufCache(settings.readBufMemLimit, settings.threads);
     this.readBufLimited = this.rbufCache.limit !== 0;
     // the out buffer frees response objects as it sends: only counted under the limit
-    this.out = new OutBuffer((it) => store.itemRelease(it), this.readBufLimited ? this.rbufCache : null);
+    this.out = new OutBuffer((it) => store.itemRelease(it), (it) => store.itemHold(it), this.readBufLimited ? this.rbufCache : null);
     this.stats = store.stats;
     this.settings = settings;
     this.ctl = ctl;

@@ -68,7 +68,7 @@ export function driveMachine(c: Conn): void {
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         // memcached sends at a flush point and lets go of the items sent: values sent from their items go now
         if (c.ctx.out.size() > OUT_FLUSH_AT || c.ctx.out.hasCommittedAttached()) {
-          connFlush(c);
+          connFlush(c, true);
           if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         }
         if (--c.reqsLeft < 0) {
@@ -291,8 +291,12 @@ function resumeAfterYield(c: Conn): void {
   if (c.state === ConnState.newCmd && c.io !== null) driveMachine(c);
 }
 
-/** One write for everything collected; stop reading this client while its replies pile up. */
-export function connFlush(c: Conn): void {
+/**
+ * One write for everything collected; stop reading this client while its replies pile up. `midRead`: a write
+ * memcached would not make yet (the read's commands are not all done), so the items of replies not yet past a
+ * flush point stay referenced.
+ */
+export function connFlush(c: Conn, midRead = false): void {
   const out = c.ctx.out;
   if (out.size() === 0) { // (an empty response may still send a datagram)
     out.releaseHeld(); // quiet replies (mg q, GetQ) hold items too
@@ -304,6 +308,7 @@ export function connFlush(c: Conn): void {
   if (io === null || io.closed) { udpFlush(c); return; }
   c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
   const attached = out.hasAttached();
+  if (midRead && attached) out.holdUncommittedAttached();
   const err = attached ? transmitAttached(c, io) : io.write(out.pending());
   if (err < 0) {
     out.sent(false); // nothing of it is queued
@@ -312,7 +317,7 @@ export function connFlush(c: Conn): void {
     return;
   }
   const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
-  out.sent(queued > 0);
+  out.sent(queued > 0, midRead);
   if (queued > WRITE_HIGH_WATER) backlogged(c, io, queued);
   else if (queued > 0 && attached) awaitDrain(c, io); // the items stay referenced until it is out
 }
@@ -367,7 +372,7 @@ function transmitAttached(c: Conn, io: ConnIo): number {
 
 /** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
 export function connFlushIfLarge(c: Conn): boolean {
-  if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c);
+  if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c, true);
   return c.udp !== null || (c.io !== null && !c.io.closed);
 }
 

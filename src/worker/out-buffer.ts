@@ -58,6 +58,8 @@ export class OutBuffer {
   private committedAttached = 0;
   /** Drops an attached value's item reference (the store's itemRelease). */
   private readonly release: (it: number) => void;
+  /** Takes one more reference on an item already referenced here (the store's itemHold). */
+  private readonly retain: (it: number) => void;
   /** The response objects memcached would hold for what is collected here, freed as it is sent or dropped. */
   private readonly cache: ReadBufCache | null;
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
@@ -65,10 +67,11 @@ export class OutBuffer {
   /** The last view longer than SMALL_VIEW: large replies of one workload tend to share a length. */
   private bigView: Buffer | null = null;
 
-  constructor(release: (it: number) => void, cache: ReadBufCache | null = null, size = INITIAL_SIZE) {
+  constructor(release: (it: number) => void, retain: (it: number) => void, cache: ReadBufCache | null = null, size = INITIAL_SIZE) {
     this.buf = Buffer.allocUnsafe(size);
     this.view = viewOf(this.buf);
     this.release = release;
+    this.retain = retain;
     this.cache = cache;
     this.forgetViews();
   }
@@ -109,6 +112,19 @@ export class OutBuffer {
     }
     if (this.pos > from) out.push(this.buf.subarray(from, this.pos));
     return out;
+  }
+
+  /**
+   * Before a write of Cachalot's own (a reply grown past its flush size), which memcached would not make: the
+   * items of replies not yet past a flush point stay referenced until one (or the read's end) is reached, as
+   * memcached's responses keep them, whenever the write itself lets go of them.
+   */
+  holdUncommittedAttached(): void {
+    for (let i = this.committedAttached; i < this.attached.length; i++) {
+      const it = this.attached[i].it;
+      this.retain(it);
+      this.held.push(it);
+    }
   }
 
   /** The attached values' item references, now the caller's to release once their write is done. */
@@ -240,12 +256,12 @@ export class OutBuffer {
    * After the write of pending() (or chunks()): when libuv had to queue it (not written through at
    * once), the memory is libuv's until the write completes, so take a fresh buffer.
    */
-  sent(retained: boolean): void {
+  sent(retained: boolean, keepHeld = false): void {
     if (retained) this.replace(Math.max(INITIAL_SIZE, Math.min(this.buf.length, 256 * 1024)));
     else if (this.buf.length > 1024 * 1024) this.replace(INITIAL_SIZE); // don't hoard a huge one
     this.pos = 0;
     this.committedPos = 0;
-    this.releaseHeld();
+    if (!keepHeld) this.releaseHeld();
     this.cache?.respsDone();
   }
 
