@@ -348,6 +348,14 @@ differential('an mg\'s item stays referenced to the end of the read, even when i
   `mg k8 v\r\nset n 0 0 ${V600K.length}\r\n${V600K}\r\n`, 'mg k8\r\nmg k9\r\nmg k10\r\nmg n\r\n', 'stats items\r\n',
 ], { args: ['-m', '8', '-o', 'no_lru_maintainer,no_lru_crawler'], mask: maskAges });
 
+// Nor does memcached send anything while a value is still arriving: the mg's item is still referenced when the
+// prepend, its 788 KB in at last, allocates its new item, and the LRU tail's look at it counts a second time.
+const V675K = 'a'.repeat(675_170), V788K = 'c'.repeat(788_386);
+differential('an mg\'s item stays referenced while a value pipelined behind it arrives', [
+  'set b 0 0 2\r\n13\r\n', `set a 0 0 ${V675K.length}\r\n${V675K}\r\n`,
+  `mg a s\r\nprepend b 0 0 ${V788K.length}\r\n${V788K}\r\n`, 'stats items\r\n',
+], { args: ['-m', '8', '-o', 'no_lru_maintainer,no_lru_crawler'], mask: maskAges });
+
 /** The seconds since the tail item's last access: the clock may tick between two servers' runs. */
 function maskAges(reply: Buffer): Buffer {
   return Buffer.from(reply.toString('latin1').replace(/^STAT items:(\d+):(age|evicted_time) \d+/gm, 'STAT items:$1:$2 <s>'), 'latin1');

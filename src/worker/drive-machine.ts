@@ -121,9 +121,12 @@ export function driveMachine(c: Conn): void {
   }
 }
 
-/** nread or swallow with the rest of the value still to come: send what is collected and wait for it. */
+/**
+ * nread or swallow with the rest of the value still to come: send what is collected and wait for it. memcached
+ * sends nothing until the value is in, so the items of those replies stay referenced until then.
+ */
 function valueAwaited(c: Conn): void {
-  connFlush(c);
+  connFlush(c, true);
   if (c.inputEnded) { connClose(c); return; }
   if (c.ctx.readBufLimited && !c.holdsResp && c.udp === null) { c.holdsResp = true; c.ctx.rbufCache.respHold(); }
 }
@@ -299,7 +302,7 @@ function resumeAfterYield(c: Conn): void {
 export function connFlush(c: Conn, midRead = false): void {
   const out = c.ctx.out;
   if (out.size() === 0) { // (an empty response may still send a datagram)
-    out.releaseHeld(); // quiet replies (mg q, GetQ) hold items too
+    if (!midRead) out.releaseHeld(); // quiet replies (mg q, GetQ) hold items too
     if (c.udp !== null) udpFlush(c);
     else if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone(); // a noreply's response object is freed at transmit too
     return;
