@@ -107,6 +107,13 @@ async function usedChunks(c: Client): Promise<number> {
   return n;
 }
 
+/** used_chunks of one slab class, as `stats slabs` gave them now ('none' for a class holding no page). */
+async function usedChunksOf(c: Client): Promise<(cls: number) => string> {
+  await c.send('stats slabs\r\n');
+  const slabs = (await c.readUntil('END\r\n')).toString();
+  return (cls) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
+}
+
 /** One number from a stats command's answer (`stats`, `stats slabs`, ...). */
 async function statOf(c: Client, command: string, name: string): Promise<number> {
   await c.send(`${command}\r\n`);
@@ -321,10 +328,8 @@ for (const kind of kindsFor()) {
       for (const [key, flags] of [['chained', 9], ['k'.repeat(40), 0], ['c', 0]] as const) {
         assert.equal((await c.request(`set ${key} ${flags} 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
       }
-      await c.send('stats slabs\r\n');
-      const slabs = (await c.readUntil('END\r\n')).toString();
-      const used = (cls: number) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
-      assert.deepEqual([used(1), used(2), used(3)], ['none', '2', '1'], slabs);
+      const used = await usedChunksOf(c);
+      assert.deepEqual([used(1), used(2), used(3)], ['none', '2', '1']);
     } finally { c.end(); await server.stop(); }
   });
 }
@@ -341,10 +346,8 @@ for (const kind of kindsFor()) {
       assert.equal((await c.request(`append ap 0 0 ${more.length}\r\n${more}\r\n`, 8)).toString(), 'STORED\r\n');
       const want = `VALUE ap 0 ${value.length + more.length}\r\n${value}${more}\r\nEND\r\n`;
       assert.equal((await c.request('get ap\r\n', want.length)).toString(), want);
-      await c.send('stats slabs\r\n');
-      const slabs = (await c.readUntil('END\r\n')).toString();
-      const used = (cls: number) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
-      assert.deepEqual([1, 2, 3, 31, 39].map(used), ['2', '1', '1', '1', '1'], slabs);
+      const used = await usedChunksOf(c);
+      assert.deepEqual([1, 2, 3, 31, 39].map(used), ['2', '1', '1', '1', '1']);
     } finally { c.end(); await server.stop(); }
   });
 }
@@ -369,10 +372,8 @@ for (const kind of kindsFor()) {
       const value = front + pattern(375_515, 375_515);
       const want = `VALUE e 0 ${value.length}\r\n${value}\r\nEND\r\n`;
       assert.equal((await c.request('get e\r\n', want.length)).toString(), want);
-      await c.send('stats slabs\r\n');
-      const slabs = (await c.readUntil('END\r\n')).toString();
-      const used = (cls: number) => new RegExp(`^STAT ${cls}:used_chunks (\\d+)\r$`, 'm').exec(slabs)?.[1] ?? 'none';
-      assert.deepEqual([1, 2, 35, 38, 39].map(used), ['1', '3', '2', '1', '4'], slabs);
+      const used = await usedChunksOf(c);
+      assert.deepEqual([1, 2, 35, 38, 39].map(used), ['1', '3', '2', '1', '4']);
     } finally { c.end(); await server.stop(); }
   });
 }
