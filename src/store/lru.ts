@@ -184,8 +184,8 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       // item. A reference is only ever taken under the item's lock, which we now hold, so a plain read tells
       // the same without two locked instructions: 1 is the table's reference alone, and nobody can take
       // another until we unlock. (A reader's release may race the read: it only turns a 2 into a 1.) What
-      // follows may unlink the item without a reference of ours: it is then freed at once, as memcached's
-      // item_remove would free it once we let go.
+      // follows may unlink the item without a reference of ours: with no reader it is then freed at once, as
+      // memcached's item_remove would free it once we let go.
       // In use by a reader (a reply not yet sent, another thread's copy): counted, and then treated as any other,
       // as memcached does. An item it unlinks is freed when the reader lets go, so an eviction of one frees no
       // memory yet and the allocation pulls again; and in COLD the walk stops at it, in use or not.

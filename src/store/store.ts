@@ -486,7 +486,10 @@ export class Store {
     return sink;
   }
 
-  /** A reference to a peeked item (before itemPeekDone), dropped with itemRelease. */
+  /**
+   * A reference to a peeked item (before itemPeekDone), or one more to an item the caller already holds one on
+   * (no item lock needed then: the count is not 1, so no LRU tail reads it as unused), dropped with itemRelease.
+   */
   itemHold(it: number): void { Atomics.add(this.a32, it * 2 + ItemField.refcount, 1); }
 
   /** gat / gats: get, bump, set the new exptime (-1: keep it); the reference is the caller's. */

@@ -51,6 +51,8 @@ export class OutBuffer {
    * Items whose bytes replies here were copied from, referenced until those replies are sent, as
    * memcached's resp->item keeps them: an mg or a binary get. An incr on such an item in the same batch
    * then finds it held by someone else and links a new item, where it would rewrite the number in place.
+   * The buffer is the worker's: a connection that stops mid-read (a value still arriving) may have its held
+   * items let go by another connection's flush, earlier than memcached would; never twice, never lost.
    */
   private held: number[] = [];
   /** What passed one of memcached's flush points (conn_mwrite): buf's bytes and attached values. */
