@@ -143,3 +143,9 @@ differential('text: a CAS counts its hit or bad value in the class of the item i
   'set k 0 0 1\r\nx\r\n', `cas k 0 0 2000 1\r\n${V2000}\r\n`, 'cas k 0 0 1 1\r\nx\r\n', 'gets k\r\n',
   `ms k 1 C999 I\r\nx\r\n`, `ms k 2000 C1 I\r\n${V2000}\r\n`, 'stats slabs\r\n', 'stats\r\n',
 ]);
+
+// bytes_written counts a reply when memcached sends it: at its flush point (a get's END, mn), not when the read's
+// replies leave together, so a stats or stats reset later in the same read sees it sent.
+differential('text: bytes_written counts a reply at its flush point, in the read that sent it', [
+  'set q 0 0 1\r\nz\r\n', 'get q\r\nstats reset\r\nget x\r\nset r 0 0 1\r\ny\r\nstats\r\n',
+]);

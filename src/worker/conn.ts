@@ -5,6 +5,7 @@ import type { WorkerContext } from './context.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { UdpPort } from './udp.ts';
 import type { Protocol } from '../settings.ts';
+import { ThreadStat } from '../stats/thread-stats.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {
@@ -162,9 +163,11 @@ export class Conn {
    * queued so far are sent, and over UDP those after it are a new batch of responses.
    */
   flushPoint(): void {
-    this.ctx.out.commit();
+    const out = this.ctx.out;
+    out.commit();
     this.cmdsSinceFlush = 0;
     if (this.udp !== null) this.udp.flushPoint();
+    else this.ctx.stats.row[ThreadStat.bytes_written] += out.uncounted(); // memcached's transmit counts them now
   }
 
   /**

@@ -309,7 +309,7 @@ export function connFlush(c: Conn, midRead = false): void {
   }
   const io = c.io;
   if (io === null || io.closed) { udpFlush(c); return; }
-  c.ctx.stats.row[ThreadStat.bytes_written] += out.size();
+  c.ctx.stats.row[ThreadStat.bytes_written] += out.uncounted();
   const attached = out.hasAttached();
   if (midRead && attached) out.holdUncommittedAttached();
   const err = attached ? transmitAttached(c, io) : io.write(out.pending());

@@ -55,6 +55,8 @@ export class OutBuffer {
    * items let go by another connection's flush, earlier than memcached would; never twice, never lost.
    */
   private held: number[] = [];
+  /** Of size(), the bytes already counted in bytes_written (uncounted()). */
+  private counted = 0;
   /** What passed one of memcached's flush points (conn_mwrite): buf's bytes and attached values. */
   private committedPos = 0;
   private committedAttached = 0;
@@ -80,6 +82,16 @@ export class OutBuffer {
 
   /** Bytes to send: those written here and the attached values. */
   size(): number { return this.pos + this.attachedBytes; }
+
+  /**
+   * The bytes collected since the last call (or the last send), now counted in bytes_written: memcached counts
+   * what it sends at each flush point, so a stats or stats reset later in the same read sees them sent.
+   */
+  uncounted(): number {
+    const n = this.size() - this.counted;
+    this.counted += n;
+    return n;
+  }
 
   /** Send view (bytes of item it, whose reference the caller hands over) after what is written so far. */
   attach(view: Uint8Array, it: number): void {
@@ -203,6 +215,7 @@ export class OutBuffer {
     // Cut back to nothing, the items named are let go; cut back to a command's start, they wait for the flush.
     if (pos === 0) this.releaseHeld();
     this.pos = pos;
+    if (this.counted > this.size()) this.counted = this.size();
     if (this.committedPos > pos) this.committedPos = pos;
     if (this.committedAttached > a.length) this.committedAttached = a.length;
   }
@@ -234,6 +247,7 @@ export class OutBuffer {
     while (this.attached.length > this.committedAttached) this.dropLastAttached();
     this.releaseHeld(); // early for the committed replies' items, which is harmless: their bytes are copied
     this.pos = this.committedPos;
+    if (this.counted > this.size()) this.counted = this.size();
     this.cache?.respsDone(); // conn_release_items
   }
 
@@ -263,6 +277,7 @@ export class OutBuffer {
     else if (this.buf.length > 1024 * 1024) this.replace(INITIAL_SIZE); // don't hoard a huge one
     this.pos = 0;
     this.committedPos = 0;
+    this.counted = 0;
     if (!keepHeld) this.releaseHeld();
     this.cache?.respsDone();
   }
