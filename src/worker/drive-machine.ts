@@ -295,9 +295,9 @@ function resumeAfterYield(c: Conn): void {
 }
 
 /**
- * One write for everything collected; stop reading this client while its replies pile up. `midRead`: a write
- * memcached would not make yet (the read's commands are not all done), so the items of replies not yet past a
- * flush point stay referenced.
+ * One write for everything collected; stop reading this client while its replies pile up. `midRead`: more of
+ * the read is still to come (commands, or a value arriving), so the items of replies not yet past a flush point
+ * stay referenced, as memcached keeps them until it sends those replies.
  */
 export function connFlush(c: Conn, midRead = false): void {
   const out = c.ctx.out;

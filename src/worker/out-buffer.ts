@@ -129,9 +129,9 @@ export class OutBuffer {
   }
 
   /**
-   * Before a write of Cachalot's own (a reply grown past its flush size), which memcached would not make: the
-   * items of replies not yet past a flush point stay referenced until one (or the read's end) is reached, as
-   * memcached's responses keep them, whenever the write itself lets go of them.
+   * Before a write in the middle of a read (connFlush's midRead): the items of replies not yet past a flush
+   * point stay referenced until one (or the read's end) is reached, as memcached's responses keep them,
+   * whenever the write itself lets go of them.
    */
   holdUncommittedAttached(): void {
     for (let i = this.committedAttached; i < this.attached.length; i++) {
