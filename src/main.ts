@@ -22,7 +22,7 @@ import { createPrefixStats } from './stats/prefix-stats.ts';
 import { strerrorOf, strerrorOfSocket } from './errno.ts';
 import { removePidFile, savePid } from './pid-file.ts';
 import { assumeIdentity } from './assume-identity.ts';
-import { slabClassTable } from './store/slabs.ts';
+import { slabClassSizes, slabClassTable } from './store/slabs.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { nofileRefusal } from './dispatcher/fd-budget.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
@@ -31,6 +31,7 @@ import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
+import { hugePageSize, largeChunkReport, readMeminfo, reexecForLargePages } from './large-pages.ts';
 import type { CertFiles } from './tls/secure-context.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
@@ -43,8 +44,10 @@ async function main(): Promise<void> {
     writeErr(parsed.stderr);
     process.exit(parsed.code);
   }
-  for (const w of parsed.warnings) writeErr(w + '\n');
   const settings = parsed.settings;
+  // memcached's -L reserves the item memory in huge pages: here glibc does, once this process runs with its tunable
+  if (settings.preallocate && settings.memoryFile === null) reexecForLargePages();
+  for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
   const nofile = nofileRefusal(settings.maxConns);
   if (nofile !== null) { writeErr(nofile + '\n'); process.exit(71); } // EX_OSERR
@@ -54,13 +57,21 @@ async function main(): Promise<void> {
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
+  if (settings.preallocate && settings.memoryFile === null) { // slabs_init's alloc_large_chunk
+    const chunk = largeChunkReport(hugePageSize(readMeminfo()), settings.verbose);
+    writeErr(chunk.stderr);
+    settings.preallocate = chunk.preallocated;
+  }
   const storeSettings = storeSettingsOf(settings, os.totalmem());
+  if (settings.verbose > 1) { // slabs_init prints the classes before it preallocates (and may refuse, below)
+    const sizes = slabClassSizes(storeSettings.chunkSizeMin, storeSettings.factor, storeSettings.slabChunkMax, storeSettings.slabSizes);
+    writeErr(slabClassTable(sizes, storeSettings.slabPageSize));
+  }
   const shortfall = preallocationShortfall(storeSettings);
   if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
   const lockRefusal = lockTableRefusal(settings.threads, settings.hashpowerInit); // memcached_thread_init's check
   if (lockRefusal !== null) { writeErr(lockRefusal + '\n'); process.exit(1); }
   const storeShared = createStoreOrExit(storeSettings);
-  if (settings.verbose > 1) writeErr(slabClassTable(storeShared.classSizes, storeSettings.slabPageSize));
   warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds);

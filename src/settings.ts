@@ -13,6 +13,7 @@ import { atof, atoi, safeStrtol, safeStrtoul, strtolOctal } from './settings/c-n
 import { getoptLong } from './settings/getopt.ts';
 import { applyTlsSubopt, defaultTlsSettings, isTlsSubopt } from './settings/tls-settings.ts';
 import type { TlsSettings } from './settings/tls-settings.ts';
+import { largePagesRefusal, readThpEnabled } from './large-pages.ts';
 
 export type Protocol = 'auto' | 'ascii' | 'binary';
 export type HashAlgorithm = 'murmur3' | 'jenkins' | 'xxh3';
@@ -113,6 +114,8 @@ type ParseState = {
   slabSizesUnparsed: string | null;
   /** memcached's settings.inter: the -l arguments joined with commas, each skipped when already a substring. */
   inter: string | null;
+  /** The kernel's transparent huge page setting, read when -L asks (large-pages.ts readThpEnabled). */
+  thpEnabled: () => string | null;
 };
 
 function exit(code: number, stderr: string, stdout = ''): Exit {
@@ -166,7 +169,11 @@ function applyOption(st: ParseState, c: string, arg: string): Exit | null {
     case 'D':
       if (arg === '') return fail1('No delimiter specified');
       s.prefixDelimiter = arg[0]; s.detailEnabled = true; return null;
-    case 'L': s.preallocate = true; return null;
+    case 'L': { // enable_large_pages: refused at once where the kernel offers no transparent huge pages
+      const refusal = largePagesRefusal(st.thpEnabled());
+      if (refusal !== null) return exit(1, refusal);
+      s.preallocate = true; return null;
+    }
     case 'C': s.useCas = false; return null;
     case 'b': s.backlog = atoi(arg); return null;
     case 'B': return applyProtocol(st, arg);
@@ -498,13 +505,15 @@ function checkTls(st: ParseState): Exit | null {
 
 /**
  * memcached's command line. `argv` excludes the program and script (process.argv.slice(2));
- * `env` supplies MEMCACHED_PORT_FILENAME. Never prints or exits itself: the caller writes
- * `stdout`/`stderr` and exits with `code`, or prints `warnings` to stderr and runs.
+ * `env` supplies MEMCACHED_PORT_FILENAME; `thpEnabled` what the kernel says of huge pages, for -L.
+ * Never prints or exits itself: the caller writes `stdout`/`stderr` and exits with `code`, or prints
+ * `warnings` to stderr and runs.
  */
-export function parseSettings(argv: string[], env: Record<string, string | undefined>): ParseOutcome {
+export function parseSettings(argv: string[], env: Record<string, string | undefined>,
+  thpEnabled: () => string | null = readThpEnabled): ParseOutcome {
   const st: ParseState = {
     s: defaultSettings(), warnings: [], protocolSpecified: false, tcpSpecified: false,
-    udpSpecified: false, slabChunkChanged: false, slabSizesUnparsed: null, inter: null,
+    udpSpecified: false, slabChunkChanged: false, slabSizesUnparsed: null, inter: null, thpEnabled,
   };
   st.s.portFilename = env.MEMCACHED_PORT_FILENAME ?? null;
   for (const o of getoptLong(argv, 'cachalot')) {
