@@ -3,13 +3,13 @@
 // each must do: with huge pages on offer ("always" or "madvise"), the item memory is huge-page eligible in
 // /proc/<pid>/smaps; with them off ("never"), -L is refused with memcached's words.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Client } from './support/client.ts';
-import { commandFor, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
-import { kindsFor } from './support/spec.ts';
+import { commandFor, REPO_ROOT, type ServerKind } from './support/server.ts';
+import { kindsFor, serversOfFile } from './support/spec.ts';
 import { readThpEnabled } from '../src/large-pages.ts';
 
 const KINDS = kindsFor();
@@ -17,14 +17,7 @@ const MB = 1024 * 1024;
 const thp = readThpEnabled();
 const offered = thp !== null && !thp.includes('[never]');
 
-const running: Server[] = [];
-after(async () => { for (const s of running.splice(0)) await s.stop(); });
-
-async function start(kind: ServerKind, args: string[]): Promise<Server> {
-  const s = await startServer(kind, args);
-  running.push(s);
-  return s;
-}
+const start = serversOfFile();
 
 /** Whether a read-write mapping of at least `bytes` (the item memory of a -m that size) may take huge pages. */
 function itemMemoryEligible(pid: number, bytes: number): boolean {

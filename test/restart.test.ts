@@ -9,27 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
-import { commandFor, REPO_ROOT, startServer, type Server, type ServerKind } from './support/server.ts';
-import { kindsFor } from './support/spec.ts';
+import { commandFor, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
+import { kindsFor, serversOfFile } from './support/spec.ts';
 
 const KINDS = kindsFor();
 const dirs: string[] = [];
-const running: Server[] = [];
-after(async () => {
-  for (const s of running.splice(0)) await s.stop();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const start = serversOfFile();
+after(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 function memoryFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'restart-test-'));
   dirs.push(dir);
   return join(dir, 'memory');
-}
-
-async function start(kind: ServerKind, args: string[]): Promise<Server> {
-  const s = await startServer(kind, args);
-  running.push(s);
-  return s;
 }
 
 /**

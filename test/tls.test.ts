@@ -2,7 +2,7 @@
 // counters, and its start-up errors. Each case runs against memcached -Z too where it is installed
 // (Debian's is built with TLS), and the two must agree; the certificates are test/fixtures/tls.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { constants as cryptoConstants } from 'node:crypto';
@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Client } from './support/client.ts';
-import { commandFor, freePort, REPO_ROOT, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
-import { kindsFor } from './support/spec.ts';
+import { commandFor, freePort, REPO_ROOT, sleep, type ServerKind } from './support/server.ts';
+import { kindsFor, serversOfFile } from './support/spec.ts';
 import { mulberry32 } from './support/rng.ts';
 import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
@@ -28,14 +28,7 @@ const CLIENT_CERT = { cert: readFileSync(file('client-cert.pem')), key: readFile
 const STRANGER_CERT = { cert: readFileSync(file('other-cert.pem')), key: readFileSync(file('other-key.pem')) };
 const KINDS = kindsFor();
 
-const running: Server[] = [];
-after(async () => { for (const s of running.splice(0)) await s.stop(); });
-
-async function start(kind: ServerKind, args: string[]): Promise<Server> {
-  const s = await startServer(kind, args);
-  running.push(s);
-  return s;
-}
+const start = serversOfFile();
 
 /** What each server answered, by kind; the answers must agree where memcached runs. */
 async function acrossKinds<T>(run: (kind: ServerKind) => Promise<T>): Promise<T> {
@@ -362,8 +355,7 @@ test('-l with a host name listens on every address the name resolves to, as memc
 
 test('-p -1 gives each -l address a free port of its own, as memcached', async () => {
   const seen = await acrossKinds(async (kind) => {
-    const s = await startServer(kind, ['-p', '-1'], { listen: '127.0.0.1,127.0.0.2' });
-    running.push(s);
+    const s = await start(kind, ['-p', '-1'], { listen: '127.0.0.1,127.0.0.2' });
     const c = await Client.connect(s.port);
     await c.send('stats conns\r\n');
     const conns = (await c.readUntil('END\r\n')).toString('latin1');

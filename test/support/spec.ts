@@ -41,6 +41,20 @@ export async function serverFor(kind: ServerKind, args: string[], fresh = false)
 }
 
 /** The kinds to run against: those asked for, less memcached when it is not installed. */
+/**
+ * startServer for a test file that starts its own servers: every one it starts is stopped when the file's
+ * tests end. Call at registration time (top level).
+ */
+export function serversOfFile(): typeof startServer {
+  const running: Server[] = [];
+  after(async () => { for (const s of running.splice(0)) await s.stop(); });
+  return async (...args) => {
+    const s = await startServer(...args);
+    running.push(s);
+    return s;
+  };
+}
+
 export function kindsFor(against: ServerKind[] = ['cachalot', 'memcached']): ServerKind[] {
   return against.filter((k) => k !== 'memcached' || memcachedAvailable() !== null);
 }
