@@ -208,6 +208,27 @@ for (const kind of kindsFor()) {
     } finally { await server.stop(); }
   });
 
+  test(`watch: a client that hangs up in the read that made it a watcher is closed after its OK, as memcached's logger closes it [${kind}]`, async () => {
+    // -R 1 yields after each command, so the hang-up is read while the watch still waits its turn
+    const server = await serverFor(kind, ['-R', '1', '-vv'], true);
+    try {
+      const w = await watcher(server, 'watch connevents\r\n');
+      const c = await Client.connect(server.port);
+      await c.send('a\r\nb\r\nc\r\nwatch\r\n');
+      c.endWriting();
+      assert.equal((await c.read(25)).toString('latin1'), 'ERROR\r\nERROR\r\nERROR\r\nOK\r\n');
+      await c.closed();
+      const lines = await linesUntil(w, 'conn_close');
+      assert.deepEqual(lines.map(maskLine), [
+        'type=conn_new rip=127.0.0.1 rport=<port> transport=tcp cfd=<fd>',
+        'type=conn_close rip=127.0.0.1 rport=<port> transport=tcp reason=error cfd=<fd>',
+      ]);
+      const fd = /cfd=(\d+)/.exec(lines[1])?.[1];
+      assert.match(server.stderr(), new RegExp(`<${fd} watch\n<${fd} connection closing from side thread\.\n<${fd} connection closed\.\n`));
+      w.end();
+    } finally { await server.stop(); }
+  });
+
   test(`watch: binary commands log as memcached's [${kind}]`, async () => {
     const server = await serverFor(kind, [], true);
     try {

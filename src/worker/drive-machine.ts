@@ -106,6 +106,7 @@ export function driveMachine(c: Conn): void {
         connFlush(c);
         return; // 'drain' drives us again
       case ConnState.watch:
+        if (c.inputEnded && c.stream?.readsInput === true) { watcherHungUp(c); return; }
         if (!streamStep(c)) return;
         break;
       case ConnState.closing:
@@ -218,6 +219,16 @@ export function connStartStream(c: Conn, stream: ReplyStream): void {
   c.stream = stream;
   if (!stream.readsInput) c.io?.pause();
   connSetState(c, ConnState.watch);
+}
+
+/**
+ * A watcher whose client had already hung up, in the read its watch came in (behind a -R yield, or replies not
+ * yet taken): memcached's logger reads that end and closes it, after the OK, with no reason said.
+ */
+function watcherHungUp(c: Conn): void {
+  streamStep(c); // its OK, and any lines already there
+  c.closeKind = CloseReason.ERROR;
+  connClose(c);
 }
 
 /** conn_watch: one step of the stream; true once it is done and the connection takes commands again. */
@@ -491,6 +502,8 @@ export const connHooks = { onClosed: (_c: Conn): void => {} };
 /** conn_close: release what the connection held and hang up. */
 export function connClose(c: Conn): void {
   if (c.state === ConnState.closed) return;
+  // a stream's thread (memcached's logger or crawler) hands the connection back to close it, and says so at -vv
+  if (c.state === ConnState.watch && c.ctx.verbosity() > 1 && !c.ctx.stopping) c.ctx.log(`<${c.id} connection closing from side thread.`);
   c.state = ConnState.closed;
   if (c.writeBlocked) c.ctx.writeBlocked.delete(c);
   releaseHoldings(c);

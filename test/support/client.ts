@@ -222,6 +222,11 @@ export class Client {
     this.socket.destroy();
   }
 
+  /** Send our end of the stream (a FIN) and go on reading: the server still answers what it was sent. */
+  endWriting(): void {
+    this.socket.end();
+  }
+
   /** Close our side and release the socket. */
   end(): void {
     this.socket.end();
