@@ -439,6 +439,14 @@ spec('watch: an unknown kind is an error, and the connection stays a client', [
 ]);
 
 // Replies still queued when `watch` is read (its line came in the same read as the command before it)
-spec('watch: refused behind a reply not yet sent', [
+// (memcached's resp_has_stack), even a reply that says nothing: a noreply's, a quiet miss's. A flush point (a get's
+// END, mn) sends them first.
+spec('watch: refused behind a reply not yet sent, silent ones too', [
   ['version\r\nwatch\r\n', 'VERSION 1.6.18\r\nERROR cannot pipeline other commands before watch\r\n'],
+  ['incr nokey 1 noreply\r\nwatch\r\n', 'ERROR cannot pipeline other commands before watch\r\n'],
+  ['mg nokey q v\r\nwatch\r\n', 'ERROR cannot pipeline other commands before watch\r\n'],
+  ['verbosity 1 noreply\r\nwatch noreply\r\nmn\r\n', 'MN\r\n'],
+  ['lru_crawler metadump 99\r\nset a 0 0 1 noreply\r\n1\r\nlru_crawler metadump all\r\n',
+    'BADCLASS invalid class id\r\nERROR cannot pipeline other commands before metadump\r\n'],
+  ['get nokey\r\nmg nokey q v\r\nmn\r\nlru_crawler metadump 99\r\n', 'END\r\nMN\r\nBADCLASS invalid class id\r\n'],
 ], { split: false });

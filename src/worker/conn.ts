@@ -159,6 +159,12 @@ export class Conn {
   avail(): number { return this.rend - this.rpos; }
 
   /**
+   * memcached's resp_has_stack: an earlier command's response waits in this batch behind the running one, whether
+   * it says something or nothing (a noreply's, a quiet miss's): no flush point or yield has sent them yet.
+   */
+  respHasStack(): boolean { return this.cmdsSinceFlush > 1; }
+
+  /**
    * memcached's flush points (conn_mwrite: a text get's END, mn, a binary error or noop, quit): the replies
    * queued so far are sent, and over UDP those after it are a new batch of responses.
    */

@@ -238,11 +238,6 @@ export class OutBuffer {
     this.cache?.respsDone();
   }
 
-  /** Replies queued since the last flush point: memcached's resp_has_stack. */
-  hasUncommitted(): boolean {
-    return this.pos > this.committedPos || this.attached.length > this.committedAttached;
-  }
-
   dropUncommitted(): void {
     while (this.attached.length > this.committedAttached) this.dropLastAttached();
     this.releaseHeld(); // early for the committed replies' items, which is harmless: their bytes are copied

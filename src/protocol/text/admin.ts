@@ -126,9 +126,9 @@ function metadump(c: Conn, arg: string): void {
   const out = c.ctx.out;
   if (c.ctx.store.c32[G.lruCrawler] === 0) { out.bytes(ERR.CRAWLER_DISABLED); return; }
   if (!c.ctx.settings.dumpEnabled) { out.bytes(ERR.METADUMP_NOT_ALLOWED); return; }
-  // memcached's resp_has_stack: the dump is written around the connection's reply queue, so nothing may wait
-  // in it; what a get or mn before it flushed has left
-  if (out.hasUncommitted()) { out.bytes(ERR.METADUMP_PIPELINED); return; }
+  // the dump is written around the connection's reply queue, so nothing may wait in it; what a get or mn
+  // before it flushed has left
+  if (c.respHasStack()) { out.bytes(ERR.METADUMP_PIPELINED); return; }
   const classes = arg === 'hash' ? parseCrawlClasses('all') : parseCrawlClasses(arg);
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
   // memcached's crawler writes to the client's socket, which a UDP request has not: an empty datagram comes
@@ -187,8 +187,8 @@ function extstoreSetting(c: Conn, buf: Buffer, ntokens: number): boolean {
 export function processWatchCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
   if (!c.ctx.settings.watchEnabled) { replyText(c, ERR.WATCH_NOT_ALLOWED); return; }
-  // memcached's resp_has_stack, as for metadump: the watcher's lines bypass the connection's reply queue
-  if (c.ctx.out.hasUncommitted()) { replyText(c, ERR.WATCH_PIPELINED); return; }
+  // as for metadump: the watcher's lines bypass the connection's reply queue
+  if (c.respHasStack()) { replyText(c, ERR.WATCH_PIPELINED); return; }
   let flags = 0;
   if (ntokens > 2) {
     for (let i = 1; i < ntokens - 1; i++) {
