@@ -79,6 +79,16 @@ spec('admin: a disabled crawler refuses crawls and listings until enabled again'
   ['lru_crawler metadump 2\r\n', 'END\r\n'],
 ], { against: ['cachalot'], fresh: true });
 
+// A class list of commas names no class: nothing to start. (Without the maintainer no crawl of its own runs, which
+// would make memcached answer BUSY first. memcached then keeps the listing's connection as its crawler's client
+// and fails every later metadump; Cachalot does not, so the listing comes last here.)
+spec('admin: a crawl or a listing of no class at all is NOTSTARTED', [
+  ['lru_crawler crawl ,\r\n', 'NOTSTARTED no items to crawl\r\n'],
+  ['lru_crawler crawl ,,,\r\n', 'NOTSTARTED no items to crawl\r\n'],
+  ['lru_crawler crawl ,0\r\n', 'BADCLASS invalid class id\r\n'],
+  ['lru_crawler metadump ,\r\n', 'NOTSTARTED no items to crawl\r\n'],
+], { args: ['-o', 'no_lru_maintainer'], fresh: true, split: false });
+
 // A listing is sent alone: memcached drops what was pipelined behind a metadump in the same read (Cachalot
 // answers it after END), so the differential's sentinel cannot follow one.
 for (const kind of kindsFor()) {

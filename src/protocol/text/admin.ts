@@ -24,6 +24,7 @@ const ERR = {
   CRAWLER_BUSY: r('BUSY currently processing crawler request'),
   BADCLASS: r('BADCLASS invalid class id'),
   CRAWLER_UNKNOWN: r('ERROR an unknown error happened'),
+  NOTSTARTED: r('NOTSTARTED no items to crawl'),
   SLEEP: r('CLIENT_ERROR sleep must be one second or less'),
   CRAWLER_START: r('ERROR failed to start lru crawler thread'),
   WATCH_NOT_ALLOWED: r('CLIENT_ERROR watch commands not allowed'),
@@ -119,6 +120,7 @@ function crawl(c: Conn, arg: string): void {
   }
   const classes = parseCrawlClasses(arg);
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
+  if (!classes.includes(1)) { out.bytes(store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.NOTSTARTED); return; } // "," names none
   out.bytes(store.requestCrawl(classes) ? REPLY.OK : ERR.CRAWLER_BUSY);
 }
 
@@ -131,6 +133,9 @@ function metadump(c: Conn, arg: string): void {
   if (c.respHasStack()) { out.bytes(ERR.METADUMP_PIPELINED); return; }
   const classes = arg === 'hash' ? parseCrawlClasses('all') : parseCrawlClasses(arg);
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
+  // memcached then keeps this connection as its crawler's client, and its next metadump fails ("ERROR an unknown
+  // error happened") on a client long gone: not copied
+  if (!classes.includes(1)) { out.bytes(ERR.NOTSTARTED); return; }
   // memcached's crawler writes to the client's socket, which a UDP request has not: an empty datagram comes
   if (c.udp !== null) { c.udp.keepLastEmpty(); return; }
   startMetadump(c, classes);
