@@ -22,6 +22,26 @@ spec('stats detail: per-prefix gets, hits, sets and deletes, newest prefix first
   ['stats detail foo\r\n', 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'],
 ], { fresh: true, split: false });
 
+test('stats settings: detail_enabled follows stats detail on and off, as memcached\'s setting does', async () => {
+  const seen = new Map<string, string[]>();
+  for (const kind of kindsFor()) {
+    const server = await serverFor(kind, [], true);
+    try {
+      const c = await Client.connect(server.port);
+      const answers: string[] = [];
+      for (const step of ['', 'stats detail on\r\n', 'stats detail off\r\n']) {
+        await c.send(`${step}stats settings\r\n`);
+        const reply = (await c.readUntil('END\r\n')).toString('latin1');
+        answers.push(/STAT detail_enabled (\w+)/.exec(reply)?.[1] ?? 'missing');
+      }
+      c.end();
+      seen.set(kind, answers);
+    } finally { await server.stop(); }
+  }
+  assert.deepEqual(seen.get('cachalot'), ['no', 'yes', 'no']);
+  if (seen.has('memcached')) assert.deepEqual(seen.get('memcached'), seen.get('cachalot'));
+});
+
 spec('stats: unknown subcommands are ERROR, reset answers RESET', [
   ['stats foo\r\n', 'ERROR\r\n'],
   ['stats reset\r\n', 'RESET\r\n'],

@@ -12,6 +12,7 @@ export type LiveSettings = {
   oldest?: number;        // settings.oldest_live: rel time of the last flush_all (0 = none)
   verbosity?: number;     // after the `verbosity` command
   trackSizes?: boolean;   // after `stats sizes_enable` / `sizes_disable`
+  detailEnabled?: boolean; // after `stats detail on` / `off`
   maxConns?: number;      // memcached can lower it at start when fds are short
   store?: StoreLiveSettings; // what `lru`, `lru_crawler` and `slabs` changed
   ext?: { uints: Map<string, number>; maxFrag: number }; // what `extstore` changed, by stat name
@@ -57,7 +58,7 @@ export function reportSettings(
   emit('num_threads', s.threads);
   emit('num_threads_per_udp', s.numThreadsPerUdp);
   emit('stat_key_prefix', s.prefixDelimiter);
-  emit('detail_enabled', yesNo(s.detailEnabled));
+  emit('detail_enabled', yesNo(live.detailEnabled ?? s.detailEnabled));
   emit('reqs_per_event', s.reqsPerEvent);
   emit('cas_enabled', yesNo(s.useCas));
   emit('tcp_backlog', s.backlog);

@@ -83,6 +83,7 @@ function liveSettings(c: Conn): LiveSettings {
   return {
     maxBytes: store.memLimit(), verbosity: ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings(),
     trackSizes: store.c32[G.sizesOn] !== 0, // item_stats_sizes_status()
+    detailEnabled: c.ctx.prefixStats.enabled(),
     ext: { uints, maxFrag: ctl.extMaxFrag() },
   };
 }
