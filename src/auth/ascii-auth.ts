@@ -61,7 +61,7 @@ function readSetLine(c: Conn): number {
   c.rpos = nl + 1;
   const size = ntokens >= 6 ? parseU32(buf, tokStart(c, 4), tokEnd(c, 4)) : NaN;
   if (ntokens < 6 || !tokIs(c, buf, 0, SET) || Number.isNaN(size)) {
-    c.ctx.out.bytes(UNAUTHENTICATED);
+    authReply(c, UNAUTHENTICATED);
     return Line.HANDLED;
   }
   if (size + 2 > MAX_TOKEN_BYTES) { connCloseWithReason(c, 'auth token too long'); return Line.HANDLED; }
@@ -71,19 +71,31 @@ function readSetLine(c: Conn): number {
 
 /** The data block: "user pass\r\n". */
 function checkToken(c: Conn, buf: Buffer, s: number, e: number): void {
-  const out = c.ctx.out;
-  if (buf[e - 2] !== 0x0d || buf[e - 1] !== 0x0a) { out.bytes(BAD_TERMINATION); return; }
+  if (buf[e - 2] !== 0x0d || buf[e - 1] !== 0x0a) { authReply(c, BAD_TERMINATION); return; }
   const ntokens = tokenize(c, buf, s, endAtNul(buf, s, e - 2)); // "user pass" as a C string, as memcached reads it
-  if (ntokens < 3) { out.bytes(BAD_TOKEN_FORMAT); return; }
+  if (ntokens < 3) { authReply(c, BAD_TOKEN_FORMAT); return; }
   const row = c.ctx.stats.row;
   row[ThreadStat.auth_cmds]++;
   const user = buf.subarray(tokStart(c, 0), tokEnd(c, 0));
   const pass = buf.subarray(tokStart(c, 1), tokEnd(c, 1));
   if (authfileCheck(c.ctx.settings.authFile ?? '', user, pass)) {
     c.authenticated = true;
-    out.bytes(STORED);
+    authReply(c, STORED);
   } else {
     row[ThreadStat.auth_errors]++;
-    out.bytes(AUTH_FAILURE);
+    authReply(c, AUTH_FAILURE);
   }
+}
+
+/**
+ * memcached answers the exchange in the one response object the connection holds until it is sent, and each
+ * answer resets it (out_string): of the lines of one read, only the last one's answer goes out (a -R yield
+ * sends what is there). So an answer still pending when the next comes is replaced by it.
+ */
+function authReply(c: Conn, reply: Buffer): void {
+  const out = c.ctx.out;
+  if (out.pos === c.authReplyEnd) out.truncate(c.authReplyAt);
+  c.authReplyAt = out.pos;
+  out.bytes(reply);
+  c.authReplyEnd = out.pos;
 }

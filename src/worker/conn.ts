@@ -117,6 +117,9 @@ export class Conn {
   authenticated = false;
   /** -Y: bytes of the "user pass\r\n" block still awaited after its `set` line (0: none announced). */
   asciiAuthBytes = 0;
+  /** -Y: where the last answer of the authentication exchange lies in the out buffer, while it is the last thing there. */
+  authReplyAt = 0;
+  authReplyEnd = -1;
   closeReason = '';
   /** memcached's close_reason for the logger's conn_close line (logger.ts CloseReason): error unless said. */
   closeKind = 0;
@@ -147,6 +150,7 @@ export class Conn {
     this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = false;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
+    this.authReplyAt = 0; this.authReplyEnd = -1;
     this.closeReason = '';
     this.closeKind = 0;
     this.proto_state = null;
