@@ -74,5 +74,9 @@ export function largePagesEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null 
 export function reexecForLargePages(): void {
   const env = largePagesEnv(process.env);
   if (env === null || typeof process.execve !== 'function') return;
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+  try {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+  } catch {
+    // execve(2) failed and this process goes on unchanged: -L preallocates in ordinary pages
+  }
 }
