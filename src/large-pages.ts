@@ -44,6 +44,7 @@ export function hugePageSize(meminfo: string): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
+/** /proc/meminfo's text, '' where there is none. */
 export function readMeminfo(): string {
   try { return fs.readFileSync('/proc/meminfo', 'latin1'); } catch { return ''; }
 }
