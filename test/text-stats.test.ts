@@ -8,7 +8,7 @@ import { Client } from './support/client.ts';
 import { sleep, startServer } from './support/server.ts';
 import net from 'node:net';
 
-spec('stats detail: per-prefix gets, hits, sets and deletes, newest prefix first', [
+spec('stats detail: per-prefix gets, hits, sets and deletes', [
   ['stats detail on\r\n', 'OK\r\n'],
   ['set x 0 0 1\r\n1\r\nget x\r\n', 'STORED\r\nVALUE x 0 1\r\n1\r\nEND\r\n'],
   ['get a:b:c\r\nset a:z 0 0 1\r\n1\r\n', 'END\r\nSTORED\r\n'],
@@ -21,6 +21,24 @@ spec('stats detail: per-prefix gets, hits, sets and deletes, newest prefix first
   ['stats detail\r\n', 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'],
   ['stats detail foo\r\n', 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'],
 ], { fresh: true, split: false });
+
+test('stats detail dump: prefixes in memcached\'s order, its table\'s buckets in turn and the newest first in each', async () => {
+  const prefixes = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'user', 'session', 'x1', 'zz', 'cart', 'pfx'];
+  const seen = new Map<string, string>();
+  for (const kind of kindsFor()) {
+    const server = await serverFor(kind, [], true);
+    try {
+      const c = await Client.connect(server.port);
+      await c.send(`stats detail on\r\n${prefixes.map((p, i) => `set ${p}:k 0 0 1\r\n${i % 10}\r\nget ${p}:k\r\n`).join('')}stats detail dump\r\nmn\r\n`);
+      const reply = (await c.readUntil('MN\r\n')).toString('latin1');
+      seen.set(kind, reply.slice(reply.indexOf('PREFIX ')));
+      c.end();
+    } finally { await server.stop(); }
+  }
+  const ours = seen.get('cachalot') ?? '';
+  assert.equal(ours.split('\r\n').filter((l) => / get 1 hit 1 set 1 del 0$/.test(l)).length, prefixes.length, ours);
+  if (seen.has('memcached')) assert.equal(ours, seen.get('memcached'));
+});
 
 test('stats settings: detail_enabled follows stats detail on and off, as memcached\'s setting does', async () => {
   const seen = new Map<string, string[]>();

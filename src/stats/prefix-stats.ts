@@ -9,12 +9,16 @@
 //   slot (72 Int32 words): [ state (0 free, 1 claiming, 2 ready) | len | get | hit | set | del |
 //                            created order | pad | prefix bytes (256) ]
 
+import { hash } from '../store/hash.ts';
+
 const HEADER_WORDS = 4;
 const SLOT_WORDS = 72;
 const S = { state: 0, len: 1, get: 2, hit: 3, set: 4, del: 5, order: 6 } as const;
 const PREFIX_BYTES_AT = 8 * 4;
 const PREFIX_MAX = 250;
 export const PREFIX_SLOTS = 1024;
+/** memcached's PREFIX_HASH_SIZE: the buckets its dump walks in order. */
+const PREFIX_HASH_SIZE = 256;
 
 /** The table, on from the start with -D (memcached's detail_enabled). */
 export function createPrefixStats(enabled: boolean): SharedArrayBuffer {
@@ -81,7 +85,10 @@ export class PrefixStats {
     return true;
   }
 
-  /** memcached's stats_prefix_dump: the newest prefix first. */
+  /**
+   * memcached's stats_prefix_dump: its table's 256 buckets in order (a prefix's bucket is its hash's low byte),
+   * the newest prefix first within each.
+   */
   dump(): string {
     const rows: Array<[number, string]> = [];
     for (let n = 0; n < PREFIX_SLOTS; n++) {
@@ -90,9 +97,12 @@ export class PrefixStats {
       const at = slot * 4 + PREFIX_BYTES_AT;
       const prefix = Buffer.from(this.u8.subarray(at, at + this.i32[slot + S.len])).toString('latin1');
       const i = this.i32;
-      rows.push([i[slot + S.order], `PREFIX ${prefix} get ${i[slot + S.get]} hit ${i[slot + S.hit]} set ${i[slot + S.set]} del ${i[slot + S.del]}\r\n`]);
+      const bucket = hash(this.u8, at, this.i32[slot + S.len]) & (PREFIX_HASH_SIZE - 1);
+      // newer first within a bucket: PREFIX_SLOTS orders fit between two buckets
+      rows.push([bucket * 2 * PREFIX_SLOTS - i[slot + S.order],
+        `PREFIX ${prefix} get ${i[slot + S.get]} hit ${i[slot + S.hit]} set ${i[slot + S.set]} del ${i[slot + S.del]}\r\n`]);
     }
-    return rows.sort((a, b) => b[0] - a[0]).map((r) => r[1]).join('');
+    return rows.sort((a, b) => a[0] - b[0]).map((r) => r[1]).join('');
   }
 
   /** `stats reset` forgets every prefix (the enabled flag stays). */
