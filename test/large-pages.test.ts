@@ -5,10 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Client } from './support/client.ts';
-import { commandFor, REPO_ROOT, type ServerKind } from './support/server.ts';
+import { runToExit } from './support/server.ts';
 import { kindsFor, serversOfFile } from './support/spec.ts';
 import { readThpEnabled } from '../src/large-pages.ts';
 
@@ -32,12 +31,6 @@ function itemMemoryEligible(pid: number, bytes: number): boolean {
   return false;
 }
 
-function startFails(kind: ServerKind, args: string[]): { status: number | null; stderr: string } {
-  const [cmd, argv] = commandFor(kind, args);
-  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
-  return { status: r.status, stderr: r.stderr };
-}
-
 if (offered) {
   test('with -L the item memory may take huge pages, as memcached\'s does, and the cache works in it', async () => {
     for (const kind of KINDS) {
@@ -52,7 +45,7 @@ if (offered) {
 
   test('-L -vv names the huge page size before the slab classes, and a -m too small to preallocate is refused after them', () => {
     // -m 10 stops the start (slabs_preallocate) after everything -L and -vv print up to it
-    const said = KINDS.map((kind) => startFails(kind, ['-L', '-m', '10', '-vv']));
+    const said = KINDS.map((kind) => runToExit(kind, ['-L', '-m', '10', '-vv']));
     const lines = said[0].stderr.split('\n');
     assert.equal(said[0].status, 1);
     assert.match(lines[0], /^huge page size: \d+$/);
@@ -63,7 +56,7 @@ if (offered) {
   });
 } else {
   test('-L is refused where the kernel offers no transparent huge pages, with memcached\'s words', () => {
-    const said = KINDS.map((kind) => startFails(kind, ['-L', '-m', '64']));
+    const said = KINDS.map((kind) => runToExit(kind, ['-L', '-m', '64']));
     assert.equal(said[0].status, 1);
     assert.match(said[0].stderr, /^Transparent huge pages .*\nWill use default page size\.\nCannot enable large pages on this system\n/);
     if (said.length === 2) assert.deepEqual(said[0], said[1]);

@@ -4,12 +4,11 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
-import { commandFor, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
+import { runToExit, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor, serversOfFile } from './support/spec.ts';
 
 const KINDS = kindsFor();
@@ -118,8 +117,7 @@ test('-e preallocates as memcached does: a page per class, the rest in the globa
 
 /** Start, expecting an exit: its status (or signal) and stderr. */
 function startFails(kind: ServerKind, args: string[]): { ended: string; said: string } {
-  const [cmd, argv] = commandFor(kind, args);
-  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+  const r = runToExit(kind, args);
   return { ended: r.signal ?? String(r.status), said: r.stderr.trim() };
 }
 

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants as cryptoConstants } from 'node:crypto';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Client } from './support/client.ts';
-import { commandFor, freePort, REPO_ROOT, sleep, type ServerKind } from './support/server.ts';
+import { commandFor, freePort, REPO_ROOT, runToExit, sleep, type ServerKind } from './support/server.ts';
 import { kindsFor, serversOfFile } from './support/spec.ts';
 import { mulberry32 } from './support/rng.ts';
 import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
@@ -275,8 +275,7 @@ test('bad input over TLS gets memcached\'s answer, and other clients and stored 
 
 /** Start with these flags and expect an exit: its code and memcached's line on stderr. */
 function startFails(kind: ServerKind, args: string[]): { code: number | null; said: string } {
-  const [cmd, argv] = commandFor(kind, args);
-  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+  const r = runToExit(kind, args);
   // memcached also prints OpenSSL's error queue (with addresses); its own line is the one to compare
   const said = r.stderr.split('\n').filter((l) => !/^[0-9A-F]{16}:error:/.test(l)).join('\n').trim();
   return { code: r.status, said };

@@ -63,6 +63,13 @@ export function commandFor(kind: ServerKind, args: readonly string[], listen: st
   return [bin, asRoot ? ['-u', 'root', ...all] : all];
 }
 
+/** Run the server's command line to its exit, for a start that must fail: its status, signal and stderr. */
+export function runToExit(kind: ServerKind, args: readonly string[]): { status: number | null; signal: string | null; stderr: string } {
+  const [cmd, argv] = commandFor(kind, args);
+  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, signal: r.signal, stderr: r.stderr };
+}
+
 export async function startServer(
   kind: ServerKind, args: string[] = [], opts: { env?: Record<string, string>; listen?: string } = {},
 ): Promise<Server> {
