@@ -6,8 +6,9 @@
 // on its own (mmap), and glibc advises its mappings into huge pages itself when the tunable
 // glibc.malloc.hugetlb=1 is set. A tunable is read once, at exec: so with -L the main thread execs itself
 // again with it set (reexecForLargePages) before it builds anything, and the arena, and the hash table
-// beside it, come out as memcached's -L arena does (THPeligible in /proc/<pid>/smaps). The tunable also
-// covers glibc's other large allocations (a few MB more RSS at start), and a libc that does not know it
+// beside it, come out as memcached's -L arena does (THPeligible in /proc/<pid>/smaps). RSS then grows in 2 MB
+// steps (each class's preallocated first page is backed whole: ~18 MB more at start with -m 64). The tunable
+// also covers glibc's other large allocations, and a libc that does not know it
 // ignores it: then -L preallocates without huge pages, as it did before this module.
 
 import fs from 'node:fs';
