@@ -763,6 +763,35 @@ test('a reply queued for a client that is not reading does not disturb the other
   stalled.end();
 });
 
+for (const kind of kindsFor()) {
+  test(`a client that pipelines faster than -R lets the server work is not read ahead of its commands [${kind}]`, async () => {
+    // memcached yields after -R commands and stops reading that client (its event becomes EV_WRITE) until what
+    // it read is worked off: its input is one read buffer whatever the client sends. A server that read on
+    // while yielding would keep the whole stream (96 MB here) in memory.
+    const s = await serverFor(kind, ['-t', '1', '-R', '20'], true);
+    try {
+      const value = 'v'.repeat(100);
+      const chunk = Buffer.from(`set same 0 0 ${value.length} noreply\r\n${value}\r\n`.repeat(8000), 'latin1'); // ~1 MB
+      const c = await Client.connect(s.port);
+      const stream = async (mb: number): Promise<void> => {
+        for (let i = 0; i < mb; i++) await c.send(chunk);
+        assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      };
+      await stream(16); // the first traffic grows the runtime's own heaps (and Cachalot's JIT code)
+      const before = await rssOf(s.pid);
+      await stream(96);
+      const grown = (await rssOf(s.pid)) - before;
+      assert.ok(grown < 32 * 1024 * 1024, `RSS grew ${grown} bytes over a 96 MB stream`);
+      const want = `VALUE same 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+      assert.equal((await c.request('get same\r\n', want.length)).toString(), want, 'and every command was worked');
+      assert.ok(Number((await statsOn(c)).get('conn_yields')) > 1000, 'the stream was worked 20 commands a turn');
+      c.end();
+    } finally {
+      await s.stop();
+    }
+  });
+}
+
 registerStopHook();
 for (const kind of kindsFor()) {
   test(`a client that sends its commands and half-closes gets every reply, then the hang-up [${kind}]`, async () => {

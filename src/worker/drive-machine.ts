@@ -286,6 +286,9 @@ function connYield(c: Conn): boolean {
   connSetState(c, ConnState.newCmd);
   connFlush(c);
   c.yieldPending = true;
+  // memcached's yield waits for EV_WRITE instead of EV_READ: nothing more is read from this client until what
+  // was read is worked off, so a client that sends faster than its commands are worked is not buffered here
+  c.io?.pause();
   setImmediate(resumeAfterYield, c);
   return true;
 }
@@ -300,9 +303,12 @@ function udpYield(c: Conn): void {
   c.reqsLeft = c.ctx.settings.reqsPerEvent - 1; // this pass's command is the first of the next turn's
 }
 
+/** The yield's turn is over: read again (a yield later in this drive stops it before the loop reads) and go on. */
 function resumeAfterYield(c: Conn): void {
   c.yieldPending = false;
-  if (c.state === ConnState.newCmd && c.io !== null) driveMachine(c);
+  if (c.state !== ConnState.newCmd || c.io === null) return;
+  if (!c.writeBlocked && !c.inputEnded) c.io.resume();
+  driveMachine(c);
 }
 
 /**
@@ -400,7 +406,7 @@ export function onConnDrain(c: Conn): void {
     driveMachine(c);
     return;
   }
-  c.io?.resume();
+  if (!c.yieldPending) c.io?.resume(); // else resumeAfterYield reads again
   if (c.state === ConnState.mwrite) {
     connSetState(c, ConnState.newCmd);
     driveMachine(c);
