@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test, after } from 'node:test';
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { Client } from './support/client.ts';
 import { spawn } from 'node:child_process';
 import { mulberry32 } from './support/rng.ts';
@@ -244,6 +245,51 @@ for (const kind of ['cachalot', 'memcached'] as const) {
     u.close();
     assert.equal(reply.map((d) => d.subarray(8).toString()).join(''), 'VERSION 1.6.18\r\n');
   });
+}
+
+for (const kind of ['cachalot', 'memcached'] as const) {
+  if (kind === 'memcached' && memcachedAvailable() === null) continue;
+  test(`udp: one datagram asking for 200 MB of values does not hold them all in memory [${kind}]`, async () => {
+    // memcached sends a reply's datagrams from its items as the socket takes them. Cachalot once made every
+    // datagram a buffer of its own that node:dgram sent only on the next tick: the whole reply in memory.
+    const udpPort = await freeUdpPort();
+    const server = await startServer(kind, ['-t', '1', '-U', String(udpPort)]);
+    servers.push(server);
+    const tcp = await Client.connect(server.port);
+    const value = 'm'.repeat(1000 * 1000);
+    assert.equal((await tcp.request(`set m 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+    const u = dgram.createSocket('udp4'); // it never reads: the kernel drops what its buffer cannot take
+    await new Promise<void>((resolve) => u.bind(0, '127.0.0.1', resolve));
+    const sentBy = async (bytes: number): Promise<void> => {
+      for (let i = 0; i < 1500 && Number((await statsOf(tcp)).get('bytes_written')) < bytes; i++) await sleep(20);
+    };
+    try {
+      u.send(frame(1, `get ${'m '.repeat(4)}\r\n`), udpPort, '127.0.0.1'); // the first reply grows what a reply grows
+      await sentBy(4 * value.length);
+      const before = peakRss(server.pid);
+      u.send(frame(2, `get ${'m '.repeat(200)}\r\n`), udpPort, '127.0.0.1');
+      await sentBy(204 * value.length);
+      assert.ok(Number((await statsOf(tcp)).get('bytes_written')) > 204 * value.length, 'the whole reply went out');
+      const grown = peakRss(server.pid) - before;
+      assert.ok(grown < 64 * 1024 * 1024, `the peak RSS grew ${grown} bytes`);
+    } finally {
+      u.close();
+      tcp.end();
+    }
+  });
+}
+
+/** The process's peak resident memory so far (VmHWM), in bytes. */
+function peakRss(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, 'VmHWM in /proc/<pid>/status');
+  return Number(m[1]) * 1024;
+}
+
+async function statsOf(c: Client): Promise<Map<string, string>> {
+  await c.send('stats\r\n');
+  const text = (await c.readUntil('END\r\n')).toString();
+  return new Map([...text.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m) => [m[1], m[2]]));
 }
 
 test('udp: the send buffer is raised as far as the kernel lets, and -vv says so as memcached does', {

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
 import fs from 'node:fs';
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/store.ts';
 import type { Settings } from '../settings.ts';
@@ -245,6 +246,18 @@ function removeStaleSocket(path: string): void {
 const udpSockets: dgram.Socket[] = [];
 
 /**
+ * node:dgram's lookup of an address. A reply goes to the address its request came from, already an IP:
+ * dns.lookup would answer on the next tick, and every datagram of a reply would wait in memory until then;
+ * answered at once, send() hands each one to the kernel before it returns (UdpPort reuses its bytes). A name
+ * (`-l localhost`, for bind) is looked up.
+ */
+const peerAsIs: typeof dns.lookup = ((address: string, options: dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
+  const family = net.isIP(address);
+  if (family === 0) dns.lookup(address, options, callback);
+  else callback(null, address, family);
+}) as typeof dns.lookup;
+
+/**
  * memcached's UDP connection for this thread: a socket of its own on the UDP port (SO_REUSEPORT), served by
  * one Conn that is never closed. It counts as a connection and has its row in `stats conns`, as memcached's.
  */
@@ -253,7 +266,7 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
     port.postMessage({ type: 'udp-listening', port: p, error } satisfies DispatcherMessage);
   const row = admitConn(ctx.ctl, ctx.connTable, Number.MAX_SAFE_INTEGER);
   if (row < 0) { answer(-1, 'no connection row left'); return; }
-  const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true });
+  const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true, lookup: peerAsIs });
   const c = pool.take();
   c.reset(ctx.connTable.idOf(row), null, 'udp');
   c.row = row;
