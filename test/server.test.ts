@@ -766,8 +766,8 @@ test('a reply queued for a client that is not reading does not disturb the other
 for (const kind of kindsFor()) {
   test(`a client that pipelines faster than -R lets the server work is not read ahead of its commands [${kind}]`, async () => {
     // memcached yields after -R commands and stops reading that client (its event becomes EV_WRITE) until what
-    // it read is worked off: its input is one read buffer whatever the client sends. A server that read on
-    // while yielding would keep the whole stream (96 MB here) in memory.
+    // it read is worked off: its input is one read buffer whatever the client sends. Cachalot reads on at most
+    // 64 KB ahead; a server that read on without a bound while yielding would keep the whole stream (96 MB here).
     const s = await serverFor(kind, ['-t', '1', '-R', '20'], true);
     try {
       const value = 'v'.repeat(100);
