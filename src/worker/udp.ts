@@ -130,9 +130,10 @@ export class UdpPort {
 
   /**
    * One datagram, made in the scratch buffer (the out buffer is reused before node:dgram is done with it).
-   * A send the kernel takes at once leaves libuv's queue empty and nothing pointing into the scratch, so the
-   * next datagram reuses its bytes: a buffer per datagram was garbage V8 let pile up, ~1 GB of RSS for one
-   * 1.2 KB request of 600 one-megabyte values.
+   * send() hands it to the kernel before it returns (the worker's sockets look addresses up at once:
+   * worker.ts peerAsIs), so a send the kernel took leaves libuv's queue empty and nothing pointing into the
+   * scratch, and the next datagram reuses its bytes; one libuv had to queue keeps them. Were sends put off to
+   * a later tick, a reply of many datagrams would come out garbled: test/udp.test.ts compares one of 72.
    */
   private sendDatagram(data: Uint8Array, from: number, to: number, seq: number, total: number): number {
     const len = UDP_HEADER_SIZE + to - from;
