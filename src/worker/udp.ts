@@ -37,6 +37,12 @@ export type DatagramSocket = {
  * (memcached stops reading its UDP socket until it can write again; datagrams sent meanwhile are lost too).
  */
 const SEND_QUEUE_LIMIT = 4 * 1024 * 1024;
+/**
+ * Datagrams of one reply that libuv may queue (the kernel's socket buffer full) before the rest of the reply is
+ * dropped: at least this, and two values of -I, as a TCP client that does not read may fall behind by before it
+ * is hung up on (drive-machine.ts MIN_BACKLOG_LIMIT).
+ */
+const MIN_REPLY_QUEUE_LIMIT = 16 * 1024 * 1024;
 /** Datagrams are written into a buffer of this size, reused while the kernel takes each one at once. */
 const SCRATCH_SIZE = 64 * 1024;
 
@@ -58,7 +64,13 @@ export class UdpPort {
   private scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
   private scratchAt = 0;
 
-  constructor(socket: DatagramSocket) { this.socket = socket; }
+  /** Bytes queued in libuv past which the rest of a reply is dropped (MIN_REPLY_QUEUE_LIMIT). */
+  private readonly replyQueueLimit: number;
+
+  constructor(socket: DatagramSocket, itemSizeMax: number) {
+    this.socket = socket;
+    this.replyQueueLimit = Math.max(MIN_REPLY_QUEUE_LIMIT, 2 * itemSizeMax);
+  }
 
   /** A response begins at `at` in the out buffer. */
   respStart(at: number, keepEmpty: boolean): void {
@@ -114,15 +126,15 @@ export class UdpPort {
   }
 
   /**
-   * A response's datagrams. Once the kernel stops taking them (libuv queues past SEND_QUEUE_LIMIT), the rest
-   * are dropped, as a full socket buffer drops datagrams: memcached waits for the socket instead, pointing into
-   * its items, where a queue here holds copies.
+   * A response's datagrams. Where the kernel stops taking them, libuv queues copies; past replyQueueLimit queued
+   * the rest are dropped, as a full socket buffer drops datagrams (memcached waits for the socket instead,
+   * pointing into its items, where the queue here holds copies).
    */
   private sendResponse(data: Uint8Array, from: number, to: number): number {
     const total = Math.min(Math.ceil((to - from) / UDP_DATA_SIZE), USHRT_MAX);
     let sent = 0;
     for (let seq = 0, at = from; at < to; seq++, at += UDP_DATA_SIZE) {
-      if (this.socket.getSendQueueSize() > SEND_QUEUE_LIMIT) break;
+      if (this.socket.getSendQueueSize() > this.replyQueueLimit) break;
       sent += this.sendDatagram(data, at, Math.min(to, at + UDP_DATA_SIZE), seq & USHRT_MAX, total);
     }
     return sent;

@@ -270,7 +270,7 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
   const c = pool.take();
   c.reset(ctx.connTable.idOf(row), null, 'udp');
   c.row = row;
-  c.udp = new UdpPort(socket);
+  c.udp = new UdpPort(socket, ctx.settings.itemSizeMax);
   ctx.stats.row[ThreadStat.curr_conns]++;
   ctx.stats.row[ThreadStat.total_conns]++;
   socket.on('message', (msg, from) => { try { udpRead(c, msg, from.address, from.port); } catch (err) { udpFault(c, err); } });
