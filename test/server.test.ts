@@ -25,14 +25,7 @@ async function cachalot(args: string[] = [], env?: Record<string, string>): Prom
 
 async function stats(port: number, sub = ''): Promise<Map<string, string>> {
   const c = await Client.connect(port);
-  const text = (await c.request(`stats${sub ? ' ' + sub : ''}\r\n`, 0).then(() => c.readUntil('END\r\n'))).toString();
-  c.end();
-  const m = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const [, name, value] = /^STAT (\S+) (.*)$/.exec(line) ?? [];
-    if (name) m.set(name, value);
-  }
-  return m;
+  try { return await c.stats(sub); } finally { c.end(); }
 }
 
 test('a value set through one worker is read at once through every other', async () => {
@@ -75,7 +68,7 @@ test('-c: connections over the limit get memcached\'s error and are closed', asy
     await sleep(20);
     // The client sees the hang-up a moment before the worker counts it: until then a probe is the one too many.
     const probe = await Client.connect(s.port);
-    st = await statsOn(probe).catch(() => new Map<string, string>());
+    st = await probe.stats().catch(() => new Map<string, string>());
     probe.end();
   }
   assert.equal(st.get('rejected_connections'), '1');
@@ -93,19 +86,10 @@ test('-o no_maxconns_fast: a connection over -c waits unanswered, as in memcache
   assert.ok(waiting.isOpen, 'and not closed');
   held[0].end();
   assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once a connection closed');
-  const st = await statsOn(waiting);
+  const st = await waiting.stats();
   assert.deepEqual([st.get('listen_disabled_num'), st.get('accepting_conns'), st.get('rejected_connections')], ['1', '1', undefined]);
   for (const c of [...held.slice(1), waiting]) c.end();
 });
-
-async function statsOn(c: Client): Promise<Map<string, string>> {
-  await c.send('stats\r\n');
-  const text = (await c.readUntil('END\r\n')).toString();
-  return new Map(text.split('\r\n').flatMap((l) => {
-    const m = /^STAT (\S+) (.*)$/.exec(l);
-    return m ? [[m[1], m[2]] as [string, string]] : [];
-  }));
-}
 
 test('-o idle_timeout closes an idle connection and says so at -vv as memcached does (idle_kicks: text-stats.test.ts)', async () => {
   const s = await cachalot(['-o', 'idle_timeout=5', '-vv'], { CACHALOT_DEBUG_TIME: '1' });
@@ -614,7 +598,7 @@ test('out of file descriptors: stop listening, count it, resume when connections
     let st = new Map<string, string>();
     for (let i = 0; i < 100 && st.get('accepting_conns') !== '1'; i++) {
       await sleep(20);
-      try { const probe = await Client.connect(port); st = await statsOn(probe); probe.end(); } catch { /* not yet */ }
+      try { const probe = await Client.connect(port); st = await probe.stats(); probe.end(); } catch { /* not yet */ }
     }
     assert.equal(st.get('accepting_conns'), '1');
     assert.equal(st.get('listen_disabled_num'), '1');
@@ -670,15 +654,15 @@ test('a multi-get of large values to a client that never reads waits in conn_mwr
   await sleep(200);
   const rss = await rssOf(s.pid);
   assert.ok(rss < 400 * 1024 * 1024, `server RSS ${rss} stays bounded`);
-  assert.equal((await statsOn(setup)).get('curr_connections'), '2', 'the greedy client is not hung up on');
+  assert.equal((await setup.stats()).get('curr_connections'), '2', 'the greedy client is not hung up on');
   const want = `VALUE big 0 ${big.length}\r\n${big}\r\n`;
   assert.equal((await setup.request('get big\r\n', want.length)).toString(), want, 'others are served meanwhile');
   assert.equal(await setup.readLine(), 'END');
   greedy.resumeReading();
   for (let i = 0; i < 20; i++) assert.equal((await greedy.read(want.length)).toString(), want, `block ${i}, once read`);
   greedy.destroy();
-  let st = await statsOn(setup);
-  for (let i = 0; i < 250 && st.get('curr_connections') !== '1'; i++) { await sleep(20); st = await statsOn(setup); }
+  let st = await setup.stats();
+  for (let i = 0; i < 250 && st.get('curr_connections') !== '1'; i++) { await sleep(20); st = await setup.stats(); }
   assert.equal(st.get('curr_connections'), '1', 'the paused get goes with its connection');
   setup.end();
 });
@@ -698,8 +682,8 @@ test('clients that never read are hung up on once their worker holds four connec
     await c.send(`get ${'big '.repeat(4)}\r\n`);
     greedy.push(c);
   }
-  let st = await statsOn(setup);
-  for (let i = 0; i < 500 && Number(st.get('curr_connections')) > greedy.length; i++) { await sleep(20); st = await statsOn(setup); }
+  let st = await setup.stats();
+  for (let i = 0; i < 500 && Number(st.get('curr_connections')) > greedy.length; i++) { await sleep(20); st = await setup.stats(); }
   assert.ok(Number(st.get('curr_connections')) <= greedy.length, 'a greedy connection was hung up on');
   const want = `VALUE big 0 ${big.length}\r\n`;
   assert.equal((await setup.request('get big\r\n', want.length)).toString(), want, 'the worker serves on');
@@ -784,7 +768,7 @@ for (const kind of kindsFor()) {
       assert.ok(grown < 32 * 1024 * 1024, `RSS grew ${grown} bytes over a 96 MB stream`);
       const want = `VALUE same 0 ${value.length}\r\n${value}\r\nEND\r\n`;
       assert.equal((await c.request('get same\r\n', want.length)).toString(), want, 'and every command was worked');
-      assert.ok(Number((await statsOn(c)).get('conn_yields')) > 1000, 'the stream was worked 20 commands a turn');
+      assert.ok(Number((await c.stats()).get('conn_yields')) > 1000, 'the stream was worked 20 commands a turn');
       c.end();
     } finally {
       await s.stop();

@@ -60,14 +60,6 @@ async function versionOverTls(port: number, options: ConnectionOptions): Promise
   }
 }
 
-async function statsOf(c: Client, which = ''): Promise<Map<string, string>> {
-  await c.send(`stats${which === '' ? '' : ' ' + which}\r\n`);
-  const text = (await c.readUntil('END\r\n')).toString('latin1');
-  const stats = new Map<string, string>();
-  for (const m of text.matchAll(/^STAT (\S+) (.*)\r$/gm)) stats.set(m[1], m[2]);
-  return stats;
-}
-
 /** The peer certificate's OU: which of the fixture certificates the server presented. */
 async function presentedUnit(port: number): Promise<string> {
   const c = await Client.connectTls(port);
@@ -112,8 +104,8 @@ test('stats settings shows the TLS settings as given; stats shows the TLS counte
   const seen = await acrossKinds(async (kind) => {
     const s = await start(kind, args);
     const c = await Client.connectTls(s.port);
-    const settings = [...(await statsOf(c, 'settings'))].filter(([name]) => name.startsWith('ssl_'));
-    const names = [...(await statsOf(c)).keys()];
+    const settings = [...(await c.stats('settings'))].filter(([name]) => name.startsWith('ssl_'));
+    const names = [...(await c.stats()).keys()];
     c.end();
     return { settings, around: names.slice(names.indexOf('log_watchers'), names.indexOf('round_robin_fallback') + 1) };
   });
@@ -140,7 +132,7 @@ test('a plain client on a TLS port gets no answer and is hung up on; TLS clients
     assert.match(await keeper.readLine(), /^VERSION /, kind);
     if (kind === 'cachalot') {
       // memcached counts only a handshake that fails in its first, non-blocking SSL_accept; we count every one
-      assert.equal((await statsOf(keeper)).get('ssl_handshake_errors'), '1');
+      assert.equal((await keeper.stats()).get('ssl_handshake_errors'), '1');
     }
     keeper.end();
   }
@@ -467,7 +459,7 @@ test('a client resumes its TLS session on its next connection, whichever worker 
     const resumed = [await resumes(s.port, 'TLSv1.2'), await resumes(s.port, 'TLSv1.3')];
     const c = await Client.connectTls(s.port);
     // how many depends on whether a closing client still got its TLS 1.3 tickets, on both servers
-    const counted = Number((await statsOf(c)).get('ssl_new_sessions')) > 0;
+    const counted = Number((await c.stats()).get('ssl_new_sessions')) > 0;
     c.end();
     return { resumed, counted };
   });
@@ -503,7 +495,7 @@ test('ssl_new_sessions counts the sessions memcached\'s OpenSSL issues: TLS 1.3 
     const s = await start(kind, [...TLS_ARGS, '-o', 'ssl_session_cache', '-l', `notls:127.0.0.1:${plainPort}`]);
     const counted = async (): Promise<number> => { // read in the clear: a TLS reader would count itself
       const c = await Client.connect(plainPort);
-      const n = Number((await statsOf(c)).get('ssl_new_sessions'));
+      const n = Number((await c.stats()).get('ssl_new_sessions'));
       c.end();
       return n;
     };
@@ -553,7 +545,7 @@ test('junk instead of a handshake never harms the server, its stored data or its
     assert.equal(await overTls(s.port, 'get keep\r\n', 'END\r\n'), 'VALUE keep 0 4\r\ndata\r\nEND\r\n', `${kind}, seed ${seed}`);
     await keeper.send('version\r\n');
     assert.match(await keeper.readLine(), /^VERSION /, kind);
-    if (kind === 'cachalot') assert.ok(Number((await statsOf(keeper)).get('ssl_handshake_errors')) > 0);
+    if (kind === 'cachalot') assert.ok(Number((await keeper.stats()).get('ssl_handshake_errors')) > 0);
     keeper.end();
   }
 });

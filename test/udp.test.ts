@@ -261,7 +261,7 @@ for (const kind of ['cachalot', 'memcached'] as const) {
     const u = dgram.createSocket('udp4'); // it never reads: the kernel drops what its buffer cannot take
     await new Promise<void>((resolve) => u.bind(0, '127.0.0.1', resolve));
     const sentBy = async (bytes: number): Promise<void> => {
-      for (let i = 0; i < 1500 && Number((await statsOf(tcp)).get('bytes_written')) < bytes; i++) await sleep(20);
+      for (let i = 0; i < 1500 && Number((await tcp.stats()).get('bytes_written')) < bytes; i++) await sleep(20);
     };
     try {
       u.send(frame(1, `get ${'m '.repeat(4)}\r\n`), udpPort, '127.0.0.1'); // the first reply grows what a reply grows
@@ -269,7 +269,7 @@ for (const kind of ['cachalot', 'memcached'] as const) {
       const before = peakRss(server.pid);
       u.send(frame(2, `get ${'m '.repeat(200)}\r\n`), udpPort, '127.0.0.1');
       await sentBy(204 * value.length);
-      assert.ok(Number((await statsOf(tcp)).get('bytes_written')) > 204 * value.length, 'the whole reply went out');
+      assert.ok(Number((await tcp.stats()).get('bytes_written')) > 204 * value.length, 'the whole reply went out');
       const grown = peakRss(server.pid) - before;
       assert.ok(grown < 64 * 1024 * 1024, `the peak RSS grew ${grown} bytes`);
     } finally {
@@ -284,12 +284,6 @@ function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   assert.ok(m, 'VmHWM in /proc/<pid>/status');
   return Number(m[1]) * 1024;
-}
-
-async function statsOf(c: Client): Promise<Map<string, string>> {
-  await c.send('stats\r\n');
-  const text = (await c.readUntil('END\r\n')).toString();
-  return new Map([...text.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m) => [m[1], m[2]]));
 }
 
 test('udp: the send buffer is raised as far as the kernel lets, and -vv says so as memcached does', {

@@ -184,6 +184,13 @@ export class Client {
     return this.read(expectLen);
   }
 
+  /** `stats` (or `stats <sub>`): its STAT lines as a map of name to value. */
+  async stats(sub = ''): Promise<Map<string, string>> {
+    await this.send(`stats${sub === '' ? '' : ' ' + sub}\r\n`);
+    const text = (await this.readUntil('END\r\n')).toString('latin1');
+    return new Map([...text.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m): [string, string] => [m[1], m[2]]));
+  }
+
   /** Bytes received and not yet read (a peek; nothing is consumed). */
   pending(): Buffer {
     return Buffer.from(this.buf);
