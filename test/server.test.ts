@@ -13,6 +13,8 @@ import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { commandFor, freePort, memcachedAvailable, startServer, sleep, NODE_BIN, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
+import { binRequest } from '../src/protocol/binary/frame.ts';
+import { Op } from '../src/protocol/binary/header.ts';
 
 const servers: Server[] = [];
 after(async () => { for (const s of servers) await s.stop(); });
@@ -747,33 +749,52 @@ test('a reply queued for a client that is not reading does not disturb the other
   stalled.end();
 });
 
+/** A stream of noreply sets of one key, in either protocol: a chunk of ~1 MB, a request that answers once they ran, a get. */
+type SetStream = { proto: string; chunk: Buffer; sync: Buffer; synced: number; get: Buffer; got: number; value: (reply: Buffer) => string };
+
+function setStreams(value: string): SetStream[] {
+  const binSet = binRequest({ opcode: Op.SETQ, key: 'same', extras: Buffer.alloc(8), value });
+  return [
+    {
+      proto: 'text', chunk: Buffer.from(`set same 0 0 ${value.length} noreply\r\n${value}\r\n`.repeat(8000), 'latin1'),
+      sync: Buffer.from('version\r\n'), synced: 16, get: Buffer.from('get same\r\n'), got: 25 + value.length,
+      value: (r) => r.toString('latin1').replace(/^VALUE same 0 \d+\r\n(.*)\r\nEND\r\n$/s, '$1'),
+    },
+    {
+      proto: 'binary', chunk: Buffer.concat(Array.from({ length: 7500 }, () => binSet)),
+      sync: binRequest({ opcode: Op.NOOP }), synced: 24, get: binRequest({ opcode: Op.GET, key: 'same' }), got: 28 + value.length,
+      value: (r) => (r.readUInt16BE(6) === 0 ? r.subarray(28).toString('latin1') : `status ${r.readUInt16BE(6)}`),
+    },
+  ];
+}
+
 for (const kind of kindsFor()) {
-  test(`a client that pipelines faster than -R lets the server work is not read ahead of its commands [${kind}]`, async () => {
-    // memcached yields after -R commands and stops reading that client (its event becomes EV_WRITE) until what
-    // it read is worked off: its input is one read buffer whatever the client sends. Cachalot reads on at most
-    // 64 KB ahead; a server that read on without a bound while yielding would keep the whole stream (96 MB here).
-    const s = await serverFor(kind, ['-t', '1', '-R', '20'], true);
-    try {
-      const value = 'v'.repeat(100);
-      const chunk = Buffer.from(`set same 0 0 ${value.length} noreply\r\n${value}\r\n`.repeat(8000), 'latin1'); // ~1 MB
-      const c = await Client.connect(s.port);
-      const stream = async (mb: number): Promise<void> => {
-        for (let i = 0; i < mb; i++) await c.send(chunk);
-        assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-      };
-      await stream(16); // the first traffic grows the runtime's own heaps (and Cachalot's JIT code)
-      const before = await rssOf(s.pid);
-      await stream(96);
-      const grown = (await rssOf(s.pid)) - before;
-      assert.ok(grown < 32 * 1024 * 1024, `RSS grew ${grown} bytes over a 96 MB stream`);
-      const want = `VALUE same 0 ${value.length}\r\n${value}\r\nEND\r\n`;
-      assert.equal((await c.request('get same\r\n', want.length)).toString(), want, 'and every command was worked');
-      assert.ok(Number((await c.stats()).get('conn_yields')) > 1000, 'the stream was worked 20 commands a turn');
-      c.end();
-    } finally {
-      await s.stop();
-    }
-  });
+  for (const st of setStreams('v'.repeat(100))) {
+    test(`a client that pipelines faster than -R lets the server work is not read ahead of its commands (${st.proto}) [${kind}]`, async () => {
+      // memcached yields after -R commands and stops reading that client (its event becomes EV_WRITE) until what
+      // it read is worked off: its input is one read buffer whatever the client sends. Cachalot reads on at most
+      // 64 KB ahead; a server that read on without a bound while yielding would keep the whole stream (96 MB here).
+      const s = await serverFor(kind, ['-t', '1', '-R', '20'], true);
+      try {
+        const c = await Client.connect(s.port);
+        const stream = async (mb: number): Promise<void> => {
+          for (let i = 0; i < mb; i++) await c.send(st.chunk);
+          assert.equal((await c.request(st.sync, st.synced)).length, st.synced);
+        };
+        await stream(16); // the first traffic grows the runtime's own heaps (and Cachalot's JIT code)
+        const before = await rssOf(s.pid);
+        await stream(96);
+        const grown = (await rssOf(s.pid)) - before;
+        assert.ok(grown < 32 * 1024 * 1024, `RSS grew ${grown} bytes over a 96 MB stream`);
+        assert.equal(st.value(await c.request(st.get, st.got)), 'v'.repeat(100), 'and every command was worked');
+        c.end();
+        const yields = Number((await stats(s.port)).get('conn_yields'));
+        assert.ok(yields > 1000, `the stream was worked 20 commands a turn (${yields} yields)`);
+      } finally {
+        await s.stop();
+      }
+    });
+  }
 }
 
 registerStopHook();
