@@ -45,8 +45,10 @@ async function main(): Promise<void> {
     process.exit(parsed.code);
   }
   const settings = parsed.settings;
-  // memcached's -L reserves the item memory in huge pages: here glibc does, once this process runs with its tunable
-  if (settings.preallocate && settings.memoryFile === null) reexecForLargePages();
+  // -L without -e: memcached's alloc_large_chunk, its one chunk of item memory in huge pages (here glibc's, once this
+  // process runs with its tunable)
+  const largeChunk = settings.preallocate && settings.memoryFile === null;
+  if (largeChunk) reexecForLargePages();
   for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
   const nofile = nofileRefusal(settings.maxConns);
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
-  if (settings.preallocate && settings.memoryFile === null) { // slabs_init's alloc_large_chunk
+  if (largeChunk) { // slabs_init's alloc_large_chunk: it may fall back to no preallocation
     const chunk = largeChunkReport(hugePageSize(readMeminfo()), settings.verbose);
     writeErr(chunk.stderr);
     settings.preallocate = chunk.preallocated;
