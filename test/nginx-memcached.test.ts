@@ -7,53 +7,21 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type ServerKind } from './support/server.ts';
+import type { ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { acceptsWhileRunning, readLog } from './support/child.ts';
+import { NGINX, NGINX_MODULES, nginxConfig, startNginx, type Nginx } from './support/nginx.ts';
 
-const NGINX = '/usr/sbin/nginx';
-const MEMC_MODULE = '/usr/lib/nginx/modules/ngx_http_memc_module.so';
+const MEMC_MODULE = 'ngx_http_memc_module.so';
 
 function config(dir: string, port: number, upstream: number): string {
   const memc = ['set $memc_cmd $arg_cmd;', 'set $memc_key $arg_key;', 'set $memc_value $arg_val;',
     'set $memc_flags $arg_flags;', 'set $memc_exptime $arg_exptime;', 'memc_pass backend;'].join(' ');
-  return [
-    `load_module ${MEMC_MODULE};`, 'user root;', 'worker_processes 1;', `pid ${join(dir, 'nginx.pid')};`,
-    `error_log ${join(dir, 'error.log')} info;`, 'events { worker_connections 512; }',
-    'http {', '  access_log off;',
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, t)};`),
-    `  upstream backend { server 127.0.0.1:${upstream}; keepalive 8; }`,
-    `  server { listen 127.0.0.1:${port};`,
-    `    location /page { set $memcached_key $arg_key; memcached_pass 127.0.0.1:${upstream}; default_type text/plain; }`,
-    `    location /memc { ${memc} }`, '  }', '}', ''].join('\n');
-}
-
-type Nginx = { port: number; stop(): Promise<void> };
-
-/** nginx in the foreground on a free port in front of `upstream`, once that port accepts connections. */
-async function startNginx(dir: string, upstream: number): Promise<Nginx> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    writeFileSync(join(dir, 'nginx.conf'), config(dir, port, upstream));
-    const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
-      { stdio: 'ignore' });
-    const killOnExit = (): void => { child.kill('SIGKILL'); };
-    process.on('exit', killOnExit);
-    const exited = new Promise<void>((resolve) => {
-      child.once('close', () => { process.off('exit', killOnExit); resolve(); });
-      child.once('error', () => resolve());
-    });
-    const stop = async (): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) { child.kill('SIGQUIT'); await exited; }
-    };
-    if (await acceptsWhileRunning(port, child)) return { port, stop };
-    await stop();
-    if (attempt === 3) throw new Error(`nginx never listened on 127.0.0.1:${port}; its log:\n${readLog(join(dir, 'error.log'))}`);
-  }
+  return nginxConfig(dir, port, [MEMC_MODULE], [`upstream backend { server 127.0.0.1:${upstream}; keepalive 8; }`], [
+    `location /page { set $memcached_key $arg_key; memcached_pass 127.0.0.1:${upstream}; default_type text/plain; }`,
+    `location /memc { ${memc} }`]);
 }
 
 const LONG_KEY = 'k'.repeat(251);
@@ -78,7 +46,7 @@ async function tour(kind: ServerKind): Promise<{ lines: string[]; concurrent: st
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-nginx-'));
   let nginx: Nginx | null = null;
   try {
-    nginx = await startNginx(dir, server.port);
+    nginx = await startNginx(dir, (port) => config(dir, port, server.port));
     const base = `http://127.0.0.1:${nginx.port}`;
     const lines: string[] = [];
     for (const path of TOUR) {
@@ -100,7 +68,7 @@ async function tour(kind: ServerKind): Promise<{ lines: string[]; concurrent: st
   }
 }
 
-const skip = !existsSync(NGINX) || !existsSync(MEMC_MODULE) ? 'nginx or libnginx-mod-http-memc is not installed'
+const skip = !existsSync(NGINX) || !existsSync(join(NGINX_MODULES, MEMC_MODULE)) ? 'nginx or libnginx-mod-http-memc is not installed'
   : kindsFor().length !== 2 ? 'memcached is not installed' : false;
 
 test('nginx\'s memcached and memc modules see the same answers from Cachalot as from memcached', { skip }, async () => {
