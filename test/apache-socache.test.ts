@@ -13,16 +13,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from './support/client.ts';
 import { mulberry32 } from './support/rng.ts';
-import { freePort, type Server, type ServerKind } from './support/server.ts';
+import type { Server, ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { acceptsWhileRunning, readLog } from './support/child.ts';
+import { startListening, type Listening } from './support/child.ts';
 
 const APACHE = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
@@ -31,7 +30,6 @@ const MODULE_FILES: Record<string, string> = {
   headers_module: 'mod_headers.so', status_module: 'mod_status.so', cache_module: 'mod_cache.so',
   cache_socache_module: 'mod_cache_socache.so', socache_memcache_module: 'mod_socache_memcache.so',
 };
-const BOUND_MS = 5_000; // a failure bound, not a timing assertion
 // Every page gets this mtime: its Last-Modified and ETag then read the same in both runs, and a page that old
 // is fresh for a day by mod_cache's heuristic, so that a second request is a hit.
 const MTIME = new Date('2020-01-01T00:00:00Z');
@@ -82,32 +80,16 @@ function config(dir: string, port: number, upstream: number): string {
     '<Location /server-status>', '  SetHandler server-status', '</Location>', ''].join('\n');
 }
 
-type Apache = { port: number; stop(): Promise<void> };
-
 /** apache2 -X (one process and its threads) on a free port in front of `upstream`, once that port accepts. */
-async function startApache(dir: string, upstream: number): Promise<Apache> {
-  const conf = join(dir, 'httpd.conf'), log = join(dir, 'error.log');
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    writeFileSync(conf, config(dir, port, upstream));
-    const child = spawn(APACHE, ['-X', '-d', dir, '-f', conf], { stdio: 'ignore' });
-    const killOnExit = (): void => { child.kill('SIGKILL'); };
-    process.on('exit', killOnExit);
-    const exited = new Promise<void>((resolve) => {
-      child.once('close', () => { process.off('exit', killOnExit); resolve(); });
-      child.once('error', () => resolve());
-    });
-    const stop = async (): Promise<void> => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), BOUND_MS);
-      await exited;
-      clearTimeout(timer);
-    };
-    if (await acceptsWhileRunning(port, child)) return { port, stop };
-    await stop();
-    if (attempt === 3) throw new Error(`apache2 never listened on 127.0.0.1:${port}; its log:\n${readLog(log)}`);
-  }
+function startApache(dir: string, upstream: number): Promise<Listening> {
+  const conf = join(dir, 'httpd.conf');
+  return startListening('apache2', {
+    command(port) {
+      writeFileSync(conf, config(dir, port, upstream));
+      return [APACHE, ['-X', '-d', dir, '-f', conf]];
+    },
+    log: join(dir, 'error.log'), stopSignal: 'SIGTERM',
+  });
 }
 
 type Request = { path: string; method?: string; headers?: Record<string, string> };
@@ -219,7 +201,7 @@ async function serverStats(server: Server): Promise<Map<string, string>> {
 async function tour(kind: ServerKind): Promise<Run> {
   const server = await serverFor(kind, ['-t', '2'], true);
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-apache-'));
-  let apache: Apache | null = null;
+  let apache: Listening | null = null;
   try {
     chmodSync(dir, 0o755); // made 0700; Apache's thread reads the pages as nobody
     writeSite(join(dir, 'docs'));

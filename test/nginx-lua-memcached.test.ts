@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, type ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { NGINX, NGINX_MODULES, nginxConfig, nginxLog, startNginx, type Nginx } from './support/nginx.ts';
+import type { Listening } from './support/child.ts';
+import { NGINX, NGINX_MODULES, nginxConfig, nginxLog, startNginx } from './support/nginx.ts';
 
 const LUA_MODULES = ['ndk_http_module.so', 'ngx_http_lua_module.so']; // the Lua module needs the devel kit first
 const CLIENT = '/usr/share/lua/5.1/nginx/memcached.lua';
@@ -28,7 +29,7 @@ function config(dir: string, port: number, upstream: number): string {
 async function tour(kind: ServerKind): Promise<{ lines: string[]; burst: string[]; count: string }> {
   const server = await serverFor(kind, ['-t', '2'], true);
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-nginx-lua-'));
-  let nginx: Nginx | null = null;
+  let nginx: Listening | null = null;
   try {
     nginx = await startNginx(dir, (port) => config(dir, port, server.port));
     const base = `http://127.0.0.1:${nginx.port}/tour`;

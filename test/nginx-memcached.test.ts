@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { NGINX, NGINX_MODULES, nginxConfig, startNginx, type Nginx } from './support/nginx.ts';
+import type { Listening } from './support/child.ts';
+import { NGINX, NGINX_MODULES, nginxConfig, startNginx } from './support/nginx.ts';
 
 const MEMC_MODULE = 'ngx_http_memc_module.so';
 
@@ -44,7 +45,7 @@ const TOUR = [
 async function tour(kind: ServerKind): Promise<{ lines: string[]; concurrent: string[] }> {
   const server = await serverFor(kind, ['-t', '2'], true);
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-nginx-'));
-  let nginx: Nginx | null = null;
+  let nginx: Listening | null = null;
   try {
     nginx = await startNginx(dir, (port) => config(dir, port, server.port));
     const base = `http://127.0.0.1:${nginx.port}`;

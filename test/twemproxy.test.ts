@@ -8,18 +8,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, bytes, show } from './support/client.ts';
-import { freePorts, type Server, type ServerKind } from './support/server.ts';
+import { freePort, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { acceptsWhileRunning, readLog } from './support/child.ts';
+import { startListening, type Listening } from './support/child.ts';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
-const BOUND_MS = 5_000; // failure bounds, not timing assertions
 const KEYS = Array.from({ length: 40 }, (_, i) => `${i}:key`);
 const BIN = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const LONG_KEY = 'k'.repeat(250);
@@ -34,37 +33,19 @@ function config(port: number, backends: Server[]): string {
     ...backends.map((b, i) => `    - 127.0.0.1:${b.port}:1 backend${i}`), ''].join('\n');
 }
 
-type Proxy = { port: number; stop(): Promise<void> };
-
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), BOUND_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** nutcracker on free ports, once its proxy port accepts; new ports if it lost them to another process. */
-async function startProxy(dir: string, backends: Server[]): Promise<Proxy> {
+/** nutcracker on free ports (the proxy's, and its stats port), once its proxy port accepts. */
+function startProxy(dir: string, backends: Server[]): Promise<Listening> {
   const conf = join(dir, 'nutcracker.yml'), log = join(dir, 'nutcracker.log');
-  for (let attempt = 1; ; attempt++) {
-    const [port, statsPort] = await freePorts(2);
-    writeFileSync(conf, config(port, backends));
-    const check = spawnSync(NUTCRACKER, ['-t', '-c', conf], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `nutcracker -t refused the config:\n${check.stderr}`);
-    const child = spawn(NUTCRACKER, ['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', log, '-v', '5'],
-      { stdio: 'ignore' });
-    const killOnExit = (): void => { child.kill('SIGKILL'); };
-    process.on('exit', killOnExit);
-    const exited = new Promise<void>((resolve) => {
-      child.once('close', () => { process.off('exit', killOnExit); resolve(); });
-      child.once('error', () => resolve()); // not startable: seen as never listening
-    });
-    const stop = (): Promise<void> => stopChild(child, exited);
-    if (await acceptsWhileRunning(port, child)) return { port, stop };
-    await stop();
-    if (attempt === 3) throw new Error(`nutcracker never listened on 127.0.0.1:${port}; its log:\n${readLog(log)}`);
-  }
+  return startListening('nutcracker', {
+    async command(port) {
+      const statsPort = await freePort();
+      writeFileSync(conf, config(port, backends));
+      const check = spawnSync(NUTCRACKER, ['-t', '-c', conf], { encoding: 'utf8' });
+      assert.equal(check.status, 0, `nutcracker -t refused the config:\n${check.stderr}`);
+      return [NUTCRACKER, ['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', log, '-v', '5']];
+    },
+    log, stopSignal: 'SIGTERM',
+  });
 }
 
 /** A reply's parts: its lines and data blocks, raw; `closed` when the proxy hung up instead. */

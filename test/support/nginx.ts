@@ -1,16 +1,12 @@
 // nginx (Debian's) started in the foreground for a test, in a directory of its own, on a free port: the
 // tests that put nginx's memcached modules or its Lua client in front of the servers share this.
 
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './server.ts';
-import { acceptsWhileRunning, readLog } from './child.ts';
+import { readLog, startListening, type Listening } from './child.ts';
 
 export const NGINX = '/usr/sbin/nginx';
 export const NGINX_MODULES = '/usr/lib/nginx/modules';
-
-export type Nginx = { port: number; stop(): Promise<void> };
 
 /**
  * A whole nginx.conf: the dynamic modules loaded, everything nginx writes kept in `dir`, and `server`'s
@@ -28,25 +24,15 @@ export function nginxConfig(dir: string, port: number, modules: string[], http: 
 }
 
 /** nginx in the foreground on a free port with the config `configFor(port)`, once that port accepts connections. */
-export async function startNginx(dir: string, configFor: (port: number) => string): Promise<Nginx> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    writeFileSync(join(dir, 'nginx.conf'), configFor(port));
-    const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
-      { stdio: 'ignore' });
-    const killOnExit = (): void => { child.kill('SIGKILL'); };
-    process.on('exit', killOnExit);
-    const exited = new Promise<void>((resolve) => {
-      child.once('close', () => { process.off('exit', killOnExit); resolve(); });
-      child.once('error', () => resolve());
-    });
-    const stop = async (): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) { child.kill('SIGQUIT'); await exited; }
-    };
-    if (await acceptsWhileRunning(port, child)) return { port, stop };
-    await stop();
-    if (attempt === 3) throw new Error(`nginx never listened on 127.0.0.1:${port}; its log:\n${readLog(join(dir, 'error.log'))}`);
-  }
+export function startNginx(dir: string, configFor: (port: number) => string): Promise<Listening> {
+  const conf = join(dir, 'nginx.conf'), log = join(dir, 'error.log');
+  return startListening('nginx', {
+    command(port) {
+      writeFileSync(conf, configFor(port));
+      return [NGINX, ['-p', dir, '-c', conf, '-e', log, '-g', 'daemon off;']];
+    },
+    log, stopSignal: 'SIGQUIT', // its graceful stop
+  });
 }
 
 /** nginx's error log, for a failure message. */
