@@ -1,5 +1,6 @@
 // Four widely used Python clients, unchanged, against Cachalot and a real memcached: pymemcache and
-// python-memcached (text protocol), pylibmc (libmemcached, over its text and its binary protocol) and
+// python-memcached (text protocol), pylibmc (libmemcached, over its text and its binary protocol, and in its
+// buffered noreply mode, which pipelines thousands of commands in one stream) and
 // python-binary-memcached (binary, a parser of its own; Django's django-bmemcached). The same script drives
 // both servers (test/fixtures/python-clients.py); every call's result, or the error the client raised, must
 // be the same. Debian's python3-pymemcache, python3-pylibmc, python3-memcache and python3-binary-memcached
@@ -29,4 +30,7 @@ test('pymemcache, pylibmc (text and binary), python-memcached and python-binary-
   assert.ok(ours.filter((l) => l === "get b -> 'deux'").length === 3, 'cas: pylibmc over text and binary, python-memcached');
   assert.ok(ours.includes("get dict -> {'a': [1, 2]}"), 'python-binary-memcached: a pickled value by its flags');
   assert.ok(ours.includes("gets foo -> 'baz', cas is int"), 'python-binary-memcached: gets over binary');
+  assert.equal(ours.filter((l) => l === 'get_multi 3000 all there -> True').length, 2,
+    'pylibmc buffered noreply: 3000 sets pipelined over text and over binary (quiet), all stored');
+  assert.equal(ours.filter((l) => l === 'left of 3000 -> 1500').length, 2, 'and half of them deleted the same way');
 });
