@@ -25,6 +25,7 @@ import { assumeIdentity } from './assume-identity.ts';
 import { slabClassSizes, slabClassTable } from './store/slabs.ts';
 import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { nofileRefusal } from './dispatcher/fd-budget.ts';
+import { raiseCoreLimit } from './rlimits.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
 import type { ListenSpec } from './settings/listen-spec.ts';
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
   if (largeChunk) reexecForLargePages();
   for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
+  const core = settings.enableCoredumps ? raiseCoreLimit() : null;
+  if (core !== null) { writeErr(core + '\n'); process.exit(71); } // EX_OSERR
   const nofile = nofileRefusal(settings.maxConns);
   if (nofile !== null) { writeErr(nofile + '\n'); process.exit(71); } // EX_OSERR
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
@@ -58,6 +61,9 @@ async function main(): Promise<void> {
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
+  // -k: memcached's mlockall() of every page, now and future; Node has no such call, so memcached's word for a
+  // platform without it
+  if (settings.lockMemory) writeErr('warning: -k invalid, mlockall() not supported on this platform.  proceeding without.\n');
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
   if (largeChunk) { // slabs_init's alloc_large_chunk: it may fall back to no preallocation
     const chunk = largeChunkReport(hugePageSize(readMeminfo()), settings.verbose);

@@ -46,8 +46,8 @@ export type Settings = {
   authFile: string | null;   // -Y
   pidFile: string | null;    // -P
   daemonize: boolean;        // -d
-  lockMemory: boolean;       // -k, accepted, no effect
-  enableCoredumps: boolean;  // -r, accepted, no effect
+  lockMemory: boolean;       // -k: memcached's mlockall(), which Node lacks (main.ts warns as memcached does without it)
+  enableCoredumps: boolean;  // -r: RLIMIT_CORE raised at start (rlimits.ts)
   prefixDelimiter: string;   // -D (':')
   detailEnabled: boolean;    // -D turns `stats detail` on
   flushEnabled: boolean;     // !-F

@@ -574,6 +574,46 @@ test('-c past the descriptors the kernel would give and -t past memory are refus
   if (seen.has('memcached')) assert.deepEqual(seen.get('cachalot'), seen.get('memcached'));
 });
 
+/** A process's core file limit, soft and hard, as /proc shows it. */
+function coreLimit(pid: number): string {
+  return /^Max core file size\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1, 3).join(' ') ?? '?';
+}
+
+test('-r raises the core file limit as memcached does, and stops where no core file could be written', async () => {
+  // the servers start from a soft limit of 0 (this test process's own, lowered here)
+  assert.equal(spawnSync('prlimit', ['--pid', String(process.pid), '--core=0:'], { stdio: 'ignore' }).status, 0);
+  const raised = new Map<ServerKind, string>();
+  for (const kind of kindsFor()) {
+    for (const args of [['-r'], []]) {
+      const s = await startServer(kind, args);
+      try { raised.set(kind, `${args.join('')}: ${coreLimit(s.pid)}`); } finally { await s.stop(); }
+      if (args.length > 0) assert.doesNotMatch(raised.get(kind)!, /: 0 /, `${kind} -r: a soft limit above 0`);
+      else assert.match(raised.get(kind)!, /^: 0 /, `${kind} without -r: the limit it was given`);
+    }
+  }
+  // with a hard limit of 0 and no CAP_SYS_RESOURCE to raise it (root gives it up through setpriv)
+  const dropCap = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-sys_resource'] : [];
+  const refusals = new Map<ServerKind, [number | null, string]>();
+  for (const kind of kindsFor()) {
+    const [cmd, argv] = commandFor(kind, ['-r']);
+    const r = spawnSync('prlimit', ['--core=0:0', ...dropCap, cmd, ...argv], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+    refusals.set(kind, [r.status, r.stderr]);
+  }
+  assert.deepEqual(refusals.get('cachalot'), [71, 'failed to ensure corefile creation\n']);
+  if (refusals.has('memcached')) assert.deepEqual(refusals.get('memcached'), refusals.get('cachalot'));
+});
+
+test('-k: no way to lock the pages under Node, so memcached\'s warning for a platform without mlockall(), and it serves', async () => {
+  const s = await startServer('cachalot', ['-k']);
+  try {
+    const c = await Client.connect(s.port);
+    await c.send('version\r\n');
+    assert.match((await c.readUntil('\r\n')).toString(), /^VERSION /);
+    c.end();
+    assert.match(s.stderr(), /^warning: -k invalid, mlockall\(\) not supported on this platform\.  proceeding without\.$/m);
+  } finally { await s.stop(); }
+});
+
 test('out of file descriptors: stop listening, count it, resume when connections close', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-emfile-'));
   const portFile = join(dir, 'ports');

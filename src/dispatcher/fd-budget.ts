@@ -5,19 +5,12 @@
 // files the workers open later.
 
 import fs from 'node:fs';
+import { procLimit } from '../rlimits.ts';
 
 const HEADROOM = 16;
 
 /** The soft (or hard) "Max open files" limit, or Infinity where /proc does not say. */
-function nofileLimit(which: 'soft' | 'hard' = 'soft'): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-    const v = m?.[which === 'soft' ? 1 : 2];
-    return v === undefined || v === 'unlimited' ? Infinity : Number(v);
-  } catch {
-    return Infinity;
-  }
-}
+function nofileLimit(which: 'soft' | 'hard' = 'soft'): number { return procLimit('Max open files', which); }
 
 const CAP_SYS_RESOURCE = 24;
 
