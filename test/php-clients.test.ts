@@ -1,5 +1,6 @@
 // PHP's two memcached extensions, unchanged, against Cachalot and a real memcached: pecl memcache (its own
-// protocol code, over text and over binary) and php-memcached (libmemcached, over text and binary). The same
+// protocol code, over text and over binary) and php-memcached (libmemcached, over text and binary), with
+// php-memcached's session handler keeping PHP's sessions, locked, as many PHP sites do. The same
 // script drives both servers (test/fixtures/php-clients.php); every call's result, and php-memcached's result
 // code, must be the same. Debian's php-cli, php-memcache and php-memcached (installed by .ci/run).
 
@@ -29,4 +30,7 @@ test('pecl memcache and php-memcached (text and binary) see the same results fro
   assert.equal(ours.filter((l) => l === "get s -> 'changed' (0)").length, 2, 'php-memcached: a cas won over text and binary');
   assert.equal(ours.filter((l) => l.startsWith('cas with it again (stale) -> false')).length, 4, 'every stale cas lost');
   assert.ok(ours.includes('and again -> 8 (0)'), 'binary increment with an initial value');
+  assert.equal(ours.filter((l) => l === "the lock, seen from another client -> '1' (0)").length, 2, 'sessions: locked by add');
+  assert.equal(ours.filter((l) => l === 'what the session kept -> array (   0 => 1,   1 => 3,   2 => 5000, )').length, 2,
+    'sessions: written, unlocked and read back over text and binary');
 });
