@@ -5,8 +5,9 @@
 // (1 where memcached `return 1`s, 64 = EX_USAGE where it exit(EX_USAGE)s; getopt's own errors
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
-// means 64 MB here as there. Options memcached has and Cachalot cannot honour (extstore's `-o ext_*`)
-// are refused, never ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts.
+// means 64 MB here as there. Options memcached has and Cachalot cannot honour are refused (extstore's
+// `-o ext_*`) or, where memcached itself goes on without them, warned about as memcached warns (-k's
+// mlockall); never silently ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts.
 
 import { licenseText, usageText, versionLine } from './usage.ts';
 import { atof, atoi, safeStrtol, safeStrtoul, strtolOctal } from './settings/c-numbers.ts';

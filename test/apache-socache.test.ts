@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from './support/client.ts';
 import { mulberry32 } from './support/rng.ts';
-import type { Server, ServerKind } from './support/server.ts';
+import type { ServerKind } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
 import { startListening, type Listening } from './support/child.ts';
 
@@ -189,11 +189,6 @@ async function burst(port: number, withVerdict: boolean): Promise<string[]> {
 
 type Run = { lines: string[]; status: string[]; stats: Map<string, string>; bursts: string[][] };
 
-async function serverStats(server: Server): Promise<Map<string, string>> {
-  const c = await Client.connect(server.port);
-  try { return await c.stats(); } finally { c.end(); }
-}
-
 /**
  * The tour through Apache in front of a fresh server of this kind, then two bursts: the first misses and
  * stores (who wins each race differs from run to run, so only its pages are kept), the second hits.
@@ -208,7 +203,7 @@ async function tour(kind: ServerKind): Promise<Run> {
     apache = await startApache(dir, server.port);
     const lines = await play(apache.port, join(dir, 'docs'));
     const status = await statusLines(apache.port);
-    const stats = await serverStats(server);
+    const stats = await Client.statsOf(server.port);
     const bursts = [await burst(apache.port, false), await burst(apache.port, true)];
     return { lines, status, stats, bursts };
   } finally {

@@ -25,11 +25,6 @@ async function cachalot(args: string[] = [], env?: Record<string, string>): Prom
   return s;
 }
 
-async function stats(port: number, sub = ''): Promise<Map<string, string>> {
-  const c = await Client.connect(port);
-  try { return await c.stats(sub); } finally { c.end(); }
-}
-
 test('a value set through one worker is read at once through every other', async () => {
   const s = await cachalot(['-t', '4']);
   const clients = await Promise.all([0, 1, 2, 3].map(() => Client.connect(s.port)));
@@ -51,7 +46,7 @@ test('connections are handed to the workers round-robin', async () => {
     assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
     clients.push(c);
   }
-  const threads = await stats(s.port, 'threads'); // the 9th connection: worker 1 again
+  const threads = await Client.statsOf(s.port, 'threads'); // the 9th connection: worker 1 again
   assert.deepEqual([1, 2, 3, 4].map((t) => threads.get(`thread:${t}:total_connections`)), ['3', '2', '2', '2']);
   for (const c of clients) c.end();
 });
@@ -142,7 +137,7 @@ test('hundreds of pipelined commands in one write, and split at every byte bound
     assert.equal((await c.read(smallWant.length)).toString(), smallWant, `cut at ${cut}`);
   }
   c.end();
-  const st = await stats(s.port);
+  const st = await Client.statsOf(s.port);
   assert.ok(Number(st.get('conn_yields')) > 0, 'a 300-command write yields under -R 5');
 });
 
@@ -828,7 +823,7 @@ for (const kind of kindsFor()) {
         assert.ok(grown < 32 * 1024 * 1024, `RSS grew ${grown} bytes over a 96 MB stream`);
         assert.equal(st.value(await c.request(st.get, st.got)), 'v'.repeat(100), 'and every command was worked');
         c.end();
-        const yields = Number((await stats(s.port)).get('conn_yields'));
+        const yields = Number((await Client.statsOf(s.port)).get('conn_yields'));
         assert.ok(yields > 1000, `the stream was worked 20 commands a turn (${yields} yields)`);
       } finally {
         await s.stop();

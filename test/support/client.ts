@@ -191,6 +191,12 @@ export class Client {
     return new Map([...text.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m): [string, string] => [m[1], m[2]]));
   }
 
+  /** `stats` (or `stats <sub>`) on a connection of its own, closed after. */
+  static async statsOf(port: number, sub = ''): Promise<Map<string, string>> {
+    const c = await Client.connect(port);
+    try { return await c.stats(sub); } finally { c.end(); }
+  }
+
   /** Bytes received and not yet read (a peek; nothing is consumed). */
   pending(): Buffer {
     return Buffer.from(this.buf);
