@@ -131,14 +131,12 @@ function reportSettingsAbsent(emit: (name: string, value: string | number) => vo
 // ---- the store's share ----
 
 /**
- * slabPageSize stays 1 MiB even with -I above 1m, as in memcached 1.6.18: larger items are
- * chained from slabChunkMax-sized chunks (-I 2m sets slabChunkMax to 512 KiB).
- * hashpowerInit is 0 when -o hashpower was not given (memcached then starts at 16).
- */
-/**
  * The store's settings from the command line. `hostBytes` (the machine's memory) is the arena reserved for
  * cache_memlimit to raise the limit into: address space only, the OS commits a page when it is first used.
  * With -L or -e memory is preallocated and memcached refuses cache_memlimit, so nothing more is reserved.
+ * slabPageSize stays 1 MiB even with -I above 1m, as in memcached 1.6.18: larger items are chained from
+ * slabChunkMax-sized chunks (-I 2m sets slabChunkMax to 512 KiB). hashpowerInit is 0 when -o hashpower was
+ * not given (memcached then starts at 16).
  */
 export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
   const preallocated = s.preallocate || s.memoryFile !== null;

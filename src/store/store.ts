@@ -682,26 +682,27 @@ export class Store {
 
   /** memcached's do_item_unlink: drop from hash and LRU, release the table's reference. */
   doItemUnlink(it: number, hv: number): void {
-    const i = it * 2 + ItemField.bits;
-    if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
-    this.a32[i] &= ~ItemFlag.LINKED;
-    if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
-    this.countUnlinked(it);
-    assocDelete(this, it, hv);
+    if (!this.unlinkFromTable(it, hv)) return;
     itemUnlinkQ(this, it);
     this.itemRelease(it);
   }
 
   /** do_item_unlink_nolock: the same with the item's LRU lock already held (lru_pull_tail). */
   doItemUnlinkNolock(it: number, hv: number, lruId: number): void {
+    if (!this.unlinkFromTable(it, hv)) return;
+    doItemUnlinkQ(this, it, lruId);
+    this.itemRelease(it);
+  }
+
+  /** The first half of both unlinks: false when the item was not linked, else it is out of the hash table. */
+  private unlinkFromTable(it: number, hv: number): boolean {
     const i = it * 2 + ItemField.bits;
-    if ((this.a32[i] & ItemFlag.LINKED) === 0) return;
+    if ((this.a32[i] & ItemFlag.LINKED) === 0) return false;
     this.a32[i] &= ~ItemFlag.LINKED;
     if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
     this.countUnlinked(it);
     assocDelete(this, it, hv);
-    doItemUnlinkQ(this, it, lruId);
-    this.itemRelease(it);
+    return true;
   }
 
   /** stats_state.curr_items and curr_bytes, as memcached's do_item_unlink moves them. */

@@ -40,7 +40,6 @@ export async function serverFor(kind: ServerKind, args: string[], fresh = false)
   return s;
 }
 
-/** The kinds to run against: those asked for, less memcached when it is not installed. */
 /**
  * startServer for a test file that starts its own servers: every one it starts is stopped when the file's
  * tests end. Call at registration time (top level).
@@ -55,6 +54,7 @@ export function serversOfFile(): typeof startServer {
   };
 }
 
+/** The kinds to run against: those asked for, less memcached when it is not installed. */
 export function kindsFor(against: ServerKind[] = ['cachalot', 'memcached']): ServerKind[] {
   return against.filter((k) => k !== 'memcached' || memcachedAvailable() !== null);
 }
