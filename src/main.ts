@@ -16,6 +16,7 @@ import type { StoreSettings, StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
 import type { RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
+import type { Maintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, Ctl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
@@ -52,10 +53,7 @@ async function main(): Promise<void> {
   if (largeChunk) reexecForLargePages();
   for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
-  const core = settings.enableCoredumps ? raiseCoreLimit() : null;
-  if (core !== null) { writeErr(core + '\n'); process.exit(71); } // EX_OSERR
-  const nofile = nofileRefusal(settings.maxConns);
-  if (nofile !== null) { writeErr(nofile + '\n'); process.exit(71); } // EX_OSERR
+  checkLimits(settings);
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
   if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
   if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
@@ -64,6 +62,84 @@ async function main(): Promise<void> {
   // -k: memcached's mlockall() of every page, now and future; Node has no such call, so memcached's word for a
   // platform without it
   if (settings.lockMemory) writeErr('warning: -k invalid, mlockall() not supported on this platform.  proceeding without.\n');
+  const storeShared = storeInit(settings, largeChunk);
+  const ctlSab = createServerCtl(settings.verbose, settings.napiIds);
+  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
+  const prefixStatsSab = createPrefixStats(settings.detailEnabled);
+  const clock = new Store(storeShared, 0);
+
+  const tlsTicketKeys = settings.tls.enabled ? randomBytes(48) : null; // one set for every worker's context
+  // memcached's one SSL_CTX keeps one session cache (-o ssl_session_cache): every worker's TLS sockets share this one
+  const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
+  const workers = await startWorkers(settings, (thread) => ({
+    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
+    tlsSessionCache, tlsFiles,
+  }));
+  const maintainer = startMaintainer(storeShared);
+  const connTable = new ConnTable(connTableSab, settings.threads);
+  const ctl = new ServerCtl(ctlSab);
+  const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
+  const listeners = await serverSocketsOrExit(dispatcher, settings, clock);
+  if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
+  if (settings.pidFile !== null) savePid(settings.pidFile);
+  if (settings.daemonize) daemonReady();
+
+  const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
+  handleStops({ settings, ctl, connTable, dispatcher, workers, maintainer, storeShared, clock, tick });
+}
+
+/** What a stop takes down. */
+type Running = {
+  settings: Settings; ctl: ServerCtl; connTable: ConnTable; dispatcher: Dispatcher; workers: Worker[];
+  maintainer: Maintainer; storeShared: StoreShared; clock: Store; tick: NodeJS.Timeout;
+};
+
+/**
+ * memcached's stop: EXIT_NORMALLY (SIGTERM, SIGINT, `shutdown`), or GRACE_STOP (SIGUSR1, `shutdown graceful`),
+ * which saves -e's cache. SIGHUP is only noted.
+ */
+function handleStops(r: Running): void {
+  let stopping = false;
+  const shutdown = async (how: 'graceful' | 'immediate'): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(r.tick);
+    const { settings } = r;
+    const verbose = r.ctl.get(Ctl.verbosity); // as the `verbosity` command left it
+    if (how === 'graceful') writeErr('Gracefully stopping\n' + (verbose > 0 ? stopThreadsLines(settings, r.connTable, verbose) : ''));
+    else if (verbose > 0) writeErr('Exiting normally\n');
+    await r.dispatcher.close();
+    await stopWorkers(r.workers);
+    await r.maintainer.stop();
+    if (how === 'graceful' && settings.memoryFile !== null) {
+      restartSave(r.storeShared, settings.memoryFile, restartSettingsOf(settings),
+        { currentTime: r.clock.currentTime(), processStarted: r.clock.processStarted() });
+    }
+    if (settings.pidFile !== null && settings.daemonize) removePidFile(settings.pidFile);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('immediate'));
+  process.on('SIGINT', () => void shutdown('immediate'));
+  process.on('SIGUSR1', () => void shutdown('graceful'));
+  process.on('SIGHUP', () => {}); // memcached's sighup_handler only notes it (for its proxy); Node's default would exit
+  for (const w of r.workers) {
+    w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(m.how); });
+  }
+}
+
+/** -r's core file limit and -c's file descriptors: memcached stops the start on either (EX_OSERR). */
+function checkLimits(settings: Settings): void {
+  const core = settings.enableCoredumps ? raiseCoreLimit() : null;
+  if (core !== null) { writeErr(core + '\n'); process.exit(71); }
+  const nofile = nofileRefusal(settings.maxConns);
+  if (nofile !== null) { writeErr(nofile + '\n'); process.exit(71); }
+}
+
+/**
+ * The shared store, as memcached's assoc_init, slabs_init (with -e: restart_mmap_open first, the saved items
+ * after) and memcached_thread_init's lock table make theirs; memcached's refusals on the way end the start.
+ */
+function storeInit(settings: Settings, largeChunk: boolean): StoreShared {
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
   if (largeChunk) { // slabs_init's alloc_large_chunk: it may fall back to no preallocation
     const chunk = largeChunkReport(hugePageSize(readMeminfo()), settings.verbose);
@@ -82,28 +158,17 @@ async function main(): Promise<void> {
   const storeShared = createStoreOrExit(storeSettings);
   warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
-  const ctlSab = createServerCtl(settings.verbose, settings.napiIds);
-  const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
-  const prefixStatsSab = createPrefixStats(settings.detailEnabled);
-  const clock = new Store(storeShared, 0);
+  return storeShared;
+}
 
-  const tlsTicketKeys = settings.tls.enabled ? randomBytes(48) : null; // one set for every worker's context
-  // memcached's one SSL_CTX keeps one session cache (-o ssl_session_cache): every worker's TLS sockets share this one
-  const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
-  const workers = await startWorkers(settings, (thread) => ({
-    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
-    tlsSessionCache, tlsFiles,
-  }));
-  const maintainer = startMaintainer(storeShared);
-  const connTable = new ConnTable(connTableSab, settings.threads);
-  const ctl = new ServerCtl(ctlSab);
-  const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
+/** memcached's server_sockets: every listener open, or the start ends with its message (EX_OSERR). */
+async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Settings, clock: Store): Promise<Listener[]> {
   if (settings.socketPath === null && settings.port < -1) {
     // memcached's getaddrinfo takes port -1 as 0 (any free port); any other negative port names no service
     writeErr(`getaddrinfo(): Servname not supported for ai_socktype\nfailed to listen on ${listenWhere(settings, null)}: Success\n`);
     process.exit(71);
   }
-  const listeners = await dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
+  return dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     if (err instanceof ListenError && err.transport === 'UNIX') { // server_socket_unix's perror, then main's vperror
       const why = strerrorOfSocket(err);
       writeErr(`bind(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${why}\n`);
@@ -112,37 +177,6 @@ async function main(): Promise<void> {
     writeErr(`failed to listen on ${listenWhere(settings, err)}: ${strerrorOfSocket(err)}\n`);
     return process.exit(71); // EX_OSERR
   });
-  if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
-  if (settings.pidFile !== null) savePid(settings.pidFile);
-  if (settings.daemonize) daemonReady();
-
-  const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
-  let stopping = false;
-  /** memcached's stop: EXIT_NORMALLY (SIGTERM, SIGINT, `shutdown`), or GRACE_STOP (SIGUSR1, `shutdown graceful`), which saves -e's cache. */
-  const shutdown = async (how: 'graceful' | 'immediate'): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(tick);
-    const verbose = ctl.get(Ctl.verbosity); // as the `verbosity` command left it
-    if (how === 'graceful') writeErr('Gracefully stopping\n' + (verbose > 0 ? stopThreadsLines(settings, connTable, verbose) : ''));
-    else if (verbose > 0) writeErr('Exiting normally\n');
-    await dispatcher.close();
-    await stopWorkers(workers);
-    await maintainer.stop();
-    if (how === 'graceful' && settings.memoryFile !== null) {
-      restartSave(storeShared, settings.memoryFile, restartSettingsOf(settings),
-        { currentTime: clock.currentTime(), processStarted: clock.processStarted() });
-    }
-    if (settings.pidFile !== null && settings.daemonize) removePidFile(settings.pidFile);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('immediate'));
-  process.on('SIGINT', () => void shutdown('immediate'));
-  process.on('SIGUSR1', () => void shutdown('graceful'));
-  process.on('SIGHUP', () => {}); // memcached's sighup_handler only notes it (for its proxy); Node's default would exit
-  for (const w of workers) {
-    w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(m.how); });
-  }
 }
 
 const DAEMON_CHILD = 'CACHALOT_DAEMON_CHILD';
