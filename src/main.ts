@@ -18,7 +18,9 @@ import type { RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
 import type { Maintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, Ctl, ServerCtl } from './server-ctl.ts';
-import { createConnTable, ConnTable } from './stats/conn-table.ts';
+import { createConnTable, ConnRow, ConnTable } from './stats/conn-table.ts';
+import { memcachedStateName } from './worker/conn.ts';
+import { verbosityChanged } from './logger/logger.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
 import { strerrorOf, strerrorOfSocket } from './errno.ts';
 import { removePidFile, savePid } from './pid-file.ts';
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
+  verbosityChanged(clock, 0, settings.verbose); // -vvv: every lookup prints its line
 
   const tlsTicketKeys = settings.tls.enabled ? randomBytes(48) : null; // one set for every worker's context
   // memcached's one SSL_CTX keeps one session cache (-o ssl_session_cache): every worker's TLS sockets share this one
@@ -75,7 +78,8 @@ async function main(): Promise<void> {
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
     tlsSessionCache, tlsFiles,
   }));
-  const maintainer = startMaintainer(storeShared);
+  const maintainer = startMaintainer(storeShared, ctlSab);
+  if (settings.verbose > 2) writeErr(backgroundThreadsStarting(settings));
   const connTable = new ConnTable(connTableSab, settings.threads);
   const ctl = new ServerCtl(ctlSab);
   const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
@@ -237,15 +241,29 @@ function listenWhere(settings: Settings, err: unknown): string {
  * conn_close_all's line for every connection (listeners and UDP ports included) at -vv, lowest fd first.
  */
 function stopThreadsLines(settings: Settings, connTable: ConnTable, verbose: number): string {
-  const lines = ['stopped assoc', 'asking workers to stop', 'asking background threads to stop', 'stopped lru crawler'];
-  if (settings.lruMaintainer) lines.push('stopped maintainer');
+  const lines = ['stopped assoc', 'asking workers to stop', 'asking background threads to stop'];
+  // at -vvv the two threads say so as they go: the crawler, woken, first goes back to sleep
+  if (verbose > 2 && settings.lruCrawler) lines.push('LRU crawler thread sleeping', 'LRU crawler thread stopping');
+  lines.push('stopped lru crawler');
+  if (settings.lruMaintainer) lines.push(...(verbose > 2 ? ['LRU maintainer thread stopping'] : []), 'stopped maintainer');
   if (settings.slabReassign) lines.push('stopped slab mover');
   lines.push('stopped logger thread', 'stopped idle timeout thread', 'closing connections');
   if (verbose > 1) {
-    for (let r = 0; r < connTable.rows; r++) if (connTable.used(r)) lines.push(`<${connTable.idOf(r)} connection closed.`);
+    for (let r = 0; r < connTable.rows; r++) {
+      if (!connTable.used(r)) continue;
+      const id = connTable.idOf(r);
+      lines.push(`<${id} connection closed.`);
+      if (verbose > 2) lines.push(`${id}: going from ${memcachedStateName(connTable.get(r, ConnRow.state))} to conn_closed`);
+    }
   }
   lines.push('reaping worker threads', 'all background threads stopped');
   return lines.map((l) => l + '\n').join('');
+}
+
+/** What memcached's background threads say at -vvv as they start, before it listens. */
+function backgroundThreadsStarting(settings: Settings): string {
+  return (settings.lruCrawler ? 'Starting LRU crawler background thread\n' : '') +
+    (settings.lruMaintainer ? 'Starting LRU maintainer background thread\n' : '');
 }
 
 /** The daemon listens: its starter may exit. */

@@ -892,6 +892,57 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`-vvv adds memcached's line for every lookup (its key as sent, and why a dead one went), the background threads' ` +
+    `start and stop, and -vv's hash table growth; a key's bytes are printed as sent [${kind}]`, async () => {
+    const s = await startServer(kind, ['-vvv', '-t', '2', '-o', 'hashpower=12']);
+    try {
+      const c = await Client.connect(s.port);
+      const key = Buffer.from('k\u00e9', 'utf8'); // bytes past ASCII: printed as they came
+      const send = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.map((p) => Buffer.from(p)));
+      await c.send(send('set a 0 0 1\r\nx\r\nget a\r\nget b\r\nincr a 1\r\nset ', key, ' 0 0 1\r\nz\r\nget ', key,
+        '\r\nset e 0 0 1\r\ny\r\ndelete a\r\nflush_all\r\nget ', key, '\r\n'));
+      await c.read(153);
+      // past 1.5 x 2^12 items the table grows
+      let fill = '';
+      for (let i = 0; i < 7000; i++) fill += `set f${i} 0 0 1 noreply\r\nv\r\n`;
+      await c.request(fill + 'mn\r\n', 4);
+      const err = (): string => s.stderr();
+      for (let i = 0; i < 500 && !/Hash table expansion done/.test(err()); i++) await sleep(20);
+      process.kill(s.pid, 'SIGUSR1');
+      await s.exited;
+      const id = /^<(\d+) new auto-negotiating client connection$/m.exec(err())?.[1];
+      const lookups = err().split('\n').filter((l) => l.startsWith('> ') || new RegExp(`^<${id} (get|set [^f])`).test(l));
+      assert.deepEqual(lookups.slice(0, 16), [`<${id} set a 0 0 1`, '> NOT FOUND a', `<${id} get a`, '> FOUND KEY a', `<${id} get b`,
+        '> NOT FOUND b', '> FOUND KEY a', `<${id} set k\u00e9 0 0 1`, '> NOT FOUND k\u00e9', `<${id} get k\u00e9`, '> FOUND KEY k\u00e9',
+        `<${id} set e 0 0 1`, '> NOT FOUND e', '> FOUND KEY a', `<${id} get k\u00e9`, '> FOUND KEY k\u00e9 -nuked by flush'], kind);
+      assert.match(err(), /^Starting LRU crawler background thread$/m, kind);
+      assert.match(err(), /^Starting LRU maintainer background thread$/m, kind);
+      assert.match(err(), /^Hash table expansion starting$[^]*^Hash table expansion done$/m, kind);
+      assert.match(err(), /^LRU crawler thread sleeping$/m, kind);
+      assert.match(err(), /asking background threads to stop\nLRU crawler thread sleeping\nLRU crawler thread stopping\n/, kind);
+      assert.match(err(), /stopped lru crawler\nLRU maintainer thread stopping\nstopped maintainer\n/, kind);
+      assert.match(err(), /^<\d+ connection closed\.\n\d+: going from conn_listening to conn_closed$/m, kind);
+      c.end();
+    } finally { await s.stop(); }
+  });
+
+  test(`-vv: the crawler names each expired item it reclaims, its flags and LRU as memcached's it_flags and slabs_clsid [${kind}]`, async () => {
+    const s = await startServer(kind, ['-vv', '-o', 'no_lru_maintainer']); // no juggling: the crawler finds them
+    try {
+      const c = await Client.connect(s.port);
+      await c.request('set x1 0 1 1\r\nv\r\nset x2 0 1 1\r\nv\r\nget x2\r\n', 8 + 8 + 22);
+      await sleep(2100); // past their second
+      assert.equal((await c.request('lru_crawler crawl 1\r\n', 4)).toString(), 'OK\r\n');
+      for (let i = 0; i < 200 && (s.stderr().match(/LRU crawler found/g) ?? []).length < 2; i++) await sleep(20);
+      const found = s.stderr().split('\n').filter((l) => l.startsWith('LRU crawler found')).sort();
+      assert.deepEqual(found, ['LRU crawler found an expired item (flags: 11, slab: 129): x2',
+        'LRU crawler found an expired item (flags: 3, slab: 129): x1'], kind);
+      c.end();
+    } finally { await s.stop(); }
+  });
+}
+
 test('-vv at start: the slab class table, a line per listener, then one per client, as memcached prints them', {
   skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
 }, async () => {

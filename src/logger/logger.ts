@@ -21,12 +21,22 @@
 //    12 clsid   13 cfd   14 size   15 ttl (item_store: uint32; eviction: signed) or the peer's port   16 la
 
 import { ThreadStat } from '../stats/thread-stats.ts';
+import type { Store } from '../store/store.ts';
+import { G } from '../store/layout.ts';
 
 /** memcached's LOG_* event flags (logger.h), as `watch` takes them. */
 export const LogFlag = {
   SYSEVENTS: 1 << 1, FETCHERS: 1 << 2, MUTATIONS: 1 << 3, SYSERRORS: 1 << 4, CONNEVENTS: 1 << 5,
   EVICTIONS: 1 << 6, RAWCMDS: 1 << 9, PROXYREQS: 1 << 10, PROXYEVENTS: 1 << 11, PROXYUSER: 1 << 12,
+  /**
+   * Not memcached's, and no watcher's: set while the verbosity is over 2, when memcached's do_item_get prints every
+   * lookup. In the watch mask so that a lookup's one check of it covers both.
+   */
+  VERBOSE_LOOKUPS: 1 << 15,
 } as const;
+
+/** What makes a lookup log: a `watch fetchers`, or -vvv. */
+export const LOOKUPS_LOGGED = LogFlag.FETCHERS | LogFlag.VERBOSE_LOOKUPS;
 
 /** What an entry records (memcached's log_entry_type, the ones Cachalot writes). */
 export const LogEvent = { ITEM_GET: 1, ITEM_STORE: 2, EVICTION: 3, CONN_NEW: 4, CONN_CLOSE: 5, SLAB_MOVE: 6 } as const;
@@ -202,3 +212,28 @@ export class LogWriter {
 
 /** memcached's close_reasons. */
 export const CloseReason = { ERROR: 0, NORMAL: 1, IDLE_TIMEOUT: 2, SHUTDOWN: 3 } as const;
+
+/**
+ * The verbosity went from `was` to `now`: past 2 every lookup prints a line (memcached's do_item_get at -vvv),
+ * so LogFlag.VERBOSE_LOOKUPS joins the watch mask, and leaves it when the verbosity drops back.
+ */
+export function verbosityChanged(store: Store, was: number, now: number): void {
+  if ((was > 2) !== (now > 2)) countWatchFlags(store, LogFlag.VERBOSE_LOOKUPS, now > 2 ? 1 : -1);
+}
+
+/**
+ * Count (delta +1) or uncount (-1) a watcher's flags, and publish the union of every watched flag as the store's
+ * watch mask. Under the header's lock, so that two workers changing watchers at once agree on the mask.
+ */
+export function countWatchFlags(store: Store, flags: number, delta: number): void {
+  const i32 = store.log.i32;
+  while (Atomics.compareExchange(i32, Hdr.lock, 0, 1) !== 0) Atomics.wait(i32, Hdr.lock, 1, 1);
+  let mask = 0;
+  for (let bit = 0; bit < 16; bit++) {
+    if ((flags & (1 << bit)) !== 0) Atomics.add(i32, Hdr.flagCounts + bit, delta);
+    if (Atomics.load(i32, Hdr.flagCounts + bit) > 0) mask |= 1 << bit;
+  }
+  store.setLive(G.watchMask, mask);
+  Atomics.store(i32, Hdr.lock, 0);
+  Atomics.notify(i32, Hdr.lock);
+}

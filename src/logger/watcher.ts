@@ -16,9 +16,8 @@ import type { Conn, ReplyStream, StreamStepValue } from '../worker/conn.ts';
 import { ConnState, StreamStep } from '../worker/conn.ts';
 import { connStartStream, driveMachine } from '../worker/drive-machine.ts';
 import type { Store } from '../store/store.ts';
-import { G } from '../store/layout.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
-import { Hdr, nextGid, WATCHER_LIMIT } from './logger.ts';
+import { countWatchFlags, Hdr, nextGid, WATCHER_LIMIT } from './logger.ts';
 import { LogReader } from './reader.ts';
 import { formatEntry, formatSkipped } from './format.ts';
 
@@ -113,27 +112,11 @@ class Watcher implements ReplyStream {
     if (this.closed) return;
     this.closed = true;
     local.delete(this);
-    setFlagCounts(this.c.ctx.store, this.flags, -1);
+    countWatchFlags(this.c.ctx.store, this.flags, -1);
     Atomics.sub(this.i32, Hdr.watchers, 1);
   }
 }
 
-/**
- * Count (delta +1) or uncount (-1) a watcher's flags, and publish the union of every watched flag as the store's
- * watch mask. Under the header's lock, so that two workers changing watchers at once agree on the mask.
- */
-function setFlagCounts(store: Store, flags: number, delta: number): void {
-  const i32 = store.log.i32;
-  while (Atomics.compareExchange(i32, Hdr.lock, 0, 1) !== 0) Atomics.wait(i32, Hdr.lock, 1, 1);
-  let mask = 0;
-  for (let bit = 0; bit < 16; bit++) {
-    if ((flags & (1 << bit)) !== 0) Atomics.add(i32, Hdr.flagCounts + bit, delta);
-    if (Atomics.load(i32, Hdr.flagCounts + bit) > 0) mask |= 1 << bit;
-  }
-  store.setLive(G.watchMask, mask);
-  Atomics.store(i32, Hdr.lock, 0);
-  Atomics.notify(i32, Hdr.lock);
-}
 
 /** memcached's stats_state.log_watchers: watchers on every worker. */
 export function watcherCount(store: Store): number { return Atomics.load(store.log.i32, Hdr.watchers); }
@@ -168,7 +151,7 @@ export function startWatching(c: Conn, flags: number): boolean {
     if (n >= WATCHER_LIMIT) return false;
     if (Atomics.compareExchange(i32, Hdr.watchers, n, n + 1) === n) break;
   }
-  setFlagCounts(store, flags, +1);
+  countWatchFlags(store, flags, +1);
   const w = new Watcher(c, flags, nextGid(i32)); // memcached's min_gid: a gid of its own
   local.add(w);
   c.rpos = c.rend;

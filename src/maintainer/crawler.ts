@@ -4,7 +4,8 @@
 // crawler_items_checked, expired_unfetched per class.
 
 import type { Store } from "../store/store.ts";
-import { ItemField, ItemFlag } from "../store/layout.ts";
+import { ITEM_HEADER, ItemField, ItemFlag } from "../store/layout.ts";
+import { writeErr } from "../stdio.ts";
 import { pageOffset } from "../store/slabs.ts";
 import { assocFind } from "../store/assoc.ts";
 import { hash } from "../store/hash.ts";
@@ -72,6 +73,7 @@ export class Crawler {
 
   private finish(): void {
     this.page = -1;
+    if (this.st.verbosity() > 2) writeErr('LRU crawler thread sleeping\n'); // memcached's crawler, its run done
     if (this.scheduled) this.schedule.end(this.classes);
     Atomics.store(this.st.c32, G.crawlerRunning, 0);
   }
@@ -101,6 +103,13 @@ function looksDead(st: Store, it: number): boolean {
   return (exp !== 0 && exp <= st.currentTime()) || st.isFlushed(it);
 }
 
+/** memcached's crawler_expired_eval at -vv: the item's flags and its slabs_clsid (class and LRU), then its key. */
+function sayReclaim(st: Store, it: number): void {
+  const bits = st.a32[it * 2 + ItemField.bits], keyOff = it * 8 + ITEM_HEADER;
+  const head = `LRU crawler found an expired item (flags: ${bits & 0xffff}, slab: ${(bits >>> 16) & 0xff}): `;
+  writeErr(Buffer.concat([Buffer.from(head), st.a8.subarray(keyOff, keyOff + (bits >>> 24)), Buffer.from('\n')]));
+}
+
 function reclaimIfDead(st: Store, it: number, clsid: number): void {
   const nkey = st.a32[it * 2 + ItemField.bits] >>> 24;
   const keyOff = it * 8 + 48;
@@ -115,6 +124,7 @@ function reclaimIfDead(st: Store, it: number, clsid: number): void {
       const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
       row[base + SlabStat.crawler_reclaimed]++; // not `reclaimed`: memcached counts there only its LRU's own finds
       if ((st.a32[it * 2 + ItemField.bits] & ItemFlag.FETCHED) === 0 && !flushed) row[base + SlabStat.expired_unfetched]++;
+      if (st.verbosity() > 1) sayReclaim(st, it);
       st.doItemUnlink(it, hv);
     }
     st.itemRelease(it);

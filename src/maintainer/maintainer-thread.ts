@@ -3,7 +3,8 @@
 
 import { workerData } from "node:worker_threads";
 import { Store } from "../store/store.ts";
-import type { StoreShared } from "../store/store.ts";
+import type { MaintainerInit } from "./maintainer.ts";
+import { Ctl, ServerCtl } from "../server-ctl.ts";
 import { F, FG, G, MAX_CLASSES } from "../store/layout.ts";
 import { classHasItems, lruMaintainerJuggle } from "./lru-maintainer.ts";
 import { Crawler } from "./crawler.ts";
@@ -11,8 +12,10 @@ import { Rebalancer } from "./rebalancer.ts";
 import { Automover } from "./automove.ts";
 import { JuggleBackoff, MIN_SLEEP_US } from "./juggle-backoff.ts";
 
-const shared = workerData as StoreShared;
+const { shared, ctl } = workerData as MaintainerInit;
 const st = new Store(shared, shared.settings.numThreads + 1);
+const serverWords = new ServerCtl(ctl);
+st.verbosity = () => serverWords.i32[Ctl.verbosity];
 const crawler = new Crawler(st);
 const rebalancer = new Rebalancer(st);
 const automover = new Automover(st);

@@ -9,6 +9,7 @@ import { slabsClsid } from "../store/slabs.ts";
 import { settings, put } from "../store/test-support.ts";
 import { startMaintainer } from "./maintainer.ts";
 import { Crawler } from "./crawler.ts";
+import { createServerCtl } from "../server-ctl.ts";
 
 async function until(cond: () => boolean, tries = 500): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
@@ -29,7 +30,7 @@ test("the crawler reclaims expired items nobody asks for; the juggler moves idle
   const st = new Store(shared, 1);
   for (let i = 0; i < 2000; i++) put(st, `exp:${i}`, "v", 1, 0, 0, st.realtime(5));
   for (let i = 0; i < 100; i++) put(st, `keep:${i}`, "v");
-  const m = startMaintainer(shared);
+  const m = startMaintainer(shared, createServerCtl(0));
   try {
     st.clockAdvance(30); // past the exptime, and past the crawler's interval
     assert.ok(await until(() => st.currItems() === 100), `curr_items ${st.currItems()}`);
@@ -54,7 +55,7 @@ test("the crawler reclaims expired items nobody asks for; the juggler moves idle
 
 test("stop() ends the thread promptly even while it sleeps", { timeout: 30_000 }, async () => {
   const shared = createStore(settings({ numThreads: 1 }));
-  const m = startMaintainer(shared);
+  const m = startMaintainer(shared, createServerCtl(0));
   await sleep(50);
   await m.stop();
 });

@@ -9,8 +9,12 @@ import { forwardStdio, writeErr } from "../stdio.ts";
 
 export type Maintainer = { stop(): Promise<void> };
 
-export function startMaintainer(shared: StoreShared): Maintainer {
-  const worker = forwardStdio(new Worker(new URL("./maintainer-thread.ts", import.meta.url), { workerData: shared, stdout: true, stderr: true }));
+/** What the maintainer thread is started with: the store, and the server's words (its live verbosity). */
+export type MaintainerInit = { shared: StoreShared; ctl: SharedArrayBuffer };
+
+export function startMaintainer(shared: StoreShared, ctl: SharedArrayBuffer): Maintainer {
+  const workerData: MaintainerInit = { shared, ctl };
+  const worker = forwardStdio(new Worker(new URL("./maintainer-thread.ts", import.meta.url), { workerData, stdout: true, stderr: true }));
   const c32 = new Int32Array(ctlBuffer(shared.ctl), 0, ctlLayout(shared.maxPages, shared.lockPower).f64Offset / 4);
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   worker.on("error", (err) => writeErr(`maintainer thread failed: ${String(err)}\n`));

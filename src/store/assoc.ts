@@ -8,6 +8,7 @@
 import type { Store } from "./store.ts";
 import { G, HASH_EXPANDING, ItemField } from "./layout.ts";
 import { hash } from "./hash.ts";
+import { writeErr } from "../stdio.ts";
 
 const HASH_BULK_MOVE = 64; // buckets split per expansion step
 
@@ -114,12 +115,14 @@ export function assocExpandStep(st: Store): boolean {
       Atomics.store(c32, G.expandBucket, 0);
       state = (power + 1) | HASH_EXPANDING;
       Atomics.store(c32, G.hashState, state);
+      if (st.verbosity() > 1) writeErr('Hash table expansion starting\n');
     }
     const oldSize = 2 ** ((state & 0xff) - 1);
     for (let n = 0; n < HASH_BULK_MOVE; n++) {
       const b = Atomics.load(c32, G.expandBucket);
       if (b >= oldSize) {
         Atomics.store(c32, G.hashState, state & 0xff);
+        if (st.verbosity() > 1) writeErr('Hash table expansion done\n');
         return false;
       }
       splitBucket(st, b, oldSize);

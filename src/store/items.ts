@@ -5,7 +5,8 @@
 import type { Store } from "./store.ts";
 import { G, ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
 import { sizesCount } from "./sizes.ts";
-import { LogFlag } from "../logger/logger.ts";
+import { LogFlag, LOOKUPS_LOGGED } from "../logger/logger.ts";
+import { writeErr } from "../stdio.ts";
 import { AllocError, StoreOp, StoreResult } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
 import { doItemBump, doItemUpdate, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";
@@ -264,8 +265,9 @@ export function doItemGetUnlogged(st: Store, buf: Uint8Array, off: number, len: 
  */
 export function doItemPeek(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
   const it = doItemFind(st, buf, off, len, hv);
-  // memcached's do_item_get logs every lookup (LOGGER_ITEM_GET), the store's own look for the old item included
-  if ((st.c32[G.watchMask] & LogFlag.FETCHERS) !== 0) logItemGet(st, it, buf, off, len);
+  // memcached's do_item_get logs every lookup (LOGGER_ITEM_GET, and at -vvv a line), the store's own look for the
+  // old item included
+  if ((st.c32[G.watchMask] & LOOKUPS_LOGGED) !== 0) logItemGet(st, it, buf, off, len);
   return it > 0 ? it : 0;
 }
 
@@ -289,12 +291,25 @@ function doItemFind(st: Store, buf: Uint8Array, off: number, len: number, hv: nu
   return it;
 }
 
-/** memcached's was_found: 0 not_found, 1 found, 2 flushed, 3 expired. */
+/** A lookup, for `watch fetchers` (memcached's was_found: 0 not_found, 1 found, 2 flushed, 3 expired) and -vvv. */
 export function logItemGet(st: Store, it: number, buf: Uint8Array, off: number, len: number): void {
+  const mask = st.c32[G.watchMask];
+  if ((mask & LogFlag.VERBOSE_LOOKUPS) !== 0) sayLookup(it, buf, off, len);
+  if ((mask & LogFlag.FETCHERS) === 0) return;
   if (it > 0) {
     const a32 = st.a32;
     st.log.itemGet(1, buf, off, len, a32[it * 2 + ItemField.nbytes], (a32[it * 2 + ItemField.bits] >>> 16) & 63);
   } else st.log.itemGet(it === 0 ? 0 : -it, buf, off, len, 0, 0);
+}
+
+const FOUND = Buffer.from('> FOUND KEY '), NOT_FOUND = Buffer.from('> NOT FOUND ');
+const NUKED_BY_FLUSH = Buffer.from(' -nuked by flush\n'), NUKED_BY_EXPIRE = Buffer.from(' -nuked by expire\n');
+const NEWLINE = Buffer.from('\n');
+
+/** do_item_get's line at -vvv: the key as its bytes, and why a dead one is gone. */
+function sayLookup(it: number, buf: Uint8Array, off: number, len: number): void {
+  const end = it === FIND_FLUSHED ? NUKED_BY_FLUSH : it === FIND_EXPIRED ? NUKED_BY_EXPIRE : NEWLINE;
+  writeErr(Buffer.concat([it === 0 ? NOT_FOUND : FOUND, buf.subarray(off, off + len), end]));
 }
 
 /** memcached's store_item_type and NREAD_* numbering, for the item_store log line: by StoreResult and StoreOp. */

@@ -231,6 +231,11 @@ export class Store {
   readonly stats: ThreadStats;
   /** This thread's log writer: used only when G.watchMask says someone watches (memcached's LOGGER_LOG). */
   readonly log: LogWriter;
+  /**
+   * The server's live verbosity (memcached's settings.verbose), for the lines memcached's store and its background
+   * threads print at -vv and -vvv; the thread that runs this store points it at the server's word (0 until then).
+   */
+  verbosity: () => number = () => 0;
   readonly arena: SharedArrayBuffer;
   readonly hashTable: SharedArrayBuffer;
   /** The item size histogram's buckets (null: none kept), counted while G.sizesOn. */

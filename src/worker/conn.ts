@@ -17,6 +17,11 @@ export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse_cmd', 'conn_nread',
   'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch', 'conn_listening'] as const;
 
+/** A connection table row's state as memcached names it: one idle between requests rests in its conn_read. */
+export function memcachedStateName(state: number): string {
+  return state === ConnState.waiting ? 'conn_read' : CONN_STATE_NAMES[state] ?? 'conn_new_cmd';
+}
+
 /**
  * A reply too long to build at once (`lru_crawler metadump`), or one that never ends (`watch`): the connection
  * sits in conn_watch while the machine calls step() again each time the socket has room. step() appends some of

@@ -62,6 +62,9 @@ export class WorkerContext {
   /** A plain read: checked several times per command, and a stale value for a moment is harmless. */
   verbosity(): number { return this.ctl.i32[Ctl.verbosity]; }
 
-  /** memcached's -v lines go to stderr. */
-  log(line: string): void { writeErr(line + '\n'); }
+  /**
+   * memcached's -v lines go to stderr. They carry the client's bytes (keys, command lines) as fprintf prints them:
+   * built from buffers read as latin1, so written back as latin1, one byte a character, never re-encoded.
+   */
+  log(line: string): void { writeErr(Buffer.from(line + '\n', 'latin1')); }
 }

@@ -71,6 +71,7 @@ const store = new Store(init.store, init.thread);
 const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable, init.settings.threads),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
+store.verbosity = () => ctx.verbosity();
 /**
  * -Z: how this worker opens a TLS listener's connections. node:tls and node:crypto are loaded only then:
  * in every thread of a server without TLS they would cost ~1 MB of RSS for nothing.

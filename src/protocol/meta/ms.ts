@@ -11,7 +11,7 @@ import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { CAS_NEXT, doItemGetUnlogged, logItemGet, logItemStore, logRefusedStore } from '../../store/items.ts';
 import { G, ITEM_HEADER } from '../../store/layout.ts';
-import { LogFlag } from '../../logger/logger.ts';
+import { LogFlag, LOOKUPS_LOGGED } from '../../logger/logger.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { countCas } from '../cas-counters.ts';
@@ -174,7 +174,7 @@ function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: 
     const oldCas = st.itemCas(old);
     if (!st.useCas || casIn === 0 || casIn >= oldCas) return 0;
     st.lastClsid = st.itemClsid(old);
-    if ((st.c32[G.watchMask] & LogFlag.FETCHERS) !== 0) logItemGet(st, old, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it));
+    if ((st.c32[G.watchMask] & LOOKUPS_LOGGED) !== 0) logItemGet(st, old, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it));
     if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, it, StoreOp.CAS, StoreResult.STORED);
     st.itemSetExptime(it, st.itemExptime(old));
     st.itemSetStale(it, true);

@@ -12,6 +12,7 @@ import { KEY_MAX_LENGTH } from './get.ts';
 import { DeleteResult } from '../../store/results.ts';
 import { replyText } from './update.ts';
 import { Ctl } from '../../server-ctl.ts';
+import { verbosityChanged } from '../../logger/logger.ts';
 
 /** The memcached version we speak (clients read features off it); ours is in `stats settings`. */
 export const PROTOCOL_VERSION = '1.6.18';
@@ -82,7 +83,9 @@ export function processVerbosityCommand(c: Conn, buf: Buffer, ntokens: number): 
   setNoreplyMaybe(c, buf, ntokens);
   const level = parseU32(buf, tokStart(c, 1), tokEnd(c, 1));
   if (Number.isNaN(level)) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
-  c.ctx.ctl.set(Ctl.verbosity, Math.min(level, MAX_VERBOSITY_LEVEL));
+  const now = Math.min(level, MAX_VERBOSITY_LEVEL);
+  // one exchange, so that two workers changing it at once count the change to -vvv's lookups once
+  verbosityChanged(c.ctx.store, Atomics.exchange(c.ctx.ctl.i32, Ctl.verbosity, now), now);
   replyText(c, REPLY.OK);
 }
 

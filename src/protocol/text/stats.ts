@@ -2,7 +2,7 @@
 // every thread's row in shared memory; no thread is asked anything. Cold path: strings are fine.
 
 import type { Conn } from '../../worker/conn.ts';
-import { CONN_STATE_NAMES, ConnState } from '../../worker/conn.ts';
+import { ConnState, memcachedStateName } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { ConnTable, ConnRow, intToIpv4, ipv6At, Transport } from '../../stats/conn-table.ts';
@@ -234,7 +234,7 @@ function connStats(c: Conn, emit: Emit): void {
       emit(`${id}:addr`, remote());
       emit(`${id}:listen_addr`, local());
     }
-    emit(`${id}:state`, state === ConnState.waiting ? 'conn_read' : CONN_STATE_NAMES[state] ?? 'conn_new_cmd');
+    emit(`${id}:state`, memcachedStateName(state));
     emit(`${id}:secs_since_last_cmd`, now - table.get(r, ConnRow.lastCmd));
   }
 }
