@@ -12,6 +12,7 @@ import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, preallocationShortfall, Store } from './store/store.ts';
 import { lockTableRefusal } from './store/locks.ts';
+import { G } from './store/layout.ts';
 import type { StoreSettings, StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
 import type { RestartSettings } from './store/restart.ts';
@@ -110,7 +111,7 @@ function handleStops(r: Running): void {
     clearInterval(r.tick);
     const { settings } = r;
     const verbose = r.ctl.get(Ctl.verbosity); // as the `verbosity` command left it
-    if (how === 'graceful') writeErr('Gracefully stopping\n' + (verbose > 0 ? stopThreadsLines(settings, r.connTable, verbose) : ''));
+    if (how === 'graceful') writeErr('Gracefully stopping\n' + (verbose > 0 ? stopThreadsLines(settings, r.connTable, verbose, r.clock.c32[G.lruCrawler] !== 0) : ''));
     else if (verbose > 0) writeErr('Exiting normally\n');
     await r.dispatcher.close();
     await stopWorkers(r.workers);
@@ -240,10 +241,10 @@ function listenWhere(settings: Settings, err: unknown): string {
  * What memcached's stop_threads says at -v as a graceful stop takes its threads down, in its order, with
  * conn_close_all's line for every connection (listeners and UDP ports included) at -vv, lowest fd first.
  */
-function stopThreadsLines(settings: Settings, connTable: ConnTable, verbose: number): string {
+function stopThreadsLines(settings: Settings, connTable: ConnTable, verbose: number, crawlerOn: boolean): string {
   const lines = ['stopped assoc', 'asking workers to stop', 'asking background threads to stop'];
   // at -vvv the two threads say so as they go: the crawler, woken, first goes back to sleep
-  if (verbose > 2 && settings.lruCrawler) lines.push('LRU crawler thread sleeping', 'LRU crawler thread stopping');
+  if (verbose > 2 && crawlerOn) lines.push('LRU crawler thread sleeping', 'LRU crawler thread stopping');
   lines.push('stopped lru crawler');
   if (settings.lruMaintainer) lines.push(...(verbose > 2 ? ['LRU maintainer thread stopping'] : []), 'stopped maintainer');
   if (settings.slabReassign) lines.push('stopped slab mover');
