@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   // platform without it
   if (settings.lockMemory) writeErr('warning: -k invalid, mlockall() not supported on this platform.  proceeding without.\n');
   const storeShared = storeInit(settings, largeChunk);
-  const ctlSab = createServerCtl(settings.verbose, settings.napiIds);
+  const ctlSab = createServerCtl(settings.verbose, settings.napiIds, settings.ext);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);

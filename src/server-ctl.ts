@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import type { ConnTable } from './stats/conn-table.ts';
 import { REPLY } from './protocol/replies.ts';
+import { defaultExtSettings, type ExtSettings } from './settings/ext-settings.ts';
 
 export const Ctl = {
   currConns: 0, totalConns: 1, rejectedConns: 2, listenDisabledNum: 3, acceptingConns: 4,
@@ -21,26 +22,21 @@ export const Ctl = {
 } as const;
 const CTL_WORDS = 32;
 
-/**
- * The settings `extstore <name> <value>` changes, as `stats settings` names them, with memcached's defaults.
- * Cachalot has no external storage: like a memcached built with extstore but started without a path, it
- * takes and shows them, and they change nothing else.
- */
-export const EXT_UINT_SETTINGS: ReadonlyArray<[command: string, stat: string, initial: number]> = [
-  ['item_size', 'ext_item_size', 512], ['item_age', 'ext_item_age', 4294967295], ['low_ttl', 'ext_low_ttl', 0],
-  ['recache_rate', 'ext_recache_rate', 2000], ['compact_under', 'ext_compact_under', 0],
-  ['drop_under', 'ext_drop_under', 0], ['max_sleep', 'ext_max_sleep', 1000000], ['drop_unread', 'ext_drop_unread', 0],
-];
 const EXT_BASE = 16, EXT_MAX_FRAG_F64 = 12; // Float64 index: byte 96
 
-export function createServerCtl(verbosity: number, napiIds = 0): SharedArrayBuffer {
+/**
+ * The extstore settings start as -o gave them (settings/ext-settings.ts) and `extstore <name> <value>` changes
+ * them; like a memcached built with extstore but started without a path, Cachalot shows them and they change
+ * nothing else.
+ */
+export function createServerCtl(verbosity: number, napiIds = 0, ext: ExtSettings = defaultExtSettings()): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(CTL_WORDS * 4);
   const i32 = new Int32Array(sab);
   i32[Ctl.acceptingConns] = 1;
   i32[Ctl.verbosity] = verbosity;
   i32[Ctl.napiIds] = napiIds;
-  EXT_UINT_SETTINGS.forEach(([, , initial], i) => { i32[EXT_BASE + i] = initial; });
-  new Float64Array(sab)[EXT_MAX_FRAG_F64] = 0.8;
+  ext.uints.forEach((v, i) => { i32[EXT_BASE + i] = v; });
+  new Float64Array(sab)[EXT_MAX_FRAG_F64] = ext.maxFrag;
   return sab;
 }
 

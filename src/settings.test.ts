@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseItemSize, parseSettings, type ParseOutcome, type Settings } from './settings.ts';
-import { atoi } from './settings/c-numbers.ts';
+import { atoi, printfFixed } from './settings/c-numbers.ts';
 import { initialMallocFromEnv, reportSettings, storeSettingsOf } from './settings/report.ts';
 
 function run(...argv: string[]): Settings {
@@ -156,6 +156,24 @@ test('-Z and -o ssl_*: memcached\'s values and words', () => {
   fails(['-o', 'ssl_wbuf_size=z'], 1, 'could not parse argument to ssl_wbuf_size\n');
   const k = parseSettings(['-Z', '-o', 'ssl_kernel_tls'], {});
   assert.ok(k.kind === 'run' && k.warnings[0].startsWith('WARNING: ssl_kernel_tls is not applied'));
+});
+
+test('-o ext_*: extstore\'s settings kept as memcached keeps them; ext_path refused', () => {
+  const e = run('-o', 'ext_item_size=1000,ext_item_age=99999999999,ext_wbuf_size=4096,ext_max_frag=0.5,ext_drop_unread=0',
+    '-o', 'slab_automove_freeratio=0.02,ext_page_size=32,ext_threads=2,ext_io_depth=4,ext_max_sleep=9').ext;
+  assert.deepEqual(e, { uints: [1000, 1215752191, 0, 2000, 0, 0, 9, 1], maxFrag: 0.5, wbufSize: 0, freeRatio: 0.02 },
+    'item_age cut to 32 bits, 4096 MB of wbuf wrapped to 0, drop_unread on whatever its value');
+  assert.equal(run('-o', 'ext_wbuf_size=8').ext.wbufSize, 8 * 1048576);
+  assert.deepEqual(run().ext, { uints: [512, 4294967295, 0, 2000, 0, 0, 1000000, 0], maxFrag: 0.8, wbufSize: 4194304, freeRatio: 0.01 });
+  fails(['-o', 'ext_path=/tmp/x:1G'], 1, 'ext_path: Cachalot has no external storage (extstore); it keeps every item in memory\n');
+  fails(['-o', 'ext_max_frag'], 1, 'Missing ext_max_frag argument\n');
+});
+
+test('printf\'s %.Nf as glibc prints it: exact value, ties to even, every digit', () => {
+  const cases: Array<[number, number, string]> = [[1.125, 2, '1.12'], [0.375, 2, '0.38'], [1.005, 2, '1.00'], [2.5, 0, '2'],
+    [3.5, 0, '4'], [0.8, 2, '0.80'], [0.01, 3, '0.010'], [9.995, 2, '9.99'], [-1.125, 2, '-1.12'], [-0, 2, '-0.00'],
+    [1e22, 2, '10000000000000000000000.00'], [5e-324, 3, '0.000'], [Infinity, 2, 'inf'], [-Infinity, 2, '-inf'], [NaN, 2, 'nan']];
+  for (const [x, digits, printed] of cases) assert.equal(printfFixed(x, digits), printed, `${x} at ${digits}`);
 });
 
 test('-S forces binary, -Y forces ascii, -U alone moves TCP too; env gives the port file', () => {

@@ -6,14 +6,17 @@
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
 // means 64 MB here as there. Options memcached has and Cachalot cannot honour are refused (extstore's
-// `-o ext_*`) or, where memcached itself goes on without them, warned about as memcached warns (-k's
-// mlockall); never silently ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts.
+// `-o ext_path`) or, where memcached itself goes on without them, warned about as memcached warns (-k's
+// mlockall); never silently ignored. TLS (-Z, ssl_*) is settings/tls-settings.ts; extstore's tuning
+// options, which a memcached without ext_path only shows, settings/ext-settings.ts.
 
 import { licenseText, usageText, versionLine } from './usage.ts';
 import { atof, atoi, safeStrtol, safeStrtoul, strtolOctal } from './settings/c-numbers.ts';
 import { getoptLong } from './settings/getopt.ts';
 import { applyTlsSubopt, defaultTlsSettings, isTlsSubopt } from './settings/tls-settings.ts';
 import type { TlsSettings } from './settings/tls-settings.ts';
+import { applyExtSubopt, defaultExtSettings, isExtSubopt } from './settings/ext-settings.ts';
+import type { ExtSettings } from './settings/ext-settings.ts';
 import { largePagesRefusal, readThpEnabled } from './large-pages.ts';
 
 export type Protocol = 'auto' | 'ascii' | 'binary';
@@ -65,6 +68,7 @@ export type Settings = {
   idleTimeout: number; tailRepairTime: number; watcherLogbufSize: number; workerLogbufSize: number;
   readBufMemLimit: number; trackSizes: boolean; dropPrivileges: boolean;
   tls: TlsSettings;          // -Z, -o ssl_*
+  ext: ExtSettings;          // -o ext_* and slab_automove_freeratio: taken and shown, no external storage
   memoryFile: string | null; // -e: the restartable cache's file (store/restart.ts)
   slabConfig: string;        // -f's text, or slab_sizes': what a restart must find unchanged (memcached's)
 };
@@ -97,7 +101,7 @@ export function defaultSettings(): Settings {
     lruMaintainer: true, lruSegmented: true, hotLruPct: 20, warmLruPct: 40,
     hotMaxFactor: 0.2, warmMaxFactor: 2.0, tempLru: false, temporaryTtl: 61,
     idleTimeout: 0, tailRepairTime: 0, watcherLogbufSize: 256 * 1024, workerLogbufSize: 64 * 1024,
-    readBufMemLimit: 0, trackSizes: false, dropPrivileges: false, tls: defaultTlsSettings(),
+    readBufMemLimit: 0, trackSizes: false, dropPrivileges: false, tls: defaultTlsSettings(), ext: defaultExtSettings(),
     memoryFile: null, slabConfig: '1.25',
   };
 }
@@ -393,6 +397,11 @@ function applySubopts(st: ParseState, arg: string): Exit | null {
     const value = eq < 0 ? null : item.slice(eq + 1);
     if (isTlsSubopt(name)) {
       const error = applyTlsSubopt(st.s.tls, name, value);
+      if (error !== null) return fail1(error);
+      continue;
+    }
+    if (isExtSubopt(name)) {
+      const error = applyExtSubopt(st.s.ext, name, value);
       if (error !== null) return fail1(error);
       continue;
     }

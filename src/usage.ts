@@ -110,6 +110,11 @@ export function usageText(): string {
    - modern:              enables options which will be default in future.
                           currently: nothing
    - no_modern:           uses defaults of previous major version (1.4.x)
+   - ext_item_size, ext_item_age, ext_low_ttl, ext_recache_rate, ext_compact_under,
+     ext_drop_under, ext_max_sleep, ext_max_frag, ext_drop_unread, ext_wbuf_size,
+     ext_page_size, ext_threads, ext_io_depth, slab_automove_freeratio:
+                          taken and shown in stats settings, as by a memcached with
+                          no external storage; there is none (its file option is refused)
    - ssl_chain_cert:      certificate chain file in PEM format
    - ssl_key:             private key, if not part of the -ssl_chain_cert
    - ssl_keyformat:       private key format (1: PEM, 2: DER) (default: PEM)

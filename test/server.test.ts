@@ -357,6 +357,41 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
   assert.match(err, /suboption|no_such_option/i);
 });
 
+// Debian's memcached has extstore built in, so its -o takes extstore's options; without ext_path they only show
+// in stats settings (test/text-stats.test.ts). A bad one stops the start with storage_read_config's words.
+const BAD_EXT_OPTIONS: Array<[option: string, stderr: string]> = [
+  ['ext_item_size', 'Missing ext_item_size argument'],
+  ['ext_item_size=x', 'could not parse argument to ext_item_size'],
+  ['ext_low_ttl=-5', 'could not parse argument to ext_low_ttl'],
+  ['ext_recache_rate=12abc', 'could not parse argument to ext_recache_rate'],
+  ['ext_max_frag=x', 'could not parse argument to ext_max_frag'],
+  ['slab_automove_freeratio', 'Missing slab_automove_freeratio argument'],
+  ['ext_page_size=x', 'could not parse argument to ext_page_size'],
+  ['ext_threads=-1', 'could not parse argument to ext_threads'],
+  ['ext_io_depth', 'Missing ext_io_depth argument'],
+  ['ext_path', 'missing argument to ext_path, ie: ext_path=/d/file:5G'],
+];
+
+for (const kind of kindsFor()) {
+  test(`extstore's -o options, when bad, stop the start with memcached's words and status 1 [${kind}]`, () => {
+    for (const [option, stderr] of BAD_EXT_OPTIONS) {
+      const [cmd, argv] = commandFor(kind, ['-o', `hashpower=16,${option}`]);
+      const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+      assert.deepEqual([r.status, r.stderr], [1, `${stderr}\n`], option);
+    }
+  });
+}
+
+test('-o ext_path is refused: Cachalot keeps every item in memory and has no external storage to open', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-ext-'));
+  try {
+    const [cmd, argv] = commandFor('cachalot', ['-o', `ext_item_size=1024,ext_path=${join(dir, 'store')}:64M`]);
+    const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+    assert.deepEqual([r.status, r.stderr], [1, 'ext_path: Cachalot has no external storage (extstore); it keeps every item in memory\n']);
+    assert.equal(existsSync(join(dir, 'store')), false, 'no file made');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 for (const kind of kindsFor()) {
   test(`-o hashpower no larger than -t's item lock table is refused at start, as memcached refuses it [${kind}]`, async () => {
     // each table as large as memcached's lock table: 2^12 for -t 4, 2^13 for 5 to 10, 2^14 to 20, then 2^15

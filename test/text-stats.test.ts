@@ -75,6 +75,21 @@ differential('stats extstore over binary: no such group (KEY_ENOENT)',
 // Line for line the same as memcached's (the settings differential masks nothing here).
 differential('stats settings: every line of memcached 1.6.18, in its order', ['stats settings\r\n']);
 
+// extstore's options without ext_path: kept and shown, each as memcached reads it (a uint32 cut from a 64-bit
+// strtoul; ext_wbuf_size in MB times 2^20 wrapping to 0 at 4096; a drop_unread flag whose value is not read),
+// and the `extstore` command changes them from there
+differential('-o ext_*: extstore\'s settings as given, then as the extstore command changes them', [
+  'stats settings\r\n', 'extstore item_size 7\r\n', 'extstore max_frag 0.25\r\n', 'stats settings\r\n',
+], { args: ['-o', 'ext_item_size=1000,ext_item_age=99999999999,ext_wbuf_size=4096,ext_max_frag=-3,ext_low_ttl=5',
+  '-o', 'slab_automove_freeratio=0.12345,ext_drop_unread=0,ext_page_size=32,ext_threads=3,ext_io_depth=2,ext_recache_rate=9',
+  '-o', 'ext_compact_under=4,ext_drop_under=3,ext_max_sleep=77'] });
+differential('-o ext_wbuf_size in megabytes', ['stats settings\r\n'], { args: ['-o', 'ext_wbuf_size=16'] });
+
+// printf's %.2f rounds the double's exact value half to even, and writes every digit of a large one
+differential('-f 1.125 is growth_factor 1.12, as printf rounds it', ['stats settings\r\n'], { args: ['-f', '1.125'] });
+differential('-f 1e22 is growth_factor written out in full', ['stats settings\r\n', 'set a 0 0 1\r\nx\r\n', 'stats slabs\r\n'],
+  { args: ['-f', '1e22'] });
+
 // strtod takes "inf": every size times it is past slab_chunk_max, so one class holds every item; %.2f prints inf
 differential('-f inf: one slab class of slab_chunk_max chunks, and growth_factor inf',
   ['stats settings\r\n', 'set a 0 0 1\r\nx\r\n', `set b 0 0 5000\r\n${'b'.repeat(5000)}\r\n`, 'get a b\r\n', 'stats slabs\r\n'],

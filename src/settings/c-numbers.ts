@@ -75,3 +75,35 @@ function hexFloat(body: string): number {
   const mantissa = parseInt((int ?? '') + frac || '0', 16);
   return mantissa * 2 ** (Number(exp) - 4 * frac.length);
 }
+
+/**
+ * printf's %.<digits>f as glibc prints it: the double's exact decimal value rounded half to even (1.125 at two
+ * digits is 1.12, where toFixed says 1.13), every integer digit written out (toFixed turns to exponents from
+ * 1e21), and inf, -inf and nan as C spells them.
+ */
+export function printfFixed(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
+  const [whole, frac] = exactDecimal(Math.abs(x));
+  const kept = frac.padEnd(digits, '0').slice(0, digits), rest = frac.slice(digits);
+  let n = BigInt(whole + kept);
+  const half = rest.length > 0 && rest[0] >= '5';
+  const tie = half && rest[0] === '5' && /^0*$/.test(rest.slice(1));
+  if (half && (!tie || (n & 1n) === 1n)) n += 1n;
+  const d = n.toString().padStart(digits + 1, '0');
+  const sign = x < 0 || Object.is(x, -0) ? '-' : '';
+  return digits === 0 ? sign + d : `${sign}${d.slice(0, -digits)}.${d.slice(-digits)}`;
+}
+
+/** A finite double's value in decimal, exactly: [integer digits, fraction digits] (a double is m * 2^e). */
+function exactDecimal(x: number): [string, string] {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  const m = biased === 0 ? fraction : fraction | (1n << 52n);
+  const e = (biased === 0 ? 1 : biased) - 1075;
+  if (e >= 0) return [(m << BigInt(e)).toString(), ''];
+  const scaled = (m * 5n ** BigInt(-e)).toString().padStart(-e + 1, '0'); // m / 2^-e = m * 5^-e / 10^-e
+  return [scaled.slice(0, e), scaled.slice(e).replace(/0+$/, '')];
+}

@@ -4,7 +4,8 @@
 import type { Protocol, Settings } from '../settings.ts';
 import type { StoreSettings } from '../store/store.ts';
 import { TLS_VERSION_NAMES } from './tls-settings.ts';
-import { safeStrtoll } from './c-numbers.ts';
+import { EXT_UINT_SETTINGS } from './ext-settings.ts';
+import { printfFixed, safeStrtoll } from './c-numbers.ts';
 
 /** What `stats settings` shows that changes while running; each defaults to the start-up value. */
 export type LiveSettings = {
@@ -28,16 +29,13 @@ export type StoreLiveSettings = {
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 const PROTOCOL_TEXT: Record<Protocol, string> = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' };
 
-/** printf's %.2f: inf, -inf and nan as C spells them (a -f of "inf" is taken, as strtod takes it). */
-function fixed2(n: number): string {
-  if (Number.isFinite(n)) return n.toFixed(2);
-  return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
-}
+/** printf's %.2f (a -f of "inf" is taken, as strtod takes it). */
+const fixed2 = (n: number): string => printfFixed(n, 2);
 
 /**
  * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
- * (extstore and TLS compiled in: the extstore lines show memcached's defaults, since Cachalot has
- * none), so `stats settings` compares line for line with a real memcached.
+ * (extstore and TLS compiled in: the extstore lines show what -o and the `extstore` command set, as a
+ * memcached started without ext_path shows them), so `stats settings` compares line for line with a real memcached.
  */
 export function reportSettings(
   s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
@@ -105,20 +103,21 @@ function reportSettingsExtended(
 }
 
 /**
- * extstore, TLS and napi lines: memcached's defaults, byte for byte ("(null)" is glibc's printf), but for
- * the extstore settings the `extstore` command changed, and the TLS settings as given. memcached prints
+ * extstore, TLS and napi lines, byte for byte as memcached prints them ("(null)" is glibc's printf): the
+ * extstore settings as -o gave them or the `extstore` command changed them, the TLS settings as given. memcached prints
  * num_napi_ids with %s: "(null)" without -N, and with -N its `stats settings` crashes; here it is the number.
  */
 function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, s: Settings): void {
   const tls = s.tls;
-  const ext = (name: string, initial: number): number => live.ext?.uints.get(name) ?? initial;
+  const ext = (name: string): number =>
+    live.ext?.uints.get(name) ?? s.ext.uints[EXT_UINT_SETTINGS.findIndex(([, stat]) => stat === name)];
   const lines: Array<[string, string | number]> = [
-    ['ext_item_size', ext('ext_item_size', 512)], ['ext_item_age', ext('ext_item_age', 4294967295)],
-    ['ext_low_ttl', ext('ext_low_ttl', 0)], ['ext_recache_rate', ext('ext_recache_rate', 2000)],
-    ['ext_wbuf_size', 4194304], ['ext_compact_under', ext('ext_compact_under', 0)],
-    ['ext_drop_under', ext('ext_drop_under', 0)], ['ext_max_sleep', ext('ext_max_sleep', 1000000)],
-    ['ext_max_frag', fixed2(live.ext?.maxFrag ?? 0.8)], ['slab_automove_freeratio', '0.010'],
-    ['ext_drop_unread', ext('ext_drop_unread', 0) !== 0 ? 'yes' : 'no'],
+    ['ext_item_size', ext('ext_item_size')], ['ext_item_age', ext('ext_item_age')],
+    ['ext_low_ttl', ext('ext_low_ttl')], ['ext_recache_rate', ext('ext_recache_rate')],
+    ['ext_wbuf_size', s.ext.wbufSize], ['ext_compact_under', ext('ext_compact_under')],
+    ['ext_drop_under', ext('ext_drop_under')], ['ext_max_sleep', ext('ext_max_sleep')],
+    ['ext_max_frag', fixed2(live.ext?.maxFrag ?? s.ext.maxFrag)], ['slab_automove_freeratio', printfFixed(s.ext.freeRatio, 3)],
+    ['ext_drop_unread', ext('ext_drop_unread') !== 0 ? 'yes' : 'no'],
     ['ssl_enabled', yesNo(tls.enabled)], ['ssl_chain_cert', tls.chainCert ?? '(null)'], ['ssl_key', tls.key ?? '(null)'],
     ['ssl_verify_mode', tls.verifyMode], ['ssl_keyformat', tls.keyFormat], ['ssl_ciphers', tls.ciphers ?? 'NULL'],
     ['ssl_ca_cert', tls.caCert ?? 'NULL'], ['ssl_wbuf_size', tls.wbufSize], ['ssl_session_cache', yesNo(tls.sessionCache)],

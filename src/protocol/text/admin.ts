@@ -10,7 +10,7 @@ import { replyText } from './update.ts';
 import { safeStrtod, safeStrtol, safeStrtoul } from '../../settings/c-numbers.ts';
 import { FG, G, MAX_CLASSES } from '../../store/layout.ts';
 import { startMetadump } from './dump.ts';
-import { EXT_UINT_SETTINGS } from '../../server-ctl.ts';
+import { EXT_UINT_SETTINGS } from '../../settings/ext-settings.ts';
 import { LogFlag } from '../../logger/logger.ts';
 import { startWatching, WATCH_FLAG_NAMES } from '../../logger/watcher.ts';
 
@@ -154,8 +154,8 @@ function crawlerSetting(c: Conn, sub: string, arg: string): void {
 /**
  * `extstore <setting> <value>`: memcached (built with extstore, as Debian's is) takes a well-formed setting
  * even when no external storage is configured, and shows it in `stats settings`; so does Cachalot, which has
- * none (server-ctl.ts). As memcached's safe_strtoul zeroes its output before it fails, a rejected number
- * still sets 0.
+ * none (settings/ext-settings.ts; the live values are words of server-ctl.ts). As memcached's safe_strtoul
+ * zeroes its output before it fails, a rejected number still sets 0.
  */
 export function processExtstoreCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);

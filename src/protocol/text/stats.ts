@@ -9,7 +9,8 @@ import { ConnTable, ConnRow, intToIpv4, ipv6At, Transport } from '../../stats/co
 import { tokIs } from './tokens.ts';
 import { reportSettings } from '../../settings/report.ts';
 import type { LiveSettings } from '../../settings/report.ts';
-import { Ctl, EXT_UINT_SETTINGS } from '../../server-ctl.ts';
+import { Ctl } from '../../server-ctl.ts';
+import { EXT_UINT_SETTINGS } from '../../settings/ext-settings.ts';
 import { PROTOCOL_VERSION } from './commands.ts';
 import { processCachedump } from './dump.ts';
 import { G } from '../../store/layout.ts';
