@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseItemSize, parseSettings, type ParseOutcome, type Settings } from './settings.ts';
-import { atoi, printfFixed } from './settings/c-numbers.ts';
+import { atof, atoi, printfFixed } from './settings/c-numbers.ts';
 import { initialMallocFromEnv, reportSettings, storeSettingsOf } from './settings/report.ts';
 
 function run(...argv: string[]): Settings {
@@ -186,6 +186,8 @@ test('-S forces binary, -Y forces ascii, -U alone moves TCP too; env gives the p
 
 test('C number readers behave as glibc', () => {
   assert.equal(atoi('  42xyz'), 42); assert.equal(atoi('abc'), 0); assert.equal(atoi('-1'), -1);
+  assert.deepEqual(['0x1.4p0', '0x2', '-0X.8', '1e1x', '0x', '0x1p1000000', ' 1.5', 'x'].map(atof), [1.25, 2, -0.5, 10, 0, Infinity, 1.5, 0],
+    'atof as -f reads it: hex floats too; "0x" is the 0 before the x');
   assert.equal(parseItemSize('1k'), 1024); assert.equal(parseItemSize('4096m'), 0, 'int overflow wraps as in C');
 });
 

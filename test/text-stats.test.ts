@@ -87,6 +87,9 @@ differential('-o ext_wbuf_size in megabytes', ['stats settings\r\n'], { args: ['
 
 // printf's %.2f rounds the double's exact value half to even, and writes every digit of a large one
 differential('-f 1.125 is growth_factor 1.12, as printf rounds it', ['stats settings\r\n'], { args: ['-f', '1.125'] });
+// atof reads hex floats as strtod does
+differential('-f 0x1.4p0 and hot_max_factor=0x1p-2 are 1.25 and 0.25', ['stats settings\r\n'],
+  { args: ['-f', '0x1.4p0', '-o', 'hot_max_factor=0x1p-2'] });
 differential('-f 1e22 is growth_factor written out in full', ['stats settings\r\n', 'set a 0 0 1\r\nx\r\n', 'stats slabs\r\n'],
   { args: ['-f', '1e22'] });
 

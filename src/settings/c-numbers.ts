@@ -13,10 +13,12 @@ export function atoi(s: string): number {
   return Number(BigInt.asIntN(32, v));
 }
 
-/** atof: the longest decimal prefix (strtod), 0 when there is none. */
+/** atof: the longest prefix strtod reads (decimal, a hex float as glibc reads "0x1.4p0", inf, nan), 0 when none. */
 export function atof(s: string): number {
   const special = /^\s*([+-]?)(inf(inity)?|nan)/i.exec(s); // strtod's words for the values that are not numbers
   if (special !== null) return special[2].toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity;
+  const hex = /^\s*([+-]?)(0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?)/i.exec(s);
+  if (hex !== null) return (hex[1] === '-' ? -1 : 1) * hexFloat(hex[2].toLowerCase());
   const m = /^[\s]*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(s);
   return m ? Number(m[0].trim()) : 0;
 }
