@@ -128,6 +128,7 @@ test('-o sub-options: values and toggles', () => {
   assert.deepEqual(s.slabSizes, [100, 200, 300]); assert.equal(s.idleTimeout, 30);
   assert.equal(s.maxConnsFast, false); assert.equal(s.watcherLogbufSize, 65536);
   assert.equal(s.tempLru, true); assert.equal(s.temporaryTtl, 10);
+  assert.equal(run('-o', 'watcher_logbuf_size=99999999').watcherLogbufSize, 3615751168, 'KB times 1024 in a uint32, as memcached\'s');
   const old = run('-o', 'no_modern');
   assert.deepEqual([old.slabChunkMax, old.slabReassign, old.lruSegmented, old.hashAlgorithm], [1048576, false, false, 'jenkins']);
 });

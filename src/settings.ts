@@ -258,12 +258,12 @@ function maxFactor(name: string, key: 'hotMaxFactor' | 'warmMaxFactor'): SubHand
     return st.s[key] <= 0 ? fail1(`${name} must be > 0`) : null;
   });
 }
-/** A kilobyte count read by safe_strtoul, kept in bytes. */
+/** A kilobyte count read by safe_strtoul, kept in bytes in an unsigned int as memcached keeps it (wrapping past 4 GB). */
 function kilobytes(name: string, key: 'watcherLogbufSize' | 'workerLogbufSize'): SubHandler {
   return needs(`Missing ${name} argument`, (st, v) => {
     const n = safeStrtoul(v);
     if (n < 0) return fail1(`could not parse argument to ${name}`);
-    st.s[key] = n * 1024;
+    st.s[key] = Math.imul(n, 1024) >>> 0;
     return null;
   });
 }
