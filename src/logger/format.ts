@@ -26,12 +26,10 @@ function pick(list: Buffer[], i: number): Buffer { return list[i] ?? list[0]; }
 /** One entry (slot at word w of the log buffer) as its line, "\n" included: memcached's logger_log formats. */
 export function formatEntry(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
   const event = i32[w + Slot.event] & 0xff;
-  out.bytes(T.ts);
-  out.uint(i32[w + Slot.sec] >>> 0);
+  uintField(out, T.ts, i32[w + Slot.sec] >>> 0);
   out.byte(0x2e);
   out.uint(i32[w + Slot.usec] >>> 0);
-  out.bytes(T.gid);
-  out.uint((i32[w + Slot.gidHi] >>> 0) * 4294967296 + (i32[w + Slot.gidLo] >>> 0));
+  uintField(out, T.gid, (i32[w + Slot.gidHi] >>> 0) * 4294967296 + (i32[w + Slot.gidLo] >>> 0));
   switch (event) {
     case LogEvent.SLAB_MOVE: formatSlabMove(out, i32, w); break;
     case LogEvent.ITEM_GET: formatItemGet(out, i32, u8, w); break;
@@ -42,68 +40,61 @@ export function formatEntry(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: 
   out.byte(0x0a);
 }
 
+/** A label (" clsid=") and its number, as %d or %u print it. */
+function intField(out: OutBuffer, label: Buffer, n: number): void { out.bytes(label); out.int(n); }
+function uintField(out: OutBuffer, label: Buffer, n: number): void { out.bytes(label); out.uint(n); }
+function textField(out: OutBuffer, label: Buffer, text: Buffer): void { out.bytes(label); out.bytes(text); }
+
 /** The key's bytes and their length, from the slot's head word. */
 function keyAt(w: number, i32: Int32Array): [data: number, len: number] {
   return [w * 4 + SLOT_DATA, (i32[w + Slot.event] >>> 8) & 0x1ff];
 }
 
+/** " type=<event> key=" and the slot's key, uri-encoded as memcached's logger encodes keys. */
+function typeAndKey(out: OutBuffer, typeKey: Buffer, i32: Int32Array, u8: Uint8Array, w: number): void {
+  const [data, len] = keyAt(w, i32);
+  out.bytes(typeKey);
+  uriEncodeInto(out, u8, data, len);
+}
+
 /** "type=slab_move src=%d dst=%d" */
 function formatSlabMove(out: OutBuffer, i32: Int32Array, w: number): void {
-  out.bytes(T.slabMove);
-  out.int(i32[w + Slot.a]);
-  out.bytes(T.dst);
-  out.int(i32[w + Slot.b]);
+  intField(out, T.slabMove, i32[w + Slot.a]);
+  intField(out, T.dst, i32[w + Slot.b]);
 }
 
 /** "type=item_get key=%s status=%s clsid=%u cfd=%d size=%d" */
 function formatItemGet(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
-  const [data, len] = keyAt(w, i32);
-  out.bytes(T.itemGet);
-  uriEncodeInto(out, u8, data, len);
-  out.bytes(T.status);
-  out.bytes(pick(FOUND, i32[w + Slot.a]));
+  typeAndKey(out, T.itemGet, i32, u8, w);
+  textField(out, T.status, pick(FOUND, i32[w + Slot.a]));
   formatItemTail(out, i32, w);
 }
 
 /** "type=item_store key=%s status=%s cmd=%s ttl=%u clsid=%u cfd=%d size=%d" */
 function formatItemStore(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
-  const [data, len] = keyAt(w, i32);
-  out.bytes(T.itemStore);
-  uriEncodeInto(out, u8, data, len);
-  out.bytes(T.status);
-  out.bytes(pick(STORE_STATUS, i32[w + Slot.a]));
-  out.bytes(T.cmd);
+  typeAndKey(out, T.itemStore, i32, u8, w);
+  textField(out, T.status, pick(STORE_STATUS, i32[w + Slot.a]));
   const cmd = i32[w + Slot.b];
-  out.bytes(cmd >= 0 && cmd <= 6 ? STORE_CMD[cmd] : NA);
-  out.bytes(T.ttl);
-  out.uint(i32[w + Slot.ttl] >>> 0);
+  textField(out, T.cmd, cmd >= 0 && cmd <= 6 ? STORE_CMD[cmd] : NA);
+  uintField(out, T.ttl, i32[w + Slot.ttl] >>> 0);
   formatItemTail(out, i32, w);
 }
 
 function formatItemTail(out: OutBuffer, i32: Int32Array, w: number): void {
-  out.bytes(T.clsid);
-  out.uint(i32[w + Slot.clsid] & 0xff);
-  out.bytes(T.cfd);
-  out.int(i32[w + Slot.cfd]);
-  out.bytes(T.size);
-  out.int(i32[w + Slot.size]);
+  uintField(out, T.clsid, i32[w + Slot.clsid] & 0xff);
+  intField(out, T.cfd, i32[w + Slot.cfd]);
+  intField(out, T.size, i32[w + Slot.size]);
 }
 
 /** "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u size=%d" (ttl -1: no expiry) */
 function formatEviction(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
-  const [data, len] = keyAt(w, i32);
-  out.bytes(T.eviction);
-  uriEncodeInto(out, u8, data, len);
+  typeAndKey(out, T.eviction, i32, u8, w);
   out.bytes(i32[w + Slot.a] !== 0 ? T.fetchYes : T.fetchNo);
-  out.bytes(T.ttl);
-  if (i32[w + Slot.b] !== 0) out.int(-1);
-  else out.uint(i32[w + Slot.ttl] >>> 0);
-  out.bytes(T.la);
-  out.int(i32[w + Slot.la]);
-  out.bytes(T.clsid);
-  out.uint(i32[w + Slot.clsid] & 0xff);
-  out.bytes(T.size);
-  out.int(i32[w + Slot.size]);
+  if (i32[w + Slot.b] !== 0) intField(out, T.ttl, -1);
+  else uintField(out, T.ttl, i32[w + Slot.ttl] >>> 0);
+  intField(out, T.la, i32[w + Slot.la]);
+  uintField(out, T.clsid, i32[w + Slot.clsid] & 0xff);
+  intField(out, T.size, i32[w + Slot.size]);
 }
 
 /** "type=conn_new rip=%s rport=%hu transport=%s cfd=%d", conn_close with " reason=%s" before cfd */
@@ -111,21 +102,16 @@ function formatConnEvent(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: num
   const [data, len] = keyAt(w, i32);
   out.bytes(event === LogEvent.CONN_NEW ? T.connNew : T.connClose);
   out.copyFrom(u8, data, len);
-  out.bytes(T.rport);
-  out.uint(i32[w + Slot.ttl] & 0xffff);
-  out.bytes(T.transport);
-  out.bytes(pick(TRANSPORT, i32[w + Slot.a]));
+  uintField(out, T.rport, i32[w + Slot.ttl] & 0xffff);
+  textField(out, T.transport, pick(TRANSPORT, i32[w + Slot.a]));
   if (event === LogEvent.CONN_CLOSE) {
-    out.bytes(T.reason);
-    out.bytes(pick(REASON, i32[w + Slot.b]));
+    textField(out, T.reason, pick(REASON, i32[w + Slot.b]));
   }
-  out.bytes(T.cfd);
-  out.int(i32[w + Slot.cfd]);
+  intField(out, T.cfd, i32[w + Slot.cfd]);
 }
 
 /** memcached's line before the next one a watcher that lost lines receives: "skipped=N\n". */
 export function formatSkipped(out: OutBuffer, n: number): void {
-  out.bytes(T.skipped);
-  out.uint(n);
+  uintField(out, T.skipped, n);
   out.byte(0x0a);
 }
