@@ -58,8 +58,9 @@ function double(name: string, set: (e: ExtSettings, v: number) => void): ExtSubo
   };
 }
 
-function uintIndex(name: string): number {
-  return EXT_UINT_SETTINGS.findIndex(([, s]) => s === name);
+/** Where a setting, by its stats name ("ext_item_size"), stands in EXT_UINT_SETTINGS and in `uints`. */
+export function uintIndex(stat: string): number {
+  return EXT_UINT_SETTINGS.findIndex(([, s]) => s === stat);
 }
 
 function stat(name: string): ExtSubopt {

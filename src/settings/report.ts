@@ -4,7 +4,7 @@
 import type { Protocol, Settings } from '../settings.ts';
 import type { StoreSettings } from '../store/store.ts';
 import { TLS_VERSION_NAMES } from './tls-settings.ts';
-import { EXT_UINT_SETTINGS } from './ext-settings.ts';
+import { uintIndex, type ExtSettings } from './ext-settings.ts';
 import { printfFixed, safeStrtoll } from './c-numbers.ts';
 
 /** What `stats settings` shows that changes while running; each defaults to the start-up value. */
@@ -16,7 +16,7 @@ export type LiveSettings = {
   detailEnabled?: boolean; // after `stats detail on` / `off`
   maxConns?: number;      // memcached can lower it at start when fds are short
   store?: StoreLiveSettings; // what `lru`, `lru_crawler` and `slabs` changed
-  ext?: { uints: Map<string, number>; maxFrag: number }; // what `extstore` changed, by stat name
+  ext?: Pick<ExtSettings, 'uints' | 'maxFrag'>; // as the `extstore` command left them
 };
 
 /** The store's live settings (Store.liveSettings), as `stats settings` shows them. */
@@ -35,7 +35,8 @@ const fixed2 = (n: number): string => printfFixed(n, 2);
 /**
  * The lines of memcached 1.6.18's process_stat_settings, in its order, as Debian builds it
  * (extstore and TLS compiled in: the extstore lines show what -o and the `extstore` command set, as a
- * memcached started without ext_path shows them), so `stats settings` compares line for line with a real memcached.
+ * memcached started without ext_path shows them), so `stats settings` compares line for line with a
+ * real memcached.
  */
 export function reportSettings(
   s: Settings, emit: (name: string, value: string | number) => void, live: LiveSettings = {},
@@ -104,13 +105,14 @@ function reportSettingsExtended(
 
 /**
  * extstore, TLS and napi lines, byte for byte as memcached prints them ("(null)" is glibc's printf): the
- * extstore settings as -o gave them or the `extstore` command changed them, the TLS settings as given. memcached prints
- * num_napi_ids with %s: "(null)" without -N, and with -N its `stats settings` crashes; here it is the number.
+ * extstore settings as -o gave them or the `extstore` command changed them, the TLS settings as given.
+ * memcached prints num_napi_ids with %s: "(null)" without -N, and with -N its `stats settings` crashes;
+ * here it is the number.
  */
 function reportSettingsAbsent(emit: (name: string, value: string | number) => void, live: LiveSettings, s: Settings): void {
   const tls = s.tls;
-  const ext = (name: string): number =>
-    live.ext?.uints.get(name) ?? s.ext.uints[EXT_UINT_SETTINGS.findIndex(([, stat]) => stat === name)];
+  const uints = live.ext?.uints ?? s.ext.uints;
+  const ext = (name: string): number => uints[uintIndex(name)];
   const lines: Array<[string, string | number]> = [
     ['ext_item_size', ext('ext_item_size')], ['ext_item_age', ext('ext_item_age')],
     ['ext_low_ttl', ext('ext_low_ttl')], ['ext_recache_rate', ext('ext_recache_rate')],

@@ -80,7 +80,7 @@ export function reportStats(c: Conn, group: string, emit: Emit): boolean {
 function liveSettings(c: Conn): LiveSettings {
   const store = c.ctx.store;
   const ctl = c.ctx.ctl;
-  const uints = new Map(EXT_UINT_SETTINGS.map(([, stat], i) => [stat, ctl.extSetting(i)]));
+  const uints = EXT_UINT_SETTINGS.map((_, i) => ctl.extSetting(i));
   return {
     maxBytes: store.memLimit(), verbosity: ctl.get(Ctl.verbosity), oldest: store.oldestLive(), store: store.liveSettings(),
     trackSizes: store.c32[G.sizesOn] !== 0, // item_stats_sizes_status()
