@@ -135,6 +135,14 @@ function oddTokensScript(seed: number, n: number): string[] {
 
 differential('text: numbers of every shape in every slot, seeded', oddTokensScript(4242, 1500), { whole: true });
 
+// incr, decr and ma read the stored value with C's strtoull, whose string ends at a NUL: digits then a NUL are a
+// number (the rest of the value unread), a NUL first is not. Each counter is changed before any fetch, so both
+// servers rewrite it in place (memcached's async LRU bump holds a fetched item for a while).
+differential('text: a stored number ends at a NUL, as C reads it', [
+  'set a 0 0 3\r\n12\x00\r\n', 'incr a 1\r\n', 'get a\r\n', 'set b 0 0 5\r\n7\x00abc\r\n', 'decr b 2\r\n',
+  'ms c 4\r\n9\x00 x\r\n', 'ma c v\r\n', 'set d 0 0 2\r\n\x005\r\n', 'incr d 1\r\n', 'mg b v\r\n', 'mg c v\r\n',
+]);
+
 // cas_hits and cas_badval go to the class of the item the CAS found, not to the new value's (memcached's
 // do_store_item counts in old_it's class): a 1-byte item replaced by a 2000-byte one and back, by text cas and
 // by ms, stale (I) included. A fresh server's first item has CAS 1.

@@ -15,7 +15,8 @@ function isSpace(c: number): boolean {
 
 /**
  * memcached's safe_strtoull over the value bytes: leading white space, an optional sign, digits, then white
- * space (the stored "\r\n" at least). Returns -1n when memcached would refuse (junk, overflow, a negative).
+ * space (the stored "\r\n" at least) or a NUL, where C's string ends. Returns -1n when memcached would refuse
+ * (junk, overflow, a negative).
  */
 export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
   let i = off;
@@ -31,7 +32,7 @@ export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
     i++;
   }
   if (i === start) return -1n;
-  if (i < end && !isSpace(a8[i])) return -1n;
+  if (i < end && !isSpace(a8[i]) && a8[i] !== 0) return -1n;
   if (neg) v = (U64 - v) % U64; // strtoull negates
   if (v >= I64_SIGN && neg) return -1n; // "(long long) ull < 0" with a '-' in the text
   return v;
