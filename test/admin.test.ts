@@ -156,6 +156,28 @@ differential('admin: without the LRU maintainer stats items leaves out the segme
 
 differential('admin: HTTP requests are hung up on', ['GET / HTTP/1.1\r\n']);
 
+// memcached's crawls of its own are scheduled by its LRU maintainer thread, which -o no_lru_maintainer does not start:
+// expired items then stay until a lookup, an allocation's tail pull or an asked-for crawl finds them.
+for (const kind of kindsFor()) {
+  test(`admin: without the LRU maintainer no crawl starts by itself; an asked-for one reclaims [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-o', 'no_lru_maintainer'], true);
+    const c = await Client.connect(server.port);
+    const stat = async (sub: string, name: string): Promise<string> => (await c.stats(sub)).get(name) ?? 'absent';
+    try {
+      await c.request('set x1 0 1 1\r\nv\r\nset x2 0 1 1\r\nv\r\nset keep 0 0 1\r\nv\r\n', 3 * 8);
+      await sleep(2100); // the clock past x1's and x2's second, and past a second tick of a maintainer's round
+      assert.equal(await stat('', 'lru_crawler_starts'), '0');
+      assert.equal(await stat('items', 'items:1:crawler_reclaimed'), '0');
+      assert.equal(await stat('', 'curr_items'), '3');
+      assert.equal((await c.request('lru_crawler crawl 1\r\n', 4)).toString(), 'OK\r\n');
+      for (let i = 0; i < 200 && await stat('', 'lru_crawler_running') !== '0'; i++) await sleep(20);
+      assert.equal(await stat('', 'lru_crawler_starts'), '1');
+      assert.equal(await stat('items', 'items:1:crawler_reclaimed'), '2');
+      assert.equal(await stat('', 'curr_items'), '1');
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 const BUSY = 'BUSY currently processing crawler request\r\n';
 
 /**

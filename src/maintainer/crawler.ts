@@ -16,9 +16,9 @@ import { CrawlSchedule } from "./crawl-schedule.ts";
 const CRAWL_PAGES_PER_ROUND = 4;
 
 /**
- * The crawler, run by the maintainer thread: the walks memcached's maintainer schedules while the crawler is
- * enabled (crawl-schedule.ts: every class at start, then each as its items' TTLs make it worth it), and the
- * walks `lru_crawler crawl` asks for (G.crawlSignal, with the classes in G.crawlMaskLo/Hi). A walk goes
+ * The crawler, run by the maintainer thread: the walks memcached's LRU maintainer schedules while the crawler is
+ * enabled (crawl-schedule.ts: every class at start, then each as its items' TTLs make it worth it; none under
+ * -o no_lru_maintainer, which starts no such thread), and the walks `lru_crawler crawl` asks for (G.crawlSignal, with the classes in G.crawlMaskLo/Hi). A walk goes
  * CRAWL_PAGES_PER_ROUND pages a round, and checks at most lru_crawler_tocrawl items per class (0: all).
  */
 export class Crawler {
@@ -31,8 +31,9 @@ export class Crawler {
   private readonly checked = new Int32Array(MAX_CLASSES);
   private tocrawl = 0;
   private readonly st: Store;
+  private readonly schedules: boolean;
 
-  constructor(st: Store) { this.st = st; }
+  constructor(st: Store, schedules: boolean) { this.st = st; this.schedules = schedules; }
 
   /** One round: maybe start a walk, then crawl a few pages. True when it did something. */
   round(): boolean {
@@ -56,7 +57,7 @@ export class Crawler {
       for (let id = 0; id < MAX_CLASSES; id++) this.classes[id] = ((id < 32 ? lo >>> id : hi >>> (id - 32)) & 1);
       Atomics.store(c32, G.crawlSignal, 0);
       this.scheduled = false;
-    } else if (c32[G.lruCrawler] !== 0 && st.currentTime() !== this.lastCheck) { // once a second, as memcached's
+    } else if (this.schedules && c32[G.lruCrawler] !== 0 && st.currentTime() !== this.lastCheck) { // once a second, as memcached's
       this.lastCheck = st.currentTime();
       if (!this.schedule.due(this.lastCheck, this.classes)) return;
       this.schedule.begin();

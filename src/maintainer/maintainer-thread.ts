@@ -1,5 +1,8 @@
 // The maintainer thread (thread index numThreads + 1): memcached's lru_maintainer_thread with its crawler and
 // the assoc expansion helper. Sleeps on G.maintainerStop between rounds, as long as memcached's would.
+// Under -o no_lru_maintainer memcached starts no lru_maintainer_thread: nothing juggles the LRUs, schedules
+// crawls or runs the automover; what its other threads do (hash expansion, asked-for crawls and page moves)
+// still runs here.
 
 import { workerData } from "node:worker_threads";
 import { Store } from "../store/store.ts";
@@ -16,24 +19,31 @@ const { shared, ctl } = workerData as MaintainerInit;
 const st = new Store(shared, shared.settings.numThreads + 1);
 const serverWords = new ServerCtl(ctl);
 st.verbosity = () => serverWords.i32[Ctl.verbosity];
-const crawler = new Crawler(st);
 const rebalancer = new Rebalancer(st);
 const automover = new Automover(st);
 const backoff = new JuggleBackoff(MAX_CLASSES);
+const lruMaintainer = shared.settings.lruMaintainer !== false;
+const crawler = new Crawler(st, lruMaintainer);
+const IDLE_SLEEP_US = 1_000_000; // no_lru_maintainer: what is left is asked for, and asking wakes this thread
 
 let sleepUs = MIN_SLEEP_US;
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
-  backoff.startRound(sleepUs);
+  sleepUs = lruMaintainer ? juggleRound(sleepUs) : IDLE_SLEEP_US;
+  if (st.maybeExpand()) sleepUs = 0; // memcached's assoc_maintenance_thread moves buckets until it is done
+  if (crawler.round()) sleepUs = Math.min(sleepUs, Math.max(MIN_SLEEP_US, crawler.sleepUs())); // a walk's pace
+  const asked = lruMaintainer && automover.round(), moving = rebalancer.round(); // both, every round
+  if (asked || moving) sleepUs = Math.min(sleepUs, MIN_SLEEP_US);
+  if (sleepUs > 0) Atomics.wait(st.c32, G.maintainerStop, 0, sleepUs / 1000);
+}
+rebalancer.stop();
+
+/** lru_maintainer_juggle over the classes that are due; the sleep until the next is. */
+function juggleRound(lastSleepUs: number): number {
+  backoff.startRound(lastSleepUs);
   for (let c = 1; c <= st.nclasses; c++) {
     if (!backoff.due(c)) continue;
     backoff.juggled(c, classHasItems(st, c) ? lruMaintainerJuggle(st, c) : 0);
   }
   st.cf[F.glob + FG.maintainerJuggles]++;
-  sleepUs = backoff.sleepUs();
-  st.maybeExpand();
-  if (crawler.round()) sleepUs = Math.min(sleepUs, Math.max(MIN_SLEEP_US, crawler.sleepUs())); // a walk's pace
-  const asked = automover.round(), moving = rebalancer.round(); // both, every round
-  if (asked || moving) sleepUs = Math.min(sleepUs, MIN_SLEEP_US);
-  if (sleepUs > 0) Atomics.wait(st.c32, G.maintainerStop, 0, sleepUs / 1000);
+  return backoff.sleepUs();
 }
-rebalancer.stop();

@@ -64,7 +64,7 @@ test("a crawl over the slab pages reclaims expired items wherever they sit in th
   const st = new Store(createStore(settings()), 1);
   for (let i = 0; i < 3000; i++) put(st, `k:${i}`, "v", 1, 0, 0, i % 3 === 1 ? st.realtime(5) : 0);
   st.clockAdvance(10);
-  const crawler = new Crawler(st);
+  const crawler = new Crawler(st, true);
   while (crawler.round()); // the first walk starts at once, as memcached's
   assert.equal(st.currItems(), 2000);
   const g = general(st);
@@ -81,7 +81,7 @@ test("a crawl over the slab pages reclaims expired items wherever they sit in th
 
 test("lru_crawler crawl <classes>: a walk of just those classes, at most tocrawl items each, one at a time", () => {
   const st = new Store(createStore(settings()), 1);
-  const crawler = new Crawler(st);
+  const crawler = new Crawler(st, true);
   while (crawler.round()); // the walk at start, over an empty store
   const big = "x".repeat(500); // class 2's items sit in another class than the 1-byte ones
   for (let i = 0; i < 300; i++) {
@@ -114,7 +114,7 @@ function crawlRounds(crawler: Crawler): boolean {
 test("the crawler walks on memcached's schedule: every class at start, then a minute later while nothing expires", () => {
   const st = new Store(createStore(settings()), 1);
   for (let i = 0; i < 1000; i++) put(st, `k:${i}`, "v"); // no TTL: nothing for a walk to reclaim
-  const crawler = new Crawler(st);
+  const crawler = new Crawler(st, true);
   assert.equal(crawlRounds(crawler), true, "a walk at start");
   st.clockAdvance(1);
   assert.equal(crawlRounds(crawler), false, "the walk ended: the next is planned 60 + 5 s on");
@@ -134,7 +134,7 @@ test("the crawler walks on memcached's schedule: every class at start, then a mi
 test("the crawler comes back within seconds to a class whose items expire within the minute", () => {
   const st = new Store(createStore(settings()), 1);
   for (let i = 0; i < 1000; i++) put(st, `k:${i}`, "v", 1, 0, 0, st.realtime(30));
-  const crawler = new Crawler(st);
+  const crawler = new Crawler(st, true);
   assert.equal(crawlRounds(crawler), true);
   st.clockAdvance(1);
   assert.equal(crawlRounds(crawler), false, "planned 5 s on: their TTLs are in the walk's first minute");

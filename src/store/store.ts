@@ -652,9 +652,9 @@ export class Store {
   }
   doItemGet(buf: Uint8Array, off: number, len: number, hv: number): number { return doItemGet(this, buf, off, len, hv, true); }
 
-  /** Runs expansion steps while the table wants them; call only with no item lock held. */
-  maybeExpand(): void {
-    if (this.expandWanted || (this.c32[G.hashState] & HASH_EXPANDING) !== 0) assocExpandStep(this);
+  /** Runs an expansion step while the table wants one; call only with no item lock held. True while more are left. */
+  maybeExpand(): boolean {
+    return (this.expandWanted || (this.c32[G.hashState] & HASH_EXPANDING) !== 0) && assocExpandStep(this);
   }
 
   itemDelete(buf: Uint8Array, off: number, len: number, casIn: number): number {
