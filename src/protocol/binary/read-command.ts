@@ -15,6 +15,7 @@ import { processBinStat } from './stats.ts';
 import { binListSaslMechs, processBinSaslAuth, saslBodyNeeded } from './sasl.ts';
 import { PROTOCOL_VERSION } from '../text/commands.ts';
 import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { READ_BUFFER_SIZE } from '../../worker/rbuf-cache.ts';
 
 const VERSION_BODY = Buffer.from(PROTOCOL_VERSION, 'latin1');
 
@@ -36,6 +37,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   // key and extras do not fit its body is refused at once instead, so a lying header cannot make us
   // wait for (or hold) bytes that are not part of any request.
   const framed = keylen + extlen <= bodylen;
+  if (framed && HEADER_LEN + extlen + keylen > READ_BUFFER_SIZE) return outgrowsReadBuffer(c, p);
   if (framed && c.rend - p < HEADER_LEN + extlen + keylen + saslBodyNeeded(c, buf[p + 1], keylen, bodylen)) return false;
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const st = binState(c);
@@ -45,6 +47,17 @@ export function tryReadCommandBinary(c: Conn): boolean {
   if (c.ctx.verbosity() > 1) logHeader(c, buf, p);
   dispatchBinCommand(c, st); // in conn_parse_cmd, as memcached's
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
+  return true;
+}
+
+/**
+ * memcached waits for a request's header, extras and key in its 16 KB read buffer; when they cannot fit, the
+ * buffer fills, and its next read, of 0 bytes, counts as the client's hang-up: the replies before go out, then it
+ * closes, with no reply to this request.
+ */
+function outgrowsReadBuffer(c: Conn, p: number): boolean {
+  if (c.rend - p < READ_BUFFER_SIZE) return false;
+  connCloseAfterWrite(c, "binary frame: key and extras past memcached's 16 KB read buffer");
   return true;
 }
 
