@@ -85,6 +85,10 @@ test('-o no_maxconns_fast: a connection over -c waits unanswered, as in memcache
   assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once a connection closed');
   const st = await waiting.stats();
   assert.deepEqual([st.get('listen_disabled_num'), st.get('accepting_conns'), st.get('rejected_connections')], ['1', '1', undefined]);
+  assert.ok(Number(st.get('time_in_listen_disabled_us')) > 0, 'the 300 ms full are counted');
+  assert.equal((await waiting.request('stats reset\r\n', 7)).toString(), 'RESET\r\n');
+  const reset = await waiting.stats(); // memcached's stats_reset clears its whole struct stats
+  assert.deepEqual([reset.get('listen_disabled_num'), reset.get('time_in_listen_disabled_us')], ['0', '0']);
   for (const c of [...held.slice(1), waiting]) c.end();
 });
 

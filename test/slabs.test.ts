@@ -222,6 +222,11 @@ for (const kind of kindsFor()) {
       const general = await stats(c);
       assert.equal(stat(general, 'slab_reassign_evictions_nomem'), 0, 'nothing evicted');
       assert.ok(stat(general, 'slab_reassign_rescues') + stat(general, 'slab_reassign_chunk_rescues') > 0, 'something rescued');
+      await c.send('stats reset\r\n');
+      assert.equal(await c.readLine(), 'RESET');
+      const reset = await stats(c); // memcached's stats_reset clears every page mover's counter
+      for (const name of ['slabs_moved', 'slab_reassign_rescues', 'slab_reassign_chunk_rescues', 'slab_reassign_evictions_nomem',
+        'slab_reassign_inline_reclaim', 'slab_reassign_busy_items', 'slab_reassign_busy_deletes']) assert.equal(stat(reset, name), 0, name);
     } finally { c.end(); await server.stop(); }
   });
 }

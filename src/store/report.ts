@@ -157,4 +157,5 @@ export function resetStats(st: Store): void {
   st.cf[F.glob + FG.reassignEvictions] = 0;
   st.cf[F.glob + FG.reassignBusy] = 0;
   st.cf[F.glob + FG.reassignRescues] = 0;
+  st.cf[F.glob + FG.reassignChunkRescues] = 0;
 }

@@ -192,6 +192,7 @@ export function resetStats(c: Conn): void {
   c.ctx.ctl.set(Ctl.totalConns, 0);
   c.ctx.ctl.set(Ctl.rejectedConns, 0);
   c.ctx.ctl.set(Ctl.listenDisabledNum, 0);
+  c.ctx.ctl.set(Ctl.timeInListenDisabledMs, 0);
   c.ctx.store.resetStats();
   c.ctx.prefixStats.clear();
 }
