@@ -176,6 +176,29 @@ test('stats conns: a row per listener and connection, each state as memcached na
     assert.ok(seen[0].includes('addr tcp:127.0.0.1:<port> | state conn_listening | secs_since_last_cmd <s>'));
   });
 
+// memcached notes the time of every command (last_cmd_time): secs_since_last_cmd is how long a connection has been
+// quiet, not how old it is.
+for (const kind of kindsFor()) {
+  test(`stats conns: secs_since_last_cmd counts from a connection's last command [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const [quiet, active] = [await Client.connect(server.port), await Client.connect(server.port)];
+    try {
+      for (const c of [quiet, active]) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      await sleep(2100); // two ticks of the clock: both are 2 s quiet, or 3
+      assert.equal((await active.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      await active.send('stats conns\r\n');
+      const conns = (await active.readUntil('END\r\n')).toString();
+      const idle = [...conns.matchAll(/^STAT (\d+):state (conn_\w+)\r\nSTAT \1:secs_since_last_cmd (\d+)\r$/gm)]
+        .filter((m) => m[2] !== 'conn_listening').map((m) => [m[2], Number(m[3])] as const).sort();
+      assert.equal(idle.length, 2, conns);
+      assert.equal(idle[0][0], 'conn_parse_cmd'); // the asking one, this very second
+      assert.equal(idle[0][1], 0);
+      assert.equal(idle[1][0], 'conn_read');
+      assert.ok(idle[1][1] >= 2, `the quiet one: ${conns}`);
+    } finally { quiet.end(); active.end(); await server.stop(); }
+  });
+}
+
 /** `stats conns` and `stats` asked on c: c's own id (the connection in conn_parse_cmd), the listener's, and the counts. */
 async function connIds(c: Client): Promise<{ own: string; listener: string; counts: string }> {
   await c.send('stats conns\r\n');

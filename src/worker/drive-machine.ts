@@ -434,10 +434,18 @@ export function onConnRead(c: Conn, shared: Buffer, n: number): void {
   try { inputArrived(c, n); } finally { c.keepLeftover(shared); }
 }
 
+/** memcached's last_cmd_time, for the idle timeout and, through the shared table, `stats conns` (once a second). */
+function noteCommandTime(c: Conn): void {
+  const now = c.ctx.store.currentTime();
+  if (now === c.lastCmdTime) return;
+  c.lastCmdTime = now;
+  c.ctx.connTable.set(c.row, ConnRow.lastCmd, now);
+}
+
 /** New input is in c.rbuf: a fresh read gets a fresh -R budget, as a new libevent event would. */
 function inputArrived(c: Conn, n: number): void {
   c.ctx.stats.row[ThreadStat.bytes_read] += n;
-  c.lastCmdTime = c.ctx.store.currentTime();
+  noteCommandTime(c);
   if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) {
     if (c.state === ConnState.watch && c.stream?.readsInput === true) c.rpos = c.rend; // a watcher's input: dropped
     else if (c.yieldPending) readAheadCheck(c);
