@@ -176,6 +176,23 @@ test('stats conns: a row per listener and connection, each state as memcached na
     assert.ok(seen[0].includes('addr tcp:127.0.0.1:<port> | state conn_listening | secs_since_last_cmd <s>'));
   });
 
+// A get's hit counts in the LRU it found the item in (hits_to_hot/warm/cold/temp, memcached's lru_hits); a gat's or
+// gats' hit in touch_hits alone. Which LRU moves with the maintainer's timing: their sum does not.
+for (const kind of kindsFor()) {
+  test(`stats items: gat and gats hits are touch hits, not LRU hits [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const c = await Client.connect(server.port);
+    try {
+      await c.request('set k 0 0 1\r\nx\r\n', 8);
+      await c.send('gat 100 k\r\ngats 100 k\r\nget k\r\n');
+      await c.readUntil('END\r\n'); await c.readUntil('END\r\n'); await c.readUntil('END\r\n');
+      const items = await c.stats('items'), slabs = await c.stats('slabs');
+      const lruHits = ['hot', 'warm', 'cold', 'temp'].reduce((sum, lru) => sum + Number(items.get(`items:1:hits_to_${lru}`)), 0);
+      assert.deepEqual([lruHits, slabs.get('1:get_hits'), slabs.get('1:touch_hits')], [1, '1', '2']);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 // memcached notes the time of every command (last_cmd_time): secs_since_last_cmd is how long a connection has been
 // quiet, not how old it is.
 for (const kind of kindsFor()) {

@@ -441,7 +441,14 @@ export class Store {
 
   // ---- reads ----
 
-  itemGet(buf: Uint8Array, off: number, len: number): number { return this.itemGetAndTouch(buf, off, len, -1); }
+  /** get with a reference, bumped, counted in lru_hits; the reference is the caller's. */
+  itemGet(buf: Uint8Array, off: number, len: number): number {
+    try {
+      const it = this.itemPeek(buf, off, len);
+      if (it !== 0) this.itemHold(it);
+      return it;
+    } finally { this.itemPeekDone(); }
+  }
 
   /**
    * get for a reader that copies what it needs before itemPeekDone(), which it must call whatever
@@ -458,7 +465,8 @@ export class Store {
     this.peekedHv = hv;
     const it = doItemPeek(this, buf, off, len, hv);
     if (it !== 0) {
-      this.countHitAndBump(it);
+      if (touchExptime < 0) this.countLruHit(it); // memcached counts a gat's hit in touch_hits alone
+      doItemBump(this, it);
       if (touchExptime >= 0) this.a32[it * 2 + ItemField.exptime] = touchExptime;
     }
     return it;
@@ -497,15 +505,6 @@ export class Store {
    */
   itemHold(it: number): void { Atomics.add(this.a32, it * 2 + ItemField.refcount, 1); }
 
-  /** gat / gats: get, bump, set the new exptime (-1: keep it); the reference is the caller's. */
-  itemGetAndTouch(buf: Uint8Array, off: number, len: number, exptimeRel: number): number {
-    try {
-      const it = this.itemPeek(buf, off, len, exptimeRel);
-      if (it !== 0) this.itemHold(it);
-      return it;
-    } finally { this.itemPeekDone(); }
-  }
-
   /** memcached's item_touch: do_item_get with DO_UPDATE, then the new exptime. */
   itemTouch(buf: Uint8Array, off: number, len: number, exptimeRel: number): number {
     const hv = hash(buf, off, len);
@@ -517,11 +516,10 @@ export class Store {
     } finally { this.itemUnlock(hv); }
   }
 
-  /** hits_to_hot/warm/cold/temp (memcached's per-thread lru_hits), then do_item_bump. */
-  private countHitAndBump(it: number): void {
+  /** hits_to_hot/warm/cold/temp (memcached's per-thread lru_hits). */
+  private countLruHit(it: number): void {
     const id = lruIdOf(this.a32, it);
     this.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.hits_to_hot + (id >>> 6)]++;
-    doItemBump(this, it);
   }
 
   /** memcached's item_remove: drop a reference; the last one of an unlinked item frees its memory. */
