@@ -55,6 +55,11 @@ differential('admin: lru_crawler, stats cachedump, lru, extstore: every form and
   'lru_crawler disable\r\n', 'lru_crawler disable\r\n',
 ], { mask: maskListing });
 
+// memcached prints a stat's value into a 128-byte buffer (less one, and its NUL): %.2f of 1e300 is cut there.
+differential('admin: a stat value longer than 126 bytes is cut there, as memcached\'s buffer cuts it', [
+  'lru tune 20 40 1e300 1e200\r\n', 'slabs automove ratio 1e127\r\n', 'extstore max_frag 1e124\r\n', 'stats settings\r\n',
+], { fresh: true });
+
 for (const kind of kindsFor()) {
   test(`admin: lru_crawler crawl hash is refused (BUSY while a crawl runs) [${kind}]`, async () => {
     const server = await serverFor(kind, [], true);

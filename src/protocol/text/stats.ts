@@ -19,13 +19,18 @@ import { watcherCount } from '../../logger/watcher.ts';
 
 export type Emit = (name: string, value: string | number) => void;
 
+/** memcached's append_stat prints a value into a buffer of STAT_VAL_LEN (128) bytes, less one, and its NUL. */
+const STAT_VAL_MAX = 126;
+
 /**
  * A stat as memcached's %llu prints it: an integer past 2^53 (maxbytes of a negative -m, which memcached wraps
  * to nearly 2^64) in all its digits, where JavaScript would print the shortest number that reads back the same.
+ * A longer value (a factor of 1e200 in %.2f, a long -l list) is cut to what memcached's buffer holds.
  */
 export function statValue(value: string | number): string {
-  if (typeof value === 'string') return value;
-  return value > Number.MAX_SAFE_INTEGER && Number.isInteger(value) ? BigInt(value).toString() : String(value);
+  const text = typeof value === 'string' ? value
+    : value > Number.MAX_SAFE_INTEGER && Number.isInteger(value) ? BigInt(value).toString() : String(value);
+  return text.length > STAT_VAL_MAX ? text.slice(0, STAT_VAL_MAX) : text;
 }
 const L = (s: string): Buffer => Buffer.from(s);
 const SUB = {
