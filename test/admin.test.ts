@@ -161,6 +161,32 @@ differential('admin: without the LRU maintainer stats items leaves out the segme
 
 differential('admin: HTTP requests are hung up on', ['GET / HTTP/1.1\r\n']);
 
+// A metadump is a run of memcached's crawler: it counts in lru_crawler_starts, and what it looks at in each class's
+// crawler_items_checked (a walk of the hash table, `metadump hash`, in no class). Without the LRU maintainer no
+// crawl of the server's own comes between.
+for (const kind of kindsFor()) {
+  test(`admin: a metadump is a crawler run, its items counted as checked [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-o', 'no_lru_maintainer'], true);
+    const c = await Client.connect(server.port);
+    try {
+      await c.request(`set a 0 0 1\r\nx\r\nset b 0 0 1\r\nx\r\nset big 0 0 1000\r\n${'v'.repeat(1000)}\r\n`, 3 * 8);
+      const bigClass = (await c.stats('items')).has('items:12:number') ? 12 : -1;
+      assert.equal(bigClass, 12, 'a 1000-byte value in class 12');
+      const seen = async (): Promise<string[]> => {
+        const general = await c.stats(), items = await c.stats('items');
+        return [general.get('lru_crawler_starts'), items.get('items:1:crawler_items_checked'), items.get('items:12:crawler_items_checked')]
+          .map((v) => v ?? 'absent');
+      };
+      assert.equal((await metadumpKeys(c, 'all')).size, 3);
+      assert.deepEqual(await seen(), ['1', '2', '1']);
+      assert.equal((await metadumpKeys(c, '1')).size, 2);
+      assert.deepEqual(await seen(), ['2', '4', '1']);
+      assert.equal((await metadumpKeys(c, 'hash')).size, 3);
+      assert.deepEqual(await seen(), ['3', '4', '1']);
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 // memcached's crawls of its own are scheduled by its LRU maintainer thread, which -o no_lru_maintainer does not start:
 // expired items then stay until a lookup, an allocation's tail pull or an asked-for crawl finds them.
 for (const kind of kindsFor()) {
@@ -281,6 +307,10 @@ for (const kind of kindsFor()) {
         await other.send(`set o${i} 0 0 1\r\nx\r\nget o${i}\r\n`);
         assert.equal((await other.readUntil('END\r\n')).toString(), `STORED\r\nVALUE o${i} 0 1\r\nx\r\nEND\r\n`);
       }
+      // the dump is the crawler's run while it waits on its client; memcached's other crawler commands would wait
+      // for the crawler's lock meanwhile (not copied: Cachalot answers BUSY)
+      assert.equal((await other.stats()).get('lru_crawler_running'), '1');
+      if (kind === 'cachalot') assert.equal((await other.request('lru_crawler crawl all\r\n', BUSY.length)).toString(), BUSY);
       dumper.destroy();
       await other.send(`get ${LONG}1\r\n`);
       assert.equal((await other.readUntil('END\r\n')).toString(), `VALUE ${LONG}1 1 1\r\nv\r\nEND\r\n`);

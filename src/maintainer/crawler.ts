@@ -52,14 +52,16 @@ export class Crawler {
 
   private maybeStart(): void {
     const st = this.st, c32 = st.c32;
+    if (Atomics.load(c32, G.crawlerRunning) !== 0) return; // a metadump has the crawler
     if (Atomics.load(c32, G.crawlSignal) === 1) {
+      if (!st.claimCrawler()) return; // a metadump took it meanwhile: the asked-for crawl waits for it
       const lo = c32[G.crawlMaskLo], hi = c32[G.crawlMaskHi];
       for (let id = 0; id < MAX_CLASSES; id++) this.classes[id] = ((id < 32 ? lo >>> id : hi >>> (id - 32)) & 1);
       Atomics.store(c32, G.crawlSignal, 0);
       this.scheduled = false;
     } else if (this.schedules && c32[G.lruCrawler] !== 0 && st.currentTime() !== this.lastCheck) { // once a second, as memcached's
       this.lastCheck = st.currentTime();
-      if (!this.schedule.due(this.lastCheck, this.classes)) return;
+      if (!this.schedule.due(this.lastCheck, this.classes) || !st.claimCrawler()) return;
       this.schedule.begin();
       this.scheduled = true;
     } else {
@@ -69,14 +71,13 @@ export class Crawler {
     this.checked.fill(0);
     this.tocrawl = c32[G.crawlerTocrawl] >>> 0;
     st.cf[F.glob + FG.crawlerStarts]++;
-    Atomics.store(c32, G.crawlerRunning, 1);
   }
 
   private finish(): void {
     this.page = -1;
     if (this.st.verbosity() > 2) writeErr('LRU crawler thread sleeping\n'); // memcached's crawler, its run done
     if (this.scheduled) this.schedule.end(this.classes);
-    Atomics.store(this.st.c32, G.crawlerRunning, 0);
+    this.st.releaseCrawler();
   }
 
   private crawlPage(pg: number): void {

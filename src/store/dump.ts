@@ -8,6 +8,7 @@ import { G, ItemField, ItemFlag, Lru, LRU_BASE, LRU_WORDS, LruW } from "./layout
 import { pageOffset } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
+import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 
 /** Sees one item, its lock held: read what it needs and return. */
 export type ItemVisitor = (it: number) => void;
@@ -22,8 +23,10 @@ export class LiveItemWalk {
   private page = 0;
   private slot = 0;
   private readonly classes: Uint8Array;
+  /** Count each linked item looked at in its class's crawler_items_checked, as memcached's crawler of LRUs does. */
+  private readonly countChecked: boolean;
 
-  constructor(classes: Uint8Array) { this.classes = classes; }
+  constructor(classes: Uint8Array, countChecked: boolean) { this.classes = classes; this.countChecked = countChecked; }
 
   /** Look at up to `chunks` more chunks, visiting the live items among them; false once the walk is done. */
   next(st: Store, chunks: number, visit: ItemVisitor): boolean {
@@ -36,7 +39,10 @@ export class LiveItemWalk {
         const it = (first + this.slot * size) / 8;
         const bits = a32[it * 2 + ItemField.bits];
         if ((bits & ItemFlag.LINKED) === 0 || (bits & ItemFlag.CHUNK) !== 0) continue;
-        if (this.classes[(bits >>> 16) & 63] !== 0) visitIfLive(st, it, visit);
+        const clsid = (bits >>> 16) & 63;
+        if (this.classes[clsid] === 0) continue;
+        if (this.countChecked) st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
+        visitIfLive(st, it, visit);
       }
       if (this.slot >= perslab) { this.page++; this.slot = 0; }
     }

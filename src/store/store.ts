@@ -380,6 +380,10 @@ export class Store {
     return -1;
   }
 
+  /** Take the crawler for one walk, a crawl or a metadump (memcached runs one at a time): false while one has it. */
+  claimCrawler(): boolean { return Atomics.compareExchange(this.c32, G.crawlerRunning, 0, 1) === 0; }
+  releaseCrawler(): void { Atomics.store(this.c32, G.crawlerRunning, 0); }
+
   /** A crawl runs or has been asked for: memcached's lru_crawler_start answers -1 (BUSY) to another. */
   crawlerBusy(): boolean {
     return Atomics.load(this.c32, G.crawlerRunning) !== 0 || Atomics.load(this.c32, G.crawlSignal) !== 0;

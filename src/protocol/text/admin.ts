@@ -135,10 +135,13 @@ function metadump(c: Conn, arg: string): void {
   if (classes === null) { out.bytes(ERR.BADCLASS); return; }
   // memcached then keeps this connection as its crawler's client, and its next metadump fails ("ERROR an unknown
   // error happened") on a client long gone: not copied
-  if (!classes.includes(1)) { out.bytes(ERR.NOTSTARTED); return; }
+  const store = c.ctx.store;
+  if (!classes.includes(1)) { out.bytes(store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.NOTSTARTED); return; }
   // memcached's crawler writes to the client's socket, which a UDP request has not: an empty datagram comes
   if (c.udp !== null) { c.udp.keepLastEmpty(); return; }
-  startMetadump(c, classes);
+  // one walk at a time, as memcached's one crawler thread: a crawl, asked for or scheduled, makes this BUSY
+  if (store.crawlerBusy() || !store.claimCrawler()) { out.bytes(ERR.CRAWLER_BUSY); return; }
+  startMetadump(c, classes, arg === 'hash');
 }
 
 function crawlerSetting(c: Conn, sub: string, arg: string): void {

@@ -9,7 +9,8 @@ import type { Store } from '../../store/store.ts';
 import { connStartStream } from '../../worker/drive-machine.ts';
 import { cachedump, LiveItemWalk } from '../../store/dump.ts';
 import { itemNtotal } from '../../store/items.ts';
-import { MAX_CLASSES } from '../../store/layout.ts';
+import { F, FG, MAX_CLASSES } from '../../store/layout.ts';
+import { writeErr } from '../../stdio.ts';
 import { REPLY } from '../replies.ts';
 import { safeStrtoul } from '../../settings/c-numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
@@ -34,9 +35,12 @@ class Metadump implements ReplyStream {
   private readonly store: Store;
   private readonly line = (it: number): void => metadumpLine(this.out, this.store, it);
 
-  /** A connection stays with its worker, so the worker's out buffer and store are its for good. */
-  constructor(c: Conn, classes: Uint8Array) {
-    this.walk = new LiveItemWalk(classes);
+  /**
+   * A connection stays with its worker, so the worker's out buffer and store are its for good. The caller has
+   * claimed the crawler (Store.claimCrawler) for this listing, which gives it back when done or aborted.
+   */
+  constructor(c: Conn, classes: Uint8Array, byHash: boolean) {
+    this.walk = new LiveItemWalk(classes, !byHash); // memcached's hash walk counts no class's checks
     this.out = c.ctx.out;
     this.store = c.ctx.store;
   }
@@ -46,17 +50,30 @@ class Metadump implements ReplyStream {
   step(): StreamStepValue {
     const out = this.out, store = this.store;
     for (let chunks = 0; out.size() < STEP_BYTES && chunks < 16 * CHUNKS_PER_STEP; chunks += CHUNKS_PER_STEP) {
-      if (!this.walk.next(store, CHUNKS_PER_STEP, this.line)) { out.bytes(REPLY.END); return StreamStep.done; }
+      if (!this.walk.next(store, CHUNKS_PER_STEP, this.line)) {
+        out.bytes(REPLY.END);
+        this.releaseCrawler();
+        return StreamStep.done;
+      }
     }
     return StreamStep.more;
   }
 
-  abort(): void {}
+  abort(): void { this.releaseCrawler(); }
+
+  private releaseCrawler(): void {
+    if (this.store.verbosity() > 2) writeErr('LRU crawler thread sleeping\n'); // as after memcached's every walk
+    this.store.releaseCrawler();
+  }
 }
 
-/** `lru_crawler metadump`: the listing starts; its END follows the last item. */
-export function startMetadump(c: Conn, classes: Uint8Array): void {
-  connStartStream(c, new Metadump(c, classes));
+/**
+ * `lru_crawler metadump`, the crawler claimed for it: a crawler run (lru_crawler_starts) that lists instead of
+ * reclaiming; its END follows the last item.
+ */
+export function startMetadump(c: Conn, classes: Uint8Array, byHash: boolean): void {
+  c.ctx.store.cf[F.glob + FG.crawlerStarts]++;
+  connStartStream(c, new Metadump(c, classes, byHash));
 }
 
 /** key=<uriencoded> exp=<unix or -1> la=<unix> cas=<n> fetch=<yes|no> cls=<id> size=<ITEM_ntotal>\n */
