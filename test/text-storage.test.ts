@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kindsFor, serverFor, spec } from './support/spec.ts';
 import { Client } from './support/client.ts';
+import { sleep } from './support/server.ts';
 
 const K250 = 'k'.repeat(250);
 const K251 = 'k'.repeat(251);
@@ -159,4 +160,29 @@ async function tooLargeAfterOutOfMemory(kind: 'cachalot' | 'memcached'): Promise
 for (const kind of kindsFor()) {
   test(`text: a too-large value is "too large" even right after an out-of-memory refusal [${kind}]`,
     () => tooLargeAfterOutOfMemory(kind));
+}
+
+// memcached reads the rest of a value exactly, so when a value ends in a later read than its command nothing follows
+// it in memcached's buffer, and its reply goes out before the next command is read: an error on that command, which
+// takes back the replies still queued, cannot take this one. Sent in two writes, the second with the rest and a get
+// of a too-long key.
+for (const kind of kindsFor()) {
+  test(`text: a value that ends in a later read has its reply sent before the next command's error [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-I', '2k', '-o', 'slab_chunk_max=2048'], true);
+    const c = await Client.connect(server.port);
+    const badGet = `get ${'k'.repeat(251)}\r\n`, error = 'CLIENT_ERROR bad command line format\r\n';
+    try {
+      await c.send('set kk 0 0 5\r\nab');
+      await sleep(200); // the first part read alone
+      await c.send(`cde\r\n${badGet}`);
+      assert.equal((await c.readUntil(error)).toString(), `STORED\r\n${error}`);
+      // a refused value, skipped into a later read: its error goes out as memcached's does, then the get's
+      await c.send(`set big 0 0 3000\r\n${'v'.repeat(1000)}`);
+      await sleep(200);
+      await c.send(`${'v'.repeat(2000)}\r\n${badGet}`);
+      assert.equal((await c.readUntil(error)).toString(), `SERVER_ERROR object too large for cache\r\n${error}`);
+      await c.send('get kk\r\n');
+      assert.equal((await c.readUntil('END\r\n')).toString(), 'VALUE kk 0 5\r\nabcde\r\nEND\r\n');
+    } finally { c.end(); await server.stop(); }
+  });
 }

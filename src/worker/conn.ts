@@ -98,6 +98,11 @@ export class Conn {
   /** Bytes of a refused value still to skip (conn_swallow). */
   sbytes = 0;
   /**
+   * The value (or the bytes to skip) did not end in the read its command came in. memcached reads such a rest
+   * exactly, so nothing follows it in its buffer and the replies so far go out when it ends (drive-machine.ts).
+   */
+  valueResumed = false;
+  /**
    * Inside a text get answered a part at a time (protocol/text/get.ts LongGet: a line too long to wait for, or
    * a get paused for a client that is not reading); 0 when not.
    */
@@ -152,7 +157,7 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = false;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.authReplyAt = 0; this.authReplyEnd = -1;

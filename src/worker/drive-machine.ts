@@ -172,12 +172,27 @@ function readValue(c: Conn): boolean {
   }
   if (c.rlbytes > 0) { readRestIntoItem(c); return false; }
   connSetState(c, ConnState.newCmd);
-  if (c.nreadOwner === Proto.binary) { completeNreadBinary(c); return true; }
+  if (c.nreadOwner === Proto.binary) completeNreadBinary(c);
+  else completeNreadAsciiOrMeta(c);
+  if (c.valueResumed) valueEndsRead(c);
+  return true;
+}
+
+function completeNreadAsciiOrMeta(c: Conn): void {
   const mark = c.ctx.out.pos;
   if (c.nreadOwner === NREAD_META) completeNreadMeta(c);
   else completeNreadAscii(c);
   if (c.ctx.verbosity() > 1) logOutString(c, mark);
-  return true;
+}
+
+/**
+ * A value or a swallow that went on into a later read has ended: memcached read its rest exactly, so its buffer
+ * is empty here and the replies so far go out (reset_cmd_handler to conn_mwrite) before it reads what follows;
+ * an error on a later command cannot take them back.
+ */
+function valueEndsRead(c: Conn): void {
+  c.valueResumed = false;
+  c.flushPoint();
 }
 
 /** Below this many bytes still to come, a value's rest is copied from the read buffer instead. */
@@ -209,6 +224,7 @@ function swallow(c: Conn): boolean {
   c.sbytes -= n;
   if (c.sbytes > 0) return false;
   connSetState(c, ConnState.newCmd);
+  if (c.valueResumed) valueEndsRead(c);
   return true;
 }
 
@@ -446,7 +462,8 @@ function noteCommandTime(c: Conn): void {
 function inputArrived(c: Conn, n: number): void {
   c.ctx.stats.row[ThreadStat.bytes_read] += n;
   noteCommandTime(c);
-  if (c.state !== ConnState.waiting && c.state !== ConnState.nread && c.state !== ConnState.swallow) {
+  if (c.state === ConnState.nread || c.state === ConnState.swallow) c.valueResumed = true;
+  else if (c.state !== ConnState.waiting) {
     if (c.state === ConnState.watch && c.stream?.readsInput === true) c.rpos = c.rend; // a watcher's input: dropped
     else if (c.yieldPending) readAheadCheck(c);
     return;
