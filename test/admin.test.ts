@@ -160,6 +160,8 @@ differential('admin: without the LRU maintainer stats items leaves out the segme
 ], { mask: maskItems, args: ['-o', 'no_lru_maintainer'] });
 
 differential('admin: HTTP requests are hung up on', ['GET / HTTP/1.1\r\n']);
+// no command is a single byte: memcached answers ERROR before it looks for an HTTP version
+differential('admin: a one-byte command word is an ERROR, HTTP version or not', ['x HTTP/\r\n', 'G / HTTP/1.1\r\n', 'version\r\n']);
 
 // A metadump is a run of memcached's crawler: it counts in lru_crawler_starts, and what it looks at in each class's
 // crawler_items_checked (a walk of the hash table, `metadump hash`, in no class). Without the LRU maintainer no

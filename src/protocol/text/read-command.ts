@@ -162,7 +162,8 @@ function processCommandAscii(c: Conn, buf: Buffer, s: number, e: number): void {
   if (isMetaCommand(buf, s, e)) { processMetaCommand(c, buf, s, e); return; }
   if (processGetLine(c, buf, s, e)) return;
   const ntokens = tokenize(c, buf, s, e);
-  if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
+  // no command is shorter than two bytes: a one-byte word is an ERROR before anything looks at the rest (HTTP/)
+  if (ntokens < 2 || tokEnd(c, 0) - tokStart(c, 0) < 2) { out.bytes(REPLY.ERROR); return; }
   switch (buf[c.tokens[0]]) {
     case 0x67: // g
       if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
