@@ -135,6 +135,18 @@ function oddTokensScript(seed: number, n: number): string[] {
 
 differential('text: numbers of every shape in every slot, seeded', oddTokensScript(4242, 1500), { whole: true });
 
+// memcached reads a line into its 16 KB read buffer: a line whose newline lies past it is, to memcached, over 2048
+// bytes without one, and only a get or gets line may grow (gat may not). Each on a fresh connection.
+const KEYS_22K = Array.from({ length: 2800 }, (_, i) => `k${i}`).join(' ');
+for (const [name, line] of [
+  ['a line of 16384 bytes is read', `${'x'.repeat(16382)}\r\nversion\r\n`],
+  ['a line of 16385 bytes is hung up on', `${'x'.repeat(16383)}\r\nversion\r\n`],
+  ['a gat of 22 KB is hung up on', `gat 0 ${KEYS_22K}\r\nversion\r\n`],
+  ['a get of 22 KB is answered', `get ${KEYS_22K}\r\nversion\r\n`],
+] as const) {
+  differential(`text: ${name}`, [line]);
+}
+
 // incr, decr and ma read the stored value with C's strtoull, whose string ends at a NUL: digits then a NUL are a
 // number (the rest of the value unread), a NUL first is not. Each counter is changed before any fetch, so both
 // servers rewrite it in place (memcached's async LRU bump holds a fetched item for a while).

@@ -22,6 +22,7 @@ import { processExtstoreCommand, processLruCommand, processLruCrawlerCommand, pr
 import { processMetaCommand, isMetaCommand } from '../meta/meta.ts';
 import { StoreOp } from '../../store/results.ts';
 import { tryReadCommandAsciiAuth } from '../../auth/ascii-auth.ts';
+import { READ_BUFFER_SIZE } from '../../worker/rbuf-cache.ts';
 
 /** Without a newline in this many bytes memcached gives up on the client, unless it is a get. */
 const LINE_GARBAGE_LIMIT = 2048;
@@ -51,6 +52,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const start = c.rpos;
   const nl = findNewline(buf, start, c.rend);
   if (nl < 0) return lineIncomplete(c, buf, start);
+  if (nl - start >= READ_BUFFER_SIZE && getWordAt(buf, start, nl) < 0) return lineOutgrowsReadBuffer(c);
   const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
   c.rpos = nl + 1;
   const verbose = c.ctx.verbosity() > 1;
@@ -79,12 +81,27 @@ function findNewline(buf: Buffer, start: number, end: number): number {
 function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
   const avail = c.rend - start;
   if (avail <= LINE_GARBAGE_LIMIT) return false;
-  let p = start;
-  while (p < c.rend && buf[p] === 0x20) p++;
-  const isGet = startsWith(buf, p, c.rend, 'get ') || startsWith(buf, p, c.rend, 'gets ');
-  if (p - start > 100 || !isGet) connCloseWithReason(c, 'line too long without a newline');
+  const p = getWordAt(buf, start, c.rend);
+  if (p < 0) connCloseWithReason(c, 'line too long without a newline');
   else if (avail >= LONG_GET_AT && c.udp === null) return startLongGet(c, p);
   return c.state === ConnState.closing;
+}
+
+/**
+ * A line that does not fit memcached's 16 KB read buffer, not a get: memcached never sees its newline, and with
+ * over 2048 bytes buffered closes the client as it does for any line without one.
+ */
+function lineOutgrowsReadBuffer(c: Conn): boolean {
+  connCloseWithReason(c, 'line too long without a newline');
+  return true;
+}
+
+/** The line is a get or gets after at most 100 spaces, the lines memcached lets grow: where its word starts, or -1. */
+function getWordAt(buf: Buffer, start: number, end: number): number {
+  let p = start;
+  while (p < end && buf[p] === 0x20) p++;
+  const isGet = startsWith(buf, p, end, 'get ') || startsWith(buf, p, end, 'gets ');
+  return p - start > 100 || !isGet ? -1 : p;
 }
 
 /** A get line past LONG_GET_AT, its command word at p: from here on its keys are answered as they arrive. */
