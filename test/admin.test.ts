@@ -163,6 +163,26 @@ differential('admin: HTTP requests are hung up on', ['GET / HTTP/1.1\r\n']);
 // no command is a single byte: memcached answers ERROR before it looks for an HTTP version
 differential('admin: a one-byte command word is an ERROR, HTTP version or not', ['x HTTP/\r\n', 'G / HTTP/1.1\r\n', 'version\r\n']);
 
+// memcached's crawler rests lru_crawler_sleep µs after every 1000 items it checks: at a second a rest, a crawl of 3000
+// items is still running (and another BUSY) well after it began. Without the LRU maintainer no crawl of the server's
+// own is there first.
+for (const kind of kindsFor()) {
+  test(`admin: a crawl rests lru_crawler_sleep after each 1000 items, and stays BUSY meanwhile [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-o', 'no_lru_maintainer'], true);
+    const c = await Client.connect(server.port);
+    try {
+      let sets = '';
+      for (let i = 0; i < 3000; i++) sets += `set k${i} 0 0 1 noreply\r\nx\r\n`;
+      await c.send(sets);
+      assert.equal((await c.request('lru_crawler sleep 1000000\r\n', 4)).toString(), 'OK\r\n');
+      assert.equal((await c.request('lru_crawler crawl all\r\n', 4)).toString(), 'OK\r\n');
+      await sleep(300);
+      assert.equal((await c.request('lru_crawler crawl all\r\n', BUSY.length)).toString(), BUSY);
+      assert.equal((await c.stats()).get('lru_crawler_running'), '1');
+    } finally { c.end(); await server.stop(); }
+  });
+}
+
 // A metadump is a run of memcached's crawler: it counts in lru_crawler_starts, and what it looks at in each class's
 // crawler_items_checked (a walk of the hash table, `metadump hash`, in no class). Without the LRU maintainer no
 // crawl of the server's own comes between.

@@ -13,16 +13,23 @@ import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { F, FG, G, MAX_CLASSES } from "../store/layout.ts";
 import { CrawlSchedule } from "./crawl-schedule.ts";
 
-const CRAWL_PAGES_PER_ROUND = 4;
+/** memcached's crawls_persleep: items checked between two rests of lru_crawler_sleep. */
+const CRAWLS_PER_SLEEP = 1000;
+/** Chunks a round looks at, at most: a walk over pages with few checked items still gives the thread back. */
+const CHUNKS_PER_ROUND = 64 * 1024;
 
 /**
  * The crawler, run by the maintainer thread: the walks memcached's LRU maintainer schedules while the crawler is
  * enabled (crawl-schedule.ts: every class at start, then each as its items' TTLs make it worth it; none under
- * -o no_lru_maintainer, which starts no such thread), and the walks `lru_crawler crawl` asks for (G.crawlSignal, with the classes in G.crawlMaskLo/Hi). A walk goes
- * CRAWL_PAGES_PER_ROUND pages a round, and checks at most lru_crawler_tocrawl items per class (0: all).
+ * -o no_lru_maintainer, which starts no such thread), and the walks `lru_crawler crawl` asks for (G.crawlSignal,
+ * with the classes in G.crawlMaskLo/Hi). A walk rests lru_crawler_sleep µs after every CRAWLS_PER_SLEEP items it
+ * checks, as memcached's crawler thread does, and checks at most lru_crawler_tocrawl items per class (0: all).
  */
 export class Crawler {
   private page = -1; // -1: not crawling
+  private slot = 0; // the next chunk of the page
+  /** The last round checked CRAWLS_PER_SLEEP items: rest before the next. */
+  private rest = false;
   /** The walk under way was scheduled (its items' TTLs feed the schedule), not asked for. */
   private scheduled = false;
   private lastCheck = -1;
@@ -35,20 +42,32 @@ export class Crawler {
 
   constructor(st: Store, schedules: boolean) { this.st = st; this.schedules = schedules; }
 
-  /** One round: maybe start a walk, then crawl a few pages. True when it did something. */
+  /** One round: maybe start a walk, then crawl up to CRAWLS_PER_SLEEP items. True when it did something. */
   round(): boolean {
     const st = this.st;
     if (this.page < 0) this.maybeStart();
     if (this.page < 0) return false;
     const pages = Atomics.load(st.c32, G.pagesUsed);
-    const end = Math.min(pages, this.page + CRAWL_PAGES_PER_ROUND);
-    for (; this.page < end; this.page++) this.crawlPage(this.page);
+    let items = CRAWLS_PER_SLEEP, chunks = CHUNKS_PER_ROUND;
+    while (this.page < pages && items > 0 && chunks > 0) {
+      const clsid = st.c32[st.pageBase + this.page];
+      if (clsid > 0) { // else a page in no class: the pool's, or released
+        const perslab = st.perslab[clsid], first = pageOffset(st, this.page), size = st.classSizes[clsid];
+        for (; this.slot < perslab && items > 0 && chunks > 0; this.slot++, chunks--) {
+          if (this.crawlChunk(first + this.slot * size)) items--;
+        }
+        if (this.slot < perslab) break;
+      }
+      this.page++;
+      this.slot = 0;
+    }
+    this.rest = items === 0;
     if (this.page >= pages) this.finish();
     return true;
   }
 
-  /** Microseconds to rest between rounds while a walk is on (lru_crawler_sleep). */
-  sleepUs(): number { return this.page < 0 ? 0 : this.st.c32[G.crawlerSleepUs]; }
+  /** Microseconds to rest before the next round (lru_crawler_sleep after a round's CRAWLS_PER_SLEEP items). */
+  sleepUs(): number { return this.page < 0 || !this.rest ? 0 : this.st.c32[G.crawlerSleepUs]; }
 
   private maybeStart(): void {
     const st = this.st, c32 = st.c32;
@@ -67,7 +86,7 @@ export class Crawler {
     } else {
       return;
     }
-    this.page = 0;
+    this.page = this.slot = 0;
     this.checked.fill(0);
     this.tocrawl = c32[G.crawlerTocrawl] >>> 0;
     st.cf[F.glob + FG.crawlerStarts]++;
@@ -80,23 +99,18 @@ export class Crawler {
     this.st.releaseCrawler();
   }
 
-  private crawlPage(pg: number): void {
-    const st = this.st;
-    const clsid = st.c32[st.pageBase + pg];
-    if (clsid <= 0) return; // a page in no class: the pool's, or released
-    const size = st.classSizes[clsid], perslab = st.perslab[clsid];
-    const first = pageOffset(st, pg);
-    for (let k = 0; k < perslab; k++) {
-      const it = (first + k * size) / 8;
-      const bits = st.a32[it * 2 + ItemField.bits];
-      if ((bits & ItemFlag.LINKED) === 0 || (bits & ItemFlag.CHUNK) !== 0) continue;
-      const lruClass = (bits >>> 16) & 63; // a chained item counts in its LRU's class
-      if (this.classes[lruClass] === 0) continue;
-      if (this.tocrawl !== 0 && this.checked[lruClass]++ >= this.tocrawl) continue;
-      st.stats.row[THREAD_FIELDS + lruClass * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
-      if (looksDead(st, it)) reclaimIfDead(st, it, lruClass);
-      else if (this.scheduled) this.schedule.tally(lruClass, st.a32[it * 2 + ItemField.exptime], st.currentTime());
-    }
+  /** One chunk at byte offset `at`: true when it held an item of a class being crawled, now checked. */
+  private crawlChunk(at: number): boolean {
+    const st = this.st, it = at / 8;
+    const bits = st.a32[it * 2 + ItemField.bits];
+    if ((bits & ItemFlag.LINKED) === 0 || (bits & ItemFlag.CHUNK) !== 0) return false;
+    const lruClass = (bits >>> 16) & 63; // a chained item counts in its LRU's class
+    if (this.classes[lruClass] === 0) return false;
+    if (this.tocrawl !== 0 && this.checked[lruClass]++ >= this.tocrawl) return false;
+    st.stats.row[THREAD_FIELDS + lruClass * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
+    if (looksDead(st, it)) reclaimIfDead(st, it, lruClass);
+    else if (this.scheduled) this.schedule.tally(lruClass, st.a32[it * 2 + ItemField.exptime], st.currentTime());
+    return true;
   }
 }
 

@@ -30,7 +30,7 @@ let sleepUs = MIN_SLEEP_US;
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   sleepUs = lruMaintainer ? juggleRound(sleepUs) : IDLE_SLEEP_US;
   if (st.maybeExpand()) sleepUs = 0; // memcached's assoc_maintenance_thread moves buckets until it is done
-  if (crawler.round()) sleepUs = Math.min(sleepUs, Math.max(MIN_SLEEP_US, crawler.sleepUs())); // a walk's pace
+  if (crawler.round()) sleepUs = Math.min(sleepUs, crawler.sleepUs()); // a walk's pace: lru_crawler_sleep per 1000 items
   const asked = lruMaintainer && automover.round(), moving = rebalancer.round(); // both, every round
   if (asked || moving) sleepUs = Math.min(sleepUs, MIN_SLEEP_US);
   if (sleepUs > 0) Atomics.wait(st.c32, G.maintainerStop, 0, sleepUs / 1000);
