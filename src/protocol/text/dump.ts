@@ -34,6 +34,7 @@ class Metadump implements ReplyStream {
   private readonly out: OutBuffer;
   private readonly store: Store;
   private readonly line = (it: number): void => metadumpLine(this.out, this.store, it);
+  private holdsCrawler = true;
 
   /**
    * A connection stays with its worker, so the worker's out buffer and store are its for good. The caller has
@@ -62,6 +63,8 @@ class Metadump implements ReplyStream {
   abort(): void { this.releaseCrawler(); }
 
   private releaseCrawler(): void {
+    if (!this.holdsCrawler) return;
+    this.holdsCrawler = false;
     if (this.store.verbosity() > 2) writeErr('LRU crawler thread sleeping\n'); // as after memcached's every walk
     this.store.releaseCrawler();
   }
