@@ -104,3 +104,32 @@ for (const kind of kindsFor()) {
     } finally { c.end(); admin.end(); }
   });
 }
+
+// memcached's authfile_load keeps what its fgets reads into a buffer the size of the file: at most 8 entries; a line
+// cut at 255 bytes, which ends the file (as a NUL does); a file of one line without a newline, one byte short.
+const FILES: Array<[string, Buffer, Array<[string, boolean]>]> = [
+  ['only its first eight entries', Buffer.from(Array.from({ length: 10 }, (_, i) => `u${i}:p${i}\n`).join('')),
+    [['u0 p0', true], ['u7 p7', true], ['u8 p8', false], ['u9 p9', false]]],
+  ['a line over 255 bytes cut there, and nothing after it', Buffer.from(`alice:${'p'.repeat(300)}\nbob:pw\n`),
+    [[`alice ${'p'.repeat(300)}`, false], [`alice ${'p'.repeat(249)}`, true], ['bob pw', false]]],
+  ['a NUL that ends the password and the file', Buffer.from('alice:sec\0ret\nbob:pw\n', 'latin1'),
+    [['alice sec', true], ['bob pw', false]]],
+  ['a file of one line without a newline, a byte short', Buffer.from('alice:pw'), [['alice pw', false], ['alice p', true]]],
+];
+for (const [name, content, tries] of FILES) {
+  for (const kind of kindsFor()) {
+    test(`ascii auth: the file as memcached reads it: ${name} [${kind}]`, async () => {
+      const file = join(dir, `file-${FILES.findIndex((f) => f[0] === name)}`);
+      writeFileSync(file, content);
+      const server = await startServer(kind, ['-Y', file]);
+      try {
+        for (const [userPass, ok] of tries) {
+          const c = await Client.connect(server.port);
+          await c.send(`set a 0 0 ${userPass.length}\r\n${userPass}\r\n`);
+          assert.equal(await c.readLine(), ok ? 'STORED' : 'CLIENT_ERROR authentication failure', userPass.slice(0, 20));
+          c.end();
+        }
+      } finally { await server.stop(); }
+    });
+  }
+}

@@ -19,6 +19,8 @@ test('authfile: memcached\'s messages for a missing and a malformed file', () =>
   const missing = authfileLoad(join(dir, 'nope'));
   assert.equal(missing.result, AuthfileResult.OPENFAIL);
   assert.equal(missing.error, `Could not open authfile [${join(dir, 'nope')}] for reading, error No such file or directory: No such file or directory\n`);
+  const folder = authfileLoad(dir); // fopen opens a directory; its fgets fails: no users, and the server starts
+  assert.deepEqual([folder.result, folder.creds?.size], [AuthfileResult.OK, 0]);
   const bad = file('bad', 'alice:pw\nnocolon\n');
   assert.deepEqual(authfileLoad(bad).error, `Authfile [${bad}] has a malformed entry. Should be 'user:password'`);
 });

@@ -1,6 +1,7 @@
 // The -Y auth file of memcached's ascii authentication (authfile.c): "user:password" lines; the
 // password runs to the end of the line (':' included, a "\r" ends it). A line without ':' makes the
-// whole file malformed, and memcached refuses to start.
+// whole file malformed, and memcached refuses to start. What else memcached keeps or drops follows
+// from how it reads the file (readEntries).
 
 import { readFileSync } from 'node:fs';
 import { Credentials } from './credentials.ts';
@@ -12,7 +13,6 @@ function strerror(code: string | undefined): string {
   switch (code) {
     case 'ENOENT': return 'No such file or directory';
     case 'EACCES': return 'Permission denied';
-    case 'EISDIR': return 'Is a directory';
     default: return code ?? 'Unknown error';
   }
 }
@@ -24,27 +24,64 @@ function strerror(code: string | undefined): string {
 export function authfileLoad(path: string): AuthfileLoad {
   let text: Buffer;
   try { text = readFileSync(path); } catch (e) {
-    const why = strerror((e as NodeJS.ErrnoException).code);
+    const code = (e as NodeJS.ErrnoException).code;
+    // fopen opens a directory for reading, and its first fgets fails: memcached goes on with no users
+    if (code === 'EISDIR') return { result: AuthfileResult.OK, creds: new Credentials(), error: '' };
+    const why = strerror(code);
     return { result: AuthfileResult.OPENFAIL, creds: null, // memcached's vperror appends ": strerror"
       error: `Could not open authfile [${path}] for reading, error ${why}: ${why}\n` };
   }
-  const creds = new Credentials();
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf(0x0a, start);
-    if (end < 0) end = text.length;
-    const line = text.subarray(start, end);
-    const colon = line.indexOf(0x3a);
-    if (colon < 0) {
-      return { result: AuthfileResult.MALFORMED, creds: null,
-        error: `Authfile [${path}] has a malformed entry. Should be 'user:password'` };
-    }
-    let passEnd = colon + 1;
-    while (passEnd < line.length && line[passEnd] !== 0x0d) passEnd++;
-    creds.add(line.subarray(0, colon), line.subarray(colon + 1, passEnd));
-    start = end + 1;
+  const entries = readEntries(text);
+  if (entries === null) {
+    return { result: AuthfileResult.MALFORMED, creds: null,
+      error: `Authfile [${path}] has a malformed entry. Should be 'user:password'` };
   }
+  const creds = new Credentials();
+  for (const [user, pass] of entries) creds.add(user, pass);
   return { result: AuthfileResult.OK, creds, error: '' };
+}
+
+const MAX_ENTRY_LEN = 256;
+const MAX_ENTRIES = 8;
+
+/**
+ * authfile_load's reading, step by step, since what it keeps follows from how it reads: fgets of at most
+ * MAX_ENTRY_LEN - 1 bytes, and of fewer near the end of a buffer the size of the file, into which each entry
+ * advances by its length without its newline. So a line over 255 bytes is cut there and ends the file, as a NUL
+ * does; the file's last line, without a newline, loses its last byte; only the first MAX_ENTRIES entries count;
+ * and a line without ':' before any NUL (an empty line too) makes the whole file malformed (null).
+ */
+function readEntries(file: Buffer): Array<[Buffer, Buffer]> | null {
+  const buf = Buffer.alloc(file.length + 1), end = file.length, entries: Array<[Buffer, Buffer]> = [];
+  let cur = 0, filePos = 0;
+  for (;;) {
+    const n = Math.min(end - cur, MAX_ENTRY_LEN);
+    if (n <= 0 || (n > 1 && filePos >= file.length)) break; // fgets: NULL
+    let k = 0;
+    while (k < n - 1 && filePos < file.length) if ((buf[cur + k++] = file[filePos++]) === 0x0a) break;
+    buf[cur + k] = 0;
+    const entry = parseEntry(buf, cur);
+    if (entry === null) return null;
+    entries.push([buf.subarray(cur, cur + entry.ulen), buf.subarray(cur + entry.ulen + 1, cur + entry.x)]);
+    if (entries.length === MAX_ENTRIES || buf[cur + entry.x] === 0) break; // "EOF"
+    cur += entry.x;
+  }
+  return entries.map(([u, p]) => [Buffer.from(u), Buffer.from(p)]); // copies: later reads write over the buffer
+}
+
+/** One entry at buf[cur]: its user's length and where its password ends (x), or null when no ':' comes first. */
+function parseEntry(buf: Buffer, cur: number): { ulen: number; x: number } | null {
+  let ulen = -1, x = 0;
+  for (; x < MAX_ENTRY_LEN; x++) {
+    const ch = buf[cur + x] ?? 0;
+    if (ulen < 0) {
+      if (ch === 0) return null;
+      if (ch === 0x3a) ulen = x;
+    } else if (ch === 0x0a || ch === 0x0d || ch === 0) {
+      break;
+    }
+  }
+  return ulen < 0 ? null : { ulen, x };
 }
 
 /** This thread's copy of the -Y file, loaded on first use. */
