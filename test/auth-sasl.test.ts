@@ -83,7 +83,7 @@ test('sasl: a wrong password fails and the connection stays; the right one authe
     const [stored, got] = await call(c, { opcode: Op.SET, key: 'k', extras: setExtras(3, 0), value: 'v' }, { opcode: Op.GET, key: 'k' });
     assert.equal(stored.status, Status.SUCCESS);
     assert.equal(got.value.toString(), 'v');
-    // a Step has no exchange to continue (PLAIN is one step), and a new attempt starts over
+    // a Step has no exchange to continue (PLAIN with its data is one step), and a new attempt starts over
     const [step] = await call(c, { opcode: Op.SASL_STEP, key: 'PLAIN', value: 'x' });
     assert.equal(step.status, Status.AUTH_ERROR);
     const [after] = await call(c, { opcode: Op.GET, key: 'k' });
@@ -95,6 +95,42 @@ test('sasl: a wrong password fails and the connection stays; the right one authe
     const [ok, get] = await call(d, plain('bob', 'hunter2', 'bob'), { opcode: Op.GET, key: 'k' });
     assert.equal(ok.status, Status.SUCCESS, 'an authorization identity equal to the user is fine');
     assert.equal(get.value.toString(), 'v');
+  } finally { d.end(); }
+});
+
+// What Debian's memcached (Cyrus SASL, a sasldb with alice's password) answers, checked by hand against it: PLAIN
+// without data is "continue" and its Step brings the data; mechanism names are matched without regard to case;
+// an Auth with extras is a protocol error at once, before any data is waited for.
+test('sasl: PLAIN without data continues, and the Step after it authenticates, as Cyrus\'s does', async () => {
+  const c = await Client.connect(server.port);
+  try {
+    const [cont] = await call(c, { opcode: Op.SASL_AUTH, key: 'PLAIN' });
+    assert.deepEqual([cont.status, cont.value.length], [Status.AUTH_CONTINUE, 0]);
+    const [ok] = await call(c, { opcode: Op.SASL_STEP, key: 'PLAIN', value: '\0alice\0secret' });
+    assert.equal(ok.value.toString(), 'Authenticated');
+    const [again] = await call(c, { opcode: Op.SASL_STEP, key: 'PLAIN', value: '\0alice\0secret' });
+    assert.equal(again.status, Status.AUTH_ERROR, 'the exchange is over');
+  } finally { c.end(); }
+  const d = await Client.connect(server.port);
+  try {
+    await call(d, { opcode: Op.SASL_AUTH, key: 'PLAIN' });
+    const [bad] = await call(d, { opcode: Op.SASL_STEP, key: 'PLAIN', value: '\0alice\0wrong' });
+    assert.equal(bad.status, Status.AUTH_ERROR);
+  } finally { d.end(); }
+});
+
+test('sasl: the mechanism\'s name in any case; an Auth with extras is refused at once', async () => {
+  const c = await Client.connect(server.port);
+  try {
+    const [ok] = await call(c, { opcode: Op.SASL_AUTH, key: 'plain', value: '\0alice\0secret' });
+    assert.equal(ok.value.toString(), 'Authenticated');
+  } finally { c.end(); }
+  const d = await Client.connect(server.port);
+  try {
+    await d.send(binRequest({ opcode: Op.SASL_AUTH, key: 'PLAIN', extras: Buffer.alloc(4), value: '\0alice\0secret' }));
+    const err = await readPacket(d); // whole as sent: nothing more is waited for
+    assert.deepEqual([err.status, err.value.toString()], [Status.EINVAL, 'Invalid arguments']);
+    await d.closed();
   } finally { d.end(); }
 });
 

@@ -102,6 +102,8 @@ export class Conn {
    * exactly, so nothing follows it in its buffer and the replies so far go out when it ends (drive-machine.ts).
    */
   valueResumed = false;
+  /** A SASL Auth answered "continue" (PLAIN without its data): the next Step completes it (memcached's sasl_started). */
+  saslContinues = false;
   /**
    * Inside a text get answered a part at a time (protocol/text/get.ts LongGet: a line too long to wait for, or
    * a get paused for a client that is not reading); 0 when not.
@@ -157,7 +159,7 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslContinues = false;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.authReplyAt = 0; this.authReplyEnd = -1;

@@ -38,7 +38,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   // wait for (or hold) bytes that are not part of any request.
   const framed = keylen + extlen <= bodylen;
   if (framed && HEADER_LEN + extlen + keylen > READ_BUFFER_SIZE) return outgrowsReadBuffer(c, p);
-  if (framed && c.rend - p < HEADER_LEN + extlen + keylen + saslBodyNeeded(c, buf[p + 1], keylen, bodylen)) return false;
+  if (framed && c.rend - p < HEADER_LEN + extlen + keylen + saslBodyNeeded(c, buf[p + 1], keylen, extlen, bodylen)) return false;
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const st = binState(c);
   readHeader(st, buf, p, keylen, extlen, bodylen);

@@ -1,25 +1,27 @@
 // SASL List Mechs, Auth and Step: memcached's bin_list_sasl_mechs, process_bin_sasl_auth and
 // process_bin_complete_sasl_auth, with PLAIN built in (src/auth/sasl-pwdb.ts) where memcached calls
-// Cyrus SASL. PLAIN finishes in one step, so a Step never has a started exchange to continue.
+// Cyrus SASL. As Cyrus's, PLAIN takes its data with the Auth, or, sent without any, answers "continue"
+// and takes it with the next Step; mechanism names are matched without regard to case.
 // The SASL data is small: it is read whole from the read buffer (bounded by MAX_SASL_DATA) instead
 // of through an item as memcached does.
 
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
 import { saslPlain } from '../../auth/sasl-pwdb.ts';
-import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
+import { Op, Status, BinState, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
 const MAX_SASL_MECH_LEN = 32;
 /** Larger SASL data is refused as memcached refuses data it cannot allocate (Out of memory). */
 export const MAX_SASL_DATA = 4096;
 const MECHS = Buffer.from('PLAIN');
-const PLAIN = Buffer.from('PLAIN');
+const PLAIN = 'PLAIN';
 const AUTHENTICATED = Buffer.from('Authenticated');
 
 /** How many value bytes must be in the read buffer, beyond extras and key, before dispatch. */
-export function saslBodyNeeded(c: Conn, opcode: number, keylen: number, bodylen: number): number {
-  if (!c.ctx.settings.sasl || (opcode !== Op.SASL_AUTH && opcode !== Op.SASL_STEP)) return 0;
+export function saslBodyNeeded(c: Conn, opcode: number, keylen: number, extlen: number, bodylen: number): number {
+  // with extras the frame is refused (a protocol error) before any data is read
+  if (!c.ctx.settings.sasl || (opcode !== Op.SASL_AUTH && opcode !== Op.SASL_STEP) || extlen !== 0) return 0;
   const vlen = bodylen - keylen;
   return keylen > 0 && keylen <= MAX_SASL_MECH_LEN && vlen <= MAX_SASL_DATA ? vlen : 0;
 }
@@ -41,8 +43,18 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   const mech = c.rbuf.subarray(st.keyStart, st.keyStart + st.keylen);
   if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech.toString('latin1')}'' with ${vlen} bytes of data`);
   const why = { reason: 'unknown mechanism' };
-  const ok = st.cmd === Op.SASL_AUTH && mech.equals(PLAIN) && saslPlain(data, why);
-  if (st.cmd === Op.SASL_STEP) why.reason = 'SASL_STEP called but no exchange was started';
+  const continues = c.saslContinues;
+  c.saslContinues = false;
+  let ok = false;
+  if (st.cmd === Op.SASL_AUTH) {
+    const plain = mech.toString('latin1').toUpperCase() === PLAIN;
+    if (plain && vlen === 0) { saslContinue(c, st); return; }
+    ok = plain && saslPlain(data, why);
+  } else if (continues) {
+    ok = saslPlain(data, why);
+  } else {
+    why.reason = 'SASL_STEP called but no exchange was started';
+  }
   const row = c.ctx.stats.row;
   row[ThreadStat.auth_cmds]++;
   if (ok) {
@@ -54,4 +66,11 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   // The reason never includes the credentials.
   if (c.ctx.verbosity() > 0) c.ctx.log(`${c.id}: SASL authentication failed: ${why.reason}`);
   writeBinError(c, st, Status.AUTH_ERROR, 0);
+}
+
+/** SASL_CONTINUE: a header with nothing more to say (PLAIN's server sends no challenge), sent at once. */
+function saslContinue(c: Conn, st: BinState): void {
+  c.saslContinues = true;
+  addBinHeader(c, st, Status.AUTH_CONTINUE, 0, 0, 0, 0);
+  c.flushPoint();
 }
