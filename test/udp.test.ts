@@ -115,6 +115,8 @@ const REQUESTS: Array<[string, Buffer]> = [
     frame(27, Buffer.concat([binRequest({ opcode: Op.VERSION, opaque: 2 }), binRequest({ opcode: Op.GETQ, key: 'nope', opaque: 3 })]))],
   ['a binary noop, then a quiet miss: a new batch, an empty datagram',
     frame(28, Buffer.concat([binRequest({ opcode: Op.NOOP, opaque: 4 }), binRequest({ opcode: Op.GETQ, key: 'nope', opaque: 5 })]))],
+  // a datagram is read whole into a 64 KB buffer: what is longer than memcached's 16 KB TCP read buffer is answered
+  ['a line of 16385 bytes', frame(29, `set k 0 0 1 ${' '.repeat(16371)}\r\nx\r\nmn\r\n`)],
   // quit last: once a UDP connection has seen `quit`, memcached 1.6.18 keeps its close_after_write (conn_cleanup
   // does not clear it), so every later datagram is cut at its first flush point. Cachalot does not copy that;
   // these four answer alike either way in this order.
@@ -122,6 +124,9 @@ const REQUESTS: Array<[string, Buffer]> = [
   ['a noreply before quit: the empty datagram is sent', frame(20, 'set n 0 0 1 noreply\r\nx\r\nquit\r\n')],
   ['quit after a reply: its empty response goes with that reply', frame(18, 'version\r\nquit\r\nversion\r\n')],
   ['quit: an empty datagram, and the rest is dropped', frame(11, 'quit\r\nversion\r\n')],
+  // a binary protocol error (a key over 250 bytes) leaves memcached's UDP connection closing after each write, as quit
+  // does: so after the quits
+  ['a binary key of 16361 bytes', frame(30, binRequest({ opcode: Op.GET, key: 'a'.repeat(16361), opaque: 6 }))],
 ];
 
 test('udp: every request answered as memcached answers it, datagram for datagram [cachalot vs memcached]',
@@ -146,7 +151,7 @@ test('udp: every request answered as memcached answers it, datagram for datagram
     }
     // and what they are, in memcached's words
     const [, value3, , missesFirst, , big, , quiet, , , http] = answers[0];
-    const quit = answers[0][REQUESTS.length - 1];
+    const quit = answers[0][REQUESTS.findIndex(([n]) => n.startsWith('quit: '))];
     const named = (name: string): string[] => answers[0][REQUESTS.findIndex(([n]) => n === name)].map((d) => d.subarray(8).toString());
     assert.deepEqual(named('a missed key after mn: its empty datagram heads a new batch'), ['MN\r\n', '', 'VALUE v 0 1\r\nv\r\nEND\r\n']);
     assert.deepEqual(named('a missed key after a reply in its batch: not sent'), ['VERSION 1.6.18\r\n', 'VALUE v 0 1\r\nv\r\nEND\r\n']);

@@ -37,7 +37,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   // key and extras do not fit its body is refused at once instead, so a lying header cannot make us
   // wait for (or hold) bytes that are not part of any request.
   const framed = keylen + extlen <= bodylen;
-  if (framed && HEADER_LEN + extlen + keylen > READ_BUFFER_SIZE) return outgrowsReadBuffer(c, p);
+  if (framed && HEADER_LEN + extlen + keylen > READ_BUFFER_SIZE && c.udp === null) return outgrowsReadBuffer(c, p);
   if (framed && c.rend - p < HEADER_LEN + extlen + keylen + saslBodyNeeded(c, buf[p + 1], keylen, extlen, bodylen)) return false;
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const st = binState(c);
@@ -53,7 +53,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
 /**
  * memcached waits for a request's header, extras and key in its 16 KB read buffer; when they cannot fit, the
  * buffer fills, and its next read, of 0 bytes, counts as the client's hang-up: the replies before go out, then it
- * closes, with no reply to this request.
+ * closes, with no reply to this request. (A UDP datagram is read whole, into a 64 KB buffer.)
  */
 function outgrowsReadBuffer(c: Conn, p: number): boolean {
   if (c.rend - p < READ_BUFFER_SIZE) return false;

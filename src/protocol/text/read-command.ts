@@ -52,7 +52,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const start = c.rpos;
   const nl = findNewline(buf, start, c.rend);
   if (nl < 0) return lineIncomplete(c, buf, start);
-  if (nl - start >= READ_BUFFER_SIZE && getWordAt(buf, start, nl) < 0) return lineOutgrowsReadBuffer(c);
+  if (nl - start >= READ_BUFFER_SIZE && c.udp === null && getWordAt(buf, start, nl) < 0) return lineOutgrowsReadBuffer(c);
   const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
   c.rpos = nl + 1;
   const verbose = c.ctx.verbosity() > 1;
@@ -89,7 +89,8 @@ function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
 
 /**
  * A line that does not fit memcached's 16 KB read buffer, not a get: memcached never sees its newline, and with
- * over 2048 bytes buffered closes the client as it does for any line without one.
+ * over 2048 bytes buffered closes the client as it does for any line without one. (A UDP datagram is read whole,
+ * into a 64 KB buffer: its lines are not cut.)
  */
 function lineOutgrowsReadBuffer(c: Conn): boolean {
   connCloseWithReason(c, 'line too long without a newline');
