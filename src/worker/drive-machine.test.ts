@@ -10,12 +10,13 @@ import { createServerCtl, ServerCtl } from '../server-ctl.ts';
 import { ConnTable, createConnTable } from '../stats/conn-table.ts';
 import { createPrefixStats, PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
-import { Conn, ConnState } from './conn.ts';
-import { onConnRead } from './drive-machine.ts';
+import { Conn, ConnState, Proto } from './conn.ts';
+import { connSetState, driveMachine, onConnRead } from './drive-machine.ts';
+import { UdpPort, udpTakeRequest } from './udp.ts';
 import { openHandleIo } from './handle-io.ts';
 
 /** A worker of its own: its connections, and what the server wrote to each. */
-function worker(): () => { c: Conn; read: (text: string) => void; written: () => string } {
+function worker(): () => { c: Conn; read: (text: string) => void; written: () => string; ctx: WorkerContext } {
   const settings = { ...defaultSettings(), maxBytes: 8 * 1024 * 1024 };
   const store = new Store(createStore(storeSettingsOf(settings)), 1);
   const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), settings.threads),
@@ -41,7 +42,7 @@ function worker(): () => { c: Conn; read: (text: string) => void; written: () =>
       onConnRead(c, shared, n);
       shared.fill(0, 0, n);
     };
-    return { c, read, written: () => Buffer.concat(out).toString('latin1') };
+    return { c, read, written: () => Buffer.concat(out).toString('latin1'), ctx };
   };
 }
 
@@ -78,4 +79,30 @@ test("a command waiting for its value keeps what it needs of its line while anot
   assert.equal(b.written(), 'HD kb Oxyz\r\nVA 3 s3 f7 kb O9\r\nbee\r\n');
   assert.notEqual(a.c, b.c);
   assert.equal(a.c.tokens, b.c.tokens, "one token array for the worker's connections");
+});
+
+// A get's reply is sent in parts past 512 KB (connFlushIfLarge). Over UDP each part goes out as datagrams of its
+// responses, so a part must not end inside the last key's response: memcached's END is that response's end, in its
+// last datagram, and the datagram count covers it. (Through a real socket a reply this long outruns the test
+// client's receive buffer, which drops datagrams: so here, with a socket that keeps them.)
+test('over UDP, a get past 512 KB is sent in parts, and END still ends its last key\'s response', () => {
+  const open = worker();
+  const tcp = open();
+  tcp.read('set huge 0 0 600000\r\n');
+  for (let i = 0; i < 10; i++) tcp.read('h'.repeat(60_000));
+  tcp.read('\r\n');
+  assert.equal(tcp.written(), 'STORED\r\n');
+  const sent: Buffer[] = [];
+  const c = new Conn(tcp.ctx);
+  c.reset(99, null, 'udp');
+  c.udp = new UdpPort({ send: (d) => { sent.push(Buffer.from(d)); }, getSendQueueSize: () => 0, getSendQueueCount: () => 0 }, 1 << 20);
+  assert.ok(udpTakeRequest(c, c.udp, Buffer.concat([Buffer.from([0, 7, 0, 0, 0, 1, 0, 0]), Buffer.from('get huge\r\n')]), '127.0.0.1', 9));
+  c.proto = Proto.negotiating;
+  c.reqsLeft = 20;
+  connSetState(c, ConnState.parseCmd);
+  driveMachine(c);
+  const total = sent.length;
+  assert.ok(total > 430);
+  sent.forEach((d, seq) => assert.deepEqual([d.readUInt16BE(0), d.readUInt16BE(2), d.readUInt16BE(4)], [7, seq, total]));
+  assert.ok(sent[total - 1].subarray(8).toString('latin1').endsWith('h\r\nEND\r\n'));
 });

@@ -146,7 +146,8 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
       if (limited && before + keys > 1 && !c.ctx.rbufCache.respStart()) return getOutOfResponses(c);
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
-      if (out.size() - markSize > OUT_CHUNK) {
+      // (over UDP not after the last key: END belongs to its response, which a flush would send without it)
+      if (out.size() - markSize > OUT_CHUNK && (c.udp === null || i + 1 < n || p < lineEnd)) {
         if (!connFlushIfLarge(c)) return -1;
         markSize = out.size();
         if (c.writeBlocked) {
