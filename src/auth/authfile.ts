@@ -48,8 +48,9 @@ const MAX_ENTRIES = 8;
  * authfile_load's reading, step by step, since what it keeps follows from how it reads: fgets of at most
  * MAX_ENTRY_LEN - 1 bytes, and of fewer near the end of a buffer the size of the file, into which each entry
  * advances by its length without its newline. So a line over 255 bytes is cut there and ends the file, as a NUL
- * does; the file's last line, without a newline, loses its last byte; only the first MAX_ENTRIES entries count;
- * and a line without ':' before any NUL (an empty line too) makes the whole file malformed (null).
+ * does; a file of one line without a newline loses its last byte (each newline read leaves a byte of room for
+ * the lines after it); only the first MAX_ENTRIES entries count; and a line without ':' before any NUL (an empty
+ * line too) makes the whole file malformed (null). A read writes past the entries before it, never over them.
  */
 function readEntries(file: Buffer): Array<[Buffer, Buffer]> | null {
   const buf = Buffer.alloc(file.length + 1), end = file.length, entries: Array<[Buffer, Buffer]> = [];
@@ -66,7 +67,7 @@ function readEntries(file: Buffer): Array<[Buffer, Buffer]> | null {
     if (entries.length === MAX_ENTRIES || buf[cur + entry.x] === 0) break; // "EOF"
     cur += entry.x;
   }
-  return entries.map(([u, p]) => [Buffer.from(u), Buffer.from(p)]); // copies: later reads write over the buffer
+  return entries;
 }
 
 /** One entry at buf[cur]: its user's length and where its password ends (x), or null when no ':' comes first. */
