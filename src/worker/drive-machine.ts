@@ -451,7 +451,7 @@ export function onConnRead(c: Conn, shared: Buffer, n: number): void {
 }
 
 /** memcached's last_cmd_time, for the idle timeout and, through the shared table, `stats conns` (once a second). */
-function noteCommandTime(c: Conn): void {
+export function noteCommandTime(c: Conn): void {
   const now = c.ctx.store.currentTime();
   if (now === c.lastCmdTime) return;
   c.lastCmdTime = now;

@@ -16,7 +16,7 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
-import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
+import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
 import type { PeerName } from './handle-io.ts';
@@ -299,8 +299,7 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
 function udpRead(c: Conn, msg: Buffer, address: string, fromPort: number): void {
   const udp = c.udp;
   if (udp === null || !udpTakeRequest(c, udp, msg, address, fromPort)) return;
-  c.lastCmdTime = store.currentTime();
-  ctx.connTable.set(c.row, ConnRow.lastCmd, c.lastCmdTime);
+  noteCommandTime(c);
   c.proto = Proto.negotiating; // each datagram says its own protocol
   c.reqsLeft = ctx.settings.reqsPerEvent; // a fresh -R budget per datagram, as memcached's per event
   connSetState(c, ConnState.parseCmd);

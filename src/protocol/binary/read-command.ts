@@ -6,7 +6,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState } from '../../worker/conn.ts';
-import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
+import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState, noteCommandTime } from '../../worker/drive-machine.ts';
 import { HEADER_LEN, MAGIC_REQ, Op, hex2, Status, BinState, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
 import { processBinGetOrTouch } from './get.ts';
 import { processBinUpdate, processBinAppendPrepend, completeUpdateBin } from './update.ts';
@@ -43,7 +43,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   const st = binState(c);
   readHeader(st, buf, p, keylen, extlen, bodylen);
   c.rpos = framed ? p + HEADER_LEN + extlen + keylen : p + HEADER_LEN;
-  c.lastCmdTime = c.ctx.store.currentTime();
+  noteCommandTime(c);
   if (c.ctx.verbosity() > 1) logHeader(c, buf, p);
   dispatchBinCommand(c, st); // in conn_parse_cmd, as memcached's
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
