@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { writeErr } from './stdio.ts';
 import { strerrorOf } from './errno.ts';
+import { safeStrtoul } from './settings/c-numbers.ts';
 
 /**
  * Warns when the file names a process still running, then writes "<pid>\n" to `<file>.tmp` and renames that
@@ -35,11 +36,15 @@ export function removePidFile(file: string): void {
   }
 }
 
+/**
+ * save_pid's check: the file's first line (fgets) read by safe_strtoul, so "+1" and " 1" name pid 1, "1abc" and
+ * "-1" name none, and a number past 32 bits is cut to them, as memcached reads it.
+ */
 function runningPidIn(file: string): number | null {
   let text: string;
   try { text = fs.readFileSync(file, 'latin1'); } catch { return null; }
-  const m = /^\s*(\d+)/.exec(text);
-  if (m === null) return null;
-  const pid = Number(m[1]);
+  const nl = text.indexOf('\n');
+  const pid = safeStrtoul(nl < 0 ? text : text.slice(0, nl + 1));
+  if (pid < 0) return null;
   try { process.kill(pid, 0); return pid; } catch { return null; } // memcached warns only when kill(pid, 0) succeeds
 }

@@ -446,6 +446,35 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`-P: the running pid warned about is the old file's first line as safe_strtoul reads it [${kind}]`, { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-pidline-'));
+    const pidFile = join(dir, 'pid');
+    const running = process.pid; // this test's own process: kill(pid, 0) succeeds
+    const warning = (pid: number): string => `WARNING: The pid file contained the following (running) pid: ${pid}\n`;
+    try {
+      for (const [content, warned] of [[`+${running}\n`, running], [` ${running} 7\n`, running], [`${2 ** 32 + running}\n`, running],
+        [`${running}abc\n`, null], [`\n${running}\n`, null], [`-${running}\n`, null]] as const) {
+        writeFileSync(pidFile, content);
+        // run to its stop, and read its whole stderr then: the pid file may be read before the warning is
+        const [cmd, argv] = commandFor(kind, ['-P', pidFile, '-t', '1', '-p', '0', '-U', '0']);
+        const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+        const closed = new Promise((resolve) => child.on('close', resolve));
+        try {
+          for (let i = 0; i < 250 && readFileSync(pidFile, 'latin1') !== `${child.pid}\n`; i++) await sleep(20);
+          assert.equal(readFileSync(pidFile, 'latin1'), `${child.pid}\n`);
+        } finally { child.kill('SIGTERM'); await closed; }
+        assert.equal(stderr.includes('WARNING'), warned !== null, `${JSON.stringify(content)}: ${stderr}`);
+        if (warned !== null) assert.ok(stderr.includes(warning(warned)), stderr);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 /** A user's uid from the passwd database (getent), or null. */
 function uidOf(user: string): number | null {
   const r = spawnSync('getent', ['passwd', user], { encoding: 'utf8' });
