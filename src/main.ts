@@ -31,10 +31,11 @@ import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
 import { nofileRefusal } from './dispatcher/fd-budget.ts';
 import { raiseCoreLimit } from './rlimits.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
+import type { AuthEntries } from './auth/authfile.ts';
 import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
 import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
-import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
+import type { WorkerInit, WorkerMessage, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
 import { hugePageSize, largeChunkReport, readMeminfo, reexecForLargePages } from './large-pages.ts';
 import type { CertFiles } from './tls/secure-context.ts';
@@ -43,6 +44,7 @@ const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
 const CONN_TABLE_HEADROOM = 64;
 
 async function main(): Promise<void> {
+  const signals = catchSignals(); // memcached's first step: a signal during the start is not lost
   const parsed = parseSettings(process.argv.slice(2), process.env);
   if (parsed.kind === 'exit') {
     writeOut(parsed.stdout);
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
   checkLimits(settings);
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
   if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
-  if (settings.authFile !== null) checkAuthFile(settings.authFile, settings.udpPort);
+  const authEntries = settings.authFile !== null ? checkAuthFile(settings.authFile, settings.udpPort) : null;
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
   // -k: memcached's mlockall() of every page, now and future; Node has no such call, so memcached's word for a
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
   const workers = await startWorkers(settings, (thread) => ({
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
-    tlsSessionCache, tlsFiles,
+    tlsSessionCache, tlsFiles, authEntries,
   }));
   const maintainer = startMaintainer(storeShared, ctlSab);
   if (settings.verbose > 2) writeErr(backgroundThreadsStarting(settings));
@@ -89,8 +91,45 @@ async function main(): Promise<void> {
   if (settings.pidFile !== null) savePid(settings.pidFile);
   if (settings.daemonize) daemonReady();
 
-  const tick = setInterval(() => clock.clockTick(), 1000); // memcached's clock_handler
-  handleStops({ settings, ctl, connTable, dispatcher, workers, maintainer, storeShared, clock, tick });
+  const tick = setInterval(() => clockHandler(clock, signals, settings, workers), 1000);
+  handleStops({ settings, ctl, connTable, dispatcher, workers, maintainer, storeShared, clock, tick }, signals);
+}
+
+type StopHow = 'graceful' | 'immediate';
+
+/**
+ * The signals memcached handles, caught from the first step of the start, as memcached sets its handlers first:
+ * a stop asked for before the server runs is kept (the last one asked wins, as it does in memcached's
+ * stop_main_loop) and acted on once it runs; SIGHUP is noted for the clock (sighup_handler). Node's own meanings
+ * (SIGUSR1 opens its inspector, the others end the process) never apply.
+ */
+type Signals = { stop: StopHow | null; hup: boolean; onStop: ((how: StopHow) => void) | null };
+
+function catchSignals(): Signals {
+  const signals: Signals = { stop: null, hup: false, onStop: null };
+  const stop = (how: StopHow): void => {
+    if (signals.onStop !== null) signals.onStop(how);
+    else signals.stop = how;
+  };
+  process.on('SIGTERM', () => stop('immediate'));
+  process.on('SIGINT', () => stop('immediate'));
+  process.on('SIGUSR1', () => stop('graceful'));
+  process.on('SIGHUP', () => { signals.hup = true; });
+  return signals;
+}
+
+/**
+ * memcached's clock_handler: the clock, and after a SIGHUP the -Y file read again. A file that can no longer be
+ * read leaves the entries as they were; under -d SIGHUP is ignored.
+ */
+function clockHandler(clock: Store, signals: Signals, settings: Settings, workers: Worker[]): void {
+  clock.clockTick();
+  if (!signals.hup) return;
+  signals.hup = false;
+  if (settings.authFile === null || settings.daemonize) return;
+  const r = authfileLoad(settings.authFile);
+  if (r.entries === null) return;
+  for (const w of workers) w.postMessage({ type: 'authfile', entries: r.entries } satisfies WorkerMessage);
 }
 
 /** What a stop takes down. */
@@ -101,11 +140,11 @@ type Running = {
 
 /**
  * memcached's stop: EXIT_NORMALLY (SIGTERM, SIGINT, `shutdown`), or GRACE_STOP (SIGUSR1, `shutdown graceful`),
- * which saves -e's cache. SIGHUP is only noted.
+ * which saves -e's cache.
  */
-function handleStops(r: Running): void {
+function handleStops(r: Running, signals: Signals): void {
   let stopping = false;
-  const shutdown = async (how: 'graceful' | 'immediate'): Promise<void> => {
+  const shutdown = async (how: StopHow): Promise<void> => {
     if (stopping) return;
     stopping = true;
     clearInterval(r.tick);
@@ -123,13 +162,11 @@ function handleStops(r: Running): void {
     if (settings.pidFile !== null && settings.daemonize) removePidFile(settings.pidFile);
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('immediate'));
-  process.on('SIGINT', () => void shutdown('immediate'));
-  process.on('SIGUSR1', () => void shutdown('graceful'));
-  process.on('SIGHUP', () => {}); // memcached's sighup_handler only notes it (for its proxy); Node's default would exit
+  signals.onStop = (how) => void shutdown(how);
   for (const w of r.workers) {
     w.on('message', (m: DispatcherMessage) => { if (m.type === 'shutdown') void shutdown(m.how); });
   }
+  if (signals.stop !== null) void shutdown(signals.stop); // asked for while the server started
 }
 
 /** -r's core file limit and -c's file descriptors: memcached stops the start on either (EX_OSERR). */
@@ -201,7 +238,7 @@ const DAEMON_READY_FD = 3;
  * could not start (memcached's parent is gone by then too, and exited 0).
  */
 function daemonize(verbose: boolean): 'daemon' | 'starter' {
-  if (isDaemonChild()) { process.on('SIGHUP', () => {}); return 'daemon'; }
+  if (isDaemonChild()) return 'daemon'; // SIGHUP is then ignored (clockHandler)
   const io = verbose ? 'inherit' : 'ignore';
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true, stdio: [io, io, io, 'pipe'], env: { ...process.env, [DAEMON_CHILD]: '1' },
@@ -277,15 +314,15 @@ function daemonReady(): void {
 }
 
 /** -Y: memcached refuses to start on a missing or malformed auth file, or with -U, with its message. */
-function checkAuthFile(path: string, udpPort: number): void {
+function checkAuthFile(path: string, udpPort: number): AuthEntries {
   if (udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
     writeErr('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
     process.exit(64); // EX_USAGE
   }
   const r = authfileLoad(path);
-  if (r.result === AuthfileResult.OK) return;
+  if (r.result === AuthfileResult.OK && r.entries !== null) return r.entries;
   writeErr(r.error);
-  process.exit(1);
+  return process.exit(1);
 }
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Client } from './support/client.ts';
 import { kindsFor, runSpec, type Step } from './support/spec.ts';
-import { startServer, type Server, type ServerKind } from './support/server.ts';
+import { sleep, startServer, type Server, type ServerKind } from './support/server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-authfile-'));
 const authfile = join(dir, 'auth');
@@ -132,4 +132,52 @@ for (const [name, content, tries] of FILES) {
       } finally { await server.stop(); }
     });
   }
+}
+
+/** Whether "user pass" logs in on a new connection. */
+async function logsIn(server: Server, userPass: string): Promise<boolean> {
+  const c = await Client.connect(server.port);
+  try {
+    await c.send(`set a 0 0 ${userPass.length}\r\n${userPass}\r\n`);
+    const line = await c.readLine();
+    assert.ok(line === 'STORED' || line === 'CLIENT_ERROR authentication failure', line);
+    return line === 'STORED';
+  } finally { c.end(); }
+}
+
+for (const kind of kindsFor()) {
+  test(`ascii auth: the file is read at start and again after SIGHUP, and a file that cannot be read then changes nothing [${kind}]`, { timeout: 60_000 }, async () => {
+    const file = join(dir, `hup-${kind}`);
+    writeFileSync(file, 'alice:pw1\n');
+    const server = await startServer(kind, ['-Y', file, '-t', '4']);
+    try {
+      writeFileSync(file, 'bob:pw2\n');
+      for (let i = 0; i < 8; i++) { // every worker (connections go round-robin): the entries read at start
+        assert.equal(await logsIn(server, 'alice pw1'), true, `connection ${i}`);
+        assert.equal(await logsIn(server, 'bob pw2'), false, `connection ${i}`);
+      }
+      process.kill(server.pid, 'SIGHUP'); // read again at the next clock tick
+      for (let i = 0; i < 100 && !(await logsIn(server, 'bob pw2')); i++) await sleep(50);
+      for (let i = 0; i < 8; i++) {
+        assert.equal(await logsIn(server, 'bob pw2'), true, `connection ${i}`);
+        assert.equal(await logsIn(server, 'alice pw1'), false, `connection ${i}`);
+      }
+      // a malformed file (and then a missing one): the entries stay as they were
+      for (const change of [() => writeFileSync(file, 'carol:pw3\nnocolon\n'), () => rmSync(file)]) {
+        change();
+        process.kill(server.pid, 'SIGHUP');
+        await sleep(2500); // two clock ticks: the reload, had there been one, is done
+        for (let i = 0; i < 8; i++) {
+          assert.equal(await logsIn(server, 'bob pw2'), true, `connection ${i}`);
+          assert.equal(await logsIn(server, 'carol pw3'), false, `connection ${i}`);
+        }
+      }
+      const c = await Client.connect(server.port); // and the server serves on
+      await c.send('set x 0 0 7\r\nbob pw2\r\n');
+      assert.equal(await c.readLine(), 'STORED');
+      await c.send('version\r\n');
+      assert.match(await c.readLine(), /^VERSION /);
+      c.end();
+    } finally { await server.stop(); }
+  });
 }

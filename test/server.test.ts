@@ -457,7 +457,7 @@ for (const kind of kindsFor()) {
         [`${running}abc\n`, null], [`\n${running}\n`, null], [`-${running}\n`, null]] as const) {
         writeFileSync(pidFile, content);
         // run to its stop, and read its whole stderr then: the pid file may be read before the warning is
-        const [cmd, argv] = commandFor(kind, ['-P', pidFile, '-t', '1', '-p', '0', '-U', '0']);
+        const [cmd, argv] = commandFor(kind, ['-P', pidFile, '-t', '1', '-p', '-1', '-U', '0']);
         const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
@@ -471,6 +471,41 @@ for (const kind of kindsFor()) {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const kind of kindsFor()) {
+  test(`a signal while the server starts is handled as memcached handles it once running: a stop is a stop, SIGHUP is noted [${kind}]`, { timeout: 60_000 }, async () => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'cachalot-earlysig-'));
+      const portFile = join(dir, 'ports');
+      // -vv prints the slab classes once the handlers are set and before the workers start and listen
+      const [cmd, argv] = commandFor(kind, ['-vv', '-t', '2', '-p', '-1', '-U', '0']);
+      const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+      try {
+        for (let i = 0; i < 500 && !stderr.includes('slab class'); i++) await sleep(10);
+        assert.ok(stderr.includes('slab class'), stderr);
+        child.kill(signal);
+        if (signal === 'SIGHUP') { // noted, and the server goes on to listen and serve
+          for (let i = 0; i < 500 && !existsSync(portFile); i++) await sleep(10);
+          const port = Number(/TCP INET6?: (\d+)/.exec(readFileSync(portFile, 'latin1'))?.[1]);
+          const c = await Client.connect(port);
+          assert.match((await c.request('version\r\n', 8)).toString(), /^VERSION /);
+          c.end();
+          child.kill('SIGTERM');
+        }
+        const [code, sig] = await closed;
+        assert.deepEqual([code, sig], [0, null], `${signal}: ${stderr}`);
+        assert.ok(!stderr.includes('Debugger'), stderr); // Node's own SIGUSR1 would open its inspector
+        if (signal === 'SIGUSR1') assert.ok(stderr.includes('Gracefully stopping'), stderr);
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 }
@@ -491,7 +526,7 @@ for (const kind of kindsFor()) {
     const nobody = uidOf('nobody');
     assert.ok(nobody !== null, 'the passwd database has nobody');
     // no such user: memcached's EX_NOUSER as root; anyone else's -u is ignored
-    const [cmd, argv] = commandFor(kind, ['-u', 'no-such-user-here', '-p', '0', '-U', '0']);
+    const [cmd, argv] = commandFor(kind, ['-u', 'no-such-user-here', '-p', '-1', '-U', '0']);
     const refused = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: root ? 10_000 : 3_000 });
     if (root) assert.deepEqual([refused.status, refused.stderr], [67, "can't find the user no-such-user-here to switch to\n"]);
     else assert.equal(refused.status, null, 'not root: -u is ignored and the server runs');

@@ -78,7 +78,7 @@ function checkToken(c: Conn, buf: Buffer, s: number, e: number): void {
   row[ThreadStat.auth_cmds]++;
   const user = buf.subarray(tokStart(c, 0), tokEnd(c, 0));
   const pass = buf.subarray(tokStart(c, 1), tokEnd(c, 1));
-  if (authfileCheck(c.ctx.settings.authFile ?? '', user, pass)) {
+  if (authfileCheck(user, pass)) {
     c.authenticated = true;
     authReply(c, STORED);
   } else {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { authfileLoad, AuthfileResult } from './authfile.ts';
+import { authfileCheck, authfileInstall, authfileLoad, AuthfileResult } from './authfile.ts';
 import { Credentials } from './credentials.ts';
 import { saslPlain, SASL_PWDB_ENV } from './sasl-pwdb.ts';
 
@@ -20,19 +20,20 @@ test('authfile: memcached\'s messages for a missing and a malformed file', () =>
   assert.equal(missing.result, AuthfileResult.OPENFAIL);
   assert.equal(missing.error, `Could not open authfile [${join(dir, 'nope')}] for reading, error No such file or directory: No such file or directory\n`);
   const folder = authfileLoad(dir); // fopen opens a directory; its fgets fails: no users, and the server starts
-  assert.deepEqual([folder.result, folder.creds?.size], [AuthfileResult.OK, 0]);
+  assert.deepEqual([folder.result, folder.entries?.length], [AuthfileResult.OK, 0]);
   const bad = file('bad', 'alice:pw\nnocolon\n');
   assert.deepEqual(authfileLoad(bad).error, `Authfile [${bad}] has a malformed entry. Should be 'user:password'`);
 });
 
 test('authfile: the password runs to the end of the line, colons included; CRLF is fine', () => {
-  const { creds } = authfileLoad(file('ok', 'alice:se:cret\r\nbob:\ncarol:x'));
-  assert.ok(creds);
-  assert.equal(creds.size, 3);
-  assert.ok(creds.check(B('alice'), B('se:cret'), false));
-  assert.ok(!creds.check(B('alice'), B('se'), false));
-  assert.ok(creds.check(B('bob'), B(''), false));
-  assert.ok(creds.check(B('carol'), B('x'), false));
+  const { entries } = authfileLoad(file('ok', 'alice:se:cret\r\nbob:\ncarol:x'));
+  assert.ok(entries);
+  assert.equal(entries.length, 3);
+  authfileInstall(entries);
+  assert.ok(authfileCheck(B('alice'), B('se:cret')));
+  assert.ok(!authfileCheck(B('alice'), B('se')));
+  assert.ok(authfileCheck(B('bob'), B('')));
+  assert.ok(authfileCheck(B('carol'), B('x')));
 });
 
 test('credentials: the first line naming a user decides only when asked', () => {

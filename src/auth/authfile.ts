@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { Credentials } from './credentials.ts';
 
 export const AuthfileResult = { OK: 0, OPENFAIL: 1, MALFORMED: 2 } as const;
-export type AuthfileLoad = { result: number; creds: Credentials | null; error: string };
+/** The file's user:password entries as read, in a form that passes between threads. */
+export type AuthEntries = Array<[Uint8Array, Uint8Array]>;
+export type AuthfileLoad = { result: number; entries: AuthEntries | null; error: string };
 
 function strerror(code: string | undefined): string {
   switch (code) {
@@ -19,26 +21,25 @@ function strerror(code: string | undefined): string {
 
 /**
  * authfile_load: the file's entries, or why it cannot be used, in memcached's words: at start-up
- * memcached writes `error` to stderr as it is (the malformed message has no newline) and exits 1.
+ * memcached writes `error` to stderr as it is (the malformed message has no newline) and exits 1; on a
+ * reload (SIGHUP) it keeps the entries it had.
  */
 export function authfileLoad(path: string): AuthfileLoad {
   let text: Buffer;
   try { text = readFileSync(path); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // fopen opens a directory for reading, and its first fgets fails: memcached goes on with no users
-    if (code === 'EISDIR') return { result: AuthfileResult.OK, creds: new Credentials(), error: '' };
+    if (code === 'EISDIR') return { result: AuthfileResult.OK, entries: [], error: '' };
     const why = strerror(code);
-    return { result: AuthfileResult.OPENFAIL, creds: null, // memcached's vperror appends ": strerror"
+    return { result: AuthfileResult.OPENFAIL, entries: null, // memcached's vperror appends ": strerror"
       error: `Could not open authfile [${path}] for reading, error ${why}: ${why}\n` };
   }
   const entries = readEntries(text);
   if (entries === null) {
-    return { result: AuthfileResult.MALFORMED, creds: null,
+    return { result: AuthfileResult.MALFORMED, entries: null,
       error: `Authfile [${path}] has a malformed entry. Should be 'user:password'` };
   }
-  const creds = new Credentials();
-  for (const [user, pass] of entries) creds.add(user, pass);
-  return { result: AuthfileResult.OK, creds, error: '' };
+  return { result: AuthfileResult.OK, entries, error: '' };
 }
 
 const MAX_ENTRY_LEN = 256;
@@ -85,11 +86,19 @@ function parseEntry(buf: Buffer, cur: number): { ulen: number; x: number } | nul
   return ulen < 0 ? null : { ulen, x };
 }
 
-/** This thread's copy of the -Y file, loaded on first use. */
-let loaded: { path: string; creds: Credentials | null } | null = null;
+/**
+ * This thread's copy of the -Y file's entries: the main thread reads the file at start and again after a
+ * SIGHUP (memcached's authfile_load from clock_handler), and hands every worker what it read.
+ */
+let table = new Credentials();
 
-/** authfile_check: any line with this user and password. An unusable file lets nobody in. */
-export function authfileCheck(path: string, user: Uint8Array, pass: Uint8Array): boolean {
-  if (loaded === null || loaded.path !== path) loaded = { path, creds: authfileLoad(path).creds };
-  return loaded.creds !== null && loaded.creds.check(user, pass, false);
+export function authfileInstall(entries: AuthEntries): void {
+  const creds = new Credentials();
+  for (const [user, pass] of entries) creds.add(user, pass);
+  table = creds;
+}
+
+/** authfile_check: any line with this user and password. */
+export function authfileCheck(user: Uint8Array, pass: Uint8Array): boolean {
+  return table.check(user, pass, false);
 }

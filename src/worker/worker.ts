@@ -30,6 +30,8 @@ import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 import type { ConnHandle } from '../accept.ts';
 import { cqProtocol, cqTls, isCqItem } from './cq-item.ts';
 import type { CqItem } from './cq-item.ts';
+import { authfileInstall } from '../auth/authfile.ts';
+import type { AuthEntries } from '../auth/authfile.ts';
 
 export type WorkerInit = {
   store: StoreShared;
@@ -44,6 +46,8 @@ export type WorkerInit = {
   tlsSessionCache: SharedArrayBuffer | null;
   /** -Z: the certificate files as the main thread read them at start, before -u (tls/secure-context.ts). */
   tlsFiles: CertFiles | null;
+  /** -Y: the auth file's entries as the main thread read them at start. */
+  authEntries: AuthEntries | null;
 };
 
 /** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
@@ -52,6 +56,7 @@ export type WorkerMessage =
   | { type: 'listen-unix'; path: string; mask: number }
   | { type: 'listen-unix-fd'; fd: number }
   | { type: 'listen-udp'; host: string; port: number; first: boolean }
+  | { type: 'authfile'; entries: AuthEntries } // -Y read again after a SIGHUP
   | { type: 'stop' };
 
 /** Messages to the dispatcher. */
@@ -72,6 +77,7 @@ const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 store.verbosity = () => ctx.verbosity();
+if (init.authEntries !== null) authfileInstall(init.authEntries);
 /**
  * -Z: how this worker opens a TLS listener's connections. node:tls and node:crypto are loaded only then:
  * in every thread of a server without TLS they would cost ~1 MB of RSS for nothing.
@@ -349,6 +355,7 @@ function onWorkerMessage(msg: WorkerMessage): void {
     }
     case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
     case 'listen-udp': listenUdp(msg.host, msg.port, msg.first); break;
+    case 'authfile': authfileInstall(msg.entries); break;
     case 'stop': stopAll(); break;
   }
 }
