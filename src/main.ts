@@ -15,7 +15,7 @@ import { lockTableRefusal } from './store/locks.ts';
 import { G } from './store/layout.ts';
 import type { StoreSettings, StoreShared } from './store/store.ts';
 import { restartCheck, restartOpenFile, restartRestore, restartSave } from './store/restart.ts';
-import type { RestartSettings } from './store/restart.ts';
+import type { RestartMeta, RestartSettings } from './store/restart.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
 import type { Maintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, Ctl, ServerCtl } from './server-ctl.ts';
@@ -156,8 +156,8 @@ function handleStops(r: Running, signals: Signals): void {
     await stopWorkers(r.workers);
     await r.maintainer.stop();
     if (how === 'graceful' && settings.memoryFile !== null) {
-      restartSave(r.storeShared, settings.memoryFile, restartSettingsOf(settings),
-        { currentTime: r.clock.currentTime(), processStarted: r.clock.processStarted() });
+      writeErr(restartSave(r.storeShared, settings.memoryFile, restartSettingsOf(settings),
+        { currentTime: r.clock.currentTime(), processStarted: r.clock.processStarted() }));
     }
     if (settings.pidFile !== null && settings.daemonize) removePidFile(settings.pidFile);
     process.exit(0);
@@ -183,6 +183,10 @@ function checkLimits(settings: Settings): void {
  */
 function storeInit(settings: Settings, largeChunk: boolean): StoreShared {
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
+  if (saved !== null && saved.hashpower !== null) { // the saved table's size is hashpower_init now
+    if (saved.hashpower > HASHPOWER_MAX) { writeErr('Failed to init hashtable.\n'); process.exit(1); } // assoc_init's calloc
+    settings.hashpowerInit = saved.hashpower;
+  }
   if (largeChunk) { // slabs_init's alloc_large_chunk: it may fall back to no preallocation
     const chunk = largeChunkReport(hugePageSize(readMeminfo()), settings.verbose);
     writeErr(chunk.stderr);
@@ -339,13 +343,22 @@ function warnArenaShort(shared: StoreShared, settings: Settings): void {
 
 function logLine(line: string): void { writeErr(line + '\n'); }
 
+/** The largest hash table -o hashpower takes; memcached's calloc of a larger one fails as a meta file asks for it. */
+const HASHPOWER_MAX = 32;
+
 /** memcached's restart_mmap_open: the memory file opened (else abort) and its saved metadata checked. */
-function restartOpen(file: string, want: RestartSettings): Map<string, string> | null {
-  const unusable = restartOpenFile(file);
-  if (unusable !== null) { logLine(unusable); process.exit(134); } // memcached aborts (SIGABRT)
+function restartOpen(file: string, want: RestartSettings): RestartMeta {
+  const unusable = restartOpenFile(file, want.maxBytes);
+  if (unusable !== null) { logLine(unusable); abort(); }
   const saved = restartCheck(file, want, logLine);
-  if (saved === 'abort') process.exit(134); // memcached aborts on a meta file it cannot read
+  if (saved === 'abort') abort(); // on a meta file it cannot read
   return saved;
+}
+
+/** memcached's abort(): the process ends by SIGABRT (process.abort() would print Node's stack traces first). */
+function abort(): never {
+  process.kill(process.pid, 'SIGABRT');
+  return process.exit(134); // not reached: SIGABRT's default action ends the process
 }
 
 /** What a restart (-e) must find unchanged, memcached's list. */

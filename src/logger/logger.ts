@@ -76,6 +76,12 @@ export function createLogBuffer(nthreads: number): SharedArrayBuffer {
   return new SharedArrayBuffer(HEADER_WORDS * 4 + nthreads * RING_BYTES);
 }
 
+/** memcached's logger_set_gid: a restart (-e) resumes the sequence where the stop left it. */
+export function setGid(i32: Int32Array, gid: number): void {
+  i32[Hdr.gidLo] = gid % 4294967296;
+  i32[Hdr.gidHi] = Math.floor(gid / 4294967296);
+}
+
 /** memcached's logger_get_gid: one global sequence, so watchers can order lines from every thread. */
 export function nextGid(i32: Int32Array): number {
   const lo = (Atomics.add(i32, Hdr.gidLo, 1) + 1) >>> 0;

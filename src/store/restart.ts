@@ -11,11 +11,14 @@ import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { strerrorOf } from '../errno.ts';
 import { ctlBuffer } from './locks.ts';
-import { ARENA_PAD, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW } from './layout.ts';
+import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES } from './layout.ts';
+import { nextGid, setGid } from '../logger/logger.ts';
 import { sizesCount } from './sizes.ts';
 import { itemNtotal } from './lru.ts';
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from '../stats/thread-stats.ts';
 import { CLOCK_START, Store } from './store.ts';
+import { parseU32, parseU64 } from '../protocol/numbers.ts';
+import { safeStrtol, safeStrtoll } from '../settings/c-numbers.ts';
 import type { StoreShared } from './store.ts';
 
 /** What must match between the saved store and this one (memcached's list), as the meta file writes it. */
@@ -34,61 +37,231 @@ function metaPath(file: string): string { return `${file}.meta`; }
  * memcached opens (creating it) its memory file at start and aborts when it cannot: the message it prints
  * then (perror's), or null when the file is there to be written at the stop.
  */
-export function restartOpenFile(file: string): string | null {
+export function restartOpenFile(file: string, limit: number): string | null {
+  let fd: number;
   try {
-    fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o700));
-    return null;
+    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o700);
   } catch (err) {
     return `failed to open file for mmap: ${strerrorOf(err)}`;
+  }
+  try {
+    // memcached sizes the file to -m for its mapping, which a device (/dev/null) refuses, and that stops the start.
+    // A regular file is left at the size of the image saved in it (readImage checks size and checksum).
+    if (!fs.fstatSync(fd).isFile()) fs.ftruncateSync(fd, limit);
+    return null;
+  } catch (err) {
+    return `ftruncate failed: ${strerrorOf(err)}`;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
 /**
- * At start, before the store is made (memcached's restart_check): the saved metadata when it lets this
- * start reuse the saved store, else null, saying why on stderr as memcached does; the file is deleted. A
- * file that does not begin with the tag line stops the start ('abort'), as memcached aborts on it.
+ * What restart_check made of `<file>.meta`: the values, and whether they let this start reuse the saved store.
+ * memcached applies some values as it reads them, whether or not the check then passes: the CAS counter, the
+ * logger's gid and hashpower_init (which sizes the hash table and is checked against -t's lock table).
  */
-export function restartCheck(file: string, want: RestartSettings, log: (line: string) => void): Map<string, string> | null | 'abort' {
+export type RestartMeta = {
+  reuse: boolean; values: Map<string, string>;
+  cas: number | null; loggerGid: number | null; hashpower: number | null;
+};
+
+/**
+ * At start, before the store is made (memcached's restart_check and its _mc_meta_load_cb): the meta file read
+ * line by line as memcached reads it, saying on stderr what memcached says; the file is deleted. A file whose
+ * first line is not a known tag stops the start ('abort'), as memcached aborts on it.
+ */
+export function restartCheck(file: string, want: RestartSettings, log: (line: string) => void): RestartMeta | 'abort' {
+  const meta: RestartMeta = { reuse: false, values: new Map(), cas: null, loggerGid: null, hashpower: null };
   let text: string;
   try {
     text = fs.readFileSync(metaPath(file), 'latin1');
   } catch {
     log('[restart] no metadata save file, starting with a clean cache');
-    return null;
+    return meta;
   }
-  const unreadable = tagLineProblem(text);
-  if (unreadable !== null) { log(unreadable); return 'abort'; }
+  const lines = new MetaLines(text, log);
+  const first = lines.next();
+  if (first.kind !== 'tag') {
+    log(first.kind === 'eof' ? '[restart] Failed to read a tag from metadata file' : '[restart] corrupt metadata file');
+    return 'abort';
+  }
+  let failed = false;
+  while (!lines.done) { // memcached calls its callback again after a line that is not a key, from a count of 0
+    if (!mainMetaCallback(lines, meta, want, log)) { failed = true; break; }
+  }
   fs.rmSync(metaPath(file), { force: true });
-  const meta = parseMeta(text);
-  if (meta === null || !metaMatches(meta, want, log)) {
-    log('[restart] failed to validate metadata, starting with a clean cache');
-    return null;
-  }
+  if (failed) log('[restart] failed to validate metadata, starting with a clean cache');
+  meta.reuse = !failed;
   return meta;
 }
 
-/** Then, into the store just made (nothing served yet): the saved items. False if the image is not whole. */
-export function restartRestore(shared: StoreShared, file: string, meta: Map<string, string>, log: (line: string) => void): boolean {
-  if (!readImage(shared, file, meta)) {
-    log('[restart] the memory file does not hold the saved store, starting with a clean cache');
-    return false;
+type MetaLine = { kind: 'tag' | 'kv' | 'bad' | 'eof'; key: string; val: string };
+
+/** restart_get_kv over the file's lines: a T line picks the callback (only "main" exists), a K line is a key. */
+class MetaLines {
+  done = false;
+  private readonly lines: string[];
+  private readonly log: (line: string) => void;
+  private at = 0;
+  constructor(text: string, log: (line: string) => void) {
+    this.log = log;
+    this.lines = text.split('\n');
+    if (this.lines[this.lines.length - 1] === '') this.lines.pop(); // getline: no line after the last newline
   }
-  resumeClock(shared, meta);
-  resumeCas(shared, Number(meta.get('current_cas')));
-  afterRestore(shared);
+
+  next(): MetaLine {
+    if (this.at >= this.lines.length) { this.done = true; return { kind: 'eof', key: '', val: '' }; }
+    const line = this.lines[this.at++];
+    if (line[0] === 'T') {
+      if (line.slice(1) === 'main') return { kind: 'tag', key: '', val: '' };
+      this.log(`[restart] internal handler for metadata tag not found: ${line.slice(1)}:`);
+      return { kind: 'bad', key: '', val: '' };
+    }
+    if (line[0] !== 'K') {
+      this.log(`[restart] invalid metadata line:\n\n${line}`);
+      return { kind: 'bad', key: '', val: '' };
+    }
+    const sp = line.indexOf(' ');
+    return { kind: 'kv', key: line.slice(1, sp < 0 ? undefined : sp), val: sp < 0 ? '' : line.slice(sp + 1) };
+  }
+}
+
+/** Our own key (the image's parts and checksum), unknown to memcached's callback and read by readImage. */
+const IMAGE_KEY = 'image';
+
+/**
+ * memcached's _mc_meta_load_cb: keys until a line that is not one, each read as memcached reads it; the first
+ * value that does not let this start reuse the store ends it with its message, and fewer known keys than
+ * memcached requires fail too. False: the store is not reused.
+ */
+function mainMetaCallback(lines: MetaLines, meta: RestartMeta, want: RestartSettings, log: (line: string) => void): boolean {
+  let seen = 0;
+  let ok = true;
+  for (let kv = lines.next(); kv.kind === 'kv'; kv = lines.next()) {
+    if (kv.key === IMAGE_KEY) { meta.values.set(kv.key, kv.val); continue; }
+    if (!KNOWN_KEYS.has(kv.key)) { log(`[restart] unknown/unhandled key: ${kv.key}`); continue; }
+    seen++;
+    meta.values.set(kv.key, kv.val);
+    if (!metaValueFits(kv.key, kv.val, want, meta)) {
+      log(`[restart] restart incompatible due to setting for [${kv.key}] [old value: ${kv.val}]`);
+      ok = false;
+      break;
+    }
+  }
+  if (seen < REQUIRED_META) {
+    log('[restart] missing some metadata lines');
+    ok = false;
+  }
+  return ok;
+}
+
+const KNOWN_KEYS = new Set(['mmap_oldbase', 'maxbytes', 'chunk_size', 'item_size_max', 'slab_chunk_size_max', 'slab_page_size',
+  'slab_config', 'use_cas', 'slab_reassign', 'current_cas', 'oldest_cas', 'oldest_live', 'logger_gid', 'current_time',
+  'stop_time', 'process_started', 'hashpower']);
+
+const u64 = (v: string): number => { const b = Buffer.from(v, 'latin1'); return parseU64(b, 0, b.length); };
+const u32 = (v: string): number => { const b = Buffer.from(v, 'latin1'); return parseU32(b, 0, b.length); };
+
+/** A value memcached applies as it reads it (set_cas_id, logger_set_gid, hashpower_init), if it reads. */
+function apply(meta: RestartMeta, field: 'cas' | 'loggerGid' | 'hashpower', v: number): boolean {
+  if (Number.isNaN(v)) return false;
+  meta[field] = v;
   return true;
 }
 
-/** At a graceful stop (every thread done with the store): save it for the next start. */
-export function restartSave(shared: StoreShared, file: string, s: RestartSettings, now: { currentTime: number; processStarted: number }): void {
+/** One key's value as _mc_meta_load_cb reads it (safe_strto*), applying what memcached applies as it reads. */
+function metaValueFits(key: string, val: string, want: RestartSettings, meta: RestartMeta): boolean {
+  switch (key) {
+    case 'mmap_oldbase': return /^\s*(0x)?[0-9a-f]+\s*$/i.test(val) || val === '(nil)'; // safe_strtoull_hex of "%p"
+    case 'maxbytes': return safeStrtoll(val) === want.maxBytes;
+    case 'chunk_size': return safeStrtol(val) === want.chunkSize;
+    case 'item_size_max': return safeStrtol(val) === want.itemSizeMax;
+    case 'slab_chunk_size_max': return safeStrtol(val) === want.slabChunkMax;
+    case 'slab_page_size': return safeStrtol(val) === want.slabPageSize;
+    case 'slab_config': return val === want.slabConfig;
+    case 'use_cas': return val === String(want.useCas);
+    case 'slab_reassign': return val === String(want.slabReassign);
+    case 'current_cas': return apply(meta, 'cas', u64(val));
+    case 'logger_gid': return apply(meta, 'loggerGid', u64(val));
+    case 'hashpower': return apply(meta, 'hashpower', u32(val));
+    case 'oldest_cas': case 'process_started': return !Number.isNaN(u64(val));
+    case 'oldest_live': case 'current_time': return !Number.isNaN(u32(val));
+    case 'stop_time': { // memcached refuses a stop time not in the past: the clock went back, or the same second
+      const t = safeStrtoll(val);
+      return t !== null && Math.floor(Date.now() / 1000) - t > 0;
+    }
+    default: return true;
+  }
+}
+
+/**
+ * Then, into the store just made (nothing served yet): what memcached applied as it read the meta file, and
+ * when the check passed the saved items. The settings that admin commands change (`lru`, `lru_crawler`,
+ * `slabs automove`) are the command line's again and the counters start at 0, as in memcached, which saves
+ * neither. True when the saved items were restored.
+ */
+export function restartRestore(shared: StoreShared, file: string, meta: RestartMeta, log: (line: string) => void): boolean {
+  let restored = meta.reuse;
+  if (meta.reuse) {
+    const fresh = runtimeState(shared);
+    restored = readImage(shared, file, meta.values);
+    if (restored) {
+      fresh.putBack();
+      resumeClock(shared, meta.values);
+      afterRestore(shared);
+    } else {
+      log('[restart] the memory file does not hold the saved store, starting with a clean cache');
+    }
+  }
+  if (meta.cas !== null) resumeCas(shared, meta.cas); // over the image's counter
+  if (meta.loggerGid !== null) setGid(new Int32Array(shared.log), meta.loggerGid);
+  return restored;
+}
+
+/**
+ * The words of the control block that are not the store's contents: the live settings (G's line 4 and FG's
+ * factors, as the command line set them), the counters (as a new process has them: 0) and each class's
+ * evicted_time. Read before the image is, to be put back over what it brought.
+ */
+function runtimeState(shared: StoreShared): { putBack: () => void } {
+  const c32 = new Int32Array(ctlBuffer(shared.ctl));
+  const cf = new Float64Array(ctlBuffer(shared.ctl), ctlLayout(shared.maxPages, shared.lockPower).f64Offset);
+  const liveWords = [G.lruSegmented, G.hotLruPct, G.warmLruPct, G.tempLru, G.temporaryTtl, G.lruCrawler, G.crawlerSleepUs,
+    G.crawlerTocrawl, G.slabAutomove, G.automoveWindow, G.slabReassign, G.memLimitPages];
+  const liveFloats = [FG.hotMaxFactor, FG.warmMaxFactor, FG.automoveRatio, FG.memLimitBytes];
+  const counters = [FG.crawlerStarts, FG.maintainerJuggles, FG.slabsMoved, FG.reassignEvictions, FG.reassignBusy,
+    FG.reassignRescues, FG.reassignChunkRescues];
+  const words = liveWords.map((w) => c32[w]);
+  const floats = liveFloats.map((f) => cf[F.glob + f]);
+  return {
+    putBack: () => {
+      liveWords.forEach((w, i) => { c32[w] = words[i]; });
+      liveFloats.forEach((f, i) => { cf[F.glob + f] = floats[i]; });
+      for (const f of counters) cf[F.glob + f] = 0;
+      for (let id = 0; id < MAX_CLASSES; id++) c32[CLASS_BASE + id * CLASS_WORDS + Cls.evictedTime] = 0;
+    },
+  };
+}
+
+/**
+ * At a graceful stop (every thread done with the store): save it for the next start. Answers what memcached's
+ * restart_mmap_close says on stderr when the meta file cannot be written (the stop goes on), else ''.
+ */
+export function restartSave(shared: StoreShared, file: string, s: RestartSettings, now: { currentTime: number; processStarted: number }): string {
   const c32 = new Int32Array(ctlBuffer(shared.ctl));
   const parts = imageParts(shared);
   let crc = 0;
-  const fd = fs.openSync(file, 'w', 0o600);
   try {
-    for (const p of parts) { fs.writeSync(fd, p); crc = crc32(p, crc); }
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(file, 'w', 0o600);
+    try {
+      for (const p of parts) { fs.writeSync(fd, p); crc = crc32(p, crc); }
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // memcached's items are in its mapping of the file all along and are never written at the stop, so it has
+    // nothing to say here; an image not written whole fails its checksum at the next start
   }
   const lines = [
     'Tmain',
@@ -100,12 +273,18 @@ export function restartSave(shared: StoreShared, file: string, s: RestartSetting
     // memcached saves get_cas_id(), which takes the next id: the first CAS after the restart skips one
     `Kcurrent_cas ${(c32[G.casHi] >>> 0) * 4294967296 + (c32[G.casLo] >>> 0) + 1}`,
     `Koldest_cas ${(c32[G.oldestCasHi] >>> 0) * 4294967296 + (c32[G.oldestCasLo] >>> 0)}`,
-    `Klogger_gid 0`, `Khashpower ${c32[G.hashState] & 0xff}`, `Koldest_live ${c32[G.oldestLive]}`,
+    `Klogger_gid ${nextGid(new Int32Array(shared.log))}`, // logger_get_gid: it takes one
+    `Khashpower ${c32[G.hashState] & 0xff}`, `Koldest_live ${c32[G.oldestLive]}`,
     'Kmmap_oldbase 0', // memcached's: where its mapping was, for its pointer fixups; offsets need none
     // ours: the image's parts and checksum, so that a file that is not this save's image is never taken up
     `Kimage ${MAGIC} ${parts.map((p) => p.length).join(' ')} ${crc}`,
   ];
-  fs.writeFileSync(metaPath(file), lines.join('\n') + '\n', { mode: 0o600 });
+  try {
+    fs.writeFileSync(metaPath(file), lines.join('\n') + '\n', { mode: 0o600 });
+  } catch (err) {
+    return `failed to write metadata file: ${strerrorOf(err)}\n[restart] failed to save metadata`; // perror, then no newline
+  }
+  return '';
 }
 
 /**
@@ -166,65 +345,6 @@ function fileChecksum(fd: number): number {
   let sum = 0, at = 0;
   for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) sum = crc32(chunk.subarray(0, n), sum);
   return sum;
-}
-
-/** memcached's restart_check on the first line: what it says before it aborts, or null for its own tag. */
-function tagLineProblem(text: string): string | null {
-  if (text === '') return '[restart] Failed to read a tag from metadata file';
-  const first = text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n'));
-  if (first === 'Tmain') return null;
-  const why = first[0] === 'T' ? `[restart] internal handler for metadata tag not found: ${first.slice(1)}:\n`
-    : first[0] === 'K' ? '' : `[restart] invalid metadata line:\n\n${first}\n\n`;
-  return `${why}[restart] corrupt metadata file`;
-}
-
-function parseMeta(text: string): Map<string, string> | null {
-  const lines = text.split('\n').filter((l) => l !== '');
-  if (lines[0] !== 'Tmain') return null;
-  const meta = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    if (line[0] !== 'K') continue;
-    const sp = line.indexOf(' ');
-    meta.set(line.slice(1, sp < 0 ? undefined : sp), sp < 0 ? '' : line.slice(sp + 1));
-  }
-  return meta;
-}
-
-/** The keys memcached's _mc_meta_load_cb knows; ours (image) is checked when the image is read. */
-const KNOWN_KEYS = new Set(['mmap_oldbase', 'maxbytes', 'chunk_size', 'item_size_max', 'slab_chunk_size_max', 'slab_page_size',
-  'slab_config', 'use_cas', 'slab_reassign', 'current_cas', 'oldest_cas', 'oldest_live', 'logger_gid', 'current_time',
-  'stop_time', 'process_started', 'hashpower']);
-
-/**
- * memcached's _mc_meta_load_cb, line by line in the file's order: the first value that does not let this start
- * reuse the store stops the check with its message; fewer checked lines than memcached requires fail too.
- */
-function metaMatches(meta: Map<string, string>, want: RestartSettings, log: (line: string) => void): boolean {
-  const expected: Record<string, string> = {
-    maxbytes: String(want.maxBytes), chunk_size: String(want.chunkSize), item_size_max: String(want.itemSizeMax),
-    slab_chunk_size_max: String(want.slabChunkMax), slab_page_size: String(want.slabPageSize),
-    slab_config: want.slabConfig, use_cas: String(want.useCas), slab_reassign: String(want.slabReassign),
-  };
-  let seen = 0;
-  let ok = true;
-  for (const [key, value] of meta) {
-    if (!KNOWN_KEYS.has(key)) continue;
-    seen++;
-    const bad = key in expected ? value !== expected[key]
-      // memcached refuses a stop time not in the past: the clock went back, or the start is within the same second
-      : key === 'stop_time' ? !(Math.floor(Date.now() / 1000) - Number(value) > 0)
-      : !/^\d+$/.test(value);
-    if (bad) {
-      log(`[restart] restart incompatible due to setting for [${key}] [old value: ${value}]`);
-      ok = false;
-      break;
-    }
-  }
-  if (seen < REQUIRED_META) {
-    log('[restart] missing some metadata lines');
-    ok = false;
-  }
-  return ok;
 }
 
 /**
