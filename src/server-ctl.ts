@@ -75,8 +75,11 @@ export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): n
   return row;
 }
 
-/** memcached's answer to a connection over -c, then the hang-up. */
+/**
+ * memcached's answer to a connection over -c, then the hang-up: its write() and close(). The socket is closed
+ * once the line is out; it is never read, so waiting for the client's end would hold its descriptor for good.
+ */
 export function refuseConn(socket: Socket): void {
-  socket.on('error', () => {});
-  socket.end(REPLY.ERROR_TOO_MANY_CONNS);
+  socket.on('error', () => socket.destroy());
+  socket.end(REPLY.ERROR_TOO_MANY_CONNS, () => socket.destroy());
 }

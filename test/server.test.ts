@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
@@ -70,6 +70,32 @@ test('-c: connections over the limit get memcached\'s error and are closed', asy
   }
   assert.equal(st.get('rejected_connections'), '1');
   for (const c of held.slice(1)) c.end();
+});
+
+test('-c: a refused connection is closed, as memcached closes its fd: refusals hold no descriptors, and a client within -c is served after them', async () => {
+  const s = await cachalot(['-c', '2', '-t', '2']);
+  const fds = (): number => readdirSync(`/proc/${s.pid}/fd`).length;
+  const held = await Promise.all([0, 1].map(() => Client.connect(s.port)));
+  for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+  const before = fds();
+  for (let i = 0; i < 40; i++) {
+    const over = await Client.connect(s.port);
+    assert.equal((await over.readUntil('\r\n')).toString(), 'ERROR Too many open connections\r\n');
+    await over.closed(); // the server hung up
+  }
+  for (let i = 0; i < 100 && fds() > before; i++) await sleep(20); // the last close may trail the hang-up a moment
+  assert.ok(fds() <= before, `${fds()} descriptors after 40 refusals, ${before} before`);
+  held[0].end();
+  await held[0].closed();
+  let served = '';
+  for (let i = 0; i < 50 && served === ''; i++) { // once the worker has counted the close
+    const c = await Client.connect(s.port);
+    const reply = (await c.request('version\r\n', 16).catch(() => Buffer.alloc(0))).toString();
+    if (reply === 'VERSION 1.6.18\r\n') served = reply; else await sleep(20);
+    c.end();
+  }
+  assert.equal(served, 'VERSION 1.6.18\r\n');
+  held[1].end();
 });
 
 test('-o no_maxconns_fast: a connection over -c waits unanswered, as in memcached\'s listen backlog, until one closes', async () => {
