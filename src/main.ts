@@ -7,7 +7,8 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseSettings } from './settings.ts';
-import { forwardStdio, writeErr, writeOut } from './stdio.ts';
+import { errnoAfterPerror, forwardStdio, writeErr, writeOut } from './stdio.ts';
+import { dirname } from 'node:path';
 import { storeSettingsOf } from './settings/report.ts';
 import type { Settings } from './settings.ts';
 import { createStore, preallocationShortfall, Store } from './store/store.ts';
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
   const ctl = new ServerCtl(ctlSab);
   const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
   const listeners = await serverSocketsOrExit(dispatcher, settings, clock);
-  if (settings.portFilename !== null) writePortFile(settings.portFilename, listeners);
+  // memcached writes it only in its TCP/UDP branch: with -s, no file
+  if (settings.portFilename !== null && settings.socketPath === null) writePortFile(settings.portFilename, listeners);
   if (settings.pidFile !== null) savePid(settings.pidFile);
   if (settings.daemonize) daemonReady();
 
@@ -216,13 +218,32 @@ async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Settings, c
   }
   return dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     if (err instanceof ListenError && err.transport === 'UNIX') { // server_socket_unix's perror, then main's vperror
-      const why = strerrorOfSocket(err);
-      writeErr(`bind(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${why}\n`);
+      const why = unixBindError(err, settings.socketPath ?? '');
+      writeErr(`bind(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${errnoAfterPerror(why)}\n`);
       return process.exit(71);
     }
-    writeErr(`failed to listen on ${listenWhere(settings, err)}: ${strerrorOfSocket(err)}\n`);
+    // server_socket skips an address in use without a word; any other failure to bind it perrors first
+    const why = strerrorOfSocket(err);
+    const bindLine = !why.startsWith(strerrorOfSocket({ code: 'EADDRINUSE' }));
+    writeErr(bindLine ? `bind(): ${why}\nfailed to listen on ${listenWhere(settings, err)}: ${errnoAfterPerror(why)}\n`
+      : `failed to listen on ${listenWhere(settings, err)}: ${why}\n`);
     return process.exit(71); // EX_OSERR
   });
+}
+
+/**
+ * bind(2)'s error for the unix socket: libuv reports ENOENT (no such directory, or one where no file can be made,
+ * as /proc) as EACCES. So EACCES is taken for ENOENT unless the directory is there and may not be written.
+ */
+function unixBindError(err: unknown, path: string): string {
+  const why = strerrorOfSocket(err);
+  if (why !== strerrorOfSocket({ code: 'EACCES' })) return why;
+  try {
+    fs.accessSync(dirname(path), fs.constants.W_OK | fs.constants.X_OK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') return why;
+  }
+  return strerrorOfSocket({ code: 'ENOENT' });
 }
 
 const DAEMON_CHILD = 'CACHALOT_DAEMON_CHILD';

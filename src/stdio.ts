@@ -33,3 +33,16 @@ export function forwardStdio(worker: Worker): Worker {
   worker.stderr.on('data', (chunk: Uint8Array) => writeErr(chunk));
   return worker;
 }
+
+/**
+ * What memcached's vperror says after a perror: glibc's perror writes through fdopen(dup(2), "w+"), which fails
+ * (EINVAL) unless stderr is open for reading too, so on a pipe or a file opened for writing the next message
+ * names EINVAL instead of the error (a terminal, a socket such as journald's, keep it).
+ */
+export function errnoAfterPerror(why: string): string {
+  try {
+    const flags = /^flags:\s+([0-7]+)/m.exec(fs.readFileSync('/proc/self/fdinfo/2', 'latin1'))?.[1];
+    if (flags !== undefined && (parseInt(flags, 8) & 3) === 2) return why; // O_RDWR
+  } catch { /* no /proc: as a pipe */ }
+  return 'Invalid argument';
+}

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, existsSync, openSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
@@ -532,6 +532,49 @@ for (const kind of kindsFor()) {
         child.kill('SIGKILL');
         rmSync(dir, { recursive: true, force: true });
       }
+    }
+  });
+}
+
+for (const kind of kindsFor()) {
+  test(`a listener that cannot be bound: bind()'s perror first, then the error, or EINVAL when stderr is write-only, as glibc's perror leaves errno [${kind}]`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-bindfail-'));
+    try {
+      const cases: Array<[string, string[], string, string]> = [ // -l (an address this host does not have), arguments
+        ['10.255.255.1', [], 'bind(): Cannot assign requested address\n', 'failed to listen on one of interface(s) 10.255.255.1: '],
+        ['127.0.0.1', ['-s', join(dir, 'no', 'sock')], 'bind(): No such file or directory\n', `failed to listen on UNIX socket: ${join(dir, 'no', 'sock')}: `],
+      ];
+      for (const [listen, args, perror, then] of cases) {
+        const [cmd, argv] = commandFor(kind, [...args, '-p', '-1', '-U', '0'], listen);
+        const viaSocket = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 }); // Node's stdio: a socketpair
+        assert.deepEqual([viaSocket.status, viaSocket.stderr], [71, perror + then + perror.slice(8)], args.join(' '));
+        const log = join(dir, 'stderr');
+        const fd = openSync(log, 'w'); // as `2>file`: open for writing only
+        const viaFile = spawnSync(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', fd], timeout: 10_000 });
+        closeSync(fd);
+        assert.deepEqual([viaFile.status, readFileSync(log, 'utf8')], [71, `${perror + then}Invalid argument\n`], args.join(' '));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`MEMCACHED_PORT_FILENAME is written only when the server listens on ports: with -s there is none [${kind}]`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-portfile-'));
+    const sock = join(dir, 'sock');
+    const [cmd, argv] = commandFor(kind, ['-s', sock, '-t', '1']);
+    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: join(dir, 'ports') } });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      const c = await connectWhenListening(sock);
+      assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      c.end();
+      assert.equal(existsSync(join(dir, 'ports')), false);
+      assert.equal(existsSync(join(dir, 'ports.lck')), false);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
