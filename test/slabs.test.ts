@@ -62,6 +62,15 @@ async function statsUntil(c: Client, done: (general: string) => boolean): Promis
   return general;
 }
 
+/** The CAS of every odd key below n (the ones the rescue test keeps), by `gets`. */
+async function casesOf(c: Client, n: number): Promise<Map<string, string>> {
+  let gets = 'gets';
+  for (let i = 1; i < n; i += 2) gets += ` k${i}`;
+  await c.send(`${gets}\r\n`);
+  const text = (await c.readUntil('END\r\n')).toString('latin1');
+  return new Map([...text.matchAll(/^VALUE (\S+) \d+ \d+ (\d+)\r$/gm)].map((m) => [m[1], m[2]]));
+}
+
 /** Send noreply commands, then mn: all done once it answers. */
 async function sendAll(c: Client, commands: string): Promise<void> {
   await c.send(`${commands}mn\r\n`);
@@ -83,6 +92,7 @@ for (const kind of kindsFor()) {
       let deletes = '';
       for (let i = 0; i < n; i += 2) deletes += `delete k${i} noreply\r\n`;
       await sendAll(c, deletes);
+      const casBefore = await casesOf(c, n);
 
       await c.send(`slabs reassign ${src} ${dst}\r\n`);
       assert.equal(await c.readLine(), 'OK');
@@ -98,6 +108,12 @@ for (const kind of kindsFor()) {
       await c.send(gets);
       const got = (await c.readUntil(`VALUE k${n - 1} 0 100\r\n${value}\r\nEND\r\n`)).toString();
       assert.equal(got.split('VALUE ').length - 1, n / 2, 'every key kept');
+      // a rescued item is linked anew (do_item_replace), with a new CAS: a client's cas with the old one fails
+      const casAfter = await casesOf(c, n);
+      const changed = [...casBefore].filter(([k, cas]) => casAfter.get(k) !== cas).map(([k]) => k);
+      assert.equal(changed.length, stat(general, 'slab_reassign_rescues'), 'the rescued items, and only they, have new CAS values');
+      await c.send(`cas ${changed[0]} 0 0 1 ${casBefore.get(changed[0])}\r\nz\r\n`);
+      assert.equal(await c.readLine(), 'EXISTS');
     } finally { c.end(); await server.stop(); }
   });
 

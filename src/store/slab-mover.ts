@@ -14,7 +14,7 @@ import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFla
 import { doSlabsNewslab, freeListRemove, memoryRelease, pageOffset, slabsFree, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
-import { casOf, chainedHeaderSize } from "./items.ts";
+import { chainedHeaderSize } from "./items.ts";
 import { itemNtotal } from "./lru.ts";
 
 /** One page on its way from src to dst. */
@@ -188,7 +188,7 @@ function rescue(st: Store, it: number, hv: number, clsid: number, movingPage: nu
   a32[copy * 2 + ItemField.bits] &= ~ItemFlag.LINKED;
   a32[copy * 2 + ItemField.refcount] = 1; // ours, as a new item's
   if (chunked) for (let ch = a32[copy * 2 + ItemField.chain]; ch !== 0; ch = a32[ch * 2 + ItemField.chain]) a32[ch * 2 + ItemField.hNext] = copy;
-  st.doItemReplaceRescued(it, copy, hv, casOf(a32, it));
+  st.doItemReplaceRescued(it, copy, hv);
   // the chain is the copy's now: the old header, freed as a chained item's header (into its page's class), frees none of it
   if (chunked) a32[it * 2 + ItemField.chain] = 0;
   st.itemRelease(copy);
