@@ -52,7 +52,8 @@ export function processBinIncr(c: Conn, st: BinState): void {
     case DeltaResult.NON_NUMERIC:
       writeBinError(c, st, Status.DELTA_BADVAL, 0);
       return;
-    case DeltaResult.EOM:
+    case DeltaResult.EOM: // counted as a hit, as above: the failure is the new item's allocation
+      c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
       writeBinError(c, st, Status.ENOMEM, 0, OOM_INCR);
       return;
     case DeltaResult.EXISTS:

@@ -64,7 +64,10 @@ function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: numbe
       break;
     }
     case DeltaResult.NON_NUMERIC: out.bytes(ERR.NON_NUMERIC); return;
-    case DeltaResult.EOM: out.bytes(ERR.DELTA_NO_MEMORY); return;
+    case DeltaResult.EOM: // a hit to do_add_delta, which fails only at the new item's allocation
+      c.ctx.stats.slab(clsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
+      out.bytes(ERR.DELTA_NO_MEMORY);
+      return;
     case DeltaResult.EXISTS: noItemReply(c, buf, ntokens, ks, nkey, CODE.EX); return;
     default: // NOT_FOUND
       if (!mf.vivify) {

@@ -32,7 +32,8 @@ export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, 
     case DeltaResult.NON_NUMERIC:
       replyText(c, REPLY.CLIENT_ERROR_NON_NUMERIC);
       return;
-    case DeltaResult.EOM:
+    case DeltaResult.EOM: // do_add_delta counts the hit before it allocates the new value's item
+      c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
       replyText(c, REPLY.SERVER_ERROR_DELTA_NO_MEMORY);
       return;
     case DeltaResult.NOT_FOUND:
