@@ -135,3 +135,4 @@ differential('an incr or ma that runs out of memory has counted its hit, as memc
   // the fill's pipeline yields per -R at every 16 KB read in memcached, every 64 KB one here (a stated difference)
   mask: (r) => Buffer.from(r.toString('latin1').replace(/STAT conn_yields \d+/, 'STAT conn_yields <masked>'), 'latin1'),
 });
+

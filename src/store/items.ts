@@ -24,7 +24,7 @@ export function chainedHeaderSize(a32: Int32Array, it: number): number {
   return itemNtotal(a32, it) - a32[it * 2 + ItemField.nbytes] + CHUNK_HEADER;
 }
 
-/** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT, then WARM, down) when full. */
+/** memcached's do_item_alloc_pull: take a chunk, evicting from COLD (pulling HOT down) when full. */
 function allocPull(st: Store, clsid: number): number {
   let p = 0, i = 0;
   const flat = st.c32[G.lruSegmented] === 0;
@@ -35,9 +35,9 @@ function allocPull(st: Store, clsid: number): number {
     // COLD's tail: reclaim the expired (with -M too), else evict one (not with -M)
     if (lruPullTail(st, clsid, Lru.COLD, 0, LruPull.EVICT, 0) <= 0) {
       if (flat) break;
-      // Segmented, memcached pulls HOT down and tries again, all ten times (direct_reclaims counts them). It
-      // leaves WARM to its maintainer thread; pulling it here keeps a store without one evicting.
-      if (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) <= 0) lruPullTail(st, clsid, Lru.WARM, 0, 0, 0);
+      // Segmented, memcached pulls HOT down and tries again, all ten times (direct_reclaims counts them). WARM is
+      // its maintainer's to pull: with COLD and HOT empty (or -M) the store fails, in memcached as here.
+      lruPullTail(st, clsid, Lru.HOT, 0, 0, 0);
     }
   }
   if (i > 0) st.stats.row[THREAD_FIELDS + clsid * SLAB_FIELDS + SlabStat.direct_reclaims] += i;

@@ -225,3 +225,18 @@ test("do_item_update, segmented: an ACTIVE item left in COLD goes to WARM when a
   assert.equal(st.itemActive(n), false);
   assert.equal(items(st).get(`items:${c}:moves_to_warm`), 1);
 });
+
+test("segmented, a store that finds COLD unable to evict (-M) pulls HOT down and never WARM, its maintainer's to pull", () => {
+  const st = newStore({ evictToFree: false, maxBytes: MB });
+  let n = 0;
+  while (put(st, `k${n}`, "v") === StoreResult.STORED) n++;
+  const c = clsOf(st, "k0");
+  for (let round = 0; round < 2; round++) for (let i = 0; i < n; i++) get(st, `k${i}`); // ACTIVE
+  while (lruPullTail(st, c, Lru.HOT, 0, 0, 0) > 0); // the active flow to WARM
+  const before = items(st);
+  assert.equal(before.get(`items:${c}:number_hot`), 0);
+  assert.ok((before.get(`items:${c}:number_warm`) ?? 0) > 0);
+  assert.ok(put(st, "one-more", "v") < 0, "out of memory");
+  const after = items(st);
+  for (const seg of ["hot", "warm", "cold"]) assert.equal(after.get(`items:${c}:number_${seg}`), before.get(`items:${c}:number_${seg}`), seg);
+});
