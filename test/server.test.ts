@@ -579,6 +579,22 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`-vv: \`verbosity N\`'s line is logged at the old level and its OK at the new one, as memcached sets the level first [${kind}]`, async () => {
+    const s = await startServer(kind, ['-t', '1']);
+    try {
+      const c = await Client.connect(s.port);
+      for (const command of ['verbosity 2', 'version', 'verbosity 0', 'version']) {
+        assert.match((await c.request(`${command}\r\n`, command === 'version' ? 16 : 4)).toString(), /^(OK|VERSION 1\.6\.18)\r\n$/);
+      }
+      const logged = (): string[] => s.stderr().split('\n').filter((l) => /^[<>]\d+ /.test(l));
+      for (let i = 0; i < 250 && logged().length < 4; i++) await sleep(20);
+      assert.deepEqual(logged().map((l) => l.replace(/^([<>])\d+/, '$1N')), ['>N OK', '<N version', '>N VERSION 1.6.18', '<N verbosity 0']);
+      c.end();
+    } finally { await s.stop(); }
+  });
+}
+
 /** A user's uid from the passwd database (getent), or null. */
 function uidOf(user: string): number | null {
   const r = spawnSync('getent', ['passwd', user], { encoding: 'utf8' });

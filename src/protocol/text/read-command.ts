@@ -60,7 +60,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const mark = c.ctx.out.pos;
   processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
-  if (verbose) logOutString(c, mark);
+  if (c.ctx.verbosity() > 1) logOutString(c, mark); // at the level now: `verbosity N`'s own OK follows its N
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
 }
