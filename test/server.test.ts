@@ -580,7 +580,7 @@ for (const kind of kindsFor()) {
 }
 
 for (const kind of kindsFor()) {
-  test(`-vv: \`verbosity N\`'s line is logged at the old level and its OK at the new one, as memcached sets the level first [${kind}]`, async () => {
+  test(`\`verbosity N\`: its line is logged at the old level and its OK at the new one, as memcached sets the level first [${kind}]`, async () => {
     const s = await startServer(kind, ['-t', '1']);
     try {
       const c = await Client.connect(s.port);
