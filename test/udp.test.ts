@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { Client } from './support/client.ts';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mulberry32 } from './support/rng.ts';
 import { memcachedAvailable, NODE_BIN, REPO_ROOT, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
@@ -308,6 +308,22 @@ test('udp: the send buffer is raised as far as the kernel lets, and -vv says so 
   // memcached's search for the largest SO_SNDBUF ends at its 256 MB ceiling: Linux caps the size without refusing
   assert.match(ours[0], /^<fd send buffer was \d+, now 268435456$/);
   assert.equal(ours.filter((l) => l === '<fd server listening (udp)').length, 2);
+});
+
+test('udp: every worker\'s port asks for a 4 MB receive queue (as much as net.core.rmem_max allows), for a client\'s burst', async () => {
+  const udpPort = await freeUdpPort();
+  const s = await startServer('cachalot', ['-t', '2', '-U', String(udpPort)]);
+  try {
+    (await Client.connect(s.port)).end(); // every listener is up once a client is served
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const queues = (): number[] => {
+      const out = spawnSync('ss', ['-u', '-a', '-n', '-m', `sport = :${udpPort}`], { encoding: 'utf8' }).stdout;
+      return [...out.matchAll(/skmem:\(r\d+,rb(\d+),/g)].map((m) => Number(m[1]));
+    };
+    for (let i = 0; i < 200 && queues().length < 2; i++) await sleep(10);
+    // SO_RCVBUF: the kernel caps the size asked for at rmem_max and doubles it for its own bookkeeping
+    assert.deepEqual(queues(), [1, 2].map(() => 2 * Math.min(4 * 1024 * 1024, rmemMax)));
+  } finally { await s.stop(); }
 });
 
 test('udp: a datagram speaks the protocol its first byte says, whatever -B is, and -vv says nothing of it [cachalot vs memcached]', {

@@ -184,6 +184,19 @@ export function maximizeSendBuffer(socket: { getSendBufferSize(): number; setSen
   return [before, lastGood];
 }
 
+/** What a UDP port asks for its receive queue (the kernel caps it at net.core.rmem_max, and doubles it). */
+export const UDP_RCVBUF = 4 * 1024 * 1024;
+
+/**
+ * A larger receive queue than the kernel's default (~256 small datagrams): memcached's threads all read its one UDP
+ * socket, and keep up with a client's burst (libmemcached's UDP test sends 1025 sets back to back); here one
+ * client's datagrams reach one worker's socket, a datagram per callback, so the burst waits in the queue instead
+ * of overflowing it. Kernel memory, only while datagrams wait; as much as net.core.rmem_max allows.
+ */
+export function enlargeReceiveBuffer(socket: { setRecvBufferSize(size: number): void }): void {
+  try { socket.setRecvBufferSize(UDP_RCVBUF); } catch { /* refused: the default queue */ }
+}
+
 /**
  * try_read_udp: take one datagram as the connection's input. False when it is not a request memcached
  * answers: 8 bytes or fewer, or one datagram of several (memcached drops multi-datagram requests).

@@ -18,7 +18,7 @@ import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
-import { maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
+import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
 import type { PeerName } from './handle-io.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { openTlsIo } from '../tls/tls-io.ts';
@@ -294,6 +294,7 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
     c.state = ConnState.waiting; // conn_read from the start, as memcached's UDP connections
     t.set(row, ConnRow.state, ConnState.waiting);
     const [before, now] = maximizeSendBuffer(socket);
+    enlargeReceiveBuffer(socket);
     // memcached searches once for its one socket per address and says so at -vv; each thread here has a socket
     if (ctx.verbosity() > 1 && first) ctx.log(`<${c.id} send buffer was ${before}, now ${now}`);
     if (ctx.verbosity() > 1) ctx.log(`<${c.id} server listening (udp)`); // memcached's conn_new, for each thread's
