@@ -107,8 +107,16 @@ type StopHow = 'graceful' | 'immediate';
  */
 type Signals = { stop: StopHow | null; hup: boolean; onStop: ((how: StopHow) => void) | null };
 
+/** What src/boot/early-signals.mjs noted before this module ran (when the server was started with it preloaded). */
+type EarlySignals = { stop: StopHow | null; hup: boolean; listeners: Array<[NodeJS.Signals, () => void]> };
+
 function catchSignals(): Signals {
   const signals: Signals = { stop: null, hup: false, onStop: null };
+  const early = (globalThis as Record<symbol, EarlySignals | undefined>)[Symbol.for('cachalot:early-signals')];
+  if (early !== undefined) { // what they noted (a signal not yet delivered comes to the handlers below)
+    signals.stop = early.stop;
+    signals.hup = early.hup;
+  }
   const stop = (how: StopHow): void => {
     if (signals.onStop !== null) signals.onStop(how);
     else signals.stop = how;
@@ -117,6 +125,8 @@ function catchSignals(): Signals {
   process.on('SIGINT', () => stop('immediate'));
   process.on('SIGUSR1', () => stop('graceful'));
   process.on('SIGHUP', () => { signals.hup = true; });
+  // the early ones go only now: a signal's last listener gone, Node stops watching it, and one pending is lost
+  for (const [signal, handler] of early?.listeners ?? []) process.off(signal, handler);
   return signals;
 }
 

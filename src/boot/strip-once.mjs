@@ -9,6 +9,7 @@
 //
 // Plain JavaScript on purpose: a .ts preload would itself load the stripper.
 
+import './early-signals.mjs'; // first: signals during the start are noted, not Node's to handle
 import { execFileSync } from 'node:child_process';
 import { realpathSync, writeSync } from 'node:fs';
 import { registerHooks } from 'node:module';
