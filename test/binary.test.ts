@@ -435,3 +435,34 @@ for (const kind of ['cachalot', 'memcached'] as const) {
     assert.match(out, /exit 0/, out);
   });
 }
+
+// A binary expiration is a u32: past 2^31 it is a unix time up to 2106, which memcached keeps in its unsigned
+// rel_time_t (libmemcached sends 0xFFFFFFFF for --expire=-1). Its TTL is that time less now, and a FLUSH that far
+// off replaces a flush pending sooner, so that one never comes.
+for (const kind of kindsFor()) {
+  test(`binary: an expiration past 2^31 is kept as the far unix time it is, for a store, a touch and a flush [${kind}]`, { timeout: 30_000 }, async () => {
+    const s = await startServer(kind, ['-t', '2']);
+    const b = await BinClient.connect(s.port);
+    const text = await Client.connect(s.port);
+    try {
+      const far = 0xffffffff;
+      const ttlOf = async (key: string): Promise<number> => {
+        await text.send(`mg ${key} t\r\n`);
+        return Number(/^HD t(\d+)$/.exec(await text.readLine())?.[1]);
+      };
+      const [stored] = await b.call([set('far', 'v', 0, far), set('touched', 'v'), { opcode: Op.TOUCH, key: 'touched', extras: u32(far) }]);
+      assert.equal(stored.status, Status.SUCCESS);
+      for (const key of ['far', 'touched']) {
+        const ttl = await ttlOf(key);
+        assert.ok(Math.abs(ttl - (far - Math.floor(Date.now() / 1000))) <= 2, `${key}: TTL ${ttl}`);
+      }
+      assert.equal((await text.request('set kept 0 0 1\r\nx\r\nflush_all 2\r\n', 12)).toString(), 'STORED\r\nOK\r\n');
+      const [flushed] = await b.call([{ opcode: Op.FLUSH, extras: u32(far) }]);
+      assert.equal(flushed.status, Status.SUCCESS);
+      await sleep(2500); // past the first flush's time (a second on: flush_all 2 means the next tick): it was replaced, and the far one has not come
+      assert.equal((await text.request('get kept\r\n', 24)).toString(), 'VALUE kept 0 1\r\nx\r\nEND\r\n');
+    } finally { b.end(); text.end(); await s.stop(); }
+  });
+}
+
+function u32(n: number): Buffer { const x = Buffer.alloc(4); x.writeUInt32BE(n); return x; }

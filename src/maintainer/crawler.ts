@@ -109,13 +109,13 @@ export class Crawler {
     if (this.tocrawl !== 0 && this.checked[lruClass]++ >= this.tocrawl) return false;
     st.stats.row[THREAD_FIELDS + lruClass * SLAB_FIELDS + SlabStat.crawler_items_checked]++;
     if (looksDead(st, it)) reclaimIfDead(st, it, lruClass);
-    else if (this.scheduled) this.schedule.tally(lruClass, st.a32[it * 2 + ItemField.exptime], st.currentTime());
+    else if (this.scheduled) this.schedule.tally(lruClass, st.a32[it * 2 + ItemField.exptime] >>> 0, st.currentTime());
     return true;
   }
 }
 
 function looksDead(st: Store, it: number): boolean {
-  const exp = st.a32[it * 2 + ItemField.exptime];
+  const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
   return (exp !== 0 && exp <= st.currentTime()) || st.isFlushed(it);
 }
 
@@ -135,7 +135,7 @@ function reclaimIfDead(st: Store, it: number, clsid: number): void {
     if (assocFind(st, st.a8, keyOff, nkey, hv) !== it) return; // reused or unlinked meanwhile
     Atomics.add(st.a32, it * 2 + ItemField.refcount, 1);
     const flushed = st.isFlushed(it);
-    const exp = st.a32[it * 2 + ItemField.exptime];
+    const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
     if (flushed || (exp !== 0 && exp <= st.currentTime())) {
       const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
       row[base + SlabStat.crawler_reclaimed]++; // not `reclaimed`: memcached counts there only its LRU's own finds

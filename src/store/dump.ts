@@ -58,7 +58,7 @@ function visitIfLive(st: Store, it: number, visit: ItemVisitor): void {
   st.itemLock(hv);
   try {
     if (assocFind(st, st.a8, keyOff, nkey, hv) !== it) return; // freed, reused or replaced meanwhile
-    const exp = st.a32[it * 2 + ItemField.exptime];
+    const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
     if ((exp !== 0 && exp < st.currentTime()) || st.isFlushed(it)) return; // as crawler_metadump_eval
     visit(it);
   } finally {

@@ -200,7 +200,7 @@ export function entrySegment(st: Store, exptime: number, now: number): number {
 /** memcached's do_item_link (item lock held): hash, LRU head, CAS, counters; takes the table's reference. */
 export function doItemLink(st: Store, it: number, hv: number, newCas = CAS_NEXT): void {
   const a32 = st.a32, b = it * 2, now = st.currentTime();
-  const seg = entrySegment(st, a32[b + ItemField.exptime], now);
+  const seg = entrySegment(st, a32[b + ItemField.exptime] >>> 0, now);
   a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
   a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);
@@ -225,7 +225,7 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number, ne
   if ((a32[ob] & ItemFlag.LINKED) === 0) { doItemLink(st, it, hv, newCas); return; }
   a32[ob] &= ~ItemFlag.LINKED;
   const b = it * 2, now = st.currentTime();
-  const seg = keepSegment ? (a32[ob] >>> 16) & 0xc0 : entrySegment(st, a32[b + ItemField.exptime], now);
+  const seg = keepSegment ? (a32[ob] >>> 16) & 0xc0 : entrySegment(st, a32[b + ItemField.exptime] >>> 0, now);
   a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
   a32[b + ItemField.time] = now;
   if (st.useCas) st.setNextCas(it, newCas);
@@ -282,7 +282,7 @@ function doItemFind(st: Store, buf: Uint8Array, off: number, len: number, hv: nu
     st.stats.row[ThreadStat.get_flushed]++;
     return FIND_FLUSHED;
   }
-  const exp = st.a32[it * 2 + ItemField.exptime];
+  const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
   if (exp !== 0 && exp <= st.currentTime()) {
     st.doItemUnlink(it, hv);
     st.stats.row[ThreadStat.get_expired]++;
@@ -318,7 +318,7 @@ const LOG_CMD = [0, 2, 1, 3, 4, 5, 6] as const;
 
 /** memcached's LOGGER_ITEM_STORE at the end of do_store_item: what became of `it` (the new item of an append). */
 export function logItemStore(st: Store, it: number, op: number, result: number): void {
-  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime];
+  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime] >>> 0;
   st.log.itemStore(LOG_STATUS[result] ?? 0, LOG_CMD[op] ?? 0, st.a8, it * 8 + ITEM_HEADER, a32[it * 2 + ItemField.bits] >>> 24,
     a32[it * 2 + ItemField.nbytes], exp !== 0 ? exp - st.currentTime() : 0, (a32[it * 2 + ItemField.bits] >>> 16) & 63,
     st.log.cfd);

@@ -191,7 +191,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       // memory yet and the allocation pulls again; and in COLD the walk stops at it, in use or not.
       if (a32[search * 2 + ItemField.refcount] !== 1) slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
       const bits = a32[search * 2 + ItemField.bits];
-      const exp = a32[search * 2 + ItemField.exptime];
+      const exp = a32[search * 2 + ItemField.exptime] >>> 0;
       if ((exp !== 0 && exp < now) || st.isFlushed(search)) { // "<" here, "<=" in do_item_get: as memcached
         slabStat(st, bits, SlabStat.reclaimed);
         if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
@@ -259,7 +259,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
 
 /** memcached's LOGGER_EVICTION: the evicted item, as it was. */
 function logEviction(st: Store, it: number, bits: number, now: number): void {
-  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime];
+  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime] >>> 0;
   st.log.eviction(st.a8, it * 8 + ITEM_HEADER, bits >>> 24, (bits & ItemFlag.FETCHED) !== 0, exp, now,
     now - a32[it * 2 + ItemField.time], (bits >>> 16) & 63, a32[it * 2 + ItemField.nbytes]);
 }

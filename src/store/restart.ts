@@ -274,7 +274,7 @@ export function restartSave(shared: StoreShared, file: string, s: RestartSetting
     `Kcurrent_cas ${(c32[G.casHi] >>> 0) * 4294967296 + (c32[G.casLo] >>> 0) + 1}`,
     `Koldest_cas ${(c32[G.oldestCasHi] >>> 0) * 4294967296 + (c32[G.oldestCasLo] >>> 0)}`,
     `Klogger_gid ${nextGid(new Int32Array(shared.log))}`, // logger_get_gid: it takes one
-    `Khashpower ${c32[G.hashState] & 0xff}`, `Koldest_live ${c32[G.oldestLive]}`,
+    `Khashpower ${c32[G.hashState] & 0xff}`, `Koldest_live ${c32[G.oldestLive] >>> 0}`,
     'Kmmap_oldbase 0', // memcached's: where its mapping was, for its pointer fixups; offsets need none
     // ours: the image's parts and checksum, so that a file that is not this save's image is never taken up
     `Kimage ${MAGIC} ${parts.map((p) => p.length).join(' ')} ${crc}`,

@@ -537,7 +537,7 @@ export class Store {
   itemNbytes(it: number): number { return this.a32[it * 2 + ItemField.nbytes]; }
   itemNkey(it: number): number { return this.a32[it * 2 + ItemField.bits] >>> 24; }
   itemCas(it: number): number { return casOf(this.a32, it); }
-  itemExptime(it: number): number { return this.a32[it * 2 + ItemField.exptime]; }
+  itemExptime(it: number): number { return this.a32[it * 2 + ItemField.exptime] >>> 0; }
   itemTime(it: number): number { return this.a32[it * 2 + ItemField.time]; }
   itemClsid(it: number): number { return (this.a32[it * 2 + ItemField.bits] >>> 16) & 63; }
   itemRefcount(it: number): number { return Atomics.load(this.a32, it * 2 + ItemField.refcount); }
@@ -752,7 +752,7 @@ export class Store {
   /** memcached's item_is_flushed. */
   isFlushed(it: number): boolean {
     const c32 = this.c32;
-    const oldestLive = c32[G.oldestLive]; // plain read: a flush becomes visible to the next lock holder
+    const oldestLive = c32[G.oldestLive] >>> 0; // plain read: a flush becomes visible to the next lock holder
     if (oldestLive === 0 || oldestLive > this.currentTime()) return false;
     if (this.a32[it * 2 + ItemField.time] <= oldestLive) return true;
     const oldestCas = (c32[G.oldestCasHi] >>> 0) * 4294967296 + (c32[G.oldestCasLo] >>> 0);
@@ -799,7 +799,7 @@ export class Store {
   /** limit_maxbytes: -m, or the last cache_memlimit. */
   memLimit(): number { return this.cf[F.glob + FG.memLimitBytes]; }
   /** settings.oldest_live (the `oldest` line of stats settings): rel time of the last flush_all, 0 = none. */
-  oldestLive(): number { return Atomics.load(this.c32, G.oldestLive); }
+  oldestLive(): number { return Atomics.load(this.c32, G.oldestLive) >>> 0; }
   /** memcached's process_started: wall seconds at rel time 0 (stats time = processStarted() + currentTime()). */
   processStarted(): number { return this.shared.startedUnix; }
 

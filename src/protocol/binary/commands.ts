@@ -96,8 +96,7 @@ function incrMiss(c: Conn, st: BinState, incr: boolean): void {
 export function processBinFlush(c: Conn, st: BinState): void {
   if (!c.ctx.settings.flushEnabled) { writeBinError(c, st, Status.AUTH_ERROR, 0); return; }
   const exptime = st.extlen === 4 ? c.rbuf.readUInt32BE(st.extStart) : 0;
-  // A flush time beyond the store's 68-year horizon never comes: memcached sets it and never reaches it.
-  if (binRealtime(c, exptime) < 0x7fffffff) c.ctx.store.flushAll(exptime);
+  c.ctx.store.flushAll(exptime); // a far one (past 2^31) too: it replaces any flush pending, as in memcached
   c.ctx.stats.row[ThreadStat.flush_cmds]++;
   writeBinResponse(c, st, null, 0);
 }

@@ -114,16 +114,12 @@ export function writeCas(b: Buffer, at: number, cas: number): void {
   b.writeUInt32BE(cas >>> 0, at + 4);
 }
 
-/** The largest relative time the store holds (its times are signed 32-bit). */
-const REL_TIME_MAX = 0x7fffffff;
-
 /**
- * realtime() of a binary expiration: a u32, so values past 2^31 are unix times up to 2106 that
- * memcached keeps in its unsigned rel_time_t. The store's times are signed; 2^31 - 1 seconds from
- * start (68 years) is the same "far future" to every client.
+ * realtime() of a binary expiration: a u32, so values past 2^31 are unix times up to 2106, which memcached
+ * keeps in its unsigned rel_time_t, as the store does (its expiry words are read unsigned).
  */
 export function binRealtime(c: Conn, exptime: number): number {
-  return Math.min(c.ctx.store.realtime(exptime), REL_TIME_MAX);
+  return c.ctx.store.realtime(exptime);
 }
 
 /** An 8-byte big-endian field as a number (exact below 2^53; CAS values never get near). */
