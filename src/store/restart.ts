@@ -144,6 +144,7 @@ function mainMetaCallback(lines: MetaLines, meta: RestartMeta, want: RestartSett
     seen++;
     meta.values.set(kv.key, kv.val);
     if (!metaValueFits(kv.key, kv.val, want, meta)) {
+      if (kv.key === 'mmap_oldbase') log(`[restart] failed to parse ${kv.key}: ${kv.val}`);
       log(`[restart] restart incompatible due to setting for [${kv.key}] [old value: ${kv.val}]`);
       ok = false;
       break;
@@ -173,7 +174,7 @@ function apply(meta: RestartMeta, field: 'cas' | 'loggerGid' | 'hashpower', v: n
 /** One key's value as _mc_meta_load_cb reads it (safe_strto*), applying what memcached applies as it reads. */
 function metaValueFits(key: string, val: string, want: RestartSettings, meta: RestartMeta): boolean {
   switch (key) {
-    case 'mmap_oldbase': return /^\s*(0x)?[0-9a-f]+\s*$/i.test(val) || val === '(nil)'; // safe_strtoull_hex of "%p"
+    case 'mmap_oldbase': return /^\s*(0x)?[0-9a-f]+\s*$/i.test(val); // safe_strtoull_hex of "%p"
     case 'maxbytes': return safeStrtoll(val) === want.maxBytes;
     case 'chunk_size': return safeStrtol(val) === want.chunkSize;
     case 'item_size_max': return safeStrtol(val) === want.itemSizeMax;
