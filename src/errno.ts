@@ -33,8 +33,13 @@ export function strerrorOf(err: unknown): string {
  * a message that crossed threads as text.
  */
 export function strerrorOfSocket(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const code = e.code ?? /\b(E[A-Z]{2,})\b/.exec(e.message ?? '')?.[1] ?? '';
+  const code = socketErrorCode(err);
   const errno = (osConstants.errno as Record<string, number | undefined>)[code];
-  return errno !== undefined ? strerror(errno, code) : (e.message ?? String(err));
+  return errno !== undefined ? strerror(errno, code) : ((err as Error).message ?? String(err));
+}
+
+/** A failed socket call's code ('EADDRINUSE'), from the error or from a message that crossed threads; '' if none. */
+export function socketErrorCode(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ?? /\b(E[A-Z]{2,})\b/.exec(e.message ?? '')?.[1] ?? '';
 }

@@ -24,7 +24,7 @@ import { createConnTable, ConnRow, ConnTable } from './stats/conn-table.ts';
 import { memcachedStateName } from './worker/conn.ts';
 import { verbosityChanged } from './logger/logger.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
-import { strerrorOf, strerrorOfSocket } from './errno.ts';
+import { socketErrorCode, strerrorOf, strerrorOfSocket } from './errno.ts';
 import { removePidFile, savePid } from './pid-file.ts';
 import { assumeIdentity } from './assume-identity.ts';
 import { slabClassSizes, slabClassTable } from './store/slabs.ts';
@@ -234,7 +234,7 @@ async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Settings, c
     }
     // server_socket skips an address in use without a word; any other failure to bind it perrors first
     const why = strerrorOfSocket(err);
-    const bindLine = !why.startsWith(strerrorOfSocket({ code: 'EADDRINUSE' }));
+    const bindLine = socketErrorCode(err) !== 'EADDRINUSE';
     writeErr(bindLine ? `bind(): ${why}\nfailed to listen on ${listenWhere(settings, err)}: ${errnoAfterPerror(why)}\n`
       : `failed to listen on ${listenWhere(settings, err)}: ${why}\n`);
     return process.exit(71); // EX_OSERR
@@ -247,7 +247,7 @@ async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Settings, c
  */
 function unixBindError(err: unknown, path: string): string {
   const why = strerrorOfSocket(err);
-  if (why !== strerrorOfSocket({ code: 'EACCES' })) return why;
+  if (socketErrorCode(err) !== 'EACCES') return why;
   try {
     fs.accessSync(dirname(path), fs.constants.W_OK | fs.constants.X_OK);
   } catch (e) {
