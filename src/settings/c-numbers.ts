@@ -1,7 +1,7 @@
 // C's number readers, as memcached's option parsing uses them (atoi, atof, strtol base 8,
 // safe_strtoul, safe_strtol, safe_strtoll), so an option means here what it means to memcached.
 
-import { parseI32Wrapped, parseI64, parseU32 } from '../protocol/numbers.ts';
+import { parseI32Wrapped, parseI64, parseU32, parseU64 } from '../protocol/numbers.ts';
 
 /** glibc atoi: (int)strtol(s, 10): leading blanks, a sign, digits; junk after is ignored; none is 0. */
 export function atoi(s: string): number {
@@ -38,6 +38,13 @@ export function strtolOctal(s: string): number {
 export function safeStrtoul(s: string): number {
   const bytes = Buffer.from(s, 'utf8');
   const v = parseU32(bytes, 0, bytes.length);
+  return Number.isNaN(v) ? -1 : v;
+}
+
+/** memcached's safe_strtoull (a 64-bit unsigned value, as a double: exact below 2^53); -1 = rejected. */
+export function safeStrtoull(s: string): number {
+  const bytes = Buffer.from(s, 'utf8');
+  const v = parseU64(bytes, 0, bytes.length);
   return Number.isNaN(v) ? -1 : v;
 }
 

@@ -17,8 +17,7 @@ import { sizesCount } from './sizes.ts';
 import { itemNtotal } from './lru.ts';
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from '../stats/thread-stats.ts';
 import { CLOCK_START, Store } from './store.ts';
-import { parseU32, parseU64 } from '../protocol/numbers.ts';
-import { safeStrtol, safeStrtoll } from '../settings/c-numbers.ts';
+import { safeStrtol, safeStrtoll, safeStrtoul, safeStrtoull } from '../settings/c-numbers.ts';
 import type { StoreShared } from './store.ts';
 
 /** What must match between the saved store and this one (memcached's list), as the meta file writes it. */
@@ -161,12 +160,9 @@ const KNOWN_KEYS = new Set(['mmap_oldbase', 'maxbytes', 'chunk_size', 'item_size
   'slab_config', 'use_cas', 'slab_reassign', 'current_cas', 'oldest_cas', 'oldest_live', 'logger_gid', 'current_time',
   'stop_time', 'process_started', 'hashpower']);
 
-const u64 = (v: string): number => { const b = Buffer.from(v, 'latin1'); return parseU64(b, 0, b.length); };
-const u32 = (v: string): number => { const b = Buffer.from(v, 'latin1'); return parseU32(b, 0, b.length); };
-
-/** A value memcached applies as it reads it (set_cas_id, logger_set_gid, hashpower_init), if it reads. */
+/** A value memcached applies as it reads it (set_cas_id, logger_set_gid, hashpower_init); -1: it did not read. */
 function apply(meta: RestartMeta, field: 'cas' | 'loggerGid' | 'hashpower', v: number): boolean {
-  if (Number.isNaN(v)) return false;
+  if (v < 0) return false;
   meta[field] = v;
   return true;
 }
@@ -183,11 +179,11 @@ function metaValueFits(key: string, val: string, want: RestartSettings, meta: Re
     case 'slab_config': return val === want.slabConfig;
     case 'use_cas': return val === String(want.useCas);
     case 'slab_reassign': return val === String(want.slabReassign);
-    case 'current_cas': return apply(meta, 'cas', u64(val));
-    case 'logger_gid': return apply(meta, 'loggerGid', u64(val));
-    case 'hashpower': return apply(meta, 'hashpower', u32(val));
-    case 'oldest_cas': case 'process_started': return !Number.isNaN(u64(val));
-    case 'oldest_live': case 'current_time': return !Number.isNaN(u32(val));
+    case 'current_cas': return apply(meta, 'cas', safeStrtoull(val));
+    case 'logger_gid': return apply(meta, 'loggerGid', safeStrtoull(val));
+    case 'hashpower': return apply(meta, 'hashpower', safeStrtoul(val));
+    case 'oldest_cas': case 'process_started': return safeStrtoull(val) >= 0;
+    case 'oldest_live': case 'current_time': return safeStrtoul(val) >= 0;
     case 'stop_time': { // memcached refuses a stop time not in the past: the clock went back, or the same second
       const t = safeStrtoll(val);
       return t !== null && Math.floor(Date.now() / 1000) - t > 0;
