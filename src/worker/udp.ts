@@ -185,7 +185,7 @@ export function maximizeSendBuffer(socket: { getSendBufferSize(): number; setSen
 }
 
 /** What a UDP port asks for its receive queue (the kernel caps it at net.core.rmem_max, and doubles it). */
-export const UDP_RCVBUF = 4 * 1024 * 1024;
+const UDP_RCVBUF = 4 * 1024 * 1024;
 
 /**
  * A larger receive queue than the kernel's default (~256 small datagrams): memcached's threads all read its one UDP
