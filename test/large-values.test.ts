@@ -132,9 +132,9 @@ for (const kind of kindsFor()) {
       for (const k of keys) {
         assert.equal((await keeper.request(`set ${k} 0 0 ${V100K.length}\r\n${V100K}\r\n`, 8)).toString(), 'STORED\r\n');
       }
-      // Taken back: a key too long after two large hits answers the error alone.
+      // Taken back: a key too long after four large hits (400 KB, short of Cachalot's 512 KB flush) answers the error alone.
       const err = 'CLIENT_ERROR bad command line format\r\n';
-      assert.equal((await keeper.request(`get v1 v2 ${'k'.repeat(251)}\r\n`, err.length)).toString(), err);
+      assert.equal((await keeper.request(`get v1 v2 v3 v4 ${'k'.repeat(251)}\r\nversion\r\n`, err.length + 16)).toString(), `${err}VERSION 1.6.18\r\n`);
       // Read: a mixed multi-get comes back whole.
       const want = `VALUE v3 0 ${V100K.length}\r\n${V100K}\r\nVALUE s 0 1\r\nx\r\nEND\r\n`;
       assert.equal((await keeper.request('set s 0 0 1\r\nx\r\n', 8)).toString(), 'STORED\r\n');

@@ -13,7 +13,10 @@ import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
 import { WARM_MAX } from '../../store/store.ts';
 
 export const KEY_MAX_LENGTH = 250;
-/** A multi-get's reply goes out in pieces past this (the key-too-long rule then cannot take it back). */
+/**
+ * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
+ * time it has grown by this much. What is sent, a key too long later in the get cannot take back.
+ */
 const OUT_CHUNK = 256 * 1024;
 
 /**
