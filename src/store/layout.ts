@@ -6,7 +6,7 @@
 //   2 hNext                hash chain
 //   3 time | 4 exptime     rel seconds (last access, expiry; 0 = never)
 //   5 nbytes               value length + 2 ("\r\n"); for a chunk: bytes used in it
-//   6 refcount             Atomics only
+//   6 refcount             Atomics, but plain by the item lock's holder while no other thread can hold one (README)
 //   7 bits                 it_flags (16) | slabs_clsid with LRU segment (8, memcached's clsid|lru<<6) | nkey (8)
 //   8 casLo | 9 casHi      CAS (53 bits used)
 //   10 flags               client flags (u32)

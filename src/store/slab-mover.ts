@@ -1,10 +1,11 @@
 // Page moves between classes: memcached's slab_rebalance_start / _move / _finish. A move takes one page of
 // `src` for `dst` (0: the global page pool, which the next class short of memory draws from). First the page's
 // free chunks leave src's free list, so nothing new lands there; then each item in it is rescued into a free
-// chunk of src elsewhere (copied and swapped in, under its item lock: same key, value, CAS and LRU segment; a
-// chained item's data chunk is copied and relinked in its chain, its header copied and given the chain) or,
-// when src has none free, evicted. An item in use (a reader holds it, its value is still arriving, its lock is
-// taken) is left for the next pass; once every chunk of the page is off the free list, the page changes hands.
+// chunk of src elsewhere (copied and swapped in, under its item lock: same key, value and LRU segment, and a new
+// CAS as memcached's do_item_replace gives; a chained item's data chunk is copied and relinked in its chain, its
+// header copied and given the chain) or, when src has none free, evicted. An item in use (a reader holds it, its
+// value is still arriving, its lock is taken) is left for the next pass; once every chunk of the page is off
+// the free list, the page changes hands.
 //
 // `slabs reassign` and the automover start moves; the maintainer thread runs them pass after pass, as memcached's
 // rebalancer thread (G.reassignSignal). Lock order holds: item locks are only trylocked, then LRU, then slabs.

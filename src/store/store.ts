@@ -719,7 +719,6 @@ export class Store {
   }
 
   doItemReplace(old: number, it: number, hv: number, newCas = CAS_NEXT): void { doItemReplace(this, old, it, hv, newCas); }
-  /** The page mover's swap: a copy takes the item's place, its LRU segment and its CAS. */
   /** The page mover's copy in place of the item: a new CAS, as memcached's do_item_replace links it anew. */
   doItemReplaceRescued(old: number, it: number, hv: number): void { doItemReplace(this, old, it, hv, CAS_NEXT, true); }
 
