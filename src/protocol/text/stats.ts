@@ -117,8 +117,9 @@ function serverStats(c: Conn, emit: Emit): void {
   emit('total_connections', ctl.get(Ctl.totalConns));
   if (settings.maxConnsFast) emit('rejected_connections', ctl.get(Ctl.rejectedConns)); // memcached: with maxconns_fast only
   emit('connection_structures', ctl.get(Ctl.connStructures));
-  // memcached's response objects and read buffers are ours too: one out buffer per worker, a
-  // read buffer per connection with input pending.
+  // Placeholders: memcached's gauges of its response objects and read buffers are not kept (worker/README.md).
+  // These stand in with shapes of ours: a 16 KB out buffer per worker, a 4 KB share of a read buffer per
+  // connection. The two oom counters are real.
   emit('response_obj_oom', sum(ThreadStat.response_obj_oom));
   emit('response_obj_count', settings.threads);
   emit('response_obj_bytes', settings.threads * 16384);
