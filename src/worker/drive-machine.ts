@@ -97,7 +97,7 @@ export function driveMachine(c: Conn): void {
         }
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         if (c.inputEnded) connClose(c);
-        return; // the next 'data' event drives us again
+        return; // the next read (onConnRead) drives us again
       case ConnState.nread:
         if (!readValue(c)) { valueAwaited(c); return; }
         break;
@@ -106,7 +106,7 @@ export function driveMachine(c: Conn): void {
         break;
       case ConnState.mwrite:
         connFlush(c);
-        return; // 'drain' drives us again
+        return; // the write's completion (onConnDrain) drives us again
       case ConnState.watch:
         if (c.inputEnded && c.stream?.readsInput === true) { watcherHungUp(c); return; }
         if (!streamStep(c)) return;
