@@ -166,7 +166,7 @@ for (const kind of kindsFor()) {
       for (const change of [() => writeFileSync(file, 'carol:pw3\nnocolon\n'), () => rmSync(file)]) {
         change();
         process.kill(server.pid, 'SIGHUP');
-        await sleep(2500); // two clock ticks: the reload, had there been one, is done
+        await sleep(2500); // two clock ticks (real ones: SIGHUP's reload waits for one): the reload, had there been one, is done
         for (let i = 0; i < 8; i++) {
           assert.equal(await logsIn(server, 'bob pw2'), true, `connection ${i}`);
           assert.equal(await logsIn(server, 'carol pw3'), false, `connection ${i}`);

@@ -459,7 +459,7 @@ for (const kind of kindsFor()) {
       assert.equal((await text.request('set kept 0 0 1\r\nx\r\nflush_all 2\r\n', 12)).toString(), 'STORED\r\nOK\r\n');
       const [flushed] = await b.call([{ opcode: Op.FLUSH, extras: u32(far) }]);
       assert.equal(flushed.status, Status.SUCCESS);
-      await sleep(2500); // past the first flush's time (a second on: flush_all 2 means the next tick): it was replaced, and the far one has not come
+      await sleep(2500); // (real time: memcached has no debugtime) past the first flush's time (a second on: flush_all 2 means the next tick): it was replaced, and the far one has not come
       assert.equal((await text.request('get kept\r\n', 24)).toString(), 'VALUE kept 0 1\r\nx\r\nEND\r\n');
     } finally { b.end(); text.end(); await s.stop(); }
   });

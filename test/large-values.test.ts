@@ -123,6 +123,12 @@ async function statOf(c: Client, command: string, name: string): Promise<number>
 
 const connectionsOf = (c: Client): Promise<number> => statOf(c, 'stats', 'curr_connections');
 
+/** How many connections `stats conns` shows reading a value: to store it (conn_nread) or to drop it (conn_swallow). */
+async function valueConns(c: Client): Promise<number> {
+  await c.send('stats conns\r\n');
+  return (await c.readUntil('END\r\n')).toString().match(/:state conn_(nread|swallow)\r\n/g)?.length ?? 0;
+}
+
 for (const kind of kindsFor()) {
   test(`large: values in replies hold their items only until written, hung up on or taken back [${kind}]`, async () => {
     const server = await serverFor(kind, [], true);
@@ -189,7 +195,9 @@ for (const kind of kindsFor()) {
         await c.send(`set big${i} 0 0 ${400 * 1024}\r\n${part}`);
       }
       for (let i = 0; i < 100 && await statOf(keeper, 'stats slabs', 'total_malloced') < 15 * MB; i++) await sleep(20);
-      await sleep(200); // the last stalled sets reach their workers
+      // every stalled set has reached its worker: stored or refused, it waits for the rest of its value
+      for (let i = 0; i < 250 && await valueConns(keeper) < 40; i++) await sleep(20);
+      assert.equal(await valueConns(keeper), 40, 'the 40 stalled sets wait for the rest of their values');
       assert.equal(await readable(keeper, small, value), small, 'every stored item survives the stalled sets');
       // Their values complete: those that got memory are stored, the rest were refused.
       const replies = new Map<string, number>();
