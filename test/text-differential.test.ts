@@ -23,7 +23,7 @@ const scripted: string[] = [
   'delete a 0\r\n', 'delete a 1\r\n', 'delete a\r\n', 'delete a noreply\r\n', 'delete\r\n',
   'set a 0 0 1\r\nx\r\n', 'delete a 0 noreply\r\n', 'delete a noreply 0\r\n', 'delete a 0 0\r\n',
   'set m1 0 0 2\r\nm1\r\n', 'set m2 5 0 2\r\nm2\r\n', `get ${MANY}\r\n`, `gets ${MANY}\r\n`,
-  `gat 100 ${MANY}\r\n`, `get ${MANY_THEN_TOO_LONG} ${K251} m2\r\n`, `get ${MANY} ${K251}\r\n`,
+  `gat 100 ${MANY}\r\n`, `bget ${MANY}\r\n`, 'bget\r\n', `bget m1 ${K251}\r\n`, `get ${MANY_THEN_TOO_LONG} ${K251} m2\r\n`, `get ${MANY} ${K251}\r\n`,
   // Counters compared before anything expires: memcached's LRU maintainer reclaims expired and
   // flushed items in the background, so after that its curr_items and reclaimed move with timing.
   'stats\r\n',
