@@ -6,13 +6,14 @@
 import { after, test } from 'node:test';
 import { Client, bytes, show } from './client.ts';
 import { memcachedAvailable, startServer, type Server, type ServerKind } from './server.ts';
+import { mulberry32 } from './rng.ts';
 
 export type Step = [send: string | Buffer, expect: string | Buffer];
 
 export type SpecOptions = {
   args?: string[];
   against?: ServerKind[];  // default both; memcached only where installed
-  split?: boolean;         // also feed every request one byte at a time (default true)
+  split?: boolean;         // also feed every request one byte at a time, and in random pieces (default true)
   closes?: boolean;        // the server hangs up after the last step (else "mn" must still answer "MN")
   fresh?: boolean;         // a server of its own, not shared (for tests that change settings or stats)
 };
@@ -66,9 +67,35 @@ function mismatch(what: string, sent: string | Buffer, want: Buffer, got: Buffer
     `  first difference at byte ${at}`);
 }
 
-async function playSteps(c: Client, steps: Step[], split: boolean, label: string): Promise<void> {
+/**
+ * How a pass writes its requests: whole, one byte per write, or in pieces of 1 to 40 bytes cut where a
+ * generator seeded with the spec's name says (so a read ends mid-token, mid-value, between commands).
+ */
+export type Feed = 'whole' | 'bytes' | 'pieces';
+
+const FEED_LABEL: Record<Feed, string> = { whole: '', bytes: ' (one byte per write)', pieces: ' (in random pieces)' };
+
+/** A seed for a name: the same cuts every run, so a failure replays. */
+function seedOf(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return h;
+}
+
+async function sendPieces(c: Client, data: string | Buffer, r: () => number): Promise<void> {
+  const b = bytes(data);
+  for (let at = 0; at < b.length;) {
+    const n = 1 + Math.floor(r() * 40);
+    await c.send(b.subarray(at, at + n));
+    at += n;
+  }
+}
+
+async function playSteps(c: Client, steps: Step[], feed: Feed, label: string, seed: number): Promise<void> {
+  const r = mulberry32(seed);
   for (const [i, [send, expect]] of steps.entries()) {
-    await (split ? c.sendSplit(send) : c.send(send));
+    if (feed === 'pieces') await sendPieces(c, send, r);
+    else await (feed === 'bytes' ? c.sendSplit(send) : c.send(send));
     const want = bytes(expect);
     const got = await c.read(want.length).catch((e: Error) => {
       throw new Error(`${label}, step ${i + 1}: sent "${show(bytes(send))}", want "${show(want)}": ${e.message}`);
@@ -94,32 +121,32 @@ async function flushAll(port: number): Promise<void> {
 }
 
 /**
- * One pass of the steps on a new connection to this server, asserting exact bytes; `split` feeds
- * each request one byte per write. A shared server is flushed first (not with -F).
+ * One pass of the steps on a new connection to this server, asserting exact bytes, the requests
+ * written as `feed` says (seeded by `seed` for random pieces). A shared server is flushed first (not with -F).
  */
-export async function runSpec(server: Server, steps: Step[], opts: SpecOptions = {}, split = false): Promise<void> {
+export async function runSpec(server: Server, steps: Step[], opts: SpecOptions = {}, feed: Feed = 'whole', seed = 1): Promise<void> {
   if (!opts.fresh && !(opts.args ?? []).includes('-F')) await flushAll(server.port);
   const c = await Client.connect(server.port);
-  const label = `${server.kind}${split ? ' (one byte per write)' : ''}`;
+  const label = `${server.kind}${FEED_LABEL[feed]}`;
   try {
-    await playSteps(c, steps, split, label);
+    await playSteps(c, steps, feed, label, seed);
     await checkEnd(c, opts.closes === true, label);
   } finally { c.end(); }
 }
 
 /**
  * Register one node:test test per server kind that plays `steps` and expects exactly those bytes,
- * whole and then (unless `split: false`) one byte per write. A `fresh` spec gets a new server
- * for each pass, so counters and settings start from zero both times.
+ * whole and then (unless `split: false`) one byte per write and in random pieces. A `fresh` spec gets
+ * a new server for each pass, so counters and settings start from zero every time.
  */
 export function spec(name: string, steps: Step[], opts: SpecOptions = {}): void {
   registerStopHook();
-  const passes = opts.split === false ? [false] : [false, true];
+  const passes: Feed[] = opts.split === false ? ['whole'] : ['whole', 'bytes', 'pieces'];
   for (const kind of kindsFor(opts.against)) {
     test(`${name} [${kind}]`, async () => {
-      for (const split of passes) {
+      for (const feed of passes) {
         const server = await serverFor(kind, opts.args ?? [], opts.fresh);
-        try { await runSpec(server, steps, opts, split); } finally { if (opts.fresh) await server.stop(); }
+        try { await runSpec(server, steps, opts, feed, seedOf(name)); } finally { if (opts.fresh) await server.stop(); }
       }
     });
   }
