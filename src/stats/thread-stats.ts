@@ -6,6 +6,8 @@
 //
 //   row t: [ ThreadStat fields (THREAD_FIELDS) | class 0 SlabStat fields | class 1 ... | class MAX_CLASSES-1 ]
 
+import { MAX_CLASSES } from '../store/layout.ts';
+
 export const ThreadStat = {
   get_cmds: 0, get_misses: 1, get_expired: 2, get_flushed: 3,
   touch_cmds: 4, touch_misses: 5,
@@ -13,19 +15,20 @@ export const ThreadStat = {
   meta_cmds: 10, bytes_read: 11, bytes_written: 12, flush_cmds: 13,
   conn_yields: 14, auth_cmds: 15, auth_errors: 16,
   store_too_large: 17, store_no_memory: 18, idle_kicks: 19,
-  lru_hits: 20, curr_conns: 21, total_conns: 22, rejected_conns: 23,
-  response_obj_oom: 24, read_buf_oom: 25, conn_structures: 26,
-  conn_faults: 27, // ours: exceptions caught per connection (a bug if ever non-zero)
+  // a worker's own connections (`stats threads`); the server's totals and -c are kept in server-ctl.ts
+  curr_conns: 20, total_conns: 21,
+  response_obj_oom: 22, read_buf_oom: 23,
+  conn_faults: 24, // ours: exceptions caught per connection (a bug if ever non-zero)
   // memcached's logger counters (src/logger): entries a thread wrote to its ring; lines a worker handed to one of
   // its watchers, or skipped for it (the watcher was not reading, or its ring lapped it)
-  log_worker_written: 28, log_watcher_sent: 29, log_watcher_skipped: 30,
+  log_worker_written: 25, log_watcher_sent: 26, log_watcher_skipped: 27,
   // memcached's stats_state.curr_items and curr_bytes, moved by do_item_link and do_item_unlink alone: the
   // items in the hash table and their ITEM_ntotal. A thread's share may go below 0 (it unlinked what
   // another linked); the sum over threads is the count. Not the sum of the LRUs' counts, which an item
   // between two LRUs (the maintainer moving it from HOT to COLD) is missing from for a moment.
-  curr_items: 31, curr_bytes: 32,
+  curr_items: 28, curr_bytes: 29,
 } as const;
-export const THREAD_FIELDS = 34;
+export const THREAD_FIELDS = 30;
 
 export const SlabStat = {
   set_cmds: 0, get_hits: 1, touch_hits: 2, delete_hits: 3, cas_hits: 4, cas_badval: 5,
@@ -38,7 +41,6 @@ export const SlabStat = {
   hits_to_hot: 23, hits_to_warm: 24, hits_to_cold: 25, hits_to_temp: 26, total_items: 27,
 } as const;
 export const SLAB_FIELDS = 28;
-export const MAX_CLASSES = 64; // memcached's MAX_NUMBER_OF_SLAB_CLASSES (63 + 1)
 
 export const ROW_FIELDS = THREAD_FIELDS + MAX_CLASSES * SLAB_FIELDS;
 

@@ -6,7 +6,7 @@
 // table, so all items of one bucket share one item lock: "holding the item lock for hv" guards its chain.
 
 import type { Store } from "./store.ts";
-import { G, HASH_EXPANDING, ItemField } from "./layout.ts";
+import { G, HASH_EXPANDING, ITEM_HEADER, ItemField } from "./layout.ts";
 import { hash } from "./hash.ts";
 import { writeErr } from "../stdio.ts";
 
@@ -33,14 +33,14 @@ export function keyEquals(st: Store, it: number, buf: Uint8Array, off: number, l
   if (a32[it * 2 + ItemField.bits] >>> 24 !== len) return false;
   let i = 0;
   if (LITTLE_ENDIAN) {
-    // The key starts at the item's byte 48, word-aligned: one Int32 load covers four of its bytes.
-    const w = it * 2 + 12;
+    // The key starts right after the header, word-aligned: one Int32 load covers four of its bytes.
+    const w = it * 2 + ITEM_HEADER / 4;
     for (; i + 4 <= len; i += 4) {
       const four = buf[off + i] | (buf[off + i + 1] << 8) | (buf[off + i + 2] << 16) | (buf[off + i + 3] << 24);
       if (a32[w + (i >> 2)] !== four) return false;
     }
   }
-  const a8 = st.a8, k = it * 8 + 48;
+  const a8 = st.a8, k = it * 8 + ITEM_HEADER;
   for (; i < len; i++) if (a8[k + i] !== buf[off + i]) return false;
   return true;
 }
@@ -143,7 +143,7 @@ function splitBucket(st: Store, b: number, oldSize: number): void {
     let keep = 0, move = 0;
     while (it !== 0) {
       const nx = a32[it * 2 + ItemField.hNext];
-      const hv = hash(st.a8, it * 8 + 48, a32[it * 2 + ItemField.bits] >>> 24);
+      const hv = hash(st.a8, it * 8 + ITEM_HEADER, a32[it * 2 + ItemField.bits] >>> 24);
       if ((hv & oldSize) !== 0) { a32[it * 2 + ItemField.hNext] = move; move = it; }
       else { a32[it * 2 + ItemField.hNext] = keep; keep = it; }
       it = nx;

@@ -3,7 +3,7 @@
 // `do` functions expect the caller to hold the item lock for hv.
 
 import type { Store } from "./store.ts";
-import { G, ITEM_HEADER, ItemField, ItemFlag, Lru } from "./layout.ts";
+import { G, ITEM_HEADER, ItemField, ItemFlag, KEY_MAX_LENGTH, Lru } from "./layout.ts";
 import { sizesCount } from "./sizes.ts";
 import { LogFlag, LOOKUPS_LOGGED } from "../logger/logger.ts";
 import { writeErr } from "../stdio.ts";
@@ -44,7 +44,6 @@ function allocPull(st: Store, clsid: number): number {
   return p;
 }
 
-export const KEY_MAX_LENGTH = 250;
 
 function badKeyLength(nkey: number): never {
   throw new RangeError(`store: key length ${nkey} outside 1..${KEY_MAX_LENGTH} (the protocol must refuse it)`);
@@ -333,7 +332,7 @@ export function logRefusedStore(st: Store, buf: Uint8Array, off: number, nkey: n
   st.log.itemStore(noMemory ? 5 : 4, LOG_CMD[op] ?? 0, buf, off, nkey, 0, 0, st.log.cfd & 0xff, 0);
 }
 
-function casOf(a32: Int32Array, it: number): number {
+export function casOf(a32: Int32Array, it: number): number {
   return (a32[it * 2 + ItemField.casHi] >>> 0) * 4294967296 + (a32[it * 2 + ItemField.casLo] >>> 0);
 }
 
@@ -447,4 +446,3 @@ function itemCopyBetween(st: Store, src: number, from: number, dst: number, at: 
   }
 }
 
-export { casOf, itemNtotal };

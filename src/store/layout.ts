@@ -29,6 +29,7 @@ export const ItemFlag = {
 export const Lru = { HOT: 0, WARM: 64, COLD: 128, TEMP: 192 } as const;
 
 export const MAX_CLASSES = 64; // memcached's MAX_NUMBER_OF_SLAB_CLASSES
+export const KEY_MAX_LENGTH = 250; // memcached's KEY_MAX_LENGTH
 export const ARENA_PAD = 64; // bytes before page 0, so that no item is at offset 0 (0 means "none")
 /** The most arena an item reference reaches: references count 8-byte units in a signed 32-bit word. */
 export const ARENA_MAX_BYTES = 8 * 0x7fffffff;

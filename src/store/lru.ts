@@ -8,7 +8,8 @@ import { LogFlag } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
 
-export const LruPull = { EVICT: 1, RETURN_ITEM: 2 } as const;
+/** lru_pull_tail's flags: only LRU_PULL_EVICT is used (memcached's RETURN_ITEM serves its extstore). */
+export const LruPull = { EVICT: 1 } as const;
 
 export function lruIdOf(a32: Int32Array, it: number): number {
   return (a32[it * 2 + ItemField.bits] >>> 16) & 0xff;
@@ -177,7 +178,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
     for (let tries = 5; tries > 0 && search !== 0; tries--) {
       const nextIt = a32[search * 2 + ItemField.prev];
       const nkey = a32[search * 2 + ItemField.bits] >>> 24;
-      const hv = hash(st.a8, search * 8 + 48, nkey);
+      const hv = hash(st.a8, search * 8 + ITEM_HEADER, nkey);
       const ilock = st.itemLockWord(hv);
       if (!st.locks.trylock(ilock)) { search = nextIt; continue; }
       // memcached takes a reference here (refcount_incr(search) == 2) to learn whether anyone else holds the

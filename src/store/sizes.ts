@@ -6,7 +6,8 @@
 
 import type { Store } from "./store.ts";
 import { FG, F, G } from "./layout.ts";
-import { casOf, itemNtotal } from "./items.ts";
+import { casOf } from "./items.ts";
+import { itemNtotal } from "./lru.ts";
 
 const SIZES_BYTES_ALWAYS = 1024 * 1024;
 

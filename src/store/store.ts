@@ -7,7 +7,7 @@ import {
   ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag,
   ARENA_MAX_BYTES, LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
 } from "./layout.ts";
-import { AllocError, DeleteResult, StoreResult } from "./results.ts";
+import { AllocError, DeleteResult } from "./results.ts";
 import { createCtlMemory, ctlBuffer, itemLockPower, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
 import { slabClassSizes, doSlabsNewslab, memoryRelease } from "./slabs.ts";
@@ -820,4 +820,3 @@ export class Store {
   lruTail(id: number): number { return this.c32[LRU_BASE + id * LRU_WORDS + LruW.tail]; }
 }
 
-export { MAX_CLASSES, StoreResult };

@@ -21,8 +21,6 @@ export type IoHooks = {
 };
 
 export interface ConnIo {
-  /** The worker's read buffer, where reads land unless readInto named a view for the next one. */
-  readonly readBuffer: Uint8Array;
   /** Set by close(): closing or closed; a late completion must not reach the connection. */
   readonly closed: boolean;
   /** The last write had to be queued: until it completes, what it was given must not change. */

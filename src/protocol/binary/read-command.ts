@@ -14,7 +14,7 @@ import { processBinDelete, processBinIncr, processBinFlush } from './commands.ts
 import { processBinStat } from './stats.ts';
 import { binListSaslMechs, processBinSaslAuth, saslBodyNeeded } from './sasl.ts';
 import { PROTOCOL_VERSION } from '../text/commands.ts';
-import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { READ_BUFFER_SIZE } from '../../worker/rbuf-cache.ts';
 
 const VERSION_BODY = Buffer.from(PROTOCOL_VERSION, 'latin1');

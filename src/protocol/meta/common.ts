@@ -3,7 +3,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
-import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH, MFLAG_MAX_OPT_LENGTH } from './flags.ts';
 import { metaKey, metaOpaque, ERR } from './reply.ts';
 

@@ -5,8 +5,9 @@
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
-import { doItemGet, itemNtotal } from '../../store/items.ts';
-import { KEY_MAX_LENGTH } from '../text/get.ts';
+import { doItemGet } from '../../store/items.ts';
+import { itemNtotal } from '../../store/lru.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { tokenize } from '../text/tokens.ts';
 import { base64DecodeInPlace } from './base64.ts';
 import { CODE, ERR, code, itemKey } from './reply.ts';

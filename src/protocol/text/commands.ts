@@ -8,7 +8,7 @@ import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped, parseI64, parseU32 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, tokIs, setNoreplyMaybe } from './tokens.ts';
-import { KEY_MAX_LENGTH } from './get.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { DeleteResult } from '../../store/results.ts';
 import { replyText } from './update.ts';
 import { Ctl } from '../../server-ctl.ts';

@@ -6,7 +6,7 @@ import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseU64Big } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
-import { KEY_MAX_LENGTH } from './get.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { DeltaResult } from '../../store/results.ts';
 import { replyText } from './update.ts';
 import { logNoreply } from './verbose.ts';

@@ -8,7 +8,7 @@ import type { OutBuffer } from '../../worker/out-buffer.ts';
 import type { Store } from '../../store/store.ts';
 import { connStartStream } from '../../worker/drive-machine.ts';
 import { cachedump, LiveItemWalk } from '../../store/dump.ts';
-import { itemNtotal } from '../../store/items.ts';
+import { itemNtotal } from '../../store/lru.ts';
 import { F, FG, MAX_CLASSES } from '../../store/layout.ts';
 import { writeErr } from '../../stdio.ts';
 import { REPLY } from '../replies.ts';

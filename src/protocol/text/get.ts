@@ -11,8 +11,8 @@ import { connFlushIfLarge, connRespStart } from '../../worker/drive-machine.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
 import { WARM_MAX } from '../../store/store.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 
-export const KEY_MAX_LENGTH = 250;
 /**
  * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
  * time it has grown by this much. What is sent, a key too long later in the get cannot take back.

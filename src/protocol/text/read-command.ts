@@ -4,12 +4,13 @@
 import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { logOutString } from './verbose.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import {
-  getLineEnd, getLineKeys, KEY_MAX_LENGTH, LongGet, processGetCommand, processGetLine, takePausedAt,
+  getLineEnd, getLineKeys, LongGet, processGetCommand, processGetLine, takePausedAt,
 } from './get.ts';
-import { processUpdateCommand, completeNreadAscii as completeUpdate } from './update.ts';
+import { processUpdateCommand } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
 import {
   processDeleteCommand, processTouchCommand, processFlushAllCommand, processVersionCommand,
@@ -261,4 +262,3 @@ function update(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolea
   processUpdateCommand(c, buf, ntokens, op, isCas);
 }
 
-export const completeNreadAscii = completeUpdate;

@@ -10,10 +10,9 @@ import { countCas } from '../cas-counters.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped, parseU32, parseU64 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
-import { KEY_MAX_LENGTH } from './get.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
-import { G } from '../../store/layout.ts';
+import { G, KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { LogFlag } from '../../logger/logger.ts';
 import { logRefusedStore } from '../../store/items.ts';
 
