@@ -151,7 +151,7 @@ export class Conn {
     this.io = io;
     this.transport = transport;
     this.udp = null;
-    this.state = ConnState.newCmd;
+    this.state = ConnState.newCmd; // a first state, not a transition: memcached's conn_new prints none either
     this.proto = Proto.negotiating;
     this.bindingProtocol = bindingProtocol;
     this.rbuf = EMPTY;

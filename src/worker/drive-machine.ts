@@ -13,7 +13,7 @@ import { tryReadCommandAscii } from '../protocol/text/read-command.ts';
 import { completeNreadAscii } from '../protocol/text/update.ts';
 import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
 import { completeNreadMeta } from '../protocol/meta/ms.ts';
-import { logOutString } from '../protocol/text/verbose.ts';
+import { logOutString } from '../protocol/text/out-string.ts';
 import { G } from '../store/layout.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 
@@ -548,7 +548,7 @@ export function connClose(c: Conn): void {
   if (c.state === ConnState.closed) return;
   // a stream's thread (memcached's logger or crawler) hands the connection back to close it, and says so at -vv
   if (c.state === ConnState.watch && c.ctx.verbosity() > 1 && !c.ctx.stopping) c.ctx.log(`<${c.id} connection closing from side thread.`);
-  c.state = ConnState.closed;
+  c.state = ConnState.closed; // not connSetState: the row leaves the conn table at onClosed, and -vv says closed below
   if (c.writeBlocked) c.ctx.writeBlocked.delete(c);
   releaseHoldings(c);
   connReleaseItem(c);

@@ -163,7 +163,7 @@ function connFault(c: Conn, err: unknown): void {
 
 /** Wait for the first read; until then `stats conns` shows conn_new_cmd, as memcached's new connection. */
 function connSetWaiting(c: Conn): void {
-  c.state = ConnState.waiting;
+  c.state = ConnState.waiting; // not connSetState: the table shows conn_new_cmd meanwhile, and no transition is printed
   ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd);
 }
 
@@ -291,7 +291,7 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
     t.set(row, ConnRow.localPort, local.port);
     t.set(row, ConnRow.thread, ctx.thread);
     t.set(row, ConnRow.lastCmd, store.currentTime());
-    c.state = ConnState.waiting; // conn_read from the start, as memcached's UDP connections
+    c.state = ConnState.waiting; // conn_read from the start, as memcached's UDP connections (a first state: not connSetState)
     t.set(row, ConnRow.state, ConnState.waiting);
     const [before, now] = maximizeSendBuffer(socket);
     enlargeReceiveBuffer(socket);

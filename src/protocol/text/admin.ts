@@ -6,7 +6,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { tokStart, tokEnd, setNoreplyMaybe } from './tokens.ts';
-import { replyText } from './update.ts';
+import { outString } from './out-string.ts';
 import { safeStrtod, safeStrtol, safeStrtoul } from '../../settings/c-numbers.ts';
 import { FG, G, MAX_CLASSES } from '../../store/layout.ts';
 import { startMetadump } from './dump.ts';
@@ -45,36 +45,36 @@ export function processLruCommand(c: Conn, buf: Buffer, ntokens: number): void {
   if (sub === 'tune' && ntokens >= 7) lruTune(c, buf);
   else if (sub === 'mode' && ntokens >= 4 && maintainer) lruMode(c, tok(c, buf, 2));
   else if (sub === 'temp_ttl' && ntokens >= 4 && maintainer) lruTempTtl(c, tok(c, buf, 2));
-  else replyText(c, REPLY.ERROR);
+  else outString(c, REPLY.ERROR);
 }
 
 function lruTune(c: Conn, buf: Buffer): void {
   const hot = safeStrtoul(tok(c, buf, 2)), warm = safeStrtoul(tok(c, buf, 3));
   const hotFactor = safeStrtod(tok(c, buf, 4)), warmFactor = safeStrtod(tok(c, buf, 5));
-  if (hot < 0 || warm < 0 || hotFactor === null || warmFactor === null) { replyText(c, REPLY.ERROR); return; }
-  if ((hot + warm) % 2 ** 32 > 80) { replyText(c, ERR.PCTS); return; } // uint32 sum, as memcached adds them
-  if (warmFactor <= 0 || hotFactor <= 0) { replyText(c, ERR.FACTORS); return; }
+  if (hot < 0 || warm < 0 || hotFactor === null || warmFactor === null) { outString(c, REPLY.ERROR); return; }
+  if ((hot + warm) % 2 ** 32 > 80) { outString(c, ERR.PCTS); return; } // uint32 sum, as memcached adds them
+  if (warmFactor <= 0 || hotFactor <= 0) { outString(c, ERR.FACTORS); return; }
   const store = c.ctx.store;
   store.setLive(G.hotLruPct, hot);
   store.setLive(G.warmLruPct, warm);
   store.setLiveFloat(FG.hotMaxFactor, hotFactor);
   store.setLiveFloat(FG.warmMaxFactor, warmFactor);
-  replyText(c, REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 function lruMode(c: Conn, mode: string): void {
-  if (mode !== 'flat' && mode !== 'segmented') { replyText(c, REPLY.ERROR); return; }
+  if (mode !== 'flat' && mode !== 'segmented') { outString(c, REPLY.ERROR); return; }
   c.ctx.store.setLive(G.lruSegmented, mode === 'segmented' ? 1 : 0);
-  replyText(c, REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 function lruTempTtl(c: Conn, arg: string): void {
   const ttl = safeStrtol(arg);
-  if (ttl === null) { replyText(c, REPLY.ERROR); return; }
+  if (ttl === null) { outString(c, REPLY.ERROR); return; }
   const store = c.ctx.store;
   if (ttl >= 0) store.setLive(G.temporaryTtl, ttl);
   store.setLive(G.tempLru, ttl >= 0 ? 1 : 0);
-  replyText(c, REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 // ---- lru_crawler ----
@@ -162,7 +162,7 @@ function crawlerSetting(c: Conn, sub: string, arg: string): void {
  */
 export function processExtstoreCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
-  replyText(c, extstoreSetting(c, buf, ntokens) ? REPLY.OK : REPLY.ERROR);
+  outString(c, extstoreSetting(c, buf, ntokens) ? REPLY.OK : REPLY.ERROR);
 }
 
 function extstoreSetting(c: Conn, buf: Buffer, ntokens: number): boolean {
@@ -194,18 +194,18 @@ function extstoreSetting(c: Conn, buf: Buffer, ntokens: number): boolean {
  */
 export function processWatchCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
-  if (!c.ctx.settings.watchEnabled) { replyText(c, ERR.WATCH_NOT_ALLOWED); return; }
+  if (!c.ctx.settings.watchEnabled) { outString(c, ERR.WATCH_NOT_ALLOWED); return; }
   // as for metadump: the watcher's lines bypass the connection's reply queue
-  if (c.respHasStack()) { replyText(c, ERR.WATCH_PIPELINED); return; }
+  if (c.respHasStack()) { outString(c, ERR.WATCH_PIPELINED); return; }
   let flags = 0;
   if (ntokens > 2) {
     for (let i = 1; i < ntokens - 1; i++) {
       const f = WATCH_FLAG_NAMES.get(tok(c, buf, i));
-      if (f === undefined) { replyText(c, REPLY.ERROR); return; }
+      if (f === undefined) { outString(c, REPLY.ERROR); return; }
       flags |= f;
     }
   } else flags = LogFlag.FETCHERS;
   // memcached hands the connection to its logger, which cannot write to a datagram's sender: an empty datagram
   if (c.udp !== null) { c.udp.keepLastEmpty(); return; }
-  if (!startWatching(c, flags)) replyText(c, ERR.WATCHER_TOO_MANY);
+  if (!startWatching(c, flags)) outString(c, ERR.WATCHER_TOO_MANY);
 }

@@ -10,7 +10,7 @@ import { parseI32Wrapped, parseI64, parseU32 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, tokIs, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { DeleteResult } from '../../store/results.ts';
-import { replyText } from './update.ts';
+import { outString } from './out-string.ts';
 import { Ctl } from '../../server-ctl.ts';
 import { verbosityChanged } from '../../logger/logger.ts';
 
@@ -26,38 +26,38 @@ export function processDeleteCommand(c: Conn, buf: Buffer, ntokens: number): voi
     const holdIsZero = tokIs(c, buf, 2, ZERO);
     const setsNoreply = setNoreplyMaybe(c, buf, ntokens);
     const valid = (ntokens === 4 && (holdIsZero || setsNoreply)) || (ntokens === 5 && holdIsZero && setsNoreply);
-    if (!valid) { replyText(c, REPLY.CLIENT_ERROR_DELETE_USAGE); return; }
+    if (!valid) { outString(c, REPLY.CLIENT_ERROR_DELETE_USAGE); return; }
   }
   const nkey = tokLen(c, 1);
-  if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (nkey > KEY_MAX_LENGTH) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   const store = c.ctx.store;
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordDelete(buf, tokStart(c, 1), nkey);
   if (store.itemDelete(buf, tokStart(c, 1), nkey, 0) === DeleteResult.DELETED) {
     c.ctx.stats.slab(store.lastClsid, SlabStat.delete_hits);
-    replyText(c, REPLY.DELETED);
+    outString(c, REPLY.DELETED);
   } else {
     c.ctx.stats.row[ThreadStat.delete_misses]++;
-    replyText(c, REPLY.NOT_FOUND);
+    outString(c, REPLY.NOT_FOUND);
   }
 }
 
 export function processTouchCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
   const nkey = tokLen(c, 1);
-  if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (nkey > KEY_MAX_LENGTH) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   const exptime = parseI32Wrapped(buf, tokStart(c, 2), tokEnd(c, 2));
-  if (Number.isNaN(exptime)) { replyText(c, REPLY.CLIENT_ERROR_EXPTIME); return; }
+  if (Number.isNaN(exptime)) { outString(c, REPLY.CLIENT_ERROR_EXPTIME); return; }
   const store = c.ctx.store;
   const it = store.itemTouch(buf, tokStart(c, 1), nkey, store.realtime(exptime));
   c.ctx.stats.row[ThreadStat.touch_cmds]++;
   if (it === 0) {
     c.ctx.stats.row[ThreadStat.touch_misses]++;
-    replyText(c, REPLY.NOT_FOUND);
+    outString(c, REPLY.NOT_FOUND);
     return;
   }
   c.ctx.stats.slab(store.itemClsid(it), SlabStat.touch_hits);
   store.itemRelease(it);
-  replyText(c, REPLY.TOUCHED);
+  outString(c, REPLY.TOUCHED);
 }
 
 const FLUSH_NOT_ALLOWED = Buffer.from('CLIENT_ERROR flush_all not allowed\r\n');
@@ -65,14 +65,14 @@ const FLUSH_NOT_ALLOWED = Buffer.from('CLIENT_ERROR flush_all not allowed\r\n');
 export function processFlushAllCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
   c.ctx.stats.row[ThreadStat.flush_cmds]++; // counted even when -F refuses it, as memcached counts it
-  if (!c.ctx.settings.flushEnabled) { replyText(c, FLUSH_NOT_ALLOWED); return; }
+  if (!c.ctx.settings.flushEnabled) { outString(c, FLUSH_NOT_ALLOWED); return; }
   let exptime = 0;
   if (ntokens !== (c.noreply ? 3 : 2)) {
     exptime = parseI32Wrapped(buf, tokStart(c, 1), tokEnd(c, 1));
-    if (Number.isNaN(exptime)) { replyText(c, REPLY.CLIENT_ERROR_EXPTIME); return; }
+    if (Number.isNaN(exptime)) { outString(c, REPLY.CLIENT_ERROR_EXPTIME); return; }
   }
   c.ctx.store.flushAll(exptime);
-  replyText(c, REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 export function processVersionCommand(c: Conn): void {
@@ -82,11 +82,11 @@ export function processVersionCommand(c: Conn): void {
 export function processVerbosityCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
   const level = parseU32(buf, tokStart(c, 1), tokEnd(c, 1));
-  if (Number.isNaN(level)) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (Number.isNaN(level)) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   const now = Math.min(level, MAX_VERBOSITY_LEVEL);
   // one exchange, so that two workers changing it at once count the change to -vvv's lookups once
   verbosityChanged(c.ctx.store, Atomics.exchange(c.ctx.ctl.i32, Ctl.verbosity, now), now);
-  replyText(c, REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 const INVALID_SHUTDOWN = Buffer.from('CLIENT_ERROR invalid shutdown mode\r\n');
@@ -111,14 +111,14 @@ const MEMLIMIT_FAILED = Buffer.from('MEMLIMIT_ADJUST_FAILED out of bounds or una
 export function processMemlimitCommand(c: Conn, buf: Buffer, ntokens: number): void {
   setNoreplyMaybe(c, buf, ntokens);
   const mb = parseU32(buf, tokStart(c, 1), tokEnd(c, 1));
-  if (Number.isNaN(mb)) replyText(c, REPLY.ERROR);
-  else if (mb < 8) replyText(c, REPLY.MEMLIMIT_TOO_SMALL);
-  else if (mb > 1000000000) replyText(c, MEMLIMIT_NOT_BYTES);
+  if (Number.isNaN(mb)) outString(c, REPLY.ERROR);
+  else if (mb < 8) outString(c, REPLY.MEMLIMIT_TOO_SMALL);
+  else if (mb > 1000000000) outString(c, MEMLIMIT_NOT_BYTES);
   else if (c.ctx.store.setMemLimit(mb * 1024 * 1024)) {
     if (c.ctx.verbosity() > 0) c.ctx.log(`maxbytes adjusted to ${mb}m`);
-    replyText(c, REPLY.OK);
+    outString(c, REPLY.OK);
   }
-  else replyText(c, MEMLIMIT_FAILED);
+  else outString(c, MEMLIMIT_FAILED);
 }
 
 /**
@@ -144,6 +144,6 @@ export function processRefreshCertsCommand(c: Conn, buf: Buffer, ntokens: number
   const certificates = c.ctx.certificates;
   if (certificates === null) { c.ctx.out.bytes(TLS_NOT_ENABLED); return; }
   const error = certificates.refresh(c.ctx.store.currentTime());
-  if (error === null) replyText(c, REPLY.OK);
+  if (error === null) outString(c, REPLY.OK);
   else c.ctx.out.ascii(error + '\r\n');
 }

@@ -8,15 +8,15 @@ import { parseU64Big } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { DeltaResult } from '../../store/results.ts';
-import { replyText } from './update.ts';
-import { logNoreply } from './verbose.ts';
+import { outString } from './out-string.ts';
+import { logNoreply } from './out-string.ts';
 
 export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, incr: boolean): void {
   setNoreplyMaybe(c, buf, ntokens);
   const nkey = tokLen(c, 1);
-  if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (nkey > KEY_MAX_LENGTH) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   const delta = parseU64Big(buf, tokStart(c, 2), tokEnd(c, 2));
-  if (delta === null) { replyText(c, REPLY.CLIENT_ERROR_DELTA); return; }
+  if (delta === null) { outString(c, REPLY.CLIENT_ERROR_DELTA); return; }
   const store = c.ctx.store;
   switch (store.addDelta(buf, tokStart(c, 1), nkey, incr, delta, 0)) {
     case DeltaResult.OK:
@@ -30,15 +30,15 @@ export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, 
       c.ctx.out.crlf();
       return;
     case DeltaResult.NON_NUMERIC:
-      replyText(c, REPLY.CLIENT_ERROR_NON_NUMERIC);
+      outString(c, REPLY.CLIENT_ERROR_NON_NUMERIC);
       return;
     case DeltaResult.EOM: // do_add_delta counts the hit before it allocates the new value's item
       c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
-      replyText(c, REPLY.SERVER_ERROR_DELTA_NO_MEMORY);
+      outString(c, REPLY.SERVER_ERROR_DELTA_NO_MEMORY);
       return;
     case DeltaResult.NOT_FOUND:
       c.ctx.stats.row[incr ? ThreadStat.incr_misses : ThreadStat.decr_misses]++;
-      replyText(c, REPLY.NOT_FOUND);
+      outString(c, REPLY.NOT_FOUND);
       return;
   }
 }

@@ -5,7 +5,7 @@ import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
-import { logOutString } from './verbose.ts';
+import { logOutString } from './out-string.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import {
   getLineEnd, getLineKeys, LongGet, processGetCommand, processGetLine, takePausedAt,

@@ -5,7 +5,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { tokIs, setNoreplyMaybe } from './tokens.ts';
-import { replyText } from './update.ts';
+import { outString } from './out-string.ts';
 import { tok } from './admin.ts';
 import { safeStrtod, safeStrtol, safeStrtoul } from '../../settings/c-numbers.ts';
 import { FG, G } from '../../store/layout.ts';
@@ -41,13 +41,13 @@ function slabsAutomove(c: Conn, buf: Buffer, ntokens: number): void {
   const store = c.ctx.store, arg = tok(c, buf, 2);
   if (arg === 'ratio') {
     const ratio = ntokens < 5 ? null : safeStrtod(tok(c, buf, 3));
-    if (ratio === null) { replyText(c, REPLY.ERROR); return; }
+    if (ratio === null) { outString(c, REPLY.ERROR); return; }
     store.setLiveFloat(FG.automoveRatio, ratio);
   } else {
     const level = safeStrtoul(arg);
-    if (level < 0) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
-    if (level > 2) { replyText(c, REPLY.ERROR); return; }
+    if (level < 0) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+    if (level > 2) { outString(c, REPLY.ERROR); return; }
     store.setLive(G.slabAutomove, level);
   }
-  replyText(c, REPLY.OK);
+  outString(c, REPLY.OK);
 }

@@ -5,7 +5,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { ConnState, Proto } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
-import { logNoreply } from './verbose.ts';
+import { outString } from './out-string.ts';
 import { countCas } from '../cas-counters.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped, parseU32, parseU64 } from '../numbers.ts';
@@ -16,33 +16,23 @@ import { G, KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { LogFlag } from '../../logger/logger.ts';
 import { logRefusedStore } from '../../store/items.ts';
 
-/** memcached's out_string: one reply, unless the command said noreply. */
-export function replyText(c: Conn, reply: Uint8Array): void {
-  if (c.noreply) {
-    c.noreply = false;
-    if (c.ctx.verbosity() > 1) logNoreply(c, reply);
-    return;
-  }
-  c.ctx.out.bytes(reply);
-}
-
 export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolean): void {
   setNoreplyMaybe(c, buf, ntokens);
   const nkey = tokLen(c, 1);
-  if (nkey > KEY_MAX_LENGTH) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (nkey > KEY_MAX_LENGTH) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   const flags = parseU32(buf, tokStart(c, 2), tokEnd(c, 2));
   const exptime = parseI32Wrapped(buf, tokStart(c, 3), tokEnd(c, 3));
   const vlen = parseI32Wrapped(buf, tokStart(c, 4), tokEnd(c, 4));
   if (Number.isNaN(flags) || Number.isNaN(exptime) || Number.isNaN(vlen)) {
-    replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT);
+    outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT);
     return;
   }
   let casIn = 0;
   if (isCas) {
     casIn = parseU64(buf, tokStart(c, 5), tokEnd(c, 5));
-    if (Number.isNaN(casIn)) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+    if (Number.isNaN(casIn)) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   }
-  if (vlen < 0 || vlen > 0x7fffffff - 2) { replyText(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (vlen < 0 || vlen > 0x7fffffff - 2) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   startNread(c, buf, tokStart(c, 1), nkey, flags, exptime, vlen + 2, op, casIn);
 }
 
@@ -72,10 +62,10 @@ function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number,
   const row = c.ctx.stats.row;
   if (noMemory) {
     row[ThreadStat.store_no_memory]++;
-    replyText(c, REPLY.SERVER_ERROR_NO_MEMORY);
+    outString(c, REPLY.SERVER_ERROR_NO_MEMORY);
   } else {
     row[ThreadStat.store_too_large]++;
-    replyText(c, REPLY.SERVER_ERROR_TOO_LARGE);
+    outString(c, REPLY.SERVER_ERROR_TOO_LARGE);
   }
   c.sbytes = nbytes;
   connSetState(c, ConnState.swallow);
@@ -90,7 +80,7 @@ function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number,
  * swallowed, and nothing else; no store_no_memory, no watcher line, and the old value stays.
  */
 export function outOfMemoryInRead(c: Conn, nbytes: number): void {
-  replyText(c, REPLY.SERVER_ERROR_NO_MEMORY_IN_READ);
+  outString(c, REPLY.SERVER_ERROR_NO_MEMORY_IN_READ);
   c.sbytes = nbytes;
   connSetState(c, ConnState.swallow);
 }
@@ -105,13 +95,13 @@ export function completeNreadAscii(c: Conn): void {
   if (!store.itemValueEndsWithCrlf(it)) {
     c.item = 0;
     store.itemRelease(it);
-    replyText(c, REPLY.CLIENT_ERROR_BAD_CHUNK);
+    outString(c, REPLY.CLIENT_ERROR_BAD_CHUNK);
     return;
   }
   c.item = 0;
   const ret = store.storeItemRelease(it, c.storeOp, c.casIn);
   if (c.storeOp === StoreOp.CAS) countCas(c, ret, c.casIn);
-  replyText(c, storeReply(ret));
+  outString(c, storeReply(ret));
 }
 
 

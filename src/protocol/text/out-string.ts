@@ -1,8 +1,19 @@
-// memcached's -vv lines for replies: out_string prints ">fd reply" (">fd NOREPLY reply" when noreply hid it)
-// for every one-line reply it sends. Cachalot writes those replies in many places, so at -vv the line is read
-// back from what a command wrote (`logOutString`). Only when verbosity > 1: the request path pays one test.
+// memcached's out_string: a one-line reply, held back when the command said noreply, and its -vv lines: it
+// prints ">fd reply" (">fd NOREPLY reply" when noreply hid it) for every one-line reply it sends. Cachalot
+// writes those replies in many places, so at -vv the line is read back from what a command wrote
+// (`logOutString`). Only when verbosity > 1: the request path pays one test.
 
 import type { Conn } from '../../worker/conn.ts';
+
+/** memcached's out_string: one reply, unless the command said noreply. */
+export function outString(c: Conn, reply: Uint8Array): void {
+  if (c.noreply) {
+    c.noreply = false;
+    if (c.ctx.verbosity() > 1) logNoreply(c, reply);
+    return;
+  }
+  c.ctx.out.bytes(reply);
+}
 
 /**
  * One-line replies memcached does not send through out_string: VALUE and STAT blocks, a get's END (its
