@@ -171,7 +171,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
   const a32 = st.a32, c32 = st.c32;
   const id = clsid | seg, w = LRU_BASE + id * LRU_WORDS, lock = w + LruW.lock;
   const now = st.currentTime();
-  let removed = 0, found = 0, foundLock = 0, moveTo = -1;
+  let removed = 0, found = 0, foundHv = 0, moveTo = -1;
   st.locks.lock(lock);
   try {
     let search = c32[w + LruW.tail];
@@ -179,8 +179,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       const nextIt = a32[search * 2 + ItemField.prev];
       const nkey = a32[search * 2 + ItemField.bits] >>> 24;
       const hv = hash(st.a8, search * 8 + ITEM_HEADER, nkey);
-      const ilock = st.itemLockWord(hv);
-      if (!st.locks.trylock(ilock)) { search = nextIt; continue; }
+      if (!st.itemTrylock(hv)) { search = nextIt; continue; }
       // memcached takes a reference here (refcount_incr(search) == 2) to learn whether anyone else holds the
       // item. A reference is only ever taken under the item's lock, which we now hold, so a plain read tells
       // the same without two locked instructions: 1 is the table's reference alone, and nobody can take
@@ -197,7 +196,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
         slabStat(st, bits, SlabStat.reclaimed);
         if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
         st.doItemUnlinkNolock(search, hv, id); // LRU lock already held; drops the table's reference: freed
-        st.locks.unlock(ilock);
+        st.itemUnlock(hv);
         removed++;
         search = nextIt;
         continue;
@@ -211,7 +210,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
             slabStat(st, bits, SlabStat.moves_within_lru);
             doItemUnlinkQ(st, search, id);
             doItemLinkQ(st, search, id);
-            st.locks.unlock(ilock);
+            st.itemUnlock(hv);
             search = nextIt;
             continue;
           }
@@ -241,7 +240,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
         }
       }
       found = search;
-      foundLock = ilock;
+      foundHv = hv;
       break;
     }
   } finally {
@@ -253,7 +252,7 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
       a32[found * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (moveTo << 16);
       itemLinkQ(st, found);
     }
-    st.locks.unlock(foundLock);
+    st.itemUnlock(foundHv);
   }
   return removed;
 }

@@ -135,8 +135,7 @@ function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movi
   if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return false; // a value still arriving, or being freed
   const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + ITEM_HEADER;
   const hv = hash(st.a8, keyOff, nkey);
-  const lock = st.itemLockWord(hv);
-  if (!st.locks.trylock(lock)) return false;
+  if (!st.itemTrylock(hv)) return false;
   let ok = false;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
     if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
@@ -149,7 +148,7 @@ function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movi
     }
     st.itemRelease(it);
   }
-  st.locks.unlock(lock);
+  st.itemUnlock(hv);
   return ok;
 }
 

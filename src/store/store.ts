@@ -442,6 +442,8 @@ export class Store {
   itemLockWord(hv: number): number { return this.lockBase + (hv & this.lockMask) * LOCK_STRIDE; }
   itemLock(hv: number): void { this.locks.lock(this.itemLockWord(hv)); }
   itemUnlock(hv: number): void { this.locks.unlock(this.itemLockWord(hv)); }
+  /** memcached's item_trylock: the item lock if it is free now, else false (the LRU tail and the page mover skip a busy item). */
+  itemTrylock(hv: number): boolean { return this.locks.trylock(this.itemLockWord(hv)); }
 
   // ---- reads ----
 
