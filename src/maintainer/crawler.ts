@@ -114,9 +114,13 @@ export class Crawler {
   }
 }
 
+/**
+ * crawler_expired_eval's test: expired strictly before this second ("<", as the LRU tail's; only do_item_get
+ * has "<="), so an item whose exptime is now stays for the crawl's histogram and a lookup's get_expired.
+ */
 function looksDead(st: Store, it: number): boolean {
   const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
-  return (exp !== 0 && exp <= st.currentTime()) || st.isFlushed(it);
+  return (exp !== 0 && exp < st.currentTime()) || st.isFlushed(it);
 }
 
 /** memcached's crawler_expired_eval at -vv: the item's flags and its slabs_clsid (class and LRU), then its key. */
@@ -128,7 +132,7 @@ function sayReclaim(st: Store, it: number): void {
 
 function reclaimIfDead(st: Store, it: number, clsid: number): void {
   const nkey = st.a32[it * 2 + ItemField.bits] >>> 24;
-  const keyOff = it * 8 + 48;
+  const keyOff = it * 8 + ITEM_HEADER;
   const hv = hash(st.a8, keyOff, nkey);
   st.itemLock(hv);
   try {
@@ -136,7 +140,7 @@ function reclaimIfDead(st: Store, it: number, clsid: number): void {
     Atomics.add(st.a32, it * 2 + ItemField.refcount, 1);
     const flushed = st.isFlushed(it);
     const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
-    if (flushed || (exp !== 0 && exp <= st.currentTime())) {
+    if (flushed || (exp !== 0 && exp < st.currentTime())) { // looksDead's test, under the lock
       const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
       row[base + SlabStat.crawler_reclaimed]++; // not `reclaimed`: memcached counts there only its LRU's own finds
       if ((st.a32[it * 2 + ItemField.bits] & ItemFlag.FETCHED) === 0 && !flushed) row[base + SlabStat.expired_unfetched]++;

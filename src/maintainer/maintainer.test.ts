@@ -61,6 +61,21 @@ test("stop() wakes the thread from its sleep and it ends cleanly: exit code 0, n
   assert.equal(await m.stop(), 0);
 });
 
+test("the crawler reclaims an item only once its expiry second has passed (memcached's '<'), as the LRU tail does", () => {
+  const st = new Store(createStore(settings()), 1);
+  put(st, "k", "v", 1, 0, 0, st.currentTime() + 1);
+  st.clockAdvance(1); // the item's exptime is now: a lookup would find it expired, the crawler leaves it
+  const crawler = new Crawler(st, true);
+  while (crawler.round());
+  assert.equal(st.currItems(), 1);
+  assert.equal(general(st).get("crawler_reclaimed"), 0);
+  st.clockAdvance(1);
+  assert.equal(st.requestCrawl(new Uint8Array(64).fill(1)), true); // lru_crawler crawl all
+  while (crawler.round());
+  assert.equal(st.currItems(), 0);
+  assert.equal(general(st).get("crawler_reclaimed"), 1);
+});
+
 test("a crawl over the slab pages reclaims expired items wherever they sit in the LRU", () => {
   const st = new Store(createStore(settings()), 1);
   for (let i = 0; i < 3000; i++) put(st, `k:${i}`, "v", 1, 0, 0, i % 3 === 1 ? st.realtime(5) : 0);
