@@ -424,3 +424,28 @@ test('stats: idle_kicks with -o idle_timeout; the crawler\'s lines gone once it 
 differential('stats: a flat LRU reclaims the flushed item when the next set allocates', [
   'set key 0 0 1\r\n1\r\n', 'flush_all\r\n', 'set key 0 0 1\r\n1\r\n', 'get key\r\n', 'stats\r\n',
 ], { args: ['-o', 'no_modern'] });
+
+// A hit counts in the LRU segment the item was in when found: memcached's mg counts lru_hits after do_item_bump,
+// whose COLD -> WARM move is queued for the maintainer, so both hits on a COLD item count in hits_to_cold, as a
+// get's do.
+for (const kind of kindsFor()) {
+  test(`stats items: hits on a COLD item count in hits_to_cold, for get and mg alike [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    const c = await Client.connect(server.port);
+    try {
+      for (const [key, hit] of [['g', 'get g\r\n'], ['m', 'mg m v\r\n']]) {
+        const before = await c.stats('items');
+        assert.equal((await c.request(`set ${key} 0 0 1\r\nx\r\n`, 8)).toString(), 'STORED\r\n');
+        // the maintainer moves an idle HOT item to COLD (real time: memcached has no debugtime)
+        const cold = (s: Map<string, string>): number => Number(s.get('items:1:moves_to_cold') ?? 0);
+        for (let i = 0; i < 500 && cold(await c.stats('items')) <= cold(before); i++) await sleep(20);
+        assert.ok(cold(await c.stats('items')) > cold(before), `${key} moved to COLD`);
+        const reply = hit.startsWith('get') ? `VALUE ${key} 0 1\r\nx\r\nEND\r\n` : 'VA 1\r\nx\r\n';
+        for (let i = 0; i < 2; i++) assert.equal((await c.request(hit, reply.length)).toString(), reply);
+        const after = await c.stats('items');
+        const delta = (name: string): number => Number(after.get(`items:1:${name}`) ?? 0) - Number(before.get(`items:1:${name}`) ?? 0);
+        assert.deepEqual([delta('hits_to_hot'), delta('hits_to_warm'), delta('hits_to_cold')], [0, 0, 2], `${hit.trim()}`);
+      }
+    } finally { c.end(); await server.stop(); }
+  });
+}

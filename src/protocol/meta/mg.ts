@@ -101,8 +101,9 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
     out.reserve(nbytes);
     out.pos += st.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
   }
-  if (!mf.noUpdate) st.doItemBump(it);
+  // counted in the segment the item was found in: memcached's do_item_bump only queues a COLD -> WARM move
   countHit(c, st, it, ttlSet);
+  if (!mf.noUpdate) st.doItemBump(it);
   return true;
 }
 
