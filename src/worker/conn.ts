@@ -141,7 +141,7 @@ export class Conn {
   /** The long reply being streamed in conn_watch, or null. */
   stream: ReplyStream | null = null;
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
-  proto_state: unknown = null;
+  protoState: unknown = null;
 
   constructor(ctx: WorkerContext) { this.ctx = ctx; this.tokens = ctx.tokens; }
 
@@ -165,7 +165,7 @@ export class Conn {
     this.authReplyAt = 0; this.authReplyEnd = -1;
     this.closeReason = '';
     this.closeKind = 0;
-    this.proto_state = null;
+    this.protoState = null;
     this.stream = null;
     this.lastCmdTime = this.ctx.store.currentTime();
     this.reqsLeft = this.ctx.settings.reqsPerEvent;

@@ -47,7 +47,7 @@ const ERROR_TEXT: Record<number, Buffer> = {
 
 /**
  * The request being served (memcached's c->binary_header plus c->cmd / c->noreply / c->cas): one
- * object per connection, kept in Conn.proto_state and overwritten by every request.
+ * object per connection, kept in Conn.protoState and overwritten by every request.
  */
 export class BinState {
   /** The opcode as sent; every response echoes it. */
@@ -68,8 +68,8 @@ export class BinState {
 }
 
 export function binState(c: Conn): BinState {
-  let st = c.proto_state;
-  if (!(st instanceof BinState)) { st = new BinState(); c.proto_state = st; }
+  let st = c.protoState;
+  if (!(st instanceof BinState)) { st = new BinState(); c.protoState = st; }
   return st as BinState;
 }
 

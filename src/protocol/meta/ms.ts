@@ -31,8 +31,8 @@ export class MetaConnState {
 }
 
 export function metaState(c: Conn): MetaConnState {
-  let ms = c.proto_state;
-  if (!(ms instanceof MetaConnState)) { ms = new MetaConnState(); c.proto_state = ms; }
+  let ms = c.protoState;
+  if (!(ms instanceof MetaConnState)) { ms = new MetaConnState(); c.protoState = ms; }
   return ms as MetaConnState;
 }
 
