@@ -25,7 +25,7 @@ export class WorkerContext {
   readonly out: OutBuffer;
   /** The words of the command being parsed, for every connection of the worker: one command runs at a time. */
   readonly tokens = new Int32Array(MAX_TOKENS * 2);
-  /** Connections not read from until the client takes its replies (drive-machine.ts bounds what they hold). */
+  /** Connections not read from until the client takes its replies (transmit.ts bounds what they hold). */
   readonly writeBlocked = new Set<Conn>();
   /** What memcached's connections on this thread would hold of `-o read_buf_mem_limit` (rbuf-cache.ts). */
   readonly rbufCache: ReadBufCache;

@@ -40,7 +40,7 @@ const SEND_QUEUE_LIMIT = 4 * 1024 * 1024;
 /**
  * Datagrams of one reply that libuv may queue (the kernel's socket buffer full) before the rest of the reply is
  * dropped: at least this, and two values of -I, as a TCP client that does not read may fall behind by before it
- * is hung up on (drive-machine.ts MIN_BACKLOG_LIMIT).
+ * is hung up on (transmit.ts MIN_BACKLOG_LIMIT).
  */
 const MIN_REPLY_QUEUE_LIMIT = 16 * 1024 * 1024;
 /** Datagrams are written into a buffer of this size, reused while the kernel takes each one at once. */

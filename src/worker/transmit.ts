@@ -1,0 +1,112 @@
+// memcached's transmit(): the replies a connection's commands collected in the worker's out buffer leave in one
+// write (a writev when values are attached), and a client that does not read them is stopped, then hung up on.
+// drive-machine.ts calls connFlush where memcached's machine reaches conn_mwrite; onConnDrain there resumes it.
+
+import type { Conn } from './conn.ts';
+import type { ConnIo } from './conn-io.ts';
+import { errnoName } from './handle-io.ts';
+import { ThreadStat } from '../stats/thread-stats.ts';
+
+/** Above this many unsent bytes a connection stops reading until the socket drains. */
+const WRITE_HIGH_WATER = 256 * 1024;
+/** A reply bigger than this is sent before the next command (or the next key of a get) adds to it. */
+export const OUT_FLUSH_AT = 512 * 1024;
+/**
+ * Replies a client has not read, past which it is hung up on. Once WRITE_HIGH_WATER is queued a
+ * connection stops being read and a multi-get stops before its next key (get.ts pauseGet), so
+ * past that mark a connection holds at most the last piece of reply it made (one value, up to -I,
+ * and what was collected with it). memcached points into the items instead of copying, and serves
+ * them; we copy, so this bound stays as the last resort (never below two items of -I).
+ */
+const MIN_BACKLOG_LIMIT = 16 * 1024 * 1024;
+/**
+ * The connections of one worker together may hold this many connections' worth of unread replies. Each stops
+ * at WRITE_HIGH_WATER, but each may hold a copied value of up to -I past it: without a bound on the sum, -c
+ * clients that never read could make the server hold -c values.
+ */
+const WORKER_BACKLOGS = 4;
+
+/**
+ * One write for everything collected; stop reading this client while its replies pile up. `midRead`: more of
+ * the read is still to come (commands, or a value arriving), so the items of replies not yet past a flush point
+ * stay referenced, as memcached keeps them until it sends those replies.
+ */
+export function connFlush(c: Conn, midRead = false): void {
+  const out = c.ctx.out;
+  if (out.size() === 0) { // (an empty response may still send a datagram)
+    if (!midRead) out.releaseHeld(); // quiet replies (mg q, GetQ) hold items too
+    if (c.udp !== null) udpFlush(c);
+    else if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone(); // a noreply's response object is freed at transmit too
+    return;
+  }
+  const io = c.io;
+  if (io === null || io.closed) { udpFlush(c); return; }
+  c.ctx.stats.row[ThreadStat.bytes_written] += out.uncounted();
+  const attached = out.hasAttached();
+  if (midRead && attached) out.holdUncommittedAttached();
+  const err = attached ? transmitAttached(c, io) : io.write(out.pending());
+  if (err < 0) {
+    out.sent(false); // nothing of it is queued
+    c.closeReason = `write error ${errnoName(err)}`;
+    io.close(); // onClosed then releases the connection
+    return;
+  }
+  const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
+  out.sent(queued > 0, midRead);
+  if (queued > WRITE_HIGH_WATER) backlogged(c, io, queued);
+  else if (queued > 0 && attached) awaitDrain(c, io); // the items stay referenced until it is out
+}
+
+/**
+ * memcached's conn_mwrite with the socket full: the connection runs no command, and reads nothing, until its
+ * replies are out (onConnDrain resumes it). Only where it shows here: while a write holds items referenced.
+ */
+function awaitDrain(c: Conn, io: ConnIo): void {
+  if (c.writeBlocked) return;
+  c.writeBlocked = true;
+  c.ctx.writeBlocked.add(c);
+  io.pause();
+}
+
+/** A client is not reading its replies: stop reading it, and hang up once it, or its worker, holds too much. */
+function backlogged(c: Conn, io: ConnIo, queued: number): void {
+  const ctx = c.ctx;
+  awaitDrain(c, io);
+  const limit = Math.max(MIN_BACKLOG_LIMIT, 2 * ctx.settings.itemSizeMax);
+  if (queued > limit) {
+    c.closeReason = 'unread replies over the limit';
+    io.close();
+    return;
+  }
+  let held = 0;
+  for (const other of ctx.writeBlocked) held += other.io?.queued() ?? 0;
+  if (held > WORKER_BACKLOGS * limit) {
+    c.closeReason = 'unread replies over the worker\'s limit';
+    io.close();
+  }
+}
+
+/** A UDP connection's replies leave as datagrams (nothing is ever attached for one); a closed one's are dropped. */
+function udpFlush(c: Conn): void {
+  const out = c.ctx.out;
+  if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone();
+  if (c.udp !== null) c.ctx.stats.row[ThreadStat.bytes_written] += c.udp.transmit(out.buf, out.pos);
+  out.truncate(0);
+}
+
+/**
+ * memcached's transmit() with values attached: one writev of the out buffer's runs and the items'
+ * bytes; the items' references are released once libuv is done with them. 0 or a negative errno.
+ */
+function transmitAttached(c: Conn, io: ConnIo): number {
+  const out = c.ctx.out, store = c.ctx.store;
+  const chunks = out.chunks();
+  const held = out.takeAttached();
+  return io.writev(chunks, () => { for (const it of held) store.itemRelease(it); });
+}
+
+/** Inside a long reply (a multi-get): send what has piled up; false once the client is gone. */
+export function connFlushIfLarge(c: Conn): boolean {
+  if (c.ctx.out.size() > OUT_FLUSH_AT) connFlush(c, true);
+  return c.udp !== null || (c.io !== null && !c.io.closed);
+}
