@@ -7,7 +7,8 @@
 //   MICRO_KEYS=1000: every item in cache; MICRO_ONLY=set: only the mixes whose name starts so
 
 import os from 'node:os';
-import { createStore, Store } from '../src/store/store.ts';
+import { Store } from '../src/store/store.ts';
+import { createStore } from '../src/store/create.ts';
 import { defaultSettings } from '../src/settings.ts';
 import { storeSettingsOf } from '../src/settings/report.ts';
 import { createServerCtl, ServerCtl } from '../src/server-ctl.ts';

@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createStore, Store } from "../store/store.ts";
+import { Store } from "../store/store.ts";
+import { createStore } from "../store/create.ts";
 import { G } from "../store/layout.ts";
 import { slabsClsid } from "../store/slabs.ts";
 import { settings, put } from "../store/test-support.ts";

@@ -2,7 +2,7 @@
 // (memcached's lru_maintainer_thread, lru_crawler and assoc_maintenance_thread, in one).
 
 import { Worker } from "node:worker_threads";
-import type { StoreShared } from "../store/store.ts";
+import type { StoreShared } from "../store/create.ts";
 import { ctlLayout, G } from "../store/layout.ts";
 import { ctlBuffer } from "../store/locks.ts";
 import { forwardStdio, writeErr } from "../stdio.ts";

@@ -2,7 +2,7 @@
 // share of the settings.
 
 import type { Protocol, Settings } from '../settings.ts';
-import type { StoreSettings } from '../store/store.ts';
+import type { StoreSettings } from '../store/create.ts';
 import { TLS_VERSION_NAMES } from './tls-settings.ts';
 import { uintIndex, type ExtSettings } from './ext-settings.ts';
 import { printfFixed, safeStrtoll } from './c-numbers.ts';

@@ -18,7 +18,7 @@ import { itemNtotal } from './lru.ts';
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from '../stats/thread-stats.ts';
 import { CLOCK_START, Store } from './store.ts';
 import { safeStrtol, safeStrtoll, safeStrtoul, safeStrtoull } from '../settings/c-numbers.ts';
-import type { StoreShared } from './store.ts';
+import type { StoreShared } from './create.ts';
 
 /** What must match between the saved store and this one (memcached's list), as the meta file writes it. */
 export type RestartSettings = {

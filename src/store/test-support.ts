@@ -1,7 +1,7 @@
 // Helpers for the store's unit tests: a small store and keys/values as bytes.
 
-import { createStore, Store } from "./store.ts";
-import type { StoreSettings } from "./store.ts";
+import { Store } from "./store.ts";
+import { createStore, type StoreSettings } from "./create.ts";
 import { StoreOp } from "./results.ts";
 
 export const MB = 1024 * 1024;

@@ -3,7 +3,7 @@
 
 import { workerData, parentPort } from "node:worker_threads";
 import { Store } from "./store.ts";
-import type { StoreShared } from "./store.ts";
+import type { StoreShared } from "./create.ts";
 import { DeltaResult, StoreOp, StoreResult } from "./results.ts";
 
 type Job = { shared: StoreShared; thread: number; iterations: number; keys: number; casRounds: number;

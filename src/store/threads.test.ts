@@ -4,9 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
-import { createStore, Store } from "./store.ts";
+import { Store } from "./store.ts";
+import { createStore } from "./create.ts";
 import { b, get, MB, put, settings } from "./test-support.ts";
-import type { StoreSettings } from "./store.ts";
+import type { StoreSettings } from "./create.ts";
 import { StoreOp, StoreResult } from "./results.ts";
 
 const WORKERS = 4;

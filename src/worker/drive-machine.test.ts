@@ -3,7 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStore, Store } from '../store/store.ts';
+import { Store } from '../store/store.ts';
+import { createStore } from '../store/create.ts';
 import { defaultSettings } from '../settings.ts';
 import { storeSettingsOf } from '../settings/report.ts';
 import { createServerCtl, ServerCtl } from '../server-ctl.ts';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { Store } from '../store/store.ts';
-import type { StoreShared } from '../store/store.ts';
+import type { StoreShared } from '../store/create.ts';
 import type { Settings } from '../settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, setAddress, Transport } from '../stats/conn-table.ts';
