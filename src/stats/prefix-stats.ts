@@ -58,8 +58,9 @@ export class PrefixStats {
   /** The slot's first word for this key's prefix, claiming one if new; -1 when not counted. */
   private slotFor(key: Uint8Array, off: number, len: number): number {
     let plen = 0;
-    while (plen < len && key[off + plen] !== this.delimiter) plen++;
-    if (plen === len || plen > PREFIX_MAX) return -1;
+    while (plen < len && key[off + plen] !== this.delimiter && key[off + plen] !== 0) plen++;
+    // memcached's stats_prefix_find reads the key as a C string: a NUL before the delimiter ends it unprefixed
+    if (plen === len || key[off + plen] === 0 || plen > PREFIX_MAX) return -1;
     let h = 2166136261;
     for (let i = 0; i < plen; i++) h = Math.imul(h ^ key[off + i], 16777619);
     for (let probe = 0; probe < PREFIX_SLOTS; probe++) {
