@@ -403,3 +403,30 @@ test('admin: a metadump taken while other clients overwrite and delete keys list
     await Promise.all(churn);
   } finally { for (const c of [...writers, reader]) c.end(); await server.stop(); }
 });
+
+// memcached's crawler hands a metadump's connection back to its worker in conn_new_cmd (conn_worker_readd), and it
+// stays there until its next read; a connection that then sends a command is itself again.
+for (const kind of kindsFor()) {
+  test(`admin: after a metadump, stats conns shows the idle connection in conn_new_cmd until it reads [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-o', 'no_lru_maintainer'], true);
+    const dumper = await Client.connect(server.port);
+    const watcher = await Client.connect(server.port);
+    const states = async (): Promise<string[]> => {
+      await watcher.send('stats conns\r\n');
+      const text = (await watcher.readUntil('END\r\n')).toString();
+      return [...text.matchAll(/:state (\w+)\r\n/g)].map((m) => m[1]).sort();
+    };
+    try {
+      assert.equal((await dumper.request('set k 0 0 1\r\nv\r\n', 8)).toString(), 'STORED\r\n');
+      await dumper.send('lru_crawler metadump all\r\n');
+      await dumper.readUntil('END\r\n');
+      // memcached's crawler thread writes END, then hands the connection back: wait for the hand-back
+      let seen = await states();
+      for (let i = 0; i < 100 && seen.includes('conn_watch'); i++) { await sleep(10); seen = await states(); }
+      // the listener, the dumper, and the watcher asking
+      assert.deepEqual(seen, ['conn_listening', 'conn_new_cmd', 'conn_parse_cmd']);
+      assert.equal((await dumper.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      assert.deepEqual(await states(), ['conn_listening', 'conn_parse_cmd', 'conn_read']);
+    } finally { dumper.end(); watcher.end(); await server.stop(); }
+  });
+}

@@ -140,6 +140,11 @@ export class Conn {
   peerPort = 0;
   /** The long reply being streamed in conn_watch, or null. */
   stream: ReplyStream | null = null;
+  /**
+   * The stream just ended: memcached hands the connection back to its worker in conn_new_cmd (conn_worker_readd),
+   * where `stats conns` sees it until its next read. The next conn_waiting with no input shows that state.
+   */
+  redispatched = false;
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
   protoState: unknown = null;
 
@@ -167,6 +172,7 @@ export class Conn {
     this.closeKind = 0;
     this.protoState = null;
     this.stream = null;
+    this.redispatched = false;
     this.lastCmdTime = this.ctx.store.currentTime();
     this.reqsLeft = this.ctx.settings.reqsPerEvent;
   }

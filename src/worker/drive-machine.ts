@@ -73,6 +73,7 @@ export function driveMachine(c: Conn): void {
         connSetState(c, ConnState.waiting);
         break;
       case ConnState.waiting:
+        if (c.redispatched) idleAfterStream(c); // before the flush: the client may look once the stream's end is out
         connFlush(c);
         if (c.rpos >= c.rend) { // all input worked off
           if (c.holdsRbuf) rbufRelease(c);
@@ -250,10 +251,17 @@ function streamStep(c: Conn): boolean {
       return false;
     }
     c.stream = null;
+    c.redispatched = true;
   }
   if (!c.writeBlocked) c.io?.resume();
   connSetState(c, ConnState.newCmd);
   return true;
+}
+
+/** See Conn.redispatched: an idle connection back from a stream shows conn_new_cmd, as memcached's. */
+function idleAfterStream(c: Conn): void {
+  c.redispatched = false;
+  if (c.rpos >= c.rend) c.ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd);
 }
 
 function resumeStream(c: Conn, stream: ReplyStream): void {
