@@ -25,6 +25,11 @@ export interface ConnIo {
   readonly closed: boolean;
   /** The last write had to be queued: until it completes, what it was given must not change. */
   readonly lastWriteQueued: boolean;
+  /**
+   * Nothing points into a queued write's data once the queue has drained (onDrain) or the handle is closed
+   * (onClosed), so its buffer may be freed then (libuv's handle; a TLS socket's writes are Node's to hold).
+   */
+  readonly lendable: boolean;
   /** Start (or, after pause, resume) reading. */
   resume(): void;
   /** Stop reading: a client that does not read its replies is not read from either. */

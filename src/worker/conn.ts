@@ -145,6 +145,8 @@ export class Conn {
    * where `stats conns` sees it until its next read. The next conn_waiting with no input shows that state.
    */
   redispatched = false;
+  /** Reply buffers lent to this connection's queued writes (OutBuffer.sent), given back once they are done. */
+  readonly lent: ArrayBuffer[] = [];
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
   protoState: unknown = null;
 

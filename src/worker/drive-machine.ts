@@ -6,7 +6,7 @@
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
 import type { ConnStateValue, ReplyStream } from './conn.ts';
 import { errnoName } from './handle-io.ts';
-import { connFlush, OUT_FLUSH_AT } from './transmit.ts';
+import { connFlush, connGiveBackLent, OUT_FLUSH_AT } from './transmit.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii } from '../protocol/text/read-command.ts';
@@ -331,6 +331,7 @@ function resumeAfterYield(c: Conn): void {
 
 /** The handle's queued writes are done: the client read its replies; go on with what it sent meanwhile. */
 export function onConnDrain(c: Conn): void {
+  if (c.lent.length > 0) connGiveBackLent(c);
   if (!c.writeBlocked) return;
   c.writeBlocked = false;
   c.ctx.writeBlocked.delete(c);

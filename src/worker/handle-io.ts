@@ -128,6 +128,7 @@ export class HandleIo implements ConnIo {
    * libuv tries a write at once only when nothing is queued before it.
    */
   lastWriteQueued = false;
+  readonly lendable = true;
   private reading = false;
   /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
   private current: Uint8Array;

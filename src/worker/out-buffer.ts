@@ -37,6 +37,25 @@ export function putUint(b: Buffer, at: number, n: number): number {
 
 function viewOf(b: Buffer): DataView { return new DataView(b.buffer, b.byteOffset, b.length); }
 
+/**
+ * The next size of a buffer that must grow: doubled while small; past 256 KB by a quarter (in whole pages), since
+ * a buffer lent to a queued write is held whole: a reply of 520 KB held 1 MB when every growth doubled.
+ */
+function grown(size: number): number {
+  return size < 256 * 1024 ? size * 2 : Math.ceil((size * 1.25) / 4096) * 4096;
+}
+
+/**
+ * Let a reply buffer's memory go now, not when the garbage collector finds it: detaching it frees it at once.
+ * Left to the collector, buffers let go by clients that never read their replies piled up in a worker that then
+ * went idle (no allocation, no collection): RSS rose by hundreds of MB a round of such clients. Only for a buffer
+ * nothing else points into: the out buffer's own, made by allocUnsafeSlow (Node's pool is shared and not
+ * detachable).
+ */
+function free(ab: ArrayBufferLike): void {
+  if (ab instanceof ArrayBuffer && !ab.detached) ab.transfer(0);
+}
+
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
 type Attached = { at: number; view: Uint8Array; it: number };
 
@@ -70,9 +89,11 @@ export class OutBuffer {
   private views: Array<Buffer | undefined> = [];
   /** The last view longer than SMALL_VIEW: large replies of one workload tend to share a length. */
   private bigView: Buffer | null = null;
+  /** Bytes of the buffers lent to writes libuv queued (lend), until they are given back (giveBack). */
+  lentBytes = 0;
 
   constructor(release: (it: number) => void, retain: (it: number) => void, cache: ReadBufCache | null = null, size = INITIAL_SIZE) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = Buffer.allocUnsafeSlow(size); // never from the shared pool: a buffer of its own, freed whole (free)
     this.view = viewOf(this.buf);
     this.release = release;
     this.retain = retain;
@@ -158,11 +179,12 @@ export class OutBuffer {
   /** Room for n more bytes, growing (copying what is there) when needed. */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    let size = this.buf.length;
+    while (size < this.pos + n) size = grown(size);
     const old = this.buf;
     this.replace(size);
     old.copy(this.buf, 0, 0, this.pos);
+    free(old.buffer);
   }
 
   bytes(src: Uint8Array): void {
@@ -265,20 +287,38 @@ export class OutBuffer {
 
   /**
    * After the write of pending() (or chunks()): when libuv had to queue it (not written through at
-   * once), the memory is libuv's until the write completes, so take a fresh buffer.
+   * once), the memory is libuv's until the write completes, so take a fresh buffer. Answers the one
+   * left to the write (to lend), else null.
    */
-  sent(retained: boolean, keepHeld = false): void {
-    if (retained) this.replace(Math.max(INITIAL_SIZE, Math.min(this.buf.length, 256 * 1024)));
-    else if (this.buf.length > 1024 * 1024) this.replace(INITIAL_SIZE); // don't hoard a huge one
+  sent(retained: boolean, keepHeld = false): ArrayBuffer | null {
+    let left: ArrayBuffer | null = null;
+    if (retained) {
+      left = this.buf.buffer as ArrayBuffer;
+      this.replace(Math.max(INITIAL_SIZE, Math.min(this.buf.length, 256 * 1024)));
+    } else if (this.buf.length > 1024 * 1024) { // don't hoard a huge one
+      const old = this.buf;
+      this.replace(INITIAL_SIZE);
+      free(old.buffer);
+    }
     this.pos = 0;
     this.committedPos = 0;
     this.counted = 0;
     if (!keepHeld) this.releaseHeld();
     this.cache?.respsDone();
+    return left;
+  }
+
+  /** A buffer sent() left to a queued write, counted until giveBack. */
+  lend(lent: ArrayBuffer): void { this.lentBytes += lent.byteLength; }
+
+  /** The write that held a lent buffer is done or cancelled: nothing points into it any more, so it is freed now. */
+  giveBack(lent: ArrayBuffer): void {
+    this.lentBytes -= lent.byteLength;
+    free(lent);
   }
 
   private replace(size: number): void {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = Buffer.allocUnsafeSlow(size); // never from the shared pool: a buffer of its own, freed whole (free)
     this.view = viewOf(this.buf);
     this.forgetViews();
   }

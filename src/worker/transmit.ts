@@ -52,7 +52,11 @@ export function connFlush(c: Conn, midRead = false): void {
     return;
   }
   const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
-  out.sent(queued > 0, midRead);
+  const left = out.sent(queued > 0, midRead);
+  if (left !== null && io.lendable) { // freed once the queue drains or the handle closes (connGiveBackLent)
+    c.lent.push(left);
+    out.lend(left);
+  }
   if (queued > WRITE_HIGH_WATER) backlogged(c, io, queued);
   else if (queued > 0 && attached) awaitDrain(c, io); // the items stay referenced until it is out
 }
@@ -72,18 +76,28 @@ function awaitDrain(c: Conn, io: ConnIo): void {
 function backlogged(c: Conn, io: ConnIo, queued: number): void {
   const ctx = c.ctx;
   awaitDrain(c, io);
-  const limit = Math.max(MIN_BACKLOG_LIMIT, 2 * ctx.settings.itemSizeMax);
-  if (queued > limit) {
+  if (queued > backlogLimit(ctx.settings.itemSizeMax)) {
     c.closeReason = 'unread replies over the limit';
     io.close();
     return;
   }
-  let held = 0;
-  for (const other of ctx.writeBlocked) held += other.io?.queued() ?? 0;
-  if (held > WORKER_BACKLOGS * limit) {
+  if (ctx.out.lentBytes > workerBacklogLimit(ctx.settings.itemSizeMax)) {
     c.closeReason = 'unread replies over the worker\'s limit';
     io.close();
   }
+}
+
+/** The unread replies one connection may hold (bytes queued) before it is hung up on. */
+function backlogLimit(itemSizeMax: number): number { return Math.max(MIN_BACKLOG_LIMIT, 2 * itemSizeMax); }
+
+/** The reply buffers a worker's connections may hold in queued writes together (their whole size: a queued write holds the buffer it was cut from). */
+function workerBacklogLimit(itemSizeMax: number): number { return WORKER_BACKLOGS * backlogLimit(itemSizeMax); }
+
+/** Queued writes are done (drained), or the handle closed and cancelled them: the buffers they held are free. */
+export function connGiveBackLent(c: Conn): void {
+  const lent = c.lent;
+  for (let i = 0; i < lent.length; i++) c.ctx.out.giveBack(lent[i]);
+  lent.length = 0;
 }
 
 /** A UDP connection's replies leave as datagrams (nothing is ever attached for one); a closed one's are dropped. */

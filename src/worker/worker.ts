@@ -17,6 +17,7 @@ import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
+import { connGiveBackLent } from './transmit.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
 import type { PeerName } from './handle-io.ts';
@@ -143,6 +144,7 @@ function connHandleHooks(c: Conn): IoHooks {
     onWriteError: (status) => { c.closeReason = `write error ${errnoName(status)}`; c.io?.close(); },
     onClosed: () => {
       if (c.state !== ConnState.closed) connClose(c);
+      connGiveBackLent(c); // the handle is closed: its queued writes were cancelled
       pool.give(c);
     },
   };
