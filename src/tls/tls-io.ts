@@ -36,6 +36,7 @@ export class TlsIo implements ConnIo {
   readonly readBuffer: Buffer;
   closed = false;
   lastWriteQueued = false;
+  readonly lendable = false;
   private readonly socket: tls.TLSSocket;
   private readonly handle: AddressHandle;
   private readonly hooks: IoHooks;
