@@ -162,6 +162,11 @@ differential('admin: without the LRU maintainer stats items leaves out the segme
 differential('admin: HTTP requests are hung up on', ['GET / HTTP/1.1\r\n']);
 // no command is a single byte: memcached answers ERROR before it looks for an HTTP version
 differential('admin: a one-byte command word is an ERROR, HTTP version or not', ['x HTTP/\r\n', 'G / HTTP/1.1\r\n', 'version\r\n']);
+// a known command with the wrong number of words is memcached's WANT_TOKENS ERROR, HTTP version or not
+differential('admin: a known command with too many words is an ERROR, even ending in an HTTP version', [
+  'flush_all 0 q HTTP/1.1\r\n', 'verbosity 1 noreply HTTP/1.1\r\n', 'verbosity a b c HTTP/1.0\r\n', 'version\r\n',
+  'bget\r\n', 'lru\r\n', 'flush_all a b HTTP/1.1\r\n', 'version\r\n',
+]);
 
 // memcached's crawler rests lru_crawler_sleep µs after every 1000 items it checks: at a second a rest, a crawl of 3000
 // items is still running (and another BUSY) well after it began. Without the LRU maintainer no crawl of the server's

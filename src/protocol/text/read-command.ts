@@ -231,18 +231,27 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   const out = c.ctx.out;
   if (tokIs(c, buf, 0, CMD.prepend)) update(c, buf, ntokens, StoreOp.PREPEND, false);
   else if (tokIs(c, buf, 0, CMD.replace)) update(c, buf, ntokens, StoreOp.REPLACE, false);
-  else if (tokIs(c, buf, 0, CMD.bget) && ntokens >= 3) processGetCommand(c, buf, e, false, false);
-  else if (tokIs(c, buf, 0, CMD.flush_all) && ntokens >= 2 && ntokens <= 4) processFlushAllCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.bget)) { if (wantTokens(c, ntokens >= 3)) processGetCommand(c, buf, e, false, false); }
+  else if (tokIs(c, buf, 0, CMD.flush_all)) { if (wantTokens(c, ntokens >= 2 && ntokens <= 4)) processFlushAllCommand(c, buf, ntokens); }
   else if (tokIs(c, buf, 0, CMD.version)) processVersionCommand(c);
   else if (tokIs(c, buf, 0, CMD.quit)) { c.udp?.keepLastEmpty(); connCloseAfterWrite(c, 'quit'); } // UDP: an empty datagram
-  else if (tokIs(c, buf, 0, CMD.verbosity) && (ntokens === 3 || ntokens === 4)) processVerbosityCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.verbosity)) { if (wantTokens(c, ntokens === 3 || ntokens === 4)) processVerbosityCommand(c, buf, ntokens); }
   else if (tokIs(c, buf, 0, CMD.lru_crawler)) processLruCrawlerCommand(c, buf, ntokens);
   else if (tokIs(c, buf, 0, CMD.watch)) processWatchCommand(c, buf, ntokens);
-  else if (tokIs(c, buf, 0, CMD.lru) && ntokens >= 3) processLruCommand(c, buf, ntokens);
-  else if (tokIs(c, buf, 0, CMD.extstore) && ntokens >= 3) processExtstoreCommand(c, buf, ntokens);
+  else if (tokIs(c, buf, 0, CMD.lru)) { if (wantTokens(c, ntokens >= 3)) processLruCommand(c, buf, ntokens); }
+  else if (tokIs(c, buf, 0, CMD.extstore)) { if (wantTokens(c, ntokens >= 3)) processExtstoreCommand(c, buf, ntokens); }
   else if (tokIs(c, buf, 0, CMD.refresh_certs)) processRefreshCertsCommand(c, buf, ntokens);
   else if (looksLikeHttp(c, buf, ntokens)) connCloseWithReason(c, 'HTTP request');
   else out.bytes(REPLY.ERROR);
+}
+
+/**
+ * memcached's WANT_TOKENS: a known command with the wrong number of words answers ERROR, whatever its last word
+ * (the HTTP hang-up is for unknown commands only). True when the count is right.
+ */
+function wantTokens(c: Conn, countOk: boolean): boolean {
+  if (!countOk) c.ctx.out.bytes(REPLY.ERROR);
+  return countOk;
 }
 
 const HTTP_VERSION = L('HTTP/');
