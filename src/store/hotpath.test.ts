@@ -18,12 +18,17 @@ function setup() {
   for (let i = 0; i < N; i++) keys.push(Buffer.from(`hot:key:${i}`));
   const small = Buffer.alloc(100, 0x61), large = Buffer.alloc(5000, 0x62), crlf = Buffer.from("\r\n");
   const out = Buffer.alloc(8192);
+  /** Key i's item, allocated and filled (a large value every tenth key), with the caller's reference. */
+  const filledItem = (i: number): number => {
+    const k = keys[i], v = i % 10 === 0 ? large : small;
+    const it = st.itemAlloc(k, 0, k.length, 0, 0, v.length + 2);
+    st.itemWriteValue(it, 0, v, 0, v.length);
+    st.itemWriteValue(it, v.length, crlf, 0, 2);
+    return it;
+  };
   const setAll = (): void => {
     for (let i = 0; i < N; i++) {
-      const k = keys[i], v = i % 10 === 0 ? large : small;
-      const it = st.itemAlloc(k, 0, k.length, 0, 0, v.length + 2);
-      st.itemWriteValue(it, 0, v, 0, v.length);
-      st.itemWriteValue(it, v.length, crlf, 0, 2);
+      const it = filledItem(i);
       if (st.storeItem(it, StoreOp.SET, 0) !== StoreResult.STORED) throw new Error("not stored");
       st.itemRelease(it);
     }
@@ -42,11 +47,7 @@ function setup() {
   // the text set's path: the caller's reference dropped under the item lock
   const setAllReleased = (): void => {
     for (let i = 0; i < N; i++) {
-      const k = keys[i], v = i % 10 === 0 ? large : small;
-      const it = st.itemAlloc(k, 0, k.length, 0, 0, v.length + 2);
-      st.itemWriteValue(it, 0, v, 0, v.length);
-      st.itemWriteValue(it, v.length, crlf, 0, 2);
-      if (st.storeItemRelease(it, StoreOp.SET, 0) !== StoreResult.STORED) throw new Error("not stored");
+      if (st.storeItemRelease(filledItem(i), StoreOp.SET, 0) !== StoreResult.STORED) throw new Error("not stored");
     }
   };
   // the text get's path: no reference, the item lock held from the peek to its done
