@@ -106,10 +106,18 @@ differential('memory: a seeded random script under -m 2, pipelined',
   [...pipelined(randomScript(1, 4000, 5000, 3000), 1), ...STATS], { ...WHOLE, args: ['-m', '2', '-o', NO_MAINTAINER] });
 
 // -m 8: values up to 900 KB, sent from their items, chained past slab_chunk_max, appended to past it
-// (seed 1 found the in-use item the LRU tail skipped, seed 8 the chain an append built past a fallback chunk)
+// (seed 1 found the in-use item the LRU tail skipped, seed 8 the chain an append built past a fallback chunk).
+// How many times the tail met an item in use is left out: a reply's items are held until the value of a later
+// command in the same batch is in, so the count follows where the kernel cut the 900 KB values into reads (a
+// CI run under load saw 3 against memcached's 2, with every reply and every other counter the same).
 for (const seed of [1, 8]) {
   differential(`memory: a seeded random script of large values under -m 8, pipelined, seed ${seed}`,
-    [...pipelined(randomScript(seed, 3000, 100, 900_000), seed), ...STATS], { ...WHOLE, args: ['-m', '8', '-o', NO_MAINTAINER] });
+    [...pipelined(randomScript(seed, 3000, 100, 900_000), seed), ...STATS],
+    { ...WHOLE, mask: (r) => maskReflocked(maskAges(r)), args: ['-m', '8', '-o', NO_MAINTAINER] });
+}
+
+function maskReflocked(reply: Buffer): Buffer {
+  return Buffer.from(reply.toString('latin1').replace(/^STAT (items:\d+:)?lrutail_reflocked \d+/gm, 'STAT $1lrutail_reflocked <n>'), 'latin1');
 }
 
 // the flat LRU of memcached 1.4 (-o no_modern), whose every allocation first looks for an expired item at the tail
