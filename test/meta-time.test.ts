@@ -24,7 +24,7 @@ spec('meta time: mg t counts down, l counts from the last access, h1 after a fet
   ['mg k v\r\n', 'EN\r\n'],
 ], cachalot);
 
-spec('meta time: R wins below its TTL; N sets the vivified TTL; md I T and ms I keep their TTL', [
+spec('meta time: R wins below its TTL; N sets the vivified TTL; md I T sets the stale TTL; ms I keeps it', [
   FREEZE,
   ['ms k 1 T100\r\na\r\n', 'HD\r\n'],
   ['mg k R99 t\r\n', 'HD t100\r\n'],
@@ -34,12 +34,21 @@ spec('meta time: R wins below its TTL; N sets the vivified TTL; md I T and ms I 
   ['mg n N90 t\r\n', 'HD t20 Z\r\n'],
   ['md k I T30\r\n', 'HD\r\n'],
   ['mg k t\r\n', 'HD t30 X W\r\n'],
+  // a stale store (I, an older CAS) keeps the item's TTL and its token, whatever T says (memcached's CAS_STALE)
+  ['ms k 1 C1 I T500\r\nb\r\n', 'HD\r\n'],
+  ['mg k t v\r\n', 'VA 1 t30 Z X\r\nb\r\n'],
   ['ms k 1 T0\r\nb\r\n', 'HD\r\n'],
   ['mg k t\r\n', 'HD t-1\r\n'],
 ], cachalot);
 
-spec('meta time: ma t and T; N sets a new counter TTL', [
+spec('meta time: ma t and T; N sets a new counter TTL; a T before an O too long stays', [
   FREEZE,
+  ['ms b1 1\r\nx\r\n', 'HD\r\n'],
+  [`mg b1 v T30 O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  ['mg b1 t v\r\n', 'VA 1 t30\r\nx\r\n'],
+  ['ms b5 1\r\n1\r\n', 'HD\r\n'],
+  [`ma b5 T30 O${'1'.repeat(32)}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  ['mg b5 v t\r\n', 'VA 1 t30\r\n2\r\n'],
   ['ma c t N100 J7 v\r\n', 'VA 1 t-1\r\n7\r\n'],
   ['mg c t\r\n', 'HD t100\r\n'],
   ['ma c T40 t\r\n', 'HD t40\r\n'],

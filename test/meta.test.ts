@@ -78,6 +78,9 @@ spec('meta: mg with a base64 key (b) answers with the key in base64', [
   ['mg AAEC/w== b k s\r\n', 'EN kAAEC/w== b\r\n'],
 ]);
 
+/** An O token one byte longer than memcached's MFLAG_MAX_OPAQUE_LENGTH (32). */
+const O33 = `O${'1'.repeat(32)}`;
+
 spec('meta: mg errors', [
   ['mg\r\n', 'ERROR\r\n'],
   ['mg k v v\r\n', 'CLIENT_ERROR duplicate flag\r\n'],
@@ -227,6 +230,13 @@ spec('meta: ma N creates a missing counter from J; q hides only a nominal result
   ['ma c N0 J5 v\r\n', 'VA 1\r\n6\r\n'],
   ['ma c q v\r\n', ''],
   ['ma d q N0 J9 v\r\n', 'VA 1\r\n9\r\n'],
+  // an O token too long on a hit: the error alone; the lookup had bumped the item unless a flag took the lock (h)
+  ['ms b8 1\r\nx\r\n', 'HD\r\n'],
+  [`mg b8 ${O33}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  ['mg b8 h\r\n', 'HD h1\r\n'],
+  ['ms b7 1\r\nx\r\n', 'HD\r\n'],
+  [`mg b7 h ${O33}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  ['mg b7 h\r\n', 'HD h0\r\n'],
   ['ma nope q\r\n', 'NF\r\n'],
   ['ma nope q O1 k\r\n', 'NF O1 knope\r\n'],
   ['ma c v t Ox k\r\n', 'VA 1 t-1 Ox kc\r\n8\r\n'],
@@ -234,6 +244,11 @@ spec('meta: ma N creates a missing counter from J; q hides only a nominal result
 
 spec('meta: ma errors', [
   ['ma\r\n', 'ERROR\r\n'],
+  // an O token too long after the increment: the error alone, the new value stays; with a CAS mismatch, the error
+  ['ms b5 1\r\n1\r\n', 'HD\r\n'],
+  [`ma b5 ${O33}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
+  ['mg b5 v\r\n', 'VA 1\r\n2\r\n'],
+  [`ma b5 C999 ${O33}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],
   ['ms s 3\r\nabc\r\n', 'HD\r\n'],
   ['ma s\r\n', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n'],
   ['ma s q\r\n', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n'],
@@ -330,7 +345,7 @@ spec('meta: with -C there is no CAS: c shows 0, a C never matches', [
   ['ma n C0 v\r\n', 'VA 1\r\n6\r\n'],
 ], { args: ['-C'], fresh: true, split: false });
 
-// ---- E (explicit CAS) and md's x: memcached 1.6.26+ (1.6.18 refuses them), so Cachalot only ----
+// ---- E (explicit CAS) and md's x: memcached 1.6.27+ (1.6.18 refuses them), so Cachalot only ----
 // These run on a -F server of their own, never flushed: a flush_all hides every item whose CAS is
 // below the counter at the flush (memcached's item_is_flushed), explicit ones included, and an
 // explicit CAS above it outlives the flush. So each spec deletes what it stored.
@@ -439,7 +454,7 @@ spec('meta x: md x I leaves a stale tombstone; E is its CAS, T its TTL', [
   ['md x3\r\n', 'HD\r\n'],
 ], newerMeta);
 
-spec('meta x: mg, ms and ma accept x and ignore it, as memcached 1.6.26+ does', [
+spec('meta x: mg, ms and ma accept x and ignore it, as memcached 1.6.27+ does', [
   ['ms x4 1 x\r\na\r\n', 'HD\r\n'],
   ['mg x4 x v\r\n', 'VA 1\r\na\r\n'],
   ['ms x5 1\r\n1\r\n', 'HD\r\n'],

@@ -80,9 +80,6 @@ export class Conn {
    * command reads them only while it runs, as they point into a read buffer the next read reuses.
    */
   readonly tokens: Int32Array;
-  ntokens = 0;
-  /** Where the words past the 23rd begin (-1 when the line had fewer). */
-  restStart = -1;
 
   // conn_nread: the item being filled, where in its value, how much is left, and what to do after.
   item = 0;

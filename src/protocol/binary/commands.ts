@@ -4,7 +4,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { DeleteResult, DeltaResult, StoreOp, StoreResult } from '../../store/results.ts';
-import { Op, Status, BinState, binRealtime, writeBinError, writeBinResponse } from './header.ts';
+import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
 
 /** An Increment/Decrement expiration of all ones: fail on a miss instead of creating the counter. */
 const NO_AUTO_CREATE = 0xffffffff;
@@ -76,7 +76,7 @@ function incrMiss(c: Conn, st: BinState, incr: boolean): void {
   const store = c.ctx.store;
   const initial = buf.readBigUInt64BE(st.extStart + 8);
   const digits = Buffer.from(initial.toString(), 'latin1'); // a miss that creates: not the hot path
-  const it = store.itemAlloc(buf, st.keyStart, st.keylen, 0, binRealtime(c, exptime), digits.length + 2);
+  const it = store.itemAlloc(buf, st.keyStart, st.keylen, 0, store.realtime(exptime), digits.length + 2);
   if (it === 0) { writeBinError(c, st, Status.ENOMEM, 0, OOM_NEW_ITEM); return; }
   try {
     store.itemWriteValue(it, 0, digits, 0, digits.length);

@@ -5,7 +5,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
-import { Op, Status, BinState, HEADER_LEN, addBinHeader, binRealtime, logResponseHeader, putBinHeader, writeBinError } from './header.ts';
+import { Op, Status, BinState, HEADER_LEN, addBinHeader, logResponseHeader, putBinHeader, writeBinError } from './header.ts';
 
 const FLAGS_LEN = 4;
 
@@ -18,7 +18,7 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     c.ctx.log(`<${c.id} ${shouldTouch ? 'TOUCH' : 'GET'} ${buf.toString('latin1', st.keyStart, st.keyStart + st.keylen)}`);
   }
   const it = shouldTouch
-    ? store.itemTouch(buf, st.keyStart, st.keylen, binRealtime(c, buf.readUInt32BE(st.extStart)))
+    ? store.itemTouch(buf, st.keyStart, st.keylen, store.realtime(buf.readUInt32BE(st.extStart)))
     : store.itemGet(buf, st.keyStart, st.keylen);
   const row = c.ctx.stats.row;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;

@@ -114,14 +114,6 @@ export function writeCas(b: Buffer, at: number, cas: number): void {
   b.writeUInt32BE(cas >>> 0, at + 4);
 }
 
-/**
- * realtime() of a binary expiration: a u32, so values past 2^31 are unix times up to 2106, which memcached
- * keeps in its unsigned rel_time_t, as the store does (its expiry words are read unsigned).
- */
-export function binRealtime(c: Conn, exptime: number): number {
-  return c.ctx.store.realtime(exptime);
-}
-
 /** An 8-byte big-endian field as a number (exact below 2^53; CAS values never get near). */
 export function readU64Number(b: Buffer, at: number): number {
   return b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
@@ -147,8 +139,8 @@ export function writeBinError(c: Conn, st: BinState, status: number, swallow: nu
 }
 
 /**
- * write_bin_response: a success reply with an optional body, dropped for quiet commands (memcached
- * keeps the reply of a plain get/getk, which are never quiet here since GETQ keeps noreply).
+ * write_bin_response: a success reply with an optional body, dropped for quiet commands. (memcached exempts
+ * GET and GETK here; no get comes here: hits go through writeBinHit, misses through writeBinMiss.)
  */
 export function writeBinResponse(c: Conn, st: BinState, body: Uint8Array | null, cas: number): void {
   if (st.noreply) return;

@@ -1,6 +1,6 @@
 // memcached's try_read_command_binary + dispatch_bin_command: wait for the 24-byte header, then for
-// the extras and key (at most 255 + 65535 bytes, so what we wait for is bounded whatever the header
-// claims), check the frame, and hand it to the command. Values never wait in the read buffer: they go
+// the extras and key (at most the 16 KB read buffer memcached has, outgrowsReadBuffer, whatever the
+// header claims), check the frame, and hand it to the command. Values never wait in the read buffer: they go
 // through conn_nread straight into the item, or are swallowed; the body length is never used to
 // allocate anything.
 

@@ -12,7 +12,7 @@ import { countCas } from '../cas-counters.ts';
 import { G } from '../../store/layout.ts';
 import { LogFlag } from '../../logger/logger.ts';
 import { logRefusedStore } from '../../store/items.ts';
-import { Op, Status, BinState, binRealtime, writeBinError, writeBinResponse } from './header.ts';
+import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
 
 const CRLF = Buffer.from('\r\n');
 const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
@@ -47,7 +47,7 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordSet(c.rbuf, st.keyStart, st.keylen);
   const store = c.ctx.store;
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
-  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, binRealtime(c, exptime), vlen + 2) : 0;
+  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, store.realtime(exptime), vlen + 2) : 0;
   if (it === 0) {
     if (fits && store.allocError === AllocError.NO_MEMORY_IN_READ) { // memcached finds it in conn_nread: nothing else
       writeBinError(c, st, Status.ENOMEM, vlen, OOM_IN_READ);

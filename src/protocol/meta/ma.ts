@@ -8,7 +8,7 @@ import { DeltaResult, StoreOp } from '../../store/results.ts';
 import { doItemGetUnlogged } from '../../store/items.ts';
 import { addDelta } from '../../store/delta.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
-import { CODE, ERR, code, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
+import { CODE, ERR, code, metaChar, metaKey, metaOpaque, metaTtl } from './reply.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
 /**
@@ -119,7 +119,7 @@ function replyWithItem(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: num
       case 0x63: metaChar(out, 0x63); out.uint(st.itemCas(it)); break;  // c
       case 0x74:                                                         // t
         metaChar(out, 0x74);
-        if (target.exptime === 0) { out.byte(0x2d); out.byte(0x31); } else u32(out, target.exptime - st.currentTime());
+        metaTtl(out, target.exptime, st.currentTime());
         break;
       case 0x54: setExptime(st, mf.exptime); break;                      // T
       case 0x4e: if (target.created) setExptime(st, mf.autovivExptime); break; // N

@@ -1,6 +1,6 @@
 // md: memcached's process_mdelete_command. With I the item is not removed but marked stale (a new
 // CAS, TOKEN_SENT cleared so the next mg wins the right to recache, T may set a new TTL). With x
-// (memcached 1.6.26+) the value is dropped but the key stays: an empty item replaces it, a tombstone
+// (memcached 1.6.27+) the value is dropped but the key stays: an empty item replaces it, a tombstone
 // when combined with I. E gives the CAS that either leaves behind.
 
 import type { Conn } from '../../worker/conn.ts';

@@ -4,13 +4,12 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import type { OutBuffer } from '../../worker/out-buffer.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { doItemGet } from '../../store/items.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
-import { CODE, ERR, code, itemKey, metaChar, metaKey, metaOpaque, u32 } from './reply.ts';
+import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './reply.ts';
 import { countLruHit } from './stats.ts';
-import { metaPreamble } from './common.ts';
+import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -70,7 +69,7 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
         }
         break;
       case 0x73: metaChar(out, 0x73); out.uint(nbytes - 2); break;                         // s
-      case 0x74: metaChar(out, 0x74); ttl(out, st, it); break;                             // t
+      case 0x74: metaChar(out, 0x74); metaTtl(out, st.itemExptime(it), st.currentTime()); break;                             // t
       case 0x63: metaChar(out, 0x63); out.uint(st.itemCas(it)); break;                     // c
       case 0x66: metaChar(out, 0x66); out.uint(st.itemFlags(it)); break;                   // f
       case 0x6c: metaChar(out, 0x6c); u32(out, st.currentTime() - st.itemTime(it)); break; // l
@@ -78,7 +77,7 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
       case 0x4f:                                                                           // O
         if (e - s > MFLAG_MAX_OPAQUE_LENGTH) {
           if (!mf.locked && !mf.noUpdate) st.doItemBump(it); // memcached's unlocked get had bumped it
-          opaqueTooLong(c, mark);
+          opaqueErrorOnly(c, mark);
           return false;
         }
         metaOpaque(out, buf, s, e);
@@ -107,18 +106,11 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
   return true;
 }
 
-/** "t": seconds left, -1 for an item that never expires. */
-function ttl(out: OutBuffer, st: Store, it: number): void {
-  const exptime = st.itemExptime(it);
-  if (exptime === 0) { out.byte(0x2d); out.byte(0x31); return; }
-  u32(out, exptime - st.currentTime());
-}
-
 /**
  * memcached replies with the error alone; flags before the O token (a T, say) have taken effect,
  * and the item is not bumped when the lookup took the lock (any of N T R l h), else it was.
  */
-function opaqueTooLong(c: Conn, mark: number): void {
+function opaqueErrorOnly(c: Conn, mark: number): void {
   c.ctx.out.truncate(mark);
   c.ctx.out.bytes(ERR.OPAQUE_TOO_LONG);
 }
@@ -139,18 +131,10 @@ function mgetMiss(c: Conn, buf: Buffer, ntokens: number, ks: number, nkey: numbe
   const row = c.ctx.stats.row;
   row[ThreadStat.get_misses]++;
   row[ThreadStat.get_cmds]++;
+  if (opaqueTooLong(c, buf, ntokens)) { out.bytes(ERR.OPAQUE_TOO_LONG); return; }
   const mark = out.pos;
   code(out, CODE.EN);
-  const t = c.tokens;
-  for (let i = 2; i < ntokens - 1; i++) {
-    const s = t[i * 2], e = t[i * 2 + 1];
-    if (buf[s] === 0x4f) {
-      if (e - s > MFLAG_MAX_OPAQUE_LENGTH) { opaqueTooLong(c, mark); return; }
-      metaOpaque(out, buf, s, e);
-    } else if (buf[s] === 0x6b) {
-      metaKey(out, buf, ks, nkey, mf.keyBinary);
-    }
-  }
+  writeOpaqueAndKey(c, buf, ntokens, ks, nkey);
   out.crlf();
   if (c.noreply) out.truncate(mark); // q: a miss says nothing
 }

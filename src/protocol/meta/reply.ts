@@ -86,3 +86,9 @@ export function itemKey(out: OutBuffer, st: Store, it: number, withK: boolean): 
 export function u32(out: OutBuffer, n: number): void {
   out.uint(n >>> 0);
 }
+
+/** "t"'s number: seconds left (as memcached's u32), -1 for an item that never expires (exptime 0). */
+export function metaTtl(out: OutBuffer, exptime: number, now: number): void {
+  if (exptime === 0) { out.byte(0x2d); out.byte(0x31); return; }
+  u32(out, exptime - now);
+}

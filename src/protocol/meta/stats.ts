@@ -7,8 +7,9 @@ import { lruIdOf } from '../../store/lru.ts';
 
 /**
  * memcached's lru_hits[slabs_clsid]++: a hit for the class (get_hits) and for the LRU segment the
- * item was in (hits_to_hot/warm/cold/temp). The store counts these itself for itemGet; meta looks
- * items up with the lock held, so it counts here.
+ * item was in (hits_to_hot/warm/cold/temp). The store's own lookups (itemGet, itemPeek) count the
+ * segment's hit and leave get_hits to the protocol; mg looks up with doItemGet, which counts neither,
+ * so both are counted here.
  */
 export function countLruHit(c: Conn, st: Store, it: number): void {
   const id = lruIdOf(st.a32, it);

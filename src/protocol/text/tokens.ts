@@ -18,7 +18,7 @@ export function endAtNul(buf: Uint8Array, start: number, end: number): number {
 
 /**
  * Fills c.tokens with the words of buf[s, e) and returns memcached's `ntokens`: the words (at most
- * 23) plus its terminal token. When the line had more words, `restStart` says where they begin.
+ * 23) plus its terminal token; words past the 23rd are not read (get scans its line itself).
  */
 export function tokenize(c: Conn, buf: Uint8Array, s: number, e: number): number {
   const t = c.tokens;
@@ -27,15 +27,13 @@ export function tokenize(c: Conn, buf: Uint8Array, s: number, e: number): number
   while (i < e) {
     while (i < e && buf[i] === 0x20) i++;
     if (i >= e) break;
-    if (n === MAX_TOKENS - 1) { c.restStart = i; c.ntokens = n + 1; return n + 1; }
+    if (n === MAX_TOKENS - 1) return n + 1;
     const ws = i;
     while (i < e && buf[i] !== 0x20) i++;
     t[n * 2] = ws;
     t[n * 2 + 1] = i;
     n++;
   }
-  c.restStart = -1;
-  c.ntokens = n + 1;
   return n + 1;
 }
 
