@@ -50,8 +50,9 @@ export class PageMove {
       const bits = st.a32[p * 2 + ItemField.bits];
       if ((bits & ItemFlag.SLABBED) !== 0) continue; // freed since: reserved on the next pass
       const chunk = (bits & ItemFlag.CHUNK) !== 0 ? p : 0;
+      // read without a lock (memcached holds the slabs lock here): rescueOrEvict checks again under the item's
       const head = chunk !== 0 ? st.a32[p * 2 + ItemField.hNext] : p;
-      if (!rescueOrEvict(st, head, this.src, chunk, this.page)) st.cf[F.glob + FG.reassignBusy]++;
+      if (rescueOrEvict(st, head, this.src, chunk, this.page) === Moved.BUSY) st.cf[F.glob + FG.reassignBusy]++;
     }
     this.reserveFreeChunks(st);
     return this.nreserved === this.reserved.length && this.finish(st);
@@ -126,30 +127,47 @@ function chunksInUse(st: Store, pg: number, clsid: number): number {
   return n;
 }
 
+/** What became of a chunk of the moving page: moved out (or its item evicted), in use, or not the item's any more. */
+export const Moved = { DONE: 0, BUSY: 1, CHANGED: 2 } as const;
+type MovedValue = (typeof Moved)[keyof typeof Moved];
+
 /**
  * An item with a chunk in the moving page leaves it: copied into a free chunk of its class elsewhere when one is
- * free (the whole item of `clsid`, or its data chunk `chunk` in the page), else unlinked. False when it is in use.
+ * free (the whole item of `clsid`, or its data chunk `chunk` in the page), else unlinked. BUSY when it is in use;
+ * CHANGED when, under its lock, `chunk` turns out not to be in its chain (the chunk was freed and taken again, or
+ * its head pointer not yet written, since the page was read): then nothing is evicted, and the next pass looks
+ * again. (Evicting there would drop an item that has nothing in the page.)
  */
-function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movingPage: number): boolean {
+export function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movingPage: number): MovedValue {
   const a32 = st.a32;
-  if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return false; // a value still arriving, or being freed
+  if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return Moved.BUSY; // a value still arriving, or being freed
   const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + ITEM_HEADER;
   const hv = hash(st.a8, keyOff, nkey);
-  if (!st.itemTrylock(hv)) return false;
-  let ok = false;
+  if (!st.itemTrylock(hv)) return Moved.BUSY;
+  let moved: MovedValue = Moved.BUSY;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
-    if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
+    if (chunk !== 0 && !chainHolds(a32, it, chunk)) moved = Moved.CHANGED;
+    else if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
       const copy = chunk !== 0 ? rescueChunk(st, it, chunk, clsid, movingPage) : rescue(st, it, hv, clsid, movingPage);
       if (!copy) {
         st.doItemUnlink(it, hv);
         st.cf[F.glob + FG.reassignEvictions]++;
       }
-      ok = true;
+      moved = Moved.DONE;
+      st.itemRelease(it);
+    } else {
+      st.itemRelease(it);
     }
-    st.itemRelease(it);
   }
   st.itemUnlock(hv);
-  return ok;
+  return moved;
+}
+
+/** Whether chained item `head`'s chain holds data chunk `chunk` (its item lock held). */
+function chainHolds(a32: Int32Array, head: number, chunk: number): boolean {
+  if ((a32[head * 2 + ItemField.bits] & ItemFlag.CHUNKED) === 0) return false;
+  for (let ch = a32[head * 2 + ItemField.chain]; ch !== 0; ch = a32[ch * 2 + ItemField.chain]) if (ch === chunk) return true;
+  return false;
 }
 
 /**
@@ -160,10 +178,7 @@ function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movi
 function rescueChunk(st: Store, head: number, chunk: number, clsid: number, movingPage: number): boolean {
   const a32 = st.a32;
   let prev = head;
-  while (a32[prev * 2 + ItemField.chain] !== chunk) {
-    prev = a32[prev * 2 + ItemField.chain];
-    if (prev === 0) return false; // not this item's chunk any more
-  }
+  while (a32[prev * 2 + ItemField.chain] !== chunk) prev = a32[prev * 2 + ItemField.chain]; // chainHolds said it is there
   const bytes = ITEM_HEADER + a32[chunk * 2 + ItemField.nbytes]; // a data chunk keeps the item header's shape
   const copy = takeFreeChunk(st, clsid, movingPage);
   if (copy === 0) return false;
