@@ -361,6 +361,17 @@ export class Store {
   itemNbytes(it: number): number { return this.a32[it * 2 + ItemField.nbytes]; }
   itemNkey(it: number): number { return this.a32[it * 2 + ItemField.bits] >>> 24; }
   itemCas(it: number): number { return casOf(this.a32, it); }
+  /**
+   * itemCas for a reader holding a reference but not the item lock: the CAS is two words, and md's I rewrites a
+   * linked item's in place, so read without the lock it could be half old, half new.
+   */
+  itemCasLocked(it: number): number {
+    const hv = hash(this.a8, it * 8 + ITEM_HEADER, this.a32[it * 2 + ItemField.bits] >>> 24);
+    this.itemLock(hv);
+    const cas = casOf(this.a32, it);
+    this.itemUnlock(hv);
+    return cas;
+  }
   itemExptime(it: number): number { return this.a32[it * 2 + ItemField.exptime] >>> 0; }
   itemTime(it: number): number { return this.a32[it * 2 + ItemField.time]; }
   itemClsid(it: number): number { return (this.a32[it * 2 + ItemField.bits] >>> 16) & 63; }

@@ -48,7 +48,7 @@ function writeBinHit(c: Conn, st: BinState, it: number): void {
   const vlen = cmd === Op.TOUCH ? 0 : store.itemNbytes(it) - 2; // the stored "\r\n" is not sent
   const keylen = returnKey ? st.keylen : 0;
   // memcached logs this header before it puts the item's CAS in: its -vv line shows the request's
-  putBinHeader(c, st, Status.SUCCESS, FLAGS_LEN, keylen, FLAGS_LEN + keylen + vlen, store.itemCas(it));
+  putBinHeader(c, st, Status.SUCCESS, FLAGS_LEN, keylen, FLAGS_LEN + keylen + vlen, store.itemCasLocked(it));
   if (c.ctx.verbosity() > 1) logResponseHeader(c, out.buf, out.pos - HEADER_LEN, st.cas);
   out.reserve(FLAGS_LEN + keylen + vlen);
   out.buf.writeUInt32BE(store.itemFlags(it), out.pos);
