@@ -44,19 +44,29 @@ export const SLAB_FIELDS = 28;
 
 export const ROW_FIELDS = THREAD_FIELDS + MAX_CLASSES * SLAB_FIELDS;
 
+/** The rows, then as many again for `stats reset`'s baselines (see ThreadStats.base). */
 export function createStatsBuffer(nthreads: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(nthreads * ROW_FIELDS * 8);
+  return new SharedArrayBuffer(2 * nthreads * ROW_FIELDS * 8);
 }
 
 /** One thread's writable row plus read access to every row. */
 export class ThreadStats {
+  /** Every thread's row; only its owner writes a row. */
   readonly all: Float64Array;
+  /**
+   * The rows' values at the last `stats reset`, written only by the thread that ran it: a counter reads as its
+   * row less its baseline. Zeroing other threads' rows instead raced their owners' plain increments, which could
+   * write an old value back and undo the reset.
+   */
+  private readonly base: Float64Array;
   readonly row: Float64Array; // this thread's own counters: row[ThreadStat.get_cmds]++
   readonly nthreads: number;
   readonly thread: number;
   constructor(buf: SharedArrayBuffer, thread: number) {
-    this.all = new Float64Array(buf);
-    this.nthreads = this.all.length / ROW_FIELDS;
+    const fields = buf.byteLength / 16;
+    this.all = new Float64Array(buf, 0, fields);
+    this.base = new Float64Array(buf, fields * 8, fields);
+    this.nthreads = fields / ROW_FIELDS;
     this.thread = thread;
     this.row = this.all.subarray(thread * ROW_FIELDS, (thread + 1) * ROW_FIELDS);
   }
@@ -65,11 +75,11 @@ export class ThreadStats {
   }
   sum(field: number): number {
     let s = 0;
-    for (let t = 0; t < this.nthreads; t++) s += this.all[t * ROW_FIELDS + field];
+    for (let t = 0; t < this.nthreads; t++) s += this.all[t * ROW_FIELDS + field] - this.base[t * ROW_FIELDS + field];
     return s;
   }
-  /** One thread's value of a field. */
-  at(thread: number, field: number): number { return this.all[thread * ROW_FIELDS + field]; }
+  /** One thread's value of a field (since the last reset). */
+  at(thread: number, field: number): number { return this.all[thread * ROW_FIELDS + field] - this.base[thread * ROW_FIELDS + field]; }
   sumSlab(clsid: number, field: number): number {
     return this.sum(THREAD_FIELDS + clsid * SLAB_FIELDS + field);
   }
@@ -80,17 +90,19 @@ export class ThreadStats {
     return s;
   }
   /**
-   * `stats reset`: zero every thread's counters that memcached resets. The kept ones are never written here,
-   * not even saved and put back: their owner may move them meanwhile, and a gauge that lost an update
-   * would stay wrong for the life of the server.
+   * `stats reset`: every thread's counters that memcached resets read 0 from now on (their baselines take the
+   * rows' values). The kept ones (gauges) are left alone.
    */
   resetAll(keep: readonly number[]): void {
-    const kept = [...keep].sort((x, y) => x - y);
+    const kept = new Set(keep);
     for (let t = 0; t < this.nthreads; t++) {
-      const base = t * ROW_FIELDS;
-      let from = 0;
-      for (const f of kept) { this.all.fill(0, base + from, base + f); from = f + 1; }
-      this.all.fill(0, base + from, base + ROW_FIELDS);
+      for (let f = 0; f < ROW_FIELDS; f++) if (!kept.has(f)) this.resetField(t, f);
     }
+  }
+
+  /** One thread's counter reads 0 from now on. */
+  resetField(thread: number, field: number): void {
+    const i = thread * ROW_FIELDS + field;
+    this.base[i] = this.all[i];
   }
 }

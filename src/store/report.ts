@@ -143,11 +143,9 @@ export function reportSlabs(st: Store, emit: Emit): void {
 
 /** `stats reset`: zero the store's counters (memcached's item_stats_reset and the totals of stats_reset). */
 export function resetStats(st: Store): void {
-  const all = st.stats.all;
   for (let t = 0; t < st.stats.nthreads; t++) {
     for (let c = 0; c < MAX_CLASSES; c++) {
-      const base = t * (all.length / st.stats.nthreads) + THREAD_FIELDS + c * SLAB_FIELDS;
-      for (let f = SlabStat.evicted; f < SLAB_FIELDS; f++) all[base + f] = 0;
+      for (let f = SlabStat.evicted; f < SLAB_FIELDS; f++) st.stats.resetField(t, THREAD_FIELDS + c * SLAB_FIELDS + f);
     }
   }
   for (let c = 0; c < MAX_CLASSES; c++) st.c32[CLASS_BASE + c * CLASS_WORDS + Cls.evictedTime] = 0;
