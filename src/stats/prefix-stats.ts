@@ -67,6 +67,8 @@ export class PrefixStats {
       const slot = HEADER_WORDS + (((h >>> 0) + probe) % PREFIX_SLOTS) * SLOT_WORDS;
       let state = Atomics.load(this.i32, slot + S.state);
       if (state === 0 && Atomics.compareExchange(this.i32, slot + S.state, 0, 1) === 0) {
+        // a count may have landed here after a clear freed the slot (a thread that had just found the old prefix)
+        this.i32.fill(0, slot + S.get, slot + S.del + 1);
         this.u8.set(key.subarray(off, off + plen), slot * 4 + PREFIX_BYTES_AT);
         this.i32[slot + S.len] = plen;
         this.i32[slot + S.order] = Atomics.add(this.i32, 1, 1);
@@ -106,9 +108,13 @@ export class PrefixStats {
     return rows.sort((a, b) => a[0] - b[0]).map((r) => r[1]).join('');
   }
 
-  /** `stats reset` forgets every prefix (the enabled flag stays). */
+  /**
+   * `stats reset` forgets every prefix (the enabled flag stays). Named slots are freed one by one; one being named
+   * meanwhile is left to its claimer, and a freed slot's counters are zeroed by whoever claims it next. Filling the
+   * table with zeros raced the workers counting and claiming: counts landed on the next prefix to take the slot.
+   */
   clear(): void {
-    this.i32.fill(0, HEADER_WORDS);
+    for (let n = 0; n < PREFIX_SLOTS; n++) Atomics.compareExchange(this.i32, HEADER_WORDS + n * SLOT_WORDS + S.state, 2, 0);
     Atomics.store(this.i32, 1, 0);
   }
 }
