@@ -2,6 +2,9 @@
 
 const r = (s: string): Buffer => Buffer.from(s, 'latin1');
 
+/** The two bytes that end a line, and a stored value. */
+export const CRLF = r('\r\n');
+
 export const REPLY = {
   STORED: r('STORED\r\n'),
   NOT_STORED: r('NOT_STORED\r\n'),

@@ -1,6 +1,7 @@
 // Delete, Increment/Decrement and Flush (and their quiet forms): memcached's process_bin_delete,
 // complete_incr_bin and process_bin_flush.
 
+import { CRLF } from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { DeleteResult, DeltaResult, StoreOp, StoreResult } from '../../store/results.ts';
@@ -10,7 +11,6 @@ import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.
 const NO_AUTO_CREATE = 0xffffffff;
 const OOM_INCR = Buffer.from('Out of memory incrementing value');
 const OOM_NEW_ITEM = Buffer.from('Out of memory allocating new item');
-const CRLF = Buffer.from('\r\n');
 
 export function processBinDelete(c: Conn, st: BinState): void {
   const store = c.ctx.store;

@@ -2,6 +2,7 @@
 // process_bin_append_prepend and complete_update_bin. The item is allocated from the header alone and
 // conn_nread copies the value straight into it; a refused value is swallowed, never buffered.
 
+import { CRLF } from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState, Proto } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
@@ -14,7 +15,6 @@ import { LogFlag } from '../../logger/logger.ts';
 import { logRefusedStore } from '../../store/items.ts';
 import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
 
-const CRLF = Buffer.from('\r\n');
 const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
 const OOM_IN_READ = Buffer.from('Out of memory during read');
 

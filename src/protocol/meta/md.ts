@@ -3,6 +3,7 @@
 // (memcached 1.6.27+) the value is dropped but the key stays: an empty item replaces it, a tombstone
 // when combined with I. E gives the CAS that either leaves behind.
 
+import { CRLF } from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
@@ -12,7 +13,6 @@ import { mf } from './flags.ts';
 import { CODE, ERR, code } from './reply.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
-const CRLF = Buffer.from('\r\n');
 
 export function processMdeleteCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;

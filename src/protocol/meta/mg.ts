@@ -2,6 +2,7 @@
 // lock only for N/T/R/l/h, but the replies are the same, and TOKEN_SENT is then set under the lock),
 // flags are answered in request order, and the LRU bump comes last so h and l see the state before.
 
+import { CRLF } from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
@@ -11,7 +12,6 @@ import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './
 import { countLruHit } from './stats.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
-const CRLF = Buffer.from('\r\n');
 
 export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void {
   if (!metaPreamble(c, buf, ntokens, ERR.MG_FLAGS_TOO_LONG, null)) return;

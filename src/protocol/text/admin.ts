@@ -5,7 +5,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
-import { tokStart, tokEnd, setNoreplyMaybe } from './tokens.ts';
+import { tok, setNoreplyMaybe } from './tokens.ts';
 import { outString } from './out-string.ts';
 import { safeStrtod, safeStrtol, safeStrtoul } from '../../settings/c-numbers.ts';
 import { FG, G, MAX_CLASSES } from '../../store/layout.ts';
@@ -32,9 +32,7 @@ const ERR = {
   WATCHER_TOO_MANY: r('WATCHER_TOO_MANY log watcher limit reached'),
 } as const;
 
-export function tok(c: Conn, buf: Buffer, i: number): string {
-  return buf.toString('latin1', tokStart(c, i), tokEnd(c, i));
-}
+
 
 // ---- lru ----
 

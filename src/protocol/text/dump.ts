@@ -13,7 +13,7 @@ import { F, FG, MAX_CLASSES } from '../../store/layout.ts';
 import { writeErr } from '../../stdio.ts';
 import { REPLY } from '../replies.ts';
 import { safeStrtoul } from '../../settings/c-numbers.ts';
-import { tokStart, tokEnd } from './tokens.ts';
+import { tok } from './tokens.ts';
 import { uriEncodeInto } from '../uriencode.ts';
 
 const L = (s: string): Buffer => Buffer.from(s);
@@ -113,8 +113,8 @@ export function processCachedump(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out, st = c.ctx.store;
   if (!c.ctx.settings.dumpEnabled) { out.bytes(CACHEDUMP.NOT_ALLOWED); return; }
   if (ntokens < 5) { out.bytes(CACHEDUMP.BAD_LINE); return; }
-  const id = safeStrtoul(buf.toString('latin1', tokStart(c, 2), tokEnd(c, 2)));
-  const limit = safeStrtoul(buf.toString('latin1', tokStart(c, 3), tokEnd(c, 3)));
+  const id = safeStrtoul(tok(c, buf, 2));
+  const limit = safeStrtoul(tok(c, buf, 3));
   if (id < 0 || limit < 0) { out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   if (id >= MAX_CLASSES) { out.bytes(CACHEDUMP.ILLEGAL_ID); return; }
   const start = out.size();

@@ -6,7 +6,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { tokIs, setNoreplyMaybe } from './tokens.ts';
 import { outString } from './out-string.ts';
-import { tok } from './admin.ts';
+import { tok } from './tokens.ts';
 import { safeStrtod, safeStrtol, safeStrtoul } from '../../settings/c-numbers.ts';
 import { FG, G } from '../../store/layout.ts';
 import { Reassign } from '../../store/store.ts';

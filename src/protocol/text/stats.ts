@@ -6,7 +6,7 @@ import { ConnState, memcachedStateName } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { ConnTable, ConnRow, intToIpv4, ipv6At, Transport } from '../../stats/conn-table.ts';
-import { tokIs } from './tokens.ts';
+import { tok, tokIs } from './tokens.ts';
 import { reportSettings } from '../../settings/report.ts';
 import type { LiveSettings } from '../../settings/report.ts';
 import { Ctl } from '../../server-ctl.ts';
@@ -51,7 +51,7 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   if (tokIs(c, buf, 1, SUB.reset)) { resetStats(c); out.bytes(REPLY.RESET); return; }
   if (tokIs(c, buf, 1, SUB.detail)) { statsDetail(c, buf, ntokens); return; }
   if (tokIs(c, buf, 1, SUB.cachedump)) { processCachedump(c, buf, ntokens); return; }
-  const group = buf.toString('latin1', c.tokens[2], c.tokens[3]);
+  const group = tok(c, buf, 1);
   // memcached built with extstore (Debian's) but started without a path has no pages to list: just END.
   // Its binary STAT has no such group (KEY_ENOENT), so this stays out of reportStats.
   if (group === 'extstore') { out.bytes(REPLY.END); return; }

@@ -57,3 +57,8 @@ export function setNoreplyMaybe(c: Conn, buf: Uint8Array, ntokens: number): bool
   c.noreply = last > 0 && tokIs(c, buf, last, NOREPLY);
   return c.noreply;
 }
+
+/** Word i of the line as a string: for admin commands' arguments, never on the request path. */
+export function tok(c: Conn, buf: Buffer, i: number): string {
+  return buf.toString('latin1', tokStart(c, i), tokEnd(c, i));
+}
