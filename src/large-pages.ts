@@ -5,17 +5,19 @@
 // Node has no madvise. The arena is one SharedArrayBuffer that V8 gets from glibc's calloc, which maps it
 // on its own (mmap), and glibc advises its mappings into huge pages itself when the tunable
 // glibc.malloc.hugetlb=1 is set. A tunable is read once, at exec: so with -L the main thread execs itself
-// again with it set (reexecForLargePages) before it builds anything, and the arena, and the hash table
+// again with it set (malloc-tunables.ts) before it builds anything, and the arena, and the hash table
 // beside it, come out as memcached's -L arena does (THPeligible in /proc/<pid>/smaps). RSS then grows in 2 MB
 // steps (each class's preallocated first page is backed whole: ~18 MB more at start with -m 64). The tunable
 // also covers glibc's other large allocations, and a libc that does not know it
 // ignores it: then -L preallocates without huge pages, as it did before this module.
 
 import fs from 'node:fs';
+import { tunablesEnv, type Tunable } from './malloc-tunables.ts';
 
 /** Where the kernel says whether it offers transparent huge pages (the second is Red Hat's older name). */
 const THP_ENABLED_PATHS = ['/sys/kernel/mm/transparent_hugepage/enabled', '/sys/kernel/mm/redhat_transparent_hugepage/enabled'];
-const HUGETLB_TUNABLE = 'glibc.malloc.hugetlb';
+/** glibc's huge page tunable, which main.ts execs with for -L (malloc-tunables.ts). */
+export const HUGETLB: Tunable = ['glibc.malloc.hugetlb', '1'];
 const CANNOT = 'Cannot enable large pages on this system\n(There is no support as of this version)\n';
 
 /** The THP `enabled` file's text ('' when it reads empty), or null when there is no such file to open. */
@@ -64,21 +66,5 @@ export function largeChunkReport(pageSize: number, verbose: number): { stderr: s
 
 /** The environment to exec with for huge pages, or null when GLIBC_TUNABLES already names the tunable (either way). */
 export function largePagesEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null {
-  const tunables = env.GLIBC_TUNABLES ?? '';
-  if (tunables.split(':').some((t) => t.startsWith(HUGETLB_TUNABLE + '='))) return null;
-  return { ...env, GLIBC_TUNABLES: (tunables === '' ? '' : tunables + ':') + HUGETLB_TUNABLE + '=1' };
-}
-
-/**
- * With -L, before anything is allocated: the main thread execs itself again with glibc's huge page tunable
- * set (the same pid, arguments and descriptors). Returns when it is already set, or when this Node cannot exec.
- */
-export function reexecForLargePages(): void {
-  const env = largePagesEnv(process.env);
-  if (env === null || typeof process.execve !== 'function') return;
-  try {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
-  } catch {
-    // execve(2) failed and this process goes on unchanged: -L preallocates in ordinary pages
-  }
+  return tunablesEnv(env, [HUGETLB]);
 }

@@ -39,7 +39,8 @@ import type { ListenSpec } from './settings/listen-spec.ts';
 import type { Listener } from './dispatcher/dispatcher.ts';
 import type { WorkerInit, WorkerMessage, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
-import { hugePageSize, largeChunkReport, readMeminfo, reexecForLargePages } from './large-pages.ts';
+import { HUGETLB, hugePageSize, largeChunkReport, readMeminfo } from './large-pages.ts';
+import { MMAP_THRESHOLD, reexecWithTunables } from './malloc-tunables.ts';
 import type { CertFiles } from './tls/secure-context.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   // -L without -e: memcached's alloc_large_chunk, its one chunk of item memory in huge pages (here glibc's, once this
   // process runs with its tunable)
   const largeChunk = settings.preallocate && settings.memoryFile === null;
-  if (largeChunk) reexecForLargePages();
+  reexecWithTunables(largeChunk ? [MMAP_THRESHOLD, HUGETLB] : [MMAP_THRESHOLD]); // when the launcher did not set them
   for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
   checkLimits(settings);

@@ -1206,3 +1206,31 @@ for (const kind of kindsFor()) {
     } finally { await server.stop(); }
   });
 }
+
+// src/malloc-tunables.ts: started without glibc's tunables (plain `node src/main.ts`, or `npm start`), the server
+// execs itself once more with them, keeping its pid, and serves; bin/cachalot sets them first, so it does not.
+test('started without GLIBC_TUNABLES, the server execs itself with the mmap threshold set, same pid, and serves', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-tunables-'));
+  const portFile = join(dir, 'ports');
+  const env = { ...process.env, MEMCACHED_PORT_FILENAME: portFile };
+  delete env.GLIBC_TUNABLES;
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-p', '-1', '-l', '127.0.0.1', '-t', '1'],
+    { cwd: REPO_ROOT, stdio: 'ignore', env });
+  try {
+    let port = 0;
+    for (let i = 0; i < 500 && port === 0; i++) {
+      await sleep(20);
+      const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
+      if (m) port = Number(m[1]);
+    }
+    const environ = readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0');
+    assert.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072'), environ.filter((e) => e.startsWith('GLIBC')).join());
+    const c = await Client.connect(port);
+    assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+    c.end();
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,6 +4,7 @@
 // renames it to <file>, so the file appears complete). No process outlives the test run: callers
 // stop servers in node:test `after` hooks, and an exit hook SIGKILLs whatever is left.
 
+import { MMAP_THRESHOLD, tunablesEnv } from '../../src/malloc-tunables.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +71,11 @@ export function runToExit(kind: ServerKind, args: readonly string[]): { status: 
   return { status: r.status, signal: r.signal, stderr: r.stderr };
 }
 
+/** env with the C allocator's tunables Cachalot runs with (src/malloc-tunables.ts). */
+function withTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return tunablesEnv(env, [MMAP_THRESHOLD]) ?? env;
+}
+
 export async function startServer(
   kind: ServerKind, args: string[] = [], opts: { env?: Record<string, string>; listen?: string } = {},
 ): Promise<Server> {
@@ -78,7 +84,8 @@ export async function startServer(
   const [cmd, argv] = commandFor(kind, args, opts.listen ?? LISTEN);
   const child = spawn(cmd, argv, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env, MEMCACHED_PORT_FILENAME: portFile },
+    // as bin/cachalot starts it: with glibc's tunables set, Cachalot need not exec itself again for them
+    env: { ...withTunables({ ...process.env, ...opts.env }), MEMCACHED_PORT_FILENAME: portFile },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   live.add(child);
