@@ -803,12 +803,7 @@ test('out of file descriptors: stop listening, count it, resume when connections
   const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" ${serverNodeArgs(REPO_ROOT).map((a) => `'${a}'`).join(' ')} -p -1 -l 127.0.0.1 -t 2 -c 100`],
     { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
   try {
-    let port = 0;
-    for (let i = 0; i < 250 && port === 0; i++) {
-      await sleep(20);
-      const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
-      if (m) port = Number(m[1]);
-    }
+    const port = await tcpPortFrom(portFile);
     const held: Client[] = [];
     let refused = false;
     for (let i = 0; i < 150 && !refused; i++) { // fewer descriptors than that: the listener must go away
@@ -1217,12 +1212,7 @@ test('started without GLIBC_TUNABLES, the server execs itself with the mmap thre
   const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-p', '-1', '-l', '127.0.0.1', '-t', '1'],
     { cwd: REPO_ROOT, stdio: 'ignore', env });
   try {
-    let port = 0;
-    for (let i = 0; i < 500 && port === 0; i++) {
-      await sleep(20);
-      const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
-      if (m) port = Number(m[1]);
-    }
+    const port = await tcpPortFrom(portFile);
     const environ = readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0');
     assert.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072'), environ.filter((e) => e.startsWith('GLIBC')).join());
     const c = await Client.connect(port);
@@ -1234,3 +1224,13 @@ test('started without GLIBC_TUNABLES, the server execs itself with the mmap thre
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The TCP port a server wrote to its MEMCACHED_PORT_FILENAME file, once it has (0 if it never does within 10 s). */
+async function tcpPortFrom(portFile: string): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    const m = existsSync(portFile) ? /TCP INET: (\d+)/.exec(readFileSync(portFile, 'utf8')) : null;
+    if (m) return Number(m[1]);
+    await sleep(20);
+  }
+  return 0;
+}
