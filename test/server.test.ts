@@ -1207,7 +1207,7 @@ for (const kind of kindsFor()) {
 test('started without GLIBC_TUNABLES, the server execs itself with the mmap threshold set, same pid, and serves', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-tunables-'));
   const portFile = join(dir, 'ports');
-  const env = { ...process.env, MEMCACHED_PORT_FILENAME: portFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, MEMCACHED_PORT_FILENAME: portFile };
   delete env.GLIBC_TUNABLES;
   const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-p', '-1', '-l', '127.0.0.1', '-t', '1'],
     { cwd: REPO_ROOT, stdio: 'ignore', env });
