@@ -235,7 +235,10 @@ for (const kind of kindsFor()) {
       assert.equal(await stat('items', 'items:1:crawler_reclaimed'), '0');
       assert.equal(await stat('', 'curr_items'), '3');
       assert.equal((await c.request('lru_crawler crawl 1\r\n', 4)).toString(), 'OK\r\n');
-      for (let i = 0; i < 200 && await stat('', 'lru_crawler_running') !== '0'; i++) await sleep(20);
+      // the crawl is taken up by the crawler's next round: wait until it has started and is done
+      const crawled = async (): Promise<boolean> =>
+        await stat('', 'lru_crawler_starts') === '1' && await stat('', 'lru_crawler_running') === '0';
+      for (let i = 0; i < 250 && !await crawled(); i++) await sleep(20);
       assert.equal(await stat('', 'lru_crawler_starts'), '1');
       assert.equal(await stat('items', 'items:1:crawler_reclaimed'), '2');
       assert.equal(await stat('', 'curr_items'), '1');
