@@ -5,7 +5,11 @@
 // not counted, as in memcached. Slots are claimed once and never freed (until `stats reset`);
 // memcached's table grows without bound, ours holds PREFIX_SLOTS prefixes and counts no more.
 //
-//   header (Int32): [ enabled | created ]
+//   header (Int32): [ enabled | created | lock | pad ]
+//
+// Counting takes the table's lock, as memcached's stats_prefix_record_* take its prefix stats mutex (only
+// while detail is on): lock-free counting let a count taken just before a `stats reset` land on the next
+// prefix to take that slot.
 //   slot (72 Int32 words): [ state (0 free, 1 claiming, 2 ready) | len | get | hit | set | del |
 //                            created order | pad | prefix bytes (256) ]
 
@@ -15,6 +19,8 @@ const HEADER_WORDS = 4;
 const SLOT_WORDS = 72;
 const S = { state: 0, len: 1, get: 2, hit: 3, set: 4, del: 5, order: 6 } as const;
 const PREFIX_BYTES_AT = 8 * 4;
+/** The header word that is the table's lock (a spin lock: what it guards takes a few dozen ns). */
+const LOCK = 2;
 const PREFIX_MAX = 250;
 export const PREFIX_SLOTS = 1024;
 /** memcached's PREFIX_HASH_SIZE: the buckets its dump walks in order. */
@@ -42,18 +48,30 @@ export class PrefixStats {
   setEnabled(on: boolean): void { Atomics.store(this.i32, 0, on ? 1 : 0); }
 
   recordGet(key: Uint8Array, off: number, len: number, hit: boolean): void {
-    const slot = this.slotFor(key, off, len);
-    if (slot < 0) return;
-    Atomics.add(this.i32, slot + S.get, 1);
-    if (hit) Atomics.add(this.i32, slot + S.hit, 1);
+    this.lock();
+    try {
+      const slot = this.slotFor(key, off, len);
+      if (slot < 0) return;
+      Atomics.add(this.i32, slot + S.get, 1);
+      if (hit) Atomics.add(this.i32, slot + S.hit, 1);
+    } finally { this.unlock(); }
   }
   recordSet(key: Uint8Array, off: number, len: number): void { this.count(key, off, len, S.set); }
   recordDelete(key: Uint8Array, off: number, len: number): void { this.count(key, off, len, S.del); }
 
   private count(key: Uint8Array, off: number, len: number, field: number): void {
-    const slot = this.slotFor(key, off, len);
-    if (slot >= 0) Atomics.add(this.i32, slot + field, 1);
+    this.lock();
+    try {
+      const slot = this.slotFor(key, off, len);
+      if (slot >= 0) Atomics.add(this.i32, slot + field, 1);
+    } finally { this.unlock(); }
   }
+
+  private lock(): void {
+    while (Atomics.compareExchange(this.i32, LOCK, 0, 1) !== 0) { /* another thread is counting */ }
+  }
+
+  private unlock(): void { Atomics.store(this.i32, LOCK, 0); }
 
   /** The slot's first word for this key's prefix, claiming one if new; -1 when not counted. */
   private slotFor(key: Uint8Array, off: number, len: number): number {
@@ -109,12 +127,14 @@ export class PrefixStats {
   }
 
   /**
-   * `stats reset` forgets every prefix (the enabled flag stays). Named slots are freed one by one; one being named
-   * meanwhile is left to its claimer, and a freed slot's counters are zeroed by whoever claims it next. Filling the
-   * table with zeros raced the workers counting and claiming: counts landed on the next prefix to take the slot.
+   * `stats reset` forgets every prefix (the enabled flag stays): under the lock, named slots are freed, and a freed
+   * slot's counters are zeroed by whoever claims it next.
    */
   clear(): void {
-    for (let n = 0; n < PREFIX_SLOTS; n++) Atomics.compareExchange(this.i32, HEADER_WORDS + n * SLOT_WORDS + S.state, 2, 0);
-    Atomics.store(this.i32, 1, 0);
+    this.lock();
+    try {
+      for (let n = 0; n < PREFIX_SLOTS; n++) Atomics.compareExchange(this.i32, HEADER_WORDS + n * SLOT_WORDS + S.state, 2, 0);
+      Atomics.store(this.i32, 1, 0);
+    } finally { this.unlock(); }
   }
 }
