@@ -3,7 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hugePageSize, largeChunkReport, largePagesEnv, largePagesRefusal } from './large-pages.ts';
+import { HUGETLB, hugePageSize, largeChunkReport, largePagesRefusal } from './large-pages.ts';
+import { tunablesEnv } from './malloc-tunables.ts';
+
+const largePagesEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null => tunablesEnv(env, [HUGETLB]);
 import { parseSettings } from './settings.ts';
 
 const CANNOT = 'Cannot enable large pages on this system\n(There is no support as of this version)\n';

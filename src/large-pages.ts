@@ -12,7 +12,7 @@
 // ignores it: then -L preallocates without huge pages, as it did before this module.
 
 import fs from 'node:fs';
-import { tunablesEnv, type Tunable } from './malloc-tunables.ts';
+import type { Tunable } from './malloc-tunables.ts';
 
 /** Where the kernel says whether it offers transparent huge pages (the second is Red Hat's older name). */
 const THP_ENABLED_PATHS = ['/sys/kernel/mm/transparent_hugepage/enabled', '/sys/kernel/mm/redhat_transparent_hugepage/enabled'];
@@ -64,7 +64,3 @@ export function largeChunkReport(pageSize: number, verbose: number): { stderr: s
   return { stderr: verbose > 1 ? `huge page size: ${pageSize}\n` : '', preallocated: true };
 }
 
-/** The environment to exec with for huge pages, or null when GLIBC_TUNABLES already names the tunable (either way). */
-export function largePagesEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null {
-  return tunablesEnv(env, [HUGETLB]);
-}

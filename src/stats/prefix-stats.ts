@@ -10,7 +10,7 @@
 // Counting takes the table's lock, as memcached's stats_prefix_record_* take its prefix stats mutex (only
 // while detail is on): lock-free counting let a count taken just before a `stats reset` land on the next
 // prefix to take that slot.
-//   slot (72 Int32 words): [ state (0 free, 1 claiming, 2 ready) | len | get | hit | set | del |
+//   slot (72 Int32 words): [ state (0 free, 2 named; set last, for dump) | len | get | hit | set | del |
 //                            created order | pad | prefix bytes (256) ]
 
 import { hash } from '../store/hash.ts';
@@ -83,17 +83,14 @@ export class PrefixStats {
     for (let i = 0; i < plen; i++) h = Math.imul(h ^ key[off + i], 16777619);
     for (let probe = 0; probe < PREFIX_SLOTS; probe++) {
       const slot = HEADER_WORDS + (((h >>> 0) + probe) % PREFIX_SLOTS) * SLOT_WORDS;
-      let state = Atomics.load(this.i32, slot + S.state);
-      if (state === 0 && Atomics.compareExchange(this.i32, slot + S.state, 0, 1) === 0) {
-        // a count may have landed here after a clear freed the slot (a thread that had just found the old prefix)
-        this.i32.fill(0, slot + S.get, slot + S.del + 1);
+      if (Atomics.load(this.i32, slot + S.state) === 0) { // claimed under the lock: nobody else names slots now
+        this.i32.fill(0, slot + S.get, slot + S.del + 1); // a freed slot keeps its last counts (clear)
         this.u8.set(key.subarray(off, off + plen), slot * 4 + PREFIX_BYTES_AT);
         this.i32[slot + S.len] = plen;
         this.i32[slot + S.order] = Atomics.add(this.i32, 1, 1);
         Atomics.store(this.i32, slot + S.state, 2);
         return slot;
       }
-      while ((state = Atomics.load(this.i32, slot + S.state)) === 1) { /* another thread is naming it */ }
       if (this.matches(slot, key, off, plen)) return slot;
     }
     return -1;
@@ -128,12 +125,12 @@ export class PrefixStats {
 
   /**
    * `stats reset` forgets every prefix (the enabled flag stays): under the lock, named slots are freed, and a freed
-   * slot's counters are zeroed by whoever claims it next.
+   * slot's counters are zeroed when it is claimed next.
    */
   clear(): void {
     this.lock();
     try {
-      for (let n = 0; n < PREFIX_SLOTS; n++) Atomics.compareExchange(this.i32, HEADER_WORDS + n * SLOT_WORDS + S.state, 2, 0);
+      for (let n = 0; n < PREFIX_SLOTS; n++) Atomics.store(this.i32, HEADER_WORDS + n * SLOT_WORDS + S.state, 0);
       Atomics.store(this.i32, 1, 0);
     } finally { this.unlock(); }
   }

@@ -147,15 +147,15 @@ export function rescueOrEvict(st: Store, it: number, clsid: number, chunk: numbe
   let moved: MovedValue = Moved.BUSY;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
     if (chunk !== 0 && !chainHolds(a32, it, chunk)) moved = Moved.CHANGED;
-    else if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
-      const copy = chunk !== 0 ? rescueChunk(st, it, chunk, clsid, movingPage) : rescue(st, it, hv, clsid, movingPage);
-      if (!copy) {
-        st.doItemUnlink(it, hv);
-        st.cf[F.glob + FG.reassignEvictions]++;
+    else {
+      if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
+        const copy = chunk !== 0 ? rescueChunk(st, it, chunk, clsid, movingPage) : rescue(st, it, hv, clsid, movingPage);
+        if (!copy) {
+          st.doItemUnlink(it, hv);
+          st.cf[F.glob + FG.reassignEvictions]++;
+        }
+        moved = Moved.DONE;
       }
-      moved = Moved.DONE;
-      st.itemRelease(it);
-    } else {
       st.itemRelease(it);
     }
   }
