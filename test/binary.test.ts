@@ -134,13 +134,14 @@ const COUNTERS = new Set(['cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_h
   'touch_hits', 'touch_misses', 'auth_cmds', 'auth_errors', 'total_items']);
 // (not curr_items: after the flush, memcached's LRU crawler reclaims items whenever it gets to them)
 
-/** Keep only the stat packets named in COUNTERS (and the end packet). */
-function keepCounters(reply: Buffer): Buffer {
+/** A mask keeping only the stat packets named (and the end packet). */
+const keepStats = (names: Set<string>) => (reply: Buffer): Buffer => {
   const { packets } = parseBinResponses(reply);
   if (packets.length < 2 || packets[0].opcode !== Op.STAT) return reply;
-  const kept = packets.filter((p) => p.key.length === 0 || COUNTERS.has(p.key.toString('latin1')));
+  const kept = packets.filter((p) => p.key.length === 0 || names.has(p.key.toString('latin1')));
   return Buffer.concat(kept.map((p) => Buffer.from(`${p.key.toString('latin1')}=${p.value.toString('latin1')};`)));
-}
+};
+const keepCounters = keepStats(COUNTERS);
 
 differential('binary: commands are counted in stats as memcached counts them', [
   all({ opcode: Op.FLUSH }, { opcode: Op.STAT, key: 'reset' }),
@@ -152,6 +153,21 @@ differential('binary: commands are counted in stats as memcached counts them', [
     set('a', '2', 0, 0, { cas: 12345n }), set('gone', '2', 0, 0, { cas: 12345n }), { opcode: Op.FLUSHQ }),
   all({ opcode: Op.STAT }),
 ], { sentinel: BINARY_NOOP_SENTINEL, mask: keepCounters, fresh: false });
+
+// memcached's process_bin_update unlinks the old value of a refused Set (quiet, or with a CAS, too), not of an Add,
+// Replace, Append or Prepend, and counts neither store_too_large nor store_no_memory. -I 2k keeps the values short.
+const V3K = Buffer.alloc(3000, 0x76);
+const withV3K = (opcode: number, extra: Partial<BinRequest> = {}): BinRequest =>
+  ({ opcode, key: 'k', value: V3K, extras: setExtras(0, 0), ...extra });
+differential('binary: a refused Set, quiet or with a CAS, drops the old value; Add, Replace, Append, Prepend keep it; none is counted', [
+  all(set('k', 'x'), withV3K(Op.ADD), withV3K(Op.REPLACE), { opcode: Op.APPEND, key: 'k', value: V3K },
+    { opcode: Op.PREPEND, key: 'k', value: V3K }, { opcode: Op.GET, key: 'k' }),
+  all(withV3K(Op.SET, { cas: 1n }), { opcode: Op.GET, key: 'k' }),
+  all(set('k', 'x'), withV3K(Op.SETQ), { opcode: Op.GET, key: 'k' }),
+  all(set('k', 'x'), withV3K(Op.SET), { opcode: Op.GET, key: 'k' }),
+  all({ opcode: Op.STAT }),
+], { sentinel: BINARY_NOOP_SENTINEL, args: ['-I', '2k', '-o', 'slab_chunk_max=2048'],
+  mask: keepStats(new Set(['store_too_large', 'store_no_memory'])) });
 
 // A text client is read as binary: once 24 bytes are in, the magic is wrong and the server hangs up.
 differential('binary: -B binary hangs up on a text client', [
@@ -313,6 +329,26 @@ for (const kind of kindsFor()) test(`binary: with -M a full cache answers Out of
     const [got] = await b.call([{ opcode: Op.GET, key: 'fill0' }]);
     assert.equal(got.status, Status.SUCCESS, '-M evicts nothing');
   } finally { b.end(); }
+});
+
+for (const kind of kindsFor()) test(`binary: out of memory, a refused Set drops the old value, an Add keeps it; store_no_memory does not count them [${kind}]`, async () => {
+  const full = await serverFor(kind, ['-M', '-m', '8'], true);
+  const b = await BinClient.connect(full.port);
+  try {
+    const value = Buffer.alloc(100_000, 0x61);
+    assert.equal((await b.call([set('old', value)]))[0].status, Status.SUCCESS); // in the class the fill fills
+    let oom: BinResponse | null = null;
+    for (let i = 0; i < 200 && oom === null; i++) {
+      const [r] = await b.call([set(`fill${i}`, value)]);
+      if (r.status !== Status.SUCCESS) oom = r;
+    }
+    assert.equal(oom?.status, Status.ENOMEM, 'the cache filled up');
+    const add: BinRequest = { opcode: Op.ADD, key: 'old', value, extras: setExtras(0, 0) };
+    const get: BinRequest = { opcode: Op.GET, key: 'old' };
+    assert.deepEqual((await b.call([add, get])).map((r) => r.status), [Status.ENOMEM, Status.SUCCESS]);
+    assert.deepEqual((await b.call([set('old', value), get])).map((r) => r.status), [Status.ENOMEM, Status.KEY_ENOENT]);
+    assert.equal((await Client.statsOf(full.port)).get('store_no_memory'), '0');
+  } finally { b.end(); await full.stop(); }
 });
 
 for (const kind of kindsFor()) test(`binary: with -M a chained value whose chunks run out is Out of memory during read; the old value stays [${kind}]`, async () => {

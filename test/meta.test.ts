@@ -4,7 +4,10 @@
 // fresh servers (both count CAS from 1). Replies that depend on the clock (t<n>, l<n>, me's exp= and
 // la=) are pinned in meta-time.test.ts, where Cachalot's clock is held still.
 
-import { spec } from './support/spec.ts';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from './support/client.ts';
+import { kindsFor, serverFor, spec } from './support/spec.ts';
 
 // ---- mg ----
 
@@ -156,6 +159,46 @@ spec('meta: ms over the item size limit is refused, its value skipped, the old v
   [`ms k 1048576 MA\r\n${'x'.repeat(1048576)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
   ['mg k v\r\n', 'EN\r\n'],
 ], { split: false });
+
+// memcached's process_mset_command unlinks the old value of a refused ms whatever its mode (where the text
+// protocol does so for a set only), and its error is always sent. -I 2k keeps the refused values short.
+const V3K = 'v'.repeat(3000);
+const TOO_LARGE = 'SERVER_ERROR object too large for cache\r\n';
+spec('meta: a refused ms drops the old value in every mode, q or not', [
+  ...['ME', 'MA', 'MP', 'MR', 'MS q', 'C999'].flatMap((flags): [string, string][] => [
+    ['ms k 1\r\nx\r\n', 'HD\r\n'],
+    [`ms k 3000 ${flags}\r\n${V3K}\r\n`, TOO_LARGE],
+    ['mg k v\r\n', 'EN\r\n'],
+  ]),
+], { args: ['-I', '2k', '-o', 'slab_chunk_max=2048'] });
+
+for (const kind of kindsFor()) {
+  test(`meta: out of memory, a refused ms drops the old value; store_no_memory and store_too_large count each refusal [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '2', '-M'], true);
+    const c = await Client.connect(server.port);
+    const oom = 'SERVER_ERROR out of memory storing object\r\n';
+    const v = 'v'.repeat(100_000);
+    const ms = async (key: string, flags = ''): Promise<string> => {
+      const reply = (await c.request(`ms ${key} ${v.length}${flags}\r\n${v}\r\n`, 4)).toString();
+      return reply === 'HD\r\n' ? reply : reply + (await c.readUntil('\r\n')).toString();
+    };
+    try {
+      assert.equal(await ms('old'), 'HD\r\n'); // in the class the fill fills
+      let reply = '';
+      for (let i = 0; i < 200 && reply !== oom; i++) reply = await ms(`fill${i}`);
+      assert.equal(reply, oom);
+      assert.equal(await ms('old', ' ME'), oom);
+      assert.equal((await c.request('mg old s\r\n', 4)).toString(), 'EN\r\n');
+      const big = 'x'.repeat(1048577);
+      assert.equal((await c.request(`ms big ${big.length}\r\n${big}\r\n`, TOO_LARGE.length)).toString(), TOO_LARGE);
+      const stats = await c.stats();
+      assert.deepEqual([stats.get('store_no_memory'), stats.get('store_too_large')], ['2', '1']);
+    } finally {
+      c.end();
+      await server.stop();
+    }
+  });
+}
 
 spec('meta: a large (chained) value goes in and comes back whole; ma calls it non-numeric', [
   [`ms big 600000 T0\r\n${'z'.repeat(600000)}\r\n`, 'HD\r\n'],

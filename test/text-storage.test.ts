@@ -136,18 +136,64 @@ spec('text: too large values are refused, swallowed, and a failed set drops the 
   [`set big 1 0 1048511\r\n${'x'.repeat(1048511)}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
 ], { split: false });
 
+// A refused store (item_alloc failed): memcached's process_update_command unlinks the key's old value for a set
+// only, so a stale copy does not outlive a set that failed; a refused add, replace, append, prepend or cas leaves it.
+// -I 2k keeps the refused values short.
+const V3K = 'v'.repeat(3000);
+const TOO_LARGE = 'SERVER_ERROR object too large for cache\r\n';
+spec('text: a refused add, replace, append, prepend or cas keeps the old value; a refused set, noreply too, drops it', [
+  ['set k 0 0 1\r\nx\r\n', 'STORED\r\n'],
+  [`add k 0 0 3000\r\n${V3K}\r\n`, TOO_LARGE],
+  [`replace k 0 0 3000\r\n${V3K}\r\n`, TOO_LARGE],
+  [`append k 0 0 3000\r\n${V3K}\r\n`, TOO_LARGE],
+  [`prepend k 0 0 3000\r\n${V3K}\r\n`, TOO_LARGE],
+  [`cas k 0 0 3000 1\r\n${V3K}\r\n`, TOO_LARGE],
+  ['get k\r\n', 'VALUE k 0 1\r\nx\r\nEND\r\n'],
+  [`set k 0 0 3000 noreply\r\n${V3K}\r\nget k\r\n`, 'END\r\n'],
+], { args: ['-I', '2k', '-o', 'slab_chunk_max=2048'] });
+
+/** Store 100 KB values under new keys until the store refuses one: that refusal's reply. */
+async function fillUntilRefused(c: Client): Promise<string> {
+  const v = 'v'.repeat(100_000);
+  let reply = '';
+  for (let i = 0; i < 200 && reply !== 'SERVER_ERROR out of memory storing object\r\n'; i++) {
+    reply = (await c.request(`set fill${i} 0 0 ${v.length}\r\n${v}\r\n`, 8)).toString();
+    if (reply !== 'STORED\r\n') reply += (await c.readUntil('\r\n')).toString();
+  }
+  return reply;
+}
+
+for (const kind of kindsFor()) {
+  test(`text: out of memory, a refused set drops the old value and add keeps it; store_no_memory and store_too_large count each refusal [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '2', '-M'], true);
+    const c = await Client.connect(server.port);
+    try {
+      const v = 'o'.repeat(100_000); // in the class the fill fills
+      assert.equal((await c.request(`set old 0 0 ${v.length}\r\n${v}\r\n`, 8)).toString(), 'STORED\r\n');
+      assert.equal(await fillUntilRefused(c), 'SERVER_ERROR out of memory storing object\r\n');
+      const oom = 'SERVER_ERROR out of memory storing object\r\n';
+      assert.equal((await c.request(`add old 0 0 ${v.length}\r\n${v}\r\n`, oom.length)).toString(), oom);
+      const kept = `VALUE old 0 ${v.length}\r\n${v}\r\nEND\r\n`;
+      assert.equal((await c.request('get old\r\n', kept.length)).toString(), kept);
+      assert.equal((await c.request(`set old 0 0 ${v.length}\r\n${v}\r\n`, oom.length)).toString(), oom);
+      assert.equal((await c.request('get old\r\n', 5)).toString(), 'END\r\n');
+      const big = 'x'.repeat(1048577);
+      assert.equal((await c.request(`set big 0 0 ${big.length}\r\n${big}\r\n`, TOO_LARGE.length)).toString(), TOO_LARGE);
+      const stats = await c.stats();
+      assert.deepEqual([stats.get('store_no_memory'), stats.get('store_too_large')], ['3', '1']);
+    } finally {
+      c.end();
+      await server.stop();
+    }
+  });
+}
+
 /** Fill until the store refuses, then ask it to store something too large. */
 async function tooLargeAfterOutOfMemory(kind: 'cachalot' | 'memcached'): Promise<void> {
   const server = await serverFor(kind, ['-m', '2', '-M'], true);
   const c = await Client.connect(server.port);
   try {
-    const v = 'v'.repeat(100_000);
-    let reply = '';
-    for (let i = 0; i < 200 && reply !== 'SERVER_ERROR out of memory storing object\r\n'; i++) {
-      reply = (await c.request(`set fill${i} 0 0 ${v.length}\r\n${v}\r\n`, 8)).toString();
-      if (reply !== 'STORED\r\n') reply += (await c.readUntil('\r\n')).toString();
-    }
-    assert.equal(reply, 'SERVER_ERROR out of memory storing object\r\n');
+    assert.equal(await fillUntilRefused(c), 'SERVER_ERROR out of memory storing object\r\n');
     const big = 'x'.repeat(1048577);
     const want = 'SERVER_ERROR object too large for cache\r\n';
     assert.equal((await c.request(`set big 0 0 ${big.length}\r\n${big}\r\n`, want.length)).toString(), want);

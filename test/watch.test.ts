@@ -150,7 +150,7 @@ for (const kind of kindsFor()) {
     const lines = await scenario(kind, [], 'watch fetchers mutations\r\n', [
       'mg a v\r\n', 'ms a 2 T50\r\nxx\r\n', 'mg a v t\r\n', 'md a\r\n', 'ma a\r\n', 'ms x 1 MA\r\n1\r\n',
       'mg x s v\r\n', 'ms n 1\r\n1\r\n', 'ma n\r\n', 'ma q N0 J13\r\n', 'md n q\r\n', 'mg n\r\n', 'md k I T30\r\n',
-      'ms k 1 I\r\nx\r\n', 'mg k k v c\r\n',
+      'ms k 1 I\r\nx\r\n', 'mg k k v c\r\n', `ms k 1048577 ME\r\n${'x'.repeat(1048577)}\r\n`,
     ]);
     assert.deepEqual(lines.map(maskTtl), [
       'type=item_get key=a status=not_found clsid=0 cfd=<fd> size=0',
@@ -173,6 +173,9 @@ for (const kind of kindsFor()) {
       'type=item_get key=k status=not_found clsid=0 cfd=<fd> size=0',
       'type=item_get key=k status=not_found clsid=0 cfd=<fd> size=0',
       'type=item_store key=k status=stored cmd=set ttl=0 clsid=1 cfd=<fd> size=1',
+      'type=item_get key=k status=found clsid=1 cfd=<fd> size=1',
+      // a refused ms logs its mode, then the look that unlinks the old value (an add's too: ms does it in every mode)
+      'type=item_store key=k status=too_large cmd=add ttl=0 clsid=<fd> cfd=<?> size=0',
       'type=item_get key=k status=found clsid=1 cfd=<fd> size=1',
       'type=item_get key=zz_end status=not_found clsid=0 cfd=<fd> size=0',
     ]);
@@ -404,6 +407,34 @@ function extras(flags: number, exptime: number): Buffer {
   b.writeUInt32BE(exptime, 4);
   return b;
 }
+
+// memcached 1.6.18 logs a refused binary store with command 0 and then crashes reading the class of the item it
+// lacks; Cachalot logs the line (cmd=null, as memcached prints command 0; the text protocol's stray clsid and cfd)
+// and goes on: a Set's look that unlinks the old value follows, an Add has none.
+test('watch: a refused binary store logs cmd=null; a Set then unlinks the old value [cachalot]', async () => {
+  const server = await serverFor('cachalot', ['-I', '2k', '-o', 'slab_chunk_max=2048'], true);
+  try {
+    const w = await watcher(server, 'watch fetchers mutations\r\n');
+    const c = await Client.connect(server.port);
+    const big = 'v'.repeat(3000);
+    await c.send(Buffer.concat([
+      bin(0x01, 'ba', extras(0, 0), 'v'), bin(0x02, 'ba', extras(0, 0), big), bin(0x01, 'ba', extras(0, 0), big),
+      bin(0x00, 'zz_end'),
+    ]));
+    const lines = await linesUntil(w, 'key=zz_end ');
+    checkHeads(lines);
+    assert.deepEqual(lines.map(maskLine).map(maskTtl), [
+      'type=item_get key=ba status=not_found clsid=0 cfd=<fd> size=0',
+      'type=item_store key=ba status=stored cmd=set ttl=0 clsid=1 cfd=<fd> size=1',
+      'type=item_store key=ba status=too_large cmd=null ttl=0 clsid=<fd> cfd=<?> size=0',
+      'type=item_store key=ba status=too_large cmd=null ttl=0 clsid=<fd> cfd=<?> size=0',
+      'type=item_get key=ba status=found clsid=1 cfd=<fd> size=1',
+      'type=item_get key=zz_end status=not_found clsid=0 cfd=<fd> size=0',
+    ]);
+    c.end();
+    w.end();
+  } finally { await server.stop(); }
+});
 
 const LOG_STATS = ['log_worker_dropped', 'log_worker_written', 'log_watcher_skipped', 'log_watcher_sent', 'log_watchers'];
 
