@@ -10,9 +10,7 @@ import { SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { countCas } from '../cas-counters.ts';
-import { G } from '../../store/layout.ts';
-import { LogFlag } from '../../logger/logger.ts';
-import { logRefusedStore } from '../../store/items.ts';
+import { failedAlloc, failedAllocError } from '../failed-alloc.ts';
 import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
 
 const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
@@ -49,16 +47,13 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, flags, vlen + 2);
   const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, flags, store.realtime(exptime), vlen + 2) : 0;
   if (it === 0) {
-    if (fits && store.allocError === AllocError.NO_MEMORY_IN_READ) { // memcached finds it in conn_nread: nothing else
-      writeBinError(c, st, Status.ENOMEM, vlen, OOM_IN_READ);
-      return;
-    }
-    if (!fits) writeBinError(c, st, Status.E2BIG, vlen);
+    const error = failedAllocError(c, fits);
+    if (error === AllocError.NO_MEMORY_IN_READ) { writeBinError(c, st, Status.ENOMEM, vlen, OOM_IN_READ); return; }
+    if (error === AllocError.TOO_LARGE) writeBinError(c, st, Status.E2BIG, vlen);
     else writeBinError(c, st, Status.ENOMEM, vlen, OOM_ALLOCATING);
-    // (memcached 1.6.18 logs this with command 0, "null", and crashes reading the class of the item it lacks)
-    if ((store.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(store, c.rbuf, st.keyStart, st.keylen, 0, fits);
-    // memcached: a failed set must not leave the old value readable.
-    if (st.cmd === Op.SET) store.itemDelete(c.rbuf, st.keyStart, st.keylen, 0);
+    // memcached's process_bin_update counts neither refusal and logs it with command 0, "null" (1.6.18 then crashes
+    // reading the class of the item it lacks); a failed Set, with a CAS too, must not leave the old value readable.
+    failedAlloc(c, c.rbuf, st.keyStart, st.keylen, error, 0, /* counted */ false, /* unlinkOld */ st.cmd === Op.SET);
     return;
   }
   c.item = it;

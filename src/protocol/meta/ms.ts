@@ -7,14 +7,15 @@ import type { Store } from '../../store/store.ts';
 import { ConnState, NREAD_META } from '../../worker/conn.ts';
 import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
-import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
-import { CAS_NEXT, doItemGetUnlogged, logItemGet, logItemStore, logRefusedStore } from '../../store/items.ts';
+import { CAS_NEXT, doItemGetUnlogged, logItemGet, logItemStore } from '../../store/items.ts';
 import { G, ITEM_HEADER, KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { LogFlag, LOOKUPS_LOGGED } from '../../logger/logger.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { countCas } from '../cas-counters.ts';
+import { failedAlloc, failedAllocError } from '../failed-alloc.ts';
 import { outOfMemoryInRead } from '../text/update.ts';
 import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { CODE, ERR, code, itemKey, metaChar } from './reply.ts';
@@ -99,13 +100,11 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: number, vlen: number, sta
   const fits = itemSizeOk(c.ctx.settings, nkey, mf.clientFlags, vlen);
   const it = fits ? st.itemAlloc(buf, ks, nkey, mf.clientFlags, mf.exptime, vlen) : 0;
   if (it === 0) {
-    if (fits && st.allocError === AllocError.NO_MEMORY_IN_READ) { outOfMemoryInRead(c, vlen); return; } // q hides it
-    const tooLarge = !fits || st.allocError === AllocError.TOO_LARGE;
-    c.ctx.stats.row[tooLarge ? ThreadStat.store_too_large : ThreadStat.store_no_memory]++;
-    if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(st, buf, ks, nkey, op, !tooLarge);
+    const error = failedAllocError(c, fits);
+    if (error === AllocError.NO_MEMORY_IN_READ) { outOfMemoryInRead(c, vlen); return; } // q hides it
     // memcached: a failed store must not leave the old value readable, whatever the mode.
-    st.itemDelete(buf, ks, nkey, 0);
-    msetError(c, tooLarge ? ERR.TOO_LARGE : ERR.NO_MEMORY, vlen);
+    failedAlloc(c, buf, ks, nkey, error, op, /* counted */ true, /* unlinkOld */ true);
+    msetError(c, error === AllocError.NO_MEMORY ? ERR.NO_MEMORY : ERR.TOO_LARGE, vlen);
     return;
   }
   if (mf.keyBinary) st.itemSetKeyBinary(it, true);

@@ -7,14 +7,13 @@ import { connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { outString } from './out-string.ts';
 import { countCas } from '../cas-counters.ts';
-import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import { SlabStat } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped, parseU32, parseU64 } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
-import { G, KEY_MAX_LENGTH } from '../../store/layout.ts';
-import { LogFlag } from '../../logger/logger.ts';
-import { logRefusedStore } from '../../store/items.ts';
+import { KEY_MAX_LENGTH } from '../../store/layout.ts';
+import { failedAlloc, failedAllocError } from '../failed-alloc.ts';
 
 export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolean): void {
   setNoreplyMaybe(c, buf, ntokens);
@@ -44,9 +43,11 @@ export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags
   const fits = itemSizeOk(c.ctx.settings, nkey, flags, nbytes);
   const it = fits ? store.itemAlloc(buf, ks, nkey, flags, store.realtime(exptime), nbytes) : 0;
   if (it === 0) {
-    // allocError speaks only for an itemAlloc that ran: a value judged too large never reached it.
-    if (fits && store.allocError === AllocError.NO_MEMORY_IN_READ) outOfMemoryInRead(c, nbytes);
-    else refuseStore(c, buf, ks, nkey, op, nbytes, fits && store.allocError === AllocError.NO_MEMORY);
+    const error = failedAllocError(c, fits);
+    if (error === AllocError.NO_MEMORY_IN_READ) { outOfMemoryInRead(c, nbytes); return; }
+    refuseValue(c, error === AllocError.NO_MEMORY ? REPLY.SERVER_ERROR_NO_MEMORY : REPLY.SERVER_ERROR_TOO_LARGE, nbytes);
+    // memcached: a failed set must not leave the old value readable (a failed add, cas... leaves it)
+    failedAlloc(c, buf, ks, nkey, error, op, /* counted */ true, /* unlinkOld */ op === StoreOp.SET);
     return;
   }
   c.item = it;
@@ -58,21 +59,11 @@ export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags
   connSetState(c, ConnState.nread);
 }
 
-function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number, nbytes: number, noMemory: boolean): void {
-  const row = c.ctx.stats.row;
-  if (noMemory) {
-    row[ThreadStat.store_no_memory]++;
-    outString(c, REPLY.SERVER_ERROR_NO_MEMORY);
-  } else {
-    row[ThreadStat.store_too_large]++;
-    outString(c, REPLY.SERVER_ERROR_TOO_LARGE);
-  }
+/** An error for a value not taken: the error, then the value's `nbytes` swallowed. */
+function refuseValue(c: Conn, reply: Buffer, nbytes: number): void {
+  outString(c, reply);
   c.sbytes = nbytes;
   connSetState(c, ConnState.swallow);
-  const st = c.ctx.store;
-  if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logRefusedStore(st, buf, ks, nkey, op, noMemory);
-  // memcached: a failed set must not leave the old value readable.
-  if (op === StoreOp.SET) c.ctx.store.itemDelete(buf, ks, nkey, 0);
 }
 
 /**
@@ -80,9 +71,7 @@ function refuseStore(c: Conn, buf: Buffer, ks: number, nkey: number, op: number,
  * swallowed, and nothing else; no store_no_memory, no watcher line, and the old value stays.
  */
 export function outOfMemoryInRead(c: Conn, nbytes: number): void {
-  outString(c, REPLY.SERVER_ERROR_NO_MEMORY_IN_READ);
-  c.sbytes = nbytes;
-  connSetState(c, ConnState.swallow);
+  refuseValue(c, REPLY.SERVER_ERROR_NO_MEMORY_IN_READ, nbytes);
 }
 
 /** The value is in: check its "\r\n", store it, say how it went. */
