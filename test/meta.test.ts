@@ -273,6 +273,9 @@ spec('meta: ma N creates a missing counter from J; q hides only a nominal result
   ['ma c N0 J5 v\r\n', 'VA 1\r\n6\r\n'],
   ['ma c q v\r\n', ''],
   ['ma d q N0 J9 v\r\n', 'VA 1\r\n9\r\n'],
+  ['mg d f s v\r\n', 'VA 1 f0 s1\r\n9\r\n'], // the counter N made: its digits, client flags 0
+  ['ma big N0 J18446744073709551615\r\n', 'HD\r\n'],
+  ['get big\r\n', 'VALUE big 0 20\r\n18446744073709551615\r\nEND\r\n'],
   // an O token too long on a hit: the error alone; the lookup had bumped the item unless a flag took the lock (h)
   ['ms b8 1\r\nx\r\n', 'HD\r\n'],
   [`mg b8 ${O33}\r\n`, 'CLIENT_ERROR opaque token too long\r\n'],

@@ -1,10 +1,10 @@
 // Delete, Increment/Decrement and Flush (and their quiet forms): memcached's process_bin_delete,
 // complete_incr_bin and process_bin_flush.
 
-import { CRLF } from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { DeleteResult, DeltaResult, StoreOp, StoreResult } from '../../store/results.ts';
+import { newCounterItem } from '../counter-item.ts';
 import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
 
 /** An Increment/Decrement expiration of all ones: fail on a miss instead of creating the counter. */
@@ -75,12 +75,9 @@ function incrMiss(c: Conn, st: BinState, incr: boolean): void {
   }
   const store = c.ctx.store;
   const initial = buf.readBigUInt64BE(st.extStart + 8);
-  const digits = Buffer.from(initial.toString(), 'latin1'); // a miss that creates: not the hot path
-  const it = store.itemAlloc(buf, st.keyStart, st.keylen, 0, store.realtime(exptime), digits.length + 2);
+  const it = newCounterItem(store, buf, st.keyStart, st.keylen, store.realtime(exptime), initial.toString());
   if (it === 0) { writeBinError(c, st, Status.ENOMEM, 0, OOM_NEW_ITEM); return; }
   try {
-    store.itemWriteValue(it, 0, digits, 0, digits.length);
-    store.itemWriteValue(it, digits.length, CRLF, 0, 2);
     if (store.storeItem(it, StoreOp.ADD, 0) === StoreResult.STORED) {
       incrBody.writeBigUInt64BE(initial, 0);
       writeBinResponse(c, st, incrBody, store.lastCas);

@@ -7,6 +7,7 @@ import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { DeltaResult, StoreOp } from '../../store/results.ts';
 import { doItemGetUnlogged } from '../../store/items.ts';
 import { addDelta } from '../../store/delta.ts';
+import { newCounterItem } from '../counter-item.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { CODE, ERR, code, metaChar, metaKey, metaOpaque, metaTtl } from './reply.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
@@ -94,10 +95,8 @@ function noItemReply(c: Conn, buf: Buffer, ntokens: number, ks: number, nkey: nu
 /** N on a miss: add the counter with J's value (0 by default). */
 function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): boolean {
   const value = mf.initial.toString();
-  const it = st.itemAlloc(buf, ks, nkey, 0, 0, value.length + 2);
+  const it = newCounterItem(st, buf, ks, nkey, 0, value); // N's TTL is set with the reply's flags
   if (it === 0) return false;
-  const bytes = Buffer.from(value + '\r\n', 'latin1'); // cold path: a miss with N
-  st.itemWriteValue(it, 0, bytes, 0, bytes.length);
   st.doStoreItem(it, StoreOp.ADD, hv, 0, mf.newCas()); // we hold the lock and just missed: the add succeeds
   target.it = it;
   target.live = true;
