@@ -176,9 +176,6 @@ export class Conn {
     this.reqsLeft = this.ctx.settings.reqsPerEvent;
   }
 
-  /** Input bytes available. */
-  avail(): number { return this.rend - this.rpos; }
-
   /**
    * memcached's resp_has_stack: an earlier command's response waits in this batch behind the running one, whether
    * it says something or nothing (a noreply's, a quiet miss's): no flush point or yield has sent them yet.
