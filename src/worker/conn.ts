@@ -118,6 +118,8 @@ export class Conn {
   holdsRbuf = false;
   /** ...and the response object of a command waiting for its value. */
   holdsResp = false;
+  /** ...and the response objects of replies its queued writes carry, until the client has read them. */
+  respsQueued = 0;
   yieldPending = false;
   /** The client has sent its last byte (EOF) while commands it sent were still waiting their turn. */
   inputEnded = false;

@@ -110,12 +110,13 @@ export function driveMachine(c: Conn): void {
 
 /**
  * nread or swallow with the rest of the value still to come: send what is collected and wait for it. memcached
- * sends nothing until the value is in, so the items of those replies stay referenced until then.
+ * sends nothing until the value is in, so the items of those replies stay referenced until then. The command's
+ * own response object is held apart from the replies written (respsWritten), until more of the value comes.
  */
 function valueAwaited(c: Conn): void {
-  connFlush(c, true);
-  if (c.inputEnded) { connClose(c); return; }
   if (c.ctx.readBufLimited && !c.holdsResp && c.udp === null) { c.holdsResp = true; c.ctx.rbufCache.respHold(); }
+  connFlush(c, true);
+  if (c.inputEnded) connClose(c);
 }
 
 function tryReadCommand(c: Conn): boolean {
@@ -332,6 +333,7 @@ function resumeAfterYield(c: Conn): void {
 /** The handle's queued writes are done: the client read its replies; go on with what it sent meanwhile. */
 export function onConnDrain(c: Conn): void {
   if (c.lent.length > 0) connGiveBackLent(c);
+  if (c.respsQueued > 0) respsRead(c);
   if (!c.writeBlocked) return;
   c.writeBlocked = false;
   c.ctx.writeBlocked.delete(c);
@@ -416,9 +418,17 @@ function rbufRelease(c: Conn): void {
   c.ctx.rbufCache.rbufRelease();
 }
 
+/** The client has read the replies its queued writes carried: their response objects are free (resp_finish). */
+function respsRead(c: Conn): void {
+  c.ctx.rbufCache.respsUnhold(c.respsQueued);
+  c.respsQueued = 0;
+}
+
+/** conn_close: its read buffer and every response object it holds go back (conn_release_items, rbuf_release). */
 function releaseHoldings(c: Conn): void {
   if (c.holdsRbuf) rbufRelease(c);
-  if (c.holdsResp) { c.holdsResp = false; c.ctx.rbufCache.respUnhold(); }
+  if (c.holdsResp) { c.holdsResp = false; c.ctx.rbufCache.respsUnhold(1); }
+  if (c.respsQueued > 0) respsRead(c);
 }
 
 /**

@@ -83,7 +83,7 @@ export class OutBuffer {
   private readonly release: (it: number) => void;
   /** Takes one more reference on an item already referenced here (the store's itemHold). */
   private readonly retain: (it: number) => void;
-  /** The response objects memcached would hold for what is collected here, freed as it is sent or dropped. */
+  /** The response objects memcached would hold for what is collected here: passed at a flush point, freed when dropped. */
   private readonly cache: ReadBufCache | null;
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
   private views: Array<Buffer | undefined> = [];
@@ -257,7 +257,7 @@ export class OutBuffer {
     this.committedPos = this.pos;
     this.committedAttached = this.attached.length;
     this.releaseHeld(); // memcached sends here, then lets go of the items (conn_release_items)
-    this.cache?.respsDone();
+    this.cache?.respsFlushPoint();
   }
 
   dropUncommitted(): void {
@@ -304,8 +304,7 @@ export class OutBuffer {
     this.committedPos = 0;
     this.counted = 0;
     if (!keepHeld) this.releaseHeld();
-    this.cache?.respsDone();
-    return left;
+    return left; // (the response objects of what was written: connFlush)
   }
 
   /** A buffer sent() left to a queued write, counted until giveBack. */

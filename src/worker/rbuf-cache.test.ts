@@ -29,11 +29,35 @@ test('a command waiting for its value keeps its object out of the next batch\'s'
   const cache = new ReadBufCache(MB, 32);
   cache.rbufAlloc();
   cache.respStart();
-  cache.respsDone();
   cache.respHold();
+  cache.respsSent(); // the replies before it went out
   for (let i = 1; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
   assert.equal(cache.respStart(), false, 'the held object counts in the bundle');
   cache.respsDone();
-  cache.respUnhold();
+  cache.respsUnhold(1);
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+});
+
+test('replies the socket could not take keep their objects until the client reads them', () => {
+  const cache = new ReadBufCache(MB, 32);
+  cache.rbufAlloc();
+  for (let i = 0; i < 5; i++) cache.respStart();
+  cache.respsFlushPoint(); // a get's END: memcached would send these 5 now
+  cache.respStart(); // the next command's
+  assert.equal(cache.respsQueued(), 6, 'the write was queued: both batches are still unsent');
+  for (let i = 6; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+  assert.equal(cache.respStart(), false, 'the queued ones fill the bundle');
+  cache.respsSent();
+  cache.respsUnhold(6); // read
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+});
+
+test('a flush point\'s objects are free once the write took them all', () => {
+  const cache = new ReadBufCache(MB, 32);
+  cache.rbufAlloc();
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) cache.respStart();
+  cache.respsFlushPoint();
+  cache.respsSent();
+  assert.equal(cache.respsQueued(), 0, 'nothing left to hold');
   for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
 });

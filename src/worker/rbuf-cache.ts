@@ -1,8 +1,10 @@
 // memcached's per-thread read buffer cache (thread.c's rbuf_cache) as `-o read_buf_mem_limit` bounds it:
 // every worker may have limit / threads bytes of 16 KB buffers out, shared by two users. A connection holds
 // a read buffer while it has input still to work off (a partial command, a value still arriving); replies
-// not yet sent take response objects, packed 13 to a buffer ("bundles"), the last bundle kept for reuse, and
-// a command waiting for its value holds the object of its reply-to-be.
+// not yet sent take response objects, packed 13 to a buffer ("bundles"), the last bundle kept for reuse. An
+// object is free once transmit() has sent its reply: a connection whose replies the socket could not take
+// keeps theirs until the client reads them, and a command waiting for its value holds the object of its
+// reply-to-be.
 // Cachalot reads into one buffer per worker and collects replies in one out buffer, so nothing here holds
 // memory: it counts what memcached's connections would hold, so that the limit refuses what memcached's
 // refuses (a multi-get past the objects left, commands stacked past them, a connection with no buffer
@@ -21,9 +23,17 @@ export class ReadBufCache {
   readonly limit: number;
   /** Buffers held by connections as read buffers. */
   private rbufs = 0;
-  /** Response objects of replies collected and not yet sent. */
+  /** Response objects of the replies the running connection is collecting, since its last flush point or write. */
   private resps = 0;
-  /** Response objects held by connections waiting for a value: each command's reply is its own until sent. */
+  /**
+   * Objects of the replies its last flush point passed, not yet written: memcached would have sent them there,
+   * and still holds them if the socket cannot take them (the write that follows is queued).
+   */
+  private flushed = 0;
+  /**
+   * Objects held by connections other than the running one's batch: a command waiting for its value, replies
+   * queued for a client that has not read them.
+   */
   private held = 0;
   /** resp_free keeps the thread's last bundle instead of freeing it: once one was made, one stays out. */
   private bundleKept = false;
@@ -49,17 +59,45 @@ export class ReadBufCache {
     return true;
   }
 
-  /** The collected replies were sent (or dropped): their objects are free (resp_finish). */
+  /** A flush point (conn_mwrite): the replies so far are memcached's to send now; Cachalot writes them later. */
+  respsFlushPoint(): void {
+    this.flushed = this.resps;
+    this.resps = 0;
+  }
+
+  /** The collected replies were dropped (conn_release_items): their objects are free. */
   respsDone(): void { this.resps = 0; }
 
-  /** A connection stops to wait for its command's value: that command's object stays out meanwhile. */
-  respHold(): void { this.held++; }
+  /** The write took every byte: what it carried is sent, and its objects are free (resp_finish). */
+  respsSent(): void {
+    this.resps = 0;
+    this.flushed = 0;
+  }
 
-  /** More of the value came: the object is among the replies being collected again. */
+  /**
+   * The write was queued: the socket could not take it all, and the objects of its replies stay out until the
+   * client reads them (memcached's connection waits in conn_mwrite with them). Answers how many: the writing
+   * connection's to give back (respsUnhold).
+   */
+  respsQueued(): number {
+    const n = this.resps + this.flushed;
+    this.held += n;
+    this.resps = 0;
+    this.flushed = 0;
+    return n;
+  }
+
+  /** The running command stops to wait for its value: its object (the last collected) stays out meanwhile. */
+  respHold(): void {
+    this.resps--;
+    this.held++;
+  }
+
+  /** A held object is among the replies being collected again: more of the value came. */
   respResume(): void { this.held--; this.resps++; }
 
-  /** The connection closed while it waited: the object is free. */
-  respUnhold(): void { this.held--; }
+  /** n held objects are free: their replies were read, or their connection closed. */
+  respsUnhold(n: number): void { this.held -= n; }
 
   /** memcached's rbuf_alloc for a connection that holds none: false when none is left (read_buf_oom). */
   rbufAlloc(): boolean {

@@ -36,7 +36,7 @@ export function connFlush(c: Conn, midRead = false): void {
   if (out.size() === 0) { // (an empty response may still send a datagram)
     if (!midRead) out.releaseHeld(); // quiet replies (mg q, GetQ) hold items too
     if (c.udp !== null) udpFlush(c);
-    else if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone(); // a noreply's response object is freed at transmit too
+    else if (c.ctx.readBufLimited) c.ctx.rbufCache.respsSent(); // a noreply's response object is freed at transmit too
     return;
   }
   const io = c.io;
@@ -47,12 +47,14 @@ export function connFlush(c: Conn, midRead = false): void {
   const err = attached ? transmitAttached(c, io) : io.write(out.pending());
   if (err < 0) {
     out.sent(false); // nothing of it is queued
+    if (c.ctx.readBufLimited) c.ctx.rbufCache.respsSent();
     c.closeReason = `write error ${errnoName(err)}`;
     io.close(); // onClosed then releases the connection
     return;
   }
   const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
   const left = out.sent(queued > 0, midRead);
+  if (c.ctx.readBufLimited) respsWritten(c, queued > 0);
   if (left !== null && io.lendable) { // freed once the queue drains or the handle closes (connGiveBackLent)
     c.lent.push(left);
     out.lend(left);
@@ -70,6 +72,15 @@ function awaitDrain(c: Conn, io: ConnIo): void {
   c.writeBlocked = true;
   c.ctx.writeBlocked.add(c);
   io.pause();
+}
+
+/**
+ * -o read_buf_mem_limit: memcached frees a reply's response object once transmit() has sent it. What the socket
+ * could not take yet keeps its objects, the connection's, until the client has read it (onConnDrain).
+ */
+function respsWritten(c: Conn, queued: boolean): void {
+  if (queued) c.respsQueued += c.ctx.rbufCache.respsQueued();
+  else c.ctx.rbufCache.respsSent();
 }
 
 /** A client is not reading its replies: stop reading it, and hang up once it, or its worker, holds too much. */
@@ -103,7 +114,7 @@ export function connGiveBackLent(c: Conn): void {
 /** A UDP connection's replies leave as datagrams (nothing is ever attached for one); a closed one's are dropped. */
 function udpFlush(c: Conn): void {
   const out = c.ctx.out;
-  if (c.ctx.readBufLimited) c.ctx.rbufCache.respsDone();
+  if (c.ctx.readBufLimited) c.ctx.rbufCache.respsSent();
   if (c.udp !== null) c.ctx.stats.row[ThreadStat.bytes_written] += c.udp.transmit(out.buf, out.pos);
   out.truncate(0);
 }
