@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Client } from './support/client.ts';
 import { differential } from './support/differential.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import type { ServerKind } from './support/server.ts';
+import { sleep, type ServerKind } from './support/server.ts';
 
 const LIMITED = ['-t', '2', '-o', 'read_buf_mem_limit=1', '-R', '500'];
 const keys = (n: number): string => Array(n).fill('foo').join(' ');
@@ -65,4 +65,61 @@ test('read_buf_mem_limit: connections waiting for a value hold buffers until non
     // 59 read buffers and the 5 buffers of their 59 response objects fill the 64: the rest are hung up on
     assert.equal(ours.held.filter((h) => !h).length, 11);
     assert.match(ours.stats, /read_buf_oom 11/);
+  });
+
+/**
+ * A crowd of clients that each pipeline two multi-gets of large values and never read, then a probe, with one
+ * thread and 1 MB (64 buffers): the counters, how many connections the server keeps and how many of them wait for
+ * their client to read (conn_mwrite), whether the probe is served, and what the last of the crowd is answered.
+ */
+async function nonReadingCrowd(kind: ServerKind, conns: number): Promise<Record<string, string>> {
+  const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
+  const crowd: Client[] = [];
+  try {
+    const probe = await Client.connect(server.port);
+    const value = 'v'.repeat(1_000_000);
+    assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+    const line = `get ${Array(100).fill('big').join(' ')}\r\n`; // 100 MB of reply: far more than socket buffers hold
+    let lookups = '0';
+    for (let i = 0; i < conns; i++) {
+      const c = await Client.connect(server.port);
+      crowd.push(c);
+      c.pauseReading();
+      await c.send(line + line);
+      // the server has read this client's input once it has looked up one of its keys (served or refused)
+      for (let tries = 0; tries < 250 && (await probe.stats()).get('cmd_get') === lookups; tries++) await sleep(20);
+      lookups = (await probe.stats()).get('cmd_get') ?? '';
+    }
+    const served = (await probe.request('set ok 0 0 2\r\nhi\r\n', 8)).toString();
+    const st = await probe.stats();
+    await probe.send('stats conns\r\n');
+    const table = (await probe.readUntil('END\r\n')).toString();
+    const last = crowd[conns - 1];
+    last.resumeReading();
+    return {
+      served, read_buf_oom: st.get('read_buf_oom') ?? '', response_obj_oom: st.get('response_obj_oom') ?? '',
+      curr_connections: st.get('curr_connections') ?? '',
+      in_mwrite: String(table.match(/:state conn_mwrite\r$/gm)?.length ?? 0),
+      lastReply: (await last.readUntil('\r\n')).toString(),
+    };
+  } finally {
+    for (const c of crowd) c.destroy();
+    await server.stop();
+  }
+}
+
+test('read_buf_mem_limit: clients that pipeline multi-gets and never read are refused the gets, not the connection, as memcached\'s',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const ours = await nonReadingCrowd('cachalot', 70);
+    const theirs = await nonReadingCrowd('memcached', 70);
+    assert.deepEqual(ours, theirs);
+    // 70 connections, more than the thread has read buffers. The first 7 wait for their clients to read the first
+    // get, each holding its read buffer (the second get is still to run) and the objects of the first get's 100
+    // keys not yet sent (up to 8 buffers): 63 of the 64 at most. The 63 others find too few objects left for either
+    // get, are answered SERVER_ERROR and hold nothing once that is out, so a read buffer is left for the probe,
+    // and for each of them.
+    assert.deepEqual(ours, {
+      served: 'STORED\r\n', read_buf_oom: '0', response_obj_oom: String(63 * 2), curr_connections: String(70 + 1),
+      in_mwrite: '7', lastReply: 'SERVER_ERROR out of memory writing get response\r\n',
+    });
   });

@@ -120,6 +120,8 @@ export class Conn {
   holdsResp = false;
   /** ...and the response objects of replies its queued writes carry, until the client has read them. */
   respsQueued = 0;
+  /** ...and those reserved for the keys of its get line not yet answered (protocol/text/get.ts reserveGetResps). */
+  getResps = 0;
   yieldPending = false;
   /** The client has sent its last byte (EOF) while commands it sent were still waiting their turn. */
   inputEnded = false;

@@ -429,6 +429,13 @@ function releaseHoldings(c: Conn): void {
   if (c.holdsRbuf) rbufRelease(c);
   if (c.holdsResp) { c.holdsResp = false; c.ctx.rbufCache.respsUnhold(1); }
   if (c.respsQueued > 0) respsRead(c);
+  if (c.getResps > 0) connGetRespsRelease(c);
+}
+
+/** The objects a get still holds for keys it will not answer (an error ended it, or its connection closed) go back. */
+export function connGetRespsRelease(c: Conn): void {
+  c.ctx.rbufCache.respsUnhold(c.getResps);
+  c.getResps = 0;
 }
 
 /**

@@ -38,6 +38,19 @@ test('a command waiting for its value keeps its object out of the next batch\'s'
   for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
 });
 
+test('a get takes the objects of all its keys at once, or none of them', () => {
+  const cache = new ReadBufCache(MB, 32); // 2 buffers: with a read buffer out, 13 objects
+  cache.rbufAlloc();
+  cache.respStart(); // the get's own
+  assert.equal(cache.respReserve(13), 12, 'only 12 more are left');
+  assert.equal(cache.respReserve(12), 12, 'and none of them was taken');
+  assert.equal(cache.respStart(), false, 'the reserved ones are out');
+  cache.respResume(); // a key is answered: its object is among the replies being collected
+  cache.respsSent();
+  cache.respsUnhold(11); // the rest go back
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+});
+
 test('replies the socket could not take keep their objects until the client reads them', () => {
   const cache = new ReadBufCache(MB, 32);
   cache.rbufAlloc();

@@ -1,10 +1,10 @@
 // memcached's per-thread read buffer cache (thread.c's rbuf_cache) as `-o read_buf_mem_limit` bounds it:
 // every worker may have limit / threads bytes of 16 KB buffers out, shared by two users. A connection holds
-// a read buffer while it has input still to work off (a partial command, a value still arriving); replies
-// not yet sent take response objects, packed 13 to a buffer ("bundles"), the last bundle kept for reuse. An
-// object is free once transmit() has sent its reply: a connection whose replies the socket could not take
-// keeps theirs until the client reads them, and a command waiting for its value holds the object of its
-// reply-to-be.
+// a read buffer while it has input still to work off (a partial command, a value still arriving, a get paused
+// for a client that is not reading); replies not yet sent take response objects, packed 13 to a buffer
+// ("bundles"), the last bundle kept for reuse. An object is free once transmit() has sent its reply: a
+// connection whose replies the socket could not take keeps theirs until the client reads them, and a command
+// waiting for its value holds the object of its reply-to-be.
 // Cachalot reads into one buffer per worker and collects replies in one out buffer, so nothing here holds
 // memory: it counts what memcached's connections would hold, so that the limit refuses what memcached's
 // refuses (a multi-get past the objects left, commands stacked past them, a connection with no buffer
@@ -32,7 +32,7 @@ export class ReadBufCache {
   private flushed = 0;
   /**
    * Objects held by connections other than the running one's batch: a command waiting for its value, replies
-   * queued for a client that has not read them.
+   * queued for a client that has not read them, a get's keys not yet answered (respReserve).
    */
   private held = 0;
   /** resp_free keeps the thread's last bundle instead of freeing it: once one was made, one stays out. */
@@ -57,6 +57,18 @@ export class ReadBufCache {
     }
     this.resps++;
     return true;
+  }
+
+  /**
+   * n objects at once, for the keys of a get, held until each key takes its own (respResume): n; or, when fewer
+   * are left, how many there were, and none is taken.
+   */
+  respReserve(n: number): number {
+    let got = 0;
+    while (got < n && this.respStart()) got++;
+    this.resps -= got;
+    if (got === n) this.held += n;
+    return got;
   }
 
   /** A flush point (conn_mwrite): the replies so far are memcached's to send now; Cachalot writes them later. */
@@ -93,7 +105,7 @@ export class ReadBufCache {
     this.held++;
   }
 
-  /** A held object is among the replies being collected again: more of the value came. */
+  /** A held object is among the replies being collected again: more of the value came, or a get's key is answered. */
   respResume(): void { this.held--; this.resps++; }
 
   /** n held objects are free: their replies were read, or their connection closed. */

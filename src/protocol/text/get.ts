@@ -7,7 +7,7 @@ import { copyViewBytes } from '../../bytes.ts';
 import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
-import { connRespStart } from '../../worker/drive-machine.ts';
+import { connGetRespsRelease, connRespStart } from '../../worker/drive-machine.ts';
 import { connFlushIfLarge } from '../../worker/transmit.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
@@ -64,6 +64,7 @@ export const LongGet = { none: 0, get: 1, gets: 2, gat: 3, gats: 4, skipToEnd: 5
 /** The keys of a get from p to the line's end: a VALUE block per hit, then END. */
 function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: boolean, shouldTouch: boolean,
   exptimeRel: number): void {
+  if (c.ctx.readBufLimited && !reserveGetResps(c, buf, p, lineEnd, shouldTouch, exptimeRel)) return;
   const keys = lookupKeys(c, buf, p, lineEnd, returnCas, shouldTouch, exptimeRel, 0);
   if (keys < 0) return;
   if (pausedAt >= 0) { pauseGet(c, keys, returnCas, shouldTouch, exptimeRel); return; }
@@ -77,7 +78,8 @@ function getKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas: bo
  * get stops before its next key, which lookupKeys left in pausedAt, and goes on from there once the client has
  * read (the connection waits in conn_mwrite, as memcached's does). The rest of the line stays in the input and
  * is answered as a long get line is. memcached holds a reference per key instead and sends from the items;
- * Cachalot copies most values, so it makes no more of the reply than the client takes.
+ * Cachalot copies most values, so it makes no more of the reply than the client takes. (Under -o read_buf_mem_limit
+ * the keys not yet answered keep the response objects taken for them: reserveGetResps.)
  */
 function pauseGet(c: Conn, keys: number, returnCas: boolean, shouldTouch: boolean, exptimeRel: number): void {
   c.rpos = takePausedAt();
@@ -142,12 +144,13 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
         // memcached stops at this key (the ones before it were looked up and counted), drops every
         // response not yet sent (this command's and those queued before it) and answers the error.
         out.dropUncommitted();
+        if (c.getResps > 0) connGetRespsRelease(c);
         c.udp?.truncated(out.pos);
         out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
         return -1;
       }
       keys++;
-      if (limited && before + keys > 1 && !c.ctx.rbufCache.respStart()) return getOutOfResponses(c);
+      if (limited && before + keys > 1 && !getRespStart(c)) return getOutOfResponses(c);
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
       // (over UDP not after the last key: END belongs to its response, which a flush would send without it)
@@ -165,12 +168,71 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
 }
 
 /**
- * -o read_buf_mem_limit: memcached takes a response object for each key after the first. With none left it
- * stops there, drops every response not yet sent, as for a key too long, and answers the error instead.
+ * -o read_buf_mem_limit: memcached takes a response object for each key after the first as it looks the keys up,
+ * and sends nothing of the get before its END. Cachalot sends a large reply as it grows and pauses the get for a
+ * client that does not read it (pauseGet), so it takes the objects of the whole line before its first key, and the
+ * connection holds those of the keys not yet answered (Conn.getResps) until it answers them, as memcached's waits
+ * in conn_mwrite with all of them. With too few left the get is refused as memcached's is (refuseGet): false.
+ */
+function reserveGetResps(c: Conn, buf: Buffer, p: number, lineEnd: number, shouldTouch: boolean,
+  exptimeRel: number): boolean {
+  const wanted = countKeys(buf, p, lineEnd) - 1;
+  if (wanted <= 0) return true;
+  const got = c.ctx.rbufCache.respReserve(wanted);
+  if (got === wanted) { c.getResps = wanted; return true; }
+  refuseGet(c, buf, p, lineEnd, got + 1, shouldTouch, exptimeRel);
+  return false;
+}
+
+/** The keys of a get line, up to and including a key too long (where the get stops). */
+function countKeys(buf: Buffer, p: number, lineEnd: number): number {
+  let n = 0;
+  while (p < lineEnd) {
+    while (p < lineEnd && buf[p] === 0x20) p++;
+    if (p >= lineEnd) break;
+    const ks = p;
+    while (p < lineEnd && buf[p] !== 0x20) p++;
+    n++;
+    if (p - ks > KEY_MAX_LENGTH) break;
+  }
+  return n;
+}
+
+/** The object of a get's key after the first: reserved with its line, or taken now (a long line, answered as it comes). */
+function getRespStart(c: Conn): boolean {
+  if (c.getResps === 0) return c.ctx.rbufCache.respStart();
+  c.getResps--;
+  c.ctx.rbufCache.respResume();
+  return true;
+}
+
+/**
+ * A get whose objects ran out after `lookups` keys: memcached looks those up (counted, bumped, touched), then
+ * drops their replies with every one not yet sent and answers the error. Nothing of them is made here.
+ */
+function refuseGet(c: Conn, buf: Buffer, p: number, lineEnd: number, lookups: number, shouldTouch: boolean,
+  exptimeRel: number): void {
+  const verbose = c.ctx.verbosity() > 1;
+  while (lookups > 0) {
+    const n = Math.min(scanBatch(buf, p, lineEnd), lookups);
+    if (n === 0) break; // (never: fewer lookups than keys)
+    p = batchEnd;
+    for (let i = 0; i < n; i++) {
+      peekOneKey(c, buf, batchKeys[i * 2], batchKeys[i * 2 + 1], batchHashes[i], shouldTouch, exptimeRel, verbose);
+    }
+    lookups -= n;
+  }
+  getOutOfResponses(c);
+}
+
+/**
+ * With no response object left, memcached stops at the key, drops every response not yet sent, as for a key too
+ * long, and answers the error instead.
  */
 function getOutOfResponses(c: Conn): number {
   c.ctx.stats.row[ThreadStat.response_obj_oom]++;
   c.ctx.out.dropUncommitted();
+  if (c.getResps > 0) connGetRespsRelease(c);
   c.udp?.truncated(c.ctx.out.pos);
   if (!connRespStart(c)) return -1; // dropping freed this batch's: only objects other connections hold can fill it
   c.ctx.out.bytes(REPLY.SERVER_ERROR_GET_NO_MEMORY);
@@ -238,6 +300,30 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, r
     store.itemPeekDone();
   }
   if (ctx.prefixStats.enabled()) ctx.prefixStats.recordGet(buf, ks, nkey, hit);
+  if (!hit) countMiss(c, shouldTouch);
+}
+
+/**
+ * A key of a get refused for want of response objects (refuseGet): looked up and counted as getOneKey does, with no
+ * reply. (The counting is copied rather than shared: getOneKey, on every get's path, stays as it is.)
+ */
+function peekOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, shouldTouch: boolean,
+  exptimeRel: number, verbose: boolean): void {
+  const store = c.ctx.store;
+  let hit = false;
+  try {
+    const it = store.itemPeekHashed(buf, ks, nkey, hv, shouldTouch ? exptimeRel : -1);
+    if (it !== 0) {
+      hit = true;
+      const row = c.ctx.stats.row;
+      row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+      row[THREAD_FIELDS + store.itemClsid(it) * SLAB_FIELDS + (shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits)]++;
+      if (verbose) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
+    }
+  } finally {
+    store.itemPeekDone();
+  }
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) countMiss(c, shouldTouch);
 }
 
