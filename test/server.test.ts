@@ -1057,7 +1057,9 @@ for (const kind of kindsFor()) {
     const s = await startServer(kind, ['-vv', '-t', '2']);
     try {
       const c = await Client.connect(s.port);
-      const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\nset q 0 0 1 noreply\r\n5\r\nincr q 1 noreply\r\n' +
+      const long = 'k'.repeat(251); // a key too long ends a get with an error, after a reply (incr's) not yet sent
+      const script = 'set a 0 0 1\r\nx\r\nget a b\r\ngets a\r\nincr a 1\r\n' + `get a ${long} a\r\nget ${long}\r\n` +
+        'set q 0 0 1 noreply\r\n5\r\nincr q 1 noreply\r\n' +
         'delete zz\r\nbogus\r\nmn\r\nmg a v\r\nset big 0 0 -1\r\ncas a 0 0 1 999\r\nz\r\ncache_memlimit 100\r\nme nokey\r\n' +
         'version\r\nquit\r\n';
       await c.send(script);
@@ -1069,6 +1071,8 @@ for (const kind of kindsFor()) {
       assert.deepEqual(lines, [
         '<fd set a 0 0 1', '>fd STORED', '<fd get a b', '>fd sending key a', '>fd END', '<fd gets a', '>fd sending key a',
         '>fd END', '<fd incr a 1', '>fd CLIENT_ERROR cannot increment or decrement non-numeric value',
+        `<fd get a ${long} a`, '>fd sending key a', '>fd END', '>fd CLIENT_ERROR bad command line format',
+        `<fd get ${long}`, '>fd END', '>fd CLIENT_ERROR bad command line format',
         '<fd set q 0 0 1 noreply', '>fd NOREPLY STORED', '<fd incr q 1 noreply', '>fd NOREPLY 6', '<fd delete zz', '>fd NOT_FOUND', '<fd bogus', '>fd ERROR',
         '<fd mn', '>fd MN', '<fd mg a v', '<fd set big 0 0 -1', '>fd CLIENT_ERROR bad command line format',
         '<fd cas a 0 0 1 999', 'CAS:  failure: expected 1, got 999', '>fd EXISTS', '<fd cache_memlimit 100',

@@ -141,11 +141,8 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
     for (let i = 0; i < n; i++) {
       const ks = batchKeys[i * 2], nkey = batchKeys[i * 2 + 1];
       if (nkey > KEY_MAX_LENGTH) {
-        // memcached stops at this key (the ones before it were looked up and counted), drops every
-        // response not yet sent (this command's and those queued before it) and answers the error.
-        out.dropUncommitted();
-        if (c.getResps > 0) connGetRespsRelease(c);
-        c.udp?.truncated(out.pos);
+        // memcached stops at this key (the ones before it were looked up and counted) and answers the error.
+        stopGet(c);
         out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
         return -1;
       }
@@ -226,14 +223,23 @@ function refuseGet(c: Conn, buf: Buffer, p: number, lineEnd: number, lookups: nu
 }
 
 /**
+ * process_get_command's `stop:` for a get that ends in an error: -vv says END, as after every get, and every response
+ * not yet sent is dropped (this command's and those queued before it); the caller then answers the error.
+ */
+function stopGet(c: Conn): void {
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);
+  c.ctx.out.dropUncommitted();
+  if (c.getResps > 0) connGetRespsRelease(c);
+  c.udp?.truncated(c.ctx.out.pos);
+}
+
+/**
  * With no response object left, memcached stops at the key, drops every response not yet sent, as for a key too
  * long, and answers the error instead.
  */
 function getOutOfResponses(c: Conn): number {
   c.ctx.stats.row[ThreadStat.response_obj_oom]++;
-  c.ctx.out.dropUncommitted();
-  if (c.getResps > 0) connGetRespsRelease(c);
-  c.udp?.truncated(c.ctx.out.pos);
+  stopGet(c);
   if (!connRespStart(c)) return -1; // dropping freed this batch's: only objects other connections hold can fill it
   c.ctx.out.bytes(REPLY.SERVER_ERROR_GET_NO_MEMORY);
   return -1;

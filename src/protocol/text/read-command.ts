@@ -59,9 +59,11 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const verbose = c.ctx.verbosity() > 1;
   if (verbose) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
-  const mark = c.ctx.out.pos;
+  const out = c.ctx.out;
+  const mark = out.pos, drops = out.drops;
   processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
-  if (c.ctx.verbosity() > 1) logOutString(c, mark); // at the level now: `verbosity N`'s own OK follows its N
+  // at the level now: `verbosity N`'s own OK follows its N
+  if (c.ctx.verbosity() > 1) logOutString(c, out.drops === drops ? mark : out.droppedTo);
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
 }
