@@ -163,82 +163,41 @@ function slabStat(st: Store, bits: number, field: number): void {
 }
 
 /**
+ * What the per-LRU step did with the item where the walk stopped (memcached's switch on cur_lru), as an integer so
+ * that no object is made per pull. Every outcome but KEEP counts in lru_pull_tail's result.
+ */
+const Tail = {
+  KEEP: 0,     // left where it is: the walk stops at it
+  EVICTED: 1,  // unlinked from the table (COLD with LruPull.EVICT): the walk stops
+  TO_WARM: 2,  // unlinked from its LRU, linked at WARM's head once the LRU lock is let go
+  TO_COLD: 3,  // likewise, to COLD's head
+  RELINKED: 4, // an ACTIVE WARM item, back at WARM's head: the walk goes on past it
+} as const;
+
+/**
  * memcached's lru_pull_tail: look at up to 5 items from the tail of LRU clsid|seg; reclaim the expired, move
  * HOT/WARM overflow to COLD (ACTIVE ones to WARM), and with LruPull.EVICT evict one COLD item.
  * Returns the number of items removed or moved. Never blocks on an item lock (we hold the LRU lock).
  */
 export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: number, flags: number, maxAge: number): number {
-  const a32 = st.a32, c32 = st.c32;
+  const a32 = st.a32;
   const id = clsid | seg, w = LRU_BASE + id * LRU_WORDS, lock = w + LruW.lock;
   const now = st.currentTime();
-  let removed = 0, found = 0, foundHv = 0, moveTo = -1;
+  let removed = 0, found = 0, foundHv = 0, outcome: number = Tail.KEEP;
   st.locks.lock(lock);
   try {
-    let search = c32[w + LruW.tail];
+    let search = st.c32[w + LruW.tail];
     for (let tries = 5; tries > 0 && search !== 0; tries--) {
-      const nextIt = a32[search * 2 + ItemField.prev];
-      const nkey = a32[search * 2 + ItemField.bits] >>> 24;
-      const hv = hash(st.a8, search * 8 + ITEM_HEADER, nkey);
-      if (!st.itemTrylock(hv)) { search = nextIt; continue; }
-      // memcached takes a reference here (refcount_incr(search) == 2) to learn whether anyone else holds the
-      // item. A reference is only ever taken under the item's lock, which we now hold, so a plain read tells
-      // the same without two locked instructions: 1 is the table's reference alone, and nobody can take
-      // another until we unlock. (A reader's release may race the read: it only turns a 2 into a 1.) What
-      // follows may unlink the item without a reference of ours: with no reader it is then freed at once, as
-      // memcached's item_remove would free it once we let go.
-      // In use by a reader (a reply not yet sent, another thread's copy): counted, and then treated as any other,
-      // as memcached does. An item it unlinks is freed when the reader lets go, so an eviction of one frees no
-      // memory yet and the allocation pulls again; and in COLD the walk stops at it, in use or not.
-      if (a32[search * 2 + ItemField.refcount] !== 1) slabStat(st, a32[search * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
-      const bits = a32[search * 2 + ItemField.bits];
-      const exp = a32[search * 2 + ItemField.exptime] >>> 0;
-      if ((exp !== 0 && exp < now) || st.isFlushed(search)) { // "<" here, "<=" in do_item_get: as memcached
-        slabStat(st, bits, SlabStat.reclaimed);
-        if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
-        st.doItemUnlinkNolock(search, hv, id); // LRU lock already held; drops the table's reference: freed
-        st.itemUnlock(hv);
-        removed++;
-        search = nextIt;
-        continue;
-      }
-      if (seg === Lru.HOT || seg === Lru.WARM) {
-        const limit = (totalBytes * (seg === Lru.HOT ? st.hotLruPct : st.warmLruPct)) / 100;
-        if ((bits & ItemFlag.ACTIVE) !== 0) {
-          a32[search * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;
-          removed++;
-          if (seg === Lru.WARM) {
-            slabStat(st, bits, SlabStat.moves_within_lru);
-            doItemUnlinkQ(st, search, id);
-            doItemLinkQ(st, search, id);
-            st.itemUnlock(hv);
-            search = nextIt;
-            continue;
-          }
-          slabStat(st, bits, SlabStat.moves_to_warm);
-          moveTo = Lru.WARM;
-          doItemUnlinkQ(st, search, id);
-        } else if (st.cf[F.sizesBytes + id] > limit || now - a32[search * 2 + ItemField.time] > maxAge) {
-          slabStat(st, bits, SlabStat.moves_to_cold);
-          moveTo = Lru.COLD;
-          doItemUnlinkQ(st, search, id);
-          removed++;
-        }
-      } else if (seg === Lru.COLD) {
-        if ((flags & LruPull.EVICT) !== 0) {
-          if (st.evictToFree) {
-            evictCount(st, search, bits, now);
-            if ((c32[G.watchMask] & LogFlag.EVICTIONS) !== 0) logEviction(st, search, bits, now);
-            st.doItemUnlinkNolock(search, hv, id);
-            removed++;
-          }
-        } else if ((bits & ItemFlag.ACTIVE) !== 0 && st.lruSegmented) {
-          slabStat(st, bits, SlabStat.moves_to_warm);
-          a32[search * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;
-          moveTo = Lru.WARM;
-          doItemUnlinkQ(st, search, id);
-          removed++;
-        }
-      }
+      const nextIt = a32[search * 2 + ItemField.prev]; // read first: the steps below may relink `search`
+      const hv = hash(st.a8, search * 8 + ITEM_HEADER, a32[search * 2 + ItemField.bits] >>> 24);
+      if (!st.itemTrylock(hv)) { search = nextIt; continue; } // busy: memcached skips it too
+      countTailReflocked(st, search);
+      if (reclaimIfExpired(st, search, hv, id, now)) { st.itemUnlock(hv); removed++; search = nextIt; continue; }
+      outcome = seg === Lru.HOT || seg === Lru.WARM ? pullHotWarm(st, search, id, seg, totalBytes, maxAge, now)
+        : seg === Lru.COLD ? pullCold(st, search, hv, id, flags, now)
+        : Tail.KEEP; // TEMP: only its expired items are reclaimed
+      if (outcome !== Tail.KEEP) removed++;
+      if (outcome === Tail.RELINKED) { st.itemUnlock(hv); search = nextIt; continue; }
       found = search;
       foundHv = hv;
       break;
@@ -247,14 +206,90 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
     st.locks.unlock(lock);
   }
   if (found !== 0) {
-    if (moveTo >= 0) {
-      const bits = a32[found * 2 + ItemField.bits];
-      a32[found * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (moveTo << 16);
-      itemLinkQ(st, found);
-    }
+    if (outcome === Tail.TO_WARM) itemLinkInto(st, found, Lru.WARM);
+    else if (outcome === Tail.TO_COLD) itemLinkInto(st, found, Lru.COLD);
     st.itemUnlock(foundHv);
   }
   return removed;
+}
+
+/**
+ * lru_pull_tail's refcount check (its item lock held). memcached takes a reference here (refcount_incr(search) == 2)
+ * to learn whether anyone else holds the item. A reference is only ever taken under the item's lock, which we now
+ * hold, so a plain read tells the same without two locked instructions: 1 is the table's reference alone, and
+ * nobody can take another until we unlock. (A reader's release may race the read: it only turns a 2 into a 1.)
+ * What follows may unlink the item without a reference of ours: with no reader it is then freed at once, as
+ * memcached's item_remove would free it once we let go.
+ * In use by a reader (a reply not yet sent, another thread's copy): counted, and then treated as any other, as
+ * memcached does. An item it unlinks is freed when the reader lets go, so an eviction of one frees no memory yet
+ * and the allocation pulls again; and in COLD the walk stops at it, in use or not.
+ */
+function countTailReflocked(st: Store, it: number): void {
+  const a32 = st.a32;
+  if (a32[it * 2 + ItemField.refcount] !== 1) slabStat(st, a32[it * 2 + ItemField.bits], SlabStat.lrutail_reflocked);
+}
+
+/** lru_pull_tail's "expired or flushed" step (item and LRU locks held): true when the item was unlinked and freed. */
+function reclaimIfExpired(st: Store, it: number, hv: number, id: number, now: number): boolean {
+  const a32 = st.a32, bits = a32[it * 2 + ItemField.bits];
+  const exp = a32[it * 2 + ItemField.exptime] >>> 0;
+  if ((exp === 0 || exp >= now) && !st.isFlushed(it)) return false; // "<" expires here, "<=" in do_item_get: as memcached
+  slabStat(st, bits, SlabStat.reclaimed);
+  if ((bits & ItemFlag.FETCHED) === 0) slabStat(st, bits, SlabStat.expired_unfetched);
+  st.doItemUnlinkNolock(it, hv, id); // LRU lock already held; drops the table's reference: freed
+  return true;
+}
+
+/**
+ * lru_pull_tail's HOT_LRU and WARM_LRU cases: rescue an ACTIVE item (HOT's flows to WARM, WARM's goes back to its
+ * head), else send the tail to COLD when the LRU is over its share of totalBytes or the item older than maxAge.
+ */
+function pullHotWarm(st: Store, it: number, id: number, seg: number, totalBytes: number, maxAge: number, now: number): number {
+  const a32 = st.a32, bits = a32[it * 2 + ItemField.bits];
+  if ((bits & ItemFlag.ACTIVE) !== 0) {
+    a32[it * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;
+    doItemUnlinkQ(st, it, id);
+    if (seg === Lru.WARM) {
+      slabStat(st, bits, SlabStat.moves_within_lru);
+      doItemLinkQ(st, it, id);
+      return Tail.RELINKED;
+    }
+    slabStat(st, bits, SlabStat.moves_to_warm);
+    return Tail.TO_WARM;
+  }
+  const limit = (totalBytes * (seg === Lru.HOT ? st.hotLruPct : st.warmLruPct)) / 100;
+  if (st.cf[F.sizesBytes + id] <= limit && now - a32[it * 2 + ItemField.time] <= maxAge) return Tail.KEEP;
+  slabStat(st, bits, SlabStat.moves_to_cold);
+  doItemUnlinkQ(st, it, id);
+  return Tail.TO_COLD;
+}
+
+/**
+ * lru_pull_tail's COLD_LRU case: the walk stops here whatever happens. With LruPull.EVICT the item is evicted
+ * (unless -M); without, an ACTIVE item goes back to WARM (memcached's maintainer does the moves that do_item_bump
+ * could not make at once).
+ */
+function pullCold(st: Store, it: number, hv: number, id: number, flags: number, now: number): number {
+  const a32 = st.a32, bits = a32[it * 2 + ItemField.bits];
+  if ((flags & LruPull.EVICT) !== 0) {
+    if (!st.evictToFree) return Tail.KEEP; // -M: no counter, as memcached; the store answers out of memory
+    evictCount(st, it, bits, now);
+    if ((st.c32[G.watchMask] & LogFlag.EVICTIONS) !== 0) logEviction(st, it, bits, now);
+    st.doItemUnlinkNolock(it, hv, id);
+    return Tail.EVICTED;
+  }
+  if ((bits & ItemFlag.ACTIVE) === 0 || !st.lruSegmented) return Tail.KEEP;
+  slabStat(st, bits, SlabStat.moves_to_warm);
+  a32[it * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;
+  doItemUnlinkQ(st, it, id);
+  return Tail.TO_WARM;
+}
+
+/** The end of lru_pull_tail (no LRU lock held, the item's lock still held): link the unlinked item into `seg`. */
+function itemLinkInto(st: Store, it: number, seg: number): void {
+  const a32 = st.a32, bits = a32[it * 2 + ItemField.bits];
+  a32[it * 2 + ItemField.bits] = (bits & ~(0xc0 << 16)) | (seg << 16);
+  itemLinkQ(st, it);
 }
 
 /** memcached's LOGGER_EVICTION: the evicted item, as it was. */
