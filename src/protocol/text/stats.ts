@@ -98,12 +98,28 @@ function rusage(micros: number): string {
   return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
 }
 
+/**
+ * Plain `stats`: memcached's server_stats, group by group in its order, then the store's lines (its
+ * get_stats(NULL) in process_stat), with the logger, TLS and thread-pool lines where memcached prints them.
+ */
 function serverStats(c: Conn, emit: Emit): void {
-  const { stats: ts, ctl, store, settings } = c.ctx;
+  processStats(c, emit);
+  connectionStats(c, emit);
+  commandStats(c, emit);
+  acceptAndThreadStats(c, emit);
+  // The store's lines: hash_power_level ... malloc_fails, then bytes ... lru_bumps_dropped; the
+  // logger lines memcached prints between the two groups go where its `bytes` line starts.
+  c.ctx.store.reportGeneral((name, value) => {
+    if (name === 'bytes') loggerStats(c, emit);
+    emit(name, value);
+  });
+}
+
+/** server_stats' first lines: the process (pid ... rusage_system). */
+function processStats(c: Conn, emit: Emit): void {
+  const store = c.ctx.store;
   const now = store.currentTime();
   const ru = process.resourceUsage();
-  const sum = (f: number) => ts.sum(f);
-  const slab = (f: number) => ts.sumSlabAll(f);
   emit('pid', process.pid);
   emit('uptime', now - 60); // memcached's clock starts at ITEM_UPDATE_INTERVAL + 2
   emit('time', store.processStarted() + now);
@@ -112,6 +128,11 @@ function serverStats(c: Conn, emit: Emit): void {
   emit('pointer_size', 64);
   emit('rusage_user', rusage(ru.userCPUTime));
   emit('rusage_system', rusage(ru.systemCPUTime));
+}
+
+/** Connections and their buffers (max_connections ... reserved_fds): memcached's stats and stats_state gauges. */
+function connectionStats(c: Conn, emit: Emit): void {
+  const { stats: ts, ctl, settings } = c.ctx;
   emit('max_connections', settings.maxConns);
   emit('curr_connections', ctl.get(Ctl.currConns));
   emit('total_connections', ctl.get(Ctl.totalConns));
@@ -120,53 +141,61 @@ function serverStats(c: Conn, emit: Emit): void {
   // Placeholders: memcached's gauges of its response objects and read buffers are not kept (worker/README.md).
   // These stand in with shapes of ours: a 16 KB out buffer per worker, a 4 KB share of a read buffer per
   // connection. The two oom counters are real.
-  emit('response_obj_oom', sum(ThreadStat.response_obj_oom));
+  emit('response_obj_oom', ts.sum(ThreadStat.response_obj_oom));
   emit('response_obj_count', settings.threads);
   emit('response_obj_bytes', settings.threads * 16384);
   emit('read_buf_count', ctl.get(Ctl.currConns));
   emit('read_buf_bytes', ctl.get(Ctl.currConns) * 4096);
   emit('read_buf_bytes_free', 0);
-  emit('read_buf_oom', sum(ThreadStat.read_buf_oom));
+  emit('read_buf_oom', ts.sum(ThreadStat.read_buf_oom));
   emit('reserved_fds', 5 * settings.threads); // memcached reserves 5 per worker: its event base and notify pipe
-  emit('cmd_get', sum(ThreadStat.get_cmds));
-  emit('cmd_set', slab(SlabStat.set_cmds));
-  emit('cmd_flush', sum(ThreadStat.flush_cmds));
-  emit('cmd_touch', sum(ThreadStat.touch_cmds));
-  emit('cmd_meta', sum(ThreadStat.meta_cmds));
-  emit('get_hits', slab(SlabStat.get_hits));
-  emit('get_misses', sum(ThreadStat.get_misses));
-  emit('get_expired', sum(ThreadStat.get_expired));
-  emit('get_flushed', sum(ThreadStat.get_flushed));
-  emit('delete_misses', sum(ThreadStat.delete_misses));
-  emit('delete_hits', slab(SlabStat.delete_hits));
-  emit('incr_misses', sum(ThreadStat.incr_misses));
-  emit('incr_hits', slab(SlabStat.incr_hits));
-  emit('decr_misses', sum(ThreadStat.decr_misses));
-  emit('decr_hits', slab(SlabStat.decr_hits));
-  emit('cas_misses', sum(ThreadStat.cas_misses));
-  emit('cas_hits', slab(SlabStat.cas_hits));
-  emit('cas_badval', slab(SlabStat.cas_badval));
-  emit('touch_hits', slab(SlabStat.touch_hits));
-  emit('touch_misses', sum(ThreadStat.touch_misses));
-  emit('store_too_large', sum(ThreadStat.store_too_large));
-  emit('store_no_memory', sum(ThreadStat.store_no_memory));
-  emit('auth_cmds', sum(ThreadStat.auth_cmds));
-  emit('auth_errors', sum(ThreadStat.auth_errors));
-  if (settings.idleTimeout !== 0) emit('idle_kicks', sum(ThreadStat.idle_kicks)); // with -o idle_timeout only
-  emit('bytes_read', sum(ThreadStat.bytes_read));
-  emit('bytes_written', sum(ThreadStat.bytes_written));
+}
+
+/**
+ * The command counters (cmd_get ... bytes_written), summed over every thread's row: memcached's
+ * threadlocal_stats_aggregate (the misses, `ThreadStat`) and slab_stats_aggregate (the hits, `SlabStat`,
+ * kept per slab class and summed over all of them).
+ */
+function commandStats(c: Conn, emit: Emit): void {
+  const ts = c.ctx.stats;
+  emit('cmd_get', ts.sum(ThreadStat.get_cmds));
+  emit('cmd_set', ts.sumSlabAll(SlabStat.set_cmds));
+  emit('cmd_flush', ts.sum(ThreadStat.flush_cmds));
+  emit('cmd_touch', ts.sum(ThreadStat.touch_cmds));
+  emit('cmd_meta', ts.sum(ThreadStat.meta_cmds));
+  emit('get_hits', ts.sumSlabAll(SlabStat.get_hits));
+  emit('get_misses', ts.sum(ThreadStat.get_misses));
+  emit('get_expired', ts.sum(ThreadStat.get_expired));
+  emit('get_flushed', ts.sum(ThreadStat.get_flushed));
+  emit('delete_misses', ts.sum(ThreadStat.delete_misses));
+  emit('delete_hits', ts.sumSlabAll(SlabStat.delete_hits));
+  emit('incr_misses', ts.sum(ThreadStat.incr_misses));
+  emit('incr_hits', ts.sumSlabAll(SlabStat.incr_hits));
+  emit('decr_misses', ts.sum(ThreadStat.decr_misses));
+  emit('decr_hits', ts.sumSlabAll(SlabStat.decr_hits));
+  emit('cas_misses', ts.sum(ThreadStat.cas_misses));
+  emit('cas_hits', ts.sumSlabAll(SlabStat.cas_hits));
+  emit('cas_badval', ts.sumSlabAll(SlabStat.cas_badval));
+  emit('touch_hits', ts.sumSlabAll(SlabStat.touch_hits));
+  emit('touch_misses', ts.sum(ThreadStat.touch_misses));
+  emit('store_too_large', ts.sum(ThreadStat.store_too_large));
+  emit('store_no_memory', ts.sum(ThreadStat.store_no_memory));
+  emit('auth_cmds', ts.sum(ThreadStat.auth_cmds));
+  emit('auth_errors', ts.sum(ThreadStat.auth_errors));
+  if (c.ctx.settings.idleTimeout !== 0) emit('idle_kicks', ts.sum(ThreadStat.idle_kicks)); // with -o idle_timeout only
+  emit('bytes_read', ts.sum(ThreadStat.bytes_read));
+  emit('bytes_written', ts.sum(ThreadStat.bytes_written));
+}
+
+/** The memory limit, the dispatcher's accept loop (its EMFILE back-off) and the workers (limit_maxbytes ... conn_yields). */
+function acceptAndThreadStats(c: Conn, emit: Emit): void {
+  const { stats: ts, ctl, store, settings } = c.ctx;
   emit('limit_maxbytes', store.memLimit());
   emit('accepting_conns', ctl.get(Ctl.acceptingConns));
   emit('listen_disabled_num', ctl.get(Ctl.listenDisabledNum));
   emit('time_in_listen_disabled_us', ctl.get(Ctl.timeInListenDisabledMs) * 1000);
   emit('threads', settings.threads);
-  emit('conn_yields', sum(ThreadStat.conn_yields));
-  // The store's lines: hash_power_level ... malloc_fails, then bytes ... lru_bumps_dropped; the
-  // logger lines memcached prints between the two groups go where its `bytes` line starts.
-  store.reportGeneral((name, value) => {
-    if (name === 'bytes') loggerStats(c, emit);
-    emit(name, value);
-  });
+  emit('conn_yields', ts.sum(ThreadStat.conn_yields));
 }
 
 /** memcached's logger counters (src/logger); a ring never drops (it overwrites), so log_worker_dropped stays 0. */
