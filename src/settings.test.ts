@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseItemSize, parseSettings, type ParseOutcome, type Settings } from './settings.ts';
+import { parseSettings, type ParseOutcome, type Settings } from './settings.ts';
+import { parseItemSize } from './settings/options.ts';
 import { atof, atoi, printfFixed } from './settings/c-numbers.ts';
 import { initialMallocFromEnv, reportSettings, storeSettingsOf } from './settings/report.ts';
 
