@@ -8,7 +8,7 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { AllocError } from '../store/results.ts';
 import { G } from '../store/layout.ts';
 import { LogFlag } from '../logger/logger.ts';
-import { logRefusedStore } from '../store/items.ts';
+import { logRefusedStore } from '../store/store-item.ts';
 
 /**
  * Why a store got no item (an AllocError). As in memcached, item_size_ok decides: TOO_LARGE when the item cannot

@@ -1,5 +1,6 @@
-// Items, as memcached's items.c: alloc (with eviction), link / unlink / replace, get with expiry and flush
-// checks, do_store_item, and the byte copies in and out of (possibly chained) items.
+// Items, as memcached's items.c: alloc (with eviction) and chunk chains, free, link / replace, get with expiry and
+// flush checks (and their lookup log lines), and where a value's bytes lie in a (possibly chained) item.
+// do_store_item, which uses them, is store-item.ts.
 // `do` functions expect the caller to hold the item lock for hv.
 
 import type { Store } from "./store.ts";
@@ -7,9 +8,9 @@ import { G, ITEM_HEADER, ItemField, ItemFlag, KEY_MAX_LENGTH, Lru } from "./layo
 import { sizesCount } from "./sizes.ts";
 import { LogFlag, LOOKUPS_LOGGED } from "../logger/logger.ts";
 import { writeErr } from "../stdio.ts";
-import { AllocError, StoreOp, StoreResult } from "./results.ts";
+import { AllocError } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
-import { doItemBump, doItemUpdate, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";
+import { doItemBump, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";
 import { assocFind, assocReplace } from "./assoc.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/thread-stats.ts";
 
@@ -161,7 +162,7 @@ function growChainAsCopied(st: Store, it: number, len: number, room: number): nu
 }
 
 /** The chain memcached's two copies (first the one value, then the other) give a chained item; false when out of memory. */
-function chainAsCopied(st: Store, it: number, firstN: number, secondN: number): boolean {
+export function chainAsCopied(st: Store, it: number, firstN: number, secondN: number): boolean {
   const room = growChainAsCopied(st, it, firstN, 0);
   return room >= 0 && growChainAsCopied(st, it, secondN, room) >= 0;
 }
@@ -311,108 +312,8 @@ function sayLookup(it: number, buf: Uint8Array, off: number, len: number): void 
   writeErr(Buffer.concat([it === 0 ? NOT_FOUND : FOUND, buf.subarray(off, off + len), end]));
 }
 
-/** memcached's store_item_type and NREAD_* numbering, for the item_store log line: by StoreResult and StoreOp. */
-const LOG_STATUS = [0, 1, 0, 2, 3, 4, 5] as const;
-const LOG_CMD = [0, 2, 1, 3, 4, 5, 6] as const;
-
-/** memcached's LOGGER_ITEM_STORE at the end of do_store_item: what became of `it` (the new item of an append). */
-export function logItemStore(st: Store, it: number, op: number, result: number): void {
-  const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime] >>> 0;
-  st.log.itemStore(LOG_STATUS[result] ?? 0, LOG_CMD[op] ?? 0, st.a8, it * 8 + ITEM_HEADER, a32[it * 2 + ItemField.bits] >>> 24,
-    a32[it * 2 + ItemField.nbytes], exp !== 0 ? exp - st.currentTime() : 0, (a32[it * 2 + ItemField.bits] >>> 16) & 63,
-    st.log.cfd);
-}
-
-/**
- * A store refused before it reached the store (memcached's process_update_command when item_alloc fails): status
- * too_large or no_memory. memcached's call passes one argument too few, so its line shows the connection's fd as
- * the clsid and 0 as the cfd (and 0 ttl and size); so does this one.
- */
-export function logRefusedStore(st: Store, buf: Uint8Array, off: number, nkey: number, op: number, noMemory: boolean): void {
-  st.log.itemStore(noMemory ? 5 : 4, LOG_CMD[op] ?? 0, buf, off, nkey, 0, 0, st.log.cfd & 0xff, 0);
-}
-
 export function casOf(a32: Int32Array, it: number): number {
   return (a32[it * 2 + ItemField.casHi] >>> 0) * 4294967296 + (a32[it * 2 + ItemField.casLo] >>> 0);
-}
-
-/**
- * memcached's do_store_item (item lock for hv held). `casIn` is the client's CAS to compare (0 = none);
- * `newCas` the CAS the stored item gets (CAS_NEXT: the counter's next).
- */
-export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn: number, newCas = CAS_NEXT): number {
-  const a32 = st.a32;
-  const nkey = a32[it * 2 + ItemField.bits] >>> 24;
-  // No reference on old (memcached's do_item_get takes one): we hold its item lock throughout, and the
-  // hash table's reference keeps it alive until doItemReplace drops that, after its last use here. Only
-  // an item lock holder can unlink an item or find it (hash walk; LRU tail, page mover and crawler all
-  // take the item lock before touching an item's refcount), so nothing can free it under us. Two atomic
-  // operations fewer per store of an existing key.
-  const old = doItemPeek(st, st.a8, it * 8 + ITEM_HEADER, nkey, hv);
-  let stored: number = StoreResult.NOT_STORED;
-  if (!st.useCas) casIn = 0;
-  if (old !== 0) {
-    const oldCas = casOf(a32, old);
-    st.lastClsid = (a32[old * 2 + ItemField.bits] >>> 16) & 63;
-    // CAS_NONE when no CAS was given, CAS_MATCH, else CAS_BADVAL (the stale mode is meta's, via doStoreItemStale)
-    const casMatch = casIn !== 0 && casIn === oldCas;
-    let newIt = 0, doStore = false;
-    switch (op) {
-      case StoreOp.ADD:
-        doItemUpdate(st, old); // add only adds a nonexistent item, but promotes it
-        break;
-      case StoreOp.CAS:
-        if (casMatch) doStore = true;
-        else { stored = StoreResult.EXISTS; st.lastCasSeen = oldCas; }
-        break;
-      case StoreOp.APPEND:
-      case StoreOp.PREPEND:
-        if (casIn !== 0 && !casMatch) { stored = StoreResult.EXISTS; break; }
-        newIt = appendAlloc(st, old, it, op === StoreOp.APPEND);
-        if (newIt === 0) stored = StoreResult.NOT_STORED;
-        else { it = newIt; doStore = true; }
-        break;
-      default: // SET, REPLACE
-        doStore = true;
-    }
-    if (doStore) {
-      doItemReplace(st, old, it, hv, newCas); // may free old: not read after this
-      stored = StoreResult.STORED;
-    }
-    if (newIt !== 0) {
-      if (stored === StoreResult.STORED) st.lastCas = casOf(a32, newIt);
-      if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, newIt, op, stored);
-      st.itemRelease(newIt);
-      return stored;
-    }
-  } else if (op === StoreOp.CAS) {
-    stored = StoreResult.NOT_FOUND;
-  } else if (op === StoreOp.ADD || op === StoreOp.SET) {
-    doItemLink(st, it, hv, newCas);
-    stored = StoreResult.STORED;
-  }
-  if (stored === StoreResult.STORED) st.lastCas = casOf(a32, it);
-  if ((st.c32[G.watchMask] & LogFlag.MUTATIONS) !== 0) logItemStore(st, it, op, stored);
-  return stored;
-}
-
-/** A new item holding old's value and the appended/prepended one, with old's flags and exptime. */
-function appendAlloc(st: Store, old: number, add: number, append: boolean): number {
-  const a32 = st.a32;
-  const nkey = a32[old * 2 + ItemField.bits] >>> 24;
-  const oldN = a32[old * 2 + ItemField.nbytes], addN = a32[add * 2 + ItemField.nbytes];
-  const n = oldN + addN - 2;
-  const it = doItemAlloc(st, st.a8, old * 8 + ITEM_HEADER, nkey, a32[old * 2 + ItemField.flags] >>> 0, a32[old * 2 + ItemField.exptime], n, true);
-  if (it === 0) return 0;
-  const first = append ? old : add, second = append ? add : old;
-  const firstN = a32[first * 2 + ItemField.nbytes] - 2, secondN = a32[second * 2 + ItemField.nbytes];
-  if ((a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0 && !chainAsCopied(st, it, firstN, secondN)) {
-    itemFree(st, it); // memcached's failed copy: NOT_STORED, and the new item goes
-    return 0;
-  }
-  itemCopyBetween(st, first, 0, it, 0, firstN);
-  itemCopyBetween(st, second, 0, it, firstN, secondN);
-  return it;
 }
 
 /**
@@ -434,15 +335,3 @@ export function valueSegment(st: Store, it: number, at: number): number {
     ch = a32[ch * 2 + ItemField.chain];
   }
 }
-
-function itemCopyBetween(st: Store, src: number, from: number, dst: number, at: number, len: number): void {
-  const a8 = st.a8;
-  while (len > 0) {
-    let n = valueSegment(st, src, from);
-    const s = st.segOff;
-    n = Math.min(n, valueSegment(st, dst, at), len);
-    a8.copyWithin(st.segOff, s, s + n);
-    from += n; at += n; len -= n;
-  }
-}
-
