@@ -8,6 +8,7 @@ import { createStore } from "../store/create.ts";
 import { G } from "../store/layout.ts";
 import { slabsClsid } from "../store/slabs.ts";
 import { settings, put } from "../store/test-support.ts";
+import { StoreOp } from "../store/results.ts";
 import { startMaintainer } from "./maintainer.ts";
 import { Crawler } from "./crawler.ts";
 import { createServerCtl } from "../server-ctl.ts";
@@ -29,7 +30,7 @@ function general(st: Store): Map<string, number> {
 test("the crawler reclaims expired items nobody asks for; the juggler moves idle HOT items to COLD", { timeout: 60_000 }, async () => {
   const shared = createStore(settings({ numThreads: 2 }));
   const st = new Store(shared, 1);
-  for (let i = 0; i < 2000; i++) put(st, `exp:${i}`, "v", 1, 0, 0, st.realtime(5));
+  for (let i = 0; i < 2000; i++) put(st, `exp:${i}`, "v", StoreOp.SET, 0, 0, st.realtime(5));
   for (let i = 0; i < 100; i++) put(st, `keep:${i}`, "v");
   const m = startMaintainer(shared, createServerCtl(0));
   try {
@@ -64,7 +65,7 @@ test("stop() wakes the thread from its sleep and it ends cleanly: exit code 0, n
 
 test("the crawler reclaims an item only once its expiry second has passed (memcached's '<'), as the LRU tail does", () => {
   const st = new Store(createStore(settings()), 1);
-  put(st, "k", "v", 1, 0, 0, st.currentTime() + 1);
+  put(st, "k", "v", StoreOp.SET, 0, 0, st.currentTime() + 1);
   st.clockAdvance(1); // the item's exptime is now: a lookup would find it expired, the crawler leaves it
   const crawler = new Crawler(st, true);
   while (crawler.round());
@@ -79,7 +80,7 @@ test("the crawler reclaims an item only once its expiry second has passed (memca
 
 test("a crawl over the slab pages reclaims expired items wherever they sit in the LRU", () => {
   const st = new Store(createStore(settings()), 1);
-  for (let i = 0; i < 3000; i++) put(st, `k:${i}`, "v", 1, 0, 0, i % 3 === 1 ? st.realtime(5) : 0);
+  for (let i = 0; i < 3000; i++) put(st, `k:${i}`, "v", StoreOp.SET, 0, 0, i % 3 === 1 ? st.realtime(5) : 0);
   st.clockAdvance(10);
   const crawler = new Crawler(st, true);
   while (crawler.round()); // the first walk starts at once, as memcached's
@@ -102,8 +103,8 @@ test("lru_crawler crawl <classes>: a walk of just those classes, at most tocrawl
   while (crawler.round()); // the walk at start, over an empty store
   const big = "x".repeat(500); // class 2's items sit in another class than the 1-byte ones
   for (let i = 0; i < 300; i++) {
-    put(st, `a:${i}`, "v", 1, 0, 0, st.realtime(5));
-    put(st, `b:${i}`, big, 1, 0, 0, st.realtime(5));
+    put(st, `a:${i}`, "v", StoreOp.SET, 0, 0, st.realtime(5));
+    put(st, `b:${i}`, big, StoreOp.SET, 0, 0, st.realtime(5));
   }
   const small = slabsClsid(st, 48 + 5 + 3), large = slabsClsid(st, 48 + 5 + 502);
   assert.notEqual(small, large);
@@ -150,7 +151,7 @@ test("the crawler walks on memcached's schedule: every class at start, then a mi
 
 test("the crawler comes back within seconds to a class whose items expire within the minute", () => {
   const st = new Store(createStore(settings()), 1);
-  for (let i = 0; i < 1000; i++) put(st, `k:${i}`, "v", 1, 0, 0, st.realtime(30));
+  for (let i = 0; i < 1000; i++) put(st, `k:${i}`, "v", StoreOp.SET, 0, 0, st.realtime(30));
   const crawler = new Crawler(st, true);
   assert.equal(crawlRounds(crawler), true);
   st.clockAdvance(1);

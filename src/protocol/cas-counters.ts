@@ -9,7 +9,7 @@ import { ThreadStat, SlabStat } from '../stats/thread-stats.ts';
  * After a store with a CAS (`casIn`, the client's): its counter, in the class of the item it found
  * (`store.lastClsid`), which memcached counts rather than the new item's: a CAS may change the size.
  */
-export function countCas(c: Conn, ret: number, casIn: number): void {
+export function countCas(c: Conn, ret: StoreResult, casIn: number): void {
   if (ret === StoreResult.NOT_FOUND) c.ctx.stats.row[ThreadStat.cas_misses]++;
   else if (ret === StoreResult.STORED) c.ctx.stats.slab(c.ctx.store.lastClsid, SlabStat.cas_hits);
   else if (ret === StoreResult.EXISTS) {

@@ -6,6 +6,7 @@
 import type { Conn } from '../worker/conn.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { AllocError } from '../store/results.ts';
+import type { StoreOp } from '../store/results.ts';
 import { G } from '../store/layout.ts';
 import { LogFlag } from '../logger/logger.ts';
 import { logRefusedStore } from '../store/store-item.ts';
@@ -16,7 +17,7 @@ import { logRefusedStore } from '../store/store-item.ts';
  * a chained value's chunks ran out, which memcached finds only as the value arrives (conn_nread) and which counts,
  * logs and unlinks nothing, so failedAlloc is not for it.
  */
-export function failedAllocError(c: Conn, fits: boolean): number {
+export function failedAllocError(c: Conn, fits: boolean): AllocError {
   if (!fits) return AllocError.TOO_LARGE;
   return c.ctx.store.allocError === AllocError.NO_MEMORY_IN_READ ? AllocError.NO_MEMORY_IN_READ : AllocError.NO_MEMORY;
 }
@@ -27,7 +28,7 @@ export function failedAllocError(c: Conn, fits: boolean): number {
  * then the key's old value unlinked when `unlinkOld` (text: a set; meta: any ms; binary: a Set), after the line, as
  * memcached's look for it logs its own.
  */
-export function failedAlloc(c: Conn, buf: Uint8Array, ks: number, nkey: number, error: number, cmd: number,
+export function failedAlloc(c: Conn, buf: Uint8Array, ks: number, nkey: number, error: AllocError, cmd: StoreOp | 0,
   counted: boolean, unlinkOld: boolean): void {
   const st = c.ctx.store;
   const noMemory = error === AllocError.NO_MEMORY;

@@ -13,13 +13,13 @@ import type { Store } from "./store.ts";
 const E = 2 ** 53 - 1; // the largest CAS a JS number carries exactly: both 32-bit halves in use
 
 /** alloc key=value, doStoreItem under the lock with newCas, release: as ms with E does. */
-function putWithCas(st: Store, key: string, value: string, op: number, casIn: number, newCas: number): number {
+function putWithCas(st: Store, key: string, value: string, op: StoreOp, casIn: number, newCas: number): StoreResult {
   const k = b(key), v = b(value + "\r\n");
   const it = st.itemAlloc(k, 0, k.length, 0, 0, v.length);
   st.itemWriteValue(it, 0, v, 0, v.length);
   const hv = st.hash(k, 0, k.length);
   st.itemLock(hv);
-  let r: number;
+  let r: StoreResult;
   try { r = st.doStoreItem(it, op, hv, casIn, newCas); } finally { st.itemUnlock(hv); }
   st.itemRelease(it);
   return r;

@@ -40,7 +40,7 @@ export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
 
 /** `newCas`: the CAS the changed item gets (CAS_NEXT: the counter's next; meta's E gives its own). */
 export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, hv: number, incr: boolean, delta: bigint, casIn: number,
-  newCas = CAS_NEXT): number {
+  newCas = CAS_NEXT): DeltaResult {
   const a32 = st.a32;
   const it = doItemGet(st, buf, off, len, hv, false);
   if (it === 0) return DeltaResult.NOT_FOUND;

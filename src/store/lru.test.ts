@@ -90,7 +90,7 @@ test("eviction takes the COLD tail: the least recently stored, unfetched item", 
 
 test("an expired item at a tail is reclaimed, counting reclaimed and expired_unfetched", () => {
   const st = newStore();
-  put(st, "gone", "1", 1, 0, 0, st.realtime(5));
+  put(st, "gone", "1", StoreOp.SET, 0, 0, st.realtime(5));
   put(st, "stays", "1");
   const c = clsOf(st, "stays");
   st.clockAdvance(10);

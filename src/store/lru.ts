@@ -3,13 +3,15 @@
 // taken after the item lock and before the slabs lock; items found from an LRU tail are only ever trylocked.
 
 import type { Store } from "./store.ts";
+import type { Code } from "./results.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
 import { LogFlag } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
 
 /** lru_pull_tail's flags: only LRU_PULL_EVICT is used (memcached's RETURN_ITEM serves its extstore). */
-export const LruPull = { EVICT: 1 } as const;
+export const LruPull = { EVICT: 1 as Code<"LruPull", 1> } as const;
+export type LruPull = (typeof LruPull)[keyof typeof LruPull];
 
 export function lruIdOf(a32: Int32Array, it: number): number {
   return (a32[it * 2 + ItemField.bits] >>> 16) & 0xff;
@@ -179,7 +181,7 @@ const Tail = {
  * HOT/WARM overflow to COLD (ACTIVE ones to WARM), and with LruPull.EVICT evict one COLD item.
  * Returns the number of items removed or moved. Never blocks on an item lock (we hold the LRU lock).
  */
-export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: number, flags: number, maxAge: number): number {
+export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: number, flags: LruPull | 0, maxAge: number): number {
   const a32 = st.a32;
   const id = clsid | seg, w = LRU_BASE + id * LRU_WORDS, lock = w + LruW.lock;
   const now = st.currentTime();

@@ -11,6 +11,7 @@
 // rebalancer thread (G.reassignSignal). Lock order holds: item locks are only trylocked, then LRU, then slabs.
 
 import type { Store } from "./store.ts";
+import type { Code } from "./results.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag } from "./layout.ts";
 import { doSlabsNewslab, freeListRemove, memoryRelease, pageOffset, slabsFree, splitPageIntoFreelist, takeFreeChunk, returnChunks } from "./slabs.ts";
 import { assocFind } from "./assoc.ts";
@@ -128,8 +129,8 @@ function chunksInUse(st: Store, pg: number, clsid: number): number {
 }
 
 /** What became of a chunk of the moving page: moved out (or its item evicted), in use, or not the item's any more. */
-export const Moved = { DONE: 0, BUSY: 1, CHANGED: 2 } as const;
-type MovedValue = (typeof Moved)[keyof typeof Moved];
+export const Moved = { DONE: 0 as Code<"Moved", 0>, BUSY: 1 as Code<"Moved", 1>, CHANGED: 2 as Code<"Moved", 2> } as const;
+export type Moved = (typeof Moved)[keyof typeof Moved];
 
 /**
  * An item with a chunk in the moving page leaves it: copied into a free chunk of its class elsewhere when one is
@@ -138,13 +139,13 @@ type MovedValue = (typeof Moved)[keyof typeof Moved];
  * its head pointer not yet written, since the page was read): then nothing is evicted, and the next pass looks
  * again. (Evicting there would drop an item that has nothing in the page.)
  */
-export function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movingPage: number): MovedValue {
+export function rescueOrEvict(st: Store, it: number, clsid: number, chunk: number, movingPage: number): Moved {
   const a32 = st.a32;
   if ((a32[it * 2 + ItemField.bits] & ItemFlag.LINKED) === 0) return Moved.BUSY; // a value still arriving, or being freed
   const nkey = a32[it * 2 + ItemField.bits] >>> 24, keyOff = it * 8 + ITEM_HEADER;
   const hv = hash(st.a8, keyOff, nkey);
   if (!st.itemTrylock(hv)) return Moved.BUSY;
-  let moved: MovedValue = Moved.BUSY;
+  let moved: Moved = Moved.BUSY;
   if (assocFind(st, st.a8, keyOff, nkey, hv) === it) {
     if (chunk !== 0 && !chainHolds(a32, it, chunk)) moved = Moved.CHANGED;
     else {

@@ -13,7 +13,7 @@ import { CAS_NEXT, casOf, chainAsCopied, doItemAlloc, doItemLink, doItemPeek, do
  * memcached's do_store_item (item lock for hv held). `casIn` is the client's CAS to compare (0 = none);
  * `newCas` the CAS the stored item gets (CAS_NEXT: the counter's next).
  */
-export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn: number, newCas = CAS_NEXT): number {
+export function doStoreItem(st: Store, it: number, op: StoreOp, hv: number, casIn: number, newCas = CAS_NEXT): StoreResult {
   const a32 = st.a32;
   const nkey = a32[it * 2 + ItemField.bits] >>> 24;
   // No reference on old (memcached's do_item_get takes one): we hold its item lock throughout, and the
@@ -22,7 +22,7 @@ export function doStoreItem(st: Store, it: number, op: number, hv: number, casIn
   // take the item lock before touching an item's refcount), so nothing can free it under us. Two atomic
   // operations fewer per store of an existing key.
   const old = doItemPeek(st, st.a8, it * 8 + ITEM_HEADER, nkey, hv);
-  let stored: number = StoreResult.NOT_STORED;
+  let stored: StoreResult = StoreResult.NOT_STORED;
   if (!st.useCas) casIn = 0;
   if (old !== 0) {
     const oldCas = casOf(a32, old);
@@ -104,7 +104,7 @@ const LOG_STATUS = [0, 1, 0, 2, 3, 4, 5] as const;
 const LOG_CMD = [0, 2, 1, 3, 4, 5, 6] as const;
 
 /** memcached's LOGGER_ITEM_STORE at the end of do_store_item: what became of `it` (the new item of an append). */
-export function logItemStore(st: Store, it: number, op: number, result: number): void {
+export function logItemStore(st: Store, it: number, op: StoreOp, result: StoreResult): void {
   const a32 = st.a32, exp = a32[it * 2 + ItemField.exptime] >>> 0;
   st.log.itemStore(LOG_STATUS[result] ?? 0, LOG_CMD[op] ?? 0, st.a8, it * 8 + ITEM_HEADER, a32[it * 2 + ItemField.bits] >>> 24,
     a32[it * 2 + ItemField.nbytes], exp !== 0 ? exp - st.currentTime() : 0, (a32[it * 2 + ItemField.bits] >>> 16) & 63,
@@ -116,6 +116,6 @@ export function logItemStore(st: Store, it: number, op: number, result: number):
  * too_large or no_memory. memcached's call passes one argument too few, so its line shows the connection's fd as
  * the clsid and 0 as the cfd (and 0 ttl and size); so does this one.
  */
-export function logRefusedStore(st: Store, buf: Uint8Array, off: number, nkey: number, op: number, noMemory: boolean): void {
+export function logRefusedStore(st: Store, buf: Uint8Array, off: number, nkey: number, op: StoreOp | 0, noMemory: boolean): void {
   st.log.itemStore(noMemory ? 5 : 4, LOG_CMD[op] ?? 0, buf, off, nkey, 0, 0, st.log.cfd & 0xff, 0);
 }

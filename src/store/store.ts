@@ -9,6 +9,7 @@ import {
   LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
 } from "./layout.ts";
 import { AllocError, DeleteResult } from "./results.ts";
+import type { Code, DeltaResult, StoreOp, StoreResult } from "./results.ts";
 import { ctlBuffer, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
 import { memoryRelease } from "./slabs.ts";
@@ -44,7 +45,12 @@ export function memLimitPages(limitBytes: number, pageSize: number, base: number
 }
 
 /** memcached's reassign_result_type: what `slabs reassign` answers. */
-export const Reassign = { OK: 0, RUNNING: 1, BADCLASS: 2, NOSPARE: 3, SAME: 4 } as const;
+type Reassigned<N extends number> = Code<"Reassign", N>;
+export const Reassign = {
+  OK: 0 as Reassigned<0>, RUNNING: 1 as Reassigned<1>, BADCLASS: 2 as Reassigned<2>, NOSPARE: 3 as Reassigned<3>,
+  SAME: 4 as Reassigned<4>,
+} as const;
+export type Reassign = (typeof Reassign)[keyof typeof Reassign];
 
 export class Store {
   /** slabs_reassign_pick_any's turn (memcached keeps one for the process; here one per thread). */
@@ -95,7 +101,7 @@ export class Store {
   /** -o no_hashexpand turns this off: memcached then never starts the thread that doubles the table. */
   readonly hashExpand: boolean;
   /** Why the last itemAlloc returned 0 (AllocError). */
-  allocError: number = AllocError.NONE;
+  allocError: AllocError = AllocError.NONE;
   /** Class of the item the last itemDelete / addDelta / CAS storeItem found (for the protocol's per-class hits). */
   lastClsid = 0;
   /** CAS of the item linked by the last successful storeItem / addDelta. */
@@ -174,7 +180,7 @@ export class Store {
    * memcached's slabs_reassign: check a move of one page from class src (-1: any with a spare page) to dst
    * (0: the global page pool) and post it to the maintainer thread, which makes it (slab-mover.ts).
    */
-  requestReassign(src: number, dst: number): number {
+  requestReassign(src: number, dst: number): Reassign {
     const c32 = this.c32;
     if (Atomics.load(c32, G.reassignSignal) !== 0) return Reassign.RUNNING;
     if (src === dst) return Reassign.SAME;
@@ -451,7 +457,7 @@ export class Store {
   }
 
   /** memcached's store_item: take the item lock, do_store_item, then help a pending hash expansion. */
-  storeItem(it: number, op: number, casIn: number): number { return this.storeLocked(it, op, casIn, false); }
+  storeItem(it: number, op: StoreOp, casIn: number): StoreResult { return this.storeLocked(it, op, casIn, false); }
 
   /**
    * storeItem, then itemRelease(it), for a caller done with `it` once it is stored (the text set).
@@ -464,11 +470,11 @@ export class Store {
    * ours alone (1 and unlinked: freed now, under the item lock, which may take the slabs lock), and
    * the unlock (an atomic exchange) publishes the write to the next holder.
    */
-  storeItemRelease(it: number, op: number, casIn: number): number { return this.storeLocked(it, op, casIn, true); }
+  storeItemRelease(it: number, op: StoreOp, casIn: number): StoreResult { return this.storeLocked(it, op, casIn, true); }
 
-  private storeLocked(it: number, op: number, casIn: number, release: boolean): number {
+  private storeLocked(it: number, op: StoreOp, casIn: number, release: boolean): StoreResult {
     const hv = hash(this.a8, it * 8 + ITEM_HEADER, this.itemNkey(it));
-    let r: number;
+    let r: StoreResult;
     this.itemLock(hv);
     try {
       r = doStoreItem(this, it, op, hv, casIn);
@@ -485,7 +491,7 @@ export class Store {
     return r;
   }
 
-  doStoreItem(it: number, op: number, hv: number, casIn: number, newCas = CAS_NEXT): number {
+  doStoreItem(it: number, op: StoreOp, hv: number, casIn: number, newCas = CAS_NEXT): StoreResult {
     return doStoreItem(this, it, op, hv, casIn, newCas);
   }
   doItemGet(buf: Uint8Array, off: number, len: number, hv: number): number { return doItemGet(this, buf, off, len, hv, true); }
@@ -495,13 +501,13 @@ export class Store {
     return (this.expandWanted || (this.c32[G.hashState] & HASH_EXPANDING) !== 0) && assocExpandStep(this);
   }
 
-  itemDelete(buf: Uint8Array, off: number, len: number, casIn: number): number {
+  itemDelete(buf: Uint8Array, off: number, len: number, casIn: number): DeleteResult {
     const hv = hash(buf, off, len);
     this.itemLock(hv);
     try {
       const it = doItemGet(this, buf, off, len, hv, false);
       if (it === 0) return DeleteResult.NOT_FOUND;
-      let r: number = DeleteResult.DELETED;
+      let r: DeleteResult = DeleteResult.DELETED;
       this.lastClsid = this.itemClsid(it);
       if (casIn === 0 || casIn === this.itemCas(it)) this.doItemUnlink(it, hv);
       else r = DeleteResult.EXISTS;
@@ -510,9 +516,9 @@ export class Store {
     } finally { this.itemUnlock(hv); }
   }
 
-  addDelta(buf: Uint8Array, off: number, len: number, incr: boolean, delta: bigint, casIn: number): number {
+  addDelta(buf: Uint8Array, off: number, len: number, incr: boolean, delta: bigint, casIn: number): DeltaResult {
     const hv = hash(buf, off, len);
-    let r: number;
+    let r: DeltaResult;
     this.itemLock(hv);
     try { r = addDelta(this, buf, off, len, hv, incr, delta, casIn); } finally { this.itemUnlock(hv); }
     this.maybeExpand();

@@ -21,7 +21,7 @@ export function newStore(over: Partial<StoreSettings> = {}): Store {
 export const b = (s: string): Buffer => Buffer.from(s, "latin1");
 
 /** set/add/... key to value the way the protocol does: alloc, write value + CRLF, storeItem, release. */
-export function put(st: Store, key: string, value: string | Buffer, op: number = StoreOp.SET, casIn = 0, flags = 0, exptimeRel = 0): number {
+export function put(st: Store, key: string, value: string | Buffer, op: StoreOp = StoreOp.SET, casIn = 0, flags = 0, exptimeRel = 0): number {
   const k = b(key);
   const v = typeof value === "string" ? b(value) : value;
   const it = st.itemAlloc(k, 0, k.length, flags, exptimeRel, v.length + 2);

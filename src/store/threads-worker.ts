@@ -44,7 +44,7 @@ function verify(key: string, it: number): void {
   if (!ok) { Atomics.add(results, 0, 1); console.error(`torn value for ${key}: ${s}`); }
 }
 
-function set(key: string, value: Buffer, op: number = StoreOp.SET, cas = 0): number {
+function set(key: string, value: Buffer, op: StoreOp = StoreOp.SET, cas = 0): StoreResult | 0 {
   const k = Buffer.from(key);
   const it = st.itemAlloc(k, 0, k.length, 0, 0, value.length + 2);
   if (it === 0) return 0;

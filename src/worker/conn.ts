@@ -5,6 +5,7 @@ import type { WorkerContext } from './context.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { UdpPort } from './udp.ts';
 import type { Protocol } from '../settings.ts';
+import type { StoreOp } from '../store/results.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
@@ -87,7 +88,8 @@ export class Conn {
   itemAwaitingClose = 0;
   itemAt = 0;
   rlbytes = 0;
-  storeOp = 0;
+  /** 0 until the connection's first store sets it; read only when that store's value is in. */
+  storeOp = 0 as StoreOp;
   casIn = 0;
   noreply = false;
   /** Which protocol completes the nread (memcached's complete_nread dispatch); NREAD_META for ms. */

@@ -20,7 +20,7 @@ export function processBinUpdate(c: Conn, st: BinState): void {
   const buf = c.rbuf;
   const flags = buf.readUInt32BE(st.extStart);
   const exptime = buf.readUInt32BE(st.extStart + 4); // u32: above 2^31 is a far-future unix time
-  let op: number = st.cmd === Op.ADD ? StoreOp.ADD : st.cmd === Op.SET ? StoreOp.SET : StoreOp.REPLACE;
+  let op: StoreOp = st.cmd === Op.ADD ? StoreOp.ADD : st.cmd === Op.SET ? StoreOp.SET : StoreOp.REPLACE;
   // Any store with a CAS is a compare-and-swap; with -C items have no CAS and it is ignored.
   if (st.cas !== 0 && c.ctx.settings.useCas) op = StoreOp.CAS;
   startBinNread(c, st, flags, exptime, op);
@@ -38,7 +38,7 @@ function logValueLen(c: Conn, st: BinState, vlen: number): void {
 }
 
 /** Allocate the item for the value that follows, or refuse it and swallow the value. */
-function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op: number): void {
+function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op: StoreOp): void {
   // memcached computes the value length as a C int: a body length near 2^32 comes out negative.
   const vlen = (st.bodylen - st.keylen - st.extlen) | 0;
   if (c.ctx.verbosity() > 1) logValueLen(c, st, vlen);
@@ -83,7 +83,7 @@ export function completeUpdateBin(c: Conn, st: BinState): void {
   }
 }
 
-function storeErrorStatus(ret: number, op: number): number {
+function storeErrorStatus(ret: StoreResult, op: StoreOp): number {
   if (ret === StoreResult.EXISTS) return Status.KEY_EEXISTS;
   if (ret === StoreResult.NOT_FOUND) return Status.KEY_ENOENT;
   // NOT_STORED, TOO_LARGE, NO_MEMORY: said the way the command's failure is usually said.

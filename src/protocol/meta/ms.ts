@@ -55,7 +55,7 @@ export function processMsetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   const op = storeOp(mf.mode);
   if (op === 0) err = ERR.MS_MODE;
   if (err !== null) { msetError(c, err, vlen); return; }
-  allocate(c, buf, st, op, vlen, state);
+  allocate(c, buf, st, op as StoreOp, vlen, state); // not 0: that set err
 }
 
 /** Note O, k and c in request order (memcached's loop over the tokens, from the length token on). */
@@ -82,8 +82,8 @@ function stashReplyFlags(c: Conn, buf: Buffer, ntokens: number, state: MetaConnS
 }
 
 /** M: the mode switch; a C upgrades set and replace to a CAS store. 0 for an unknown mode. */
-function storeOp(mode: number): number {
-  let op: number;
+function storeOp(mode: number): StoreOp | 0 {
+  let op: StoreOp;
   switch (mode) {
     case 0: case 0x53: op = StoreOp.SET; break;    // S
     case 0x45: op = StoreOp.ADD; break;            // E
@@ -96,7 +96,7 @@ function storeOp(mode: number): number {
   return op;
 }
 
-function allocate(c: Conn, buf: Buffer, st: Store, op: number, vlen: number, state: MetaConnState): void {
+function allocate(c: Conn, buf: Buffer, st: Store, op: StoreOp, vlen: number, state: MetaConnState): void {
   const ks = c.tokens[2], nkey = c.tokens[3] - ks;
   const fits = itemSizeOk(c.ctx.settings, nkey, mf.clientFlags, vlen);
   const it = fits ? st.itemAlloc(buf, ks, nkey, mf.clientFlags, mf.exptime, vlen) : 0;
@@ -151,9 +151,9 @@ export function completeNreadMeta(c: Conn): void {
  * the new item is stale (keeping the old TTL and whether a win token was sent). Either way the
  * stored item's CAS is E's when given (state.newCas).
  */
-function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number, state: MetaConnState): number {
+function storeItemMeta(c: Conn, st: Store, it: number, op: StoreOp, casIn: number, state: MetaConnState): StoreResult {
   const hv = st.hash(st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it));
-  let ret: number;
+  let ret: StoreResult | 0;
   st.itemLock(hv);
   try {
     ret = state.setStale ? doStoreStale(st, it, hv, casIn, state.newCas) : 0;
@@ -165,7 +165,7 @@ function storeItemMeta(c: Conn, st: Store, it: number, op: number, casIn: number
 }
 
 /** memcached's CAS_STALE branch of do_store_item; 0 when the CAS is not a stale one. */
-function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: number): number {
+function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: number): StoreResult | 0 {
   // unlogged: when this is no stale store, doStoreItem looks again, and logs, as memcached's one look
   const old = doItemGetUnlogged(st, st.a8, it * 8 + ITEM_HEADER, st.itemNkey(it), hv);
   if (old === 0) return 0;
@@ -185,7 +185,7 @@ function doStoreStale(st: Store, it: number, hv: number, casIn: number, newCas: 
 }
 
 
-function finalizeMset(c: Conn, st: Store, it: number, ret: number, cas: number, state: MetaConnState): void {
+function finalizeMset(c: Conn, st: Store, it: number, ret: StoreResult, cas: number, state: MetaConnState): void {
   const out = c.ctx.out;
   const mark = out.pos;
   switch (ret) {

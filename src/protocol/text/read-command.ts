@@ -267,7 +267,7 @@ function looksLikeHttp(c: Conn, buf: Buffer, ntokens: number): boolean {
 }
 
 /** set/add/replace/append/prepend take 6 or 7 tokens, cas 7 or 8 (memcached's counts). */
-function update(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolean): void {
+function update(c: Conn, buf: Buffer, ntokens: number, op: StoreOp, isCas: boolean): void {
   const min = isCas ? 7 : 6;
   if (ntokens !== min && ntokens !== min + 1) { c.ctx.out.bytes(REPLY.ERROR); return; }
   processUpdateCommand(c, buf, ntokens, op, isCas);

@@ -15,7 +15,7 @@ import { itemSizeOk } from '../item-size.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { failedAlloc, failedAllocError } from '../failed-alloc.ts';
 
-export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: number, isCas: boolean): void {
+export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: StoreOp, isCas: boolean): void {
   setNoreplyMaybe(c, buf, ntokens);
   const nkey = tokLen(c, 1);
   if (nkey > KEY_MAX_LENGTH) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
@@ -37,7 +37,7 @@ export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: 
 
 /** Allocate the item and let conn_nread fill it, or refuse it and swallow the value. */
 export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags: number, exptime: number,
-  nbytes: number, op: number, casIn: number): void {
+  nbytes: number, op: StoreOp, casIn: number): void {
   const store = c.ctx.store;
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordSet(buf, ks, nkey);
   const fits = itemSizeOk(c.ctx.settings, nkey, flags, nbytes);
@@ -94,7 +94,7 @@ export function completeNreadAscii(c: Conn): void {
 }
 
 
-function storeReply(ret: number): Buffer {
+function storeReply(ret: StoreResult): Buffer {
   switch (ret) {
     case StoreResult.STORED: return REPLY.STORED;
     case StoreResult.EXISTS: return REPLY.EXISTS;
