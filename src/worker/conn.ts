@@ -44,6 +44,8 @@ export const Proto = { negotiating: 0, ascii: 1, binary: 2 } as const;
 export type ProtoValue = (typeof Proto)[keyof typeof Proto];
 /** c.nreadOwner of an ms: the meta protocol completes its value (memcached's c->mset_res). */
 export const NREAD_META = 3;
+/** Which protocol completes a value read in conn_nread (drive-machine.ts readValue). */
+export type NreadOwner = typeof Proto.ascii | typeof Proto.binary | typeof NREAD_META;
 
 /** memcached tokenizes at most 24 tokens (MAX_TOKENS); the rest of the line is the last one. */
 export const MAX_TOKENS = 24;
@@ -82,7 +84,8 @@ export class Conn {
    */
   readonly tokens: Int32Array;
 
-  // conn_nread: the item being filled, where in its value, how much is left, and what to do after.
+  // conn_nread: the item being filled, where in its value, how much is left, and what to do after (connStartNread
+  // sets them all).
   item = 0;
   /** An item a read may still land in (see connReleaseItem): released when the handle is closed. */
   itemAwaitingClose = 0;
@@ -93,7 +96,7 @@ export class Conn {
   casIn = 0;
   noreply = false;
   /** Which protocol completes the nread (memcached's complete_nread dispatch); NREAD_META for ms. */
-  nreadOwner: ProtoValue | typeof NREAD_META = Proto.ascii;
+  nreadOwner: NreadOwner = Proto.ascii;
   /** Bytes of a refused value still to skip (conn_swallow). */
   sbytes = 0;
   /**

@@ -4,7 +4,7 @@
 // in one write when the machine stops (transmit.ts).
 
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
-import type { ConnStateValue, ReplyStream } from './conn.ts';
+import type { ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
 import { errnoName } from './handle-io.ts';
 import { connFlush, connGiveBackLent, OUT_FLUSH_AT } from './transmit.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -15,6 +15,7 @@ import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/re
 import { completeNreadMeta } from '../protocol/meta/ms.ts';
 import { logOutString } from '../protocol/text/out-string.ts';
 import { G } from '../store/layout.ts';
+import type { StoreOp } from '../store/results.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 
 /** Input read ahead of a yielded connection's commands past which it stops being read until its turn (readAheadCheck). */
@@ -144,6 +145,23 @@ function negotiate(c: Conn, first: number): typeof Proto.ascii | typeof Proto.bi
  */
 function udpProtocol(first: number): typeof Proto.ascii | typeof Proto.binary {
   return first === 0x80 ? Proto.binary : Proto.ascii;
+}
+
+/**
+ * A store's item is allocated: read its value into it (conn_nread), then have `owner` store it with `op` and
+ * `casIn`. memcached's process_update_command, process_mset_command and process_bin_update each end so: c->item,
+ * c->ritem at the value, c->rlbytes, then conn_set_state(c, conn_nread). `rlbytes` is what the client sends: the
+ * value and its "\r\n" (text, ms), or the value alone (binary: its completion writes the "\r\n").
+ */
+export function connStartNread(c: Conn, it: number, rlbytes: number, op: StoreOp, casIn: number,
+  owner: NreadOwner): void {
+  c.item = it;
+  c.itemAt = 0;
+  c.rlbytes = rlbytes;
+  c.storeOp = op;
+  c.casIn = casIn;
+  c.nreadOwner = owner;
+  connSetState(c, ConnState.nread);
 }
 
 /** conn_nread: copy value bytes from the input straight into the item. */

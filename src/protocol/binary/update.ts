@@ -4,8 +4,8 @@
 
 import { CRLF } from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
-import { ConnState, Proto } from '../../worker/conn.ts';
-import { connSetState } from '../../worker/drive-machine.ts';
+import { Proto } from '../../worker/conn.ts';
+import { connStartNread } from '../../worker/drive-machine.ts';
 import { SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
@@ -56,13 +56,7 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
     failedAlloc(c, c.rbuf, st.keyStart, st.keylen, error, 0, /* counted */ false, /* unlinkOld */ st.cmd === Op.SET);
     return;
   }
-  c.item = it;
-  c.itemAt = 0;
-  c.rlbytes = vlen;
-  c.storeOp = op;
-  c.casIn = st.cas;
-  c.nreadOwner = Proto.binary;
-  connSetState(c, ConnState.nread);
+  connStartNread(c, it, vlen, op, st.cas, Proto.binary); // the value without "\r\n": completeUpdateBin adds it
 }
 
 /** complete_update_bin: add the "\r\n" the binary protocol does not send, store, answer. */

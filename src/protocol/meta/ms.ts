@@ -5,7 +5,7 @@
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { ConnState, NREAD_META } from '../../worker/conn.ts';
-import { connSetState } from '../../worker/drive-machine.ts';
+import { connSetState, connStartNread } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
@@ -111,13 +111,7 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: StoreOp, vlen: number, st
   if (mf.keyBinary) st.itemSetKeyBinary(it, true);
   state.setStale = mf.setStale && op === StoreOp.CAS;
   state.newCas = mf.newCas();
-  c.item = it;
-  c.itemAt = 0;
-  c.rlbytes = vlen;
-  c.storeOp = op;
-  c.casIn = mf.hasCas ? mf.reqCasId : 0;
-  c.nreadOwner = NREAD_META;
-  connSetState(c, ConnState.nread);
+  connStartNread(c, it, vlen, op, mf.hasCas ? mf.reqCasId : 0, NREAD_META);
 }
 
 /** Errors always reach the client (memcached's out_errstring), and the value is skipped. */

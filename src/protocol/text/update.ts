@@ -3,7 +3,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState, Proto } from '../../worker/conn.ts';
-import { connSetState } from '../../worker/drive-machine.ts';
+import { connSetState, connStartNread } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { outString } from './out-string.ts';
 import { countCas } from '../cas-counters.ts';
@@ -50,13 +50,7 @@ export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags
     failedAlloc(c, buf, ks, nkey, error, op, /* counted */ true, /* unlinkOld */ op === StoreOp.SET);
     return;
   }
-  c.item = it;
-  c.itemAt = 0;
-  c.rlbytes = nbytes;
-  c.storeOp = op;
-  c.casIn = casIn;
-  c.nreadOwner = Proto.ascii;
-  connSetState(c, ConnState.nread);
+  connStartNread(c, it, nbytes, op, casIn, Proto.ascii);
 }
 
 /** An error for a value not taken: the error, then the value's `nbytes` swallowed. */
