@@ -17,8 +17,8 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/accept.ts';
-import { copyBytes } from '../src/bytes.ts';
+import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/dispatcher/accept.ts';
+import { copyBytes } from '../src/libc/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
 import { BIG_KEY_LETTER, BIG_VALUE, SMALL_VALUE } from './workloads.ts';
 

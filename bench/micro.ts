@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { Store } from '../src/store/store.ts';
 import { createStore } from '../src/store/create.ts';
-import { defaultSettings } from '../src/settings.ts';
+import { defaultSettings } from '../src/settings/settings.ts';
 import { storeSettingsOf } from '../src/settings/report.ts';
 import { createServerCtl, ServerCtl } from '../src/server-ctl.ts';
 import { ConnTable, createConnTable } from '../src/stats/conn-table.ts';

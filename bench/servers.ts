@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { processCpuTimes, processRssBytes } from './proc.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
-import { MMAP_THRESHOLD, tunablesEnv } from '../src/malloc-tunables.ts';
+import { MMAP_THRESHOLD, tunablesEnv } from '../src/main/malloc-tunables.ts';
 
 /** 'floor' is bench/floor.ts: Node's cost per request with no cache behind it, a reference for workload 1. */
 export type ServerKind = 'memcached' | 'cachalot' | 'floor';
@@ -82,7 +82,7 @@ export class Server {
       : kind === 'floor' ? [process.execPath, [FLOOR_MAIN]]
         : [process.execPath, [...nodeFlags, ...serverNodeArgs(cachalotRoot)]];
     const child = spawn(cmd, [...pre, ...serverArgs(flags)], {
-      // Cachalot as bin/cachalot starts it, with its glibc tunables set (src/malloc-tunables.ts)
+      // Cachalot as bin/cachalot starts it, with its glibc tunables set (src/main/malloc-tunables.ts)
       env: { ...(kind === 'cachalot' ? tunablesEnv(process.env, [MMAP_THRESHOLD]) ?? process.env : process.env), MEMCACHED_PORT_FILENAME: portFile },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

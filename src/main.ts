@@ -1,35 +1,36 @@
 // Cachalot's entry point: memcached's main(). Parse memcached's flags, build the shared store,
 // start -t workers and wait until every one is ready (thread_init), then listen and dispatch.
 // main() reads as memcached's start-up order; its larger steps have modules of their own: the signals and
-// the stops (signals.ts), -d (daemon.ts), the store (store-init.ts), the listeners (server-sockets.ts).
+// the stops (main/signals.ts), -d (main/daemon.ts), the store (main/store-init.ts), the listeners
+// (main/server-sockets.ts); the rest of main/ are the smaller ones (-u, -P, -r, -L, glibc's tunables).
 
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { parseSettings } from './settings.ts';
-import type { Settings } from './settings.ts';
-import { forwardStdio, writeErr, writeOut } from './stdio.ts';
+import { parseSettings } from './settings/settings.ts';
+import type { Settings } from './settings/settings.ts';
+import { forwardStdio, writeErr, writeOut } from './libc/stdio.ts';
 import { Store } from './store/store.ts';
 import { startMaintainer } from './maintainer/maintainer.ts';
 import { createServerCtl, ServerCtl } from './server-ctl.ts';
 import { createConnTable, ConnTable } from './stats/conn-table.ts';
 import { verbosityChanged } from './logger/logger.ts';
 import { createPrefixStats } from './stats/prefix-stats.ts';
-import { savePid } from './pid-file.ts';
-import { assumeIdentity } from './assume-identity.ts';
+import { savePid } from './main/pid-file.ts';
+import { assumeIdentity } from './main/assume-identity.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
 import { nofileRefusal } from './dispatcher/fd-budget.ts';
-import { raiseCoreLimit } from './rlimits.ts';
+import { raiseCoreLimit } from './main/rlimits.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import type { AuthEntries } from './auth/authfile.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
-import { HUGETLB } from './large-pages.ts';
-import { MMAP_THRESHOLD, reexecWithTunables } from './malloc-tunables.ts';
+import { HUGETLB } from './main/large-pages.ts';
+import { MMAP_THRESHOLD, reexecWithTunables } from './main/malloc-tunables.ts';
 import type { CertFiles } from './tls/secure-context.ts';
-import { catchSignals, clockHandler, handleStops } from './signals.ts';
-import { daemonize, daemonReady, isDaemonChild } from './daemon.ts';
-import { listenSpecsOrExit, serverSocketsOrExit, writePortFile } from './server-sockets.ts';
-import { storeInit } from './store-init.ts';
+import { catchSignals, clockHandler, handleStops } from './main/signals.ts';
+import { daemonize, daemonReady, isDaemonChild } from './main/daemon.ts';
+import { listenSpecsOrExit, serverSocketsOrExit, writePortFile } from './main/server-sockets.ts';
+import { storeInit } from './main/store-init.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
 

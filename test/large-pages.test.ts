@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Client } from './support/client.ts';
 import { runToExit } from './support/server.ts';
 import { kindsFor, serversOfFile } from './support/spec.ts';
-import { readThpEnabled } from '../src/large-pages.ts';
+import { readThpEnabled } from '../src/main/large-pages.ts';
 
 const KINDS = kindsFor();
 const MB = 1024 * 1024;

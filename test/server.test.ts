@@ -1207,7 +1207,7 @@ for (const kind of kindsFor()) {
   });
 }
 
-// src/malloc-tunables.ts: started without glibc's tunables (plain `node src/main.ts`, or `npm start`), the server
+// src/main/malloc-tunables.ts: started without glibc's tunables (plain `node src/main.ts`, or `npm start`), the server
 // execs itself once more with them, keeping its pid, and serves; bin/cachalot sets them first, so it does not.
 test('started without GLIBC_TUNABLES, the server execs itself with the mmap threshold set, same pid, and serves', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-tunables-'));

@@ -1,5 +1,5 @@
 // @ts-check
-// memcached sets its signal handlers first thing in main(); the server's own (src/signals.ts, catchSignals) are set
+// memcached sets its signal handlers first thing in main(); the server's own (src/main/signals.ts, catchSignals) are set
 // once its modules have loaded, some hundreds of milliseconds into the start. Until then a SIGTERM or SIGINT
 // would end the process by the signal, a SIGHUP likewise, and a SIGUSR1 would open Node's inspector. Preloaded
 // first (strip-once.mjs imports it), this notes such a signal for the server to act on, as memcached would.
@@ -7,7 +7,7 @@
 
 import { isMainThread } from 'node:worker_threads';
 
-/** Where src/signals.ts (catchSignals) finds what was noted: { stop: 'immediate' | 'graceful' | null, hup: boolean, listeners }. */
+/** Where src/main/signals.ts (catchSignals) finds what was noted: { stop: 'immediate' | 'graceful' | null, hup: boolean, listeners }. */
 export const EARLY_SIGNALS = Symbol.for('cachalot:early-signals');
 
 // only in the server's own process: any other script preloading this keeps Node's signal handling

@@ -35,7 +35,7 @@ function stripSources() {
     return new Map(Object.entries(JSON.parse(json)));
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    writeSync(2, `sources not stripped ahead (${why}): each thread strips its own\n`); // not process.stderr: see src/stdio.ts
+    writeSync(2, `sources not stripped ahead (${why}): each thread strips its own\n`); // not process.stderr: see src/libc/stdio.ts
     return undefined;
   }
 }

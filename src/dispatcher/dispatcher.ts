@@ -4,17 +4,17 @@
 
 import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
-import type { Settings } from '../settings.ts';
+import type { Settings } from '../settings/settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { cqItem } from '../worker/cq-item.ts';
 import { connectionFdBudget } from './fd-budget.ts';
-import { acceptHandles, setClientTcpOptions, socketOf } from '../accept.ts';
-import type { ConnHandle } from '../accept.ts';
+import { acceptHandles, setClientTcpOptions, socketOf } from './accept.ts';
+import type { ConnHandle } from './accept.ts';
 import type { ListenSpec } from '../settings/listen-spec.ts';
-import { writeErr } from '../stdio.ts';
+import { writeErr } from '../libc/stdio.ts';
 
 /** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;

@@ -5,7 +5,7 @@
 // files the workers open later.
 
 import fs from 'node:fs';
-import { procLimit } from '../rlimits.ts';
+import { procLimit } from '../main/rlimits.ts';
 
 const HEADROOM = 16;
 

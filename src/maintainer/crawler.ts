@@ -5,7 +5,7 @@
 
 import type { Store } from "../store/store.ts";
 import { ITEM_HEADER, ItemField, ItemFlag } from "../store/layout.ts";
-import { writeErr } from "../stdio.ts";
+import { writeErr } from "../libc/stdio.ts";
 import { pageOffset } from "../store/slabs.ts";
 import { assocFind } from "../store/assoc.ts";
 import { hash } from "../store/hash.ts";

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { StoreShared } from "../store/create.ts";
 import { ctlLayout, G } from "../store/layout.ts";
 import { ctlBuffer } from "../store/locks.ts";
-import { forwardStdio, writeErr } from "../stdio.ts";
+import { forwardStdio, writeErr } from "../libc/stdio.ts";
 
 /** stop() answers the thread's exit code once it has ended (0: it left its loop, nothing threw). */
 export type Maintainer = { stop(): Promise<number> };

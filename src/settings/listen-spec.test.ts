@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseListenSpecs } from './listen-spec.ts';
-import { defaultSettings } from '../settings.ts';
+import { defaultSettings } from './settings.ts';
 
 function specs(listen: string[], tls = false): ReturnType<typeof parseListenSpecs> {
   const s = defaultSettings();

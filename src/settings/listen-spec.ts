@@ -6,7 +6,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { safeStrtol } from './c-numbers.ts';
-import type { Protocol, Settings } from '../settings.ts';
+import type { Protocol, Settings } from './settings.ts';
 
 export type ListenSpec = {
   /** The entry as given (memcached prints the whole -l string in its errors). */

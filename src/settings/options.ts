@@ -1,9 +1,9 @@
 // memcached's options, one letter at a time: main()'s getopt_long switch, and the helpers of the options
 // that take more than an assignment (-l, -t, -B, -I). `-o` goes to suboptions.ts.
 
-import { licenseText, usageText, versionLine } from '../usage.ts';
+import { licenseText, usageText, versionLine } from './usage.ts';
 import { atof, atoi, strtolOctal } from './c-numbers.ts';
-import { largePagesRefusal } from '../large-pages.ts';
+import { largePagesRefusal } from '../main/large-pages.ts';
 import { applySubopts } from './suboptions.ts';
 import { exit, fail1, MB, usageFail, type Exit, type ParseState } from './parse-state.ts';
 

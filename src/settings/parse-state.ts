@@ -2,7 +2,7 @@
 // memcached's status 1 (fail1) or 64, EX_USAGE (usageFail), and its message. Shared by the option switch
 // (options.ts), the -o table (suboptions.ts) and the checks after the options (checks.ts).
 
-import type { ParseOutcome, Settings } from '../settings.ts';
+import type { ParseOutcome, Settings } from './settings.ts';
 
 export type Exit = Extract<ParseOutcome, { kind: 'exit' }>;
 
@@ -20,7 +20,7 @@ export type ParseState = {
   slabSizesUnparsed: string | null;
   /** memcached's settings.inter: the -l arguments joined with commas, each skipped when already a substring. */
   inter: string | null;
-  /** The kernel's transparent huge page setting, read when -L asks (large-pages.ts readThpEnabled). */
+  /** The kernel's transparent huge page setting, read when -L asks (main/large-pages.ts readThpEnabled). */
   thpEnabled: () => string | null;
 };
 

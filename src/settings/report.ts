@@ -1,7 +1,7 @@
 // `stats settings`: memcached 1.6.18's lines in its order, from our Settings; and the store's
 // share of the settings.
 
-import type { Protocol, Settings } from '../settings.ts';
+import type { Protocol, Settings } from './settings.ts';
 import type { StoreSettings } from '../store/create.ts';
 import { TLS_VERSION_NAMES } from './tls-settings.ts';
 import { uintIndex, type ExtSettings } from './ext-settings.ts';

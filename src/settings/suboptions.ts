@@ -2,7 +2,7 @@
 // memcached's own "Missing ..." and range messages. TLS's (ssl_*) are tls-settings.ts', extstore's (ext_*)
 // ext-settings.ts'.
 
-import type { Settings } from '../settings.ts';
+import type { Settings } from './settings.ts';
 import { atof, atoi, safeStrtol, safeStrtoul } from './c-numbers.ts';
 import { applyTlsSubopt, isTlsSubopt } from './tls-settings.ts';
 import { applyExtSubopt, isExtSubopt } from './ext-settings.ts';

@@ -8,7 +8,7 @@
 import type { Store } from "./store.ts";
 import { G, HASH_EXPANDING, ITEM_HEADER, ItemField } from "./layout.ts";
 import { hash } from "./hash.ts";
-import { writeErr } from "../stdio.ts";
+import { writeErr } from "../libc/stdio.ts";
 
 const HASH_BULK_MOVE = 64; // buckets split per expansion step
 

@@ -7,7 +7,7 @@ import type { Store } from "./store.ts";
 import { G, ITEM_HEADER, ItemField, ItemFlag, KEY_MAX_LENGTH, Lru } from "./layout.ts";
 import { sizesCount } from "./sizes.ts";
 import { LogFlag, LOOKUPS_LOGGED } from "../logger/logger.ts";
-import { writeErr } from "../stdio.ts";
+import { writeErr } from "../libc/stdio.ts";
 import { AllocError } from "./results.ts";
 import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
 import { doItemBump, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";

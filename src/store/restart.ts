@@ -9,7 +9,7 @@
 
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { strerrorOf } from '../errno.ts';
+import { strerrorOf } from '../libc/errno.ts';
 import { ctlBuffer } from './locks.ts';
 import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, ItemField, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES } from './layout.ts';
 import { nextGid, setGid } from '../logger/logger.ts';

@@ -3,7 +3,7 @@
 // API.md is the contract; README.md draws the layouts. Hot paths (itemGet, itemAlloc + itemWriteValue +
 // storeItem, itemCopyValue, itemRelease) allocate nothing: views are made once here, results are numbers.
 
-import { copyBytes } from "../bytes.ts";
+import { copyBytes } from "../libc/bytes.ts";
 import {
   CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag,
   LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { strerror, strerrorOf } from '../errno.ts';
+import { strerror, strerrorOf } from '../libc/errno.ts';
 import { SSL_FILETYPE_ASN1, SSL_FILETYPE_PEM } from '../settings/tls-settings.ts';
 import type { TlsSettings } from '../settings/tls-settings.ts';
 

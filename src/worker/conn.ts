@@ -4,7 +4,7 @@
 import type { WorkerContext } from './context.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { UdpPort } from './udp.ts';
-import type { Protocol } from '../settings.ts';
+import type { Protocol } from '../settings/settings.ts';
 import type { StoreOp } from '../store/results.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 

@@ -2,14 +2,14 @@
 // of counters, the one out buffer replies are collected in, the settings, and the log.
 
 import type { Store } from '../store/store.ts';
-import type { Settings } from '../settings.ts';
+import type { Settings } from '../settings/settings.ts';
 import type { ThreadStats } from '../stats/thread-stats.ts';
 import type { ServerCtl } from '../server-ctl.ts';
 import { Ctl } from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
 import { MAX_TOKENS, type Conn } from './conn.ts';
 import { ReadBufCache } from './rbuf-cache.ts';
-import { writeErr } from '../stdio.ts';
+import { writeErr } from '../libc/stdio.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
 import type { PrefixStats } from '../stats/prefix-stats.ts';
 import type { WorkerCertificates } from '../tls/certificates.ts';

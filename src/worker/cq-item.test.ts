@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cqItem, cqProtocol, cqTls } from './cq-item.ts';
-import type { ConnHandle } from '../accept.ts';
-import type { Protocol } from '../settings.ts';
+import type { ConnHandle } from '../dispatcher/accept.ts';
+import type { Protocol } from '../settings/settings.ts';
 
 test('a CQ item gives back the row, the TLS flag and the forced protocol it was made with', () => {
   const handle = {} as ConnHandle;

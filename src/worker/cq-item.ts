@@ -8,8 +8,8 @@
 // elements. Under connection churn (bench workload 5) the object's properties cost a worker about as
 // much as rebuilding the handle itself (bench/RESULTS.md, round 23).
 
-import type { ConnHandle } from '../accept.ts';
-import type { Protocol } from '../settings.ts';
+import type { ConnHandle } from '../dispatcher/accept.ts';
+import type { Protocol } from '../settings/settings.ts';
 
 export type CqItem = readonly [handle: ConnHandle, row: number, listener: number];
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from '../store/store.ts';
 import { createStore } from '../store/create.ts';
-import { defaultSettings } from '../settings.ts';
+import { defaultSettings } from '../settings/settings.ts';
 import { storeSettingsOf } from '../settings/report.ts';
 import { createServerCtl, ServerCtl } from '../server-ctl.ts';
 import { ConnTable, createConnTable } from '../stats/conn-table.ts';

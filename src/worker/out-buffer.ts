@@ -4,7 +4,7 @@
 // own memory with the item's reference, and leaves in the same writev as the bytes around it
 // (memcached's iovec pointing into the item).
 
-import { copyBytes } from '../bytes.ts';
+import { copyBytes } from '../libc/bytes.ts';
 import type { ReadBufCache } from './rbuf-cache.ts';
 
 const CRLF_0 = 0x0d;

@@ -4,7 +4,7 @@
 // renames it to <file>, so the file appears complete). No process outlives the test run: callers
 // stop servers in node:test `after` hooks, and an exit hook SIGKILLs whatever is left.
 
-import { MMAP_THRESHOLD, tunablesEnv } from '../../src/malloc-tunables.ts';
+import { MMAP_THRESHOLD, tunablesEnv } from '../../src/main/malloc-tunables.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,7 +71,7 @@ export function runToExit(kind: ServerKind, args: readonly string[]): { status: 
   return { status: r.status, signal: r.signal, stderr: r.stderr };
 }
 
-/** env with the C allocator's tunables Cachalot runs with (src/malloc-tunables.ts). */
+/** env with the C allocator's tunables Cachalot runs with (src/main/malloc-tunables.ts). */
 function withTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return tunablesEnv(env, [MMAP_THRESHOLD]) ?? env;
 }

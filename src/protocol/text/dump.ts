@@ -10,7 +10,7 @@ import { connStartStream } from '../../worker/drive-machine.ts';
 import { cachedump, LiveItemWalk } from '../../store/dump.ts';
 import { itemNtotal } from '../../store/lru.ts';
 import { F, FG, MAX_CLASSES } from '../../store/layout.ts';
-import { writeErr } from '../../stdio.ts';
+import { writeErr } from '../../libc/stdio.ts';
 import { REPLY } from '../replies.ts';
 import { safeStrtoul } from '../../settings/c-numbers.ts';
 import { tok } from './tokens.ts';

@@ -3,7 +3,7 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
-import { copyViewBytes } from '../../bytes.ts';
+import { copyViewBytes } from '../../libc/bytes.ts';
 import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';

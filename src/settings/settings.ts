@@ -1,4 +1,4 @@
-// memcached 1.6.18's command line -> Settings (the `stats settings` report is settings/report.ts).
+// memcached 1.6.18's command line -> Settings (the `stats settings` report is report.ts).
 //
 // Mirrors memcached.c's main(): getopt_long over the same option table, `-o` sub-options as
 // getsubopt() does, then the same checks in the same order with the same messages and exit codes
@@ -8,20 +8,20 @@
 // means 64 MB here as there. Options memcached has and Cachalot cannot honour are refused (extstore's
 // `-o ext_path`) or, where memcached itself goes on without them, warned about as memcached warns (-k's
 // mlockall); never silently ignored.
-// Here: the Settings, their defaults and the parse's entry. The rest is in settings/: the option switch
+// Here: the Settings, their defaults and the parse's entry. The rest is beside it: the option switch
 // (options.ts), `-o` (suboptions.ts), the checks after the options (checks.ts), what the three share
 // (parse-state.ts); TLS's options (-Z, ssl_*) tls-settings.ts, extstore's tuning options, which a memcached
 // without ext_path only shows, ext-settings.ts.
 
-import { getoptLong } from './settings/getopt.ts';
-import { defaultTlsSettings } from './settings/tls-settings.ts';
-import type { TlsSettings } from './settings/tls-settings.ts';
-import { defaultExtSettings } from './settings/ext-settings.ts';
-import type { ExtSettings } from './settings/ext-settings.ts';
-import { readThpEnabled } from './large-pages.ts';
-import { exit, type Exit, type ParseState } from './settings/parse-state.ts';
-import { applyOption } from './settings/options.ts';
-import { validate } from './settings/checks.ts';
+import { getoptLong } from './getopt.ts';
+import { defaultTlsSettings } from './tls-settings.ts';
+import type { TlsSettings } from './tls-settings.ts';
+import { defaultExtSettings } from './ext-settings.ts';
+import type { ExtSettings } from './ext-settings.ts';
+import { readThpEnabled } from '../main/large-pages.ts';
+import { exit, type Exit, type ParseState } from './parse-state.ts';
+import { applyOption } from './options.ts';
+import { validate } from './checks.ts';
 
 export type Protocol = 'auto' | 'ascii' | 'binary';
 export type HashAlgorithm = 'murmur3' | 'jenkins' | 'xxh3';
@@ -49,13 +49,13 @@ export type Settings = {
   useCas: boolean;           // !-C
   shutdownEnabled: boolean;  // -A
   verbose: number;           // -v count
-  user: string | null;       // -u: the identity a server started as root takes on (assume-identity.ts)
+  user: string | null;       // -u: the identity a server started as root takes on (main/assume-identity.ts)
   sasl: boolean;             // -S
   authFile: string | null;   // -Y
   pidFile: string | null;    // -P
   daemonize: boolean;        // -d
   lockMemory: boolean;       // -k: memcached's mlockall(), which Node lacks (main.ts warns as memcached does without it)
-  enableCoredumps: boolean;  // -r: RLIMIT_CORE raised at start (rlimits.ts)
+  enableCoredumps: boolean;  // -r: RLIMIT_CORE raised at start (main/rlimits.ts)
   prefixDelimiter: string;   // -D (':')
   detailEnabled: boolean;    // -D turns `stats detail` on
   flushEnabled: boolean;     // !-F

@@ -2,20 +2,20 @@
 // clock_handler's SIGHUP reload of the -Y file, and what a stop takes down (stop_threads, with -e the save).
 
 import type { Worker } from 'node:worker_threads';
-import { writeErr } from './stdio.ts';
-import type { Settings } from './settings.ts';
-import type { Store } from './store/store.ts';
-import { G } from './store/layout.ts';
-import type { StoreShared } from './store/create.ts';
-import { restartSave } from './store/restart.ts';
-import type { Maintainer } from './maintainer/maintainer.ts';
-import { Ctl, ServerCtl } from './server-ctl.ts';
-import { ConnRow, ConnTable } from './stats/conn-table.ts';
-import { memcachedStateName } from './worker/conn.ts';
+import { writeErr } from '../libc/stdio.ts';
+import type { Settings } from '../settings/settings.ts';
+import type { Store } from '../store/store.ts';
+import { G } from '../store/layout.ts';
+import type { StoreShared } from '../store/create.ts';
+import { restartSave } from '../store/restart.ts';
+import type { Maintainer } from '../maintainer/maintainer.ts';
+import { Ctl, ServerCtl } from '../server-ctl.ts';
+import { ConnRow, ConnTable } from '../stats/conn-table.ts';
+import { memcachedStateName } from '../worker/conn.ts';
 import { removePidFile } from './pid-file.ts';
-import type { Dispatcher } from './dispatcher/dispatcher.ts';
-import { authfileLoad } from './auth/authfile.ts';
-import type { WorkerMessage, DispatcherMessage } from './worker/worker.ts';
+import type { Dispatcher } from '../dispatcher/dispatcher.ts';
+import { authfileLoad } from '../auth/authfile.ts';
+import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { restartSettingsOf } from './store-init.ts';
 
 type StopHow = 'graceful' | 'immediate';

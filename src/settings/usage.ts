@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 
 /** package.json's version, read once: `-V` prints `cachalot <version>` as memcached prints `memcached 1.6.18`. */
 export const VERSION: string = (JSON.parse(
-  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
 ) as { version: string }).version;
 
 export function versionLine(): string {

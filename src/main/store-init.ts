@@ -3,15 +3,15 @@
 // table, then the saved items restored.
 
 import os from 'node:os';
-import { writeErr } from './stdio.ts';
-import { storeSettingsOf } from './settings/report.ts';
-import type { Settings } from './settings.ts';
-import { createStore, preallocationShortfall } from './store/create.ts';
-import type { StoreSettings, StoreShared } from './store/create.ts';
-import { lockTableRefusal } from './store/locks.ts';
-import { restartCheck, restartOpenFile, restartRestore } from './store/restart.ts';
-import type { RestartMeta, RestartSettings } from './store/restart.ts';
-import { slabClassSizes, slabClassTable } from './store/slabs.ts';
+import { writeErr } from '../libc/stdio.ts';
+import { storeSettingsOf } from '../settings/report.ts';
+import type { Settings } from '../settings/settings.ts';
+import { createStore, preallocationShortfall } from '../store/create.ts';
+import type { StoreSettings, StoreShared } from '../store/create.ts';
+import { lockTableRefusal } from '../store/locks.ts';
+import { restartCheck, restartOpenFile, restartRestore } from '../store/restart.ts';
+import type { RestartMeta, RestartSettings } from '../store/restart.ts';
+import { slabClassSizes, slabClassTable } from '../store/slabs.ts';
 import { hugePageSize, largeChunkReport, readMeminfo } from './large-pages.ts';
 
 /**

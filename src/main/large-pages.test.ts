@@ -7,7 +7,7 @@ import { HUGETLB, hugePageSize, largeChunkReport, largePagesRefusal } from './la
 import { tunablesEnv } from './malloc-tunables.ts';
 
 const largePagesEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null => tunablesEnv(env, [HUGETLB]);
-import { parseSettings } from './settings.ts';
+import { parseSettings } from '../settings/settings.ts';
 
 const CANNOT = 'Cannot enable large pages on this system\n(There is no support as of this version)\n';
 

@@ -2,9 +2,9 @@
 // vperror reports it, and the server goes on: it is advisory, never a reason to stop.
 
 import fs from 'node:fs';
-import { writeErr } from './stdio.ts';
-import { strerrorOf } from './errno.ts';
-import { safeStrtoul } from './settings/c-numbers.ts';
+import { writeErr } from '../libc/stdio.ts';
+import { strerrorOf } from '../libc/errno.ts';
+import { safeStrtoul } from '../settings/c-numbers.ts';
 
 /**
  * Warns when the file names a process still running, then writes "<pid>\n" to `<file>.tmp` and renames that

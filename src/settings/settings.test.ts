@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseSettings, type ParseOutcome, type Settings } from './settings.ts';
-import { parseItemSize } from './settings/options.ts';
-import { atof, atoi, printfFixed } from './settings/c-numbers.ts';
-import { initialMallocFromEnv, reportSettings, storeSettingsOf } from './settings/report.ts';
+import { parseItemSize } from './options.ts';
+import { atof, atoi, printfFixed } from './c-numbers.ts';
+import { initialMallocFromEnv, reportSettings, storeSettingsOf } from './report.ts';
 
 function run(...argv: string[]): Settings {
   const r = parseSettings(argv, {});

@@ -3,14 +3,14 @@
 
 import fs from 'node:fs';
 import { dirname } from 'node:path';
-import { errnoAfterPerror, writeErr } from './stdio.ts';
-import type { Settings } from './settings.ts';
-import type { Store } from './store/store.ts';
-import { socketErrorCode, strerrorOf, strerrorOfSocket } from './errno.ts';
-import { Dispatcher, ListenError } from './dispatcher/dispatcher.ts';
-import type { Listener } from './dispatcher/dispatcher.ts';
-import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from './settings/listen-spec.ts';
-import type { ListenSpec } from './settings/listen-spec.ts';
+import { errnoAfterPerror, writeErr } from '../libc/stdio.ts';
+import type { Settings } from '../settings/settings.ts';
+import type { Store } from '../store/store.ts';
+import { socketErrorCode, strerrorOf, strerrorOfSocket } from '../libc/errno.ts';
+import { Dispatcher, ListenError } from '../dispatcher/dispatcher.ts';
+import type { Listener } from '../dispatcher/dispatcher.ts';
+import { listenFailureLine, parseListenSpecs, resolveListenSpecs } from '../settings/listen-spec.ts';
+import type { ListenSpec } from '../settings/listen-spec.ts';
 
 /** The -l entries; a bad one ends the start as memcached's server_sockets does (EX_OSERR). */
 export async function listenSpecsOrExit(settings: Settings): Promise<ListenSpec[]> {

@@ -7,8 +7,8 @@
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { writeErr } from './stdio.ts';
-import { strerrorOf } from './errno.ts';
+import { writeErr } from '../libc/stdio.ts';
+import { strerrorOf } from '../libc/errno.ts';
 
 const EX_NOUSER = 67;
 const EX_OSERR = 71;
