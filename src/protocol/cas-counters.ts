@@ -14,6 +14,7 @@ export function countCas(c: Conn, ret: StoreResult, casIn: number): void {
   else if (ret === StoreResult.STORED) c.ctx.stats.slab(c.ctx.store.lastClsid, SlabStat.cas_hits);
   else if (ret === StoreResult.EXISTS) {
     c.ctx.stats.slab(c.ctx.store.lastClsid, SlabStat.cas_badval);
-    if (c.ctx.verbosity() > 1) c.ctx.log(`CAS:  failure: expected ${c.ctx.store.lastCasSeen}, got ${casIn}`);
+    // memcached prints the new item's CAS, which it set to the client's (0 under -C)
+    if (c.ctx.verbosity() > 1) c.ctx.log(`CAS:  failure: expected ${c.ctx.store.lastCasSeen}, got ${c.ctx.settings.useCas ? casIn : 0}`);
   }
 }

@@ -19,7 +19,7 @@ export function outString(c: Conn, reply: Uint8Array): void {
  * One-line replies memcached does not send through out_string: VALUE and STAT blocks, a get's END (its
  * get code logs that itself), and meta's result lines, built in its response object.
  */
-const NOT_OUT_STRING = /^(?:VALUE |STAT |END$|(?:HD|VA|EN|NF|NS|EX|ME)(?: |$))/;
+const NOT_OUT_STRING = /^(?:VALUE |STAT |END$|Error |(?:HD|VA|EN|NF|NS|EX|ME)(?: |$))/;
 
 /** The reply line the command wrote since `mark` (the out buffer's position before it), logged as memcached's. */
 export function logOutString(c: Conn, mark: number): void {

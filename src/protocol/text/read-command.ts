@@ -54,7 +54,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const nl = findNewline(buf, start, c.rend);
   if (nl < 0) return lineIncomplete(c, buf, start);
   if (nl - start >= READ_BUFFER_SIZE && c.udp === null && getWordAt(buf, start, nl) < 0) return lineOutgrowsReadBuffer(c);
-  const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
+  const lineEnd = endAtNul(buf, start, lineEndOf(buf, start, nl));
   c.rpos = nl + 1;
   const verbose = c.ctx.verbosity() > 1;
   if (verbose) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
@@ -66,6 +66,14 @@ export function tryReadCommandAscii(c: Conn): boolean {
   if (c.ctx.verbosity() > 1) logOutString(c, out.drops === drops ? mark : out.droppedTo);
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
+}
+
+/**
+ * Where a line's text ends: before its "\r\n", or its "\n". memcached strips the "\r" only from a line with more
+ * than that before the "\n" (try_read_command_ascii), so a bare "\r\n" is a command "\r" (ERROR, and -vv shows it).
+ */
+function lineEndOf(buf: Buffer, start: number, nl: number): number {
+  return nl - start > 1 && buf[nl - 1] === 0x0d ? nl - 1 : nl;
 }
 
 /** Lines this short are scanned here: Buffer#indexOf's native call costs more than the loop. */
@@ -131,7 +139,7 @@ function continueLongGet(c: Conn): boolean {
   const nl = findNewline(buf, start, c.rend);
   if (c.longGet === LongGet.skipToEnd) return skipLongGet(c, nl);
   if (nl >= 0) {
-    const lineEnd = endAtNul(buf, start, nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl);
+    const lineEnd = endAtNul(buf, start, lineEndOf(buf, start, nl));
     const keys = getLineKeys(c, buf, start, lineEnd);
     const paused = takePausedAt();
     if (paused >= 0) { // the client reads first
