@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from './support/client.ts';
-import { startServer, type Server } from './support/server.ts';
+import { sleep, startServer, type Server } from './support/server.ts';
 import { binRequest, setExtras, parseBinResponses, type BinRequest, type BinResponse } from '../src/protocol/binary/frame.ts';
 import { Op, Status } from '../src/protocol/binary/header.ts';
 
@@ -65,6 +65,19 @@ test('sasl: any other command before authentication is an auth error and a hang-
     assert.equal(err.value.toString(), 'Auth failure.');
     await c.closed();
   } finally { c.end(); }
+});
+
+test('sasl: -vv says, for every binary command, whether it may run (memcached\'s authenticated() line)', async () => {
+  const s = await startServer('cachalot', ['-S', '-vv'], { env: { MEMCACHED_SASL_PWDB: pwdb } });
+  try {
+    const c = await Client.connect(s.port);
+    await call(c, { opcode: Op.VERSION });
+    await call(c, { opcode: Op.GET, key: 'k' });
+    await c.closed();
+    for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10);
+    const lines = s.stderr().split('\n').filter((l) => l.startsWith('authenticated()'));
+    assert.deepEqual(lines, ['authenticated() in cmd 0x0b is true', 'authenticated() in cmd 0x00 is false']);
+  } finally { await s.stop(); }
 });
 
 test('sasl: a wrong password fails and the connection stays; the right one authenticates', async () => {

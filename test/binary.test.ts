@@ -394,7 +394,7 @@ test('binary: -vv logs each request header, response header, store and incr as m
   skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
 }, async () => {
   const requests = Buffer.concat([
-    R(set('a', 'x')), R({ opcode: Op.GET, key: 'a' }), R({ opcode: Op.GETK, key: 'zz' }),
+    R(set('a', 'x')), R({ opcode: Op.GET, key: 'a' }), R({ opcode: Op.GET, key: 'a', cas: 5n }), R({ opcode: Op.GETK, key: 'zz' }),
     R({ opcode: Op.INCREMENT, key: 'a', extras: incrExtras(1n, 0n, 0) }), R({ opcode: Op.APPEND, key: 'a', value: 'y' }),
     R({ opcode: Op.GETQ, key: 'zz' }), R({ opcode: Op.STAT, key: 'settings' }), R({ opcode: Op.NOOP }),
     Buffer.from('\x04 not a binary header, 24 bytes', 'latin1'),

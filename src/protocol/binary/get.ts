@@ -47,9 +47,10 @@ function writeBinHit(c: Conn, st: BinState, it: number): void {
   const returnKey = cmd === Op.GETK || cmd === Op.GATK;
   const vlen = cmd === Op.TOUCH ? 0 : store.itemNbytes(it) - 2; // the stored "\r\n" is not sent
   const keylen = returnKey ? st.keylen : 0;
-  // memcached logs this header before it puts the item's CAS in: its -vv line shows the request's
+  // memcached logs this header before it puts the item's CAS in: its -vv line shows c->cas, which every request
+  // starts at 0 (try_read_command_binary), whatever CAS the request carried
   putBinHeader(c, st, Status.SUCCESS, FLAGS_LEN, keylen, FLAGS_LEN + keylen + vlen, store.itemCasLocked(it));
-  if (c.ctx.verbosity() > 1) logResponseHeader(c, out.buf, out.pos - HEADER_LEN, st.cas);
+  if (c.ctx.verbosity() > 1) logResponseHeader(c, out.buf, out.pos - HEADER_LEN, 0);
   out.reserve(FLAGS_LEN + keylen + vlen);
   out.buf.writeUInt32BE(store.itemFlags(it), out.pos);
   out.pos += FLAGS_LEN;

@@ -93,12 +93,15 @@ function loudOf(op: number): number {
   }
 }
 
-/** With -S, only the SASL commands and Version run before authentication. */
+/** With -S, only the SASL commands and Version run before authentication; -vv says which way each command went. */
 function authenticated(c: Conn, op: number): boolean {
-  switch (op) {
-    case Op.SASL_LIST_MECHS: case Op.SASL_AUTH: case Op.SASL_STEP: case Op.VERSION: return true;
-    default: return c.authenticated;
-  }
+  const rv = isAuthFree(op) || c.authenticated;
+  if (c.ctx.verbosity() > 1) c.ctx.log(`authenticated() in cmd 0x${hex2(op)} is ${rv ? 'true' : 'false'}`);
+  return rv;
+}
+
+function isAuthFree(op: number): boolean {
+  return op === Op.SASL_LIST_MECHS || op === Op.SASL_AUTH || op === Op.SASL_STEP || op === Op.VERSION;
 }
 
 function dispatchBinCommand(c: Conn, st: BinState): void {
