@@ -117,8 +117,9 @@ for (const kind of kindsFor()) {
     } finally { c.end(); await server.stop(); }
   });
 
-  test(`slabs: a page given to the global pool (dst 0) is the next one a class takes [${kind}]`, async () => {
-    const server = await serverFor(kind, ['-m', '64'], true);
+  test(`slabs: a page given to the global pool (dst 0) is the next one a class takes, and -vv says the move started and ` +
+    `finished [${kind}]`, async () => {
+    const server = await serverFor(kind, ['-m', '64', '-vv'], true);
     const c = await Client.connect(server.port);
     try {
       const value = 'v'.repeat(100);
@@ -137,6 +138,8 @@ for (const kind of kindsFor()) {
       general = await stats(c);
       assert.equal(stat(general, 'slab_global_page_pool'), 0, 'the new class took the pooled page');
       assert.equal(stat(await stats(c, 'slabs'), 'total_malloced'), totalBefore, 'no new memory for it');
+      const err = server.stderr(), started = err.indexOf('\nStarted a slab rebalance\n');
+      assert.ok(started >= 0 && err.indexOf('\nfinished a slab move\n', started) > started, 'the move\'s two -vv lines');
     } finally { c.end(); await server.stop(); }
   });
 }

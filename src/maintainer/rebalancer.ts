@@ -6,6 +6,7 @@
 import type { Store } from "../store/store.ts";
 import { PageMove, takePoolPage } from "../store/slab-mover.ts";
 import { G } from "../store/layout.ts";
+import { writeErr } from "../libc/stdio.ts";
 
 const MAX_PASSES = 1000;
 
@@ -22,19 +23,30 @@ export class Rebalancer {
     if (this.move === null) {
       if (Atomics.load(c32, G.reassignSignal) !== 1) return false;
       if (!this.start(c32[G.reassignSrc], c32[G.reassignDst])) { this.done(); return true; }
+      if (this.move === null) { this.finished(); return true; } // a page from the pool: moved at once
     }
     const move = this.move!;
-    if (move.step(st)) { this.done(); return true; }
+    if (move.step(st)) { this.finished(); return true; }
     if (++this.passes >= MAX_PASSES) { move.abandon(st); this.done(); }
     return true;
   }
 
-  /** A move from the global pool is a page changing hands at once; from a class, a PageMove. False when done already. */
+  /**
+   * slab_rebalance_start: a move from the global pool is a page changing hands at once; from a class, a PageMove
+   * (none when the class has no page to give). -vv says a move started, as memcached's does.
+   */
   private start(src: number, dst: number): boolean {
-    if (src === 0) { takePoolPage(this.st, dst); return false; }
-    this.move = PageMove.start(this.st, src, dst);
     this.passes = 0;
-    return this.move !== null;
+    if (src === 0) takePoolPage(this.st, dst);
+    else if ((this.move = PageMove.start(this.st, src, dst)) === null) return false;
+    if (this.st.verbosity() > 1) writeErr('Started a slab rebalance\n');
+    return true;
+  }
+
+  /** slab_rebalance_finish: the page is dst's now. */
+  private finished(): void {
+    if (this.st.verbosity() > 1) writeErr('finished a slab move\n');
+    this.done();
   }
 
   /**
