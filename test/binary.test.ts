@@ -404,6 +404,21 @@ test('binary: -vv logs each request header, response header, store and incr as m
   assert.deepEqual(ours, theirs);
 });
 
+for (const kind of kindsFor()) test(`binary: -vv dumps a header at every read it is looked at, before its key has come [${kind}]`, async () => {
+  const s = await startServer(kind, ['-vv', '-t', '1']);
+  try {
+    const c = await Client.connect(s.port);
+    const get = R({ opcode: Op.GET, key: 'k' });
+    const dumps = (): number => s.stderr().split('Read binary protocol data:').length - 1;
+    await c.send(get.subarray(0, 24)); // the header alone: dumped once it is in
+    for (let i = 0; i < 200 && dumps() < 1; i++) await sleep(10);
+    await c.send(get.subarray(24)); // the key: the header is looked at, and dumped, again
+    await c.read(24 + 'Not found'.length);
+    c.end();
+    assert.equal(dumps(), 2);
+  } finally { await s.stop(); }
+});
+
 // ---- a seeded random sequence ----
 
 /**

@@ -24,8 +24,10 @@ export function tryReadCommandBinary(c: Conn): boolean {
   const buf = c.rbuf;
   const p = c.rpos;
   if (c.rend - p < HEADER_LEN) return false;
+  // memcached dumps every header it looks at, before any check: again at each read while its extras and key are
+  // still to come
+  if (c.ctx.verbosity() > 1) logHeader(c, buf, p);
   if (buf[p] !== MAGIC_REQ) {
-    if (c.ctx.verbosity() > 1) logHeader(c, buf, p); // memcached logs a header before it checks its magic
     if (c.ctx.verbosity() > 0) c.ctx.log(`Invalid magic:  ${buf[p].toString(16)}`);
     connCloseWithReason(c, 'invalid binary magic');
     return true;
@@ -44,7 +46,6 @@ export function tryReadCommandBinary(c: Conn): boolean {
   readHeader(st, buf, p, keylen, extlen, bodylen);
   c.rpos = framed ? p + HEADER_LEN + extlen + keylen : p + HEADER_LEN;
   noteCommandTime(c);
-  if (c.ctx.verbosity() > 1) logHeader(c, buf, p);
   dispatchBinCommand(c, st); // in conn_parse_cmd, as memcached's
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
