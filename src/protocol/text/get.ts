@@ -181,18 +181,18 @@ function reserveGetResps(c: Conn, buf: Buffer, p: number, lineEnd: number, shoul
   return false;
 }
 
-/** The keys of a get line, up to and including a key too long (where the get stops). */
+/**
+ * The keys of a get line, up to and including a key too long (where the get stops), scanned in batches as the
+ * lookups will scan them (only under the limit: the batch's hashes are made and not used).
+ */
 function countKeys(buf: Buffer, p: number, lineEnd: number): number {
   let n = 0;
-  while (p < lineEnd) {
-    while (p < lineEnd && buf[p] === 0x20) p++;
-    if (p >= lineEnd) break;
-    const ks = p;
-    while (p < lineEnd && buf[p] !== 0x20) p++;
-    n++;
-    if (p - ks > KEY_MAX_LENGTH) break;
+  for (;;) {
+    const k = scanBatch(buf, p, lineEnd);
+    n += k;
+    if (k < BATCH || batchKeys[(k - 1) * 2 + 1] > KEY_MAX_LENGTH) return n;
+    p = batchEnd;
   }
-  return n;
 }
 
 /** The object of a get's key after the first: reserved with its line, or taken now (a long line, answered as it comes). */
