@@ -1167,6 +1167,54 @@ for (const kind of kindsFor()) {
   });
 }
 
+/**
+ * What a server logs at -vv or above for one client's `requests` (which end the connection): its commands, replies and
+ * lookups, descriptor numbers taken out; not the binary headers' dumps.
+ */
+async function replyLog(kind: ServerKind, args: string[], requests: Buffer): Promise<string[]> {
+  const s = await startServer(kind, [...args, '-t', '1']);
+  try {
+    const c = await Client.connect(s.port);
+    await c.send(requests);
+    await c.closed();
+    for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
+    return s.stderr().split('\n')
+      .filter((l) => /^([<>]\d+ (?!\s|server listening|new auto-neg|connection closed|Read binary|Writing bin response)|> |CAS:)/.test(l))
+      .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
+  } finally { await s.stop(); }
+}
+
+test('-vvv: a store refused for its size logs its reply as it is written, before the lookup of the unlink that follows ' +
+  'a set (text, binary), and after the one an ms makes first, as memcached does', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const n = 1024 * 1024 + 1; // past -I's 1 MB: too large
+  const big = 'v'.repeat(n);
+  const text = Buffer.from(['set k 0 0 1\r\nx\r\n', `set k 0 0 ${n}\r\n${big}\r\n`, 'set k 0 0 1\r\nx\r\n',
+    `set k 0 0 ${n} noreply\r\n${big}\r\n`, `add k 0 0 ${n}\r\n${big}\r\n`, `cas k 0 0 ${n} 1\r\n${big}\r\n`,
+    'set k 0 0 1\r\nx\r\n', `ms k ${n} T0\r\n${big}\r\n`, `ms k ${n} MA\r\n${big}\r\n`, 'quit\r\n'].join(''));
+  const setExtras = Buffer.alloc(8);
+  const binary = Buffer.concat([binRequest({ opcode: Op.SET, key: 'b', extras: setExtras, value: 'x' }),
+    binRequest({ opcode: Op.SET, key: 'b', extras: setExtras, value: big }), binRequest({ opcode: Op.QUIT })]);
+  const logs: string[][] = [];
+  for (const requests of [text, binary]) {
+    const [ours, theirs] = [await replyLog('cachalot', ['-vvv'], requests), await replyLog('memcached', ['-vvv'], requests)];
+    assert.deepEqual(ours, theirs);
+    logs.push(ours);
+  }
+  const TOO_LARGE = '>fd SERVER_ERROR object too large for cache';
+  assert.deepEqual(logs[0].filter((l) => l !== '<fd set k 0 0 1'), [
+    '> NOT FOUND k', '>fd STORED', `<fd set k 0 0 ${n}`, TOO_LARGE, '> FOUND KEY k', // the reply, then the unlink
+    '> NOT FOUND k', '>fd STORED', `<fd set k 0 0 ${n} noreply`, '>fd NOREPLY SERVER_ERROR object too large for cache',
+    '> FOUND KEY k', `<fd add k 0 0 ${n}`, TOO_LARGE, `<fd cas k 0 0 ${n} 1`, TOO_LARGE, // add, cas: no unlink
+    '> NOT FOUND k', '>fd STORED', `<fd ms k ${n} T0`, '> FOUND KEY k', TOO_LARGE, // ms: the unlink, then the reply
+    `<fd ms k ${n} MA`, '> NOT FOUND k', TOO_LARGE, '<fd quit',
+  ]);
+  assert.deepEqual(logs[1].filter((l) => /^(>fd Writing an error|> )/.test(l)), [
+    '> NOT FOUND b', '>fd Writing an error: Too large.', '> FOUND KEY b',
+  ]);
+});
+
 test('-vv at start: the slab class table, a line per listener, then one per client, as memcached prints them', {
   skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
 }, async () => {

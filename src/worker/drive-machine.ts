@@ -13,7 +13,6 @@ import { tryReadCommandAscii } from '../protocol/text/read-command.ts';
 import { completeNreadAscii } from '../protocol/text/update.ts';
 import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
 import { completeNreadMeta } from '../protocol/meta/ms.ts';
-import { logOutString } from '../protocol/text/out-string.ts';
 import { G } from '../store/layout.ts';
 import type { StoreOp } from '../store/results.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
@@ -182,10 +181,8 @@ function readValue(c: Conn): boolean {
 }
 
 function completeNreadAsciiOrMeta(c: Conn): void {
-  const mark = c.ctx.out.pos;
   if (c.nreadOwner === NREAD_META) completeNreadMeta(c);
   else completeNreadAscii(c);
-  if (c.ctx.verbosity() > 1) logOutString(c, mark);
 }
 
 /**

@@ -260,20 +260,10 @@ export class OutBuffer {
     this.cache?.respsFlushPoint();
   }
 
-  /**
-   * How many times dropUncommitted has run: a command's -vv reply line is read from where it began writing, unless
-   * it dropped replies meanwhile (a get that ends in an error), and then from the pos the drop left (logOutString).
-   */
-  drops = 0;
-  /** Where the last dropUncommitted left pos. */
-  droppedTo = 0;
-
   dropUncommitted(): void {
     while (this.attached.length > this.committedAttached) this.dropLastAttached();
     this.releaseHeld(); // early for the committed replies' items, which is harmless: their bytes are copied
     this.pos = this.committedPos;
-    this.drops++;
-    this.droppedTo = this.pos;
     if (this.counted > this.size()) this.counted = this.size();
     this.cache?.respsDone(); // conn_release_items
   }

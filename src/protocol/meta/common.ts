@@ -6,6 +6,7 @@ import { REPLY } from '../replies.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH, MFLAG_MAX_OPT_LENGTH } from './flags.ts';
 import { metaKey, metaOpaque, ERR } from './reply.ts';
+import { outErrstring, outString } from '../text/out-string.ts';
 
 /**
  * The checks mg, md and ma start with, in memcached's order: a key at all, its length, how many
@@ -13,11 +14,10 @@ import { metaKey, metaOpaque, ERR } from './reply.ts';
  * mg words two of its errors its own way: `tooMany` and, when null, the flag parser's own text.
  */
 export function metaPreamble(c: Conn, buf: Buffer, ntokens: number, tooMany: Buffer, badFlags: Buffer | null): boolean {
-  const out = c.ctx.out;
-  if (ntokens < 3) { out.bytes(REPLY.ERROR); return false; }
-  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return false; }
-  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(tooMany); return false; }
-  if (!mf.preparse(c, buf, 2, ntokens, c.ctx.store)) { out.bytes(badFlags ?? mf.errstr); return false; }
+  if (ntokens < 3) { outString(c, REPLY.ERROR); return false; }
+  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH) { outErrstring(c, ERR.BAD_FORMAT); return false; }
+  if (ntokens > MFLAG_MAX_OPT_LENGTH) { outErrstring(c, tooMany); return false; }
+  if (!mf.preparse(c, buf, 2, ntokens, c.ctx.store)) { outErrstring(c, badFlags ?? mf.errstr); return false; }
   c.noreply = mf.noReply;
   return true;
 }

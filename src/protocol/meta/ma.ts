@@ -9,6 +9,7 @@ import { doItemGetUnlogged } from '../../store/items.ts';
 import { addDelta } from '../../store/delta.ts';
 import { newCounterItem } from '../counter-item.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code, metaChar, metaKey, metaOpaque, metaTtl } from './reply.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
@@ -21,14 +22,13 @@ type Target = { it: number; live: boolean; exptime: number; created: boolean; va
 const target: Target = { it: 0, live: false, exptime: 0, created: false, value: '' };
 
 export function processMarithmeticCommand(c: Conn, buf: Buffer, ntokens: number): void {
-  const out = c.ctx.out;
   if (!metaPreamble(c, buf, ntokens, ERR.FLAGS_TOO_LONG, ERR.INVALID_OR_DUPLICATE)) return;
   const st = c.ctx.store;
   let incr = true;
   switch (mf.mode) {
     case 0: case 0x49: case 0x2b: break;               // I, +
     case 0x44: case 0x2d: incr = false; break;         // D, -
-    default: out.bytes(ERR.MA_MODE); return;
+    default: outErrstring(c, ERR.MA_MODE); return;
   }
   const ks = c.tokens[2], nkey = c.tokens[3] - ks;
   const hv = st.hash(buf, ks, nkey);
@@ -64,10 +64,10 @@ function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: numbe
       if (now === 0) return; // cannot happen: the lock is held
       break;
     }
-    case DeltaResult.NON_NUMERIC: out.bytes(ERR.NON_NUMERIC); return;
+    case DeltaResult.NON_NUMERIC: outErrstring(c, ERR.NON_NUMERIC); return;
     case DeltaResult.EOM: // a hit to do_add_delta, which fails only at the new item's allocation
       c.ctx.stats.slab(clsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
-      out.bytes(ERR.DELTA_NO_MEMORY);
+      outErrstring(c, ERR.DELTA_NO_MEMORY);
       return;
     case DeltaResult.EXISTS: noItemReply(c, buf, ntokens, ks, nkey, CODE.EX); return;
     default: // NOT_FOUND
@@ -76,9 +76,9 @@ function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: numbe
         noItemReply(c, buf, ntokens, ks, nkey, CODE.NF);
         return;
       }
-      if (!vivify(st, buf, ks, nkey, hv)) { out.bytes(ERR.VIVIFY_NO_MEMORY); return; }
+      if (!vivify(st, buf, ks, nkey, hv)) { outErrstring(c, ERR.VIVIFY_NO_MEMORY); return; }
   }
-  if (!replyWithItem(c, buf, ntokens, st, ks, nkey)) { out.truncate(mark); out.bytes(ERR.OPAQUE_TOO_LONG); return; }
+  if (!replyWithItem(c, buf, ntokens, st, ks, nkey)) { out.truncate(mark); outErrstring(c, ERR.OPAQUE_TOO_LONG); return; }
   // q hides an OK; a counter just created by N is still answered, as memcached does.
   if (ret === DeltaResult.OK && c.noreply) out.truncate(mark);
 }
@@ -86,7 +86,7 @@ function marithmetic(c: Conn, buf: Buffer, ntokens: number, st: Store, ks: numbe
 /** EX or NF with the O and k flags; q does not hide them. */
 function noItemReply(c: Conn, buf: Buffer, ntokens: number, ks: number, nkey: number, status: number): void {
   const out = c.ctx.out;
-  if (opaqueTooLong(c, buf, ntokens)) { out.bytes(ERR.OPAQUE_TOO_LONG); return; }
+  if (opaqueTooLong(c, buf, ntokens)) { outErrstring(c, ERR.OPAQUE_TOO_LONG); return; }
   code(out, status);
   writeOpaqueAndKey(c, buf, ntokens, ks, nkey);
   out.crlf();

@@ -10,6 +10,7 @@ import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { StoreOp } from '../../store/results.ts';
 import { doItemGet } from '../../store/items.ts';
 import { mf } from './flags.ts';
+import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code } from './reply.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 
@@ -18,7 +19,7 @@ export function processMdeleteCommand(c: Conn, buf: Buffer, ntokens: number): vo
   const out = c.ctx.out;
   if (!metaPreamble(c, buf, ntokens, ERR.FLAGS_TOO_LONG, ERR.INVALID_OR_DUPLICATE)) return;
   const st = c.ctx.store;
-  if (opaqueTooLong(c, buf, ntokens)) { out.bytes(ERR.OPAQUE_TOO_LONG); return; }
+  if (opaqueTooLong(c, buf, ntokens)) { outErrstring(c, ERR.OPAQUE_TOO_LONG); return; }
   const ks = c.tokens[2], nkey = c.tokens[3] - ks;
   const hv = st.hash(buf, ks, nkey);
   let status: number;
@@ -27,7 +28,7 @@ export function processMdeleteCommand(c: Conn, buf: Buffer, ntokens: number): vo
     status = mdelete(c, st, buf, ks, nkey, hv);
   } finally { st.itemUnlock(hv); }
   if (mf.removeVal) st.maybeExpand(); // x linked an item: the table may want to grow (no lock held)
-  if (status === 0) { c.noreply = false; out.bytes(ERR.DELTA_NO_MEMORY); return; } // errors always show
+  if (status === 0) { outErrstring(c, ERR.DELTA_NO_MEMORY); return; } // errors always show
   const mark = out.pos;
   code(out, status);
   writeOpaqueAndKey(c, buf, ntokens, ks, nkey);

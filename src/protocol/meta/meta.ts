@@ -9,6 +9,7 @@ import { doItemGet } from '../../store/items.ts';
 import { itemNtotal } from '../../store/lru.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { tokenize } from '../text/tokens.ts';
+import { outErrstring, outString } from '../text/out-string.ts';
 import { base64DecodeInPlace } from './base64.ts';
 import { CODE, ERR, code, itemKey } from './reply.ts';
 import { processMgetCommand } from './mg.ts';
@@ -32,9 +33,9 @@ export function processMetaCommand(c: Conn, buf: Buffer, s: number, e: number): 
     case 0x73: processMsetCommand(c, buf, ntokens); return;        // ms
     case 0x64: processMdeleteCommand(c, buf, ntokens); return;     // md
     case 0x61: processMarithmeticCommand(c, buf, ntokens); return; // ma
-    case 0x6e: c.ctx.out.bytes(MN); c.flushPoint(); return;    // mn: memcached flushes the pipeline here
+    case 0x6e: outString(c, MN); c.flushPoint(); return;       // mn: memcached flushes the pipeline here
     case 0x65: processMetaDebugCommand(c, buf, ntokens); return;   // me
-    default: c.ctx.out.bytes(REPLY.ERROR);
+    default: outString(c, REPLY.ERROR);
   }
 }
 
@@ -42,22 +43,18 @@ export function processMetaCommand(c: Conn, buf: Buffer, s: number, e: number): 
 function processMetaDebugCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
   const t = c.tokens;
-  if (ntokens < 3 || t[3] - t[2] > KEY_MAX_LENGTH) { out.bytes(ERR.BAD_FORMAT); return; }
+  if (ntokens < 3 || t[3] - t[2] > KEY_MAX_LENGTH) { outErrstring(c, ERR.BAD_FORMAT); return; }
   let nkey = t[3] - t[2];
   if (ntokens >= 4 && t[5] - t[4] === 1 && buf[t[4]] === 0x62) {
     nkey = base64DecodeInPlace(buf, t[2], nkey);
-    if (nkey === 0) { out.bytes(ERR.BAD_FORMAT); return; }
+    if (nkey === 0) { outErrstring(c, ERR.BAD_FORMAT); return; }
   }
   const st = c.ctx.store;
   const hv = st.hash(buf, t[2], nkey);
   st.itemLock(hv);
   try {
     const it = doItemGet(st, buf, t[2], nkey, hv, false);
-    if (it === 0) { // memcached's out_string, so -vv logs it (an mg's EN it does not)
-      out.bytes(EN);
-      if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} EN`);
-      return;
-    }
+    if (it === 0) { outString(c, EN); return; } // memcached's out_string, so -vv logs it (an mg's EN it does not)
     try {
       const now = st.currentTime();
       const exptime = st.itemExptime(it);

@@ -8,6 +8,7 @@ import type { Store } from '../../store/store.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { doItemGet } from '../../store/items.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './reply.ts';
 import { countLruHit } from './stats.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
@@ -112,7 +113,7 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
  */
 function opaqueErrorOnly(c: Conn, mark: number): void {
   c.ctx.out.truncate(mark);
-  c.ctx.out.bytes(ERR.OPAQUE_TOO_LONG);
+  outErrstring(c, ERR.OPAQUE_TOO_LONG);
 }
 
 function countHit(c: Conn, st: Store, it: number, ttlSet: boolean): void {
@@ -131,7 +132,7 @@ function mgetMiss(c: Conn, buf: Buffer, ntokens: number, ks: number, nkey: numbe
   const row = c.ctx.stats.row;
   row[ThreadStat.get_misses]++;
   row[ThreadStat.get_cmds]++;
-  if (opaqueTooLong(c, buf, ntokens)) { out.bytes(ERR.OPAQUE_TOO_LONG); return; }
+  if (opaqueTooLong(c, buf, ntokens)) { outErrstring(c, ERR.OPAQUE_TOO_LONG); return; }
   const mark = out.pos;
   code(out, CODE.EN);
   writeOpaqueAndKey(c, buf, ntokens, ks, nkey);

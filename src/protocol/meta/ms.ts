@@ -19,6 +19,7 @@ import { countCas } from '../cas-counters.ts';
 import { failedAlloc, failedAllocError } from '../failed-alloc.ts';
 import { outOfMemoryInRead } from '../text/update.ts';
 import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
+import { outErrstring, outString } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar } from './reply.ts';
 
 const INT_MAX = 0x7fffffff;
@@ -39,12 +40,11 @@ export function metaState(c: Conn): MetaConnState {
 }
 
 export function processMsetCommand(c: Conn, buf: Buffer, ntokens: number): void {
-  const out = c.ctx.out;
-  if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
-  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH || ntokens === 3) { out.bytes(ERR.BAD_FORMAT); return; }
-  if (ntokens > MFLAG_MAX_OPT_LENGTH) { out.bytes(ERR.FLAGS_TOO_LONG); return; }
+  if (ntokens < 3) { outString(c, REPLY.ERROR); return; }
+  if (c.tokens[3] - c.tokens[2] > KEY_MAX_LENGTH || ntokens === 3) { outErrstring(c, ERR.BAD_FORMAT); return; }
+  if (ntokens > MFLAG_MAX_OPT_LENGTH) { outErrstring(c, ERR.FLAGS_TOO_LONG); return; }
   let vlen = parseI32Wrapped(buf, c.tokens[4], c.tokens[5]);
-  if (Number.isNaN(vlen) || vlen < 0 || vlen > INT_MAX - 2) { out.bytes(ERR.BAD_FORMAT); return; }
+  if (Number.isNaN(vlen) || vlen < 0 || vlen > INT_MAX - 2) { outErrstring(c, ERR.BAD_FORMAT); return; }
   vlen += 2;
   const st = c.ctx.store;
   // From here on an error swallows the value, so the data line is not read as a command.
@@ -103,7 +103,8 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: StoreOp, vlen: number, st
   if (it === 0) {
     const error = failedAllocError(c, fits);
     if (error === AllocError.NO_MEMORY_IN_READ) { outOfMemoryInRead(c, vlen); return; } // q hides it
-    // memcached: a failed store must not leave the old value readable, whatever the mode.
+    // memcached: a failed store must not leave the old value readable, whatever the mode. It unlinks before it
+    // answers (the reverse of a text set), so -vvv's lookup line comes before the error's.
     failedAlloc(c, buf, ks, nkey, error, op, /* counted */ true, /* unlinkOld */ true);
     msetError(c, error === AllocError.NO_MEMORY ? ERR.NO_MEMORY : ERR.TOO_LARGE, vlen);
     return;
@@ -116,8 +117,7 @@ function allocate(c: Conn, buf: Buffer, st: Store, op: StoreOp, vlen: number, st
 
 /** Errors always reach the client (memcached's out_errstring), and the value is skipped. */
 function msetError(c: Conn, err: Buffer, vlen: number): void {
-  c.noreply = false;
-  c.ctx.out.bytes(err);
+  outErrstring(c, err);
   c.sbytes = vlen;
   connSetState(c, ConnState.swallow);
 }
@@ -130,7 +130,7 @@ export function completeNreadMeta(c: Conn): void {
   c.item = 0;
   try {
     c.ctx.stats.slab(st.itemClsid(it), SlabStat.set_cmds);
-    if (!st.itemValueEndsWithCrlf(it)) { c.noreply = false; c.ctx.out.bytes(ERR.BAD_CHUNK); return; }
+    if (!st.itemValueEndsWithCrlf(it)) { outErrstring(c, ERR.BAD_CHUNK); return; }
     const ret = storeItemMeta(c, st, it, c.storeOp, c.casIn, state);
     finalizeMset(c, st, it, ret, ret === StoreResult.STORED ? st.lastCas : 0, state);
   } finally {
@@ -187,7 +187,7 @@ function finalizeMset(c: Conn, st: Store, it: number, ret: StoreResult, cas: num
     case StoreResult.EXISTS: code(out, CODE.EX); break;
     case StoreResult.NOT_FOUND: code(out, CODE.NF); break;
     case StoreResult.NOT_STORED: code(out, CODE.NS); break;
-    default: c.noreply = false; out.bytes(ERR.UNHANDLED); return;
+    default: outErrstring(c, ERR.UNHANDLED); return;
   }
   const stash = state.stash;
   const end = state.stashLen;

@@ -79,18 +79,18 @@ function lruTempTtl(c: Conn, arg: string): void {
 
 /** `lru_crawler crawl|metadump <classes|all|hash>`, `tocrawl <n>`, `sleep <µs>`, `enable`, `disable`. */
 export function processLruCrawlerCommand(c: Conn, buf: Buffer, ntokens: number): void {
-  const out = c.ctx.out, store = c.ctx.store;
+  const store = c.ctx.store;
   const sub = ntokens >= 3 ? tok(c, buf, 1) : '';
   if (ntokens === 4 && sub === 'crawl') crawl(c, tok(c, buf, 2));
   else if (ntokens === 4 && sub === 'metadump') metadump(c, tok(c, buf, 2));
   else if (ntokens === 4 && (sub === 'tocrawl' || sub === 'sleep')) crawlerSetting(c, sub, tok(c, buf, 2));
   else if (ntokens === 3 && sub === 'enable') {
     // memcached's start_item_crawler_thread fails when the crawler already runs
-    out.bytes(Atomics.compareExchange(store.c32, G.lruCrawler, 0, 1) === 0 ? REPLY.OK : ERR.CRAWLER_START);
+    outString(c, Atomics.compareExchange(store.c32, G.lruCrawler, 0, 1) === 0 ? REPLY.OK : ERR.CRAWLER_START);
   } else if (ntokens === 3 && sub === 'disable') {
     store.setLive(G.lruCrawler, 0);
-    out.bytes(REPLY.OK);
-  } else out.bytes(REPLY.ERROR);
+    outString(c, REPLY.OK);
+  } else outString(c, REPLY.ERROR);
 }
 
 /**
@@ -110,44 +110,43 @@ export function parseCrawlClasses(arg: string): Uint8Array | null {
 }
 
 function crawl(c: Conn, arg: string): void {
-  const store = c.ctx.store, out = c.ctx.out;
-  if (store.c32[G.lruCrawler] === 0) { out.bytes(ERR.CRAWLER_DISABLED); return; }
+  const store = c.ctx.store;
+  if (store.c32[G.lruCrawler] === 0) { outString(c, ERR.CRAWLER_DISABLED); return; }
   if (arg === 'hash') { // memcached's expiry crawl has no hash walk; a running crawler is BUSY first
-    out.bytes(store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.CRAWLER_UNKNOWN);
+    outString(c, store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.CRAWLER_UNKNOWN);
     return;
   }
   const classes = parseCrawlClasses(arg);
-  if (classes === null) { out.bytes(ERR.BADCLASS); return; }
-  if (!classes.includes(1)) { out.bytes(store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.NOTSTARTED); return; } // "," names none
-  out.bytes(store.requestCrawl(classes) ? REPLY.OK : ERR.CRAWLER_BUSY);
+  if (classes === null) { outString(c, ERR.BADCLASS); return; }
+  if (!classes.includes(1)) { outString(c, store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.NOTSTARTED); return; } // "," names none
+  outString(c, store.requestCrawl(classes) ? REPLY.OK : ERR.CRAWLER_BUSY);
 }
 
 function metadump(c: Conn, arg: string): void {
-  const out = c.ctx.out;
-  if (c.ctx.store.c32[G.lruCrawler] === 0) { out.bytes(ERR.CRAWLER_DISABLED); return; }
-  if (!c.ctx.settings.dumpEnabled) { out.bytes(ERR.METADUMP_NOT_ALLOWED); return; }
+  if (c.ctx.store.c32[G.lruCrawler] === 0) { outString(c, ERR.CRAWLER_DISABLED); return; }
+  if (!c.ctx.settings.dumpEnabled) { outString(c, ERR.METADUMP_NOT_ALLOWED); return; }
   // the dump is written around the connection's reply queue, so nothing may wait in it; what a get or mn
   // before it flushed has left
-  if (c.respHasStack()) { out.bytes(ERR.METADUMP_PIPELINED); return; }
+  if (c.respHasStack()) { outString(c, ERR.METADUMP_PIPELINED); return; }
   const classes = arg === 'hash' ? parseCrawlClasses('all') : parseCrawlClasses(arg);
-  if (classes === null) { out.bytes(ERR.BADCLASS); return; }
+  if (classes === null) { outString(c, ERR.BADCLASS); return; }
   // memcached then keeps this connection as its crawler's client, and its next metadump fails ("ERROR an unknown
   // error happened") on a client long gone: not copied
   const store = c.ctx.store;
-  if (!classes.includes(1)) { out.bytes(store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.NOTSTARTED); return; }
+  if (!classes.includes(1)) { outString(c, store.crawlerBusy() ? ERR.CRAWLER_BUSY : ERR.NOTSTARTED); return; }
   // memcached's crawler writes to the client's socket, which a UDP request has not: an empty datagram comes
   if (c.udp !== null) { c.udp.keepLastEmpty(); return; }
   // one walk at a time, as memcached's one crawler thread: a crawl, asked for or scheduled, makes this BUSY
-  if (store.crawlerBusy() || !store.claimCrawler()) { out.bytes(ERR.CRAWLER_BUSY); return; }
+  if (store.crawlerBusy() || !store.claimCrawler()) { outString(c, ERR.CRAWLER_BUSY); return; }
   startMetadump(c, classes, arg === 'hash');
 }
 
 function crawlerSetting(c: Conn, sub: string, arg: string): void {
-  const n = safeStrtoul(arg), store = c.ctx.store, out = c.ctx.out;
-  if (n < 0) { out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
-  if (sub === 'sleep' && n > 1_000_000) { out.bytes(ERR.SLEEP); return; }
+  const n = safeStrtoul(arg), store = c.ctx.store;
+  if (n < 0) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (sub === 'sleep' && n > 1_000_000) { outString(c, ERR.SLEEP); return; }
   store.setLive(sub === 'sleep' ? G.crawlerSleepUs : G.crawlerTocrawl, n | 0); // tocrawl is read back >>> 0
-  out.bytes(REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 // ---- extstore ----

@@ -76,7 +76,7 @@ export function processFlushAllCommand(c: Conn, buf: Buffer, ntokens: number): v
 }
 
 export function processVersionCommand(c: Conn): void {
-  c.ctx.out.bytes(VERSION_REPLY);
+  outString(c, VERSION_REPLY);
 }
 
 export function processVerbosityCommand(c: Conn, buf: Buffer, ntokens: number): void {
@@ -92,7 +92,7 @@ export function processVerbosityCommand(c: Conn, buf: Buffer, ntokens: number): 
 const INVALID_SHUTDOWN = Buffer.from('CLIENT_ERROR invalid shutdown mode\r\n');
 
 export function processShutdownCommand(c: Conn, buf: Buffer, ntokens: number): void {
-  if (!c.ctx.settings.shutdownEnabled) { c.ctx.out.bytes(REPLY.ERROR_SHUTDOWN_DISABLED); return; }
+  if (!c.ctx.settings.shutdownEnabled) { outString(c, REPLY.ERROR_SHUTDOWN_DISABLED); return; }
   if (ntokens === 2 || (ntokens === 3 && tokIs(c, buf, 1, GRACEFUL))) c.closeKind = CloseReason.SHUTDOWN;
   if (ntokens === 2) {
     connCloseWithReason(c, 'shutdown');
@@ -101,7 +101,7 @@ export function processShutdownCommand(c: Conn, buf: Buffer, ntokens: number): v
     connCloseWithReason(c, 'shutdown');
     c.ctx.requestShutdown('graceful');
   } else {
-    c.ctx.out.bytes(INVALID_SHUTDOWN);
+    outString(c, INVALID_SHUTDOWN);
   }
 }
 
@@ -128,9 +128,9 @@ export function processMemlimitCommand(c: Conn, buf: Buffer, ntokens: number): v
  */
 export function processDebugtimeCommand(c: Conn, buf: Buffer, ntokens: number): void {
   const secs = ntokens === 3 ? parseI64(buf, tokStart(c, 1), tokEnd(c, 1)) : NaN;
-  if (Number.isNaN(secs) || secs < 0) { c.ctx.out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (Number.isNaN(secs) || secs < 0) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   c.ctx.store.clockAdvance(secs);
-  c.ctx.out.bytes(REPLY.OK);
+  outString(c, REPLY.OK);
 }
 
 const TLS_NOT_ENABLED = Buffer.from('Error TLS not enabled\r\n');

@@ -8,8 +8,7 @@ import { parseU64Big } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { DeltaResult } from '../../store/results.ts';
-import { outString } from './out-string.ts';
-import { logNoreply } from './out-string.ts';
+import { outString, outStringNumber } from './out-string.ts';
 
 export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, incr: boolean): void {
   setNoreplyMaybe(c, buf, ntokens);
@@ -21,13 +20,7 @@ export function processArithmeticCommand(c: Conn, buf: Buffer, ntokens: number, 
   switch (store.addDelta(buf, tokStart(c, 1), nkey, incr, delta, 0)) {
     case DeltaResult.OK:
       c.ctx.stats.slab(store.lastClsid, incr ? SlabStat.incr_hits : SlabStat.decr_hits);
-      if (c.noreply) {
-        c.noreply = false;
-        if (c.ctx.verbosity() > 1) logNoreply(c, Buffer.from(`${store.deltaValue}\r\n`, 'latin1'));
-        return;
-      }
-      c.ctx.out.ascii(store.deltaValue.toString());
-      c.ctx.out.crlf();
+      outStringNumber(c, store.deltaValue);
       return;
     case DeltaResult.NON_NUMERIC:
       outString(c, REPLY.CLIENT_ERROR_NON_NUMERIC);

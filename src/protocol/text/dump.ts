@@ -14,6 +14,7 @@ import { writeErr } from '../../libc/stdio.ts';
 import { REPLY } from '../replies.ts';
 import { safeStrtoul } from '../../settings/c-numbers.ts';
 import { tok } from './tokens.ts';
+import { outString } from './out-string.ts';
 import { uriEncodeInto } from '../uriencode.ts';
 
 const L = (s: string): Buffer => Buffer.from(s);
@@ -111,12 +112,12 @@ const CACHEDUMP = {
 /** `stats cachedump <class> <limit>`: ITEM <key> [<bytes> b; <exptime> s] lines, then END. */
 export function processCachedump(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out, st = c.ctx.store;
-  if (!c.ctx.settings.dumpEnabled) { out.bytes(CACHEDUMP.NOT_ALLOWED); return; }
-  if (ntokens < 5) { out.bytes(CACHEDUMP.BAD_LINE); return; }
+  if (!c.ctx.settings.dumpEnabled) { outString(c, CACHEDUMP.NOT_ALLOWED); return; }
+  if (ntokens < 5) { outString(c, CACHEDUMP.BAD_LINE); return; }
   const id = safeStrtoul(tok(c, buf, 2));
   const limit = safeStrtoul(tok(c, buf, 3));
-  if (id < 0 || limit < 0) { out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
-  if (id >= MAX_CLASSES) { out.bytes(CACHEDUMP.ILLEGAL_ID); return; }
+  if (id < 0 || limit < 0) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  if (id >= MAX_CLASSES) { outString(c, CACHEDUMP.ILLEGAL_ID); return; }
   const start = out.size();
   let shown = 0;
   cachedump(st, id, (it) => {

@@ -7,6 +7,7 @@ import { copyViewBytes } from '../../libc/bytes.ts';
 import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
+import { outString } from './out-string.ts';
 import { connGetRespsRelease, connRespStart } from '../../worker/drive-machine.ts';
 import { connFlushIfLarge } from '../../worker/transmit.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
@@ -25,13 +26,12 @@ const OUT_CHUNK = 256 * 1024;
  * the line by processGetLine: its keys are all it has.)
  */
 export function processGetCommand(c: Conn, buf: Buffer, lineEnd: number, returnCas: boolean, shouldTouch: boolean): void {
-  const out = c.ctx.out;
   const store = c.ctx.store;
   let exptimeRel = 0;
   let p = tokStart(c, 1);
   if (shouldTouch) {
     const exptime = parseI32Wrapped(buf, tokStart(c, 1), tokEnd(c, 1));
-    if (Number.isNaN(exptime)) { out.bytes(REPLY.CLIENT_ERROR_EXPTIME); return; }
+    if (Number.isNaN(exptime)) { outString(c, REPLY.CLIENT_ERROR_EXPTIME); return; }
     exptimeRel = store.realtime(exptime);
     p = tokEnd(c, 1);
   }
@@ -143,7 +143,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
       if (nkey > KEY_MAX_LENGTH) {
         // memcached stops at this key (the ones before it were looked up and counted) and answers the error.
         stopGet(c);
-        out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT);
+        outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT);
         return -1;
       }
       keys++;
@@ -241,7 +241,7 @@ function getOutOfResponses(c: Conn): number {
   c.ctx.stats.row[ThreadStat.response_obj_oom]++;
   stopGet(c);
   if (!connRespStart(c)) return -1; // dropping freed this batch's: only objects other connections hold can fill it
-  c.ctx.out.bytes(REPLY.SERVER_ERROR_GET_NO_MEMORY);
+  outString(c, REPLY.SERVER_ERROR_GET_NO_MEMORY);
   return -1;
 }
 

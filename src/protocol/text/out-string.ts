@@ -1,36 +1,43 @@
-// memcached's out_string: a one-line reply, held back when the command said noreply, and its -vv lines: it
-// prints ">fd reply" (">fd NOREPLY reply" when noreply hid it) for every one-line reply it sends. Cachalot
-// writes those replies in many places, so at -vv the line is read back from what a command wrote
-// (`logOutString`). Only when verbosity > 1: the request path pays one test.
+// memcached's out_string: a one-line reply, held back when the command said noreply, and its -vv line, printed
+// as the reply is written: ">fd reply" (">fd NOREPLY reply" when noreply hid it). Printed there, it comes where
+// memcached's does among the lines a command prints after its reply: a refused set's "> FOUND KEY" (-vvv) follows
+// its SERVER_ERROR. Replies memcached does not send through out_string (VALUE and STAT blocks, a get's END,
+// meta's result lines, "Error TLS not enabled") are written to the out buffer directly and print nothing.
+// The request path pays one verbosity test per reply, as memcached's out_string does.
 
 import type { Conn } from '../../worker/conn.ts';
 
-/** memcached's out_string: one reply, unless the command said noreply. */
+/** memcached's out_string: one reply (ending "\r\n"), unless the command said noreply. */
 export function outString(c: Conn, reply: Uint8Array): void {
   if (c.noreply) {
     c.noreply = false;
-    if (c.ctx.verbosity() > 1) logNoreply(c, reply);
+    if (c.ctx.verbosity() > 1) logReply(c, 'NOREPLY ', reply);
     return;
   }
   c.ctx.out.bytes(reply);
+  if (c.ctx.verbosity() > 1) logReply(c, '', reply);
 }
 
-/**
- * One-line replies memcached does not send through out_string: VALUE and STAT blocks, a get's END (its
- * get code logs that itself), and meta's result lines, built in its response object.
- */
-const NOT_OUT_STRING = /^(?:VALUE |STAT |END$|Error |(?:HD|VA|EN|NF|NS|EX|ME)(?: |$))/;
-
-/** The reply line the command wrote since `mark` (the out buffer's position before it), logged as memcached's. */
-export function logOutString(c: Conn, mark: number): void {
-  const out = c.ctx.out;
-  if (out.pos < mark + 2) return; // nothing written, or sent on meanwhile (then it was no single line)
-  if (out.buf.indexOf(0x0a, mark) !== out.pos - 1) return; // more than one line
-  const line = out.buf.toString('latin1', mark, out.pos - 2);
-  if (!NOT_OUT_STRING.test(line)) c.ctx.log(`>${c.id} ${line}`);
+/** memcached's out_errstring: an error, which reaches the client whatever noreply said. */
+export function outErrstring(c: Conn, reply: Uint8Array): void {
+  c.noreply = false;
+  outString(c, reply);
 }
 
-/** A reply noreply held back, as memcached's out_string logs it. */
-export function logNoreply(c: Conn, reply: Uint8Array): void {
-  c.ctx.log(`>${c.id} NOREPLY ${Buffer.from(reply.buffer, reply.byteOffset, reply.length - 2).toString('latin1')}`);
+/** out_string of incr/decr's new value (made into digits only when it is sent or logged). */
+export function outStringNumber(c: Conn, n: bigint): void {
+  if (c.noreply) {
+    c.noreply = false;
+    if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} NOREPLY ${n}`);
+    return;
+  }
+  const text = n.toString();
+  c.ctx.out.ascii(text);
+  c.ctx.out.crlf();
+  if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} ${text}`);
+}
+
+function logReply(c: Conn, noreply: string, reply: Uint8Array): void {
+  const line = Buffer.from(reply.buffer, reply.byteOffset, reply.length - 2).toString('latin1');
+  c.ctx.log(`>${c.id} ${noreply}${line}`);
 }

@@ -5,7 +5,7 @@ import { Conn, ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
-import { logOutString } from './out-string.ts';
+import { outString } from './out-string.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import {
   getLineEnd, getLineKeys, LongGet, processGetCommand, processGetLine, takePausedAt,
@@ -59,11 +59,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const verbose = c.ctx.verbosity() > 1;
   if (verbose) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
-  const out = c.ctx.out;
-  const mark = out.pos, drops = out.drops;
   processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
-  // at the level now: `verbosity N`'s own OK follows its N
-  if (c.ctx.verbosity() > 1) logOutString(c, out.drops === drops ? mark : out.droppedTo);
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
   return true;
 }
@@ -186,59 +182,57 @@ function startsWith(buf: Buffer, p: number, end: number, s: string): boolean {
 }
 
 function processCommandAscii(c: Conn, buf: Buffer, s: number, e: number): void {
-  const out = c.ctx.out;
   c.noreply = false;
   if (isMetaCommand(buf, s, e)) { processMetaCommand(c, buf, s, e); return; }
   if (processGetLine(c, buf, s, e)) return;
   const ntokens = tokenize(c, buf, s, e);
   // no command is shorter than two bytes: a one-byte word is an ERROR before anything looks at the rest (HTTP/)
-  if (ntokens < 2 || tokEnd(c, 0) - tokStart(c, 0) < 2) { out.bytes(REPLY.ERROR); return; }
+  if (ntokens < 2 || tokEnd(c, 0) - tokStart(c, 0) < 2) { outString(c, REPLY.ERROR); return; }
   switch (buf[c.tokens[0]]) {
     case 0x67: // g
-      if (ntokens < 3) { out.bytes(REPLY.ERROR); return; }
+      if (ntokens < 3) { outString(c, REPLY.ERROR); return; }
       if (tokIs(c, buf, 0, CMD.get)) processGetCommand(c, buf, e, false, false);
       else if (tokIs(c, buf, 0, CMD.gets)) processGetCommand(c, buf, e, true, false);
       else if (tokIs(c, buf, 0, CMD.gat)) processGetCommand(c, buf, e, false, true);
       else if (tokIs(c, buf, 0, CMD.gats)) processGetCommand(c, buf, e, true, true);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
     case 0x73: // s
       if (tokIs(c, buf, 0, CMD.set)) update(c, buf, ntokens, StoreOp.SET, false);
       else if (tokIs(c, buf, 0, CMD.stats)) processStatCommand(c, buf, ntokens);
       else if (tokIs(c, buf, 0, CMD.shutdown)) processShutdownCommand(c, buf, ntokens);
       else if (tokIs(c, buf, 0, CMD.slabs)) processSlabsCommand(c, buf, ntokens);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
     case 0x61: // a
       if (tokIs(c, buf, 0, CMD.add)) update(c, buf, ntokens, StoreOp.ADD, false);
       else if (tokIs(c, buf, 0, CMD.append)) update(c, buf, ntokens, StoreOp.APPEND, false);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
     case 0x63: // c
       if (tokIs(c, buf, 0, CMD.cas)) update(c, buf, ntokens, StoreOp.CAS, true);
       else if (tokIs(c, buf, 0, CMD.cache_memlimit) && (ntokens === 3 || ntokens === 4)) processMemlimitCommand(c, buf, ntokens);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
     case 0x69: // i
       if (tokIs(c, buf, 0, CMD.incr) && (ntokens === 4 || ntokens === 5)) processArithmeticCommand(c, buf, ntokens, true);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
     case 0x64: // d
       if (tokIs(c, buf, 0, CMD.delete) && ntokens >= 3 && ntokens <= 5) processDeleteCommand(c, buf, ntokens);
       else if (tokIs(c, buf, 0, CMD.decr) && (ntokens === 4 || ntokens === 5)) processArithmeticCommand(c, buf, ntokens, false);
       else if (tokIs(c, buf, 0, CMD.debugtime) && c.ctx.debugTime) processDebugtimeCommand(c, buf, ntokens);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
     case 0x74: // t
       if (tokIs(c, buf, 0, CMD.touch) && (ntokens === 4 || ntokens === 5)) processTouchCommand(c, buf, ntokens);
-      else out.bytes(REPLY.ERROR);
+      else outString(c, REPLY.ERROR);
       return;
   }
   processOtherCommand(c, buf, ntokens, e);
 }
 
 function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): void {
-  const out = c.ctx.out;
   if (tokIs(c, buf, 0, CMD.prepend)) update(c, buf, ntokens, StoreOp.PREPEND, false);
   else if (tokIs(c, buf, 0, CMD.replace)) update(c, buf, ntokens, StoreOp.REPLACE, false);
   else if (tokIs(c, buf, 0, CMD.bget)) { if (wantTokens(c, ntokens >= 3)) processGetCommand(c, buf, e, false, false); }
@@ -252,7 +246,7 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
   else if (tokIs(c, buf, 0, CMD.extstore)) { if (wantTokens(c, ntokens >= 3)) processExtstoreCommand(c, buf, ntokens); }
   else if (tokIs(c, buf, 0, CMD.refresh_certs)) processRefreshCertsCommand(c, buf, ntokens);
   else if (looksLikeHttp(c, buf, ntokens)) connCloseWithReason(c, 'HTTP request');
-  else out.bytes(REPLY.ERROR);
+  else outString(c, REPLY.ERROR);
 }
 
 /**
@@ -260,7 +254,7 @@ function processOtherCommand(c: Conn, buf: Buffer, ntokens: number, e: number): 
  * (the HTTP hang-up is for unknown commands only). True when the count is right.
  */
 function wantTokens(c: Conn, countOk: boolean): boolean {
-  if (!countOk) c.ctx.out.bytes(REPLY.ERROR);
+  if (!countOk) outString(c, REPLY.ERROR);
   return countOk;
 }
 
@@ -277,7 +271,7 @@ function looksLikeHttp(c: Conn, buf: Buffer, ntokens: number): boolean {
 /** set/add/replace/append/prepend take 6 or 7 tokens, cas 7 or 8 (memcached's counts). */
 function update(c: Conn, buf: Buffer, ntokens: number, op: StoreOp, isCas: boolean): void {
   const min = isCas ? 7 : 6;
-  if (ntokens !== min && ntokens !== min + 1) { c.ctx.out.bytes(REPLY.ERROR); return; }
+  if (ntokens !== min && ntokens !== min + 1) { outString(c, REPLY.ERROR); return; }
   processUpdateCommand(c, buf, ntokens, op, isCas);
 }
 

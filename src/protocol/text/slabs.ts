@@ -25,15 +25,15 @@ const REASSIGN = Buffer.from('reassign'), AUTOMOVE = Buffer.from('automove');
 export function processSlabsCommand(c: Conn, buf: Buffer, ntokens: number): void {
   if (ntokens === 5 && tokIs(c, buf, 1, REASSIGN)) slabsReassign(c, buf);
   else if (ntokens >= 4 && tokIs(c, buf, 1, AUTOMOVE)) slabsAutomove(c, buf, ntokens);
-  else c.ctx.out.bytes(REPLY.ERROR);
+  else outString(c, REPLY.ERROR);
 }
 
 function slabsReassign(c: Conn, buf: Buffer): void {
-  const out = c.ctx.out, store = c.ctx.store;
-  if (store.c32[G.slabReassign] === 0) { out.bytes(ERR_DISABLED); return; }
+  const store = c.ctx.store;
+  if (store.c32[G.slabReassign] === 0) { outString(c, ERR_DISABLED); return; }
   const src = safeStrtol(tok(c, buf, 2)), dst = safeStrtol(tok(c, buf, 3));
-  if (src === null || dst === null) { out.bytes(REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
-  out.bytes(REASSIGN_REPLY[store.requestReassign(src, dst)]);
+  if (src === null || dst === null) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+  outString(c, REASSIGN_REPLY[store.requestReassign(src, dst)]);
 }
 
 function slabsAutomove(c: Conn, buf: Buffer, ntokens: number): void {

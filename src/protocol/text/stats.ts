@@ -7,6 +7,7 @@ import { REPLY } from '../replies.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { ConnTable, ConnRow, intToIpv4, ipv6At, Transport } from '../../stats/conn-table.ts';
 import { tok, tokIs } from './tokens.ts';
+import { outString } from './out-string.ts';
 import { reportSettings } from '../../settings/report.ts';
 import type { LiveSettings } from '../../settings/report.ts';
 import { Ctl } from '../../server-ctl.ts';
@@ -46,16 +47,16 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
     out.ascii(statValue(value));
     out.crlf();
   };
-  if (ntokens < 2) { out.bytes(REPLY.ERROR); return; }
+  if (ntokens < 2) { outString(c, REPLY.ERROR); return; }
   if (ntokens === 2) { reportStats(c, '', emit); out.bytes(REPLY.END); return; }
-  if (tokIs(c, buf, 1, SUB.reset)) { resetStats(c); out.bytes(REPLY.RESET); return; }
+  if (tokIs(c, buf, 1, SUB.reset)) { resetStats(c); outString(c, REPLY.RESET); return; }
   if (tokIs(c, buf, 1, SUB.detail)) { statsDetail(c, buf, ntokens); return; }
   if (tokIs(c, buf, 1, SUB.cachedump)) { processCachedump(c, buf, ntokens); return; }
   const group = tok(c, buf, 1);
   // memcached built with extstore (Debian's) but started without a path has no pages to list: just END.
   // Its binary STAT has no such group (KEY_ENOENT), so this stays out of reportStats.
   if (group === 'extstore') { out.bytes(REPLY.END); return; }
-  if (!reportStats(c, group, emit)) { out.bytes(REPLY.ERROR); return; }
+  if (!reportStats(c, group, emit)) { outString(c, REPLY.ERROR); return; }
   if (!SIZES_SWITCHES.has(group)) out.bytes(REPLY.END); // memcached ends these two without END
 }
 
@@ -234,11 +235,11 @@ export function resetStats(c: Conn): void {
 
 function statsDetail(c: Conn, buf: Buffer, ntokens: number): void {
   const out = c.ctx.out;
-  if (ntokens < 4) { out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL); return; }
-  if (tokIs(c, buf, 2, SUB.on)) { c.ctx.prefixStats.setEnabled(true); out.bytes(REPLY.OK); }
-  else if (tokIs(c, buf, 2, SUB.off)) { c.ctx.prefixStats.setEnabled(false); out.bytes(REPLY.OK); }
+  if (ntokens < 4) { outString(c, REPLY.CLIENT_ERROR_STATS_DETAIL); return; }
+  if (tokIs(c, buf, 2, SUB.on)) { c.ctx.prefixStats.setEnabled(true); outString(c, REPLY.OK); }
+  else if (tokIs(c, buf, 2, SUB.off)) { c.ctx.prefixStats.setEnabled(false); outString(c, REPLY.OK); }
   else if (tokIs(c, buf, 2, SUB.dump)) { out.ascii(c.ctx.prefixStats.dump()); out.bytes(REPLY.END); }
-  else out.bytes(REPLY.CLIENT_ERROR_STATS_DETAIL);
+  else outString(c, REPLY.CLIENT_ERROR_STATS_DETAIL);
 }
 
 /**

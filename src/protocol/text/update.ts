@@ -45,6 +45,7 @@ export function startNread(c: Conn, buf: Buffer, ks: number, nkey: number, flags
   if (it === 0) {
     const error = failedAllocError(c, fits);
     if (error === AllocError.NO_MEMORY_IN_READ) { outOfMemoryInRead(c, nbytes); return; }
+    // the error first: its -vv line comes before the -vvv lookup of the unlink, as memcached's out_string prints it
     refuseValue(c, error === AllocError.NO_MEMORY ? REPLY.SERVER_ERROR_NO_MEMORY : REPLY.SERVER_ERROR_TOO_LARGE, nbytes);
     // memcached: a failed set must not leave the old value readable (a failed add, cas... leaves it)
     failedAlloc(c, buf, ks, nkey, error, op, /* counted */ true, /* unlinkOld */ op === StoreOp.SET);
