@@ -1053,6 +1053,23 @@ test('the server leaves the pipes it was given blocking, for whoever shares them
   assert.match(s.stderr(), /<\d+ set k 0 0 1/, 'and the workers\' lines still reach it');
 });
 
+/**
+ * What a server logs at -vv or above for one client's `requests` (which end the connection): its commands, replies and
+ * lookups, descriptor numbers taken out; not the binary headers' dumps.
+ */
+async function replyLog(kind: ServerKind, args: string[], requests: Buffer): Promise<string[]> {
+  const s = await startServer(kind, [...args, '-t', '1']);
+  try {
+    const c = await Client.connect(s.port);
+    await c.send(requests);
+    await c.closed();
+    for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
+    return s.stderr().split('\n')
+      .filter((l) => /^([<>]\d+ (?!\s|server listening|new auto-neg|connection closed|Read binary|Writing bin response)|> |CAS:)/.test(l))
+      .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
+  } finally { await s.stop(); }
+}
+
 for (const kind of kindsFor()) {
   test(`-vv logs each command and each one-line reply as memcached's out_string does [${kind}]`, async () => {
     const s = await startServer(kind, ['-vv', '-t', '2']);
@@ -1098,6 +1115,27 @@ for (const kind of kindsFor()) {
     } finally { await s.stop(); }
   });
 }
+
+test('-vv: a cas that fails prints the client\'s CAS as memcached parsed it, a uint64: exact past 2^53, a sign or ' +
+  'leading zeros taken as strtoull takes them (text cas, ms C, binary)', {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  const forms = ['18446744073709551615', '9007199254740993', '-9223372036854775809', '+7', '00000000000000000000009007199254740993'];
+  const text = Buffer.from(['set k 0 0 1\r\nx\r\n', ...forms.map((f) => `cas k 0 0 1 ${f}\r\ny\r\n`),
+    ...forms.map((f) => `ms k 1 C${f}\r\nz\r\n`), 'quit\r\n'].join(''));
+  const setExtras = Buffer.alloc(8);
+  const binary = Buffer.concat([binRequest({ opcode: Op.SET, key: 'k', extras: setExtras, value: 'x' }),
+    ...[2n ** 64n - 1n, 2n ** 53n + 1n].map((cas) => binRequest({ opcode: Op.SET, key: 'k', extras: setExtras, value: 'y', cas })),
+    binRequest({ opcode: Op.QUIT })]);
+  const cas: string[][] = [];
+  for (const requests of [text, binary]) {
+    const [ours, theirs] = [await replyLog('cachalot', ['-vv'], requests), await replyLog('memcached', ['-vv'], requests)];
+    assert.deepEqual(ours, theirs);
+    cas.push(ours.filter((l) => l.startsWith('CAS:')).map((l) => l.replace(/^CAS: {2}failure: expected \d+, got /, '')));
+  }
+  const got = ['18446744073709551615', '9007199254740993', '9223372036854775807', '7', '9007199254740993'];
+  assert.deepEqual(cas, [[...got, ...got], ['18446744073709551615', '9007199254740993']]);
+});
 
 for (const kind of kindsFor()) {
   test(`-vvv adds memcached's line for every lookup (its key as sent, and why a dead one went), the background threads' ` +
@@ -1165,23 +1203,6 @@ for (const kind of kindsFor()) {
       c.end();
     } finally { await s.stop(); }
   });
-}
-
-/**
- * What a server logs at -vv or above for one client's `requests` (which end the connection): its commands, replies and
- * lookups, descriptor numbers taken out; not the binary headers' dumps.
- */
-async function replyLog(kind: ServerKind, args: string[], requests: Buffer): Promise<string[]> {
-  const s = await startServer(kind, [...args, '-t', '1']);
-  try {
-    const c = await Client.connect(s.port);
-    await c.send(requests);
-    await c.closed();
-    for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
-    return s.stderr().split('\n')
-      .filter((l) => /^([<>]\d+ (?!\s|server listening|new auto-neg|connection closed|Read binary|Writing bin response)|> |CAS:)/.test(l))
-      .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
-  } finally { await s.stop(); }
 }
 
 test('-vvv: a store refused for its size logs its reply as it is written, before the lookup of the unlink that follows ' +

@@ -15,6 +15,11 @@ export function countCas(c: Conn, ret: StoreResult, casIn: number): void {
   else if (ret === StoreResult.EXISTS) {
     c.ctx.stats.slab(c.ctx.store.lastClsid, SlabStat.cas_badval);
     // memcached prints the new item's CAS, which it set to the client's (0 under -C)
-    if (c.ctx.verbosity() > 1) c.ctx.log(`CAS:  failure: expected ${c.ctx.store.lastCasSeen}, got ${c.ctx.settings.useCas ? casIn : 0}`);
+    if (c.ctx.verbosity() > 1) c.ctx.log(`CAS:  failure: expected ${c.ctx.store.lastCasSeen}, got ${c.ctx.settings.useCas ? clientCas(c, casIn) : 0}`);
   }
+}
+
+/** The client's CAS as memcached's %llu prints it: casIn, or past 2^53 the exact value its parser kept (Conn.casInExact). */
+function clientCas(c: Conn, casIn: number): number | bigint {
+  return casIn > Number.MAX_SAFE_INTEGER ? c.casInExact : casIn;
 }

@@ -94,6 +94,11 @@ export class Conn {
   /** 0 until the connection's first store sets it; read only when that store's value is in. */
   storeOp = 0 as StoreOp;
   casIn = 0;
+  /**
+   * The client's CAS exactly, set only when it is past 2^53 (casIn, a double, then holds it rounded): memcached's -vv
+   * line for a CAS that failed prints the uint64 it parsed. Read only when casIn is past 2^53.
+   */
+  casInExact = 0n;
   noreply = false;
   /** Which protocol completes the nread (memcached's complete_nread dispatch); NREAD_META for ms. */
   nreadOwner: NreadOwner = Proto.ascii;

@@ -56,6 +56,8 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
     failedAlloc(c, c.rbuf, st.keyStart, st.keylen, error, 0, /* counted */ false, /* unlinkOld */ st.cmd === Op.SET);
     return;
   }
+  // for -vv (Conn.casInExact): the header's CAS, its last 8 bytes, read exactly
+  if (st.cas > Number.MAX_SAFE_INTEGER) c.casInExact = c.rbuf.readBigUInt64BE(st.extStart - 8);
   connStartNread(c, it, vlen, op, st.cas, Proto.binary); // the value without "\r\n": completeUpdateBin adds it
 }
 

@@ -104,6 +104,7 @@ export class MetaFlags {
       case 0x43: {                                                           // C
         const v = parseU64(buf, s + 1, e);
         if (Number.isNaN(v)) this.fail(ERR.BAD_TOKEN); else { this.reqCasId = v; this.hasCas = true; }
+        if (v > Number.MAX_SAFE_INTEGER) c.casInExact = parseU64Big(buf, s + 1, e) ?? 0n; // for -vv (Conn.casInExact)
       } break;
       case 0x45: {                                                           // E
         // memcached takes any u64; our CAS is a JS number, so above 2^53 - 1 it could not be kept exactly

@@ -8,7 +8,7 @@ import { REPLY } from '../replies.ts';
 import { outString } from './out-string.ts';
 import { countCas } from '../cas-counters.ts';
 import { SlabStat } from '../../stats/thread-stats.ts';
-import { parseI32Wrapped, parseU32, parseU64 } from '../numbers.ts';
+import { parseI32Wrapped, parseU32, parseU64, parseU64Big } from '../numbers.ts';
 import { tokStart, tokEnd, tokLen, setNoreplyMaybe } from './tokens.ts';
 import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
@@ -30,6 +30,7 @@ export function processUpdateCommand(c: Conn, buf: Buffer, ntokens: number, op: 
   if (isCas) {
     casIn = parseU64(buf, tokStart(c, 5), tokEnd(c, 5));
     if (Number.isNaN(casIn)) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
+    if (casIn > Number.MAX_SAFE_INTEGER) c.casInExact = parseU64Big(buf, tokStart(c, 5), tokEnd(c, 5)) ?? 0n; // (-vv)
   }
   if (vlen < 0 || vlen > 0x7fffffff - 2) { outString(c, REPLY.CLIENT_ERROR_BAD_FORMAT); return; }
   startNread(c, buf, tokStart(c, 1), nkey, flags, exptime, vlen + 2, op, casIn);
