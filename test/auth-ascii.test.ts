@@ -181,3 +181,30 @@ for (const kind of kindsFor()) {
     } finally { await server.stop(); }
   });
 }
+
+/** A -Y -vv server's stderr lines for one connection that sends `requests` (in separate reads) and quits. */
+async function authLog(kind: ServerKind, requests: string[]): Promise<string[]> {
+  const s = await startServer(kind, ['-Y', authfile, '-vv', '-t', '1']);
+  try {
+    const c = await Client.connect(s.port);
+    for (const r of requests) { await c.send(r); await sleep(50); } // a read each (no assertion rests on it)
+    await c.send('quit\r\n');
+    await c.closed();
+    for (let i = 0; i < 200 && !/connection closed/.test(s.stderr()); i++) await sleep(10); // the lines are written
+    return s.stderr().split('\n').filter((l) => /^[<>]\d+ (?!server listening|new auto-neg)/.test(l))
+      .map((l) => l.replace(/^([<>])\d+/, '$1fd'));
+  } finally { await s.stop(); }
+}
+
+test('ascii auth: -vv logs every answer of the exchange as memcached\'s out_string does, the lines it answers not', async (t) => {
+  if (kindsFor().length < 2) { t.skip('memcached is not installed'); return; }
+  const requests = ['get k\r\n', 'set a 0 0 3\r\nabcde\r\n', 'set a 0 0 5\r\nalice\r\n', 'set a 0 0 9\r\nalice bad\r\n',
+    'get k\r\nset k 0 0 12\r\nalice secret\r\n', 'get k\r\n'];
+  const [ours, theirs] = [await authLog('cachalot', requests), await authLog('memcached', requests)];
+  assert.deepEqual(ours, theirs);
+  assert.deepEqual(ours, ['<fd new ascii client connection.', '>fd CLIENT_ERROR unauthenticated',
+    '>fd CLIENT_ERROR bad command line termination', '>fd CLIENT_ERROR unauthenticated', // "abc" then a line "de"
+    '>fd CLIENT_ERROR bad authentication token format', '>fd CLIENT_ERROR authentication failure',
+    '>fd CLIENT_ERROR unauthenticated', '>fd STORED', // the two answers of one read: only the last is sent, both logged
+    '<fd get k', '>fd END', '<fd quit', '<fd connection closed.']);
+});

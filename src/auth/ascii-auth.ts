@@ -10,6 +10,7 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from '../protocol/text/tokens.ts';
 import { parseU32 } from '../protocol/numbers.ts';
 import { authfileCheck } from './authfile.ts';
+import { logReply } from '../protocol/text/out-string.ts';
 
 const L = (s: string): Buffer => Buffer.from(s, 'latin1');
 const SET = L('set');
@@ -90,7 +91,8 @@ function checkToken(c: Conn, buf: Buffer, s: number, e: number): void {
 /**
  * memcached answers the exchange in the one response object the connection holds until it is sent, and each
  * answer resets it (out_string): of the lines of one read, only the last one's answer goes out (a -R yield
- * sends what is there). So an answer still pending when the next comes is replaced by it.
+ * sends what is there). So an answer still pending when the next comes is replaced by it. Each is still
+ * logged at -vv, as out_string logs it, replaced or not (the exchange's lines themselves are not).
  */
 function authReply(c: Conn, reply: Buffer): void {
   const out = c.ctx.out;
@@ -98,4 +100,5 @@ function authReply(c: Conn, reply: Buffer): void {
   c.authReplyAt = out.pos;
   out.bytes(reply);
   c.authReplyEnd = out.pos;
+  if (c.ctx.verbosity() > 1) logReply(c, '', reply);
 }

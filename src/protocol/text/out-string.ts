@@ -37,7 +37,8 @@ export function outStringNumber(c: Conn, n: bigint): void {
   if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} ${text}`);
 }
 
-function logReply(c: Conn, noreply: string, reply: Uint8Array): void {
+/** out_string's -vv line for a reply (ending "\r\n"), for callers that write it themselves (ascii auth). */
+export function logReply(c: Conn, noreply: string, reply: Uint8Array): void {
   const line = Buffer.from(reply.buffer, reply.byteOffset, reply.length - 2).toString('latin1');
   c.ctx.log(`>${c.id} ${noreply}${line}`);
 }
