@@ -1,7 +1,10 @@
-// Perl's two common memcached clients, unchanged, against Cachalot and a real memcached:
-// Cache::Memcached::Fast (XS) and Cache::Memcached (pure Perl), both over the text protocol. The same
-// script drives both servers (test/fixtures/perl-clients.pl); every call's result, or the error the
-// client died with, must be the same. Debian's libcache-memcached-fast-perl and libcache-memcached-perl.
+// Perl's memcached clients, unchanged, against Cachalot and a real memcached: Cache::Memcached::Fast (XS)
+// and Cache::Memcached (pure Perl) over the text protocol, Cache::Memcached again with the C parser for get
+// replies that it takes wherever Cache::Memcached::GetParserXS is installed, and AnyEvent::Memcached, an
+// asynchronous client with its own text protocol code and its own hashing of keys over several servers.
+// The same script drives both kinds of server (test/fixtures/perl-clients.pl, perl-anyevent.pl); every
+// call's result, or the error the client died with, must be the same. Debian's libcache-memcached-fast-perl,
+// libcache-memcached-perl, libcache-memcached-getparserxs-perl and libanyevent-memcached-perl.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,12 +17,18 @@ import { assertSameTranscript, clientTour } from './support/client-script.ts';
 
 const PERL = '/usr/bin/perl'; // Debian's, where its packages are (not a perlbrew one)
 const SCRIPT = join(REPO_ROOT, 'test/fixtures/perl-clients.pl');
-const hasClients = existsSync(PERL) &&
-  spawnSync(PERL, ['-MCache::Memcached', '-MCache::Memcached::Fast', '-e', '1'], { stdio: 'ignore' }).status === 0;
+const ANYEVENT_SCRIPT = join(REPO_ROOT, 'test/fixtures/perl-anyevent.pl');
 
-const skip = !existsSync(PERL) ? `${PERL} is not installed`
-  : !hasClients ? 'libcache-memcached-perl or libcache-memcached-fast-perl is not installed'
-  : kindsFor().length !== 2 ? 'memcached is not installed' : false;
+/** Why a test that needs these Perl modules cannot run, or false when it can. */
+function skipUnless(modules: string[], packages: string): string | false {
+  if (!existsSync(PERL)) return `${PERL} is not installed`;
+  const loads = spawnSync(PERL, [...modules.map((m) => `-M${m}`), '-e', '1'], { stdio: 'ignore' }).status === 0;
+  if (!loads) return `${packages} is not installed`;
+  return kindsFor().length !== 2 ? 'memcached is not installed' : false;
+}
+
+const skip = skipUnless(['Cache::Memcached', 'Cache::Memcached::Fast'],
+  'libcache-memcached-perl or libcache-memcached-fast-perl');
 
 test('Cache::Memcached::Fast and Cache::Memcached see the same results from Cachalot as from memcached', { skip }, async () => {
   const ours = await clientTour('cachalot', PERL, SCRIPT);
@@ -32,4 +41,28 @@ test('Cache::Memcached::Fast and Cache::Memcached see the same results from Cach
   assert.ok(ours.includes('nowait writes, then get_multi -> [49,1,42,undef,50]'), 'nowait writes all arrived');
   assert.ok(ours.includes('get them back -> [256,"same"]'), 'all 256 byte values came back');
   assert.equal(ours.filter((l) => l === 'compress: the VALUE line -> [2,1]').length, 2, 'both clients compressed');
+});
+
+test('Cache::Memcached reading with GetParserXS sees the same results from Cachalot as from memcached', {
+  skip: skipUnless(['Cache::Memcached', 'Cache::Memcached::Fast', 'Cache::Memcached::GetParserXS'],
+    'libcache-memcached-perl, libcache-memcached-fast-perl or libcache-memcached-getparserxs-perl'),
+}, async () => {
+  const args = ['cache_memcached_xs'];
+  const ours = await clientTour('cachalot', PERL, SCRIPT, { args });
+  assertSameTranscript(ours, await clientTour('memcached', PERL, SCRIPT, { args }));
+  assert.equal(ours.at(-1), '== done');
+  assert.ok(ours.includes('== get replies through Cache::Memcached::GetParserXS'));
+  assert.ok(ours.includes('get_multi of them all and 500 missing -> [2003,2003]'), 'every value of a reply of megabytes read whole');
+});
+
+test('AnyEvent::Memcached over two servers sees the same results from Cachalots as from memcacheds', {
+  skip: skipUnless(['AnyEvent::Memcached'], 'libanyevent-memcached-perl'),
+}, async () => {
+  const ours = await clientTour('cachalot', PERL, ANYEVENT_SCRIPT, { servers: 2 });
+  assertSameTranscript(ours, await clientTour('memcached', PERL, ANYEVENT_SCRIPT, { servers: 2 }));
+  assert.equal(ours.at(-1), '== done');
+  assert.ok(ours.includes('get them all, with 20 missing -> [100,100]'), 'a multi-get split over both servers');
+  assert.ok(ours.includes('300 sets, 300 gets and 300 incrs at once -> 900'), 'pipelined calls all answered in order');
+  assert.ok(ours.includes('noreply writes, then get -> {"nrn" => 7}'), 'noreply writes took effect');
+  assert.ok(!ours.some((l) => l.includes('a reply on the noreply connection')), 'nothing answered a noreply command');
 });

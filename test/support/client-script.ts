@@ -11,10 +11,10 @@ type Run = { code: number | null; out: string; err: string };
 /** The program that runs a script: an interpreter, with any arguments it needs before the script's path. */
 export type Interpreter = string | { interpreter: string; args: string[] };
 
-function runScript(runner: Interpreter, script: string, port: number): Promise<Run> {
+function runScript(runner: Interpreter, script: string, scriptArgs: string[]): Promise<Run> {
   const [command, args] = typeof runner === 'string' ? [runner, []] : [runner.interpreter, runner.args];
   return new Promise((resolve) => {
-    const child = spawn(command, [...args, script, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...args, script, ...scriptArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
@@ -22,14 +22,22 @@ function runScript(runner: Interpreter, script: string, port: number): Promise<R
   });
 }
 
-/** The script's transcript against a fresh server of this kind (-t 2), line by line; it must exit 0. */
-export async function clientTour(kind: ServerKind, interpreter: Interpreter, script: string): Promise<string[]> {
-  const server = await serverFor(kind, ['-t', '2'], true);
+/** How a tour is run: against how many servers (their ports are the script's first arguments), with what more. */
+export type TourOptions = { servers?: number; args?: string[] };
+
+/**
+ * The script's transcript against fresh servers of this kind (-t 2), one unless asked for more, line by
+ * line; it must exit 0.
+ */
+export async function clientTour(kind: ServerKind, interpreter: Interpreter, script: string,
+  { servers = 1, args = [] }: TourOptions = {}): Promise<string[]> {
+  const started = [];
   try {
-    const r = await runScript(interpreter, script, server.port);
+    for (let i = 0; i < servers; i++) started.push(await serverFor(kind, ['-t', '2'], true));
+    const r = await runScript(interpreter, script, [...started.map((s) => String(s.port)), ...args]);
     assert.equal(r.code, 0, `the script failed against ${kind}:\n${r.err}`);
     return r.out.trimEnd().split('\n');
-  } finally { await server.stop(); }
+  } finally { for (const s of started) await s.stop(); }
 }
 
 /** The two transcripts read the same, line by line (the first difference named). */
