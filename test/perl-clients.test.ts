@@ -41,6 +41,8 @@ test('Cache::Memcached::Fast and Cache::Memcached see the same results from Cach
   assert.ok(ours.includes('nowait writes, then get_multi -> [49,1,42,undef,50]'), 'nowait writes all arrived');
   assert.ok(ours.includes('get them back -> [256,"same"]'), 'all 256 byte values came back');
   assert.equal(ours.filter((l) => l === 'compress: the VALUE line -> [2,1]').length, 2, 'both clients compressed');
+  assert.ok(ours.includes('== get replies through Cache::Memcached::GetParser'), 'the pure-Perl parser, though the XS one be installed');
+  assert.ok(ours.includes('get_multi of them all, through it -> [2003,2003]'), 'a reply of megabytes read whole through 32 KB reads');
 });
 
 test('Cache::Memcached reading with GetParserXS sees the same results from Cachalot as from memcached', {
@@ -53,6 +55,7 @@ test('Cache::Memcached reading with GetParserXS sees the same results from Cacha
   assert.equal(ours.at(-1), '== done');
   assert.ok(ours.includes('== get replies through Cache::Memcached::GetParserXS'));
   assert.ok(ours.includes('get_multi of them all and 500 missing -> [2003,2003]'), 'every value of a reply of megabytes read whole');
+  assert.ok(ours.includes('get_multi of them all, through it -> [2003,2003]'), 'and through a 32 KB receive buffer');
 });
 
 test('AnyEvent::Memcached over two servers sees the same results from Cachalots as from memcacheds', {
@@ -62,6 +65,7 @@ test('AnyEvent::Memcached over two servers sees the same results from Cachalots 
   assertSameTranscript(ours, await clientTour('memcached', PERL, ANYEVENT_SCRIPT, { servers: 2 }));
   assert.equal(ours.at(-1), '== done');
   assert.ok(ours.includes('get them all, with 20 missing -> [100,100]'), 'a multi-get split over both servers');
+  assert.ok(ours.includes('the keys each server holds (its own hashing) -> [51,49,"key1 key3 key4 key6 key8"]'));
   assert.ok(ours.includes('300 sets, 300 gets and 300 incrs at once -> 900'), 'pipelined calls all answered in order');
   assert.ok(ours.includes('noreply writes, then get -> {"nrn" => 7}'), 'noreply writes took effect');
   assert.ok(!ours.some((l) => l.includes('a reply on the noreply connection')), 'nothing answered a noreply command');
