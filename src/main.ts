@@ -6,6 +6,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseSettings } from './settings/settings.ts';
 import type { Settings } from './settings/settings.ts';
 import { forwardStdio, writeErr, writeOut } from './libc/stdio.ts';
@@ -22,6 +23,8 @@ import { nofileRefusal } from './dispatcher/fd-budget.ts';
 import { raiseCoreLimit } from './main/rlimits.ts';
 import { authfileLoad, AuthfileResult } from './auth/authfile.ts';
 import type { AuthEntries } from './auth/authfile.ts';
+import { initSasl } from './auth/sasl-conf.ts';
+import type { SaslSetup } from './auth/sasl-conf.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
 import { HUGETLB } from './main/large-pages.ts';
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
   checkLimits(settings);
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
   if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
+  const sasl = settings.sasl ? saslInitOrExit(settings.verbose > 0) : null;
   const authEntries = settings.authFile !== null ? checkAuthFile(settings.authFile, settings.udpPort) : null;
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
   const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
   const workers = await startWorkers(settings, (thread) => ({
     store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
-    tlsSessionCache, tlsFiles, authEntries,
+    tlsSessionCache, tlsFiles, authEntries, sasl,
   }));
   const maintainer = startMaintainer(storeShared, ctlSab);
   if (settings.verbose > 2) writeErr(backgroundThreadsStarting(settings));
@@ -101,6 +105,17 @@ function checkLimits(settings: Settings): void {
 function backgroundThreadsStarting(settings: Settings): string {
   return (settings.lruCrawler ? 'Starting LRU crawler background thread\n' : '') +
     (settings.lruMaintainer ? 'Starting LRU maintainer background thread\n' : '');
+}
+
+/**
+ * -S: memcached's init_sasl, after -u as there. Without a config path, or with a malformed config, the start
+ * ends (EXIT_FAILURE). Its -v lines are written once: under -d by the starter, not again by the daemon.
+ */
+function saslInitOrExit(verbose: boolean): SaslSetup {
+  const r = initSasl(process.env, hostname()); // memcached's user realm: gethostname()
+  if (verbose && !isDaemonChild()) writeErr(r.log);
+  if ('error' in r) { writeErr(r.error); return process.exit(1); }
+  return r.setup;
 }
 
 /** -Y: memcached refuses to start on a missing or malformed auth file, or with -U, with its message. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { authfileCheck, authfileInstall, authfileLoad, AuthfileResult } from './authfile.ts';
 import { Credentials } from './credentials.ts';
-import { saslPlain, SASL_PWDB_ENV } from './sasl-pwdb.ts';
+import { saslInstall, saslPlain } from './sasl-plain.ts';
+import { initSasl } from './sasl-conf.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-auth-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,24 +48,25 @@ test('credentials: the first line naming a user decides only when asked', () => 
 });
 
 test('sasl PLAIN: authzid NUL user NUL password against MEMCACHED_SASL_PWDB', () => {
-  const saved = process.env[SASL_PWDB_ENV];
-  process.env[SASL_PWDB_ENV] = file('pwdb', 'alice:secret:ignored\nbob:pw\n');
-  try {
-    const why = { reason: '' };
-    assert.ok(saslPlain(B('\0alice\0secret'), why));
-    assert.ok(saslPlain(B('alice\0alice\0secret'), why));
-    assert.ok(!saslPlain(B('bob\0alice\0secret'), why));
-    assert.equal(why.reason, 'authorization identity differs');
-    assert.ok(!saslPlain(B('\0alice\0secret:ignored'), why));
-    assert.ok(!saslPlain(B('alice\0secret'), why));
-    assert.ok(!saslPlain(B('\0alice\0sec\0ret'), why));
-    assert.ok(!saslPlain(B('\0\0secret'), why));
-    assert.ok(saslPlain(B('\0bob\0pw'), why));
-    assert.ok(!saslPlain(B(`\0bob\0${'p'.repeat(300)}`), why), 'longer than memcached\'s 256-byte lines');
-    delete process.env[SASL_PWDB_ENV];
-    assert.ok(!saslPlain(B('\0alice\0secret'), why));
-    assert.equal(why.reason, 'MEMCACHED_SASL_PWDB is not set');
-  } finally {
-    if (saved === undefined) delete process.env[SASL_PWDB_ENV]; else process.env[SASL_PWDB_ENV] = saved;
-  }
+  const pwdb = (path: string): void => {
+    const init = initSasl({ MEMCACHED_SASL_PWDB: path }, 'host');
+    assert.ok('setup' in init);
+    saslInstall(init.setup);
+  };
+  pwdb(file('pwdb', 'alice:secret:ignored\nbob:pw\n'));
+  const why = { reason: '' };
+  assert.ok(saslPlain(B('\0alice\0secret'), why));
+  assert.ok(saslPlain(B('alice\0alice\0secret'), why));
+  assert.ok(!saslPlain(B('bob\0alice\0secret'), why));
+  assert.equal(why.reason, 'authorization identity differs');
+  assert.ok(!saslPlain(B('\0alice\0secret:ignored'), why));
+  assert.ok(!saslPlain(B('alice\0secret'), why));
+  assert.ok(!saslPlain(B('\0alice\0sec\0ret'), why));
+  assert.ok(!saslPlain(B('\0\0secret'), why));
+  assert.ok(saslPlain(B('\0bob\0pw'), why));
+  assert.ok(!saslPlain(B(`\0bob\0${'p'.repeat(300)}`), why), 'longer than memcached\'s 256-byte lines');
+  assert.ok(!saslPlain(B('\0alice@host\0secret'), why), 'the file\'s names are taken as they are, without a realm');
+  pwdb('');
+  assert.ok(!saslPlain(B('\0alice\0secret'), why));
+  assert.equal(why.reason, 'MEMCACHED_SASL_PWDB is empty');
 });

@@ -1,19 +1,18 @@
 // The password database of SASL PLAIN, as memcached's built-in one (ENABLE_SASL_PWDB): the file named
 // by the environment variable MEMCACHED_SASL_PWDB, one "user:password" a line (anything after a
 // further ':' is ignored, "\r\n" line ends are fine). As memcached, the file is read at every
-// authentication, so edits apply to the next attempt without a restart; without the variable (or
-// with an unreadable file) every authentication fails.
+// authentication, so edits apply to the next attempt without a restart; with an unreadable file every
+// authentication fails. (Without the variable, passwords come from Cyrus's sasldb: sasl-conf.ts.)
 
 import { readFileSync } from 'node:fs';
 import { Credentials } from './credentials.ts';
-
-export const SASL_PWDB_ENV = 'MEMCACHED_SASL_PWDB';
+import { SASL_PWDB_ENV } from './sasl-conf.ts';
 /** memcached reads lines of at most 256 bytes and refuses user + password longer than 252. */
 const MAX_ENTRY_LEN = 256;
 
 /** The database's entries, or null when there is none to read (the reason goes to `why`). */
-export function loadSaslPwdb(path: string | undefined, why: { reason: string }): Credentials | null {
-  if (path === undefined || path === '') { why.reason = `${SASL_PWDB_ENV} is not set`; return null; }
+export function loadSaslPwdb(path: string, why: { reason: string }): Credentials | null {
+  if (path === '') { why.reason = `${SASL_PWDB_ENV} is empty`; return null; }
   let text: Buffer;
   try { text = readFileSync(path); } catch (e) {
     why.reason = `Failed to open sasl database <${path}>: ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
@@ -39,28 +38,11 @@ function addLine(creds: Credentials, line: Buffer): void {
 }
 
 /** sasl_server_userdb_checkpass: is this user's password this one? */
-export function saslCheckPass(user: Uint8Array, pass: Uint8Array, why: { reason: string }): boolean {
+export function saslCheckPass(path: string, user: Uint8Array, pass: Uint8Array, why: { reason: string }): boolean {
   if (user.length + pass.length > MAX_ENTRY_LEN - 4) { why.reason = 'too long password'; return false; }
-  const creds = loadSaslPwdb(process.env[SASL_PWDB_ENV], why);
+  const creds = loadSaslPwdb(path, why);
   if (creds === null) return false;
   if (creds.check(user, pass, true)) return true;
   why.reason = 'failed to authenticate';
   return false;
-}
-
-/**
- * The PLAIN mechanism (RFC 4616): "[authzid] NUL authcid NUL passwd". An authorization identity
- * other than the user itself is refused, as Cyrus SASL does without a proxy policy.
- */
-export function saslPlain(msg: Uint8Array, why: { reason: string }): boolean {
-  const buf = Buffer.from(msg.buffer, msg.byteOffset, msg.length);
-  const nul1 = buf.indexOf(0);
-  const nul2 = nul1 < 0 ? -1 : buf.indexOf(0, nul1 + 1);
-  if (nul2 < 0 || buf.indexOf(0, nul2 + 1) >= 0) { why.reason = 'malformed PLAIN message'; return false; }
-  const authzid = buf.subarray(0, nul1);
-  const user = buf.subarray(nul1 + 1, nul2);
-  const pass = buf.subarray(nul2 + 1);
-  if (user.length === 0) { why.reason = 'empty user'; return false; }
-  if (authzid.length > 0 && !authzid.equals(user)) { why.reason = 'authorization identity differs'; return false; }
-  return saslCheckPass(user, pass, why);
 }

@@ -33,6 +33,8 @@ import { cqProtocol, cqTls, isCqItem } from './cq-item.ts';
 import type { CqItem } from './cq-item.ts';
 import { authfileInstall } from '../auth/authfile.ts';
 import type { AuthEntries } from '../auth/authfile.ts';
+import { saslInstall } from '../auth/sasl-plain.ts';
+import type { SaslSetup } from '../auth/sasl-conf.ts';
 
 export type WorkerInit = {
   store: StoreShared;
@@ -49,6 +51,8 @@ export type WorkerInit = {
   tlsFiles: CertFiles | null;
   /** -Y: the auth file's entries as the main thread read them at start. */
   authEntries: AuthEntries | null;
+  /** -S: where PLAIN's passwords come from and what List Mechs offers, as the main thread set it up at start. */
+  sasl: SaslSetup | null;
 };
 
 /** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
@@ -79,6 +83,7 @@ const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 store.verbosity = () => ctx.verbosity();
 if (init.authEntries !== null) authfileInstall(init.authEntries);
+if (init.sasl !== null) saslInstall(init.sasl);
 /**
  * -Z: how this worker opens a TLS listener's connections. node:tls and node:crypto are loaded only then:
  * in every thread of a server without TLS they would cost ~1 MB of RSS for nothing.

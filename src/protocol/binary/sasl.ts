@@ -1,20 +1,21 @@
 // SASL List Mechs, Auth and Step: memcached's bin_list_sasl_mechs, process_bin_sasl_auth and
-// process_bin_complete_sasl_auth, with PLAIN built in (src/auth/sasl-pwdb.ts) where memcached calls
+// process_bin_complete_sasl_auth, with PLAIN built in (src/auth/sasl-plain.ts) where memcached calls
 // Cyrus SASL. As Cyrus's, PLAIN takes its data with the Auth, or, sent without any, answers "continue"
-// and takes it with the next Step; mechanism names are matched without regard to case.
+// and takes it with the next Step; mechanism names are matched without regard to case. List Mechs
+// answers the mechanisms the config offers (src/auth/sasl-conf.ts), or, when it offers none, an auth
+// error as memcached's does; PLAIN is then refused too.
 // The SASL data is small: it is read whole from the read buffer (bounded by MAX_SASL_DATA) instead
 // of through an item as memcached does.
 
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
-import { saslPlain } from '../../auth/sasl-pwdb.ts';
+import { saslMechs, saslPlain, saslPlainOffered } from '../../auth/sasl-plain.ts';
 import { Op, Status, BinState, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
 const MAX_SASL_MECH_LEN = 32;
 /** Larger SASL data is refused as memcached refuses data it cannot allocate (Out of memory). */
 export const MAX_SASL_DATA = 4096;
-const MECHS = Buffer.from('PLAIN');
 const PLAIN = 'PLAIN';
 const AUTHENTICATED = Buffer.from('Authenticated');
 
@@ -29,7 +30,13 @@ export function saslBodyNeeded(c: Conn, opcode: number, keylen: number, extlen: 
 export function binListSaslMechs(c: Conn, st: BinState): void {
   if (!c.ctx.settings.sasl) { writeBinError(c, st, Status.UNKNOWN_COMMAND, st.bodylen - st.keylen); return; }
   c.authenticated = false; // memcached's init_sasl_conn starts over
-  writeBinResponse(c, st, MECHS, 0);
+  const mechs = saslMechs();
+  if (mechs === null) {
+    if (c.ctx.verbosity() > 0) c.ctx.log('Failed to list SASL mechanisms.');
+    writeBinError(c, st, Status.AUTH_ERROR, 0);
+    return;
+  }
+  writeBinResponse(c, st, mechs, 0);
 }
 
 export function processBinSaslAuth(c: Conn, st: BinState): void {
@@ -47,7 +54,7 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   c.saslContinues = false;
   let ok = false;
   if (st.cmd === Op.SASL_AUTH) {
-    const plain = mech.toString('latin1').toUpperCase() === PLAIN;
+    const plain = mech.toString('latin1').toUpperCase() === PLAIN && saslPlainOffered();
     if (plain && vlen === 0) { saslContinue(c, st); return; }
     ok = plain && saslPlain(data, why);
   } else if (continues) {

@@ -1,0 +1,87 @@
+// -S's configuration as memcached and Cyrus find and read it (each rule below was checked against Debian's
+// memcached 1.6.18 and its Cyrus 2.1.28), and the user names Cyrus's PLAIN makes canonical. Through
+// sockets, side by side with memcached: test/auth-sasl-cyrus.test.ts.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { initSasl, loadConfig, parseConfig, plainSetup, saslGetconf } from './sasl-conf.ts';
+import { canonUser } from './sasl-plain.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cachalot-sasl-conf-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('sasl_getconf: SASL_CONF_PATH as it is; else /etc/sasl, then /etc/sasl2, each a directory or memcached.conf one', () => {
+  const getconf = (files: string[], env: NodeJS.ProcessEnv = {}): string | null => saslGetconf(env, (p) => files.includes(p));
+  assert.equal(getconf(['/etc/sasl2/memcached.conf'], { SASL_CONF_PATH: '/opt/a:/opt/b' }), '/opt/a:/opt/b');
+  assert.equal(getconf([], { SASL_CONF_PATH: '' }), '', 'set but empty: memcached passes it on');
+  assert.equal(getconf(['/etc/sasl2/memcached.conf']), '/etc/sasl2');
+  assert.equal(getconf(['/etc/sasl/memcached.conf', '/etc/sasl2/memcached.conf']), '/etc/sasl');
+  assert.equal(getconf(['/etc/sasl/memcached.conf', '/etc/sasl/memcached.conf/memcached.conf']), '/etc/sasl/memcached.conf');
+  assert.equal(getconf(['/etc/sasl/other.conf']), null, 'no config path: memcached exits');
+});
+
+test('sasl_config_init: "key: value" lines, keys in any case, the first of a key counts; a malformed file is refused', () => {
+  const conf = parseConfig('# a comment\n\n  MECH_List:   plain  \r\nsasldb_path: /x y\nmech_list: cram-md5\n: empty key\n');
+  assert.deepEqual([...(conf ?? [])], [['mech_list', 'plain'], ['sasldb_path', '/x y'], ['', 'empty key']]);
+  for (const bad of ['mech list plain\n', 'mech_list:\n', 'mech_list:   \n', 'mech_list : plain\n', 'mech.list: plain\n']) {
+    assert.equal(parseConfig(bad), null, JSON.stringify(bad));
+  }
+});
+
+test('load_config: the first memcached.conf of the directory list that opens; a directory reads as empty', () => {
+  mkdirSync(join(dir, 'a'));
+  mkdirSync(join(dir, 'b'));
+  writeFileSync(join(dir, 'b/memcached.conf'), 'mech_list: plain\n');
+  assert.deepEqual([...(loadConfig(`${dir}/none:${dir}/a:${dir}/b`) ?? [])], [['mech_list', 'plain']]);
+  assert.deepEqual([...(loadConfig(`${dir}/none`) ?? [])], [], 'no file at all: no settings, Cyrus\'s defaults');
+  mkdirSync(join(dir, 'c/memcached.conf'), { recursive: true });
+  assert.deepEqual([...(loadConfig(`${dir}/c:${dir}/b`) ?? [])], []);
+});
+
+test('PLAIN\'s setup: mech_list\'s PLAIN entries are offered, in any case, as often as named; the sasldb is the source', () => {
+  const setup = (text: string) => plainSetup(parseConfig(text)!, 'host').setup;
+  assert.deepEqual(setup('sasldb_path: /db\n'), { mechs: 'PLAIN', pwdb: null, sasldb: '/db', noSource: '', realm: 'host' });
+  assert.equal(setup('mech_list: plain\n').sasldb, '/etc/sasldb2', 'Debian\'s default sasldb');
+  assert.equal(setup('mech_list: cram-md5 Plain scram-sha-1\n').mechs, 'PLAIN');
+  assert.equal(setup('mech_list: plain plain  foo Plain\n').mechs, 'PLAIN PLAIN PLAIN');
+  assert.equal(setup('mech_list: cram-md5\n').mechs, '', 'nothing Cachalot implements: nothing offered');
+  assert.equal(setup('mech_list: plain,cram-md5\n').mechs, '', 'names are separated by white space only');
+  assert.equal(plainSetup(parseConfig('mech_list: plain cram-md5 login\n')!, 'h').notes[0],
+    'mech_list: not offered, Cachalot implements PLAIN only: cram-md5 login');
+});
+
+test('PLAIN\'s setup: pwcheck_method and auxprop_plugin must let auxprop\'s sasldb check passwords', () => {
+  const source = (text: string): string | null => plainSetup(parseConfig(text)!, 'host').setup.sasldb;
+  assert.equal(source('pwcheck_method: auxprop\nsasldb_path: /db\n'), '/db');
+  assert.equal(source('pwcheck_method: saslauthd AUXPROP\nsasldb_path: /db\n'), '/db');
+  assert.equal(source('auxprop_plugin: sql SASLDB\nsasldb_path: /db\n'), '/db');
+  assert.equal(source('pwcheck_method: saslauthd\n'), null);
+  assert.equal(source('auxprop_plugin: sql\n'), null);
+});
+
+test('init_sasl: MEMCACHED_SASL_PWDB (even empty) is the password file, no config read; else no config path is an error', () => {
+  assert.deepEqual(initSasl({ MEMCACHED_SASL_PWDB: '/pw', SASL_CONF_PATH: '/nowhere' }, 'h'),
+    { setup: { mechs: 'PLAIN', pwdb: '/pw', sasldb: null, noSource: '', realm: 'h' }, log: '' });
+  assert.equal(initSasl({ MEMCACHED_SASL_PWDB: '' }, 'h').log, '');
+  writeFileSync(join(dir, 'a/memcached.conf'), 'mech_list plain\n');
+  assert.deepEqual(initSasl({ SASL_CONF_PATH: join(dir, 'a') }, 'h'),
+    { error: 'Error initializing sasl.\n', log: `Reading configuration from: <${join(dir, 'a')}>\n` });
+  const ok = initSasl({ SASL_CONF_PATH: join(dir, 'b') }, 'h');
+  assert.equal(ok.log, `Reading configuration from: <${join(dir, 'b')}>\nInitialized SASL.\n`);
+});
+
+test('canon_user: white space around the name dropped, "@" and the host name appended to a name without "@"', () => {
+  const canon = (name: string): string | null => canonUser(Buffer.from(name), 'host')?.toString() ?? null;
+  assert.equal(canon('alice'), 'alice@host');
+  assert.equal(canon(' \talice\r '), 'alice@host');
+  assert.equal(canon('alice@realm'), 'alice@realm');
+  assert.equal(canon('alice@'), 'alice@');
+  assert.equal(canon('a@b@c'), 'a@b@c');
+  assert.equal(canon('   '), null);
+  assert.equal(canon(''), null);
+  assert.equal(canon('u'.repeat(1019)), `${'u'.repeat(1019)}@host`);
+  assert.equal(canon('u'.repeat(1020)), null, 'longer than Cyrus\'s 1024-byte buffer with its realm');
+});

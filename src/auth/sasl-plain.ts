@@ -1,0 +1,93 @@
+// The PLAIN mechanism (RFC 4616) of -S: "[authzid] NUL authcid NUL passwd", checked against the
+// MEMCACHED_SASL_PWDB file (sasl-pwdb.ts) or, as Cyrus's PLAIN does, against the sasldb (sasldb.ts).
+// Each worker installs the setup the main thread made at start (sasl-conf.ts).
+
+import { Credentials } from './credentials.ts';
+import { saslCheckPass } from './sasl-pwdb.ts';
+import { loadSasldb, sasldbKey, USER_PASSWORD } from './sasldb.ts';
+import type { SaslSetup } from './sasl-conf.ts';
+
+/** Cyrus's CANON_BUF_SIZE: a canonical user name (with its realm) longer than this is refused. */
+const CANON_BUF_SIZE = 1024;
+
+let setup: SaslSetup | null = null;
+let mechs: Buffer | null = null;
+
+export function saslInstall(s: SaslSetup): void {
+  setup = s;
+  mechs = s.mechs === '' ? null : Buffer.from(s.mechs);
+}
+
+/** List Mechs' answer (sasl_listmech), or null when no mechanism may be used (Cyrus's SASL_NOMECH). */
+export function saslMechs(): Buffer | null { return mechs; }
+
+/** Whether an Auth may start PLAIN: the config's mech_list lets it (Cyrus: "Couldn't find mech"). */
+export function saslPlainOffered(): boolean { return mechs !== null; }
+
+type PlainMessage = { authzid: Buffer; authcid: Buffer; passwd: Buffer };
+
+/** plain_server_mech_step's reading: exactly two NULs, or the message is refused. */
+function parsePlain(msg: Uint8Array): PlainMessage | null {
+  const buf = Buffer.from(msg.buffer, msg.byteOffset, msg.length);
+  const nul1 = buf.indexOf(0);
+  const nul2 = nul1 < 0 ? -1 : buf.indexOf(0, nul1 + 1);
+  if (nul2 < 0 || buf.indexOf(0, nul2 + 1) >= 0) return null;
+  return { authzid: buf.subarray(0, nul1), authcid: buf.subarray(nul1 + 1, nul2), passwd: buf.subarray(nul2 + 1) };
+}
+
+/** Whether this PLAIN message authenticates; when not, the reason (never the credentials) goes to `why`. */
+export function saslPlain(msg: Uint8Array, why: { reason: string }): boolean {
+  const m = parsePlain(msg);
+  if (m === null) { why.reason = 'malformed PLAIN message'; return false; }
+  if (setup === null) { why.reason = 'SASL is not set up'; return false; }
+  if (setup.pwdb !== null) return pwdbPlain(setup.pwdb, m, why);
+  return cyrusPlain(setup, m, why);
+}
+
+/** Against the MEMCACHED_SASL_PWDB file: an authorization identity other than the user is refused. */
+function pwdbPlain(path: string, m: PlainMessage, why: { reason: string }): boolean {
+  if (m.authcid.length === 0) { why.reason = 'empty user'; return false; }
+  if (m.authzid.length > 0 && !m.authzid.equals(m.authcid)) { why.reason = 'authorization identity differs'; return false; }
+  return saslCheckPass(path, m.authcid, m.passwd, why);
+}
+
+/**
+ * As Cyrus's PLAIN with its sasldb: the user name is made canonical (canonUser), its password is the
+ * sasldb's "user NUL realm NUL userPassword" entry, read now; an authorization identity must name the same
+ * canonical user (Cyrus's default authorization: "Requested identity not authenticated identity").
+ */
+function cyrusPlain(s: SaslSetup, m: PlainMessage, why: { reason: string }): boolean {
+  if (s.sasldb === null) { why.reason = s.noSource; return false; }
+  const authid = canonUser(m.authcid, s.realm);
+  if (authid === null) { why.reason = 'bad user name'; return false; }
+  const at = authid.indexOf(0x40); // _plug_parseuser: the realm follows the first '@' (none: no host name)
+  const key = at < 0 ? sasldbKey(authid, Buffer.alloc(0), USER_PASSWORD)
+    : sasldbKey(authid.subarray(0, at), authid.subarray(at + 1), USER_PASSWORD);
+  const pairs = loadSasldb(s.sasldb, why);
+  if (pairs === null) return false;
+  const creds = new Credentials();
+  for (const [k, v] of pairs) creds.add(k, v);
+  if (!creds.check(key, m.passwd, true)) { why.reason = 'Password verification failed'; return false; }
+  if (m.authzid.length === 0 || m.authzid.equals(m.authcid)) return true;
+  const authzid = canonUser(m.authzid, s.realm);
+  if (authzid !== null && authzid.equals(authid)) return true;
+  why.reason = 'Requested identity not authenticated identity';
+  return false;
+}
+
+const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d); // C's isspace
+
+/**
+ * Cyrus's internal canon_user, with memcached's user realm: surrounding white space dropped, "@realm"
+ * appended when the name has no '@'. Null for a name of white space only, or longer than Cyrus's buffer.
+ */
+export function canonUser(name: Buffer, realm: string): Buffer | null {
+  let start = 0;
+  let end = name.length;
+  while (start < end && isSpace(name[start])) start++;
+  while (end > start && isSpace(name[end - 1])) end--;
+  if (start === end) return null;
+  const user = name.subarray(start, end);
+  const canon = name.includes(0x40) || realm === '' ? Buffer.from(user) : Buffer.concat([user, Buffer.from(`@${realm}`)]);
+  return canon.length > CANON_BUF_SIZE ? null : canon;
+}
