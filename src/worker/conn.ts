@@ -109,8 +109,13 @@ export class Conn {
    * exactly, so nothing follows it in its buffer and the replies so far go out when it ends (drive-machine.ts).
    */
   valueResumed = false;
-  /** A SASL Auth answered "continue" (PLAIN without its data): the next Step completes it (memcached's sasl_started). */
-  saslContinues = false;
+  /** An Auth started an exchange a Step may go on with (memcached's sasl_started): it succeeded or said "continue". */
+  saslStarted = false;
+  /**
+   * The connection's SASL exchange succeeded (Cyrus's oparams.doneflag): Cyrus then refuses the next PLAIN step, so the
+   * next Auth with data fails (and clears it) and so does any Step (which does not). src/auth/README.md.
+   */
+  saslDone = false;
   /**
    * Inside a text get answered a part at a time (protocol/text/get.ts LongGet: a line too long to wait for, or
    * a get paused for a client that is not reading); 0 when not.
@@ -177,7 +182,7 @@ export class Conn {
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslContinues = false;
+    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = false;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.authReplyAt = 0; this.authReplyEnd = -1;

@@ -50,17 +50,21 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   const mech = c.rbuf.subarray(st.keyStart, st.keyStart + st.keylen);
   if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech.toString('latin1')}'' with ${vlen} bytes of data`);
   const why = { reason: 'unknown mechanism' };
-  const continues = c.saslContinues;
-  c.saslContinues = false;
   let ok = false;
   if (st.cmd === Op.SASL_AUTH) {
+    // sasl_server_start: an unknown mechanism fails at once; PLAIN without data continues; with data it is
+    // PLAIN's step, refused after a success (Cyrus's doneflag); a failed start clears the doneflag
     const plain = mech.toString('latin1').toUpperCase() === PLAIN && saslPlainOffered();
     if (plain && vlen === 0) { saslContinue(c, st); return; }
-    ok = plain && saslPlain(data, why);
-  } else if (continues) {
-    ok = saslPlain(data, why);
+    if (plain && c.saslDone) why.reason = 'attempting server step after doneflag';
+    ok = plain && !c.saslDone && saslPlain(data, why);
+    c.saslStarted = c.saslDone = ok;
+  } else if (!c.saslStarted) {
+    why.reason = 'SASL_STEP called but sasl_server_start not called for this connection!';
+  } else if (c.saslDone) {
+    why.reason = 'attempting server step after doneflag';
   } else {
-    why.reason = 'SASL_STEP called but no exchange was started';
+    ok = c.saslDone = saslPlain(data, why);
   }
   const row = c.ctx.stats.row;
   row[ThreadStat.auth_cmds]++;
@@ -77,7 +81,7 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
 
 /** SASL_CONTINUE: a header with nothing more to say (PLAIN's server sends no challenge), sent at once. */
 function saslContinue(c: Conn, st: BinState): void {
-  c.saslContinues = true;
+  c.saslStarted = true;
   addBinHeader(c, st, Status.AUTH_CONTINUE, 0, 0, 0, 0);
   c.flushPoint();
 }
