@@ -65,9 +65,11 @@ export function commandFor(kind: ServerKind, args: readonly string[], listen: st
 }
 
 /** Run the server's command line to its exit, for a start that must fail: its status, signal and stderr. */
-export function runToExit(kind: ServerKind, args: readonly string[]): { status: number | null; signal: string | null; stderr: string } {
+export function runToExit(
+  kind: ServerKind, args: readonly string[], env?: Record<string, string>,
+): { status: number | null; signal: string | null; stderr: string } {
   const [cmd, argv] = commandFor(kind, args);
-  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000, env: env && { ...process.env, ...env } });
   return { status: r.status, signal: r.signal, stderr: r.stderr };
 }
 

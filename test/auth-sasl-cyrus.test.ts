@@ -1,0 +1,293 @@
+// -S with Cyrus SASL's setup, side by side with Debian's memcached (whose SASL is Cyrus's): the same
+// SASL_CONF_PATH directory, its memcached.conf, and a sasldb made by saslpasswd2 in a temp dir. Both
+// servers must answer List Mechs, PLAIN logins (good and bad passwords, unknown and deleted users,
+// user@realm, authorization identities, surrounding white space), auth_cmds and auth_errors alike,
+// and see the sasldb's changes at the next login; memjs and pylibmc (libmemcached) authenticate against
+// both. Where Cachalot differs on purpose it is asserted here: List Mechs offers PLAIN only (Cachalot has
+// no other mechanism, and libmemcached would pick a stronger one it cannot finish). Skipped without
+// saslpasswd2 (Debian's sasl2-bin, installed by .ci/run) or memcached.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client } from './support/client.ts';
+import { memcachedAvailable, runToExit, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
+import { binRequest, setExtras, parseBinResponses, type BinRequest, type BinResponse } from '../src/protocol/binary/frame.ts';
+import { Op, Status } from '../src/protocol/binary/header.ts';
+
+const SASLPASSWD2 = ['/usr/sbin/saslpasswd2', '/usr/bin/saslpasswd2'].find((p) => existsSync(p)) ?? null;
+const skip = SASLPASSWD2 === null ? 'saslpasswd2 is not installed (Debian: sasl2-bin)'
+  : memcachedAvailable() === null ? 'memcached is not installed'
+    : process.env.MEMCACHED_SASL_PWDB !== undefined ? 'MEMCACHED_SASL_PWDB is set: the servers would not use Cyrus' : false;
+
+/** memcached's user realm: its host name (gethostname), appended to a login without "@". */
+const REALM = hostname();
+const LONG = 'x'.repeat(1000) + 'y'.repeat(1000); // on an overflow page of the sasldb
+
+const dir = mkdtempSync(join(tmpdir(), 'cachalot-sasl-cyrus-'));
+const sasldb = join(dir, 'sasldb2');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function saslpasswd2(user: string, pass: string | null, realm: string | null): void {
+  const args = ['-a', 'memcached', '-f', sasldb, ...(realm === null ? [] : ['-u', realm])];
+  const r = pass === null ? spawnSync(SASLPASSWD2!, [...args, '-d', user])
+    : spawnSync(SASLPASSWD2!, [...args, '-c', '-p', user], { input: pass });
+  assert.equal(r.status, 0, `saslpasswd2 ${user}: ${r.stderr}`);
+}
+
+/** A SASL_CONF_PATH directory with this memcached.conf. */
+function confDir(name: string, conf: string): string {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'memcached.conf'), conf);
+  return d;
+}
+
+const KINDS: ServerKind[] = ['memcached', 'cachalot'];
+async function startBoth(conf: string, args: string[] = []): Promise<Server[]> {
+  return Promise.all(KINDS.map((k) => startServer(k, ['-S', ...args], { env: { SASL_CONF_PATH: conf } })));
+}
+
+async function readPacket(c: Client): Promise<BinResponse> {
+  const h = await c.read(24);
+  const body = await c.read(h.readUInt32BE(8));
+  return parseBinResponses(Buffer.concat([h, body])).packets[0];
+}
+
+async function call(c: Client, req: BinRequest): Promise<BinResponse> {
+  await c.send(binRequest(req));
+  return readPacket(c);
+}
+
+const listMechs: BinRequest = { opcode: Op.SASL_LIST_MECHS };
+const plain = (authcid: string, pass: string, authzid = ''): BinRequest =>
+  ({ opcode: Op.SASL_AUTH, key: 'PLAIN', value: `${authzid}\0${authcid}\0${pass}` });
+const step = (authcid: string, pass: string): BinRequest => ({ ...plain(authcid, pass), opcode: Op.SASL_STEP });
+const begin: BinRequest = { opcode: Op.SASL_AUTH, key: 'PLAIN' }; // PLAIN without data: "continue"
+const show = (r: BinResponse): string => `0x${r.status.toString(16)} ${r.value.toString()}`;
+
+/** Each request on a connection of its own: its answer, and after a success whether a set and a get work. */
+async function answers(port: number, reqs: BinRequest[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const req of reqs) {
+    const c = await Client.connect(port);
+    try {
+      const r = await call(c, req);
+      let line = show(r);
+      if (r.status === Status.SUCCESS && req.opcode === Op.SASL_AUTH) {
+        await call(c, { opcode: Op.SET, key: 'k', extras: setExtras(0, 0), value: 'v' });
+        line += ` / get: ${(await call(c, { opcode: Op.GET, key: 'k' })).value.toString()}`;
+      }
+      out.push(line);
+    } finally { c.end(); }
+  }
+  return out;
+}
+
+let servers: Server[] = [];
+before(async () => {
+  if (skip) return;
+  saslpasswd2('alice', 'alice-pw', REALM);
+  saslpasswd2('bob', 'bob-pw', 'other.example');
+  saslpasswd2('alice', 'alice-elsewhere', 'other.example');
+  saslpasswd2('long', LONG, REALM);
+  saslpasswd2('gone', 'gone-pw', REALM);
+  saslpasswd2('gone', null, REALM);
+  saslpasswd2('plain-realm', 'dflt-pw', null); // saslpasswd2's own default realm: the host's FQDN
+  servers = await startBoth(confDir('plain', `mech_list: plain\nsasldb_path: ${sasldb}\n`));
+});
+after(async () => { for (const s of servers) await s.stop(); });
+
+const LOGINS: Array<[string, BinRequest]> = [
+  ['alice, no realm: the host name is hers', plain('alice', 'alice-pw')],
+  ['alice, wrong password', plain('alice', 'alice-pw!')],
+  ['alice@host', plain(`alice@${REALM}`, 'alice-pw')],
+  ['alice@other.example, her other entry', plain('alice@other.example', 'alice-elsewhere')],
+  ['alice@other.example with her host password', plain('alice@other.example', 'alice-pw')],
+  ['bob without his realm', plain('bob', 'bob-pw')],
+  ['bob@other.example', plain('bob@other.example', 'bob-pw')],
+  ['alice@ (an empty realm)', plain('alice@', 'alice-pw')],
+  ['white space around the user', plain(' alice\t', 'alice-pw')],
+  ['white space only', plain('   ', 'alice-pw')],
+  ['authzid = authcid', plain('alice', 'alice-pw', 'alice')],
+  ['authzid alice@host for alice', plain('alice', 'alice-pw', `alice@${REALM}`)],
+  ['authzid of someone else', plain('alice', 'alice-pw', 'bob@other.example')],
+  ['a long password, overflow page', plain('long', LONG)],
+  ['a long password, one byte short', plain('long', LONG.slice(1))],
+  ['a deleted user', plain('gone', 'gone-pw')],
+  ['an unknown user', plain('nobody', 'x')],
+  ['an empty password', plain('alice', '')],
+  ['saslpasswd2\'s default realm (the FQDN) vs memcached\'s (gethostname)', plain('plain-realm', 'dflt-pw')],
+  ['the mechanism in lower case', { opcode: Op.SASL_AUTH, key: 'plain', value: '\0alice\0alice-pw' }],
+  ['CRAM-MD5, not in mech_list', { opcode: Op.SASL_AUTH, key: 'CRAM-MD5', value: '' }],
+  ['a malformed PLAIN message', { opcode: Op.SASL_AUTH, key: 'PLAIN', value: 'alice\0alice-pw' }],
+];
+
+test('cyrus: List Mechs and PLAIN logins answer alike on memcached and Cachalot', { skip }, async () => {
+  const reqs = [listMechs, ...LOGINS.map(([, r]) => r)];
+  const [theirs, ours] = await Promise.all(servers.map((s) => answers(s.port, reqs)));
+  const named = (a: string[]): string[] => a.map((line, i) => `${i === 0 ? 'List Mechs' : LOGINS[i - 1][0]}: ${line}`);
+  assert.deepEqual(named(ours), named(theirs));
+  const ok = '0x0 Authenticated / get: v', refused = '0x20 Auth failure.';
+  assert.deepEqual(ours.slice(0, 8), ['0x0 PLAIN', ok, refused, ok, ok, refused, refused, ok]);
+  assert.deepEqual(ours.slice(11, 18), [ok, ok, refused, ok, refused, refused, refused]);
+});
+
+test('cyrus: auth_cmds and auth_errors count alike', { skip }, async () => {
+  const counts = async (port: number): Promise<number[]> => {
+    const c = await Client.connect(port); // authenticated once, for STAT
+    try {
+      const stats = async (): Promise<Map<string, string>> => {
+        await c.send(binRequest({ opcode: Op.STAT }));
+        const m = new Map<string, string>();
+        for (let p = await readPacket(c); p.key.length > 0; p = await readPacket(c)) m.set(p.key.toString(), p.value.toString());
+        return m;
+      };
+      await call(c, plain('alice', 'alice-pw'));
+      const before = await stats();
+      await answers(port, [plain('alice', 'no'), plain('nobody', 'x'), plain('bob@other.example', 'bob-pw'), begin]);
+      const now = await stats();
+      return ['auth_cmds', 'auth_errors'].map((k) => Number(now.get(k)) - Number(before.get(k)));
+    } finally { c.end(); }
+  };
+  const [theirs, ours] = await Promise.all(servers.map((s) => counts(s.port)));
+  assert.deepEqual(ours, theirs);
+  assert.deepEqual(ours, [3, 2], '"continue" is not counted');
+});
+
+// One connection, several exchanges: Cyrus keeps a connection's state between them (memcached's sasl_started,
+// Cyrus's doneflag). After a success the next PLAIN step is refused: an Auth with data fails (and clears that),
+// a Step fails (and does not); a Step goes on only from an Auth that succeeded or said "continue".
+const SEQUENCES: BinRequest[][] = [
+  [plain('alice', 'alice-pw'), plain('alice', 'alice-pw'), plain('alice', 'alice-pw')],
+  [plain('alice', 'alice-pw'), listMechs, plain('alice', 'alice-pw'), plain('alice', 'alice-pw')],
+  [plain('alice', 'alice-pw'), step('alice', 'alice-pw'), plain('alice', 'alice-pw'), plain('alice', 'alice-pw')],
+  [plain('alice', 'alice-pw'), { opcode: Op.SASL_AUTH, key: 'CRAM-MD5', value: 'x' }, plain('alice', 'alice-pw')],
+  [plain('alice', 'alice-pw'), begin, step('alice', 'alice-pw'), plain('alice', 'alice-pw')],
+  [begin, step('alice', 'wrong'), step('alice', 'alice-pw'), step('alice', 'alice-pw')],
+  [begin, step('alice', 'alice-pw'), plain('alice', 'alice-pw'), plain('alice', 'alice-pw')],
+  [plain('alice', 'wrong'), step('alice', 'alice-pw'), begin, begin, step('alice', 'alice-pw')],
+  [begin, { opcode: Op.SASL_AUTH, key: 'CRAM-MD5', value: '' }, step('alice', 'alice-pw')],
+  [begin, { ...plain('alice', 'alice-pw', 'bob@other.example'), opcode: Op.SASL_STEP }, plain('alice', 'alice-pw')],
+];
+
+test('cyrus: several exchanges on one connection answer alike (a success makes the next PLAIN step fail)', { skip }, async () => {
+  const run = async (port: number): Promise<string[]> => {
+    const out: string[] = [];
+    for (const reqs of SEQUENCES) {
+      const c = await Client.connect(port);
+      try {
+        const line: string[] = [];
+        for (const r of reqs) line.push(`0x${(await call(c, r)).status.toString(16)}`);
+        out.push(line.join(' '));
+      } finally { c.end(); }
+    }
+    return out;
+  };
+  const [theirs, ours] = await Promise.all(servers.map((s) => run(s.port)));
+  assert.deepEqual(ours, theirs);
+  assert.equal(ours[0], '0x0 0x20 0x0', 'a success, a refused repeat (which clears the doneflag), a success');
+});
+
+test('cyrus: the sasldb is read at every login: a user added, a password changed, a user deleted', { skip }, async () => {
+  const both = async (req: BinRequest): Promise<string[]> => Promise.all(servers.map(async (s) => (await answers(s.port, [req]))[0]));
+  const ok = '0x0 Authenticated / get: v', refused = '0x20 Auth failure.';
+  saslpasswd2('newbie', 'first', REALM);
+  assert.deepEqual(await both(plain('newbie', 'first')), [ok, ok]);
+  saslpasswd2('newbie', 'second', REALM);
+  assert.deepEqual(await both(plain('newbie', 'first')), [refused, refused]);
+  assert.deepEqual(await both(plain('newbie', 'second')), [ok, ok]);
+  saslpasswd2('newbie', null, REALM);
+  assert.deepEqual(await both(plain('newbie', 'second')), [refused, refused]);
+});
+
+// The config's mech_list, and the settings that decide where passwords are checked: what each server offers
+// and whether alice's PLAIN login works. Cachalot offers only what it implements (PLAIN).
+const CONFIGS: Array<{ conf: string; memcached: string; cachalot: string; login: boolean }> = [
+  { conf: 'mech_list: plain cram-md5', memcached: '0x0 PLAIN CRAM-MD5', cachalot: '0x0 PLAIN', login: true },
+  { conf: 'mech_list: Plain plain foo', memcached: '0x0 PLAIN PLAIN', cachalot: '0x0 PLAIN PLAIN', login: true },
+  { conf: 'mech_list: cram-md5', memcached: '0x0 CRAM-MD5', cachalot: '0x20 Auth failure.', login: false },
+  { conf: 'mech_list: foo', memcached: '0x20 Auth failure.', cachalot: '0x20 Auth failure.', login: false },
+  { conf: 'mech_list: plain\npwcheck_method: saslauthd', memcached: '0x0 PLAIN', cachalot: '0x0 PLAIN', login: false },
+  { conf: 'mech_list: plain\nauxprop_plugin: sasldb\npwcheck_method: saslauthd auxprop', memcached: '0x0 PLAIN', cachalot: '0x0 PLAIN', login: true },
+];
+
+test('cyrus: mech_list, pwcheck_method, auxprop_plugin: what is offered, and whether PLAIN logs in', { skip }, async () => {
+  for (const [i, c] of CONFIGS.entries()) {
+    const pair = await startBoth(confDir(`conf${i}`, `${c.conf}\nsasldb_path: ${sasldb}\n`));
+    try {
+      const [theirs, ours] = await Promise.all(pair.map((s) => answers(s.port, [listMechs, plain('alice', 'alice-pw')])));
+      assert.equal(theirs[0], c.memcached, c.conf);
+      assert.equal(ours[0], c.cachalot, c.conf);
+      assert.equal(ours[1], theirs[1], c.conf);
+      assert.equal(ours[1].startsWith('0x0 '), c.login, c.conf);
+    } finally { for (const s of pair) await s.stop(); }
+  }
+});
+
+test('cyrus: a malformed memcached.conf ends the start, as memcached\'s sasl_server_init fails', { skip }, () => {
+  const bad = confDir('malformed', 'mech_list plain\n');
+  for (const kind of KINDS) {
+    const r = runToExit(kind, ['-S'], { SASL_CONF_PATH: bad });
+    assert.deepEqual([r.status, r.stderr], [1, 'Error initializing sasl.\n'], kind);
+  }
+});
+
+// ---- real clients ----
+
+type MemjsClient = {
+  set(key: string, value: string, opts: { expires?: number }): Promise<boolean>;
+  get(key: string): Promise<{ value: Buffer | null }>;
+  close(): void;
+};
+type Memjs = { Client: { create(servers: string, opts: Record<string, unknown>): MemjsClient } };
+let memjs: Memjs | null = null;
+try { memjs = ((await import('memjs' as string)) as { default: Memjs }).default; } catch { memjs = null; }
+
+test('cyrus: memjs (PLAIN) authenticates against both, and is refused a wrong password by both', { skip: skip || (memjs === null && 'memjs is not installed') }, async () => {
+  for (const s of servers) {
+    const client = (user: string, pass: string): MemjsClient => memjs!.Client.create(`127.0.0.1:${s.port}`, {
+      username: user, password: pass, retries: 0, timeout: 2, conntimeout: 2, logger: { log: () => {} },
+    });
+    const m = client('bob@other.example', 'bob-pw');
+    try {
+      assert.equal(await m.set('memjs', `via ${s.kind}`, { expires: 0 }), true, s.kind);
+      assert.equal((await m.get('memjs')).value?.toString(), `via ${s.kind}`);
+    } finally { m.close(); }
+    const bad = client('bob@other.example', 'wrong');
+    try {
+      await assert.rejects(bad.set('memjs', 'x', { expires: 0 }), /authentication failed/i, s.kind);
+    } finally { bad.close(); }
+  }
+});
+
+const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pylibmc
+const noPylibmc = spawnSync(PYTHON, ['-c', 'import pylibmc'], { stdio: 'ignore' }).status !== 0;
+const PYLIBMC = `
+import sys, pylibmc
+c = pylibmc.Client(['127.0.0.1:' + sys.argv[1]], binary=True, username=sys.argv[2], password=sys.argv[3])
+try:
+    print(c.set('py', 'v'), c.get('py'))
+except pylibmc.Error as e:
+    print(type(e).__name__, 'AUTHENTICATION FAILURE' in str(e))
+`;
+
+test('cyrus: pylibmc takes the strongest mechanism offered: CRAM-MD5 from memcached, PLAIN from Cachalot; both log in', { skip: skip || (noPylibmc && 'python3-pylibmc is not installed') }, async () => {
+  const pair = await startBoth(confDir('pylibmc', `mech_list: plain cram-md5\nsasldb_path: ${sasldb}\n`), ['-v']);
+  try {
+    for (const s of pair) {
+      const run = (user: string, pass: string): string =>
+        spawnSync(PYTHON, ['-c', PYLIBMC, String(s.port), user, pass], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(run('alice', 'alice-pw'), 'True v', s.kind);
+      assert.equal(run('alice', 'wrong'), 'Error True', s.kind); // libmemcached's MEMCACHED_AUTH_FAILURE
+    }
+    // the -v lines come through a pipe this (blocked) event loop reads only now
+    for (let i = 0; i < 500 && !pair.every((s) => /mech: {2}``/.test(s.stderr())); i++) await sleep(10);
+    assert.match(pair[0].stderr(), /mech: {2}``CRAM-MD5''/);
+    assert.match(pair[1].stderr(), /mech: {2}``PLAIN''/);
+    assert.doesNotMatch(pair[1].stderr(), /CRAM-MD5/);
+  } finally { for (const s of pair) await s.stop(); }
+});
