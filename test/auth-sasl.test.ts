@@ -2,7 +2,8 @@
 // before authentication only the SASL commands and Version run; a wrong password is an auth error
 // that leaves the connection open; a text client is hung up on (-S means binary only); auth_cmds and
 // auth_errors are counted; memjs, a deployed client, authenticates and works. Debian's memcached has
-// SASL through Cyrus only (no MEMCACHED_SASL_PWDB), so these run against Cachalot alone.
+// SASL through Cyrus only (no MEMCACHED_SASL_PWDB), so these run against Cachalot alone; the Cyrus
+// setup (memcached.conf and a sasldb) is tested side by side with memcached in auth-sasl-cyrus.test.ts.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
