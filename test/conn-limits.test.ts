@@ -123,3 +123,51 @@ test('read_buf_mem_limit: clients that pipeline multi-gets and never read are re
       in_mwrite: '7', lastReply: 'SERVER_ERROR out of memory writing get response\r\n',
     });
   });
+
+/**
+ * One thread and 1 MB (64 buffers): 58 connections each stop in the middle of a set (a read buffer and an object
+ * each: 58 buffers and 5 bundles of 13, 7 objects left in them), then a client pipelines `first` and seven small
+ * mg. memcached sends a batch's replies at its end (conn_mwrite), so the eight objects are all out at once and the
+ * eighth finds none: the client is hung up on. Cachalot sends `first`'s reply (past 512 KB) as it grows; its object
+ * still counts until the batch is sent, or the eighth would find the one it freed. What the client is sent differs
+ * (Cachalot's first reply is already out), so the counters and the hang-up are compared.
+ */
+async function batchPastFlushAt(kind: ServerKind, first: string): Promise<Record<string, string | boolean>> {
+  const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
+  const waiting: Client[] = [];
+  try {
+    const probe = await Client.connect(server.port);
+    const big = 'v'.repeat(600_000);
+    assert.equal((await probe.request(`set big 0 0 ${big.length}\r\n${big}\r\nset s 0 0 1\r\nx\r\n`, 16)).toString(),
+      'STORED\r\nSTORED\r\n');
+    for (let i = 0; i < 58; i++) {
+      const c = await Client.connect(server.port);
+      waiting.push(c);
+      await c.send(`get x\r\nset k${i} 0 0 2\r\n`);
+      await c.readUntil('END\r\n'); // read, and waiting for its value
+    }
+    const client = await Client.connect(server.port);
+    // replies it reads at once first, so that the kernel has grown the socket's buffer to take `first`'s whole
+    for (let i = 0; i < 4; i++) await client.request('mg big v\r\n', `VA ${big.length}\r\n`.length + big.length + 2);
+    await client.send(first + stacked(7, 'mg s v\r\n'));
+    const hungUp = await client.closed().then(() => true, () => false);
+    client.destroy();
+    const st = await probe.stats();
+    return {
+      hungUp, response_obj_oom: st.get('response_obj_oom') ?? '', read_buf_oom: st.get('read_buf_oom') ?? '',
+      served: (await probe.request('set ok 0 0 2\r\nhi\r\n', 8)).toString(),
+    };
+  } finally {
+    for (const c of waiting) c.destroy();
+    await server.stop();
+  }
+}
+
+test('read_buf_mem_limit: a reply sent early keeps its response object until memcached would have sent it',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    for (const first of ['mg big v\r\n']) {
+      const ours = await batchPastFlushAt('cachalot', first);
+      assert.deepEqual(ours, await batchPastFlushAt('memcached', first), first);
+      assert.deepEqual(ours, { hungUp: true, response_obj_oom: '1', read_buf_oom: '0', served: 'STORED\r\n' }, first);
+    }
+  });

@@ -74,3 +74,19 @@ test('a flush point\'s objects are free once the write took them all', () => {
   assert.equal(cache.respsQueued(), 0, 'nothing left to hold');
   for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
 });
+
+test('a reply sent early keeps its object until the next flush point or the batch\'s write', () => {
+  const cache = new ReadBufCache(MB, 32);
+  cache.rbufAlloc();
+  cache.respStart();
+  cache.respsSentEarly(); // a reply past 512 KB, taken whole: memcached has not sent it yet
+  for (let i = 1; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+  assert.equal(cache.respStart(), false, 'the early one still counts in the bundle');
+  cache.respsSent(); // the batch's write (memcached's conn_mwrite)
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+  cache.respsDone();
+  cache.respStart();
+  cache.respsSentEarly();
+  cache.respsFlushPoint(); // memcached sends it here
+  for (let i = 0; i < RESP_PER_BUNDLE; i++) assert.equal(cache.respStart(), true);
+});

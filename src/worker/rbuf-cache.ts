@@ -31,6 +31,12 @@ export class ReadBufCache {
    */
   private flushed = 0;
   /**
+   * Objects of replies the running connection handed to the socket before memcached would have sent them (a reply
+   * past OUT_FLUSH_AT, sent as it grows): memcached holds them until its next conn_mwrite (the next flush point,
+   * the -R batch's end, the read worked off), so they count as out until then.
+   */
+  private early = 0;
+  /**
    * Objects held by connections other than the running one's batch: a command waiting for its value, replies
    * queued for a client that has not read them, a get's keys not yet answered (respReserve).
    */
@@ -49,7 +55,7 @@ export class ReadBufCache {
    * Called only under a limit (WorkerContext.readBufLimited).
    */
   respStart(): boolean {
-    const resps = this.resps + this.held;
+    const resps = this.resps + this.held + this.early;
     const needsBundle = resps % RESP_PER_BUNDLE === 0 && !(resps === 0 && this.bundleKept);
     if (needsBundle) {
       if (this.buffersOut() >= this.limit) return false;
@@ -75,13 +81,28 @@ export class ReadBufCache {
   respsFlushPoint(): void {
     this.flushed = this.resps;
     this.resps = 0;
+    this.early = 0; // memcached's transmit there sends them too, and the socket took them
   }
 
   /** The collected replies were dropped (conn_release_items): their objects are free. */
-  respsDone(): void { this.resps = 0; }
+  respsDone(): void {
+    this.resps = 0;
+    this.early = 0;
+  }
 
   /** The write took every byte: what it carried is sent, and its objects are free (resp_finish). */
   respsSent(): void {
+    this.resps = 0;
+    this.flushed = 0;
+    this.early = 0;
+  }
+
+  /**
+   * A write before memcached's (a reply past OUT_FLUSH_AT) took every byte: the replies past a flush point are
+   * free as memcached's transmit there freed them, the ones since stay out until the next (early).
+   */
+  respsSentEarly(): void {
+    this.early += this.resps;
     this.resps = 0;
     this.flushed = 0;
   }
@@ -96,6 +117,8 @@ export class ReadBufCache {
     this.held += n;
     this.resps = 0;
     this.flushed = 0;
+    // the connection stops here (its batch ends): memcached's transmit would send these first, as the socket did
+    this.early = 0;
     return n;
   }
 
@@ -122,7 +145,7 @@ export class ReadBufCache {
   rbufRelease(): void { this.rbufs--; }
 
   private buffersOut(): number {
-    const resps = this.resps + this.held;
+    const resps = this.resps + this.held + this.early;
     const bundles = resps === 0 ? (this.bundleKept ? 1 : 0) : Math.ceil(resps / RESP_PER_BUNDLE);
     return this.rbufs + bundles;
   }

@@ -2,6 +2,7 @@
 // write (a writev when values are attached), and a client that does not read them is stopped, then hung up on.
 // drive-machine.ts calls connFlush where memcached's machine reaches conn_mwrite; onConnDrain there resumes it.
 
+import { ConnState } from './conn.ts';
 import type { Conn } from './conn.ts';
 import type { ConnIo } from './conn-io.ts';
 import { errnoName } from './handle-io.ts';
@@ -54,7 +55,7 @@ export function connFlush(c: Conn, midRead = false): void {
   }
   const queued = io.lastWriteQueued ? io.queued() : 0; // the handle's queue size is a call into C++
   const left = out.sent(queued > 0, midRead);
-  if (c.ctx.readBufLimited) respsWritten(c, queued > 0);
+  if (c.ctx.readBufLimited) respsWritten(c, queued > 0, midRead);
   if (left !== null && io.lendable) { // freed once the queue drains or the handle closes (connGiveBackLent)
     c.lent.push(left);
     out.lend(left);
@@ -78,8 +79,9 @@ function awaitDrain(c: Conn, io: ConnIo): void {
  * -o read_buf_mem_limit: memcached frees a reply's response object once transmit() has sent it. What the socket
  * could not take yet keeps its objects, the connection's, until the client has read it (onConnDrain).
  */
-function respsWritten(c: Conn, queued: boolean): void {
+function respsWritten(c: Conn, queued: boolean, midRead: boolean): void {
   if (queued) c.respsQueued += c.ctx.rbufCache.respsQueued();
+  else if (midRead && c.state !== ConnState.nread && c.state !== ConnState.swallow) c.ctx.rbufCache.respsSentEarly();
   else c.ctx.rbufCache.respsSent();
 }
 
