@@ -124,17 +124,34 @@ test('read_buf_mem_limit: clients that pipeline multi-gets and never read are re
     });
   });
 
+/** A get in each protocol: the request for a key, and the length of its reply for a value of n bytes. */
+const GETS = {
+  mg: { get: (key: string): Buffer => Buffer.from(`mg ${key} v\r\n`), replyLen: (n: number): number => `VA ${n}\r\n`.length + n + 2 },
+  binary: { get: binaryGet, replyLen: (n: number): number => 24 + 4 + n }, // header, flags, value
+};
+
+/** A binary GET (opcode 0x00) of key. */
+function binaryGet(key: string): Buffer {
+  const header = Buffer.alloc(24);
+  header[0] = 0x80;
+  header.writeUInt16BE(key.length, 2);
+  header.writeUInt32BE(key.length, 8);
+  return Buffer.concat([header, Buffer.from(key)]);
+}
+
 /**
  * One thread and 1 MB (64 buffers): 58 connections each stop in the middle of a set (a read buffer and an object
- * each: 58 buffers and 5 bundles of 13, 7 objects left in them), then a client pipelines `first` and seven small
- * mg. memcached sends a batch's replies at its end (conn_mwrite), so the eight objects are all out at once and the
- * eighth finds none: the client is hung up on. Cachalot sends `first`'s reply (past 512 KB) as it grows; its object
- * still counts until the batch is sent, or the eighth would find the one it freed. What the client is sent differs
- * (Cachalot's first reply is already out), so the counters and the hang-up are compared.
+ * each: 58 buffers and 5 bundles of 13, 7 objects left in them), then a client pipelines a get of a 600 KB value
+ * and seven of a small one. memcached sends a batch's replies at its end (conn_mwrite), so the eight objects are
+ * all out at once and the eighth finds none: the client is hung up on. Cachalot sends the first reply (past
+ * 512 KB) as it grows; its object still counts until the batch is sent, or the eighth would find the one it
+ * freed. What the client is sent differs (Cachalot's first reply is already out), so the counters and the
+ * hang-up are compared.
  */
-async function batchPastFlushAt(kind: ServerKind, first: string): Promise<Record<string, string | boolean>> {
+async function batchPastFlushAt(kind: ServerKind, proto: keyof typeof GETS): Promise<Record<string, string | boolean>> {
   const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
   const waiting: Client[] = [];
+  const { get, replyLen } = GETS[proto];
   try {
     const probe = await Client.connect(server.port);
     const big = 'v'.repeat(600_000);
@@ -147,9 +164,9 @@ async function batchPastFlushAt(kind: ServerKind, first: string): Promise<Record
       await c.readUntil('END\r\n'); // read, and waiting for its value
     }
     const client = await Client.connect(server.port);
-    // replies it reads at once first, so that the kernel has grown the socket's buffer to take `first`'s whole
-    for (let i = 0; i < 4; i++) await client.request('mg big v\r\n', `VA ${big.length}\r\n`.length + big.length + 2);
-    await client.send(first + stacked(7, 'mg s v\r\n'));
+    // replies it reads at once first, so that the kernel has grown the socket's buffer to take the big one whole
+    for (let i = 0; i < 4; i++) await client.request(get('big'), replyLen(big.length));
+    await client.send(Buffer.concat([get('big'), ...Array<Buffer>(7).fill(get('s'))]));
     const hungUp = await client.closed().then(() => true, () => false);
     client.destroy();
     const st = await probe.stats();
@@ -165,9 +182,9 @@ async function batchPastFlushAt(kind: ServerKind, first: string): Promise<Record
 
 test('read_buf_mem_limit: a reply sent early keeps its response object until memcached would have sent it',
   { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
-    for (const first of ['mg big v\r\n']) {
-      const ours = await batchPastFlushAt('cachalot', first);
-      assert.deepEqual(ours, await batchPastFlushAt('memcached', first), first);
-      assert.deepEqual(ours, { hungUp: true, response_obj_oom: '1', read_buf_oom: '0', served: 'STORED\r\n' }, first);
+    for (const proto of ['mg', 'binary'] as const) {
+      const ours = await batchPastFlushAt('cachalot', proto);
+      assert.deepEqual(ours, await batchPastFlushAt('memcached', proto), proto);
+      assert.deepEqual(ours, { hungUp: true, response_obj_oom: '1', read_buf_oom: '0', served: 'STORED\r\n' }, proto);
     }
   });
