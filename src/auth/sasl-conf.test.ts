@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { initSasl, loadConfig, parseConfig, plainSetup, saslGetconf } from './sasl-conf.ts';
+import { cyrusSetup, findMech, initSasl, loadConfig, parseConfig, saslGetconf } from './sasl-conf.ts';
 import { canonUser } from './sasl-plain.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-sasl-conf-'));
@@ -41,25 +41,39 @@ test('load_config: the first memcached.conf of the directory list that opens; a 
   assert.deepEqual([...(loadConfig(`${dir}/c:${dir}/b`) ?? [])], []);
 });
 
-test('PLAIN\'s setup: mech_list\'s PLAIN entries are offered, in any case, as often as named; the sasldb is the source', () => {
-  const setup = (text: string) => plainSetup(parseConfig(text)!, 'host').setup;
-  assert.deepEqual(setup('sasldb_path: /db\n'), { mechs: 'PLAIN', pwdb: null, sasldb: '/db', noSource: '', realm: 'host' });
+test('-S\'s setup: mech_list\'s CRAM-MD5 and PLAIN entries are offered in its order, in any case, as often as named', () => {
+  const setup = (text: string) => cyrusSetup(parseConfig(text)!, 'host').setup;
+  assert.deepEqual(setup('sasldb_path: /db\n'), { mechs: 'CRAM-MD5 PLAIN', pwdb: null, sasldb: '/db', noSource: '', realm: 'host' },
+    'without mech_list, in Cyrus\'s order');
   assert.equal(setup('mech_list: plain\n').sasldb, '/etc/sasldb2', 'Debian\'s default sasldb');
-  assert.equal(setup('mech_list: cram-md5 Plain scram-sha-1\n').mechs, 'PLAIN');
+  assert.equal(setup('mech_list: scram-sha-1 Plain digest-md5 cram-MD5\n').mechs, 'PLAIN CRAM-MD5');
   assert.equal(setup('mech_list: plain plain  foo Plain\n').mechs, 'PLAIN PLAIN PLAIN');
-  assert.equal(setup('mech_list: cram-md5\n').mechs, '', 'nothing Cachalot implements: nothing offered');
+  assert.equal(setup('mech_list: digest-md5 ntlm\n').mechs, '', 'nothing Cachalot implements: nothing offered');
   assert.equal(setup('mech_list: plain,cram-md5\n').mechs, '', 'names are separated by white space only');
-  assert.equal(plainSetup(parseConfig('mech_list: plain cram-md5 login\n')!, 'h').notes[0],
-    'mech_list: not offered, Cachalot implements PLAIN only: cram-md5 login');
+  assert.equal(setup('mech_list: cram plainx\n').mechs, '', 'whole names only');
+  assert.equal(setup('mech_list: plain-plus cram-md5-PLUS\n').mechs, 'CRAM-MD5', '"-PLUS" on the last name only, as Cyrus reads it');
+  assert.equal(cyrusSetup(parseConfig('mech_list: plain cram-md5 login\n')!, 'h').notes[0],
+    'mech_list: not offered, Cachalot implements CRAM-MD5 and PLAIN only: login');
 });
 
-test('PLAIN\'s setup: pwcheck_method and auxprop_plugin must let auxprop\'s sasldb check passwords', () => {
-  const source = (text: string): string | null => plainSetup(parseConfig(text)!, 'host').setup.sasldb;
-  assert.equal(source('pwcheck_method: auxprop\nsasldb_path: /db\n'), '/db');
-  assert.equal(source('pwcheck_method: saslauthd AUXPROP\nsasldb_path: /db\n'), '/db');
-  assert.equal(source('auxprop_plugin: sql SASLDB\nsasldb_path: /db\n'), '/db');
-  assert.equal(source('pwcheck_method: saslauthd\n'), null);
-  assert.equal(source('auxprop_plugin: sql\n'), null);
+test('findMech: any case, "-PLUS" dropped where allowed', () => {
+  assert.equal(findMech('cram-md5'), 'CRAM-MD5');
+  assert.equal(findMech('Plain-Plus'), 'PLAIN');
+  assert.equal(findMech('Plain-Plus', false), null);
+  assert.equal(findMech('-PLUS'), null);
+  assert.equal(findMech('DIGEST-MD5'), null);
+});
+
+test('-S\'s setup: CRAM-MD5 reads auxprop\'s sasldb, which auxprop_plugin must let in; PLAIN also needs pwcheck_method auxprop', () => {
+  const source = (text: string): [string | null, string] => {
+    const s = cyrusSetup(parseConfig(text)!, 'host').setup;
+    return [s.sasldb, s.noSource === '' ? 'PLAIN checks' : 'PLAIN does not'];
+  };
+  assert.deepEqual(source('pwcheck_method: auxprop\nsasldb_path: /db\n'), ['/db', 'PLAIN checks']);
+  assert.deepEqual(source('pwcheck_method: saslauthd AUXPROP\nsasldb_path: /db\n'), ['/db', 'PLAIN checks']);
+  assert.deepEqual(source('auxprop_plugin: sql SASLDB\nsasldb_path: /db\n'), ['/db', 'PLAIN checks']);
+  assert.deepEqual(source('pwcheck_method: saslauthd\n'), ['/etc/sasldb2', 'PLAIN does not']);
+  assert.deepEqual(source('auxprop_plugin: sql\n'), [null, 'PLAIN does not']);
 });
 
 test('init_sasl: MEMCACHED_SASL_PWDB (even empty) is the password file, no config read; else no config path is an error', () => {

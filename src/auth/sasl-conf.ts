@@ -4,8 +4,9 @@
 // - otherwise Cyrus SASL, the one way of Debian's memcached: the config file memcached.conf, found as
 //   memcached's sasl_getconf finds it, read as Cyrus reads it (sasl_config_init), and the sasldb it
 //   names (sasldb.ts). memcached exits when there is no config path or the config is malformed.
-// Cachalot implements PLAIN only: List Mechs offers the PLAIN entries of the config's mech_list, and
-// nothing else, so that a client picks PLAIN (libmemcached takes the strongest mechanism offered).
+// Cachalot implements PLAIN and CRAM-MD5: List Mechs offers those of the config's mech_list, and nothing
+// else, so that a client never picks a mechanism Cachalot cannot finish (libmemcached takes the strongest
+// mechanism offered). src/auth/README.md says why SCRAM, DIGEST-MD5 and the others are not offered.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { SASLDB_DEFAULT_PATH } from './sasldb.ts';
@@ -19,12 +20,13 @@ const CONF_DIRS = ['/etc/sasl', '/etc/sasl2'];
 
 /** What a worker needs to answer SASL (plain data: it goes to every worker thread). */
 export type SaslSetup = {
-  /** List Mechs' answer: "PLAIN", as often as the config's mech_list names it; '' when none may be used. */
+  /** List Mechs' answer: the mechanisms offered, in Cyrus's order, space-separated; '' when none may be used. */
   mechs: string;
   /** The MEMCACHED_SASL_PWDB file (read at every authentication), or null: Cyrus's way below. */
   pwdb: string | null;
-  /** Cyrus: the sasldb PLAIN checks passwords against, or null when the config gives it none (`noSource`). */
+  /** Cyrus: auxprop's sasldb, where CRAM-MD5 reads passwords; null when auxprop_plugin leaves it out. */
   sasldb: string | null;
+  /** Why PLAIN (sasl_checkpass) cannot check passwords against that sasldb; '' when it can. */
   noSource: string;
   /** Cyrus's user realm, memcached's my_sasl_hostname (gethostname): appended to a user name without '@'. */
   realm: string;
@@ -41,7 +43,7 @@ export function initSasl(env: NodeJS.ProcessEnv, hostname: string): SaslInit {
   let log = `Reading configuration from: <${path}>\n`;
   const conf = loadConfig(path);
   if (conf === null) return { error: 'Error initializing sasl.\n', log };
-  const { setup, notes } = plainSetup(conf, hostname);
+  const { setup, notes } = cyrusSetup(conf, hostname);
   for (const n of notes) log += `SASL: ${n}\n`;
   return { setup, log: log + 'Initialized SASL.\n' };
 }
@@ -108,28 +110,45 @@ const words = (value: string): string[] => value.split(/[ \t\n\v\f\r]+/).filter(
 const names = (value: string | undefined, name: string): boolean =>
   value === undefined || words(value).some((w) => w.toLowerCase() === name);
 
+/** The mechanisms Cachalot implements, in the order Cyrus offers them without a mech_list (by strength). */
+export const MECHS = ['CRAM-MD5', 'PLAIN'] as const;
+export type Mech = (typeof MECHS)[number];
+
 /**
- * What PLAIN takes from the config. mech_list: the mechanisms offered, in its order, names in any case
- * (without it, every mechanism Cyrus has, of which PLAIN is the one here). pwcheck_method (default
- * auxprop) and auxprop_plugin (default all of them): PLAIN's passwords come from the sasldb when they
- * let auxprop and its sasldb plugin check them; sasldb_path names the file.
+ * Cyrus's _sasl_is_equal_mech: the name in any case, a "-PLUS" suffix (channel binding) dropped when `plus`
+ * allows it. The implemented mechanism it names, or null.
  */
-export function plainSetup(conf: Map<string, string>, realm: string): { setup: SaslSetup; notes: string[] } {
+export function findMech(name: string, plus = true): Mech | null {
+  const n = plus && name.length > 5 && name.slice(-5).toUpperCase() === '-PLUS' ? name.slice(0, -5) : name;
+  return MECHS.find((m) => m === n.toUpperCase()) ?? null;
+}
+
+/**
+ * What -S takes from the config. mech_list: the mechanisms offered, in its order (each name as often as
+ * listed); without it, every one Cyrus has, in its order. pwcheck_method (default auxprop) and auxprop_plugin
+ * (default all of them): CRAM-MD5 reads passwords through auxprop, from the sasldb when auxprop_plugin lets
+ * its sasldb plugin in; PLAIN checks them through pwcheck_method, so only when that also names auxprop.
+ * sasldb_path names the file.
+ */
+export function cyrusSetup(conf: Map<string, string>, realm: string): { setup: SaslSetup; notes: string[] } {
   const notes: string[] = [];
   const mechList = conf.get('mech_list');
-  let mechs = 'PLAIN';
+  let offered: string[] = [...MECHS];
   if (mechList !== undefined) {
+    // Cyrus looks for the "-PLUS" suffix at the end of the rest of the list, not of the word: only the last
+    // name may carry it
     const listed = words(mechList);
-    mechs = listed.filter((m) => m.toUpperCase() === 'PLAIN').map(() => 'PLAIN').join(' ');
-    const others = listed.filter((m) => m.toUpperCase() !== 'PLAIN');
-    if (others.length > 0) notes.push(`mech_list: not offered, Cachalot implements PLAIN only: ${others.join(' ')}`);
+    const mechs = listed.map((w, i) => findMech(w, i === listed.length - 1));
+    offered = mechs.filter((m) => m !== null);
+    const others = listed.filter((_, i) => mechs[i] === null);
+    if (others.length > 0) notes.push(`mech_list: not offered, Cachalot implements ${MECHS.join(' and ')} only: ${others.join(' ')}`);
   }
-  let noSource = '';
   const pwcheck = conf.get('pwcheck_method');
   const auxprop = conf.get('auxprop_plugin');
-  if (!names(pwcheck ?? 'auxprop', 'auxprop')) noSource = `pwcheck_method ${pwcheck}: Cachalot checks auxprop (the sasldb) only`;
-  else if (!names(auxprop, 'sasldb')) noSource = `auxprop_plugin ${auxprop}: Cachalot reads the sasldb only`;
+  const sasldb = names(auxprop, 'sasldb') ? conf.get('sasldb_path') ?? SASLDB_DEFAULT_PATH : null;
+  let noSource = '';
+  if (sasldb === null) noSource = `auxprop_plugin ${auxprop}: Cachalot reads the sasldb only`;
+  else if (!names(pwcheck ?? 'auxprop', 'auxprop')) noSource = `pwcheck_method ${pwcheck}: Cachalot checks PLAIN against auxprop (the sasldb) only`;
   if (noSource !== '') notes.push(noSource);
-  const sasldb = noSource === '' ? conf.get('sasldb_path') ?? SASLDB_DEFAULT_PATH : null;
-  return { setup: { mechs, pwdb: null, sasldb, noSource, realm }, notes };
+  return { setup: { mechs: offered.join(' '), pwdb: null, sasldb, noSource, realm }, notes };
 }

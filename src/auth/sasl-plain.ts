@@ -5,24 +5,35 @@
 import { Credentials } from './credentials.ts';
 import { saslCheckPass } from './sasl-pwdb.ts';
 import { loadSasldb, sasldbKey, USER_PASSWORD } from './sasldb.ts';
-import type { SaslSetup } from './sasl-conf.ts';
+import { findMech, type Mech, type SaslSetup } from './sasl-conf.ts';
 
 /** Cyrus's CANON_BUF_SIZE: a canonical user name (with its realm) longer than this is refused. */
 const CANON_BUF_SIZE = 1024;
 
 let setup: SaslSetup | null = null;
 let mechs: Buffer | null = null;
+let offered: Mech[] = [];
 
 export function saslInstall(s: SaslSetup): void {
   setup = s;
   mechs = s.mechs === '' ? null : Buffer.from(s.mechs);
+  offered = s.mechs === '' ? [] : s.mechs.split(' ') as Mech[];
 }
+
+/** The setup saslInstall installed in this thread. */
+export function saslSetup(): SaslSetup | null { return setup; }
 
 /** List Mechs' answer (sasl_listmech), or null when no mechanism may be used (Cyrus's SASL_NOMECH). */
 export function saslMechs(): Buffer | null { return mechs; }
 
-/** Whether an Auth may start PLAIN: the config's mech_list lets it (Cyrus: "Couldn't find mech"). */
-export function saslPlainOffered(): boolean { return mechs !== null; }
+/**
+ * The mechanism an Auth names, when the config offers it (sasl_server_start's lookup: any case, "-PLUS"
+ * allowed); null is Cyrus's "Couldn't find mech".
+ */
+export function saslOffered(name: string): Mech | null {
+  const m = findMech(name);
+  return m !== null && offered.includes(m) ? m : null;
+}
 
 type PlainMessage = { authzid: Buffer; authcid: Buffer; passwd: Buffer };
 
@@ -57,12 +68,10 @@ function pwdbPlain(path: string, m: PlainMessage, why: { reason: string }): bool
  * canonical user (Cyrus's default authorization: "Requested identity not authenticated identity").
  */
 function cyrusPlain(s: SaslSetup, m: PlainMessage, why: { reason: string }): boolean {
-  if (s.sasldb === null) { why.reason = s.noSource; return false; }
+  if (s.sasldb === null || s.noSource !== '') { why.reason = s.noSource; return false; }
   const authid = canonUser(m.authcid, s.realm);
   if (authid === null) { why.reason = 'bad user name'; return false; }
-  const at = authid.indexOf(0x40); // _plug_parseuser: the realm follows the first '@' (none: no host name)
-  const key = at < 0 ? sasldbKey(authid, Buffer.alloc(0), USER_PASSWORD)
-    : sasldbKey(authid.subarray(0, at), authid.subarray(at + 1), USER_PASSWORD);
+  const key = userPasswordKey(authid);
   const pairs = loadSasldb(s.sasldb, why);
   if (pairs === null) return false;
   const creds = new Credentials();
@@ -73,6 +82,13 @@ function cyrusPlain(s: SaslSetup, m: PlainMessage, why: { reason: string }): boo
   if (authzid !== null && authzid.equals(authid)) return true;
   why.reason = 'Requested identity not authenticated identity';
   return false;
+}
+
+/** The sasldb key of a canonical user's userPassword: the realm follows the first '@' (_plug_parseuser). */
+export function userPasswordKey(authid: Buffer): Buffer {
+  const at = authid.indexOf(0x40);
+  return at < 0 ? sasldbKey(authid, Buffer.alloc(0), USER_PASSWORD)
+    : sasldbKey(authid.subarray(0, at), authid.subarray(at + 1), USER_PASSWORD);
 }
 
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d); // C's isspace

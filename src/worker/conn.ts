@@ -112,10 +112,14 @@ export class Conn {
   /** An Auth started an exchange a Step may go on with (memcached's sasl_started): it succeeded or said "continue". */
   saslStarted = false;
   /**
-   * The connection's SASL exchange succeeded (Cyrus's oparams.doneflag): Cyrus then refuses the next PLAIN step, so the
-   * next Auth with data fails (and clears it) and so does any Step (which does not). src/auth/README.md.
+   * The connection's SASL exchange succeeded (Cyrus's oparams.doneflag): Cyrus then refuses the next mechanism step,
+   * which fails and clears it. src/auth/README.md.
    */
   saslDone = false;
+  /** The mechanism the last Auth that named an offered one started (Cyrus's s_conn->mech): what a Step goes on with. */
+  saslMech = '';
+  /** CRAM-MD5's challenge while its exchange waits for the answer (Cyrus's mechanism context); null otherwise. */
+  saslChallenge: Buffer | null = null;
   /**
    * Inside a text get answered a part at a time (protocol/text/get.ts LongGet: a line too long to wait for, or
    * a get paused for a client that is not reading); 0 when not.
@@ -183,6 +187,7 @@ export class Conn {
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.noreply = false;
     this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = false;
+    this.saslMech = ''; this.saslChallenge = null;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.authReplyAt = 0; this.authReplyEnd = -1;

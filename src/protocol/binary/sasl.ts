@@ -1,15 +1,16 @@
 // SASL List Mechs, Auth and Step: memcached's bin_list_sasl_mechs, process_bin_sasl_auth and
-// process_bin_complete_sasl_auth, with PLAIN built in (src/auth/sasl-plain.ts) where memcached calls
-// Cyrus SASL. As Cyrus's, PLAIN takes its data with the Auth, or, sent without any, answers "continue"
-// and takes it with the next Step; mechanism names are matched without regard to case. List Mechs
-// answers the mechanisms the config offers (src/auth/sasl-conf.ts), or, when it offers none, an auth
-// error as memcached's does; PLAIN is then refused too.
+// process_bin_complete_sasl_auth, with PLAIN and CRAM-MD5 built in (src/auth/sasl-plain.ts, sasl-cram.ts)
+// where memcached calls Cyrus SASL, and the connection's exchange kept as Cyrus's sasl_server_start and
+// sasl_server_step keep it (serverStart, serverStep). Mechanism names are matched without regard to case.
+// List Mechs answers the mechanisms the config offers (src/auth/sasl-conf.ts), or, when it offers none, an
+// auth error as memcached's does; every Auth is then refused too.
 // The SASL data is small: it is read whole from the read buffer (bounded by MAX_SASL_DATA) instead
 // of through an item as memcached does.
 
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
-import { saslMechs, saslPlain, saslPlainOffered } from '../../auth/sasl-plain.ts';
+import { saslMechs, saslOffered, saslPlain, saslSetup } from '../../auth/sasl-plain.ts';
+import { cramChallenge, cramVerify } from '../../auth/sasl-cram.ts';
 import { Op, Status, BinState, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
@@ -17,6 +18,8 @@ const MAX_SASL_MECH_LEN = 32;
 /** Larger SASL data is refused as memcached refuses data it cannot allocate (Out of memory). */
 export const MAX_SASL_DATA = 4096;
 const PLAIN = 'PLAIN';
+const CRAM_MD5 = 'CRAM-MD5';
+const EMPTY = Buffer.alloc(0);
 const AUTHENTICATED = Buffer.from('Authenticated');
 
 /** How many value bytes must be in the read buffer, beyond extras and key, before dispatch. */
@@ -47,41 +50,90 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   const data = c.rbuf.subarray(c.rpos, c.rpos + vlen); // in the buffer: saslBodyNeeded waited for it
   c.rpos += vlen;
   c.authenticated = false;
-  const mech = c.rbuf.subarray(st.keyStart, st.keyStart + st.keylen);
-  if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech.toString('latin1')}'' with ${vlen} bytes of data`);
-  const why = { reason: 'unknown mechanism' };
-  let ok = false;
+  const key = c.rbuf.subarray(st.keyStart, st.keyStart + st.keylen);
+  const nul = key.indexOf(0);
+  const mech = key.subarray(0, nul < 0 ? key.length : nul).toString('latin1'); // memcached hands Cyrus a C string
+  if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech}'' with ${vlen} bytes of data`);
+  const res: StepResult = { reason: '', out: null };
+  let result: number;
   if (st.cmd === Op.SASL_AUTH) {
-    // sasl_server_start: an unknown mechanism fails at once; PLAIN without data continues; with data it is
-    // PLAIN's step, refused after a success (Cyrus's doneflag); a failed start clears the doneflag
-    const plain = mech.toString('latin1').toUpperCase() === PLAIN && saslPlainOffered();
-    if (plain && vlen === 0) { saslContinue(c, st); return; }
-    if (plain && c.saslDone) why.reason = 'attempting server step after doneflag';
-    ok = plain && !c.saslDone && saslPlain(data, why);
-    c.saslStarted = c.saslDone = ok;
+    result = serverStart(c, mech, vlen === 0 ? null : data, res);
+    c.saslStarted = result !== SASL_FAIL;
   } else if (!c.saslStarted) {
-    why.reason = 'SASL_STEP called but sasl_server_start not called for this connection!';
-  } else if (c.saslDone) {
-    why.reason = 'attempting server step after doneflag';
+    res.reason = 'SASL_STEP called but sasl_server_start not called for this connection!';
+    result = SASL_FAIL;
   } else {
-    ok = c.saslDone = saslPlain(data, why);
+    result = serverStep(c, data, res);
   }
+  if (result === SASL_CONTINUE) { saslContinue(c, st, res.out); return; }
   const row = c.ctx.stats.row;
   row[ThreadStat.auth_cmds]++;
-  if (ok) {
+  if (result === SASL_OK) {
     c.authenticated = true;
     writeBinResponse(c, st, AUTHENTICATED, 0);
     return;
   }
   row[ThreadStat.auth_errors]++;
   // The reason never includes the credentials.
-  if (c.ctx.verbosity() > 0) c.ctx.log(`${c.id}: SASL authentication failed: ${why.reason}`);
+  if (c.ctx.verbosity() > 0) c.ctx.log(`${c.id}: SASL authentication failed: ${res.reason}`);
   writeBinError(c, st, Status.AUTH_ERROR, 0);
 }
 
-/** SASL_CONTINUE: a header with nothing more to say (PLAIN's server sends no challenge), sent at once. */
-function saslContinue(c: Conn, st: BinState): void {
-  c.saslStarted = true;
-  addBinHeader(c, st, Status.AUTH_CONTINUE, 0, 0, 0, 0);
+// Cyrus's results, as memcached tells them apart: done, "continue" (with the server's data), or any failure.
+const SASL_OK = 0;
+const SASL_CONTINUE = 1;
+const SASL_FAIL = -1;
+type StepResult = { reason: string; out: Buffer | null };
+
+/**
+ * sasl_server_start: the mechanism must be offered ("Couldn't find mech"); the previous exchange's context is
+ * dropped. PLAIN wants the client first: without data it answers "continue" and nothing else, with data that is
+ * its step. CRAM-MD5 speaks first: data is refused, else its step makes the challenge. Any failure, a step
+ * refused after a success included, ends the exchange.
+ */
+function serverStart(c: Conn, name: string, data: Buffer | null, res: StepResult): number {
+  const mech = saslOffered(name);
+  if (mech === null) return fail(c, res, `Couldn't find mech ${name}`);
+  c.saslMech = mech;
+  c.saslChallenge = null;
+  if (mech === CRAM_MD5 && data !== null) return fail(c, res, 'Remote sent first but mech does not allow it.');
+  if (mech === PLAIN && data === null) return SASL_CONTINUE;
+  const result = serverStep(c, data, res);
+  return result === SASL_FAIL ? fail(c, res, res.reason) : result;
+}
+
+/**
+ * sasl_server_step: after a success (Cyrus's doneflag) every step fails, and that is all it does; otherwise the
+ * started mechanism's step, with CRAM-MD5's challenge when there is one. A step that fails ends the exchange
+ * (a CRAM-MD5 Step then has no challenge to go on with).
+ */
+function serverStep(c: Conn, data: Buffer | null, res: StepResult): number {
+  if (c.saslDone) { res.reason = 'attempting server step after doneflag'; return SASL_FAIL; }
+  if (c.saslMech === PLAIN) return saslPlain(data ?? EMPTY, res) ? done(c) : fail(c, res, res.reason);
+  if (data === null) { // CRAM-MD5's first step, from serverStart
+    c.saslChallenge = res.out = cramChallenge(saslSetup()?.realm ?? '');
+    return SASL_CONTINUE;
+  }
+  if (c.saslChallenge === null) return fail(c, res, 'no CRAM-MD5 exchange to go on with');
+  return cramVerify(c.saslChallenge, data, res) ? done(c) : fail(c, res, res.reason);
+}
+
+function done(c: Conn): number {
+  c.saslDone = true;
+  return SASL_OK;
+}
+
+/** A failure ends the exchange: Cyrus disposes the mechanism's context and clears its doneflag. */
+function fail(c: Conn, res: StepResult, reason: string): number {
+  res.reason = reason;
+  c.saslChallenge = null;
+  c.saslDone = false;
+  return SASL_FAIL;
+}
+
+/** SASL_CONTINUE: the header and the server's data (CRAM-MD5's challenge; PLAIN has none), sent at once. */
+function saslContinue(c: Conn, st: BinState, out: Buffer | null): void {
+  addBinHeader(c, st, Status.AUTH_CONTINUE, 0, 0, out === null ? 0 : out.length, 0);
+  if (out !== null) c.ctx.out.bytes(out);
   c.flushPoint();
 }
