@@ -230,6 +230,35 @@ test('cyrus: CRAM-MD5 exchanges answer alike: challenges, digests, users, realms
   assert.equal(ours[1], 'a wrong digest: 0x21 <challenge> / 0x20 Auth failure.');
 });
 
+/** A server's -v lines of SASL: memcached's, Cyrus's messages through its sasl_log, with the connection id as "fd". */
+const saslLines = (s: Server): string[] => s.stderr().split('\n')
+  .filter((l) => /^(mech: |SASL \(severity|sasl result code|Unknown sasl response|\d+: SASL_STEP)/.test(l))
+  .map((l) => l.replace(/^\d+:/, 'fd:'));
+
+test('cyrus: -v prints memcached\'s lines for every step: Cyrus\'s message and severity, the result code, "Unknown sasl response"', { skip }, async () => {
+  const logged: string[][] = [];
+  for (const s of await startBoth(confDir('cram-v', `mech_list: cram-md5 plain\nsasldb_path: ${sasldb}\n`), ['-v'])) {
+    try {
+      const more = [plain('', 'alice-pw'), { opcode: Op.SASL_AUTH, key: 'PLAIN', value: '\0alice\0alice-pw\0' }]; // no user; a third NUL
+      await answers(s.port, [...LOGINS.map(([, r]) => r), ...more]);
+      for (const [, steps] of CRAM) await exchange(s.port, steps);
+    } finally { await s.stop(); }
+    // once it has exited its lines are all written; the pipe may still hold the last of them
+    for (let n = -1; n !== saslLines(s).length; await sleep(20)) n = saslLines(s).length;
+    logged.push(saslLines(s));
+  }
+  const [theirs, ours] = logged;
+  assert.deepEqual(ours, theirs);
+  for (const line of ['SASL (severity 2): Password verification failed', 'sasl result code:  -13', 'sasl result code:  -20',
+    'SASL (severity 2): Requested identity not authenticated identity', 'SASL (severity 2): All-whitespace username.',
+    'SASL (severity 2): Can only find author/en (no password)', 'SASL (severity 2): incorrect digest response',
+    'SASL (severity 2): Got more data than we were expecting in the PLAIN plugin',
+    'SASL (severity 2): need authentication name', 'SASL (severity 1): attempting server step after doneflag',
+    'fd: SASL_STEP called but sasl_server_start not called for this connection!', 'Unknown sasl response:  -4']) {
+    assert.ok(ours.includes(line), line);
+  }
+});
+
 test('cyrus: CRAM-MD5: an exchange logs in (set, get), and auth_cmds and auth_errors count the steps, not the challenge', { skip }, async () => {
   const counts = async (port: number): Promise<string[]> => {
     const c = await Client.connect(port);

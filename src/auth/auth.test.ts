@@ -10,6 +10,7 @@ import { authfileCheck, authfileInstall, authfileLoad, AuthfileResult } from './
 import { Credentials } from './credentials.ts';
 import { saslInstall, saslPlain } from './sasl-plain.ts';
 import { initSasl } from './sasl-conf.ts';
+import { saslWhy } from './sasl-result.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-auth-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,11 +55,11 @@ test('sasl PLAIN: authzid NUL user NUL password against MEMCACHED_SASL_PWDB', ()
     saslInstall(init.setup);
   };
   pwdb(file('pwdb', 'alice:secret:ignored\nbob:pw\n'));
-  const why = { reason: '' };
+  const why = saslWhy();
   assert.ok(saslPlain(B('\0alice\0secret'), why));
   assert.ok(saslPlain(B('alice\0alice\0secret'), why));
   assert.ok(!saslPlain(B('bob\0alice\0secret'), why));
-  assert.equal(why.reason, 'authorization identity differs');
+  assert.equal(why.reason, 'Requested identity not authenticated identity');
   assert.ok(!saslPlain(B('\0alice\0secret:ignored'), why));
   assert.ok(!saslPlain(B('alice\0secret'), why));
   assert.ok(!saslPlain(B('\0alice\0sec\0ret'), why));

@@ -4,8 +4,9 @@
 // "user hexdigest", the digest being HMAC-MD5 keyed with the password over the challenge, in lower-case hex.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { loadSasldb } from './sasldb.ts';
+import { sasldbSecret } from './sasldb.ts';
 import { canonUser, saslSetup, userPasswordKey } from './sasl-plain.ts';
+import { SaslCode, SaslLog, saslFail, type SaslWhy } from './sasl-result.ts';
 
 /** cram.c refuses a response longer than this. */
 const MAX_CRAM_INPUT = 1024;
@@ -21,36 +22,27 @@ export function cramChallenge(host: string): Buffer {
 }
 
 /**
- * crammd5_server_mech_step2: whether `response` answers `challenge`; when not, the reason (never the
- * credentials) goes to `why`. The user is everything before the last space (a C string: up to a NUL); the
+ * crammd5_server_mech_step2: whether `response` answers `challenge`; when not, Cyrus's code and message (never
+ * the credentials) go to `why`. The user is everything before the last space (a C string: up to a NUL); the
  * digest must follow it, and bytes after its 32 are ignored, as cram.c compares only those.
  */
-export function cramVerify(challenge: Buffer, response: Uint8Array, why: { reason: string }): boolean {
+export function cramVerify(challenge: Buffer, response: Uint8Array, why: SaslWhy): boolean {
   const buf = Buffer.from(response.buffer, response.byteOffset, response.length);
-  if (buf.length > MAX_CRAM_INPUT) { why.reason = 'CRAM-MD5 input longer than 1024 bytes'; return false; }
+  if (buf.length > MAX_CRAM_INPUT) return saslFail(why, SaslCode.BADPROT, SaslLog.FAIL, 'CRAM-MD5 input longer than 1024 bytes');
   const space = buf.lastIndexOf(0x20);
-  if (space <= 0) { why.reason = 'need authentication name'; return false; }
+  if (space <= 0) return saslFail(why, SaslCode.BADPROT, SaslLog.FAIL, 'need authentication name');
   const s = saslSetup();
-  if (s === null || s.sasldb === null) { why.reason = s?.noSource ?? 'SASL is not set up'; return false; }
+  if (s === null || s.sasldb === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, s?.noSource ?? 'SASL is not set up');
   const nul = buf.subarray(0, space).indexOf(0);
   const authid = canonUser(buf.subarray(0, nul < 0 ? space : nul), s.realm);
-  if (authid === null) { why.reason = 'bad user name'; return false; }
-  const pass = password(s.sasldb, userPasswordKey(authid), why);
+  if (authid === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, 'All-whitespace username.');
+  const pass = sasldbSecret(s.sasldb, userPasswordKey(authid), why);
   if (pass === null) return false;
+  if (pass.length === 0) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, 'empty secret');
   const expected = Buffer.from(createHmac('md5', pass).update(challenge).digest('hex'));
   const got = buf.subarray(space + 1, space + 1 + DIGEST_HEX_LEN);
-  if (got.length < DIGEST_HEX_LEN || !timingSafeEqual(expected, got)) { why.reason = 'incorrect digest response'; return false; }
+  if (got.length < DIGEST_HEX_LEN || !timingSafeEqual(expected, got)) {
+    return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, 'incorrect digest response');
+  }
   return true;
-}
-
-/** The user's userPassword, read now (Cyrus reads it as a C string: up to a NUL), or null, with the reason. */
-function password(sasldb: string, key: Buffer, why: { reason: string }): Buffer | null {
-  const pairs = loadSasldb(sasldb, why);
-  if (pairs === null) return null;
-  const found = pairs.find(([k]) => k.equals(key));
-  if (found === undefined) { why.reason = 'no secret in database'; return null; }
-  const nul = found[1].indexOf(0);
-  const pass = nul < 0 ? found[1] : found[1].subarray(0, nul);
-  if (pass.length === 0) { why.reason = 'empty secret'; return null; }
-  return pass;
 }

@@ -2,10 +2,15 @@
 // MEMCACHED_SASL_PWDB file (sasl-pwdb.ts) or, as Cyrus's PLAIN does, against the sasldb (sasldb.ts).
 // Each worker installs the setup the main thread made at start (sasl-conf.ts).
 
-import { Credentials } from './credentials.ts';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { saslCheckPass } from './sasl-pwdb.ts';
-import { loadSasldb, sasldbKey, USER_PASSWORD } from './sasldb.ts';
+import { sasldbKey, sasldbSecret, USER_PASSWORD } from './sasldb.ts';
 import { findMech, type Mech, type SaslSetup } from './sasl-conf.ts';
+import { SaslCode, SaslLog, saslFail, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
+
+/** Cyrus's words for a user name of white space only, and for an authorization identity not the user's. */
+const ALL_WHITESPACE = 'All-whitespace username.';
+const NOT_AUTHZ = 'Requested identity not authenticated identity';
 
 /** Cyrus's CANON_BUF_SIZE: a canonical user name (with its realm) longer than this is refused. */
 const CANON_BUF_SIZE = 1024;
@@ -37,51 +42,65 @@ export function saslOffered(name: string): Mech | null {
 
 type PlainMessage = { authzid: Buffer; authcid: Buffer; passwd: Buffer };
 
-/** plain_server_mech_step's reading: exactly two NULs, or the message is refused. */
-function parsePlain(msg: Uint8Array): PlainMessage | null {
+/**
+ * plain_server_mech_step's reading: "authzid NUL authcid NUL passwd", exactly two NULs; otherwise Cyrus's
+ * refusal (SASL_BADPROT), worded as its PLAIN words it.
+ */
+function parsePlain(msg: Uint8Array, why: SaslWhy): PlainMessage | null {
   const buf = Buffer.from(msg.buffer, msg.byteOffset, msg.length);
   const nul1 = buf.indexOf(0);
-  const nul2 = nul1 < 0 ? -1 : buf.indexOf(0, nul1 + 1);
-  if (nul2 < 0 || buf.indexOf(0, nul2 + 1) >= 0) return null;
+  if (nul1 < 0) return badPlain(why, 'Can only find author (no password)');
+  const nul2 = buf.indexOf(0, nul1 + 1);
+  if (nul2 < 0) return badPlain(why, 'Can only find author/en (no password)');
+  if (buf.indexOf(0, nul2 + 1) >= 0) return badPlain(why, 'Got more data than we were expecting in the PLAIN plugin');
   return { authzid: buf.subarray(0, nul1), authcid: buf.subarray(nul1 + 1, nul2), passwd: buf.subarray(nul2 + 1) };
 }
 
-/** Whether this PLAIN message authenticates; when not, the reason (never the credentials) goes to `why`. */
-export function saslPlain(msg: Uint8Array, why: { reason: string }): boolean {
-  const m = parsePlain(msg);
-  if (m === null) { why.reason = 'malformed PLAIN message'; return false; }
-  if (setup === null) { why.reason = 'SASL is not set up'; return false; }
+function badPlain(why: SaslWhy, reason: string): null {
+  saslFail(why, SaslCode.BADPROT, SaslLog.FAIL, reason);
+  return null;
+}
+
+/** Whether this PLAIN message authenticates; when not, Cyrus's code and message (never the credentials) go to `why`. */
+export function saslPlain(msg: Uint8Array, why: SaslWhy): boolean {
+  const m = parsePlain(msg, why);
+  if (m === null) return false;
+  if (setup === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, 'SASL is not set up');
   if (setup.pwdb !== null) return pwdbPlain(setup.pwdb, m, why);
   return cyrusPlain(setup, m, why);
 }
 
-/** Against the MEMCACHED_SASL_PWDB file: an authorization identity other than the user is refused. */
-function pwdbPlain(path: string, m: PlainMessage, why: { reason: string }): boolean {
-  if (m.authcid.length === 0) { why.reason = 'empty user'; return false; }
-  if (m.authzid.length > 0 && !m.authzid.equals(m.authcid)) { why.reason = 'authorization identity differs'; return false; }
+/** Against the MEMCACHED_SASL_PWDB file (sasl-pwdb.ts): an authorization identity other than the user is refused. */
+function pwdbPlain(path: string, m: PlainMessage, why: SaslWhy): boolean {
+  if (m.authcid.length === 0) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, ALL_WHITESPACE);
+  if (m.authzid.length > 0 && !m.authzid.equals(m.authcid)) return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, NOT_AUTHZ);
   return saslCheckPass(path, m.authcid, m.passwd, why);
 }
 
 /**
  * As Cyrus's PLAIN with its sasldb: the user name is made canonical (canonUser), its password is the
- * sasldb's "user NUL realm NUL userPassword" entry, read now; an authorization identity must name the same
- * canonical user (Cyrus's default authorization: "Requested identity not authenticated identity").
+ * sasldb's "user NUL realm NUL userPassword" entry, read now (no entry: SASL_NOUSER, a wrong password:
+ * SASL_BADAUTH, both "Password verification failed"); an authorization identity must name the same canonical
+ * user (Cyrus's default authorization).
  */
-function cyrusPlain(s: SaslSetup, m: PlainMessage, why: { reason: string }): boolean {
-  if (s.sasldb === null || s.noSource !== '') { why.reason = s.noSource; return false; }
+function cyrusPlain(s: SaslSetup, m: PlainMessage, why: SaslWhy): boolean {
+  if (s.sasldb === null || s.noSource !== '') return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, s.noSource);
+  if (m.authcid.length === 0) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, ALL_WHITESPACE);
   const authid = canonUser(m.authcid, s.realm);
-  if (authid === null) { why.reason = 'bad user name'; return false; }
-  const key = userPasswordKey(authid);
-  const pairs = loadSasldb(s.sasldb, why);
-  if (pairs === null) return false;
-  const creds = new Credentials();
-  for (const [k, v] of pairs) creds.add(k, v);
-  if (!creds.check(key, m.passwd, true)) { why.reason = 'Password verification failed'; return false; }
+  if (authid === null) return saslFail(why, SaslCode.NOUSER, SaslLog.FAIL, VERIFY_FAILED); // white space only: nobody
+  const secret = sasldbSecret(s.sasldb, userPasswordKey(authid), why);
+  if (secret === null) return why.code === SaslCode.NOUSER ? saslFail(why, SaslCode.NOUSER, SaslLog.FAIL, VERIFY_FAILED) : false;
+  if (!sameSecret(secret, m.passwd)) return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, VERIFY_FAILED);
   if (m.authzid.length === 0 || m.authzid.equals(m.authcid)) return true;
   const authzid = canonUser(m.authzid, s.realm);
   if (authzid !== null && authzid.equals(authid)) return true;
-  why.reason = 'Requested identity not authenticated identity';
-  return false;
+  return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, NOT_AUTHZ);
+}
+
+/** Compared through digests of equal length, so that the time taken says nothing of the password. */
+function sameSecret(secret: Buffer, pass: Uint8Array): boolean {
+  const d = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+  return timingSafeEqual(d(secret), d(pass));
 }
 
 /** The sasldb key of a canonical user's userPassword: the realm follows the first '@' (_plug_parseuser). */

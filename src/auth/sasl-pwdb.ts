@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Credentials } from './credentials.ts';
 import { SASL_PWDB_ENV } from './sasl-conf.ts';
+import { SaslCode, SaslLog, saslFail, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
 /** memcached reads lines of at most 256 bytes and refuses user + password longer than 252. */
 const MAX_ENTRY_LEN = 256;
 
@@ -37,12 +38,14 @@ function addLine(creds: Credentials, line: Buffer): void {
   creds.add(line.subarray(0, colon), line.subarray(colon + 1, passEnd));
 }
 
-/** sasl_server_userdb_checkpass: is this user's password this one? */
-export function saslCheckPass(path: string, user: Uint8Array, pass: Uint8Array, why: { reason: string }): boolean {
-  if (user.length + pass.length > MAX_ENTRY_LEN - 4) { why.reason = 'too long password'; return false; }
+/**
+ * sasl_server_userdb_checkpass: is this user's password this one? memcached's callback answers a failure
+ * SASL_NOAUTHZ, which Cyrus's PLAIN reports as "Password verification failed"; a file it cannot read it warns of
+ * itself, and that reason is kept here.
+ */
+export function saslCheckPass(path: string, user: Uint8Array, pass: Uint8Array, why: SaslWhy): boolean {
+  if (user.length + pass.length > MAX_ENTRY_LEN - 4) return saslFail(why, SaslCode.NOAUTHZ, SaslLog.FAIL, VERIFY_FAILED);
   const creds = loadSaslPwdb(path, why);
-  if (creds === null) return false;
-  if (creds.check(user, pass, true)) return true;
-  why.reason = 'failed to authenticate';
-  return false;
+  if (creds === null) return saslFail(why, SaslCode.NOAUTHZ, SaslLog.FAIL, why.reason);
+  return creds.check(user, pass, true) || saslFail(why, SaslCode.NOAUTHZ, SaslLog.FAIL, VERIFY_FAILED);
 }

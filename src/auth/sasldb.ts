@@ -15,6 +15,7 @@
 //   an overflow page (type 7): the 22 field counts its bytes, which start at 26; 16 links the next one
 
 import { readFileSync } from 'node:fs';
+import { SaslCode, SaslLog, saslFail, type SaslWhy } from './sasl-result.ts';
 
 const HASH_MAGIC = 0x061561;
 /** Hash versions 8 (DB 4.2-4.5) and 9 (DB 4.6-5.3) share this layout; 10 (DB 6) adds items of its own. */
@@ -147,4 +148,18 @@ export function loadSasldb(path: string, why: { reason: string }): Array<[Buffer
     why.reason = `unable to read Berkeley db ${path}: ${e.message}`;
     return null;
   }
+}
+
+/**
+ * The secret stored under `key` in the sasldb at `path`, read now, as Cyrus's auxprop reads it: a C string, up to
+ * its first NUL. Null when there is none (SASL_NOUSER, which Cyrus reports without a message of its own) or the
+ * file cannot be read (SASL_FAIL, with the reason).
+ */
+export function sasldbSecret(path: string, key: Buffer, why: SaslWhy): Buffer | null {
+  const pairs = loadSasldb(path, why);
+  if (pairs === null) { why.code = SaslCode.FAIL; why.level = SaslLog.FAIL; return null; }
+  const found = pairs.find(([k]) => k.equals(key));
+  if (found === undefined) { saslFail(why, SaslCode.NOUSER, SaslLog.NONE, 'no such user'); return null; }
+  const nul = found[1].indexOf(0);
+  return nul < 0 ? found[1] : found[1].subarray(0, nul);
 }

@@ -11,6 +11,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
 import { saslMechs, saslOffered, saslPlain, saslSetup } from '../../auth/sasl-plain.ts';
 import { cramChallenge, cramVerify } from '../../auth/sasl-cram.ts';
+import { SaslCode, SaslLog, saslFail, saslLogged, type SaslWhy } from '../../auth/sasl-result.ts';
 import { Op, Status, BinState, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
@@ -54,36 +55,44 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   const nul = key.indexOf(0);
   const mech = key.subarray(0, nul < 0 ? key.length : nul).toString('latin1'); // memcached hands Cyrus a C string
   if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech}'' with ${vlen} bytes of data`);
-  const res: StepResult = { reason: '', out: null };
+  const res: StepResult = { reason: '', code: SaslCode.OK, level: SaslLog.NONE, out: null };
   let result: number;
   if (st.cmd === Op.SASL_AUTH) {
     result = serverStart(c, mech, vlen === 0 ? null : data, res);
-    c.saslStarted = result !== SASL_FAIL;
+    c.saslStarted = result === SaslCode.OK || result === SaslCode.CONTINUE;
   } else if (!c.saslStarted) {
-    res.reason = 'SASL_STEP called but sasl_server_start not called for this connection!';
-    result = SASL_FAIL;
+    if (c.ctx.verbosity() > 0) c.ctx.log(`${c.id}: SASL_STEP called but sasl_server_start not called for this connection!`);
+    result = SaslCode.FAIL;
   } else {
     result = serverStep(c, data, res);
   }
-  if (result === SASL_CONTINUE) { saslContinue(c, st, res.out); return; }
+  logSaslResult(c, res, result);
+  if (result === SaslCode.CONTINUE) { saslContinue(c, st, res.out); return; }
   const row = c.ctx.stats.row;
   row[ThreadStat.auth_cmds]++;
-  if (result === SASL_OK) {
+  if (result === SaslCode.OK) {
     c.authenticated = true;
     writeBinResponse(c, st, AUTHENTICATED, 0);
     return;
   }
   row[ThreadStat.auth_errors]++;
-  // The reason never includes the credentials.
-  if (c.ctx.verbosity() > 0) c.ctx.log(`${c.id}: SASL authentication failed: ${res.reason}`);
   writeBinError(c, st, Status.AUTH_ERROR, 0);
 }
 
-// Cyrus's results, as memcached tells them apart: done, "continue" (with the server's data), or any failure.
-const SASL_OK = 0;
-const SASL_CONTINUE = 1;
-const SASL_FAIL = -1;
-type StepResult = { reason: string; out: Buffer | null };
+/**
+ * memcached's lines for a step: Cyrus's message through sasl_log (a failure's, which never includes the
+ * credentials), then at -v the result code, and for a failure "Unknown sasl response".
+ */
+function logSaslResult(c: Conn, res: StepResult, result: number): void {
+  const v = c.ctx.verbosity();
+  if (result < 0 && saslLogged(res.level, v)) c.ctx.log(`SASL (severity ${res.level}): ${res.reason}`);
+  if (v === 0) return;
+  c.ctx.log(`sasl result code:  ${result}`);
+  if (result < 0) c.ctx.log(`Unknown sasl response:  ${result}`);
+}
+
+/** A step's outcome: Cyrus's code and message for a failure (SaslWhy), the server's data for a "continue". */
+type StepResult = SaslWhy & { out: Buffer | null };
 
 /**
  * sasl_server_start: the mechanism must be offered ("Couldn't find mech"); the previous exchange's context is
@@ -93,42 +102,44 @@ type StepResult = { reason: string; out: Buffer | null };
  */
 function serverStart(c: Conn, name: string, data: Buffer | null, res: StepResult): number {
   const mech = saslOffered(name);
-  if (mech === null) return fail(c, res, `Couldn't find mech ${name}`);
+  if (mech === null) return fail(c, res, SaslCode.NOMECH, SaslLog.FAIL, `Couldn't find mech ${name}`);
   c.saslMech = mech;
   c.saslChallenge = null;
-  if (mech === CRAM_MD5 && data !== null) return fail(c, res, 'Remote sent first but mech does not allow it.');
-  if (mech === PLAIN && data === null) return SASL_CONTINUE;
+  if (mech === CRAM_MD5 && data !== null) {
+    return fail(c, res, SaslCode.BADPROT, SaslLog.FAIL, 'Remote sent first but mech does not allow it.');
+  }
+  if (mech === PLAIN && data === null) return SaslCode.CONTINUE;
   const result = serverStep(c, data, res);
-  return result === SASL_FAIL ? fail(c, res, res.reason) : result;
+  return result === SaslCode.OK || result === SaslCode.CONTINUE ? result : fail(c, res, res.code, res.level, res.reason);
 }
 
 /**
  * sasl_server_step: after a success (Cyrus's doneflag) every step fails, and that is all it does; otherwise the
  * started mechanism's step, with CRAM-MD5's challenge when there is one. A step that fails ends the exchange
- * (a CRAM-MD5 Step then has no challenge to go on with).
+ * (a CRAM-MD5 Step then has no challenge to go on with, and Cyrus says nothing of it).
  */
 function serverStep(c: Conn, data: Buffer | null, res: StepResult): number {
-  if (c.saslDone) { res.reason = 'attempting server step after doneflag'; return SASL_FAIL; }
-  if (c.saslMech === PLAIN) return saslPlain(data ?? EMPTY, res) ? done(c) : fail(c, res, res.reason);
+  if (c.saslDone) { saslFail(res, SaslCode.FAIL, SaslLog.ERR, 'attempting server step after doneflag'); return res.code; }
+  if (c.saslMech === PLAIN) return saslPlain(data ?? EMPTY, res) ? done(c) : fail(c, res, res.code, res.level, res.reason);
   if (data === null) { // CRAM-MD5's first step, from serverStart
     c.saslChallenge = res.out = cramChallenge(saslSetup()?.realm ?? '');
-    return SASL_CONTINUE;
+    return SaslCode.CONTINUE;
   }
-  if (c.saslChallenge === null) return fail(c, res, 'no CRAM-MD5 exchange to go on with');
-  return cramVerify(c.saslChallenge, data, res) ? done(c) : fail(c, res, res.reason);
+  if (c.saslChallenge === null) return fail(c, res, SaslCode.BADPROT, SaslLog.NONE, 'no CRAM-MD5 exchange to go on with');
+  return cramVerify(c.saslChallenge, data, res) ? done(c) : fail(c, res, res.code, res.level, res.reason);
 }
 
 function done(c: Conn): number {
   c.saslDone = true;
-  return SASL_OK;
+  return SaslCode.OK;
 }
 
-/** A failure ends the exchange: Cyrus disposes the mechanism's context and clears its doneflag. */
-function fail(c: Conn, res: StepResult, reason: string): number {
-  res.reason = reason;
+/** A failure ends the exchange: Cyrus disposes the mechanism's context and clears its doneflag. Its code. */
+function fail(c: Conn, res: StepResult, code: number, level: number, reason: string): number {
+  saslFail(res, code, level, reason);
   c.saslChallenge = null;
   c.saslDone = false;
-  return SASL_FAIL;
+  return code;
 }
 
 /** SASL_CONTINUE: the header and the server's data (CRAM-MD5's challenge; PLAIN has none), sent at once. */

@@ -1,0 +1,38 @@
+// How a SASL step ends, in Cyrus's terms, which memcached prints at -v: Cyrus logs its message through
+// memcached's sasl_log ("SASL (severity N): ..."), then memcached prints the result code ("sasl result
+// code:  N") and, for a failure, "Unknown sasl response:  N". The mechanisms here (sasl-plain.ts,
+// sasl-cram.ts) fail with the code and message Cyrus's would, so that those lines read the same.
+
+/** Cyrus's result codes (sasl.h) that its PLAIN and CRAM-MD5 return to memcached. */
+export const SaslCode = {
+  OK: 0, CONTINUE: 1, FAIL: -1, NOMECH: -4, BADPROT: -5, BADAUTH: -13, NOAUTHZ: -14, NOUSER: -20,
+} as const;
+
+/**
+ * Cyrus's log levels, as memcached's sasl_log prints them: ERR always, FAIL at -v; NONE is a failure Cyrus
+ * says nothing about.
+ */
+export const SaslLog = { NONE: 0, ERR: 1, FAIL: 2 } as const;
+
+/** Cyrus's PLAIN, when the password check fails (and its CRAM-MD5 has its own words). */
+export const VERIFY_FAILED = 'Password verification failed';
+
+/** Why a step failed: Cyrus's result code, and the message it logs at `level`. */
+export type SaslWhy = { reason: string; code: number; level: number };
+
+export function saslWhy(): SaslWhy {
+  return { reason: '', code: SaslCode.OK, level: SaslLog.NONE };
+}
+
+/** Record a failure as Cyrus reports it; false, for the caller to return. */
+export function saslFail(why: SaslWhy, code: number, level: number, reason: string): false {
+  why.code = code;
+  why.level = level;
+  why.reason = reason;
+  return false;
+}
+
+/** memcached's sasl_log: whether a message of this level reaches stderr at this verbosity. */
+export function saslLogged(level: number, verbosity: number): boolean {
+  return level === SaslLog.ERR || (level === SaslLog.FAIL && verbosity > 0);
+}
