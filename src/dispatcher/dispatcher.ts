@@ -95,10 +95,14 @@ export class Dispatcher {
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
       return bound; // memcached: -s turns TCP off
     }
+    // memcached holds MEMCACHED_PORT_FILENAME's file open while it makes its TCP and UDP listeners: that
+    // descriptor is the lowest free one then, so the listeners come one above, and the first client gets it
+    const portFileRow = s.portFilename !== null ? this.connTable.claim() : -1;
     if (s.port !== 0) await this.listenTcp(now, bound);
     if (s.udpPort !== 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
       for (const spec of this.specs) bound.push(await this.listenUdp(spec.host ?? '::', spec.port ?? s.udpPort));
     }
+    if (portFileRow >= 0) this.connTable.free(portFileRow);
     this.fdBudget = connectionFdBudget();
     return bound;
   }
@@ -195,6 +199,8 @@ export class Dispatcher {
     if (row >= 0) {
       this.connTable.set(row, ConnRow.lastCmd, now);
       this.connTable.set(row, ConnRow.state, ConnState.listening);
+      // a listener is one of memcached's conns[] too: above a port file's hole it is the highest made so far
+      if (row + 1 > this.ctl.get(Ctl.connStructures)) this.ctl.set(Ctl.connStructures, row + 1);
     }
     return row;
   }

@@ -23,12 +23,14 @@ export const ConnRow = {
 const ROW = 16;
 
 /**
- * The fd memcached 1.6.18 gives its first listening socket on Linux: stdin, stdout and stderr, then four
- * descriptors for its own use and four per worker thread (event base and notify pipe) come first. Ids
- * start there, so that `stats conns` and the -vv log name each connection as memcached would.
+ * The fd memcached 1.6.18 gives its first listening socket on Linux, started with stdin, stdout and stderr
+ * open and nothing else (as a service manager or a container starts it): three descriptors for its own use
+ * and four per worker thread (event base and notify pipe) come first. Ids start there, so that `stats conns`
+ * and the -vv log name each connection as memcached would. (A descriptor memcached inherits below that
+ * number moves its listener up; MEMCACHED_PORT_FILENAME's, open while it listens, does: Dispatcher.listen.)
  */
 export function firstConnId(threads: number): number {
-  return 7 + 4 * threads;
+  return 6 + 4 * threads;
 }
 
 /** The shared table for at least `rows` rows (rounded up to whole words of taken bits). */
