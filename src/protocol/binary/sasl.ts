@@ -11,7 +11,7 @@ import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
 import { saslMechs, saslOffered, saslPlain, saslSetup } from '../../auth/sasl-plain.ts';
 import { cramChallenge, cramVerify } from '../../auth/sasl-cram.ts';
-import { SaslCode, SaslLog, saslFail, saslLogged, type SaslWhy } from '../../auth/sasl-result.ts';
+import { SaslCode, SaslLog, saslFail, saslLogged, saslWhy, type SaslWhy } from '../../auth/sasl-result.ts';
 import { Op, Status, BinState, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
@@ -55,7 +55,7 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   const nul = key.indexOf(0);
   const mech = key.subarray(0, nul < 0 ? key.length : nul).toString('latin1'); // memcached hands Cyrus a C string
   if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech}'' with ${vlen} bytes of data`);
-  const res: StepResult = { reason: '', code: SaslCode.OK, level: SaslLog.NONE, out: null };
+  const res: StepResult = { ...saslWhy(), out: null };
   let result: number;
   if (st.cmd === Op.SASL_AUTH) {
     result = serverStart(c, mech, vlen === 0 ? null : data, res);
