@@ -14,11 +14,15 @@ import { Crawler } from "./crawler.ts";
 import { Rebalancer } from "./rebalancer.ts";
 import { Automover } from "./automove.ts";
 import { JuggleBackoff, MIN_SLEEP_US } from "./juggle-backoff.ts";
+import { StorageThreads } from "../extstore/storage-thread.ts";
 
 const { shared, ctl } = workerData as MaintainerInit;
 const st = new Store(shared, shared.settings.numThreads + 1);
 const serverWords = new ServerCtl(ctl);
 st.verbosity = () => serverWords.i32[Ctl.verbosity];
+st.extLive = serverWords;
+// memcached's storage write and compaction threads (-o ext_path), run here between this thread's own rounds
+const storage = st.ext === null ? null : new StorageThreads(st, st.ext, serverWords);
 const rebalancer = new Rebalancer(st);
 const automover = new Automover(st);
 const backoff = new JuggleBackoff(MAX_CLASSES);
@@ -27,12 +31,18 @@ const crawler = new Crawler(st, lruMaintainer);
 const IDLE_SLEEP_US = 1_000_000; // no_lru_maintainer: what is left is asked for, and asking wakes this thread
 
 let sleepUs = MIN_SLEEP_US;
+let lastRoundMs = performance.now();
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   sleepUs = lruMaintainer ? juggleRound(sleepUs) : IDLE_SLEEP_US;
   if (st.maybeExpand()) sleepUs = 0; // memcached's assoc_maintenance_thread moves buckets until it is done
   if (crawler.round()) sleepUs = Math.min(sleepUs, crawler.sleepUs()); // a walk's pace: lru_crawler_sleep per 1000 items
   const asked = lruMaintainer && automover.round(), moving = rebalancer.round(); // both, every round
   if (asked || moving) sleepUs = Math.min(sleepUs, MIN_SLEEP_US);
+  if (storage !== null) {
+    const now = performance.now();
+    sleepUs = Math.min(sleepUs, storage.round((now - lastRoundMs) * 1000));
+    lastRoundMs = now;
+  }
   if (sleepUs > 0) Atomics.wait(st.c32, G.maintainerStop, 0, sleepUs / 1000);
 }
 rebalancer.stop();

@@ -27,8 +27,11 @@ export const ThreadStat = {
   // another linked); the sum over threads is the count. Not the sum of the LRUs' counts, which an item
   // between two LRUs (the maintainer moving it from HOT to COLD) is missing from for a moment.
   curr_items: 28, curr_bytes: 29,
+  // memcached's extstore counters of a get (src/extstore/storage.ts), shown only with -o ext_path
+  get_extstore: 30, get_aborted_extstore: 31, get_oom_extstore: 32, recache_from_extstore: 33, miss_from_extstore: 34,
+  badcrc_from_extstore: 35,
 } as const;
-export const THREAD_FIELDS = 30;
+export const THREAD_FIELDS = 36;
 
 export const SlabStat = {
   set_cmds: 0, get_hits: 1, touch_hits: 2, delete_hits: 3, cas_hits: 4, cas_badval: 5,

@@ -11,6 +11,7 @@ import { createSizesBuffer } from "./sizes.ts";
 import { createLogBuffer } from "../logger/logger.ts";
 import { createStatsBuffer } from "../stats/thread-stats.ts";
 import { CLOCK_START, exactFitPages, memLimitPages, Store } from "./store.ts";
+import type { ExtShared } from "../extstore/engine.ts";
 
 export type StoreSettings = {
   maxBytes: number; // -m in bytes (default 64 MiB)
@@ -70,6 +71,8 @@ export type StoreShared = {
   hashpowerMax: number;
   startedUnix: number; // memcached's process_started (wall seconds at rel time 0)
   startedMs: number; // wall ms when rel time was CLOCK_START
+  /** External storage's pages and files (-o ext_path: src/extstore), or null. */
+  ext: ExtShared | null;
 };
 
 export function createStore(settings: StoreSettings): StoreShared {
@@ -100,6 +103,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     classSizes, maxPages, lockPower, hashpowerMax,
     startedUnix: Math.floor(now / 1000) - CLOCK_START,
     startedMs: now,
+    ext: null,
   };
   const c32 = new Int32Array(ctlBuffer(shared.ctl));
   c32[G.clock] = CLOCK_START;

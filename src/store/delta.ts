@@ -49,7 +49,7 @@ export function addDelta(st: Store, buf: Uint8Array, off: number, len: number, h
     const nbytes = a32[it * 2 + ItemField.nbytes];
     const bits = a32[it * 2 + ItemField.bits];
     // can't delta zero byte values (2 are the "\r\n"), nor chained items: too large to be a number
-    if (nbytes <= 2 || (bits & ItemFlag.CHUNKED) !== 0) return DeltaResult.NON_NUMERIC;
+    if (nbytes <= 2 || (bits & (ItemFlag.CHUNKED | ItemFlag.HDR)) !== 0) return DeltaResult.NON_NUMERIC; // a value on flash too
     // with -C an item has no CAS (memcached's ITEM_get_cas is 0), so any CAS given is a mismatch
     if (casIn !== 0 && st.itemCas(it) !== casIn) return DeltaResult.EXISTS;
     const data = it * 8 + ITEM_HEADER + (bits >>> 24);

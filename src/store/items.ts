@@ -13,6 +13,13 @@ import { pageClassOf, slabsAlloc, slabsClsid, slabsFree } from "./slabs.ts";
 import { doItemBump, itemNtotal, itemReplaceQ, lruPullTail, LruPull, ntotalOf } from "./lru.ts";
 import { assocFind, assocReplace } from "./assoc.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } from "../stats/thread-stats.ts";
+import { storageDelete } from "../extstore/item-hdr.ts";
+
+/** A header item's value: the copy read back from flash for this answer (storageFetch made it). */
+function hdrValueItem(st: Store, it: number): number {
+  if (st.extSlotHdr !== it || st.extSlotTemp === 0) throw new Error("store: a header item's value was read before it was fetched");
+  return st.extSlotTemp;
+}
 
 const CHUNK_HEADER = ITEM_HEADER; // a data chunk of a chained item keeps the item header's shape
 
@@ -224,6 +231,8 @@ export function doItemReplace(st: Store, old: number, it: number, hv: number, ne
   const a32 = st.a32, ob = old * 2 + ItemField.bits;
   if ((a32[ob] & ItemFlag.LINKED) === 0) { doItemLink(st, it, hv, newCas); return; }
   a32[ob] &= ~ItemFlag.LINKED;
+  // its object on flash is let go, unless a page move's copy takes the header's place (and its object)
+  if ((a32[ob] & ItemFlag.HDR) !== 0 && !keepSegment) storageDelete(st, old);
   const b = it * 2, now = st.currentTime();
   const seg = keepSegment ? (a32[ob] >>> 16) & 0xc0 : entrySegment(st, a32[b + ItemField.exptime] >>> 0, now);
   a32[b + ItemField.bits] = ((a32[b + ItemField.bits] | ItemFlag.LINKED) & ~(0xc0 << 16)) | (seg << 16);
@@ -323,10 +332,11 @@ export function casOf(a32: Int32Array, it: number): number {
 export function valueSegment(st: Store, it: number, at: number): number {
   const a32 = st.a32;
   const bits = a32[it * 2 + ItemField.bits];
-  if ((bits & ItemFlag.CHUNKED) === 0) {
+  if ((bits & (ItemFlag.CHUNKED | ItemFlag.HDR)) === 0) {
     st.segOff = it * 8 + ITEM_HEADER + (bits >>> 24) + at;
     return a32[it * 2 + ItemField.nbytes] - at;
   }
+  if ((bits & ItemFlag.HDR) !== 0) return valueSegment(st, hdrValueItem(st, it), at);
   let ch = a32[it * 2 + ItemField.chain];
   for (;;) {
     const used = a32[ch * 2 + ItemField.nbytes];

@@ -9,12 +9,27 @@ import { LogFlag } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
 
-/** lru_pull_tail's flags: only LRU_PULL_EVICT is used (memcached's RETURN_ITEM serves its extstore). */
-export const LruPull = { EVICT: 1 as Code<"LruPull", 1> } as const;
+/**
+ * lru_pull_tail's flags: LRU_PULL_EVICT, and LRU_PULL_RETURN_ITEM for extstore's storage writer: COLD's tail item is
+ * kept where it is and left locked (st.pulledIt, st.pulledHv), for the caller to unlock.
+ */
+export const LruPull = { EVICT: 1 as Code<"LruPull", 1>, RETURN_ITEM: 2 as Code<"LruPull", 2> } as const;
 export type LruPull = (typeof LruPull)[keyof typeof LruPull];
 
 export function lruIdOf(a32: Int32Array, it: number): number {
   return (a32[it * 2 + ItemField.bits] >>> 16) & 0xff;
+}
+
+/** A value kept in external storage leaves this much of it in memory: memcached's item_hdr (page version, offset, page). */
+export const ITEM_HDR_DATA = 12;
+
+/**
+ * The item's bytes in memory, for the LRU's sizes_bytes and a page move's copy: ITEM_ntotal, but an extstore
+ * header item (HDR), whose nbytes is its value's on flash, holds item_hdr in place of the value, as memcached counts it.
+ */
+export function itemMemBytes(a32: Int32Array, it: number): number {
+  const n = itemNtotal(a32, it);
+  return (a32[it * 2 + ItemField.bits] & ItemFlag.HDR) === 0 ? n : n - a32[it * 2 + ItemField.nbytes] + ITEM_HDR_DATA;
 }
 
 export function itemNtotal(a32: Int32Array, it: number): number {
@@ -42,7 +57,7 @@ export function doItemLinkQ(st: Store, it: number, id: number): void {
   c32[w + LruW.head] = it;
   if (c32[w + LruW.tail] === 0) c32[w + LruW.tail] = it;
   st.cf[F.sizes + id] += 1;
-  st.cf[F.sizesBytes + id] += itemNtotal(a32, it);
+  st.cf[F.sizesBytes + id] += itemMemBytes(a32, it);
 }
 
 export function doItemUnlinkQ(st: Store, it: number, id: number): void {
@@ -55,7 +70,7 @@ export function doItemUnlinkQ(st: Store, it: number, id: number): void {
   a32[it * 2 + ItemField.next] = 0;
   a32[it * 2 + ItemField.prev] = 0;
   st.cf[F.sizes + id] -= 1;
-  st.cf[F.sizesBytes + id] -= itemNtotal(a32, it);
+  st.cf[F.sizesBytes + id] -= itemMemBytes(a32, it);
 }
 
 // Leaf critical sections of typed-array writes only (nothing can throw): no try/finally, which costs ~20 ns.
@@ -207,10 +222,12 @@ export function lruPullTail(st: Store, clsid: number, seg: number, totalBytes: n
   } finally {
     st.locks.unlock(lock);
   }
+  st.pulledIt = 0;
   if (found !== 0) {
     if (outcome === Tail.TO_WARM) itemLinkInto(st, found, Lru.WARM);
     else if (outcome === Tail.TO_COLD) itemLinkInto(st, found, Lru.COLD);
-    st.itemUnlock(foundHv);
+    if (outcome === Tail.KEEP && (flags & LruPull.RETURN_ITEM) !== 0) { st.pulledIt = found; st.pulledHv = foundHv; }
+    else st.itemUnlock(foundHv);
   }
   return removed;
 }
@@ -280,6 +297,7 @@ function pullCold(st: Store, it: number, hv: number, id: number, flags: number, 
     st.doItemUnlinkNolock(it, hv, id);
     return Tail.EVICTED;
   }
+  if ((flags & LruPull.RETURN_ITEM) !== 0) return Tail.KEEP;
   if ((bits & ItemFlag.ACTIVE) === 0 || !st.lruSegmented) return Tail.KEEP;
   slabStat(st, bits, SlabStat.moves_to_warm);
   a32[it * 2 + ItemField.bits] = bits & ~ItemFlag.ACTIVE;

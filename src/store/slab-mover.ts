@@ -17,7 +17,7 @@ import { doSlabsNewslab, freeListRemove, memoryRelease, pageOffset, slabsFree, s
 import { assocFind } from "./assoc.ts";
 import { hash } from "./hash.ts";
 import { chainedHeaderSize } from "./items.ts";
-import { itemNtotal } from "./lru.ts";
+import { itemMemBytes } from "./lru.ts";
 
 /** One page on its way from src to dst. */
 export class PageMove {
@@ -197,7 +197,7 @@ function rescueChunk(st: Store, head: number, chunk: number, clsid: number, movi
  */
 function rescue(st: Store, it: number, hv: number, clsid: number, movingPage: number): boolean {
   const a32 = st.a32, chunked = (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0;
-  const ntotal = chunked ? chainedHeaderSize(a32, it) : itemNtotal(a32, it);
+  const ntotal = chunked ? chainedHeaderSize(a32, it) : itemMemBytes(a32, it); // a header item: its item_hdr
   const copy = takeFreeChunk(st, clsid, movingPage);
   if (copy === 0) return false;
   st.a8.copyWithin(copy * 8, it * 8, it * 8 + ntotal);

@@ -41,6 +41,7 @@ export function doStoreItem(st: Store, it: number, op: StoreOp, hv: number, casI
       case StoreOp.APPEND:
       case StoreOp.PREPEND:
         if (casIn !== 0 && !casMatch) { stored = StoreResult.EXISTS; break; }
+        if ((a32[old * 2 + ItemField.bits] & ItemFlag.HDR) !== 0) break; // memcached's: not to a value on flash (NOT_STORED)
         newIt = appendAlloc(st, old, it, op === StoreOp.APPEND);
         if (newIt === 0) stored = StoreResult.NOT_STORED;
         else { it = newIt; doStore = true; }

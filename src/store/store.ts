@@ -24,6 +24,10 @@ import type { StoreLiveSettings } from "../settings/report.ts";
 import type { StoreSettings, StoreShared } from "./create.ts";
 import { LogWriter } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat, ThreadStats } from "../stats/thread-stats.ts";
+import { Extstore } from "../extstore/engine.ts";
+import { storageDelete } from "../extstore/item-hdr.ts";
+import { storageDone, storageFetch } from "../extstore/storage.ts";
+import type { ExtLive } from "../extstore/storage.ts";
 
 /** The words warmLookups reads past an item's header: the lines of a short key and a value of ~100 bytes. */
 const WARM_WORD_1 = 20, WARM_WORD_2 = 36;
@@ -118,6 +122,23 @@ export class Store {
   private readonly warmIts = new Int32Array(WARM_MAX);
   /** Set by assocInsert when the table wants to grow; storeItem runs the expansion once its lock is released. */
   expandWanted = false;
+  /** External storage (-o ext_path), or null. */
+  readonly ext: Extstore | null;
+  /** extstore's settings as they stand (`extstore <name> <value>` changes them): set by the thread that attaches. */
+  extLive: ExtLive | null = null;
+  /** lru_pull_tail with LruPull.RETURN_ITEM: the COLD tail item left locked, and its hash (0: none). */
+  pulledIt = 0;
+  pulledHv = 0;
+  /**
+   * The value of the header item being answered (extSlotHdr), read back from flash into an unlinked item of
+   * its own (extSlotTemp, one reference: the slot's), with the key's hash; 0 when none. valueSegment reads a
+   * header item's value from there (src/extstore/storage.ts).
+   */
+  extSlotHdr = 0;
+  extSlotTemp = 0;
+  extSlotHv = 0;
+  /** memcached's c->recache_counter, one per thread here. */
+  recacheCounter = 0;
 
   constructor(shared: StoreShared, thread: number) {
     const s = shared.settings;
@@ -152,6 +173,7 @@ export class Store {
     this.hashExpand = s.hashExpand !== false;
     this.exactFitPages = exactFitPages(s);
     this.preallocated = s.preallocate || s.prefillPool === true;
+    this.ext = shared.ext === null ? null : new Extstore(shared.ext);
   }
 
   // ---- live settings (G line 4): `lru`, `lru_crawler` and `slabs` change them while running ----
@@ -279,7 +301,7 @@ export class Store {
   /** get with a reference, bumped, counted in lru_hits; the reference is the caller's. */
   itemGet(buf: Uint8Array, off: number, len: number): number {
     try {
-      const it = this.itemPeek(buf, off, len);
+      const it = this.peekHashed(buf, off, len, hash(buf, off, len), -1, false);
       if (it !== 0) this.itemHold(it);
       return it;
     } finally { this.itemPeekDone(); }
@@ -296,9 +318,16 @@ export class Store {
 
   /** itemPeek with the key's hash already known (hv === hash(buf, off, len): hash.ts's scanKey). */
   itemPeekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime = -1): number {
+    return this.peekHashed(buf, off, len, hv, touchExptime, true);
+  }
+
+  /** itemPeekHashed; `fetch`: a value on flash is read back (extstore), else the header item is the answer. */
+  private peekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime: number, fetch: boolean): number {
     this.itemLock(hv);
     this.peekedHv = hv;
-    const it = doItemPeek(this, buf, off, len, hv);
+    let it = doItemPeek(this, buf, off, len, hv);
+    // a value on flash is read back now, under the lock; one that cannot be is a miss (and its header unlinked)
+    if (it !== 0 && fetch && (this.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && !storageFetch(this, it, hv, true)) it = 0;
     if (it !== 0) {
       if (touchExptime < 0) this.countLruHit(it); // memcached counts a gat's hit in touch_hits alone
       doItemBump(this, it);
@@ -308,6 +337,25 @@ export class Store {
   }
 
   itemPeekDone(): void { this.itemUnlock(this.peekedHv); }
+
+  /**
+   * A header item's value read back from flash for a reply that has no item lock: false when it could not be (a
+   * miss: the caller lets go of its reference and answers a miss).
+   */
+  extFetch(it: number, buf: Uint8Array, off: number, len: number): boolean {
+    return storageFetch(this, it, hash(buf, off, len), false);
+  }
+
+  /** The reply that read a value back from flash is written: the copy goes (or is recached). No item lock held. */
+  extDone(): void { if (this.extSlotTemp !== 0) storageDone(this); }
+
+  /** Is the item a header whose value is on flash (extstore's ITEM_HDR)? */
+  itemIsHdr(it: number): boolean { return this.hasBit(it, ItemFlag.HDR); }
+
+  /** The item whose memory holds its value: it, or for a header item the copy read back from flash. */
+  valueOwner(it: number): number {
+    return (this.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) === 0 ? it : this.extSlotTemp;
+  }
 
   /**
    * Read, without any lock, the memory that looking up each of n keys (by their hashes) reads
@@ -548,6 +596,7 @@ export class Store {
     const i = it * 2 + ItemField.bits;
     if ((this.a32[i] & ItemFlag.LINKED) === 0) return false;
     this.a32[i] &= ~ItemFlag.LINKED;
+    if ((this.a32[i] & ItemFlag.HDR) !== 0) storageDelete(this, it);
     if (this.c32[G.sizesOn] !== 0) sizesCount(this, it, -1);
     this.countUnlinked(it);
     assocDelete(this, it, hv);

@@ -82,6 +82,7 @@ const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 store.verbosity = () => ctx.verbosity();
+store.extLive = ctx.ctl; // a get's recache reads ext_recache_rate as `extstore recache_rate` last set it
 if (init.authEntries !== null) authfileInstall(init.authEntries);
 if (init.sasl !== null) saslInstall(init.sasl);
 /**

@@ -17,9 +17,14 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
   if (c.ctx.verbosity() > 1) {
     c.ctx.log(`<${c.id} ${shouldTouch ? 'TOUCH' : 'GET'} ${buf.toString('latin1', st.keyStart, st.keyStart + st.keylen)}`);
   }
-  const it = shouldTouch
+  let it = shouldTouch
     ? store.itemTouch(buf, st.keyStart, st.keylen, store.realtime(buf.readUInt32BE(st.extStart)))
     : store.itemGet(buf, st.keyStart, st.keylen);
+  // a value on flash is read back before the answer; one that cannot be is a miss
+  if (it !== 0 && cmd !== Op.TOUCH && store.itemIsHdr(it) && !store.extFetch(it, buf, st.keyStart, st.keylen)) {
+    store.itemRelease(it);
+    it = 0;
+  }
   const row = c.ctx.stats.row;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, st.keyStart, st.keylen, it !== 0);
@@ -37,6 +42,7 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     // memcached's response keeps the item referenced until it is sent (c->resp->item)
     if (replied) c.ctx.out.hold(it);
     else store.itemRelease(it);
+    store.extDone();
   }
 }
 

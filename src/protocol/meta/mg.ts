@@ -7,6 +7,7 @@ import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { doItemGet } from '../../store/items.ts';
+import { storageFetch } from '../../extstore/storage.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './reply.ts';
@@ -25,6 +26,8 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   let replied = false;
   try {
     it = doItemGet(st, buf, ks, nkey, hv, false);
+    // a value on flash is read back before the answer; one that cannot be is a miss (its header unlinked)
+    if (it !== 0 && mf.value && st.itemIsHdr(it) && !storageFetch(st, it, hv, true)) { st.itemRelease(it); it = 0; }
     if (it === 0 && mf.vivify) {
       it = vivify(st, buf, ks, nkey, hv);
       created = it !== 0;
@@ -36,6 +39,7 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
     if (replied) c.ctx.out.hold(it);
     else if (it !== 0) st.itemRelease(it);
     st.itemUnlock(hv);
+    st.extDone();
   }
   if (created) st.maybeExpand(); // a link may ask the hash table to grow: done with no lock held
 }

@@ -304,6 +304,7 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, r
     }
   } finally {
     store.itemPeekDone();
+    store.extDone();
   }
   if (ctx.prefixStats.enabled()) ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) countMiss(c, shouldTouch);
@@ -328,6 +329,7 @@ function peekOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, 
     }
   } finally {
     store.itemPeekDone();
+    store.extDone();
   }
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) countMiss(c, shouldTouch);
@@ -372,8 +374,9 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, 
     if (c.io !== null) {
       const view = store.itemValueView(it, 0, nbytes);
       if (view.length === nbytes) { // a chained item's value is in pieces: copied
-        store.itemHold(it);
-        out.attach(view, it);
+        const owner = store.valueOwner(it); // a value read back from flash lives in an item of its own
+        store.itemHold(owner);
+        out.attach(view, owner);
         return;
       }
     }

@@ -1,6 +1,7 @@
 // `stats` and its subcommands: memcached's process_stat / server_stats. Counters are summed over
 // every thread's row in shared memory; no thread is asked anything. Cold path: strings are fine.
 
+import { extstorePages, storageStats } from '../../extstore/report.ts';
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState, memcachedStateName } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
@@ -55,7 +56,12 @@ export function processStatCommand(c: Conn, buf: Buffer, ntokens: number): void 
   const group = tok(c, buf, 1);
   // memcached built with extstore (Debian's) but started without a path has no pages to list: just END.
   // Its binary STAT has no such group (KEY_ENOENT), so this stays out of reportStats.
-  if (group === 'extstore') { out.bytes(REPLY.END); return; }
+  if (group === 'extstore') {
+    const ext = c.ctx.store.ext;
+    if (ext !== null) extstorePages(ext, emit);
+    out.bytes(REPLY.END);
+    return;
+  }
   if (!reportStats(c, group, emit)) { outString(c, REPLY.ERROR); return; }
   if (!SIZES_SWITCHES.has(group)) out.bytes(REPLY.END); // memcached ends these two without END
 }
@@ -168,6 +174,14 @@ function commandStats(c: Conn, emit: Emit): void {
   emit('get_misses', ts.sum(ThreadStat.get_misses));
   emit('get_expired', ts.sum(ThreadStat.get_expired));
   emit('get_flushed', ts.sum(ThreadStat.get_flushed));
+  if (c.ctx.store.ext !== null) { // memcached: with external storage only
+    emit('get_extstore', ts.sum(ThreadStat.get_extstore));
+    emit('get_aborted_extstore', ts.sum(ThreadStat.get_aborted_extstore));
+    emit('get_oom_extstore', ts.sum(ThreadStat.get_oom_extstore));
+    emit('recache_from_extstore', ts.sum(ThreadStat.recache_from_extstore));
+    emit('miss_from_extstore', ts.sum(ThreadStat.miss_from_extstore));
+    emit('badcrc_from_extstore', ts.sum(ThreadStat.badcrc_from_extstore));
+  }
   emit('delete_misses', ts.sum(ThreadStat.delete_misses));
   emit('delete_hits', ts.sumSlabAll(SlabStat.delete_hits));
   emit('incr_misses', ts.sum(ThreadStat.incr_misses));
@@ -207,6 +221,8 @@ function loggerStats(c: Conn, emit: Emit): void {
   emit('log_watcher_skipped', ts.sum(ThreadStat.log_watcher_skipped));
   emit('log_watcher_sent', ts.sum(ThreadStat.log_watcher_sent));
   emit('log_watchers', watcherCount(c.ctx.store));
+  const ext = c.ctx.store.ext;
+  if (ext !== null) storageStats(ext, emit);
   tlsStats(c, emit);
   emit('unexpected_napi_ids', 0);
   emit('round_robin_fallback', c.ctx.ctl.get(Ctl.roundRobinFallback));

@@ -1,0 +1,157 @@
+// External storage in the store, without a server: values written to a file page by page, header items in
+// their place, reads back, deletes, page evictions and bad objects (memcached's storage.c and extstore.c).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Store } from "../store/store.ts";
+import { createStore } from "../store/create.ts";
+import { b, MB, put, settings } from "../store/test-support.ts";
+import { Lru } from "../store/layout.ts";
+import { lruPullTail } from "../store/lru.ts";
+import { ThreadStat } from "../stats/thread-stats.ts";
+import { DeltaResult, StoreOp, StoreResult } from "../store/results.ts";
+import { createExtShared, EStat } from "./engine.ts";
+import { storageWrite } from "./storage.ts";
+import { StorageThreads } from "./storage-thread.ts";
+import { EXT_UINT_SETTINGS } from "../settings/ext-settings.ts";
+
+const PAGE = 2 * MB, WBUF = MB;
+
+/** A store with `pages` pages of external storage in a fresh file (page 0, as memcached's, never used). */
+function extStore(pages: number): { st: Store; file: string } {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cachalot-ext-")), "ext");
+  const fd = fs.openSync(file, "w+");
+  const shared = createStore(settings({ maxBytes: 64 * MB }));
+  shared.ext = createExtShared([fd], [pages], PAGE, WBUF);
+  const st = new Store(shared, 1);
+  const uints = EXT_UINT_SETTINGS.map(([, , initial]) => initial);
+  st.extLive = { extSetting: (i) => uints[i], extMaxFrag: () => 0.8 };
+  return { st, file };
+}
+
+const value = (key: string, n: number): string => (key + ":").repeat(Math.ceil(n / (key.length + 1))).slice(0, n);
+
+/** Every item of the class to COLD, then every COLD item to flash; how many went. */
+function flushClass(st: Store, clsid: number): number {
+  while (lruPullTail(st, clsid, Lru.HOT, 0, 0, 0) > 0);
+  let n = 0;
+  while (storageWrite(st, st.ext!, clsid, 0, 0)) n++;
+  return n;
+}
+
+/** get through the store's peek (which reads a value on flash back): the value, or null. */
+function peek(st: Store, key: string): string | null {
+  const k = b(key);
+  try {
+    const it = st.itemPeek(k, 0, k.length);
+    if (it === 0) return null;
+    const out = Buffer.alloc(st.itemNbytes(it));
+    st.itemCopyValue(it, out, 0);
+    return out.subarray(0, out.length - 2).toString("latin1");
+  } finally {
+    st.itemPeekDone();
+    st.extDone();
+  }
+}
+
+/** Look at the key's item without reading a value back (itemGet does not): what `look` answers of it, or null. */
+function look<T>(st: Store, key: string, f: (it: number) => T): T | null {
+  const k = b(key);
+  const it = st.itemGet(k, 0, k.length);
+  if (it === 0) return null;
+  try { return f(it); } finally { st.itemRelease(it); }
+}
+const isHdr = (st: Store, key: string): boolean => look(st, key, (it) => st.itemIsHdr(it)) === true;
+const clsOf = (st: Store, key: string): number => look(st, key, (it) => st.itemClsid(it)) ?? 0;
+
+test("cold values go to flash: a header item takes their place with their CAS and flags, and gets read them back", () => {
+  const { st } = extStore(8);
+  for (let i = 0; i < 40; i++) put(st, `k${i}`, value(`k${i}`, 20000), undefined, 0, i);
+  const cas = st.lastCas;
+  const clsid = clsOf(st, "k39");
+  assert.equal(flushClass(st, clsid), 40);
+  assert.ok(isHdr(st, "k0") && isHdr(st, "k39"));
+  const ext = st.ext!;
+  assert.equal(ext.stats[EStat.objects_written], 40);
+  assert.ok(ext.stats[EStat.bytes_written] > 40 * 20000);
+  for (let i = 0; i < 40; i++) assert.equal(peek(st, `k${i}`), value(`k${i}`, 20000));
+  assert.equal(look(st, "k39", (it) => st.itemCas(it)), cas);
+  assert.equal(look(st, "k39", (it) => st.itemFlags(it)), 39);
+  assert.equal(st.stats.row[ThreadStat.get_extstore], 40);
+  assert.equal(ext.stats[EStat.objects_read], 40);
+  assert.equal(st.currItems(), 40);
+});
+
+test("a delete lets go of the object on flash: bytes and objects used drop", () => {
+  const { st } = extStore(8);
+  for (let i = 0; i < 10; i++) put(st, `d${i}`, value("d", 30000));
+  const clsid = clsOf(st, "d0");
+  flushClass(st, clsid);
+  const ext = st.ext!;
+  const used = ext.stats[EStat.bytes_used];
+  assert.equal(ext.stats[EStat.objects_used], 10);
+  st.itemDelete(b("d3"), 0, 2, 0);
+  put(st, "d4", "replaced in memory");
+  assert.equal(ext.stats[EStat.objects_used], 8);
+  assert.ok(ext.stats[EStat.bytes_used] < used);
+  assert.equal(peek(st, "d4"), "replaced in memory");
+  assert.equal(peek(st, "d3"), null);
+});
+
+test("with no page free the oldest page is evicted: its keys miss, counted in miss_from_extstore", () => {
+  const { st } = extStore(4); // pages 1..3 usable, 2 MB each
+  for (let i = 0; i < 300; i++) {
+    put(st, `e${i}`, value(`e${i}`, 30000));
+    if (i % 20 === 19) { flushClass(st, clsOf(st, `e${i}`)); st.ext!.runMaint(); }
+  }
+  const ext = st.ext!;
+  assert.ok(ext.stats[EStat.page_evictions] > 0);
+  assert.ok(ext.stats[EStat.objects_evicted] > 0);
+  assert.equal(peek(st, "e0"), null);
+  assert.equal(st.stats.row[ThreadStat.miss_from_extstore], 1);
+  assert.equal(isHdr(st, "e0"), false); // its header is unlinked by the miss
+  assert.equal(peek(st, "e299"), value("e299", 30000));
+});
+
+test("an object changed on disk is a miss with badcrc_from_extstore, never sent", () => {
+  const { st, file } = extStore(8);
+  put(st, "c", value("c", 5000));
+  const clsid = clsOf(st, "c");
+  flushClass(st, clsid);
+  const fd = fs.openSync(file, "r+");
+  fs.writeSync(fd, Buffer.from("X"), 0, 1, PAGE + 48 + 1 + 100); // page 1: a byte of the value
+  fs.closeSync(fd);
+  assert.equal(peek(st, "c"), null);
+  assert.equal(st.stats.row[ThreadStat.badcrc_from_extstore], 1);
+  assert.equal(st.stats.row[ThreadStat.miss_from_extstore], 1);
+});
+
+test("incr, append and prepend leave a value on flash alone, as memcached's", () => {
+  const { st } = extStore(8);
+  put(st, "n", "1".repeat(2000));
+  const clsid = clsOf(st, "n");
+  flushClass(st, clsid);
+  assert.equal(put(st, "n", "x", StoreOp.APPEND), StoreResult.NOT_STORED);
+  assert.equal(put(st, "n", "x", StoreOp.PREPEND), StoreResult.NOT_STORED);
+  assert.equal(st.addDelta(b("n"), 0, 1, true, 1n, 0), DeltaResult.NON_NUMERIC);
+  assert.equal(peek(st, "n"), "1".repeat(2000));
+});
+
+test("compaction: a mostly empty page's live objects are rewritten and the page freed", () => {
+  const { st } = extStore(6);
+  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
+  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
+  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  for (let i = 0; i < 150; i++) put(st, `p${i}`, value(`p${i}`, 30000)); // pages 1 and 2 filled, 3 begun
+  flushClass(st, clsOf(st, "p0"));
+  for (let i = 0; i < 150; i++) if (i % 4 !== 0) st.itemDelete(b(`p${i}`), 0, `p${i}`.length, 0);
+  const threads = new StorageThreads(st, st.ext!, st.extLive);
+  for (let r = 0; r < 20; r++) threads.round(1e9);
+  const ext = st.ext!;
+  assert.ok(ext.stats[EStat.compact_rescues] > 0);
+  assert.ok(ext.stats[EStat.page_reclaims] > 0);
+  for (let i = 0; i < 150; i += 4) assert.equal(peek(st, `p${i}`), value(`p${i}`, 30000));
+});

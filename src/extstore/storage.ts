@@ -1,0 +1,190 @@
+// memcached's storage.c: what the store does with external storage. The storage writer moves cold values of
+// large items to flash and leaves a header item in their place (storage_write); a get of a header item reads
+// the value back (storage_get_item), sometimes putting it back in memory (recache_or_free); the compactor
+// rewrites what is still used from pages that are mostly empty, so that their space comes back
+// (storage_compact_*). The writer and the compactor run in the maintainer thread (storage-thread.ts), reads in
+// the worker that answers.
+//
+// An object on flash is the item as it was: a 48-byte header (the key's hash where the access time was, the
+// CRC-32C of everything after it where the expiry was, then nbytes, the flags word, the CAS and the client
+// flags), the key and the value, padded with zeros to memcached's ITEM_ntotal, which is its length.
+
+import type { Store } from '../store/store.ts';
+import { ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, Lru } from '../store/layout.ts';
+import { ITEM_HDR_DATA, itemNtotal, lruPullTail, LruPull } from '../store/lru.ts';
+import { casOf, doItemAlloc, doItemReplace, itemFree, valueSegment } from '../store/items.ts';
+import { ThreadStat } from '../stats/thread-stats.ts';
+import { uintIndex } from '../settings/ext-settings.ts';
+import { Bucket, MARK_BYTES } from './engine.ts';
+import type { Extstore } from './engine.ts';
+import { crc32c } from './crc32c.ts';
+import { hdrOffset, hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
+
+/** extstore's settings as they stand: the server's words (server-ctl.ts), which `extstore <name> <value>` changes. */
+export type ExtLive = { extSetting(i: number): number; extMaxFrag(): number };
+
+export const EXT = {
+  itemSize: uintIndex('ext_item_size'), itemAge: uintIndex('ext_item_age'), lowTtl: uintIndex('ext_low_ttl'),
+  recacheRate: uintIndex('ext_recache_rate'), compactUnder: uintIndex('ext_compact_under'),
+  dropUnder: uintIndex('ext_drop_under'), maxSleep: uintIndex('ext_max_sleep'), dropUnread: uintIndex('ext_drop_unread'),
+} as const;
+
+// The object header's words (Int32, little-endian), where memcached's item fields are.
+const O = { hv: 3, crc: 4, nbytes: 5, bits: 7, casLo: 8, casHi: 9, flags: 10 } as const;
+/** The CRC covers the object from nbytes on (memcached's STORE_OFFSET: past the links, time and exptime). */
+const CRC_FROM = O.nbytes * 4;
+
+/** One object's bytes, read or written: per thread, as large as the largest item. */
+const scratchOf = new WeakMap<Store, Buffer>();
+function scratch(st: Store): Buffer {
+  let b = scratchOf.get(st);
+  if (b === undefined) { b = Buffer.alloc(st.itemSizeMax + 1024); scratchOf.set(st, b); }
+  return b;
+}
+
+// ---- the write: storage_write ----
+
+/**
+ * memcached's storage_write for class `clsid`: COLD's tail item, if idle longer than itemAge (0: any), goes to
+ * flash and a header item takes its place with its CAS. False when nothing was moved (no such item, no page
+ * free, no memory for the header), which ends the writer's pass over the class.
+ */
+export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: number, lowTtl: number): boolean {
+  lruPullTail(st, clsid, Lru.COLD, 0, LruPull.RETURN_ITEM, 0);
+  const it = st.pulledIt, hv = st.pulledHv;
+  if (it === 0) return false;
+  try {
+    const a32 = st.a32, bits = a32[it * 2 + ItemField.bits], now = st.currentTime();
+    if ((bits & ItemFlag.HDR) !== 0 || (itemAge !== 0 && now - a32[it * 2 + ItemField.time] <= itemAge)) return false;
+    const nkey = bits >>> 24, exptime = a32[it * 2 + ItemField.exptime];
+    const hdr = doItemAlloc(st, st.a8, it * 8 + ITEM_HEADER, nkey, a32[it * 2 + ItemField.flags] >>> 0, exptime, ITEM_HDR_DATA);
+    if (hdr === 0) return false;
+    let bucket: number = (bits & ItemFlag.CHUNKED) !== 0 ? Bucket.CHUNKED : Bucket.DEFAULT;
+    if (((exptime - now) >>> 0) < lowTtl) bucket = Bucket.LOWTTL; // memcached's unsigned compare: "never" is not low
+    const len = itemNtotal(a32, it);
+    if (!ext.writeRequest(bucket, len)) {
+      itemFree(st, hdr);
+      ext.runMaint(); // memcached's _allocate_page asks its maintenance thread for a page; the next pass has one
+      return false;
+    }
+    writeMark(ext);
+    const obj = scratch(st);
+    objectOf(st, it, hv, obj, len);
+    ext.writeAt(ext.loc.page, ext.loc.offset, obj, len);
+    setHdr(st, hdr, ext.loc.page, ext.loc.version, ext.loc.offset);
+    a32[hdr * 2 + ItemField.bits] |= ItemFlag.HDR;
+    a32[hdr * 2 + ItemField.nbytes] = a32[it * 2 + ItemField.nbytes];
+    doItemReplace(st, it, hdr, hv, casOf(a32, it)); // the header keeps the CAS (memcached copies it after the link)
+    st.itemRelease(hdr); // the allocation's reference: the table holds it now
+    return true;
+  } finally {
+    st.itemUnlock(hv);
+  }
+}
+
+/** The end marker writeRequest asked for, where a block's objects end short of its end. */
+export function writeMark(ext: Extstore): void {
+  if (ext.markPage < 0) return;
+  ext.writeAt(ext.markPage, ext.markOffset, ZEROS, ext.markBytes());
+}
+const ZEROS = new Uint8Array(MARK_BYTES);
+
+/** The object's bytes for item `it` in obj[0, len): header, key, value, zeros; its CRC last. */
+function objectOf(st: Store, it: number, hv: number, obj: Buffer, len: number): void {
+  const a32 = st.a32, bits = a32[it * 2 + ItemField.bits], nkey = bits >>> 24, nbytes = a32[it * 2 + ItemField.nbytes];
+  obj.fill(0, 0, len);
+  obj.writeInt32LE(hv, O.hv * 4);
+  obj.writeInt32LE(nbytes, O.nbytes * 4);
+  obj.writeInt32LE(bits & ~(ItemFlag.LINKED | (0xff << 16)), O.bits * 4);
+  obj.writeInt32LE(a32[it * 2 + ItemField.casLo], O.casLo * 4);
+  obj.writeInt32LE(a32[it * 2 + ItemField.casHi], O.casHi * 4);
+  obj.writeInt32LE(a32[it * 2 + ItemField.flags], O.flags * 4);
+  obj.set(st.a8.subarray(it * 8 + ITEM_HEADER, it * 8 + ITEM_HEADER + nkey), ITEM_HEADER);
+  for (let at = 0, to = ITEM_HEADER + nkey; at < nbytes;) {
+    const n = valueSegment(st, it, at);
+    obj.set(st.a8.subarray(st.segOff, st.segOff + n), to);
+    at += n; to += n;
+  }
+  obj.writeUInt32LE(crc32c(0, obj, CRC_FROM, len), O.crc * 4);
+}
+
+/** The object read back is the header item's: its CRC holds, and its key and length are the header's. */
+function objectIsOf(st: Store, hdr: number, obj: Buffer, len: number): boolean {
+  if (obj.readUInt32LE(O.crc * 4) !== crc32c(0, obj, CRC_FROM, len)) return false;
+  const a32 = st.a32, nkey = a32[hdr * 2 + ItemField.bits] >>> 24;
+  if ((obj.readInt32LE(O.bits * 4) >>> 24) !== nkey || obj.readInt32LE(O.nbytes * 4) !== a32[hdr * 2 + ItemField.nbytes]) return false;
+  return obj.compare(st.a8, hdr * 8 + ITEM_HEADER, hdr * 8 + ITEM_HEADER + nkey, ITEM_HEADER, ITEM_HEADER + nkey) === 0;
+}
+
+// ---- the read: storage_get_item and recache_or_free ----
+
+/**
+ * memcached's storage_get_item and its IO, at once: the header item's value is read from flash into a new,
+ * unlinked item (the thread's slot: extSlotTemp), which valueSegment then reads in the header's place. False
+ * on a miss: the page was reused (the object evicted), or what came back is not the object (its CRC), or no
+ * memory held it; a header whose object is gone is unlinked, as memcached's recache_or_free unlinks it.
+ * `locked`: the caller holds the item lock for hv, else a reference to hdr.
+ */
+export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean): boolean {
+  storageDone(st);
+  const ext = st.ext;
+  if (ext === null) return false;
+  const row = st.stats.row, a32 = st.a32;
+  row[ThreadStat.get_extstore]++;
+  const page = hdrPage(st, hdr), version = hdrVersion(st, hdr), len = itemNtotal(a32, hdr);
+  const obj = scratch(st);
+  let found = ext.pageVersion(page) === version && ext.readAt(page, hdrOffset(st, hdr), obj, len)
+    && ext.pageVersion(page) === version;
+  let badcrc = false;
+  if (found && !objectIsOf(st, hdr, obj, len)) { found = false; badcrc = true; }
+  if (!found) {
+    row[ThreadStat.miss_from_extstore]++;
+    if (badcrc) row[ThreadStat.badcrc_from_extstore]++;
+    unlinkHdr(st, hdr, hv, locked);
+    return false;
+  }
+  ext.countRead(len);
+  const nkey = a32[hdr * 2 + ItemField.bits] >>> 24, nbytes = a32[hdr * 2 + ItemField.nbytes];
+  const temp = doItemAlloc(st, st.a8, hdr * 8 + ITEM_HEADER, nkey, a32[hdr * 2 + ItemField.flags] >>> 0,
+    a32[hdr * 2 + ItemField.exptime], nbytes);
+  if (temp === 0) { row[ThreadStat.get_oom_extstore]++; return false; }
+  st.itemWriteValue(temp, 0, obj, ITEM_HEADER + nkey, nbytes);
+  a32[temp * 2 + ItemField.casLo] = a32[hdr * 2 + ItemField.casLo];
+  a32[temp * 2 + ItemField.casHi] = a32[hdr * 2 + ItemField.casHi];
+  st.extSlotHdr = hdr;
+  st.extSlotTemp = temp;
+  st.extSlotHv = hv;
+  return true;
+}
+
+function unlinkHdr(st: Store, hdr: number, hv: number, locked: boolean): void {
+  if (locked) { st.doItemUnlink(hdr, hv); return; }
+  st.itemLock(hv);
+  try { st.doItemUnlink(hdr, hv); } finally { st.itemUnlock(hv); }
+}
+
+/**
+ * memcached's recache_or_free, once the answer is written (no item lock held): the value read back is let go,
+ * or, for a header item hit twice lately, every ext_recache_rate-th time, linked in its place (the value is
+ * in memory again, its object on flash let go). The lock is only tried: memcached throws the copy away rather
+ * than wait.
+ */
+export function storageDone(st: Store): void {
+  const temp = st.extSlotTemp;
+  if (temp === 0) return;
+  const hdr = st.extSlotHdr, hv = st.extSlotHv;
+  st.extSlotTemp = 0; st.extSlotHdr = 0;
+  const rate = st.extLive === null ? 0 : st.extLive.extSetting(EXT.recacheRate);
+  if (rate !== 0 && st.itemTrylock(hv)) {
+    try {
+      const a32 = st.a32, want = ItemFlag.LINKED | ItemFlag.FETCHED | ItemFlag.ACTIVE;
+      if ((a32[hdr * 2 + ItemField.bits] & want) === want && a32[hdr * 2 + ItemField.time] > st.currentTime() - ITEM_UPDATE_INTERVAL
+        && st.recacheCounter++ % rate === 0) {
+        a32[temp * 2 + ItemField.exptime] = a32[hdr * 2 + ItemField.exptime];
+        doItemReplace(st, hdr, temp, hv, casOf(a32, hdr));
+        st.stats.row[ThreadStat.recache_from_extstore]++;
+      }
+    } finally { st.itemUnlock(hv); }
+  }
+  st.itemRelease(temp);
+}
