@@ -3,6 +3,7 @@
 // lock (still in the hash table under its own key?) and unlinked. Counts crawler_reclaimed,
 // crawler_items_checked, expired_unfetched per class.
 
+import { hdrPage, hdrVersion } from '../extstore/item-hdr.ts';
 import type { Store } from "../store/store.ts";
 import { ITEM_HEADER, ItemField, ItemFlag } from "../store/layout.ts";
 import { writeErr } from "../libc/stdio.ts";
@@ -120,7 +121,13 @@ export class Crawler {
  */
 function looksDead(st: Store, it: number): boolean {
   const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
-  return (exp !== 0 && exp < st.currentTime()) || st.isFlushed(it);
+  return (exp !== 0 && exp < st.currentTime()) || st.isFlushed(it) || !storageValid(st, it);
+}
+
+/** memcached's storage_validate_item: a header item whose page has moved on (evicted) holds nothing any more. */
+function storageValid(st: Store, it: number): boolean {
+  if ((st.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) === 0 || st.ext === null) return true;
+  return st.ext.pageVersion(hdrPage(st, it)) === hdrVersion(st, it);
 }
 
 /** memcached's crawler_expired_eval at -vv: the item's flags and its slabs_clsid (class and LRU), then its key. */
@@ -140,7 +147,7 @@ function reclaimIfDead(st: Store, it: number, clsid: number): void {
     Atomics.add(st.a32, it * 2 + ItemField.refcount, 1);
     const flushed = st.isFlushed(it);
     const exp = st.a32[it * 2 + ItemField.exptime] >>> 0;
-    if (flushed || (exp !== 0 && exp < st.currentTime())) { // looksDead's test, under the lock
+    if (flushed || (exp !== 0 && exp < st.currentTime()) || !storageValid(st, it)) { // looksDead's test, under the lock
       const row = st.stats.row, base = THREAD_FIELDS + clsid * SLAB_FIELDS;
       row[base + SlabStat.crawler_reclaimed]++; // not `reclaimed`: memcached counts there only its LRU's own finds
       if ((st.a32[it * 2 + ItemField.bits] & ItemFlag.FETCHED) === 0 && !flushed) row[base + SlabStat.expired_unfetched]++;
