@@ -1,5 +1,6 @@
 // What memcached's main() checks once every option is read, in its order and with its messages: -I against
-// -m and slab_chunk_max, slab_sizes, the LRU percentages, -S and -Y against -B, the ports, -Z.
+// -m and slab_chunk_max, external storage against -I and -U, slab_sizes, the LRU percentages, -S and -Y
+// against -B, the ports, -Z.
 
 import { safeStrtoul } from './c-numbers.ts';
 import { EX_USAGE, exit, MB, usageFail, type Exit, type ParseState } from './parse-state.ts';
@@ -24,6 +25,20 @@ function checkItemSize(st: ParseState): Exit | null {
   if (s.slabPageSize % s.slabChunkMax !== 0) {
     return usageFail(`slab_chunk_max (bytes: ${s.slabChunkMax}) must divide evenly into ${s.slabPageSize} (slab_page_size)`);
   }
+  return null;
+}
+
+/**
+ * memcached's storage_check_config, with ext_path given: every item must fit one write buffer (an item goes to
+ * flash whole, through one), and UDP must be off (memcached serves external storage over streams only).
+ */
+function storageCheckConfig(st: ParseState): Exit | null {
+  const s = st.s;
+  if (s.ext.paths.length === 0) return null;
+  if (s.itemSizeMax > s.ext.wbufSize) {
+    return usageFail(`-I (item_size_max: ${s.itemSizeMax}) cannot be larger than ext_wbuf_size: ${s.ext.wbufSize}`);
+  }
+  if (s.udpPort !== 0) return usageFail('Cannot use UDP with extstore enabled (-U 0 to disable)');
   return null;
 }
 
@@ -90,6 +105,7 @@ export function validate(st: ParseState): Exit | null {
     return usageFail(`Number of napi_ids(${st.s.napiIds}) cannot be greater than number of threads(${st.s.threads})`);
   }
   const r = checkItemSize(st)
+    ?? storageCheckConfig(st)
     ?? (st.slabSizesUnparsed !== null ? parseSlabSizes(st, st.slabSizesUnparsed) : null)
     ?? checkLru(st);
   if (r) return r;

@@ -1,9 +1,11 @@
 // extstore's sub-options of -o, read as a memcached built with extstore (Debian's is) reads them in
-// storage_read_config, with its messages. Such a memcached started without `ext_path` keeps the values,
-// shows them in `stats settings`, and stores nothing outside memory; Cachalot is that server, and refuses
-// ext_path itself, the one option that would ask for external storage.
+// storage_read_config, with its messages: the tuning values `stats settings` shows, the storage's geometry
+// (page size, write buffer size, IO threads and depth) and its files (`ext_path`, read as storage_conf_parse
+// reads one). A start with no ext_path keeps the values and stores nothing outside memory, as memcached does;
+// with one, storage_check_config's checks follow the options (checks.ts) and storage_init's once the store is
+// built (main/storage-init.ts).
 
-import { safeStrtod, safeStrtoul } from './c-numbers.ts';
+import { atoi, safeStrtod, safeStrtoul } from './c-numbers.ts';
 
 /**
  * The settings `extstore <name> <value>` changes at run time, as `stats settings` names them, with memcached's
@@ -15,15 +17,34 @@ export const EXT_UINT_SETTINGS: ReadonlyArray<[command: string, stat: string, in
   ['drop_under', 'ext_drop_under', 0], ['max_sleep', 'ext_max_sleep', 1000000], ['drop_unread', 'ext_drop_unread', 0],
 ];
 
+/** One `ext_path=<file>:<size>[:<bucket>]`: its file, and how many whole pages of ext_page_size its size holds. */
+export type ExtPath = { file: string; pageCount: number };
+
 export type ExtSettings = {
   uints: number[];   // in EXT_UINT_SETTINGS order
   maxFrag: number;   // ext_max_frag
   wbufSize: number;  // ext_wbuf_size in bytes, a uint32 as memcached keeps it (4096 MB wraps to 0)
   freeRatio: number; // slab_automove_freeratio
+  pageSize: number;  // ext_page_size in bytes, a uint32 as memcached keeps it (4096 MB wraps to 0)
+  ioThreads: number; // ext_threads
+  ioDepth: number;   // ext_io_depth
+  /**
+   * The ext_path files in memcached's list order, which is NOT the command line's: storage_read_config puts each
+   * new one at the head of its list, so the last ext_path given is paths[0]. The order matters: files are opened
+   * in it (the first that fails ends the start, before the later ones are made), storage_init's default
+   * ext_compact_under and ext_drop_under come from paths[0], and extstore_init deals pages out over the files
+   * starting from paths[0]. Empty: no external storage (memcached's storage_enabled is `paths.length > 0`).
+   */
+  paths: ExtPath[];
 };
 
+const MB = 1024 * 1024;
+
 export function defaultExtSettings(): ExtSettings {
-  return { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial), maxFrag: 0.8, wbufSize: 4 * 1024 * 1024, freeRatio: 0.01 };
+  return {
+    uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial), maxFrag: 0.8, wbufSize: 4 * MB, freeRatio: 0.01,
+    pageSize: 64 * MB, ioThreads: 1, ioDepth: 1, paths: [],
+  };
 }
 
 export function isExtSubopt(name: string): boolean {
@@ -74,16 +95,24 @@ function flag(name: string): ExtSubopt {
   return (e) => { e.uints[i] = 1; return null; };
 }
 
-/** Read and checked as memcached reads them; they size external storage, which nothing here opens. */
-const checkedOnly = (name: string): ExtSubopt => uint(name, () => {});
+/** Megabytes, kept in bytes in memcached's unsigned int: 4096 MB wraps to 0, 4097 to 1 MB. */
+const megabytes = (n: number): number => Math.imul(n, MB) >>> 0;
+
+const pageSizeOption = uint('ext_page_size', (e, n) => { e.pageSize = megabytes(n); });
 
 const EXT_SUBOPTS: Readonly<Record<string, ExtSubopt>> = {
-  ext_page_size: checkedOnly('ext_page_size'),
-  ext_wbuf_size: uint('ext_wbuf_size', (e, n) => { e.wbufSize = Math.imul(n, 1024 * 1024) >>> 0; }),
-  ext_threads: checkedOnly('ext_threads'),
-  ext_io_depth: checkedOnly('ext_io_depth'),
-  ext_path: (_e, v) => v === null ? 'missing argument to ext_path, ie: ext_path=/d/file:5G'
-    : 'ext_path: Cachalot has no external storage (extstore); it keeps every item in memory',
+  // an ext_path's page count is worked out with the page size of the moment, so a later size would not apply to it
+  ext_page_size: (e, v) => e.paths.length > 0 ? 'Must specify ext_page_size before any ext_path arguments' : pageSizeOption(e, v),
+  ext_wbuf_size: uint('ext_wbuf_size', (e, n) => { e.wbufSize = megabytes(n); }),
+  ext_threads: uint('ext_threads', (e, n) => { e.ioThreads = n; }),
+  ext_io_depth: uint('ext_io_depth', (e, n) => { e.ioDepth = n; }),
+  ext_path: (e, v) => {
+    if (v === null) return 'missing argument to ext_path, ie: ext_path=/d/file:5G';
+    const path = storageConfParse(v, e.pageSize);
+    if (typeof path === 'string') return path + 'failed to parse ext_path argument';
+    e.paths.unshift(path); // memcached's list: the newest at its head
+    return null;
+  },
   ext_item_size: stat('ext_item_size'),
   ext_item_age: stat('ext_item_age'),
   ext_low_ttl: stat('ext_low_ttl'),
@@ -95,3 +124,52 @@ const EXT_SUBOPTS: Readonly<Record<string, ExtSubopt>> = {
   ext_drop_unread: flag('ext_drop_unread'),
   slab_automove_freeratio: double('slab_automove_freeratio', (e, n) => { e.freeRatio = n; }),
 };
+
+/** What storage_conf_parse multiplies an ext_path's number by, for the size's last letter (any other: 0). */
+const UNIT_BYTES: Readonly<Record<string, bigint>> = { m: 1n << 20n, g: 1n << 30n, t: 1n << 40n, p: 1n << 50n };
+
+/**
+ * memcached's storage_conf_parse of `<file>:<size>[:<bucket>]`: the ExtPath, or the lines it prints before
+ * storage_read_config's "failed to parse ext_path argument" (each ending in a newline; '' when it prints none).
+ * Read as strtok_r reads it: the file and the size are the first two ':'-separated tokens (empty ones skipped),
+ * the bucket everything after the size's ':'. The size is atoi's int of all but its last character, times that
+ * character's unit in a uint64 (a negative int wraps; a number with no known unit is 0 bytes); the page count is
+ * that over the page size, cut to memcached's unsigned int: the whole pages the size holds, sizes that are no
+ * page's multiple rounded down, 0 when smaller than a page.
+ */
+function storageConfParse(arg: string, pageSize: number): ExtPath | string {
+  const file = strtok(arg, 0, ':');
+  if (file === null) return '';
+  const size = strtok(arg, file.next, ':');
+  if (size === null) return 'must supply size to ext_path, ie: ext_path=/f/e:64m (M|G|T|P supported)\n';
+  const unit = UNIT_BYTES[asciiLower(size.token[size.token.length - 1])] ?? 0n;
+  const bytes = BigInt.asUintN(64, unit * BigInt.asUintN(64, BigInt(atoi(size.token.slice(0, -1)))));
+  // memcached divides by the page size here, and a 0 one (ext_page_size=0, or a multiple of 4096) ends it with
+  // SIGFPE and no word; refused with the words of the parse it was in
+  if (pageSize === 0) return '';
+  const pageCount = Number(BigInt.asUintN(32, bytes / BigInt(pageSize)));
+  const bucket = size.next < arg.length ? arg.slice(size.next) : null;
+  if (bucket !== null && bucket !== 'default') {
+    // compact, lowttl and chunked are buckets memcached knows, and turns down: compaction is not ready for them
+    if (bucket === 'compact' || bucket === 'lowttl' || bucket === 'chunked') {
+      return 'ext_path only presently supports the default bucket\n';
+    }
+    return `Unknown extstore bucket: ${bucket}\n`;
+  }
+  return { file: file.token, pageCount };
+}
+
+/** strtok_r from `from`: the next token (delimiters before it skipped) and where the next call starts, or null. */
+function strtok(s: string, from: number, delims: string): { token: string; next: number } | null {
+  let start = from;
+  while (start < s.length && delims.includes(s[start])) start++;
+  if (start >= s.length) return null;
+  let end = start;
+  while (end < s.length && !delims.includes(s[end])) end++;
+  return { token: s.slice(start, end), next: end < s.length ? end + 1 : end };
+}
+
+/** C's tolower in the C locale: ASCII letters only. */
+function asciiLower(c: string): string {
+  return c >= 'A' && c <= 'Z' ? c.toLowerCase() : c;
+}

@@ -76,6 +76,9 @@ test('-h, -V and -i print and exit 0; later errors are not reached', () => {
   assert.equal(run('-f', '1.50').slabConfig, '1.50', 'the text as given: a restart compares it as memcached does');
   assert.match(h.stdout, /^-Z, --enable-ssl {10}enable TLS\/SSL$/m);
   assert.match(h.stdout, /^-d, --daemon {14}run as a daemon$/m);
+  // memcached's test suite (t/lib/MemcachedTest.pm) takes a server whose -h names ext_path for one with extstore
+  assert.match(h.stdout, /\n\n {3}- External storage \(ext_\*\) related options \(see: https:\/\/memcached\.org\/extstore\)\n {3}- ext_path: {12}file to write to for external storage\.\n {26}ie: ext_path=\/mnt\/d1\/extstore:1G\n/);
+  assert.doesNotMatch(h.stdout, /refused/);
   assert.equal(exits(['-i']).code, 0);
 });
 
@@ -160,15 +163,76 @@ test('-Z and -o ssl_*: memcached\'s values and words', () => {
   assert.ok(k.kind === 'run' && k.warnings[0].startsWith('WARNING: ssl_kernel_tls is not applied'));
 });
 
-test('-o ext_*: extstore\'s settings kept as memcached keeps them; ext_path refused', () => {
+test('-o ext_*: extstore\'s settings kept as memcached keeps them', () => {
   const e = run('-o', 'ext_item_size=1000,ext_item_age=99999999999,ext_wbuf_size=4096,ext_max_frag=0.5,ext_drop_unread=0',
     '-o', 'slab_automove_freeratio=0.02,ext_page_size=32,ext_threads=2,ext_io_depth=4,ext_max_sleep=9').ext;
-  assert.deepEqual(e, { uints: [1000, 1215752191, 0, 2000, 0, 0, 9, 1], maxFrag: 0.5, wbufSize: 0, freeRatio: 0.02 },
-    'item_age cut to 32 bits, 4096 MB of wbuf wrapped to 0, drop_unread on whatever its value');
+  assert.deepEqual(e, {
+    uints: [1000, 1215752191, 0, 2000, 0, 0, 9, 1], maxFrag: 0.5, wbufSize: 0, freeRatio: 0.02,
+    pageSize: 32 * 1048576, ioThreads: 2, ioDepth: 4, paths: [],
+  }, 'item_age cut to 32 bits, 4096 MB of wbuf wrapped to 0, drop_unread on whatever its value');
   assert.equal(run('-o', 'ext_wbuf_size=8').ext.wbufSize, 8 * 1048576);
-  assert.deepEqual(run().ext, { uints: [512, 4294967295, 0, 2000, 0, 0, 1000000, 0], maxFrag: 0.8, wbufSize: 4194304, freeRatio: 0.01 });
-  fails(['-o', 'ext_path=/tmp/x:1G'], 1, 'ext_path: Cachalot has no external storage (extstore); it keeps every item in memory\n');
+  assert.equal(run('-o', 'ext_page_size=4097').ext.pageSize, 1048576, 'MB in an unsigned int: 4097 wraps to 1');
+  assert.deepEqual(run().ext, {
+    uints: [512, 4294967295, 0, 2000, 0, 0, 1000000, 0], maxFrag: 0.8, wbufSize: 4194304, freeRatio: 0.01,
+    pageSize: 64 * 1048576, ioThreads: 1, ioDepth: 1, paths: [],
+  });
   fails(['-o', 'ext_max_frag'], 1, 'Missing ext_max_frag argument\n');
+  fails(['-o', 'ext_threads=x'], 1, 'could not parse argument to ext_threads\n');
+  fails(['-o', 'ext_io_depth'], 1, 'Missing ext_io_depth argument\n');
+});
+
+// storage_conf_parse: `<file>:<size>[:<bucket>]`, the size an int and a unit letter, counted in whole pages
+test('-o ext_path: each file and its pages, the last one given first in the list, as memcached lists them', () => {
+  const paths = (...argv: string[]): Settings['ext']['paths'] => run(...argv).ext.paths;
+  assert.deepEqual(paths('-o', 'ext_path=/d/a:1G,ext_path=/d/b:64m', '-o', 'ext_path=/d/c:2g:default'),
+    [{ file: '/d/c', pageCount: 32 }, { file: '/d/b', pageCount: 1 }, { file: '/d/a', pageCount: 16 }]);
+  assert.deepEqual(paths('-o', 'ext_page_size=8,ext_path=x:100M'), [{ file: 'x', pageCount: 12 }], 'whole pages, rounded down');
+  assert.deepEqual(paths('-o', 'ext_path=x:1T'), [{ file: 'x', pageCount: 16384 }]);
+  assert.deepEqual(paths('-o', 'ext_path=x:1p'), [{ file: 'x', pageCount: 16777216 }]);
+  assert.deepEqual(paths('-o', 'ext_path=x:32m'), [{ file: 'x', pageCount: 0 }], 'less than a page');
+  assert.deepEqual(paths('-o', 'ext_path=x:64'), [{ file: 'x', pageCount: 0 }], 'no unit: 0 bytes');
+  assert.deepEqual(paths('-o', 'ext_path=x:64k'), [{ file: 'x', pageCount: 0 }], 'k is no unit of memcached\'s');
+  assert.deepEqual(paths('-o', 'ext_path=x:-1g'), [{ file: 'x', pageCount: 4294967280 }], 'a negative int wraps in uint64');
+  assert.deepEqual(paths('-o', 'ext_path=x:4294967296m'), [{ file: 'x', pageCount: 0 }], 'atoi: (int)2^32 is 0');
+  assert.deepEqual(paths('-o', 'ext_path=::x::64m:'), [{ file: 'x', pageCount: 1 }], 'strtok_r skips empty tokens');
+  assert.deepEqual(paths('-o', 'ext_path=x:64m', '-o', 'ext_wbuf_size=8').map((p) => p.pageCount), [1]);
+});
+
+test('-o ext_path and ext_page_size, when bad: storage_read_config\'s and storage_conf_parse\'s words, status 1', () => {
+  const parseFailed = 'failed to parse ext_path argument\n';
+  fails(['-o', 'ext_path'], 1, 'missing argument to ext_path, ie: ext_path=/d/file:5G\n');
+  fails(['-o', 'ext_path='], 1, parseFailed);
+  fails(['-o', 'ext_path=::'], 1, parseFailed);
+  fails(['-o', 'ext_path=/d/f'], 1, 'must supply size to ext_path, ie: ext_path=/f/e:64m (M|G|T|P supported)\n' + parseFailed);
+  fails(['-o', 'ext_path=/d/f:'], 1, 'must supply size to ext_path, ie: ext_path=/f/e:64m (M|G|T|P supported)\n' + parseFailed);
+  for (const bucket of ['compact', 'lowttl', 'chunked']) {
+    fails(['-o', `ext_path=/d/f:1g:${bucket}`], 1, 'ext_path only presently supports the default bucket\n' + parseFailed);
+  }
+  fails(['-o', 'ext_path=/d/f:1g:foo'], 1, 'Unknown extstore bucket: foo\n' + parseFailed);
+  fails(['-o', 'ext_path=/d/f:1g::default'], 1, 'Unknown extstore bucket: :default\n' + parseFailed);
+  fails(['-o', 'ext_path=/d/f:1g:default:x'], 1, 'Unknown extstore bucket: default:x\n' + parseFailed);
+  // memcached divides by the page size here and dies of SIGFPE
+  fails(['-o', 'ext_page_size=0,ext_path=/d/f:1g'], 1, parseFailed);
+  fails(['-o', 'ext_page_size=4096,ext_path=/d/f:1g'], 1, parseFailed);
+  assert.equal(run('-o', 'ext_page_size=0').ext.pageSize, 0, 'taken while no file needs it');
+  fails(['-o', 'ext_path=/d/f:1g,ext_page_size=32'], 1, 'Must specify ext_page_size before any ext_path arguments\n');
+  fails(['-o', 'ext_path=/d/f:1g', '-o', 'ext_page_size'], 1, 'Must specify ext_page_size before any ext_path arguments\n');
+  fails(['-o', 'ext_page_size'], 1, 'Missing ext_page_size argument\n');
+  fails(['-o', 'ext_page_size=-1'], 1, 'could not parse argument to ext_page_size\n');
+});
+
+test('with ext_path, storage_check_config after -I\'s checks: -I within one write buffer, no UDP (status 64)', () => {
+  fails(['-I', '8m', '-o', 'ext_path=/d/f:1g'], 64, '-I (item_size_max: 8388608) cannot be larger than ext_wbuf_size: 4194304\n');
+  fails(['-o', 'ext_path=/d/f:1g,ext_wbuf_size=4096'], 64, '-I (item_size_max: 1048576) cannot be larger than ext_wbuf_size: 0\n');
+  assert.equal(run('-I', '8m', '-o', 'ext_path=/d/f:1g,ext_wbuf_size=8').itemSizeMax, 8388608);
+  assert.equal(run('-I', '8m', '-o', 'ext_wbuf_size=2').itemSizeMax, 8388608, 'no ext_path: not checked');
+  fails(['-U', '11211', '-o', 'ext_path=/d/f:1g'], 64, 'Cannot use UDP with extstore enabled (-U 0 to disable)\n');
+  fails(['-U', '-1', '-o', 'ext_path=/d/f:1g'], 64, 'Cannot use UDP with extstore enabled (-U 0 to disable)\n');
+  fails(['-U', '1', '-I', '8m', '-o', 'ext_path=/d/f:1g'], 64,
+    '-I (item_size_max: 8388608) cannot be larger than ext_wbuf_size: 4194304\n');
+  fails(['-I', '64m', '-o', 'ext_path=/d/f:1g'], 64, 'Cannot set item size limit higher than 1/2 of memory max.\n');
+  fails(['-U', '1', '-o', 'ext_path=/d/f:1g,slab_sizes=1-2'], 64, 'Cannot use UDP with extstore enabled (-U 0 to disable)\n');
+  fails(['-o', 'ext_path=/d/f:1g,slab_sizes=1-2'], 64, 'slab size 1 is out of valid range\n');
 });
 
 test('printf\'s %.Nf as glibc prints it: exact value, ties to even, every digit', () => {

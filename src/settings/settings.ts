@@ -5,13 +5,12 @@
 // (1 where memcached `return 1`s, 64 = EX_USAGE where it exit(EX_USAGE)s; getopt's own errors
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
-// means 64 MB here as there. Options memcached has and Cachalot cannot honour are refused (extstore's
-// `-o ext_path`) or, where memcached itself goes on without them, warned about as memcached warns (-k's
-// mlockall); never silently ignored.
+// means 64 MB here as there. Options memcached has and Cachalot cannot honour are refused or, where
+// memcached itself goes on without them, warned about as memcached warns (-k's mlockall); never silently
+// ignored.
 // Here: the Settings, their defaults and the parse's entry. The rest is beside it: the option switch
 // (options.ts), `-o` (suboptions.ts), the checks after the options (checks.ts), what the three share
-// (parse-state.ts); TLS's options (-Z, ssl_*) tls-settings.ts, extstore's tuning options, which a memcached
-// without ext_path only shows, ext-settings.ts.
+// (parse-state.ts); TLS's options (-Z, ssl_*) tls-settings.ts, external storage's (ext_*) ext-settings.ts.
 
 import { getoptLong } from './getopt.ts';
 import { defaultTlsSettings } from './tls-settings.ts';
@@ -72,7 +71,7 @@ export type Settings = {
   idleTimeout: number; tailRepairTime: number; watcherLogbufSize: number; workerLogbufSize: number;
   readBufMemLimit: number; trackSizes: boolean; dropPrivileges: boolean;
   tls: TlsSettings;          // -Z, -o ssl_*
-  ext: ExtSettings;          // -o ext_* and slab_automove_freeratio: taken and shown, no external storage
+  ext: ExtSettings;          // -o ext_* and slab_automove_freeratio; ext.paths not empty: external storage on
   memoryFile: string | null; // -e: the restartable cache's file (store/restart.ts)
   slabConfig: string;        // -f's text, or slab_sizes': what a restart must find unchanged (memcached's)
 };

@@ -1,6 +1,8 @@
 // The texts `-h`, `-V` and `-i` print. Kept apart from settings.ts so that file reads as the
 // option table and its rules. The help lists only what Cachalot honours; options memcached has
-// and we refuse (-N) are left out on purpose.
+// and we refuse (-N) are left out on purpose. Its external storage part is memcached's, word for word
+// and blank line included: tools look for it (memcached's own test suite tells a server with extstore
+// by `-h` naming ext_path), and its defaults are memcached's (ext-settings.ts).
 
 import { readFileSync } from 'node:fs';
 
@@ -110,11 +112,26 @@ export function usageText(): string {
    - modern:              enables options which will be default in future.
                           currently: nothing
    - no_modern:           uses defaults of previous major version (1.4.x)
-   - ext_item_size, ext_item_age, ext_low_ttl, ext_recache_rate, ext_compact_under,
-     ext_drop_under, ext_max_sleep, ext_max_frag, ext_drop_unread, ext_wbuf_size,
-     ext_page_size, ext_threads, ext_io_depth, slab_automove_freeratio:
-                          taken and shown in stats settings, as by a memcached with
-                          no external storage; there is none (its file option is refused)
+
+   - External storage (ext_*) related options (see: https://memcached.org/extstore)
+   - ext_path:            file to write to for external storage.
+                          ie: ext_path=/mnt/d1/extstore:1G
+   - ext_page_size:       size in megabytes of storage pages. (default: 64)
+   - ext_wbuf_size:       size in megabytes of page write buffers. (default: 4)
+   - ext_threads:         number of IO threads to run. (default: 1)
+   - ext_item_size:       store items larger than this (bytes, default 512)
+   - ext_item_age:        store items idle at least this long (seconds, default: no age limit)
+   - ext_low_ttl:         consider TTLs lower than this specially (default: 0)
+   - ext_drop_unread:     don't re-write unread values during compaction (default: disabled)
+   - ext_recache_rate:    recache an item every N accesses (default: 2000)
+   - ext_compact_under:   compact when fewer than this many free pages
+                          (default: 1/4th of the assigned storage)
+   - ext_drop_under:      drop COLD items when fewer than this many free pages
+                          (default: 1/4th of the assigned storage)
+   - ext_max_frag:        max page fragmentation to tolerate (default: 0.80)
+   - ext_max_sleep:       max sleep time of background threads in us (default: 1000000)
+   - slab_automove_freeratio: ratio of memory to hold free as buffer.
+                          (see doc/storage.txt for more info, default: 0.010)
    - ssl_chain_cert:      certificate chain file in PEM format
    - ssl_key:             private key, if not part of the -ssl_chain_cert
    - ssl_keyformat:       private key format (1: PEM, 2: DER) (default: PEM)
