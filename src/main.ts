@@ -64,7 +64,10 @@ async function main(): Promise<void> {
   // -k: memcached's mlockall() of every page, now and future; Node has no such call, so memcached's word for a
   // platform without it
   if (settings.lockMemory) writeErr('warning: -k invalid, mlockall() not supported on this platform.  proceeding without.\n');
-  const storeShared = storeInit(settings, largeChunk);
+  // with ext_path: its files' descriptors, opened, locked and emptied by storage_init (main/storage-init.ts),
+  // in settings.ext.paths' order, for the extstore engine
+  const { storeShared, extFds } = storeInit(settings, largeChunk);
+  void extFds; // the engine that takes them is not built yet: they stay open (and locked) while the server runs
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds, settings.ext);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);

@@ -389,7 +389,8 @@ test('bad options: a message on stderr and memcached\'s exit status', async () =
 });
 
 // Debian's memcached has extstore built in, so its -o takes extstore's options; without ext_path they only show
-// in stats settings (test/text-stats.test.ts). A bad one stops the start with storage_read_config's words.
+// in stats settings (test/text-stats.test.ts). A bad one stops the start with storage_read_config's words. (A
+// start with ext_path: test/extstore-start.test.ts.)
 const BAD_EXT_OPTIONS: Array<[option: string, stderr: string]> = [
   ['ext_item_size', 'Missing ext_item_size argument'],
   ['ext_item_size=x', 'could not parse argument to ext_item_size'],
@@ -412,16 +413,6 @@ for (const kind of kindsFor()) {
     }
   });
 }
-
-test('-o ext_path is refused: Cachalot keeps every item in memory and has no external storage to open', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cachalot-ext-'));
-  try {
-    const [cmd, argv] = commandFor('cachalot', ['-o', `ext_item_size=1024,ext_path=${join(dir, 'store')}:64M`]);
-    const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
-    assert.deepEqual([r.status, r.stderr], [1, 'ext_path: Cachalot has no external storage (extstore); it keeps every item in memory\n']);
-    assert.equal(existsSync(join(dir, 'store')), false, 'no file made');
-  } finally { rmSync(dir, { recursive: true, force: true }); }
-});
 
 for (const kind of kindsFor()) {
   test(`-o hashpower no larger than -t's item lock table is refused at start, as memcached refuses it [${kind}]`, async () => {

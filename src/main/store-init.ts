@@ -1,6 +1,6 @@
 // The shared store built at start, as memcached's main() builds its own: with -e the memory file opened and
-// checked (restart_mmap_open), assoc_init's and slabs_init's sizes and refusals, memcached_thread_init's lock
-// table, then the saved items restored.
+// checked (restart_mmap_open), assoc_init's and slabs_init's sizes and refusals, with ext_path external storage's
+// files (storage_init), memcached_thread_init's lock table, then the saved items restored.
 
 import os from 'node:os';
 import { writeErr } from '../libc/stdio.ts';
@@ -13,16 +13,28 @@ import { restartCheck, restartOpenFile, restartRestore } from '../store/restart.
 import type { RestartMeta, RestartSettings } from '../store/restart.ts';
 import { slabClassSizes, slabClassTable } from '../store/slabs.ts';
 import { hugePageSize, largeChunkReport, readMeminfo } from './large-pages.ts';
+import { storageInit } from './storage-init.ts';
+
+/** The store, and with ext_path one descriptor per file in settings.ext.paths' order (else null). */
+export type StoreInit = { storeShared: StoreShared; extFds: number[] | null };
 
 /**
  * The shared store, as memcached's assoc_init, slabs_init (with -e: restart_mmap_open first, the saved items
- * after) and memcached_thread_init's lock table make theirs; memcached's refusals on the way end the start.
+ * after), storage_init (with ext_path) and memcached_thread_init's lock table make theirs; memcached's refusals
+ * on the way end the start.
  */
-export function storeInit(settings: Settings, largeChunk: boolean): StoreShared {
+export function storeInit(settings: Settings, largeChunk: boolean): StoreInit {
   const saved = settings.memoryFile !== null ? restartOpen(settings.memoryFile, restartSettingsOf(settings)) : null;
   if (saved !== null && saved.hashpower !== null) { // the saved table's size is hashpower_init now
     if (saved.hashpower > HASHPOWER_MAX) { writeErr('Failed to init hashtable.\n'); process.exit(1); } // assoc_init's calloc
     settings.hashpowerInit = saved.hashpower;
+  }
+  const extstore = settings.ext.paths.length > 0;
+  if (extstore && saved !== null && saved.reuse) {
+    // memcached's items in flash are not saved with the memory file: the start goes on with a clean cache (what the
+    // meta file set besides the items, the CAS counter and the log's ids, still applies, as in memcached)
+    logLine('[restart] memory restart with extstore not presently supported.');
+    saved.reuse = false;
   }
   if (largeChunk) { // slabs_init's alloc_large_chunk: it may fall back to no preallocation
     const chunk = largeChunkReport(hugePageSize(readMeminfo()), settings.verbose);
@@ -36,12 +48,13 @@ export function storeInit(settings: Settings, largeChunk: boolean): StoreShared 
   }
   const shortfall = preallocationShortfall(storeSettings);
   if (shortfall !== null) { writeErr(shortfall + '\n'); process.exit(1); }
+  const extFds = extstore ? storageInit(settings.ext) : null; // storage_init, just after slabs_init
   const lockRefusal = lockTableRefusal(settings.threads, settings.hashpowerInit); // memcached_thread_init's check
   if (lockRefusal !== null) { writeErr(lockRefusal + '\n'); process.exit(1); }
   const storeShared = createStoreOrExit(storeSettings);
   warnArenaShort(storeShared, settings);
   if (saved !== null && settings.memoryFile !== null) restartRestore(storeShared, settings.memoryFile, saved, logLine);
-  return storeShared;
+  return { storeShared, extFds };
 }
 
 /** The largest hash table -o hashpower takes; memcached's calloc of a larger one fails as a meta file asks for it. */
