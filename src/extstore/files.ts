@@ -10,6 +10,10 @@
 // ends. (/proc/locks shows it under the helper's pid, which is gone.) Node opens files close-on-exec, so no later
 // child of ours inherits the descriptor and holds the lock past our end.
 //
+// One difference follows: the same file named twice (`ext_path=f:1g,ext_path=f:1g`, or through a link) is refused
+// here, its second open finding the first's lock, where memcached's second F_SETLK succeeds (a process does not
+// conflict with its own fcntl locks) and both entries' pages start at offset 0 of the one file, overlapping.
+//
 // flock and fcntl locks are separate on Linux (local file systems): this lock leaves memcached's own untouched,
 // and neither sees the other. Two Cachalots on one file refuse each other, as two memcacheds do; a Cachalot and a
 // memcached on one file do not.
