@@ -4,6 +4,7 @@
 // the stops (main/signals.ts), -d (main/daemon.ts), the store (main/store-init.ts), the listeners
 // (main/server-sockets.ts); the rest of main/ are the smaller ones (-u, -P, -r, -L, glibc's tunables).
 
+import { createExtShared } from './extstore/engine.ts';
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   // with ext_path: its files' descriptors, opened, locked and emptied by storage_init (main/storage-init.ts),
   // in settings.ext.paths' order, for the extstore engine
   const { storeShared, extFds } = storeInit(settings, largeChunk);
-  void extFds; // the engine that takes them is not built yet: they stay open (and locked) while the server runs
+  if (extFds !== null) storeShared.ext = createExtShared(extFds, settings.ext.paths.map((p) => p.pageCount), settings.ext.pageSize, settings.ext.wbufSize);
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds, settings.ext);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   }));
   const maintainer = startMaintainer(storeShared, ctlSab);
   if (settings.verbose > 2) writeErr(backgroundThreadsStarting(settings));
-  const connTable = new ConnTable(connTableSab, settings.threads);
+  const connTable = new ConnTable(connTableSab, settings.threads, settings.ext.paths.length);
   const ctl = new ServerCtl(ctlSab);
   const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
   const listeners = await serverSocketsOrExit(dispatcher, settings, clock);

@@ -29,8 +29,8 @@ const ROW = 16;
  * and the -vv log name each connection as memcached would. (A descriptor memcached inherits below that
  * number moves its listener up; MEMCACHED_PORT_FILENAME's, open while it listens, does: Dispatcher.listen.)
  */
-export function firstConnId(threads: number): number {
-  return 6 + 4 * threads;
+export function firstConnId(threads: number, extFiles = 0): number {
+  return 6 + 4 * threads + extFiles; // -o ext_path: memcached opens each file before it listens
 }
 
 /** The shared table for at least `rows` rows (rounded up to whole words of taken bits). */
@@ -44,11 +44,11 @@ export class ConnTable {
   readonly rows: number;
   private readonly taken: Int32Array; // bit r % 32 of word r >> 5: row r is in use
   private readonly firstId: number;
-  constructor(sab: SharedArrayBuffer, threads: number) {
+  constructor(sab: SharedArrayBuffer, threads: number, extFiles = 0) {
     this.i32 = new Int32Array(sab);
     this.rows = this.i32.length * 32 / (ROW * 32 + 1);
     this.taken = this.i32.subarray(this.rows * ROW);
-    this.firstId = firstConnId(threads);
+    this.firstId = firstConnId(threads, extFiles);
   }
 
   /** Claim the lowest free row, cleared (dispatcher, or a worker on a unix socket); -1 when every row is taken. */

@@ -30,6 +30,11 @@ export type StoreSettings = {
    */
   mallocedBase?: number;
   prefillPool?: boolean; // -e: the pages no class took at preallocation go to the global pool at once
+  /**
+   * -o ext_path: memcached's slabs_prefill_global, every page up to -m in the global pool at start, without
+   * -e's preallocation rules (a class's first page may still go past the limit; cache_memlimit is taken).
+   */
+  extPrefill?: boolean;
   evictToFree: boolean; // !-M
   useCas: boolean; // !-C
   trackSizes?: boolean; // -o track_sizes: the item size histogram from the start
@@ -124,7 +129,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
   }
   if (s.preallocate) preallocate(shared);
-  if (s.prefillPool === true) prefillGlobalPool(c32);
+  if (s.prefillPool === true || s.extPrefill === true) prefillGlobalPool(c32);
   return shared;
 }
 

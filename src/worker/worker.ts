@@ -78,7 +78,7 @@ if (noHandleIo !== null) throw new Error(`cachalot worker: ${noHandleIo}`);
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const store = new Store(init.store, init.thread);
-const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable, init.settings.threads),
+const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable, init.settings.threads, init.settings.ext.paths.length),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 store.verbosity = () => ctx.verbosity();
