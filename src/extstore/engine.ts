@@ -337,13 +337,21 @@ export class Extstore {
     while (done < len) done += fs.writeSync(fd, bytes, done, len - done, at + done);
   }
 
-  /** pread of len bytes at the object's place into bytes[0, len); false on a short read (a file cut short). */
-  readAt(page: number, offset: number, bytes: Uint8Array, len: number): boolean {
+  /**
+   * pread of len bytes at the object's place into bytes[0, len); false on a short read (a file cut short), or with
+   * `pastEndIsZeros` (the compactor's read of a whole block) the bytes past the file's end read as the zeros
+   * they are: a page's last blocks are not in the file until something is written there.
+   */
+  readAt(page: number, offset: number, bytes: Uint8Array, len: number, pastEndIsZeros = false): boolean {
     let done = 0;
     const fd = this.fdOf(page), at = this.fileOffset(page, offset);
     while (done < len) {
       const n = fs.readSync(fd, bytes, done, len - done, at + done);
-      if (n <= 0) return false;
+      if (n <= 0) {
+        if (!pastEndIsZeros) return false;
+        bytes.fill(0, done, len);
+        return true;
+      }
       done += n;
     }
     return true;

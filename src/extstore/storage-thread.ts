@@ -95,7 +95,7 @@ export class StorageThreads {
     }
     const ext = this.ext;
     if (c.offset < ext.pageSize) {
-      const ok = ext.pageVersion(c.page) === c.version && ext.readAt(c.page, c.offset, this.block, ext.wbufSize)
+      const ok = ext.pageVersion(c.page) === c.version && ext.readAt(c.page, c.offset, this.block, ext.wbufSize, true)
         && ext.pageVersion(c.page) === c.version;
       if (!ok) c.on = false; // the page went (evicted) under us: memcached's compaction abort
       else { this.readback(c.page, c.version, c.dropUnread); c.offset += ext.wbufSize; }

@@ -42,6 +42,9 @@ function flushClass(st: Store, clsid: number): number {
   return n;
 }
 
+/** A connection's recache count, for the reads of these tests. */
+const conn = { recacheCounter: 0 };
+
 /** get through the store's peek (which reads a value on flash back): the value, or null. */
 function peek(st: Store, key: string): string | null {
   const k = b(key);
@@ -53,7 +56,7 @@ function peek(st: Store, key: string): string | null {
     return out.subarray(0, out.length - 2).toString("latin1");
   } finally {
     st.itemPeekDone();
-    st.extDone();
+    st.extDone(conn);
   }
 }
 

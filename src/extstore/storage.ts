@@ -126,7 +126,7 @@ function objectIsOf(st: Store, hdr: number, obj: Buffer, len: number): boolean {
  * `locked`: the caller holds the item lock for hv, else a reference to hdr.
  */
 export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean): boolean {
-  storageDone(st);
+  if (st.extSlotTemp !== 0) storageDone(st, null); // a reader that did not say it was done: no recache then
   const ext = st.ext;
   if (ext === null) return false;
   const row = st.stats.row, a32 = st.a32;
@@ -138,6 +138,9 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   let badcrc = false;
   if (found && !objectIsOf(st, hdr, obj, len)) { found = false; badcrc = true; }
   if (!found) {
+    st.extMissed = true;
+    st.extMissLruId = (a32[hdr * 2 + ItemField.bits] >>> 16) & 0xff;
+    st.extMissCas = casOf(a32, hdr);
     row[ThreadStat.miss_from_extstore]++;
     if (badcrc) row[ThreadStat.badcrc_from_extstore]++;
     unlinkHdr(st, hdr, hv, locked);
@@ -147,13 +150,20 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   const nkey = a32[hdr * 2 + ItemField.bits] >>> 24, nbytes = a32[hdr * 2 + ItemField.nbytes];
   const temp = doItemAlloc(st, st.a8, hdr * 8 + ITEM_HEADER, nkey, a32[hdr * 2 + ItemField.flags] >>> 0,
     a32[hdr * 2 + ItemField.exptime], nbytes);
-  if (temp === 0) { row[ThreadStat.get_oom_extstore]++; return false; }
+  if (temp === 0) { row[ThreadStat.get_oom_extstore]++; st.extOom = true; return false; }
+  st.extFetched++;
   st.itemWriteValue(temp, 0, obj, ITEM_HEADER + nkey, nbytes);
   a32[temp * 2 + ItemField.casLo] = a32[hdr * 2 + ItemField.casLo];
   a32[temp * 2 + ItemField.casHi] = a32[hdr * 2 + ItemField.casHi];
   st.extSlotHdr = hdr;
   st.extSlotTemp = temp;
   st.extSlotHv = hv;
+  // memcached recaches an item "hit at least twice": ACTIVE when its answer is done. Here a get's bump comes after
+  // this read (text, meta) or before it (binary), and moving a COLD item to WARM at once clears ACTIVE: so, before
+  // the bump, FETCHED says this hit is a second one; after it, ACTIVE or a move to WARM does.
+  const bits = a32[hdr * 2 + ItemField.bits];
+  st.extSlotHitTwice = locked ? (bits & ItemFlag.FETCHED) !== 0
+    : (bits & ItemFlag.ACTIVE) !== 0 || ((bits >>> 16) & 0xc0) === Lru.WARM;
   return true;
 }
 
@@ -169,17 +179,18 @@ function unlinkHdr(st: Store, hdr: number, hv: number, locked: boolean): void {
  * in memory again, its object on flash let go). The lock is only tried: memcached throws the copy away rather
  * than wait.
  */
-export function storageDone(st: Store): void {
+export function storageDone(st: Store, conn: { recacheCounter: number } | null): void {
   const temp = st.extSlotTemp;
   if (temp === 0) return;
   const hdr = st.extSlotHdr, hv = st.extSlotHv;
   st.extSlotTemp = 0; st.extSlotHdr = 0;
-  const rate = st.extLive === null ? 0 : st.extLive.extSetting(EXT.recacheRate);
+  const rate = st.extLive === null || conn === null ? 0 : st.extLive.extSetting(EXT.recacheRate);
   if (rate !== 0 && st.itemTrylock(hv)) {
     try {
-      const a32 = st.a32, want = ItemFlag.LINKED | ItemFlag.FETCHED | ItemFlag.ACTIVE;
-      if ((a32[hdr * 2 + ItemField.bits] & want) === want && a32[hdr * 2 + ItemField.time] > st.currentTime() - ITEM_UPDATE_INTERVAL
-        && st.recacheCounter++ % rate === 0) {
+      const a32 = st.a32, want = ItemFlag.LINKED | ItemFlag.FETCHED;
+      const bits = a32[hdr * 2 + ItemField.bits];
+      if ((bits & want) === want && st.extSlotHitTwice && a32[hdr * 2 + ItemField.time] > st.currentTime() - ITEM_UPDATE_INTERVAL
+        && conn !== null && conn.recacheCounter++ % rate === 0) {
         a32[temp * 2 + ItemField.exptime] = a32[hdr * 2 + ItemField.exptime];
         doItemReplace(st, hdr, temp, hv, casOf(a32, hdr));
         st.stats.row[ThreadStat.recache_from_extstore]++;

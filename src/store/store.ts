@@ -137,8 +137,19 @@ export class Store {
   extSlotHdr = 0;
   extSlotTemp = 0;
   extSlotHv = 0;
-  /** memcached's c->recache_counter, one per thread here. */
-  recacheCounter = 0;
+  /** The last read back from flash failed for want of memory for the value (get_oom_extstore); the reader clears it. */
+  extOom = false;
+  /**
+   * The last read back from flash found its object gone (miss_from_extstore): the header was found, so memcached
+   * counts the get a hit (in the header's LRU, extMissLruId) and answers a bare miss. The reader clears it.
+   */
+  extMissed = false;
+  extMissLruId = 0;
+  extMissCas = 0;
+  /** Values read back from flash for the get being answered and not yet sent: dropped, they are get_aborted_extstore. */
+  extFetched = 0;
+  /** The read's get is at least the item's second hit: recaching wants that (storage.ts). */
+  extSlotHitTwice = false;
 
   constructor(shared: StoreShared, thread: number) {
     const s = shared.settings;
@@ -346,8 +357,18 @@ export class Store {
     return storageFetch(this, it, hash(buf, off, len), false);
   }
 
-  /** The reply that read a value back from flash is written: the copy goes (or is recached). No item lock held. */
-  extDone(): void { if (this.extSlotTemp !== 0) storageDone(this); }
+  /**
+   * The reply that read a value back from flash is written: the copy goes (or is recached, every
+   * ext_recache_rate-th time on the connection: `conn` keeps the count, memcached's c->recache_counter). No item
+   * lock held.
+   */
+  extDone(conn: { recacheCounter: number }): void { if (this.extSlotTemp !== 0) storageDone(this, conn); }
+
+  /** The hit a flash miss counts (memcached counted it before its read failed): hits_to_* of the header's LRU. */
+  countFlashMissHit(): void {
+    const id = this.extMissLruId;
+    this.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.hits_to_hot + (id >>> 6)]++;
+  }
 
   /** Is the item a header whose value is on flash (extstore's ITEM_HDR)? */
   itemIsHdr(it: number): boolean { return this.hasBit(it, ItemFlag.HDR); }

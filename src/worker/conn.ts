@@ -169,6 +169,8 @@ export class Conn {
   readonly lent: ArrayBuffer[] = [];
   /** Protocol-specific scratch (binary header, meta flags), owned by that protocol's module. */
   protoState: unknown = null;
+  /** memcached's c->recache_counter: values read back from flash on this connection (-o ext_path's recache). */
+  recacheCounter = 0;
 
   constructor(ctx: WorkerContext) { this.ctx = ctx; this.tokens = ctx.tokens; }
 
@@ -194,6 +196,7 @@ export class Conn {
     this.closeReason = '';
     this.closeKind = 0;
     this.protoState = null;
+    this.recacheCounter = 0;
     this.stream = null;
     this.redispatched = false;
     this.lastCmdTime = this.ctx.store.currentTime();

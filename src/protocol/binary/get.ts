@@ -24,6 +24,9 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
   if (it !== 0 && cmd !== Op.TOUCH && store.itemIsHdr(it) && !store.extFetch(it, buf, st.keyStart, st.keylen)) {
     store.itemRelease(it);
     it = 0;
+    const flashMiss = store.extMissed; // else no memory for it: memcached answers a plain miss then
+    store.extOom = store.extMissed = false;
+    if (flashMiss) { binFlashMiss(c, st, shouldTouch); return; }
   }
   const row = c.ctx.stats.row;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
@@ -42,8 +45,23 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     // memcached's response keeps the item referenced until it is sent (c->resp->item)
     if (replied) c.ctx.out.hold(it);
     else store.itemRelease(it);
-    store.extDone();
+    store.extDone(c);
   }
+}
+
+/**
+ * A hit whose value on flash is gone: memcached counted the hit, then its IO callback turned the reply into "key
+ * not found" by cutting the extras and value: no "Not found" body, the item's CAS kept, GetK's key kept.
+ */
+function binFlashMiss(c: Conn, st: BinState, shouldTouch: boolean): void {
+  const store = c.ctx.store, row = c.ctx.stats.row;
+  row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+  c.ctx.stats.slab(store.extMissLruId & 63, shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
+  if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(c.rbuf, st.keyStart, st.keylen, true);
+  if (st.noreply) return;
+  const keylen = st.cmd === Op.GETK || st.cmd === Op.GATK ? st.keylen : 0;
+  addBinHeader(c, st, Status.KEY_ENOENT, 0, keylen, keylen, store.extMissCas);
+  if (keylen > 0) c.ctx.out.copyFrom(c.rbuf, st.keyStart, keylen);
 }
 
 function writeBinHit(c: Conn, st: BinState, it: number): void {

@@ -27,19 +27,25 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   try {
     it = doItemGet(st, buf, ks, nkey, hv, false);
     // a value on flash is read back before the answer; one that cannot be is a miss (its header unlinked)
-    if (it !== 0 && mf.value && st.itemIsHdr(it) && !storageFetch(st, it, hv, true)) { st.itemRelease(it); it = 0; }
+    let flashMiss = false;
+    if (it !== 0 && mf.value && st.itemIsHdr(it) && !storageFetch(st, it, hv, true)) {
+      flashMiss = st.extMissed; // its object is gone: a hit whose reply becomes a bare EN (no memory: a plain miss)
+      st.extOom = st.extMissed = false;
+      if (!flashMiss) { st.itemRelease(it); it = 0; }
+    }
     if (it === 0 && mf.vivify) {
       it = vivify(st, buf, ks, nkey, hv);
       created = it !== 0;
     }
-    if (it !== 0) replied = mgetHit(c, buf, ntokens, it, created);
+    if (flashMiss) { mgetFlashMiss(c, buf, ntokens, it); st.itemRelease(it); it = 0; }
+    else if (it !== 0) replied = mgetHit(c, buf, ntokens, it, created);
     else mgetMiss(c, buf, ntokens, ks, nkey);
   } finally {
     // memcached's response keeps the item referenced until it is sent (resp->item)
     if (replied) c.ctx.out.hold(it);
     else if (it !== 0) st.itemRelease(it);
     st.itemUnlock(hv);
-    st.extDone();
+    st.extDone(c);
   }
   if (created) st.maybeExpand(); // a link may ask the hash table to grow: done with no lock held
 }
@@ -53,8 +59,20 @@ function vivify(st: Store, buf: Buffer, ks: number, nkey: number, hv: number): n
   return it;
 }
 
-/** The hit's reply; false when a flag refused it (an error reply instead). */
-function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boolean): boolean {
+/**
+ * A hit whose value on flash is gone (memcached's IO callback turns the reply it built into a miss): the hit's
+ * flags take effect and count as a hit's, and the reply is a bare "EN" (nothing with q), without the flags a miss
+ * answers with.
+ */
+function mgetFlashMiss(c: Conn, buf: Buffer, ntokens: number, it: number): void {
+  const out = c.ctx.out, mark = out.pos;
+  if (!mgetHit(c, buf, ntokens, it, false, true)) return; // a flag refused it: that error stands
+  out.truncate(mark);
+  if (!c.noreply) out.ascii('EN\r\n');
+}
+
+/** The hit's reply; false when a flag refused it (an error reply instead). `noValue`: its value is not sent. */
+function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boolean, noValue = false): boolean {
   const out = c.ctx.out;
   const st = c.ctx.store;
   const mark = out.pos;
@@ -101,7 +119,7 @@ function mgetHit(c: Conn, buf: Buffer, ntokens: number, it: number, created: boo
     st.itemSetTokenSent(it, true);
   }
   out.crlf();
-  if (mf.value) {
+  if (mf.value && !noValue) {
     out.reserve(nbytes);
     out.pos += st.itemCopyValue(it, out.buf, out.pos, 0, nbytes);
   }

@@ -17,9 +17,14 @@ import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 
 /**
  * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
- * time it has grown by this much. What is sent, a key too long later in the get cannot take back.
+ * time its copied bytes have grown by this much, or its values sent from their items (attached, which
+ * cost a reference, not a copy) by ATTACH_CHUNK. What is sent, a key too long later in the get cannot take
+ * back; memcached sends nothing of a get before its end, so below these a reply is dropped as memcached's is.
+ * Under -o read_buf_mem_limit attached values are sent by OUT_CHUNK too: that option's response objects are
+ * counted on what is sent as the reply grows (reserveGetResps).
  */
 const OUT_CHUNK = 256 * 1024;
+const ATTACH_CHUNK = 32 * 1024 * 1024;
 
 /**
  * get / gets / gat / gats / bget, the line tokenized. (A plain get or gets is taken straight from
@@ -127,7 +132,9 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
   const out = c.ctx.out;
   const store = c.ctx.store;
   let keys = 0;
-  let markSize = out.size(); // how much was pending when this command's reply started, or was last sent
+  // how much was pending when this command's reply started, or was last sent: copied, and attached
+  let markCopied = out.pos, markAttached = out.size() - out.pos;
+  store.extFetched = 0;
   // Read once per command, not per key: -v lines are diagnostics, and a `verbosity` sent meanwhile on
   // another connection is not ordered against this command's keys anyway.
   const verbose = c.ctx.verbosity() > 1;
@@ -149,11 +156,19 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
       keys++;
       if (limited && before + keys > 1 && !getRespStart(c)) return getOutOfResponses(c);
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
-      getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose);
+      if (!getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose)) {
+        // memcached's get_oom_extstore: the get stops, its replies dropped, and the error answers instead
+        stopGet(c);
+        outString(c, REPLY.SERVER_ERROR_GET_NO_MEMORY);
+        return -1;
+      }
       // (over UDP not after the last key: END belongs to its response, which a flush would send without it)
-      if (out.size() - markSize > OUT_CHUNK && (c.udp === null || i + 1 < n || p < lineEnd)) {
+      if ((out.pos - markCopied > OUT_CHUNK || out.size() - out.pos - markAttached > (limited ? OUT_CHUNK : ATTACH_CHUNK))
+        && (c.udp === null || i + 1 < n || p < lineEnd)) {
         if (!connFlushIfLarge(c)) return -1;
-        markSize = out.size();
+        store.extFetched = 0; // what was read back from flash is sent (or will be): no longer to be aborted
+        markCopied = out.pos;
+        markAttached = out.size() - out.pos;
         if (c.writeBlocked) {
           const next = i + 1 < n ? batchKeys[(i + 1) * 2] : p;
           if (next < lineEnd) { pausedAt = next; return keys; }
@@ -228,6 +243,11 @@ function refuseGet(c: Conn, buf: Buffer, p: number, lineEnd: number, lookups: nu
  */
 function stopGet(c: Conn): void {
   if (c.ctx.verbosity() > 1) c.ctx.log(`>${c.id} END`);
+  const store = c.ctx.store;
+  if (store.extFetched !== 0) { // values read back from flash and now never sent: memcached's aborted reads
+    c.ctx.stats.row[ThreadStat.get_aborted_extstore] += store.extFetched;
+    store.extFetched = 0;
+  }
   c.ctx.out.dropUncommitted();
   if (c.getResps > 0) connGetRespsRelease(c);
   c.udp?.truncated(c.ctx.out.pos);
@@ -289,7 +309,7 @@ function countMiss(c: Conn, shouldTouch: boolean): void {
  * reference is taken for it unless a large value is sent from the item's memory.
  */
 function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, returnCas: boolean,
-  shouldTouch: boolean, exptimeRel: number, verbose: boolean): void {
+  shouldTouch: boolean, exptimeRel: number, verbose: boolean): boolean {
   const ctx = c.ctx;
   const store = ctx.store;
   let hit = false;
@@ -304,10 +324,25 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, r
     }
   } finally {
     store.itemPeekDone();
-    store.extDone();
+    store.extDone(c);
+  }
+  if (!hit && (store.extOom || store.extMissed)) { // a value on flash that could not be read back
+    if (store.extOom) { store.extOom = false; return false; } // no memory for it: the get fails
+    hit = true; // its object is gone: memcached counted the hit, and leaves out its VALUE
+    flashMissHit(c, shouldTouch);
   }
   if (ctx.prefixStats.enabled()) ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) countMiss(c, shouldTouch);
+  return true;
+}
+
+/** A get whose value on flash was gone: counted as the hit memcached had counted before its read failed. */
+function flashMissHit(c: Conn, shouldTouch: boolean): void {
+  const store = c.ctx.store, row = c.ctx.stats.row;
+  store.extMissed = false;
+  row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
+  row[THREAD_FIELDS + (store.extMissLruId & 63) * SLAB_FIELDS + (shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits)]++;
+  if (!shouldTouch) store.countFlashMissHit();
 }
 
 /**
@@ -329,7 +364,8 @@ function peekOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, 
     }
   } finally {
     store.itemPeekDone();
-    store.extDone();
+    store.extDone(c);
+    store.extOom = store.extMissed = false; // a refused get's key: no reply either way
   }
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) countMiss(c, shouldTouch);
@@ -372,13 +408,15 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, 
   if (verbose) c.ctx.log(`>${c.id} sending key ${buf.toString("latin1", ks, ks + nkey)}`);
   if (nbytes >= ATTACH_MIN) {
     if (c.io !== null) {
-      const view = store.itemValueView(it, 0, nbytes);
-      if (view.length === nbytes) { // a chained item's value is in pieces: copied
-        const owner = store.valueOwner(it); // a value read back from flash lives in an item of its own
+      // a view per piece (a chained item's value lies in its chunks), each with a reference of its own
+      const owner = store.valueOwner(it); // a value read back from flash lives in an item of its own
+      for (let at = 0; at < nbytes;) {
+        const view = store.itemValueView(it, at, nbytes - at);
         store.itemHold(owner);
         out.attach(view, owner);
-        return;
+        at += view.length;
       }
+      return;
     }
     out.reserve(nbytes);
   }
