@@ -156,14 +156,23 @@ export class Extstore {
       e32[alloc] = at + len;
       e32[this.w(p, P.objCount)]++;
       e32[this.w(p, P.bytesUsed)] += len;
-      const s = this.stats;
-      s[EStat.bytes_written] += len; s[EStat.bytes_used] += len;
-      s[EStat.objects_written]++; s[EStat.objects_used]++;
       this.loc.page = p;
       this.loc.version = e32[this.w(p, P.version)] >>> 0;
       this.loc.offset = at;
       return true;
     } finally { this.unlock(); }
+  }
+
+  /**
+   * The object writeRequest placed is written and in use: the counters of `stats` take it now, once its header
+   * (or the header pointed at its copy) is in place, so that a client that sees it counted finds it linked.
+   */
+  countWrite(len: number): void {
+    this.lock();
+    const s = this.stats;
+    s[EStat.bytes_written] += len; s[EStat.bytes_used] += len;
+    s[EStat.objects_written]++; s[EStat.objects_used]++;
+    this.unlock();
   }
 
   /** Set by writeRequest: the page (-1: none) and offset where a block's objects end short of the block's end. */

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.ts';
 import { CLASS_BASE, CLASS_WORDS, Cls, G, ITEM_HEADER, ItemField, ItemFlag, Lru } from '../store/layout.ts';
 import { ntotalOf } from '../store/lru.ts';
 import { assocFind } from '../store/assoc.ts';
+import { LogFlag } from '../logger/logger.ts';
 import { slabsClsid } from '../store/slabs.ts';
 import { Bucket } from './engine.ts';
 import type { Extstore, PageData } from './engine.ts';
@@ -50,6 +51,11 @@ export class StorageThreads {
     return Math.max(0, Math.min(this.writeAfterUs, this.compactAfterUs));
   }
 
+  /** A `watch sysevents` line of the compactor's, made only when someone watches. */
+  private sysevent(line: () => string): void {
+    if ((this.st.c32[G.watchMask] & LogFlag.SYSEVENTS) !== 0) this.st.log.text(line());
+  }
+
   // ---- the writer: storage_write_thread's loop body ----
 
   private writeRound(): number {
@@ -87,7 +93,11 @@ export class StorageThreads {
   private compactRound(): number {
     this.ext.runMaint();
     const c = this.compaction;
-    if (!c.on && this.compactCheck()) { c.on = true; c.offset = 0; }
+    if (!c.on && this.compactCheck()) {
+      c.on = true;
+      c.offset = 0;
+      this.sysevent(() => `type=compact_start id=${c.page} version=${c.version}`);
+    }
     if (!c.on) {
       const maxSleep = this.live.extSetting(EXT.maxSleep);
       if (this.compactSleepUs < maxSleep) this.compactSleepUs += maxSleep;
@@ -97,11 +107,18 @@ export class StorageThreads {
     if (c.offset < ext.pageSize) {
       const ok = ext.pageVersion(c.page) === c.version && ext.readAt(c.page, c.offset, this.block, ext.wbufSize, true)
         && ext.pageVersion(c.page) === c.version;
-      if (!ok) c.on = false; // the page went (evicted) under us: memcached's compaction abort
-      else { this.readback(c.page, c.version, c.dropUnread); c.offset += ext.wbufSize; }
+      if (!ok) { // the page went (evicted) under us: memcached's compaction abort
+        c.on = false;
+        this.sysevent(() => `type=compact_abort id=${c.page}`);
+      } else {
+        this.sysevent(() => `type=compact_read_start id=${c.page} offset=${c.offset}`);
+        this.readback(c.page, c.version, c.dropUnread);
+        c.offset += ext.wbufSize;
+      }
     } else {
       c.on = false;
       ext.closePage(c.page, c.version);
+      this.sysevent(() => `type=compact_end id=${c.page}`);
     }
     this.compactSleepUs = COMPACT_SLEEP_US;
     return COMPACT_SLEEP_US;
@@ -118,6 +135,7 @@ export class StorageThreads {
     if (pagesUsed === 0 || pagesFree > live.extSetting(EXT.compactUnder)) return false;
     const rate = (1 - pagesFree / ext.pageCount) * live.extMaxFrag();
     const fragLimit = Math.floor(ext.pageSize * rate);
+    this.sysevent(() => `type=compact_fraginfo ratio=${rate.toFixed(2)} bytes=${fragLimit}`);
     let low = -1, lowVersion = Infinity, lowest = -1, lowestVersion = Infinity;
     for (let p = 0; p < ext.pageCount; p++) {
       const d = ext.pageData(p, this.pd);
@@ -144,7 +162,8 @@ export class StorageThreads {
   private readback(page: number, version: number, dropUnread: boolean): void {
     const st = this.st, ext = this.ext, a32 = st.a32, obj = this.block, now = st.currentTime();
     let rescues = 0, lost = 0, skipped = 0;
-    for (let o = 0; obj.length - o >= ITEM_HEADER;) {
+    let o = 0;
+    for (; obj.length - o >= ITEM_HEADER;) {
       const bits = obj.readInt32LE(o + 28), nkey = bits >>> 24;
       if (nkey === 0) break; // an end marker, or a block never written
       const len = ntotalOf(nkey, obj.readInt32LE(o + 40), obj.readInt32LE(o + 20), (bits & ItemFlag.CAS) !== 0);
@@ -162,6 +181,7 @@ export class StorageThreads {
           else {
             writeMark(ext);
             ext.writeAt(ext.loc.page, ext.loc.offset, obj.subarray(o, o + len), len);
+            ext.countWrite(len);
             if (Atomics.load(a32, hdr * 2 + ItemField.refcount) === 1) { setHdr(st, hdr, ext.loc.page, ext.loc.version, ext.loc.offset); rescues++; }
             else lost++;
           }
@@ -172,5 +192,6 @@ export class StorageThreads {
       o += len;
     }
     ext.countCompaction(rescues, lost, skipped);
+    this.sysevent(() => `type=compact_read_end id=${page} offset=${o} rescues=${rescues} lost=${lost} skipped=${skipped}`);
   }
 }

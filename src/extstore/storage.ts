@@ -10,7 +10,8 @@
 // flags), the key and the value, padded with zeros to memcached's ITEM_ntotal, which is its length.
 
 import type { Store } from '../store/store.ts';
-import { ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, Lru } from '../store/layout.ts';
+import { G, ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, Lru } from '../store/layout.ts';
+import { LogFlag } from '../logger/logger.ts';
 import { ITEM_HDR_DATA, itemNtotal, lruPullTail, LruPull } from '../store/lru.ts';
 import { casOf, doItemAlloc, doItemReplace, itemFree, valueSegment } from '../store/items.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -76,6 +77,11 @@ export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: n
     a32[hdr * 2 + ItemField.nbytes] = a32[it * 2 + ItemField.nbytes];
     doItemReplace(st, it, hdr, hv, casOf(a32, it)); // the header keeps the CAS (memcached copies it after the link)
     st.itemRelease(hdr); // the allocation's reference: the table holds it now
+    ext.countWrite(len);
+    if ((st.c32[G.watchMask] & LogFlag.EVICTIONS) !== 0) {
+      st.log.extWrite(st.a8, it * 8 + ITEM_HEADER, nkey, (bits & ItemFlag.FETCHED) !== 0, exptime >>> 0, now,
+        now - a32[it * 2 + ItemField.time], (bits >>> 16) & 63, bucket);
+    }
     return true;
   } finally {
     st.itemUnlock(hv);

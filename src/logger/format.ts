@@ -12,6 +12,7 @@ const T = {
   status: L(' status='), cmd: L(' cmd='), ttl: L(' ttl='), clsid: L(' clsid='), cfd: L(' cfd='), size: L(' size='),
   fetchYes: L(' fetch=yes'), fetchNo: L(' fetch=no'), la: L(' la='), rport: L(' rport='), transport: L(' transport='),
   reason: L(' reason='), skipped: L('skipped='), slabMove: L(' type=slab_move src='), dst: L(' dst='),
+  extWrite: L(' type=extwrite key='), bucket: L(' bucket='),
 } as const;
 const names = (list: string[]): Buffer[] => list.map(L);
 const FOUND = names(['not_found', 'found', 'flushed', 'expired']);
@@ -35,6 +36,8 @@ export function formatEntry(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: 
     case LogEvent.ITEM_GET: formatItemGet(out, i32, u8, w); break;
     case LogEvent.ITEM_STORE: formatItemStore(out, i32, u8, w); break;
     case LogEvent.EVICTION: formatEviction(out, i32, u8, w); break;
+    case LogEvent.EXT_WRITE: formatExtWrite(out, i32, u8, w); break;
+    case LogEvent.TEXT: formatText(out, i32, u8, w); break;
     default: formatConnEvent(out, i32, u8, w, event); break;
   }
   out.byte(0x0a);
@@ -95,6 +98,24 @@ function formatEviction(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: numb
   intField(out, T.la, i32[w + Slot.la]);
   uintField(out, T.clsid, i32[w + Slot.clsid] & 0xff);
   intField(out, T.size, i32[w + Slot.size]);
+}
+
+/** "type=extwrite key=%s fetch=%s ttl=%lld la=%d clsid=%u bucket=%u" (ttl -1: no expiry) */
+function formatExtWrite(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
+  typeAndKey(out, T.extWrite, i32, u8, w);
+  out.bytes(i32[w + Slot.a] !== 0 ? T.fetchYes : T.fetchNo);
+  if (i32[w + Slot.b] !== 0) intField(out, T.ttl, -1);
+  else uintField(out, T.ttl, i32[w + Slot.ttl] >>> 0);
+  intField(out, T.la, i32[w + Slot.la]);
+  uintField(out, T.clsid, i32[w + Slot.clsid] & 0xff);
+  uintField(out, T.bucket, i32[w + Slot.size] & 0xff);
+}
+
+/** _logger_parse_text: " %s", the line as it was formatted when logged. */
+function formatText(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
+  const [data, len] = keyAt(w, i32);
+  out.byte(0x20);
+  out.copyFrom(u8, data, len);
 }
 
 /** "type=conn_new rip=%s rport=%hu transport=%s cfd=%d", conn_close with " reason=%s" before cfd */

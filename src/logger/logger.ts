@@ -39,12 +39,16 @@ export const LogFlag = {
 export const LOOKUPS_LOGGED = LogFlag.FETCHERS | LogFlag.VERBOSE_LOOKUPS;
 
 /** What an entry records (memcached's log_entry_type, the ones Cachalot writes). */
-export const LogEvent = { ITEM_GET: 1, ITEM_STORE: 2, EVICTION: 3, CONN_NEW: 4, CONN_CLOSE: 5, SLAB_MOVE: 6 } as const;
+export const LogEvent = {
+  ITEM_GET: 1, ITEM_STORE: 2, EVICTION: 3, CONN_NEW: 4, CONN_CLOSE: 5, SLAB_MOVE: 6,
+  EXT_WRITE: 7, // extstore's write of a value to flash (an evictions event)
+  TEXT: 8, // a sysevents line memcached formats when it logs it (the extstore compactor's): the slot holds the text
+} as const;
 
 /** Entry classes, counted per ring: CLASS_OF_EVENT[event] (the two connection events share one). */
 export const CLASS_FLAGS = [LogFlag.FETCHERS, LogFlag.MUTATIONS, LogFlag.EVICTIONS, LogFlag.CONNEVENTS, LogFlag.SYSEVENTS] as const;
 export const LOG_CLASSES = CLASS_FLAGS.length;
-export const CLASS_OF_EVENT: readonly number[] = [0, 0, 1, 2, 3, 3, 4];
+export const CLASS_OF_EVENT: readonly number[] = [0, 0, 1, 2, 3, 3, 4, 2, 4];
 
 /** memcached's WATCHER_LIMIT. */
 export const WATCHER_LIMIT = 20;
@@ -187,6 +191,29 @@ export class LogWriter {
     i32[w + Slot.clsid] = clsid;
     i32[w + Slot.size] = nbytes > 0 ? nbytes - 2 : 0;
     this.finish(w, key, off, nkey);
+  }
+
+  /**
+   * memcached's LOGGER_EXTSTORE_WRITE (evictions): the item whose value just went to flash, into `bucket`; ttl as
+   * the eviction's (exptime - current_time, unsigned, or -1 for none).
+   */
+  extWrite(key: Uint8Array, off: number, nkey: number, fetched: boolean, exptime: number, now: number, la: number,
+    clsid: number, bucket: number): void {
+    const w = this.begin(LogEvent.EXT_WRITE), i32 = this.i32;
+    i32[w + Slot.a] = fetched ? 1 : 0;
+    i32[w + Slot.b] = exptime > 0 ? 0 : 1;
+    i32[w + Slot.ttl] = exptime - now;
+    i32[w + Slot.la] = la;
+    i32[w + Slot.clsid] = clsid;
+    i32[w + Slot.size] = bucket;
+    this.finish(w, key, off, nkey);
+  }
+
+  /** A sysevents line memcached formats as it logs it (_logger_log_text): "type=compact_start id=1 version=5". */
+  text(line: string): void {
+    const w = this.begin(LogEvent.TEXT);
+    const bytes = Buffer.from(line, 'latin1');
+    this.finish(w, bytes, 0, bytes.length);
   }
 
   /** memcached's LOGGER_SLAB_MOVE (sysevents): the automover asked for a page of class src to go to dst. */

@@ -22,11 +22,11 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     : store.itemGet(buf, st.keyStart, st.keylen);
   // a value on flash is read back before the answer; one that cannot be is a miss
   if (it !== 0 && cmd !== Op.TOUCH && store.itemIsHdr(it) && !store.extFetch(it, buf, st.keyStart, st.keylen)) {
+    const flashMiss = store.extMissed, flags = store.itemFlags(it); // else no memory for it: a plain miss, as memcached's
     store.itemRelease(it);
     it = 0;
-    const flashMiss = store.extMissed; // else no memory for it: memcached answers a plain miss then
     store.extOom = store.extMissed = false;
-    if (flashMiss) { binFlashMiss(c, st, shouldTouch); return; }
+    if (flashMiss) { binFlashMiss(c, st, shouldTouch, flags); return; }
   }
   const row = c.ctx.stats.row;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
@@ -51,9 +51,12 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
 
 /**
  * A hit whose value on flash is gone: memcached counted the hit, then its IO callback turned the reply into "key
- * not found" by cutting the extras and value: no "Not found" body, the item's CAS kept, GetK's key kept.
+ * not found" by cutting the value and the piece before it, and the extras' length from the body: no "Not found"
+ * body, the item's CAS kept. For GetK and GATK the piece before the value is the key, so memcached's reply says
+ * a body of the key's length and then sends the 4 bytes of flags instead (a client is left off by 4 - keylen
+ * bytes). Copied as it is: the reply is memcached's, byte for byte.
  */
-function binFlashMiss(c: Conn, st: BinState, shouldTouch: boolean): void {
+function binFlashMiss(c: Conn, st: BinState, shouldTouch: boolean, flags: number): void {
   const store = c.ctx.store, row = c.ctx.stats.row;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
   c.ctx.stats.slab(store.extMissLruId & 63, shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits);
@@ -61,7 +64,11 @@ function binFlashMiss(c: Conn, st: BinState, shouldTouch: boolean): void {
   if (st.noreply) return;
   const keylen = st.cmd === Op.GETK || st.cmd === Op.GATK ? st.keylen : 0;
   addBinHeader(c, st, Status.KEY_ENOENT, 0, keylen, keylen, store.extMissCas);
-  if (keylen > 0) c.ctx.out.copyFrom(c.rbuf, st.keyStart, keylen);
+  if (keylen === 0) return;
+  const out = c.ctx.out;
+  out.reserve(FLAGS_LEN);
+  out.buf.writeUInt32BE(flags, out.pos);
+  out.pos += FLAGS_LEN;
 }
 
 function writeBinHit(c: Conn, st: BinState, it: number): void {
