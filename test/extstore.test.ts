@@ -50,7 +50,7 @@ const SMALL_FILE: Ext = { opts: EXT_OPTS.replace('ext_page_size=8', 'ext_page_si
 
 const OURS: ServerKind = process.env.EXTSTORE_SELF_CHECK ? 'memcached' : 'cachalot';
 
-/** Whether the server's `-h` lists ext_path: its options are read there first. */
+/** Whether the server's `-h` lists ext_path: the sign that it has extstore (memcached's does; Cachalot's will). */
 function helpMentionsExtPath(kind: ServerKind): boolean {
   const [cmd, argv] = commandFor(kind, ['-h']);
   const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 20_000 });
@@ -314,9 +314,8 @@ sideBySide('values flushed by age read back through text, meta and binary gets, 
       assertReply(got, expect, req.trim());
       replies.push(digest(maskReply(got)));
     }
-    // binary GET, GETK, GAT, and the quiet GETQ/GETKQ (a hit answers; a miss would not), each key read once here,
-    // so no binary connection brings one back to memory after its reply (a recache happens after the reply is sent)
-    // each answer: [opcode, opaque, the key, and whether the key is in the response (GETK, GETKQ)]
+    // binary GET, GETK, GAT, and the quiet GETQ/GETKQ (a hit answers; a miss would not), each on a connection of
+    // its own; each answer: [opcode, opaque, the key, and whether the key is in the response (GETK, GETKQ)]
     const bin: Array<[Buffer, Array<[number, number, string, boolean]>]> = [
       [binRequest({ opcode: Op.GET, key: 'nfoo6', opaque: 1 }), [[Op.GET, 1, 'nfoo6', false]]],
       [binRequest({ opcode: Op.GETK, key: 'nfoo7', opaque: 2 }), [[Op.GETK, 2, 'nfoo7', true]]],
