@@ -14,6 +14,7 @@ import { G, ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, Lru } from '
 import { LogFlag } from '../logger/logger.ts';
 import { ITEM_HDR_DATA, itemNtotal, lruPullTail, LruPull } from '../store/lru.ts';
 import { casOf, doItemAlloc, doItemReplace, itemFree, valueSegment } from '../store/items.ts';
+import { assocFind } from '../store/assoc.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { uintIndex } from '../settings/ext-settings.ts';
 import { Bucket, MARK_BYTES } from './engine.ts';
@@ -164,6 +165,8 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   st.extSlotHdr = hdr;
   st.extSlotTemp = temp;
   st.extSlotHv = hv;
+  st.extSlotVersion = version;
+  st.extSlotOffset = hdrOffset(st, hdr);
   // memcached recaches an item "hit at least twice": ACTIVE when its answer is done. Here a get's bump comes after
   // this read (text, meta) or before it (binary), and moving a COLD item to WARM at once clears ACTIVE: so, before
   // the bump, FETCHED says this hit is a second one; after it, ACTIVE or a move to WARM does.
@@ -171,6 +174,16 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   st.extSlotHitTwice = locked ? (bits & ItemFlag.FETCHED) !== 0
     : (bits & ItemFlag.ACTIVE) !== 0 || ((bits >>> 16) & 0xc0) === Lru.WARM;
   return true;
+}
+
+/**
+ * The header the copy was read for is still the key's, where it was (item lock held): a text get holds no
+ * reference on it once its reply is written, so it may have been replaced, freed and its chunk reused since.
+ */
+function stillTheHeader(st: Store, hdr: number, temp: number, hv: number): boolean {
+  const nkey = st.a32[temp * 2 + ItemField.bits] >>> 24;
+  return assocFind(st, st.a8, temp * 8 + ITEM_HEADER, nkey, hv) === hdr && (st.a32[hdr * 2 + ItemField.bits] & ItemFlag.HDR) !== 0
+    && hdrVersion(st, hdr) === st.extSlotVersion && hdrOffset(st, hdr) === st.extSlotOffset;
 }
 
 function unlinkHdr(st: Store, hdr: number, hv: number, locked: boolean): void {
@@ -195,7 +208,7 @@ export function storageDone(st: Store, conn: { recacheCounter: number } | null):
     try {
       const a32 = st.a32, want = ItemFlag.LINKED | ItemFlag.FETCHED;
       const bits = a32[hdr * 2 + ItemField.bits];
-      if ((bits & want) === want && st.extSlotHitTwice && a32[hdr * 2 + ItemField.time] > st.currentTime() - ITEM_UPDATE_INTERVAL
+      if (stillTheHeader(st, hdr, temp, hv) && (bits & want) === want && st.extSlotHitTwice && a32[hdr * 2 + ItemField.time] > st.currentTime() - ITEM_UPDATE_INTERVAL
         && conn !== null && conn.recacheCounter++ % rate === 0) {
         a32[temp * 2 + ItemField.exptime] = a32[hdr * 2 + ItemField.exptime];
         doItemReplace(st, hdr, temp, hv, casOf(a32, hdr));

@@ -137,6 +137,9 @@ export class Store {
   extSlotHdr = 0;
   extSlotTemp = 0;
   extSlotHv = 0;
+  /** Where the header pointed when its value was read (recache checks the header is still that one). */
+  extSlotVersion = 0;
+  extSlotOffset = 0;
   /** The last read back from flash failed for want of memory for the value (get_oom_extstore); the reader clears it. */
   extOom = false;
   /**
@@ -311,11 +314,12 @@ export class Store {
 
   /** get with a reference, bumped, counted in lru_hits; the reference is the caller's. */
   itemGet(buf: Uint8Array, off: number, len: number): number {
+    this.peekNoFetch = true; // the caller reads a value on flash back itself, without the lock (extFetch)
     try {
-      const it = this.peekHashed(buf, off, len, hash(buf, off, len), -1, false);
+      const it = this.itemPeekHashed(buf, off, len, hash(buf, off, len));
       if (it !== 0) this.itemHold(it);
       return it;
-    } finally { this.itemPeekDone(); }
+    } finally { this.peekNoFetch = false; this.itemPeekDone(); }
   }
 
   /**
@@ -329,16 +333,11 @@ export class Store {
 
   /** itemPeek with the key's hash already known (hv === hash(buf, off, len): hash.ts's scanKey). */
   itemPeekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime = -1): number {
-    return this.peekHashed(buf, off, len, hv, touchExptime, true);
-  }
-
-  /** itemPeekHashed; `fetch`: a value on flash is read back (extstore), else the header item is the answer. */
-  private peekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime: number, fetch: boolean): number {
     this.itemLock(hv);
     this.peekedHv = hv;
     let it = doItemPeek(this, buf, off, len, hv);
     // a value on flash is read back now, under the lock; one that cannot be is a miss (and its header unlinked)
-    if (it !== 0 && fetch && (this.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && !storageFetch(this, it, hv, true)) it = 0;
+    if (it !== 0 && (this.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && !this.peekFetch(it, hv)) it = 0;
     if (it !== 0) {
       if (touchExptime < 0) this.countLruHit(it); // memcached counts a gat's hit in touch_hits alone
       doItemBump(this, it);
@@ -348,6 +347,13 @@ export class Store {
   }
 
   itemPeekDone(): void { this.itemUnlock(this.peekedHv); }
+
+  /** itemGet's peek leaves a header item to its caller; any other peek reads its value back. */
+  private peekNoFetch = false;
+  private peekFetch(it: number, hv: number): boolean {
+    if (this.peekNoFetch) { this.peekNoFetch = false; return true; }
+    return storageFetch(this, it, hv, true);
+  }
 
   /**
    * A header item's value read back from flash for a reply that has no item lock: false when it could not be (a
