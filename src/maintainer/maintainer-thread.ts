@@ -13,6 +13,7 @@ import { classHasItems, lruMaintainerJuggle } from "./lru-maintainer.ts";
 import { Crawler } from "./crawler.ts";
 import { Rebalancer } from "./rebalancer.ts";
 import { Automover } from "./automove.ts";
+import { ExtstoreAutomover } from "./automove-extstore.ts";
 import { JuggleBackoff, MIN_SLEEP_US } from "./juggle-backoff.ts";
 import { StorageThreads } from "../extstore/storage-thread.ts";
 
@@ -24,7 +25,8 @@ st.extLive = serverWords;
 // memcached's storage write and compaction threads (-o ext_path), run here between this thread's own rounds
 const storage = st.ext === null ? null : new StorageThreads(st, st.ext, serverWords);
 const rebalancer = new Rebalancer(st);
-const automover = new Automover(st);
+// memcached's maintainer picks its extstore automover when the store has external storage
+const automover = st.ext === null ? new Automover(st) : new ExtstoreAutomover(st, shared.settings.slabAutomoveFreeratio ?? 0.01);
 const backoff = new JuggleBackoff(MAX_CLASSES);
 const lruMaintainer = shared.settings.lruMaintainer !== false;
 const crawler = new Crawler(st, lruMaintainer);

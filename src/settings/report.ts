@@ -148,7 +148,7 @@ export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
     // memcached preallocates with -e, and puts every page no class took into the global pool
     preallocate: preallocated, prefillPool: s.memoryFile !== null,
     // memcached fills the global page pool up to -m at start with extstore on (its page mover wants it so)
-    extPrefill: s.ext.paths.length > 0,
+    extPrefill: s.ext.paths.length > 0, slabAutomoveFreeratio: s.ext.freeRatio,
     evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit, hashExpand: s.hashExpand,
     numThreads: s.threads, lruSegmented: s.lruSegmented, hotLruPct: s.hotLruPct, warmLruPct: s.warmLruPct,
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,

@@ -35,6 +35,8 @@ export type StoreSettings = {
    * -e's preallocation rules (a class's first page may still go past the limit; cache_memlimit is taken).
    */
   extPrefill?: boolean;
+  /** -o slab_automove_freeratio (0.01): the share of memory extstore's automover keeps in the global pool. */
+  slabAutomoveFreeratio?: number;
   evictToFree: boolean; // !-M
   useCas: boolean; // !-C
   trackSizes?: boolean; // -o track_sizes: the item size histogram from the start

@@ -71,6 +71,9 @@ export const G = {
   lruSegmented: 64, hotLruPct: 65, warmLruPct: 66, tempLru: 67, temporaryTtl: 68,
   lruCrawler: 69, crawlerSleepUs: 70, crawlerTocrawl: 71,
   slabAutomove: 72, automoveWindow: 73, slabReassign: 74,
+  // extstore's automover (src/maintainer/automove-extstore.ts) keeps the global pool at least this many pages
+  // (memcached's settings.ext_global_pool_min): the storage writer flushes cold items regardless of age at or below it
+  extGlobalPoolMin: 75,
   // line 5: requests to the maintainer thread, which answers by clearing the signal word
   crawlSignal: 80, crawlMaskLo: 81, crawlMaskHi: 82, // `lru_crawler crawl <classes>`: a mask of class ids
   reassignSignal: 83, reassignSrc: 84, reassignDst: 85, // `slabs reassign <src> <dst>`
