@@ -732,3 +732,117 @@ sideBySide('a second server on the same file is refused: the file is locked', {}
   const c = await Client.connect(s.port);
   try { return { stderr: second.stderr, version: await seen(c, 'version\r\n') }; } finally { c.end(); }
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// The slab automover with extstore: memcached's maintainer runs slab_automove_extstore.c instead of slab_automove.c.
+// It keeps slab_automove_freeratio of the memory in the global page pool (at least 2 pages), and gives free pages back
+// to it. Its decisions are once a second over a window of slab_automove_window samples; each page it asks for goes to
+// the pool, logged to `watch sysevents` as type=slab_move, and the next sample follows at once.
+
+/** EXT_OPTS with the automover on, a window of 3 samples, and no flush by age (nothing goes to flash unasked). */
+const AUTOMOVE_OPTS = EXT_OPTS.replace('slab_automove=0', 'slab_automove=1,slab_automove_window=3').replace('ext_item_age=2', 'ext_item_age=3600');
+
+/** `stats slabs` as class id -> [total_pages, free_chunks]. */
+async function classPages(c: Client): Promise<Map<number, [number, number]>> {
+  const out = new Map<number, [number, number]>();
+  for (const [k, v] of await c.stats('slabs')) {
+    const m = /^(\d+):(total_pages|free_chunks)$/.exec(k);
+    if (m === null) continue;
+    const row = out.get(Number(m[1])) ?? [0, 0];
+    row[m[2] === 'total_pages' ? 0 : 1] = Number(v);
+    out.set(Number(m[1]), row);
+  }
+  return out;
+}
+
+/** `count` sets of `size`-byte values under keys prefix0.., pipelined (noreply). */
+async function setMany(c: Client, prefix: string, count: number, size: number): Promise<void> {
+  const v = 'v'.repeat(size);
+  for (let from = 0; from < count; from += 1000) {
+    let req = '';
+    for (let i = from; i < Math.min(count, from + 1000); i++) req += `set ${prefix}${i} 0 0 ${size} noreply\r\n${v}\r\n`;
+    assert.equal((await ask(c, req)).length, 0);
+  }
+}
+
+/**
+ * Poll until `ok` holds, then until the server's clock has moved on twice more (the automover samples once a second
+ * of it, so it has looked again and asked for whatever it would); the stats then. A bound, not a timing assertion.
+ */
+async function settled(c: Client, what: string, ok: (s: Map<string, string>) => boolean): Promise<Map<string, string>> {
+  const at = stat(await until(c, what, ok), 'time');
+  await until(c, `${what}, then two seconds of the server's clock`, (s) => stat(s, 'time') >= at + 2 && stat(s, 'slab_reassign_running') === 0);
+  return c.stats();
+}
+
+/** The slab_move lines a sysevents watcher got, at least `n` of them, timestamps cut (other sysevents skipped). */
+async function slabMoves(watcher: Client, n: number): Promise<string[]> {
+  const lines: string[] = [];
+  while (lines.length < n) {
+    const line = (await watcher.readUntil('\n')).toString('latin1');
+    if (!line.includes(' type=slab_move ')) continue; // the crawler's scheduling lines (type=lru_crawler)
+    assert.match(line, /^ts=\d+\.\d{1,6} gid=\d+ type=slab_move src=\d+ dst=\d+\n$/);
+    lines.push(line.replace(/^ts=\S+ gid=\d+ /, '').trimEnd());
+  }
+  return lines;
+}
+
+sideBySide('extstore\'s automover gives a class of large items\' free pages back to the pool down to twice 1.5 pages free, not 2.5',
+  { opts: AUTOMOVE_OPTS }, async (s) => {
+    const c = await Client.connect(s.port);
+    const watcher = await Client.connect(s.port);
+    try {
+      await watch(watcher, 'sysevents');
+      // 8000 values of 1000 bytes: 10 pages of the class of 1184-byte chunks (885 a page); then three in four deleted
+      await setMany(c, 'a', 8000, 1000);
+      const full = await classPages(c);
+      const cls = [...full.keys()].find((id) => full.get(id)![0] === 10);
+      assert.ok(cls !== undefined, `a class of 10 pages: ${JSON.stringify([...full])}`);
+      let deletes = '';
+      for (let i = 0; i < 8000; i++) if (i % 4 !== 0) deletes += `delete a${i} noreply\r\n`;
+      await ask(c, deletes);
+      const [, free] = (await classPages(c)).get(cls)!;
+      const perPage = 885;
+      assert.equal(free, 10 * perPage - 2000, 'the deleted values\' chunks are free');
+      // once the window is clean (3 samples with no new page), a page at a time goes back while the class has had more
+      // than 2 x floor(1.5 x 885) = 2654 free chunks for the whole window: 6850 -> ... -> 3310 -> 2425, five pages;
+      // memcached's default automover would go on to 2.5 pages (2212): a sixth page, leaving 1540
+      const end = await settled(c, 'five pages back in the pool', (st) => stat(st, 'slabs_moved') >= 5);
+      const after = (await classPages(c)).get(cls)!;
+      assert.deepEqual(after, [5, 2425]);
+      assert.equal(stat(end, 'slabs_moved'), 5);
+      assert.equal(stat(end, 'slab_global_page_pool'), 64 - 5);
+      const moves = await slabMoves(watcher, 5);
+      assert.deepEqual(new Set(moves), new Set([`type=slab_move src=${cls} dst=0`]));
+      return { cls, after, moved: stat(end, 'slabs_moved'), pool: stat(end, 'slab_global_page_pool'), moves: [...new Set(moves)] };
+    } finally { c.end(); watcher.end(); }
+  });
+
+sideBySide('extstore\'s automover keeps slab_automove_freeratio of the memory in the pool: the class of large items with the oldest tail gives pages, down to two',
+  { opts: AUTOMOVE_OPTS.replace('slab_automove=1', 'slab_automove=0') + ',slab_automove_freeratio=0.99' }, async (s) => {
+    const c = await Client.connect(s.port);
+    const watcher = await Client.connect(s.port);
+    try {
+      // a page of the smallest class first (where flushed values' headers go), then 8 full pages of 1184-byte chunks,
+      // with the automover off: the pool holds the other 55 of -m 64's pages
+      await setMany(c, 'k', 10, 10);
+      await setMany(c, 'a', 8 * 885, 1000);
+      const filled = await classPages(c);
+      const cls = [...filled.keys()].find((id) => filled.get(id)![0] === 8);
+      assert.ok(cls !== undefined, `a class of 8 pages: ${JSON.stringify([...filled])}`);
+      assert.deepEqual(filled.get(cls), [8, 0]);
+      assert.equal(stat(await c.stats(), 'slab_global_page_pool'), 55);
+      await watch(watcher, 'sysevents');
+      // the pool should hold floor(64 x 0.99) = 63 pages: once the automover has a full window, the class gives a page
+      // at a time while it has more than two (the storage writer, meanwhile, flushes its cold values regardless of age)
+      assert.equal((await ask(c, 'slabs automove 1\r\n')).toString(), 'OK\r\n');
+      const end = await settled(c, 'the class down to two pages', (st) => stat(st, 'slabs_moved') >= 6);
+      const pages = new Map([...await classPages(c)].map(([id, [total]]) => [id, total]));
+      assert.equal(pages.get(cls), 2);
+      assert.equal(stat(end, 'slabs_moved'), 6);
+      assert.equal(stat(end, 'slab_global_page_pool'), 64 - 1 - 2);
+      const moves = await slabMoves(watcher, 6);
+      assert.deepEqual(new Set(moves), new Set([`type=slab_move src=${cls} dst=0`]));
+      return { cls, pages: [...pages], moved: stat(end, 'slabs_moved'), pool: stat(end, 'slab_global_page_pool'), moves: [...new Set(moves)] };
+    } finally { c.end(); watcher.end(); }
+  });
