@@ -63,7 +63,7 @@ export class StorageThreads {
     const maxSleep = live.extSetting(EXT.maxSleep);
     if (this.writeSleepUs > maxSleep) this.writeSleepUs = maxSleep;
     const minClass = slabsClsid(st, live.extSetting(EXT.itemSize));
-    const poolPages = st.c32[G.poolPages];
+    const poolPages = st.c32[G.poolPages], poolMin = Atomics.load(st.c32, G.extGlobalPoolMin);
     this.counter++;
     for (let x = 1; x <= st.nclasses; x++) {
       const back = this.backoff[x];
@@ -75,8 +75,9 @@ export class StorageThreads {
       const target = st.perslab[x] * MIN_PAGES_FREE;
       let moved = false;
       for (;;) {
-        // low on free chunks with no spare page: cold items go out whatever their age
-        const itemAge = chunksFree < target && poolPages <= 0 ? 0 : live.extSetting(EXT.itemAge);
+        // low on free chunks, and the global pool down to what the extstore automover keeps (memcached's
+        // ext_global_pool_min, 0 without it): cold items go out whatever their age
+        const itemAge = chunksFree < target && poolPages <= poolMin ? 0 : live.extSetting(EXT.itemAge);
         if (!storageWrite(st, this.ext, x, itemAge, live.extSetting(EXT.lowTtl))) break;
         chunksFree++;
         moved = true;
