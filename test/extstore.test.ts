@@ -91,7 +91,10 @@ function held<T>(p: Promise<T>): Promise<T> {
  */
 function sideBySide(name: string, ext: Ext, scenario: (s: Server, file: string) => Promise<Observed>): void {
   test(name, async (t) => {
-    const theirs = MEMCACHED_SKIP === false ? held(withExtServer('memcached', ext, scenario)) : null;
+    // memcached's own run is given a second try: on a loaded machine its background threads' timing can break a
+    // scenario's expectations there (an object gone while its page was still being written, once in many runs)
+    const theirs = MEMCACHED_SKIP === false
+      ? held(withExtServer('memcached', ext, scenario).catch(() => withExtServer('memcached', ext, scenario))) : null;
     const ours = OURS_SKIP === false ? held(withExtServer(OURS, ext, scenario)) : null;
     await t.test('memcached', { skip: MEMCACHED_SKIP }, async () => { await theirs; });
     await t.test(`${OURS}, the same as memcached`, { skip: OURS_SKIP }, async () => {
@@ -624,7 +627,10 @@ sideBySide('compaction rescues the live objects of fragmented pages (extstore co
     // two objects of three deleted: the pages are a third full
     for (let i = 0; i < n; i++) if (i % 3 !== 0) assert.equal((await ask(c, `delete c${i}\r\n`)).toString(), 'DELETED\r\n');
     const before = await c.stats();
-    assert.equal(stat(before, 'extstore_objects_used'), n / 3);
+    // 200 objects left; on a loaded machine memcached was seen with 199 here once (an object of a page it was
+    // still writing, gone): the count is bounded, not compared
+    const usedBefore = stat(before, 'extstore_objects_used');
+    assert.ok(usedBefore <= n / 3 && usedBefore >= n / 3 - 5, `${usedBefore} objects used before compaction`);
     assert.ok(stat(before, 'extstore_pages_free') <= 2, `${stat(before, 'extstore_pages_free')} pages free before compaction`);
     const set = await seen(c, 'extstore compact_under 2\r\n');
     const after = await until(c, 'compaction rescued objects and freed 3 pages',
@@ -633,12 +639,18 @@ sideBySide('compaction rescues the live objects of fragmented pages (extstore co
     for (let i = 0; i < n; i += 3) assertReply(await ask(c, `get c${i}\r\n`), `${valueReply(`c${i}`, i, v)}END\r\n`, `get c${i}`);
     const end = await c.stats();
     assert.equal(stat(end, 'miss_from_extstore'), 0);
-    assert.equal(stat(end, 'extstore_objects_used'), n / 3, 'a rescued object is moved, not copied');
+    assert.equal(stat(end, 'extstore_objects_used'), usedBefore, 'a rescued object is moved, not copied');
     assert.equal(stat(end, 'extstore_compact_rescues'), stat(after, 'extstore_compact_rescues'), 'compaction had ended');
+    // How many pages are compacted before the third is free, so how many objects are rescued, depends on when
+    // the maintenance frees each closed page: on a quiet machine both servers rescue the same (104 here), on a
+    // loaded one memcached's own count moves (104, 146, ... in runs of this file beside others). What holds
+    // whatever the timing: every object written is one of the 600 or a rescue.
     return {
       set,
-      before: pick(before, ['extstore_objects_used', 'extstore_bytes_used', 'curr_items', 'extstore_page_evictions', 'extstore_pages_free']),
-      after: pick(end, ['extstore_compact_rescues', 'extstore_compact_lost', 'extstore_pages_free', 'extstore_objects_written', 'get_hits']),
+      // (how many pages are free before it, 1 or 2, is up to the same timing: asserted above, not compared)
+      before: pick(before, ['curr_items', 'extstore_page_evictions']),
+      after: pick(end, ['extstore_compact_lost', 'extstore_pages_free', 'get_hits']),
+      writtenLessRescues: stat(end, 'extstore_objects_written') - stat(end, 'extstore_compact_rescues'),
     };
   } finally { c.end(); }
 });
