@@ -17,9 +17,9 @@ import type { Store } from "../store/store.ts";
 import { CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, Lru, MAX_CLASSES } from "../store/layout.ts";
 import { lruAge } from "../store/report.ts";
 import { mallocedPages } from "../store/slabs.ts";
-import { SlabStat } from "../stats/thread-stats.ts";
-import { LogFlag } from "../logger/logger.ts";
 import { EXT } from "../extstore/storage.ts";
+import { AutomoverWindow } from "./automove.ts";
+import type { Sample } from "./automove.ts";
 
 const MIN_PAGES_FOR_SOURCE = 2;
 const MIN_PAGES_FOR_RECLAIM = 2.5;
@@ -28,19 +28,12 @@ const MIN_PAGES_FREE = 1.5;
 /** The pool's floor, whatever the ratio gives (memcached's global_pool_watermark minimum). */
 const MIN_POOL_WATERMARK = 2;
 
-/** One class's counters at a sample: what a window slot is worked out from. */
-type Sample = { evicted: number; outOfMemory: number; pages: number };
-
-export class ExtstoreAutomover {
-  private readonly st: Store;
+export class ExtstoreAutomover extends AutomoverWindow {
   /** slab_automove_freeratio: read once at start, as memcached reads it (no command changes it). */
   private readonly freeRatio: number;
-  private windowSize = 0;
   private cur = 0;
-  private ratio = 0;
   /** ext_item_size when the window began: below it a class is one of small items (memcached reads it at init). */
   private itemSize = 0;
-  private lastCheck = -1;
   /** The pool's target, from the last sample; 0 until the first (then nothing is short). */
   private poolWatermark = 0;
   // window slots, [clsid * windowSize + slot]
@@ -50,30 +43,13 @@ export class ExtstoreAutomover {
   private before: Sample[] = [];
 
   constructor(st: Store, freeRatio: number) {
-    this.st = st;
+    super(st);
     this.freeRatio = freeRatio;
     this.init();
   }
 
-  /** The automover's turn in the maintainer's round; true when it asked for a move. */
-  round(): boolean {
-    const st = this.st;
-    if (st.c32[G.slabAutomove] !== 1) return false;
-    const now = st.currentTime();
-    if (now === this.lastCheck) return false;
-    // memcached starts a new window when slab_automove_ratio changes (the ratio itself is not used here)
-    if (this.ratio !== st.cf[F.glob + FG.automoveRatio] || this.windowSize !== st.c32[G.automoveWindow]) this.init();
-    const [src, dst] = this.run();
-    if (dst !== 0) this.lastCheck = now; // a page for the pool: look again at once
-    if (src === -1 || dst === -1) return false;
-    st.requestReassign(src, dst);
-    // memcached logs the move it asked for (answered or BUSY) to `watch sysevents`
-    if ((st.c32[G.watchMask] & LogFlag.SYSEVENTS) !== 0) st.log.slabMove(src, dst);
-    return true;
-  }
-
   /** slab_automove_extstore_init: an empty window, and a dry sample to measure the next against. */
-  private init(): void {
+  protected init(): void {
     const st = this.st;
     this.windowSize = Math.max(1, st.c32[G.automoveWindow]);
     this.ratio = st.cf[F.glob + FG.automoveRatio];
@@ -84,19 +60,7 @@ export class ExtstoreAutomover {
     this.age = new Float64Array(slots);
     this.dirty = new Uint8Array(slots);
     this.excessFree = new Uint8Array(slots);
-    this.before = this.sampleAll();
-  }
-
-  private sampleAll(): Sample[] {
-    const st = this.st, out: Sample[] = [];
-    for (let n = 0; n <= st.nclasses; n++) {
-      out.push({
-        evicted: st.stats.sumSlab(n, SlabStat.evicted),
-        outOfMemory: st.stats.sumSlab(n, SlabStat.outofmemory),
-        pages: n === 0 ? st.c32[G.poolPages] : st.c32[CLASS_BASE + n * CLASS_WORDS + Cls.pages],
-      });
-    }
-    return out;
+    this.before = this.sampleAll(true);
   }
 
   /**
@@ -118,10 +82,10 @@ export class ExtstoreAutomover {
   }
 
   /** slab_automove_extstore_run: [src, dst], -1 for no move; dst is always the global pool (0). */
-  private run(): [number, number] {
+  protected run(): [number, number] {
     const st = this.st, w = this.windowSize;
     const poolLow = this.poolLow();
-    const after = this.sampleAll();
+    const after = this.sampleAll(true);
     this.cur++;
     this.setWatermark(after);
     let oldest = -1, oldestAge = 0, tooFree = false;

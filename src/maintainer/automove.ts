@@ -18,26 +18,21 @@ import { LogFlag } from "../logger/logger.ts";
 const MIN_PAGES_FOR_SOURCE = 2;
 const MIN_PAGES_FOR_RECLAIM = 2.5;
 
-/** One class's sample: what changed since the last one, and how old COLD's tail is. */
-type Sample = { evicted: number; outOfMemory: number; pages: number };
+/** One class's counters at a sample: what a window slot is worked out from. */
+export type Sample = { evicted: number; outOfMemory: number; pages: number };
 
-export class Automover {
-  private readonly st: Store;
-  private windowSize = 0;
-  private cur = 0;
-  private ratio = 0;
+/**
+ * What memcached's two automovers share (its slab_automove_reg_t, run by the LRU maintainer): a turn a second of
+ * store time with `slab_automove` 1, a new window when the ratio or the window's size changes, at once again
+ * after a page for the pool, and the move asked for and logged. `init` and `run` are each one's own.
+ */
+export abstract class AutomoverWindow {
+  protected readonly st: Store;
+  protected windowSize = 0;
+  protected ratio = 0;
   private lastCheck = -1;
-  // window slots, [clsid * windowSize + slot]
-  private age = new Float64Array(0);
-  private dirty = new Uint8Array(0);
-  private evictedRatio = new Float64Array(0);
-  private evictedSeen = new Uint8Array(0);
-  private before: Sample[] = [];
 
-  constructor(st: Store) {
-    this.st = st;
-    this.init();
-  }
+  constructor(st: Store) { this.st = st; }
 
   /** The automover's turn in the maintainer's round; true when it asked for a move. */
   round(): boolean {
@@ -55,8 +50,41 @@ export class Automover {
     return true;
   }
 
+  /** A new window: windowSize and ratio from the live settings, and a dry sample to measure the next against. */
+  protected abstract init(): void;
+  /** One sample: [src, dst] of the page to move, -1 for none; dst 0 is the global pool. */
+  protected abstract run(): [number, number];
+
+  /** Every class's counters now; class 0's pages are the global pool's when `pool`. */
+  protected sampleAll(pool: boolean): Sample[] {
+    const st = this.st, out: Sample[] = [];
+    for (let n = 0; n <= st.nclasses; n++) {
+      out.push({
+        evicted: st.stats.sumSlab(n, SlabStat.evicted),
+        outOfMemory: st.stats.sumSlab(n, SlabStat.outofmemory),
+        pages: n === 0 && pool ? st.c32[G.poolPages] : st.c32[CLASS_BASE + n * CLASS_WORDS + Cls.pages],
+      });
+    }
+    return out;
+  }
+}
+
+export class Automover extends AutomoverWindow {
+  private cur = 0;
+  // window slots, [clsid * windowSize + slot]
+  private age = new Float64Array(0);
+  private dirty = new Uint8Array(0);
+  private evictedRatio = new Float64Array(0);
+  private evictedSeen = new Uint8Array(0);
+  private before: Sample[] = [];
+
+  constructor(st: Store) {
+    super(st);
+    this.init();
+  }
+
   /** slab_automove_init: an empty window, and a dry sample to measure the next against. */
-  private init(): void {
+  protected init(): void {
     const st = this.st;
     this.windowSize = Math.max(1, st.c32[G.automoveWindow]);
     this.ratio = st.cf[F.glob + FG.automoveRatio];
@@ -66,24 +94,12 @@ export class Automover {
     this.dirty = new Uint8Array(slots);
     this.evictedRatio = new Float64Array(slots);
     this.evictedSeen = new Uint8Array(slots);
-    this.before = this.sampleAll();
-  }
-
-  private sampleAll(): Sample[] {
-    const st = this.st, out: Sample[] = [];
-    for (let n = 0; n <= st.nclasses; n++) {
-      out.push({
-        evicted: st.stats.sumSlab(n, SlabStat.evicted),
-        outOfMemory: st.stats.sumSlab(n, SlabStat.outofmemory),
-        pages: st.c32[CLASS_BASE + n * CLASS_WORDS + Cls.pages],
-      });
-    }
-    return out;
+    this.before = this.sampleAll(false);
   }
 
   /** slab_automove_run: [src, dst], -1 for no move; dst 0 is the global pool. */
-  private run(): [number, number] {
-    const st = this.st, after = this.sampleAll(), w = this.windowSize;
+  protected run(): [number, number] {
+    const st = this.st, after = this.sampleAll(false), w = this.windowSize;
     let evictedTotal = 0;
     for (let n = 1; n <= st.nclasses; n++) evictedTotal += after[n].evicted - this.before[n].evicted;
     this.cur++;
