@@ -91,23 +91,23 @@ function formatItemTail(out: OutBuffer, i32: Int32Array, w: number): void {
 
 /** "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u size=%d" (ttl -1: no expiry) */
 function formatEviction(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
-  typeAndKey(out, T.eviction, i32, u8, w);
+  formatItemLeaving(out, T.eviction, i32, u8, w);
+  intField(out, T.size, i32[w + Slot.size]);
+}
+
+/** The fields an eviction and an extwrite share, from the key to the clsid. */
+function formatItemLeaving(out: OutBuffer, typeKey: Buffer, i32: Int32Array, u8: Uint8Array, w: number): void {
+  typeAndKey(out, typeKey, i32, u8, w);
   out.bytes(i32[w + Slot.a] !== 0 ? T.fetchYes : T.fetchNo);
   if (i32[w + Slot.b] !== 0) intField(out, T.ttl, -1);
   else uintField(out, T.ttl, i32[w + Slot.ttl] >>> 0);
   intField(out, T.la, i32[w + Slot.la]);
   uintField(out, T.clsid, i32[w + Slot.clsid] & 0xff);
-  intField(out, T.size, i32[w + Slot.size]);
 }
 
 /** "type=extwrite key=%s fetch=%s ttl=%lld la=%d clsid=%u bucket=%u" (ttl -1: no expiry) */
 function formatExtWrite(out: OutBuffer, i32: Int32Array, u8: Uint8Array, w: number): void {
-  typeAndKey(out, T.extWrite, i32, u8, w);
-  out.bytes(i32[w + Slot.a] !== 0 ? T.fetchYes : T.fetchNo);
-  if (i32[w + Slot.b] !== 0) intField(out, T.ttl, -1);
-  else uintField(out, T.ttl, i32[w + Slot.ttl] >>> 0);
-  intField(out, T.la, i32[w + Slot.la]);
-  uintField(out, T.clsid, i32[w + Slot.clsid] & 0xff);
+  formatItemLeaving(out, T.extWrite, i32, u8, w);
   uintField(out, T.bucket, i32[w + Slot.size] & 0xff);
 }
 

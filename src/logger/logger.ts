@@ -183,13 +183,19 @@ export class LogWriter {
    */
   eviction(key: Uint8Array, off: number, nkey: number, fetched: boolean, exptime: number, now: number, la: number,
     clsid: number, nbytes: number): void {
-    const w = this.begin(LogEvent.EVICTION), i32 = this.i32;
+    this.itemLeaving(LogEvent.EVICTION, key, off, nkey, fetched, exptime, now, la, clsid, nbytes > 0 ? nbytes - 2 : 0);
+  }
+
+  /** An item that leaves memory (evicted, or its value written to flash): the fields both entries have. */
+  private itemLeaving(event: number, key: Uint8Array, off: number, nkey: number, fetched: boolean, exptime: number,
+    now: number, la: number, clsid: number, last: number): void {
+    const w = this.begin(event), i32 = this.i32;
     i32[w + Slot.a] = fetched ? 1 : 0;
     i32[w + Slot.b] = exptime > 0 ? 0 : 1;
     i32[w + Slot.ttl] = exptime - now;
     i32[w + Slot.la] = la;
     i32[w + Slot.clsid] = clsid;
-    i32[w + Slot.size] = nbytes > 0 ? nbytes - 2 : 0;
+    i32[w + Slot.size] = last;
     this.finish(w, key, off, nkey);
   }
 
@@ -199,14 +205,7 @@ export class LogWriter {
    */
   extWrite(key: Uint8Array, off: number, nkey: number, fetched: boolean, exptime: number, now: number, la: number,
     clsid: number, bucket: number): void {
-    const w = this.begin(LogEvent.EXT_WRITE), i32 = this.i32;
-    i32[w + Slot.a] = fetched ? 1 : 0;
-    i32[w + Slot.b] = exptime > 0 ? 0 : 1;
-    i32[w + Slot.ttl] = exptime - now;
-    i32[w + Slot.la] = la;
-    i32[w + Slot.clsid] = clsid;
-    i32[w + Slot.size] = bucket;
-    this.finish(w, key, off, nkey);
+    this.itemLeaving(LogEvent.EXT_WRITE, key, off, nkey, fetched, exptime, now, la, clsid, bucket);
   }
 
   /** A sysevents line memcached formats as it logs it (_logger_log_text): "type=compact_start id=1 version=5". */
