@@ -221,9 +221,6 @@ export class Extstore {
     return p;
   }
 
-  /** The page is the bucket's page being filled (its end marker is written when it is left). */
-  isActive(page: number): boolean { return (this.e32[this.w(page, P.state)] & PageState.ACTIVE) !== 0; }
-
   // ---- deletes and checks (any thread) ----
 
   /** memcached's extstore_delete: an object of the page's version is gone; false when the page moved on. */

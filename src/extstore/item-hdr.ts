@@ -4,7 +4,7 @@
 // length before the value is read, and `bytes` counts the item as it was.
 
 import type { Store } from '../store/store.ts';
-import { ITEM_HEADER, ItemField, ItemFlag } from '../store/layout.ts';
+import { ITEM_HEADER, ItemField } from '../store/layout.ts';
 import { itemNtotal } from '../store/lru.ts';
 
 function dataOffset(st: Store, it: number): number {
@@ -20,10 +20,6 @@ export function setHdr(st: Store, it: number, page: number, version: number, off
   st.arenaView.setUint32(at, version, true);
   st.arenaView.setUint32(at + 4, offset, true);
   st.arenaView.setUint16(at + 8, page, true);
-}
-
-export function isHdr(a32: Int32Array, it: number): boolean {
-  return (a32[it * 2 + ItemField.bits] & ItemFlag.HDR) !== 0;
 }
 
 /**
