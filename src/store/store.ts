@@ -351,8 +351,7 @@ export class Store {
   /** itemGet's peek leaves a header item to its caller; any other peek reads its value back. */
   private peekNoFetch = false;
   private peekFetch(it: number, hv: number): boolean {
-    if (this.peekNoFetch) { this.peekNoFetch = false; return true; }
-    return storageFetch(this, it, hv, true);
+    return this.peekNoFetch || storageFetch(this, it, hv, true);
   }
 
   /**
@@ -371,10 +370,7 @@ export class Store {
   extDone(conn: { recacheCounter: number }): void { if (this.extSlotTemp !== 0) storageDone(this, conn); }
 
   /** The hit a flash miss counts (memcached counted it before its read failed): hits_to_* of the header's LRU. */
-  countFlashMissHit(): void {
-    const id = this.extMissLruId;
-    this.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.hits_to_hot + (id >>> 6)]++;
-  }
+  countFlashMissHit(): void { this.countLruHitIn(this.extMissLruId); }
 
   /** Is the item a header whose value is on flash (extstore's ITEM_HDR)? */
   itemIsHdr(it: number): boolean { return this.hasBit(it, ItemFlag.HDR); }
@@ -427,8 +423,8 @@ export class Store {
   }
 
   /** hits_to_hot/warm/cold/temp (memcached's per-thread lru_hits). */
-  private countLruHit(it: number): void {
-    const id = lruIdOf(this.a32, it);
+  private countLruHit(it: number): void { this.countLruHitIn(lruIdOf(this.a32, it)); }
+  private countLruHitIn(id: number): void {
     this.stats.row[THREAD_FIELDS + (id & 63) * SLAB_FIELDS + SlabStat.hits_to_hot + (id >>> 6)]++;
   }
 
