@@ -883,10 +883,13 @@ test('a multi-get of large values to a client that never reads waits in conn_mwr
   setup.end();
 });
 
-test('clients that never read are hung up on once their worker holds four connections\' worth of replies', async () => {
-  // Each get pauses once its client's writes back up, holding what the kernel did not take of the value it
-  // last copied (7 MB here: ~3 MB held on loopback), so one connection stays under its 16 MB; 32 of them
-  // together pass the worker's 64 MB, and only that bound can stop them.
+test('clients that never read large values wait in conn_mwrite holding the items, not copies, and the worker serves on', async () => {
+  // A value of 64 KB and up (a chained one too) goes out from its item, as memcached's reply points into its items:
+  // a get sends what it has collected before it passes what a connection may queue (backlogLimit) and then waits
+  // for its client, so 32 clients that never read a get of four 7 MB values are paused, none is hung up on, and
+  // together they hold references to one item rather than 32 x 14 MB of copies. (The worker's bound on copied
+  // replies, four connections' worth, is left for copies: values under 64 KB, each connection past its 256 KB mark
+  // holding one more at most.)
   const s = await cachalot(['-t', '1', '-I', '8m']);
   const setup = await Client.connect(s.port);
   const big = 'b'.repeat(7 * 1000 * 1000);
@@ -898,9 +901,16 @@ test('clients that never read are hung up on once their worker holds four connec
     await c.send(`get ${'big '.repeat(4)}\r\n`);
     greedy.push(c);
   }
-  let st = await setup.stats();
-  for (let i = 0; i < 500 && Number(st.get('curr_connections')) > greedy.length; i++) { await sleep(20); st = await setup.stats(); }
-  assert.ok(Number(st.get('curr_connections')) <= greedy.length, 'a greedy connection was hung up on');
+  let conns = '';
+  for (let i = 0; i < 500 && (conns.match(/:state conn_mwrite\r$/gm)?.length ?? 0) < greedy.length; i++) {
+    await sleep(20);
+    await setup.send('stats conns\r\n');
+    conns = (await setup.readUntil('END\r\n')).toString();
+  }
+  assert.equal(conns.match(/:state conn_mwrite\r$/gm)?.length ?? 0, greedy.length, 'every greedy client waits in conn_mwrite');
+  assert.equal((await setup.stats()).get('curr_connections'), String(greedy.length + 1), 'none is hung up on');
+  const rss = await rssOf(s.pid);
+  assert.ok(rss < 400 * 1024 * 1024, `server RSS ${rss} stays bounded`);
   const want = `VALUE big 0 ${big.length}\r\n`;
   assert.equal((await setup.request('get big\r\n', want.length)).toString(), want, 'the worker serves on');
   setup.destroy();

@@ -101,7 +101,7 @@ function backlogged(c: Conn, io: ConnIo, queued: number): void {
 }
 
 /** The unread replies one connection may hold (bytes queued) before it is hung up on. */
-function backlogLimit(itemSizeMax: number): number { return Math.max(MIN_BACKLOG_LIMIT, 2 * itemSizeMax); }
+export function backlogLimit(itemSizeMax: number): number { return Math.max(MIN_BACKLOG_LIMIT, 2 * itemSizeMax); }
 
 /** The reply buffers a worker's connections may hold in queued writes together (their whole size: a queued write holds the buffer it was cut from). */
 function workerBacklogLimit(itemSizeMax: number): number { return WORKER_BACKLOGS * backlogLimit(itemSizeMax); }

@@ -9,7 +9,7 @@ import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
 import { connGetRespsRelease, connRespStart } from '../../worker/drive-machine.ts';
-import { connFlushIfLarge } from '../../worker/transmit.ts';
+import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
 import { WARM_MAX } from '../../store/store.ts';
@@ -18,13 +18,19 @@ import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 /**
  * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
  * time its copied bytes have grown by this much, or its values sent from their items (attached, which
- * cost a reference, not a copy) by ATTACH_CHUNK. What is sent, a key too long later in the get cannot take
+ * cost a reference, not a copy) by attachChunk. What is sent, a key too long later in the get cannot take
  * back; memcached sends nothing of a get before its end, so below these a reply is dropped as memcached's is.
  * Under -o read_buf_mem_limit attached values are sent by OUT_CHUNK too: that option's response objects are
  * counted on what is sent as the reply grows (reserveGetResps).
  */
 const OUT_CHUNK = 256 * 1024;
-const ATTACH_CHUNK = 32 * 1024 * 1024;
+
+/**
+ * Attached bytes a get collects before it sends them: as much as a connection may have queued (backlogLimit,
+ * past which it is hung up on) less one more value and its line, so that a client that does not read is paused
+ * (conn_mwrite) and never hung up on for them. 15 MB with -I 1m.
+ */
+function attachChunk(itemSizeMax: number): number { return backlogLimit(itemSizeMax) - itemSizeMax - 64 * 1024; }
 
 /**
  * get / gets / gat / gats / bget, the line tokenized. (A plain get or gets is taken straight from
@@ -135,6 +141,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
   // how much was pending when this command's reply started, or was last sent: copied, and attached
   let markCopied = out.pos, markAttached = out.size() - out.pos;
   store.extFetched = 0;
+  const attachLimit = attachChunk(c.ctx.settings.itemSizeMax);
   // Read once per command, not per key: -v lines are diagnostics, and a `verbosity` sent meanwhile on
   // another connection is not ordered against this command's keys anyway.
   const verbose = c.ctx.verbosity() > 1;
@@ -163,7 +170,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
         return -1;
       }
       // (over UDP not after the last key: END belongs to its response, which a flush would send without it)
-      if ((out.pos - markCopied > OUT_CHUNK || out.size() - out.pos - markAttached > (limited ? OUT_CHUNK : ATTACH_CHUNK))
+      if ((out.pos - markCopied > OUT_CHUNK || out.size() - out.pos - markAttached > (limited ? OUT_CHUNK : attachLimit))
         && (c.udp === null || i + 1 < n || p < lineEnd)) {
         if (!connFlushIfLarge(c)) return -1;
         store.extFetched = 0; // what was read back from flash is sent (or will be): no longer to be aborted
