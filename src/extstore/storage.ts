@@ -25,6 +25,10 @@ import { hdrOffset, hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
 /** extstore's settings as they stand: the server's words (server-ctl.ts), which `extstore <name> <value>` changes. */
 export type ExtLive = { extSetting(i: number): number; extMaxFrag(): number };
 
+/** Why a read back from flash failed (Store.extFailed): the object was gone, or no memory held the value. */
+export const FetchFailure = { NONE: 0, MISS: 1, OOM: 2 } as const;
+export type FetchFailure = (typeof FetchFailure)[keyof typeof FetchFailure];
+
 export const EXT = {
   itemSize: uintIndex('ext_item_size'), itemAge: uintIndex('ext_item_age'), lowTtl: uintIndex('ext_low_ttl'),
   recacheRate: uintIndex('ext_recache_rate'), compactUnder: uintIndex('ext_compact_under'),
@@ -145,7 +149,7 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   let badcrc = false;
   if (found && !objectIsOf(st, hdr, obj, len)) { found = false; badcrc = true; }
   if (!found) {
-    st.extMissed = true;
+    st.extFailed = FetchFailure.MISS;
     st.extMissLruId = (a32[hdr * 2 + ItemField.bits] >>> 16) & 0xff;
     st.extMissCas = casOf(a32, hdr);
     row[ThreadStat.miss_from_extstore]++;
@@ -157,7 +161,7 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   const nkey = a32[hdr * 2 + ItemField.bits] >>> 24, nbytes = a32[hdr * 2 + ItemField.nbytes];
   const temp = doItemAlloc(st, st.a8, hdr * 8 + ITEM_HEADER, nkey, a32[hdr * 2 + ItemField.flags] >>> 0,
     a32[hdr * 2 + ItemField.exptime], nbytes);
-  if (temp === 0) { row[ThreadStat.get_oom_extstore]++; st.extOom = true; return false; }
+  if (temp === 0) { row[ThreadStat.get_oom_extstore]++; st.extFailed = FetchFailure.OOM; return false; }
   st.extFetched++;
   st.itemWriteValue(temp, 0, obj, ITEM_HEADER + nkey, nbytes);
   a32[temp * 2 + ItemField.casLo] = a32[hdr * 2 + ItemField.casLo];

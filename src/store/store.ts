@@ -26,7 +26,7 @@ import { LogWriter } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat, ThreadStats } from "../stats/thread-stats.ts";
 import { Extstore } from "../extstore/engine.ts";
 import { storageDelete } from "../extstore/item-hdr.ts";
-import { storageDone, storageFetch } from "../extstore/storage.ts";
+import { FetchFailure, storageDone, storageFetch } from "../extstore/storage.ts";
 import type { ExtLive } from "../extstore/storage.ts";
 
 /** The words warmLookups reads past an item's header: the lines of a short key and a value of ~100 bytes. */
@@ -140,13 +140,12 @@ export class Store {
   /** Where the header pointed when its value was read (recache checks the header is still that one). */
   extSlotVersion = 0;
   extSlotOffset = 0;
-  /** The last read back from flash failed for want of memory for the value (get_oom_extstore); the reader clears it. */
-  extOom = false;
   /**
-   * The last read back from flash found its object gone (miss_from_extstore): the header was found, so memcached
-   * counts the get a hit (in the header's LRU, extMissLruId) and answers a bare miss. The reader clears it.
+   * Why the last read back from flash failed (storage.ts FetchFailure): MISS, its object was gone (the header was
+   * found, so memcached counts the get a hit, in the header's LRU, extMissLruId, and answers a bare miss); OOM, no
+   * memory held the value (get_oom_extstore). The reader takes it (takeFetchFailure).
    */
-  extMissed = false;
+  extFailed: FetchFailure = FetchFailure.NONE;
   extMissLruId = 0;
   extMissCas = 0;
   /** Values read back from flash for the get being answered and not yet sent: dropped, they are get_aborted_extstore. */
@@ -371,6 +370,13 @@ export class Store {
 
   /** The hit a flash miss counts (memcached counted it before its read failed): hits_to_* of the header's LRU. */
   countFlashMissHit(): void { this.countLruHitIn(this.extMissLruId); }
+
+  /** Why the last read back from flash failed, cleared for the next. */
+  takeFetchFailure(): FetchFailure {
+    const f = this.extFailed;
+    this.extFailed = FetchFailure.NONE;
+    return f;
+  }
 
   /** Is the item a header whose value is on flash (extstore's ITEM_HDR)? */
   itemIsHdr(it: number): boolean { return this.hasBit(it, ItemFlag.HDR); }

@@ -3,6 +3,7 @@
 // for quiet commands (the GetQ ... NoOp multi-get pattern), else "Not found", or for GetK/GATK the
 // key with an empty value.
 
+import { FetchFailure } from '../../extstore/storage.ts';
 import type { Conn } from '../../worker/conn.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { Op, Status, BinState, HEADER_LEN, addBinHeader, logResponseHeader, putBinHeader, writeBinError } from './header.ts';
@@ -22,10 +23,10 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
     : store.itemGet(buf, st.keyStart, st.keylen);
   // a value on flash is read back before the answer; one that cannot be is a miss
   if (it !== 0 && cmd !== Op.TOUCH && store.itemIsHdr(it) && !store.extFetch(it, buf, st.keyStart, st.keylen)) {
-    const flashMiss = store.extMissed, flags = store.itemFlags(it); // else no memory for it: a plain miss, as memcached's
+    // its object gone: memcached's bare miss; no memory for it: a plain miss, as memcached's
+    const flashMiss = store.takeFetchFailure() === FetchFailure.MISS, flags = store.itemFlags(it);
     store.itemRelease(it);
     it = 0;
-    store.extOom = store.extMissed = false;
     if (flashMiss) { binFlashMiss(c, st, shouldTouch, flags); return; }
   }
   const row = c.ctx.stats.row;

@@ -7,7 +7,7 @@ import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { doItemGet } from '../../store/items.ts';
-import { storageFetch } from '../../extstore/storage.ts';
+import { FetchFailure, storageFetch } from '../../extstore/storage.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './reply.ts';
@@ -29,8 +29,8 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
     // a value on flash is read back before the answer; one that cannot be is a miss (its header unlinked)
     let flashMiss = false;
     if (it !== 0 && mf.value && st.itemIsHdr(it) && !storageFetch(st, it, hv, true)) {
-      flashMiss = st.extMissed; // its object is gone: a hit whose reply becomes a bare EN (no memory: a plain miss)
-      st.extOom = st.extMissed = false;
+      // its object is gone: a hit whose reply becomes a bare EN (no memory: a plain miss)
+      flashMiss = st.takeFetchFailure() === FetchFailure.MISS;
       if (!flashMiss) { st.itemRelease(it); it = 0; }
     }
     if (it === 0 && mf.vivify) {

@@ -1,6 +1,7 @@
 // get / gets / gat / gats: memcached's process_get_command. Keys are read straight from the line
 // (memcached re-tokenizes past 24 tokens; scanning the line gives the same result without a limit).
 
+import { FetchFailure } from '../../extstore/storage.ts';
 import type { Conn } from '../../worker/conn.ts';
 import { REPLY } from '../replies.ts';
 import { copyViewBytes } from '../../libc/bytes.ts';
@@ -333,8 +334,8 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, r
     store.itemPeekDone();
     store.extDone(c);
   }
-  if (!hit && (store.extOom || store.extMissed)) { // a value on flash that could not be read back
-    if (store.extOom) { store.extOom = false; return false; } // no memory for it: the get fails
+  if (!hit && store.extFailed !== FetchFailure.NONE) { // a value on flash that could not be read back
+    if (store.takeFetchFailure() === FetchFailure.OOM) return false; // no memory for it: the get fails
     hit = true; // its object is gone: memcached counted the hit, and leaves out its VALUE
     flashMissHit(c, shouldTouch);
   }
@@ -346,7 +347,6 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, r
 /** A get whose value on flash was gone: counted as the hit memcached had counted before its read failed. */
 function flashMissHit(c: Conn, shouldTouch: boolean): void {
   const store = c.ctx.store, row = c.ctx.stats.row;
-  store.extMissed = false;
   row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
   row[THREAD_FIELDS + (store.extMissLruId & 63) * SLAB_FIELDS + (shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits)]++;
   if (!shouldTouch) store.countFlashMissHit();
@@ -372,7 +372,7 @@ function peekOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, 
   } finally {
     store.itemPeekDone();
     store.extDone(c);
-    store.extOom = store.extMissed = false; // a refused get's key: no reply either way
+    store.takeFetchFailure(); // a refused get's key: no reply either way
   }
   if (c.ctx.prefixStats.enabled()) c.ctx.prefixStats.recordGet(buf, ks, nkey, hit);
   if (!hit) countMiss(c, shouldTouch);
