@@ -151,7 +151,7 @@ export class Extstore {
       }
       const alloc = this.w(p, P.allocated);
       let at = e32[alloc];
-      const blockEnd = (Math.floor(at / this.wbufSize) + 1) * this.wbufSize;
+      const blockEnd = this.blockEnd(at);
       if (at + len > blockEnd) { this.markEnd(p, at); at = blockEnd; }
       e32[alloc] = at + len;
       e32[this.w(p, P.objCount)]++;
@@ -187,14 +187,17 @@ export class Extstore {
 
   /** Bytes of end marker at markOffset: a zero header, or what is left of the block when that is less. */
   markBytes(): number {
-    const blockEnd = (Math.floor(this.markOffset / this.wbufSize) + 1) * this.wbufSize;
+    const blockEnd = this.blockEnd(this.markOffset);
     return Math.min(MARK_BYTES, blockEnd - this.markOffset);
   }
+
+  /** Where the wbuf-sized block holding page offset `at` ends (the next block's start when `at` begins one). */
+  private blockEnd(at: number): number { return (Math.floor(at / this.wbufSize) + 1) * this.wbufSize; }
 
   /** An object of len fits in the page: in the rest of its block, or at the start of the next one. */
   private fits(p: number, len: number): boolean {
     const at = this.e32[this.w(p, P.allocated)];
-    const blockEnd = (Math.floor(at / this.wbufSize) + 1) * this.wbufSize;
+    const blockEnd = this.blockEnd(at);
     return at + len <= blockEnd ? blockEnd <= this.pageSize : blockEnd + len <= this.pageSize;
   }
 
