@@ -1,7 +1,7 @@
 // External storage in the store, without a server: values written to a file page by page, header items in
 // their place, reads back, deletes, page evictions and bad objects (memcached's storage.c and extstore.c).
 
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -20,9 +20,17 @@ import { EXT_UINT_SETTINGS } from "../settings/ext-settings.ts";
 
 const PAGE = 2 * MB, WBUF = MB;
 
+/** The files' folders, removed when the file's tests are done (each holds up to 16 MB). */
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A store with `pages` pages of external storage in a fresh file (page 0, as memcached's, never used). */
 function extStore(pages: number): { st: Store; file: string } {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cachalot-ext-")), "ext");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cachalot-ext-"));
+  dirs.push(dir);
+  const file = path.join(dir, "ext");
   const fd = fs.openSync(file, "w+");
   const shared = createStore(settings({ maxBytes: 64 * MB }));
   shared.ext = createExtShared([fd], [pages], PAGE, WBUF);
