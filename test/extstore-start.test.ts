@@ -1,6 +1,6 @@
 // Starting with external storage (-o ext_path): memcached's storage_init and extstore_init, side by side with
-// memcached. Each file is created (0644) and emptied, locked so that a second server on it is refused without
-// touching it, and the start refused, with memcached's words and status, on sizes extstore cannot use, on a file
+// memcached. Each file is created (0644) and emptied, locked so that a second server on it (either kind) is refused
+// without touching it, and the start refused, with memcached's words and status, on sizes extstore cannot use, on a file
 // it cannot open, on too many pages. (The options' own messages are src/settings/settings.test.ts'; what the
 // storage does with the files, once started, is not tested here.)
 
@@ -123,6 +123,21 @@ for (const kind of KINDS) {
     } finally { if (!stopped) await first.stop(); }
   });
 }
+
+// Both servers lock the whole file, memcached with fcntl(F_SETLK), Cachalot with an open file description lock
+// (F_OFD_SETLK), and the two kinds conflict: neither empties a file the other is using.
+test('a Cachalot and a memcached on one file refuse each other, whichever started first', { skip: KINDS.length < 2 && 'memcached is not installed' }, async () => {
+  for (const [first, second] of [['memcached', 'cachalot'], ['cachalot', 'memcached']] as const) {
+    const file = join(scratch(), 'store');
+    const running = await start(first, ['-o', `ext_path=${file}:64m`]);
+    try {
+      writeFileSync(file, 'the first server\'s pages');
+      const refused = runToExit(second, ['-o', `ext_path=${file}:64m`]);
+      assert.deepEqual([refused.status, refused.stderr], [1, openFailed('Resource temporarily unavailable')], `${second} after ${first}`);
+      assert.equal(statSync(file).size, 24, 'not emptied by the refused start');
+    } finally { await running.stop(); }
+  }
+});
 
 for (const kind of KINDS) {
   test(`-e with ext_path: a saved cache is not restored, with memcached's line, and the start goes on [${kind}]`, async () => {

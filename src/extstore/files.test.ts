@@ -6,6 +6,8 @@ import { after, test } from 'node:test';
 import { closeSync, fstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { ExtstoreOpenError, openExtstoreFiles } from './files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'extstore-files-'));
@@ -56,4 +58,36 @@ test('a file that cannot be opened or emptied: strerror\'s words, for perror', (
   mkdirSync(join(dir, 'sub'));
   assert.equal(refusal(['sub']), 'Is a directory');
   assert.throws(() => openExtstoreFiles([{ file: '/dev/null', pageCount: 1 }]), (e) => e instanceof ExtstoreOpenError && e.why === 'Invalid argument');
+});
+
+// memcached's lock, fcntl(F_SETLK) F_WRLCK on all of the file, taken by perl: it prints "held" (or the errno
+// it failed with) and keeps the lock until its input ends.
+const POSIX_LOCK = "open(my $fd, '+<', $ARGV[0]) or die; $| = 1; " +
+  "my $lock = pack('s s x4 q q l x4', 1, 0, 0, 0, 0); fcntl($fd, 6, $lock) or do { print $! + 0; exit }; print 'held'; <STDIN>;";
+
+/** A process holding memcached's kind of lock on file, until release() (or its failure's errno, as a string). */
+async function posixLockHolder(file: string): Promise<{ said: string; release: () => Promise<void> }> {
+  const perl = spawn('perl', ['-e', POSIX_LOCK, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(perl, 'exit');
+  const [said] = await once(perl.stdout, 'data') as [Buffer];
+  return { said: said.toString(), release: async () => { perl.stdin.end(); await exited; } };
+}
+
+test('the lock is one memcached\'s fcntl lock sees, and sees memcached\'s: each refused while the other holds it', async () => {
+  const file = join(dir, 'shared');
+  const [ours] = openExtstoreFiles(paths('shared'));
+  const refused = await posixLockHolder(file);
+  await refused.release();
+  assert.equal(refused.said, '11', 'memcached\'s F_SETLK on a file we hold: EAGAIN');
+  closeSync(ours);
+
+  const theirs = await posixLockHolder(file);
+  try {
+    assert.equal(theirs.said, 'held');
+    writeFileSync(file, 'the other server\'s pages');
+    assert.equal(refusal(['shared']), 'Resource temporarily unavailable');
+    assert.equal(readFileSync(file, 'utf8'), 'the other server\'s pages', 'not emptied');
+  } finally { await theirs.release(); }
+  const [free] = openExtstoreFiles(paths('shared'));
+  closeSync(free);
 });
