@@ -14,6 +14,7 @@ import { lruPullTail } from "../store/lru.ts";
 import { ThreadStat } from "../stats/thread-stats.ts";
 import { DeltaResult, StoreOp, StoreResult } from "../store/results.ts";
 import { createExtShared, EStat } from "./engine.ts";
+import { hdrPage } from "./item-hdr.ts";
 import { storageWrite } from "./storage.ts";
 import { StorageThreads } from "./storage-thread.ts";
 import { EXT_UINT_SETTINGS } from "../settings/ext-settings.ts";
@@ -165,4 +166,43 @@ test("compaction: a mostly empty page's live objects are rewritten and the page 
   assert.ok(ext.stats[EStat.compact_rescues] > 0);
   assert.ok(ext.stats[EStat.page_reclaims] > 0);
   for (let i = 0; i < 150; i += 4) assert.equal(peek(st, `p${i}`), value(`p${i}`, 30000));
+});
+
+// memcached's compactor asks the maintenance thread for a page and tries again (ten times, 1 ms apart) before it
+// counts an object lost; that thread, finding none free, evicts the oldest. Here the maintenance pass runs in the
+// compactor's own turn, before each block is read, so the block's rescues find the page it evicted. Its next pass,
+// with none free again, evicts the oldest once more, which is now the page being compacted: the compaction ends
+// there, as memcached's does.
+test("compaction with no page free: the oldest page is evicted for the rescues, none is lost", () => {
+  const { st } = extStore(6); // pages 1..5, 2 MB each: some 68 objects of 30 KB a page
+  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
+  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
+  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  const N = 300; // pages 1..4 filled, 5 begun: none free
+  for (let i = 0; i < N; i++) put(st, `q${i}`, value(`q${i}`, 30000));
+  assert.equal(flushClass(st, clsOf(st, "q0")), N);
+  const ext = st.ext!;
+  assert.equal(ext.pagesFree(), 0);
+  const pageOf = (key: string): number => look(st, key, (it) => hdrPage(st, it)) ?? -1;
+  // the second page written, mostly emptied: the one compaction takes (the first stays full, the oldest)
+  const second = pageOf(`q${N - 1}`) === 5 ? pageOf("q100") : -1;
+  const kept: string[] = [];
+  for (let i = 0; i < N; i++) {
+    if (pageOf(`q${i}`) !== second) continue;
+    if (i % 4 === 0) kept.push(`q${i}`);
+    else st.itemDelete(b(`q${i}`), 0, `q${i}`.length, 0);
+  }
+  assert.ok(kept.length > 10, `${kept.length} kept on page ${second}`);
+  const threads = new StorageThreads(st, ext, st.extLive);
+  for (let r = 0; r < 20; r++) threads.round(1e9);
+  const rescued = ext.stats[EStat.compact_rescues];
+  assert.ok(rescued > 0 && rescued < kept.length, `${rescued} of ${kept.length} rescued`);
+  assert.equal(ext.stats[EStat.compact_lost], 0);
+  assert.equal(ext.stats[EStat.page_evictions], 2, "the oldest page, then the one being compacted");
+  const hits = kept.filter((key) => {
+    const v = peek(st, key);
+    if (v !== null) assert.equal(v, value(key, 30000));
+    return v !== null;
+  });
+  assert.equal(hits.length, rescued, "the rescued are read back; the rest went with their page");
 });
