@@ -21,7 +21,7 @@ export const Bucket = { DEFAULT: 0, COMPACT: 1, CHUNKED: 2, LOWTTL: 3 } as const
 const BUCKETS = 4;
 
 /** Engine words (Int32). */
-const E = { lock: 0, version: 1, pageFree: 2, freeHead: 3, bucketPage: 8 } as const;
+const E = { lock: 0, version: 1, pageFree: 2, freeHead: 3, ioQueue: 4, bucketPage: 8 } as const;
 const ENGINE_WORDS = 16;
 
 /** Per page (Int32), PAGE_WORDS apart. */
@@ -325,6 +325,10 @@ export class Extstore {
   // ---- stats ----
 
   pagesFree(): number { return Atomics.load(this.e32, E.pageFree); }
+
+  /** Reads submitted to IO threads and not back, every worker's (`stats`' extstore_io_queue). */
+  ioQueue(): number { return Atomics.load(this.e32, E.ioQueue); }
+  ioQueued(delta: number): void { Atomics.add(this.e32, E.ioQueue, delta); }
 
   /** A page's row for `stats extstore` and the compactor: zeros for pages free, being written, closed or empty. */
   pageData(p: number, out: PageData): PageData {

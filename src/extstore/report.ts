@@ -28,7 +28,7 @@ export function storageStats(ext: Extstore, emit: Emit): void {
   // open pages, partly written, count as fragmented, as memcached computes it
   emit('extstore_bytes_fragmented', pagesUsed * ext.pageSize - s[EStat.bytes_used]);
   emit('extstore_limit_maxbytes', ext.pageCount * ext.pageSize);
-  emit('extstore_io_queue', 0); // reads are made by the worker that asks: nothing ever waits in a queue
+  emit('extstore_io_queue', ext.ioQueue()); // reads submitted by gets and not back
 }
 
 /** `stats extstore`: each page's version, bytes used, bucket and free bucket ("<page>:version" ...). */

@@ -20,6 +20,7 @@ import { uintIndex } from '../settings/ext-settings.ts';
 import { Bucket, MARK_BYTES } from './engine.ts';
 import type { Extstore } from './engine.ts';
 import { crc32c } from './crc32c.ts';
+import type { ExtIoQueue } from './io-queue.ts';
 import { hdrOffset, hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
 
 /** extstore's settings as they stand: the server's words (server-ctl.ts), which `extstore <name> <value>` changes. */
@@ -130,8 +131,9 @@ function objectIsOf(st: Store, hdr: number, obj: Buffer, len: number): boolean {
 // ---- the read: storage_get_item and recache_or_free ----
 
 /**
- * memcached's storage_get_item and its IO, at once: the header item's value is read from flash into a new,
- * unlinked item (the thread's slot: extSlotTemp), which valueSegment then reads in the header's place. False
+ * memcached's storage_get_item and its IO's completion: the header item's value, read by an IO thread while the
+ * command waited (Store.extReads) or else read here, goes into a new, unlinked item (the thread's slot:
+ * extSlotTemp), which valueSegment then reads in the header's place. False
  * on a miss: the page was reused (the object evicted), or what came back is not the object (its CRC), or no
  * memory held it; a header whose object is gone is unlinked, as memcached's recache_or_free unlinks it.
  * `locked`: the caller holds the item lock for hv, else a reference to hdr.
@@ -141,11 +143,17 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   const ext = st.ext;
   if (ext === null) return false;
   const row = st.stats.row, a32 = st.a32;
+  const page = hdrPage(st, hdr), version = hdrVersion(st, hdr), offset = hdrOffset(st, hdr), len = itemNtotal(a32, hdr);
+  let obj = scratch(st);
+  let found: boolean;
+  const read = st.extReads === null ? null : st.extReads.take(page, version, offset);
+  if (read !== null) { // read by an IO thread while the command waited: the page must not have moved on since
+    obj = read.buf;
+    found = read.ok && ext.pageVersion(page) === version;
+  } else {
+    found = ext.pageVersion(page) === version && ext.readAt(page, offset, obj, len) && ext.pageVersion(page) === version;
+  }
   row[ThreadStat.get_extstore]++;
-  const page = hdrPage(st, hdr), version = hdrVersion(st, hdr), len = itemNtotal(a32, hdr);
-  const obj = scratch(st);
-  let found = ext.pageVersion(page) === version && ext.readAt(page, hdrOffset(st, hdr), obj, len)
-    && ext.pageVersion(page) === version;
   let badcrc = false;
   if (found && !objectIsOf(st, hdr, obj, len)) { found = false; badcrc = true; }
   if (!found) {
@@ -170,7 +178,7 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   st.extSlotTemp = temp;
   st.extSlotHv = hv;
   st.extSlotVersion = version;
-  st.extSlotOffset = hdrOffset(st, hdr);
+  st.extSlotOffset = offset;
   // memcached recaches an item "hit at least twice": ACTIVE when its answer is done. Here a get's bump comes after
   // this read (text, meta) or before it (binary), and moving a COLD item to WARM at once clears ACTIVE: so, before
   // the bump, FETCHED says this hit is a second one; after it, ACTIVE or a move to WARM does.
@@ -178,6 +186,17 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
   st.extSlotHitTwice = locked ? (bits & ItemFlag.FETCHED) !== 0
     : (bits & ItemFlag.ACTIVE) !== 0 || ((bits >>> 16) & 0xc0) === Lru.WARM;
   return true;
+}
+
+/**
+ * memcached's storage_get_item, its submitting half: the header item's object is queued for an IO thread to read.
+ * True when the command must wait for it; false when it is read already, or its page moved on (a miss, answered at
+ * once), or the worker's read buffers are full (it is read in place).
+ */
+export function storageQueue(st: Store, hdr: number, queue: ExtIoQueue): boolean {
+  const ext = st.ext, page = hdrPage(st, hdr), version = hdrVersion(st, hdr);
+  if (ext === null || ext.pageVersion(page) !== version) return false;
+  return queue.want(page, version, hdrOffset(st, hdr), itemNtotal(st.a32, hdr));
 }
 
 /**

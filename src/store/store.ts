@@ -13,7 +13,7 @@ import type { Code, DeltaResult, StoreOp, StoreResult } from "./results.ts";
 import { ctlBuffer, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
 import { memoryRelease } from "./slabs.ts";
-import { assocDelete, assocExpandStep, assocInsert, bucketOf } from "./assoc.ts";
+import { assocDelete, assocExpandStep, assocFind, assocInsert, bucketOf } from "./assoc.ts";
 import { doItemLinkQ, doItemUnlinkQ, doItemBump, itemLinkQ, itemNtotal, itemUnlinkQ, lruIdOf } from "./lru.ts";
 import { CAS_NEXT, casOf, doItemAlloc, doItemGet, doItemPeek, doItemLink, doItemReplace, itemFree, valueSegment } from "./items.ts";
 import { doStoreItem } from "./store-item.ts";
@@ -26,7 +26,8 @@ import { LogWriter } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat, ThreadStats } from "../stats/thread-stats.ts";
 import { Extstore } from "../extstore/engine.ts";
 import { storageDelete } from "../extstore/item-hdr.ts";
-import { FetchFailure, storageDone, storageFetch } from "../extstore/storage.ts";
+import { FetchFailure, storageDone, storageFetch, storageQueue } from "../extstore/storage.ts";
+import type { ExtIoQueue } from "../extstore/io-queue.ts";
 import type { ExtLive } from "../extstore/storage.ts";
 
 /** The words warmLookups reads past an item's header: the lines of a short key and a value of ~100 bytes. */
@@ -146,6 +147,8 @@ export class Store {
    * memory held the value (get_oom_extstore). The reader takes it (takeFetchFailure).
    */
   extFailed: FetchFailure = FetchFailure.NONE;
+  /** The IO queue of the connection being served (drive-machine.ts): a read of a value on flash is taken from it. */
+  extReads: ExtIoQueue | null = null;
   extMissLruId = 0;
   extMissCas = 0;
   /** Values read back from flash for the get being answered and not yet sent: dropped, they are get_aborted_extstore. */
@@ -359,6 +362,19 @@ export class Store {
    */
   extFetch(it: number, buf: Uint8Array, off: number, len: number): boolean {
     return storageFetch(this, it, hash(buf, off, len), false);
+  }
+
+  /**
+   * Before a command reads the key's value: if it is on flash and not read yet, its read is queued on `queue`, and
+   * true says the command must wait for it. Only looked at: nothing is counted, bumped or logged (the command
+   * does that when it runs).
+   */
+  extQueueIfOnFlash(queue: ExtIoQueue, buf: Uint8Array, off: number, len: number, hv: number): boolean {
+    this.itemLock(hv);
+    try {
+      const it = assocFind(this, buf, off, len, hv);
+      return it !== 0 && (this.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && storageQueue(this, it, queue);
+    } finally { this.itemUnlock(hv); }
   }
 
   /**

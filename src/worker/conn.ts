@@ -4,6 +4,7 @@
 import type { WorkerContext } from './context.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { UdpPort } from './udp.ts';
+import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import type { Protocol } from '../settings/settings.ts';
 import type { StoreOp } from '../store/results.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -13,10 +14,11 @@ export const ConnState = {
   newCmd: 1, waiting: 2, parseCmd: 3, nread: 4, swallow: 5, mwrite: 6, closing: 7, closed: 8, watch: 9,
   /** A listening socket's row in `stats conns`; never a connection's state. */
   listening: 10,
+  ioQueue: 11,
 } as const;
 export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 export const CONN_STATE_NAMES = ['', 'conn_new_cmd', 'conn_waiting', 'conn_parse_cmd', 'conn_nread',
-  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch', 'conn_listening'] as const;
+  'conn_swallow', 'conn_mwrite', 'conn_closing', 'conn_closed', 'conn_watch', 'conn_listening', 'conn_io_queue'] as const;
 
 /** A connection table row's state as memcached names it: one idle between requests rests in its conn_read. */
 export function memcachedStateName(state: number): string {
@@ -127,6 +129,12 @@ export class Conn {
   longGet = 0;
   /** The keys that get has named so far. */
   longGetKeys = 0;
+  /** extstore: this connection's IO queue (src/extstore/io-queue.ts), made with the connection; null without. */
+  extIo: ExtIoQueue | null = null;
+  /** A get waits for reads from flash (memcached's io_queues_submitted): in conn_io_queue until they are back. */
+  ioWait = false;
+  /** The command read next is one read before, that waited for its reads: its -vv line is not printed again. */
+  ioReplay = false;
   /** A gat's or gats's exptime, as store.realtime gave it when the command was read. */
   longGetExptime = 0;
 
@@ -187,6 +195,7 @@ export class Conn {
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
+    this.ioWait = this.ioReplay = false;
     this.noreply = false;
     this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = false;
     this.saslMech = ''; this.saslChallenge = null;

@@ -47,9 +47,13 @@ export function connCloseAfterWrite(c: Conn, reason: string): void {
 
 export function driveMachine(c: Conn): void {
   c.ctx.store.log.cfd = c.id; // memcached's c->sfd in the log lines of what this connection does
+  c.ctx.store.extReads = c.extIo; // the values on flash this connection's IO threads read for it
   for (;;) {
     switch (c.state) {
       case ConnState.newCmd:
+        if (c.ioWait) { connSetState(c, ConnState.ioQueue); break; }
+        // reads a command waited for and did not use (what it read moved or went meanwhile) go with it
+        if (c.extIo !== null && c.longGet === 0 && !c.ioReplay) c.extIo.clear();
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         // memcached sends at a flush point and lets go of the items sent: values sent from their items go now
         if (c.ctx.out.size() > OUT_FLUSH_AT || c.ctx.out.hasCommittedAttached()) {
@@ -91,6 +95,11 @@ export function driveMachine(c: Conn): void {
       case ConnState.mwrite:
         connFlush(c);
         return; // the write's completion (onConnDrain) drives us again
+      case ConnState.ioQueue:
+        // memcached takes the connection off its event loop until its reads are back: what is answered goes now
+        connFlush(c);
+        c.io?.pause();
+        return; // the last read's completion (onConnIoDone) drives us again
       case ConnState.watch:
         if (c.inputEnded && c.stream?.readsInput === true) { watcherHungUp(c); return; }
         if (!streamStep(c)) return;
@@ -345,6 +354,30 @@ function resumeAfterYield(c: Conn): void {
   driveMachine(c);
 }
 
+/**
+ * A command that reads a value on flash waits for its reads (memcached's conn_io_queue): they go to the IO threads,
+ * and the connection waits off the worker's loop (driveMachine's ioQueue) until they are back. `replayFrom` >= 0:
+ * the command, of which nothing was done, is read again from there (mg, binary); -1: a text get goes on from
+ * the key it paused at.
+ */
+export function connWaitForReads(c: Conn, replayFrom: number): void {
+  c.extIo!.submit();
+  c.ioWait = true;
+  if (replayFrom < 0) return;
+  c.rpos = replayFrom;
+  c.ioReplay = true;
+  c.cmdsSinceFlush--; // counted again when it is read again
+}
+
+/** The reads a command waited for are back (conn_io_queue): it goes on. */
+export function onConnIoDone(c: Conn): void {
+  c.ioWait = false;
+  if (c.state !== ConnState.ioQueue) return;
+  if (!c.writeBlocked && !c.yieldPending && !c.inputEnded) c.io?.resume();
+  connSetState(c, ConnState.newCmd);
+  driveMachine(c);
+}
+
 /** The handle's queued writes are done: the client read its replies; go on with what it sent meanwhile. */
 export function onConnDrain(c: Conn): void {
   if (c.lent.length > 0) connGiveBackLent(c);
@@ -357,7 +390,7 @@ export function onConnDrain(c: Conn): void {
     driveMachine(c);
     return;
   }
-  if (!c.yieldPending) c.io?.resume(); // else resumeAfterYield reads again
+  if (!c.yieldPending && !c.ioWait) c.io?.resume(); // else resumeAfterYield or onConnIoDone reads again
   if (c.state === ConnState.mwrite) {
     connSetState(c, ConnState.newCmd);
     driveMachine(c);
@@ -490,6 +523,8 @@ export function connClose(c: Conn): void {
   if (c.writeBlocked) c.ctx.writeBlocked.delete(c);
   releaseHoldings(c);
   connReleaseItem(c);
+  c.extIo?.clear(); // reads still out let go of their buffers as they come back
+  c.ioWait = false;
   if (c.stream !== null) { c.stream.abort(c); c.stream = null; }
   const st = c.ctx.store;
   if ((st.c32[G.watchMask] & LogFlag.CONNEVENTS) !== 0) {

@@ -16,7 +16,8 @@ import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
-import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
+import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnIoDone, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
+import { ExtIoQueue } from '../extstore/io-queue.ts';
 import { connGiveBackLent } from './transmit.ts';
 import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
@@ -123,6 +124,7 @@ const NEW_CONN_TEXT = {
 function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls = false, protocol: Protocol | null = null): void {
   const c = pool.take();
   c.ioHooks ??= connHandleHooks(c);
+  if (store.ext !== null) c.extIo ??= new ExtIoQueue(store.ext, () => { try { onConnIoDone(c); } catch (err) { connFault(c, err); } });
   const certificates = ctx.certificates;
   const io = tls && openTls !== null && certificates !== null
     ? openTls(handle, readBuffer, c.ioHooks, certificates) : openHandleIo(handle, readBuffer, c.ioHooks);

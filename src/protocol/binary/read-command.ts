@@ -26,7 +26,9 @@ export function tryReadCommandBinary(c: Conn): boolean {
   if (c.rend - p < HEADER_LEN) return false;
   // memcached dumps every header it looks at, before any check: again at each read while its extras and key are
   // still to come
-  if (c.ctx.verbosity() > 1) logHeader(c, buf, p);
+  const replay = c.ioReplay; // read again after waiting for its reads from flash: dumped once
+  c.ioReplay = false;
+  if (c.ctx.verbosity() > 1 && !replay) logHeader(c, buf, p);
   if (buf[p] !== MAGIC_REQ) {
     if (c.ctx.verbosity() > 0) c.ctx.log(`Invalid magic:  ${buf[p].toString(16)}`);
     connCloseWithReason(c, 'invalid binary magic');

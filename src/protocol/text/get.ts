@@ -9,7 +9,7 @@ import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/th
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
-import { connGetRespsRelease, connRespStart } from '../../worker/drive-machine.ts';
+import { connGetRespsRelease, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
 import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
@@ -148,6 +148,9 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
   const verbose = c.ctx.verbosity() > 1;
   let udpKeys = 0;
   const limited = c.ctx.readBufLimited;
+  // values on flash are read by IO threads while the connection waits (src/extstore/io-queue.ts); under
+  // -o read_buf_mem_limit, whose response objects are taken key by key, in place
+  const reads = store.ext !== null && !limited ? c.extIo : null;
   c.udp?.keepLastEmpty(); // the command's own response is its first key's
   while (p < lineEnd) {
     const n = scanBatch(buf, p, lineEnd);
@@ -163,6 +166,17 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
       }
       keys++;
       if (limited && before + keys > 1 && !getRespStart(c)) return getOutOfResponses(c);
+      if (reads !== null && store.extQueueIfOnFlash(reads, buf, ks, nkey, batchHashes[i])) {
+        // the get waits here for the read, with those of the batch's later keys on flash (read at the same time,
+        // as memcached submits a get's reads together), and goes on from this key once they are back
+        for (let j = i + 1; j < n; j++) {
+          const later = batchKeys[j * 2 + 1];
+          if (later <= KEY_MAX_LENGTH) store.extQueueIfOnFlash(reads, buf, batchKeys[j * 2], later, batchHashes[j]);
+        }
+        connWaitForReads(c, -1);
+        pausedAt = ks;
+        return keys - 1;
+      }
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
       if (!getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose)) {
         // memcached's get_oom_extstore: the get stops, its replies dropped, and the error answers instead

@@ -56,8 +56,9 @@ export function tryReadCommandAscii(c: Conn): boolean {
   if (nl - start >= READ_BUFFER_SIZE && c.udp === null && getWordAt(buf, start, nl) < 0) return lineOutgrowsReadBuffer(c);
   const lineEnd = endAtNul(buf, start, lineEndOf(buf, start, nl));
   c.rpos = nl + 1;
-  const verbose = c.ctx.verbosity() > 1;
-  if (verbose) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
+  const replay = c.ioReplay; // read again after waiting for its reads from flash: said once
+  c.ioReplay = false;
+  if (c.ctx.verbosity() > 1 && !replay) c.ctx.log(`<${c.id} ${buf.toString("latin1", start, lineEnd)}`);
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   processCommandAscii(c, buf, start, lineEnd); // in conn_parse_cmd, as memcached's (`stats conns` shows it)
   if (c.state === ConnState.parseCmd) connSetState(c, ConnState.newCmd); // unless it went on to nread, swallow, ...
