@@ -11,7 +11,7 @@ import { LogFlag } from '../logger/logger.ts';
 import { slabsClsid } from '../store/slabs.ts';
 import { Bucket } from './engine.ts';
 import type { Extstore, PageData } from './engine.ts';
-import { hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
+import { hdrOffset, hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
 import { EXT, storageWrite, writeMark } from './storage.ts';
 import type { ExtLive } from './storage.ts';
 
@@ -113,7 +113,7 @@ export class StorageThreads {
         this.sysevent(() => `type=compact_abort id=${c.page}`);
       } else {
         this.sysevent(() => `type=compact_read_start id=${c.page} offset=${c.offset}`);
-        this.readback(c.page, c.version, c.dropUnread);
+        this.readback(c.page, c.version, c.offset, c.dropUnread);
         c.offset += ext.wbufSize;
       }
     } else {
@@ -155,12 +155,14 @@ export class StorageThreads {
   }
 
   /**
-   * memcached's storage_compact_readback over one block of the page: each object whose header item still points
-   * here is let go from this page and written again (the header pointed at the copy), or with drop_unread and its
-   * header in COLD, dropped (skipped). A header in use by a reader keeps its old place: the copy is lost, as in
-   * memcached.
+   * memcached's storage_compact_readback over the block at `blockOffset` of the page: each object whose header item
+   * still points here is let go from this page and written again (the header pointed at the copy), or with
+   * drop_unread and its header in COLD, dropped (skipped). A header in use by a reader keeps its old place: the copy
+   * is lost, as in memcached. "Points here" is page, version and offset: a key written twice to the page has an
+   * older object before the one its header names (memcached 1.6.18 matched the page alone, rescuing the older value
+   * and deleting it twice; fixed in 1.6.21, c91842e13).
    */
-  private readback(page: number, version: number, dropUnread: boolean): void {
+  private readback(page: number, version: number, blockOffset: number, dropUnread: boolean): void {
     const st = this.st, ext = this.ext, a32 = st.a32, obj = this.block, now = st.currentTime();
     let rescues = 0, lost = 0, skipped = 0;
     let o = 0;
@@ -175,7 +177,7 @@ export class StorageThreads {
         const hdr = assocFind(st, obj, o + ITEM_HEADER, nkey, hv);
         const exp = hdr === 0 ? 0 : a32[hdr * 2 + ItemField.exptime] >>> 0;
         if (hdr !== 0 && (a32[hdr * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && !st.isFlushed(hdr) && (exp === 0 || exp > now)
-          && hdrPage(st, hdr) === page && hdrVersion(st, hdr) === version) {
+          && hdrPage(st, hdr) === page && hdrVersion(st, hdr) === version && hdrOffset(st, hdr) === blockOffset + o) {
           ext.delete(page, version, 1, len);
           if (dropUnread && ((a32[hdr * 2 + ItemField.bits] >>> 16) & 0xc0) === Lru.COLD) skipped++;
           else if (!ext.writeRequest(Bucket.COMPACT, len)) lost++;

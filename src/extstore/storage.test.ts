@@ -206,3 +206,30 @@ test("compaction with no page free: the oldest page is evicted for the rescues, 
   });
   assert.equal(hits.length, rescued, "the rescued are read back; the rest went with their page");
 });
+
+test("compaction rescues the object a header points at, not an older one of the same key earlier in the page", () => {
+  // memcached 1.6.18 matched a header by page and version alone: a key written to the same page twice had its
+  // older object rescued (the header pointed at an old value of the same length) and deleted twice (memcached's
+  // fix: c91842e13, 1.6.21, which checks the offset too)
+  const { st } = extStore(6);
+  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
+  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
+  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  const older = "old:".repeat(5000), newer = "new:".repeat(5000);
+  put(st, "ow", older);
+  flushClass(st, clsOf(st, "ow"));
+  put(st, "ow", newer); // the same length, to the same page
+  flushClass(st, clsOf(st, "ow"));
+  for (let i = 0; i < 100; i++) put(st, `f${i}`, value(`f${i}`, 30000)); // page 1 filled, page 2 begun
+  flushClass(st, clsOf(st, "f0"));
+  for (let i = 0; i < 100; i++) if (i % 4 !== 0) st.itemDelete(b(`f${i}`), 0, `f${i}`.length, 0);
+  const threads = new StorageThreads(st, st.ext!, st.extLive);
+  for (let r = 0; r < 20; r++) threads.round(1e9);
+  const ext = st.ext!;
+  assert.ok(ext.stats[EStat.compact_rescues] > 0);
+  const got = peek(st, "ow");
+  assert.ok(got === newer, `the value last set, not ${got?.slice(0, 8)}...`);
+  assert.equal(st.stats.row[ThreadStat.badcrc_from_extstore], 0);
+  // every object still used is a header's: one for "ow", one for each filler kept
+  assert.equal(ext.stats[EStat.objects_used], 1 + 25);
+});
