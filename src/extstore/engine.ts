@@ -135,15 +135,16 @@ export class Extstore {
    * after runMaint has freed or evicted one. The object's place is left in `loc`. When a block was left with
    * room at its end (the object starts the next block, or a new page), `markPage`/`markOffset` say where that
    * block's objects end: the caller writes an end marker there, so that the compactor, reading the block, stops
-   * there and not at what an earlier life of the page left.
+   * there and not at what an earlier life of the page left. That holds when the answer is false too: a full page
+   * is finished before a free one is looked for, and stays finished when there is none.
    */
   writeRequest(bucket: number, len: number): boolean {
+    this.markPage = -1;
     if (len > this.wbufSize) return false;
     this.lock();
     try {
       const e32 = this.e32;
       let p = e32[E.bucketPage + bucket];
-      this.markPage = -1;
       if (p < 0 || !this.fits(p, len)) {
         if (p >= 0) { this.markEnd(p, e32[this.w(p, P.allocated)]); this.finishPage(p); }
         p = this.allocatePage(bucket);

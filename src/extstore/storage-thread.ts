@@ -180,9 +180,8 @@ export class StorageThreads {
           && hdrPage(st, hdr) === page && hdrVersion(st, hdr) === version && hdrOffset(st, hdr) === blockOffset + o) {
           ext.delete(page, version, 1, len);
           if (dropUnread && ((a32[hdr * 2 + ItemField.bits] >>> 16) & 0xc0) === Lru.COLD) skipped++;
-          else if (!ext.writeRequest(Bucket.COMPACT, len)) lost++;
+          else if (!placeCopy(ext, len)) lost++;
           else {
-            writeMark(ext);
             ext.writeAt(ext.loc.page, ext.loc.offset, obj.subarray(o, o + len), len);
             ext.countWrite(len);
             if (Atomics.load(a32, hdr * 2 + ItemField.refcount) === 1) { setHdr(st, hdr, ext.loc.page, ext.loc.version, ext.loc.offset); rescues++; }
@@ -197,4 +196,11 @@ export class StorageThreads {
     ext.countCompaction(rescues, lost, skipped);
     this.sysevent(() => `type=compact_read_end id=${page} offset=${o} rescues=${rescues} lost=${lost} skipped=${skipped}`);
   }
+}
+
+/** A place for the compactor's copy of an object (writeRequest), the end marker it asked for written either way. */
+function placeCopy(ext: Extstore, len: number): boolean {
+  const placed = ext.writeRequest(Bucket.COMPACT, len);
+  writeMark(ext);
+  return placed;
 }

@@ -10,12 +10,13 @@ import { Store } from "../store/store.ts";
 import { createStore } from "../store/create.ts";
 import { b, MB, put, settings } from "../store/test-support.ts";
 import { Lru } from "../store/layout.ts";
-import { lruPullTail } from "../store/lru.ts";
+import { itemNtotal, lruPullTail } from "../store/lru.ts";
 import { ThreadStat } from "../stats/thread-stats.ts";
 import { DeltaResult, StoreOp, StoreResult } from "../store/results.ts";
 import { createExtShared, EStat } from "./engine.ts";
 import { hdrPage } from "./item-hdr.ts";
 import { storageWrite } from "./storage.ts";
+import { hdrOffset } from "./item-hdr.ts";
 import { StorageThreads } from "./storage-thread.ts";
 import { EXT_UINT_SETTINGS } from "../settings/ext-settings.ts";
 
@@ -232,4 +233,31 @@ test("compaction rescues the object a header points at, not an older one of the 
   assert.equal(st.stats.row[ThreadStat.badcrc_from_extstore], 0);
   // every object still used is a header's: one for "ow", one for each filler kept
   assert.equal(ext.stats[EStat.objects_used], 1 + 25);
+});
+
+test("a page finished when no page is free to follow it still ends in an end marker: compaction reads no further", () => {
+  const { st, file } = extStore(4); // pages 1..3, two blocks each
+  // what earlier lives of the pages left: bytes that read as an object header of a negative length
+  const fd = fs.openSync(file, "r+");
+  fs.writeSync(fd, Buffer.alloc(4 * PAGE, 0xcc), 0, 4 * PAGE, 0);
+  fs.closeSync(fd);
+  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
+  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 3;
+  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  for (let i = 0; i < 210; i++) put(st, `m${i}`, value(`m${i}`, 30000));
+  // 68 objects a page: the 205th finds page 3 full and no page free (page 1, the oldest, is evicted for the next)
+  assert.equal(flushClass(st, clsOf(st, "m0")), 204);
+  const ext = st.ext!;
+  assert.equal(ext.stats[EStat.page_evictions], 1);
+  const end = look(st, "m203", (it) => hdrOffset(st, it) + itemNtotal(st.a32, it))!;
+  const page3 = Buffer.alloc(PAGE);
+  ext.readAt(3, 0, page3, PAGE);
+  assert.ok(page3.subarray(end, end + 48).every((x) => x === 0), "an end marker after page 3's last object");
+  // page 3 nearly emptied: the compactor takes it, reads both its blocks, and rescues what is left
+  const kept = [136, 137, 138, 139, 200, 201, 202, 203]; // in each block, the first objects and the last
+  for (let i = 136; i < 204; i++) if (!kept.includes(i)) st.itemDelete(b(`m${i}`), 0, `m${i}`.length, 0);
+  const threads = new StorageThreads(st, ext, st.extLive);
+  for (let r = 0; r < 20; r++) threads.round(1e9);
+  assert.equal(ext.stats[EStat.compact_rescues], 8);
+  for (const i of kept) assert.ok(peek(st, `m${i}`) === value(`m${i}`, 30000), `m${i} read back`);
 });

@@ -69,12 +69,13 @@ export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: n
     let bucket: number = (bits & ItemFlag.CHUNKED) !== 0 ? Bucket.CHUNKED : Bucket.DEFAULT;
     if (((exptime - now) >>> 0) < lowTtl) bucket = Bucket.LOWTTL; // memcached's unsigned compare: "never" is not low
     const len = itemNtotal(a32, it);
-    if (!ext.writeRequest(bucket, len)) {
+    const placed = ext.writeRequest(bucket, len);
+    writeMark(ext); // (placed or not: the page it finished, when no other was free, ends there all the same)
+    if (!placed) {
       itemFree(st, hdr);
       ext.runMaint(); // memcached's _allocate_page asks its maintenance thread for a page; the next pass has one
       return false;
     }
-    writeMark(ext);
     const obj = scratch(st);
     objectOf(st, it, hv, obj, len);
     ext.writeAt(ext.loc.page, ext.loc.offset, obj, len);
@@ -94,7 +95,11 @@ export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: n
   }
 }
 
-/** The end marker writeRequest asked for, where a block's objects end short of its end. */
+/**
+ * The end marker writeRequest asked for, where a block's objects end short of its end: called after every
+ * writeRequest, whatever it answered. Without it the compactor would read on into what an earlier life of the page
+ * left there, and a value's bytes read as an object header can say a length that is negative.
+ */
 export function writeMark(ext: Extstore): void {
   if (ext.markPage < 0) return;
   ext.writeAt(ext.markPage, ext.markOffset, ZEROS, ext.markBytes());
