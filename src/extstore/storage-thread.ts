@@ -5,12 +5,13 @@
 
 import type { Store } from '../store/store.ts';
 import { CLASS_BASE, CLASS_WORDS, Cls, G, ITEM_HEADER, ItemField, ItemFlag, Lru } from '../store/layout.ts';
-import { ntotalOf } from '../store/lru.ts';
+import { ITEM_HDR_DATA, ntotalOf } from '../store/lru.ts';
+import { casOf, doItemAlloc, doItemReplace } from '../store/items.ts';
 import { assocFind } from '../store/assoc.ts';
 import { LogFlag } from '../logger/logger.ts';
 import { slabsClsid } from '../store/slabs.ts';
 import { Bucket } from './engine.ts';
-import type { Extstore, PageData } from './engine.ts';
+import type { Extstore, ObjLoc, PageData } from './engine.ts';
 import { hdrOffset, hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
 import { EXT, storageWrite, writeMark } from './storage.ts';
 import type { ExtLive } from './storage.ts';
@@ -156,11 +157,11 @@ export class StorageThreads {
 
   /**
    * memcached's storage_compact_readback over the block at `blockOffset` of the page: each object whose header item
-   * still points here is let go from this page and written again (the header pointed at the copy), or with
-   * drop_unread and its header in COLD, dropped (skipped). A header in use by a reader keeps its old place: the copy
-   * is lost, as in memcached. "Points here" is page, version and offset: a key written twice to the page has an
-   * older object before the one its header names (memcached 1.6.18 matched the page alone, rescuing the older value
-   * and deleting it twice; fixed in 1.6.21, c91842e13).
+   * still points here is written again and the header pointed at the copy (a header in use by a reader is replaced
+   * by a new one; lost only when no memory holds one), or with drop_unread and its header in COLD, dropped
+   * (skipped). "Points here" is page, version and offset: a key written twice to the page has an older object
+   * before the one its header names (memcached 1.6.18 matched the page alone, rescuing the older value and
+   * deleting it twice; fixed in 1.6.21, c91842e13).
    */
   private readback(page: number, version: number, blockOffset: number, dropUnread: boolean): void {
     const st = this.st, ext = this.ext, a32 = st.a32, obj = this.block, now = st.currentTime();
@@ -178,20 +179,26 @@ export class StorageThreads {
         const exp = hdr === 0 ? 0 : a32[hdr * 2 + ItemField.exptime] >>> 0;
         if (hdr !== 0 && (a32[hdr * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && !st.isFlushed(hdr) && (exp === 0 || exp > now)
           && hdrPage(st, hdr) === page && hdrVersion(st, hdr) === version && hdrOffset(st, hdr) === blockOffset + o) {
-          ext.delete(page, version, 1, len);
+          // The object is let go from this page only once its header names the copy: a header left naming the page
+          // (dropped, or no copy made) is let go by the page's close, and its own delete, coming later, finds the
+          // page closed or gone. (memcached lets go of it at once, and such a header's delete then counts it twice.)
           if (dropUnread && ((a32[hdr * 2 + ItemField.bits] >>> 16) & 0xc0) === Lru.COLD) skipped++;
           else if (!placeCopy(ext, len)) lost++;
           else {
             ext.writeAt(ext.loc.page, ext.loc.offset, obj.subarray(o, o + len), len);
             ext.countWrite(len);
-            if (Atomics.load(a32, hdr * 2 + ItemField.refcount) === 1) { setHdr(st, hdr, ext.loc.page, ext.loc.version, ext.loc.offset); rescues++; }
-            else lost++;
+            // the header is changed in place when no reader holds it; else a new one takes its place, as memcached
+            // 1.6.21's (5f1c65177) and do_add_delta's: the reader keeps the old one, which still names this page
+            if (Atomics.load(a32, hdr * 2 + ItemField.refcount) === 1) setHdr(st, hdr, ext.loc.page, ext.loc.version, ext.loc.offset);
+            else if (!replaceHdr(st, hdr, hv, ext.loc)) { lost++; continue; }
+            ext.delete(page, version, 1, len);
+            rescues++;
           }
         }
       } finally {
         st.itemUnlock(hv);
+        o += len;
       }
-      o += len;
     }
     ext.countCompaction(rescues, lost, skipped);
     this.sysevent(() => `type=compact_read_end id=${page} offset=${o} rescues=${rescues} lost=${lost} skipped=${skipped}`);
@@ -203,4 +210,22 @@ function placeCopy(ext: Extstore, len: number): boolean {
   const placed = ext.writeRequest(Bucket.COMPACT, len);
   writeMark(ext);
   return placed;
+}
+
+/**
+ * A new header item naming the copy at `loc` in place of `hdr`, which a reader holds (item lock held): the key, client
+ * flags, exptime, value length, CAS and FETCHED/ACTIVE of the old one. False when no memory holds it.
+ */
+function replaceHdr(st: Store, hdr: number, hv: number, loc: ObjLoc): boolean {
+  const a32 = st.a32, bits = a32[hdr * 2 + ItemField.bits];
+  const it = doItemAlloc(st, st.a8, hdr * 8 + ITEM_HEADER, bits >>> 24, a32[hdr * 2 + ItemField.flags] >>> 0,
+    a32[hdr * 2 + ItemField.exptime], ITEM_HDR_DATA);
+  if (it === 0) return false;
+  setHdr(st, it, loc.page, loc.version, loc.offset);
+  a32[it * 2 + ItemField.bits] |= ItemFlag.HDR | (bits & (ItemFlag.FETCHED | ItemFlag.ACTIVE));
+  a32[it * 2 + ItemField.nbytes] = a32[hdr * 2 + ItemField.nbytes];
+  // its place in the LRU kept (no storageDelete of the old header: the compactor lets go of the object itself)
+  doItemReplace(st, hdr, it, hv, casOf(a32, hdr), true);
+  st.itemRelease(it); // the allocation's reference: the table holds it now
+  return true;
 }
