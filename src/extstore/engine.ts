@@ -348,7 +348,12 @@ export class Extstore {
   writeAt(page: number, offset: number, bytes: Uint8Array, len: number): void {
     let done = 0;
     const fd = this.fdOf(page), at = this.fileOffset(page, offset);
-    while (done < len) done += fs.writeSync(fd, bytes, done, len - done, at + done);
+    try {
+      while (done < len) done += fs.writeSync(fd, bytes, done, len - done, at + done);
+    } catch {
+      // a full disk, an IO error: memcached's IO thread goes on as if written (its write's result is not looked
+      // at), and so does this one; what is not on the file reads back as a miss (short, or its CRC)
+    }
   }
 
   /**
@@ -360,7 +365,8 @@ export class Extstore {
     let done = 0;
     const fd = this.fdOf(page), at = this.fileOffset(page, offset);
     while (done < len) {
-      const n = fs.readSync(fd, bytes, done, len - done, at + done);
+      let n: number;
+      try { n = fs.readSync(fd, bytes, done, len - done, at + done); } catch { return false; } // an IO error: a miss
       if (n <= 0) {
         if (!pastEndIsZeros) return false;
         bytes.fill(0, done, len);

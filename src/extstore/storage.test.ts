@@ -14,7 +14,6 @@ import { itemNtotal, lruPullTail } from "../store/lru.ts";
 import { ThreadStat } from "../stats/thread-stats.ts";
 import { DeltaResult, StoreOp, StoreResult } from "../store/results.ts";
 import { createExtShared, EStat } from "./engine.ts";
-import { hdrPage } from "./item-hdr.ts";
 import { storageWrite } from "./storage.ts";
 import { hdrOffset, hdrPage } from "./item-hdr.ts";
 import { StorageThreads } from "./storage-thread.ts";
@@ -28,12 +27,16 @@ after(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A store with `pages` pages of external storage in a fresh file (page 0, as memcached's, never used). */
-function extStore(pages: number): { st: Store; file: string } {
+/**
+ * A store with `pages` pages of external storage in a fresh file (page 0, as memcached's, never used); `flags`
+ * how the file is opened ("r": writes to it fail).
+ */
+function extStore(pages: number, flags = "w+"): { st: Store; file: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cachalot-ext-"));
   dirs.push(dir);
   const file = path.join(dir, "ext");
-  const fd = fs.openSync(file, "w+");
+  fs.writeFileSync(file, "");
+  const fd = fs.openSync(file, flags);
   const shared = createStore(settings({ maxBytes: 64 * MB }));
   shared.ext = createExtShared([fd], [pages], PAGE, WBUF);
   const st = new Store(shared, 1);
@@ -288,4 +291,13 @@ test("compaction of an object whose header a reader holds: a new header takes it
   assert.equal(look(st, "h0", (it) => st.itemCas(it)), cas, "the new header keeps the CAS");
   // every object still used is a header's: h0, h8, h12, ... (h4 deleted)
   assert.equal(ext.stats[EStat.objects_used], 24);
+});
+
+test("a write the file refuses (a full disk, an IO error) is let pass, as memcached's IO thread does; the value then reads as a miss", () => {
+  const { st } = extStore(8, "r");
+  put(st, "w", value("w", 2000));
+  assert.equal(flushClass(st, clsOf(st, "w")), 1);
+  assert.equal(isHdr(st, "w"), true);
+  assert.equal(peek(st, "w"), null);
+  assert.equal(st.stats.row[ThreadStat.miss_from_extstore], 1);
 });
