@@ -5,7 +5,8 @@
 // another object's bytes (another key's, an older life of a page, half of one), or an older value of a key only
 // one client writes, is seen at once. Run against memcached 1.6.18 and Cachalot alike: it asserts only what
 // memcached guarantees: any hit is a value that was set (for a key with one writer, the last one stored), the
-// server stays up, the extstore counters stay in range, and once every item has gone no slab chunk is left in use.
+// server stays up, the extstore counters stay in range (memcached 1.6.18's extstore_bytes_used aside: see checkGauges),
+// and once every item has gone no slab chunk is left in use.
 // Cachalot is held to one thing more: no read finds a header naming an object not its own (badcrc_from_extstore),
 // which memcached 1.6.18 has (see below).
 //
@@ -230,11 +231,17 @@ async function readValues(c: Client, word: string, end: string): Promise<Map<str
 
 const GAUGES = ['curr_items', 'extstore_objects_used', 'extstore_bytes_used', 'extstore_pages_free', 'extstore_limit_maxbytes'] as const;
 
-/** The counters that must stay in range whatever the threads' timing (memcached's are unsigned: a wrap is huge). */
-function checkGauges(s: Map<string, string>, when: string): void {
+/**
+ * The counters that must stay in range whatever the threads' timing (memcached's are unsigned: a wrap is huge).
+ * memcached 1.6.18's extstore_bytes_used is left out: its compactor bug (c91842e13, 1.6.21) counts some objects
+ * out twice, and under load it wraps below 0 (seen: 18446744073709523876 after flush_all).
+ */
+function checkGauges(s: Map<string, string>, when: string, kind: string): void {
   const n = (k: string): number => Number(s.get(k));
+  const gauges = kind === 'memcached' ? GAUGES.filter((k) => k !== 'extstore_bytes_used') : GAUGES;
   const shown = JSON.stringify(Object.fromEntries(GAUGES.map((k) => [k, s.get(k)])));
-  for (const k of GAUGES) assert.ok(Number.isSafeInteger(n(k)) && n(k) >= 0 && n(k) < 2 ** 40, `${when}: ${k} in range: ${shown}`);
+  for (const k of gauges) assert.ok(Number.isSafeInteger(n(k)) && n(k) >= 0 && n(k) < 2 ** 40, `${when}: ${k} in range: ${shown}`);
+  if (kind === 'memcached') return;
   assert.ok(n('extstore_bytes_used') <= n('extstore_limit_maxbytes'), `${when}: bytes on flash within the file: ${shown}`);
   assert.ok(n('extstore_objects_used') <= n('extstore_bytes_used'), `${when}: objects and bytes agree: ${shown}`);
 }
@@ -255,7 +262,7 @@ async function until(what: string, ok: () => Promise<boolean>, say: () => Promis
   }
 }
 
-type Worker = { name: string; proto: Proto; owned: string[]; cur: Map<string, string | null>; multiGet: boolean };
+type Worker = { name: string; kind: string; proto: Proto; owned: string[]; cur: Map<string, string | null>; multiGet: boolean };
 
 async function runClient(w: Worker, shared: string[], sent: Sent, seed: number, stats: Client | null): Promise<Record<string, number>> {
   const rnd = mulberry32(seed);
@@ -273,7 +280,7 @@ async function runClient(w: Worker, shared: string[], sent: Sent, seed: number, 
     }
   };
   for (let op = 0; op < OPS_PER_CLIENT; op++) {
-    if (stats !== null && op % 100 === 0) checkGauges(await stats.stats(), `after ${op} operations`);
+    if (stats !== null && op % 100 === 0) checkGauges(await stats.stats(), `after ${op} operations`, w.kind);
     const key = rnd() < 0.5 ? pick(w.owned) : pick(shared);
     const r = rnd();
     if (r < 0.35) {
@@ -323,11 +330,11 @@ async function stressOn(server: Server): Promise<void> {
     const protos = [textProto(clientConns[0]), metaProto(clientConns[1]), binaryProto(clientConns[2]), textProto(clientConns[3])];
     const workers: Worker[] = protos.map((proto, i) => {
       const owned = Array.from({ length: OWNED_KEYS }, (_, j) => `c${i}o${j}`);
-      return { name: `client ${i}`, proto, owned, cur: new Map(owned.map((k) => [k, null])), multiGet: i === 3 };
+      return { name: `client ${i}`, kind: server.kind, proto, owned, cur: new Map(owned.map((k) => [k, null])), multiGet: i === 3 };
     });
     const counts = await Promise.all(workers.map((w, i) => runClient(w, shared, sent, 1000 + i, i === 0 ? statsConn : null)));
     const s = await statsConn.stats();
-    checkGauges(s, 'after the run');
+    checkGauges(s, 'after the run', server.kind);
     if (process.env.EXTSTORE_STRESS_SHOW) {
       const ext = [...s].filter(([k]) => /extstore|curr_items|evictions/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ');
       process.stderr.write(`${server.kind}: ${JSON.stringify(counts)}\n${ext}\n`);
@@ -367,7 +374,7 @@ async function stressOn(server: Server): Promise<void> {
       const st = await statsConn.stats();
       return Number(st.get('curr_items')) === 0 && await usedChunks(statsConn) === 0;
     }, items);
-    checkGauges(await statsConn.stats(), 'after flush_all');
+    checkGauges(await statsConn.stats(), 'after flush_all', server.kind);
   } finally {
     for (const c of conns) c.destroy();
   }
