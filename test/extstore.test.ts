@@ -613,6 +613,46 @@ sideBySide('filling past the file evicts its oldest pages; reads of their keys m
   } finally { c.end(); }
 });
 
+// memcached reads a batch's values from flash only once the batch's commands are parsed (its IO queue goes out at
+// conn_mwrite: a text get's END, mn, the end of the read), and a read that finds its object gone unlinks the header
+// only once its reply is sent (recache_or_free). So within a batch every lookup of such a key still finds the
+// header: each is a hit and a flash miss, and a meta get without v still sees the header's size; the batch after
+// it finds nothing.
+sideBySide('a batch of requests sees a header whose object is gone until its replies are sent: each read of it is a flash miss', SMALL_FILE, async (s) => {
+  const c = await Client.connect(s.port);
+  try {
+    const n = 1000;
+    const v = letters(20_000, 16);
+    assert.equal((await ask(c, 'extstore item_age 0\r\n')).toString(), 'OK\r\n');
+    for (let i = 0; i < n; i++) assert.equal((await ask(c, setCmd(`e${i}`, i, v))).toString(), 'STORED\r\n');
+    await until(c, 'all written and a page evicted',
+      (st) => stat(st, 'extstore_objects_written') >= n && stat(st, 'extstore_page_evictions') > 0);
+    assert.equal((await ask(c, 'extstore item_age 3600\r\n')).toString(), 'OK\r\n');
+    assert.equal((await ask(c, 'extstore recache_rate 0\r\n')).toString(), 'OK\r\n');
+    const counters = ['get_hits', 'get_misses', 'get_extstore', 'miss_from_extstore', 'curr_items'] as const;
+    const steps: Array<[string, unknown]> = [];
+    const step = async (req: string, want: string): Promise<void> => {
+      const got = await ask(c, req); // the requests and the "mn" behind them: one batch
+      assertReply(got, want, req.replaceAll('\r\n', ' '));
+      steps.push([digest(maskReply(got)), pick(await c.stats(), counters)]);
+    };
+    // e0..e5 were on the first page written, the first evicted
+    await step('get e0 e0\r\n', 'END\r\n');
+    await step('mg e1 s\r\nmg e1 v\r\nmg e1 s\r\nmg e1 v k\r\n', 'HD s20000\r\nEN\r\nHD s20000\r\nEN\r\n');
+    await step('mg e1 s\r\n', 'EN\r\n'); // the batch's replies are sent: the header is gone
+    await step('mg e2 v q\r\nmg e2 v q\r\nmg e2 v q k\r\n', '');
+    await step('gat 0 e3\r\nmg e3 s t\r\n', 'END\r\nEN\r\n'); // a text get's END ends the batch
+    // binary: each GET of the batch is a flash miss (KEY_ENOENT with no body), not a plain one ("Not found")
+    const twice = await askBinary(s.port, Buffer.concat([binRequest({ opcode: Op.GET, key: 'e4', opaque: 1 }),
+      binRequest({ opcode: Op.GETQ, key: 'e4', opaque: 2 }), binRequest({ opcode: Op.GET, key: 'e4', opaque: 3 })]));
+    assert.deepEqual(binPackets(twice).map((p) => [p.opaque, p.status, p.value.toString('latin1')]), [[1, 1, ''], [3, 1, '']]);
+    steps.push([digest(maskReply(twice)), pick(await c.stats(), counters)]);
+    const [after] = binPackets(await askBinary(s.port, binRequest({ opcode: Op.GET, key: 'e4', opaque: 4 })));
+    assert.deepEqual([after.status, after.value.toString('latin1')], [1, 'Not found']);
+    return { steps, end: pick(await c.stats(), counters) };
+  } finally { c.end(); }
+});
+
 // Compaction runs while no more than compact_under pages are free: it reads back the oldest page under its
 // fragmentation limit, rewrites the objects whose headers still point there (rescues) and frees the page. Reading a
 // key while its page is being compacted can miss in memcached (the read lands on the page as it closes), so the test

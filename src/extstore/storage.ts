@@ -140,7 +140,8 @@ function objectIsOf(st: Store, hdr: number, obj: Buffer, len: number): boolean {
  * command waited (Store.extReads) or else read here, goes into a new, unlinked item (the thread's slot:
  * extSlotTemp), which valueSegment then reads in the header's place. False
  * on a miss: the page was reused (the object evicted), or what came back is not the object (its CRC), or no
- * memory held it; a header whose object is gone is unlinked, as memcached's recache_or_free unlinks it.
+ * memory held it; a header whose object is gone is unlinked once the batch's replies are sent (storageMissesDone),
+ * as memcached's recache_or_free unlinks it.
  * `locked`: the caller holds the item lock for hv, else a reference to hdr.
  */
 export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean): boolean {
@@ -165,9 +166,11 @@ export function storageFetch(st: Store, hdr: number, hv: number, locked: boolean
     st.extFailed = FetchFailure.MISS;
     st.extMissLruId = (a32[hdr * 2 + ItemField.bits] >>> 16) & 0xff;
     st.extMissCas = casOf(a32, hdr);
-    row[ThreadStat.miss_from_extstore]++;
-    if (badcrc) row[ThreadStat.badcrc_from_extstore]++;
-    unlinkHdr(st, hdr, hv, locked);
+    // unlinked, and counted, once the batch's replies are sent (storageMissesDone): memcached's IO for it goes
+    // out at the batch's end and its recache_or_free unlinks the header after the reply, so the batch's later
+    // commands on the key find the header still, and each read of it is a flash miss too
+    st.itemHold(hdr);
+    st.extMisses.push(hdr, hv, badcrc ? 1 : 0);
     return false;
   }
   ext.countRead(len);
@@ -214,10 +217,21 @@ function stillTheHeader(st: Store, hdr: number, temp: number, hv: number): boole
     && hdrVersion(st, hdr) === st.extSlotVersion && hdrOffset(st, hdr) === st.extSlotOffset;
 }
 
-function unlinkHdr(st: Store, hdr: number, hv: number, locked: boolean): void {
-  if (locked) { st.doItemUnlink(hdr, hv); return; }
-  st.itemLock(hv);
-  try { st.doItemUnlink(hdr, hv); } finally { st.itemUnlock(hv); }
+/**
+ * The second half of memcached's recache_or_free for reads that missed (storageFetch): each header, if still linked
+ * (nothing replaced or deleted it meanwhile), is unlinked, and the miss counted. No item lock held.
+ */
+export function storageMissesDone(st: Store): void {
+  const misses = st.extMisses, row = st.stats.row;
+  for (let i = 0; i < misses.length; i += 3) {
+    const hdr = misses[i], hv = misses[i + 1];
+    st.itemLock(hv);
+    try { st.doItemUnlink(hdr, hv); } finally { st.itemUnlock(hv); }
+    st.itemRelease(hdr);
+    row[ThreadStat.miss_from_extstore]++;
+    if (misses[i + 2] !== 0) row[ThreadStat.badcrc_from_extstore]++;
+  }
+  misses.length = 0;
 }
 
 /**

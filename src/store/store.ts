@@ -26,7 +26,7 @@ import { LogWriter } from "../logger/logger.ts";
 import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat, ThreadStats } from "../stats/thread-stats.ts";
 import { Extstore } from "../extstore/engine.ts";
 import { storageDelete } from "../extstore/item-hdr.ts";
-import { FetchFailure, storageDone, storageFetch, storageQueue } from "../extstore/storage.ts";
+import { FetchFailure, storageDone, storageFetch, storageMissesDone, storageQueue } from "../extstore/storage.ts";
 import type { ExtIoQueue } from "../extstore/io-queue.ts";
 import type { ExtLive } from "../extstore/storage.ts";
 
@@ -151,6 +151,12 @@ export class Store {
   extReads: ExtIoQueue | null = null;
   extMissLruId = 0;
   extMissCas = 0;
+  /**
+   * Header items whose objects were found gone, and whether by their CRC, as triples (hdr, hv, badcrc), each
+   * header referenced: memcached unlinks them, and counts the misses, once the batch's replies are sent
+   * (recache_or_free), so until then the batch's other commands still find them (extMissesDone).
+   */
+  readonly extMisses: number[] = [];
   /** Values read back from flash for the get being answered and not yet sent: dropped, they are get_aborted_extstore. */
   extFetched = 0;
   /** The read's get is at least the item's second hit: recaching wants that (storage.ts). */
@@ -383,6 +389,12 @@ export class Store {
    * lock held.
    */
   extDone(conn: { recacheCounter: number }): void { if (this.extSlotTemp !== 0) storageDone(this, conn); }
+
+  /**
+   * The replies of the batch are sent (memcached's flush point, or the end of the read): the headers whose objects
+   * were found gone are unlinked now. No item lock held.
+   */
+  extMissesDone(): void { if (this.extMisses.length !== 0) storageMissesDone(this); }
 
   /** The hit a flash miss counts (memcached counted it before its read failed): hits_to_* of the header's LRU. */
   countFlashMissHit(): void { this.countLruHitIn(this.extMissLruId); }

@@ -48,12 +48,22 @@ export function connCloseAfterWrite(c: Conn, reason: string): void {
 export function driveMachine(c: Conn): void {
   c.ctx.store.log.cfd = c.id; // memcached's c->sfd in the log lines of what this connection does
   c.ctx.store.extReads = c.extIo; // the values on flash this connection's IO threads read for it
+  drive(c);
+  // whatever stopped it, its batch's replies are out or it waits: headers whose objects its reads found gone go
+  // now, before another connection runs (memcached's IO would complete while this one waits)
+  c.ctx.store.extMissesDone();
+}
+
+function drive(c: Conn): void {
   for (;;) {
     switch (c.state) {
       case ConnState.newCmd:
         if (c.ioWait) { connSetState(c, ConnState.ioQueue); break; }
         // reads a command waited for and did not use (what it read moved or went meanwhile) go with it
         if (c.extIo !== null && c.longGet === 0 && !c.ioReplay) c.extIo.clear();
+        // the last command was a flush point (a text get's END, mn, ...): memcached sent the batch's replies and
+        // let go of them, unlinking the headers whose objects its reads found gone (recache_or_free)
+        if (c.cmdsSinceFlush === 0) c.ctx.store.extMissesDone();
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         // memcached sends at a flush point and lets go of the items sent: values sent from their items go now
         if (c.ctx.out.size() > OUT_FLUSH_AT || c.ctx.out.hasCommittedAttached()) {
