@@ -898,3 +898,39 @@ sideBySide('extstore\'s automover keeps slab_automove_freeratio of the memory in
       return { cls, pages: [...pages], moved: stat(end, 'slabs_moved'), pool: stat(end, 'slab_global_page_pool'), moves: [...new Set(moves)] };
     } finally { c.end(); watcher.end(); }
   });
+
+// A page move (slab_rebalance_move) copies each live item of the page into a free chunk of its class elsewhere, but
+// an item expired or flushed is not saved: it is unlinked (a header's object on flash let go with it), counted
+// neither a rescue nor an eviction. Without the LRU maintainer and crawler nothing else reclaims the flushed items
+// first. memcached moves the class's first page; here that is also the one with the fewest chunks in use.
+sideBySide('a page move drops the flushed items of its page, header items and their objects on flash with them, rescuing none',
+  { opts: `${EXT_OPTS},no_lru_maintainer,no_lru_crawler` }, async (s) => {
+    const c = await Client.connect(s.port);
+    try {
+      // two pages of class 1 (10922 chunks of 96 bytes a page): the first full, the second with 1078 items; then
+      // the first emptied down to 922, and 20 values flushed to flash, whose headers take freed chunks there
+      await setMany(c, 'k', 12_000, 1);
+      let deletes = '';
+      for (let i = 0; i < 10_000; i++) deletes += `delete k${i} noreply\r\n`;
+      await ask(c, deletes);
+      const v = letters(2000, 17);
+      for (let i = 0; i < 20; i++) assert.equal((await ask(c, setCmd(`h${i}`, 3, v))).toString(), 'STORED\r\n');
+      await flushNow(c, 20);
+      const before = (await classPages(c)).get(1);
+      assert.deepEqual(before, [2, 2 * 10_922 - 2020]);
+      const replies = await inTurn(c, ['flush_all\r\n', 'slabs reassign 1 0\r\n']);
+      const end = await until(c, 'the page moved', (st) => stat(st, 'slabs_moved') === 1 && stat(st, 'slab_reassign_running') === 0);
+      const after = (await classPages(c)).get(1);
+      // the 922 items and 20 headers of the first page are gone; the 1078 of the second stay (flushed, unlinked when
+      // next looked up)
+      assert.deepEqual(after, [1, 10_922 - 1078]);
+      assert.equal(stat(end, 'slab_reassign_rescues'), 0);
+      assert.equal(stat(end, 'extstore_objects_used'), 0);
+      replies.push(await seen(c, 'get h0 k10000 k11999\r\n'));
+      return {
+        before, after, replies,
+        end: pick(end, ['slab_reassign_rescues', 'slab_reassign_evictions_nomem', 'slab_reassign_busy_items', 'curr_items',
+          'extstore_objects_used', 'extstore_bytes_used', 'slab_global_page_pool']),
+      };
+    } finally { c.end(); }
+  });

@@ -150,10 +150,19 @@ export function rescueOrEvict(st: Store, it: number, clsid: number, chunk: numbe
     if (chunk !== 0 && !chainHolds(a32, it, chunk)) moved = Moved.CHANGED;
     else {
       if (Atomics.add(a32, it * 2 + ItemField.refcount, 1) === 1) { // only the table held it
-        const copy = chunk !== 0 ? rescueChunk(st, it, chunk, clsid, movingPage) : rescue(st, it, hv, clsid, movingPage);
-        if (!copy) {
+        const exptime = a32[it * 2 + ItemField.exptime];
+        if ((exptime !== 0 && exptime < st.currentTime()) || st.isFlushed(it)) {
+          // expired or flushed: memcached does not save it, and counts it neither a rescue nor an eviction (a
+          // header's object on flash goes with the unlink, its STORAGE_delete); a chained item's chunks are freed
+          // by the unlink, and memcached counts it busy, to come back for them on the next pass
           st.doItemUnlink(it, hv);
-          st.cf[F.glob + FG.reassignEvictions]++;
+          if (chunk !== 0 || (a32[it * 2 + ItemField.bits] & ItemFlag.CHUNKED) !== 0) st.cf[F.glob + FG.reassignBusy]++;
+        } else {
+          const copy = chunk !== 0 ? rescueChunk(st, it, chunk, clsid, movingPage) : rescue(st, it, hv, clsid, movingPage);
+          if (!copy) {
+            st.doItemUnlink(it, hv);
+            st.cf[F.glob + FG.reassignEvictions]++;
+          }
         }
         moved = Moved.DONE;
       }
