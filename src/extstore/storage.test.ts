@@ -302,5 +302,6 @@ test("a write the file refuses (a full disk, an IO error) is let pass, as memcac
   assert.equal(flushClass(st, clsOf(st, "w")), 1);
   assert.equal(isHdr(st, "w"), true);
   assert.equal(peek(st, "w"), null);
+  st.extMissesDone();
   assert.equal(st.stats.row[ThreadStat.miss_from_extstore], 1);
 });
