@@ -35,7 +35,7 @@ export class PageMove {
     this.reserved = new Uint8Array(st.perslab[src]);
   }
 
-  /** memcached's slab_rebalance_start: the page of src with the fewest chunks in use; null if src has none. */
+  /** memcached's slab_rebalance_start: src's first page (pickPage); null if src has none. */
   static start(st: Store, src: number, dst: number): PageMove | null {
     const pg = pickPage(st, src);
     return pg < 0 ? null : new PageMove(st, src, dst, pg);
@@ -107,25 +107,16 @@ export function takePoolPage(st: Store, dst: number): void {
   st.locks.unlock(G.slabLock);
 }
 
-/** The page of `src` with the fewest chunks in use: the cheapest to empty. */
+/**
+ * memcached's slab_rebalance_start takes the class's first page (slab_list[0], "most likely to contain the oldest
+ * items"): its pages are listed in the order the class got them. Here, the page of src first in the arena: the same
+ * page while the class's pages came from fresh memory in turn, as they do until pages move between classes (then
+ * memcached's list order, a page taken from the pool going last, is not kept here).
+ */
 function pickPage(st: Store, src: number): number {
   const used = Atomics.load(st.c32, G.pagesUsed);
-  let best = -1, fewest = Infinity;
-  for (let pg = 0; pg < used; pg++) {
-    if (st.c32[st.pageBase + pg] !== src) continue;
-    const n = chunksInUse(st, pg, src);
-    if (n < fewest) { best = pg; fewest = n; }
-  }
-  return best;
-}
-
-function chunksInUse(st: Store, pg: number, clsid: number): number {
-  const size = st.classSizes[clsid], first = pageOffset(st, pg);
-  let n = 0;
-  for (let k = 0; k < st.perslab[clsid]; k++) {
-    if ((st.a32[((first + k * size) / 8) * 2 + ItemField.bits] & ItemFlag.SLABBED) === 0) n++;
-  }
-  return n;
+  for (let pg = 0; pg < used; pg++) if (st.c32[st.pageBase + pg] === src) return pg;
+  return -1;
 }
 
 /** What became of a chunk of the moving page: moved out (or its item evicted), in use, or not the item's any more. */
