@@ -82,7 +82,10 @@ export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: n
     setHdr(st, hdr, ext.loc.page, ext.loc.version, ext.loc.offset);
     a32[hdr * 2 + ItemField.bits] |= ItemFlag.HDR;
     a32[hdr * 2 + ItemField.nbytes] = a32[it * 2 + ItemField.nbytes];
-    doItemReplace(st, it, hdr, hv, casOf(a32, it)); // the header keeps the CAS (memcached copies it after the link)
+    // the header keeps the item's CAS, which memcached copies after the link: the link drew one from the counter
+    const cas = casOf(a32, it);
+    doItemReplace(st, it, hdr, hv);
+    if (st.useCas) st.setNextCas(hdr, cas);
     st.itemRelease(hdr); // the allocation's reference: the table holds it now
     ext.countWrite(len);
     if ((st.c32[G.watchMask] & LogFlag.EVICTIONS) !== 0) {
@@ -253,7 +256,9 @@ export function storageDone(st: Store, conn: { recacheCounter: number } | null):
       if (stillTheHeader(st, hdr, temp, hv) && (bits & want) === want && st.extSlotHitTwice && a32[hdr * 2 + ItemField.time] > st.currentTime() - ITEM_UPDATE_INTERVAL
         && conn !== null && conn.recacheCounter++ % rate === 0) {
         a32[temp * 2 + ItemField.exptime] = a32[hdr * 2 + ItemField.exptime];
-        doItemReplace(st, hdr, temp, hv, casOf(a32, hdr));
+        // a new CAS, as memcached 1.6.18's item_replace gives the copy (the value's clients have not seen it: a
+        // quirk of memcached's, kept)
+        doItemReplace(st, hdr, temp, hv);
         st.stats.row[ThreadStat.recache_from_extstore]++;
       }
     } finally { st.itemUnlock(hv); }
