@@ -202,6 +202,8 @@ export function returnChunks(st: Store, chunks: number[], clsid: number): void {
 export function splitPageIntoFreelist(st: Store, pg: number, clsid: number): void {
   const size = st.classSizes[clsid], perslab = st.perslab[clsid];
   const first = pageOffset(st, pg);
-  // push from the end so that the free list hands out the page in address order
-  for (let k = perslab - 1; k >= 0; k--) freeListPush(st, (first + k * size) / 8, clsid);
+  // memcached's split_slab_page_into_freelist frees the chunks in address order, each onto the list's head: the
+  // page is handed out from its end. Where each item sits decides which a page move (walking the page from its
+  // start) rescues first, so gives the first new CASes, and which it evicts when its class runs out of room.
+  for (let k = 0; k < perslab; k++) freeListPush(st, (first + k * size) / 8, clsid);
 }
