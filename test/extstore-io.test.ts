@@ -55,6 +55,15 @@ async function onFlash(c: Client, keys: string[], n: number): Promise<void> {
   assert.equal(await c.readLine(), 'OK');
 }
 
+/** `count` keys (prefix0, prefix1, ...) with values of n bytes on flash, and "m" ("mem", too small for flash) in memory. */
+async function flashAndMemory(c: Client, prefix: string, count: number, n: number): Promise<string[]> {
+  const flash = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+  await onFlash(c, flash, n);
+  await c.send('set m 7 0 3\r\nmem\r\n');
+  assert.equal(await c.readLine(), 'STORED');
+  return flash;
+}
+
 const block = (k: string, n: number): string => `VALUE ${k} 7 ${n}\r\n${value(k, n)}\r\n`;
 
 for (const kind of KINDS) {
@@ -62,10 +71,7 @@ for (const kind of KINDS) {
     const s = await extServer(kind);
     const c = await Client.connect(s.port);
     try {
-      const flash = Array.from({ length: 60 }, (_, i) => `f${i}`);
-      await onFlash(c, flash, 20_000);
-      await c.send('set m 7 0 3\r\nmem\r\n');
-      assert.equal(await c.readLine(), 'STORED');
+      const flash = await flashAndMemory(c, 'f', 60, 20_000);
       const before = await c.stats();
       // one get of every value on flash (more than a batch of keys), then single gets, a set and a get between
       const all = flash.join(' ');
@@ -88,10 +94,7 @@ for (const kind of KINDS) {
     const c = await Client.connect(s.port);
     const bc = await Client.connect(s.port);
     try {
-      const flash = Array.from({ length: 8 }, (_, i) => `b${i}`);
-      await onFlash(c, flash, 5000);
-      await c.send('set m 7 0 3\r\nmem\r\n');
-      assert.equal(await c.readLine(), 'STORED');
+      const flash = await flashAndMemory(c, 'b', 8, 5000);
       const asked = ['b0', 'm', 'b1', 'nothere', 'b2', ...flash.slice(3)];
       const reqs = asked.map((key, i) => binRequest({ opcode: i % 2 === 0 ? Op.GETK : Op.GETKQ, key, opaque: i }));
       await bc.send(Buffer.concat([...reqs, BINARY_NOOP_SENTINEL.send]));

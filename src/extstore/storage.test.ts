@@ -45,6 +45,13 @@ function extStore(pages: number, flags = "w+"): { st: Store; file: string } {
   return { st, file };
 }
 
+/** extstore's settings as started, but for compaction from `pages` pages free (ext_compact_under) and ext_max_frag 0.9. */
+function compactUnder(st: Store, pages: number): void {
+  const uints = EXT_UINT_SETTINGS.map(([, , initial]) => initial);
+  uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = pages;
+  st.extLive = { extSetting: (i) => uints[i], extMaxFrag: () => 0.9 };
+}
+
 const value = (key: string, n: number): string => (key + ":").repeat(Math.ceil(n / (key.length + 1))).slice(0, n);
 
 /** Every item of the class to COLD, then every COLD item to flash; how many went. */
@@ -161,13 +168,11 @@ test("incr, append and prepend leave a value on flash alone, as memcached's", ()
 
 test("compaction: a mostly empty page's live objects are rewritten and the page freed", () => {
   const { st } = extStore(6);
-  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
-  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
-  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  compactUnder(st, 6);
   for (let i = 0; i < 150; i++) put(st, `p${i}`, value(`p${i}`, 30000)); // pages 1 and 2 filled, 3 begun
   flushClass(st, clsOf(st, "p0"));
   for (let i = 0; i < 150; i++) if (i % 4 !== 0) st.itemDelete(b(`p${i}`), 0, `p${i}`.length, 0);
-  const threads = new StorageThreads(st, st.ext!, st.extLive);
+  const threads = new StorageThreads(st, st.ext!, st.extLive!);
   for (let r = 0; r < 20; r++) threads.round(1e9);
   const ext = st.ext!;
   assert.ok(ext.stats[EStat.compact_rescues] > 0);
@@ -182,9 +187,7 @@ test("compaction: a mostly empty page's live objects are rewritten and the page 
 // there, as memcached's does.
 test("compaction with no page free: the oldest page is evicted for the rescues, none is lost", () => {
   const { st } = extStore(6); // pages 1..5, 2 MB each: some 68 objects of 30 KB a page
-  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
-  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
-  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  compactUnder(st, 6);
   const N = 300; // pages 1..4 filled, 5 begun: none free
   for (let i = 0; i < N; i++) put(st, `q${i}`, value(`q${i}`, 30000));
   assert.equal(flushClass(st, clsOf(st, "q0")), N);
@@ -200,7 +203,7 @@ test("compaction with no page free: the oldest page is evicted for the rescues, 
     else st.itemDelete(b(`q${i}`), 0, `q${i}`.length, 0);
   }
   assert.ok(kept.length > 10, `${kept.length} kept on page ${second}`);
-  const threads = new StorageThreads(st, ext, st.extLive);
+  const threads = new StorageThreads(st, ext, st.extLive!);
   for (let r = 0; r < 20; r++) threads.round(1e9);
   const rescued = ext.stats[EStat.compact_rescues];
   assert.ok(rescued > 0 && rescued < kept.length, `${rescued} of ${kept.length} rescued`);
@@ -219,9 +222,7 @@ test("compaction rescues the object a header points at, not an older one of the 
   // older object rescued (the header pointed at an old value of the same length) and deleted twice (memcached's
   // fix: c91842e13, 1.6.21, which checks the offset too)
   const { st } = extStore(6);
-  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
-  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
-  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  compactUnder(st, 6);
   const older = "old:".repeat(5000), newer = "new:".repeat(5000);
   put(st, "ow", older);
   flushClass(st, clsOf(st, "ow"));
@@ -230,7 +231,7 @@ test("compaction rescues the object a header points at, not an older one of the 
   for (let i = 0; i < 100; i++) put(st, `f${i}`, value(`f${i}`, 30000)); // page 1 filled, page 2 begun
   flushClass(st, clsOf(st, "f0"));
   for (let i = 0; i < 100; i++) if (i % 4 !== 0) st.itemDelete(b(`f${i}`), 0, `f${i}`.length, 0);
-  const threads = new StorageThreads(st, st.ext!, st.extLive);
+  const threads = new StorageThreads(st, st.ext!, st.extLive!);
   for (let r = 0; r < 20; r++) threads.round(1e9);
   const ext = st.ext!;
   assert.ok(ext.stats[EStat.compact_rescues] > 0);
@@ -247,9 +248,7 @@ test("a page finished when no page is free to follow it still ends in an end mar
   const fd = fs.openSync(file, "r+");
   fs.writeSync(fd, Buffer.alloc(4 * PAGE, 0xcc), 0, 4 * PAGE, 0);
   fs.closeSync(fd);
-  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
-  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 3;
-  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  compactUnder(st, 3);
   for (let i = 0; i < 210; i++) put(st, `m${i}`, value(`m${i}`, 30000));
   // 68 objects a page: the 205th finds page 3 full and no page free (page 1, the oldest, is evicted for the next)
   assert.equal(flushClass(st, clsOf(st, "m0")), 204);
@@ -262,7 +261,7 @@ test("a page finished when no page is free to follow it still ends in an end mar
   // page 3 nearly emptied: the compactor takes it, reads both its blocks, and rescues what is left
   const kept = [136, 137, 138, 139, 200, 201, 202, 203]; // in each block, the first objects and the last
   for (let i = 136; i < 204; i++) if (!kept.includes(i)) st.itemDelete(b(`m${i}`), 0, `m${i}`.length, 0);
-  const threads = new StorageThreads(st, ext, st.extLive);
+  const threads = new StorageThreads(st, ext, st.extLive!);
   for (let r = 0; r < 20; r++) threads.round(1e9);
   assert.equal(ext.stats[EStat.compact_rescues], 8);
   for (const i of kept) assert.ok(peek(st, `m${i}`) === value(`m${i}`, 30000), `m${i} read back`);
@@ -272,9 +271,7 @@ test("compaction of an object whose header a reader holds: a new header takes it
   // memcached 1.6.18 counted it lost (the header kept naming the page, so the key was gone once the page closed;
   // fixed in 1.6.21, 5f1c65177, with a new header); and the object it had let go was let go again by the key's delete
   const { st } = extStore(6);
-  const live = { uints: EXT_UINT_SETTINGS.map(([, , initial]) => initial) };
-  live.uints[EXT_UINT_SETTINGS.findIndex(([n]) => n === "compact_under")] = 6;
-  st.extLive = { extSetting: (i) => live.uints[i], extMaxFrag: () => 0.9 };
+  compactUnder(st, 6);
   for (let i = 0; i < 100; i++) put(st, `h${i}`, value(`h${i}`, 30000)); // page 1 filled, page 2 begun
   flushClass(st, clsOf(st, "h0"));
   const cas = look(st, "h0", (it) => st.itemCas(it));
@@ -282,7 +279,7 @@ test("compaction of an object whose header a reader holds: a new header takes it
   const ext = st.ext!;
   const held = st.itemGet(b("h0"), 0, 2); // a reader between its lookup and its reply (binary get, mg)
   const heldPage = hdrPage(st, held);
-  const threads = new StorageThreads(st, ext, st.extLive);
+  const threads = new StorageThreads(st, ext, st.extLive!);
   for (let r = 0; r < 20 && ext.pageVersion(heldPage) !== 0 && ext.stats[EStat.compact_rescues] === 0; r++) threads.round(1e9);
   assert.ok(ext.stats[EStat.compact_rescues] > 0, "compaction ran");
   st.itemDelete(b("h4"), 0, 2, 0); // a key the compactor rewrote, deleted before the page is closed
