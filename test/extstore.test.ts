@@ -615,12 +615,13 @@ sideBySide('filling past the file evicts its oldest pages; reads of their keys m
     assert.equal(stat(probed, 'get_extstore'), 11);
 
     // every key: those that miss are the oldest ones, a prefix of the sets
-    let hits = 0;
-    let firstHit = -1;
+    let hits = 0, misses = 0;
+    let firstHit = -1, missAfterHit = '';
     for (let i = 12; i < n; i++) {
       const got = await ask(c, `get e${i}\r\n`);
       if (got.toString('latin1') === 'END\r\n') {
-        assert.equal(firstHit, -1, `e${i} missed after e${firstHit} hit: not the oldest pages`);
+        misses++;
+        if (firstHit >= 0 && missAfterHit === '') missAfterHit = `e${i} missed after e${firstHit} hit: not the oldest pages`;
         continue;
       }
       assertReply(got, `${valueReply(`e${i}`, i, v)}END\r\n`, `get e${i}`);
@@ -629,9 +630,12 @@ sideBySide('filling past the file evicts its oldest pages; reads of their keys m
     }
     const end = await c.stats();
     assert.ok(firstHit > 12 && hits > 0, `the oldest keys up to e${firstHit} missed, ${hits} hit`);
-    assert.equal(stat(end, 'miss_from_extstore') - stat(probed, 'miss_from_extstore'), firstHit - 12);
-    // a flash miss unlinks the header: gone are e0..e9 (missed), e10 (deleted) and e12..e(firstHit-1); e11 was not read
-    assert.equal(stat(end, 'curr_items'), n - 11 - (firstHit - 12));
+    // a compaction still going when the sets ended may evict one more page during the reads (on either server: its
+    // rescues need a page, and none is free): the oldest-first order holds for the pages evicted before them
+    if (stat(end, 'extstore_page_evictions') === stat(probed, 'extstore_page_evictions')) assert.equal(missAfterHit, '');
+    assert.equal(stat(end, 'miss_from_extstore') - stat(probed, 'miss_from_extstore'), misses);
+    // a flash miss unlinks the header: gone are e0..e9 (missed), e10 (deleted) and the keys missed here; e11 was not read
+    assert.equal(stat(end, 'curr_items'), n - 11 - misses);
     const pages = (await ask(c, 'stats extstore\r\n')).toString('latin1');
     assert.deepEqual([...pages.matchAll(/^STAT (\d+):(\w+) /gm)].map((m) => `${m[1]}:${m[2]}`),
       Array.from({ length: 8 }, (_, i) => ['version', 'bytes', 'bucket', 'free_bucket'].map((f) => `${i}:${f}`)).flat());
