@@ -38,7 +38,8 @@ export const EStat = {
 const ESTAT_COUNT = 16;
 
 /** An end marker: an object header of zeros (key length 0), as memcached's zeroed wbuf tail reads. */
-export const MARK_BYTES = 48;
+const MARK_BYTES = 48;
+const ZEROS = new Uint8Array(MARK_BYTES);
 
 /** What every thread attaches to: plain values and one SharedArrayBuffer, so it posts to workers. */
 export type ExtShared = {
@@ -132,36 +133,42 @@ export class Extstore {
   /**
    * memcached's extstore_write_request + extstore_write: room for `len` bytes in the bucket's page (a new
    * page when it is full), counted as written and used. False when no page is free: the caller tries again
-   * after runMaint has freed or evicted one. The object's place is left in `loc`. When a block was left with
-   * room at its end (the object starts the next block, or a new page), `markPage`/`markOffset` say where that
-   * block's objects end: the caller writes an end marker there, so that the compactor, reading the block, stops
-   * there and not at what an earlier life of the page left. That holds when the answer is false too: a full page
-   * is finished before a free one is looked for, and stays finished when there is none.
+   * after runMaint has freed or evicted one. The object's place is left in `loc`. Where a block is left with
+   * room at its end (the object starts the next block, or a new page, or none is free), an end marker is written
+   * there, so that the compactor, reading the block, stops there and not at what an earlier life of the page left
+   * (a value's bytes read as an object header can say a negative length). memcached writes whole zero-tailed
+   * buffers instead.
    */
   writeRequest(bucket: number, len: number): boolean {
-    this.markPage = -1;
     if (len > this.wbufSize) return false;
+    this.markPage = -1;
+    let placed: boolean;
     this.lock();
-    try {
-      const e32 = this.e32;
-      let p = e32[E.bucketPage + bucket];
-      if (p < 0 || !this.fits(p, len)) {
-        if (p >= 0) { this.markEnd(p, e32[this.w(p, P.allocated)]); this.finishPage(p); }
-        p = this.allocatePage(bucket);
-        if (p < 0) return false;
-      }
-      const alloc = this.w(p, P.allocated);
-      let at = e32[alloc];
-      const blockEnd = this.blockEnd(at);
-      if (at + len > blockEnd) { this.markEnd(p, at); at = blockEnd; }
-      e32[alloc] = at + len;
-      e32[this.w(p, P.objCount)]++;
-      e32[this.w(p, P.bytesUsed)] += len;
-      this.loc.page = p;
-      this.loc.version = e32[this.w(p, P.version)] >>> 0;
-      this.loc.offset = at;
-      return true;
-    } finally { this.unlock(); }
+    try { placed = this.place(bucket, len); } finally { this.unlock(); }
+    if (this.markPage >= 0) this.writeAt(this.markPage, this.markOffset, ZEROS, this.markBytes());
+    return placed;
+  }
+
+  /** writeRequest's part under the engine lock: a full page is finished before a free one is looked for. */
+  private place(bucket: number, len: number): boolean {
+    const e32 = this.e32;
+    let p = e32[E.bucketPage + bucket];
+    if (p < 0 || !this.fits(p, len)) {
+      if (p >= 0) { this.markEnd(p, e32[this.w(p, P.allocated)]); this.finishPage(p); }
+      p = this.allocatePage(bucket);
+      if (p < 0) return false;
+    }
+    const alloc = this.w(p, P.allocated);
+    let at = e32[alloc];
+    const blockEnd = this.blockEnd(at);
+    if (at + len > blockEnd) { this.markEnd(p, at); at = blockEnd; }
+    e32[alloc] = at + len;
+    e32[this.w(p, P.objCount)]++;
+    e32[this.w(p, P.bytesUsed)] += len;
+    this.loc.page = p;
+    this.loc.version = e32[this.w(p, P.version)] >>> 0;
+    this.loc.offset = at;
+    return true;
   }
 
   /**
@@ -176,9 +183,9 @@ export class Extstore {
     this.unlock();
   }
 
-  /** Set by writeRequest: the page (-1: none) and offset where a block's objects end short of the block's end. */
-  markPage = -1;
-  markOffset = 0;
+  /** Set by place: the page (-1: none) and offset where a block's objects end short of the block's end. */
+  private markPage = -1;
+  private markOffset = 0;
 
   private markEnd(p: number, at: number): void {
     if (at % this.wbufSize === 0) return; // a block's end, or a block never begun
@@ -187,7 +194,7 @@ export class Extstore {
   }
 
   /** Bytes of end marker at markOffset: a zero header, or what is left of the block when that is less. */
-  markBytes(): number {
+  private markBytes(): number {
     const blockEnd = this.blockEnd(this.markOffset);
     return Math.min(MARK_BYTES, blockEnd - this.markOffset);
   }

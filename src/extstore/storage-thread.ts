@@ -13,7 +13,7 @@ import { slabsClsid } from '../store/slabs.ts';
 import { Bucket } from './engine.ts';
 import type { Extstore, ObjLoc, PageData } from './engine.ts';
 import { hdrOffset, hdrPage, hdrVersion, setHdr } from './item-hdr.ts';
-import { EXT, storageWrite, writeMark } from './storage.ts';
+import { EXT, storageWrite } from './storage.ts';
 import type { ExtLive } from './storage.ts';
 
 const WRITE_SLEEP_MIN_US = 500;
@@ -183,7 +183,7 @@ export class StorageThreads {
           // (dropped, or no copy made) is let go by the page's close, and its own delete, coming later, finds the
           // page closed or gone. (memcached lets go of it at once, and such a header's delete then counts it twice.)
           if (dropUnread && ((a32[hdr * 2 + ItemField.bits] >>> 16) & 0xc0) === Lru.COLD) skipped++;
-          else if (!placeCopy(ext, len)) lost++;
+          else if (!ext.writeRequest(Bucket.COMPACT, len)) lost++;
           else {
             ext.writeAt(ext.loc.page, ext.loc.offset, obj.subarray(o, o + len), len);
             ext.countWrite(len);
@@ -203,13 +203,6 @@ export class StorageThreads {
     ext.countCompaction(rescues, lost, skipped);
     this.sysevent(() => `type=compact_read_end id=${page} offset=${o} rescues=${rescues} lost=${lost} skipped=${skipped}`);
   }
-}
-
-/** A place for the compactor's copy of an object (writeRequest), the end marker it asked for written either way. */
-function placeCopy(ext: Extstore, len: number): boolean {
-  const placed = ext.writeRequest(Bucket.COMPACT, len);
-  writeMark(ext);
-  return placed;
 }
 
 /**

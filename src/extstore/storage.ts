@@ -17,7 +17,7 @@ import { casOf, doItemAlloc, doItemReplace, itemFree, valueSegment } from '../st
 import { assocFind } from '../store/assoc.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { uintIndex } from '../settings/ext-settings.ts';
-import { Bucket, MARK_BYTES } from './engine.ts';
+import { Bucket } from './engine.ts';
 import type { Extstore } from './engine.ts';
 import { crc32c } from './crc32c.ts';
 import type { ExtIoQueue } from './io-queue.ts';
@@ -69,9 +69,7 @@ export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: n
     let bucket: number = (bits & ItemFlag.CHUNKED) !== 0 ? Bucket.CHUNKED : Bucket.DEFAULT;
     if (((exptime - now) >>> 0) < lowTtl) bucket = Bucket.LOWTTL; // memcached's unsigned compare: "never" is not low
     const len = itemNtotal(a32, it);
-    const placed = ext.writeRequest(bucket, len);
-    writeMark(ext); // (placed or not: the page it finished, when no other was free, ends there all the same)
-    if (!placed) {
+    if (!ext.writeRequest(bucket, len)) {
       itemFree(st, hdr);
       ext.runMaint(); // memcached's _allocate_page asks its maintenance thread for a page; the next pass has one
       return false;
@@ -97,17 +95,6 @@ export function storageWrite(st: Store, ext: Extstore, clsid: number, itemAge: n
     st.itemUnlock(hv);
   }
 }
-
-/**
- * The end marker writeRequest asked for, where a block's objects end short of its end: called after every
- * writeRequest, whatever it answered. Without it the compactor would read on into what an earlier life of the page
- * left there, and a value's bytes read as an object header can say a length that is negative.
- */
-export function writeMark(ext: Extstore): void {
-  if (ext.markPage < 0) return;
-  ext.writeAt(ext.markPage, ext.markOffset, ZEROS, ext.markBytes());
-}
-const ZEROS = new Uint8Array(MARK_BYTES);
 
 /** The object's bytes for item `it` in obj[0, len): header, key, value, zeros; its CRC last. */
 function objectOf(st: Store, it: number, hv: number, obj: Buffer, len: number): void {
