@@ -23,7 +23,7 @@ const READ_BYTES_MAX = 16 * 1024 * 1024;
 const HOLD_MS = Number(process.env.CACHALOT_DEBUG_EXT_READ_HOLD_MS ?? 0) || 0;
 
 /** One object's read: where it is, and once back, its bytes (ok: all of them were read; if not, a miss). */
-export type ObjRead = {
+type ObjRead = {
   page: number; version: number; offset: number; len: number; buf: Buffer;
   /** Submitted and not back; back; all of it read. */
   out: boolean; back: boolean; ok: boolean;
@@ -46,9 +46,6 @@ export class ExtIoQueue {
     this.ext = ext;
     this.onDone = onDone;
   }
-
-  /** Reads submitted and not back: the connection waits in conn_io_queue. */
-  waiting(): boolean { return this.pending > 0; }
 
   /** The read back for this object, taken (its buffer is the caller's), or null. */
   take(page: number, version: number, offset: number): ObjRead | null {
@@ -75,8 +72,8 @@ export class ExtIoQueue {
     return true;
   }
 
-  /** Send the reads wanted to the IO threads; true when some went (onDone follows once all are back). */
-  submit(): boolean {
+  /** Send the reads wanted to the IO threads; onDone follows once all are back. */
+  submit(): void {
     const life = this.life;
     for (const r of this.reads) {
       if (r.out || r.back) continue;
@@ -89,7 +86,6 @@ export class ExtIoQueue {
         else this.readBack(r, life, ok);
       });
     }
-    return this.pending > 0;
   }
 
   private readBack(r: ObjRead, life: number, ok: boolean): void {

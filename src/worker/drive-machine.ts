@@ -5,6 +5,7 @@
 
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
 import type { ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
+import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import { errnoName } from './handle-io.ts';
 import { connFlush, connGiveBackLent, OUT_FLUSH_AT } from './transmit.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -363,6 +364,12 @@ function resumeAfterYield(c: Conn): void {
   if (!c.writeBlocked && !c.inputEnded) c.io.resume();
   driveMachine(c);
 }
+
+/**
+ * The connection's IO queue when its commands may wait for reads from flash (with -o ext_path), or null: they read
+ * in place under -o read_buf_mem_limit, whose response objects are taken command by command.
+ */
+export function connIoQueue(c: Conn): ExtIoQueue | null { return c.ctx.readBufLimited ? null : c.extIo; }
 
 /**
  * A command that reads a value on flash waits for its reads (memcached's conn_io_queue): they go to the IO threads,

@@ -5,7 +5,7 @@
 
 import { FetchFailure } from '../../extstore/storage.ts';
 import type { Conn } from '../../worker/conn.ts';
-import { connWaitForReads } from '../../worker/drive-machine.ts';
+import { connIoQueue, connWaitForReads } from '../../worker/drive-machine.ts';
 import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
 import { Op, Status, BinState, HEADER_LEN, addBinHeader, logResponseHeader, putBinHeader, writeBinError } from './header.ts';
 
@@ -17,8 +17,8 @@ export function processBinGetOrTouch(c: Conn, st: BinState): void {
   const store = c.ctx.store;
   const buf = c.rbuf;
   // a value on flash is read by an IO thread while the connection waits, then the request is read again
-  if (cmd !== Op.TOUCH && c.extIo !== null && !c.ctx.readBufLimited
-    && store.extQueueIfOnFlash(c.extIo, buf, st.keyStart, st.keylen, store.hash(buf, st.keyStart, st.keylen))) {
+  const reads = cmd !== Op.TOUCH ? connIoQueue(c) : null;
+  if (reads !== null && store.extQueueIfOnFlash(reads, buf, st.keyStart, st.keylen, store.hash(buf, st.keyStart, st.keylen))) {
     connWaitForReads(c, st.extStart - HEADER_LEN);
     return;
   }

@@ -13,7 +13,7 @@ import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './reply.ts';
 import { countLruHit } from './stats.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
-import { connWaitForReads } from '../../worker/drive-machine.ts';
+import { connIoQueue, connWaitForReads } from '../../worker/drive-machine.ts';
 
 
 export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void {
@@ -22,7 +22,8 @@ export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void 
   const ks = c.tokens[2], nkey = c.tokens[3] - ks;
   const hv = st.hash(buf, ks, nkey);
   // a value on flash is read by an IO thread while the connection waits, then the command is read again
-  if (mf.value && c.extIo !== null && !c.ctx.readBufLimited && st.extQueueIfOnFlash(c.extIo, buf, ks, nkey, hv)) {
+  const reads = mf.value ? connIoQueue(c) : null;
+  if (reads !== null && st.extQueueIfOnFlash(reads, buf, ks, nkey, hv)) {
     connWaitForReads(c, c.tokens[0]);
     return;
   }

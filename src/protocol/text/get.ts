@@ -9,7 +9,7 @@ import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/th
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
-import { connGetRespsRelease, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
+import { connGetRespsRelease, connIoQueue, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
 import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
@@ -148,9 +148,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
   const verbose = c.ctx.verbosity() > 1;
   let udpKeys = 0;
   const limited = c.ctx.readBufLimited;
-  // values on flash are read by IO threads while the connection waits (src/extstore/io-queue.ts); under
-  // -o read_buf_mem_limit, whose response objects are taken key by key, in place
-  const reads = store.ext !== null && !limited ? c.extIo : null;
+  const reads = connIoQueue(c); // values on flash are read by IO threads while the connection waits
   c.udp?.keepLastEmpty(); // the command's own response is its first key's
   while (p < lineEnd) {
     const n = scanBatch(buf, p, lineEnd);
