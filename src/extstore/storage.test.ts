@@ -52,6 +52,12 @@ function compactUnder(st: Store, pages: number): void {
   st.extLive = { extSetting: (i) => uints[i], extMaxFrag: () => 0.9 };
 }
 
+/** `n` turns of the storage threads (writer and compactor), each as if long overdue. */
+function storageRounds(st: Store, n: number): void {
+  const threads = new StorageThreads(st, st.ext!, st.extLive!);
+  for (let r = 0; r < n; r++) threads.round(1e9);
+}
+
 const value = (key: string, n: number): string => (key + ":").repeat(Math.ceil(n / (key.length + 1))).slice(0, n);
 
 /** Every item of the class to COLD, then every COLD item to flash; how many went. */
@@ -172,8 +178,7 @@ test("compaction: a mostly empty page's live objects are rewritten and the page 
   for (let i = 0; i < 150; i++) put(st, `p${i}`, value(`p${i}`, 30000)); // pages 1 and 2 filled, 3 begun
   flushClass(st, clsOf(st, "p0"));
   for (let i = 0; i < 150; i++) if (i % 4 !== 0) st.itemDelete(b(`p${i}`), 0, `p${i}`.length, 0);
-  const threads = new StorageThreads(st, st.ext!, st.extLive!);
-  for (let r = 0; r < 20; r++) threads.round(1e9);
+  storageRounds(st, 20);
   const ext = st.ext!;
   assert.ok(ext.stats[EStat.compact_rescues] > 0);
   assert.ok(ext.stats[EStat.page_reclaims] > 0);
@@ -203,8 +208,7 @@ test("compaction with no page free: the oldest page is evicted for the rescues, 
     else st.itemDelete(b(`q${i}`), 0, `q${i}`.length, 0);
   }
   assert.ok(kept.length > 10, `${kept.length} kept on page ${second}`);
-  const threads = new StorageThreads(st, ext, st.extLive!);
-  for (let r = 0; r < 20; r++) threads.round(1e9);
+  storageRounds(st, 20);
   const rescued = ext.stats[EStat.compact_rescues];
   assert.ok(rescued > 0 && rescued < kept.length, `${rescued} of ${kept.length} rescued`);
   assert.equal(ext.stats[EStat.compact_lost], 0);
@@ -231,8 +235,7 @@ test("compaction rescues the object a header points at, not an older one of the 
   for (let i = 0; i < 100; i++) put(st, `f${i}`, value(`f${i}`, 30000)); // page 1 filled, page 2 begun
   flushClass(st, clsOf(st, "f0"));
   for (let i = 0; i < 100; i++) if (i % 4 !== 0) st.itemDelete(b(`f${i}`), 0, `f${i}`.length, 0);
-  const threads = new StorageThreads(st, st.ext!, st.extLive!);
-  for (let r = 0; r < 20; r++) threads.round(1e9);
+  storageRounds(st, 20);
   const ext = st.ext!;
   assert.ok(ext.stats[EStat.compact_rescues] > 0);
   const got = peek(st, "ow");
@@ -261,8 +264,7 @@ test("a page finished when no page is free to follow it still ends in an end mar
   // page 3 nearly emptied: the compactor takes it, reads both its blocks, and rescues what is left
   const kept = [136, 137, 138, 139, 200, 201, 202, 203]; // in each block, the first objects and the last
   for (let i = 136; i < 204; i++) if (!kept.includes(i)) st.itemDelete(b(`m${i}`), 0, `m${i}`.length, 0);
-  const threads = new StorageThreads(st, ext, st.extLive!);
-  for (let r = 0; r < 20; r++) threads.round(1e9);
+  storageRounds(st, 20);
   assert.equal(ext.stats[EStat.compact_rescues], 8);
   for (const i of kept) assert.ok(peek(st, `m${i}`) === value(`m${i}`, 30000), `m${i} read back`);
 });
