@@ -1292,7 +1292,7 @@ for (const kind of kindsFor()) {
   });
 }
 
-// src/main/malloc-tunables.ts: started without glibc's tunables (plain `node src/main.ts`, or `npm start`), the server
+// src/main/malloc-tunables.ts: started without glibc's tunables (a plain `node src/main.ts`), the server
 // execs itself once more with them, keeping its pid, and serves; bin/cachalot sets them first, so it does not.
 test('started without GLIBC_TUNABLES, the server execs itself with the mmap threshold set, same pid, and serves', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-tunables-'));
@@ -1314,6 +1314,52 @@ test('started without GLIBC_TUNABLES, the server execs itself with the mmap thre
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The README's start command itself: `npm start` runs bin/cachalot, which sets glibc's tunables before node starts
+// (so the server need not exec itself again for them) and passes memcached's options on.
+const npmRuns = spawnSync('npm', ['--version'], { stdio: 'ignore' }).status === 0;
+test('npm start serves, with memcached\'s options after --, its node started with glibc\'s tunables', { skip: npmRuns ? false : 'npm missing' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-npm-start-'));
+  const portFile = join(dir, 'ports');
+  const env: NodeJS.ProcessEnv = { ...process.env, MEMCACHED_PORT_FILENAME: portFile };
+  delete env.GLIBC_TUNABLES;
+  const npm = spawn('npm', ['start', '--silent', '--', '-p', '-1', '-l', '127.0.0.1', '-t', '1'],
+    { cwd: REPO_ROOT, stdio: 'ignore', env, detached: true });
+  try {
+    const port = await tcpPortFrom(portFile);
+    assert.ok(port > 0, 'the server wrote its port');
+    const c = await Client.connect(port);
+    assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+    c.end();
+    const server = descendants(npm.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('src/main.ts'));
+    assert.ok(server !== undefined, 'the server runs under npm');
+    const environ = readFileSync(`/proc/${server}/environ`, 'latin1').split('\0');
+    assert.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072'), environ.filter((e) => e.startsWith('GLIBC')).join());
+  } finally {
+    try { process.kill(-npm.pid!, 'SIGTERM'); } catch { /* gone already */ }
+    await new Promise((r) => (npm.exitCode !== null || npm.signalCode !== null ? r(null) : npm.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The processes below pid (its children, theirs, ...), from /proc. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* it ended meanwhile */ }
+  }
+  const found: number[] = [];
+  for (const [child] of parentOf) {
+    for (let p = parentOf.get(child); p !== undefined && p > 1; p = parentOf.get(p)) {
+      if (p === pid) { found.push(child); break; }
+    }
+  }
+  return found;
+}
 
 /** The TCP port a server wrote to its MEMCACHED_PORT_FILENAME file, once it has (0 if it never does within 10 s). */
 async function tcpPortFrom(portFile: string): Promise<number> {

@@ -1,11 +1,13 @@
-// How `npm start` runs the server, for the tests and the bench to start it the way its users do.
-// package.json's start script is START_SCRIPT (strip-once.test.ts holds the two together).
+// How `npm start` runs the server, for the tests and the bench to start it the way its users do. package.json's
+// start script is START_SCRIPT, the launcher, which sets glibc's tunables and runs node with serverNodeArgs
+// (strip-once.test.ts holds the three together); setting the tunables before node starts spares the server
+// exec'ing itself again for them (src/main/malloc-tunables.ts), about half a second of its start.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export const START_SCRIPT = 'node --import ./src/boot/strip-once.mjs src/main.ts';
+export const START_SCRIPT = 'bin/cachalot';
 
 /** node's arguments that preload strip-once.mjs from the source tree at root (none for a tree without it). */
 export function preloadArgs(root: string): string[] {

@@ -1,5 +1,5 @@
 // @ts-check
-// Preloaded into the main thread by `npm start` (node --import), and from there into every thread
+// Preloaded into the main thread by bin/cachalot (which `npm start` runs) with node --import, and from there into every thread
 // the server starts (a worker inherits its parent's execArgv). Node strips TypeScript's types with
 // a WebAssembly stripper that each thread loads for itself and keeps for its whole life: about
 // 18 MB of RSS a thread, some 70 of the ~165 MB a server with -t 2 held at start. Here the main

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { preloadArgs, serverNodeArgs, START_SCRIPT } from './command.ts';
+import { MMAP_THRESHOLD } from '../main/malloc-tunables.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = 'src/boot/loader-probe.ts';
@@ -55,12 +56,15 @@ test('the stripping child prints every source but the tests, as JavaScript', () 
   assert.match(command, /export function preloadArgs\(root {8}\)/, 'the types are blanked, columns kept');
 });
 
-test('npm start runs what the tests and the bench run', () => {
+test('npm start runs the launcher, and the launcher runs what the tests and the bench run', () => {
   const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
   assert.equal(pkg.scripts.start, START_SCRIPT);
-  const [node, ...args] = START_SCRIPT.split(' ');
-  assert.equal(node, 'node');
-  const fromScript = args.map((a) => (a.startsWith('-') ? a : resolve(ROOT, a)));
+  const launcher = readFileSync(resolve(ROOT, START_SCRIPT), 'utf8');
+  const exec = /^exec "\$node" (.*) "\$@"$/m.exec(launcher);
+  assert.ok(exec, 'the launcher execs node with the server\'s arguments');
+  const here = resolve(ROOT, 'bin');
+  const fromLauncher = exec[1].split(' ').map((a) => a.replace(/^"\$here\/(.*)"$/, (_m, rel: string) => resolve(here, rel)));
   const used = serverNodeArgs(ROOT).map((a) => (a.startsWith('file:') ? fileURLToPath(a) : a));
-  assert.deepEqual(fromScript, used);
+  assert.deepEqual(fromLauncher, used);
+  assert.ok(launcher.includes(`${MMAP_THRESHOLD[0]}=${MMAP_THRESHOLD[1]}`), 'it sets the tunable the server would exec itself for');
 });

@@ -1,6 +1,6 @@
 // The C allocator's settings the server runs with (glibc's tunables, GLIBC_TUNABLES). glibc reads them once, at
-// exec: bin/cachalot, the tests and the bench set them before Node starts, and main.ts execs itself once more,
-// early, when one is missing (`npm start`, a plain `node src/main.ts`) (the same pid, arguments and descriptors). A libc without them ignores them.
+// exec: bin/cachalot (which `npm start` runs), the tests and the bench set them before Node starts, and main.ts execs itself once more,
+// early, when one is missing (a plain `node src/main.ts`) (the same pid, arguments and descriptors). A libc without them ignores them.
 //
 // - mmap_threshold: a reply buffer of 128 KB or more gets a mapping of its own, given back to the system when it
 //   is freed. glibc's default threshold rises to the size of the last such buffer freed, and then they come from
