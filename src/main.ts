@@ -30,11 +30,13 @@ import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
 import { HUGETLB } from './main/large-pages.ts';
 import { MMAP_THRESHOLD, reexecWithTunables } from './main/malloc-tunables.ts';
+import { lockMemory } from './main/lock-memory.ts';
 import type { CertFiles } from './tls/secure-context.ts';
 import { catchSignals, clockHandler, handleStops } from './main/signals.ts';
 import { daemonize, daemonReady, isDaemonChild } from './main/daemon.ts';
 import { listenSpecsOrExit, serverSocketsOrExit, writePortFile } from './main/server-sockets.ts';
 import { storeInit } from './main/store-init.ts';
+import { storeMemories } from './store/create.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
 
@@ -62,12 +64,13 @@ async function main(): Promise<void> {
   const authEntries = settings.authFile !== null ? checkAuthFile(settings.authFile, settings.udpPort) : null;
   const specs = await listenSpecsOrExit(settings);
   if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
-  // -k: memcached's mlockall() of every page, now and future; Node has no such call, so memcached's word for a
-  // platform without it
-  if (settings.lockMemory) writeErr('warning: -k invalid, mlockall() not supported on this platform.  proceeding without.\n');
   // with ext_path: its files' descriptors, opened, locked and emptied by storage_init (main/storage-init.ts),
   // in settings.ext.paths' order, for the extstore engine
   const { storeShared, extFds } = storeInit(settings, largeChunk);
+  if (settings.lockMemory) { // -k: the store's pages locked in memory as they are touched, before the threads start
+    const warning = lockMemory(storeMemories(storeShared));
+    if (warning !== null) writeErr(warning + '\n');
+  }
   if (extFds !== null) storeShared.ext = createExtShared(extFds, settings.ext.paths.map((p) => p.pageCount), settings.ext.pageSize, settings.ext.wbufSize);
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds, settings.ext);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows

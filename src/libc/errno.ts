@@ -7,7 +7,7 @@
 import { constants as osConstants } from 'node:os';
 
 const GLIBC: Readonly<Record<number, string>> = {
-  2: 'No such file or directory', 11: 'Resource temporarily unavailable', 13: 'Permission denied', 14: 'Bad address',
+  1: 'Operation not permitted', 2: 'No such file or directory', 11: 'Resource temporarily unavailable', 12: 'Cannot allocate memory', 13: 'Permission denied', 14: 'Bad address',
   20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 24: 'Too many open files',
   36: 'File name too long', 37: 'No locks available', 40: 'Too many levels of symbolic links',
   97: 'Address family not supported by protocol', 98: 'Address already in use', 99: 'Cannot assign requested address',

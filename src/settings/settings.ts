@@ -6,8 +6,7 @@
 // print "<prog>: invalid option -- 'x'" and then memcached's `Illegal argument "?"`, status 1).
 // Numbers are read as memcached reads them (atoi, atof, strtol(8), safe_strtoul), so `-m 64m`
 // means 64 MB here as there. Options memcached has and Cachalot cannot honour are refused or, where
-// memcached itself goes on without them, warned about as memcached warns (-k's mlockall); never silently
-// ignored.
+// memcached itself goes on without them, warned about as memcached warns; never silently ignored.
 // Here: the Settings, their defaults and the parse's entry. The rest is beside it: the option switch
 // (options.ts), `-o` (suboptions.ts), the checks after the options (checks.ts), what the three share
 // (parse-state.ts); TLS's options (-Z, ssl_*) tls-settings.ts, external storage's (ext_*) ext-settings.ts.
@@ -53,7 +52,7 @@ export type Settings = {
   authFile: string | null;   // -Y
   pidFile: string | null;    // -P
   daemonize: boolean;        // -d
-  lockMemory: boolean;       // -k: memcached's mlockall(), which Node lacks (main.ts warns as memcached does without it)
+  lockMemory: boolean;       // -k: memcached's mlockall() (main/lock-memory.ts)
   enableCoredumps: boolean;  // -r: RLIMIT_CORE raised at start (main/rlimits.ts)
   prefixDelimiter: string;   // -D (':')
   detailEnabled: boolean;    // -D turns `stats detail` on

@@ -82,6 +82,15 @@ export type StoreShared = {
   ext: ExtShared | null;
 };
 
+/** The shared memories a store is made of (what -k locks): the arena and hash table first, the largest. */
+export function storeMemories(s: StoreShared): SharedArrayBuffer[] {
+  const all = [s.arena, s.hashTable, s.stats, s.log];
+  const ctl: unknown = s.ctl.buffer; // a shared wasm memory's buffer is a SharedArrayBuffer
+  if (ctl instanceof SharedArrayBuffer) all.push(ctl);
+  if (s.sizes !== null) all.push(s.sizes);
+  return all;
+}
+
 export function createStore(settings: StoreSettings): StoreShared {
   const s = { ...settings, hashpowerInit: settings.hashpowerInit || 16 }; // 0: -o hashpower not given (memcached's default 16)
   const classSizes = slabClassSizes(s.chunkSizeMin, s.factor, s.slabChunkMax, s.slabSizes);

@@ -74,7 +74,7 @@ export function runToExit(
 }
 
 /** env with the C allocator's tunables Cachalot runs with (src/main/malloc-tunables.ts). */
-function withTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function withTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return tunablesEnv(env, [MMAP_THRESHOLD]) ?? env;
 }
 

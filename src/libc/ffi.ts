@@ -1,0 +1,59 @@
+// The C library's calls that Node has no binding for, through node:ffi (Node >= 26.1, experimental; package.json
+// pins a Node that has it). Loaded on first use, in the thread that asks, with its ExperimentalWarning kept off
+// stderr: the tests compare what the server prints there with memcached's, byte for byte. Where this Node has no
+// node:ffi (or it was turned off with --no-experimental-ffi) the calls answer null and the caller says so.
+
+import type * as Ffi from 'node:ffi';
+
+/** The calls used, with C's types: int is i32, and -1 with errno set is the failure. */
+type Libc = {
+  mlock2(addr: bigint, len: bigint, flags: number): number;
+  munlock(addr: bigint, len: bigint): number;
+  __errno_location(): bigint;
+};
+
+let libc: Libc | null | undefined;
+let ffi: typeof Ffi | null = null;
+
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {}; // node:ffi warns once, as it loads, that it is experimental
+  try {
+    ffi = process.getBuiltinModule('node:ffi') ?? null;
+  } catch {
+    ffi = null;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  try {
+    libc = ffi === null ? null : ffi.dlopen(null, {
+      mlock2: { arguments: ['pointer', 'u64', 'u32'], return: 'i32' },
+      munlock: { arguments: ['pointer', 'u64'], return: 'i32' },
+      __errno_location: { arguments: [], return: 'pointer' },
+    }).functions as Libc;
+  } catch {
+    libc = null; // the process image does not export them (not glibc)
+  }
+  return libc;
+}
+
+/** A call's outcome: 0, or C's errno when it failed; null when this Node cannot make the call. */
+export type CallResult = { errno: number } | null;
+
+/** mlock2(2) of the memory behind a shared buffer, with these MLOCK_* flags. */
+export function mlock2(memory: SharedArrayBuffer, flags: number): CallResult {
+  const c = loadLibc();
+  if (c === null || ffi === null) return null;
+  if (c.mlock2(ffi.getRawPointer(new Uint8Array(memory)), BigInt(memory.byteLength), flags) === 0) return { errno: 0 };
+  return { errno: ffi.getInt32(c.__errno_location()) };
+}
+
+/** munlock(2) of what mlock2 locked. */
+export function munlock(memory: SharedArrayBuffer): void {
+  const c = loadLibc();
+  if (c !== null && ffi !== null) c.munlock(ffi.getRawPointer(new Uint8Array(memory)), BigInt(memory.byteLength));
+}
+
+/** mlock2's flag (linux/mman.h): lock pages as they are touched, not all at once. */
+export const MLOCK_ONFAULT = 1;
