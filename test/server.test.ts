@@ -610,27 +610,35 @@ for (const kind of kindsFor()) {
 
     // as nobody the port file in root's private directory cannot be written: said, and the server goes on
     const dir = mkdtempSync(join(tmpdir(), 'cachalot-user-'));
-    const port = await freePort();
-    const [cmd2, argv2] = commandFor(kind, ['-u', 'nobody', '-p', String(port), '-U', '0', '-t', '1']);
-    const child = spawn(cmd2, argv2, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, MEMCACHED_PORT_FILENAME: join(dir, 'ports') } });
-    const exited = new Promise((r) => child.once('exit', r));
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const s = await startAsNobody(kind, [], { ...process.env, MEMCACHED_PORT_FILENAME: join(dir, 'ports') });
     try {
-      let c: Client | null = null;
-      for (let i = 0; i < 250 && c === null; i++) c = await Client.connect(port).catch(async () => { await sleep(20); return null; });
-      assert.ok(c !== null, `${kind} -u nobody serves: ${err}`);
-      assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-      c.end();
-      assert.equal(uidOfProcess(child.pid ?? 0), root ? nobody : process.getuid?.());
-      if (root) assert.equal(err, `Failed to open "${join(dir, 'ports')}.lck": Permission denied\n`);
+      assert.equal((await s.client.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      assert.equal(uidOfProcess(s.pid), root ? nobody : process.getuid?.());
+      if (root) assert.equal(s.stderr(), `Failed to open "${join(dir, 'ports')}.lck": Permission denied\n`);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await s.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
+}
+
+/**
+ * A server started with -u nobody on a free port (as nobody it may not write a port file in root's private
+ * directory), once it answers: its pid, a client connected to it and what it has said on stderr.
+ */
+async function startAsNobody(kind: ServerKind, args: string[], env: NodeJS.ProcessEnv):
+  Promise<{ pid: number; client: Client; stderr: () => string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const [cmd, argv] = commandFor(kind, [...args, '-u', 'nobody', '-p', String(port), '-U', '0', '-t', '1']);
+  const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const exited = new Promise((r) => child.once('exit', r));
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  let client: Client | null = null;
+  for (let i = 0; i < 250 && client === null; i++) client = await Client.connect(port).catch(async () => { await sleep(20); return null; });
+  const stop = async (): Promise<void> => { client?.end(); child.kill('SIGTERM'); await exited; };
+  if (client === null) { await stop(); assert.fail(`${kind} -u nobody serves: ${err}`); }
+  return { pid: child.pid!, client, stderr: () => err, stop };
 }
 
 for (const kind of kindsFor()) {
@@ -794,24 +802,12 @@ for (const kind of kindsFor()) {
   });
 
   test(`-k as nobody: mlockall() failed, memcached's warning, nothing locked, and it serves [${kind}]`, { skip: isRoot ? false : 'not root' }, async () => {
-    const port = await freePort();
-    const [cmd, argv] = commandFor(kind, ['-k', '-u', 'nobody', '-p', String(port), '-U', '0', '-t', '1']);
-    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: withTunables({ ...process.env }) });
-    const exited = new Promise((r) => child.once('exit', r));
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const s = await startAsNobody(kind, ['-k'], withTunables({ ...process.env }));
     try {
-      let c: Client | null = null;
-      for (let i = 0; i < 250 && c === null; i++) c = await Client.connect(port).catch(async () => { await sleep(20); return null; });
-      assert.ok(c !== null, `${kind} -k -u nobody serves: ${err}`);
-      assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-      c.end();
-      assert.equal(err, 'warning: -k invalid, mlockall() failed: Cannot allocate memory\n');
-      assert.equal(lockedKb(child.pid!), 0);
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
+      assert.equal((await s.client.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      assert.equal(s.stderr(), 'warning: -k invalid, mlockall() failed: Cannot allocate memory\n');
+      assert.equal(lockedKb(s.pid), 0);
+    } finally { await s.stop(); }
   });
 }
 
