@@ -57,7 +57,7 @@ export class ServerCtl {
 /**
  * conn_listening's -c check, for whichever thread accepted: the new connection's row in the
  * connection table, counted in curr/total_connections; or -1, counted in rejected_connections
- * (the caller then answers with refuseConn). Atomic, so workers accepting on one unix socket agree.
+ * (the caller then answers with refuseConn). Atomic: the dispatcher admits, workers release as connections close.
  * With -N every admitted connection counts in round_robin_fallback: memcached asks the kernel for the
  * socket's NAPI id (SO_INCOMING_NAPI_ID) and falls back to round robin when there is none, as on loopback;
  * Node cannot ask, so every connection takes that fallback.
@@ -73,6 +73,14 @@ export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): n
   if (ctl.get(Ctl.napiIds) !== 0) ctl.add(Ctl.roundRobinFallback, 1);
   if (row + 1 > ctl.get(Ctl.connStructures)) ctl.set(Ctl.connStructures, row + 1);
   return row;
+}
+
+/** A connection admitted and then not handed to a worker after all (no descriptor for it): counted as refused. */
+export function unadmitConn(ctl: ServerCtl, table: ConnTable, row: number): void {
+  table.free(row);
+  ctl.add(Ctl.currConns, -1);
+  ctl.add(Ctl.totalConns, -1);
+  ctl.add(Ctl.rejectedConns, 1);
 }
 
 /**

@@ -265,6 +265,43 @@ test('the unix socket (-s) serves the same protocol', async () => {
   }
 });
 
+// memcached's dispatcher hands every connection to the next worker in turn, the unix socket's too. Node cannot move a
+// unix-socket handle between threads: the dispatcher passes each over as a descriptor (src/dispatcher/unix-socket.ts).
+test('unix-socket connections go to the workers in turn, as TCP ones do', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-rr-'));
+  const path = join(dir, 'mc.sock');
+  const child = spawn(NODE_BIN, [...serverNodeArgs(REPO_ROOT), '-s', path, '-t', '3'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  const clients: Client[] = [];
+  try {
+    const stats = await connectWhenListening(path);
+    clients.push(stats);
+    const perThread = async (): Promise<number[]> => {
+      await stats.send('stats threads\r\n');
+      const text = (await stats.readUntil('END\r\n')).toString();
+      return [...text.matchAll(/^STAT thread:\d+:curr_connections (\d+)\r$/gm)].map((m) => Number(m[1]));
+    };
+    let before = await perThread();
+    assert.equal(before.length, 3);
+    const took: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const c = await Client.connect(path);
+      clients.push(c);
+      assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      const now = await perThread();
+      const grew = now.map((n, t) => n - before[t]);
+      assert.equal(grew.filter((d) => d === 1).length, 1, `one worker took connection ${i}: ${grew}`);
+      took.push(grew.indexOf(1));
+      before = now;
+    }
+    assert.deepEqual(took, took.map((_, i) => (took[0] + i) % 3), `in turn: ${took}`);
+  } finally {
+    for (const c of clients) c.end();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const kind of kindsFor()) {
   test(`-s binds as memcached does: a stale socket replaced, another file kept, a long path cut, an empty one abstract [${kind}]`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachalot-sun-'));

@@ -5,11 +5,12 @@
 import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings/settings.ts';
-import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
+import { ServerCtl, Ctl, admitConn, refuseConn, unadmitConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
-import { cqItem } from '../worker/cq-item.ts';
+import { cqItem, cqUnixItem } from '../worker/cq-item.ts';
+import { applySocketMask, canHandOff, handOffDescriptor, removeStaleSocket, sunPath } from './unix-socket.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, setClientTcpOptions, socketOf } from './accept.ts';
 import type { ConnHandle } from './accept.ts';
@@ -47,6 +48,9 @@ export class ListenError extends Error {
     this.port = port;
   }
 }
+
+/** The unix socket's connections: no -l entry, -B's protocol, never TLS. */
+const UNIX_SPEC: ListenSpec = { entry: '', host: null, port: null, tls: false, protocol: null, group: -1 };
 
 /** memcached's prot_text: how -vv names what a listener speaks. */
 const PROTOCOL_TEXT = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' } as const;
@@ -143,15 +147,20 @@ export class Dispatcher {
     if (row >= 0) this.connTable.free(row);
   }
 
-  /**
-   * Node moves only TCP handles between threads, so a unix-socket connection cannot be handed
-   * over. Instead worker 1 binds the path and every worker accepts on that one listening fd
-   * (the kernel gives each connection to one of them); each worker applies -c itself.
-   */
-  private async listenUnix(path: string): Promise<void> {
+  /** The unix socket, accepted from here as the TCP listeners are; its connections go over as descriptors (unix-socket.ts). */
+  private async listenUnix(given: string): Promise<void> {
+    const path = sunPath(given);
+    removeStaleSocket(path);
+    const server = net.createServer();
+    server.on('listening', () => {
+      server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
+      acceptHandles(server, (handle) => this.onAccept(handle, null, UNIX_SPEC));
+    });
+    this.servers.push(server);
     try {
-      const fd = await askWorker(this.workers[0], { type: 'listen-unix', path, mask: this.settings.socketMask });
-      for (const w of this.workers.slice(1)) await askWorker(w, { type: 'listen-unix-fd', fd });
+      if (!canHandOff()) throw new Error('this Node has no node:ffi to hand unix-socket connections to workers');
+      await listenOn(server, { path, backlog: this.settings.backlog });
+      applySocketMask(path, this.settings.socketMask);
     } catch (err) {
       throw new ListenError('UNIX', 0, err);
     }
@@ -242,8 +251,17 @@ export class Dispatcher {
    */
   private dispatchConnNew(handle: ConnHandle, row: number, spec: ListenSpec): void {
     this.lastThread = (this.lastThread + 1) % this.workers.length;
+    if (spec === UNIX_SPEC) { this.dispatchUnixConn(handle, row); return; }
     const item: WorkerMessage = cqItem(handle, row, spec.tls, spec.protocol);
     this.workers[this.lastThread].postMessage(item, [handle as unknown as Transferable]);
+  }
+
+  /** A unix-socket connection goes as a copy of its descriptor; none to be had (out of them), it is refused. */
+  private dispatchUnixConn(handle: ConnHandle, row: number): void {
+    const fd = handOffDescriptor(handle);
+    if (fd >= 0) { this.workers[this.lastThread].postMessage(cqUnixItem(fd, row)); return; }
+    unadmitConn(this.ctl, this.connTable, row);
+    refuseConn(socketOf(handle));
   }
 
   /** Errors on a listening socket other than the descriptor shortage handled above. */
@@ -333,14 +351,13 @@ export class Dispatcher {
   }
 }
 
-/** Send a listening order to a worker and wait for its answer (the listening fd, or the UDP port bound). */
+/** Send a listening order to a worker and wait for its answer (the UDP port bound). */
 function askWorker(w: Worker, msg: WorkerMessage): Promise<number> {
   return new Promise((resolve, reject) => {
     const onMsg = (m: DispatcherMessage): void => {
-      if (m.type !== 'unix-listening' && m.type !== 'udp-listening') return;
+      if (m.type !== 'udp-listening') return;
       w.off('message', onMsg);
-      const answer = m.type === 'unix-listening' ? m.fd : m.port;
-      if (answer < 0) reject(new Error(m.error)); else resolve(answer);
+      if (m.port < 0) reject(new Error(m.error)); else resolve(m.port);
     };
     w.on('message', onMsg);
     w.postMessage(msg);

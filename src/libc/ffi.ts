@@ -9,6 +9,7 @@ import type * as Ffi from 'node:ffi';
 type Libc = {
   mlock2(addr: bigint, len: bigint, flags: number): number;
   munlock(addr: bigint, len: bigint): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
   __errno_location(): bigint;
 };
 
@@ -30,6 +31,7 @@ function loadLibc(): Libc | null {
     libc = ffi === null ? null : ffi.dlopen(null, {
       mlock2: { arguments: ['pointer', 'u64', 'u32'], return: 'i32' },
       munlock: { arguments: ['pointer', 'u64'], return: 'i32' },
+      fcntl: { arguments: ['i32', 'i32', 'i32'], return: 'i32' }, // variadic in C; its third argument an int here
       __errno_location: { arguments: [], return: 'pointer' },
     }).functions as Libc;
   } catch {
@@ -57,3 +59,14 @@ export function munlock(memory: SharedArrayBuffer): void {
 
 /** mlock2's flag (linux/mman.h): lock pages as they are touched, not all at once. */
 export const MLOCK_ONFAULT = 1;
+
+/** fcntl's F_DUPFD_CLOEXEC (fcntl.h on Linux). */
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A new descriptor for fd's open file (the lowest free one, close-on-exec), or -errno; null when this Node cannot call C. */
+export function dupCloexec(fd: number): number | null {
+  const c = loadLibc();
+  if (c === null || ffi === null) return null;
+  const copy = c.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return copy >= 0 ? copy : -ffi.getInt32(c.__errno_location());
+}

@@ -12,6 +12,7 @@
 
 import { getSystemErrorName } from 'node:util';
 import type { ConnIo, IoHooks } from './conn-io.ts';
+import type { ConnHandle } from '../dispatcher/accept.ts';
 
 /** The part of a libuv stream handle (TCPWrap / PipeWrap) used here. */
 type StreamHandle = AddressHandle & {
@@ -273,7 +274,32 @@ export class HandleIo implements ConnIo {
   }
 }
 
-/** Drive an accepted connection's handle (from the dispatcher, or the worker's unix listener). */
+type PipeBinding = { Pipe: new (type: number) => { open(fd: number): number }; constants: { SOCKET: number } };
+
+function loadPipeBinding(): PipeBinding | null {
+  try {
+    const b = (process as unknown as { binding(name: string): Partial<PipeBinding> }).binding('pipe_wrap');
+    return typeof b.Pipe === 'function' && typeof b.constants?.SOCKET === 'number' ? b as PipeBinding : null;
+  } catch {
+    return null;
+  }
+}
+
+const pipeBinding = loadPipeBinding();
+
+/**
+ * A unix-socket connection handed over as a descriptor (dispatcher/unix-socket.ts): this thread's own libuv pipe
+ * handle around it, as Node's net.Socket({ fd }) makes one. The handle owns the descriptor from here on.
+ */
+export function adoptUnixFd(fd: number): ConnHandle {
+  if (pipeBinding === null) throw new Error('cachalot worker: this Node has no pipe_wrap binding');
+  const handle = new pipeBinding.Pipe(pipeBinding.constants.SOCKET);
+  const err = handle.open(fd);
+  if (err !== 0) throw new Error(`cachalot worker: a unix-socket connection's descriptor ${fd}: ${errnoName(err)}`);
+  return handle as unknown as ConnHandle;
+}
+
+/** Drive an accepted connection's handle (from the dispatcher, a TCP handle moved here or a unix one adopted). */
 export function openHandleIo(handle: object, readBuffer: Uint8Array, hooks: IoHooks): HandleIo {
   if (binding === null) throw new Error(checkHandleIo() ?? 'no stream_wrap binding');
   return new HandleIo(handle as StreamHandle, hooks, readBuffer, binding);

@@ -4,13 +4,12 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
-import fs from 'node:fs';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { Store } from '../store/store.ts';
 import type { StoreShared } from '../store/create.ts';
 import type { Settings } from '../settings/settings.ts';
-import { ServerCtl, Ctl, admitConn, refuseConn } from '../server-ctl.ts';
+import { ServerCtl, Ctl, admitConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, setAddress, Transport } from '../stats/conn-table.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
@@ -19,18 +18,17 @@ import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnIoDone, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { ExtIoQueue } from '../extstore/io-queue.ts';
 import { connGiveBackLent } from './transmit.ts';
-import { checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
+import { adoptUnixFd, checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
 import type { PeerName } from './handle-io.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { openTlsIo } from '../tls/tls-io.ts';
 import type { CertFiles } from '../tls/secure-context.ts';
 import type { Protocol } from '../settings/settings.ts';
-import { acceptHandles, socketOf } from '../dispatcher/accept.ts';
 import { G } from '../store/layout.ts';
 import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
 import type { ConnHandle } from '../dispatcher/accept.ts';
-import { cqProtocol, cqTls, isCqItem } from './cq-item.ts';
+import { cqProtocol, cqTls, cqUnixFd, isCqItem } from './cq-item.ts';
 import type { CqItem } from './cq-item.ts';
 import { authfileInstall } from '../auth/authfile.ts';
 import type { AuthEntries } from '../auth/authfile.ts';
@@ -59,8 +57,6 @@ export type WorkerInit = {
 /** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
 export type WorkerMessage =
   | CqItem
-  | { type: 'listen-unix'; path: string; mask: number }
-  | { type: 'listen-unix-fd'; fd: number }
   | { type: 'listen-udp'; host: string; port: number; first: boolean }
   | { type: 'authfile'; entries: AuthEntries } // -Y read again after a SIGHUP
   | { type: 'stop' };
@@ -69,7 +65,6 @@ export type WorkerMessage =
 export type DispatcherMessage =
   | { type: 'ready'; thread: number }
   | { type: 'stopped'; thread: number }
-  | { type: 'unix-listening'; fd: number; error: string }
   | { type: 'udp-listening'; port: number; error: string }
   | { type: 'shutdown'; how: 'graceful' | 'immediate' };
 
@@ -118,7 +113,7 @@ const NEW_CONN_TEXT = {
 } as const;
 
 /**
- * conn_new: a connection handed over by the dispatcher (or accepted here on the unix socket); `tls` on a
+ * conn_new: a connection handed over by the dispatcher; `tls` on a
  * TLS listener, `protocol` when the listener names one (-l proto[...]:).
  */
 function connNew(handle: ConnHandle, row: number, transport: 'tcp' | 'unix', tls = false, protocol: Protocol | null = null): void {
@@ -216,49 +211,6 @@ function kickIdleConns(): void {
   }
 }
 
-const unixServers: net.Server[] = [];
-
-/** Accept unix-socket connections here (see Dispatcher.listenUnix): -c applies as in the dispatcher. */
-function listenUnix(listen: net.ListenOptions, mask: number | null): void {
-  const server = net.createServer();
-  server.on('listening', () => acceptHandles(server, (handle) => {
-    const row = admitConn(ctx.ctl, ctx.connTable, ctx.settings.maxConns);
-    if (row < 0) refuseConn(socketOf(handle));
-    else connNew(handle, row, 'unix');
-  }));
-  const answer = (fd: number, error: string): void =>
-    port.postMessage({ type: 'unix-listening', fd, error } satisfies DispatcherMessage);
-  server.on('error', (err: Error) => answer(-1, err.message));
-  try {
-    server.listen(listen, () => {
-      if (mask !== null && listen.path && !listen.path.startsWith('\0')) fs.chmodSync(listen.path, mask & 0o777);
-      const handle = (server as unknown as { _handle: { fd: number } | null })._handle;
-      answer(handle?.fd ?? -1, 'no listening fd');
-    });
-  } catch (err) {
-    answer(-1, err instanceof Error ? err.message : String(err)); // a path Node refuses outright
-    return;
-  }
-  unixServers.push(server);
-}
-
-/**
- * The path memcached binds: sun_path as strncpy(sun_path, path, 107) leaves it in a zeroed sockaddr_un bound
- * whole. A longer path is cut to 107 bytes; an empty one is the abstract name of 108 zero bytes.
- */
-function sunPath(path: string): string {
-  if (path === '') return '\0'.repeat(108);
-  const bytes = Buffer.from(path);
-  return bytes.length > 107 ? bytes.subarray(0, 107).toString() : path;
-}
-
-/** A socket file a server before left behind goes; anything else at the path stays (bind then fails). */
-function removeStaleSocket(path: string): void {
-  if (path.startsWith('\0')) return; // abstract: no file
-  try {
-    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
-  } catch { /* not there, or not ours to remove: bind says */ }
-}
 
 const udpSockets: dgram.Socket[] = [];
 
@@ -343,7 +295,6 @@ function udpFault(c: Conn, err: unknown): void {
 
 function stopAll(): void {
   ctx.stopping = true;
-  for (const s of unixServers) s.close();
   for (const s of udpSockets) s.close();
   udpSockets.length = 0;
   for (const c of conns.values()) {
@@ -354,17 +305,26 @@ function stopAll(): void {
   port.postMessage({ type: 'stopped', thread: ctx.thread } satisfies DispatcherMessage);
 }
 
+/** A new connection's CQ item: a TCP handle moved here, or a unix-socket connection's descriptor to adopt. */
+function cqConnNew(item: CqItem): void {
+  const fd = cqUnixFd(item);
+  if (fd < 0) { connNew(item[0] as ConnHandle, item[1], 'tcp', cqTls(item), cqProtocol(item)); return; }
+  let handle: ConnHandle;
+  try {
+    handle = adoptUnixFd(fd);
+  } catch (err) { // never seen: the descriptor is the dispatcher's fresh copy
+    ctx.log(`worker ${ctx.thread}: ${err instanceof Error ? err.message : String(err)}`);
+    ctx.ctl.add(Ctl.currConns, -1);
+    ctx.connTable.free(item[1]);
+    return;
+  }
+  connNew(handle, item[1], 'unix');
+}
+
 /** thread_libevent_process: one case per message type. */
 function onWorkerMessage(msg: WorkerMessage): void {
-  if (isCqItem(msg)) { connNew(msg[0], msg[1], 'tcp', cqTls(msg), cqProtocol(msg)); return; }
+  if (isCqItem(msg)) { cqConnNew(msg); return; }
   switch (msg.type) {
-    case 'listen-unix': {
-      const path = sunPath(msg.path);
-      removeStaleSocket(path);
-      listenUnix({ path, backlog: ctx.settings.backlog }, msg.mask);
-      break;
-    }
-    case 'listen-unix-fd': listenUnix({ fd: msg.fd } as net.ListenOptions, null); break;
     case 'listen-udp': listenUdp(msg.host, msg.port, msg.first); break;
     case 'authfile': authfileInstall(msg.entries); break;
     case 'stop': stopAll(); break;

@@ -1,0 +1,53 @@
+// The unix socket (-s): bound, listened on and accepted from by the dispatcher, as memcached's main thread does
+// with every listener. Node moves only TCP handles between threads, so an accepted unix connection crosses to its
+// worker as a descriptor: the dispatcher takes a copy of it (fcntl F_DUPFD_CLOEXEC, through node:ffi) and closes
+// its own handle; the worker wraps the copy in a pipe handle of its own (handle-io.ts adoptUnixFd).
+
+import fs from 'node:fs';
+import type { ConnHandle } from './accept.ts';
+import { dupCloexec } from '../libc/ffi.ts';
+
+/**
+ * The path memcached binds: sun_path as strncpy(sun_path, path, 107) leaves it in a zeroed sockaddr_un bound
+ * whole. A longer path is cut to 107 bytes; an empty one is the abstract name of 108 zero bytes.
+ */
+export function sunPath(path: string): string {
+  if (path === '') return '\0'.repeat(108);
+  const bytes = Buffer.from(path);
+  return bytes.length > 107 ? bytes.subarray(0, 107).toString() : path;
+}
+
+/** A socket file a server before left behind goes; anything else at the path stays (bind then fails). */
+export function removeStaleSocket(path: string): void {
+  if (path.startsWith('\0')) return; // abstract: no file
+  try {
+    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
+  } catch { /* not there, or not ours to remove: bind says */ }
+}
+
+/** -a: the socket file's mode (not for an abstract name, which has no file). */
+export function applySocketMask(path: string, mask: number): void {
+  if (!path.startsWith('\0')) fs.chmodSync(path, mask & 0o777);
+}
+
+type PipeHandle = { fd: number; close(callback: () => void): void };
+
+/**
+ * The accepted connection's descriptor for a worker: a copy, with the dispatcher's handle closed. A negative errno
+ * when no copy could be made (the handle is then left open, for the caller to refuse the connection on).
+ */
+export function handOffDescriptor(handle: ConnHandle): number {
+  const pipe = handle as unknown as PipeHandle;
+  const fd = dupCloexec(pipe.fd);
+  if (fd === null) throw new Error('cachalot: this Node has no node:ffi to hand unix-socket connections to workers');
+  if (fd >= 0) pipe.close(() => {});
+  return fd;
+}
+
+/** Whether connections can be handed over at all (node:ffi there): asked once, before listening. */
+export function canHandOff(): boolean {
+  const fd = dupCloexec(0);
+  if (fd === null) return false;
+  if (fd >= 0) fs.closeSync(fd);
+  return true;
+}
