@@ -124,6 +124,59 @@ test('read_buf_mem_limit: clients that pipeline multi-gets and never read are re
     });
   });
 
+/**
+ * A crowd of clients that each pipeline 20 `mg` of a 50 KB value and never read, then a probe, with one thread and
+ * 1 MB (64 buffers). The replies fit in the kernel's socket buffers, so no write waits; but 20 commands spend the
+ * -R budget, and each connection yields with nothing left to read and waits in conn_new_cmd holding its read buffer
+ * (memcached's yield). Once the buffers are all held, the rest find no response object for their batch.
+ */
+async function yieldedCrowd(kind: ServerKind): Promise<Record<string, string>> {
+  const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
+  const crowd: Client[] = [];
+  try {
+    const probe = await Client.connect(server.port);
+    const value = 'v'.repeat(50_000);
+    assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+    let gets = Number((await probe.stats()).get('get_hits'));
+    let refused = 0;
+    for (let i = 0; i < 100; i++) {
+      const c = await Client.connect(server.port);
+      crowd.push(c);
+      c.pauseReading();
+      await c.send('mg big v\r\n'.repeat(20));
+      // the server has worked off this client's batch once its gets are counted, or it was refused
+      for (let tries = 0; tries < 250; tries++) {
+        const st = await probe.stats();
+        if (Number(st.get('get_hits')) >= gets + 20 || Number(st.get('response_obj_oom')) > refused) {
+          gets = Number(st.get('get_hits'));
+          refused = Number(st.get('response_obj_oom'));
+          break;
+        }
+        await sleep(20);
+      }
+    }
+    const st = await probe.stats();
+    await probe.send('stats conns\r\n');
+    const table = (await probe.readUntil('END\r\n')).toString();
+    return {
+      response_obj_oom: st.get('response_obj_oom') ?? '', read_buf_oom: st.get('read_buf_oom') ?? '',
+      curr_connections: st.get('curr_connections') ?? '',
+      in_new_cmd: String(table.match(/:state conn_new_cmd\r$/gm)?.length ?? 0),
+    };
+  } finally {
+    for (const c of crowd) c.destroy();
+    await server.stop();
+  }
+}
+
+test('read_buf_mem_limit: clients whose batches spend -R and never read hold their read buffers in conn_new_cmd, as memcached\'s',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const ours = await yieldedCrowd('cachalot');
+    assert.deepEqual(ours, await yieldedCrowd('memcached'));
+    // 62 connections hold a read buffer each, the probe one and the 64th goes to response objects: 38 refused
+    assert.deepEqual(ours, { response_obj_oom: '38', read_buf_oom: '0', curr_connections: String(62 + 1), in_new_cmd: '62' });
+  });
+
 /** A get in each protocol: the request for a key, and the length of its reply for a value of n bytes. */
 const GETS = {
   mg: { get: (key: string): Buffer => Buffer.from(`mg ${key} v\r\n`), replyLen: (n: number): number => `VA ${n}\r\n`.length + n + 2 },

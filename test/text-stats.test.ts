@@ -150,6 +150,55 @@ spec('shutdown with -A: a bad mode is refused, then the server hangs up and exit
   ['shutdown\r\n', ''],
 ], { args: ['-A'], fresh: true, closes: true, split: false });
 
+/**
+ * memcached's conn_new_cmd after a batch that spent its -R budget: a read's first command is free, each later one
+ * and the pass that sends the replies spend one, so 20 commands at -R 20 (21 when their replies go out at a flush
+ * point, as a get's END) yield. With nothing left to read the connection then waits in conn_new_cmd, keeping its
+ * read buffer, until its next command; unless an earlier yield of the same batch had input left (40 commands), when
+ * memcached's wait for the socket to be writable wakes it at once and it goes on to conn_read.
+ */
+test('stats conns: a connection whose batch spent its -R budget waits in conn_new_cmd until its next command [cachalot vs memcached]',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const seen: Record<string, string[]> = {};
+    for (const kind of ['cachalot', 'memcached'] as const) {
+      const server = await serverFor(kind, [], true);
+      const probe = await Client.connect(server.port);
+      const stateOf = async (c: Client): Promise<string> => {
+        await probe.send('stats conns\r\n');
+        const text = (await probe.readUntil('END\r\n')).toString();
+        const fd = new RegExp(`^STAT (\\d+):addr tcp:127\\.0\\.0\\.1:${c.socket.localPort}\\r$`, 'm').exec(text)?.[1];
+        return new RegExp(`^STAT ${fd}:state (\\S+)\\r$`, 'm').exec(text)?.[1] ?? 'no row';
+      };
+      const batch = async (c: Client, line: string, reply: string, n: number): Promise<void> => {
+        assert.equal((await c.request(line.repeat(n), reply.length * n)).toString(), reply.repeat(n));
+      };
+      try {
+        const states: string[] = [];
+        for (const [line, reply] of [['version\r\n', 'VERSION 1.6.18\r\n'], ['get nokey\r\n', 'END\r\n']]) {
+          for (const n of [19, 20, 21, 40]) {
+            const c = await Client.connect(server.port);
+            await batch(c, line, reply, n);
+            states.push(`${line.slice(0, 3)} x${n}: ${await stateOf(c)}`);
+            await batch(c, line, reply, 1);
+            states.push(`then 1: ${await stateOf(c)}`);
+            c.end();
+          }
+        }
+        seen[kind] = states;
+      } finally {
+        probe.end();
+        await server.stop();
+      }
+    }
+    assert.deepEqual(seen.cachalot, seen.memcached);
+    assert.deepEqual(seen.cachalot, [
+      'ver x19: conn_read', 'then 1: conn_read', 'ver x20: conn_new_cmd', 'then 1: conn_read',
+      'ver x21: conn_new_cmd', 'then 1: conn_read', 'ver x40: conn_read', 'then 1: conn_read',
+      'get x19: conn_read', 'then 1: conn_read', 'get x20: conn_read', 'then 1: conn_read',
+      'get x21: conn_new_cmd', 'then 1: conn_read', 'get x40: conn_read', 'then 1: conn_read',
+    ]);
+  });
+
 spec('shutdown without -A is refused', [
   ['shutdown\r\n', 'ERROR: shutdown not enabled\r\n'],
 ]);

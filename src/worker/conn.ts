@@ -150,6 +150,16 @@ export class Conn {
   /** ...and those reserved for the keys of its get line not yet answered (protocol/text/get.ts reserveGetResps). */
   getResps = 0;
   yieldPending = false;
+  /**
+   * The connection yielded after -R commands with no input left: memcached's stays in conn_new_cmd, keeping its
+   * read buffer, until its next read event, which takes it through conn_waiting (the buffer let go) to conn_read.
+   */
+  yieldedIdle = false;
+  /**
+   * A yield left input to work off: memcached then waits for the socket to be writable (EV_WRITE, persistent) until
+   * the connection is back in conn_waiting, so a later yield with nothing left is woken at once and goes on there.
+   */
+  writeArmed = false;
   /** The client has sent its last byte (EOF) while commands it sent were still waiting their turn. */
   inputEnded = false;
   writeBlocked = false;
@@ -197,7 +207,7 @@ export class Conn {
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.ioWait = this.ioReplay = false;
     this.noreply = false;
-    this.yieldPending = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = false;
+    this.yieldPending = this.yieldedIdle = this.writeArmed = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = false;
     this.saslMech = ''; this.saslChallenge = null;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;

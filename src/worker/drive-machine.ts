@@ -91,10 +91,12 @@ function drive(c: Conn): void {
         if (c.redispatched) idleAfterStream(c); // before the flush: the client may look once the stream's end is out
         connFlush(c);
         if (c.rpos >= c.rend) { // all input worked off
-          if (c.holdsRbuf) rbufRelease(c);
+          c.writeArmed = false; // memcached's conn_waiting waits for EV_READ again
+          if (c.holdsRbuf && !c.yieldedIdle) rbufRelease(c);
           c.shrinkInput();
         }
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
+        if (c.yieldedIdle) c.ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd); // as memcached's shows it
         if (c.inputEnded) connClose(c);
         return; // the next read (onConnRead) drives us again
       case ConnState.nread:
@@ -314,6 +316,7 @@ function commandsWorkedOff(c: Conn): void {
   c.cmdsSinceFlush = 0;
   if (--c.reqsLeft >= 0) return;
   c.ctx.stats.row[ThreadStat.conn_yields]++;
+  if (c.rpos >= c.rend) c.yieldedIdle = !c.writeArmed;
 }
 
 /**
@@ -326,7 +329,8 @@ function commandsWorkedOff(c: Conn): void {
 function connYield(c: Conn): boolean {
   c.ctx.stats.row[ThreadStat.conn_yields]++;
   c.cmdsSinceFlush = 0; // the flush below (or conn_waiting's) sends them
-  if (c.rpos >= c.rend) { connSetState(c, ConnState.waiting); return false; }
+  if (c.rpos >= c.rend) { c.yieldedIdle = !c.writeArmed; connSetState(c, ConnState.waiting); return false; }
+  c.writeArmed = true;
   c.reqsLeft = c.ctx.settings.reqsPerEvent;
   connSetState(c, ConnState.newCmd);
   connFlush(c);
@@ -442,6 +446,7 @@ function inputArrived(c: Conn, n: number): void {
     else if (c.yieldPending) readAheadCheck(c);
     return;
   }
+  if (c.yieldedIdle) yieldedIdleRead(c);
   if (c.ctx.readBufLimited && !rbufTake(c)) return;
   if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
   if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
@@ -457,6 +462,12 @@ export function connReleaseItem(c: Conn): void {
   if (c.io !== null && c.io.cancelReadInto()) c.itemAwaitingClose = c.item;
   else c.ctx.store.itemRelease(c.item);
   c.item = 0;
+}
+
+/** A read for a connection idle after a yield: memcached's conn_waiting lets its read buffer go, conn_read takes one. */
+function yieldedIdleRead(c: Conn): void {
+  c.yieldedIdle = false;
+  if (c.holdsRbuf) rbufRelease(c);
 }
 
 /**
