@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import type { ConnHandle } from './accept.ts';
-import { dupCloexec } from '../libc/ffi.ts';
+import { dupCloexec, libcCallable } from '../libc/ffi.ts';
 
 /**
  * The path memcached binds: sun_path as strncpy(sun_path, path, 107) leaves it in a zeroed sockaddr_un bound
@@ -45,9 +45,4 @@ export function handOffDescriptor(handle: ConnHandle): number {
 }
 
 /** Whether connections can be handed over at all (node:ffi there): asked once, before listening. */
-export function canHandOff(): boolean {
-  const fd = dupCloexec(0);
-  if (fd === null) return false;
-  if (fd >= 0) fs.closeSync(fd);
-  return true;
-}
+export function canHandOff(): boolean { return libcCallable(); }

@@ -40,6 +40,9 @@ function loadLibc(): Libc | null {
   return libc;
 }
 
+/** Whether this Node can make the calls here at all (node:ffi there, the C library's symbols found). */
+export function libcCallable(): boolean { return loadLibc() !== null; }
+
 /** A call's outcome: 0, or C's errno when it failed; null when this Node cannot make the call. */
 export type CallResult = { errno: number } | null;
 
