@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Client } from './support/client.ts';
 import { differential } from './support/differential.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { sleep, type ServerKind } from './support/server.ts';
+import { sleep, type Server, type ServerKind } from './support/server.ts';
 
 const LIMITED = ['-t', '2', '-o', 'read_buf_mem_limit=1', '-R', '500'];
 const keys = (n: number): string => Array(n).fill('foo').join(' ');
@@ -67,18 +67,24 @@ test('read_buf_mem_limit: connections waiting for a value hold buffers until non
     assert.match(ours.stats, /read_buf_oom 11/);
   });
 
+/** One thread and 1 MB (64 read buffers), with `big` set to a value of n bytes through the probe connection. */
+async function limitedWithBig(kind: ServerKind, n: number): Promise<{ server: Server; probe: Client }> {
+  const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
+  const probe = await Client.connect(server.port);
+  const value = 'v'.repeat(n);
+  assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+  return { server, probe };
+}
+
 /**
  * A crowd of clients that each pipeline two multi-gets of large values and never read, then a probe, with one
  * thread and 1 MB (64 buffers): the counters, how many connections the server keeps and how many of them wait for
  * their client to read (conn_mwrite), whether the probe is served, and what the last of the crowd is answered.
  */
 async function nonReadingCrowd(kind: ServerKind, conns: number): Promise<Record<string, string>> {
-  const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
+  const { server, probe } = await limitedWithBig(kind, 1_000_000);
   const crowd: Client[] = [];
   try {
-    const probe = await Client.connect(server.port);
-    const value = 'v'.repeat(1_000_000);
-    assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
     const line = `get ${Array(100).fill('big').join(' ')}\r\n`; // 100 MB of reply: far more than socket buffers hold
     let lookups = '0';
     for (let i = 0; i < conns; i++) {
@@ -131,12 +137,9 @@ test('read_buf_mem_limit: clients that pipeline multi-gets and never read are re
  * (memcached's yield). Once the buffers are all held, the rest find no response object for their batch.
  */
 async function yieldedCrowd(kind: ServerKind): Promise<Record<string, string>> {
-  const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
+  const { server, probe } = await limitedWithBig(kind, 50_000);
   const crowd: Client[] = [];
   try {
-    const probe = await Client.connect(server.port);
-    const value = 'v'.repeat(50_000);
-    assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
     let gets = Number((await probe.stats()).get('get_hits'));
     let refused = 0;
     for (let i = 0; i < 100; i++) {
