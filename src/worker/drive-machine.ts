@@ -89,6 +89,8 @@ function drive(c: Conn): void {
         break;
       case ConnState.waiting:
         if (c.redispatched) idleAfterStream(c); // before the flush: the client may look once the stream's end is out
+        // (so is a yield's conn_new_cmd, as memcached's shows it: the client may look once its replies are out)
+        if (c.yieldedIdle) c.ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd);
         connFlush(c);
         if (c.rpos >= c.rend) { // all input worked off
           c.writeArmed = false; // memcached's conn_waiting waits for EV_READ again
@@ -96,7 +98,6 @@ function drive(c: Conn): void {
           c.shrinkInput();
         }
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
-        if (c.yieldedIdle) c.ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd); // as memcached's shows it
         if (c.inputEnded) connClose(c);
         return; // the next read (onConnRead) drives us again
       case ConnState.nread:
