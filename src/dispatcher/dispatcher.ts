@@ -151,12 +151,7 @@ export class Dispatcher {
   private async listenUnix(given: string): Promise<void> {
     const path = sunPath(given);
     removeStaleSocket(path);
-    const server = net.createServer();
-    server.on('listening', () => {
-      server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(err));
-      acceptHandles(server, (handle) => this.onAccept(handle, null, UNIX_SPEC));
-    });
-    this.servers.push(server);
+    const server = this.createServer(UNIX_SPEC);
     try {
       if (!canHandOff()) throw new Error('this Node has no node:ffi to hand unix-socket connections to workers');
       await listenOn(server, { path, backlog: this.settings.backlog });
@@ -185,7 +180,7 @@ export class Dispatcher {
     return { transport: 'udp', family: host.includes(':') ? 'INET6' : 'INET', port: bound };
   }
 
-  /** A TCP listener: the only kind whose connections can be handed to a worker. */
+  /** A listener whose accepts come here (a unix socket's too: setClientTcpOptions and its local address skip it). */
   private createServer(spec: ListenSpec): net.Server {
     const server = net.createServer();
     server.on('listening', () => {
