@@ -17,6 +17,7 @@ import { binRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
 const servers: Server[] = [];
+const isRoot = process.getuid?.() === 0;
 after(async () => { for (const s of servers) await s.stop(); });
 
 async function cachalot(args: string[] = [], env?: Record<string, string>): Promise<Server> {
@@ -99,25 +100,67 @@ test('-c: a refused connection is closed, as memcached closes its fd: refusals h
   held[1].end();
 });
 
-test('-o no_maxconns_fast: a connection over -c waits unanswered, as in memcached\'s listen backlog, until one closes', async () => {
-  const s = await cachalot(['-c', '3', '-t', '2', '-o', 'no_maxconns_fast']);
-  const held = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));
-  for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-  const waiting = await Client.connect(s.port);
-  await waiting.send('version\r\n');
-  await sleep(300);
-  assert.equal(waiting.pending().length, 0, 'no error line, no answer while the server is full');
-  assert.ok(waiting.isOpen, 'and not closed');
-  held[0].end();
-  assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once a connection closed');
-  const st = await waiting.stats();
-  assert.deepEqual([st.get('listen_disabled_num'), st.get('accepting_conns'), st.get('rejected_connections')], ['1', '1', undefined]);
-  assert.ok(Number(st.get('time_in_listen_disabled_us')) > 0, 'the 300 ms full are counted');
-  assert.equal((await waiting.request('stats reset\r\n', 7)).toString(), 'RESET\r\n');
-  const reset = await waiting.stats(); // memcached's stats_reset clears its whole struct stats
-  assert.deepEqual([reset.get('listen_disabled_num'), reset.get('time_in_listen_disabled_us')], ['0', '0']);
-  for (const c of [...held.slice(1), waiting]) c.end();
-});
+/** Whether `c` has `n` bytes of answer within `ms` (a client the server does not serve yet has none). */
+async function answeredWithin(c: Client, n: number, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms && c.pending().length < n;) {
+    const step = waited < 50 ? 2 : 20; // a served client's answer takes a millisecond or so
+    await sleep(step);
+    waited += step;
+  }
+  return c.pending().length >= n;
+}
+
+/**
+ * Clients that connect and send `version` until one is not answered: the server is out of descriptors (memcached's
+ * accept fails with EMFILE), and the clients served so far.
+ */
+async function fillUntilUnanswered(target: number | string, bound: number): Promise<{ served: Client[]; waiting: Client }> {
+  const served: Client[] = [];
+  for (let i = 0; i < bound; i++) {
+    const c = await Client.connect(target); // never refused: past the limit it connects and waits
+    await c.send('version\r\n');
+    if (!(await answeredWithin(c, 16, 400))) return { served, waiting: c };
+    assert.equal(c.pending().toString(), 'VERSION 1.6.18\r\n'); // a connection that is served is served right
+    await c.read(16);
+    served.push(c);
+  }
+  assert.fail(`all ${bound} clients were served`);
+}
+
+/** A connect that is not refused within `ms` (it waits in the kernel's queue, or for it): ok; settle drops it. */
+async function connectNotRefused(port: number, ms: number): Promise<{ ok: boolean; settle: () => void }> {
+  let refused = false;
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => { refused = true; });
+  await sleep(ms);
+  return { ok: !refused, settle: () => socket.destroy() };
+}
+
+// memcached's -c is its RLIMIT_NOFILE, so its own descriptors count against it, and it serves fewer clients at a -c
+// than Cachalot: the behaviour is compared, not the count.
+for (const kind of kindsFor()) {
+  test(`-o no_maxconns_fast: out of descriptors, the next client waits unanswered in the listen queue, served once connections close [${kind}]`, async () => {
+    const s = await startServer(kind, kind === 'memcached' ? ['-c', '16', '-t', '1', '-o', 'no_maxconns_fast', '-v'] : ['-c', '3', '-t', '2', '-o', 'no_maxconns_fast', '-v']);
+    servers.push(s);
+    const { served, waiting } = await fillUntilUnanswered(s.port, 20);
+    assert.ok(served.length > 0);
+    assert.ok(waiting.isOpen, 'no error line, no close');
+    const later = await connectNotRefused(s.port, 300); // memcached's listen(fd, 0): its SYN waits, or is dropped
+    assert.ok(later.ok, 'a later client is not refused either');
+    later.settle(); // (gone before the server accepts again, so it cannot fill the server again)
+    assert.equal(waiting.pending().length, 0);
+    for (const c of served) c.end();
+    assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once connections closed');
+    const st = await waiting.stats();
+    assert.deepEqual([st.get('listen_disabled_num'), st.get('accepting_conns'), st.get('rejected_connections')], ['1', '1', undefined]);
+    assert.ok(Number(st.get('time_in_listen_disabled_us')) > 0, 'the time full is counted');
+    assert.equal(s.stderr(), 'accept4(): Too many open files\nToo many open connections\n', 'perror, then -v\'s line');
+    assert.equal((await waiting.request('stats reset\r\n', 7)).toString(), 'RESET\r\n');
+    const reset = await waiting.stats(); // memcached's stats_reset clears its whole struct stats
+    assert.deepEqual([reset.get('listen_disabled_num'), reset.get('time_in_listen_disabled_us')], ['0', '0']);
+    waiting.end();
+  });
+}
 
 test('-o idle_timeout closes an idle connection and says so at -vv as memcached does (idle_kicks: text-stats.test.ts)', async () => {
   const s = await cachalot(['-o', 'idle_timeout=5', '-vv'], { CACHALOT_DEBUG_TIME: '1' });
@@ -240,6 +283,35 @@ async function connectWhenListening(path: string): Promise<Client> {
       await sleep(20);
     }
   }
+}
+
+for (const kind of kindsFor()) {
+  test(`-s with -o no_maxconns_fast: the unix socket stops accepting too; the next client waits, served once connections close [${kind}]`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-'));
+    const path = join(dir, 'mc.sock');
+    const limits = kind === 'memcached' ? ['-c', '16', '-t', '1'] : ['-c', '3', '-t', '2'];
+    const [cmd, argv] = commandFor(kind, ['-s', path, ...limits, '-o', 'no_maxconns_fast']);
+    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    try {
+      const first = await connectWhenListening(path);
+      first.end();
+      await first.closed();
+      const { served, waiting } = await fillUntilUnanswered(path, 20);
+      assert.ok(served.length > 0 && waiting.isOpen);
+      for (const c of served) c.end();
+      assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once connections closed');
+      const st = await waiting.stats();
+      assert.deepEqual([st.get('listen_disabled_num'), st.get('accepting_conns')], ['1', '1']);
+      assert.equal(stderr, 'accept4(): Too many open files\n');
+      waiting.end();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 }
 
 test('the unix socket (-s) serves the same protocol', async () => {
@@ -825,7 +897,6 @@ test('-r raises the core file limit as memcached does, and stops where no core f
 
 // -k: memcached's mlockall; Cachalot locks its store's memory (src/main/lock-memory.ts). As root both lock and
 // say nothing; as nobody (RLIMIT_MEMLOCK's few MB, no CAP_IPC_LOCK) both are refused, say so alike and serve.
-const isRoot = process.getuid?.() === 0;
 for (const kind of kindsFor()) {
   test(`-k as root: the server's memory is locked, nothing said, and it serves [${kind}]`, { skip: isRoot ? false : 'not root' }, async () => {
     const s = await startServer(kind, ['-k', '-t', '2']);
@@ -855,40 +926,56 @@ function lockedKb(pid: number): number {
   return Number(m[1]);
 }
 
-test('out of file descriptors: stop listening, count it, resume when connections close', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cachalot-emfile-'));
+/** A server started under a shell's `ulimit` line, as a service manager's limits would have it; stopped by the caller. */
+type Limited = { port: number; pid: number; stderr: () => string; stop: () => Promise<void> };
+
+/**
+ * `ulimit <limits>` and then the server; with `noRaise` (as root) without CAP_SYS_RESOURCE, so it cannot raise a
+ * hard limit (setpriv, as the -r test does).
+ */
+async function startLimited(kind: ServerKind, limits: string, args: string[], noRaise = false): Promise<Limited> {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-limits-'));
   const portFile = join(dir, 'ports');
-  const child = spawn('bash', ['-c', `ulimit -n 100; exec "${NODE_BIN}" ${serverNodeArgs(REPO_ROOT).map((a) => `'${a}'`).join(' ')} -p -1 -l 127.0.0.1 -t 2 -c 100`],
-    { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, MEMCACHED_PORT_FILENAME: portFile } });
-  try {
-    const port = await tcpPortFrom(portFile);
-    const held: Client[] = [];
-    let refused = false;
-    for (let i = 0; i < 150 && !refused; i++) { // fewer descriptors than that: the listener must go away
-      let c: Client, reply: string;
-      try {
-        c = await Client.connect(port);
-      } catch { refused = true; break; }
-      try {
-        reply = (await c.request('version\r\n', 16)).toString();
-      } catch { c.destroy(); refused = true; break; } // reset: it was in the backlog of the listener that went away
-      assert.equal(reply, 'VERSION 1.6.18\r\n'); // a connection that is served is served right
-      held.push(c);
-    }
-    assert.ok(refused, 'the dispatcher stopped listening before running out of descriptors');
-    for (const c of held.splice(0, 20)) { c.end(); await c.closed(); }
-    let st = new Map<string, string>();
-    for (let i = 0; i < 100 && st.get('accepting_conns') !== '1'; i++) {
-      await sleep(20);
-      try { const probe = await Client.connect(port); st = await probe.stats(); probe.end(); } catch { /* not yet */ }
-    }
-    assert.equal(st.get('accepting_conns'), '1');
-    assert.equal(st.get('listen_disabled_num'), '1');
-    for (const c of held) c.end();
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+  const [cmd, argv] = commandFor(kind, args);
+  const dropCap = noRaise && process.getuid?.() === 0 ? 'setpriv --bounding-set=-sys_resource ' : '';
+  const line = `ulimit ${limits}; exec ${dropCap}${[cmd, ...argv].map((a) => `'${a}'`).join(' ')}`;
+  const child = spawn('bash', ['-c', line], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...(kind === 'cachalot' ? withTunables(process.env) : process.env), MEMCACHED_PORT_FILENAME: portFile } });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); }
     rmSync(dir, { recursive: true, force: true });
+  };
+  const port = await tcpPortFrom(portFile);
+  if (port === 0) { await stop(); assert.fail(`${kind} did not start: ${stderr}`); }
+  return { port, pid: child.pid!, stderr: () => stderr, stop };
+}
+
+/** A process's RLIMIT_NOFILE, soft and hard, as /proc shows it. */
+function nofileLimits(pid: number): [number, number] {
+  const m = /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  assert.ok(m, `the open files limit of ${pid}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+test('out of file descriptors (a hard RLIMIT_NOFILE below -c): the next client waits unanswered in the listen queue, served once connections close', async () => {
+  const s = await startLimited('cachalot', '-n 100', ['-t', '2', '-c', '100'], true);
+  try {
+    assert.deepEqual(nofileLimits(s.pid), [100, 100], 'not raised');
+    // fewer descriptors than -c: the dispatcher stops accepting before it runs out
+    const { served, waiting } = await fillUntilUnanswered(s.port, 100);
+    const later = await connectNotRefused(s.port, 300);
+    assert.ok(later.ok, 'a later client is not refused: the socket still listens');
+    for (const c of served.splice(0, 20)) { c.end(); await c.closed(); }
+    assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once connections closed');
+    const st = await waiting.stats();
+    assert.deepEqual([st.get('accepting_conns'), st.get('listen_disabled_num')], ['1', '1']);
+    assert.equal(s.stderr(), 'accept4(): Too many open files\n');
+    for (const c of [...served, waiting]) c.end();
+    later.settle();
+  } finally {
+    await s.stop();
   }
 });
 

@@ -14,6 +14,7 @@ import net from 'node:net';
 export type ConnHandle = { readonly __connHandle?: never };
 
 type ListeningHandle = {
+  fd?: number;
   onconnection: (this: ListeningHandle, status: number, client?: ConnHandle) => void;
   setNoDelay?(enable: boolean): number;
   setKeepAlive?(enable: boolean, initialDelaySecs: number): number;
@@ -21,6 +22,12 @@ type ListeningHandle = {
 
 function listeningHandle(server: net.Server): Partial<ListeningHandle> | null {
   return (server as unknown as { _handle: Partial<ListeningHandle> | null })._handle;
+}
+
+/** The descriptor of a listening server's socket (libuv's), or -1. */
+export function listeningFd(server: net.Server): number {
+  const fd = listeningHandle(server)?.fd;
+  return typeof fd === 'number' ? fd : -1;
 }
 
 /** Take every connection `server` accepts as a bare handle; call once it is listening. */

@@ -10,17 +10,18 @@ import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/c
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { cqItem, cqUnixItem } from '../worker/cq-item.ts';
-import { applySocketMask, canHandOff, handOffDescriptor, removeStaleSocket, sunPath } from './unix-socket.ts';
+import { applySocketMask, bindUnix, canHandOff, handOffDescriptor, removeStaleSocket, sunPath } from './unix-socket.ts';
+import { forgetListener, keepListening, listenAgainOn, stopAccepting } from './listen-conn.ts';
+import type { ListenConn, ListenTarget } from './listen-conn.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, setClientTcpOptions, socketOf } from './accept.ts';
 import type { ConnHandle } from './accept.ts';
 import type { ListenSpec } from '../settings/listen-spec.ts';
 import { writeErr } from '../libc/stdio.ts';
+import { closeFd } from '../libc/ffi.ts';
 
-/** memcached's maxconns_handler: with no file descriptors left, look again every 10 ms. */
+/** memcached's maxconns_handler: while not accepting, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
-/** Dispatcher.notAccepting: the listeners are closed for want of descriptors; connections over -c are held. */
-const NotAccepting = { descriptors: 1, full: 2 } as const;
 
 export type Listener = { transport: 'tcp' | 'unix' | 'udp'; family: 'INET' | 'INET6'; port: number; path?: string };
 
@@ -30,6 +31,9 @@ export type Listener = { transport: 'tcp' | 'unix' | 'udp'; family: 'INET' | 'IN
  * connection. null for a wildcard or IPv6 listener.
  */
 type LocalAddress = { ipv4: number; port: number } | null;
+
+/** A connection accepted, and what its listener says of it. */
+type Accepted = { handle: ConnHandle; local: LocalAddress; spec: ListenSpec };
 
 function localAddressOf(server: net.Server): LocalAddress {
   const addr = server.address();
@@ -42,10 +46,13 @@ function localAddressOf(server: net.Server): LocalAddress {
 export class ListenError extends Error {
   readonly transport: string;
   readonly port: number;
-  constructor(transport: string, port: number, cause: unknown) {
+  /** The call that failed, as memcached's perror names it. */
+  readonly call: string;
+  constructor(transport: string, port: number, cause: unknown, call = 'bind') {
     super(cause instanceof Error ? cause.message : String(cause));
     this.transport = transport;
     this.port = port;
+    this.call = call;
   }
 }
 
@@ -67,16 +74,15 @@ export class Dispatcher {
   private fdBudget = Infinity;
   /** The -l entries, parsed (settings/listen-spec.ts). */
   private readonly specs: ListenSpec[];
-  private readonly tcpBinds: Array<{ server: net.Server; spec: ListenSpec; port: number }> = [];
+  /** memcached's listen_conn list: every listening socket, TCP and unix (listen-conn.ts). */
+  private readonly listenConns: ListenConn[] = [];
+  /** maxconns_handler's timer, while the listeners do not accept (accept_new_conns(false)). */
   private retryTimer: NodeJS.Timeout | null = null;
   /**
-   * -o no_maxconns_fast: connections past -c, accepted but not yet handed to a worker (memcached leaves them
-   * in the listen backlog, where they connect but get no answer, until a connection closes).
+   * The connection whose accept memcached's EMFILE would have refused, leaving it first in the kernel's queue: libuv
+   * took it already, so it waits here, unread, and is the first handed on once the dispatcher accepts again.
    */
-  private readonly held: Array<{ handle: ConnHandle; local: LocalAddress; spec: ListenSpec }> = [];
-  private heldTimer: NodeJS.Timeout | null = null;
-  /** Why new connections are not being taken now (NotAccepting bits); 0 while accepting. */
-  private notAccepting = 0;
+  private held: Accepted | null = null;
 
   constructor(settings: Settings, specs: ListenSpec[], ctl: ServerCtl, connTable: ConnTable, workers: Worker[]) {
     this.settings = settings;
@@ -97,6 +103,7 @@ export class Dispatcher {
       this.describeListener(this.claimListenerRow(now), Transport.unix, null, 0);
       await this.listenUnix(s.socketPath);
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
+      this.fdBudget = connectionFdBudget();
       return bound; // memcached: -s turns TCP off
     }
     // memcached holds MEMCACHED_PORT_FILENAME's file open while it makes its TCP and UDP listeners: that
@@ -133,7 +140,7 @@ export class Dispatcher {
       }
       boundGroups.add(spec.group);
       const addr = server.address() as net.AddressInfo;
-      this.tcpBinds.push({ server, spec, port: addr.port });
+      this.listenConns.push({ server, spec, port: addr.port, fd: keepListening(server) });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port: addr.port });
       this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, addr.port);
     }
@@ -147,17 +154,26 @@ export class Dispatcher {
     if (row >= 0) this.connTable.free(row);
   }
 
-  /** The unix socket, accepted from here as the TCP listeners are; its connections go over as descriptors (unix-socket.ts). */
+  /**
+   * The unix socket, bound here as memcached's server_socket_unix binds it (unix-socket.ts) and accepted from as the
+   * TCP listeners are; its connections go over as descriptors.
+   */
   private async listenUnix(given: string): Promise<void> {
     const path = sunPath(given);
     removeStaleSocket(path);
+    if (!canHandOff()) throw new ListenError('UNIX', 0, new Error('this Node has no node:ffi to hand unix-socket connections to workers'));
+    const fd = bindUnix(given);
+    if (typeof fd !== 'number') throw new ListenError('UNIX', 0, fd.error, fd.call);
+    applySocketMask(path, this.settings.socketMask);
     const server = this.createServer(UNIX_SPEC);
+    const l: ListenConn = { server, spec: UNIX_SPEC, port: 0, fd };
+    this.listenConns.push(l);
+    const opts = listenAgainOn(l, this.settings.backlog);
     try {
-      if (!canHandOff()) throw new Error('this Node has no node:ffi to hand unix-socket connections to workers');
-      await listenOn(server, { path, backlog: this.settings.backlog });
-      applySocketMask(path, this.settings.socketMask);
+      if (opts === null) throw new Error('no descriptor for the unix socket\'s listener');
+      await listenOn(server, opts);
     } catch (err) {
-      throw new ListenError('UNIX', 0, err);
+      throw new ListenError('UNIX', 0, err, 'listen');
     }
   }
 
@@ -223,20 +239,25 @@ export class Dispatcher {
    * (maxconns_fast), or without it runs out of descriptors and stops accepting: the connection is held.
    */
   private onAccept(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
-    if (!this.settings.maxConnsFast && (this.held.length > 0 || this.ctl.get(Ctl.currConns) >= this.settings.maxConns)) {
-      this.holdConn(handle, local, spec);
-      return;
-    }
-    this.admitAndDispatch(handle, local, spec);
+    if (this.full()) { this.held = { handle, local, spec }; this.acceptNewConns(false); return; }
+    this.admitAndDispatch({ handle, local, spec });
   }
 
-  private admitAndDispatch(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
+  private admitAndDispatch({ handle, local, spec }: Accepted): void {
     const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
     if (row < 0) { refuseConn(socketOf(handle)); return; }
     this.connTable.set(row, ConnRow.localIpv4, local?.ipv4 ?? 0); // 0: the worker asks the kernel
     this.connTable.set(row, ConnRow.localPort, local?.port ?? 0);
     this.dispatchConnNew(handle, row, spec);
-    if (this.ctl.get(Ctl.currConns) >= this.fdBudget) this.acceptNewConns(false);
+  }
+
+  /**
+   * Whether memcached's accept would fail with EMFILE now: the process's descriptors are spent (fd-budget.ts), or,
+   * without maxconns_fast (whose check answers an error first), -c is reached (memcached's RLIMIT_NOFILE is -c).
+   */
+  private full(): boolean {
+    const conns = this.ctl.get(Ctl.currConns);
+    return conns >= this.fdBudget || (!this.settings.maxConnsFast && conns >= this.settings.maxConns);
   }
 
   /**
@@ -265,84 +286,58 @@ export class Dispatcher {
   }
 
   /**
-   * memcached's accept_new_conns: out of descriptors, stop listening (new clients wait or are
-   * refused by the kernel, not accepted and dropped) and look again every 10 ms
-   * (maxconns_handler), resuming once connections have closed.
+   * memcached's accept_new_conns: out of descriptors (or full, without maxconns_fast), the listeners stop accepting
+   * and new clients wait in the kernel's queue (listen-conn.ts); every 10 ms (maxconns_handler) the dispatcher looks
+   * again, and accepts once connections have closed. accepting_conns, listen_disabled_num and
+   * time_in_listen_disabled_us say so.
    */
   private acceptNewConns(enable: boolean): void {
-    const listening = this.retryTimer === null;
-    if (enable === listening) return;
+    const accepting = this.retryTimer === null;
+    if (enable === accepting) return;
     if (!enable) {
-      this.markNotAccepting(NotAccepting.descriptors, true);
-      for (const b of this.tcpBinds) b.server.close();
-      this.retryTimer = setInterval(() => this.maxconnsHandler(), EMFILE_RETRY_MS);
-      return;
-    }
-    if (this.retryTimer !== null) clearInterval(this.retryTimer);
-    this.retryTimer = null;
-    this.markNotAccepting(NotAccepting.descriptors, false);
-    for (const b of this.tcpBinds) this.relisten(b);
-  }
-
-  /** Held while the server is full, in arrival order; past the listen backlog's length, refused as with maxconns_fast. */
-  private holdConn(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
-    if (this.held.length >= this.settings.backlog) { refuseConn(socketOf(handle)); return; }
-    this.held.push({ handle, local, spec });
-    if (this.heldTimer !== null) return;
-    this.markNotAccepting(NotAccepting.full, true);
-    this.heldTimer = setInterval(() => this.admitHeld(), EMFILE_RETRY_MS);
-  }
-
-  /** maxconns_handler for held connections: as many as now fit go to the workers. */
-  private admitHeld(): void {
-    while (this.held.length > 0 && this.ctl.get(Ctl.currConns) < this.settings.maxConns) {
-      const { handle, local, spec } = this.held.shift()!;
-      this.admitAndDispatch(handle, local, spec);
-    }
-    if (this.held.length > 0 || this.heldTimer === null) return;
-    clearInterval(this.heldTimer);
-    this.heldTimer = null;
-    this.markNotAccepting(NotAccepting.full, false);
-  }
-
-  /**
-   * accepting_conns, listen_disabled_num and time_in_listen_disabled_us: memcached's one accepting state, off while
-   * either reason holds (out of descriptors, or full without maxconns_fast), counted once per stretch.
-   */
-  private markNotAccepting(reason: number, on: boolean): void {
-    const before = this.notAccepting;
-    this.notAccepting = on ? before | reason : before & ~reason;
-    if ((before === 0) === (this.notAccepting === 0)) return;
-    if (this.notAccepting !== 0) {
+      // the failed accept's perror, and conn_listening's word at -v
+      writeErr(`accept4(): Too many open files\n${this.ctl.get(Ctl.verbosity) > 0 ? 'Too many open connections\n' : ''}`);
+      for (const l of this.listenConns) stopAccepting(l);
       this.ctl.set(Ctl.acceptingConns, 0);
       this.ctl.add(Ctl.listenDisabledNum, 1);
       this.disabledSince = Date.now();
-    } else {
-      this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
-      this.ctl.set(Ctl.acceptingConns, 1);
+      this.retryTimer = setInterval(() => this.maxconnsHandler(), EMFILE_RETRY_MS);
+      return;
     }
+    const again = this.listenConns.map((l) => listenAgainOn(l, this.settings.backlog));
+    if (again.some((opts) => opts === null)) { // no descriptor to accept through yet: the next look tries again
+      for (const opts of again) if (opts !== null && 'fd' in opts) closeFd(opts.fd);
+      return;
+    }
+    clearInterval(this.retryTimer!);
+    this.retryTimer = null;
+    if (this.held !== null) { this.admitAndDispatch(this.held); this.held = null; }
+    this.listenConns.forEach((l, i) => this.relisten(l, again[i]!));
+    this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
+    this.ctl.set(Ctl.acceptingConns, 1);
   }
 
   private maxconnsHandler(): void {
-    if (this.ctl.get(Ctl.currConns) < this.fdBudget) this.acceptNewConns(true);
+    if (!this.full()) this.acceptNewConns(true);
   }
 
-  private relisten(b: { server: net.Server; spec: ListenSpec; port: number }): void {
-    const server = this.createServer(b.spec);
-    const old = this.servers.indexOf(b.server);
+  /** A listener accepts again, through a new handle. */
+  private relisten(l: ListenConn, opts: ListenTarget): void {
+    const server = this.createServer(l.spec);
+    const old = this.servers.indexOf(l.server);
     if (old >= 0) this.servers.splice(old, 1);
-    b.server = server;
-    listenOn(server, { host: b.spec.host ?? undefined, port: b.port, backlog: this.settings.backlog }).catch((err: unknown) => {
-      writeErr(`failed to listen again on ${b.spec.entry}: ${String(err)}\n`);
+    l.server = server;
+    listenOn(server, opts).catch((err: unknown) => {
+      writeErr(`failed to listen again on ${l.spec === UNIX_SPEC ? this.settings.socketPath : l.spec.entry}: ${String(err)}\n`);
     });
   }
 
   /** Stop accepting (shutdown). */
   async close(): Promise<void> {
     if (this.retryTimer !== null) clearInterval(this.retryTimer);
-    if (this.heldTimer !== null) clearInterval(this.heldTimer);
-    for (const h of this.held.splice(0)) socketOf(h.handle).destroy();
+    if (this.held !== null) socketOf(this.held.handle).destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const l of this.listenConns) forgetListener(l);
   }
 }
 
@@ -359,9 +354,11 @@ function askWorker(w: Worker, msg: WorkerMessage): Promise<number> {
   });
 }
 
-function listenOn(server: net.Server, opts: net.ListenOptions): Promise<void> {
+function listenOn(server: net.Server, on: ListenTarget): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts, () => { server.off('error', reject); resolve(); });
+    const listening = (): void => { server.off('error', reject); resolve(); };
+    if ('fd' in on) server.listen({ fd: on.fd }, on.backlog, listening); // a socket already bound
+    else server.listen(on, listening);
   });
 }

@@ -8,7 +8,8 @@ import { constants as osConstants } from 'node:os';
 
 const GLIBC: Readonly<Record<number, string>> = {
   1: 'Operation not permitted', 2: 'No such file or directory', 11: 'Resource temporarily unavailable', 12: 'Cannot allocate memory', 13: 'Permission denied', 14: 'Bad address',
-  20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 24: 'Too many open files',
+  20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 23: 'Too many open files in system', 24: 'Too many open files',
+  30: 'Read-only file system',
   36: 'File name too long', 37: 'No locks available', 40: 'Too many levels of symbolic links',
   97: 'Address family not supported by protocol', 98: 'Address already in use', 99: 'Cannot assign requested address',
 };
@@ -42,4 +43,10 @@ export function strerrorOfSocket(err: unknown): string {
 export function socketErrorCode(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   return e.code ?? /\b(E[A-Z]{2,})\b/.exec(e.message ?? '')?.[1] ?? '';
+}
+
+/** errno's name ('EADDRINUSE'), for an errno a C call returned; '' for one Node does not name. */
+export function errnoCode(errno: number): string {
+  for (const [code, n] of Object.entries(osConstants.errno)) if (n === errno) return code;
+  return '';
 }

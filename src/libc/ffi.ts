@@ -10,6 +10,10 @@ type Calls = {
   mlock2(addr: bigint, len: bigint, flags: number): number;
   munlock(addr: bigint, len: bigint): number;
   fcntl(fd: number, cmd: number, arg: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: bigint, len: number): number;
+  listen(fd: number, backlog: number): number;
+  close(fd: number): number;
   __errno_location(): bigint;
 };
 
@@ -37,6 +41,10 @@ function loadLibc(): Libc | null {
         mlock2: { arguments: ['pointer', 'u64', 'u32'], return: 'i32' },
         munlock: { arguments: ['pointer', 'u64'], return: 'i32' },
         fcntl: { arguments: ['i32', 'i32', 'i32'], return: 'i32' }, // variadic in C; its third argument an int here
+        socket: { arguments: ['i32', 'i32', 'i32'], return: 'i32' },
+        bind: { arguments: ['i32', 'pointer', 'u32'], return: 'i32' },
+        listen: { arguments: ['i32', 'i32'], return: 'i32' },
+        close: { arguments: ['i32'], return: 'i32' },
         __errno_location: { arguments: [], return: 'pointer' },
       }).functions as Calls,
     };
@@ -49,8 +57,10 @@ function loadLibc(): Libc | null {
 /** errno, read right after the call that failed (the same thread). */
 function errno(l: Libc): number { return l.ffi.getInt32(l.c.__errno_location()); }
 
-/** The address of a shared buffer's memory (the buffer outlives the call: it is the caller's). */
-function addressOf(l: Libc, memory: SharedArrayBuffer): bigint { return l.ffi.getRawPointer(new Uint8Array(memory)); }
+/** The address of a buffer's memory (the buffer outlives the call: it is the caller's). */
+function addressOf(l: Libc, memory: SharedArrayBuffer | Uint8Array): bigint {
+  return l.ffi.getRawPointer(memory instanceof Uint8Array ? memory : new Uint8Array(memory));
+}
 
 /** Whether this Node can make the calls here at all (node:ffi there, the C library's symbols found). */
 export function libcCallable(): boolean { return loadLibc() !== null; }
@@ -81,6 +91,45 @@ const F_DUPFD_CLOEXEC = 1030;
 export function dupCloexec(fd: number): number | null {
   const l = loadLibc();
   if (l === null) return null;
-  const copy = l.c.fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  return copy >= 0 ? copy : -errno(l);
+  return returnOrErrno(l, l.c.fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }
+
+/** A call's return value when it did not fail, else -errno. */
+function returnOrErrno(l: Libc, ret: number): number { return ret >= 0 ? ret : -errno(l); }
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+/** sizeof(struct sockaddr_un): sun_family, then sun_path's 108 bytes. */
+const SOCKADDR_UN_SIZE = 110;
+
+/**
+ * A unix stream socket bound to `path` as memcached's server_socket_unix binds it: sun_path strncpy'd from the
+ * path (107 bytes at most, zero-filled) and the whole sockaddr_un bound, so an empty path is the abstract name of
+ * 108 zero bytes. The descriptor, or -errno and the call that failed; null when this Node cannot call C.
+ */
+export function bindUnixSocket(path: string): { fd: number; failed: 'socket' | 'bind' | null } | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const fd = returnOrErrno(l, l.c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd < 0) return { fd, failed: 'socket' };
+  const addr = new Uint8Array(SOCKADDR_UN_SIZE);
+  addr[0] = AF_UNIX; // sa_family_t, little-endian
+  addr.set(Buffer.from(path).subarray(0, SOCKADDR_UN_SIZE - 3), 2);
+  const bound = returnOrErrno(l, l.c.bind(fd, addressOf(l, addr), SOCKADDR_UN_SIZE));
+  if (bound === 0) return { fd, failed: null };
+  l.c.close(fd);
+  return { fd: bound, failed: 'bind' };
+}
+
+/** listen(2): a listening socket's backlog set anew; 0 or -errno, null when this Node cannot call C. */
+export function listenBacklog(fd: number, backlog: number): number | null {
+  const l = loadLibc();
+  return l === null ? null : returnOrErrno(l, l.c.listen(fd, backlog));
+}
+
+/** close(2) of a descriptor this process made through these calls. */
+export function closeFd(fd: number): void {
+  loadLibc()?.c.close(fd);
+}
+

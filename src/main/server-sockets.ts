@@ -2,7 +2,6 @@
 // memcached's words and EX_OSERR), and MEMCACHED_PORT_FILENAME written with the ports bound.
 
 import fs from 'node:fs';
-import { dirname } from 'node:path';
 import { errnoAfterPerror, writeErr } from '../libc/stdio.ts';
 import type { Settings } from '../settings/settings.ts';
 import type { Store } from '../store/store.ts';
@@ -30,8 +29,8 @@ export async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Sett
   }
   return dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
     if (err instanceof ListenError && err.transport === 'UNIX') { // server_socket_unix's perror, then main's vperror
-      const why = unixBindError(err, settings.socketPath ?? '');
-      writeErr(`bind(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${errnoAfterPerror(why)}\n`);
+      const why = strerrorOfSocket(err);
+      writeErr(`${err.call}(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${errnoAfterPerror(why)}\n`);
       return process.exit(71);
     }
     // server_socket skips an address in use without a word; any other failure to bind it perrors first
@@ -41,21 +40,6 @@ export async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Sett
       : `failed to listen on ${listenWhere(settings, err)}: ${why}\n`);
     return process.exit(71); // EX_OSERR
   });
-}
-
-/**
- * bind(2)'s error for the unix socket: libuv reports ENOENT (no such directory, or one where no file can be made,
- * as /proc) as EACCES. So EACCES is taken for ENOENT unless the directory is there and may not be written.
- */
-function unixBindError(err: unknown, path: string): string {
-  const why = strerrorOfSocket(err);
-  if (socketErrorCode(err) !== 'EACCES') return why;
-  try {
-    fs.accessSync(dirname(path), fs.constants.W_OK | fs.constants.X_OK);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EACCES') return why;
-  }
-  return strerrorOfSocket({ code: 'ENOENT' });
 }
 
 /** What memcached's vperror after server_sockets names: the -l list when one was given, else the port. */
