@@ -959,6 +959,35 @@ function nofileLimits(pid: number): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
+for (const kind of kindsFor()) {
+  // memcached sets soft and hard to -c; Cachalot to -c and its own descriptors (Node's threads have more), so that -c
+  // connections fit whatever it was started with: up to the hard limit, or past it where it may (CAP_SYS_RESOURCE).
+  test(`the open files limit is set for -c as the server starts, as memcached's setrlimit: -c clients are served, the one over it gets the error [${kind}]`, async () => {
+    const s = await startServer(kind, ['-c', '300', '-t', '2']);
+    const clients: Client[] = [];
+    try {
+      const [soft, hard] = nofileLimits(s.pid);
+      if (kind === 'memcached') assert.deepEqual([soft, hard], [300, 300]);
+      else assert.ok(soft === hard && soft > 300 && soft < 300 + 200, `${soft} ${hard}`);
+      let refusal = '';
+      for (let i = 0; i < 320 && refusal === ''; i++) {
+        const c = await Client.connect(s.port);
+        clients.push(c);
+        await c.send('version\r\n');
+        assert.ok(await answeredWithin(c, 16, 2000), `client ${i} is answered, not left waiting for a descriptor`);
+        const reply = c.pending().toString();
+        if (reply !== 'VERSION 1.6.18\r\n') refusal = reply;
+      }
+      assert.equal(refusal, 'ERROR Too many open connections\r\n');
+      // memcached counts its own descriptors against -c, so it serves a few less than -c
+      assert.ok(clients.length - 1 > 250, `${clients.length - 1} served`);
+    } finally {
+      for (const c of clients) c.destroy();
+      await s.stop();
+    }
+  });
+}
+
 test('out of file descriptors (a hard RLIMIT_NOFILE below -c): the next client waits unanswered in the listen queue, served once connections close', async () => {
   const s = await startLimited('cachalot', '-n 100', ['-t', '2', '-c', '100'], true);
   try {

@@ -103,7 +103,7 @@ export class Dispatcher {
       this.describeListener(this.claimListenerRow(now), Transport.unix, null, 0);
       await this.listenUnix(s.socketPath);
       bound.push({ transport: 'unix', family: 'INET', port: 0, path: s.socketPath });
-      this.fdBudget = connectionFdBudget();
+      this.fdBudget = connectionFdBudget(s.maxConns);
       return bound; // memcached: -s turns TCP off
     }
     // memcached holds MEMCACHED_PORT_FILENAME's file open while it makes its TCP and UDP listeners: that
@@ -114,7 +114,7 @@ export class Dispatcher {
       for (const spec of this.specs) bound.push(await this.listenUdp(spec.host ?? '::', spec.port ?? s.udpPort));
     }
     if (portFileRow >= 0) this.connTable.free(portFileRow);
-    this.fdBudget = connectionFdBudget();
+    this.fdBudget = connectionFdBudget(s.maxConns);
     return bound;
   }
 

@@ -1,11 +1,11 @@
-// How many more connections this process has file descriptors for. memcached learns it from
-// accept() failing with EMFILE; under Node, libuv swallows that error (it accepts and drops the
-// connection to keep the loop alive), so the dispatcher counts instead: the soft RLIMIT_NOFILE
-// less the descriptors the process already held once every thread was up, less some headroom for
-// files the workers open later.
+// How many more connections this process has file descriptors for. memcached sets RLIMIT_NOFILE to -c at
+// start and learns it from accept() failing with EMFILE; under Node, libuv swallows that error (it accepts and
+// drops the connection to keep the loop alive), so the dispatcher counts instead: the soft RLIMIT_NOFILE less
+// the descriptors the process already held once every thread was up, less some headroom for files the workers
+// open later.
 
 import fs from 'node:fs';
-import { procLimit } from '../main/rlimits.ts';
+import { procLimit, setOwnLimit } from '../main/rlimits.ts';
 
 const HEADROOM = 16;
 
@@ -17,8 +17,8 @@ const CAP_SYS_RESOURCE = 24;
 /**
  * memcached sets RLIMIT_NOFILE, soft and hard, to -c at start, and stops when the kernel refuses: past the
  * hard limit, unless the process may raise it (CAP_SYS_RESOURCE, root's outside a container), and then past
- * fs.nr_open. Node cannot set the limit; Cachalot refuses what memcached's setrlimit would, with its message
- * (exit 71), or returns null.
+ * fs.nr_open. Cachalot sets its limit once its threads are up (fitNofileLimit: it needs more than -c), so at
+ * start it refuses what memcached's setrlimit would, with its message (exit 71), or returns null.
  */
 export function nofileRefusal(maxConns: number): string | null {
   const ceiling = mayRaiseLimits() ? readNumber('/proc/sys/fs/nr_open') : nofileLimit('hard');
@@ -43,7 +43,26 @@ function openFds(): number {
   try { return fs.readdirSync('/proc/self/fd').length; } catch { return 0; }
 }
 
-/** Connections that fit, measured now (call once every thread and listener is up). */
-export function connectionFdBudget(): number {
+/**
+ * Connections that fit, measured now (call once every thread and listener is up), once the limit is set for -c as
+ * memcached sets it (fitNofileLimit).
+ */
+export function connectionFdBudget(maxConns: number): number {
+  fitNofileLimit(maxConns);
   return Math.max(1, nofileLimit() - openFds() - HEADROOM);
+}
+
+/**
+ * memcached's setrlimit(RLIMIT_NOFILE) to -c, soft and hard: room for -c connections less its own few descriptors,
+ * whatever limit it was started with (a shell's or a service manager's soft 1024 under -c 4096, say). Cachalot's
+ * own are more (Node's threads), so its limit is -c plus the descriptors it holds now plus the headroom: -c
+ * connections fit, and the one over -c is answered. Past a hard limit the process may not raise (nofileRefusal stopped the start only when -c
+ * itself is past it) the soft limit goes up to the hard one, and the budget stops connections earlier.
+ */
+function fitNofileLimit(maxConns: number): void {
+  // one more than -c: the connection over it is accepted to be told so (maxconns_fast), as memcached's check
+  // leaves it its last descriptor
+  if (setOwnLimit('nofile', maxConns + 1 + openFds() + HEADROOM)) return;
+  const hard = nofileLimit('hard');
+  if (hard !== Infinity && hard > nofileLimit()) setOwnLimit('nofile', hard);
 }

@@ -14,6 +14,7 @@ type Calls = {
   bind(fd: number, addr: bigint, len: number): number;
   listen(fd: number, backlog: number): number;
   close(fd: number): number;
+  setrlimit(resource: number, rlim: bigint): number;
   __errno_location(): bigint;
 };
 
@@ -45,6 +46,7 @@ function loadLibc(): Libc | null {
         bind: { arguments: ['i32', 'pointer', 'u32'], return: 'i32' },
         listen: { arguments: ['i32', 'i32'], return: 'i32' },
         close: { arguments: ['i32'], return: 'i32' },
+        setrlimit: { arguments: ['i32', 'pointer'], return: 'i32' },
         __errno_location: { arguments: [], return: 'pointer' },
       }).functions as Calls,
     };
@@ -133,3 +135,20 @@ export function closeFd(fd: number): void {
   loadLibc()?.c.close(fd);
 }
 
+/** The resources setrlimit sets here (sys/resource.h on Linux). */
+export const RLIMIT_CORE = 4;
+export const RLIMIT_NOFILE = 7;
+
+/**
+ * setrlimit(2) of this process's limit, soft and hard (Infinity: RLIM_INFINITY); 0 or errno, null when this Node
+ * cannot call C.
+ */
+export function setOwnRlimit(resource: number, soft: number, hard: number): number | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const rlim = new BigUint64Array([rlimValue(soft), rlimValue(hard)]); // struct rlimit { rlim_cur; rlim_max; }
+  const r = l.c.setrlimit(resource, addressOf(l, new Uint8Array(rlim.buffer)));
+  return r === 0 ? 0 : errno(l);
+}
+
+function rlimValue(n: number): bigint { return n === Infinity ? 0xffffffffffffffffn : BigInt(n); }

@@ -1,8 +1,10 @@
 // The process's resource limits as /proc/self/limits shows them. Node has no getrlimit or setrlimit; the
-// limits memcached sets at start are read here and set through util-linux's prlimit(1) on our own pid.
+// limits memcached sets at start are read here and set with setrlimit(2) through node:ffi (where this Node has
+// no node:ffi, through util-linux's prlimit(1) on our own pid).
 
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { RLIMIT_CORE, RLIMIT_NOFILE, setOwnRlimit } from '../libc/ffi.ts';
 
 /** A limit's soft (or hard) value by its /proc name ("Max open files"), Infinity for unlimited or unknown. */
 export function procLimit(name: string, which: 'soft' | 'hard' = 'soft'): number {
@@ -23,15 +25,17 @@ const CORE = 'Max core file size';
  * be written. Returns that message, or null.
  */
 export function raiseCoreLimit(): string | null {
-  if (!setOwnLimit('core', 'unlimited')) {
-    const hard = procLimit(CORE, 'hard');
-    setOwnLimit('core', hard === Infinity ? 'unlimited' : String(hard));
-  }
+  if (!setOwnLimit('core', Infinity)) setOwnLimit('core', procLimit(CORE, 'hard'));
   return procLimit(CORE) === 0 ? 'failed to ensure corefile creation' : null;
 }
 
-/** prlimit --pid <ours> --<resource>=<value> (soft and hard); false where it could not (no privilege, no prlimit). */
-function setOwnLimit(resource: string, value: string): boolean {
-  const r = spawnSync('prlimit', ['--pid', String(process.pid), `--${resource}=${value}`], { stdio: 'ignore' });
+const RESOURCES = { core: RLIMIT_CORE, nofile: RLIMIT_NOFILE } as const;
+
+/** A limit of this process set, soft and hard (Infinity: unlimited); false where it could not be (no privilege). */
+export function setOwnLimit(resource: keyof typeof RESOURCES, value: number): boolean {
+  const errno = setOwnRlimit(RESOURCES[resource], value, value);
+  if (errno !== null) return errno === 0;
+  const text = value === Infinity ? 'unlimited' : String(value);
+  const r = spawnSync('prlimit', ['--pid', String(process.pid), `--${resource}=${text}`], { stdio: 'ignore' });
   return r.status === 0;
 }
