@@ -9,7 +9,7 @@ import type * as Ffi from 'node:ffi';
 type Calls = {
   mlock2(addr: bigint, len: bigint, flags: number): number;
   munlock(addr: bigint, len: bigint): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
+  fcntl(fd: number, cmd: number, arg: bigint): number;
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, addr: bigint, len: number): number;
   listen(fd: number, backlog: number): number;
@@ -41,7 +41,8 @@ function loadLibc(): Libc | null {
       c: ffi.dlopen(null, {
         mlock2: { arguments: ['pointer', 'u64', 'u32'], return: 'i32' },
         munlock: { arguments: ['pointer', 'u64'], return: 'i32' },
-        fcntl: { arguments: ['i32', 'i32', 'i32'], return: 'i32' }, // variadic in C; its third argument an int here
+        // variadic in C: its third argument an int (passed in the register a pointer takes) or a pointer
+        fcntl: { arguments: ['i32', 'i32', 'pointer'], return: 'i32' },
         socket: { arguments: ['i32', 'i32', 'i32'], return: 'i32' },
         bind: { arguments: ['i32', 'pointer', 'u32'], return: 'i32' },
         listen: { arguments: ['i32', 'i32'], return: 'i32' },
@@ -93,7 +94,7 @@ const F_DUPFD_CLOEXEC = 1030;
 export function dupCloexec(fd: number): number | null {
   const l = loadLibc();
   if (l === null) return null;
-  return returnOrErrno(l, l.c.fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  return returnOrErrno(l, l.c.fcntl(fd, F_DUPFD_CLOEXEC, 0n));
 }
 
 /** A call's return value when it did not fail, else -errno. */
@@ -152,3 +153,22 @@ export function setOwnRlimit(resource: number, soft: number, hard: number): numb
 }
 
 function rlimValue(n: number): bigint { return n === Infinity ? 0xffffffffffffffffn : BigInt(n); }
+
+/** fcntl's F_OFD_SETLK (the same on every Linux architecture) and struct flock's F_WRLCK. */
+const F_OFD_SETLK = 37;
+const F_WRLCK = 1;
+/** sizeof(struct flock) on 64-bit Linux: l_type, l_whence (shorts), padding, l_start, l_len (64-bit), l_pid, padding. */
+const FLOCK_SIZE = 32;
+
+/**
+ * An open file description lock for writing on all of fd's file (l_whence SEEK_SET, l_start 0, l_len 0: to its
+ * end, however it grows), not waiting: 0 once held, else errno (EAGAIN: another holds it); null when this Node
+ * cannot call C.
+ */
+export function ofdWriteLock(fd: number): number | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const flock = new Uint8Array(FLOCK_SIZE);
+  flock[0] = F_WRLCK; // l_type, little-endian
+  return l.c.fcntl(fd, F_OFD_SETLK, addressOf(l, flock)) === 0 ? 0 : errno(l);
+}
