@@ -15,6 +15,7 @@ type Calls = {
   listen(fd: number, backlog: number): number;
   close(fd: number): number;
   setrlimit(resource: number, rlim: bigint): number;
+  madvise(addr: bigint, len: bigint, advice: number): number;
   __errno_location(): bigint;
 };
 
@@ -48,6 +49,7 @@ function loadLibc(): Libc | null {
         listen: { arguments: ['i32', 'i32'], return: 'i32' },
         close: { arguments: ['i32'], return: 'i32' },
         setrlimit: { arguments: ['i32', 'pointer'], return: 'i32' },
+        madvise: { arguments: ['pointer', 'u64', 'i32'], return: 'i32' },
         __errno_location: { arguments: [], return: 'pointer' },
       }).functions as Calls,
     };
@@ -171,4 +173,21 @@ export function ofdWriteLock(fd: number): number | null {
   const flock = new Uint8Array(FLOCK_SIZE);
   flock[0] = F_WRLCK; // l_type, little-endian
   return l.c.fcntl(fd, F_OFD_SETLK, addressOf(l, flock)) === 0 ? 0 : errno(l);
+}
+
+const MADV_DONTNEED = 4;
+const OS_PAGE = 4096n;
+
+/**
+ * madvise(MADV_DONTNEED) of the whole OS pages within `length` bytes at `offset` of a shared buffer's memory (one
+ * private anonymous mapping): they stop being resident and read as zeros when next touched. Their content must be
+ * of no use to any thread. The partial pages at either end are left as they are.
+ */
+export function dropPages(memory: SharedArrayBuffer, offset: number, length: number): void {
+  const l = loadLibc();
+  if (l === null) return;
+  const at = addressOf(l, memory) + BigInt(offset);
+  const start = (at + OS_PAGE - 1n) / OS_PAGE * OS_PAGE;
+  const end = (at + BigInt(length)) / OS_PAGE * OS_PAGE;
+  if (end > start) l.c.madvise(start, end - start, MADV_DONTNEED); // (refused for locked pages, -k's: they stay)
 }

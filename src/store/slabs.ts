@@ -8,6 +8,7 @@
 
 import type { Store } from "./store.ts";
 import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
+import { dropPages } from "../libc/ffi.ts";
 
 /**
  * memcached's slabs_init sizes: index 1..n, index 0 unused. From -n and -f, or with -o slab_sizes the sizes
@@ -156,8 +157,8 @@ export function mallocedPages(st: Store): number {
 
 /**
  * memcached's memory_release (slabs lock held): while more is handed out than the limit allows, pages of the
- * global pool are let go. memcached frees them; a SharedArrayBuffer's pages cannot be given back to the OS
- * from JavaScript, so a released page stays resident and is the first taken when the limit allows again.
+ * global pool are let go. memcached frees them; a page here stays in the arena, the first taken when the limit
+ * allows again, and its memory goes back to the system (madvise through node:ffi), as a freed page's would.
  */
 export function memoryRelease(st: Store): void {
   const c32 = st.c32;
@@ -167,6 +168,7 @@ export function memoryRelease(st: Store): void {
     c32[st.pageBase + pg] = PAGE_RELEASED;
     c32[G.poolPages]--;
     c32[G.releasedPages]++;
+    dropPages(st.arena, pageOffset(st, pg), st.pageSize); // no item is left in a page of the pool
   }
 }
 
