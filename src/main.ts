@@ -28,7 +28,6 @@ import { initSasl } from './auth/sasl-conf.ts';
 import type { SaslSetup } from './auth/sasl-conf.ts';
 import type { WorkerInit, DispatcherMessage } from './worker/worker.ts';
 import { sessionCacheBuffer } from './tls/session-cache.ts';
-import { HUGETLB } from './main/large-pages.ts';
 import { MMAP_THRESHOLD, reexecWithTunables } from './main/malloc-tunables.ts';
 import { lockMemory } from './main/lock-memory.ts';
 import type { CertFiles } from './tls/secure-context.ts';
@@ -51,10 +50,9 @@ async function main(): Promise<void> {
     process.exit(parsed.code);
   }
   const settings = parsed.settings;
-  // -L without -e: memcached's alloc_large_chunk, its one chunk of item memory in huge pages (here glibc's, once this
-  // process runs with its tunable)
+  // -L without -e: memcached's alloc_large_chunk, its one chunk of item memory advised into huge pages
   const largeChunk = settings.preallocate && settings.memoryFile === null;
-  reexecWithTunables(largeChunk ? [MMAP_THRESHOLD, HUGETLB] : [MMAP_THRESHOLD]); // when the launcher did not set them
+  reexecWithTunables([MMAP_THRESHOLD]); // when the launcher did not set it
   for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
   checkLimits(settings);

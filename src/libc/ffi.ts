@@ -176,18 +176,38 @@ export function ofdWriteLock(fd: number): number | null {
 }
 
 const MADV_DONTNEED = 4;
+const MADV_HUGEPAGE = 14;
 const OS_PAGE = 4096n;
 
 /**
- * madvise(MADV_DONTNEED) of the whole OS pages within `length` bytes at `offset` of a shared buffer's memory (one
- * private anonymous mapping): they stop being resident and read as zeros when next touched. Their content must be
- * of no use to any thread. The partial pages at either end are left as they are.
+ * madvise(2) of a stretch of a shared buffer's memory, in whole OS pages: those within it (`inward`: a page it
+ * shares with other memory is left alone), or those it touches. False without node:ffi.
+ */
+function adviseStretch(memory: SharedArrayBuffer, offset: number, length: number, advice: number, inward: boolean): boolean {
+  const l = loadLibc();
+  if (l === null) return false;
+  const at = addressOf(l, memory) + BigInt(offset);
+  const start = (inward ? at + OS_PAGE - 1n : at) / OS_PAGE * OS_PAGE;
+  const end = (inward ? at + BigInt(length) : at + BigInt(length) + OS_PAGE - 1n) / OS_PAGE * OS_PAGE;
+  if (end > start) l.c.madvise(start, end - start, advice);
+  return true;
+}
+
+/**
+ * MADV_DONTNEED of a stretch of a shared buffer's memory (one private anonymous mapping): it stops being resident
+ * and reads as zeros when next touched, so its content must be of no use to any thread. (Refused for locked
+ * pages, -k's: they stay.)
  */
 export function dropPages(memory: SharedArrayBuffer, offset: number, length: number): void {
-  const l = loadLibc();
-  if (l === null) return;
-  const at = addressOf(l, memory) + BigInt(offset);
-  const start = (at + OS_PAGE - 1n) / OS_PAGE * OS_PAGE;
-  const end = (at + BigInt(length)) / OS_PAGE * OS_PAGE;
-  if (end > start) l.c.madvise(start, end - start, MADV_DONTNEED); // (refused for locked pages, -k's: they stay)
+  adviseStretch(memory, offset, length, MADV_DONTNEED, true);
+}
+
+/**
+ * MADV_HUGEPAGE of a shared buffer's memory, as memcached's alloc_large_chunk advises its item memory: the kernel
+ * backs its aligned 2 MB stretches with transparent huge pages (whether it can is the kernel's business; memcached
+ * does not check either). A large buffer is a mapping of its own (glibc's calloc), so the pages at its ends are
+ * advised whole, and the mapping stays one. False when this Node cannot call C.
+ */
+export function adviseHugePages(memory: SharedArrayBuffer): boolean {
+  return adviseStretch(memory, 0, memory.byteLength, MADV_HUGEPAGE, false);
 }

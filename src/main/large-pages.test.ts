@@ -3,10 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HUGETLB, hugePageSize, largeChunkReport, largePagesRefusal } from './large-pages.ts';
-import { tunablesEnv } from './malloc-tunables.ts';
-
-const largePagesEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null => tunablesEnv(env, [HUGETLB]);
+import { hugePageSize, largeChunkReport, largePagesRefusal } from './large-pages.ts';
 import { parseSettings } from '../settings/settings.ts';
 
 const CANNOT = 'Cannot enable large pages on this system\n(There is no support as of this version)\n';
@@ -44,13 +41,4 @@ test('the huge page size comes from /proc/meminfo; without one, memory is alloca
       + 'Will allocate in smaller chunks\n',
     preallocated: false,
   });
-});
-
-test("glibc's huge page tunable joins the user's tunables, and an exec is asked for only while it is missing", () => {
-  assert.equal(largePagesEnv({ PATH: '/bin' })?.GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
-  assert.equal(largePagesEnv({ PATH: '/bin' })?.PATH, '/bin');
-  assert.equal(largePagesEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })?.GLIBC_TUNABLES,
-    'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
-  assert.equal(largePagesEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' }), null);
-  assert.equal(largePagesEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0' }), null); // the user's say
 });

@@ -2,22 +2,16 @@
 // pages (enable_large_pages checks the kernel offers them, alloc_large_chunk madvises MADV_HUGEPAGE), so
 // that a cache of many gigabytes costs fewer TLB misses.
 //
-// Node has no madvise. The arena is one SharedArrayBuffer that V8 gets from glibc's calloc, which maps it
-// on its own (mmap), and glibc advises its mappings into huge pages itself when the tunable
-// glibc.malloc.hugetlb=1 is set. A tunable is read once, at exec: so with -L the main thread execs itself
-// again with it set (malloc-tunables.ts) before it builds anything, and the arena, and the hash table
-// beside it, come out as memcached's -L arena does (THPeligible in /proc/<pid>/smaps). RSS then grows in 2 MB
-// steps (each class's preallocated first page is backed whole: ~18 MB more at start with -m 64). The tunable
-// also covers glibc's other large allocations, and a libc that does not know it
-// ignores it: then -L preallocates without huge pages, as it did before this module.
+// Cachalot's arena and hash table are advised so (madvise MADV_HUGEPAGE through node:ffi, store/create.ts) before
+// the classes' first pages are preallocated in them, and come out as memcached's -L arena does (THPeligible in
+// /proc/<pid>/smaps). RSS then grows in 2 MB steps (each class's preallocated first page is backed whole: ~18 MB more
+// at start with -m 64). Without node:ffi -L preallocates without huge pages. (Until round 39, with no madvise in Node,
+// the server exec'd itself again with glibc's tunable glibc.malloc.hugetlb=1, and glibc advised its mappings.)
 
 import fs from 'node:fs';
-import type { Tunable } from './malloc-tunables.ts';
 
 /** Where the kernel says whether it offers transparent huge pages (the second is Red Hat's older name). */
 const THP_ENABLED_PATHS = ['/sys/kernel/mm/transparent_hugepage/enabled', '/sys/kernel/mm/redhat_transparent_hugepage/enabled'];
-/** glibc's huge page tunable, which main.ts execs with for -L (malloc-tunables.ts). */
-export const HUGETLB: Tunable = ['glibc.malloc.hugetlb', '1'];
 const CANNOT = 'Cannot enable large pages on this system\n(There is no support as of this version)\n';
 
 /** The THP `enabled` file's text ('' when it reads empty), or null when there is no such file to open. */

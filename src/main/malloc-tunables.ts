@@ -6,7 +6,6 @@
 //   is freed. glibc's default threshold rises to the size of the last such buffer freed, and then they come from
 //   the worker threads' malloc arenas, which keep freed memory: clients that never read their replies left each
 //   arena at the high-water mark of its buffers (~200 MB a worker after a crowd of 950; README's Memory section).
-// - hugetlb, with -L only: see large-pages.ts.
 
 export type Tunable = readonly [name: string, value: string];
 

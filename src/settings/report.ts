@@ -147,6 +147,8 @@ export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
     slabPageSize: s.slabPageSize, slabChunkMax: s.slabChunkMax,
     // memcached preallocates with -e, and puts every page no class took into the global pool
     preallocate: preallocated, prefillPool: s.memoryFile !== null,
+    // -L without -e: memcached's alloc_large_chunk, its item memory in one chunk advised into huge pages
+    largePages: s.preallocate && s.memoryFile === null,
     // memcached fills the global page pool up to -m at start with extstore on (its page mover wants it so)
     extPrefill: s.ext.paths.length > 0, slabAutomoveFreeratio: s.ext.freeRatio,
     evictToFree: s.evictToFree, useCas: s.useCas, hashpowerInit: s.hashpowerInit, hashExpand: s.hashExpand,

@@ -12,6 +12,7 @@ import { createLogBuffer } from "../logger/logger.ts";
 import { createStatsBuffer } from "../stats/thread-stats.ts";
 import { CLOCK_START, exactFitPages, memLimitPages, Store } from "./store.ts";
 import type { ExtShared } from "../extstore/engine.ts";
+import { adviseHugePages } from "../libc/ffi.ts";
 
 export type StoreSettings = {
   maxBytes: number; // -m in bytes (default 64 MiB)
@@ -24,6 +25,8 @@ export type StoreSettings = {
   slabPageSize: number; // 1 MiB (memcached's slab_page_size, whatever -I is)
   slabChunkMax: number; // slabPageSize / 2: items above this are chained
   preallocate: boolean; // -L
+  /** -L: the arena and the hash table advised into transparent huge pages (madvise MADV_HUGEPAGE), before use. */
+  largePages?: boolean;
   /**
    * Bytes total_malloced counts before any page is taken: memcached's slabs_init reads T_MEMD_INITIAL_MALLOC for
    * its own test suite (t/64bit.t fakes 4 GB already taken), in its release build too. 0 without it.
@@ -139,6 +142,7 @@ export function createStore(settings: StoreSettings): StoreShared {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.perslab] = Math.floor(s.slabPageSize / classSizes[c]);
   }
+  if (s.largePages === true) { adviseHugePages(arena); adviseHugePages(shared.hashTable); }
   if (s.preallocate) preallocate(shared);
   if (s.prefillPool === true || s.extPrefill === true) prefillGlobalPool(c32);
   return shared;
