@@ -17,8 +17,11 @@ export const Ctl = {
   verbosity: 5, connStructures: 6, timeInListenDisabledMs: 7,
   /** TLS (tls/certificates.ts): memcached's counters, the last refresh_certs time, and how many there were. */
   sslHandshakeErrors: 8, sslNewSessions: 9, certRefreshTime: 10, certGeneration: 11,
-  /** -N, and memcached's round_robin_fallback: connections handed out round-robin for want of a NAPI id. */
-  napiIds: 12, roundRobinFallback: 13,
+  /**
+   * -N, and memcached's round_robin_fallback (connections handed out round-robin for want of a NAPI id) and
+   * unexpected_napi_ids (ids that found every worker taken: dispatcher/napi.ts).
+   */
+  napiIds: 12, roundRobinFallback: 13, unexpectedNapiIds: 14,
 } as const;
 const CTL_WORDS = 32;
 
@@ -58,9 +61,6 @@ export class ServerCtl {
  * conn_listening's -c check, for whichever thread accepted: the new connection's row in the
  * connection table, counted in curr/total_connections; or -1, counted in rejected_connections
  * (the caller then answers with refuseConn). Atomic: the dispatcher admits, workers release as connections close.
- * With -N every admitted connection counts in round_robin_fallback: memcached asks the kernel for the
- * socket's NAPI id (SO_INCOMING_NAPI_ID) and falls back to round robin when there is none, as on loopback;
- * Node cannot ask, so every connection takes that fallback.
  */
 export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): number {
   const row = ctl.add(Ctl.currConns, 1) > maxConns ? -1 : table.claim();
@@ -70,7 +70,6 @@ export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): n
     return -1;
   }
   ctl.add(Ctl.totalConns, 1);
-  if (ctl.get(Ctl.napiIds) !== 0) ctl.add(Ctl.roundRobinFallback, 1);
   if (row + 1 > ctl.get(Ctl.connStructures)) ctl.set(Ctl.connStructures, row + 1);
   return row;
 }

@@ -24,6 +24,12 @@ function listeningHandle(server: net.Server): Partial<ListeningHandle> | null {
   return (server as unknown as { _handle: Partial<ListeningHandle> | null })._handle;
 }
 
+/** An accepted handle's descriptor (TCPWrap's and PipeWrap's fd), or -1. */
+export function handleFd(handle: ConnHandle): number {
+  const fd = (handle as { fd?: unknown }).fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
 /** The descriptor of a listening server's socket (libuv's), or -1. */
 export function listeningFd(server: net.Server): number {
   const fd = listeningHandle(server)?.fd;

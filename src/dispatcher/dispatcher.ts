@@ -14,11 +14,12 @@ import { applySocketMask, bindUnix, canHandOff, handOffDescriptor, removeStaleSo
 import { forgetListener, keepListening, listenAgainOn, stopAccepting } from './listen-conn.ts';
 import type { ListenConn, ListenTarget } from './listen-conn.ts';
 import { connectionFdBudget } from './fd-budget.ts';
-import { acceptHandles, setClientTcpOptions, socketOf } from './accept.ts';
+import { acceptHandles, handleFd, setClientTcpOptions, socketOf } from './accept.ts';
 import type { ConnHandle } from './accept.ts';
 import type { ListenSpec } from '../settings/listen-spec.ts';
 import { writeErr } from '../libc/stdio.ts';
-import { closeFd } from '../libc/ffi.ts';
+import { closeFd, incomingNapiId } from '../libc/ffi.ts';
+import { NapiThreads } from './napi.ts';
 
 /** memcached's maxconns_handler: while not accepting, look again every 10 ms. */
 const EMFILE_RETRY_MS = 10;
@@ -69,6 +70,8 @@ export class Dispatcher {
   private readonly workers: Worker[];
   private readonly servers: net.Server[] = [];
   private lastThread = -1;
+  /** -N's workers by NAPI id; null without -N. */
+  private readonly napi: NapiThreads | null;
   private disabledSince = 0;
   /** Connections the process has descriptors for (see fd-budget.ts); set once listening. */
   private fdBudget = Infinity;
@@ -90,6 +93,7 @@ export class Dispatcher {
     this.ctl = ctl;
     this.connTable = connTable;
     this.workers = workers;
+    this.napi = settings.napiIds > 0 ? new NapiThreads(workers.length) : null;
   }
 
   /**
@@ -261,21 +265,39 @@ export class Dispatcher {
   }
 
   /**
-   * dispatch_conn_new: the next worker in turn gets the connection's handle itself. A TLS listener's
-   * connection is handed over before its handshake, which the worker's event loop drives (memcached
-   * starts it with one non-blocking SSL_accept here, and its worker finishes it).
+   * dispatch_conn_new: the next worker in turn (or with -N the one its NAPI id picks) gets the connection's handle
+   * itself. A TLS listener's connection is handed over before its handshake, which the worker's event loop drives
+   * (memcached starts it with one non-blocking SSL_accept here, and its worker finishes it).
    */
   private dispatchConnNew(handle: ConnHandle, row: number, spec: ListenSpec): void {
-    this.lastThread = (this.lastThread + 1) % this.workers.length;
-    if (spec === UNIX_SPEC) { this.dispatchUnixConn(handle, row); return; }
+    const thread = this.napi === null ? this.roundRobin() : this.selectByNapiId(handle);
+    if (spec === UNIX_SPEC) { this.dispatchUnixConn(handle, row, thread); return; }
     const item: WorkerMessage = cqItem(handle, row, spec.tls, spec.protocol);
-    this.workers[this.lastThread].postMessage(item, [handle as unknown as Transferable]);
+    this.workers[thread].postMessage(item, [handle as unknown as Transferable]);
+  }
+
+  /** select_thread_round_robin. */
+  private roundRobin(): number {
+    this.lastThread = (this.lastThread + 1) % this.workers.length;
+    return this.lastThread;
+  }
+
+  /** -N: select_thread_by_napi_id (napi.ts); a socket with no id goes round-robin, counted. */
+  private selectByNapiId(handle: ConnHandle): number {
+    const id = incomingNapiId(handleFd(handle)) ?? 0;
+    if (id === 0) {
+      this.ctl.add(Ctl.roundRobinFallback, 1);
+      return this.roundRobin();
+    }
+    const pick = this.napi!.select(id);
+    if (pick.unexpected) this.ctl.add(Ctl.unexpectedNapiIds, 1);
+    return pick.thread;
   }
 
   /** A unix-socket connection goes as a copy of its descriptor; none to be had (out of them), it is refused. */
-  private dispatchUnixConn(handle: ConnHandle, row: number): void {
+  private dispatchUnixConn(handle: ConnHandle, row: number, thread: number): void {
     const fd = handOffDescriptor(handle);
-    if (fd >= 0) { this.workers[this.lastThread].postMessage(cqUnixItem(fd, row)); return; }
+    if (fd >= 0) { this.workers[thread].postMessage(cqUnixItem(fd, row)); return; }
     unadmitConn(this.ctl, this.connTable, row);
     refuseConn(socketOf(handle));
   }

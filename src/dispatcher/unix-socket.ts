@@ -6,6 +6,7 @@
 // own handle; the worker wraps the copy in a pipe handle of its own (handle-io.ts adoptUnixFd).
 
 import fs from 'node:fs';
+import { handleFd } from './accept.ts';
 import type { ConnHandle } from './accept.ts';
 import { bindUnixSocket, dupCloexec, libcCallable } from '../libc/ffi.ts';
 import { errnoCode } from '../libc/errno.ts';
@@ -45,17 +46,16 @@ export function applySocketMask(path: string, mask: number): void {
   if (!path.startsWith('\0')) fs.chmodSync(path, mask & 0o777);
 }
 
-type PipeHandle = { fd: number; close(callback: () => void): void };
+type PipeHandle = { close(callback: () => void): void };
 
 /**
  * The accepted connection's descriptor for a worker: a copy, with the dispatcher's handle closed. A negative errno
  * when no copy could be made (the handle is then left open, for the caller to refuse the connection on).
  */
 export function handOffDescriptor(handle: ConnHandle): number {
-  const pipe = handle as unknown as PipeHandle;
-  const fd = dupCloexec(pipe.fd);
+  const fd = dupCloexec(handleFd(handle));
   if (fd === null) throw new Error('cachalot: this Node has no node:ffi to hand unix-socket connections to workers');
-  if (fd >= 0) pipe.close(() => {});
+  if (fd >= 0) (handle as unknown as PipeHandle).close(() => {});
   return fd;
 }
 

@@ -16,6 +16,7 @@ type Calls = {
   close(fd: number): number;
   setrlimit(resource: number, rlim: bigint): number;
   madvise(addr: bigint, len: bigint, advice: number): number;
+  getsockopt(fd: number, level: number, name: number, value: bigint, len: bigint): number;
   __errno_location(): bigint;
 };
 
@@ -50,6 +51,7 @@ function loadLibc(): Libc | null {
         close: { arguments: ['i32'], return: 'i32' },
         setrlimit: { arguments: ['i32', 'pointer'], return: 'i32' },
         madvise: { arguments: ['pointer', 'u64', 'i32'], return: 'i32' },
+        getsockopt: { arguments: ['i32', 'i32', 'i32', 'pointer', 'pointer'], return: 'i32' },
         __errno_location: { arguments: [], return: 'pointer' },
       }).functions as Calls,
     };
@@ -210,4 +212,22 @@ export function dropPages(memory: SharedArrayBuffer, offset: number, length: num
  */
 export function adviseHugePages(memory: SharedArrayBuffer): boolean {
   return adviseStretch(memory, 0, memory.byteLength, MADV_HUGEPAGE, false);
+}
+
+const SOL_SOCKET = 1;
+const SO_INCOMING_NAPI_ID = 56;
+
+/**
+ * The NAPI id of the NIC receive queue a connected socket's packets come through (getsockopt SO_INCOMING_NAPI_ID);
+ * 0 when it has none (loopback, a unix socket, a NIC without busy polling) or the call fails, as memcached takes
+ * both; null when this Node cannot call C.
+ */
+export function incomingNapiId(fd: number): number | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const value = new Int32Array(2); // the id, then its length (socklen_t)
+  value[1] = 4;
+  const bytes = new Uint8Array(value.buffer);
+  const at = addressOf(l, bytes);
+  return l.c.getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, at, at + 4n) === 0 ? value[0] : 0;
 }

@@ -235,6 +235,9 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
     port.postMessage({ type: 'udp-listening', port: p, error } satisfies DispatcherMessage);
   const row = admitConn(ctx.ctl, ctx.connTable, Number.MAX_SAFE_INTEGER);
   if (row < 0) { answer(-1, 'no connection row left'); return; }
+  // memcached dispatches its UDP conns as it does accepted ones: with -N it asks a UDP socket for its NAPI id too,
+  // gets none, and counts the fallback
+  if (ctx.ctl.get(Ctl.napiIds) !== 0) ctx.ctl.add(Ctl.roundRobinFallback, 1);
   const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true, lookup: peerAsIs });
   const c = pool.take();
   c.reset(ctx.connTable.idOf(row), null, 'udp');

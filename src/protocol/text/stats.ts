@@ -224,7 +224,7 @@ function loggerStats(c: Conn, emit: Emit): void {
   const ext = c.ctx.store.ext;
   if (ext !== null) storageStats(ext, emit);
   tlsStats(c, emit);
-  emit('unexpected_napi_ids', 0);
+  emit('unexpected_napi_ids', c.ctx.ctl.get(Ctl.unexpectedNapiIds));
   emit('round_robin_fallback', c.ctx.ctl.get(Ctl.roundRobinFallback));
 }
 
@@ -245,6 +245,8 @@ export function resetStats(c: Conn): void {
   c.ctx.ctl.set(Ctl.rejectedConns, 0);
   c.ctx.ctl.set(Ctl.listenDisabledNum, 0);
   c.ctx.ctl.set(Ctl.timeInListenDisabledMs, 0);
+  c.ctx.ctl.set(Ctl.roundRobinFallback, 0); // memcached's struct stats, zeroed whole
+  c.ctx.ctl.set(Ctl.unexpectedNapiIds, 0);
   c.ctx.store.resetStats();
   c.ctx.prefixStats.clear();
 }
