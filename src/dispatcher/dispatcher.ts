@@ -240,7 +240,8 @@ export class Dispatcher {
 
   /**
    * conn_listening: the maxconns check, then the hand-off. Past -c memcached answers an error and closes
-   * (maxconns_fast), or without it runs out of descriptors and stops accepting: the connection is held.
+   * (maxconns_fast); out of descriptors (without it, at -c) its accept fails and it stops accepting: the
+   * connection libuv took meanwhile is held, the first to go on once it accepts again.
    */
   private onAccept(handle: ConnHandle, local: LocalAddress, spec: ListenSpec): void {
     if (this.full()) { this.held = { handle, local, spec }; this.acceptNewConns(false); return; }
