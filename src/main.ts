@@ -65,11 +65,11 @@ async function main(): Promise<void> {
   // with ext_path: its files' descriptors, opened, locked and emptied by storage_init (main/storage-init.ts),
   // in settings.ext.paths' order, for the extstore engine
   const { storeShared, extFds } = storeInit(settings, largeChunk);
+  if (extFds !== null) storeShared.ext = createExtShared(extFds, settings.ext.paths.map((p) => p.pageCount), settings.ext.pageSize, settings.ext.wbufSize);
   if (settings.lockMemory) { // -k: the store's pages locked in memory as they are touched, before the threads start
     const warning = lockMemory(storeMemories(storeShared));
     if (warning !== null) writeErr(warning + '\n');
   }
-  if (extFds !== null) storeShared.ext = createExtShared(extFds, settings.ext.paths.map((p) => p.pageCount), settings.ext.pageSize, settings.ext.wbufSize);
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds, settings.ext);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);

@@ -91,6 +91,7 @@ export function storeMemories(s: StoreShared): SharedArrayBuffer[] {
   const ctl: unknown = s.ctl.buffer; // a shared wasm memory's buffer is a SharedArrayBuffer
   if (ctl instanceof SharedArrayBuffer) all.push(ctl);
   if (s.sizes !== null) all.push(s.sizes);
+  if (s.ext !== null) all.push(s.ext.buf); // extstore's page table and counters
   return all;
 }
 

@@ -2,10 +2,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { b, get, MB, newStore, put } from "./test-support.ts";
+import { b, get, MB, newStore, put, settings } from "./test-support.ts";
 import { AllocError, StoreResult } from "./results.ts";
 import { ARENA_PAD } from "./layout.ts";
 import { slabClassSizes } from "./slabs.ts";
+import { createStore, storeMemories } from "./create.ts";
+import { createExtShared } from "../extstore/engine.ts";
 
 function statsOf(report: (emit: (k: string, v: string | number) => void) => void): Map<string, string | number> {
   const m = new Map<string, string | number>();
@@ -187,4 +189,14 @@ test("cache_memlimit raises the limit into the arena reserved past -m; past the 
 test("cache_memlimit is refused when memory was preallocated (-L, -e), as memcached's slabs_adjust_mem_limit", () => {
   assert.equal(newStore({ maxBytes: 64 * MB, reserveBytes: 128 * MB, preallocate: true }).setMemLimit(96 * MB), false);
   assert.equal(newStore({ maxBytes: 64 * MB, preallocate: true, prefillPool: true }).setMemLimit(32 * MB), false);
+});
+
+test("what -k locks (storeMemories) is every shared memory of the store, extstore's page table too when there is one", () => {
+  const shared = createStore(settings({ trackSizes: true }));
+  const memories = storeMemories(shared);
+  assert.deepEqual(memories.slice(0, 2), [shared.arena, shared.hashTable], "the largest first");
+  for (const m of [shared.stats, shared.log, shared.sizes]) assert.ok(memories.includes(m!));
+  assert.ok(memories.every((m) => m instanceof SharedArrayBuffer) && memories.length === 6, "and the control block");
+  shared.ext = createExtShared([], [2], 64 * 1024, 64 * 1024);
+  assert.ok(storeMemories(shared).includes(shared.ext.buf));
 });
