@@ -273,13 +273,14 @@ test('storeSettingsOf carries the store\'s share', () => {
   const st = storeSettingsOf(run('-m', '128', '-I', '2m', '-t', '2', '-n', '64', '-f', '1.08', '-L', '-M', '-C',
     '-o', 'hot_lru_pct=30,warm_lru_pct=50,temporary_ttl=30,lru_crawler_sleep=50,slab_automove=2'), 8 << 30);
   assert.deepEqual(st, { maxBytes: 128 * 1048576, reserveBytes: 0, chunkSizeMin: 64, factor: 1.08, slabSizes: null, itemSizeMax: 2 * 1048576,
-    slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, evictToFree: false, useCas: false,
+    slabPageSize: 1048576, slabChunkMax: 524288, preallocate: true, largePages: true, evictToFree: false, useCas: false,
     hashpowerInit: 0, hashExpand: true, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruMaintainer: true, lruCrawlerSleep: 50,
     lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
     trackSizes: false, prefillPool: false, extPrefill: false, slabAutomoveFreeratio: 0.01, mallocedBase: 0 });
   const e = storeSettingsOf(run('-e', '/tmp/memory'), 8 << 30);
-  assert.deepEqual([e.preallocate, e.prefillPool], [true, true], 'memcached preallocates with -e, and fills the global pool');
+  assert.deepEqual([e.preallocate, e.prefillPool, e.largePages], [true, true, false],
+    'memcached preallocates with -e, and fills the global pool, in pages of the usual size');
   assert.equal(e.reserveBytes, 0, 'preallocated: nothing reserved for cache_memlimit (memcached refuses it)');
   assert.equal(storeSettingsOf(run('-m', '64'), 8 << 30).reserveBytes, 8 << 30, 'the arena reserved for cache_memlimit');
   assert.deepEqual(storeSettingsOf(run('-o', 'slab_sizes=100-200-300')).slabSizes, [100, 200, 300], 'the classes -o slab_sizes gives');
