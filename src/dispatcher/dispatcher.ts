@@ -334,14 +334,23 @@ export class Dispatcher {
     }
     clearInterval(this.retryTimer!);
     this.retryTimer = null;
-    if (this.held !== null) { this.admitAndDispatch(this.held); this.held = null; }
     this.listenConns.forEach((l, i) => this.relisten(l, again[i]!));
     this.ctl.add(Ctl.timeInListenDisabledMs, Date.now() - this.disabledSince);
     this.ctl.set(Ctl.acceptingConns, 1);
   }
 
+  /**
+   * maxconns_handler: with room again, the held connection goes on first (memcached's next accept takes it from the
+   * queue), and the listeners accept again only if room is left after it (else the next accept would fail again).
+   */
   private maxconnsHandler(): void {
-    if (!this.full()) this.acceptNewConns(true);
+    if (this.full()) return;
+    if (this.held !== null) {
+      this.admitAndDispatch(this.held);
+      this.held = null;
+      if (this.full()) return;
+    }
+    this.acceptNewConns(true);
   }
 
   /** A listener accepts again, through a new handle. */
