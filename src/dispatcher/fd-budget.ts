@@ -54,15 +54,20 @@ export function connectionFdBudget(maxConns: number): number {
 
 /**
  * memcached's setrlimit(RLIMIT_NOFILE) to -c, soft and hard: room for -c connections less its own few descriptors,
- * whatever limit it was started with (a shell's or a service manager's soft 1024 under -c 4096, say). Cachalot's
- * own are more (Node's threads), so its limit is -c plus the descriptors it holds now plus the headroom: -c
- * connections fit, and the one over -c is answered. Past a hard limit the process may not raise (nofileRefusal stopped the start only when -c
- * itself is past it) the soft limit goes up to the hard one, and the budget stops connections earlier.
+ * whatever limits it was started with (a hard limit below -c, which a process with CAP_SYS_RESOURCE may raise;
+ * Node itself raises a soft limit to the hard one as it starts). Cachalot's own descriptors are more (Node's
+ * threads), so its limit is -c plus the descriptors it holds now plus the headroom: -c connections fit, and the
+ * one over -c is answered. Where that is more than may be had (nofileRefusal stopped the start only when -c itself
+ * is), it goes as high as it may: up to fs.nr_open, or up to the hard limit, and the budget stops connections
+ * earlier.
  */
 function fitNofileLimit(maxConns: number): void {
   // one more than -c: the connection over it is accepted to be told so (maxconns_fast), as memcached's check
   // leaves it its last descriptor
-  if (setOwnLimit('nofile', maxConns + 1 + openFds() + HEADROOM)) return;
+  const want = maxConns + 1 + openFds() + HEADROOM;
+  if (setOwnLimit('nofile', want)) return;
+  const nrOpen = readNumber('/proc/sys/fs/nr_open');
+  if (want > nrOpen && setOwnLimit('nofile', nrOpen)) return;
   const hard = nofileLimit('hard');
   if (hard !== Infinity && hard > nofileLimit()) setOwnLimit('nofile', hard);
 }
