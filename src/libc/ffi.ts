@@ -101,8 +101,11 @@ export function dupCloexec(fd: number): number | null {
   return returnOrErrno(l, l.c.fcntl(fd, F_DUPFD_CLOEXEC, 0n));
 }
 
-/** A call's return value when it did not fail, else -errno. */
+/** A call's return value when it did not fail, else -errno (for calls that return a descriptor). */
 function returnOrErrno(l: Libc, ret: number): number { return ret >= 0 ? ret : -errno(l); }
+
+/** 0 when a call succeeded, else errno (for calls that return 0 or -1). */
+function zeroOrErrno(l: Libc, ret: number): number { return ret === 0 ? 0 : errno(l); }
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -123,16 +126,16 @@ export function bindUnixSocket(path: string): { fd: number; failed: 'socket' | '
   const addr = new Uint8Array(SOCKADDR_UN_SIZE);
   addr[0] = AF_UNIX; // sa_family_t, little-endian
   addr.set(Buffer.from(path).subarray(0, SOCKADDR_UN_SIZE - 3), 2);
-  const bound = returnOrErrno(l, l.c.bind(fd, addressOf(l, addr), SOCKADDR_UN_SIZE));
-  if (bound === 0) return { fd, failed: null };
+  const err = zeroOrErrno(l, l.c.bind(fd, addressOf(l, addr), SOCKADDR_UN_SIZE));
+  if (err === 0) return { fd, failed: null };
   l.c.close(fd);
-  return { fd: bound, failed: 'bind' };
+  return { fd: -err, failed: 'bind' };
 }
 
-/** listen(2): a listening socket's backlog set anew; 0 or -errno, null when this Node cannot call C. */
+/** listen(2): a listening socket's backlog set anew; 0 or errno, null when this Node cannot call C. */
 export function listenBacklog(fd: number, backlog: number): number | null {
   const l = loadLibc();
-  return l === null ? null : returnOrErrno(l, l.c.listen(fd, backlog));
+  return l === null ? null : zeroOrErrno(l, l.c.listen(fd, backlog));
 }
 
 /** close(2) of a descriptor this process made through these calls. */
@@ -152,8 +155,7 @@ export function setOwnRlimit(resource: number, soft: number, hard: number): numb
   const l = loadLibc();
   if (l === null) return null;
   const rlim = new BigUint64Array([rlimValue(soft), rlimValue(hard)]); // struct rlimit { rlim_cur; rlim_max; }
-  const r = l.c.setrlimit(resource, addressOf(l, new Uint8Array(rlim.buffer)));
-  return r === 0 ? 0 : errno(l);
+  return zeroOrErrno(l, l.c.setrlimit(resource, addressOf(l, new Uint8Array(rlim.buffer))));
 }
 
 function rlimValue(n: number): bigint { return n === Infinity ? 0xffffffffffffffffn : BigInt(n); }
@@ -174,7 +176,7 @@ export function ofdWriteLock(fd: number): number | null {
   if (l === null) return null;
   const flock = new Uint8Array(FLOCK_SIZE);
   flock[0] = F_WRLCK; // l_type, little-endian
-  return l.c.fcntl(fd, F_OFD_SETLK, addressOf(l, flock)) === 0 ? 0 : errno(l);
+  return zeroOrErrno(l, l.c.fcntl(fd, F_OFD_SETLK, addressOf(l, flock)));
 }
 
 const MADV_DONTNEED = 4;
