@@ -24,17 +24,14 @@ function listeningHandle(server: net.Server): Partial<ListeningHandle> | null {
   return (server as unknown as { _handle: Partial<ListeningHandle> | null })._handle;
 }
 
-/** An accepted handle's descriptor (TCPWrap's and PipeWrap's fd), or -1. */
-export function handleFd(handle: ConnHandle): number {
-  const fd = (handle as { fd?: unknown }).fd;
+/** A libuv handle's descriptor (TCPWrap's and PipeWrap's fd), or -1. */
+export function handleFd(handle: ConnHandle | Partial<ListeningHandle> | null): number {
+  const fd = (handle as { fd?: unknown } | null)?.fd;
   return typeof fd === 'number' ? fd : -1;
 }
 
 /** The descriptor of a listening server's socket (libuv's), or -1. */
-export function listeningFd(server: net.Server): number {
-  const fd = listeningHandle(server)?.fd;
-  return typeof fd === 'number' ? fd : -1;
-}
+export function listeningFd(server: net.Server): number { return handleFd(listeningHandle(server)); }
 
 /** Take every connection `server` accepts as a bare handle; call once it is listening. */
 export function acceptHandles(server: net.Server, onHandle: (handle: ConnHandle) => void): void {

@@ -4,8 +4,8 @@
 //
 // Cachalot's arena and hash table are advised so (madvise MADV_HUGEPAGE through node:ffi, store/create.ts) before
 // the classes' first pages are preallocated in them, and come out as memcached's -L arena does (THPeligible in
-// /proc/<pid>/smaps). RSS then grows in 2 MB steps (each class's preallocated first page is backed whole: ~18 MB more
-// at start with -m 64). Without node:ffi -L preallocates without huge pages. (Until round 39, with no madvise in Node,
+// /proc/<pid>/smaps). RSS then grows in 2 MB steps (each class's preallocated first page is backed whole: ~40 MB more
+// at start with -m 64, README). Without node:ffi -L preallocates without huge pages. (Until round 39, with no madvise in Node,
 // the server exec'd itself again with glibc's tunable glibc.malloc.hugetlb=1, and glibc advised its mappings.)
 
 import fs from 'node:fs';
