@@ -32,7 +32,7 @@ import { MMAP_THRESHOLD, reexecWithTunables } from './main/malloc-tunables.ts';
 import { lockMemory } from './main/lock-memory.ts';
 import type { CertFiles } from './tls/secure-context.ts';
 import { catchSignals, clockHandler, handleStops } from './main/signals.ts';
-import { daemonize, daemonReady, isDaemonChild } from './main/daemon.ts';
+import { daemonChdir, daemonize, daemonReady, isDaemonChild } from './main/daemon.ts';
 import { listenSpecsOrExit, serverSocketsOrExit, writePortFile } from './main/server-sockets.ts';
 import { storeInit } from './main/store-init.ts';
 import { storeMemories } from './store/create.ts';
@@ -59,9 +59,14 @@ async function main(): Promise<void> {
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
   if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
   const sasl = settings.sasl ? saslInitOrExit(settings.verbose > 0) : null;
-  const authEntries = settings.authFile !== null ? checkAuthFile(settings.authFile, settings.udpPort) : null;
+  // memcached loads -Y after daemonizing: a daemon's from /, its failure the daemon's alone (the starter exits 0)
+  let authEntries = !settings.daemonize ? authFileOrExit(settings) : null;
   const specs = await listenSpecsOrExit(settings);
-  if (settings.daemonize && daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
+  if (settings.daemonize) {
+    if (daemonize(settings.verbose > 0) === 'starter') return; // it exits once the daemon listens
+    daemonChdir(settings.enableCoredumps);
+    authEntries = authFileOrExit(settings);
+  }
   // with ext_path: its files' descriptors, opened, locked and emptied by storage_init (main/storage-init.ts),
   // in settings.ext.paths' order, for the extstore engine
   const { storeShared, extFds } = storeInit(settings, largeChunk);
@@ -124,8 +129,10 @@ function saslInitOrExit(verbose: boolean): SaslSetup {
 }
 
 /** -Y: memcached refuses to start on a missing or malformed auth file, or with -U, with its message. */
-function checkAuthFile(path: string, udpPort: number): AuthEntries {
-  if (udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
+function authFileOrExit(settings: Settings): AuthEntries | null {
+  const path = settings.authFile;
+  if (path === null) return null;
+  if (settings.udpPort !== 0) { // a UDP connection serves every sender: one login would let in all of them
     writeErr('Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n');
     process.exit(64); // EX_USAGE
   }

@@ -5,9 +5,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, existsSync, openSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, existsSync, openSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -833,6 +833,65 @@ test('-d on a port in use: the command still exits 0, as memcached\'s parent doe
   } finally {
     taken.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The command line of a daemon run from cwd: Cachalot's names its preload by a path relative to cwd, the harder
+ * case for a daemon that leaves it (its threads start after it has).
+ */
+function daemonCommand(kind: ServerKind, cwd: string, args: string[]): [string, string[]] {
+  if (kind === 'memcached') return [memcachedAvailable()!, [...(process.getuid?.() === 0 ? ['-u', 'root'] : []), ...args]];
+  const preload = relative(cwd, join(REPO_ROOT, 'src', 'boot', 'strip-once.mjs'));
+  return [NODE_BIN, ['--import', preload.startsWith('.') ? preload : `./${preload}`, join(REPO_ROOT, 'src', 'main.ts'), ...args]];
+}
+
+/**
+ * Run a -d command from cwd to its (the starter's) exit; then the daemon's pid from its -P file, or 0 when none
+ * came (memcached's starter exits before its daemon writes the file: it is waited for, within a bound).
+ */
+async function runDaemon(kind: ServerKind, cwd: string, args: string[], pidFile: string): Promise<number> {
+  const [cmd, argv] = daemonCommand(kind, cwd, args);
+  const launcher = spawn(cmd, argv, { cwd, stdio: 'ignore' });
+  assert.equal(await new Promise<number | null>((r) => launcher.once('exit', r)), 0, kind);
+  for (let i = 0; i < 250 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n')); i++) await sleep(20);
+  return existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+}
+
+async function stopDaemon(pid: number, pidFile: string): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 250 && existsSync(pidFile); i++) await sleep(20);
+}
+
+test('-d works from /, as memcached\'s daemonize chdirs there: relative -P, -s and -e land under /, and with -r in the directory it started in', async () => {
+  for (const kind of kindsFor()) {
+    const cwd = mkdtempSync(join(tmpdir(), 'cachalot-cwd-'));
+    const under = mkdtempSync(join(tmpdir(), 'cachalot-root-')); // named from / as tmp/<name>
+    const fromRoot = relative('/', under);
+    try {
+      const pidFile = join(under, 'pid'), sock = join(under, 'sock');
+      const pid = await runDaemon(kind, cwd, ['-d', '-m', '64', '-t', '1', '-P', `${fromRoot}/pid`, '-s', `${fromRoot}/sock`,
+        '-e', `${fromRoot}/mem`], pidFile);
+      assert.ok(pid > 0, `${kind}: the daemon wrote ${fromRoot}/pid from /`);
+      const c = await Client.connect(sock);
+      assert.equal((await c.request('set k 0 0 1\r\nv\r\n', 8)).toString(), 'STORED\r\n', kind);
+      assert.equal((await c.stats('settings')).get('memory_file'), `${fromRoot}/mem`, `${kind}: -e as given`);
+      c.end();
+      assert.ok(existsSync(join(under, 'mem')), `${kind}: the memory file is under /`);
+      assert.deepEqual(readdirSync(cwd), [], `${kind}: nothing in the directory it started in`);
+      await stopDaemon(pid, pidFile);
+
+      // -r: memcached's daemonize(nochdir) keeps the directory, so the same relative -P is taken from it
+      mkdirSync(join(cwd, fromRoot), { recursive: true });
+      const kept = join(cwd, fromRoot, 'pid');
+      const pidR = await runDaemon(kind, cwd, ['-d', '-r', '-t', '1', '-P', `${fromRoot}/pid`, '-p', '0'], kept);
+      assert.ok(pidR > 0, `${kind}: with -r the pid file is under the directory it started in`);
+      assert.ok(!existsSync(pidFile), `${kind}: and not under /`);
+      await stopDaemon(pidR, kept);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+      rmSync(under, { recursive: true, force: true });
+    }
   }
 });
 
