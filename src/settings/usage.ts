@@ -1,6 +1,6 @@
 // The texts `-h`, `-V` and `-i` print. Kept apart from settings.ts so that file reads as the
-// option table and its rules. The help lists only what Cachalot honours; options memcached has
-// and we refuse (-N) are left out on purpose. Its external storage part is memcached's, word for word
+// option table and its rules. Where Cachalot does what memcached does, the help says it in memcached's
+// words; where it differs, its line says how (the README's option table has the whole of it). Its external storage part is memcached's, word for word
 // and blank line included: tools look for it (memcached's own test suite tells a server with extstore
 // by `-h` naming ext_path), and its defaults are memcached's (ext-settings.ts).
 
@@ -33,12 +33,12 @@ export function usageText(): string {
                           <ip>:<port> or [<ipv6>]:<port> for a port of its own.
                           if TLS/SSL is enabled, 'notls' prefix can be used to
                           disable for specific listeners (-l notls:<ip>:<port>)
--u, --user=<user>         accepted for memcached compatibility; identity is not changed
+-u, --user=<user>         assume identity of <username> (only when run as root)
 -m, --memory-limit=<num>  item memory in megabytes (default: 64)
 -M, --disable-evictions   return error on memory exhausted instead of evicting
 -c, --conn-limit=<num>    max simultaneous connections (default: 1024)
--k, --lock-memory         accepted; has no effect
--r, --enable-coredumps    accepted; has no effect
+-k, --lock-memory         lock down the item memory (the store's shared memory)
+-r, --enable-coredumps    maximize core file limit
 -v, --verbose             verbose (print errors/warnings while in event loop)
 -vv                       very verbose (also print client commands/responses)
 -vvv                      extremely verbose (internal state transitions)
@@ -48,7 +48,8 @@ export function usageText(): string {
 -P, --pidfile=<file>      save PID in <file>
 -f, --slab-growth-factor=<num> chunk size growth factor (default: 1.25)
 -n, --slab-min-size=<bytes> min space used for key+value+flags (default: 48)
--L, --enable-largepages   preallocate item memory at start
+-L, --enable-largepages   try to use large memory pages (if available); preallocates
+                          item memory at start
 -D <char>                 delimiter between key prefixes and IDs for per-prefix
                           stats ("stats detail"); turns that collection on (default: ":")
 -t, --threads=<num>       number of worker threads to use (default: 4)
@@ -69,8 +70,7 @@ export function usageText(): string {
 -e, --memory-file=<file>  restartable cache: items are saved in <file> when stopped
                           with SIGUSR1 (or "shutdown graceful"), and found again by the
                           next start with the same file and memory settings
--N, --napi_ids            number of napi ids (taken; Node cannot read a socket's NAPI id,
-                          so connections go round-robin, counted in round_robin_fallback)
+-N, --napi_ids            number of napi ids. see memcached's doc/napi_ids.txt for more details
 -Z, --enable-ssl          enable TLS/SSL
 -o, --extended            comma separated list of extended options
                           most options have a 'no_' prefix to disable
