@@ -650,6 +650,35 @@ for (const kind of kindsFor()) {
   });
 }
 
+/** The fwmark of each of a process's TCP listening and UDP sockets, as `ss` shows them ("-" for one unmarked). */
+function socketMarks(pid: number): string[] {
+  const out = spawnSync('ss', ['-t', '-u', '-l', '-n', '-e', '-p'], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter((line) => line.includes(`pid=${pid},`))
+    .map((line) => `${line.split(/\s+/)[0]} ${/fwmark:(0x[0-9a-f]+)/.exec(line)?.[1] ?? '-'}`).sort();
+}
+
+const ssAvailable = spawnSync('sh', ['-c', 'command -v ss'], { encoding: 'utf8' }).status === 0;
+
+test('-o sock_cookie_id marks the TCP listener and the UDP sockets with SO_MARK as memcached does, or says why not in the same words', { skip: !ssAvailable && 'no ss (iproute2)' }, async () => {
+  const seen = new Map<ServerKind, [string[], string]>();
+  for (const kind of kindsFor()) {
+    const s = await startServer(kind, ['-t', '2', '-U', '-1', '-o', 'sock_cookie_id=7']);
+    try {
+      const c = await Client.connect(s.port); // memcached's UDP sockets are set up by its workers after it listens
+      for (let tries = 0; tries < 50 && socketMarks(s.pid).filter((m) => m.startsWith('udp')).length === 0; tries++) await sleep(100);
+      assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+      c.end();
+      const marks = [...new Set(socketMarks(s.pid))];
+      seen.set(kind, [marks, s.stderr()]);
+      // allowed (CAP_NET_ADMIN), every socket carries the mark; refused, none does and the perror says so
+      assert.deepEqual(marks, s.stderr() === '' ? ['tcp 0x7', 'udp 0x7'] : ['tcp -', 'udp -'], kind);
+    } finally {
+      await s.stop();
+    }
+  }
+  if (seen.size === 2) assert.deepEqual(seen.get('cachalot'), seen.get('memcached'));
+});
+
 for (const kind of kindsFor()) {
   test(`a listener that cannot be bound: bind()'s perror first, then the error, or EINVAL when stderr is write-only, as glibc's perror leaves errno [${kind}]`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachalot-bindfail-'));

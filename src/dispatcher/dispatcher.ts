@@ -11,7 +11,7 @@ import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
 import { cqItem, cqUnixItem } from '../worker/cq-item.ts';
 import { applySocketMask, bindUnix, canHandOff, handOffDescriptor, removeStaleSocket, sunPath } from './unix-socket.ts';
-import { forgetListener, keepListening, listenAgainOn, stopAccepting } from './listen-conn.ts';
+import { forgetListener, keepListening, listenAgainOn, markSocket, stopAccepting } from './listen-conn.ts';
 import type { ListenConn, ListenTarget } from './listen-conn.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, handleFd, setClientTcpOptions, socketOf } from './accept.ts';
@@ -144,7 +144,9 @@ export class Dispatcher {
       }
       boundGroups.add(spec.group);
       const addr = server.address() as net.AddressInfo;
-      this.listenConns.push({ server, spec, port: addr.port, fd: keepListening(server) });
+      const fd = keepListening(server);
+      markSocket(fd, s.sockCookieId);
+      this.listenConns.push({ server, spec, port: addr.port, fd });
       bound.push({ transport: 'tcp', family: addr.family === 'IPv6' ? 'INET6' : 'INET', port: addr.port });
       this.describeListener(row, addr.family === 'IPv6' ? Transport.tcp6 : Transport.tcp, addr, addr.port);
     }

@@ -10,7 +10,9 @@
 // are refused meanwhile) and bound again on its address.
 
 import type net from 'node:net';
-import { closeFd, dupCloexec, listenBacklog } from '../libc/ffi.ts';
+import { closeFd, dupCloexec, listenBacklog, setSocketMark } from '../libc/ffi.ts';
+import { strerror } from '../libc/errno.ts';
+import { writeErr } from '../libc/stdio.ts';
 import type { ListenSpec } from '../settings/listen-spec.ts';
 import { listeningFd } from './accept.ts';
 
@@ -30,6 +32,19 @@ export function keepListening(server: net.Server): number {
   const copy = fd >= 0 ? dupCloexec(fd) : null;
   return copy !== null && copy >= 0 ? copy : -1;
 }
+
+/**
+ * -o sock_cookie_id: memcached's setsockopt(SO_MARK) on a TCP or UDP listening socket (the connections accepted
+ * from it take its mark); when refused (no CAP_NET_ADMIN), its perror, and the socket serves unmarked. memcached
+ * marks a socket before it binds it; this one is marked once bound, before anything is accepted from it.
+ */
+export function markSocket(fd: number, mark: number, say = true): void {
+  if (mark === 0) return;
+  const err = fd < 0 ? null : setSocketMark(fd, mark);
+  if (err !== 0 && say) writeErr(`setsockopt: ${strerror(err ?? ENOSYS)}\n`); // no node:ffi: as a kernel without SO_MARK
+}
+
+const ENOSYS = 38;
 
 /** accept_new_conns(false) for one listener: libuv lets go of it, and new clients queue in the kernel. */
 export function stopAccepting(l: ListenConn): void {

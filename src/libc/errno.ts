@@ -10,7 +10,7 @@ const GLIBC: Readonly<Record<number, string>> = {
   1: 'Operation not permitted', 2: 'No such file or directory', 11: 'Resource temporarily unavailable', 12: 'Cannot allocate memory', 13: 'Permission denied', 14: 'Bad address',
   20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 23: 'Too many open files in system', 24: 'Too many open files',
   30: 'Read-only file system',
-  36: 'File name too long', 37: 'No locks available', 40: 'Too many levels of symbolic links',
+  36: 'File name too long', 37: 'No locks available', 38: 'Function not implemented', 40: 'Too many levels of symbolic links',
   97: 'Address family not supported by protocol', 98: 'Address already in use', 99: 'Cannot assign requested address',
 };
 

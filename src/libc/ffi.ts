@@ -17,6 +17,7 @@ type Calls = {
   setrlimit(resource: number, rlim: bigint): number;
   madvise(addr: bigint, len: bigint, advice: number): number;
   getsockopt(fd: number, level: number, name: number, value: bigint, len: bigint): number;
+  setsockopt(fd: number, level: number, name: number, value: bigint, len: number): number;
   __errno_location(): bigint;
 };
 
@@ -52,6 +53,7 @@ function loadLibc(): Libc | null {
         setrlimit: { arguments: ['i32', 'pointer'], return: 'i32' },
         madvise: { arguments: ['pointer', 'u64', 'i32'], return: 'i32' },
         getsockopt: { arguments: ['i32', 'i32', 'i32', 'pointer', 'pointer'], return: 'i32' },
+        setsockopt: { arguments: ['i32', 'i32', 'i32', 'pointer', 'u32'], return: 'i32' },
         __errno_location: { arguments: [], return: 'pointer' },
       }).functions as Calls,
     };
@@ -232,4 +234,17 @@ export function incomingNapiId(fd: number): number | null {
   const bytes = new Uint8Array(value.buffer);
   const at = addressOf(l, bytes);
   return l.c.getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, at, at + 4n) === 0 ? value[0] : 0;
+}
+
+const SO_MARK = 36;
+
+/**
+ * setsockopt(SO_MARK) of a socket: memcached's sock_cookie_id on Linux, the mark packet filters and routing rules
+ * see on its packets (CAP_NET_ADMIN is needed: EPERM without). 0 or errno; null when this Node cannot call C.
+ */
+export function setSocketMark(fd: number, mark: number): number | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const value = new Uint32Array([mark >>> 0]);
+  return zeroOrErrno(l, l.c.setsockopt(fd, SOL_SOCKET, SO_MARK, addressOf(l, new Uint8Array(value.buffer)), 4));
 }

@@ -120,10 +120,11 @@ const SUBOPTS: Readonly<Record<string, SubHandler>> = {
   no_lru_maintainer: set((s) => { s.lruMaintainer = false; s.lruSegmented = false; }),
   no_drop_privileges: set((s) => { s.dropPrivileges = false; }),
   drop_privileges: set((s) => { s.dropPrivileges = true; }),
-  // memcached sets it as SO_MARK on its listening sockets (needs CAP_NET_ADMIN, else it says so and goes on);
-  // Node offers no way to set it: taken, so that command lines written for memcached start, and said
-  sock_cookie_id: (st) => {
-    st.warnings.push('WARNING: sock_cookie_id is not applied: Cachalot cannot set SO_MARK on its sockets');
+  // SO_MARK on the listening sockets (dispatcher/listen-conn.ts's markSocket). memcached's safe_strtoul leaves 0 for
+  // what it cannot read, and no mark; without a value it crashes (strtoul of NULL), where this takes none
+  sock_cookie_id: (st, v) => {
+    const n = v === null ? -1 : safeStrtoul(v);
+    st.s.sockCookieId = n < 0 ? 0 : n;
     return null;
   },
   resp_obj_mem_limit: (st) => {

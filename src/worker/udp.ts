@@ -184,6 +184,17 @@ export function maximizeSendBuffer(socket: { getSendBufferSize(): number; setSen
   return [before, lastGood];
 }
 
+/**
+ * The descriptor of a bound node:dgram socket, or -1. Node keeps its libuv handle under a symbol of its own
+ * ('state symbol'), whose `fd` is the descriptor, as a net.Server's _handle has one.
+ */
+export function udpSocketFd(socket: object): number {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  if (state === undefined) return -1;
+  const handle = (socket as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[state]?.handle;
+  return typeof handle?.fd === 'number' ? handle.fd : -1;
+}
+
 /** What a UDP port asks for its receive queue (the kernel caps it at net.core.rmem_max, and doubles it). */
 const UDP_RCVBUF = 4 * 1024 * 1024;
 

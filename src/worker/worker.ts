@@ -19,7 +19,8 @@ import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetStat
 import { ExtIoQueue } from '../extstore/io-queue.ts';
 import { connGiveBackLent } from './transmit.ts';
 import { adoptUnixFd, checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
-import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpTakeRequest } from './udp.ts';
+import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpSocketFd, udpTakeRequest } from './udp.ts';
+import { markSocket } from '../dispatcher/listen-conn.ts';
 import type { PeerName } from './handle-io.ts';
 import type { ConnIo, IoHooks } from './conn-io.ts';
 import type { openTlsIo } from '../tls/tls-io.ts';
@@ -258,6 +259,8 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
     t.set(row, ConnRow.lastCmd, store.currentTime());
     c.state = ConnState.waiting; // conn_read from the start, as memcached's UDP connections (a first state: not connSetState)
     t.set(row, ConnRow.state, ConnState.waiting);
+    // memcached marks its one socket for the address and perrors once; each thread here marks its own
+    markSocket(udpSocketFd(socket), ctx.settings.sockCookieId, first);
     const [before, now] = maximizeSendBuffer(socket);
     enlargeReceiveBuffer(socket);
     // memcached searches once for its one socket per address and says so at -vv; each thread here has a socket
