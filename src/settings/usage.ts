@@ -112,6 +112,7 @@ export function usageText(): string {
    - modern:              enables options which will be default in future.
                           currently: nothing
    - no_modern:           uses defaults of previous major version (1.4.x)
+   - sock_cookie_id:      attributes an ID to a socket for ip filtering/firewalls
 
    - External storage (ext_*) related options (see: https://memcached.org/extstore)
    - ext_path:            file to write to for external storage.
