@@ -659,10 +659,14 @@ function socketMarks(pid: number): string[] {
 
 const ssAvailable = spawnSync('sh', ['-c', 'command -v ss'], { encoding: 'utf8' }).status === 0;
 
-test('-o sock_cookie_id marks the TCP listener and the UDP sockets with SO_MARK as memcached does, or says why not in the same words', { skip: !ssAvailable && 'no ss (iproute2)' }, async () => {
+for (const refused of [false, true]) {
+  // refused: as root without CAP_NET_ADMIN and CAP_NET_RAW (setpriv), either of which SO_MARK needs
+  const skip = !ssAvailable ? 'no ss (iproute2)' : refused && process.getuid?.() !== 0 ? 'not root: no capability to drop' : false;
+  test(`-o sock_cookie_id marks the TCP listener and the UDP sockets with SO_MARK as memcached does, or says why not in the same words${refused ? ' (without CAP_NET_ADMIN and CAP_NET_RAW)' : ''}`, { skip }, async () => {
   const seen = new Map<ServerKind, [string[], string]>();
   for (const kind of kindsFor()) {
-    const s = await startServer(kind, ['-t', '2', '-U', '-1', '-o', 'sock_cookie_id=7']);
+    const args = ['-t', '2', '-U', '-1', '-o', 'sock_cookie_id=7'];
+    const s = refused ? await startLimited(kind, '', args, ['net_admin', 'net_raw']) : await startServer(kind, args);
     try {
       const c = await Client.connect(s.port); // memcached's UDP sockets are set up by its workers after it listens
       for (let tries = 0; tries < 50 && socketMarks(s.pid).filter((m) => m.startsWith('udp')).length === 0; tries++) await sleep(100);
@@ -672,12 +676,14 @@ test('-o sock_cookie_id marks the TCP listener and the UDP sockets with SO_MARK 
       seen.set(kind, [marks, s.stderr()]);
       // allowed (CAP_NET_ADMIN), every socket carries the mark; refused, none does and the perror says so
       assert.deepEqual(marks, s.stderr() === '' ? ['tcp 0x7', 'udp 0x7'] : ['tcp -', 'udp -'], kind);
+      if (refused) assert.equal(s.stderr(), 'setsockopt: Operation not permitted\n'.repeat(2), kind);
     } finally {
       await s.stop();
     }
   }
   if (seen.size === 2) assert.deepEqual(seen.get('cachalot'), seen.get('memcached'));
-});
+  });
+}
 
 for (const kind of kindsFor()) {
   test(`a listener that cannot be bound: bind()'s perror first, then the error, or EINVAL when stderr is write-only, as glibc's perror leaves errno [${kind}]`, async () => {
@@ -1031,15 +1037,17 @@ function lockedKb(pid: number): number {
 type Limited = { port: number; pid: number; stderr: () => string; stop: () => Promise<void> };
 
 /**
- * `ulimit <limits>` and then the server; with `noRaise` (as root) without CAP_SYS_RESOURCE, so it cannot raise a
- * hard limit (setpriv, as the -r test does).
+ * `ulimit <limits>` (none: '') and then the server; as root, without the capabilities named in `dropCaps` (setpriv,
+ * as the -r test does): without sys_resource it cannot raise a hard limit, without net_admin and net_raw it cannot
+ * mark sockets.
  */
-async function startLimited(kind: ServerKind, limits: string, args: string[], noRaise = false): Promise<Limited> {
+async function startLimited(kind: ServerKind, limits: string, args: string[], dropCaps: string[] = []): Promise<Limited> {
   const dir = mkdtempSync(join(tmpdir(), 'cachalot-limits-'));
   const portFile = join(dir, 'ports');
   const [cmd, argv] = commandFor(kind, args);
-  const dropCap = noRaise && process.getuid?.() === 0 ? 'setpriv --bounding-set=-sys_resource ' : '';
-  const line = `ulimit ${limits}; exec ${dropCap}${[cmd, ...argv].map((a) => `'${a}'`).join(' ')}`;
+  const dropCap = dropCaps.length > 0 && process.getuid?.() === 0
+    ? `setpriv --bounding-set=${dropCaps.map((c) => `-${c}`).join(',')} ` : '';
+  const line = `${limits !== '' ? `ulimit ${limits}; ` : ''}exec ${dropCap}${[cmd, ...argv].map((a) => `'${a}'`).join(' ')}`;
   const child = spawn('bash', ['-c', line], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...(kind === 'cachalot' ? withTunables(process.env) : process.env), MEMCACHED_PORT_FILENAME: portFile } });
   let stderr = '';
@@ -1090,7 +1098,7 @@ for (const kind of kindsFor()) {
 }
 
 test('out of file descriptors (a hard RLIMIT_NOFILE below -c): the next client waits unanswered in the listen queue, served once connections close', async () => {
-  const s = await startLimited('cachalot', '-n 100', ['-t', '2', '-c', '100'], true);
+  const s = await startLimited('cachalot', '-n 100', ['-t', '2', '-c', '100'], ['sys_resource']);
   try {
     assert.deepEqual(nofileLimits(s.pid), [100, 100], 'not raised');
     // fewer descriptors than -c: the dispatcher stops accepting before it runs out

@@ -35,7 +35,7 @@ export function keepListening(server: net.Server): number {
 
 /**
  * -o sock_cookie_id: memcached's setsockopt(SO_MARK) on a TCP or UDP listening socket (the connections accepted
- * from it take its mark); when refused (no CAP_NET_ADMIN), its perror, and the socket serves unmarked. memcached
+ * from it take its mark); when refused (neither CAP_NET_ADMIN nor CAP_NET_RAW), its perror, and the socket serves unmarked. memcached
  * marks a socket before it binds it; this one is marked once bound, before anything is accepted from it.
  */
 export function markSocket(fd: number, mark: number, say = true): void {
