@@ -169,3 +169,17 @@ differential('text: a CAS counts its hit or bad value in the class of the item i
 differential('text: bytes_written counts a reply at its flush point, in the read that sent it', [
   'set q 0 0 1\r\nz\r\n', 'get q\r\nstats reset\r\nget x\r\nset r 0 0 1\r\ny\r\nstats\r\n',
 ]);
+
+// memcached reads into a 16 KB buffer from the start of the line it is missing the end of (or from the first byte
+// after a value, which it reads to its end straight into the item), and works off the whole lines in it before it
+// reads again. A 3 KB gat line is answered where a read starts with it; where more than 2048 of its bytes end a read
+// without its newline, memcached sees a line without one and hangs up (the STORED before it is lost with the
+// connection). A junk line so placed is hung up on too, where it would otherwise be an ERROR.
+const GAT_3K = `gat 0 ${Array.from({ length: 600 }, (_, i) => `k${i}`).join(' ')}\r\n`;
+differential('text: a line over 2048 bytes that straddles memcached\'s 16 KB read is hung up on', [
+  GAT_3K, `set v 0 0 20000\r\n${'v'.repeat(20000)}\r\n${GAT_3K}`, `set v 0 0 12000\r\n${'v'.repeat(12000)}\r\n${GAT_3K}`,
+  `set v 0 0 14000\r\n${'v'.repeat(14000)}\r\n${GAT_3K}`,
+]);
+differential('text: a junk line over 2048 bytes that straddles memcached\'s 16 KB read is hung up on', [
+  `${'x'.repeat(3000)}\r\n`, `set v 0 0 14000\r\n${'v'.repeat(14000)}\r\n${'x'.repeat(3000)}\r\n`,
+]);

@@ -111,6 +111,19 @@ export class Conn {
    * exactly, so nothing follows it in its buffer and the replies so far go out when it ends (drive-machine.ts).
    */
   valueResumed = false;
+  /**
+   * Where memcached's read buffer would end, an index into rbuf: memcached reads at most READ_BUFFER_SIZE (16 KB)
+   * from the start of the line it is missing the end of (or from the first byte after an emptied buffer), and works
+   * off the lines in it before it reads again. A line whose newline is past this end, with more than 2048 of its
+   * bytes before it, is a line without a newline to memcached: it hangs up (read-command.ts lineFitsReadBuffer).
+   * At or below the line's start: memcached's buffer is empty there and the next read starts a new one.
+   */
+  fillEnd = 0;
+  /**
+   * A get line outgrew the 2048 bytes (memcached's rbuf_switch_to_malloc): its buffer then takes whatever has
+   * arrived, without the 16 KB bound, until it is emptied and handed back (rbuf_release in conn_waiting).
+   */
+  rbufMalloced = false;
   /** An Auth started an exchange a Step may go on with (memcached's sasl_started): it succeeded or said "continue". */
   saslStarted = false;
   /**
@@ -204,6 +217,8 @@ export class Conn {
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
+    this.fillEnd = 0;
+    this.rbufMalloced = false;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.ioWait = this.ioReplay = false;
     this.noreply = false;
@@ -250,6 +265,7 @@ export class Conn {
       this.rbuf = chunk;
       this.rpos = 0;
       this.rend = chunk.length;
+      this.fillEnd = 0; // nothing was left: memcached's next read starts a buffer (inputArrived may say where)
       return;
     }
     const need = left + chunk.length;
@@ -268,6 +284,7 @@ export class Conn {
     chunk.copy(own, left);
     this.own = own;
     this.rbuf = own;
+    this.fillEnd -= this.rpos;
     this.rpos = 0;
     this.rend = need;
   }
@@ -281,6 +298,7 @@ export class Conn {
       this.rbuf = shared;
       this.rpos = 0;
       this.rend = n;
+      this.fillEnd = 0;
       return;
     }
     this.addInput(shared.subarray(0, n));
@@ -294,6 +312,7 @@ export class Conn {
     if (left > this.own.length) this.own = Buffer.allocUnsafe(Math.max(left, this.own.length * 2, OWN_BUFFER_SIZE));
     shared.copy(this.own, 0, this.rpos, this.rend);
     this.rbuf = this.own;
+    this.fillEnd -= this.rpos;
     this.rpos = 0;
     this.rend = left;
   }

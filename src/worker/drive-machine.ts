@@ -8,6 +8,7 @@ import type { ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
 import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import { errnoName } from './handle-io.ts';
 import { connFlush, connGiveBackLent, OUT_FLUSH_AT } from './transmit.ts';
+import { READ_BUFFER_SIZE } from './rbuf-cache.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
 import { tryReadCommandAscii } from '../protocol/text/read-command.ts';
@@ -94,6 +95,7 @@ function drive(c: Conn): void {
         connFlush(c);
         if (c.rpos >= c.rend) { // all input worked off
           c.writeArmed = false; // memcached's conn_waiting waits for EV_READ again
+          c.rbufMalloced = false; // rbuf_release: a get's grown buffer goes back
           if (c.holdsRbuf && !c.yieldedIdle) rbufRelease(c);
           c.shrinkInput();
         }
@@ -441,11 +443,15 @@ export function noteCommandTime(c: Conn): void {
 function inputArrived(c: Conn, n: number): void {
   c.ctx.stats.row[ThreadStat.bytes_read] += n;
   noteCommandTime(c);
-  if (c.state === ConnState.nread || c.state === ConnState.swallow) c.valueResumed = true;
-  else if (c.state !== ConnState.waiting) {
+  if (c.state === ConnState.nread || c.state === ConnState.swallow) {
+    c.valueResumed = true;
+    c.fillEnd = -1; // memcached reads a value's rest straight into the item (or away): its buffer is empty after it
+  } else if (c.state !== ConnState.waiting) {
     if (c.state === ConnState.watch && c.stream?.readsInput === true) c.rpos = c.rend; // a watcher's input: dropped
     else if (c.yieldPending) readAheadCheck(c);
     return;
+  } else if (!c.rbufMalloced) {
+    c.fillEnd = c.rpos + READ_BUFFER_SIZE; // memcached, out of whole lines, reads a buffer from the line it lacks the end of
   }
   if (c.yieldedIdle) yieldedIdleRead(c);
   if (c.ctx.readBufLimited && !rbufTake(c)) return;

@@ -53,7 +53,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const start = c.rpos;
   const nl = findNewline(buf, start, c.rend);
   if (nl < 0) return lineIncomplete(c, buf, start);
-  if (nl - start >= READ_BUFFER_SIZE && c.udp === null && getWordAt(buf, start, nl) < 0) return lineOutgrowsReadBuffer(c);
+  if (nl >= c.fillEnd && !lineFitsReadBuffer(c, buf, start, nl)) return true;
   const lineEnd = endAtNul(buf, start, lineEndOf(buf, start, nl));
   c.rpos = nl + 1;
   const replay = c.ioReplay; // read again after waiting for its reads from flash: said once
@@ -91,17 +91,29 @@ function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
   if (avail <= LINE_GARBAGE_LIMIT) return false;
   const p = getWordAt(buf, start, c.rend);
   if (p < 0) connCloseWithReason(c, 'line too long without a newline');
-  else if (avail >= LONG_GET_AT && c.udp === null) return startLongGet(c, p);
+  else {
+    c.rbufMalloced = true; // rbuf_switch_to_malloc: the get line's buffer grows, without the 16 KB bound
+    if (avail >= LONG_GET_AT && c.udp === null) return startLongGet(c, p);
+  }
   return c.state === ConnState.closing;
 }
 
 /**
- * A line that does not fit memcached's 16 KB read buffer, not a get: memcached never sees its newline, and with
- * over 2048 bytes buffered closes the client as it does for any line without one. (A UDP datagram is read whole,
- * into a 64 KB buffer: its lines are not cut.)
+ * The line's newline is here but past the end of memcached's read buffer (Conn.fillEnd): memcached sees the line
+ * without one. With more than 2048 of its bytes in the buffer it hangs up, unless it is a get; with fewer it reads
+ * on, into a buffer that starts at the line, and a line that does not fit 16 KB from there is hung up on too. So a
+ * 3 KB gat or junk line is answered at the start of a read and hung up on where it straddles memcached's 16 KB
+ * reads. True when the line is read; false when the client is hung up on. (A UDP datagram is read whole, into a
+ * 64 KB buffer: its lines are not cut.)
  */
-function lineOutgrowsReadBuffer(c: Conn): boolean {
-  connCloseWithReason(c, 'line too long without a newline');
+function lineFitsReadBuffer(c: Conn, buf: Buffer, start: number, nl: number): boolean {
+  if (c.udp !== null || c.rbufMalloced) return true;
+  if (c.fillEnd - start > LINE_GARBAGE_LIMIT || start + READ_BUFFER_SIZE <= nl) {
+    if (getWordAt(buf, start, nl) < 0) { connCloseWithReason(c, 'line too long without a newline'); return false; }
+    c.rbufMalloced = true;
+    return true;
+  }
+  c.fillEnd = start + READ_BUFFER_SIZE;
   return true;
 }
 
