@@ -138,6 +138,31 @@ test('cyrus: List Mechs and PLAIN logins answer alike on memcached and Cachalot'
   assert.deepEqual(ours.slice(11, 18), [ok, ok, refused, ok, refused, refused, refused]);
 });
 
+// memcached reads SASL data into an item keyed by the mechanism: Cyrus gets data up to what fits one slab chunk
+// (524224 bytes of it with the default 512 KiB chunk), and only past that is it Out of memory, swallowed.
+const DATA_SIZES = [4095, 4097, 100_000, 524_224, 524_225];
+test('cyrus: SASL data is read as memcached reads it: refused by the mechanism up to a slab chunk, Out of memory past it', { skip }, async () => {
+  const run = async (port: number): Promise<string[]> => {
+    const out: string[] = [];
+    const c = await Client.connect(port);
+    try {
+      for (const n of DATA_SIZES) {
+        const req = binRequest(plain('alice', 'p'.repeat(n - '\0alice\0'.length)));
+        await c.send(req.subarray(0, 2000)); // the data in two writes: read into the item as it comes
+        await sleep(20);
+        await c.send(req.subarray(2000));
+        out.push(`${n}: ${show(await readPacket(c))}`);
+      }
+      out.push(`then: ${show(await call(c, plain('alice', 'alice-pw')))}`); // each body swallowed exactly
+    } finally { c.end(); }
+    return out;
+  };
+  const [theirs, ours] = await Promise.all(servers.map((s) => run(s.port)));
+  assert.deepEqual(ours, theirs);
+  assert.deepEqual(ours.map((l) => l.split(': ')[1]), ['0x20 Auth failure.', '0x20 Auth failure.', '0x20 Auth failure.',
+    '0x20 Auth failure.', '0x82 Out of memory', '0x0 Authenticated']);
+});
+
 test('cyrus: auth_cmds and auth_errors count alike', { skip }, async () => {
   const counts = async (port: number): Promise<number[]> => {
     const c = await Client.connect(port); // authenticated once, for STAT

@@ -186,10 +186,12 @@ test('sasl: without MEMCACHED_SASL_PWDB nobody authenticates', async () => {
   } finally { c.end(); }
 });
 
-test('sasl: oversized SASL data is refused and swallowed; an oversized mechanism is invalid', async () => {
+test('sasl: SASL data past a slab chunk is refused and swallowed; below, the mechanism sees it; an oversized mechanism is invalid', async () => {
   const c = await Client.connect(server.port);
   try {
-    const [big] = await call(c, { opcode: Op.SASL_AUTH, key: 'PLAIN', value: Buffer.alloc(5000, 0x41) });
+    const [long] = await call(c, { opcode: Op.SASL_AUTH, key: 'PLAIN', value: Buffer.alloc(5000, 0x41) });
+    assert.equal(long.status, Status.AUTH_ERROR);
+    const [big] = await call(c, { opcode: Op.SASL_AUTH, key: 'PLAIN', value: Buffer.alloc(600_000, 0x41) });
     assert.equal(big.status, Status.ENOMEM);
     const [mech] = await call(c, { opcode: Op.SASL_AUTH, key: 'M'.repeat(33), value: 'xx' });
     assert.equal(mech.status, Status.EINVAL);

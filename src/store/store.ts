@@ -493,6 +493,8 @@ export class Store {
   itemStale(it: number): boolean { return this.hasBit(it, ItemFlag.STALE); }
   itemTokenSent(it: number): boolean { return this.hasBit(it, ItemFlag.TOKEN_SENT); }
   itemActive(it: number): boolean { return this.hasBit(it, ItemFlag.ACTIVE); }
+  /** memcached's ITEM_CHUNKED: the value lies in chained chunks, not after the key. */
+  itemChunked(it: number): boolean { return this.hasBit(it, ItemFlag.CHUNKED); }
   /** Meta-protocol bits: set or clear under the item lock. */
   itemSetFetched(it: number, on: boolean): void { this.setBit(it, ItemFlag.FETCHED, on); }
   itemSetStale(it: number, on: boolean): void { this.setBit(it, ItemFlag.STALE, on); }

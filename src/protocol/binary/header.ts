@@ -45,6 +45,10 @@ const ERROR_TEXT: Record<number, Buffer> = {
   [Status.AUTH_ERROR]: L('Auth failure.'),
 };
 
+/** What a value read into c.item completes (memcached's c->substate): a store, or SASL data. */
+export const BinSubstate = { readSetValue: 0, readingSaslAuthData: 1 } as const;
+export type BinSubstate = (typeof BinSubstate)[keyof typeof BinSubstate];
+
 /**
  * The request being served (memcached's c->binary_header plus c->cmd / c->noreply / c->cas): one
  * object per connection, kept in Conn.protoState and overwritten by every request.
@@ -62,6 +66,8 @@ export class BinState {
   cas = 0;
   /** A quiet command: success replies are dropped (errors and get hits still go out). */
   noreply = false;
+  /** Set before conn_nread: which completion the value read goes to. */
+  substate: BinSubstate = BinSubstate.readSetValue;
   /** Where the extras begin in c.rbuf; the key follows them. */
   extStart = 0;
   keyStart = 0;

@@ -7,12 +7,12 @@
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState } from '../../worker/conn.ts';
 import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState, noteCommandTime } from '../../worker/drive-machine.ts';
-import { HEADER_LEN, MAGIC_REQ, Op, hex2, Status, BinState, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
+import { HEADER_LEN, MAGIC_REQ, Op, hex2, Status, BinState, BinSubstate, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
 import { processBinGetOrTouch } from './get.ts';
 import { processBinUpdate, processBinAppendPrepend, completeUpdateBin } from './update.ts';
 import { processBinDelete, processBinIncr, processBinFlush } from './commands.ts';
 import { processBinStat } from './stats.ts';
-import { binListSaslMechs, processBinSaslAuth, saslBodyNeeded } from './sasl.ts';
+import { binListSaslMechs, processBinSaslAuth, processBinCompleteSaslAuth } from './sasl.ts';
 import { PROTOCOL_VERSION } from '../text/commands.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { READ_BUFFER_SIZE } from '../../worker/rbuf-cache.ts';
@@ -42,7 +42,7 @@ export function tryReadCommandBinary(c: Conn): boolean {
   // wait for (or hold) bytes that are not part of any request.
   const framed = keylen + extlen <= bodylen;
   if (framed && HEADER_LEN + extlen + keylen > READ_BUFFER_SIZE && c.udp === null) return outgrowsReadBuffer(c, p);
-  if (framed && c.rend - p < HEADER_LEN + extlen + keylen + saslBodyNeeded(c, buf[p + 1], keylen, extlen, bodylen)) return false;
+  if (framed && c.rend - p < HEADER_LEN + extlen + keylen) return false;
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const st = binState(c);
   readHeader(st, buf, p, keylen, extlen, bodylen);
@@ -209,9 +209,11 @@ function protocolError(c: Conn, st: BinState): void {
   connCloseAfterWrite(c, 'binary protocol error');
 }
 
-/** memcached's complete_nread_binary: a value has been read into c.item. */
+/** memcached's complete_nread_binary: a value, or SASL data, has been read into c.item. */
 export function completeNreadBinary(c: Conn): void {
-  completeUpdateBin(c, binState(c));
+  const st = binState(c);
+  if (st.substate === BinSubstate.readingSaslAuthData) processBinCompleteSaslAuth(c, st);
+  else completeUpdateBin(c, st);
 }
 
 /** -vv: the header as memcached dumps it, four bytes a line. */

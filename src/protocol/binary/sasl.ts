@@ -4,32 +4,27 @@
 // sasl_server_step keep it (serverStart, serverStep). Mechanism names are matched without regard to case.
 // List Mechs answers the mechanisms the config offers (src/auth/sasl-conf.ts), or, when it offers none, an
 // auth error as memcached's does; every Auth is then refused too.
-// The SASL data is small: it is read whole from the read buffer (bounded by MAX_SASL_DATA) instead
-// of through an item as memcached does.
+// The SASL data is read as memcached reads it: into an item keyed by the mechanism (conn_nread), so what
+// memcached cannot allocate, or only as a chunked item, is Out of memory here too, and nothing larger waits
+// in the read buffer.
 
 import type { Conn } from '../../worker/conn.ts';
+import { Proto } from '../../worker/conn.ts';
+import { connStartNread } from '../../worker/drive-machine.ts';
+import { StoreOp } from '../../store/results.ts';
+import { itemSizeOk } from '../item-size.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
 import { saslMechs, saslOffered, saslPlain, saslSetup } from '../../auth/sasl-plain.ts';
 import { cramChallenge, cramVerify } from '../../auth/sasl-cram.ts';
 import { SaslCode, SaslLog, saslFail, saslLogged, saslWhy, type SaslWhy } from '../../auth/sasl-result.ts';
-import { Op, Status, BinState, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
+import { Op, Status, BinState, BinSubstate, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
 const MAX_SASL_MECH_LEN = 32;
-/** Larger SASL data is refused as memcached refuses data it cannot allocate (Out of memory). */
-export const MAX_SASL_DATA = 4096;
 const PLAIN = 'PLAIN';
 const CRAM_MD5 = 'CRAM-MD5';
 const EMPTY = Buffer.alloc(0);
 const AUTHENTICATED = Buffer.from('Authenticated');
-
-/** How many value bytes must be in the read buffer, beyond extras and key, before dispatch. */
-export function saslBodyNeeded(c: Conn, opcode: number, keylen: number, extlen: number, bodylen: number): number {
-  // with extras the frame is refused (a protocol error) before any data is read
-  if (!c.ctx.settings.sasl || (opcode !== Op.SASL_AUTH && opcode !== Op.SASL_STEP) || extlen !== 0) return 0;
-  const vlen = bodylen - keylen;
-  return keylen > 0 && keylen <= MAX_SASL_MECH_LEN && vlen <= MAX_SASL_DATA ? vlen : 0;
-}
 
 export function binListSaslMechs(c: Conn, st: BinState): void {
   if (!c.ctx.settings.sasl) { writeBinError(c, st, Status.UNKNOWN_COMMAND, st.bodylen - st.keylen); return; }
@@ -43,15 +38,41 @@ export function binListSaslMechs(c: Conn, st: BinState): void {
   writeBinResponse(c, st, mechs, 0);
 }
 
+/** memcached's process_bin_sasl_auth: the data goes into an item (flags 0, no expiry) keyed by the mechanism. */
 export function processBinSaslAuth(c: Conn, st: BinState): void {
-  const vlen = st.bodylen - st.keylen;
+  const vlen = (st.bodylen - st.keylen) | 0; // a C int, as memcached's
   if (!c.ctx.settings.sasl) { writeBinError(c, st, Status.UNKNOWN_COMMAND, vlen); return; }
   if (st.keylen > MAX_SASL_MECH_LEN) { writeBinError(c, st, Status.EINVAL, vlen); return; }
-  if (vlen > MAX_SASL_DATA) { writeBinError(c, st, Status.ENOMEM, vlen); return; }
-  const data = c.rbuf.subarray(c.rpos, c.rpos + vlen); // in the buffer: saslBodyNeeded waited for it
-  c.rpos += vlen;
-  c.authenticated = false;
-  const key = c.rbuf.subarray(st.keyStart, st.keyStart + st.keylen);
+  const store = c.ctx.store;
+  const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, 0, vlen + 2);
+  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, 0, 0, vlen + 2) : 0;
+  // memcached cannot hand a chunked item's data to Cyrus: past the slab chunk size that is Out of memory too
+  if (it === 0 || store.itemChunked(it)) {
+    if (it !== 0) store.itemRelease(it);
+    writeBinError(c, st, Status.ENOMEM, vlen);
+    return;
+  }
+  st.substate = BinSubstate.readingSaslAuthData;
+  connStartNread(c, it, vlen, StoreOp.SET, 0, Proto.binary); // (the store op is unused: completeNreadBinary routes)
+}
+
+/** memcached's process_bin_complete_sasl_auth: the data is in c.item; start or step the exchange. */
+export function processBinCompleteSaslAuth(c: Conn, st: BinState): void {
+  const store = c.ctx.store;
+  const it = c.item;
+  c.item = 0;
+  try { completeSaslAuth(c, st, it); } finally { store.itemRelease(it); }
+}
+
+function completeSaslAuth(c: Conn, st: BinState, it: number): void {
+  const store = c.ctx.store;
+  const vlen = store.itemNbytes(it) - 2;
+  const data = Buffer.allocUnsafe(vlen); // a cold path: a login's data, copied out of the item
+  store.itemCopyValue(it, data, 0, 0, vlen);
+  c.authenticated = false; // init_sasl_conn
+  // the mechanism is the item's key (the read buffer may have moved on while the data came)
+  const key = Buffer.allocUnsafe(store.itemNkey(it));
+  store.itemCopyKey(it, key, 0);
   const nul = key.indexOf(0);
   const mech = key.subarray(0, nul < 0 ? key.length : nul).toString('latin1'); // memcached hands Cyrus a C string
   if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech}'' with ${vlen} bytes of data`);

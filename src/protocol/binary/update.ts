@@ -11,7 +11,7 @@ import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { countCas } from '../cas-counters.ts';
 import { failedAlloc, failedAllocError } from '../failed-alloc.ts';
-import { Op, Status, BinState, writeBinError, writeBinResponse } from './header.ts';
+import { Op, Status, BinState, BinSubstate, writeBinError, writeBinResponse } from './header.ts';
 
 const OOM_ALLOCATING = Buffer.from('Out of memory allocating item');
 const OOM_IN_READ = Buffer.from('Out of memory during read');
@@ -58,6 +58,7 @@ function startBinNread(c: Conn, st: BinState, flags: number, exptime: number, op
   }
   // for -vv (Conn.casInExact): the header's CAS, its last 8 bytes, read exactly
   if (st.cas > Number.MAX_SAFE_INTEGER) c.casInExact = c.rbuf.readBigUInt64BE(st.extStart - 8);
+  st.substate = BinSubstate.readSetValue;
   connStartNread(c, it, vlen, op, st.cas, Proto.binary); // the value without "\r\n": completeUpdateBin adds it
 }
 
