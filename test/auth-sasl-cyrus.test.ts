@@ -163,6 +163,27 @@ test('cyrus: SASL data is read as memcached reads it: refused by the mechanism u
     '0x20 Auth failure.', '0x82 Out of memory', '0x0 Authenticated']);
 });
 
+// ...and takes the slab memory memcached takes for it: data too big for one chunk gets an item header alone (memcached
+// chains chunks as data comes, so a refused one never gets any), and every login's item comes from its slab class.
+test('cyrus: SASL data takes the slab chunks memcached takes: a header alone for data refused as chunked', { skip }, async () => {
+  const fresh = await startBoth(confDir('plain-slabs', `mech_list: plain\nsasldb_path: ${sasldb}\n`));
+  const slabs = async (port: number): Promise<string[]> => {
+    const c = await Client.connect(port);
+    try {
+      const out = [show(await call(c, plain('alice', 'wrong'))), show(await call(c, plain('alice', 'p'.repeat(600_000)))),
+        show(await call(c, plain('alice', 'alice-pw')))];
+      await c.send(binRequest({ opcode: Op.STAT, key: 'slabs' }));
+      for (let p = await readPacket(c); p.key.length > 0; p = await readPacket(c)) out.push(`${p.key}=${p.value}`);
+      return out;
+    } finally { c.end(); }
+  };
+  try {
+    const [theirs, ours] = await Promise.all(fresh.map((s) => slabs(s.port)));
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours.slice(0, 3), ['0x20 Auth failure.', '0x82 Out of memory', '0x0 Authenticated']);
+  } finally { for (const s of fresh) await s.stop(); }
+});
+
 test('cyrus: auth_cmds and auth_errors count alike', { skip }, async () => {
   const counts = async (port: number): Promise<number[]> => {
     const c = await Client.connect(port); // authenticated once, for STAT

@@ -532,8 +532,10 @@ export class Store {
 
   // ---- writes ----
 
-  itemAlloc(buf: Uint8Array, off: number, len: number, flags: number, exptimeRel: number, nbytes: number): number {
-    return doItemAlloc(this, buf, off, len, flags, exptimeRel, nbytes);
+  /** memcached's item_alloc; `chainLater`: a chained item gets its header alone (doItemAlloc). */
+  itemAlloc(buf: Uint8Array, off: number, len: number, flags: number, exptimeRel: number, nbytes: number,
+    chainLater = false): number {
+    return doItemAlloc(this, buf, off, len, flags, exptimeRel, nbytes, chainLater);
   }
 
   /** Copy value bytes from src into the item at value offset `at` (across chunks). */

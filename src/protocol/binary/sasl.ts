@@ -45,7 +45,8 @@ export function processBinSaslAuth(c: Conn, st: BinState): void {
   if (st.keylen > MAX_SASL_MECH_LEN) { writeBinError(c, st, Status.EINVAL, vlen); return; }
   const store = c.ctx.store;
   const fits = vlen >= 0 && itemSizeOk(c.ctx.settings, st.keylen, 0, vlen + 2);
-  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, 0, 0, vlen + 2) : 0;
+  // a chunked item gets its header alone: memcached chains the chunks as the data comes, and refuses it first
+  const it = fits ? store.itemAlloc(c.rbuf, st.keyStart, st.keylen, 0, 0, vlen + 2, /* chainLater */ true) : 0;
   // memcached cannot hand a chunked item's data to Cyrus: past the slab chunk size that is Out of memory too
   if (it === 0 || store.itemChunked(it)) {
     if (it !== 0) store.itemRelease(it);
