@@ -184,6 +184,27 @@ test('cyrus: SASL data takes the slab chunks memcached takes: a header alone for
   } finally { for (const s of fresh) await s.stop(); }
 });
 
+// ...and while the data is still coming the connection is in conn_nread, which memcached's idle timeout passes over
+// (it hangs up only in conn_new_cmd and conn_read): a login sent slowly is not cut off.
+test('cyrus: -o idle_timeout spares a connection whose SASL data is still coming, as memcached does', { skip }, async () => {
+  const fresh = await startBoth(confDir('plain-idle', `mech_list: plain\nsasldb_path: ${sasldb}\n`), ['-o', 'idle_timeout=1']);
+  const slowLogin = async (port: number): Promise<string[]> => {
+    const c = await Client.connect(port);
+    try {
+      const req = binRequest(plain('alice', 'alice-pw'));
+      await c.send(req.subarray(0, req.length - 4)); // the header and the mechanism, most of the data
+      await sleep(3500); // idle_timeout=1: memcached's timeout thread looks every second or so
+      await c.send(Buffer.concat([req.subarray(req.length - 4), binRequest({ opcode: Op.VERSION })]));
+      return [show(await readPacket(c)), show(await readPacket(c))];
+    } finally { c.end(); }
+  };
+  try {
+    const [theirs, ours] = await Promise.all(fresh.map((s) => slowLogin(s.port)));
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours, ['0x0 Authenticated', '0x0 1.6.18']);
+  } finally { for (const s of fresh) await s.stop(); }
+});
+
 test('cyrus: auth_cmds and auth_errors count alike', { skip }, async () => {
   const counts = async (port: number): Promise<number[]> => {
     const c = await Client.connect(port); // authenticated once, for STAT
