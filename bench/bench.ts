@@ -10,7 +10,7 @@ import { measureWindow, prefill, summarize, type Window } from './measure.ts';
 import { measureMemory } from './memory.ts';
 import { MEMASLAP_BIN, memaslapCost, nodeGeneratorCost, type GenCost } from './gencost.ts';
 import { renderResults, type Results, type Row } from './report.ts';
-import { REPO_ROOT, Server, serverArgs, unavailableReason, useCachalotCommit, type ServerFlags, type ServerKind } from './servers.ts';
+import { FLOOR_MAIN, REPO_ROOT, Server, serverArgs, unavailableReason, useCachalotCommit, type ServerFlags, type ServerKind } from './servers.ts';
 import {
   BIG_VALUE, MAIN_FLAGS, MEMORY_MB, MEMORY_MB_QUICK, MEMORY_WORKLOAD, SCALING_THREADS, SCALING_THREADS_QUICK,
   SCALING_WORKLOAD, SMALL_KEYS, SMALL_VALUE, loadWorkloads, type LoadWorkload,
@@ -50,7 +50,7 @@ async function startServers(kinds: ServerKind[], flags: ServerFlags, opts: Optio
       const server = await Server.start(kind, flags);
       running.servers.set(kind, server);
       if (kind === 'floor') { // holds nothing: no version, no prefill
-        progress(`floor -t ${flags.threads} listening on 127.0.0.1:${server.port} (pid ${server.pid})`);
+        progress(`floor (${FLOOR_MAIN.replace(/.*\//, "")}) -t ${flags.threads} listening on 127.0.0.1:${server.port} (pid ${server.pid})`);
         await warmUp(server, opts);
         continue;
       }

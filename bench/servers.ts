@@ -22,8 +22,11 @@ export const MEMCACHED_BIN = '/usr/bin/memcached';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The source tree Cachalot runs from: the working tree, or a commit's (useCachalotCommit). */
 let cachalotRoot = REPO_ROOT;
-/** The floor runs from the working tree, also when --cachalot-ref runs Cachalot from a commit. */
-export const FLOOR_MAIN = join(REPO_ROOT, 'bench', 'floor.ts');
+/**
+ * The floor runs from the working tree, also when --cachalot-ref runs Cachalot from a commit. FLOOR=uring runs
+ * bench/floor-uring.ts in its place (the same floor with its socket I/O through io_uring: round 40's experiment).
+ */
+export const FLOOR_MAIN = join(REPO_ROOT, 'bench', process.env.FLOOR === 'uring' ? 'floor-uring.ts' : 'floor.ts');
 
 /**
  * Runs Cachalot from a commit rather than the working tree (where others may be mid-edit): its
