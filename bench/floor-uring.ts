@@ -26,30 +26,16 @@
 // a RECV into the connection's buffer per read. FLOOR_URING_SETUP: io_uring_setup's flags, a number
 // (DEFER_TASKRUN in poll mode hangs: the ring's descriptor is not woken by deferred task work).
 
-import { renameSync, writeFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type * as Ffi from 'node:ffi';
 import { copyBytes } from '../src/libc/bytes.ts';
 import { BIG_KEY_LETTER, BIG_VALUE, SMALL_VALUE } from './workloads.ts';
+import { GET, LF, SET, SPACE, parseFloorArgs, startsWith, valueBlock, writeFloorPortFile } from './floor-lines.ts';
 
 const IN_BUFFER = 64 * 1024;
 const OUT_BUFFER = 64 * 1024;
 const RING_ENTRIES = 1024;
-const LF = 0x0a;
-const SPACE = 0x20;
 
-type FloorArgs = { port: number; host: string; threads: number };
-
-function parseArgs(argv: string[]): FloorArgs {
-  const args: FloorArgs = { port: 11211, host: '127.0.0.1', threads: 4 };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '-p') args.port = Number(argv[++i]);
-    else if (argv[i] === '-t') args.threads = Number(argv[++i]);
-    else if (argv[i] === '-l') args.host = argv[++i];
-  }
-  if (args.port < 0) args.port = 0; // memcached's -p -1: any free port, told through the port file
-  return args;
-}
 
 // ---- C, through node:ffi -------------------------------------------------------------------
 
@@ -329,10 +315,6 @@ const LIBUV_READY = 0xfffffffc;
 /** The provided-buffer group's id. */
 const BGID = 1;
 
-/** " <flags> <bytes>\r\n<data>\r\n", what follows "VALUE <key>" for a value of n bytes. */
-function valueBlock(n: number): Buffer {
-  return Buffer.from(` 0 ${n}\r\n${'v'.repeat(n)}\r\n`, 'latin1');
-}
 const VALUE_SP = Buffer.from('VALUE ', 'latin1');
 const SMALL_BLOCK = valueBlock(SMALL_VALUE);
 const BIG_BLOCK = valueBlock(BIG_VALUE);
@@ -340,8 +322,6 @@ const BIG_LETTER = BIG_KEY_LETTER.charCodeAt(0);
 const END_REPLY = Buffer.from('END\r\n', 'latin1');
 const STORED_REPLY = Buffer.from('STORED\r\n', 'latin1');
 const ERROR_REPLY = Buffer.from('ERROR\r\n', 'latin1');
-const GET = Buffer.from('get ', 'latin1');
-const SET = Buffer.from('set ', 'latin1');
 
 /** One connection: its descriptor, its in and out buffers (the kernel's while a RECV or SEND is in flight). */
 class Conn {
@@ -378,11 +358,6 @@ class Conn {
   }
 }
 
-function startsWith(line: Uint8Array, from: number, to: number, word: Uint8Array): boolean {
-  if (to - from < word.length) return false;
-  for (let i = 0; i < word.length; i++) if (line[from + i] !== word[i]) return false;
-  return true;
-}
 
 function getReply(conn: Conn, line: Uint8Array, from: number, to: number): void {
   let at = from;
@@ -632,7 +607,7 @@ function serveThread(port: number, host: string): void {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseFloorArgs(process.argv.slice(2));
   let port = args.port;
   const workers: Worker[] = [];
   for (let i = 0; i < args.threads; i++) {
@@ -644,11 +619,7 @@ async function main(): Promise<void> {
     });
     worker.on('error', (err: Error) => { process.stderr.write(`floor-uring worker: ${err.stack}\n`); process.exit(1); });
   }
-  const portFile = process.env.MEMCACHED_PORT_FILENAME;
-  if (portFile !== undefined) {
-    writeFileSync(`${portFile}.lck`, `TCP INET: ${port}\n`);
-    renameSync(`${portFile}.lck`, portFile);
-  }
+  writeFloorPortFile(port);
   // SIGUSR2: each worker's wakes, enters and completions so far, on stderr
   process.on('SIGUSR2', () => {
     for (const w of workers) {

@@ -14,31 +14,17 @@
 // dispatcher: the floor of a request on a connection that stays open, which is what workloads 1 and
 // 4 are.
 
-import { renameSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/dispatcher/accept.ts';
 import { copyBytes } from '../src/libc/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
 import { BIG_KEY_LETTER, BIG_VALUE, SMALL_VALUE } from './workloads.ts';
+import { GET, LF, SET, SPACE, parseFloorArgs, startsWith, valueBlock, writeFloorPortFile } from './floor-lines.ts';
 
 const READ_BUFFER = 64 * 1024;
 const OUT_BUFFER = 64 * 1024;
-const LF = 0x0a;
-const SPACE = 0x20;
 
-type FloorArgs = { port: number; host: string; threads: number };
-
-function parseArgs(argv: string[]): FloorArgs {
-  const args: FloorArgs = { port: 11211, host: '127.0.0.1', threads: 4 };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '-p') args.port = Number(argv[++i]);
-    else if (argv[i] === '-t') args.threads = Number(argv[++i]);
-    else if (argv[i] === '-l') args.host = argv[++i];
-  }
-  if (args.port < 0) args.port = 0; // memcached's -p -1: any free port, told through the port file
-  return args;
-}
 
 /** One connection: the bytes of a line cut by a read, and a set's data still to skip. */
 class FloorConn {
@@ -47,10 +33,6 @@ class FloorConn {
   io: HandleIo | null = null;
 }
 
-/** " <flags> <bytes>\r\n<data>\r\n", what follows "VALUE <key>" for a value of n bytes. */
-function valueBlock(n: number): Buffer {
-  return Buffer.from(` 0 ${n}\r\n${'v'.repeat(n)}\r\n`, 'latin1');
-}
 
 /** A worker thread's replies go out of this buffer; a write libuv had to queue keeps it. */
 class FloorOut {
@@ -147,14 +129,7 @@ function answerLine(c: FloorConn, out: FloorOut, io: HandleIo, line: Uint8Array,
   out.error(io);
 }
 
-const GET = Buffer.from('get ', 'latin1');
-const SET = Buffer.from('set ', 'latin1');
 
-function startsWith(line: Uint8Array, from: number, to: number, word: Uint8Array): boolean {
-  if (to - from < word.length) return false;
-  for (let i = 0; i < word.length; i++) if (line[from + i] !== word[i]) return false;
-  return true;
-}
 
 function serveThread(port: number, host: string): void {
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER);
@@ -180,7 +155,7 @@ function serveThread(port: number, host: string): void {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseFloorArgs(process.argv.slice(2));
   // The first thread takes the port (a free one for -p -1); the others join it.
   let port = args.port;
   for (let i = 0; i < args.threads; i++) {
@@ -190,11 +165,7 @@ async function main(): Promise<void> {
       worker.once('error', reject);
     });
   }
-  const portFile = process.env.MEMCACHED_PORT_FILENAME;
-  if (portFile !== undefined) {
-    writeFileSync(`${portFile}.lck`, `TCP INET: ${port}\n`);
-    renameSync(`${portFile}.lck`, portFile);
-  }
+  writeFloorPortFile(port);
   process.on('SIGTERM', () => process.exit(0));
 }
 
