@@ -40,3 +40,55 @@ export function writeFloorPortFile(port: number): void {
   writeFileSync(`${portFile}.lck`, `TCP INET: ${port}\n`);
   renameSync(`${portFile}.lck`, portFile);
 }
+
+/** What a floor keeps of a connection's input between reads: a line cut by a read, and a set's data still to skip. */
+export type LineConn = { carry: Buffer | null; skip: number };
+
+/**
+ * Every whole line of `data` (a set's data block skipped) handed to `answer` without its CRLF; a line the read cut
+ * is kept in c.carry for the next.
+ */
+export function forEachLine<C extends LineConn>(c: C, bytes: Uint8Array,
+  answer: (c: C, line: Uint8Array, from: number, to: number) => void): void {
+  let data = bytes;
+  if (c.carry !== null) { data = Buffer.concat([c.carry, data]); c.carry = null; }
+  let at = 0;
+  while (at < data.length) {
+    if (c.skip > 0) {
+      const take = Math.min(c.skip, data.length - at);
+      c.skip -= take;
+      at += take;
+      continue;
+    }
+    const lf = data.indexOf(LF, at);
+    if (lf < 0) { c.carry = Buffer.from(data.subarray(at)); break; }
+    const end = lf > at && data[lf - 1] === 0x0d ? lf - 1 : lf;
+    answer(c, data, at, end);
+    at = lf + 1;
+  }
+}
+
+/**
+ * `set <key> <flags> <exptime> <bytes> [noreply]`: its data block and CRLF are to be skipped (c.skip); true when
+ * a STORED is owed (no noreply after the byte count).
+ */
+export function skipSetData(c: LineConn, line: Uint8Array, from: number, to: number): boolean {
+  let at = from, spaces = 0;
+  while (at < to && spaces < 4) if (line[at++] === SPACE) spaces++;
+  let bytes = 0;
+  while (at < to && line[at] !== SPACE) bytes = bytes * 10 + line[at++] - 0x30;
+  c.skip = bytes + 2;
+  return at === to;
+}
+
+/** In a get line: where the next key starts, at or after `at` (past the spaces). */
+export function keyStart(line: Uint8Array, at: number, to: number): number {
+  while (at < to && line[at] === SPACE) at++;
+  return at;
+}
+
+/** In a get line: where the key that starts at `at` ends. */
+export function keyEnd(line: Uint8Array, at: number, to: number): number {
+  while (at < to && line[at] !== SPACE) at++;
+  return at;
+}

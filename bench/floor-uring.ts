@@ -30,7 +30,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import type * as Ffi from 'node:ffi';
 import { copyBytes } from '../src/libc/bytes.ts';
 import { BIG_KEY_LETTER, BIG_VALUE, SMALL_VALUE } from './workloads.ts';
-import { GET, LF, SET, SPACE, parseFloorArgs, startsWith, valueBlock, writeFloorPortFile } from './floor-lines.ts';
+import { GET, SET, keyEnd, keyStart, forEachLine, parseFloorArgs, skipSetData, startsWith, valueBlock, writeFloorPortFile } from './floor-lines.ts';
 
 const IN_BUFFER = 64 * 1024;
 const OUT_BUFFER = 64 * 1024;
@@ -356,60 +356,40 @@ class Conn {
     copyBytes(this.out, this.outLen, from, start, end - start);
     this.outLen += end - start;
   }
+
+  /** A whole reply of its own (STORED, ERROR, END). */
+  reply(bytes: Buffer): void {
+    this.room(bytes.length);
+    this.put(bytes, 0, bytes.length);
+  }
 }
 
 
 function getReply(conn: Conn, line: Uint8Array, from: number, to: number): void {
   let at = from;
   while (at < to) {
-    while (at < to && line[at] === SPACE) at++;
-    let keyEnd = at;
-    while (keyEnd < to && line[keyEnd] !== SPACE) keyEnd++;
-    if (keyEnd === at) break;
+    at = keyStart(line, at, to);
+    const end = keyEnd(line, at, to);
+    if (end === at) break;
     const value = line[at] === BIG_LETTER ? BIG_BLOCK : SMALL_BLOCK;
-    conn.room(VALUE_SP.length + keyEnd - at + value.length);
+    conn.room(VALUE_SP.length + end - at + value.length);
     conn.put(VALUE_SP, 0, VALUE_SP.length);
-    conn.put(line, at, keyEnd);
+    conn.put(line, at, end);
     conn.put(value, 0, value.length);
-    at = keyEnd;
+    at = end;
   }
-  conn.room(END_REPLY.length);
-  conn.put(END_REPLY, 0, END_REPLY.length);
+  conn.reply(END_REPLY);
 }
 
 function answerLine(conn: Conn, line: Uint8Array, from: number, to: number): void {
-  if (startsWith(line, from, to, GET)) { getReply(conn, line, from + 4, to); return; }
-  if (startsWith(line, from, to, SET)) {
-    let at = from, spaces = 0;
-    while (at < to && spaces < 4) if (line[at++] === SPACE) spaces++;
-    let bytes = 0;
-    while (at < to && line[at] !== SPACE) bytes = bytes * 10 + line[at++] - 0x30;
-    conn.skip = bytes + 2;
-    if (at === to) { conn.room(STORED_REPLY.length); conn.put(STORED_REPLY, 0, STORED_REPLY.length); }
-    return;
-  }
-  conn.room(ERROR_REPLY.length);
-  conn.put(ERROR_REPLY, 0, ERROR_REPLY.length);
+  if (startsWith(line, from, to, GET)) getReply(conn, line, from + 4, to);
+  else if (startsWith(line, from, to, SET)) { if (skipSetData(conn, line, from, to)) conn.reply(STORED_REPLY); }
+  else conn.reply(ERROR_REPLY);
 }
 
-/** Answer every whole line in the in buffer's first n bytes; keep a cut line for the next read. */
+/** Answer every whole line in the in buffer's [start, end); keep a cut line for the next read. */
 function onData(conn: Conn, bytes: Buffer, start: number, end: number): void {
-  let data: Uint8Array = bytes.subarray(start, end);
-  if (conn.carry !== null) { data = Buffer.concat([conn.carry, data]); conn.carry = null; }
-  let at = 0;
-  while (at < data.length) {
-    if (conn.skip > 0) {
-      const take = Math.min(conn.skip, data.length - at);
-      conn.skip -= take;
-      at += take;
-      continue;
-    }
-    const lf = data.indexOf(LF, at);
-    if (lf < 0) { conn.carry = Buffer.from(data.subarray(at)); break; }
-    const end = lf > at && data[lf - 1] === 0x0d ? lf - 1 : lf;
-    answerLine(conn, data, at, end);
-    at = lf + 1;
-  }
+  forEachLine(conn, bytes.subarray(start, end), answerLine);
 }
 
 // ---- a worker thread -----------------------------------------------------------------------------

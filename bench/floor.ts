@@ -20,17 +20,19 @@ import { acceptHandles, setClientTcpOptions, type ConnHandle } from '../src/disp
 import { copyBytes } from '../src/libc/bytes.ts';
 import { openHandleIo, type HandleIo } from '../src/worker/handle-io.ts';
 import { BIG_KEY_LETTER, BIG_VALUE, SMALL_VALUE } from './workloads.ts';
-import { GET, LF, SET, SPACE, parseFloorArgs, startsWith, valueBlock, writeFloorPortFile } from './floor-lines.ts';
+import { GET, SET, keyEnd, keyStart, forEachLine, parseFloorArgs, skipSetData, startsWith, valueBlock, writeFloorPortFile, type LineConn } from './floor-lines.ts';
 
 const READ_BUFFER = 64 * 1024;
 const OUT_BUFFER = 64 * 1024;
 
 
 /** One connection: the bytes of a line cut by a read, and a set's data still to skip. */
-class FloorConn {
+class FloorConn implements LineConn {
   carry: Buffer | null = null;
   skip = 0;
   io: HandleIo | null = null;
+  readonly out: FloorOut;
+  constructor(out: FloorOut) { this.out = out; }
 }
 
 
@@ -50,16 +52,15 @@ class FloorOut {
   getReply(io: HandleIo, line: Uint8Array, from: number, to: number): void {
     let at = from;
     while (at < to) {
-      while (at < to && line[at] === SPACE) at++;
-      let keyEnd = at;
-      while (keyEnd < to && line[keyEnd] !== SPACE) keyEnd++;
-      if (keyEnd === at) break;
+      at = keyStart(line, at, to);
+      const end = keyEnd(line, at, to);
+      if (end === at) break;
       const value = line[at] === this.bigKeyLetter ? this.bigValue : this.value;
-      this.room(io, this.valueSp.length + keyEnd - at + value.length);
+      this.room(io, this.valueSp.length + end - at + value.length);
       this.copy(this.valueSp, 0, this.valueSp.length);
-      this.copy(line, at, keyEnd);
+      this.copy(line, at, end);
       this.copy(value, 0, value.length);
-      at = keyEnd;
+      at = end;
     }
     this.put(io, this.endReply);
   }
@@ -93,40 +94,16 @@ class FloorOut {
 }
 
 /** Answer every whole line in bytes[0, n); keep a cut line for the next read. */
-function onFloorRead(c: FloorConn, out: FloorOut, bytes: Uint8Array, n: number): void {
-  const io = c.io!;
-  let data = bytes.subarray(0, n);
-  if (c.carry !== null) { data = Buffer.concat([c.carry, data]); c.carry = null; }
-  let at = 0;
-  while (at < data.length) {
-    if (c.skip > 0) {
-      const take = Math.min(c.skip, data.length - at);
-      c.skip -= take;
-      at += take;
-      continue;
-    }
-    const lf = data.indexOf(LF, at);
-    if (lf < 0) { c.carry = Buffer.from(data.subarray(at)); break; }
-    const end = lf > at && data[lf - 1] === 0x0d ? lf - 1 : lf;
-    answerLine(c, out, io, data, at, end);
-    at = lf + 1;
-  }
-  out.flush(io);
+function onFloorRead(c: FloorConn, bytes: Uint8Array, n: number): void {
+  forEachLine(c, bytes.subarray(0, n), answerLine);
+  c.out.flush(c.io!);
 }
 
-function answerLine(c: FloorConn, out: FloorOut, io: HandleIo, line: Uint8Array, from: number, to: number): void {
-  if (startsWith(line, from, to, GET)) { out.getReply(io, line, from + 4, to); return; }
-  if (startsWith(line, from, to, SET)) {
-    // set <key> <flags> <exptime> <bytes> [noreply]: the data block and its CRLF follow
-    let at = from, spaces = 0;
-    while (at < to && spaces < 4) if (line[at++] === SPACE) spaces++;
-    let bytes = 0;
-    while (at < to && line[at] !== SPACE) bytes = bytes * 10 + line[at++] - 0x30;
-    c.skip = bytes + 2;
-    if (at === to) out.stored(io); // no "noreply" after the byte count
-    return;
-  }
-  out.error(io);
+function answerLine(c: FloorConn, line: Uint8Array, from: number, to: number): void {
+  const io = c.io!;
+  if (startsWith(line, from, to, GET)) c.out.getReply(io, line, from + 4, to);
+  else if (startsWith(line, from, to, SET)) { if (skipSetData(c, line, from, to)) c.out.stored(io); }
+  else c.out.error(io);
 }
 
 
@@ -138,9 +115,9 @@ function serveThread(port: number, host: string): void {
   server.listen({ port, host, reusePort: true }, () => {
     setClientTcpOptions(server);
     acceptHandles(server, (handle: ConnHandle) => {
-      const c = new FloorConn();
+      const c = new FloorConn(out);
       const io = openHandleIo(handle, readBuffer, {
-        onRead: (n) => onFloorRead(c, out, readBuffer, n),
+        onRead: (n) => onFloorRead(c, readBuffer, n),
         onReadInto: () => {},
         onReadEnd: () => io.close(),
         onDrain: () => {},
