@@ -35,8 +35,9 @@ export function keepListening(server: net.Server): number {
 
 /**
  * -o sock_cookie_id: memcached's setsockopt(SO_MARK) on a TCP or UDP listening socket (the connections accepted
- * from it take its mark); when refused (neither CAP_NET_ADMIN nor CAP_NET_RAW), its perror, and the socket serves unmarked. memcached
- * marks a socket before it binds it; this one is marked once bound, before anything is accepted from it.
+ * from it take its mark); when refused (neither CAP_NET_ADMIN nor CAP_NET_RAW), its perror, and the socket
+ * serves unmarked. memcached marks a socket before it binds it; this one is marked once bound, before anything
+ * is accepted from it. `say`: whether a refusal is printed (memcached's one UDP socket is each worker's here).
  */
 export function markSocket(fd: number, mark: number, say = true): void {
   if (mark === 0) return;

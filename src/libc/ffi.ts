@@ -240,7 +240,8 @@ const SO_MARK = 36;
 
 /**
  * setsockopt(SO_MARK) of a socket: memcached's sock_cookie_id on Linux, the mark packet filters and routing rules
- * see on its packets (CAP_NET_ADMIN or CAP_NET_RAW is needed: EPERM without). 0 or errno; null when this Node cannot call C.
+ * see on its packets (CAP_NET_ADMIN or CAP_NET_RAW is needed: EPERM without). 0 or errno; null when this Node
+ * cannot call C.
  */
 export function setSocketMark(fd: number, mark: number): number | null {
   const l = loadLibc();

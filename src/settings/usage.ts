@@ -1,8 +1,9 @@
 // The texts `-h`, `-V` and `-i` print. Kept apart from settings.ts so that file reads as the
 // option table and its rules. Where Cachalot does what memcached does, the help says it in memcached's
-// words; where it differs, its line says how (the README's option table has the whole of it). Its external storage part is memcached's, word for word
-// and blank line included: tools look for it (memcached's own test suite tells a server with extstore
-// by `-h` naming ext_path), and its defaults are memcached's (ext-settings.ts).
+// words; where it differs, its line says how (the README's option table has the whole of it). Its
+// external storage part is memcached's, word for word and blank line included: tools look for it
+// (memcached's own test suite tells a server with extstore by `-h` naming ext_path), and its defaults
+// are memcached's (ext-settings.ts).
 
 import { readFileSync } from 'node:fs';
 
