@@ -4,6 +4,10 @@
 
 import { differential, pipelined } from './support/differential.ts';
 import { mulberry32 as rng } from './support/rng.ts';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Client } from './support/client.ts';
+import { kindsFor, serverFor } from './support/spec.ts';
 
 const K251 = 'k'.repeat(251);
 /** More keys than a get looks up in one batch (16): hits, misses and repeats across the batches. */
@@ -182,4 +186,25 @@ differential('text: a line over 2048 bytes that straddles memcached\'s 16 KB rea
 ]);
 differential('text: a junk line over 2048 bytes that straddles memcached\'s 16 KB read is hung up on', [
   `${'x'.repeat(3000)}\r\n`, `set v 0 0 14000\r\n${'v'.repeat(14000)}\r\n${'x'.repeat(3000)}\r\n`,
+]);
+
+// Where memcached's 16 KB read runs out of whole lines, it sends the replies so far before it reads on (conn_mwrite),
+// so a line it then hangs up on, or refuses, takes none of them with it: 3000 junk bytes without a newline after
+// 1700 or 1810 versions (the junk starts before the 16 KB, with under 2048 of its bytes in it), and a 20 KB get line
+// of a key too long after 1500 versions (its first 2884 bytes end the read: a get line's buffer grows).
+for (const kind of kindsFor()) {
+  test(`text: the replies before a line hung up on went out where memcached's 16 KB read ran out [${kind}]`, async () => {
+    const server = await serverFor(kind, [], true);
+    try {
+      for (const n of [1700, 1810]) {
+        const c = await Client.connect(server.port);
+        await c.send(`${'version\r\n'.repeat(n)}${'x'.repeat(3000)}`);
+        assert.equal((await c.read(16 * n)).toString(), 'VERSION 1.6.18\r\n'.repeat(n));
+        await c.closed();
+      }
+    } finally { await server.stop(); }
+  });
+}
+differential('text: the replies before a get line of 20 KB went out where memcached\'s 16 KB read ran out', [
+  `${'version\r\n'.repeat(1500)}get ${'k'.repeat(20000)}\r\n`, `${'version\r\n'.repeat(1800)}get ${'k'.repeat(20000)}\r\n`,
 ]);

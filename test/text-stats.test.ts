@@ -211,6 +211,58 @@ test('stats conns: a connection whose batch spent its -R budget waits in conn_ne
     ]);
   });
 
+/**
+ * memcached reads 16 KB at a time and gives every read a whole -R budget: a pipeline of more than 16 KB yields in
+ * each read's worth of commands, and the commands left at a read's end, when it runs out of whole lines, start the
+ * next read's budget afresh. Cachalot reads 64 KB at a time and counts as memcached's reads would have (Conn.fillEnd):
+ * long get lines, noreply sets (a value that goes on past the 16 KB is read to its end, and the next line comes in a
+ * read of its own), values swallowed, short lines. Each pipeline is one write under 64 KB, which memcached on
+ * loopback reads in full 16 KB pieces.
+ */
+test('conn_yields: a pipeline over 16 KB yields as memcached\'s 16 KB reads do [cachalot vs memcached]',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const sets = (n: number, size: number): string => Array.from({ length: n },
+      (_, i) => `set f${String(i).padStart(5, '0')} 0 0 ${size} noreply\r\n${'y'.repeat(size)}\r\n`).join('');
+    const pipelines: Array<[string, string]> = [
+      ['250 gets of a 200-byte key', `get ${'k'.repeat(200)}\r\n`.repeat(250)],
+      ['300 gets of a 200-byte key', `get ${'k'.repeat(200)}\r\n`.repeat(300)],
+      ['700 sets of 40 bytes', sets(700, 40)],
+      ['120 sets of 400 bytes, each and 10 versions', sets(120, 400).replace(/\r\n(?=set|$)/g, `\r\n${'version\r\n'.repeat(10)}`)],
+      ['40 sets of 1100 bytes over -I 1k (swallowed), each and 20 versions',
+        sets(40, 1100).replace(/ noreply/g, '').replace(/\r\n(?=set|$)/g, `\r\n${'version\r\n'.repeat(20)}`)],
+      ['3000 gets of a 1-byte key', 'get k\r\n'.repeat(3000)],
+      ['1821 versions', 'version\r\n'.repeat(1821)],
+    ];
+    const seen: Record<string, string[]> = {};
+    for (const kind of ['cachalot', 'memcached'] as const) {
+      const server = await serverFor(kind, ['-t', '1', '-I', '1k', '-o', 'slab_chunk_max=1024'], true);
+      const c = await Client.connect(server.port);
+      const yields = async (): Promise<string> => {
+        await c.send('stats\r\n');
+        return /^STAT conn_yields (\d+)\r$/m.exec((await c.readUntil('END\r\n')).toString())?.[1] ?? '?';
+      };
+      try {
+        const counts: string[] = [];
+        for (const [name, pipeline] of pipelines) {
+          const before = Number(await yields());
+          await c.send(`${pipeline}mn\r\n`);
+          await c.readUntil('MN\r\n');
+          counts.push(`${name}: ${Number(await yields()) - before}`);
+        }
+        seen[kind] = counts;
+      } finally {
+        c.end();
+        await server.stop();
+      }
+    }
+    assert.deepEqual(seen.cachalot, seen.memcached);
+    assert.deepEqual(seen.cachalot, [
+      '250 gets of a 200-byte key: 9', '300 gets of a 200-byte key: 12', '700 sets of 40 bytes: 33',
+      '120 sets of 400 bytes, each and 10 versions: 64', '40 sets of 1100 bytes over -I 1k (swallowed), each and 20 versions: 40',
+      '3000 gets of a 1-byte key: 149', '1821 versions: 91',
+    ]);
+  });
+
 spec('shutdown without -A is refused', [
   ['shutdown\r\n', 'ERROR: shutdown not enabled\r\n'],
 ]);

@@ -323,6 +323,19 @@ function commandsWorkedOff(c: Conn): void {
 }
 
 /**
+ * The line being read is not all in memcached's 16 KB read buffer (Conn.fillEnd): memcached ran out of whole lines
+ * before it, worked off what it had (commandsWorkedOff: its replies sent, one more of its -R budget spent, a yield
+ * counted if that was the last) and read on in a new event, with a whole budget, of which this line's command is
+ * the first. Cachalot read it with the lines before it (64 KB a read): its turns are counted as memcached's are.
+ */
+export function connReadBufferRefilled(c: Conn): void {
+  c.cmdsSinceFlush--; // this line: the new event's first command
+  if (c.cmdsSinceFlush > 0) { c.flushPoint(); commandsWorkedOff(c); }
+  c.cmdsSinceFlush = 1;
+  c.reqsLeft = c.ctx.settings.reqsPerEvent;
+}
+
+/**
  * -R: after reqs_per_event commands, let other connections run; resume on the next turn. With no input left
  * there is nothing to resume: the connection waits for its next read, which gets a whole budget (see
  * commandsWorkedOff). Resuming on the loop's next turn instead would race the client's next request (the

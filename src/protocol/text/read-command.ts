@@ -2,7 +2,9 @@
 // into tokens, and hand it to the command's processor. Lines are parsed in place in the read buffer.
 
 import { Conn, ConnState } from '../../worker/conn.ts';
-import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState } from '../../worker/drive-machine.ts';
+import {
+  connCloseAfterWrite, connCloseWithReason, connReadBufferRefilled, connRespStart, connSetState,
+} from '../../worker/drive-machine.ts';
 import { REPLY } from '../replies.ts';
 import { KEY_MAX_LENGTH } from '../../store/layout.ts';
 import { outString } from './out-string.ts';
@@ -89,8 +91,10 @@ function findNewline(buf: Buffer, start: number, end: number): number {
 function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
   const avail = c.rend - start;
   if (avail <= LINE_GARBAGE_LIMIT) return false;
+  // memcached's buffer ended with at most 2048 bytes of the line: it sent its replies, then read on from the line
+  if (c.fillEnd - start <= LINE_GARBAGE_LIMIT && c.udp === null && !c.rbufMalloced) readBufferRefilled(c, start);
   const p = getWordAt(buf, start, c.rend);
-  if (p < 0) connCloseWithReason(c, 'line too long without a newline');
+  if (p < 0) lineTooLong(c);
   else {
     c.rbufMalloced = true; // rbuf_switch_to_malloc: the get line's buffer grows, without the 16 KB bound
     if (avail >= LONG_GET_AT && c.udp === null) return startLongGet(c, p);
@@ -100,21 +104,34 @@ function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
 
 /**
  * The line's newline is here but past the end of memcached's read buffer (Conn.fillEnd): memcached sees the line
- * without one. With more than 2048 of its bytes in the buffer it hangs up, unless it is a get; with fewer it reads
- * on, into a buffer that starts at the line, and a line that does not fit 16 KB from there is hung up on too. So a
- * 3 KB gat or junk line is answered at the start of a read and hung up on where it straddles memcached's 16 KB
- * reads. True when the line is read; false when the client is hung up on. (A UDP datagram is read whole, into a
- * 64 KB buffer: its lines are not cut.)
+ * without one. With more than 2048 of its bytes in the buffer it hangs up, unless it is a get, whose buffer grows;
+ * with fewer it reads on, into a buffer that starts at the line, and a line that does not fit 16 KB from there is
+ * hung up on too. So a 3 KB gat or junk line is answered at the start of a read and hung up on where it straddles
+ * memcached's 16 KB reads. Short of the first hang-up, memcached sends the replies so far before it reads on
+ * (readBufferRefilled). True when the line is read; false when the client is hung up on. (A UDP datagram is read
+ * whole, into a 64 KB buffer: its lines are not cut.)
  */
 function lineFitsReadBuffer(c: Conn, buf: Buffer, start: number, nl: number): boolean {
   if (c.udp !== null || c.rbufMalloced) return true;
-  if (c.fillEnd - start > LINE_GARBAGE_LIMIT || start + READ_BUFFER_SIZE <= nl) {
-    if (getWordAt(buf, start, nl) < 0) { connCloseWithReason(c, 'line too long without a newline'); return false; }
-    c.rbufMalloced = true;
-    return true;
-  }
-  c.fillEnd = start + READ_BUFFER_SIZE;
+  const isGet = getWordAt(buf, start, nl) >= 0;
+  const garbage = c.fillEnd - start > LINE_GARBAGE_LIMIT;
+  if (garbage && !isGet) return lineTooLong(c);
+  readBufferRefilled(c, start);
+  if (!garbage && nl < c.fillEnd) return true;
+  if (!isGet) return lineTooLong(c);
+  c.rbufMalloced = true; // rbuf_switch_to_malloc
   return true;
+}
+
+function lineTooLong(c: Conn): false {
+  connCloseWithReason(c, 'line too long without a newline');
+  return false;
+}
+
+/** memcached read on into a buffer that starts at the line at `start` (connReadBufferRefilled). */
+function readBufferRefilled(c: Conn, start: number): void {
+  c.fillEnd = start + READ_BUFFER_SIZE;
+  connReadBufferRefilled(c);
 }
 
 /** The line is a get or gets after at most 100 spaces, the lines memcached lets grow: where its word starts, or -1. */
