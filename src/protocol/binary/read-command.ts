@@ -6,7 +6,9 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import { ConnState } from '../../worker/conn.ts';
-import { connCloseAfterWrite, connCloseWithReason, connRespStart, connSetState, noteCommandTime } from '../../worker/drive-machine.ts';
+import {
+  connCloseAfterWrite, connCloseWithReason, connReadBufferRefilled, connRespStart, connSetState, noteCommandTime,
+} from '../../worker/drive-machine.ts';
 import { HEADER_LEN, MAGIC_REQ, Op, hex2, Status, BinState, BinSubstate, binState, readU64Number, writeBinError, writeBinResponse } from './header.ts';
 import { processBinGetOrTouch } from './get.ts';
 import { processBinUpdate, processBinAppendPrepend, completeUpdateBin } from './update.ts';
@@ -41,8 +43,10 @@ export function tryReadCommandBinary(c: Conn): boolean {
   // key and extras do not fit its body is refused at once instead, so a lying header cannot make us
   // wait for (or hold) bytes that are not part of any request.
   const framed = keylen + extlen <= bodylen;
-  if (framed && HEADER_LEN + extlen + keylen > READ_BUFFER_SIZE && c.udp === null) return outgrowsReadBuffer(c, p);
-  if (framed && c.rend - p < HEADER_LEN + extlen + keylen) return false;
+  const needed = framed ? HEADER_LEN + extlen + keylen : HEADER_LEN;
+  if (needed > READ_BUFFER_SIZE && c.udp === null) return outgrowsReadBuffer(c, p);
+  if (c.rend - p < needed) return false;
+  if (p + needed > c.fillEnd && c.udp === null) readBufferRefilled(c, p, replay);
   if (c.ctx.readBufLimited && !connRespStart(c)) return true;
   const st = binState(c);
   readHeader(st, buf, p, keylen, extlen, bodylen);
@@ -62,6 +66,21 @@ function outgrowsReadBuffer(c: Conn, p: number): boolean {
   if (c.rend - p < READ_BUFFER_SIZE) return false;
   connCloseAfterWrite(c, "binary frame: key and extras past memcached's 16 KB read buffer");
   return true;
+}
+
+/**
+ * The request's header, extras and key are not all in memcached's 16 KB read buffer (Conn.fillEnd): memcached
+ * sent its replies and read on into a buffer that starts at the request, in a new event (connReadBufferRefilled).
+ * At -vv it dumped the header each time it looked at it: if the header was in, once on finding the rest missing
+ * and, with replies to send first, once more after sending them.
+ */
+function readBufferRefilled(c: Conn, p: number, replay: boolean): void {
+  if (c.ctx.verbosity() > 1 && !replay && p + HEADER_LEN <= c.fillEnd) {
+    logHeader(c, c.rbuf, p);
+    if (c.cmdsSinceFlush > 1) logHeader(c, c.rbuf, p);
+  }
+  c.fillEnd = p + READ_BUFFER_SIZE;
+  connReadBufferRefilled(c);
 }
 
 function readHeader(st: BinState, buf: Buffer, p: number, keylen: number, extlen: number, bodylen: number): void {
