@@ -116,7 +116,9 @@ export class Conn {
    * from the start of the line it is missing the end of (or from the first byte after an emptied buffer), and works
    * off the lines in it before it reads again. A line whose newline is past this end, with more than 2048 of its
    * bytes before it, is a line without a newline to memcached: it hangs up (read-command.ts lineFitsReadBuffer).
-   * At or below the line's start: memcached's buffer is empty there and the next read starts a new one.
+   * Short of that, a line (or a binary request's header, extras and key) past it ends memcached's turn: the replies
+   * so far go out and it starts the next read's -R budget (connReadBufferRefilled). At or below the line's start:
+   * memcached's buffer is empty there and the next read starts a new one.
    */
   fillEnd = 0;
   /**
