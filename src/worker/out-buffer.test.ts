@@ -1,10 +1,11 @@
 // The out buffer's memory: a buffer lent to a queued write is counted until it is given back, and then freed at
 // once, as is a buffer a growth left behind; neither waits for the garbage collector, which an idle worker never
-// runs (clients that never read their replies raised RSS round after round while it did).
+// runs (clients that never read their replies raised RSS round after round while it did). Replies a connection
+// parks while a value arrives leave the buffer with the items they hold, and come back in front of it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OutBuffer } from './out-buffer.ts';
+import { noParkedReplies, OutBuffer, parkedIsEmpty } from './out-buffer.ts';
 
 const none = (): void => {};
 
@@ -41,4 +42,51 @@ test('growing frees the old buffer at once, and grows past 256 KB by a quarter, 
   assert.ok(out.buf.length <= Math.ceil(size * 1.25 / 4096) * 4096);
   assert.equal(out.buf[0], 0x62, 'what was collected moved along');
   assert.equal(out.buf[out.pos - 1], 0x63);
+});
+
+test('park takes what has not passed a flush point, with the items held, and unpark puts it back in front', () => {
+  const released: number[] = [];
+  const out = new OutBuffer((it) => { released.push(it); }, none);
+  out.bytes(Buffer.from('END\r\n'));
+  out.attach(Buffer.from('<value 1>'), 1);
+  out.commit(); // a get's END: memcached sends this much now
+  out.bytes(Buffer.from('VA 1\r\n'));
+  out.attach(Buffer.from('<value 2>'), 2);
+  out.bytes(Buffer.from('\r\nHD\r\n'));
+  out.hold(3);
+  const p = noParkedReplies();
+  out.park(p);
+  assert.equal(out.size(), 5 + 9, 'what passed the flush point stays, to be sent now');
+  assert.equal(out.holdsItems(), false);
+  assert.equal(p.bytes.toString(), 'VA 1\r\n\r\nHD\r\n');
+  assert.deepEqual(p.attached.map((a) => [a.at, a.it]), [[6, 2]], 'an attached value keeps its place in the parked bytes');
+  assert.deepEqual(p.held, [3]);
+  assert.equal(out.parkedBytes, 12);
+  assert.deepEqual(out.takeAttached(), [1]);
+  out.sent(false);
+  out.unpark(p);
+  assert.equal(Buffer.concat(out.chunks()).toString(), 'VA 1\r\n<value 2>\r\nHD\r\n');
+  assert.equal(out.holdsItems(), true);
+  assert.equal(out.parkedBytes, 0);
+  assert.ok(parkedIsEmpty(p));
+  out.dropUncommitted(); // not past a flush point: a hang-up now loses them, and lets go of their items
+  assert.equal(out.size(), 0);
+  assert.deepEqual(released.sort(), [2, 3]);
+});
+
+test('parked replies dropped let go of their items once; put back behind other replies, they are refused', () => {
+  const released: number[] = [];
+  const out = new OutBuffer((it) => { released.push(it); }, none);
+  out.bytes(Buffer.from('VERSION 1.6.18\r\n'));
+  out.hold(7);
+  const p = noParkedReplies();
+  out.park(p);
+  out.bytes(Buffer.from('STORED\r\n'));
+  assert.throws(() => out.unpark(p), /behind other replies/);
+  assert.equal(p.held.length, 1, 'nothing moved');
+  out.truncate(0);
+  out.dropParked(p);
+  out.dropParked(p);
+  assert.deepEqual(released, [7]);
+  assert.equal(out.parkedBytes, 0);
 });

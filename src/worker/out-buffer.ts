@@ -59,6 +59,28 @@ function free(ab: ArrayBufferLike): void {
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
 type Attached = { at: number; view: Uint8Array; it: number };
 
+/**
+ * What a connection keeps of its replies while it waits for the rest of a value (drive-machine.ts valueAwaited):
+ * memcached sends nothing from conn_nread or conn_swallow, so the replies since the last flush point wait with the
+ * connection, out of the worker's buffer, until the value is in (unpark) or the connection closes (dropParked).
+ * `bytes` and `attached` are those replies (attached `at`s are offsets into bytes), `held` the items they name
+ * (hold), `resps` their response objects under -o read_buf_mem_limit (ReadBufCache.respsPark).
+ */
+export type ParkedReplies = { bytes: Buffer; attached: Attached[]; held: number[]; resps: number };
+
+const EMPTY = Buffer.alloc(0);
+
+export function noParkedReplies(): ParkedReplies { return { bytes: EMPTY, attached: [], held: [], resps: 0 }; }
+
+export function parkedIsEmpty(p: ParkedReplies): boolean {
+  return p.bytes.length === 0 && p.attached.length === 0 && p.held.length === 0 && p.resps === 0;
+}
+
+/** A copy of n parked bytes: from Node's shared pool when small, else a buffer of its own, freed when let go (unparked). */
+function parkedCopy(n: number): Buffer { return n > SMALL_VIEW ? Buffer.allocUnsafeSlow(n) : Buffer.allocUnsafe(n); }
+
+function freeParked(b: Buffer): void { if (b.length > SMALL_VIEW) free(b.buffer); }
+
 export class OutBuffer {
   buf: Buffer;
   /** A DataView over buf (made with it): short copies from the store's arena go 4 bytes a step. */
@@ -70,8 +92,8 @@ export class OutBuffer {
    * Items whose bytes replies here were copied from, referenced until those replies are sent, as
    * memcached's resp->item keeps them: an mg or a binary get. An incr on such an item in the same batch
    * then finds it held by someone else and links a new item, where it would rewrite the number in place.
-   * The buffer is the worker's: a connection that stops mid-read (a value still arriving) may have its held
-   * items let go by another connection's flush, earlier than memcached would; never twice, never lost.
+   * The buffer is the worker's: a connection that stops mid-read (a value still arriving) takes its held items
+   * along (park), so no other connection's flush lets them go.
    */
   private held: number[] = [];
   /** Of size(), the bytes already counted in bytes_written (uncounted()). */
@@ -91,6 +113,8 @@ export class OutBuffer {
   private bigView: Buffer | null = null;
   /** Bytes of the buffers lent to writes libuv queued (lend), until they are given back (giveBack). */
   lentBytes = 0;
+  /** Bytes the worker's connections have parked (park), until they are put back (unpark) or dropped (dropParked). */
+  parkedBytes = 0;
 
   constructor(release: (it: number) => void, retain: (it: number) => void, cache: ReadBufCache | null = null, size = INITIAL_SIZE) {
     this.buf = Buffer.allocUnsafeSlow(size); // never from the shared pool: a buffer of its own, freed whole (free)
@@ -127,6 +151,79 @@ export class OutBuffer {
 
   /** Keep item it (whose reference the caller hands over) referenced until the replies are sent. */
   hold(it: number): void { this.held.push(it); }
+
+  /** Items are referenced until the replies here are sent (hold), or were by replies already written early. */
+  holdsItems(): boolean { return this.held.length !== 0; }
+
+  /** Bytes to send that have not passed a flush point (commit): written here and attached. */
+  uncommittedSize(): number {
+    let n = this.pos - this.committedPos;
+    for (let i = this.committedAttached; i < this.attached.length; i++) n += this.attached[i].view.length;
+    return n;
+  }
+
+  /**
+   * The running connection waits for the rest of a value: into p go the replies not yet past a flush point (their
+   * bytes and attached values, which memcached would send only once the value is in) and the items every reply
+   * here holds. What passed a flush point stays, to be sent now, as memcached sent it there.
+   */
+  park(p: ParkedReplies): void {
+    const from = this.committedPos, n = this.pos - from, base = p.bytes.length;
+    if (n > 0) {
+      const bytes = parkedCopy(base + n);
+      p.bytes.copy(bytes, 0);
+      this.buf.copy(bytes, base, from, this.pos);
+      freeParked(p.bytes);
+      p.bytes = bytes;
+      this.parkedBytes += n;
+    }
+    const a = this.attached;
+    for (let i = this.committedAttached; i < a.length; i++) {
+      p.attached.push({ at: a[i].at - from + base, view: a[i].view, it: a[i].it });
+      this.attachedBytes -= a[i].view.length;
+    }
+    a.length = this.committedAttached;
+    this.pos = from;
+    if (this.counted > this.size()) this.counted = this.size();
+    this.parkHeld(p);
+  }
+
+  /** Into p go the items the replies here hold (they are being sent now, but memcached would hold them on). */
+  parkHeld(p: ParkedReplies): void {
+    const h = this.held;
+    if (h.length === 0) return;
+    for (let i = 0; i < h.length; i++) p.held.push(h[i]);
+    h.length = 0;
+  }
+
+  /**
+   * The value is in: parked replies go back into the buffer, which holds nothing else (the connection's drive
+   * began with the value's rest), not yet past a flush point; p is emptied. Not their response objects (p.resps).
+   */
+  unpark(p: ParkedReplies): void {
+    if (this.size() !== 0 || this.held.length !== 0) throw new Error('parked replies put back behind other replies');
+    this.copyFrom(p.bytes, 0, p.bytes.length);
+    for (const a of p.attached) { this.attached.push(a); this.attachedBytes += a.view.length; }
+    for (const it of p.held) this.held.push(it);
+    this.committedPos = 0;
+    this.committedAttached = 0;
+    this.letGoParked(p);
+  }
+
+  /** Parked replies that will never be sent (their connection closed): the items they named are let go. */
+  dropParked(p: ParkedReplies): void {
+    for (const a of p.attached) this.release(a.it);
+    for (const it of p.held) this.release(it);
+    this.letGoParked(p);
+  }
+
+  private letGoParked(p: ParkedReplies): void {
+    this.parkedBytes -= p.bytes.length;
+    freeParked(p.bytes);
+    p.bytes = EMPTY;
+    p.attached = [];
+    p.held = [];
+  }
 
   /** The replies are sent, or will never be: let go of the items they named. */
   releaseHeld(): void {

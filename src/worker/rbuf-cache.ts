@@ -131,6 +131,22 @@ export class ReadBufCache {
   /** A held object is among the replies being collected again: more of the value came, or a get's key is answered. */
   respResume(): void { this.held--; this.resps++; }
 
+  /**
+   * The running connection stops to wait for the rest of a value: memcached sends nothing from conn_nread, so the
+   * objects of its replies since its last flush point (collected, or written early) stay out, the connection's,
+   * until the value is in (respsUnpark) or the connection closes (respsUnhold). Answers how many.
+   */
+  respsPark(): number {
+    const n = this.resps + this.early;
+    this.held += n;
+    this.resps = 0;
+    this.early = 0;
+    return n;
+  }
+
+  /** The value is in: n parked objects are among the replies being collected again, sent with the store's. */
+  respsUnpark(n: number): void { this.held -= n; this.resps += n; }
+
   /** n held objects are free: their replies were read, or their connection closed. */
   respsUnhold(n: number): void { this.held -= n; }
 
