@@ -3,7 +3,7 @@
 // of what was read); a connection closed for bad input between two such points loses the replies
 // queued since the last one. A client sees exactly that: these run against memcached, byte for byte.
 
-import { differential, BINARY_NOOP_SENTINEL, type Sentinel } from './support/differential.ts';
+import { differential, BINARY_NOOP_SENTINEL, HANG_UP_SENTINEL } from './support/differential.ts';
 import { registerStopHook } from './support/spec.ts';
 import { binRequest, setExtras, type BinRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
@@ -33,15 +33,14 @@ for (const [name, req] of TEXT) {
   differential(`fatal input, text: ${name}`, [req], { fresh: false });
 }
 
-// A sentinel would end the line; these end in a hang-up, and the bytes before it are compared.
-const HANG_UP: Sentinel = { send: Buffer.alloc(0), reply: Buffer.from('\0never sent\0') };
+// A sentinel would end the line; these end in a hang-up, and the bytes before it are compared (HANG_UP_SENTINEL).
 const NO_NEWLINE_CASES: Array<[string, string]> = [
   ['a store before a line without a newline is not answered', `${SET}version\r\n${NO_NEWLINE}`],
   ['a get before a line without a newline is answered', `${SET}gets a\r\n${NO_NEWLINE}`],
 ];
 
 for (const [name, req] of NO_NEWLINE_CASES) {
-  differential(`fatal input, text: ${name}`, [req], { fresh: false, sentinel: HANG_UP });
+  differential(`fatal input, text: ${name}`, [req], { fresh: false, sentinel: HANG_UP_SENTINEL });
 }
 
 const R = (...reqs: BinRequest[]): Buffer => Buffer.concat(reqs.map((r) => binRequest({ opaque: 9, ...r })));

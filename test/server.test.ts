@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { commandFor, freePort, memcachedAvailable, startServer, sleep, withTunables, NODE_BIN, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
+import { commandFor, connectWhenListening, freePort, memcachedAvailable, startServer, sleep, withTunables, NODE_BIN, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 import { binRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
@@ -284,18 +284,6 @@ async function rssOf(pid: number): Promise<number> {
   const { readFileSync } = await import('node:fs');
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** A connection to a server starting on a unix socket: its file appears at bind(), before listen(). */
-async function connectWhenListening(path: string): Promise<Client> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await Client.connect(path);
-    } catch (e) {
-      if (tries >= 250) throw e;
-      await sleep(20);
-    }
-  }
 }
 
 for (const kind of kindsFor()) {

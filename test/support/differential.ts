@@ -24,6 +24,8 @@ export const BINARY_NOOP_SENTINEL: Sentinel = {
   send: Buffer.from([0x80, 0x0a, ...new Array<number>(22).fill(0)]),
   reply: Buffer.from([0x81, 0x0a, ...new Array<number>(22).fill(0)]),
 };
+/** Nothing sent after a request, and a reply that never comes: the reply is what arrives before the server hangs up. */
+export const HANG_UP_SENTINEL: Sentinel = { send: Buffer.alloc(0), reply: Buffer.from('\0never sent\0') };
 const CLOSED = Buffer.from('<closed>');
 
 export type DifferentialOptions = {
@@ -33,6 +35,7 @@ export type DifferentialOptions = {
   servers?: [ServerKind, ServerKind];  // default ['cachalot', 'memcached']; the self-test uses two memcacheds
   fresh?: boolean;                     // default true: new servers, so counters compare
   whole?: boolean;                     // the connection must stay open to the script's end (random scripts)
+  endWriting?: boolean;                // the client half-closes after the last request (a hang-up in mid-value)
 };
 
 /** Stats whose values belong to the process, not to behaviour. */
@@ -76,13 +79,17 @@ function maskBinary(reply: Buffer): Buffer {
   return out;
 }
 
-/** Send each request with the sentinel after it; the replies, one per request. */
-export async function runScript(port: number, script: Array<string | Buffer>, sentinel = MN_SENTINEL): Promise<Buffer[]> {
+/**
+ * Send each request with the sentinel after it; the replies, one per request. `endWriting`: after the last request
+ * the client sends its FIN and reads on, until the server hangs up.
+ */
+export async function runScript(port: number, script: Array<string | Buffer>, sentinel = MN_SENTINEL, endWriting = false): Promise<Buffer[]> {
   const c = await Client.connect(port);
   const replies: Buffer[] = [];
   try {
-    for (const req of script) {
+    for (const [i, req] of script.entries()) {
       await c.send(Buffer.concat([bytes(req), sentinel.send]));
+      if (endWriting && i === script.length - 1) c.endWriting();
       try {
         replies.push((await c.readUntil(sentinel.reply)).subarray(0, -sentinel.reply.length));
       } catch (e) {
@@ -128,7 +135,7 @@ export function differential(name: string, script: Array<string | Buffer>, opts:
     for (const kind of [kindA, kindB]) {
       const server = await serverFor(kind, opts.args ?? [], opts.fresh !== false);
       try {
-        replies.push((await runScript(server.port, script, opts.sentinel)).map(mask));
+        replies.push((await runScript(server.port, script, opts.sentinel, opts.endWriting)).map(mask));
       } finally { if (opts.fresh !== false) await server.stop(); }
     }
     const diff = firstDifference(script, replies[0], replies[1], [kindA, kindB]);

@@ -12,6 +12,7 @@ import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverNodeArgs } from '../../src/boot/command.ts';
+import { Client } from './client.ts';
 
 export type ServerKind = 'cachalot' | 'memcached';
 
@@ -133,6 +134,18 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>, gone: ()
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BOUND_MS);
   await exited;
   clearTimeout(timer);
+}
+
+/** A connection to a server starting on a unix socket: its file appears at bind(), before listen(). */
+export async function connectWhenListening(path: string): Promise<Client> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await Client.connect(path);
+    } catch (e) {
+      if (tries >= 250) throw e;
+      await sleep(20);
+    }
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
