@@ -7,6 +7,7 @@ import type { UdpPort } from './udp.ts';
 import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import type { Protocol } from '../settings/settings.ts';
 import type { StoreOp } from '../store/results.ts';
+import type { ParkedReplies } from './out-buffer.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
@@ -106,6 +107,11 @@ export class Conn {
   nreadOwner: NreadOwner = Proto.ascii;
   /** Bytes of a refused value still to skip (conn_swallow). */
   sbytes = 0;
+  /**
+   * In nread or swallow: the replies memcached would still hold while the value's rest arrives (park.ts), out of
+   * the worker's buffer; put back when the value is in, dropped if the connection closes first. Null when none.
+   */
+  parked: ParkedReplies | null = null;
   /**
    * The value (or the bytes to skip) did not end in the read its command came in. memcached reads such a rest
    * exactly, so nothing follows it in its buffer and the replies so far go out when it ends (drive-machine.ts).
@@ -219,6 +225,7 @@ export class Conn {
     this.rbuf = EMPTY;
     this.rpos = this.rend = 0;
     this.item = this.itemAt = this.rlbytes = this.sbytes = 0;
+    this.parked = null; // (a closed connection dropped its own: connClose)
     this.fillEnd = 0;
     this.rbufMalloced = false;
     this.longGet = this.longGetKeys = this.longGetExptime = 0;

@@ -1,13 +1,15 @@
 // memcached's drive_machine: every connection moves through named states, one step per case,
 // until it must wait for input (conn_waiting), for the socket to drain (conn_mwrite), for its turn
 // after -R commands (a yield), or is closed. Replies collect in the worker's out buffer and leave
-// in one write when the machine stops (transmit.ts).
+// in one write when the machine stops (transmit.ts), except when it stops for the rest of a value:
+// memcached sends nothing then, and the connection keeps them until the value is in (park.ts).
 
 import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
 import type { ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
 import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import { errnoName } from './handle-io.ts';
 import { connFlush, connGiveBackLent, OUT_FLUSH_AT } from './transmit.ts';
+import { connDropParked, connPark, connUnpark } from './park.ts';
 import { READ_BUFFER_SIZE } from './rbuf-cache.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { ConnRow } from '../stats/conn-table.ts';
@@ -134,13 +136,16 @@ function drive(c: Conn): void {
 }
 
 /**
- * nread or swallow with the rest of the value still to come: send what is collected and wait for it. memcached
- * sends nothing until the value is in, so the items of those replies stay referenced until then. The command's
- * own response object is held apart from the replies written (respsWritten), until more of the value comes.
+ * nread or swallow with the rest of the value still to come: wait for it. memcached sends nothing until the value is
+ * in, so the replies since the last flush point, their items and their response objects wait with the connection
+ * (park.ts); what passed a flush point goes now. The command's own response object is held apart (holdsResp) until
+ * more of the value comes. A UDP datagram is whole: what it answered goes now, and its unfinished value is dropped.
  */
 function valueAwaited(c: Conn): void {
-  if (c.ctx.readBufLimited && !c.holdsResp && c.udp === null) { c.holdsResp = true; c.ctx.rbufCache.respHold(); }
-  connFlush(c, true);
+  if (c.udp !== null) { connFlush(c, true); return; }
+  const ctx = c.ctx;
+  if (ctx.readBufLimited && !c.holdsResp) { c.holdsResp = true; ctx.rbufCache.respHold(); }
+  if (ctx.out.size() !== 0 || ctx.out.holdsItems() || ctx.readBufLimited) connPark(c);
   if (c.inputEnded) connClose(c);
 }
 
@@ -199,6 +204,7 @@ function readValue(c: Conn): boolean {
   }
   if (c.rlbytes > 0) { readRestIntoItem(c); return false; }
   connSetState(c, ConnState.newCmd);
+  if (c.parked !== null) connUnpark(c, c.parked); // the replies held for the value go first, the store's after them
   if (c.nreadOwner === Proto.binary) completeNreadBinary(c);
   else completeNreadAsciiOrMeta(c);
   if (c.valueResumed) valueEndsRead(c);
@@ -249,6 +255,7 @@ function swallow(c: Conn): boolean {
   c.sbytes -= n;
   if (c.sbytes > 0) return false;
   connSetState(c, ConnState.newCmd);
+  if (c.parked !== null) connUnpark(c, c.parked); // the refusal that started the swallow among them
   if (c.valueResumed) valueEndsRead(c);
   return true;
 }
@@ -522,6 +529,7 @@ function respsRead(c: Conn): void {
 
 /** conn_close: its read buffer and every response object it holds go back (conn_release_items, rbuf_release). */
 function releaseHoldings(c: Conn): void {
+  if (c.parked !== null) connDropParked(c, c.parked); // the value never came: memcached's unsent replies are lost too
   if (c.holdsRbuf) rbufRelease(c);
   if (c.holdsResp) { c.holdsResp = false; c.ctx.rbufCache.respsUnhold(1); }
   if (c.respsQueued > 0) respsRead(c);

@@ -2,7 +2,6 @@
 // write (a writev when values are attached), and a client that does not read them is stopped, then hung up on.
 // drive-machine.ts calls connFlush where memcached's machine reaches conn_mwrite; onConnDrain there resumes it.
 
-import { ConnState } from './conn.ts';
 import type { Conn } from './conn.ts';
 import type { ConnIo } from './conn-io.ts';
 import { errnoName } from './handle-io.ts';
@@ -81,7 +80,7 @@ function awaitDrain(c: Conn, io: ConnIo): void {
  */
 function respsWritten(c: Conn, queued: boolean, midRead: boolean): void {
   if (queued) c.respsQueued += c.ctx.rbufCache.respsQueued();
-  else if (midRead && c.state !== ConnState.nread && c.state !== ConnState.swallow) c.ctx.rbufCache.respsSentEarly();
+  else if (midRead) c.ctx.rbufCache.respsSentEarly();
   else c.ctx.rbufCache.respsSent();
 }
 
