@@ -27,10 +27,10 @@ differential('read_buf_mem_limit: response objects run out where memcached\'s do
 
 /**
  * Connections that each stop in the middle of a set, holding a read buffer and their reply's object until
- * the value comes: which of them the server hangs up on (false) and which it holds (true), with one thread
- * and 1 MB (64 buffers).
+ * the value comes, and the objects of `misses` mg replies before it, which wait for the value too: which of
+ * them the server hangs up on (false) and which it holds (true), with one thread and 1 MB (64 buffers).
  */
-async function partialSets(kind: ServerKind, conns: number): Promise<{ held: boolean[]; stats: string }> {
+async function partialSets(kind: ServerKind, conns: number, misses = 0): Promise<{ held: boolean[]; stats: string }> {
   const server = await serverFor(kind, ['-t', '1', '-o', 'read_buf_mem_limit=1'], true);
   try {
     const clients: Client[] = [];
@@ -39,13 +39,14 @@ async function partialSets(kind: ServerKind, conns: number): Promise<{ held: boo
       const c = await Client.connect(server.port);
       clients.push(c);
       // END says the server read this connection's input; the set then waits for its value.
-      await c.send(`get x\r\nset k${i} 0 0 2\r\n`);
+      await c.send(`get x\r\n${'mg x v\r\n'.repeat(misses)}set k${i} 0 0 2\r\n`);
       held.push(await c.readUntil('END\r\n').then(() => true, () => false));
     }
     for (const [i, c] of clients.entries()) {
       if (!held[i]) continue;
       await c.send('ab\r\n');
-      assert.equal((await c.readUntil('\r\n')).toString(), 'STORED\r\n', `connection ${i} gets its reply once its value comes`);
+      const replies = `${'EN\r\n'.repeat(misses)}STORED\r\n`;
+      assert.equal((await c.read(replies.length)).toString(), replies, `connection ${i} gets its replies once its value comes`);
     }
     for (const c of clients) c.end();
     const probe = await Client.connect(server.port); // the buffers came back: a new connection is served
@@ -65,6 +66,14 @@ test('read_buf_mem_limit: connections waiting for a value hold buffers until non
     // 59 read buffers and the 5 buffers of their 59 response objects fill the 64: the rest are hung up on
     assert.equal(ours.held.filter((h) => !h).length, 11);
     assert.match(ours.stats, /read_buf_oom 11/);
+  });
+
+test('read_buf_mem_limit: the replies a connection sends nothing of while its value arrives keep their objects, as memcached\'s',
+  { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+    const ours = await partialSets('cachalot', 70, 12);
+    assert.deepEqual(ours, await partialSets('memcached', 70, 12));
+    // each holds its read buffer and 13 objects, a bundle's worth: 32 of each fill the 64, the rest are hung up on
+    assert.equal(ours.held.filter((h) => !h).length, 38);
   });
 
 /** One thread and 1 MB (64 read buffers), with `big` set to a value of n bytes through the probe connection. */
