@@ -98,6 +98,19 @@ test('a value of a megabyte goes in and comes back whole over TLS', async () => 
   c.end();
 });
 
+// memcached sends nothing while a value arrives (conn_nread): a client that hangs up first loses the replies since
+// the last flush point, over TLS as in the clear (test/value-awaited.test.ts).
+test('a client that hangs up in the middle of a value over TLS gets what it would in the clear', async () => {
+  const got = await acrossKinds(async (kind) => {
+    const s = await start(kind, TLS_ARGS);
+    const c = await Client.connectTls(s.port);
+    await c.send('set s 0 0 1\r\nx\r\nget s\r\nversion\r\nmg s v\r\nset p 0 0 100\r\nxx');
+    c.endWriting();
+    return c.readUntil('\0never sent\0').then(() => 'no hang-up', () => c.pending().toString('latin1'));
+  });
+  assert.equal(got, 'STORED\r\nVALUE s 0 1\r\nx\r\nEND\r\n');
+});
+
 test('stats settings shows the TLS settings as given; stats shows the TLS counters where memcached does', async () => {
   const args = ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_verify_mode=1,ssl_ca_cert=${file('ca.pem')}`,
     '-o', 'ssl_wbuf_size=32,ssl_session_cache,ssl_min_version=3,ssl_ciphers=ECDHE-RSA-AES128-GCM-SHA256'];
