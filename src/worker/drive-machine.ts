@@ -142,7 +142,7 @@ function drive(c: Conn): void {
  * more of the value comes. A UDP datagram is whole: what it answered goes now, and its unfinished value is dropped.
  */
 function valueAwaited(c: Conn): void {
-  if (c.udp !== null) { connFlush(c, true); return; }
+  if (c.udp !== null) { connFlush(c); return; }
   const ctx = c.ctx;
   if (ctx.readBufLimited && !c.holdsResp) { c.holdsResp = true; ctx.rbufCache.respHold(); }
   if (ctx.out.size() !== 0 || ctx.out.holdsItems() || ctx.readBufLimited) connPark(c);

@@ -27,9 +27,10 @@ const MIN_BACKLOG_LIMIT = 16 * 1024 * 1024;
 const WORKER_BACKLOGS = 4;
 
 /**
- * One write for everything collected; stop reading this client while its replies pile up. `midRead`: more of
- * the read is still to come (commands, or a value arriving), so the items of replies not yet past a flush point
- * stay referenced, as memcached keeps them until it sends those replies.
+ * One write for everything collected; stop reading this client while its replies pile up. `midRead`: more
+ * commands of the read are still to come, so the items of replies not yet past a flush point stay referenced, as
+ * memcached keeps them until it sends those replies. (A connection that stops for a value's rest parks such
+ * replies instead, and sends only what passed a flush point: park.ts.)
  */
 export function connFlush(c: Conn, midRead = false): void {
   const out = c.ctx.out;
