@@ -330,12 +330,14 @@ function commandsWorkedOff(c: Conn): void {
 }
 
 /**
- * The line being read is not all in memcached's 16 KB read buffer (Conn.fillEnd): memcached ran out of whole lines
- * before it, worked off what it had (commandsWorkedOff: its replies sent, one more of its -R budget spent, a yield
- * counted if that was the last) and read on in a new event, with a whole budget, of which this line's command is
- * the first. Cachalot read it with the lines before it (64 KB a read): its turns are counted as memcached's are.
+ * The line being read, at `start`, is not all in memcached's 16 KB read buffer (Conn.fillEnd): memcached ran out of
+ * whole lines before it, worked off what it had (commandsWorkedOff: its replies sent, one more of its -R budget
+ * spent, a yield counted if that was the last) and read on in a new event, into a buffer that starts at the line,
+ * with a whole budget, of which this line's command is the first. Cachalot read it with the lines before it (64 KB
+ * a read): its turns are counted as memcached's are.
  */
-export function connReadBufferRefilled(c: Conn): void {
+export function connReadBufferRefilled(c: Conn, start: number): void {
+  c.fillEnd = start + READ_BUFFER_SIZE;
   c.cmdsSinceFlush--; // this line: the new event's first command
   if (c.cmdsSinceFlush > 0) { c.flushPoint(); commandsWorkedOff(c); }
   c.cmdsSinceFlush = 1;

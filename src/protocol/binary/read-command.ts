@@ -79,8 +79,7 @@ function readBufferRefilled(c: Conn, p: number, replay: boolean): void {
     logHeader(c, c.rbuf, p);
     if (c.cmdsSinceFlush > 1) logHeader(c, c.rbuf, p);
   }
-  c.fillEnd = p + READ_BUFFER_SIZE;
-  connReadBufferRefilled(c);
+  connReadBufferRefilled(c, p);
 }
 
 function readHeader(st: BinState, buf: Buffer, p: number, keylen: number, extlen: number, bodylen: number): void {

@@ -25,7 +25,6 @@ import { processExtstoreCommand, processLruCommand, processLruCrawlerCommand, pr
 import { processMetaCommand, isMetaCommand } from '../meta/meta.ts';
 import { StoreOp } from '../../store/results.ts';
 import { tryReadCommandAsciiAuth } from '../../auth/ascii-auth.ts';
-import { READ_BUFFER_SIZE } from '../../worker/rbuf-cache.ts';
 
 /** Without a newline in this many bytes memcached gives up on the client, unless it is a get. */
 const LINE_GARBAGE_LIMIT = 2048;
@@ -92,7 +91,7 @@ function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
   const avail = c.rend - start;
   if (avail <= LINE_GARBAGE_LIMIT) return false;
   // memcached's buffer ended with at most 2048 bytes of the line: it sent its replies, then read on from the line
-  if (c.fillEnd - start <= LINE_GARBAGE_LIMIT && c.udp === null && !c.rbufMalloced) readBufferRefilled(c, start);
+  if (c.fillEnd - start <= LINE_GARBAGE_LIMIT && c.udp === null && !c.rbufMalloced) connReadBufferRefilled(c, start);
   const p = getWordAt(buf, start, c.rend);
   if (p < 0) lineTooLong(c);
   else {
@@ -108,7 +107,7 @@ function lineIncomplete(c: Conn, buf: Buffer, start: number): boolean {
  * with fewer it reads on, into a buffer that starts at the line, and a line that does not fit 16 KB from there is
  * hung up on too. So a 3 KB gat or junk line is answered at the start of a read and hung up on where it straddles
  * memcached's 16 KB reads. Short of the first hang-up, memcached sends the replies so far before it reads on
- * (readBufferRefilled). True when the line is read; false when the client is hung up on. (A UDP datagram is read
+ * (connReadBufferRefilled). True when the line is read; false when the client is hung up on. (A UDP datagram is read
  * whole, into a 64 KB buffer: its lines are not cut.)
  */
 function lineFitsReadBuffer(c: Conn, buf: Buffer, start: number, nl: number): boolean {
@@ -116,7 +115,7 @@ function lineFitsReadBuffer(c: Conn, buf: Buffer, start: number, nl: number): bo
   const isGet = getWordAt(buf, start, nl) >= 0;
   const garbage = c.fillEnd - start > LINE_GARBAGE_LIMIT;
   if (garbage && !isGet) return lineTooLong(c);
-  readBufferRefilled(c, start);
+  connReadBufferRefilled(c, start);
   if (!garbage && nl < c.fillEnd) return true;
   if (!isGet) return lineTooLong(c);
   c.rbufMalloced = true; // rbuf_switch_to_malloc
@@ -126,12 +125,6 @@ function lineFitsReadBuffer(c: Conn, buf: Buffer, start: number, nl: number): bo
 function lineTooLong(c: Conn): false {
   connCloseWithReason(c, 'line too long without a newline');
   return false;
-}
-
-/** memcached read on into a buffer that starts at the line at `start` (connReadBufferRefilled). */
-function readBufferRefilled(c: Conn, start: number): void {
-  c.fillEnd = start + READ_BUFFER_SIZE;
-  connReadBufferRefilled(c);
 }
 
 /** The line is a get or gets after at most 100 spaces, the lines memcached lets grow: where its word starts, or -1. */
