@@ -269,6 +269,43 @@ test('a client that stops reading is parked in conn_mwrite, then gets every repl
   setup.end();
 });
 
+for (const kind of kindsFor()) {
+  test(`a client whose socket is full runs no further command until it reads, as memcached's conn_mwrite [${kind}]`, async () => {
+    // memcached sends at each get's END, and a write the socket cannot take whole keeps the connection in
+    // conn_mwrite: the commands after it wait, unread, until the client reads. Over a unix socket (the kernel
+    // holds about net.core.wmem_default bytes of a writer's data), gets worth ~1.8 times that fill it well
+    // before the set that ends the pipeline, which must not run while the client is not reading.
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-mwrite-'));
+    const path = join(dir, 'mc.sock');
+    const [cmd, argv] = commandFor(kind, ['-s', path, '-t', '2']);
+    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
+    try {
+      const value = 'v'.repeat(50 * 1024);
+      const probe = await connectWhenListening(path);
+      assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
+      const gets = Math.ceil((1.8 * Number(readFileSync('/proc/sys/net/core/wmem_default', 'latin1'))) / value.length);
+      const slow = await connectWhenListening(path);
+      slow.pauseReading();
+      await slow.send(`${'get big\r\n'.repeat(gets)}set marker 0 0 1\r\n1\r\n`);
+      assert.match(await connsOnceInMwrite(probe), /:state conn_mwrite\r$/m, 'the slow client waits in conn_mwrite');
+      await sleep(200); // a server that went on would have run the set by now (it arrived in the same read)
+      assert.equal((await probe.request('get marker\r\n', 5)).toString(), 'END\r\n', 'the set after the full write has not run');
+      slow.resumeReading();
+      const reply = `VALUE big 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+      for (let i = 0; i < gets; i++) assert.equal((await slow.read(reply.length)).toString(), reply, `reply ${i}`);
+      assert.equal(await slow.readLine(), 'STORED', 'once the client reads, the set runs');
+      const marker = 'VALUE marker 0 1\r\n1\r\nEND\r\n';
+      assert.equal((await probe.request('get marker\r\n', marker.length)).toString(), marker);
+      slow.end();
+      probe.end();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 /** `stats conns`, asked through probe every 20 ms until a connection is in conn_mwrite (5 s at most): the last answer. */
 async function connsOnceInMwrite(probe: Client): Promise<string> {
   let conns = '';

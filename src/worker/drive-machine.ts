@@ -8,7 +8,7 @@ import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from
 import type { ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
 import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import { errnoName } from './handle-io.ts';
-import { connFlush, connGiveBackLent, OUT_FLUSH_AT } from './transmit.ts';
+import { connFlush, connGiveBackLent, connMwrite, MWRITE_AT, OUT_FLUSH_AT } from './transmit.ts';
 import { connDropParked, connPark, connUnpark } from './park.ts';
 import { READ_BUFFER_SIZE } from './rbuf-cache.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
@@ -69,9 +69,10 @@ function drive(c: Conn): void {
         // let go of them, unlinking the headers whose objects its reads found gone (recache_or_free)
         if (c.cmdsSinceFlush === 0) c.ctx.store.extMissesDone();
         if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
-        // memcached sends at a flush point and lets go of the items sent: values sent from their items go now
-        if (c.ctx.out.size() > OUT_FLUSH_AT || c.ctx.out.hasCommittedAttached()) {
-          connFlush(c, true);
+        // memcached sends at a flush point and lets go of the items sent: values sent from their items go now, and
+        // replies once there are enough that a full socket should stop the connection here (connMwrite)
+        if (c.ctx.out.size() > OUT_FLUSH_AT || c.ctx.out.hasCommittedAttached() || c.ctx.out.committedBytes() > MWRITE_AT) {
+          connMwrite(c, true);
           if (c.writeBlocked) { connSetState(c, ConnState.mwrite); break; }
         }
         if (--c.reqsLeft < 0) {
@@ -94,7 +95,7 @@ function drive(c: Conn): void {
         if (c.redispatched) idleAfterStream(c); // before the flush: the client may look once the stream's end is out
         // (so is a yield's conn_new_cmd, as memcached's shows it: the client may look once its replies are out)
         if (c.yieldedIdle) c.ctx.connTable.set(c.row, ConnRow.state, ConnState.newCmd);
-        connFlush(c);
+        connMwrite(c);
         if (c.rpos >= c.rend) { // all input worked off
           c.writeArmed = false; // memcached's conn_waiting waits for EV_READ again
           c.rbufMalloced = false; // rbuf_release: a get's grown buffer goes back
@@ -358,7 +359,7 @@ function connYield(c: Conn): boolean {
   c.writeArmed = true;
   c.reqsLeft = c.ctx.settings.reqsPerEvent;
   connSetState(c, ConnState.newCmd);
-  connFlush(c);
+  connMwrite(c);
   c.yieldPending = true;
   readAheadCheck(c);
   setImmediate(resumeAfterYield, c);

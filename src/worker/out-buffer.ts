@@ -155,6 +155,9 @@ export class OutBuffer {
   /** Items are referenced until the replies here are sent (hold), or were by replies already written early. */
   holdsItems(): boolean { return this.held.length !== 0; }
 
+  /** Bytes written here (not attached) that have passed a flush point. */
+  committedBytes(): number { return this.committedPos; }
+
   /** Bytes to send that have not passed a flush point (commit): written here and attached. */
   uncommittedSize(): number {
     let n = this.pos - this.committedPos;

@@ -1,14 +1,24 @@
 // memcached's transmit(): the replies a connection's commands collected in the worker's out buffer leave in one
 // write (a writev when values are attached), and a client that does not read them is stopped, then hung up on.
-// drive-machine.ts calls connFlush where memcached's machine reaches conn_mwrite; onConnDrain there resumes it.
+// drive-machine.ts calls connMwrite where memcached's machine reaches conn_mwrite (connFlush where it sends without
+// stopping: a multi-get's growing reply, a stream, a value's wait); onConnDrain there resumes a stopped one.
 
 import type { Conn } from './conn.ts';
 import type { ConnIo } from './conn-io.ts';
 import { errnoName } from './handle-io.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 
-/** Above this many unsent bytes a connection stops reading until the socket drains. */
+/**
+ * Above this many unsent bytes a connection stops reading until the socket drains, wherever the write was made
+ * (a multi-get's reply as it grows, a watch stream). At memcached's flush points any unsent byte stops it: connMwrite.
+ */
 const WRITE_HIGH_WATER = 256 * 1024;
+/**
+ * Replies past a flush point that go out at the next command boundary once there are this many. memcached writes at
+ * every flush point; batching them is what makes pipelined gets cheap here, and sending at this size lets a full
+ * socket stop the connection (connMwrite) about where memcached's stops: within this many bytes of replies.
+ */
+export const MWRITE_AT = 64 * 1024;
 /** A reply bigger than this is sent before the next command (or the next key of a get) adds to it. */
 export const OUT_FLUSH_AT = 512 * 1024;
 /**
@@ -65,8 +75,23 @@ export function connFlush(c: Conn, midRead = false): void {
 }
 
 /**
+ * memcached's conn_mwrite at a flush point (or at the end of its input): transmit, and when the socket could not
+ * take what passed the flush point, stay there, running no command and reading nothing, until it has. With
+ * `midRead` the replies since the last flush point go out too, but memcached would not have sent them yet: those
+ * may wait in libuv without stopping the connection.
+ */
+export function connMwrite(c: Conn, midRead = false): void {
+  const notYetDue = midRead ? c.ctx.out.uncommittedSize() : 0;
+  connFlush(c, midRead);
+  const io = c.io;
+  if (io === null || io.closed || c.writeBlocked || !io.lastWriteQueued) return;
+  if (io.queued() > notYetDue) awaitDrain(c, io);
+}
+
+/**
  * memcached's conn_mwrite with the socket full: the connection runs no command, and reads nothing, until its
- * replies are out (onConnDrain resumes it). Only where it shows here: while a write holds items referenced.
+ * replies are out (onConnDrain resumes it): at a flush point (connMwrite), past WRITE_HIGH_WATER, or while a write
+ * holds items referenced.
  */
 function awaitDrain(c: Conn, io: ConnIo): void {
   if (c.writeBlocked) return;
