@@ -64,6 +64,19 @@ test('stats detail dump: prefixes in memcached\'s order, its table\'s buckets in
   if (seen.has('memcached')) assert.equal(ours, seen.get('memcached'));
 });
 
+// memcached's stats_prefix_find walks the prefix's hash bucket, newest first, and compares only the new prefix's
+// length (strncmp(pfs->prefix, key, length)): a prefix that begins a longer one in its bucket is counted as that
+// one, even when it has a row of its own, older. "a" and "a122" share bucket 0xb2 of 256, "q" and "q437" bucket
+// 0xe8; "b" and "b1" do not share one. Reached from binary Stat as from text.
+const binSet = (key: string): Buffer => binRequest({ opcode: Op.SET, key, extras: setExtras(0, 0), value: 'v' });
+differential('stats detail: a prefix that begins a longer one in its hash bucket is counted as that one, as memcached\'s', [
+  binRequest({ opcode: Op.STAT, key: 'detail on' }),
+  Buffer.concat([binSet('a122:x'), binSet('a:x'), binRequest({ opcode: Op.GET, key: 'a:y' }), binRequest({ opcode: Op.DELETE, key: 'a:x' })]),
+  Buffer.concat([binSet('q:x'), binSet('q437:x'), binSet('q:y'), binRequest({ opcode: Op.GET, key: 'q:y' })]),
+  Buffer.concat([binSet('b1:x'), binSet('b:x')]),
+  binRequest({ opcode: Op.STAT, key: 'detail dump' }),
+], { sentinel: BINARY_NOOP_SENTINEL });
+
 test('stats settings: detail_enabled follows stats detail on and off, as memcached\'s setting does', async () => {
   const seen = new Map<string, string[]>();
   for (const kind of kindsFor()) {
