@@ -14,7 +14,7 @@
 // while detail is on): lock-free counting let a count taken just before a `stats reset` land on the next
 // prefix to take that slot.
 //   slot (72 Int32 words): [ state (0 free, 2 named; set last, for dump) | len | get | hit | set | del |
-//                            created order | next | prefix bytes (256) ]
+//                            pad | next | prefix bytes (256) ]
 //   then the buckets' heads (PREFIX_HASH_SIZE Int32 words): slot number + 1 of the newest prefix in each, 0 for
 //   none; a slot's `next` is the one before it in its bucket, the same way.
 
@@ -22,7 +22,7 @@ import { hash } from '../store/hash.ts';
 
 const HEADER_WORDS = 4;
 const SLOT_WORDS = 72;
-const S = { state: 0, len: 1, get: 2, hit: 3, set: 4, del: 5, order: 6, next: 7 } as const;
+const S = { state: 0, len: 1, get: 2, hit: 3, set: 4, del: 5, next: 7 } as const;
 const PREFIX_BYTES_AT = 8 * 4;
 /** The header word that is the table's lock (a spin lock: what it guards takes a few dozen ns). */
 const LOCK = 2;
@@ -98,7 +98,6 @@ export class PrefixStats {
     this.i32.fill(0, slot + S.get, slot + S.del + 1); // a freed slot keeps its last counts (clear)
     this.u8.set(key.subarray(off, off + plen), slot * 4 + PREFIX_BYTES_AT);
     this.i32[slot + S.len] = plen;
-    this.i32[slot + S.order] = n;
     this.i32[slot + S.next] = this.i32[bucket];
     this.i32[bucket] = n + 1; // the newest first, as memcached links a new prefix at its bucket's head
     Atomics.store(this.i32, 1, n + 1);
@@ -130,8 +129,8 @@ export class PrefixStats {
       const prefix = Buffer.from(this.u8.subarray(at, at + this.i32[slot + S.len])).toString('latin1');
       const i = this.i32;
       const bucket = hash(this.u8, at, this.i32[slot + S.len]) & (PREFIX_HASH_SIZE - 1);
-      // newer first within a bucket: PREFIX_SLOTS orders fit between two buckets
-      rows.push([bucket * 2 * PREFIX_SLOTS - i[slot + S.order],
+      // newer first within a bucket (slots are taken in the order prefixes come): PREFIX_SLOTS fit between two buckets
+      rows.push([bucket * 2 * PREFIX_SLOTS - n,
         `PREFIX ${prefix} get ${i[slot + S.get]} hit ${i[slot + S.hit]} set ${i[slot + S.set]} del ${i[slot + S.del]}\r\n`]);
     }
     return rows.sort((a, b) => a[0] - b[0]).map((r) => r[1]).join('');
