@@ -306,15 +306,97 @@ for (const kind of kindsFor()) {
   });
 }
 
-/** `stats conns`, asked through probe every 20 ms until a connection is in conn_mwrite (5 s at most): the last answer. */
-async function connsOnceInMwrite(probe: Client): Promise<string> {
+for (const kind of kindsFor()) {
+  test(`a full socket at the flush point before a set stops the connection before the set's value, as memcached's conn_mwrite [${kind}]`, async () => {
+    // memcached stops in conn_mwrite at the get's END when the socket takes none of its reply, so the set behind it
+    // is not even parsed, and its value's rest, sent later, is not read until the client reads. Cachalot parses the
+    // set and waits for its value (nread) having sent the get's reply: it must stop there the same way. The socket
+    // is made exactly full first: one get whose reply is what a fresh unix socket takes in one write (calibrated
+    // here), then a get whose reply (60 KB, copied, under the 64 KB Cachalot sends at a command boundary) it
+    // cannot take.
+    const dir = mkdtempSync(join(tmpdir(), 'cachalot-mwrite-nread-'));
+    const path = join(dir, 'mc.sock');
+    const [cmd, argv] = commandFor(kind, ['-s', path, '-t', '2']);
+    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
+    try {
+      const fill = 'f'.repeat(valueFilling(await unixSocketTakes(join(dir, 'calibrate.sock')), 'fill'));
+      const mid = 'm'.repeat(60 * 1024);
+      const probe = await connectWhenListening(path);
+      for (const [k, v] of [['fill', fill], ['mid', mid]]) {
+        assert.equal((await probe.request(`set ${k} 0 0 ${v.length}\r\n${v}\r\n`, 8)).toString(), 'STORED\r\n');
+      }
+      const slow = await connectWhenListening(path);
+      slow.pauseReading();
+      await slow.send('get fill\r\nget mid\r\nset marker 0 0 1\r\n');
+      const stopped = await connsOnceIn(probe, /:state conn_(mwrite|nread)\r$/m);
+      assert.match(stopped, /:state conn_(mwrite|nread)\r$/m, 'the slow client stops behind the get of mid');
+      await slow.send('1\r\n');
+      await sleep(200); // a server that went on reading would have run the set by now
+      assert.equal((await probe.request('get marker\r\n', 5)).toString(), 'END\r\n', 'the value\'s rest is not read yet');
+      slow.resumeReading();
+      for (const [k, v] of [['fill', fill], ['mid', mid]]) {
+        const reply = `VALUE ${k} 0 ${v.length}\r\n${v}\r\nEND\r\n`;
+        assert.equal((await slow.read(reply.length)).toString(), reply, `the get of ${k}`);
+      }
+      assert.equal(await slow.readLine(), 'STORED', 'once the client reads, the set runs');
+      const marker = 'VALUE marker 0 1\r\n1\r\nEND\r\n';
+      assert.equal((await probe.request('get marker\r\n', marker.length)).toString(), marker);
+      slow.end();
+      probe.end();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/**
+ * How many bytes a fresh unix stream socket's kernel takes in one write before it is full: the accepted socket of a
+ * server of our own here writes 4 MB to a client that does not read, and libuv queues what the kernel refused.
+ */
+async function unixSocketTakes(path: string): Promise<number> {
+  const total = 4 * 1024 * 1024;
+  let measured: (n: number) => void = () => {};
+  const took = new Promise<number>((r) => { measured = r; });
+  const server = createServer((sock) => {
+    sock.write(Buffer.alloc(total));
+    const handle = (sock as unknown as { _handle: { writeQueueSize: number } })._handle;
+    measured(total - handle.writeQueueSize);
+    sock.destroy();
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  const client = connect(path);
+  client.pause();
+  const taken = await took;
+  client.destroy();
+  await new Promise((r) => server.close(r));
+  assert.ok(taken > 0 && taken < total, `a unix socket takes ${taken} of ${total} bytes`);
+  return taken;
+}
+
+/** The length of a value whose get reply for `key` ("VALUE key 0 n", the value, "END") is `bytes` long. */
+function valueFilling(bytes: number, key: string): number {
+  const framing = (n: number): number => `VALUE ${key} 0 ${n}\r\n\r\nEND\r\n`.length;
+  let n = bytes - framing(bytes);
+  while (n + framing(n) < bytes) n++;
+  return n;
+}
+
+/** `stats conns`, asked through probe every 20 ms until it matches `state` (5 s at most): the last answer. */
+async function connsOnceIn(probe: Client, state: RegExp): Promise<string> {
   let conns = '';
-  for (let i = 0; i < 250 && !/:state conn_mwrite\r$/m.test(conns); i++) {
+  for (let i = 0; i < 250 && !state.test(conns); i++) {
     await sleep(20);
     await probe.send('stats conns\r\n');
     conns = (await probe.readUntil('END\r\n')).toString();
   }
   return conns;
+}
+
+/** `stats conns`, asked through probe every 20 ms until a connection is in conn_mwrite (5 s at most): the last answer. */
+function connsOnceInMwrite(probe: Client): Promise<string> {
+  return connsOnceIn(probe, /:state conn_mwrite\r$/m);
 }
 
 async function rssOf(pid: number): Promise<number> {

@@ -7,7 +7,7 @@
 
 import type { Conn } from './conn.ts';
 import { noParkedReplies, parkedIsEmpty, type ParkedReplies } from './out-buffer.ts';
-import { backlogLimit, connFlush, OUT_FLUSH_AT } from './transmit.ts';
+import { backlogLimit, connFlush, connStallIfUnsent, OUT_FLUSH_AT } from './transmit.ts';
 
 /**
  * What the connections of one worker may park together: max(16 MB, 2 x -I), what one connection may leave unread.
@@ -29,7 +29,11 @@ export function connPark(c: Conn): void {
   const n = out.uncommittedSize();
   if (n <= OUT_FLUSH_AT && out.parkedBytes + n <= workerParkLimit(ctx.settings.itemSizeMax)) out.park(p);
   else out.parkHeld(p); // past a bound the replies go now, as those past OUT_FLUSH_AT do; only their items wait
+  const notYetDue = out.uncommittedSize(); // what parkHeld left in the buffer: memcached has not sent it yet
   connFlush(c); // nothing more is written until the value is in
+  // memcached would have stopped in conn_mwrite at the flush point, before this command: a socket that cannot take
+  // what passed it stops the connection here, reading none of the value, until the client reads
+  connStallIfUnsent(c, notYetDue);
   if (c.parked === p && parkedIsEmpty(p)) c.parked = null;
 }
 

@@ -83,6 +83,14 @@ export function connFlush(c: Conn, midRead = false): void {
 export function connMwrite(c: Conn, midRead = false): void {
   const notYetDue = midRead ? c.ctx.out.uncommittedSize() : 0;
   connFlush(c, midRead);
+  connStallIfUnsent(c, notYetDue);
+}
+
+/**
+ * After a transmit: when libuv had to queue more than the write's last `notYetDue` bytes (replies memcached would
+ * not have sent yet), what passed a flush point is not out, and memcached's conn_mwrite would stop the connection.
+ */
+export function connStallIfUnsent(c: Conn, notYetDue: number): void {
   const io = c.io;
   if (io === null || io.closed || c.writeBlocked || !io.lastWriteQueued) return;
   if (io.queued() > notYetDue) awaitDrain(c, io);
