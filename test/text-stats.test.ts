@@ -352,11 +352,19 @@ for (const kind of kindsFor()) {
     try {
       for (const c of [quiet, active]) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
       await sleep(2100); // two ticks of the clock: both are 2 s quiet, or 3
-      assert.equal((await active.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-      await active.send('stats conns\r\n');
-      const conns = (await active.readUntil('END\r\n')).toString();
-      const idle = [...conns.matchAll(/^STAT (\d+):state (conn_\w+)\r\nSTAT \1:secs_since_last_cmd (\d+)\r$/gm)]
-        .filter((m) => m[2] !== 'conn_listening').map((m) => [m[2], Number(m[3])] as const).sort();
+      // ...when the ticks come on time: the server's clock moves on its own timer (memcached's clock_handler), which
+      // a loaded machine runs late, so the quiet one can still read 1 here. Asked again until it has had its two
+      // ticks; the active one, asking each time, stays at 0.
+      let conns = '';
+      let idle: Array<readonly [string, number]> = [];
+      for (let i = 0; i < 100 && !(idle.length === 2 && idle[1][1] >= 2); i++) {
+        if (i > 0) await sleep(50);
+        assert.equal((await active.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+        await active.send('stats conns\r\n');
+        conns = (await active.readUntil('END\r\n')).toString();
+        idle = [...conns.matchAll(/^STAT (\d+):state (conn_\w+)\r\nSTAT \1:secs_since_last_cmd (\d+)\r$/gm)]
+          .filter((m) => m[2] !== 'conn_listening').map((m) => [m[2], Number(m[3])] as const).sort();
+      }
       assert.equal(idle.length, 2, conns);
       assert.equal(idle[0][0], 'conn_parse_cmd'); // the asking one, this very second
       assert.equal(idle[0][1], 0);
