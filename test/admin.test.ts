@@ -340,6 +340,9 @@ for (const kind of kindsFor()) {
       await fill(loader, LONG, STALL_KEYS, [1]);
       dumper.pauseReading();
       await dumper.send('lru_crawler metadump all\r\n');
+      // the dumper's worker (another thread) starts the dump when it gets to the command: wait until it has, so that
+      // what follows is served while the dump runs (a loaded machine could otherwise run all of it first)
+      for (let i = 0; i < 250 && (await other.stats()).get('lru_crawler_running') !== '1'; i++) await sleep(20);
       for (let i = 0; i < 50; i++) {
         await other.send(`set o${i} 0 0 1\r\nx\r\nget o${i}\r\n`);
         assert.equal((await other.readUntil('END\r\n')).toString(), `STORED\r\nVALUE o${i} 0 1\r\nx\r\nEND\r\n`);
