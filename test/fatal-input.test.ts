@@ -3,8 +3,11 @@
 // of what was read); a connection closed for bad input between two such points loses the replies
 // queued since the last one. A client sees exactly that: these run against memcached, byte for byte.
 
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { test } from 'node:test';
 import { differential, BINARY_NOOP_SENTINEL, HANG_UP_SENTINEL } from './support/differential.ts';
-import { registerStopHook } from './support/spec.ts';
+import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { binRequest, setExtras, type BinRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
@@ -59,4 +62,60 @@ const BINARY: Array<[string, Buffer]> = [
 
 for (const [name, req] of BINARY) {
   differential(`fatal input, binary: ${name}`, [req], { sentinel: BINARY_NOOP_SENTINEL, fresh: false });
+}
+
+// How the connection ends. memcached reads 16 KB at a time; when it closes a TCP connection whose input it has not
+// all read (quit, or a hang-up on bad input, with more behind it), the kernel answers those unread bytes with a
+// reset: the client reads the replies sent before it, then gets ECONNRESET, not an end of stream. Cachalot reads
+// more at once, and resets the connection where memcached's read would have left bytes unread.
+const QUIT_AFTER = 'set a 0 0 1\r\nx\r\nget a\r\nquit\r\n';
+const GOT_A = 'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n';
+/** The size of the value "big", which the last case gets four times. */
+const BIG = 1_000_000;
+/** The binary set's and noop's responses, 24 bytes each (the set's CAS differs between servers). */
+const SET_NOOP_REPLIES = 48;
+/** What arrives before the end: these bytes, this many bytes, or a part of these from their start. */
+type RepliesSeen = string | number | { prefixOf: string };
+const ENDINGS: Array<[string, string | Buffer, 'end' | 'ECONNRESET', RepliesSeen]> = [
+  ['a line without a newline, all of it read: an end', NO_NEWLINE, 'end', ''],
+  ['a line without a newline, 16 KB of it read: a reset', 'x'.repeat(20_000), 'ECONNRESET', ''],
+  ['quit with what follows inside the 16 KB read: an end', QUIT_AFTER.padEnd(16_384, 'y'), 'end', GOT_A],
+  ['quit with one byte past the 16 KB read: a reset, after the replies', QUIT_AFTER.padEnd(16_385, 'y'), 'ECONNRESET', GOT_A],
+  ['a bad binary magic with bytes past the 16 KB read: a reset, after the replies flushed before it',
+    Buffer.concat([R(BSET, { opcode: Op.NOOP }), BAD_MAGIC, Buffer.alloc(20_000, 0x80)]), 'ECONNRESET', SET_NOOP_REPLIES],
+  ['an HTTP line with less behind it: an end', `${HTTP}${'z'.repeat(10_000)}`, 'end', ''],
+  // memcached writes them all into the kernel (conn_mwrite) before it closes, and the reset drops what the kernel
+  // had not delivered yet, a different amount each time: the client gets a part of its replies, then the reset
+  ['quit behind 4 MB of replies the socket cannot take at once, input past the 16 KB read: replies, then a reset',
+    `${'mg big v\r\n'.repeat(4)}quit\r\n${'y'.repeat(20_000)}`, 'ECONNRESET', { prefixOf: `VA ${BIG}\r\n${'b'.repeat(BIG)}\r\n`.repeat(4) }],
+];
+
+for (const kind of kindsFor()) {
+  test(`fatal input: the connection ends with a reset where memcached's left input unread [${kind}]`, async () => {
+    const s = await serverFor(kind, []);
+    const { got: stored } = await sendUntilClosed(s.port, `set big 0 0 ${BIG}\r\n${'b'.repeat(BIG)}\r\nquit\r\n`);
+    assert.equal(stored.toString(), 'STORED\r\n');
+    for (const [name, req, ending, reply] of ENDINGS) {
+      const { got, how } = await sendUntilClosed(s.port, req);
+      assert.equal(how, ending, name);
+      if (typeof reply === 'number') assert.equal(got.length, reply, `${name}: the replies' length`);
+      else if (typeof reply === 'string') assert.equal(got.toString('latin1'), reply, `${name}: the replies`);
+      else assert.ok(reply.prefixOf.startsWith(got.toString('latin1')), `${name}: the replies' first ${got.length} bytes`);
+    }
+  });
+}
+
+/** Send req in one write, then read until the server closes: what arrived, and whether it ended in a reset. */
+async function sendUntilClosed(port: number, req: string | Buffer): Promise<{ got: Buffer; how: string }> {
+  const sock = connect(port, '127.0.0.1');
+  await new Promise<void>((r, j) => { sock.once('connect', r); sock.once('error', j); });
+  const chunks: Buffer[] = [];
+  sock.on('data', (d: Buffer) => chunks.push(d));
+  const how = await new Promise<string>((resolve) => {
+    sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    sock.once('end', () => resolve('end'));
+    sock.write(req);
+  });
+  sock.destroy();
+  return { got: Buffer.concat(chunks), how };
 }

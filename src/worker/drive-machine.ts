@@ -596,6 +596,16 @@ export function connClose(c: Conn): void {
   }
   // Replies already handed to the kernel are still delivered after close(), as memcached's are;
   // only replies queued in libuv keep the handle open until they are written.
-  c.io?.closeAfterWrites();
+  c.io?.closeAfterWrites(inputUnreadByMemcached(c));
   connHooks.onClosed(c);
+}
+
+/**
+ * The connection closes with input memcached would still have had in the kernel: bytes past its read (Conn.fillEnd)
+ * that Cachalot's larger reads took. Its close(2) answers those with an RST (and a client gets ECONNRESET after
+ * what arrived), so this one does too. Not when the client hung up: memcached saw the end only once it had read
+ * everything. (What Cachalot did not read either is in the kernel, which resets the connection by itself.)
+ */
+function inputUnreadByMemcached(c: Conn): boolean {
+  return !c.inputEnded && c.udp === null && !c.rbufMalloced && c.rend > Math.max(c.rpos, c.fillEnd);
 }

@@ -22,6 +22,8 @@ type StreamHandle = AddressHandle & {
   readStop(): number;
   shutdown(req: ShutdownReq): number;
   close(callback: () => void): void;
+  /** uv_tcp_close_reset (a TCPWrap's; a PipeWrap has none): close with an RST. Not while a shutdown is pending. */
+  reset?(callback: () => void): number;
   useUserBuffer(buf: Uint8Array): void;
   readonly writeQueueSize: number;
   onread: ((this: StreamHandle, ab: ArrayBuffer | undefined) => unknown) | undefined;
@@ -87,7 +89,10 @@ function onWriteComplete(this: WriteReq, status: number): void {
   if (done !== null) done();
   if (io === null || io.closed) return;
   if (status < 0) io.hooks.onWriteError(status);
-  else if (io.queued() === 0) io.hooks.onDrain();
+  else if (io.queued() === 0) {
+    io.hooks.onDrain();
+    if (io.resetWhenDrained) io.closeAfterWrites(true);
+  }
 }
 
 function newWriteReq(b: StreamBinding): WriteReq {
@@ -124,6 +129,10 @@ export class HandleIo implements ConnIo {
   readonly readBuffer: Uint8Array;
   /** Set by close(): the handle is closing or closed; a late completion must not reach the connection. */
   closed = false;
+  /** closeAfterWrites asked libuv for a shutdown: the handle can no longer be closed with a reset. */
+  private shuttingDown = false;
+  /** closeAfterWrites asked for a reset behind queued writes: it comes once they are written. */
+  resetWhenDrained = false;
   /**
    * The last write or writev had to be queued in libuv. When it went out at once the queue is empty:
    * libuv tries a write at once only when nothing is queued before it.
@@ -234,15 +243,33 @@ export class HandleIo implements ConnIo {
     this.handle.close(() => this.hooks.onClosed());
   }
 
-  /** Close once the replies queued in libuv are written (a shutdown request first), else at once. */
-  closeAfterWrites(): void {
+  /**
+   * Close once the replies queued in libuv are written (a shutdown request first), else at once. `reset`: the
+   * peer sent bytes memcached would not have read yet, and its close(2) of a TCP socket with unread input sends
+   * an RST, dropping what was not sent yet; a TCP handle is closed that way too (the reading peer gets what
+   * arrived, then ECONNRESET). A unix socket has no such close here.
+   */
+  closeAfterWrites(reset = false): void {
     if (this.closed) return;
-    if (this.queued() === 0) { this.close(); return; }
+    const canReset = reset && !this.shuttingDown && this.handle.reset !== undefined;
+    if (canReset && this.queued() === 0) { this.closeWithReset(); return; }
     this.pause();
+    // memcached writes what it queued (conn_mwrite) before it closes: the reset waits for the queue as the FIN would
+    if (canReset) { this.resetWhenDrained = true; return; }
+    if (this.queued() === 0) { this.close(); return; }
+    this.shuttingDown = true;
     const req = new this.binding.ShutdownWrap();
     req.oncomplete = onShutdownComplete;
     req.io = this;
     if (this.handle.shutdown(req) !== 0) this.close();
+  }
+
+  private closeWithReset(): void {
+    this.closed = true;
+    this.pause();
+    // Node marks the handle closing even when libuv refused (only a failed SO_LINGER could, on a shutdown-free
+    // TCP handle): no close() could follow, so the connection is let go of all the same
+    if (this.handle.reset?.(() => this.hooks.onClosed()) !== 0) this.hooks.onClosed();
   }
 
   /** The peer's address in out (TCP); an empty address for a unix socket. Answers out. */
