@@ -47,8 +47,8 @@ export interface ConnIo {
   /** memcached's conn_close: close now; queued writes are dropped. onClosed follows. */
   close(): void;
   /**
-   * Close once the queued replies are written; with `reset`, at once with a TCP reset, as memcached's close(2) of
-   * a socket it had not read all of (an I/O may close as usual instead).
+   * Close once the queued replies are written; with `reset`, then with a TCP reset, as memcached's close(2) of a
+   * socket it had not read all of (an I/O without one closes as usual).
    */
   closeAfterWrites(reset?: boolean): void;
   /** The peer's address in out; an empty address for a unix socket. */

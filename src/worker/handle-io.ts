@@ -246,8 +246,8 @@ export class HandleIo implements ConnIo {
   /**
    * Close once the replies queued in libuv are written (a shutdown request first), else at once. `reset`: the
    * peer sent bytes memcached would not have read yet, and its close(2) of a TCP socket with unread input sends
-   * an RST, dropping what was not sent yet; a TCP handle is closed that way too (the reading peer gets what
-   * arrived, then ECONNRESET). A unix socket has no such close here.
+   * an RST (the kernel drops what it had not delivered; the peer reads what arrived, then gets ECONNRESET): a TCP
+   * handle closes that way too, once libuv's queue is in the kernel. A unix socket has no such close here.
    */
   closeAfterWrites(reset = false): void {
     if (this.closed) return;
