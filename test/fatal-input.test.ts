@@ -76,7 +76,13 @@ const BIG = 1_000_000;
 const SET_NOOP_REPLIES = 48;
 /** What arrives before the end: these bytes, this many bytes, or a part of these from their start. */
 type RepliesSeen = string | number | { prefixOf: string };
-const ENDINGS: Array<[string, string | Buffer, 'end' | 'ECONNRESET', RepliesSeen]> = [
+/** One write, or several with a pause between (the server has read the one before); `halfClose`: then the client's end. */
+type Sent = string | Buffer | { writes: Array<string | Buffer>; halfClose?: boolean };
+/** The binary set's response, 24 bytes (its CAS differs between servers). */
+const SET_REPLY = 24;
+/** A binary set of a 20 KB value: memcached reads its rest straight into the item, and its next read starts after it. */
+const BSET_20K = R({ ...BSET, value: 'v'.repeat(20_000) });
+const ENDINGS: Array<[string, Sent, 'end' | 'ECONNRESET', RepliesSeen]> = [
   ['a line without a newline, all of it read: an end', NO_NEWLINE, 'end', ''],
   ['a line without a newline, 16 KB of it read: a reset', 'x'.repeat(20_000), 'ECONNRESET', ''],
   ['quit with what follows inside the 16 KB read: an end', QUIT_AFTER.padEnd(16_384, 'y'), 'end', GOT_A],
@@ -88,6 +94,12 @@ const ENDINGS: Array<[string, string | Buffer, 'end' | 'ECONNRESET', RepliesSeen
   // had not delivered yet, a different amount each time: the client gets a part of its replies, then the reset
   ['quit behind 4 MB of replies the socket cannot take at once, input past the 16 KB read: replies, then a reset',
     `${'mg big v\r\n'.repeat(4)}quit\r\n${'y'.repeat(20_000)}`, 'ECONNRESET', { prefixOf: `VA ${BIG}\r\n${'b'.repeat(BIG)}\r\n`.repeat(4) }],
+  // a bad magic is a header memcached looked at only once it had it all: after a value read on past its 16 KB, in a
+  // read that starts at the header (the set's reply went out when the value ended)
+  ['a bad magic after a value past the 16 KB read, with 16 KB from the header: the set\'s reply, then an end',
+    Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_384 - 24, 0x80)]), 'end', SET_REPLY],
+  ['... with a byte more: the set\'s reply, then a reset',
+    Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_385 - 24, 0x80)]), 'ECONNRESET', SET_REPLY],
 ];
 
 for (const kind of kindsFor()) {
@@ -105,16 +117,27 @@ for (const kind of kindsFor()) {
   });
 }
 
-/** Send req in one write, then read until the server closes: what arrived, and whether it ended in a reset. */
-async function sendUntilClosed(port: number, req: string | Buffer): Promise<{ got: Buffer; how: string }> {
-  const sock = connect(port, '127.0.0.1');
+/** The pause between writes: time for the server to read the write before. */
+const WRITE_PAUSE_MS = 100;
+
+/** Send req, then read until the server closes: what arrived, and whether it ended in a reset. */
+async function sendUntilClosed(port: number, req: Sent): Promise<{ got: Buffer; how: string }> {
+  const { writes, halfClose = false } = typeof req === 'object' && !Buffer.isBuffer(req) ? req : { writes: [req] };
+  const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   await new Promise<void>((r, j) => { sock.once('connect', r); sock.once('error', j); });
   const chunks: Buffer[] = [];
   sock.on('data', (d: Buffer) => chunks.push(d));
   const how = await new Promise<string>((resolve) => {
     sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     sock.once('end', () => resolve('end'));
-    sock.write(req);
+    void (async () => {
+      for (const [i, w] of writes.entries()) {
+        if (i > 0) await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
+        if (sock.destroyed) return;
+        sock.write(w);
+      }
+      if (halfClose) sock.end();
+    })();
   });
   sock.destroy();
   return { got: Buffer.concat(chunks), how };

@@ -26,10 +26,12 @@ export function tryReadCommandBinary(c: Conn): boolean {
   const buf = c.rbuf;
   const p = c.rpos;
   if (c.rend - p < HEADER_LEN) return false;
-  // memcached dumps every header it looks at, before any check: again at each read while its extras and key are
-  // still to come
   const replay = c.ioReplay; // read again after waiting for its reads from flash: dumped once
   c.ioReplay = false;
+  // a header its buffer does not hold all of memcached does not look at (not even at its magic): it reads on first
+  if (p + HEADER_LEN > c.fillEnd && c.udp === null) readBufferRefilled(c, p, replay);
+  // memcached dumps every header it looks at, before any check: again at each read while its extras and key are
+  // still to come
   if (c.ctx.verbosity() > 1 && !replay) logHeader(c, buf, p);
   if (buf[p] !== MAGIC_REQ) {
     if (c.ctx.verbosity() > 0) c.ctx.log(`Invalid magic:  ${buf[p].toString(16)}`);
