@@ -82,6 +82,8 @@ type Sent = string | Buffer | { writes: Array<string | Buffer>; halfClose?: bool
 const SET_REPLY = 24;
 /** A binary set of a 20 KB value: memcached reads its rest straight into the item, and its next read starts after it. */
 const BSET_20K = R({ ...BSET, value: 'v'.repeat(20_000) });
+/** A binary get whose header, extras and key cannot fit memcached's 16 KB read buffer. */
+const BGET_KEY_20K = R({ opcode: Op.GET, key: 'k'.repeat(20_000) });
 const ENDINGS: Array<[string, Sent, 'end' | 'ECONNRESET', RepliesSeen]> = [
   ['a line without a newline, all of it read: an end', NO_NEWLINE, 'end', ''],
   ['a line without a newline, 16 KB of it read: a reset', 'x'.repeat(20_000), 'ECONNRESET', ''],
@@ -100,6 +102,9 @@ const ENDINGS: Array<[string, Sent, 'end' | 'ECONNRESET', RepliesSeen]> = [
     Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_384 - 24, 0x80)]), 'end', SET_REPLY],
   ['... with a byte more: the set\'s reply, then a reset',
     Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_385 - 24, 0x80)]), 'ECONNRESET', SET_REPLY],
+  // memcached's full buffer is read on (a read of 0 bytes, its hang-up) only when the socket has more to read
+  ['a header, extras and key past 16 KB, exactly 16 KB of them sent: not hung up on, until a byte more: a reset',
+    { writes: [BGET_KEY_20K.subarray(0, 16_384), 'k'] }, 'ECONNRESET', ''],
 ];
 
 for (const kind of kindsFor()) {

@@ -62,10 +62,12 @@ export function tryReadCommandBinary(c: Conn): boolean {
 /**
  * memcached waits for a request's header, extras and key in its 16 KB read buffer; when they cannot fit, the
  * buffer fills, and its next read, of 0 bytes, counts as the client's hang-up: the replies before go out, then it
- * closes, with no reply to this request. (A UDP datagram is read whole, into a 64 KB buffer.)
+ * closes, with no reply to this request. That read comes only when the socket has more to read: a client that sent
+ * exactly the 16 KB is not hung up on (until it sends more, or its end). (A UDP datagram is read whole, into a
+ * 64 KB buffer.)
  */
 function outgrowsReadBuffer(c: Conn, p: number): boolean {
-  if (c.rend - p < READ_BUFFER_SIZE) return false;
+  if (c.rend - p <= READ_BUFFER_SIZE) return false;
   connCloseAfterWrite(c, "binary frame: key and extras past memcached's 16 KB read buffer");
   return true;
 }
