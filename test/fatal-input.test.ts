@@ -105,6 +105,9 @@ const ENDINGS: Array<[string, Sent, 'end' | 'ECONNRESET', RepliesSeen]> = [
   // memcached's full buffer is read on (a read of 0 bytes, its hang-up) only when the socket has more to read
   ['a header, extras and key past 16 KB, exactly 16 KB of them sent: not hung up on, until a byte more: a reset',
     { writes: [BGET_KEY_20K.subarray(0, 16_384), 'k'] }, 'ECONNRESET', ''],
+  // memcached sees the client's end only once it has read everything: its close then finds nothing unread
+  ['... 16 KB of them behind a noop, then the client\'s end: the noop\'s reply, then an end',
+    { writes: [Buffer.concat([R({ opcode: Op.NOOP }), BGET_KEY_20K.subarray(0, 16_384)])], halfClose: true }, 'end', 24],
 ];
 
 for (const kind of kindsFor()) {
