@@ -275,11 +275,7 @@ for (const kind of kindsFor()) {
     // conn_mwrite: the commands after it wait, unread, until the client reads. Over a unix socket (the kernel
     // holds about net.core.wmem_default bytes of a writer's data), gets worth ~1.8 times that fill it well
     // before the set that ends the pipeline, which must not run while the client is not reading.
-    const dir = mkdtempSync(join(tmpdir(), 'cachalot-mwrite-'));
-    const path = join(dir, 'mc.sock');
-    const [cmd, argv] = commandFor(kind, ['-s', path, '-t', '2']);
-    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
-    try {
+    await withUnixServer(kind, async (path) => {
       const value = 'v'.repeat(50 * 1024);
       const probe = await connectWhenListening(path);
       assert.equal((await probe.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 8)).toString(), 'STORED\r\n');
@@ -298,11 +294,7 @@ for (const kind of kindsFor()) {
       assert.equal((await probe.request('get marker\r\n', marker.length)).toString(), marker);
       slow.end();
       probe.end();
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 }
 
@@ -314,11 +306,7 @@ for (const kind of kindsFor()) {
     // is made exactly full first: one get whose reply is what a fresh unix socket takes in one write (calibrated
     // here), then a get whose reply (60 KB, copied, under the 64 KB Cachalot sends at a command boundary) it
     // cannot take.
-    const dir = mkdtempSync(join(tmpdir(), 'cachalot-mwrite-nread-'));
-    const path = join(dir, 'mc.sock');
-    const [cmd, argv] = commandFor(kind, ['-s', path, '-t', '2']);
-    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
-    try {
+    await withUnixServer(kind, async (path, dir) => {
       const fill = 'f'.repeat(valueFilling(await unixSocketTakes(join(dir, 'calibrate.sock')), 'fill'));
       const mid = 'm'.repeat(60 * 1024);
       const probe = await connectWhenListening(path);
@@ -343,12 +331,23 @@ for (const kind of kindsFor()) {
       assert.equal((await probe.request('get marker\r\n', marker.length)).toString(), marker);
       slow.end();
       probe.end();
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
+}
+
+/** A server of this kind listening on a unix socket in a directory of its own (`-t 2`), for the length of body. */
+async function withUnixServer(kind: ServerKind, body: (path: string, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-mwrite-'));
+  const path = join(dir, 'mc.sock');
+  const [cmd, argv] = commandFor(kind, ['-s', path, '-t', '2']);
+  const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
+  try {
+    await body(path, dir);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
