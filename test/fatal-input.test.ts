@@ -125,6 +125,16 @@ for (const kind of kindsFor()) {
   });
 }
 
+for (const kind of kindsFor()) {
+  test(`fatal input: an idle client with a line begun after a value read past 16 KB is closed with an end, not a reset [${kind}]`, async () => {
+    // memcached reads a value's rest straight into the item, then reads on for the next line (all of it here): the
+    // idle timeout's close finds nothing unread
+    const s = await serverFor(kind, ['-o', 'idle_timeout=1']);
+    const { got, how } = await sendUntilClosed(s.port, `set v 0 0 20000\r\n${'v'.repeat(20_000)}\r\nget v`);
+    assert.deepEqual([how, got.toString()], ['end', 'STORED\r\n']);
+  });
+}
+
 /** The pause between writes: time for the server to read the write before. */
 const WRITE_PAUSE_MS = 100;
 

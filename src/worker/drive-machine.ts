@@ -39,6 +39,9 @@ export function connSetState(c: Conn, state: ConnStateValue): void {
  */
 export function connCloseWithReason(c: Conn, reason: string): void {
   c.closeReason = reason;
+  // closed from outside while it waits for input (idle, the server stopping): memcached, out of whole requests, had
+  // read on from the one it lacks, 16 KB from there, whatever read brought it (what connClose's reset goes by)
+  if (c.state === ConnState.waiting) c.fillEnd = Math.max(c.fillEnd, c.rpos + READ_BUFFER_SIZE);
   connSetState(c, ConnState.closing);
 }
 
