@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { differential, BINARY_NOOP_SENTINEL, HANG_UP_SENTINEL } from './support/differential.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { binRequest, setExtras, type BinRequest } from '../src/protocol/binary/frame.ts';
-import { Op } from '../src/protocol/binary/header.ts';
+import { HEADER_LEN, Op } from '../src/protocol/binary/header.ts';
+import { sleep } from './support/server.ts';
 
 registerStopHook();
 
@@ -72,14 +73,12 @@ const QUIT_AFTER = 'set a 0 0 1\r\nx\r\nget a\r\nquit\r\n';
 const GOT_A = 'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n';
 /** The size of the value "big", which the last case gets four times. */
 const BIG = 1_000_000;
-/** The binary set's and noop's responses, 24 bytes each (the set's CAS differs between servers). */
-const SET_NOOP_REPLIES = 48;
 /** What arrives before the end: these bytes, this many bytes, or a part of these from their start. */
 type RepliesSeen = string | number | { prefixOf: string };
 /** One write, or several with a pause between (the server has read the one before); `halfClose`: then the client's end. */
 type Sent = string | Buffer | { writes: Array<string | Buffer>; halfClose?: boolean };
-/** The binary set's response, 24 bytes (its CAS differs between servers). */
-const SET_REPLY = 24;
+/** A binary set's or noop's response: a header alone (the set's CAS differs between servers, so only lengths count). */
+const BIN_REPLY = HEADER_LEN;
 /** A binary set of a 20 KB value: memcached reads its rest straight into the item, and its next read starts after it. */
 const BSET_20K = R({ ...BSET, value: 'v'.repeat(20_000) });
 /** A binary get whose header, extras and key cannot fit memcached's 16 KB read buffer. */
@@ -90,7 +89,7 @@ const ENDINGS: Array<[string, Sent, 'end' | 'ECONNRESET', RepliesSeen]> = [
   ['quit with what follows inside the 16 KB read: an end', QUIT_AFTER.padEnd(16_384, 'y'), 'end', GOT_A],
   ['quit with one byte past the 16 KB read: a reset, after the replies', QUIT_AFTER.padEnd(16_385, 'y'), 'ECONNRESET', GOT_A],
   ['a bad binary magic with bytes past the 16 KB read: a reset, after the replies flushed before it',
-    Buffer.concat([R(BSET, { opcode: Op.NOOP }), BAD_MAGIC, Buffer.alloc(20_000, 0x80)]), 'ECONNRESET', SET_NOOP_REPLIES],
+    Buffer.concat([R(BSET, { opcode: Op.NOOP }), BAD_MAGIC, Buffer.alloc(20_000, 0x80)]), 'ECONNRESET', 2 * BIN_REPLY],
   ['an HTTP line with less behind it: an end', `${HTTP}${'z'.repeat(10_000)}`, 'end', ''],
   // memcached writes them all into the kernel (conn_mwrite) before it closes, and the reset drops what the kernel
   // had not delivered yet, a different amount each time: the client gets a part of its replies, then the reset
@@ -99,15 +98,15 @@ const ENDINGS: Array<[string, Sent, 'end' | 'ECONNRESET', RepliesSeen]> = [
   // a bad magic is a header memcached looked at only once it had it all: after a value read on past its 16 KB, in a
   // read that starts at the header (the set's reply went out when the value ended)
   ['a bad magic after a value past the 16 KB read, with 16 KB from the header: the set\'s reply, then an end',
-    Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_384 - 24, 0x80)]), 'end', SET_REPLY],
+    Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_384 - BAD_MAGIC.length, 0x80)]), 'end', BIN_REPLY],
   ['... with a byte more: the set\'s reply, then a reset',
-    Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_385 - 24, 0x80)]), 'ECONNRESET', SET_REPLY],
+    Buffer.concat([BSET_20K, BAD_MAGIC, Buffer.alloc(16_385 - BAD_MAGIC.length, 0x80)]), 'ECONNRESET', BIN_REPLY],
   // memcached's full buffer is read on (a read of 0 bytes, its hang-up) only when the socket has more to read
   ['a header, extras and key past 16 KB, exactly 16 KB of them sent: not hung up on, until a byte more: a reset',
     { writes: [BGET_KEY_20K.subarray(0, 16_384), 'k'] }, 'ECONNRESET', ''],
   // memcached sees the client's end only once it has read everything: its close then finds nothing unread
   ['... 16 KB of them behind a noop, then the client\'s end: the noop\'s reply, then an end',
-    { writes: [Buffer.concat([R({ opcode: Op.NOOP }), BGET_KEY_20K.subarray(0, 16_384)])], halfClose: true }, 'end', 24],
+    { writes: [Buffer.concat([R({ opcode: Op.NOOP }), BGET_KEY_20K.subarray(0, 16_384)])], halfClose: true }, 'end', BIN_REPLY],
 ];
 
 for (const kind of kindsFor()) {
@@ -150,7 +149,7 @@ async function sendUntilClosed(port: number, req: Sent): Promise<{ got: Buffer; 
     sock.once('end', () => resolve('end'));
     void (async () => {
       for (const [i, w] of writes.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
+        if (i > 0) await sleep(WRITE_PAUSE_MS);
         if (sock.destroyed) return;
         sock.write(w);
       }

@@ -569,8 +569,10 @@ export function onConnReadEnd(c: Conn, status: number): void {
   else if (c.state !== ConnState.watch) c.closeKind = CloseReason.NORMAL;
   // Commands already read still run, as memcached reads its EOF only once its buffer is worked off: those
   // left by a -R yield, or behind replies the client has yet to take. The machine closes once they are done.
-  if (status === UV_EOF) c.inputEnded = true; // and memcached read every byte before it: a close then sends no reset
-  if (status === UV_EOF && (c.yieldPending || c.writeBlocked) && c.state !== ConnState.watch) return;
+  if (status === UV_EOF) {
+    c.inputEnded = true; // and memcached read every byte before it: a close then sends no reset
+    if ((c.yieldPending || c.writeBlocked) && c.state !== ConnState.watch) return;
+  }
   connClose(c);
 }
 
