@@ -11,58 +11,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from './support/client.ts';
-import { memcachedAvailable, runToExit, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
-import { binRequest, setExtras, parseBinResponses, type BinRequest, type BinResponse } from '../src/protocol/binary/frame.ts';
+import { runToExit, sleep, type Server } from './support/server.ts';
+import { CyrusDir, KINDS, REALM, call, cyrusSkip as skip, readPacket, saslLines, startBoth } from './support/cyrus.ts';
+import { binRequest, setExtras, type BinRequest, type BinResponse } from '../src/protocol/binary/frame.ts';
 import { Op, Status } from '../src/protocol/binary/header.ts';
 
-const SASLPASSWD2 = ['/usr/sbin/saslpasswd2', '/usr/bin/saslpasswd2'].find((p) => existsSync(p)) ?? null;
-const skip = SASLPASSWD2 === null ? 'saslpasswd2 is not installed (Debian: sasl2-bin)'
-  : memcachedAvailable() === null ? 'memcached is not installed'
-    : process.env.MEMCACHED_SASL_PWDB !== undefined ? 'MEMCACHED_SASL_PWDB is set: the servers would not use Cyrus' : false;
-
-/** memcached's user realm: its host name (gethostname), appended to a login without "@"; saslpasswd2's default realm. */
-const REALM = hostname();
 const LONG = 'x'.repeat(1000) + 'y'.repeat(1000); // on an overflow page of the sasldb
 
-const dir = mkdtempSync(join(tmpdir(), 'cachalot-sasl-cyrus-'));
-const sasldb = join(dir, 'sasldb2');
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function saslpasswd2(user: string, pass: string | null, realm: string | null): void {
-  const args = ['-a', 'memcached', '-f', sasldb, ...(realm === null ? [] : ['-u', realm])];
-  const r = pass === null ? spawnSync(SASLPASSWD2!, [...args, '-d', user])
-    : spawnSync(SASLPASSWD2!, [...args, '-c', '-p', user], { input: pass });
-  assert.equal(r.status, 0, `saslpasswd2 ${user}: ${r.stderr}`);
-}
-
-/** A SASL_CONF_PATH directory with this memcached.conf. */
-function confDir(name: string, conf: string): string {
-  const d = join(dir, name);
-  mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'memcached.conf'), conf);
-  return d;
-}
-
-const KINDS: ServerKind[] = ['memcached', 'cachalot'];
-async function startBoth(conf: string, args: string[] = []): Promise<Server[]> {
-  return Promise.all(KINDS.map((k) => startServer(k, ['-S', ...args], { env: { SASL_CONF_PATH: conf } })));
-}
-
-async function readPacket(c: Client): Promise<BinResponse> {
-  const h = await c.read(24);
-  const body = await c.read(h.readUInt32BE(8));
-  return parseBinResponses(Buffer.concat([h, body])).packets[0];
-}
-
-async function call(c: Client, req: BinRequest): Promise<BinResponse> {
-  await c.send(binRequest(req));
-  return readPacket(c);
-}
+const cyrus = new CyrusDir();
+const sasldb = cyrus.sasldb;
+const saslpasswd2 = cyrus.saslpasswd2.bind(cyrus);
+const confDir = cyrus.confDir.bind(cyrus);
+after(() => cyrus.remove());
 
 const listMechs: BinRequest = { opcode: Op.SASL_LIST_MECHS };
 const plain = (authcid: string, pass: string, authzid = ''): BinRequest =>
@@ -296,11 +258,6 @@ test('cyrus: CRAM-MD5 exchanges answer alike: challenges, digests, users, realms
   assert.equal(ours[0], 'alice: 0x21 <challenge> / 0x0 Authenticated');
   assert.equal(ours[1], 'a wrong digest: 0x21 <challenge> / 0x20 Auth failure.');
 });
-
-/** A server's -v lines of SASL: memcached's, Cyrus's messages through its sasl_log, with the connection id as "fd". */
-const saslLines = (s: Server): string[] => s.stderr().split('\n')
-  .filter((l) => /^(mech: |SASL \(severity|sasl result code|Unknown sasl response|\d+: SASL_STEP)/.test(l))
-  .map((l) => l.replace(/^\d+:/, 'fd:'));
 
 test('cyrus: -v prints memcached\'s lines for every step: Cyrus\'s message and severity, the result code, "Unknown sasl response"', { skip }, async () => {
   const logged: string[][] = [];
