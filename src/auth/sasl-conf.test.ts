@@ -1,5 +1,5 @@
 // -S's configuration as memcached and Cyrus find and read it (each rule below was checked against Debian's
-// memcached 1.6.18 and its Cyrus 2.1.28), and the user names Cyrus's PLAIN makes canonical. Through
+// memcached 1.6.18 and its Cyrus 2.1.28), and the user names Cyrus makes canonical. Through
 // sockets, side by side with memcached: test/auth-sasl-cyrus.test.ts.
 
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { cyrusSetup, findMech, initSasl, loadConfig, parseConfig, saslGetconf } from './sasl-conf.ts';
 import { canonUser } from './sasl-plain.ts';
+import { SaslCode } from './sasl-result.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-sasl-conf-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -88,14 +89,24 @@ test('init_sasl: MEMCACHED_SASL_PWDB (even empty) is the password file, no confi
 });
 
 test('canon_user: white space around the name dropped, "@" and the host name appended to a name without "@"', () => {
-  const canon = (name: string): string | null => canonUser(Buffer.from(name), 'host')?.toString() ?? null;
+  const canon = (name: string): string | number => {
+    const c = canonUser(Buffer.from(name), 'host');
+    return typeof c === 'number' ? c : c.toString();
+  };
   assert.equal(canon('alice'), 'alice@host');
   assert.equal(canon(' \talice\r '), 'alice@host');
   assert.equal(canon('alice@realm'), 'alice@realm');
   assert.equal(canon('alice@'), 'alice@');
   assert.equal(canon('a@b@c'), 'a@b@c');
-  assert.equal(canon('   '), null);
-  assert.equal(canon(''), null);
+  assert.equal(canon(''), SaslCode.FAIL, '"All-whitespace username."');
+  // Cyrus's test for white space only compares the wrong places: as much white space before the name as name is
+  // "white space only", and white space alone passes, as an empty name
+  assert.equal(canon(' a'), SaslCode.FAIL);
+  assert.equal(canon('  ab '), SaslCode.FAIL);
+  assert.equal(canon(' ab'), 'ab@host');
+  assert.equal(canon('   '), '@host');
   assert.equal(canon('u'.repeat(1019)), `${'u'.repeat(1019)}@host`);
-  assert.equal(canon('u'.repeat(1020)), null, 'longer than Cyrus\'s 1024-byte buffer with its realm');
+  assert.equal(canon('u'.repeat(1020)), SaslCode.BUFOVER, 'longer than Cyrus\'s 1024-byte buffer with its realm');
+  assert.equal(canon(`${'u'.repeat(1023)}@h`), SaslCode.BUFOVER, 'a realm of its own: no more than 1024 bytes either');
+  assert.equal(canon(`${'u'.repeat(1022)}@h`), `${'u'.repeat(1022)}@h`);
 });

@@ -5,7 +5,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sasldbSecret } from './sasldb.ts';
-import { canonUser, saslSetup, userPasswordKey } from './sasl-plain.ts';
+import { canonFailed, canonUser, saslSetup, userPasswordKey } from './sasl-plain.ts';
 import { SaslCode, SaslLog, saslFail, type SaslWhy } from './sasl-result.ts';
 
 /** cram.c refuses a response longer than this. */
@@ -35,7 +35,7 @@ export function cramVerify(challenge: Buffer, response: Uint8Array, why: SaslWhy
   if (s === null || s.sasldb === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, s?.noSource ?? 'SASL is not set up');
   const nul = buf.subarray(0, space).indexOf(0);
   const authid = canonUser(buf.subarray(0, nul < 0 ? space : nul), s.realm);
-  if (authid === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, 'All-whitespace username.');
+  if (typeof authid === 'number') return canonFailed(why, authid);
   const pass = sasldbSecret(s.sasldb, userPasswordKey(authid), why);
   if (pass === null) return false;
   if (pass.length === 0) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, 'empty secret');

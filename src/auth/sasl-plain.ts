@@ -6,11 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { saslCheckPass } from './sasl-pwdb.ts';
 import { sasldbKey, sasldbSecret, USER_PASSWORD } from './sasldb.ts';
 import { findMech, type Mech, type SaslSetup } from './sasl-conf.ts';
-import { SaslCode, SaslLog, saslFail, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
-
-/** Cyrus's words for a user name of white space only, and for an authorization identity not the user's. */
-const ALL_WHITESPACE = 'All-whitespace username.';
-const NOT_AUTHZ = 'Requested identity not authenticated identity';
+import { ALL_WHITESPACE, NOT_AUTHZ, SaslCode, SaslLog, saslFail, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
 
 /** Cyrus's CANON_BUF_SIZE: a canonical user name (with its realm) longer than this is refused. */
 const CANON_BUF_SIZE = 1024;
@@ -85,16 +81,20 @@ function pwdbPlain(path: string, m: PlainMessage, why: SaslWhy): boolean {
  */
 function cyrusPlain(s: SaslSetup, m: PlainMessage, why: SaslWhy): boolean {
   if (s.sasldb === null || s.noSource !== '') return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, s.noSource);
-  if (m.authcid.length === 0) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, ALL_WHITESPACE);
   const authid = canonUser(m.authcid, s.realm);
-  if (authid === null) return saslFail(why, SaslCode.NOUSER, SaslLog.FAIL, VERIFY_FAILED); // white space only: nobody
+  if (typeof authid === 'number') return canonFailed(why, authid);
   const secret = sasldbSecret(s.sasldb, userPasswordKey(authid), why);
   if (secret === null) return why.code === SaslCode.NOUSER ? saslFail(why, SaslCode.NOUSER, SaslLog.FAIL, VERIFY_FAILED) : false;
   if (!sameSecret(secret, m.passwd)) return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, VERIFY_FAILED);
   if (m.authzid.length === 0 || m.authzid.equals(m.authcid)) return true;
   const authzid = canonUser(m.authzid, s.realm);
-  if (authzid !== null && authzid.equals(authid)) return true;
-  return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, NOT_AUTHZ);
+  if (typeof authzid === 'number') return canonFailed(why, authzid);
+  return authzid.equals(authid) || saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, NOT_AUTHZ);
+}
+
+/** canonUser's failure as Cyrus reports it: SASL_FAIL with its words, SASL_BUFOVER without. */
+export function canonFailed(why: SaslWhy, code: number): false {
+  return code === SaslCode.FAIL ? saslFail(why, code, SaslLog.FAIL, ALL_WHITESPACE) : saslFail(why, code, SaslLog.NONE, '');
 }
 
 /** Compared through digests of equal length, so that the time taken says nothing of the password. */
@@ -113,16 +113,21 @@ export function userPasswordKey(authid: Buffer): Buffer {
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d); // C's isspace
 
 /**
- * Cyrus's internal canon_user, with memcached's user realm: surrounding white space dropped, "@realm"
- * appended when the name has no '@'. Null for a name of white space only, or longer than Cyrus's buffer.
+ * Cyrus's internal canon_user (_canonuser_internal), with memcached's user realm: surrounding white space
+ * dropped, "@realm" appended when the name has no '@'. Its one test for a name of white space only compares
+ * the stripped name's start with the original's at the stripped length, so it fires for "" and for a name
+ * with as much white space before it as name after it (" a"), while "   " passes as "" (then "@realm"):
+ * followed as it is. A canonical name longer than Cyrus's buffer is SASL_BUFOVER, without a word.
+ * The canonical name, or the code of the failure (SaslCode.FAIL: "All-whitespace username.").
  */
-export function canonUser(name: Buffer, realm: string): Buffer | null {
+export function canonUser(name: Buffer, realm: string): Buffer | number {
   let start = 0;
-  let end = name.length;
-  while (start < end && isSpace(name[start])) start++;
-  while (end > start && isSpace(name[end - 1])) end--;
-  if (start === end) return null;
-  const user = name.subarray(start, end);
-  const canon = name.includes(0x40) || realm === '' ? Buffer.from(user) : Buffer.concat([user, Buffer.from(`@${realm}`)]);
-  return canon.length > CANON_BUF_SIZE ? null : canon;
+  while (start < name.length && isSpace(name[start])) start++;
+  let len = name.length - start;
+  while (len > 0 && isSpace(name[start + len - 1])) len--;
+  if (start === len) return SaslCode.FAIL;
+  const user = name.subarray(start, start + len);
+  if (name.includes(0x40) || realm === '') return user.length > CANON_BUF_SIZE ? SaslCode.BUFOVER : Buffer.from(user);
+  if (len + 1 + realm.length > CANON_BUF_SIZE) return SaslCode.BUFOVER;
+  return Buffer.concat([user, Buffer.from(`@${realm}`)]);
 }

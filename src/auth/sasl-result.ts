@@ -5,7 +5,7 @@
 
 /** Cyrus's result codes (sasl.h) that its PLAIN and CRAM-MD5 return to memcached. */
 export const SaslCode = {
-  OK: 0, CONTINUE: 1, FAIL: -1, NOMECH: -4, BADPROT: -5, BADAUTH: -13, NOAUTHZ: -14, NOUSER: -20,
+  OK: 0, CONTINUE: 1, FAIL: -1, BUFOVER: -3, NOMECH: -4, BADPROT: -5, BADAUTH: -13, NOAUTHZ: -14, NOUSER: -20,
 } as const;
 
 /**
@@ -13,6 +13,11 @@ export const SaslCode = {
  * says nothing about.
  */
 export const SaslLog = { NONE: 0, ERR: 1, FAIL: 2 } as const;
+
+/** Cyrus's canon_user, for a name it takes for white space only (sasl-plain.ts canonUser). */
+export const ALL_WHITESPACE = 'All-whitespace username.';
+/** Cyrus's default authorization, when the identity asked for is not the user's. */
+export const NOT_AUTHZ = 'Requested identity not authenticated identity';
 
 /** Cyrus's PLAIN, when the password check fails (and its CRAM-MD5 has its own words). */
 export const VERIFY_FAILED = 'Password verification failed';
