@@ -1,13 +1,13 @@
 // -S's configuration as memcached and Cyrus find and read it (each rule below was checked against Debian's
-// memcached 1.6.18 and its Cyrus 2.1.28), and the user names Cyrus makes canonical. Through
-// sockets, side by side with memcached: test/auth-sasl-cyrus.test.ts.
+// memcached 1.6.18 and its Cyrus 2.1.28), and the user names Cyrus makes canonical. Through sockets, side by
+// side with memcached: test/auth-sasl-cyrus.test.ts and test/auth-sasl-scram.test.ts.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cyrusSetup, findMech, initSasl, loadConfig, parseConfig, saslGetconf } from './sasl-conf.ts';
+import { cyrusSetup, cyrusStrtoul, findMech, initSasl, loadConfig, parseConfig, saslGetconf, type SaslSetup } from './sasl-conf.ts';
 import { canonUser } from './sasl-plain.ts';
 import { SaslCode } from './sasl-result.ts';
 
@@ -42,19 +42,35 @@ test('load_config: the first memcached.conf of the directory list that opens; a 
   assert.deepEqual([...(loadConfig(`${dir}/c:${dir}/b`) ?? [])], []);
 });
 
-test('-S\'s setup: mech_list\'s CRAM-MD5 and PLAIN entries are offered in its order, in any case, as often as named', () => {
+test('-S\'s setup: mech_list\'s SCRAM, CRAM-MD5 and PLAIN entries are offered in its order, in any case, as often as named', () => {
   const setup = (text: string) => cyrusSetup(parseConfig(text)!, 'host').setup;
-  assert.deepEqual(setup('sasldb_path: /db\n'), { mechs: 'CRAM-MD5 PLAIN', pwdb: null, sasldb: '/db', noSource: '', realm: 'host' },
-    'without mech_list, in Cyrus\'s order');
+  const { scramSaltKey, ...rest } = setup('sasldb_path: /db\n');
+  assert.deepEqual(rest, { mechs: 'SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN', pwdb: null,
+    sasldb: '/db', noSource: '', realm: 'host', scramIterations: 4096 }, 'without mech_list, in Cyrus\'s order');
+  assert.match(scramSaltKey, /^[0-9a-f]{32}$/, 'SCRAM\'s 16-byte salt key, drawn at start');
+  assert.notEqual(setup('sasldb_path: /db\n').scramSaltKey, scramSaltKey);
   assert.equal(setup('mech_list: plain\n').sasldb, '/etc/sasldb2', 'Debian\'s default sasldb');
-  assert.equal(setup('mech_list: scram-sha-1 Plain digest-md5 cram-MD5\n').mechs, 'PLAIN CRAM-MD5');
+  assert.equal(setup('mech_list: scram-sha-1 Plain digest-md5 cram-MD5\n').mechs, 'SCRAM-SHA-1 PLAIN CRAM-MD5');
   assert.equal(setup('mech_list: plain plain  foo Plain\n').mechs, 'PLAIN PLAIN PLAIN');
   assert.equal(setup('mech_list: digest-md5 ntlm\n').mechs, '', 'nothing Cachalot implements: nothing offered');
   assert.equal(setup('mech_list: plain,cram-md5\n').mechs, '', 'names are separated by white space only');
   assert.equal(setup('mech_list: cram plainx\n').mechs, '', 'whole names only');
   assert.equal(setup('mech_list: plain-plus cram-md5-PLUS\n').mechs, 'CRAM-MD5', '"-PLUS" on the last name only, as Cyrus reads it');
   assert.equal(cyrusSetup(parseConfig('mech_list: plain cram-md5 login\n')!, 'h').notes[0],
-    'mech_list: not offered, Cachalot implements CRAM-MD5 and PLAIN only: login');
+    'mech_list: not offered, Cachalot implements SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN only: login');
+});
+
+test('-S\'s setup: scram_iteration_counter as Cyrus reads it: strtoul over the whole value into an unsigned int, else 4096', () => {
+  const count = (value: string): number => cyrusSetup(parseConfig(`scram_iteration_counter: ${value}\n`)!, 'host').setup.scramIterations;
+  assert.equal(count('10000'), 10000);
+  assert.equal(count('+7'), 7);
+  assert.equal(count('0'), 0);
+  assert.equal(count('-1'), 0xffffffff, 'strtoul negates, in 64 bits, and the unsigned int keeps the low 32');
+  assert.equal(count('4294967296'), 0);
+  assert.equal(count('18446744073709551616'), 4096, 'out of range (ERANGE): the default');
+  assert.equal(count('12abc'), 4096, 'not a number to its end: the default');
+  assert.equal(count('abc'), 4096);
+  assert.equal(cyrusStrtoul('0x10'), null, 'base 10 only');
 });
 
 test('findMech: any case, "-PLUS" dropped where allowed', () => {
@@ -78,8 +94,9 @@ test('-S\'s setup: CRAM-MD5 reads auxprop\'s sasldb, which auxprop_plugin must l
 });
 
 test('init_sasl: MEMCACHED_SASL_PWDB (even empty) is the password file, no config read; else no config path is an error', () => {
-  assert.deepEqual(initSasl({ MEMCACHED_SASL_PWDB: '/pw', SASL_CONF_PATH: '/nowhere' }, 'h'),
-    { setup: { mechs: 'PLAIN', pwdb: '/pw', sasldb: null, noSource: '', realm: 'h' }, log: '' });
+  const pwdb = initSasl({ MEMCACHED_SASL_PWDB: '/pw', SASL_CONF_PATH: '/nowhere' }, 'h') as { setup: SaslSetup; log: string };
+  const { scramSaltKey: _, ...setup } = pwdb.setup;
+  assert.deepEqual([setup, pwdb.log], [{ mechs: 'PLAIN', pwdb: '/pw', sasldb: null, noSource: '', realm: 'h', scramIterations: 4096 }, '']);
   assert.equal(initSasl({ MEMCACHED_SASL_PWDB: '' }, 'h').log, '');
   writeFileSync(join(dir, 'a/memcached.conf'), 'mech_list plain\n');
   assert.deepEqual(initSasl({ SASL_CONF_PATH: join(dir, 'a') }, 'h'),

@@ -4,12 +4,14 @@
 // - otherwise Cyrus SASL, the one way of Debian's memcached: the config file memcached.conf, found as
 //   memcached's sasl_getconf finds it, read as Cyrus reads it (sasl_config_init), and the sasldb it
 //   names (sasldb.ts). memcached exits when there is no config path or the config is malformed.
-// Cachalot implements PLAIN and CRAM-MD5: List Mechs offers those of the config's mech_list, and nothing
-// else, so that a client never picks a mechanism Cachalot cannot finish (libmemcached takes the strongest
-// mechanism offered). src/auth/README.md says why SCRAM, DIGEST-MD5 and the others are not offered.
+// Cachalot implements SCRAM-SHA-*, CRAM-MD5 and PLAIN: List Mechs offers those of the config's mech_list, and
+// nothing else, so that a client never picks a mechanism Cachalot cannot finish (libmemcached takes the
+// strongest mechanism offered). src/auth/README.md says why DIGEST-MD5 and the others are not offered.
 
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { SASLDB_DEFAULT_PATH } from './sasldb.ts';
+import { DEFAULT_ITERATIONS, SALT_KEY_BYTES } from './sasl-scram.ts';
 
 export const SASL_PWDB_ENV = 'MEMCACHED_SASL_PWDB';
 export const SASL_CONF_PATH_ENV = 'SASL_CONF_PATH';
@@ -30,6 +32,13 @@ export type SaslSetup = {
   noSource: string;
   /** Cyrus's user realm, memcached's my_sasl_hostname (gethostname): appended to a user name without '@'. */
   realm: string;
+  /** SCRAM's iteration count: the config's scram_iteration_counter, as Cyrus reads it (sasl-scram.ts). */
+  scramIterations: number;
+  /**
+   * The key SCRAM's salts are made with (hex), drawn once at start as Cyrus's scram plugin draws it: a user's
+   * salt stays the same, on every worker, until the server restarts.
+   */
+  scramSaltKey: string;
 };
 
 export type SaslInit = { setup: SaslSetup; log: string } | { error: string; log: string };
@@ -37,7 +46,9 @@ export type SaslInit = { setup: SaslSetup; log: string } | { error: string; log:
 /** init_sasl: the setup, and what memcached writes at -v on the way; or its error, and memcached exits 1. */
 export function initSasl(env: NodeJS.ProcessEnv, hostname: string): SaslInit {
   const pwdb = env[SASL_PWDB_ENV];
-  if (pwdb !== undefined) return { setup: { mechs: 'PLAIN', pwdb, sasldb: null, noSource: '', realm: hostname }, log: '' };
+  if (pwdb !== undefined) {
+    return { setup: { mechs: 'PLAIN', pwdb, sasldb: null, noSource: '', realm: hostname, ...scramDefaults() }, log: '' };
+  }
   const path = saslGetconf(env, existsSync);
   if (path === null) return { error: 'Error initializing sasl.\n', log: 'Failed to locate a config path\n' };
   let log = `Reading configuration from: <${path}>\n`;
@@ -111,7 +122,7 @@ const names = (value: string | undefined, name: string): boolean =>
   value === undefined || words(value).some((w) => w.toLowerCase() === name);
 
 /** The mechanisms Cachalot implements, in the order Cyrus offers them without a mech_list (by strength). */
-export const MECHS = ['CRAM-MD5', 'PLAIN'] as const;
+export const MECHS = ['SCRAM-SHA-512', 'SCRAM-SHA-384', 'SCRAM-SHA-256', 'SCRAM-SHA-224', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN'] as const;
 export type Mech = (typeof MECHS)[number];
 
 /**
@@ -141,7 +152,7 @@ export function cyrusSetup(conf: Map<string, string>, realm: string): { setup: S
     const mechs = listed.map((w, i) => findMech(w, i === listed.length - 1));
     offered = mechs.filter((m) => m !== null);
     const others = listed.filter((_, i) => mechs[i] === null);
-    if (others.length > 0) notes.push(`mech_list: not offered, Cachalot implements ${MECHS.join(' and ')} only: ${others.join(' ')}`);
+    if (others.length > 0) notes.push(`mech_list: not offered, Cachalot implements ${MECHS.join(' ')} only: ${others.join(' ')}`);
   }
   const pwcheck = conf.get('pwcheck_method');
   const auxprop = conf.get('auxprop_plugin');
@@ -150,5 +161,24 @@ export function cyrusSetup(conf: Map<string, string>, realm: string): { setup: S
   if (sasldb === null) noSource = `auxprop_plugin ${auxprop}: Cachalot reads the sasldb only`;
   else if (!names(pwcheck ?? 'auxprop', 'auxprop')) noSource = `pwcheck_method ${pwcheck}: Cachalot checks PLAIN against auxprop (the sasldb) only`;
   if (noSource !== '') notes.push(noSource);
-  return { setup: { mechs: offered.join(' '), pwdb: null, sasldb, noSource, realm }, notes };
+  const iterations = conf.get('scram_iteration_counter');
+  const scram = scramDefaults();
+  if (iterations !== undefined) scram.scramIterations = cyrusStrtoul(iterations) ?? DEFAULT_ITERATIONS;
+  return { setup: { mechs: offered.join(' '), pwdb: null, sasldb, noSource, realm, ...scram }, notes };
+}
+
+function scramDefaults(): { scramIterations: number; scramSaltKey: string } {
+  return { scramIterations: DEFAULT_ITERATIONS, scramSaltKey: randomBytes(SALT_KEY_BYTES).toString('hex') };
+}
+
+/**
+ * scram.c's reading of scram_iteration_counter: strtoul over the whole value (a sign allowed, "-1" wrapping
+ * round), kept in an unsigned int; null (Cyrus then takes its default) for anything else or out of range.
+ */
+export function cyrusStrtoul(value: string): number | null {
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d+)$/.exec(value);
+  if (m === null) return null;
+  const v = BigInt(m[2]);
+  if (v > 0xffffffffffffffffn) return null; // ERANGE
+  return Number(BigInt.asUintN(32, m[1] === '-' ? -v : v));
 }

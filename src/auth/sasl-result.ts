@@ -1,9 +1,9 @@
 // How a SASL step ends, in Cyrus's terms, which memcached prints at -v: Cyrus logs its message through
 // memcached's sasl_log ("SASL (severity N): ..."), then memcached prints the result code ("sasl result
 // code:  N") and, for a failure, "Unknown sasl response:  N". The mechanisms here (sasl-plain.ts,
-// sasl-cram.ts) fail with the code and message Cyrus's would, so that those lines read the same.
+// sasl-cram.ts, sasl-scram.ts) fail with the code and message Cyrus's would, so that those lines read the same.
 
-/** Cyrus's result codes (sasl.h) that its PLAIN and CRAM-MD5 return to memcached. */
+/** Cyrus's result codes (sasl.h) that its PLAIN, CRAM-MD5 and SCRAM return to memcached. */
 export const SaslCode = {
   OK: 0, CONTINUE: 1, FAIL: -1, BUFOVER: -3, NOMECH: -4, BADPROT: -5, BADAUTH: -13, NOAUTHZ: -14, NOUSER: -20,
 } as const;
@@ -22,8 +22,11 @@ export const NOT_AUTHZ = 'Requested identity not authenticated identity';
 /** Cyrus's PLAIN, when the password check fails (and its CRAM-MD5 has its own words). */
 export const VERIFY_FAILED = 'Password verification failed';
 
-/** Why a step failed: Cyrus's result code, and the message it logs at `level`. */
+/** Why a step failed: Cyrus's result code, and the message it logs at `level` (a line each, when it logs several). */
 export type SaslWhy = { reason: string; code: number; level: number };
+
+/** A step's outcome: the failure's code and words, or the server's data for the client (a challenge, "v="). */
+export type SaslStep = SaslWhy & { out: Buffer | null };
 
 export function saslWhy(): SaslWhy {
   return { reason: '', code: SaslCode.OK, level: SaslLog.NONE };

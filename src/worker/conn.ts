@@ -8,6 +8,7 @@ import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import type { Protocol } from '../settings/settings.ts';
 import type { StoreOp } from '../store/results.ts';
 import type { ParkedReplies } from './out-buffer.ts';
+import type { ScramExchange } from '../auth/sasl-scram.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
@@ -143,6 +144,13 @@ export class Conn {
   saslMech = '';
   /** CRAM-MD5's challenge while its exchange waits for the answer (Cyrus's mechanism context); null otherwise. */
   saslChallenge: Buffer | null = null;
+  /** A SCRAM exchange started by an Auth and not yet failed (Cyrus's mechanism context); null otherwise. */
+  saslScram: ScramExchange | null = null;
+  /**
+   * A SCRAM success went out as "continue" (Cyrus's sent_last): from then on every SASL step on the connection
+   * succeeds without looking at its data, as Cyrus's does for memcached. src/auth/README.md.
+   */
+  saslSentLast = false;
   /**
    * Inside a text get answered a part at a time (protocol/text/get.ts LongGet: a line too long to wait for, or
    * a get paused for a client that is not reading); 0 when not.
@@ -231,8 +239,8 @@ export class Conn {
     this.longGet = this.longGetKeys = this.longGetExptime = 0;
     this.ioWait = this.ioReplay = false;
     this.noreply = false;
-    this.yieldPending = this.yieldedIdle = this.writeArmed = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = false;
-    this.saslMech = ''; this.saslChallenge = null;
+    this.yieldPending = this.yieldedIdle = this.writeArmed = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = this.saslSentLast = false;
+    this.saslMech = ''; this.saslChallenge = null; this.saslScram = null;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.authReplyAt = 0; this.authReplyEnd = -1;

@@ -1,5 +1,6 @@
 // SASL List Mechs, Auth and Step: memcached's bin_list_sasl_mechs, process_bin_sasl_auth and
-// process_bin_complete_sasl_auth, with PLAIN and CRAM-MD5 built in (src/auth/sasl-plain.ts, sasl-cram.ts)
+// process_bin_complete_sasl_auth, with PLAIN, CRAM-MD5 and SCRAM-SHA-* built in (src/auth/sasl-plain.ts,
+// sasl-cram.ts, sasl-scram.ts)
 // where memcached calls Cyrus SASL, and the connection's exchange kept as Cyrus's sasl_server_start and
 // sasl_server_step keep it (serverStart, serverStep). Mechanism names are matched without regard to case.
 // List Mechs answers the mechanisms the config offers (src/auth/sasl-conf.ts), or, when it offers none, an
@@ -16,7 +17,8 @@ import { itemSizeOk } from '../item-size.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
 import { saslMechs, saslOffered, saslPlain, saslSetup } from '../../auth/sasl-plain.ts';
 import { cramChallenge, cramVerify } from '../../auth/sasl-cram.ts';
-import { SaslCode, SaslLog, saslFail, saslLogged, saslWhy, type SaslWhy } from '../../auth/sasl-result.ts';
+import { scramStart, scramStep, SCRAM_MECHS, type ScramMech } from '../../auth/sasl-scram.ts';
+import { SaslCode, SaslLog, saslFail, saslLogged, saslWhy, type SaslStep } from '../../auth/sasl-result.ts';
 import { Op, Status, BinState, BinSubstate, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
 /** memcached's MAX_SASL_MECH_LEN. */
@@ -77,7 +79,7 @@ function completeSaslAuth(c: Conn, st: BinState, it: number): void {
   const nul = key.indexOf(0);
   const mech = key.subarray(0, nul < 0 ? key.length : nul).toString('latin1'); // memcached hands Cyrus a C string
   if (c.ctx.verbosity() > 0) c.ctx.log(`mech:  \`\`${mech}'' with ${vlen} bytes of data`);
-  const res: StepResult = { ...saslWhy(), out: null };
+  const res: SaslStep = { ...saslWhy(), out: null };
   let result: number;
   if (st.cmd === Op.SASL_AUTH) {
     result = serverStart(c, mech, vlen === 0 ? null : data, res);
@@ -105,28 +107,27 @@ function completeSaslAuth(c: Conn, st: BinState, it: number): void {
  * memcached's lines for a step: Cyrus's message through sasl_log (a failure's, which never includes the
  * credentials), then at -v the result code, and for a failure "Unknown sasl response".
  */
-function logSaslResult(c: Conn, res: StepResult, result: number): void {
+function logSaslResult(c: Conn, res: SaslStep, result: number): void {
   const v = c.ctx.verbosity();
-  if (result < 0 && saslLogged(res.level, v)) c.ctx.log(`SASL (severity ${res.level}): ${res.reason}`);
+  if (result < 0 && saslLogged(res.level, v)) for (const line of res.reason.split('\n')) c.ctx.log(`SASL (severity ${res.level}): ${line}`);
   if (v === 0) return;
   c.ctx.log(`sasl result code:  ${result}`);
   if (result < 0) c.ctx.log(`Unknown sasl response:  ${result}`);
 }
 
-/** A step's outcome: Cyrus's code and message for a failure (SaslWhy), the server's data for a "continue". */
-type StepResult = SaslWhy & { out: Buffer | null };
-
 /**
  * sasl_server_start: the mechanism must be offered ("Couldn't find mech"); the previous exchange's context is
  * dropped. PLAIN wants the client first: without data it answers "continue" and nothing else, with data that is
- * its step. CRAM-MD5 speaks first: data is refused, else its step makes the challenge. Any failure, a step
- * refused after a success included, ends the exchange.
+ * its step. CRAM-MD5 speaks first: data is refused, else its step makes the challenge. SCRAM takes either: a
+ * step with or without the client's first message. Any failure, a step refused after a success included, ends
+ * the exchange.
  */
-function serverStart(c: Conn, name: string, data: Buffer | null, res: StepResult): number {
+function serverStart(c: Conn, name: string, data: Buffer | null, res: SaslStep): number {
   const mech = saslOffered(name);
   if (mech === null) return fail(c, res, SaslCode.NOMECH, SaslLog.FAIL, `Couldn't find mech ${name}`);
   c.saslMech = mech;
   c.saslChallenge = null;
+  c.saslScram = isScram(mech) ? scramStart(mech) : null;
   if (mech === CRAM_MD5 && data !== null) {
     return fail(c, res, SaslCode.BADPROT, SaslLog.FAIL, 'Remote sent first but mech does not allow it.');
   }
@@ -136,13 +137,17 @@ function serverStart(c: Conn, name: string, data: Buffer | null, res: StepResult
 }
 
 /**
- * sasl_server_step: after a success (Cyrus's doneflag) every step fails, and that is all it does; otherwise the
- * started mechanism's step, with CRAM-MD5's challenge when there is one. A step that fails ends the exchange
- * (a CRAM-MD5 Step then has no challenge to go on with, and Cyrus says nothing of it).
+ * sasl_server_step: once a SCRAM success has been sent as "continue" (Cyrus's sent_last), every step on the
+ * connection succeeds, and that is all it does; after any other success (Cyrus's doneflag) every step fails;
+ * otherwise the started mechanism's step, with CRAM-MD5's challenge or SCRAM's exchange when there is one. A
+ * step that fails ends the exchange (a CRAM-MD5 or SCRAM Step then has nothing to go on with, and Cyrus says
+ * nothing of it).
  */
-function serverStep(c: Conn, data: Buffer | null, res: StepResult): number {
+function serverStep(c: Conn, data: Buffer | null, res: SaslStep): number {
+  if (c.saslSentLast) return SaslCode.OK;
   if (c.saslDone) { saslFail(res, SaslCode.FAIL, SaslLog.ERR, 'attempting server step after doneflag'); return res.code; }
   if (c.saslMech === PLAIN) return saslPlain(data ?? EMPTY, res) ? done(c) : fail(c, res, res.code, res.level, res.reason);
+  if (isScram(c.saslMech)) return scramServerStep(c, data ?? EMPTY, res);
   if (data === null) { // CRAM-MD5's first step, from serverStart
     c.saslChallenge = res.out = cramChallenge(saslSetup()?.realm ?? '');
     return SaslCode.CONTINUE;
@@ -151,20 +156,38 @@ function serverStep(c: Conn, data: Buffer | null, res: StepResult): number {
   return cramVerify(c.saslChallenge, data, res) ? done(c) : fail(c, res, res.code, res.level, res.reason);
 }
 
+/**
+ * SCRAM's step. Its success comes with data ("v=", the server's signature), which memcached's protocol has no
+ * room for: Cyrus sends it as "continue" and remembers that it did (sent_last), so that the client's next,
+ * empty, Step succeeds.
+ */
+function scramServerStep(c: Conn, data: Buffer, res: SaslStep): number {
+  if (c.saslScram === null) return fail(c, res, SaslCode.BADPROT, SaslLog.NONE, 'no SCRAM exchange to go on with');
+  const result = scramStep(c.saslScram, data, res);
+  if (result === SaslCode.CONTINUE) return result;
+  if (result !== SaslCode.OK) return fail(c, res, res.code, res.level, res.reason);
+  done(c);
+  c.saslSentLast = true;
+  return SaslCode.CONTINUE;
+}
+
+const isScram = (mech: string): mech is ScramMech => Object.hasOwn(SCRAM_MECHS, mech);
+
 function done(c: Conn): number {
   c.saslDone = true;
   return SaslCode.OK;
 }
 
 /** A failure ends the exchange: Cyrus disposes the mechanism's context and clears its doneflag. Its code. */
-function fail(c: Conn, res: StepResult, code: number, level: number, reason: string): number {
+function fail(c: Conn, res: SaslStep, code: number, level: number, reason: string): number {
   saslFail(res, code, level, reason);
   c.saslChallenge = null;
+  c.saslScram = null;
   c.saslDone = false;
   return code;
 }
 
-/** SASL_CONTINUE: the header and the server's data (CRAM-MD5's challenge; PLAIN has none), sent at once. */
+/** SASL_CONTINUE: the header and the server's data (CRAM-MD5's challenge, SCRAM's messages; PLAIN has none), sent at once. */
 function saslContinue(c: Conn, st: BinState, out: Buffer | null): void {
   addBinHeader(c, st, Status.AUTH_CONTINUE, 0, 0, out === null ? 0 : out.length, 0);
   if (out !== null) c.ctx.out.bytes(out);
