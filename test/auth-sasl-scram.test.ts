@@ -315,6 +315,25 @@ test('scram: an exchange logs in (set, get), and auth_cmds and auth_errors count
   } finally { for (const s of pair) await s.stop(); }
 });
 
+// Where the password comes from, as for CRAM-MD5: auxprop's sasldb, whatever pwcheck_method says (it decides
+// PLAIN only); an auxprop_plugin list that leaves the sasldb out leaves SCRAM nothing to check against.
+const SOURCES = ['pwcheck_method: saslauthd', 'auxprop_plugin: sql', 'auxprop_plugin: ldapdb sasldb'];
+
+test('scram: pwcheck_method does not matter, an auxprop_plugin without the sasldb fails every login, alike on both', { skip }, async () => {
+  const got: string[] = [];
+  for (const [i, conf] of SOURCES.entries()) {
+    const pair = await startBoth(cyrus.confDir(`scram-source${i}`, `mech_list: scram-sha-256\n${conf}\nsasldb_path: ${cyrus.sasldb}\n`), ['-v']);
+    try {
+      const [theirs, ours] = await Promise.all(pair.map((s) => exchange(s.port, alice(), LOGIN)));
+      assert.equal(ours, theirs, conf);
+      got.push(ours);
+    } finally { for (const s of pair) await s.stop(); }
+    for (const s of pair) for (let n = -1; n !== saslLines(s).length; await sleep(20)) n = saslLines(s).length;
+    assert.deepEqual(saslLines(pair[1]), saslLines(pair[0]), conf);
+  }
+  assert.deepEqual(got.map((l) => l.endsWith('0x0 Authenticated')), [true, false, true]);
+});
+
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pylibmc
 const noPylibmc = spawnSync(PYTHON, ['-c', 'import pylibmc'], { stdio: 'ignore' }).status !== 0;
 const PYLIBMC = `

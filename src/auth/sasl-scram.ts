@@ -158,11 +158,11 @@ function canonical(name: Buffer, realm: string, then: string, res: SaslStep): Bu
 }
 
 /**
- * The user's userPassword from the sasldb: no entry fails the canon_user that looked it up; without the sasldb
- * (auxprop_plugin leaves it out) there is no secret to find.
+ * The user's userPassword from the sasldb, looked up by canon_user: no entry is SASL_NOUSER; an auxprop_plugin
+ * list without the sasldb names plugins Debian's Cyrus does not have, SASL_NOMECH.
  */
 function lookUpSecret(setup: SaslSetup, authid: Buffer, res: SaslStep): Buffer | null {
-  if (setup.sasldb === null) { saslFail(res, SaslCode.NOUSER, SaslLog.FAIL, 'no secret in database'); return null; }
+  if (setup.sasldb === null) { saslFail(res, SaslCode.NOMECH, SaslLog.FAIL, CANON_USER_FAILED); return null; }
   const pass = sasldbSecret(setup.sasldb, userPasswordKey(authid), res);
   if (pass === null) {
     if (res.code === SaslCode.NOUSER) saslFail(res, SaslCode.NOUSER, SaslLog.FAIL, CANON_USER_FAILED);
