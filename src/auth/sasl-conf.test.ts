@@ -46,7 +46,9 @@ test('-S\'s setup: mech_list\'s SCRAM, CRAM-MD5 and PLAIN entries are offered in
   const setup = (text: string) => cyrusSetup(parseConfig(text)!, 'host').setup;
   const { scramSaltKey, ...rest } = setup('sasldb_path: /db\n');
   assert.deepEqual(rest, { mechs: 'SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN', pwdb: null,
-    sasldb: '/db', noSource: '', realm: 'host', scramIterations: 4096 }, 'without mech_list, in Cyrus\'s order');
+    sasldb: '/db', pwcheck: 'auxprop', saslauthdPath: '/var/run/saslauthd/mux', authdaemondPath: '/dev/null', realm: 'host',
+    scramIterations: 4096 },
+  'without mech_list, in Cyrus\'s order');
   assert.match(scramSaltKey, /^[0-9a-f]{32}$/, 'SCRAM\'s 16-byte salt key, drawn at start');
   assert.notEqual(setup('sasldb_path: /db\n').scramSaltKey, scramSaltKey);
   assert.equal(setup('mech_list: plain\n').sasldb, '/etc/sasldb2', 'Debian\'s default sasldb');
@@ -81,22 +83,25 @@ test('findMech: any case, "-PLUS" dropped where allowed', () => {
   assert.equal(findMech('DIGEST-MD5'), null);
 });
 
-test('-S\'s setup: CRAM-MD5 reads auxprop\'s sasldb, which auxprop_plugin must let in; PLAIN also needs pwcheck_method auxprop', () => {
-  const source = (text: string): [string | null, string] => {
+test('-S\'s setup: CRAM-MD5 and SCRAM read auxprop\'s sasldb, which auxprop_plugin must let in; PLAIN goes to pwcheck_method\'s verifiers', () => {
+  const source = (text: string): [string | null, string, string, string] => {
     const s = cyrusSetup(parseConfig(text)!, 'host').setup;
-    return [s.sasldb, s.noSource === '' ? 'PLAIN checks' : 'PLAIN does not'];
+    return [s.sasldb, s.pwcheck, s.saslauthdPath, s.authdaemondPath];
   };
-  assert.deepEqual(source('pwcheck_method: auxprop\nsasldb_path: /db\n'), ['/db', 'PLAIN checks']);
-  assert.deepEqual(source('pwcheck_method: saslauthd AUXPROP\nsasldb_path: /db\n'), ['/db', 'PLAIN checks']);
-  assert.deepEqual(source('auxprop_plugin: sql SASLDB\nsasldb_path: /db\n'), ['/db', 'PLAIN checks']);
-  assert.deepEqual(source('pwcheck_method: saslauthd\n'), ['/etc/sasldb2', 'PLAIN does not']);
-  assert.deepEqual(source('auxprop_plugin: sql\n'), [null, 'PLAIN does not']);
+  const MUX = '/var/run/saslauthd/mux';
+  assert.deepEqual(source('sasldb_path: /db\n'), ['/db', 'auxprop', MUX, '/dev/null']);
+  assert.deepEqual(source('pwcheck_method: saslauthd AUXPROP\nsaslauthd_path: /run/mux\nauthdaemond_path: /run/a\n'),
+    ['/etc/sasldb2', 'saslauthd AUXPROP', '/run/mux', '/run/a']);
+  assert.deepEqual(source('auxprop_plugin: sql SASLDB\nsasldb_path: /db\n'), ['/db', 'auxprop', MUX, '/dev/null']);
+  assert.deepEqual(source('auxprop_plugin: sql\n'), [null, 'auxprop', MUX, '/dev/null']);
+  assert.deepEqual(cyrusSetup(parseConfig('pwcheck_method: pwcheck saslauthd foo\n')!, 'h').notes,
+    ['pwcheck_method: Cachalot has the auxprop, saslauthd, authdaemond verifiers only, as Debian\'s Cyrus: pwcheck foo']);
 });
 
 test('init_sasl: MEMCACHED_SASL_PWDB (even empty) is the password file, no config read; else no config path is an error', () => {
   const pwdb = initSasl({ MEMCACHED_SASL_PWDB: '/pw', SASL_CONF_PATH: '/nowhere' }, 'h') as { setup: SaslSetup; log: string };
   const { scramSaltKey: _, ...setup } = pwdb.setup;
-  assert.deepEqual([setup, pwdb.log], [{ mechs: 'PLAIN', pwdb: '/pw', sasldb: null, noSource: '', realm: 'h', scramIterations: 4096 }, '']);
+  assert.deepEqual([setup, pwdb.log], [{ mechs: 'PLAIN', pwdb: '/pw', sasldb: null, pwcheck: '', saslauthdPath: '', authdaemondPath: '', realm: 'h', scramIterations: 4096 }, '']);
   assert.equal(initSasl({ MEMCACHED_SASL_PWDB: '' }, 'h').log, '');
   writeFileSync(join(dir, 'a/memcached.conf'), 'mech_list plain\n');
   assert.deepEqual(initSasl({ SASL_CONF_PATH: join(dir, 'a') }, 'h'),

@@ -12,6 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { SASLDB_DEFAULT_PATH } from './sasldb.ts';
 import { DEFAULT_ITERATIONS, SALT_KEY_BYTES } from './sasl-scram.ts';
+import { SASLAUTHD_DEFAULT_PATH } from './saslauthd.ts';
+import { AUTHDAEMOND_DEFAULT_PATH } from './authdaemond.ts';
+
+/** The password verifiers of Debian's Cyrus that PLAIN's pwcheck_method may name (checkpw.c's, as built). */
+const VERIFIERS = ['auxprop', 'saslauthd', 'authdaemond'];
 
 export const SASL_PWDB_ENV = 'MEMCACHED_SASL_PWDB';
 export const SASL_CONF_PATH_ENV = 'SASL_CONF_PATH';
@@ -26,10 +31,14 @@ export type SaslSetup = {
   mechs: string;
   /** The MEMCACHED_SASL_PWDB file (read at every authentication), or null: Cyrus's way below. */
   pwdb: string | null;
-  /** Cyrus: auxprop's sasldb, where CRAM-MD5 reads passwords; null when auxprop_plugin leaves it out. */
+  /** Cyrus: auxprop's sasldb, where CRAM-MD5 and SCRAM read passwords; null when auxprop_plugin leaves it out. */
   sasldb: string | null;
-  /** Why PLAIN (sasl_checkpass) cannot check passwords against that sasldb; '' when it can. */
-  noSource: string;
+  /** pwcheck_method as configured (default auxprop): the verifiers PLAIN's password goes to, in order. */
+  pwcheck: string;
+  /** saslauthd_path: the socket of saslauthd, the verifier that asks it (saslauthd.ts). */
+  saslauthdPath: string;
+  /** authdaemond_path: the socket of Courier's authdaemond (authdaemond.ts). */
+  authdaemondPath: string;
   /** Cyrus's user realm, memcached's my_sasl_hostname (gethostname): appended to a user name without '@'. */
   realm: string;
   /** SCRAM's iteration count: the config's scram_iteration_counter, as Cyrus reads it (sasl-scram.ts). */
@@ -47,7 +56,7 @@ export type SaslInit = { setup: SaslSetup; log: string } | { error: string; log:
 export function initSasl(env: NodeJS.ProcessEnv, hostname: string): SaslInit {
   const pwdb = env[SASL_PWDB_ENV];
   if (pwdb !== undefined) {
-    return { setup: { mechs: 'PLAIN', pwdb, sasldb: null, noSource: '', realm: hostname, ...scramDefaults() }, log: '' };
+    return { setup: { mechs: 'PLAIN', pwdb, sasldb: null, pwcheck: '', saslauthdPath: '', authdaemondPath: '', realm: hostname, ...scramDefaults() }, log: '' };
   }
   const path = saslGetconf(env, existsSync);
   if (path === null) return { error: 'Error initializing sasl.\n', log: 'Failed to locate a config path\n' };
@@ -136,10 +145,10 @@ export function findMech(name: string, plus = true): Mech | null {
 
 /**
  * What -S takes from the config. mech_list: the mechanisms offered, in its order (each name as often as
- * listed); without it, every one Cyrus has, in its order. pwcheck_method (default auxprop) and auxprop_plugin
- * (default all of them): CRAM-MD5 reads passwords through auxprop, from the sasldb when auxprop_plugin lets
- * its sasldb plugin in; PLAIN checks them through pwcheck_method, so only when that also names auxprop.
- * sasldb_path names the file.
+ * listed); without it, every one Cyrus has, in its order. auxprop_plugin (default all of them): CRAM-MD5 and
+ * SCRAM read passwords through auxprop, from the sasldb when auxprop_plugin lets its sasldb plugin in (sasldb_path
+ * names the file). pwcheck_method (default auxprop): the verifiers PLAIN's password goes to, auxprop (that
+ * sasldb), saslauthd (at saslauthd_path) or authdaemond (at authdaemond_path).
  */
 export function cyrusSetup(conf: Map<string, string>, realm: string): { setup: SaslSetup; notes: string[] } {
   const notes: string[] = [];
@@ -154,17 +163,18 @@ export function cyrusSetup(conf: Map<string, string>, realm: string): { setup: S
     const others = listed.filter((_, i) => mechs[i] === null);
     if (others.length > 0) notes.push(`mech_list: not offered, Cachalot implements ${MECHS.join(' ')} only: ${others.join(' ')}`);
   }
-  const pwcheck = conf.get('pwcheck_method');
+  const pwcheck = conf.get('pwcheck_method') ?? 'auxprop';
   const auxprop = conf.get('auxprop_plugin');
   const sasldb = names(auxprop, 'sasldb') ? conf.get('sasldb_path') ?? SASLDB_DEFAULT_PATH : null;
-  let noSource = '';
-  if (sasldb === null) noSource = `auxprop_plugin ${auxprop}: Cachalot reads the sasldb only`;
-  else if (!names(pwcheck ?? 'auxprop', 'auxprop')) noSource = `pwcheck_method ${pwcheck}: Cachalot checks PLAIN against auxprop (the sasldb) only`;
-  if (noSource !== '') notes.push(noSource);
+  if (sasldb === null) notes.push(`auxprop_plugin ${auxprop}: Cachalot reads the sasldb only, so no password is found through auxprop`);
+  const unknown = words(pwcheck).filter((w) => !VERIFIERS.includes(w.toLowerCase()));
+  if (unknown.length > 0) notes.push(`pwcheck_method: Cachalot has the ${VERIFIERS.join(', ')} verifiers only, as Debian's Cyrus: ${unknown.join(' ')}`);
+  const saslauthdPath = conf.get('saslauthd_path') ?? SASLAUTHD_DEFAULT_PATH;
+  const authdaemondPath = conf.get('authdaemond_path') ?? AUTHDAEMOND_DEFAULT_PATH;
   const iterations = conf.get('scram_iteration_counter');
   const scram = scramDefaults();
   if (iterations !== undefined) scram.scramIterations = cyrusStrtoul(iterations) ?? DEFAULT_ITERATIONS;
-  return { setup: { mechs: offered.join(' '), pwdb: null, sasldb, noSource, realm, ...scram }, notes };
+  return { setup: { mechs: offered.join(' '), pwdb: null, sasldb, pwcheck, saslauthdPath, authdaemondPath, realm, ...scram }, notes };
 }
 
 function scramDefaults(): { scramIterations: number; scramSaltKey: string } {

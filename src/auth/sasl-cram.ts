@@ -32,7 +32,8 @@ export function cramVerify(challenge: Buffer, response: Uint8Array, why: SaslWhy
   const space = buf.lastIndexOf(0x20);
   if (space <= 0) return saslFail(why, SaslCode.BADPROT, SaslLog.FAIL, 'need authentication name');
   const s = saslSetup();
-  if (s === null || s.sasldb === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, s?.noSource ?? 'SASL is not set up');
+  if (s === null) return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, 'SASL is not set up');
+  if (s.sasldb === null) return saslFail(why, SaslCode.NOMECH, SaslLog.NONE, ''); // no auxprop plugin to ask
   const nul = buf.subarray(0, space).indexOf(0);
   const authid = canonUser(buf.subarray(0, nul < 0 ? space : nul), s.realm);
   if (typeof authid === 'number') return canonFailed(why, authid);

@@ -6,7 +6,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { saslCheckPass } from './sasl-pwdb.ts';
 import { sasldbKey, sasldbSecret, USER_PASSWORD } from './sasldb.ts';
 import { findMech, type Mech, type SaslSetup } from './sasl-conf.ts';
-import { ALL_WHITESPACE, NOT_AUTHZ, SaslCode, SaslLog, saslFail, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
+import { ALL_WHITESPACE, NOT_AUTHZ, SaslCode, SaslLog, saslFail, saslNote, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
+import { saslauthdVerify } from './saslauthd.ts';
+import { authdaemondVerify } from './authdaemond.ts';
 
 /** Cyrus's CANON_BUF_SIZE: a canonical user name (with its realm) longer than this is refused. */
 const CANON_BUF_SIZE = 1024;
@@ -74,22 +76,51 @@ function pwdbPlain(path: string, m: PlainMessage, why: SaslWhy): boolean {
 }
 
 /**
- * As Cyrus's PLAIN with its sasldb: the user name is made canonical (canonUser), its password is the
- * sasldb's "user NUL realm NUL userPassword" entry, read now (no entry: SASL_NOUSER, a wrong password:
- * SASL_BADAUTH, both "Password verification failed"); an authorization identity must name the same canonical
- * user (Cyrus's default authorization).
+ * As Cyrus's PLAIN: the user name is made canonical (canonUser), its password checked by sasl_checkpass
+ * (checkPass), which fails as "Password verification failed" with the verifier's code; an authorization
+ * identity must name the same canonical user (Cyrus's default authorization).
  */
 function cyrusPlain(s: SaslSetup, m: PlainMessage, why: SaslWhy): boolean {
-  if (s.sasldb === null || s.noSource !== '') return saslFail(why, SaslCode.FAIL, SaslLog.FAIL, s.noSource);
   const authid = canonUser(m.authcid, s.realm);
   if (typeof authid === 'number') return canonFailed(why, authid);
-  const secret = sasldbSecret(s.sasldb, userPasswordKey(authid), why);
-  if (secret === null) return why.code === SaslCode.NOUSER ? saslFail(why, SaslCode.NOUSER, SaslLog.FAIL, VERIFY_FAILED) : false;
-  if (!sameSecret(secret, m.passwd)) return saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, VERIFY_FAILED);
+  const result = checkPass(s, authid, m.passwd, why);
+  if (result !== SaslCode.OK) return saslFail(why, result, SaslLog.FAIL, VERIFY_FAILED);
   if (m.authzid.length === 0 || m.authzid.equals(m.authcid)) return true;
   const authzid = canonUser(m.authzid, s.realm);
   if (typeof authzid === 'number') return canonFailed(why, authzid);
   return authzid.equals(authid) || saslFail(why, SaslCode.BADAUTH, SaslLog.FAIL, NOT_AUTHZ);
+}
+
+/**
+ * Cyrus's _sasl_checkpass: the verifiers pwcheck_method names, in its order, until one says yes (each word
+ * matched in any case, up to white space): auxprop, saslauthd (saslauthd.ts), authdaemond (authdaemond.ts);
+ * those Debian's Cyrus lacks (pwcheck, alwaystrue) are passed over. The last
+ * verifier's code; none at all is SASL_NOMECH, logged as "unknown password verifier(s)".
+ */
+function checkPass(s: SaslSetup, authid: Buffer, pass: Uint8Array, why: SaslWhy): number {
+  let result: number = SaslCode.NOMECH;
+  for (const word of s.pwcheck.split(/[\t\n\v\f\r ]+/)) {
+    if (result === SaslCode.OK) break;
+    const verifier = word.toLowerCase();
+    if (verifier === 'auxprop') result = auxpropVerify(s, authid, pass, why);
+    else if (verifier === 'saslauthd') result = saslauthdVerify(s.saslauthdPath, authid, pass, s.realm, why);
+    else if (verifier === 'authdaemond') result = authdaemondVerify(s.authdaemondPath, authid, pass, why);
+  }
+  if (result === SaslCode.NOMECH) saslNote(why, SaslLog.ERR, `unknown password verifier(s) ${s.pwcheck}`);
+  return result;
+}
+
+/**
+ * auxprop_verify_password against the sasldb's "user NUL realm NUL userPassword" entry, read now: no entry is
+ * SASL_NOUSER, a wrong password SASL_BADAUTH; without the sasldb (auxprop_plugin leaves it out, and Debian's
+ * Cyrus has no other) SASL_NOMECH.
+ */
+function auxpropVerify(s: SaslSetup, authid: Buffer, pass: Uint8Array, why: SaslWhy): number {
+  if (s.sasldb === null) return SaslCode.NOMECH;
+  const secret = sasldbSecret(s.sasldb, userPasswordKey(authid), why);
+  if (secret === null && why.code !== SaslCode.NOUSER) saslNote(why, SaslLog.FAIL, why.reason); // the file unread
+  if (secret === null) return why.code;
+  return sameSecret(secret, pass) ? SaslCode.OK : SaslCode.BADAUTH;
 }
 
 /** canonUser's failure as Cyrus reports it: SASL_FAIL with its words, SASL_BUFOVER without. */

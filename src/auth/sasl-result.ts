@@ -22,14 +22,23 @@ export const NOT_AUTHZ = 'Requested identity not authenticated identity';
 /** Cyrus's PLAIN, when the password check fails (and its CRAM-MD5 has its own words). */
 export const VERIFY_FAILED = 'Password verification failed';
 
-/** Why a step failed: Cyrus's result code, and the message it logs at `level` (a line each, when it logs several). */
-export type SaslWhy = { reason: string; code: number; level: number };
+/**
+ * Why a step failed: Cyrus's result code, and the message it logs at `level`; `notes`, what Cyrus logged on the
+ * way (a password verifier's complaint, canon_user's words), each at its own level, printed first and whatever
+ * the step's outcome.
+ */
+export type SaslWhy = { reason: string; code: number; level: number; notes: Array<[level: number, text: string]> };
 
 /** A step's outcome: the failure's code and words, or the server's data for the client (a challenge, "v="). */
 export type SaslStep = SaslWhy & { out: Buffer | null };
 
 export function saslWhy(): SaslWhy {
-  return { reason: '', code: SaslCode.OK, level: SaslLog.NONE };
+  return { reason: '', code: SaslCode.OK, level: SaslLog.NONE, notes: [] };
+}
+
+/** A line Cyrus logs on the way, before the step's own (sasl_seterror and _sasl_log as they are called). */
+export function saslNote(why: SaslWhy, level: number, text: string): void {
+  why.notes.push([level, text]);
 }
 
 /** Record a failure as Cyrus reports it; false, for the caller to return. */

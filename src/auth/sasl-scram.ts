@@ -11,9 +11,9 @@
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sasldbSecret } from './sasldb.ts';
-import { canonFailed, canonUser, saslSetup, userPasswordKey } from './sasl-plain.ts';
+import { canonUser, saslSetup, userPasswordKey } from './sasl-plain.ts';
 import type { SaslSetup } from './sasl-conf.ts';
-import { SaslCode, SaslLog, saslFail, NOT_AUTHZ, type SaslStep } from './sasl-result.ts';
+import { ALL_WHITESPACE, NOT_AUTHZ, SaslCode, SaslLog, saslFail, saslNote, type SaslStep } from './sasl-result.ts';
 
 /** The mechanisms, strongest first as Cyrus lists them, and the digest each is built on. */
 export const SCRAM_MECHS = {
@@ -152,8 +152,8 @@ function identify(x: ScramExchange, setup: SaslSetup, user: string, authzid: str
 function canonical(name: Buffer, realm: string, then: string, res: SaslStep): Buffer | null {
   const c = canonUser(name, realm);
   if (typeof c !== 'number') return c;
-  canonFailed(res, c);
-  saslFail(res, c, SaslLog.FAIL, res.reason === '' ? then : `${res.reason}\n${then}`);
+  if (c === SaslCode.FAIL) saslNote(res, SaslLog.FAIL, ALL_WHITESPACE);
+  saslFail(res, c, SaslLog.FAIL, then);
   return null;
 }
 

@@ -7,11 +7,13 @@
 import { constants as osConstants } from 'node:os';
 
 const GLIBC: Readonly<Record<number, string>> = {
-  1: 'Operation not permitted', 2: 'No such file or directory', 11: 'Resource temporarily unavailable', 12: 'Cannot allocate memory', 13: 'Permission denied', 14: 'Bad address',
+  1: 'Operation not permitted', 2: 'No such file or directory', 4: 'Interrupted system call', 9: 'Bad file descriptor', 11: 'Resource temporarily unavailable', 12: 'Cannot allocate memory', 13: 'Permission denied', 14: 'Bad address',
   20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 23: 'Too many open files in system', 24: 'Too many open files',
-  30: 'Read-only file system',
+  30: 'Read-only file system', 32: 'Broken pipe',
   36: 'File name too long', 37: 'No locks available', 38: 'Function not implemented', 40: 'Too many levels of symbolic links',
+  88: 'Socket operation on non-socket', 91: 'Protocol wrong type for socket',
   97: 'Address family not supported by protocol', 98: 'Address already in use', 99: 'Cannot assign requested address',
+  104: 'Connection reset by peer', 110: 'Connection timed out', 111: 'Connection refused',
 };
 
 /** strerror(errno), errno positive; `words` what Node said of it, for an errno the table lacks. */

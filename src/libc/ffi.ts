@@ -12,6 +12,9 @@ type Calls = {
   fcntl(fd: number, cmd: number, arg: bigint): number;
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, addr: bigint, len: number): number;
+  connect(fd: number, addr: bigint, len: number): number;
+  read(fd: number, buf: bigint, count: bigint): number;
+  write(fd: number, buf: bigint, count: bigint): number;
   listen(fd: number, backlog: number): number;
   close(fd: number): number;
   setrlimit(resource: number, rlim: bigint): number;
@@ -48,6 +51,10 @@ function loadLibc(): Libc | null {
         fcntl: { arguments: ['i32', 'i32', 'pointer'], return: 'i32' },
         socket: { arguments: ['i32', 'i32', 'i32'], return: 'i32' },
         bind: { arguments: ['i32', 'pointer', 'u32'], return: 'i32' },
+        connect: { arguments: ['i32', 'pointer', 'u32'], return: 'i32' },
+        // ssize_t in C: taken as its low 32 bits, which hold any count asked for here and -1
+        read: { arguments: ['i32', 'pointer', 'u64'], return: 'i32' },
+        write: { arguments: ['i32', 'pointer', 'u64'], return: 'i32' },
         listen: { arguments: ['i32', 'i32'], return: 'i32' },
         close: { arguments: ['i32'], return: 'i32' },
         setrlimit: { arguments: ['i32', 'pointer'], return: 'i32' },
@@ -110,6 +117,8 @@ function returnOrErrno(l: Libc, ret: number): number { return ret >= 0 ? ret : -
 function zeroOrErrno(l: Libc, ret: number): number { return ret === 0 ? 0 : errno(l); }
 
 const AF_UNIX = 1;
+const EINTR = 4;
+const EINVAL = 22;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
 /** sizeof(struct sockaddr_un): sun_family, then sun_path's 108 bytes. */
@@ -125,13 +134,82 @@ export function bindUnixSocket(path: string): { fd: number; failed: 'socket' | '
   if (l === null) return null;
   const fd = returnOrErrno(l, l.c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd < 0) return { fd, failed: 'socket' };
-  const addr = new Uint8Array(SOCKADDR_UN_SIZE);
-  addr[0] = AF_UNIX; // sa_family_t, little-endian
-  addr.set(Buffer.from(path).subarray(0, SOCKADDR_UN_SIZE - 3), 2);
-  const err = zeroOrErrno(l, l.c.bind(fd, addressOf(l, addr), SOCKADDR_UN_SIZE));
+  const err = zeroOrErrno(l, l.c.bind(fd, addressOf(l, sockaddrUn(path)), SOCKADDR_UN_SIZE));
   if (err === 0) return { fd, failed: null };
   l.c.close(fd);
   return { fd: -err, failed: 'bind' };
+}
+
+/** A struct sockaddr_un for `path`: sun_path strncpy'd from it (107 bytes at most), zero-filled. */
+function sockaddrUn(path: string): Uint8Array {
+  const addr = new Uint8Array(SOCKADDR_UN_SIZE);
+  addr[0] = AF_UNIX; // sa_family_t, little-endian
+  addr.set(Buffer.from(path).subarray(0, SOCKADDR_UN_SIZE - 3), 2);
+  return addr;
+}
+
+/**
+ * A blocking unix stream socket connected to `path`, as a C client connects (the whole sockaddr_un given): the
+ * descriptor, or -errno and the call that failed; null when this Node cannot call C.
+ */
+export function connectUnixSocket(path: string): { fd: number; failed: 'socket' | 'connect' | null } | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const fd = returnOrErrno(l, l.c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd < 0) return { fd, failed: 'socket' };
+  for (;;) {
+    const err = zeroOrErrno(l, l.c.connect(fd, addressOf(l, sockaddrUn(path)), SOCKADDR_UN_SIZE));
+    if (err === 0) return { fd, failed: null };
+    if (err === EINTR) continue;
+    l.c.close(fd);
+    return { fd: -err, failed: 'connect' };
+  }
+}
+
+/**
+ * SO_RCVTIMEO and SO_SNDTIMEO of a blocking socket: a read or write that waits this long fails (EAGAIN). 0 or
+ * errno; null when this Node cannot call C.
+ */
+export function setIoTimeout(fd: number, seconds: number): number | null {
+  const l = loadLibc();
+  if (l === null) return null;
+  const timeval = new BigInt64Array([BigInt(seconds), 0n]); // struct timeval: tv_sec, tv_usec
+  const at = addressOf(l, new Uint8Array(timeval.buffer));
+  return zeroOrErrno(l, l.c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, at, 16)) || zeroOrErrno(l, l.c.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, at, 16));
+}
+
+const SO_RCVTIMEO = 20;
+const SO_SNDTIMEO = 21;
+
+/** write(2) of all of `bytes` on a blocking descriptor, a short write or EINTR taken up again: 0, or errno. */
+export function writeAll(fd: number, bytes: Uint8Array): number {
+  const l = loadLibc();
+  if (l === null) return EINVAL;
+  const buf = Buffer.from(bytes); // (its own memory, off V8's heap for any size that matters, held by this frame)
+  for (let done = 0; done < buf.length;) {
+    const n = l.c.write(fd, addressOf(l, buf.subarray(done)), BigInt(buf.length - done));
+    if (n < 0) {
+      const err = errno(l);
+      if (err === EINTR) continue;
+      return err;
+    }
+    done += n;
+  }
+  return 0;
+}
+
+/** read(2) on a blocking descriptor until `n` bytes have come, the end, or an error: the bytes read. */
+export function readUpTo(fd: number, n: number): Buffer {
+  const l = loadLibc();
+  const buf = Buffer.allocUnsafeSlow(Math.max(n, 1));
+  let got = 0;
+  while (l !== null && got < n) {
+    const r = l.c.read(fd, addressOf(l, buf.subarray(got)), BigInt(n - got));
+    if (r < 0 && errno(l) === EINTR) continue;
+    if (r <= 0) break;
+    got += r;
+  }
+  return buf.subarray(0, got);
 }
 
 /** listen(2): a listening socket's backlog set anew; 0 or errno, null when this Node cannot call C. */

@@ -104,12 +104,13 @@ function completeSaslAuth(c: Conn, st: BinState, it: number): void {
 }
 
 /**
- * memcached's lines for a step: Cyrus's message through sasl_log (a failure's, which never includes the
- * credentials), then at -v the result code, and for a failure "Unknown sasl response".
+ * memcached's lines for a step: Cyrus's messages through sasl_log (what it noted on the way, a failure's, which
+ * never include the credentials), then at -v the result code, and for a failure "Unknown sasl response".
  */
 function logSaslResult(c: Conn, res: SaslStep, result: number): void {
   const v = c.ctx.verbosity();
-  if (result < 0 && saslLogged(res.level, v)) for (const line of res.reason.split('\n')) c.ctx.log(`SASL (severity ${res.level}): ${line}`);
+  for (const [level, text] of res.notes) if (saslLogged(level, v)) c.ctx.log(`SASL (severity ${level}): ${text}`);
+  if (result < 0 && saslLogged(res.level, v)) c.ctx.log(`SASL (severity ${res.level}): ${res.reason}`);
   if (v === 0) return;
   c.ctx.log(`sasl result code:  ${result}`);
   if (result < 0) c.ctx.log(`Unknown sasl response:  ${result}`);
