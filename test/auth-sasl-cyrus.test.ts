@@ -5,7 +5,7 @@
 // and see the sasldb's changes at the next login; CRAM-MD5 exchanges (the digest computed here) answer
 // alike too; memjs (PLAIN) and pylibmc (libmemcached: CRAM-MD5, the strongest both offer) authenticate
 // against both. Where Cachalot differs on purpose it is asserted here: List Mechs offers only the
-// mechanisms Cachalot implements, SCRAM-SHA-*, CRAM-MD5 and PLAIN (libmemcached would pick a stronger one
+// mechanisms Cachalot implements, SCRAM-SHA-*, CRAM-MD5, PLAIN and LOGIN (libmemcached would pick a stronger one
 // it cannot finish). SCRAM's exchanges: test/auth-sasl-scram.test.ts. Skipped without saslpasswd2 (Debian's
 // sasl2-bin, installed by .ci/run) or memcached.
 
@@ -360,17 +360,17 @@ test('cyrus: the sasldb is read at every login: a user added, a password changed
 
 // The config's mech_list, and the settings that decide where passwords are checked: what each server offers,
 // and whether alice's PLAIN and CRAM-MD5 logins work. Cachalot offers what memcached offers of the mechanisms
-// it implements (SCRAM-SHA-*, CRAM-MD5, PLAIN), in the same order: never one a client could pick and Cachalot
+// it implements (SCRAM-SHA-*, CRAM-MD5, PLAIN, LOGIN), in the same order: never one a client could pick and Cachalot
 // not finish.
 const SCRAM = 'SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1';
 const ALL = `${SCRAM} DIGEST-MD5 CRAM-MD5 NTLM PLAIN LOGIN ANONYMOUS`;
 const CONFIGS: Array<{ conf: string; memcached: string; cachalot: string; plain: boolean; cram: boolean }> = [
-  { conf: '', memcached: `0x0 ${ALL}`, cachalot: `0x0 ${SCRAM} CRAM-MD5 PLAIN`, plain: true, cram: true },
+  { conf: '', memcached: `0x0 ${ALL}`, cachalot: `0x0 ${SCRAM} CRAM-MD5 PLAIN LOGIN`, plain: true, cram: true },
   { conf: 'mech_list: plain cram-md5', memcached: '0x0 PLAIN CRAM-MD5', cachalot: '0x0 PLAIN CRAM-MD5', plain: true, cram: true },
   { conf: 'mech_list: Plain plain foo', memcached: '0x0 PLAIN PLAIN', cachalot: '0x0 PLAIN PLAIN', plain: true, cram: false },
   { conf: 'mech_list: cram-md5', memcached: '0x0 CRAM-MD5', cachalot: '0x0 CRAM-MD5', plain: false, cram: true },
   { conf: 'mech_list: login digest-md5 scram-sha-256 cram-md5 ntlm anonymous plain scram-sha-1',
-    memcached: '0x0 LOGIN DIGEST-MD5 SCRAM-SHA-256 CRAM-MD5 NTLM ANONYMOUS PLAIN SCRAM-SHA-1', cachalot: '0x0 SCRAM-SHA-256 CRAM-MD5 PLAIN SCRAM-SHA-1', plain: true, cram: true },
+    memcached: '0x0 LOGIN DIGEST-MD5 SCRAM-SHA-256 CRAM-MD5 NTLM ANONYMOUS PLAIN SCRAM-SHA-1', cachalot: '0x0 LOGIN SCRAM-SHA-256 CRAM-MD5 PLAIN SCRAM-SHA-1', plain: true, cram: true },
   { conf: 'mech_list: cram-md5-plus cram PLAIN-PLUS', memcached: '0x0 PLAIN', cachalot: '0x0 PLAIN', plain: true, cram: false }, // "-PLUS": last name only
   { conf: 'mech_list: cram-md5-plus', memcached: '0x0 CRAM-MD5', cachalot: '0x0 CRAM-MD5', plain: false, cram: true },
   { conf: 'mech_list: digest-md5', memcached: '0x0 DIGEST-MD5', cachalot: '0x20 Auth failure.', plain: false, cram: false },

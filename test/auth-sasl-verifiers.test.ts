@@ -1,4 +1,4 @@
-// -S's PLAIN through Cyrus's password verifiers (pwcheck_method), side by side with Debian's memcached: saslauthd
+// -S's PLAIN and LOGIN through Cyrus's password verifiers (pwcheck_method), side by side with Debian's memcached: saslauthd
 // and Courier's authdaemond (here stand-ins on unix sockets that speak their protocols and say yes to the users
 // they know, and misbehave for some), auxprop (the sasldb), in either order, one Debian's Cyrus lacks, and
 // daemons that are not there. Both servers must send the daemons the same requests, give the same answers and
@@ -160,4 +160,56 @@ test('verifiers: PLAIN through pwcheck_method\'s verifiers answers alike, asks t
       assert.equal(seen[1][0], `AUTH ${body.length}\n${body}\n`);
     }
   }
+});
+
+// ---- LOGIN: "Username:", "Password:", then sasl_checkpass as PLAIN's ----
+
+const login = (value?: string): BinRequest => ({ opcode: Op.SASL_AUTH, key: 'LOGIN', ...(value === undefined ? {} : { value }) });
+const step = (value: string): BinRequest => ({ opcode: Op.SASL_STEP, key: 'LOGIN', value });
+
+const LOGIN_EXCHANGES: Array<[string, BinRequest[]]> = [
+  ['alice', [login(), step('alice'), step('alice-pw')]],
+  ['the user with the Auth', [login('alice'), step('alice-pw')]],
+  ['a wrong password', [login(), step('alice'), step('wrong')]],
+  ['carol, whom saslauthd knows', [login('carol'), step('carol-pw')]],
+  ['an unknown user', [login('nobody'), step('x')]],
+  ['white space around the user', [login(' alice\t'), step('alice-pw')]],
+  ['an empty user', [login(), step(''), step('x')]],
+  ['a user of 1024 bytes, and of 1025', [login('u'.repeat(1024)), step('x'), login('u'.repeat(1025)), step('x')]],
+  ['a password of 1025 bytes', [login('alice'), step('p'.repeat(1025))]],
+  ['a NUL in the user, and in the password', [login('alice\0x'), step('alice-pw'), login('alice'), step('alice-pw\0x')]],
+  ['after a success: a step, a new exchange', [login('alice'), step('alice-pw'), step('x'), login(), step('alice'), step('alice-pw')]],
+  ['after a failure: a step', [login('alice'), step('wrong'), step('alice-pw')]],
+  ['a step without an Auth', [step('alice')]],
+  ['the mechanism in lower case', [{ ...login('alice'), key: 'login' }, step('alice-pw')]],
+  ['LOGIN, then a PLAIN step', [login('alice'), plain('alice', 'alice-pw')]],
+];
+
+test('verifiers: LOGIN exchanges answer alike, question by question, and log alike', { skip }, async () => {
+  const conf = `mech_list: login plain\npwcheck_method: auxprop saslauthd\nsaslauthd_path: ${MUX}\nsasldb_path: ${cyrus.sasldb}\n`;
+  const pair = await startBoth(cyrus.confDir('login', conf), ['-v']);
+  const run = async (port: number): Promise<string[]> => {
+    const out: string[] = [];
+    for (const [name, reqs] of LOGIN_EXCHANGES) {
+      const c = await Client.connect(port);
+      try {
+        const line: string[] = [];
+        for (const r of reqs) {
+          const res = await call(c, r);
+          line.push(`0x${res.status.toString(16)} ${res.value.toString('latin1')}`.trimEnd());
+        }
+        out.push(`${name}: ${line.join(' / ')}`);
+      } finally { c.end(); }
+    }
+    return out;
+  };
+  try {
+    const theirs = await run(pair[0].port);
+    const ours = await run(pair[1].port);
+    assert.deepEqual(ours, theirs);
+    assert.equal(ours[0], 'alice: 0x21 Username: / 0x21 Password: / 0x0 Authenticated');
+    assert.equal(ours[3], 'carol, whom saslauthd knows: 0x21 Password: / 0x0 Authenticated');
+  } finally { for (const s of pair) await s.stop(); }
+  for (const s of pair) for (let n = -1; n !== saslLines(s).length; await sleep(20)) n = saslLines(s).length;
+  assert.deepEqual(saslLines(pair[1]), saslLines(pair[0]));
 });

@@ -45,7 +45,7 @@ test('load_config: the first memcached.conf of the directory list that opens; a 
 test('-S\'s setup: mech_list\'s SCRAM, CRAM-MD5 and PLAIN entries are offered in its order, in any case, as often as named', () => {
   const setup = (text: string) => cyrusSetup(parseConfig(text)!, 'host').setup;
   const { scramSaltKey, ...rest } = setup('sasldb_path: /db\n');
-  assert.deepEqual(rest, { mechs: 'SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN', pwdb: null,
+  assert.deepEqual(rest, { mechs: 'SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN', pwdb: null,
     sasldb: '/db', pwcheck: 'auxprop', saslauthdPath: '/var/run/saslauthd/mux', authdaemondPath: '/dev/null', realm: 'host',
     scramIterations: 4096 },
   'without mech_list, in Cyrus\'s order');
@@ -58,8 +58,8 @@ test('-S\'s setup: mech_list\'s SCRAM, CRAM-MD5 and PLAIN entries are offered in
   assert.equal(setup('mech_list: plain,cram-md5\n').mechs, '', 'names are separated by white space only');
   assert.equal(setup('mech_list: cram plainx\n').mechs, '', 'whole names only');
   assert.equal(setup('mech_list: plain-plus cram-md5-PLUS\n').mechs, 'CRAM-MD5', '"-PLUS" on the last name only, as Cyrus reads it');
-  assert.equal(cyrusSetup(parseConfig('mech_list: plain cram-md5 login\n')!, 'h').notes[0],
-    'mech_list: not offered, Cachalot implements SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN only: login');
+  assert.equal(cyrusSetup(parseConfig('mech_list: plain cram-md5 login ntlm\n')!, 'h').notes[0],
+    'mech_list: not offered, Cachalot implements SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 SCRAM-SHA-224 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN only: ntlm');
 });
 
 test('-S\'s setup: scram_iteration_counter as Cyrus reads it: strtoul over the whole value into an unsigned int, else 4096', () => {

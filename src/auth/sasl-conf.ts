@@ -4,7 +4,7 @@
 // - otherwise Cyrus SASL, the one way of Debian's memcached: the config file memcached.conf, found as
 //   memcached's sasl_getconf finds it, read as Cyrus reads it (sasl_config_init), and the sasldb it
 //   names (sasldb.ts). memcached exits when there is no config path or the config is malformed.
-// Cachalot implements SCRAM-SHA-*, CRAM-MD5 and PLAIN: List Mechs offers those of the config's mech_list, and
+// Cachalot implements SCRAM-SHA-*, CRAM-MD5, PLAIN and LOGIN: List Mechs offers those of the config's mech_list, and
 // nothing else, so that a client never picks a mechanism Cachalot cannot finish (libmemcached takes the
 // strongest mechanism offered). src/auth/README.md says why DIGEST-MD5 and the others are not offered.
 
@@ -131,7 +131,7 @@ const names = (value: string | undefined, name: string): boolean =>
   value === undefined || words(value).some((w) => w.toLowerCase() === name);
 
 /** The mechanisms Cachalot implements, in the order Cyrus offers them without a mech_list (by strength). */
-export const MECHS = ['SCRAM-SHA-512', 'SCRAM-SHA-384', 'SCRAM-SHA-256', 'SCRAM-SHA-224', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN'] as const;
+export const MECHS = ['SCRAM-SHA-512', 'SCRAM-SHA-384', 'SCRAM-SHA-256', 'SCRAM-SHA-224', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN', 'LOGIN'] as const;
 export type Mech = (typeof MECHS)[number];
 
 /**

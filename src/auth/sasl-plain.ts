@@ -97,7 +97,7 @@ function cyrusPlain(s: SaslSetup, m: PlainMessage, why: SaslWhy): boolean {
  * those Debian's Cyrus lacks (pwcheck, alwaystrue) are passed over. The last
  * verifier's code; none at all is SASL_NOMECH, logged as "unknown password verifier(s)".
  */
-function checkPass(s: SaslSetup, authid: Buffer, pass: Uint8Array, why: SaslWhy): number {
+export function checkPass(s: SaslSetup, authid: Buffer, pass: Uint8Array, why: SaslWhy): number {
   let result: number = SaslCode.NOMECH;
   for (const word of s.pwcheck.split(/[\t\n\v\f\r ]+/)) {
     if (result === SaslCode.OK) break;

@@ -36,6 +36,7 @@ export const SALT_KEY_BYTES = 16;
 
 /** One exchange (Cyrus's server_context_t): created by an Auth naming the mechanism, dropped on a failure. */
 export type ScramExchange = {
+  kind: 'scram';
   mech: ScramMech;
   /** 0: nothing yet; 1: waiting for the client-first message; 2: for the client-final one; 3: done. */
   state: number;
@@ -52,7 +53,7 @@ export type ScramExchange = {
 
 export function scramStart(mech: ScramMech): ScramExchange {
   const none = Buffer.alloc(0);
-  return { mech, state: 0, gs2Header: '', nonce: '', authMessage: '', storedKey: none, serverKey: none, authid: none, authzid: null };
+  return { kind: 'scram', mech, state: 0, gs2Header: '', nonce: '', authMessage: '', storedKey: none, serverKey: none, authid: none, authzid: null };
 }
 
 /**

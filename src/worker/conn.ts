@@ -8,7 +8,7 @@ import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import type { Protocol } from '../settings/settings.ts';
 import type { StoreOp } from '../store/results.ts';
 import type { ParkedReplies } from './out-buffer.ts';
-import type { ScramExchange } from '../auth/sasl-scram.ts';
+import type { SaslContext } from '../auth/sasl-context.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
@@ -142,10 +142,8 @@ export class Conn {
   saslDone = false;
   /** The mechanism the last Auth that named an offered one started (Cyrus's s_conn->mech): what a Step goes on with. */
   saslMech = '';
-  /** CRAM-MD5's challenge while its exchange waits for the answer (Cyrus's mechanism context); null otherwise. */
-  saslChallenge: Buffer | null = null;
-  /** A SCRAM exchange started by an Auth and not yet failed (Cyrus's mechanism context); null otherwise. */
-  saslScram: ScramExchange | null = null;
+  /** The exchange an Auth started and no failure ended (Cyrus's mechanism context: src/auth/sasl-context.ts). */
+  saslContext: SaslContext | null = null;
   /**
    * A SCRAM success went out as "continue" (Cyrus's sent_last): from then on every SASL step on the connection
    * succeeds without looking at its data, as Cyrus's does for memcached. src/auth/README.md.
@@ -240,7 +238,7 @@ export class Conn {
     this.ioWait = this.ioReplay = false;
     this.noreply = false;
     this.yieldPending = this.yieldedIdle = this.writeArmed = this.writeBlocked = this.authenticated = this.inputEnded = this.valueResumed = this.saslStarted = this.saslDone = this.saslSentLast = false;
-    this.saslMech = ''; this.saslChallenge = null; this.saslScram = null;
+    this.saslMech = ''; this.saslContext = null;
     this.cmdsSinceFlush = 0;
     this.asciiAuthBytes = 0;
     this.authReplyAt = 0; this.authReplyEnd = -1;

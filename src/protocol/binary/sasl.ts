@@ -1,6 +1,6 @@
 // SASL List Mechs, Auth and Step: memcached's bin_list_sasl_mechs, process_bin_sasl_auth and
-// process_bin_complete_sasl_auth, with PLAIN, CRAM-MD5 and SCRAM-SHA-* built in (src/auth/sasl-plain.ts,
-// sasl-cram.ts, sasl-scram.ts)
+// process_bin_complete_sasl_auth, with PLAIN, CRAM-MD5, SCRAM-SHA-* and LOGIN built in (src/auth/sasl-plain.ts,
+// sasl-cram.ts, sasl-scram.ts, sasl-login.ts)
 // where memcached calls Cyrus SASL, and the connection's exchange kept as Cyrus's sasl_server_start and
 // sasl_server_step keep it (serverStart, serverStep). Mechanism names are matched without regard to case.
 // List Mechs answers the mechanisms the config offers (src/auth/sasl-conf.ts), or, when it offers none, an
@@ -17,7 +17,9 @@ import { itemSizeOk } from '../item-size.ts';
 import { ThreadStat } from '../../stats/thread-stats.ts';
 import { saslMechs, saslOffered, saslPlain, saslSetup } from '../../auth/sasl-plain.ts';
 import { cramChallenge, cramVerify } from '../../auth/sasl-cram.ts';
-import { scramStart, scramStep, SCRAM_MECHS, type ScramMech } from '../../auth/sasl-scram.ts';
+import { scramStart, scramStep, SCRAM_MECHS, type ScramExchange, type ScramMech } from '../../auth/sasl-scram.ts';
+import { loginStart, loginStep } from '../../auth/sasl-login.ts';
+import type { CramExchange, SaslContext } from '../../auth/sasl-context.ts';
 import { SaslCode, SaslLog, saslFail, saslLogged, saslWhy, type SaslStep } from '../../auth/sasl-result.ts';
 import { Op, Status, BinState, BinSubstate, addBinHeader, writeBinError, writeBinResponse } from './header.ts';
 
@@ -25,6 +27,7 @@ import { Op, Status, BinState, BinSubstate, addBinHeader, writeBinError, writeBi
 const MAX_SASL_MECH_LEN = 32;
 const PLAIN = 'PLAIN';
 const CRAM_MD5 = 'CRAM-MD5';
+const LOGIN = 'LOGIN';
 const EMPTY = Buffer.alloc(0);
 const AUTHENTICATED = Buffer.from('Authenticated');
 
@@ -118,17 +121,16 @@ function logSaslResult(c: Conn, res: SaslStep, result: number): void {
 
 /**
  * sasl_server_start: the mechanism must be offered ("Couldn't find mech"); the previous exchange's context is
- * dropped. PLAIN wants the client first: without data it answers "continue" and nothing else, with data that is
- * its step. CRAM-MD5 speaks first: data is refused, else its step makes the challenge. SCRAM takes either: a
- * step with or without the client's first message. Any failure, a step refused after a success included, ends
- * the exchange.
+ * dropped and the mechanism's own made. PLAIN wants the client first: without data it answers "continue" and
+ * nothing else, with data that is its step. CRAM-MD5 speaks first: data is refused, else its step makes the
+ * challenge. SCRAM and LOGIN take either: a step with or without the client's first message. Any failure, a
+ * step refused after a success included, ends the exchange.
  */
 function serverStart(c: Conn, name: string, data: Buffer | null, res: SaslStep): number {
   const mech = saslOffered(name);
   if (mech === null) return fail(c, res, SaslCode.NOMECH, SaslLog.FAIL, `Couldn't find mech ${name}`);
   c.saslMech = mech;
-  c.saslChallenge = null;
-  c.saslScram = isScram(mech) ? scramStart(mech) : null;
+  c.saslContext = mechNew(mech);
   if (mech === CRAM_MD5 && data !== null) {
     return fail(c, res, SaslCode.BADPROT, SaslLog.FAIL, 'Remote sent first but mech does not allow it.');
   }
@@ -137,24 +139,39 @@ function serverStart(c: Conn, name: string, data: Buffer | null, res: SaslStep):
   return result === SaslCode.OK || result === SaslCode.CONTINUE ? result : fail(c, res, res.code, res.level, res.reason);
 }
 
+/** The mechanism's mech_new: the context its steps go on with (PLAIN's holds nothing). */
+function mechNew(mech: string): SaslContext | null {
+  if (isScram(mech)) return scramStart(mech);
+  if (mech === CRAM_MD5) return { kind: 'cram', challenge: null };
+  return mech === LOGIN ? loginStart() : null;
+}
+
 /**
  * sasl_server_step: once a SCRAM success has been sent as "continue" (Cyrus's sent_last), every step on the
  * connection succeeds, and that is all it does; after any other success (Cyrus's doneflag) every step fails;
- * otherwise the started mechanism's step, with CRAM-MD5's challenge or SCRAM's exchange when there is one. A
- * step that fails ends the exchange (a CRAM-MD5 or SCRAM Step then has nothing to go on with, and Cyrus says
- * nothing of it).
+ * otherwise the started mechanism's step, on its context. A step that fails ends the exchange: the context is
+ * dropped, so a CRAM-MD5, SCRAM or LOGIN Step then has nothing to go on with, and Cyrus says nothing of it
+ * (PLAIN, which keeps nothing, steps anew).
  */
 function serverStep(c: Conn, data: Buffer | null, res: SaslStep): number {
   if (c.saslSentLast) return SaslCode.OK;
   if (c.saslDone) { saslFail(res, SaslCode.FAIL, SaslLog.ERR, 'attempting server step after doneflag'); return res.code; }
   if (c.saslMech === PLAIN) return saslPlain(data ?? EMPTY, res) ? done(c) : fail(c, res, res.code, res.level, res.reason);
-  if (isScram(c.saslMech)) return scramServerStep(c, data ?? EMPTY, res);
-  if (data === null) { // CRAM-MD5's first step, from serverStart
-    c.saslChallenge = res.out = cramChallenge(saslSetup()?.realm ?? '');
+  const x = c.saslContext;
+  if (x === null) return fail(c, res, SaslCode.BADPROT, SaslLog.NONE, 'no exchange to go on with');
+  if (x.kind === 'scram') return scramServerStep(c, x, data ?? EMPTY, res);
+  const result = x.kind === 'login' ? loginStep(x, data ?? EMPTY, res) : cramServerStep(x, data, res);
+  if (result === SaslCode.CONTINUE) return result;
+  return result === SaslCode.OK ? done(c) : fail(c, res, res.code, res.level, res.reason);
+}
+
+/** CRAM-MD5: the first step (from serverStart, without data) makes the challenge, the next checks the answer. */
+function cramServerStep(x: CramExchange, data: Buffer | null, res: SaslStep): number {
+  if (x.challenge === null) {
+    x.challenge = res.out = cramChallenge(saslSetup()?.realm ?? '');
     return SaslCode.CONTINUE;
   }
-  if (c.saslChallenge === null) return fail(c, res, SaslCode.BADPROT, SaslLog.NONE, 'no CRAM-MD5 exchange to go on with');
-  return cramVerify(c.saslChallenge, data, res) ? done(c) : fail(c, res, res.code, res.level, res.reason);
+  return cramVerify(x.challenge, data ?? EMPTY, res) ? SaslCode.OK : res.code;
 }
 
 /**
@@ -162,9 +179,8 @@ function serverStep(c: Conn, data: Buffer | null, res: SaslStep): number {
  * room for: Cyrus sends it as "continue" and remembers that it did (sent_last), so that the client's next,
  * empty, Step succeeds.
  */
-function scramServerStep(c: Conn, data: Buffer, res: SaslStep): number {
-  if (c.saslScram === null) return fail(c, res, SaslCode.BADPROT, SaslLog.NONE, 'no SCRAM exchange to go on with');
-  const result = scramStep(c.saslScram, data, res);
+function scramServerStep(c: Conn, x: ScramExchange, data: Buffer, res: SaslStep): number {
+  const result = scramStep(x, data, res);
   if (result === SaslCode.CONTINUE) return result;
   if (result !== SaslCode.OK) return fail(c, res, res.code, res.level, res.reason);
   done(c);
@@ -182,13 +198,12 @@ function done(c: Conn): number {
 /** A failure ends the exchange: Cyrus disposes the mechanism's context and clears its doneflag. Its code. */
 function fail(c: Conn, res: SaslStep, code: number, level: number, reason: string): number {
   saslFail(res, code, level, reason);
-  c.saslChallenge = null;
-  c.saslScram = null;
+  c.saslContext = null;
   c.saslDone = false;
   return code;
 }
 
-/** SASL_CONTINUE: the header and the server's data (CRAM-MD5's challenge, SCRAM's messages; PLAIN has none), sent at once. */
+/** SASL_CONTINUE: the header and the server's data (CRAM-MD5's challenge, SCRAM's messages, LOGIN's questions), sent at once. */
 function saslContinue(c: Conn, st: BinState, out: Buffer | null): void {
   addBinHeader(c, st, Status.AUTH_CONTINUE, 0, 0, out === null ? 0 : out.length, 0);
   if (out !== null) c.ctx.out.bytes(out);
