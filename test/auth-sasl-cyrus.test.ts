@@ -10,12 +10,11 @@
 // sasl2-bin, installed by .ci/run) or memcached.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Client } from './support/client.ts';
 import { runToExit, sleep, type Server } from './support/server.ts';
-import { CyrusDir, KINDS, REALM, call, cyrusSkip as skip, readPacket, saslLines, startBoth } from './support/cyrus.ts';
+import { CyrusDir, KINDS, REALM, call, cyrusSkip as skip, readPacket, saslLines, startBoth, noPylibmc, pylibmcLogin, authCounts } from './support/cyrus.ts';
 import { binRequest, setExtras, type BinRequest, type BinResponse } from '../src/protocol/binary/frame.ts';
 import { Op, Status } from '../src/protocol/binary/header.ts';
 
@@ -291,12 +290,7 @@ test('cyrus: CRAM-MD5: an exchange logs in (set, get), and auth_cmds and auth_er
   const counts = async (port: number): Promise<string[]> => {
     const c = await Client.connect(port);
     try {
-      const stats = async (): Promise<number[]> => {
-        await c.send(binRequest({ opcode: Op.STAT }));
-        const m = new Map<string, string>();
-        for (let p = await readPacket(c); p.key.length > 0; p = await readPacket(c)) m.set(p.key.toString(), p.value.toString());
-        return [Number(m.get('auth_cmds')), Number(m.get('auth_errors'))];
-      };
+      const stats = (): Promise<number[]> => authCounts(c);
       const r = await call(c, cramBegin);
       const ok = await call(c, cramAnswer('alice', 'alice-pw')(r.value));
       const set = await call(c, { opcode: Op.SET, key: 'cram', extras: setExtras(0, 0), value: 'v' });
@@ -433,23 +427,11 @@ test('cyrus: memjs (PLAIN) authenticates against both, and is refused a wrong pa
   }
 });
 
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pylibmc
-const noPylibmc = spawnSync(PYTHON, ['-c', 'import pylibmc'], { stdio: 'ignore' }).status !== 0;
-const PYLIBMC = `
-import sys, pylibmc
-c = pylibmc.Client(['127.0.0.1:' + sys.argv[1]], binary=True, username=sys.argv[2], password=sys.argv[3])
-try:
-    print(c.set('py', 'v'), c.get('py'))
-except pylibmc.Error as e:
-    print(type(e).__name__, 'AUTHENTICATION FAILURE' in str(e))
-`;
-
-test('cyrus: pylibmc takes the strongest mechanism offered, CRAM-MD5 from both, and logs in; a wrong password is refused', { skip: skip || (noPylibmc && 'python3-pylibmc is not installed') }, async () => {
+test('cyrus: pylibmc takes the strongest mechanism offered, CRAM-MD5 from both, and logs in; a wrong password is refused', { skip: skip || noPylibmc }, async () => {
   const pair = await startBoth(confDir('pylibmc', `mech_list: plain cram-md5\nsasldb_path: ${sasldb}\n`), ['-v']);
   try {
     for (const s of pair) {
-      const run = (user: string, pass: string): string =>
-        spawnSync(PYTHON, ['-c', PYLIBMC, String(s.port), user, pass], { encoding: 'utf8' }).stdout.trim();
+      const run = (user: string, pass: string): string => pylibmcLogin(s.port, user, pass);
       assert.equal(run('alice', 'alice-pw'), 'True v', s.kind);
       assert.equal(run('bob@other.example', 'bob-pw'), 'True v', s.kind);
       assert.equal(run('alice', 'wrong'), 'Error True', s.kind); // libmemcached's MEMCACHED_AUTH_FAILURE

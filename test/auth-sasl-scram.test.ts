@@ -6,14 +6,13 @@
 // Skipped without saslpasswd2 (Debian's sasl2-bin) or memcached.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Client } from './support/client.ts';
 import { sleep, type Server } from './support/server.ts';
 import { mulberry32 } from './support/rng.ts';
-import { CyrusDir, REALM, call, cyrusSkip as skip, readPacket, saslLines, startBoth } from './support/cyrus.ts';
-import { binRequest, setExtras, type BinRequest } from '../src/protocol/binary/frame.ts';
+import { CyrusDir, REALM, call, cyrusSkip as skip, saslLines, startBoth, noPylibmc, pylibmcLogin, authCounts } from './support/cyrus.ts';
+import { setExtras, type BinRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
 const cyrus = new CyrusDir();
@@ -284,12 +283,7 @@ test('scram: an exchange logs in (set, get), and auth_cmds and auth_errors count
   const counts = async (port: number): Promise<string[]> => {
     const c = await Client.connect(port);
     try {
-      const stats = async (): Promise<number[]> => {
-        await c.send(binRequest({ opcode: Op.STAT }));
-        const m = new Map<string, string>();
-        for (let p = await readPacket(c); p.key.length > 0; p = await readPacket(c)) m.set(p.key.toString(), p.value.toString());
-        return [Number(m.get('auth_cmds')), Number(m.get('auth_errors'))];
-      };
+      const stats = (): Promise<number[]> => authCounts(c);
       const x = alice({ mech: 'SCRAM-SHA-1' });
       const r = await call(c, x.auth());
       x.serverFirst = r.value.toString('latin1');
@@ -334,23 +328,11 @@ test('scram: pwcheck_method does not matter, an auxprop_plugin without the sasld
   assert.deepEqual(got.map((l) => l.endsWith('0x0 Authenticated')), [true, false, true]);
 });
 
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pylibmc
-const noPylibmc = spawnSync(PYTHON, ['-c', 'import pylibmc'], { stdio: 'ignore' }).status !== 0;
-const PYLIBMC = `
-import sys, pylibmc
-c = pylibmc.Client(['127.0.0.1:' + sys.argv[1]], binary=True, username=sys.argv[2], password=sys.argv[3])
-try:
-    print(c.set('py', 'v'), c.get('py'))
-except pylibmc.Error as e:
-    print(type(e).__name__, 'AUTHENTICATION FAILURE' in str(e))
-`;
-
-test('scram: pylibmc picks SCRAM-SHA-512 from both when the config names no mechanisms, and logs in; a wrong password is refused', { skip: skip || (noPylibmc && 'python3-pylibmc is not installed') }, async () => {
+test('scram: pylibmc picks SCRAM-SHA-512 from both when the config names no mechanisms, and logs in; a wrong password is refused', { skip: skip || noPylibmc }, async () => {
   const pair = await startBoth(cyrus.confDir('scram-pylibmc', `sasldb_path: ${cyrus.sasldb}\n`), ['-v']);
   try {
     for (const s of pair) {
-      const run = (user: string, pass: string): string =>
-        spawnSync(PYTHON, ['-c', PYLIBMC, String(s.port), user, pass], { encoding: 'utf8' }).stdout.trim();
+      const run = (user: string, pass: string): string => pylibmcLogin(s.port, user, pass);
       assert.equal(run('alice', 'alice-pw'), 'True v', s.kind);
       assert.equal(run('bob@other.example', 'bob-pw'), 'True v', s.kind);
       assert.equal(run('alice', 'wrong'), 'Error True', s.kind);

@@ -7,7 +7,8 @@
 
 import { closeFd, connectUnixSocket, readUpTo, setIoTimeout, writeAll } from '../libc/ffi.ts';
 import { strerror } from '../libc/errno.ts';
-import { SaslCode, SaslLog, saslNote, type SaslWhy } from './sasl-result.ts';
+import { cString } from '../libc/bytes.ts';
+import { SaslCode, verifierFailed as failed, type SaslWhy } from './sasl-result.ts';
 
 /** Debian's PATH_AUTHDAEMON_SOCKET: Cyrus built with authdaemond and no path for it. */
 export const AUTHDAEMOND_DEFAULT_PATH = '/dev/null';
@@ -51,15 +52,4 @@ function answerOf(answer: Buffer, why: SaslWhy): number {
     if (line === 'FAIL') return SaslCode.BADAUTH;
   }
   return failed(why, 'could not verify password');
-}
-
-function cString(b: Uint8Array): Buffer {
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
-  const nul = buf.indexOf(0);
-  return nul < 0 ? buf : buf.subarray(0, nul);
-}
-
-function failed(why: SaslWhy, text: string): number {
-  saslNote(why, SaslLog.FAIL, text);
-  return SaslCode.FAIL;
 }

@@ -2,6 +2,7 @@
 // client answers each (the user may come with the Auth itself), and the password is checked as PLAIN's is,
 // by sasl_checkpass (pwcheck_method's verifiers, sasl-plain.ts checkPass).
 
+import { cString } from '../libc/bytes.ts';
 import { canonFailed, canonUser, checkPass, saslSetup } from './sasl-plain.ts';
 import { SaslCode, SaslLog, saslFail, type SaslStep } from './sasl-result.ts';
 
@@ -25,7 +26,7 @@ export function loginStep(x: LoginExchange, data: Buffer, res: SaslStep): number
   }
   if (x.state === 2) {
     if (data.length > MAX_INPUT) return refused(res, 'username too long (>1024 characters)');
-    x.username = Buffer.from(cString(data));
+    x.username = Buffer.from(cString(data)); // (login.c copies with strncpy)
     x.state = 3;
     res.out = PASSWORD;
     return SaslCode.CONTINUE;
@@ -43,10 +44,4 @@ export function loginStep(x: LoginExchange, data: Buffer, res: SaslStep): number
 function refused(res: SaslStep, reason: string): number {
   saslFail(res, SaslCode.BADPROT, SaslLog.FAIL, reason);
   return res.code;
-}
-
-/** A C string's bytes: up to the first NUL (login.c copies with strncpy). */
-function cString(b: Buffer): Buffer {
-  const nul = b.indexOf(0);
-  return nul < 0 ? b : b.subarray(0, nul);
 }

@@ -36,6 +36,12 @@ export function saslWhy(): SaslWhy {
   return { reason: '', code: SaslCode.OK, level: SaslLog.NONE, notes: [] };
 }
 
+/** A password verifier's failure (saslauthd.ts, authdaemond.ts): Cyrus's words for it, logged on the way; SASL_FAIL. */
+export function verifierFailed(why: SaslWhy, text: string): number {
+  saslNote(why, SaslLog.FAIL, text);
+  return SaslCode.FAIL;
+}
+
 /** A line Cyrus logs on the way, before the step's own (sasl_seterror and _sasl_log as they are called). */
 export function saslNote(why: SaslWhy, level: number, text: string): void {
   why.notes.push([level, text]);

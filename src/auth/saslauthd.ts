@@ -7,7 +7,8 @@
 
 import { closeFd, connectUnixSocket, readUpTo, writeAll } from '../libc/ffi.ts';
 import { strerror } from '../libc/errno.ts';
-import { SaslCode, SaslLog, saslNote, type SaslWhy } from './sasl-result.ts';
+import { cString } from '../libc/bytes.ts';
+import { SaslCode, verifierFailed as failed, type SaslWhy } from './sasl-result.ts';
 
 /** Debian's PATH_SASLAUTHD_RUNDIR "/mux": where saslauthd listens unless `saslauthd_path` says otherwise. */
 export const SASLAUTHD_DEFAULT_PATH = '/var/run/saslauthd/mux';
@@ -64,15 +65,4 @@ function counted(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(n, 0);
   return b;
-}
-
-function cString(b: Uint8Array): Buffer {
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
-  const nul = buf.indexOf(0);
-  return nul < 0 ? buf : buf.subarray(0, nul);
-}
-
-function failed(why: SaslWhy, text: string): number {
-  saslNote(why, SaslLog.FAIL, text);
-  return SaslCode.FAIL;
 }

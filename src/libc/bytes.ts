@@ -40,3 +40,10 @@ export function copyViewBytes(dst: DataView, dstOff: number, src: DataView, srcO
   for (; i + 4 <= n; i += 4) dst.setInt32(dstOff + i, src.getInt32(srcOff + i, true), true);
   for (; i < n; i++) dst.setUint8(dstOff + i, src.getUint8(srcOff + i));
 }
+
+/** A C string's bytes: up to the first NUL, as C's string functions read a buffer (a view, no copy). */
+export function cString(b: Uint8Array): Buffer {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  const nul = buf.indexOf(0);
+  return nul < 0 ? buf : buf.subarray(0, nul);
+}

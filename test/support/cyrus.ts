@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Client } from './client.ts';
 import { memcachedAvailable, startServer, type Server, type ServerKind } from './server.ts';
 import { binRequest, parseBinResponses, type BinRequest, type BinResponse } from '../../src/protocol/binary/frame.ts';
+import { Op } from '../../src/protocol/binary/header.ts';
 
 const SASLPASSWD2 = ['/usr/sbin/saslpasswd2', '/usr/bin/saslpasswd2'].find((p) => existsSync(p)) ?? null;
 
@@ -63,7 +64,33 @@ export async function call(c: Client, req: BinRequest): Promise<BinResponse> {
   return readPacket(c);
 }
 
+/** auth_cmds and auth_errors, read with a binary STAT (on a connection that may run it: authenticated). */
+export async function authCounts(c: Client): Promise<number[]> {
+  await c.send(binRequest({ opcode: Op.STAT }));
+  const m = new Map<string, string>();
+  for (let p = await readPacket(c); p.key.length > 0; p = await readPacket(c)) m.set(p.key.toString(), p.value.toString());
+  return [Number(m.get('auth_cmds')), Number(m.get('auth_errors'))];
+}
+
 /** A server's -v lines of SASL: memcached's, Cyrus's messages through its sasl_log, with the connection id as "fd". */
 export const saslLines = (s: Server): string[] => s.stderr().split('\n')
   .filter((l) => /^(mech: |SASL \(severity|sasl result code|Unknown sasl response|\d+: SASL_STEP)/.test(l))
   .map((l) => l.replace(/^\d+:/, 'fd:'));
+
+const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pylibmc
+/** Why pylibmc (libmemcached with Cyrus's client) cannot run here, or false. */
+export const noPylibmc: string | false = spawnSync(PYTHON, ['-c', 'import pylibmc'], { stdio: 'ignore' }).status !== 0
+  && 'python3-pylibmc is not installed';
+const PYLIBMC = `
+import sys, pylibmc
+c = pylibmc.Client(['127.0.0.1:' + sys.argv[1]], binary=True, username=sys.argv[2], password=sys.argv[3])
+try:
+    print(c.set('py', 'v'), c.get('py'))
+except pylibmc.Error as e:
+    print(type(e).__name__, 'AUTHENTICATION FAILURE' in str(e))
+`;
+
+/** pylibmc logs in as `user` and sets and gets a key: "True v", or "Error True" for libmemcached's AUTHENTICATION FAILURE. */
+export function pylibmcLogin(port: number, user: string, pass: string): string {
+  return spawnSync(PYTHON, ['-c', PYLIBMC, String(port), user, pass], { encoding: 'utf8' }).stdout.trim();
+}
