@@ -94,8 +94,8 @@ function cyrusPlain(s: SaslSetup, m: PlainMessage, why: SaslWhy): boolean {
 /**
  * Cyrus's _sasl_checkpass: the verifiers pwcheck_method names, in its order, until one says yes (each word
  * matched in any case, up to white space): auxprop, saslauthd (saslauthd.ts), authdaemond (authdaemond.ts);
- * those Debian's Cyrus lacks (pwcheck, alwaystrue) are passed over. The last
- * verifier's code; none at all is SASL_NOMECH, logged as "unknown password verifier(s)".
+ * those Debian's Cyrus lacks (pwcheck, alwaystrue) are passed over. The last verifier's code; none at all is
+ * SASL_NOMECH, logged as "unknown password verifier(s)".
  */
 export function checkPass(s: SaslSetup, authid: Buffer, pass: Uint8Array, why: SaslWhy): number {
   let result: number = SaslCode.NOMECH;
