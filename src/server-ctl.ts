@@ -83,10 +83,11 @@ export function unadmitConn(ctl: ServerCtl, table: ConnTable, row: number): void
 }
 
 /**
- * memcached's answer to a connection over -c, then the hang-up: its write() and close(). The socket is closed
+ * memcached's answer to a connection over -c, then the hang-up: its write() and close(), with no shutdown
+ * between (a close with the client's bytes unread is then a TCP reset, as memcached's is). The socket is closed
  * once the line is out; it is never read, so waiting for the client's end would hold its descriptor for good.
  */
 export function refuseConn(socket: Socket): void {
   socket.on('error', () => socket.destroy());
-  socket.end(REPLY.ERROR_TOO_MANY_CONNS, () => socket.destroy());
+  socket.write(REPLY.ERROR_TOO_MANY_CONNS, () => socket.destroy());
 }

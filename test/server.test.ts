@@ -100,6 +100,46 @@ test('-c: a refused connection is closed, as memcached closes its fd: refusals h
   held[1].end();
 });
 
+// memcached refuses a client over -c with a write() and a close(), no shutdown between: bytes the client sent that
+// it never read make the close a reset; without any, an end of stream. The server is stopped while the client
+// connects and writes, so that its bytes are there when it accepts, on both servers alike.
+for (const kind of kindsFor()) {
+  test(`-c: a refused client's unread bytes make the hang-up a reset, and without any an end of stream [${kind}]`, async () => {
+    const s = await startServer(kind, ['-c', '20', '-t', '1']);
+    const held: Client[] = [];
+    try {
+      for (let i = 0; i < 40; i++) { // memcached counts its own descriptors against -c: fill until one is refused
+        const c = await Client.connect(s.port);
+        if (await answeredWithin(c, REFUSAL.length, 200)) { await c.closed(); break; }
+        held.push(c);
+      }
+      const refusedWhile = async (data: string): Promise<string> => {
+        process.kill(s.pid, 'SIGSTOP'); // the connection waits in the kernel's accept queue, its bytes with it
+        const socket = connect(s.port, '127.0.0.1');
+        try {
+          await new Promise((resolve) => socket.once('connect', resolve));
+          if (data !== '') socket.write(data);
+          await sleep(100);
+        } finally { process.kill(s.pid, 'SIGCONT'); }
+        let got = '';
+        socket.on('data', (d: Buffer) => { got += d.toString(); });
+        const how = await new Promise<string>((resolve) => {
+          socket.once('end', () => resolve('end'));
+          socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        });
+        socket.destroy();
+        return `${JSON.stringify(got)} ${how}`;
+      };
+      assert.equal(await refusedWhile('version\r\n'), `${JSON.stringify(REFUSAL)} ECONNRESET`);
+      assert.equal(await refusedWhile(''), `${JSON.stringify(REFUSAL)} end`);
+    } finally {
+      for (const c of held) c.end();
+      await s.stop();
+    }
+  });
+}
+const REFUSAL = 'ERROR Too many open connections\r\n';
+
 /** Whether `c` has `n` bytes of answer within `ms` (a client the server does not serve yet has none). */
 async function answeredWithin(c: Client, n: number, ms: number): Promise<boolean> {
   for (let waited = 0; waited < ms && c.pending().length < n;) {
