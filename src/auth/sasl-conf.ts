@@ -126,7 +126,8 @@ export function parseConfig(text: string): Map<string, string> | null {
   return conf;
 }
 
-const words = (value: string): string[] => value.split(/[ \t\n\v\f\r]+/).filter((w) => w !== '');
+/** A config value's white-space-separated words. */
+export const words = (value: string): string[] => value.split(/[ \t\n\v\f\r]+/).filter((w) => w !== '');
 const names = (value: string | undefined, name: string): boolean =>
   value === undefined || words(value).some((w) => w.toLowerCase() === name);
 

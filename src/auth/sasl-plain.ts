@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { saslCheckPass } from './sasl-pwdb.ts';
 import { sasldbKey, sasldbSecret, USER_PASSWORD } from './sasldb.ts';
-import { findMech, type Mech, type SaslSetup } from './sasl-conf.ts';
+import { findMech, words, type Mech, type SaslSetup } from './sasl-conf.ts';
 import { ALL_WHITESPACE, NOT_AUTHZ, SaslCode, SaslLog, saslFail, saslNote, VERIFY_FAILED, type SaslWhy } from './sasl-result.ts';
 import { saslauthdVerify } from './saslauthd.ts';
 import { authdaemondVerify } from './authdaemond.ts';
@@ -99,7 +99,7 @@ function cyrusPlain(s: SaslSetup, m: PlainMessage, why: SaslWhy): boolean {
  */
 export function checkPass(s: SaslSetup, authid: Buffer, pass: Uint8Array, why: SaslWhy): number {
   let result: number = SaslCode.NOMECH;
-  for (const word of s.pwcheck.split(/[\t\n\v\f\r ]+/)) {
+  for (const word of words(s.pwcheck)) {
     if (result === SaslCode.OK) break;
     const verifier = word.toLowerCase();
     if (verifier === 'auxprop') result = auxpropVerify(s, authid, pass, why);

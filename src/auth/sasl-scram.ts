@@ -100,8 +100,8 @@ function serverFirst(x: ScramExchange, data: Buffer, res: SaslStep): number {
   x.storedKey = createHash(digest).update(createHmac(digest, salted).update('Client Key').digest()).digest();
   x.serverKey = createHmac(digest, salted).update('Server Key').digest();
   const out = `r=${x.nonce},s=${salt.toString('base64')},i=${setup.scramIterations}`;
-  x.authMessage = `${s.slice(gs2.headerLength)},${out},`;
-  x.gs2Header = s.slice(0, gs2.headerLength);
+  x.authMessage = `${s.slice(gs2.end)},${out},`;
+  x.gs2Header = s.slice(0, gs2.end);
   x.state = 2;
   res.out = Buffer.from(out, 'latin1');
   return SaslCode.CONTINUE;
@@ -109,9 +109,9 @@ function serverFirst(x: ScramExchange, data: Buffer, res: SaslStep): number {
 
 /**
  * The gs2 header: a channel binding flag ("n", "y", or "p=name"), ",", an optional "a=" authorization identity,
- * ",". Where the bare message starts, its length with the last comma, and the identity; null when refused.
+ * ",". Its length with the last comma (where the bare message starts), and the identity; null when refused.
  */
-function readGs2Header(m: ScramMech, s: string, res: SaslStep): { end: number; headerLength: number; authzid: string | null } | null {
+function readGs2Header(m: ScramMech, s: string, res: SaslStep): { end: number; authzid: string | null } | null {
   let p = 1;
   if (s[0] === 'p') {
     if (s[1] !== '=') return badNull(res, `The initial 'p' needs to be followed by '=' in ${m} input`);
@@ -127,10 +127,10 @@ function readGs2Header(m: ScramMech, s: string, res: SaslStep): { end: number; h
     if (comma < 0) return badNull(res, `At least nonce is expected in ${m} input`);
     const authzid = decodeSaslname(s.slice(p + 2, comma));
     if (authzid === null) return badNull(res, `Invalid authorization identity encoding in ${m} input`);
-    return { end: comma + 1, headerLength: comma + 1, authzid };
+    return { end: comma + 1, authzid };
   }
   if (s[p] !== ',') return badNull(res, `',' expected in ${m} input`);
-  return { end: p + 1, headerLength: p + 1, authzid: null };
+  return { end: p + 1, authzid: null };
 }
 
 /**
