@@ -13,6 +13,7 @@ import { defaultSettings } from '../src/settings/settings.ts';
 import { storeSettingsOf } from '../src/settings/report.ts';
 import { createServerCtl, ServerCtl } from '../src/server-ctl.ts';
 import { ConnTable, createConnTable } from '../src/stats/conn-table.ts';
+import { firstConnId } from '../src/main/start-descriptors.ts';
 import { createPrefixStats, PrefixStats } from '../src/stats/prefix-stats.ts';
 import { WorkerContext } from '../src/worker/context.ts';
 import { Conn, ConnState } from '../src/worker/conn.ts';
@@ -23,7 +24,7 @@ const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
 const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
 // the arena reserved as the server reserves it (MICRO_RESERVE=0: only -m)
 const store = new Store(createStore(storeSettingsOf(settings, process.env.MICRO_RESERVE === '0' ? 0 : os.totalmem())), 1);
-const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), settings.threads),
+const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), firstConnId(settings)),
   new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
 
 /** A handle whose writes complete at once and go nowhere (counted). */

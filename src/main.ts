@@ -34,7 +34,9 @@ import type { CertFiles } from './tls/secure-context.ts';
 import { catchSignals, clockHandler, handleStops } from './main/signals.ts';
 import { daemonChdir, daemonize, daemonReady, isDaemonChild } from './main/daemon.ts';
 import { listenSpecsOrExit, serverSocketsOrExit, writePortFile } from './main/server-sockets.ts';
-import { storeInit } from './main/store-init.ts';
+import { abort, storeInit } from './main/store-init.ts';
+import { descriptorShortage, firstConnId, maxconnsTooLow, portFileOpens, StartStage } from './main/start-descriptors.ts';
+import type { Shortage } from './main/start-descriptors.ts';
 import { storeMemories } from './store/create.ts';
 
 const WORKER_URL = new URL('./worker/worker.ts', import.meta.url);
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) writeErr(w + '\n');
   const tlsFiles = settings.tls.enabled ? await sslInit(settings) : null; // read as root, as memcached reads them
   checkLimits(settings);
+  exitOnShortage(descriptorShortage(settings, 0, StartStage.identity)); // -u's lookup, under memcached's -c
   // -d's starter stays root: the daemon it spawns starts over, and reads the certificates as root too
   if (!(settings.daemonize && !isDaemonChild())) assumeIdentity(settings.user);
   const sasl = settings.sasl ? saslInitOrExit(settings.verbose > 0) : null;
@@ -67,9 +70,11 @@ async function main(): Promise<void> {
     daemonChdir(settings.enableCoredumps);
     authEntries = authFileOrExit(settings);
   }
+  exitOnShortage(descriptorShortage(settings, specs.length, StartStage.beforeStore));
   // with ext_path: its files' descriptors, opened, locked and emptied by storage_init (main/storage-init.ts),
   // in settings.ext.paths' order, for the extstore engine
   const { storeShared, extFds } = storeInit(settings, largeChunk);
+  exitOnShortage(descriptorShortage(settings, specs.length, StartStage.afterStore));
   if (extFds !== null) storeShared.ext = createExtShared(extFds, settings.ext.paths.map((p) => p.pageCount), settings.ext.pageSize, settings.ext.wbufSize);
   if (settings.lockMemory) { // -k: the store's pages locked in memory as they are touched, before the threads start
     const warning = lockMemory(storeMemories(storeShared));
@@ -90,12 +95,19 @@ async function main(): Promise<void> {
   }));
   const maintainer = startMaintainer(storeShared, ctlSab);
   if (settings.verbose > 2) writeErr(backgroundThreadsStarting(settings));
-  const connTable = new ConnTable(connTableSab, settings.threads, settings.ext.paths.length);
+  const connTable = new ConnTable(connTableSab, firstConnId(settings));
   const ctl = new ServerCtl(ctlSab);
   const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
+  // memcached writes MEMCACHED_PORT_FILENAME only in its TCP/UDP branch (with -s, no file), through a .lck file it
+  // holds open while it listens, and goes on without it when -c leaves no descriptor for it
+  const portFile = settings.socketPath === null ? settings.portFilename : null;
+  const portFileOpen = portFile !== null && portFileOpens(settings, specs.length);
+  if (portFile !== null && !portFileOpen) writeErr(`Failed to open "${portFile}.lck": Too many open files\n`);
+  exitOnShortage(descriptorShortage(settings, specs.length, StartStage.listen));
   const listeners = await serverSocketsOrExit(dispatcher, settings, clock);
-  // memcached writes it only in its TCP/UDP branch: with -s, no file
-  if (settings.portFilename !== null && settings.socketPath === null) writePortFile(settings.portFilename, listeners);
+  if (portFileOpen) writePortFile(portFile, listeners);
+  const tooLow = maxconnsTooLow(settings, specs.length);
+  if (tooLow !== null) { writeErr(tooLow); process.exit(1); }
   if (settings.pidFile !== null) savePid(settings.pidFile);
   if (settings.daemonize) daemonReady();
 
@@ -109,6 +121,14 @@ function checkLimits(settings: Settings): void {
   if (core !== null) { writeErr(core + '\n'); process.exit(71); }
   const nofile = nofileRefusal(settings.maxConns);
   if (nofile !== null) { writeErr(nofile + '\n'); process.exit(71); }
+}
+
+/** A step of memcached's start that -c leaves no descriptor for (start-descriptors.ts) ends the start as there. */
+function exitOnShortage(shortage: Shortage | null): void {
+  if (shortage === null) return;
+  writeErr(shortage.stderr);
+  if (shortage.status === 'abort') abort();
+  process.exit(shortage.status);
 }
 
 /** What memcached's background threads say at -vvv as they start, before it listens. */

@@ -58,17 +58,20 @@ export class ServerCtl {
 }
 
 /**
- * conn_listening's -c check, for whichever thread accepted: the new connection's row in the
- * connection table, counted in curr/total_connections; or -1, counted in rejected_connections
- * (the caller then answers with refuseConn). Atomic: the dispatcher admits, workers release as connections close.
+ * conn_listening's -c check, for whichever thread accepted: the new connection's row, the lowest free one (as the
+ * kernel gives memcached its lowest free descriptor), counted in curr/total_connections; or -1 when its id is
+ * `refuseFrom` or more (memcached's maxconns_fast refuses a descriptor of -c - 1 or more), counted in
+ * rejected_connections (the caller then answers with refuseConn). Atomic: the dispatcher admits, workers release
+ * as connections close.
  */
-export function admitConn(ctl: ServerCtl, table: ConnTable, maxConns: number): number {
-  const row = ctl.add(Ctl.currConns, 1) > maxConns ? -1 : table.claim();
-  if (row < 0) {
-    ctl.add(Ctl.currConns, -1);
+export function admitConn(ctl: ServerCtl, table: ConnTable, refuseFrom: number): number {
+  const row = table.claim();
+  if (row < 0 || table.idOf(row) >= refuseFrom) {
+    if (row >= 0) table.free(row);
     ctl.add(Ctl.rejectedConns, 1);
     return -1;
   }
+  ctl.add(Ctl.currConns, 1);
   ctl.add(Ctl.totalConns, 1);
   if (row + 1 > ctl.get(Ctl.connStructures)) ctl.set(Ctl.connStructures, row + 1);
   return row;

@@ -52,53 +52,61 @@ test('connections are handed to the workers round-robin', async () => {
   for (const c of clients) c.end();
 });
 
-test('-c: connections over the limit get memcached\'s error and are closed', async () => {
-  const s = await cachalot(['-c', '3', '-t', '2']);
-  const held = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));
-  for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-  const over = await Client.connect(s.port);
-  assert.equal((await over.readUntil('\r\n')).toString(), 'ERROR Too many open connections\r\n');
-  await over.closed();
-  const before = (await held[1].stats()).get('curr_connections');
-  held[0].end();
-  await held[0].closed();
-  // The client sees the hang-up a moment before the worker counts it: until then a new client would be the one
-  // too many, so the count is watched from a connection already in.
-  let st = await held[1].stats();
-  for (let i = 0; i < 250 && st.get('curr_connections') === before; i++) { await sleep(20); st = await held[1].stats(); }
-  assert.equal(Number(st.get('curr_connections')), Number(before) - 1, 'the close is counted');
-  assert.equal(st.get('rejected_connections'), '1');
-  const again = await Client.connect(s.port);
-  assert.equal((await again.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n', 'and a client within -c is served');
-  again.end();
-  for (const c of held.slice(1)) c.end();
-});
-
-test('-c: a refused connection is closed, as memcached closes its fd: refusals hold no descriptors, and a client within -c is served after them', async () => {
-  const s = await cachalot(['-c', '2', '-t', '2']);
-  const fds = (): number => readdirSync(`/proc/${s.pid}/fd`).length;
-  const held = await Promise.all([0, 1].map(() => Client.connect(s.port)));
-  for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
-  const before = fds();
-  for (let i = 0; i < 40; i++) {
+// memcached's -c is its RLIMIT_NOFILE, and it refuses a client whose descriptor is -c - 1 or more: its own
+// descriptors count (three, four a worker thread, its listeners), and while it listens the port file's is open,
+// below the listener's, so that the first client gets it. With -t 2 the first client's descriptor is 14, the
+// listener's 15, the next clients' 16 and up: -c 19 serves three, the fourth (18) is refused.
+for (const kind of kindsFor()) {
+  test(`-c: a client whose descriptor is -c - 1 or more gets memcached's error and is closed; once one closes, the next is served [${kind}]`, async () => {
+    const s = await startServer(kind, ['-c', '19', '-t', '2']);
+    servers.push(s);
+    const held = await Promise.all([0, 1, 2].map(() => Client.connect(s.port)));
+    for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
     const over = await Client.connect(s.port);
     assert.equal((await over.readUntil('\r\n')).toString(), 'ERROR Too many open connections\r\n');
-    await over.closed(); // the server hung up
-  }
-  for (let i = 0; i < 100 && fds() > before; i++) await sleep(20); // the last close may trail the hang-up a moment
-  assert.ok(fds() <= before, `${fds()} descriptors after 40 refusals, ${before} before`);
-  held[0].end();
-  await held[0].closed();
-  let served = '';
-  for (let i = 0; i < 50 && served === ''; i++) { // once the worker has counted the close
-    const c = await Client.connect(s.port);
-    const reply = (await c.request('version\r\n', 16).catch(() => Buffer.alloc(0))).toString();
-    if (reply === 'VERSION 1.6.18\r\n') served = reply; else await sleep(20);
-    c.end();
-  }
-  assert.equal(served, 'VERSION 1.6.18\r\n');
-  held[1].end();
-});
+    await over.closed();
+    const before = (await held[1].stats()).get('curr_connections');
+    held[0].end();
+    await held[0].closed();
+    // The client sees the hang-up a moment before the worker counts it: until then a new client would be the one
+    // too many, so the count is watched from a connection already in.
+    let st = await held[1].stats();
+    for (let i = 0; i < 250 && st.get('curr_connections') === before; i++) { await sleep(20); st = await held[1].stats(); }
+    assert.equal(Number(st.get('curr_connections')), Number(before) - 1, 'the close is counted');
+    assert.equal(st.get('rejected_connections'), '1');
+    const again = await Client.connect(s.port);
+    assert.equal((await again.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n', 'and a client within -c is served');
+    again.end();
+    for (const c of held.slice(1)) c.end();
+  });
+
+  test(`-c: a refused connection is closed, as memcached closes its fd: refusals hold no descriptors, and a client within -c is served after them [${kind}]`, async () => {
+    const s = await startServer(kind, ['-c', '18', '-t', '2']); // two clients (descriptors 14 and 16), 17 refused
+    servers.push(s);
+    const fds = (): number => readdirSync(`/proc/${s.pid}/fd`).length;
+    const held = await Promise.all([0, 1].map(() => Client.connect(s.port)));
+    for (const c of held) assert.equal((await c.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+    const before = fds();
+    for (let i = 0; i < 40; i++) {
+      const over = await Client.connect(s.port);
+      assert.equal((await over.readUntil('\r\n')).toString(), 'ERROR Too many open connections\r\n');
+      await over.closed(); // the server hung up
+    }
+    for (let i = 0; i < 100 && fds() > before; i++) await sleep(20); // the last close may trail the hang-up a moment
+    assert.ok(fds() <= before, `${fds()} descriptors after 40 refusals, ${before} before`);
+    held[0].end();
+    await held[0].closed();
+    let served = '';
+    for (let i = 0; i < 50 && served === ''; i++) { // once the worker has counted the close
+      const c = await Client.connect(s.port);
+      const reply = (await c.request('version\r\n', 16).catch(() => Buffer.alloc(0))).toString();
+      if (reply === 'VERSION 1.6.18\r\n') served = reply; else await sleep(20);
+      c.end();
+    }
+    assert.equal(served, 'VERSION 1.6.18\r\n');
+    held[1].end();
+  });
+}
 
 // memcached refuses a client over -c with a write() and a close(), no shutdown between: bytes the client sent that
 // it never read make the close a reset; without any, an end of stream. The server is stopped while the client
@@ -189,14 +197,15 @@ async function connectNotRefused(port: number, ms: number): Promise<{ ok: boolea
   return { ok: !refused, settle: () => socket.destroy() };
 }
 
-// memcached's -c is its RLIMIT_NOFILE, so its own descriptors count against it, and it serves fewer clients at a -c
-// than Cachalot: the behaviour is compared, not the count.
+// Without maxconns_fast memcached's accept fails (EMFILE) once its next descriptor would be -c: with -t 1 and the
+// port file open while it listens, the clients get 10 (the port file's, closed), 12, 13, 14 and 15, and the sixth
+// waits.
 for (const kind of kindsFor()) {
   test(`-o no_maxconns_fast: out of descriptors, the next client waits unanswered in the listen queue, served once connections close [${kind}]`, async () => {
-    const s = await startServer(kind, kind === 'memcached' ? ['-c', '16', '-t', '1', '-o', 'no_maxconns_fast', '-v'] : ['-c', '3', '-t', '2', '-o', 'no_maxconns_fast', '-v']);
+    const s = await startServer(kind, ['-c', '16', '-t', '1', '-o', 'no_maxconns_fast', '-v']);
     servers.push(s);
     const { served, waiting } = await fillUntilUnanswered(s.port, 20);
-    assert.ok(served.length > 0);
+    assert.equal(served.length, 5);
     assert.ok(waiting.isOpen, 'no error line, no close');
     const later = await connectNotRefused(s.port, 300); // memcached's listen(fd, 0): its SYN waits, or is dropped
     assert.ok(later.ok, 'a later client is not refused either');
@@ -448,8 +457,8 @@ for (const kind of kindsFor()) {
   test(`-s with -o no_maxconns_fast: the unix socket stops accepting too; the next client waits, served once connections close [${kind}]`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-'));
     const path = join(dir, 'mc.sock');
-    const limits = kind === 'memcached' ? ['-c', '16', '-t', '1'] : ['-c', '3', '-t', '2'];
-    const [cmd, argv] = commandFor(kind, ['-s', path, ...limits, '-o', 'no_maxconns_fast']);
+    // the unix socket's descriptor is 10: clients get 11 to 15, the sixth waits (no port file with -s)
+    const [cmd, argv] = commandFor(kind, ['-s', path, '-c', '16', '-t', '1', '-o', 'no_maxconns_fast']);
     const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -458,7 +467,8 @@ for (const kind of kindsFor()) {
       first.end();
       await first.closed();
       const { served, waiting } = await fillUntilUnanswered(path, 20);
-      assert.ok(served.length > 0 && waiting.isOpen);
+      assert.equal(served.length, 5);
+      assert.ok(waiting.isOpen);
       for (const c of served) c.end();
       assert.equal((await waiting.read(16)).toString(), 'VERSION 1.6.18\r\n', 'served once connections closed');
       const st = await acceptingAgain(waiting);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings/settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn, unadmitConn } from '../server-ctl.ts';
+import { portFileOpens } from '../main/start-descriptors.ts';
 import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
@@ -112,7 +113,7 @@ export class Dispatcher {
     }
     // memcached holds MEMCACHED_PORT_FILENAME's file open while it makes its TCP and UDP listeners: that
     // descriptor is the lowest free one then, so the listeners come one above, and the first client gets it
-    const portFileRow = s.portFilename !== null ? this.connTable.claim() : -1;
+    const portFileRow = s.portFilename !== null && portFileOpens(s, this.specs.length) ? this.connTable.claim() : -1;
     if (s.port !== 0) await this.listenTcp(now, bound);
     if (s.udpPort !== 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
       for (const spec of this.specs) bound.push(await this.listenUdp(spec.host ?? '::', spec.port ?? s.udpPort));
@@ -251,7 +252,8 @@ export class Dispatcher {
   }
 
   private admitAndDispatch({ handle, local, spec }: Accepted): void {
-    const row = admitConn(this.ctl, this.connTable, this.settings.maxConns);
+    const s = this.settings;
+    const row = admitConn(this.ctl, this.connTable, s.maxConnsFast ? s.maxConns - 1 : Number.MAX_SAFE_INTEGER);
     if (row < 0) { refuseConn(socketOf(handle)); return; }
     this.connTable.set(row, ConnRow.localIpv4, local?.ipv4 ?? 0); // 0: the worker asks the kernel
     this.connTable.set(row, ConnRow.localPort, local?.port ?? 0);
@@ -259,12 +261,14 @@ export class Dispatcher {
   }
 
   /**
-   * Whether memcached's accept would fail with EMFILE now: the process's descriptors are spent (fd-budget.ts), or,
-   * without maxconns_fast (whose check answers an error first), -c is reached (memcached's RLIMIT_NOFILE is -c).
+   * Whether memcached's accept would fail with EMFILE now: its next descriptor (the lowest free row's id) is past
+   * its RLIMIT_NOFILE, which is -c (maxconns_fast refuses from -c - 1, so only a -c one above the listeners meets
+   * it), or this process's own descriptors are spent (fd-budget.ts).
    */
   private full(): boolean {
-    const conns = this.ctl.get(Ctl.currConns);
-    return conns >= this.fdBudget || (!this.settings.maxConnsFast && conns >= this.settings.maxConns);
+    if (this.ctl.get(Ctl.currConns) >= this.fdBudget) return true;
+    const row = this.connTable.lowestFree();
+    return row < 0 || this.connTable.idOf(row) >= this.settings.maxConns;
   }
 
   /**

@@ -70,7 +70,7 @@ function restartOpen(file: string, want: RestartSettings): RestartMeta {
 }
 
 /** memcached's abort(): the process ends by SIGABRT (process.abort() would print Node's stack traces first). */
-function abort(): never {
+export function abort(): never {
   process.kill(process.pid, 'SIGABRT');
   return process.exit(134); // not reached: SIGABRT's default action ends the process
 }

@@ -22,17 +22,6 @@ export const ConnRow = {
 } as const;
 const ROW = 16;
 
-/**
- * The fd memcached 1.6.18 gives its first listening socket on Linux, started with stdin, stdout and stderr
- * open and nothing else (as a service manager or a container starts it): three descriptors for its own use
- * and four per worker thread (event base and notify pipe) come first. Ids start there, so that `stats conns`
- * and the -vv log name each connection as memcached would. (A descriptor memcached inherits below that
- * number moves its listener up; MEMCACHED_PORT_FILENAME's, open while it listens, does: Dispatcher.listen.)
- */
-export function firstConnId(threads: number, extFiles = 0): number {
-  return 6 + 4 * threads + extFiles; // -o ext_path: memcached opens each file before it listens
-}
-
 /** The shared table for at least `rows` rows (rounded up to whole words of taken bits). */
 export function createConnTable(rows: number): SharedArrayBuffer {
   const n = Math.ceil(rows / 32) * 32;
@@ -44,11 +33,15 @@ export class ConnTable {
   readonly rows: number;
   private readonly taken: Int32Array; // bit r % 32 of word r >> 5: row r is in use
   private readonly firstId: number;
-  constructor(sab: SharedArrayBuffer, threads: number, extFiles = 0) {
+  /**
+   * `firstId`: the descriptor memcached gives its first listening socket (main/start-descriptors.ts: firstConnId),
+   * row 0's id, so that `stats conns` and the -vv log name each connection as memcached would.
+   */
+  constructor(sab: SharedArrayBuffer, firstId: number) {
     this.i32 = new Int32Array(sab);
     this.rows = this.i32.length * 32 / (ROW * 32 + 1);
     this.taken = this.i32.subarray(this.rows * ROW);
-    this.firstId = firstConnId(threads, extFiles);
+    this.firstId = firstId;
   }
 
   /** Claim the lowest free row, cleared (dispatcher, or a worker on a unix socket); -1 when every row is taken. */
@@ -66,6 +59,16 @@ export class ConnTable {
         }
         bits = seen; // another thread claimed or freed a row of this word: look again
       }
+    }
+    return -1;
+  }
+
+  /** The row claim() would take now (-1: none): the descriptor memcached's next accept would get. */
+  lowestFree(): number {
+    const taken = this.taken;
+    for (let w = 0; w < taken.length; w++) {
+      const bits = Atomics.load(taken, w);
+      if (bits !== -1) return w * 32 + 31 - Math.clz32(~bits & (bits + 1));
     }
     return -1;
   }

@@ -9,6 +9,7 @@ import { defaultSettings } from '../settings/settings.ts';
 import { storeSettingsOf } from '../settings/report.ts';
 import { createServerCtl, ServerCtl } from '../server-ctl.ts';
 import { ConnTable, createConnTable } from '../stats/conn-table.ts';
+import { firstConnId } from '../main/start-descriptors.ts';
 import { createPrefixStats, PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
 import { Conn, ConnState, Proto } from './conn.ts';
@@ -25,7 +26,7 @@ type Connection = { c: Conn; read: (text: string) => void; written: () => string
 function worker(): (writeError?: number) => Connection {
   const settings = { ...defaultSettings(), maxBytes: 8 * 1024 * 1024 };
   const store = new Store(createStore(storeSettingsOf(settings)), 1);
-  const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), settings.threads),
+  const ctx = new WorkerContext(store, settings, new ServerCtl(createServerCtl(0)), new ConnTable(createConnTable(16), firstConnId(settings)),
     new PrefixStats(createPrefixStats(false), ':'), 1, () => {});
   const shared = Buffer.alloc(64 * 1024); // the worker's read buffer, which every read of every connection reuses
   let id = 16;
