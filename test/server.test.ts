@@ -1394,6 +1394,30 @@ test('on a wildcard listener, stats conns gives the address each client reached 
   c.end();
 });
 
+// memcached's `*` is getaddrinfo with no host: 0.0.0.0, then :: (IPV6_V6ONLY), a socket, a descriptor and a row
+// each, for TCP and for UDP (one per thread that serves it); an IPv4 client comes in on the IPv4 socket. With -p -1
+// each socket has a port of its own (the harness reads the first, the IPv4 one's).
+for (const kind of kindsFor()) {
+  test(`-l '*': an IPv4 and an IPv6-only socket, as memcached's wildcard makes them, each with its row [${kind}]`, async () => {
+    const s = await startServer(kind, ['-t', '2', '-U', '-1'], { listen: '*' });
+    servers.push(s);
+    const c = await Client.connect(s.port);
+    await c.send('stats conns\r\n');
+    const text = (await c.readUntil('END\r\n')).toString();
+    c.end();
+    const lines = text.split('\r\n').filter((l) => /:(addr|listen_addr|state) /.test(l))
+      .map((l) => l.replace(`:${s.port}`, ':<port>').replace(/:\d+$/, ':<n>'));
+    // -t 2: the port file's 14 (the client's once it is closed), then TCP 15 and 16, UDP 17-18 and 19-20
+    assert.deepEqual(lines, [
+      'STAT 14:addr tcp:127.0.0.1:<n>', 'STAT 14:listen_addr tcp:127.0.0.1:<port>', 'STAT 14:state conn_parse_cmd',
+      'STAT 15:addr tcp:0.0.0.0:<port>', 'STAT 15:state conn_listening',
+      'STAT 16:addr tcp6:[::]:<n>', 'STAT 16:state conn_listening',
+      'STAT 17:addr udp:0.0.0.0:<n>', 'STAT 17:state conn_read', 'STAT 18:addr udp:0.0.0.0:<n>', 'STAT 18:state conn_read',
+      'STAT 19:addr udp6:[::]:<n>', 'STAT 19:state conn_read', 'STAT 20:addr udp6:[::]:<n>', 'STAT 20:state conn_read',
+    ], text);
+  });
+}
+
 test('a reply queued for a client that is not reading does not disturb the others of its worker', async () => {
   // One worker: the stalled client's queued write and everyone else's immediate writes share it.
   const s = await cachalot(['-t', '1']);

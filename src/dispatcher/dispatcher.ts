@@ -116,7 +116,7 @@ export class Dispatcher {
     const portFileRow = s.portFilename !== null && portFileOpens(s, this.specs.length) ? this.connTable.claim() : -1;
     if (s.port !== 0) await this.listenTcp(now, bound);
     if (s.udpPort !== 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
-      for (const spec of this.specs) bound.push(await this.listenUdp(spec.host ?? '::', spec.port ?? s.udpPort));
+      for (const spec of this.specs) bound.push(await this.listenUdp(spec, spec.port ?? s.udpPort));
     }
     if (portFileRow >= 0) this.connTable.free(portFileRow);
     this.fdBudget = connectionFdBudget(s.maxConns);
@@ -136,9 +136,9 @@ export class Dispatcher {
       const server = this.createServer(spec);
       const row = this.claimListenerRow(now); // before the first client can take the row after it
       try {
-        await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog });
+        await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog, ipv6Only: spec.v6Only === true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        if (!skipped(err, spec)) throw err;
         this.dropListener(server, row); // memcached skips an address in use; its entry fails if all were
         inUse = err;
         continue;
@@ -190,12 +190,14 @@ export class Dispatcher {
    * round robin that hands out connections, as memcached dispatches a UDP fd per thread. -U -1: the first
    * picks a free port (memcached's port -1 is bind's 0), and the others bind the one it got.
    */
-  private async listenUdp(host: string, port: number): Promise<Listener> {
+  private async listenUdp(spec: ListenSpec, port: number): Promise<Listener> {
+    const host = spec.host ?? '::';
+    const v6Only = spec.v6Only === true;
     let bound = port < 0 ? 0 : port;
     try {
       for (let i = 0; i < this.settings.numThreadsPerUdp; i++) {
         this.lastThread = (this.lastThread + 1) % this.workers.length;
-        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0 });
+        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0, v6Only });
       }
     } catch (err) {
       throw new ListenError('UDP', port, err);
@@ -377,6 +379,16 @@ export class Dispatcher {
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const l of this.listenConns) forgetListener(l);
   }
+}
+
+/**
+ * A listener's address that memcached's server_socket passes over without a word: one in use (bind's EADDRINUSE;
+ * the entry fails only if all its addresses were), or the IPv6 wildcard of `*` where the host has no IPv6
+ * (socket's EAFNOSUPPORT).
+ */
+function skipped(err: unknown, spec: ListenSpec): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EADDRINUSE' || (spec.v6Only === true && code === 'EAFNOSUPPORT');
 }
 
 /** Send a listening order to a worker and wait for its answer (the UDP port bound). */

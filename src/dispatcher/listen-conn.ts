@@ -61,7 +61,7 @@ export type ListenTarget = net.ListenOptions | { fd: number; backlog: number };
  * null when no descriptor is to be had now (out of them: the caller tries again later).
  */
 export function listenAgainOn(l: ListenConn, backlog: number): ListenTarget | null {
-  if (l.fd < 0) return { host: l.spec.host ?? undefined, port: l.port, backlog };
+  if (l.fd < 0) return { host: l.spec.host ?? undefined, port: l.port, backlog, ipv6Only: l.spec.v6Only === true };
   const copy = dupCloexec(l.fd);
   return copy !== null && copy >= 0 ? { fd: copy, backlog } : null;
 }

@@ -11,8 +11,10 @@ import type { Protocol, Settings } from './settings.ts';
 export type ListenSpec = {
   /** The entry as given (memcached prints the whole -l string in its errors). */
   entry: string;
-  /** null: every interface (`*`). */
+  /** null: every interface (`*`), until resolveListenSpecs makes it memcached's two wildcard addresses. */
   host: string | null;
+  /** The IPv6 wildcard of `*`: IPV6_V6ONLY set, as memcached sets it, beside the IPv4 one. */
+  v6Only?: true;
   /** null: the -p (or -U) port. */
   port: number | null;
   /** Connections here speak TLS: -Z, unless the entry says notls. */
@@ -48,7 +50,8 @@ export function parseListenSpecs(s: Settings): ListenSpecs {
 export async function resolveListenSpecs(specs: ListenSpec[]): Promise<ListenSpecs> {
   const resolved: ListenSpec[] = [];
   for (const spec of specs) {
-    if (spec.host === null || net.isIP(spec.host) !== 0) { resolved.push(spec); continue; }
+    if (spec.host === null) { resolved.push(...wildcards(spec)); continue; }
+    if (net.isIP(spec.host) !== 0) { resolved.push(spec); continue; }
     try {
       const addrs = await dns.promises.lookup(spec.host, { all: true, order: 'verbatim' });
       for (const a of addrs) resolved.push({ ...spec, host: a.address });
@@ -57,6 +60,15 @@ export async function resolveListenSpecs(specs: ListenSpec[]): Promise<ListenSpe
     }
   }
   return { specs: resolved };
+}
+
+/**
+ * `*`: memcached's getaddrinfo with no host (AI_PASSIVE) gives 0.0.0.0, then :: (glibc's order), a socket each,
+ * the IPv6 one IPV6_V6ONLY, so an IPv4 client comes in on the IPv4 one (tcp:, not tcp6:[::ffff:...]) and each
+ * has its row and descriptor. Where IPv6 is not to be had its socket fails and is passed over (Dispatcher).
+ */
+function wildcards(spec: ListenSpec): ListenSpec[] {
+  return [{ ...spec, host: '0.0.0.0' }, { ...spec, host: '::', v6Only: true }];
 }
 
 /** gai_strerror's words for the failures Node names by code (its ENOTFOUND is EAI_NONAME). */
