@@ -1418,6 +1418,29 @@ for (const kind of kindsFor()) {
   });
 }
 
+// memcached sets IPV6_V6ONLY on every IPv6 socket, not only `*`'s: `-l ::` takes no IPv4 client, and `::` and
+// 0.0.0.0 can share a port.
+for (const kind of kindsFor()) {
+  test(`-l ::: IPv6 clients only; -l [::]:p,0.0.0.0:p: both bound, two listeners [${kind}]`, async () => {
+    const s = await startServer(kind, ['-t', '1'], { listen: '::' });
+    servers.push(s);
+    await assert.rejects(Client.connect(s.port), { code: 'ECONNREFUSED' }, 'no IPv4 client on an IPv6 socket');
+    const c6 = await Client.connectTo('::1', s.port);
+    assert.equal((await c6.request('version\r\n', 16)).toString(), 'VERSION 1.6.18\r\n');
+    c6.end();
+    await s.stop();
+    const port = await freePort();
+    const both = await startServer(kind, ['-t', '1', '-p', String(port)], { listen: `[::]:${port},0.0.0.0:${port}` });
+    servers.push(both);
+    const c = await Client.connect(port);
+    await c.send('stats conns\r\n');
+    const text = (await c.readUntil('END\r\n')).toString();
+    c.end();
+    const listening = text.split('\r\n').filter((l) => /:addr tcp6?:(\[::\]|0\.0\.0\.0):/.test(l)); // the client's is 10
+    assert.deepEqual(listening, [`STAT 11:addr tcp6:[::]:${port}`, `STAT 12:addr tcp:0.0.0.0:${port}`], text);
+  });
+}
+
 test('a reply queued for a client that is not reading does not disturb the others of its worker', async () => {
   // One worker: the stalled client's queued write and everyone else's immediate writes share it.
   const s = await cachalot(['-t', '1']);

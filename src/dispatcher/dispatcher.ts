@@ -17,7 +17,7 @@ import type { ListenConn, ListenTarget } from './listen-conn.ts';
 import { connectionFdBudget } from './fd-budget.ts';
 import { acceptHandles, handleFd, setClientTcpOptions, socketOf } from './accept.ts';
 import type { ConnHandle } from './accept.ts';
-import type { ListenSpec } from '../settings/listen-spec.ts';
+import { v6Only, type ListenSpec } from '../settings/listen-spec.ts';
 import { writeErr } from '../libc/stdio.ts';
 import { closeFd, incomingNapiId } from '../libc/ffi.ts';
 import { NapiThreads } from './napi.ts';
@@ -136,9 +136,9 @@ export class Dispatcher {
       const server = this.createServer(spec);
       const row = this.claimListenerRow(now); // before the first client can take the row after it
       try {
-        await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog, ipv6Only: spec.v6Only === true });
+        await listenOn(server, { host: spec.host ?? undefined, port: spec.port ?? port, backlog: s.backlog, ipv6Only: v6Only(spec) });
       } catch (err) {
-        if (!skipped(err, spec)) throw err;
+        if (!skipped(err)) throw err;
         this.dropListener(server, row); // memcached skips an address in use; its entry fails if all were
         inUse = err;
         continue;
@@ -192,12 +192,11 @@ export class Dispatcher {
    */
   private async listenUdp(spec: ListenSpec, port: number): Promise<Listener> {
     const host = spec.host ?? '::';
-    const v6Only = spec.v6Only === true;
     let bound = port < 0 ? 0 : port;
     try {
       for (let i = 0; i < this.settings.numThreadsPerUdp; i++) {
         this.lastThread = (this.lastThread + 1) % this.workers.length;
-        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0, v6Only });
+        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0 });
       }
     } catch (err) {
       throw new ListenError('UDP', port, err);
@@ -383,12 +382,12 @@ export class Dispatcher {
 
 /**
  * A listener's address that memcached's server_socket passes over without a word: one in use (bind's EADDRINUSE;
- * the entry fails only if all its addresses were), or the IPv6 wildcard of `*` where the host has no IPv6
- * (socket's EAFNOSUPPORT).
+ * the entry fails only if all its addresses were), or one of a family the host lacks, as `*`'s IPv6 one where
+ * there is no IPv6 (its socket() fails: getaddrinfo "can return junk addresses").
  */
-function skipped(err: unknown, spec: ListenSpec): boolean {
+function skipped(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EADDRINUSE' || (spec.v6Only === true && code === 'EAFNOSUPPORT');
+  return code === 'EADDRINUSE' || code === 'EAFNOSUPPORT';
 }
 
 /** Send a listening order to a worker and wait for its answer (the UDP port bound). */

@@ -13,7 +13,7 @@ import type net from 'node:net';
 import { closeFd, dupCloexec, listenBacklog, setSocketMark } from '../libc/ffi.ts';
 import { strerror } from '../libc/errno.ts';
 import { writeErr } from '../libc/stdio.ts';
-import type { ListenSpec } from '../settings/listen-spec.ts';
+import { v6Only, type ListenSpec } from '../settings/listen-spec.ts';
 import { listeningFd } from './accept.ts';
 
 export type ListenConn = {
@@ -61,7 +61,7 @@ export type ListenTarget = net.ListenOptions | { fd: number; backlog: number };
  * null when no descriptor is to be had now (out of them: the caller tries again later).
  */
 export function listenAgainOn(l: ListenConn, backlog: number): ListenTarget | null {
-  if (l.fd < 0) return { host: l.spec.host ?? undefined, port: l.port, backlog, ipv6Only: l.spec.v6Only === true };
+  if (l.fd < 0) return { host: l.spec.host ?? undefined, port: l.port, backlog, ipv6Only: v6Only(l.spec) };
   const copy = dupCloexec(l.fd);
   return copy !== null && copy >= 0 ? { fd: copy, backlog } : null;
 }

@@ -11,10 +11,11 @@ import type { Protocol, Settings } from './settings.ts';
 export type ListenSpec = {
   /** The entry as given (memcached prints the whole -l string in its errors). */
   entry: string;
-  /** null: every interface (`*`), until resolveListenSpecs makes it memcached's two wildcard addresses. */
+  /**
+   * null: every interface (`*`), until resolveListenSpecs makes it memcached's two wildcard addresses. An IPv6
+   * address is listened on IPv6-only (v6Only), as memcached sets IPV6_V6ONLY on every AF_INET6 socket.
+   */
   host: string | null;
-  /** The IPv6 wildcard of `*`: IPV6_V6ONLY set, as memcached sets it, beside the IPv4 one. */
-  v6Only?: true;
   /** null: the -p (or -U) port. */
   port: number | null;
   /** Connections here speak TLS: -Z, unless the entry says notls. */
@@ -64,12 +65,18 @@ export async function resolveListenSpecs(specs: ListenSpec[]): Promise<ListenSpe
 
 /**
  * `*`: memcached's getaddrinfo with no host (AI_PASSIVE) gives 0.0.0.0, then :: (glibc's order), a socket each,
- * the IPv6 one IPV6_V6ONLY, so an IPv4 client comes in on the IPv4 one (tcp:, not tcp6:[::ffff:...]) and each
+ * the IPv6 one IPv6-only (v6Only), so an IPv4 client comes in on the IPv4 one (tcp:, not tcp6:[::ffff:...]) and each
  * has its row and descriptor. Where IPv6 is not to be had its socket fails and is passed over (Dispatcher).
  */
 function wildcards(spec: ListenSpec): ListenSpec[] {
-  return [{ ...spec, host: '0.0.0.0' }, { ...spec, host: '::', v6Only: true }];
+  return [{ ...spec, host: '0.0.0.0' }, { ...spec, host: '::' }];
 }
+
+/**
+ * memcached's IPV6_V6ONLY on every AF_INET6 socket: `-l ::` takes no IPv4 client, and `-l [::]:p,0.0.0.0:p` binds
+ * both (a dual-stack :: would have the IPv4 port already).
+ */
+export function v6Only(spec: ListenSpec): boolean { return spec.host !== null && net.isIPv6(spec.host); }
 
 /** gai_strerror's words for the failures Node names by code (its ENOTFOUND is EAI_NONAME). */
 function gaiMessage(err: NodeJS.ErrnoException): string {
