@@ -2,8 +2,9 @@
 // so under a small -c one of its start's steps is the first to find no descriptor left, and the start ends there
 // with that step's words: glibc's, libevent's or its own. Cachalot's own descriptors are Node's, many more and
 // outside -c (fd-budget.ts); this is the count memcached keeps, the one its connections' descriptors follow
-// (firstConnId, the ids of stats/conn-table.ts), walked step by step in memcached 1.6.18's order on Linux, started with
-// stdin, stdout and stderr open and nothing else.
+// (firstConnId: the ids of stats/conn-table.ts, which the dispatcher refuses from -c - 1 as memcached does),
+// walked step by step in memcached 1.6.18's order on Linux, started with stdin, stdout and stderr open and
+// nothing else.
 
 import type { Settings } from '../settings/settings.ts';
 
