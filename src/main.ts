@@ -35,7 +35,7 @@ import { catchSignals, clockHandler, handleStops } from './main/signals.ts';
 import { daemonChdir, daemonize, daemonReady, isDaemonChild } from './main/daemon.ts';
 import { listenSpecsOrExit, serverSocketsOrExit, writePortFile } from './main/server-sockets.ts';
 import { abort, storeInit } from './main/store-init.ts';
-import { descriptorShortage, firstConnId, maxconnsTooLow, portFileOpens, StartStage } from './main/start-descriptors.ts';
+import { descriptorShortage, firstConnId, maxconnsTooLow, pidFileOpens, portFileOpens, StartStage } from './main/start-descriptors.ts';
 import type { Shortage } from './main/start-descriptors.ts';
 import { storeMemories } from './store/create.ts';
 
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   if (portFileOpen) writePortFile(portFile, listeners);
   const tooLow = maxconnsTooLow(settings, specs.length);
   if (tooLow !== null) { writeErr(tooLow); process.exit(1); }
-  if (settings.pidFile !== null) savePid(settings.pidFile);
+  if (settings.pidFile !== null) savePid(settings.pidFile, pidFileOpens(settings, specs.length));
   if (settings.daemonize) daemonReady();
 
   const tick = setInterval(() => clockHandler(clock, signals, settings, workers), 1000);

@@ -8,8 +8,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from './support/client.ts';
 import { kindsFor } from './support/spec.ts';
-import { runToExit, startServer, type Server, type ServerKind } from './support/server.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { commandFor, freePort, runToExit, sleep, startServer, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,6 +68,42 @@ test('-c and the listeners: a UDP port\'s dup per further thread, and memcached\
       const ext = ['-t', '1', '-o', `ext_path=${join(dir, `${kind}.ext`)}:64m`];
       assert.deepEqual(startUnder(kind, ext, 7), [1, `failed creating eventfd for worker thread: ${EMFILE}\n`], kind);
       assert.deepEqual(startUnder(kind, ['-t', '1'], 7), [1, `[warn] epoll_create: ${EMFILE}\n${SIGNAL_PIPE}`], kind);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A server started with `-P` and no port file (whose descriptor would be free again for it), stopped once it has
+ * written the pid file or said why not: what it said, and whether the file is there.
+ */
+async function pidFileUnder(kind: ServerKind, c: number, dir: string): Promise<[string, boolean, string]> {
+  const pidFile = join(dir, `${kind}-${c}.pid`);
+  const [cmd, argv] = commandFor(kind, [...AS, '-t', '1', '-p', String(await freePort()), '-c', String(c), '-P', pidFile]);
+  const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let running = 'stopped';
+  try {
+    for (let i = 0; i < 500 && stderr === '' && !existsSync(pidFile); i++) await sleep(20);
+    await sleep(100);
+    running = child.exitCode === null ? 'running' : `exited ${child.exitCode}`;
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  return [stderr, existsSync(pidFile), running];
+}
+
+test('-P under a -c that leaves memcached no descriptor once it listens: the pid file is not written, it says so and runs on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'maxconns-pid-'));
+  try {
+    for (const kind of kindsFor()) {
+      // -t 1: the listener is 10, so -c 11 leaves nothing for the pid file, -c 12 descriptor 11
+      const tmp = join(dir, `${kind}-11.pid.tmp`);
+      assert.deepEqual(await pidFileUnder(kind, 11, dir), [`Could not open the pid file ${tmp} for writing: ${EMFILE}\n`, false, 'running'], kind);
+      assert.deepEqual(await pidFileUnder(kind, 12, dir), ['', true, 'running'], kind);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

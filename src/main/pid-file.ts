@@ -8,12 +8,17 @@ import { safeStrtoul } from '../settings/c-numbers.ts';
 
 /**
  * Warns when the file names a process still running, then writes "<pid>\n" to `<file>.tmp` and renames that
- * over the file, so a reader never finds it empty.
+ * over the file, so a reader never finds it empty. `descriptor`: whether memcached would have one to open them
+ * with under its -c (main/start-descriptors.ts); without, its reading fails silently and its writing says so.
  */
-export function savePid(file: string): void {
+export function savePid(file: string, descriptor = true): void {
+  const tmp = `${file}.tmp`;
+  if (!descriptor) {
+    writeErr(`Could not open the pid file ${tmp} for writing: Too many open files\n`);
+    return;
+  }
   const previous = runningPidIn(file);
   if (previous !== null) writeErr(`WARNING: The pid file contained the following (running) pid: ${previous}\n`);
-  const tmp = `${file}.tmp`;
   try {
     fs.writeFileSync(tmp, `${process.pid}\n`);
   } catch (err) {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultSettings, type Settings } from '../settings/settings.ts';
-import { descriptorShortage, firstConnId, maxconnsTooLow, portFileOpens, StartStage } from './start-descriptors.ts';
+import { descriptorShortage, firstConnId, maxconnsTooLow, pidFileOpens, portFileOpens, StartStage } from './start-descriptors.ts';
 
 function settings(over: Partial<Settings>): Settings { return { ...defaultSettings(), user: null, ...over }; }
 
@@ -41,4 +41,10 @@ test('the reserve check: listening conns (a UDP socket is one a thread) and five
   const many = settings({ threads: 8, udpPort: 1, numThreadsPerUdp: 8 });
   assert.equal(maxconnsTooLow({ ...many, maxConns: 50 }, 1), 'Maxconns setting is too low, use -c to increase.\n');
   assert.equal(maxconnsTooLow({ ...many, maxConns: 51 }, 1), null);
+});
+
+test('the pid file, once memcached listens: a descriptor below -c, or the port file\'s, free again', () => {
+  assert.equal(pidFileOpens(settings({ threads: 1, maxConns: 11 }), 1), false);
+  assert.equal(pidFileOpens(settings({ threads: 1, maxConns: 12 }), 1), true);
+  assert.equal(pidFileOpens(settings({ threads: 1, maxConns: 12, portFilename: '/tmp/ports' }), 1), true);
 });

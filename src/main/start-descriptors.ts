@@ -72,6 +72,19 @@ export function portFileOpens(s: Settings, listeners: number): boolean {
   return true;
 }
 
+/**
+ * save_pid's fopen, once memcached listens: whether -c left it a descriptor. The port file's is free again by then
+ * (closed after the listeners), so with one there always is.
+ */
+export function pidFileOpens(s: Settings, listeners: number): boolean {
+  let next = FIRST_FREE;
+  for (const { step, next: at, fits } of walk(s, listeners)) {
+    if (step === PORT_FILE && fits) return true;
+    next = fits && step.keep ? at + step.fds : at;
+  }
+  return next < s.maxConns;
+}
+
 /** The steps with the next free descriptor before each, and whether the step's descriptors are below -c. */
 function* walk(s: Settings, listeners: number): Generator<{ step: Step; next: number; fits: boolean }> {
   let next = FIRST_FREE;
