@@ -4,7 +4,7 @@
 //
 //   [ curr_conns | total_conns | rejected_conns | listen_disabled_num | accepting_conns |
 //     verbosity | conn_structures | time_in_listen_disabled_ms | ssl_handshake_errors | ssl_new_sessions |
-//     last cert refresh | cert generation | ... |
+//     last cert refresh | cert generation | napi ids | round_robin_fallback | unexpected_napi_ids | listen conns |
 //     16..23: extstore's uint settings, in EXT_UINT_SETTINGS order | 24..25: ext_max_frag (a Float64) ]
 
 import type { Socket } from 'node:net';
@@ -22,6 +22,8 @@ export const Ctl = {
    * unexpected_napi_ids (ids that found every worker taken: dispatcher/napi.ts).
    */
   napiIds: 12, roundRobinFallback: 13, unexpectedNapiIds: 14,
+  /** The listening sockets: memcached's curr_conns counts them too (stats.ts). */
+  listenConns: 15,
 } as const;
 const CTL_WORDS = 32;
 

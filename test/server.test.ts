@@ -1404,6 +1404,7 @@ for (const kind of kindsFor()) {
     const c = await Client.connect(s.port);
     await c.send('stats conns\r\n');
     const text = (await c.readUntil('END\r\n')).toString();
+    const st = await c.stats();
     c.end();
     const lines = text.split('\r\n').filter((l) => /:(addr|listen_addr|state) /.test(l))
       .map((l) => l.replace(`:${s.port}`, ':<port>').replace(/:\d+$/, ':<n>'));
@@ -1415,6 +1416,8 @@ for (const kind of kindsFor()) {
       'STAT 17:addr udp:0.0.0.0:<n>', 'STAT 17:state conn_read', 'STAT 18:addr udp:0.0.0.0:<n>', 'STAT 18:state conn_read',
       'STAT 19:addr udp6:[::]:<n>', 'STAT 19:state conn_read', 'STAT 20:addr udp6:[::]:<n>', 'STAT 20:state conn_read',
     ], text);
+    // memcached's curr_conns counts the two listeners and four UDP conns with the client, and stats prints it less one
+    assert.deepEqual([st.get('curr_connections'), st.get('total_connections')], ['6', '7'], kind);
   });
 }
 

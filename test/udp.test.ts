@@ -227,6 +227,11 @@ test('udp: -p 0 turns TCP off and leaves UDP on, as memcached', async () => {
     }
     assert.ok(got.length > 0, 'no answer on the UDP port');
     assert.equal(got[0].subarray(8).toString(), 'VERSION 1.6.18\r\n');
+    // memcached's curr_conns is its one UDP conn, and stats prints it less one
+    got.length = 0;
+    socket.send(frame(2, 'stats\r\n'), udpPort, '127.0.0.1');
+    for (let i = 0; i < 100 && got.length === 0; i++) await sleep(20);
+    assert.match(got[0].subarray(8).toString(), /\r\nSTAT curr_connections 0\r\nSTAT total_connections 1\r\n/);
   } finally {
     socket.close();
     child.kill('SIGTERM');

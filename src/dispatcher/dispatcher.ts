@@ -158,6 +158,7 @@ export class Dispatcher {
   private dropListener(server: net.Server, row: number): void {
     this.servers.splice(this.servers.indexOf(server), 1);
     this.ctl.add(Ctl.totalConns, -1);
+    this.ctl.add(Ctl.listenConns, -1);
     if (row >= 0) this.connTable.free(row);
   }
 
@@ -222,7 +223,8 @@ export class Dispatcher {
    * (conn_listening), first, as they hold the lowest descriptors.
    */
   private claimListenerRow(now: number): number {
-    this.ctl.add(Ctl.totalConns, 1); // memcached's listening conn counts in total_connections (not in curr_)
+    this.ctl.add(Ctl.totalConns, 1); // memcached's listening conn counts in total_connections, and in curr_conns
+    this.ctl.add(Ctl.listenConns, 1);
     const row = this.connTable.claim();
     if (row >= 0) {
       this.connTable.set(row, ConnRow.lastCmd, now);

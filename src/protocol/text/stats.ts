@@ -141,7 +141,8 @@ function processStats(c: Conn, emit: Emit): void {
 function connectionStats(c: Conn, emit: Emit): void {
   const { stats: ts, ctl, settings } = c.ctx;
   emit('max_connections', settings.maxConns);
-  emit('curr_connections', ctl.get(Ctl.currConns));
+  // memcached's curr_conns counts its listening and UDP conns too, and stats prints it less one
+  emit('curr_connections', ctl.get(Ctl.currConns) + ctl.get(Ctl.listenConns) - 1);
   emit('total_connections', ctl.get(Ctl.totalConns));
   if (settings.maxConnsFast) emit('rejected_connections', ctl.get(Ctl.rejectedConns)); // memcached: with maxconns_fast only
   emit('connection_structures', ctl.get(Ctl.connStructures));
