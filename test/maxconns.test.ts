@@ -53,10 +53,11 @@ test('-c and the listeners: a UDP port\'s dup per further thread, and memcached\
       const udp = ['-t', '2', '-U', '-1']; // TCP at 14, UDP at 15 and its dup at 16
       assert.deepEqual(startUnder(kind, udp, 15), [71, `server_socket: ${EMFILE}\n`], kind);
       assert.deepEqual(startUnder(kind, udp, 16), [1, `Failed to duplicate file descriptor: ${EMFILE}\n`], kind);
-      // -t 8: one TCP and one UDP socket (8 conns) with 5 descriptors reserved a thread, against -c - 1
-      const many = ['-t', '8', '-U', '-1'];
-      assert.deepEqual(startUnder(kind, many, 47), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
-      assert.deepEqual(startUnder(kind, many, 49), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
+      // -t 8: the listener (38) and 5 descriptors reserved a thread, against -c - 1. (Not with -U: memcached's
+      // threads make its UDP conns while it waits a millisecond before the check, so whether they count is a race.)
+      const many = ['-t', '8'];
+      assert.deepEqual(startUnder(kind, many, 39), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
+      assert.deepEqual(startUnder(kind, many, 42), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
       const path = join(dir, `${kind}.sock`);
       assert.deepEqual(startUnder(kind, ['-s', path, '-t', '1'], 10),
         [71, `socket(): ${EMFILE}\nfailed to listen on UNIX socket: ${path}: ${EMFILE}\n`], kind);

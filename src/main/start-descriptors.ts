@@ -95,7 +95,11 @@ function* walk(s: Settings, listeners: number): Generator<{ step: Step; next: nu
   }
 }
 
-/** memcached's check once it listens: its connections so far and the descriptors it reserves, against -c - 1. */
+/**
+ * memcached's check once it listens: its connections so far and the descriptors it reserves, against -c - 1. Its
+ * UDP conns are made by its threads while it waits a millisecond before the check, so whether they count there is
+ * a race; here they always do.
+ */
 export function maxconnsTooLow(s: Settings, listeners: number): string | null {
   if (s.socketPath !== null) return tooLow(1, s);
   return tooLow((s.port !== 0 ? listeners : 0) + (s.udpPort !== 0 ? listeners * s.numThreadsPerUdp : 0), s);
