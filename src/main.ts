@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   }
   const ctlSab = createServerCtl(settings.verbose, settings.napiIds, settings.ext);
   const connTableSab = createConnTable(settings.maxConns + CONN_TABLE_HEADROOM + specs.length + 1); // + the listeners' rows
+  const firstId = firstConnId(settings); // every thread's ids start there
   const prefixStatsSab = createPrefixStats(settings.detailEnabled);
   const clock = new Store(storeShared, 0);
   verbosityChanged(clock, 0, settings.verbose); // -vvv: every lookup prints its line
@@ -90,12 +91,12 @@ async function main(): Promise<void> {
   // memcached's one SSL_CTX keeps one session cache (-o ssl_session_cache): every worker's TLS sockets share this one
   const tlsSessionCache = settings.tls.enabled && settings.tls.sessionCache ? sessionCacheBuffer() : null;
   const workers = await startWorkers(settings, (thread) => ({
-    store: storeShared, ctl: ctlSab, connTable: connTableSab, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
+    store: storeShared, ctl: ctlSab, connTable: connTableSab, firstConnId: firstId, prefixStats: prefixStatsSab, settings, thread, tlsTicketKeys,
     tlsSessionCache, tlsFiles, authEntries, sasl,
   }));
   const maintainer = startMaintainer(storeShared, ctlSab);
   if (settings.verbose > 2) writeErr(backgroundThreadsStarting(settings));
-  const connTable = new ConnTable(connTableSab, firstConnId(settings));
+  const connTable = new ConnTable(connTableSab, firstId);
   const ctl = new ServerCtl(ctlSab);
   const dispatcher = new Dispatcher(settings, specs, ctl, connTable, workers);
   // memcached writes MEMCACHED_PORT_FILENAME only in its TCP/UDP branch (with -s, no file), through a .lck file it
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   const portFileOpen = portFile !== null && portFileOpens(settings, specs.length);
   if (portFile !== null && !portFileOpen) writeErr(`Failed to open "${portFile}.lck": Too many open files\n`);
   exitOnShortage(descriptorShortage(settings, specs.length, StartStage.listen));
-  const listeners = await serverSocketsOrExit(dispatcher, settings, clock);
+  const listeners = await serverSocketsOrExit(dispatcher, settings, clock, portFileOpen);
   if (portFileOpen) writePortFile(portFile, listeners);
   const tooLow = maxconnsTooLow(settings, specs.length);
   if (tooLow !== null) { writeErr(tooLow); process.exit(1); }

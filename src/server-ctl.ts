@@ -1,6 +1,6 @@
-// Words every thread of the server shares, beside the store: connection counts the dispatcher
-// enforces -c with, the live verbosity, the listener's state, and the extstore settings. Int32 words
-// changed with Atomics.
+// Words every thread of the server shares, beside the store: the connection counts (-c itself is enforced on
+// the connection table's ids, stats/conn-table.ts), the live verbosity, the listener's state, and the extstore
+// settings. Int32 words changed with Atomics.
 //
 //   [ curr_conns | total_conns | rejected_conns | listen_disabled_num | accepting_conns |
 //     verbosity | conn_structures | time_in_listen_disabled_ms | ssl_handshake_errors | ssl_new_sessions |

@@ -6,7 +6,6 @@ import net from 'node:net';
 import type { Worker, Transferable } from 'node:worker_threads';
 import type { Settings } from '../settings/settings.ts';
 import { ServerCtl, Ctl, admitConn, refuseConn, unadmitConn } from '../server-ctl.ts';
-import { portFileOpens } from '../main/start-descriptors.ts';
 import { ConnTable, ConnRow, ipv4ToInt, setAddress, Transport } from '../stats/conn-table.ts';
 import { ConnState } from '../worker/conn.ts';
 import type { WorkerMessage, DispatcherMessage } from '../worker/worker.ts';
@@ -99,9 +98,10 @@ export class Dispatcher {
 
   /**
    * server_sockets: a TCP listener per -l address (all on one port), and the unix socket. `now` is the
-   * server's clock (relative seconds), the listeners' last-command time in `stats conns`.
+   * server's clock (relative seconds), the listeners' last-command time in `stats conns`; `portFileOpen`: whether
+   * memcached holds MEMCACHED_PORT_FILENAME's file open meanwhile (main/start-descriptors.ts portFileOpens).
    */
-  async listen(now: number): Promise<Listener[]> {
+  async listen(now: number, portFileOpen: boolean): Promise<Listener[]> {
     const s = this.settings;
     const bound: Listener[] = [];
     if (s.socketPath !== null) {
@@ -113,7 +113,7 @@ export class Dispatcher {
     }
     // memcached holds MEMCACHED_PORT_FILENAME's file open while it makes its TCP and UDP listeners: that
     // descriptor is the lowest free one then, so the listeners come one above, and the first client gets it
-    const portFileRow = s.portFilename !== null && portFileOpens(s, this.specs.length) ? this.connTable.claim() : -1;
+    const portFileRow = portFileOpen ? this.connTable.claim() : -1;
     if (s.port !== 0) await this.listenTcp(now, bound);
     if (s.udpPort !== 0) { // -p 0 -U n: UDP alone. An entry's own port is its UDP port too, as in memcached.
       for (const spec of this.specs) bound.push(await this.listenUdp(spec, spec.port ?? s.udpPort));

@@ -15,9 +15,12 @@ const EX_OSERR = 71;
 
 type Passwd = { uid: number; gid: number };
 
+/** Whether the server runs as root (real or effective uid 0): memcached's test before it looks -u up. */
+export function startedAsRoot(): boolean { return process.getuid?.() === 0 || process.geteuid?.() === 0; }
+
 /** As root with -u, become that user (exits with memcached's words and status when it cannot). */
 export function assumeIdentity(user: string | null): void {
-  if (process.getuid?.() !== 0 && process.geteuid?.() !== 0) return;
+  if (!startedAsRoot()) return;
   if (user === null || user === '') return;
   const pw = getpwnam(user);
   if (pw === null) {

@@ -21,13 +21,15 @@ export async function listenSpecsOrExit(settings: Settings): Promise<ListenSpec[
 }
 
 /** memcached's server_sockets: every listener open, or the start ends with its message (EX_OSERR). */
-export async function serverSocketsOrExit(dispatcher: Dispatcher, settings: Settings, clock: Store): Promise<Listener[]> {
+export async function serverSocketsOrExit(
+  dispatcher: Dispatcher, settings: Settings, clock: Store, portFileOpen: boolean,
+): Promise<Listener[]> {
   if (settings.socketPath === null && settings.port < -1) {
     // memcached's getaddrinfo takes port -1 as 0 (any free port); any other negative port names no service
     writeErr(`getaddrinfo(): Servname not supported for ai_socktype\nfailed to listen on ${listenWhere(settings, null)}: Success\n`);
     process.exit(71);
   }
-  return dispatcher.listen(clock.currentTime()).catch((err: unknown) => {
+  return dispatcher.listen(clock.currentTime(), portFileOpen).catch((err: unknown) => {
     if (err instanceof ListenError && err.transport === 'UNIX') { // server_socket_unix's perror, then main's vperror
       const why = strerrorOfSocket(err);
       writeErr(`${err.call}(): ${why}\nfailed to listen on UNIX socket: ${settings.socketPath}: ${errnoAfterPerror(why)}\n`);

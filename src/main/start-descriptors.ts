@@ -7,6 +7,7 @@
 // nothing else.
 
 import type { Settings } from '../settings/settings.ts';
+import { startedAsRoot } from './assume-identity.ts';
 
 /** How a step that found no descriptor ends the start: its stderr, and an exit status (or SIGABRT). */
 export type Shortage = { stderr: string; status: number | 'abort' };
@@ -52,13 +53,13 @@ export function descriptorShortage(s: Settings, listeners: number, stage: Stage)
  * The descriptor memcached gives its first listening socket: the ones its start keeps come first (three of its
  * own, four per worker thread, -e's file and extstore's). Connection ids start there (stats/conn-table.ts). A
  * descriptor memcached inherits below that number moves its listener up; the port file's, open while it listens,
- * does (Dispatcher.listen).
+ * does (portFileOpens; Dispatcher.listen holds its row).
  */
 export function firstConnId(s: Settings): number {
   let first = FIRST_FREE;
-  for (const { step, next } of walk({ ...s, maxConns: Infinity }, 0)) {
+  for (const { step, after } of walk({ ...s, maxConns: Infinity }, 0)) {
     if (step.stage > StartStage.afterStore) break;
-    first = next + (step.keep ? step.fds : 0);
+    first = after;
   }
   return first;
 }
@@ -78,20 +79,20 @@ export function portFileOpens(s: Settings, listeners: number): boolean {
  */
 export function pidFileOpens(s: Settings, listeners: number): boolean {
   let next = FIRST_FREE;
-  for (const { step, next: at, fits } of walk(s, listeners)) {
+  for (const { step, fits, after } of walk(s, listeners)) {
     if (step === PORT_FILE && fits) return true;
-    next = fits && step.keep ? at + step.fds : at;
+    next = after;
   }
   return next < s.maxConns;
 }
 
-/** The steps with the next free descriptor before each, and whether the step's descriptors are below -c. */
-function* walk(s: Settings, listeners: number): Generator<{ step: Step; next: number; fits: boolean }> {
+/** The steps, each with whether its descriptors are below -c and the next free descriptor after it. */
+function* walk(s: Settings, listeners: number): Generator<{ step: Step; fits: boolean; after: number }> {
   let next = FIRST_FREE;
   for (const step of startSteps(s, listeners)) {
     const fits = next + step.fds <= s.maxConns;
-    yield { step, next, fits };
     if (fits && step.keep) next += step.fds;
+    yield { step, fits, after: next };
   }
 }
 
@@ -114,9 +115,8 @@ function tooLow(conns: number, s: Settings): string | null {
 function* startSteps(s: Settings, listeners: number): Generator<Step> {
   const before = StartStage.beforeStore;
   const after = StartStage.afterStore;
-  const asRoot = process.getuid?.() === 0 || process.geteuid?.() === 0;
   // getpwnam reads the password file (a descriptor for the moment) before anything is kept
-  if (asRoot && s.user !== null && s.user !== '') {
+  if (startedAsRoot() && s.user !== null && s.user !== '') {
     yield { stage: StartStage.identity, fds: 1, keep: false, fails: exit(`can't find the user ${s.user} to switch to\n`, EX_NOUSER) };
   }
   yield* eventBase(before);

@@ -11,7 +11,6 @@ import type { StoreShared } from '../store/create.ts';
 import type { Settings } from '../settings/settings.ts';
 import { ServerCtl, Ctl, admitConn } from '../server-ctl.ts';
 import { ConnTable, ConnRow, setAddress, Transport } from '../stats/conn-table.ts';
-import { firstConnId } from '../main/start-descriptors.ts';
 import { ThreadStat } from '../stats/thread-stats.ts';
 import { PrefixStats } from '../stats/prefix-stats.ts';
 import { WorkerContext } from './context.ts';
@@ -41,6 +40,8 @@ export type WorkerInit = {
   store: StoreShared;
   ctl: SharedArrayBuffer;
   connTable: SharedArrayBuffer;
+  /** The connection table's first id: memcached's first listener's descriptor (main/start-descriptors.ts). */
+  firstConnId: number;
   prefixStats: SharedArrayBuffer;
   settings: Settings;
   thread: number;
@@ -76,7 +77,7 @@ if (noHandleIo !== null) throw new Error(`cachalot worker: ${noHandleIo}`);
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const store = new Store(init.store, init.thread);
-const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable, firstConnId(init.settings)),
+const ctx = new WorkerContext(store, init.settings, new ServerCtl(init.ctl), new ConnTable(init.connTable, init.firstConnId),
   new PrefixStats(init.prefixStats, init.settings.prefixDelimiter),
   init.thread, (how) => port.postMessage({ type: 'shutdown', how } satisfies DispatcherMessage));
 store.verbosity = () => ctx.verbosity();
