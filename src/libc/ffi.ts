@@ -21,6 +21,7 @@ type Calls = {
   madvise(addr: bigint, len: bigint, advice: number): number;
   getsockopt(fd: number, level: number, name: number, value: bigint, len: bigint): number;
   setsockopt(fd: number, level: number, name: number, value: bigint, len: number): number;
+  malloc_trim(pad: bigint): number;
   __errno_location(): bigint;
 };
 
@@ -61,6 +62,7 @@ function loadLibc(): Libc | null {
         madvise: { arguments: ['pointer', 'u64', 'i32'], return: 'i32' },
         getsockopt: { arguments: ['i32', 'i32', 'i32', 'pointer', 'pointer'], return: 'i32' },
         setsockopt: { arguments: ['i32', 'i32', 'i32', 'pointer', 'u32'], return: 'i32' },
+        malloc_trim: { arguments: ['u64'], return: 'i32' },
         __errno_location: { arguments: [], return: 'pointer' },
       }).functions as Calls,
     };
@@ -284,6 +286,16 @@ function adviseStretch(memory: SharedArrayBuffer, offset: number, length: number
  */
 export function dropPages(memory: SharedArrayBuffer, offset: number, length: number): void {
   adviseStretch(memory, offset, length, MADV_DONTNEED, true);
+}
+
+/**
+ * glibc's malloc_trim(0): every malloc arena's free pages given back to the kernel (its top trimmed, the free
+ * pages inside it advised away). True when some memory was released, false when none, null when this Node cannot
+ * call C.
+ */
+export function trimMalloc(): boolean | null {
+  const l = loadLibc();
+  return l === null ? null : l.c.malloc_trim(0n) === 1;
 }
 
 /**

@@ -16,6 +16,7 @@ import { Automover } from "./automove.ts";
 import { ExtstoreAutomover } from "./automove-extstore.ts";
 import { JuggleBackoff, MIN_SLEEP_US } from "./juggle-backoff.ts";
 import { StorageThreads } from "../extstore/storage-thread.ts";
+import { MallocTrimmer } from "./malloc-trim.ts";
 
 const { shared, ctl } = workerData as MaintainerInit;
 const st = new Store(shared, shared.settings.numThreads + 1);
@@ -34,6 +35,7 @@ const IDLE_SLEEP_US = 1_000_000; // no_lru_maintainer: what is left is asked for
 
 let sleepUs = MIN_SLEEP_US;
 let lastRoundMs = performance.now();
+const trimmer = new MallocTrimmer(lastRoundMs); // what a burst of clients left in malloc's arenas goes back to the kernel
 while (Atomics.load(st.c32, G.maintainerStop) === 0) {
   sleepUs = lruMaintainer ? juggleRound(sleepUs) : IDLE_SLEEP_US;
   if (st.maybeExpand()) sleepUs = 0; // memcached's assoc_maintenance_thread moves buckets until it is done
@@ -45,6 +47,7 @@ while (Atomics.load(st.c32, G.maintainerStop) === 0) {
     sleepUs = Math.min(sleepUs, storage.round((now - lastRoundMs) * 1000));
     lastRoundMs = now;
   }
+  trimmer.round(performance.now());
   if (sleepUs > 0) Atomics.wait(st.c32, G.maintainerStop, 0, sleepUs / 1000);
 }
 rebalancer.stop();
