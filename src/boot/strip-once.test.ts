@@ -4,8 +4,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { preloadArgs, serverNodeArgs, START_SCRIPT } from './command.ts';
 import { MMAP_THRESHOLD } from '../main/malloc-tunables.ts';
@@ -13,11 +14,11 @@ import { MMAP_THRESHOLD } from '../main/malloc-tunables.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = 'src/boot/loader-probe.ts';
 
-type ThreadReport = { stripperLoaded: boolean; stackLine: number };
+type ThreadReport = { stripperLoaded: boolean; stackLine: number; fromCache?: boolean };
 type ProbeReport = { main: ThreadReport; worker: ThreadReport };
 
-function probe(nodeArgs: string[]): ProbeReport {
-  const out = execFileSync(process.execPath, [...nodeArgs, PROBE], { cwd: ROOT, encoding: 'utf8' });
+function probe(nodeArgs: string[], root = ROOT): ProbeReport {
+  const out = execFileSync(process.execPath, [...nodeArgs, PROBE], { cwd: root, encoding: 'utf8' });
   return JSON.parse(out) as ProbeReport;
 }
 
@@ -67,4 +68,34 @@ test('npm start runs the launcher, and the launcher runs what the tests and the 
   const used = serverNodeArgs(ROOT).map((a) => (a.startsWith('file:') ? fileURLToPath(a) : a));
   assert.deepEqual(fromLauncher, used);
   assert.ok(launcher.includes(`${MMAP_THRESHOLD[0]}=${MMAP_THRESHOLD[1]}`), 'it sets the tunable the server would exec itself for');
+});
+
+test('the stripped sources are kept for the next start, and a changed source strips them anew', () => {
+  // A copy of src/ of its own, so that its cache (node_modules/.cache/cachalot/ beside it) is this test's alone.
+  const root = mkdtempSync(join(tmpdir(), 'cachalot-strip-cache-'));
+  try {
+    cpSync(resolve(ROOT, 'src'), join(root, 'src'), { recursive: true });
+    const cacheDir = join(root, 'node_modules', '.cache', 'cachalot');
+    const kept = (): string[] => readdirSync(cacheDir).filter((name) => name.startsWith('stripped-'));
+    assert.equal(probe(preloadArgs(root), root).main.stripperLoaded, false);
+    const [first] = kept();
+    assert.match(first, /^stripped-[0-9a-f]{32}\.json$/);
+    // Marked in the cache only: a start that reads the cache reports the mark, in both threads.
+    const file = join(cacheDir, first);
+    const cache = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    const url = Object.keys(cache).find((u) => u.endsWith('/src/boot/loader-probe.ts'))!;
+    cache[url] = cache[url].replace('return { stripperLoaded:', 'return { fromCache: true, stripperLoaded:');
+    writeFileSync(file, JSON.stringify(cache));
+    const cached = probe(preloadArgs(root), root);
+    assert.deepEqual([cached.main.fromCache, cached.worker.fromCache, cached.main.stripperLoaded], [true, true, false]);
+    // Any source changed (a comment in another module): stripped again, kept under a new name, the old one gone.
+    appendFileSync(join(root, 'src', 'main.ts'), '// changed\n');
+    const fresh = probe(preloadArgs(root), root);
+    assert.deepEqual([fresh.main.fromCache, fresh.main.stripperLoaded], [undefined, false]);
+    const now = kept();
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0], first);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -6,26 +6,21 @@
 //
 //   node --disable-warning=ExperimentalWarning src/boot/strip-types.mjs <folder>
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sourceFiles } from './source-files.mjs';
 
 /**
- * Every .ts file under dir, stripped as Node itself strips it (types become spaces: lines and
+ * Every source under dir, stripped as Node itself strips it (types become spaces: lines and
  * columns stay where they were, so stack traces point at the real source).
  * @param {string} dir
- * @param {Record<string, string>} out
  * @returns {Record<string, string>}
  */
-function stripTree(dir, out) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) stripTree(path, out);
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
-      out[pathToFileURL(path).href] = stripTypeScriptTypes(readFileSync(path, 'utf8'));
-    }
-  }
+function stripTree(dir) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const path of sourceFiles(dir)) out[pathToFileURL(path).href] = stripTypeScriptTypes(readFileSync(path, 'utf8'));
   return out;
 }
 
@@ -34,4 +29,4 @@ if (dir === undefined) {
   process.stderr.write('usage: strip-types.mjs <folder>\n');
   process.exit(2);
 }
-process.stdout.write(JSON.stringify(stripTree(dir, {})));
+process.stdout.write(JSON.stringify(stripTree(dir)));
