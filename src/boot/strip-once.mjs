@@ -15,7 +15,7 @@
 import './early-signals.mjs'; // first: signals during the start are noted, not Node's to handle
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +36,13 @@ function cacheFileFor(srcDir) {
   return join(srcDir, '..', 'node_modules', '.cache', 'cachalot', `stripped-${hash.digest('hex').slice(0, 32)}.json`);
 }
 
+/** How many caches of other sources a folder keeps (worktrees sharing one node_modules, a checkout of another commit). */
+const KEEP_OTHERS = 3;
+
 /**
  * The child's JSON kept for the next start: written whole under a name of its own, then renamed into
- * place (servers starting at once each write theirs), and the files of other sources removed. A
- * folder that cannot be written keeps nothing.
+ * place (servers starting at once each write theirs); of the others, the newest few stay. A folder
+ * that cannot be written keeps nothing.
  * @param {string} file
  * @param {string} json
  */
@@ -50,11 +53,12 @@ function keep(file, json) {
     const partial = `${file}.${process.pid}.partial`;
     writeFileSync(partial, json);
     renameSync(partial, file);
-    for (const name of readdirSync(dir)) {
-      if (name.startsWith('stripped-') && join(dir, name) !== file && !name.endsWith('.partial')) rmSync(join(dir, name), { force: true });
-    }
+    const others = readdirSync(dir).filter((name) => /^stripped-[0-9a-f]+\.json$/.test(name))
+      .map((name) => join(dir, name)).filter((path) => path !== file)
+      .map((path) => ({ path, mtimeMs: statSync(path).mtimeMs })).sort((a, b) => b.mtimeMs - a.mtimeMs);
+    for (const { path } of others.slice(KEEP_OTHERS)) rmSync(path, { force: true });
   } catch {
-    // read-only, or not ours: the next start strips again
+    // read-only, not ours, or another start removed a file first: the next start strips again at worst
   }
 }
 
