@@ -57,6 +57,10 @@ function keep(file, json) {
       .map((name) => join(dir, name)).filter((path) => path !== file)
       .map((path) => ({ path, mtimeMs: statSync(path).mtimeMs })).sort((a, b) => b.mtimeMs - a.mtimeMs);
     for (const { path } of others.slice(KEEP_OTHERS)) rmSync(path, { force: true });
+    // a partial file a minute old was left by a start that died writing it
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.partial'))) {
+      if (statSync(join(dir, name)).mtimeMs < Date.now() - 60_000) rmSync(join(dir, name), { force: true });
+    }
   } catch {
     // read-only, not ours, or another start removed a file first: the next start strips again at worst
   }
