@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,7 +76,7 @@ test('the stripped sources are kept for the next start, and a changed source str
   try {
     cpSync(resolve(ROOT, 'src'), join(root, 'src'), { recursive: true });
     const cacheDir = join(root, 'node_modules', '.cache', 'cachalot');
-    const kept = (): string[] => readdirSync(cacheDir).filter((name) => name.startsWith('stripped-'));
+    const kept = (): string[] => readdirSync(cacheDir).filter((name) => /^stripped-[0-9a-f]+\.json$/.test(name));
     assert.equal(probe(preloadArgs(root), root).main.stripperLoaded, false);
     const [first] = kept();
     assert.match(first, /^stripped-[0-9a-f]{32}\.json$/);
@@ -88,11 +88,18 @@ test('the stripped sources are kept for the next start, and a changed source str
     writeFileSync(file, JSON.stringify(cache));
     const cached = probe(preloadArgs(root), root);
     assert.deepEqual([cached.main.fromCache, cached.worker.fromCache, cached.main.stripperLoaded], [true, true, false]);
-    // Any source changed (a comment in another module): stripped again and kept under a new name.
+    // Any source changed (a comment in another module): stripped again and kept under a new name. A start that
+    // died writing its file left a partial one: one a minute old goes then, a fresh one (another start's) stays.
+    const stale = join(cacheDir, `${first}.99999.partial`), writing = join(cacheDir, `${first}.99998.partial`);
+    writeFileSync(stale, '{');
+    writeFileSync(writing, '{');
+    utimesSync(stale, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
     appendFileSync(join(root, 'src', 'main.ts'), '// changed\n');
     const fresh = probe(preloadArgs(root), root);
     assert.deepEqual([fresh.main.fromCache, fresh.main.stripperLoaded], [undefined, false]);
     assert.equal(kept().length, 2);
+    assert.deepEqual(readdirSync(cacheDir).filter((name) => name.endsWith('.partial')), [`${first}.99998.partial`]);
+    rmSync(writing);
     // Of other sources' caches the newest three stay (worktrees may share one node_modules).
     for (let i = 0; i < 3; i++) {
       appendFileSync(join(root, 'src', 'main.ts'), `// changed ${i}\n`);
