@@ -19,8 +19,8 @@ import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync,
 import { registerHooks } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sourceFiles } from './source-files.mjs';
 import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
+import { sourceFiles } from './source-files.mjs';
 
 /** The key of the stripped sources in every thread's environment data. */
 const STRIPPED_SOURCES = 'cachalot:stripped-sources';

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { MallocTrimmer, TRIM_INTERVAL_MS } from "./malloc-trim.ts";
+import { MMAP_THRESHOLD } from "../main/malloc-tunables.ts";
 
 test("the first trim comes an interval after the start, then one every interval", () => {
   const at: number[] = [];
@@ -45,7 +46,7 @@ const BURST = `
 `;
 
 test("malloc_trim gives the pages of freed malloc chunks back to the kernel", () => {
-  const env = { ...process.env, GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=131072" };
+  const env = { ...process.env, GLIBC_TUNABLES: MMAP_THRESHOLD.join("=") }; // the server's own, alone
   const run = spawnSync(process.execPath, ["--input-type=module", "-e", BURST], { env, encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   const { before, after, released, kept } = JSON.parse(run.stdout) as { before: number; after: number; released: boolean; kept: number };
