@@ -197,7 +197,7 @@ export class Dispatcher {
     try {
       for (let i = 0; i < this.settings.numThreadsPerUdp; i++) {
         this.lastThread = (this.lastThread + 1) % this.workers.length;
-        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0 });
+        bound = await askWorker(this.workers[this.lastThread], { type: 'listen-udp', host, port: bound, first: i === 0, v6Only: v6Only(spec) });
       }
     } catch (err) {
       throw new ListenError('UDP', port, err);

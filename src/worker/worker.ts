@@ -60,7 +60,7 @@ export type WorkerInit = {
 /** Messages from the dispatcher: a new connection's CQ_ITEM (cq-item.ts), or another notify-pipe letter. */
 export type WorkerMessage =
   | CqItem
-  | { type: 'listen-udp'; host: string; port: number; first: boolean }
+  | { type: 'listen-udp'; host: string; port: number; first: boolean; v6Only: boolean } // listen-spec.ts v6Only
   | { type: 'authfile'; entries: AuthEntries } // -Y read again after a SIGHUP
   | { type: 'stop' };
 
@@ -233,7 +233,7 @@ const peerAsIs: typeof dns.lookup = ((address: string, options: dns.LookupOneOpt
  * memcached's UDP connection for this thread: a socket of its own on the UDP port (SO_REUSEPORT), served by
  * one Conn that is never closed. It counts as a connection and has its row in `stats conns`, as memcached's.
  */
-function listenUdp(host: string, udpPort: number, first: boolean): void {
+function listenUdp(host: string, udpPort: number, first: boolean, v6Only: boolean): void {
   const answer = (p: number, error: string): void =>
     port.postMessage({ type: 'udp-listening', port: p, error } satisfies DispatcherMessage);
   const row = admitConn(ctx.ctl, ctx.connTable, Number.MAX_SAFE_INTEGER);
@@ -241,8 +241,7 @@ function listenUdp(host: string, udpPort: number, first: boolean): void {
   // memcached dispatches its UDP conns as it does accepted ones: with -N it asks a UDP socket for its NAPI id too,
   // gets none, and counts the fallback
   if (ctx.ctl.get(Ctl.napiIds) !== 0) ctx.ctl.add(Ctl.roundRobinFallback, 1);
-  const v6 = host.includes(':'); // IPv6-only, as memcached's every AF_INET6 socket (listen-spec.ts v6Only)
-  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', reusePort: true, ipv6Only: v6, lookup: peerAsIs });
+  const socket = dgram.createSocket({ type: v6Only ? 'udp6' : 'udp4', reusePort: true, ipv6Only: v6Only, lookup: peerAsIs });
   const c = pool.take();
   c.reset(ctx.connTable.idOf(row), null, 'udp');
   c.row = row;
@@ -334,7 +333,7 @@ function cqConnNew(item: CqItem): void {
 function onWorkerMessage(msg: WorkerMessage): void {
   if (isCqItem(msg)) { cqConnNew(msg); return; }
   switch (msg.type) {
-    case 'listen-udp': listenUdp(msg.host, msg.port, msg.first); break;
+    case 'listen-udp': listenUdp(msg.host, msg.port, msg.first, msg.v6Only); break;
     case 'authfile': authfileInstall(msg.entries); break;
     case 'stop': stopAll(); break;
   }
