@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { before, test } from 'node:test';
 import { Client } from './support/client.ts';
-import { differential, BINARY_NOOP_SENTINEL } from './support/differential.ts';
+import { differential, keepBinaryStats, BINARY_NOOP_SENTINEL, REQUEST_COUNTERS } from './support/differential.ts';
 import { mulberry32 as rng } from './support/rng.ts';
 import { memcachedAvailable, sleep, startServer, type Server, type ServerKind } from './support/server.ts';
 import { serverFor, registerStopHook, kindsFor } from './support/spec.ts';
@@ -129,19 +129,7 @@ differential('binary: -F refuses Flush with an auth error; -C answers CAS 0 and 
 ], { sentinel: BINARY_NOOP_SENTINEL, args: ONE_SERVER_ARGS, fresh: false });
 
 /** Counters the binary commands leave, as the text protocol counts them (values compared). */
-const COUNTERS = new Set(['cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_hits', 'get_misses', 'delete_misses',
-  'delete_hits', 'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses', 'cas_hits', 'cas_badval',
-  'touch_hits', 'touch_misses', 'auth_cmds', 'auth_errors', 'total_items']);
-// (not curr_items: after the flush, memcached's LRU crawler reclaims items whenever it gets to them)
-
-/** A mask keeping only the stat packets named (and the end packet). */
-const keepStats = (names: Set<string>) => (reply: Buffer): Buffer => {
-  const { packets } = parseBinResponses(reply);
-  if (packets.length < 2 || packets[0].opcode !== Op.STAT) return reply;
-  const kept = packets.filter((p) => p.key.length === 0 || names.has(p.key.toString('latin1')));
-  return Buffer.concat(kept.map((p) => Buffer.from(`${p.key.toString('latin1')}=${p.value.toString('latin1')};`)));
-};
-const keepCounters = keepStats(COUNTERS);
+const keepCounters = keepBinaryStats(new Set([...REQUEST_COUNTERS, 'auth_cmds', 'auth_errors']));
 
 differential('binary: commands are counted in stats as memcached counts them', [
   all({ opcode: Op.FLUSH }, { opcode: Op.STAT, key: 'reset' }),
@@ -167,7 +155,7 @@ differential('binary: a refused Set, quiet or with a CAS, drops the old value; A
   all(set('k', 'x'), withV3K(Op.SET), { opcode: Op.GET, key: 'k' }),
   all({ opcode: Op.STAT }),
 ], { sentinel: BINARY_NOOP_SENTINEL, args: ['-I', '2k', '-o', 'slab_chunk_max=2048'],
-  mask: keepStats(new Set(['store_too_large', 'store_no_memory'])) });
+  mask: keepBinaryStats(new Set(['store_too_large', 'store_no_memory'])) });
 
 // A text client is read as binary: once 24 bytes are in, the magic is wrong and the server hangs up.
 differential('binary: -B binary hangs up on a text client', [

@@ -16,6 +16,8 @@ import { Client, bytes, show } from './client.ts';
 import { mulberry32 } from './rng.ts';
 import { kindsFor, registerStopHook, serverFor } from './spec.ts';
 import type { ServerKind } from './server.ts';
+import { parseBinResponses } from '../../src/protocol/binary/frame.ts';
+import { Op } from '../../src/protocol/binary/header.ts';
 
 export type Sentinel = { send: Buffer; reply: Buffer };
 export const MN_SENTINEL: Sentinel = { send: Buffer.from('mn\r\n'), reply: Buffer.from('MN\r\n') };
@@ -148,13 +150,35 @@ export function differential(name: string, script: Array<string | Buffer>, opts:
 }
 
 /** A script's requests pipelined, one to four in each write (seeded): replies batched as memcached batches them. */
-export function pipelined(script: string[], seed: number): string[] {
+export function pipelined<T extends string | Buffer>(script: T[], seed: number): T[] {
   const r = mulberry32(seed);
-  const writes: string[] = [];
+  const writes: T[] = [];
   for (let i = 0; i < script.length;) {
     const n = 1 + Math.floor(r() * 4);
-    writes.push(script.slice(i, i + n).join(''));
+    const batch = script.slice(i, i + n);
+    writes.push((batch.every((req) => typeof req === 'string') ? batch.join('') : Buffer.concat(batch.map(bytes))) as T);
     i += n;
   }
   return writes;
+}
+
+/**
+ * Counters whose values the requests alone decide. Not curr_items, get_expired or reclaimed: memcached's LRU
+ * maintainer and crawler reap expired and flushed items whenever they get to them.
+ */
+export const REQUEST_COUNTERS: ReadonlySet<string> = new Set(['cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_hits',
+  'get_misses', 'delete_misses', 'delete_hits', 'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses',
+  'cas_hits', 'cas_badval', 'touch_hits', 'touch_misses', 'total_items']);
+
+/**
+ * A mask for binary STAT replies: only the stat packets named (and the end packet), as `name=value;`. Other
+ * replies pass unchanged.
+ */
+export function keepBinaryStats(names: ReadonlySet<string>): (reply: Buffer) => Buffer {
+  return (reply) => {
+    const { packets } = parseBinResponses(reply);
+    if (packets.length < 2 || packets[0].opcode !== Op.STAT) return reply;
+    const kept = packets.filter((p) => p.key.length === 0 || names.has(p.key.toString('latin1')));
+    return Buffer.concat(kept.map((p) => Buffer.from(`${p.key.toString('latin1')}=${p.value.toString('latin1')};`)));
+  };
 }
