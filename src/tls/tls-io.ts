@@ -37,6 +37,7 @@ export class TlsIo implements ConnIo {
   closed = false;
   lastWriteQueued = false;
   readonly lendable = false;
+  readonly continuesRead = false; // Node's TLS socket hands over decrypted records, not the socket's reads
   private readonly socket: tls.TLSSocket;
   private readonly handle: AddressHandle;
   private readonly hooks: IoHooks;

@@ -30,6 +30,12 @@ export interface ConnIo {
    * (onClosed), so its buffer may be freed then (libuv's handle; a TLS socket's writes are Node's to hold).
    */
   readonly lendable: boolean;
+  /**
+   * The read being handled follows one that filled its buffer, so it came in the same poll event: libuv reads on
+   * until a read comes short, as memcached's conn_nread reads a value's rest in the event it began in while the
+   * bytes are there.
+   */
+  readonly continuesRead: boolean;
   /** Start (or, after pause, resume) reading. */
   resume(): void;
   /** Stop reading: a client that does not read its replies is not read from either. */

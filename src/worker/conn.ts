@@ -263,9 +263,17 @@ export class Conn {
    * queued so far are sent, and over UDP those after it are a new batch of responses.
    */
   flushPoint(): void {
+    this.commitReplies();
+    this.cmdsSinceFlush = 0;
+  }
+
+  /**
+   * The replies queued so far are sent (no later error takes them back), with their commands still counted as
+   * worked off by neither a flush point nor a yield: see valueEndsRead.
+   */
+  commitReplies(): void {
     const out = this.ctx.out;
     out.commit();
-    this.cmdsSinceFlush = 0;
     if (this.udp !== null) this.udp.flushPoint();
     else this.ctx.stats.row[ThreadStat.bytes_written] += out.uncounted(); // memcached's transmit counts them now
   }

@@ -223,11 +223,13 @@ function completeNreadAsciiOrMeta(c: Conn): void {
 /**
  * A value or a swallow that went on into a later read has ended: memcached read its rest exactly, so its buffer
  * is empty here and the replies so far go out (reset_cmd_handler to conn_mwrite) before it reads what follows;
- * an error on a later command cannot take them back.
+ * an error on a later command cannot take them back. Its conn_mwrite comes back through conn_new_cmd once more,
+ * a step of its -R budget and a yield if that was the last: its commands stay counted, so that commandsWorkedOff
+ * takes that step when nothing follows, and connReadBufferRefilled when a line does (its buffer is empty: fillEnd).
  */
 function valueEndsRead(c: Conn): void {
   c.valueResumed = false;
-  c.flushPoint();
+  c.commitReplies();
 }
 
 /** Below this many bytes still to come, a value's rest is copied from the read buffer instead. */
@@ -465,13 +467,18 @@ export function noteCommandTime(c: Conn): void {
   c.ctx.connTable.set(c.row, ConnRow.lastCmd, now);
 }
 
-/** New input is in c.rbuf: a fresh read gets a fresh -R budget, as a new libevent event would. */
+/**
+ * New input is in c.rbuf: a fresh read gets a fresh -R budget, as a new libevent event would; but the rest of a
+ * value read in the poll event its start came in is that event's, as memcached reads it in conn_nread.
+ */
 function inputArrived(c: Conn, n: number): void {
   c.ctx.stats.row[ThreadStat.bytes_read] += n;
   noteCommandTime(c);
+  let sameEvent = false;
   if (c.state === ConnState.nread || c.state === ConnState.swallow) {
     c.valueResumed = true;
     c.fillEnd = -1; // memcached reads a value's rest straight into the item (or away): its buffer is empty after it
+    sameEvent = c.io !== null && c.io.continuesRead;
   } else if (c.state !== ConnState.waiting) {
     if (c.state === ConnState.watch && c.stream?.readsInput === true) c.rpos = c.rend; // a watcher's input: dropped
     else if (c.yieldPending) readAheadCheck(c);
@@ -482,7 +489,7 @@ function inputArrived(c: Conn, n: number): void {
   if (c.yieldedIdle) yieldedIdleRead(c);
   if (c.ctx.readBufLimited && !rbufTake(c)) return;
   if (c.state === ConnState.waiting) connSetState(c, ConnState.parseCmd);
-  if (!c.yieldPending) c.reqsLeft = c.ctx.settings.reqsPerEvent;
+  if (!c.yieldPending && !sameEvent) c.reqsLeft = c.ctx.settings.reqsPerEvent;
   driveMachine(c);
 }
 

@@ -139,6 +139,9 @@ export class HandleIo implements ConnIo {
    */
   lastWriteQueued = false;
   readonly lendable = true;
+  continuesRead = false;
+  /** The last read filled the buffer it landed in: libuv reads again at once (uv__read stops at a short read). */
+  private lastReadFilled = false;
   private reading = false;
   /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
   private current: Uint8Array;
@@ -290,6 +293,8 @@ export class HandleIo implements ConnIo {
       if (n === 0) return undefined;
       if (n < 0) { io.wanted = null; io.hooks.onReadEnd(n); return undefined; }
       const landed = io.current;
+      io.continuesRead = io.lastReadFilled;
+      io.lastReadFilled = n === landed.length;
       io.wanted = null;
       if (landed === io.readBuffer) io.hooks.onRead(n);
       else io.hooks.onReadInto(n);
