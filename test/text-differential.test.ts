@@ -7,6 +7,7 @@ import { mulberry32 as rng } from './support/rng.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client } from './support/client.ts';
+import { memcachedAvailable, sleep } from './support/server.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
 
 const K251 = 'k'.repeat(251);
@@ -222,6 +223,36 @@ for (const r of ['1', '2']) {
     `set a 0 0 2000000\r\n${V(2_000_000)}\r\nget a\r\n`, `cas k 0 0 166 2\r\n${V(166)}\r\nms k 66996 q\r\n${V(66996)}\r\ngets k\r\n`,
     'stats\r\n',
   ], { args: ['-R', r] });
+}
+
+// And a value whose rest comes after a pause: memcached's conn_nread meets EAGAIN and reads the rest in an event of
+// its own, with a whole budget. The first write fills one of Cachalot's 64 KB reads exactly, or leaves it short. (Had
+// the pause been too short for a server, it read everything in one event, as the other would have: the counts agree
+// either way.) conn_yields read with a stats on the same connection, as udp.test.ts reads it.
+test(`text: a value's rest sent after a pause is a new event's, with a whole -R budget [cachalot vs memcached]`, {
+  skip: memcachedAvailable() === null ? 'memcached is not installed' : false,
+}, async () => {
+  assert.deepEqual(await yieldsAfterPausedValues('cachalot'), await yieldsAfterPausedValues('memcached'));
+});
+
+async function yieldsAfterPausedValues(kind: 'cachalot' | 'memcached'): Promise<string[]> {
+  const lines: string[] = [];
+  for (const r of ['1', '2', '3']) {
+    const server = await serverFor(kind, ['-t', '1', '-R', r], true);
+    const c = await Client.connect(server.port);
+    try {
+      const counts: string[] = [];
+      for (const firstWrite of [65_536, 30_000]) {
+        const head = 'get a\r\nset b 0 0 100000\r\n';
+        await c.send(head + V(firstWrite - head.length));
+        await sleep(300);
+        await c.send(`${V(100_000 - firstWrite + head.length)}\r\nstats\r\nversion\r\n`);
+        counts.push(/^STAT conn_yields (\d+)\r$/m.exec((await c.readUntil('VERSION 1.6.18\r\n')).toString())?.[1] ?? '?');
+      }
+      lines.push(`-R ${r}: ${counts.join(' ')}`);
+    } finally { c.end(); await server.stop(); }
+  }
+  return lines;
 }
 
 /**

@@ -140,7 +140,7 @@ export class HandleIo implements ConnIo {
   lastWriteQueued = false;
   readonly lendable = true;
   continuesRead = false;
-  /** The last read filled the buffer it landed in: libuv reads again at once (uv__read stops at a short read). */
+  /** The last read filled the buffer it landed in, so libuv read on at once (uv__read stops at a short read or EAGAIN). */
   private lastReadFilled = false;
   private reading = false;
   /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
@@ -290,7 +290,7 @@ export class HandleIo implements ConnIo {
     const io = this; // inside the hook, `this` is the handle
     this.handle.onread = function onread(this: StreamHandle): unknown {
       const n = state[readBytes];
-      if (n === 0) return undefined;
+      if (n === 0) { io.lastReadFilled = false; return undefined; } // EAGAIN: the next read is a new poll event's
       if (n < 0) { io.wanted = null; io.hooks.onReadEnd(n); return undefined; }
       const landed = io.current;
       io.continuesRead = io.lastReadFilled;
