@@ -32,8 +32,8 @@ export interface ConnIo {
   readonly lendable: boolean;
   /**
    * The read being handled follows one that filled its buffer, so it came in the same poll event: libuv reads on
-   * until a read comes short, as memcached's conn_nread reads a value's rest in the event it began in while the
-   * bytes are there.
+   * until a read comes short or meets EAGAIN, as memcached's conn_nread reads a value's rest in the event it began
+   * in while the bytes are there.
    */
   readonly continuesRead: boolean;
   /** Start (or, after pause, resume) reading. */

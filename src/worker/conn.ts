@@ -268,8 +268,8 @@ export class Conn {
   }
 
   /**
-   * The replies queued so far are sent (no later error takes them back), with their commands still counted as
-   * worked off by neither a flush point nor a yield: see valueEndsRead.
+   * The replies queued so far are sent (no later error takes them back); unlike flushPoint, their commands stay
+   * counted in cmdsSinceFlush, for the -R step memcached takes after sending them (see valueEndsRead).
    */
   commitReplies(): void {
     const out = this.ctx.out;
