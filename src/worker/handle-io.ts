@@ -175,6 +175,7 @@ export class HandleIo implements ConnIo {
   pause(): void {
     if (!this.reading) return;
     this.reading = false;
+    this.lastReadFilled = false; // libuv's reading stops here: the read after a resume is a new poll event's
     this.handle.readStop();
   }
 
