@@ -495,6 +495,18 @@ differential('stats sizes: kept from the start with -o track_sizes', [
   'set a 0 0 1\r\nx\r\n', 'set b 0 0 500\r\n' + 'y'.repeat(500) + '\r\n', 'stats sizes\r\n', 'stats settings\r\n',
 ], { args: ['-o', 'track_sizes'] });
 
+// memcached makes its buckets as it reads -o track_sizes: with the -I given before it, or memcached's 1 MB when -I
+// comes after, so larger items are not counted (a 1.2 MB append included), until sizes_disable and sizes_enable
+// make the buckets again, for the -I it runs with.
+const V600K = 'v'.repeat(600_000);
+for (const args of [['-o', 'track_sizes', '-I', '2m'], ['-I', '2m', '-o', 'track_sizes']]) {
+  differential(`stats sizes: the buckets reach the -I given before -o track_sizes (${args.join(' ')})`, [
+    `set big 0 0 1200000\r\n${'b'.repeat(1_200_000)}\r\n`, `set a 0 0 600000\r\n${V600K}\r\n`,
+    `append a 0 0 600000\r\n${V600K}\r\n`, 'set small 0 0 1\r\nx\r\n', 'stats sizes\r\n', 'delete big\r\n', 'stats sizes\r\n',
+    'stats sizes_disable\r\n', 'stats sizes_enable\r\n', `set big 0 0 1200000\r\n${'b'.repeat(1_200_000)}\r\n`, 'stats sizes\r\n',
+  ], { args });
+}
+
 for (const kind of kindsFor()) {
   test(`stats sizes: the histogram's mark is a CAS of its own, taken at start and at each sizes_enable [${kind}]`, async () => {
     const server = await serverFor(kind, ['-o', 'track_sizes'], true);

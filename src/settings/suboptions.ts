@@ -107,7 +107,8 @@ const SUBOPTS: Readonly<Record<string, SubHandler>> = {
     st.slabChunkChanged = true;
     return null;
   }),
-  track_sizes: set((s) => { s.trackSizes = true; }),
+  // memcached's item_stats_sizes_init, at once: its buckets reach the -I given so far, and a second one changes nothing
+  track_sizes: set((s) => { if (!s.trackSizes) s.trackSizesItemMax = s.itemSizeMax; s.trackSizes = true; }),
   no_inline_ascii_resp: () => null, // dead settings memcached still accepts
   inline_ascii_resp: () => null,
   modern: () => null,

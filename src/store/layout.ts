@@ -56,6 +56,7 @@ export const G = {
   // watches: then logging costs a get or a set this one load, on a line it reads anyway, and a branch.
   watchMask: 9,
   sizesOn: 10, // the item size histogram is kept (src/store/sizes.ts)
+  sizesBuckets: 11, // how many of its buckets count (memcached's stats_sizes_buckets, fixed when it was made)
   // line 1: every store
   casLock: 16, casHi: 17, casLo: 18, // memcached's cas_id and cas_id_lock
   // line 2: every allocation

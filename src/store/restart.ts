@@ -322,14 +322,16 @@ function readImage(shared: StoreShared, file: string, meta: Map<string, string>)
   try { fd = fs.openSync(file, 'r'); } catch { return false; }
   try {
     if (fs.fstatSync(fd).size !== arenaLen + ctlLen + floatLen + hashLen) return false;
-    const sizesOn = new Int32Array(ctlBuffer(shared.ctl))[G.sizesOn]; // the command line's, not the saved one
+    const ctl32 = new Int32Array(ctlBuffer(shared.ctl));
+    const sizesOn = ctl32[G.sizesOn], sizesBuckets = ctl32[G.sizesBuckets]; // the command line's, not the saved ones
     if (fileChecksum(fd) !== crc) return false; // checked first: the fresh store is only written once it holds
     let at = 0;
     for (const [buf, offset, len] of targets) {
       if (fs.readSync(fd, new Uint8Array(buf, offset, len), 0, len, at) !== len) return false;
       at += len;
     }
-    new Int32Array(ctlBuffer(shared.ctl))[G.sizesOn] = sizesOn;
+    ctl32[G.sizesOn] = sizesOn;
+    ctl32[G.sizesBuckets] = sizesBuckets;
     return true;
   } finally {
     fs.closeSync(fd);

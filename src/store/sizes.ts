@@ -3,6 +3,8 @@
 // `stats sizes` lists the buckets that are not empty. Items older than the enabling (a smaller CAS) are left
 // out, as memcached does. The buckets (one Int32 per 32 bytes of -I) are one shared buffer, made at start when
 // they take at most 1 MiB (-I 8m) or -o track_sizes asks; otherwise enabling answers memcached's no_memory.
+// memcached makes its buckets when the histogram starts: -o track_sizes does that as the option is read, with the
+// -I given before it (1 MB when none was), so an item larger than that is not counted (G.sizesBuckets).
 
 import type { Store } from "./store.ts";
 import { FG, F, G } from "./layout.ts";
@@ -17,13 +19,18 @@ export function createSizesBuffer(itemSizeMax: number, trackSizes: boolean): Sha
   return trackSizes || bytes <= SIZES_BYTES_ALWAYS ? new SharedArrayBuffer(bytes) : null;
 }
 
+/** memcached's stats_sizes_buckets for items up to itemSizeMax, within the buffer's. */
+export function sizesBucketsFor(itemSizeMax: number, sizes: SharedArrayBuffer | null): number {
+  return sizes === null ? 0 : Math.min(Math.floor(itemSizeMax / 32) + 1, sizes.byteLength / 4);
+}
+
 /** item_stats_sizes_add / _remove (item lock held): `delta` is 1 when the item is linked, -1 when unlinked. */
 export function sizesCount(st: Store, it: number, delta: number): void {
   const hist = st.sizes, a32 = st.a32;
   if (hist === null || casOf(a32, it) < st.cf[F.glob + FG.sizesCasMin]) return;
   const ntotal = itemNtotal(a32, it);
   const bucket = Math.ceil(ntotal / 32);
-  if (bucket < hist.length) Atomics.add(hist, bucket, delta);
+  if (bucket < st.c32[G.sizesBuckets]) Atomics.add(hist, bucket, delta);
 }
 
 /** item_stats_sizes_enable: what it answers, as memcached's sizes_status (and sizes_error) lines. */
@@ -32,6 +39,7 @@ export function sizesEnable(st: Store): Array<[string, string]> {
   if (st.sizes === null) return [["sizes_status", "error"], ["sizes_error", "no_memory"]];
   if (Atomics.load(st.c32, G.sizesOn) === 0) {
     st.sizes.fill(0);
+    st.c32[G.sizesBuckets] = st.sizes.length; // made now, for the -I the server runs with
     st.cf[F.glob + FG.sizesCasMin] = st.nextCas(); // memcached takes a CAS of its own for the mark
     Atomics.store(st.c32, G.sizesOn, 1);
   }
