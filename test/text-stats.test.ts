@@ -524,6 +524,14 @@ for (const kind of kindsFor()) {
 
 differential('stats sizes: refused without CAS (-C)', ['stats sizes_enable\r\n', 'stats sizes\r\n'], { args: ['-C'] });
 
+// -o track_sizes takes a CAS as its mark when CAS is on as it is read: a -C after it leaves every item's CAS 0, under
+// the mark, and nothing is counted; a -C before it, no mark, and every item is.
+for (const args of [['-o', 'track_sizes', '-C'], ['-C', '-o', 'track_sizes']]) {
+  differential(`stats sizes: -o track_sizes counts under -C only when -C came first (${args.join(' ')})`, [
+    'set a 0 0 5\r\nhello\r\n', 'set b 0 0 500\r\n' + 'y'.repeat(500) + '\r\n', 'stats sizes\r\n', 'delete a\r\n', 'stats sizes\r\n',
+  ], { args });
+}
+
 /** Whether this machine has an IPv6 loopback to listen on. */
 async function ipv6Loopback(): Promise<boolean> {
   const probe = net.createServer();

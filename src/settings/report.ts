@@ -156,7 +156,7 @@ export function storeSettingsOf(s: Settings, hostBytes = 0): StoreSettings {
     hotMaxFactor: s.hotMaxFactor, warmMaxFactor: s.warmMaxFactor, tempLru: s.tempLru, temporaryTtl: s.temporaryTtl,
     lruCrawler: s.lruCrawler, lruMaintainer: s.lruMaintainer, lruCrawlerSleep: s.lruCrawlerSleep, lruCrawlerTocrawl: s.lruCrawlerTocrawl,
     slabReassign: s.slabReassign, slabAutomove: s.slabAutomove, slabAutomoveRatio: s.slabAutomoveRatio,
-    slabAutomoveWindow: s.slabAutomoveWindow, trackSizes: s.trackSizes, trackSizesItemMax: s.trackSizesItemMax,
+    slabAutomoveWindow: s.slabAutomoveWindow, trackSizes: s.trackSizes, trackSizesAt: s.trackSizesAt,
     mallocedBase: initialMallocFromEnv(process.env.T_MEMD_INITIAL_MALLOC),
   };
 }

@@ -278,7 +278,7 @@ test('storeSettingsOf carries the store\'s share', () => {
     hashpowerInit: 0, hashExpand: true, numThreads: 2, lruSegmented: true, hotLruPct: 30, warmLruPct: 50,
     hotMaxFactor: 0.2, warmMaxFactor: 2, tempLru: true, temporaryTtl: 30, lruCrawler: true, lruMaintainer: true, lruCrawlerSleep: 50,
     lruCrawlerTocrawl: 0, slabReassign: true, slabAutomove: 2, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30,
-    trackSizes: false, trackSizesItemMax: 0, prefillPool: false, extPrefill: false, slabAutomoveFreeratio: 0.01, mallocedBase: 0 });
+    trackSizes: false, trackSizesAt: null, prefillPool: false, extPrefill: false, slabAutomoveFreeratio: 0.01, mallocedBase: 0 });
   const e = storeSettingsOf(run('-e', '/tmp/memory'), 8 << 30);
   assert.deepEqual([e.preallocate, e.prefillPool, e.largePages], [true, true, false],
     'memcached preallocates with -e, and fills the global pool, in pages of the usual size');

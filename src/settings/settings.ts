@@ -16,6 +16,7 @@ import { defaultTlsSettings } from './tls-settings.ts';
 import type { TlsSettings } from './tls-settings.ts';
 import { defaultExtSettings } from './ext-settings.ts';
 import type { ExtSettings } from './ext-settings.ts';
+import type { SizesInit } from '../store/sizes.ts';
 import { readThpEnabled } from '../main/large-pages.ts';
 import { exit, type Exit, type ParseState } from './parse-state.ts';
 import { applyOption } from './options.ts';
@@ -69,8 +70,8 @@ export type Settings = {
   hotMaxFactor: number; warmMaxFactor: number; tempLru: boolean; temporaryTtl: number;
   idleTimeout: number; tailRepairTime: number; watcherLogbufSize: number; workerLogbufSize: number;
   readBufMemLimit: number; trackSizes: boolean; dropPrivileges: boolean;
-  /** -I as it stood when -o track_sizes was read: memcached sizes the histogram then (0: no track_sizes). */
-  trackSizesItemMax: number;
+  /** -I and !-C as they stood when -o track_sizes was read: memcached makes the histogram then (null: no track_sizes). */
+  trackSizesAt: SizesInit | null;
   sockCookieId: number;      // -o sock_cookie_id: SO_MARK on the TCP and UDP listening sockets; 0: none
   tls: TlsSettings;          // -Z, -o ssl_*
   ext: ExtSettings;          // -o ext_* and slab_automove_freeratio; ext.paths not empty: external storage on
@@ -100,7 +101,7 @@ export function defaultSettings(): Settings {
     lruMaintainer: true, lruSegmented: true, hotLruPct: 20, warmLruPct: 40,
     hotMaxFactor: 0.2, warmMaxFactor: 2.0, tempLru: false, temporaryTtl: 61,
     idleTimeout: 0, tailRepairTime: 0, watcherLogbufSize: 256 * 1024, workerLogbufSize: 64 * 1024,
-    readBufMemLimit: 0, trackSizes: false, trackSizesItemMax: 0, dropPrivileges: false, sockCookieId: 0, tls: defaultTlsSettings(), ext: defaultExtSettings(),
+    readBufMemLimit: 0, trackSizes: false, trackSizesAt: null, dropPrivileges: false, sockCookieId: 0, tls: defaultTlsSettings(), ext: defaultExtSettings(),
     memoryFile: null, slabConfig: '1.25',
   };
 }

@@ -108,7 +108,7 @@ const SUBOPTS: Readonly<Record<string, SubHandler>> = {
     return null;
   }),
   // memcached's item_stats_sizes_init, at once: its buckets reach the -I given so far, and a second one changes nothing
-  track_sizes: set((s) => { if (!s.trackSizes) s.trackSizesItemMax = s.itemSizeMax; s.trackSizes = true; }),
+  track_sizes: set((s) => { s.trackSizesAt ??= { itemSizeMax: s.itemSizeMax, useCas: s.useCas }; s.trackSizes = true; }),
   no_inline_ascii_resp: () => null, // dead settings memcached still accepts
   inline_ascii_resp: () => null,
   modern: () => null,

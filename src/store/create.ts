@@ -7,7 +7,7 @@ import {
 } from "./layout.ts";
 import { createCtlMemory, ctlBuffer, itemLockPower } from "./locks.ts";
 import { slabClassSizes, doSlabsNewslab } from "./slabs.ts";
-import { createSizesBuffer, sizesBucketsFor } from "./sizes.ts";
+import { createSizesBuffer, sizesBucketsFor, type SizesInit } from "./sizes.ts";
 import { createLogBuffer } from "../logger/logger.ts";
 import { createStatsBuffer } from "../stats/thread-stats.ts";
 import { CLOCK_START, exactFitPages, memLimitPages, Store } from "./store.ts";
@@ -43,7 +43,7 @@ export type StoreSettings = {
   evictToFree: boolean; // !-M
   useCas: boolean; // !-C
   trackSizes?: boolean; // -o track_sizes: the item size histogram from the start
-  trackSizesItemMax?: number; // -I when -o track_sizes was read: the largest size its buckets count
+  trackSizesAt?: SizesInit | null; // -I and !-C when -o track_sizes was read (sizes.ts)
   hashpowerInit: number; // -o hashpower (16)
   hashExpand?: boolean; // !-o no_hashexpand: the table doubles past 1.5 items a bucket
   numThreads: number; // -t: workers; threads are 0 dispatcher, 1..N workers, N+1 maintainer
@@ -136,10 +136,13 @@ export function createStore(settings: StoreSettings): StoreShared {
   cf[F.glob + FG.mallocedBase] = mallocedBase;
   initLiveSettings(c32, cf, s);
   c32[G.sizesOn] = s.trackSizes === true && shared.sizes !== null ? 1 : 0; // memcached's item_stats_sizes_init at start
-  if (c32[G.sizesOn] !== 0) c32[G.sizesBuckets] = sizesBucketsFor(s.trackSizesItemMax ?? s.itemSizeMax, shared.sizes);
-  if (c32[G.sizesOn] !== 0 && s.useCas) { // which takes the first CAS as its mark: the first item gets the second
-    c32[G.casLo] = 1;
-    cf[F.glob + FG.sizesCasMin] = 1;
+  if (c32[G.sizesOn] !== 0) {
+    const at = s.trackSizesAt ?? { itemSizeMax: s.itemSizeMax, useCas: s.useCas };
+    c32[G.sizesBuckets] = sizesBucketsFor(at.itemSizeMax, shared.sizes);
+    if (at.useCas) { // which takes the first CAS as its mark: the first item gets the second (none, under a later -C)
+      c32[G.casLo] = 1;
+      cf[F.glob + FG.sizesCasMin] = 1;
+    }
   }
   for (let c = 1; c < classSizes.length; c++) {
     c32[CLASS_BASE + c * CLASS_WORDS + Cls.size] = classSizes[c];

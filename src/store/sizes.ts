@@ -4,7 +4,8 @@
 // out, as memcached does. The buckets (one Int32 per 32 bytes of -I) are one shared buffer, made at start when
 // they take at most 1 MiB (-I 8m) or -o track_sizes asks; otherwise enabling answers memcached's no_memory.
 // memcached makes its buckets when the histogram starts: -o track_sizes does that as the option is read, with the
-// -I given before it (1 MB when none was), so an item larger than that is not counted (G.sizesBuckets).
+// -I given before it (1 MB when none was), so an item larger than that is not counted (G.sizesBuckets); and it
+// takes a CAS as its mark unless -C came before, so under a later -C (every item's CAS 0) nothing is counted.
 
 import type { Store } from "./store.ts";
 import { FG, F, G } from "./layout.ts";
@@ -18,6 +19,9 @@ export function createSizesBuffer(itemSizeMax: number, trackSizes: boolean): Sha
   const bytes = (Math.floor(itemSizeMax / 32) + 1) * 4;
   return trackSizes || bytes <= SIZES_BYTES_ALWAYS ? new SharedArrayBuffer(bytes) : null;
 }
+
+/** What memcached's item_stats_sizes_init reads when -o track_sizes runs it: -I and whether CAS is on (!-C). */
+export type SizesInit = { itemSizeMax: number; useCas: boolean };
 
 /** memcached's stats_sizes_buckets for items up to itemSizeMax, within the buffer's. */
 export function sizesBucketsFor(itemSizeMax: number, sizes: SharedArrayBuffer | null): number {
