@@ -1,21 +1,11 @@
 // Meta commands compared byte for byte with a real memcached 1.6: a scripted tour of every flag and
 // error, then seeded random sequences (same seed, same script: a failure names its request). CAS
-// numbers are masked by maskReply; times (t<n>, l<n>, me's exp= and la=) are masked here because
+// numbers are masked by maskReply; times (t<n>, l<n>, me's exp= and la=) by maskMetaTimes, because
 // memcached's clock cannot be held (meta-time.test.ts pins them on Cachalot). TTLs are 0, -1 or at
 // least 100 s and R tokens far from them, so a clock tick between two requests changes nothing else.
 
-import { differential, pipelined } from './support/differential.ts';
+import { differential, maskMetaTimes as maskTimes, pipelined } from './support/differential.ts';
 import { mulberry32 as rng } from './support/rng.ts';
-
-/** Mask the clock in meta replies: t<n> (not t-1), l<n>, and me's exp=, la=, cas=. */
-function maskTimes(reply: Buffer): Buffer {
-  const lines = reply.toString('latin1').split('\r\n').map((line) => {
-    if (line.startsWith('ME ')) return line.replace(/ exp=-?\d+ la=\d+ cas=\d+/, ' exp=<t> la=<t> cas=<cas>');
-    if (!/^(VA|HD|EN|EX|NF|NS) ?/.test(line)) return line;
-    return line.split(' ').map((w) => (/^t\d+$/.test(w) ? 't<t>' : /^l\d+$/.test(w) ? 'l<t>' : w)).join(' ');
-  });
-  return Buffer.from(lines.join('\r\n'), 'latin1');
-}
 
 /** `mn` is in the scripts, so requests are delimited by another no-op whose reply both servers share. */
 const VERSION_SENTINEL = { send: Buffer.from('version\r\n'), reply: Buffer.from('VERSION 1.6.18\r\n') };

@@ -71,6 +71,19 @@ function maskLine(line: string): string {
   return t.join(' ');
 }
 
+/**
+ * Mask the clock in meta replies: t<n> (not t-1), l<n>, and me's exp=, la=, cas= (wherever they stand: me prints a
+ * binary key as it is, so a key's CR LF may part them from the ME).
+ */
+export function maskMetaTimes(reply: Buffer): Buffer {
+  const lines = reply.toString('latin1').split('\r\n').map((line) => {
+    if (line.includes(' exp=')) return line.replace(/ exp=-?\d+ la=\d+ cas=\d+/, ' exp=<t> la=<t> cas=<cas>');
+    if (!/^(VA|HD|EN|EX|NF|NS) ?/.test(line)) return line;
+    return line.split(' ').map((w) => (/^t\d+$/.test(w) ? 't<t>' : /^l\d+$/.test(w) ? 'l<t>' : w)).join(' ');
+  });
+  return Buffer.from(lines.join('\r\n'), 'latin1');
+}
+
 /** Zero the CAS field (header bytes 16..23) of every binary response packet. */
 function maskBinary(reply: Buffer): Buffer {
   const out = Buffer.from(reply);
@@ -90,18 +103,24 @@ export async function runScript(port: number, script: Array<string | Buffer>, se
   const replies: Buffer[] = [];
   try {
     for (const [i, req] of script.entries()) {
-      await c.send(Buffer.concat([bytes(req), sentinel.send]));
-      if (endWriting && i === script.length - 1) c.endWriting();
-      try {
-        replies.push((await c.readUntil(sentinel.reply)).subarray(0, -sentinel.reply.length));
-      } catch (e) {
-        if (c.isOpen) throw e;
-        replies.push(Buffer.concat([c.pending(), CLOSED]));
-        break;
-      }
+      const { reply, hungUp } = await exchange(c, req, sentinel, endWriting && i === script.length - 1);
+      replies.push(reply);
+      if (hungUp) break;
     }
   } finally { c.end(); }
   return replies;
+}
+
+/** One request and its sentinel: the reply before the sentinel's, or what came before the server hung up and "<closed>". */
+async function exchange(c: Client, req: string | Buffer, sentinel: Sentinel, endWriting: boolean): Promise<{ reply: Buffer; hungUp: boolean }> {
+  await c.send(Buffer.concat([bytes(req), sentinel.send]));
+  if (endWriting) c.endWriting();
+  try {
+    return { reply: (await c.readUntil(sentinel.reply)).subarray(0, -sentinel.reply.length), hungUp: false };
+  } catch (e) {
+    if (c.isOpen) throw e;
+    return { reply: Buffer.concat([c.pending(), CLOSED]), hungUp: true };
+  }
 }
 
 /** The first request whose (masked) replies differ, described; null when all agree. */
@@ -128,6 +147,39 @@ function window(at: number): number {
 
 /** Register a test: the script against both servers, replies masked, byte-equal request by request. */
 export function differential(name: string, script: Array<string | Buffer>, opts: DifferentialOptions = {}): void {
+  compareServers(name, script, (port) => runScript(port, script, opts.sentinel, opts.endWriting), opts);
+}
+
+/** A request and the connection it goes on (an index into the sentinels given with the script). */
+export type ConnRequest = { conn: number; req: string | Buffer };
+
+/**
+ * Register a test: the script over several connections to one server (one per sentinel, each speaking the protocol
+ * its sentinel does), one request at a time, against both servers; replies masked, byte-equal request by request.
+ */
+export function differentialAcross(name: string, sentinels: Sentinel[], script: ConnRequest[], opts: DifferentialOptions = {}): void {
+  const shown = script.map(({ conn, req }) => Buffer.concat([Buffer.from(`<conn ${conn}> `), bytes(req)]));
+  compareServers(name, shown, (port) => runAcross(port, sentinels, script), opts);
+}
+
+/** As runScript, each request on its own connection, with that connection's sentinel after it. */
+export async function runAcross(port: number, sentinels: Sentinel[], script: ConnRequest[]): Promise<Buffer[]> {
+  const conns = await Promise.all(sentinels.map(() => Client.connect(port)));
+  const replies: Buffer[] = [];
+  try {
+    for (const { conn, req } of script) {
+      const { reply, hungUp } = await exchange(conns[conn], req, sentinels[conn], false);
+      replies.push(reply);
+      if (hungUp) break;
+    }
+  } finally { for (const c of conns) c.end(); }
+  return replies;
+}
+
+/** The test body both kinds of script share: run on each server, mask, compare, and check nobody hung up. */
+function compareServers(
+  name: string, script: Array<string | Buffer>, run: (port: number) => Promise<Buffer[]>, opts: DifferentialOptions,
+): void {
   const [kindA, kindB] = opts.servers ?? ['cachalot', 'memcached'];
   const runnable = kindsFor([kindA, kindB]).length === 2;
   if (opts.fresh === false) registerStopHook();
@@ -137,7 +189,7 @@ export function differential(name: string, script: Array<string | Buffer>, opts:
     for (const kind of [kindA, kindB]) {
       const server = await serverFor(kind, opts.args ?? [], opts.fresh !== false);
       try {
-        replies.push((await runScript(server.port, script, opts.sentinel, opts.endWriting)).map(mask));
+        replies.push((await run(server.port)).map(mask));
       } finally { if (opts.fresh !== false) await server.stop(); }
     }
     const diff = firstDifference(script, replies[0], replies[1], [kindA, kindB]);
@@ -169,6 +221,16 @@ export function pipelined<T extends string | Buffer>(script: T[], seed: number):
 export const REQUEST_COUNTERS: ReadonlySet<string> = new Set(['cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_hits',
   'get_misses', 'delete_misses', 'delete_hits', 'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses',
   'cas_hits', 'cas_badval', 'touch_hits', 'touch_misses', 'total_items']);
+
+/** A mask for a text `stats` reply: only the STAT lines named, and its END. Other replies pass unchanged. */
+export function keepTextStats(names: ReadonlySet<string>): (reply: Buffer) => Buffer {
+  return (reply) => {
+    const text = reply.toString('latin1');
+    if (!text.startsWith('STAT ')) return reply;
+    const kept = text.split('\r\n').filter((line) => line === 'END' || line === '' || names.has(line.split(' ')[1]));
+    return Buffer.from(kept.join('\r\n'), 'latin1');
+  };
+}
 
 /**
  * A mask for binary STAT replies: only the stat packets named (and the end packet), as `name=value;`. Other
