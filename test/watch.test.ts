@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor, spec } from './support/spec.ts';
 import { sleep, type Server } from './support/server.ts';
+import { BINARY_NOOP_SENTINEL, MN_SENTINEL, runAcross } from './support/differential.ts';
+import { BINARY, mixedScript, TEXT } from './support/mixed-protocols.ts';
+import { binRequest } from '../src/protocol/binary/frame.ts';
+import { Op } from '../src/protocol/binary/header.ts';
 
 registerStopHook();
 
@@ -491,3 +495,37 @@ spec('watch: refused behind a reply not yet sent, silent ones too', [
     'BADCLASS invalid class id\r\nERROR cannot pipeline other commands before metadump\r\n'],
   ['get nokey\r\nmg nokey q v\r\nmn\r\nlru_crawler metadump 99\r\n', 'END\r\nMN\r\nBADCLASS invalid class id\r\n'],
 ], { split: false });
+
+/**
+ * The lines of a seeded mixed script (text, meta and binary on two connections, so on two workers) in the order of
+ * their gids. A watcher reads each worker's lines in turn, so the two connections' lines interleave by timing; the
+ * gids say the order they were logged in. Each connection ends on a marker, which comes after all of its lines. A
+ * lookup that finds an item expired or flushed may, by the maintainer's timing, find it already reclaimed (and a
+ * refused cas not find it): the three statuses are one here.
+ */
+async function mixedLines(kind: 'cachalot' | 'memcached', seed: number): Promise<string[]> {
+  const server = await serverFor(kind, [], true);
+  try {
+    const w = await watcher(server, 'watch fetchers mutations\r\n');
+    await runAcross(server.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], [...mixedScript(seed, 300),
+      { conn: TEXT, req: 'get zz_end0\r\n' }, { conn: BINARY, req: binRequest({ opcode: Op.GET, key: 'zz_end1' }) }]);
+    const lines = await linesUntil(w, 'key=zz_end');
+    const other = lines.at(-1)?.includes('key=zz_end0 ') ? 'key=zz_end1 ' : 'key=zz_end0 ';
+    if (!lines.some((l) => l.includes(other))) lines.push(...await linesUntil(w, other));
+    w.end();
+    checkHeads([...lines].sort((x, y) => gid(x) - gid(y)));
+    return lines.sort((x, y) => gid(x) - gid(y)).map(maskLine).map(maskTtl)
+      .map((l) => l.replace(/ status=(expired|flushed|not_found) /, ' status=<gone> '));
+  } finally { await server.stop(); }
+}
+
+const gid = (line: string): number => Number(/ gid=(\d+) /.exec(line)?.[1]);
+
+for (const seed of [1, 2]) {
+  test(`watch: seeded text, meta and binary commands on two connections log as memcached's, seed ${seed} [cachalot vs memcached]`,
+    { skip: kindsFor().length === 2 ? false : 'memcached is not installed' }, async () => {
+      const ours = await mixedLines('cachalot', seed);
+      assert.deepEqual(ours, await mixedLines('memcached', seed));
+      assert.ok(ours.length > 300, `a store logs its lookup and its store, a fetch its lookup: ${ours.length} lines`);
+    });
+}
