@@ -38,6 +38,7 @@ export type DifferentialOptions = {
   fresh?: boolean;                     // default true: new servers, so counters compare
   whole?: boolean;                     // the connection must stay open to the script's end (random scripts)
   endWriting?: boolean;                // the client half-closes after the last request (a hang-up in mid-value)
+  tls?: boolean;                       // the connections speak TLS (the servers' args must make their listener one)
 };
 
 /** Stats whose values belong to the process, not to behaviour. */
@@ -98,8 +99,10 @@ function maskBinary(reply: Buffer): Buffer {
  * Send each request with the sentinel after it; the replies, one per request. `endWriting`: after the last request
  * the client sends its FIN and reads on, until the server hangs up.
  */
-export async function runScript(port: number, script: Array<string | Buffer>, sentinel = MN_SENTINEL, endWriting = false): Promise<Buffer[]> {
-  const c = await Client.connect(port);
+export async function runScript(
+  port: number, script: Array<string | Buffer>, sentinel = MN_SENTINEL, endWriting = false, tls = false,
+): Promise<Buffer[]> {
+  const c = await connect(port, tls);
   const replies: Buffer[] = [];
   try {
     for (const [i, req] of script.entries()) {
@@ -109,6 +112,10 @@ export async function runScript(port: number, script: Array<string | Buffer>, se
     }
   } finally { c.end(); }
   return replies;
+}
+
+function connect(port: number, tls: boolean): Promise<Client> {
+  return tls ? Client.connectTls(port) : Client.connect(port);
 }
 
 /** One request and its sentinel: the reply before the sentinel's, or what came before the server hung up and "<closed>". */
@@ -147,7 +154,7 @@ function window(at: number): number {
 
 /** Register a test: the script against both servers, replies masked, byte-equal request by request. */
 export function differential(name: string, script: Array<string | Buffer>, opts: DifferentialOptions = {}): void {
-  compareServers(name, script, (port) => runScript(port, script, opts.sentinel, opts.endWriting), opts);
+  compareServers(name, script, (port) => runScript(port, script, opts.sentinel, opts.endWriting, opts.tls), opts);
 }
 
 /** A request and the connection it goes on (an index into the sentinels given with the script). */
@@ -159,12 +166,12 @@ export type ConnRequest = { conn: number; req: string | Buffer };
  */
 export function differentialAcross(name: string, sentinels: Sentinel[], script: ConnRequest[], opts: DifferentialOptions = {}): void {
   const shown = script.map(({ conn, req }) => Buffer.concat([Buffer.from(`<conn ${conn}> `), bytes(req)]));
-  compareServers(name, shown, (port) => runAcross(port, sentinels, script), opts);
+  compareServers(name, shown, (port) => runAcross(port, sentinels, script, opts.tls), opts);
 }
 
 /** As runScript, each request on its own connection, with that connection's sentinel after it. */
-export async function runAcross(port: number, sentinels: Sentinel[], script: ConnRequest[]): Promise<Buffer[]> {
-  const conns = await Promise.all(sentinels.map(() => Client.connect(port)));
+export async function runAcross(port: number, sentinels: Sentinel[], script: ConnRequest[], tls = false): Promise<Buffer[]> {
+  const conns = await Promise.all(sentinels.map(() => connect(port, tls)));
   const replies: Buffer[] = [];
   try {
     for (const { conn, req } of script) {
