@@ -9,6 +9,7 @@ import { sleep, startServer } from './support/server.ts';
 import net from 'node:net';
 import { binRequest, setExtras } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
+import { mulberry32 } from './support/rng.ts';
 
 spec('stats detail: per-prefix gets, hits, sets and deletes', [
   ['stats detail on\r\n', 'OK\r\n'],
@@ -155,6 +156,50 @@ differential('an item takes memcached\'s size: its slab class, bytes and mem_req
   'stats slabs\r\n', 'stats sizes\r\n',
   'delete k2\r\n', 'stats slabs\r\n', 'stats\r\n',
 ], { args: ['-o', 'track_sizes'] });
+
+/**
+ * Seeded stores, appends, deletes and gets with values from none to just past -I, under other slab geometries: the
+ * growth factor, the smallest chunk, -I, slab_chunk_max (items past it chained), no_modern, no_chunked_items, -C,
+ * and -m 8 (evictions, or refusals under -M); then every key and the slab, item and general counters. Without the LRU
+ * maintainer, crawler and automover, what is evicted, and from where, follows from the requests alone.
+ * bytes_written is left out: the `stats` before it wrote memcached's read buffer gauges, for which Cachalot has
+ * placeholders of other lengths.
+ */
+function slabGeometryScript(seed: number, itemSizeMax: number, n: number): string[] {
+  const r = mulberry32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const size = (): number => (r() < 0.5 ? Math.floor(r() * 200) : Math.min(Math.floor(Math.exp(r() * Math.log(itemSizeMax * 1.05))), itemSizeMax + 100));
+  const key = (): string => `k${Math.floor(r() * 30)}`;
+  const script: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = size();
+    const v = String.fromCharCode(97 + (i % 26)).repeat(len);
+    switch (pick(['set', 'set', 'set', 'concat', 'ms', 'get', 'get', 'delete', 'stats'] as const)) {
+      case 'set': script.push(`set ${key()} ${i} 0 ${len}\r\n${v}\r\n`); break;
+      case 'concat': script.push(`${pick(['append', 'prepend'])} ${key()} 0 0 ${len}\r\n${v}\r\n`); break;
+      case 'ms': script.push(`ms ${key()} ${len} ${pick(['', 'MA', 'MP', 'ME'])}\r\n${v}\r\n`); break;
+      case 'get': script.push(`get ${key()} ${key()}\r\n`); break;
+      case 'delete': script.push(`delete ${key()}\r\n`); break;
+      case 'stats': script.push(pick(['stats slabs\r\n', 'stats items\r\n', 'stats\r\n'])); break;
+    }
+  }
+  return [...script, 'stats slabs\r\n', 'stats items\r\n', 'stats\r\n', `get ${Array.from({ length: 30 }, (_, i) => `k${i}`).join(' ')}\r\n`];
+}
+const withoutBytesWritten = (reply: Buffer): Buffer =>
+  Buffer.from(reply.toString('latin1').replace(/^STAT bytes_written \d+\r$/m, 'STAT bytes_written <masked>\r'), 'latin1');
+const NO_BACKGROUND = 'no_lru_maintainer,no_lru_crawler,no_slab_automove';
+for (const [seed, itemSizeMax, args] of [
+  [1, 512 * 1024, ['-f', '1.05', '-n', '100', '-I', '512k', '-o', NO_BACKGROUND]],
+  [9, 1024 * 1024, ['-f', '1.5', '-o', `${NO_BACKGROUND},slab_chunk_max=524288,no_chunked_items`]],
+  [21, 2 * 1024 * 1024, ['-f', '3.7', '-n', '1000', '-I', '2m', '-o', `${NO_BACKGROUND},slab_chunk_max=65536`]],
+  // evictions (15 and 11 of them), then refusals under -M (5)
+  [4, 4 * 1024 * 1024, ['-m', '8', '-n', '5', '-I', '4m', '-o', `${NO_BACKGROUND},slab_chunk_max=16384,no_modern`]],
+  [12, 2 * 1024 * 1024, ['-m', '8', '-I', '2m', '-o', `${NO_BACKGROUND},slab_chunk_max=65536`]],
+  [10, 2 * 1024 * 1024, ['-m', '8', '-I', '2m', '-o', `${NO_BACKGROUND},slab_chunk_max=8192`, '-C', '-M']],
+] as const) {
+  differential(`stats slabs and items after seeded traffic: ${args.join(' ')}`, slabGeometryScript(seed, itemSizeMax, 300),
+    { args: [...args], whole: true, mask: withoutBytesWritten });
+}
 
 spec('shutdown with -A: a bad mode is refused, then the server hangs up and exits', [
   ['shutdown foo\r\n', 'CLIENT_ERROR invalid shutdown mode\r\n'],
