@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { runToExit, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor, serversOfFile } from './support/spec.ts';
+import { BINARY_NOOP_SENTINEL, firstDifference, maskMetaTimes, maskReply, MN_SENTINEL, runAcross, type ConnRequest } from './support/differential.ts';
+import { ALL_KEYS, b64, BINARY, mixedScript, RAW_KEYS, TEXT } from './support/mixed-protocols.ts';
+import { binRequest } from '../src/protocol/binary/frame.ts';
+import { Op } from '../src/protocol/binary/header.ts';
 
 const KINDS = kindsFor();
 const dirs: string[] = [];
@@ -66,6 +70,32 @@ test('a graceful stop keeps every item, with its flags, CAS and TTL, for the nex
   assert.ok(ours.startsWith('VALUE plain 7 5 1\r\nhello\r\nVALUE ttl 0 3 2\r\nttl\r\nVALUE n 0 2 '), ours.slice(0, 120));
   assert.ok(ours.includes(`VALUE big 0 ${BIG.length}\r\n<big>\r\n`));
   if (seen.has('memcached')) assert.equal(ours, seen.get('memcached'), 'the same bytes, CAS values included');
+});
+
+/** Every key of a mixed script, by binary GetK, meta's mg (with h) and me: what a restart must keep of each. */
+const MIXED_STATE: ConnRequest[] = [
+  { conn: BINARY, req: Buffer.concat(ALL_KEYS.map((key) => binRequest({ opcode: Op.GETK, key }))) },
+  { conn: TEXT, req: ALL_KEYS.map((key) => `mg ${RAW_KEYS.includes(key) ? `${b64(key)} b` : key} k v f s c t h\r\n`).join('') },
+  { conn: TEXT, req: ALL_KEYS.filter((key) => !RAW_KEYS.includes(key)).map((key) => `me ${key}\r\n`).join('') },
+];
+
+test('a seeded mix of text, meta and binary commands leaves items that a restart keeps as memcached\'s does: flags, TTLs, CAS, stale and win marks, fetched bits, base64-named keys', {
+  skip: KINDS.includes('memcached') ? false : 'memcached is not installed',
+}, async () => {
+  const seen = new Map<ServerKind, Buffer[]>();
+  for (const kind of KINDS) {
+    const file = memoryFile();
+    const first = await start(kind, ['-e', file]);
+    await runAcross(first.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], mixedScript(3, 300));
+    const before = await runAcross(first.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], MIXED_STATE);
+    await stopGracefully(first);
+    const second = await start(kind, ['-e', file]);
+    const after = await runAcross(second.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], MIXED_STATE);
+    seen.set(kind, [...before, ...after].map((reply) => maskMetaTimes(maskReply(reply))));
+  }
+  const names = ['GetK before', 'mg before', 'me before', 'GetK after', 'mg after', 'me after'];
+  const diff = firstDifference(names, seen.get('cachalot')!, seen.get('memcached')!, ['cachalot', 'memcached']);
+  if (diff !== null) assert.fail(diff);
 });
 
 test('`shutdown graceful` saves as SIGUSR1 does; SIGTERM saves nothing and the next start is clean', async () => {
