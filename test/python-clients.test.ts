@@ -34,3 +34,14 @@ test('pymemcache, pylibmc (text and binary), python-memcached and python-binary-
     'pylibmc buffered noreply: 3000 sets pipelined over text and over binary (quiet), all stored');
   assert.equal(ours.filter((l) => l === 'left of 3000 -> 1500').length, 2, 'and half of them deleted the same way');
 });
+
+// pymemcache over TLS (its tls_context), against both servers started with -Z: what a TLS deployment's calls see.
+test('pymemcache over TLS sees the same results from Cachalot as from memcached, pipelined values past 16 KB included', { skip }, async () => {
+  const tls = join(REPO_ROOT, 'test/fixtures/tls');
+  const serverArgs = ['-Z', '-o', `ssl_chain_cert=${join(tls, 'server-cert.pem')},ssl_key=${join(tls, 'server-key.pem')}`];
+  const ours = await clientTour('cachalot', PYTHON, SCRIPT, { args: ['tls'], serverArgs });
+  assertSameTranscript(ours, await clientTour('memcached', PYTHON, SCRIPT, { args: ['tls'], serverArgs }));
+  assert.deepEqual([ours[0], ours.at(-1)], ['== pymemcache over TLS', '== done']);
+  assert.ok(ours.includes("get_many of them, whole -> ['big0', 'big1', 'big10', 'big11', 'big2', 'big3', 'big4', 'big5', 'big6', 'big7', 'big8', 'big9']"),
+    'twelve values of 16-71 KB stored in one set_many and read back whole');
+});

@@ -22,18 +22,21 @@ function runScript(runner: Interpreter, script: string, scriptArgs: string[]): P
   });
 }
 
-/** How a tour is run: against how many servers (their ports are the script's first arguments), with what more. */
-export type TourOptions = { servers?: number; args?: string[] };
+/**
+ * How a tour is run: against how many servers (their ports are the script's first arguments), with what more
+ * arguments to the script, and what more to the servers.
+ */
+export type TourOptions = { servers?: number; args?: string[]; serverArgs?: string[] };
 
 /**
  * The script's transcript against fresh servers of this kind (-t 2), one unless asked for more, line by
  * line; it must exit 0.
  */
 export async function clientTour(kind: ServerKind, interpreter: Interpreter, script: string,
-  { servers = 1, args = [] }: TourOptions = {}): Promise<string[]> {
+  { servers = 1, args = [], serverArgs = [] }: TourOptions = {}): Promise<string[]> {
   const started = [];
   try {
-    for (let i = 0; i < servers; i++) started.push(await serverFor(kind, ['-t', '2'], true));
+    for (let i = 0; i < servers; i++) started.push(await serverFor(kind, ['-t', '2', ...serverArgs], true));
     const r = await runScript(interpreter, script, [...started.map((s) => String(s.port)), ...args]);
     assert.equal(r.code, 0, `the script failed against ${kind}:\n${r.err}`);
     return r.out.trimEnd().split('\n');
