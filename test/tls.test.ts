@@ -184,6 +184,36 @@ test('a request behind a value of 16 KB or more in the same TLS write is answere
   }
 });
 
+// A client's close_notify (or FIN) ends its input, not the connection: what it sent before still runs, over several
+// -R turns, and is answered, as memcached works off its buffer before it reads the end (and as a plain connection
+// does here). Node's TLS socket would otherwise end itself at once and drop the rest.
+test('a TLS client that ends its side after a pipeline gets every reply, and its noreply stores before a close are kept', async () => {
+  const counts = await acrossKinds(async (kind) => {
+    const s = await start(kind, TLS_ARGS);
+    const c = await Client.connectTls(s.port);
+    await c.send(`set k 0 0 5\r\nvalue\r\n${'get k\r\n'.repeat(300)}`);
+    c.endWriting();
+    const replies = await c.readUntil('\0never sent\0').then(() => 'no hang-up', () => c.pending().toString('latin1'));
+    const stores = await Client.connectTls(s.port);
+    await stores.send(Array.from({ length: 300 }, (_, i) => `set n${i} 0 0 1 noreply\r\nx\r\n`).join(''));
+    stores.destroy();
+    const check = await Client.connectTls(s.port);
+    // the stores' connection is gone; its commands were read before its end, so they have run once a get of the
+    // last finds it (each server works off a connection's input before it reads past it)
+    let last = '';
+    for (let i = 0; i < 100 && !last.includes('VALUE'); i++) {
+      await check.send('get n299\r\n');
+      last = (await check.readUntil('END\r\n')).toString('latin1');
+      if (!last.includes('VALUE')) await sleep(20);
+    }
+    const stats = await check.stats();
+    check.end();
+    return { values: (replies.match(/VALUE k 0 5\r\nvalue\r\nEND\r\n/g) ?? []).length, stored: replies.startsWith('STORED\r\n'),
+      items: stats.get('curr_items') };
+  });
+  assert.deepEqual(counts, { values: 300, stored: true, items: '301' });
+});
+
 test('stats settings shows the TLS settings as given; stats shows the TLS counters where memcached does', async () => {
   const args = ['-Z', '-o', `ssl_chain_cert=${CERT},ssl_key=${KEY},ssl_verify_mode=1,ssl_ca_cert=${file('ca.pem')}`,
     '-o', 'ssl_wbuf_size=32,ssl_session_cache,ssl_min_version=3,ssl_ciphers=ECDHE-RSA-AES128-GCM-SHA256'];

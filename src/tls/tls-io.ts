@@ -50,7 +50,10 @@ export class TlsIo implements ConnIo {
     this.readBuffer = readBuffer;
     this.hooks = hooks;
     this.listener = listener;
-    const raw = new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+    // Half open, as a plain connection is: the client's close_notify or FIN ends its input, and the commands read
+    // before it still run and are answered (the TLS socket takes allowHalfOpen from this one; without it Node
+    // would end and close the connection at once, dropping what the -R turns had not yet worked off).
+    const raw = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
     this.socket = new tls.TLSSocket(raw, {
       isServer: true, secureContext: listener.context(),
       requestCert: listener.verifyMode !== 0,
