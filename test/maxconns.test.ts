@@ -54,9 +54,11 @@ test('-c and the listeners: a UDP port\'s dup per further thread, and memcached\
       assert.deepEqual(startUnder(kind, udp, 15), [71, `server_socket: ${EMFILE}\n`], kind);
       assert.deepEqual(startUnder(kind, udp, 16), [1, `Failed to duplicate file descriptor: ${EMFILE}\n`], kind);
       // -t 8: the listener (38) and 5 descriptors reserved a thread, against -c - 1. (Not with -U: memcached's
-      // threads make its UDP conns while it waits a millisecond before the check, so whether they count is a race.)
+      // threads make its UDP conns while it waits a millisecond before the check, so whether they count is a race.
+      // Nor at -c 39, where the listener takes the last descriptor: on a loaded machine memcached's socket() met
+      // EMFILE there once, a descriptor another of its starting threads held for a moment.)
       const many = ['-t', '8'];
-      assert.deepEqual(startUnder(kind, many, 39), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
+      assert.deepEqual(startUnder(kind, many, 40), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
       assert.deepEqual(startUnder(kind, many, 42), [1, 'Maxconns setting is too low, use -c to increase.\n'], kind);
       const path = join(dir, `${kind}.sock`);
       assert.deepEqual(startUnder(kind, ['-s', path, '-t', '1'], 10),
