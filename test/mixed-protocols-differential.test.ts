@@ -10,19 +10,13 @@ import {
   BINARY_NOOP_SENTINEL, differentialAcross, keepBinaryStats, keepTextStats, maskMetaTimes, MN_SENTINEL, REQUEST_COUNTERS,
   type ConnRequest,
 } from './support/differential.ts';
-import { ALL_KEYS, b64, BINARY, mixedScript, RAW_KEYS, TEXT } from './support/mixed-protocols.ts';
+import { BINARY, everyKeyState, mixedScript, TEXT } from './support/mixed-protocols.ts';
 import { binRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
 /** Every key as each protocol ends up seeing it, then the counters the requests alone decide. */
-function finalState(): ConnRequest[] {
-  return [
-    { conn: BINARY, req: Buffer.concat(ALL_KEYS.map((key) => binRequest({ opcode: Op.GETK, key }))) },
-    { conn: TEXT, req: ALL_KEYS.map((key) => `mg ${RAW_KEYS.includes(key) ? `${b64(key)} b` : key} k v f s c t\r\n`).join('') },
-    { conn: TEXT, req: 'stats\r\n' },
-    { conn: BINARY, req: binRequest({ opcode: Op.STAT }) },
-  ];
-}
+const finalState = (): ConnRequest[] =>
+  [...everyKeyState(), { conn: TEXT, req: 'stats\r\n' }, { conn: BINARY, req: binRequest({ opcode: Op.STAT }) }];
 
 const keepText = keepTextStats(REQUEST_COUNTERS);
 const keepBinary = keepBinaryStats(REQUEST_COUNTERS);

@@ -10,10 +10,8 @@ import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { runToExit, type Server, type ServerKind } from './support/server.ts';
 import { kindsFor, serversOfFile } from './support/spec.ts';
-import { BINARY_NOOP_SENTINEL, firstDifference, maskMetaTimes, maskReply, MN_SENTINEL, runAcross, type ConnRequest } from './support/differential.ts';
-import { ALL_KEYS, b64, BINARY, mixedScript, RAW_KEYS, TEXT } from './support/mixed-protocols.ts';
-import { binRequest } from '../src/protocol/binary/frame.ts';
-import { Op } from '../src/protocol/binary/header.ts';
+import { BINARY_NOOP_SENTINEL, firstDifference, maskMetaTimes, maskReply, MN_SENTINEL, runAcross } from './support/differential.ts';
+import { everyKeyState, mixedScript } from './support/mixed-protocols.ts';
 
 const KINDS = kindsFor();
 const dirs: string[] = [];
@@ -72,13 +70,6 @@ test('a graceful stop keeps every item, with its flags, CAS and TTL, for the nex
   if (seen.has('memcached')) assert.equal(ours, seen.get('memcached'), 'the same bytes, CAS values included');
 });
 
-/** Every key of a mixed script, by binary GetK, meta's mg (with h) and me: what a restart must keep of each. */
-const MIXED_STATE: ConnRequest[] = [
-  { conn: BINARY, req: Buffer.concat(ALL_KEYS.map((key) => binRequest({ opcode: Op.GETK, key }))) },
-  { conn: TEXT, req: ALL_KEYS.map((key) => `mg ${RAW_KEYS.includes(key) ? `${b64(key)} b` : key} k v f s c t h\r\n`).join('') },
-  { conn: TEXT, req: ALL_KEYS.filter((key) => !RAW_KEYS.includes(key)).map((key) => `me ${key}\r\n`).join('') },
-];
-
 test('a seeded mix of text, meta and binary commands leaves items that a restart keeps as memcached\'s does: flags, TTLs, CAS, stale and win marks, fetched bits, base64-named keys', {
   skip: KINDS.includes('memcached') ? false : 'memcached is not installed',
 }, async () => {
@@ -87,10 +78,10 @@ test('a seeded mix of text, meta and binary commands leaves items that a restart
     const file = memoryFile();
     const first = await start(kind, ['-e', file]);
     await runAcross(first.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], mixedScript(3, 300));
-    const before = await runAcross(first.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], MIXED_STATE);
+    const before = await runAcross(first.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], everyKeyState());
     await stopGracefully(first);
     const second = await start(kind, ['-e', file]);
-    const after = await runAcross(second.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], MIXED_STATE);
+    const after = await runAcross(second.port, [MN_SENTINEL, BINARY_NOOP_SENTINEL], everyKeyState());
     seen.set(kind, [...before, ...after].map((reply) => maskMetaTimes(maskReply(reply))));
   }
   const names = ['GetK before', 'mg before', 'me before', 'GetK after', 'mg after', 'me after'];

@@ -15,7 +15,7 @@ export const BINARY = 1;
 /** Keys every protocol names (meta now plainly, now in base64 with b). Fetched, never counted. */
 const TEXT_KEYS = ['a', 'b', 'c', 'K'.repeat(250)];
 /** Keys only binary names as they are, and meta in base64. Fetched, never counted. */
-export const RAW_KEYS = ['raw key', 'cr\r\nlf', '\x00\xff\x80'];
+const RAW_KEYS = ['raw key', 'cr\r\nlf', '\x00\xff\x80'];
 /**
  * Keys that are counted, never fetched before the end: memcached bumps a fetched item through its maintainer
  * (lru_bump_async), which holds a reference meanwhile, and an incr that finds one held links a new item where it
@@ -23,9 +23,9 @@ export const RAW_KEYS = ['raw key', 'cr\r\nlf', '\x00\xff\x80'];
  */
 const COUNTER_KEYS = ['n', 'm'];
 const FETCHED_KEYS = [...TEXT_KEYS, ...RAW_KEYS];
-export const ALL_KEYS = [...FETCHED_KEYS, ...COUNTER_KEYS];
+const ALL_KEYS = [...FETCHED_KEYS, ...COUNTER_KEYS];
 
-export const b64 = (key: string): string => Buffer.from(key, 'latin1').toString('base64');
+const b64 = (key: string): string => Buffer.from(key, 'latin1').toString('base64');
 
 export function mixedScript(seed: number, n: number): ConnRequest[] {
   const r = rng(seed);
@@ -149,4 +149,13 @@ export function mixedScript(seed: number, n: number): ConnRequest[] {
       case 'flush': return binary(binRequest({ opcode: r() < 0.1 ? Op.FLUSH : Op.VERSION, opaque: i }));
     }
   }
+}
+
+/** Every key as each protocol sees it: binary GetK, meta's mg (with h: fetched before) and, for text keys, me. */
+export function everyKeyState(): ConnRequest[] {
+  return [
+    { conn: BINARY, req: Buffer.concat(ALL_KEYS.map((key) => binRequest({ opcode: Op.GETK, key }))) },
+    { conn: TEXT, req: ALL_KEYS.map((key) => `mg ${RAW_KEYS.includes(key) ? `${b64(key)} b` : key} k v f s c t h\r\n`).join('') },
+    { conn: TEXT, req: ALL_KEYS.filter((key) => !RAW_KEYS.includes(key)).map((key) => `me ${key}\r\n`).join('') },
+  ];
 }
