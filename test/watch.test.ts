@@ -513,9 +513,9 @@ async function mixedLines(kind: 'cachalot' | 'memcached', seed: number): Promise
     const other = lines.at(-1)?.includes('key=zz_end0 ') ? 'key=zz_end1 ' : 'key=zz_end0 ';
     if (!lines.some((l) => l.includes(other))) lines.push(...await linesUntil(w, other));
     w.end();
-    checkHeads([...lines].sort((x, y) => gid(x) - gid(y)));
-    return lines.sort((x, y) => gid(x) - gid(y)).map(maskLine).map(maskTtl)
-      .map((l) => l.replace(/ status=(expired|flushed|not_found) /, ' status=<gone> '));
+    lines.sort((x, y) => gid(x) - gid(y));
+    checkHeads(lines);
+    return lines.map(maskLine).map(maskTtl).map((l) => l.replace(/ status=(expired|flushed|not_found) /, ' status=<gone> '));
   } finally { await server.stop(); }
 }
 
