@@ -39,3 +39,14 @@ test('gomemcache (Go, text protocol) sees the same results from Cachalot as from
   assert.ok(ours.includes('concurrent failures -> 0'), '32 goroutines through the pool');
   assert.ok(ours.includes('get shared -> shared flags=0 "1600"'), 'every increment of the shared counter counted');
 });
+
+// The same program over a unix socket (-s), whose path gomemcache takes as the server: a server started with -s
+// listens on no TCP port, so the program can only have run over the socket.
+test('gomemcache over a unix socket sees the same results from Cachalot as from memcached', { skip }, async () => {
+  const ours = await clientTour('cachalot', GO_RUN, SCRIPT, { unix: true });
+  assertSameTranscript(ours, await clientTour('memcached', GO_RUN, SCRIPT, { unix: true }));
+  assert.equal(ours.at(-1), '== done');
+  assert.ok(ours.includes('get raw all bytes -> true'), 'every byte value over the socket');
+  assert.ok(ours.includes('concurrent failures -> 0'), '32 goroutines through the pool');
+  assert.ok(ours.includes('get shared -> shared flags=0 "1600"'), 'every increment of the shared counter counted');
+});

@@ -58,6 +58,22 @@ test('Cache::Memcached reading with GetParserXS sees the same results from Cacha
   assert.ok(ours.includes('get_multi of them all, through it -> [2003,2003]'), 'and through a 32 KB receive buffer');
 });
 
+// Both clients over a unix socket (-s), which each takes as a server by itself: a server started with -s listens
+// on no TCP port, so the tour can only have run over the socket.
+test('Cache::Memcached::Fast and Cache::Memcached (both parsers) over a unix socket see the same results from Cachalot as from memcached', {
+  skip: skipUnless(['Cache::Memcached', 'Cache::Memcached::Fast', 'Cache::Memcached::GetParserXS'],
+    'libcache-memcached-perl, libcache-memcached-fast-perl or libcache-memcached-getparserxs-perl'),
+}, async () => {
+  const tour = { args: ['fast', 'cache_memcached', 'cache_memcached_xs'], unix: true };
+  const ours = await clientTour('cachalot', PERL, SCRIPT, tour);
+  assertSameTranscript(ours, await clientTour('memcached', PERL, SCRIPT, tour));
+  assert.equal(ours.at(-1), '== done');
+  assert.ok(ours.includes('nowait writes, then get_multi -> [49,1,42,undef,50]'), 'nowait writes all arrived');
+  assert.ok(ours.includes('get them back -> [256,"same"]'), 'all 256 byte values came back');
+  assert.equal(ours.filter((l) => l === 'get_multi of them all, through it -> [2003,2003]').length, 2,
+    'a reply of megabytes read whole by both parsers');
+});
+
 test('AnyEvent::Memcached over two servers sees the same results from Cachalots as from memcacheds', {
   skip: skipUnless(['AnyEvent::Memcached'], 'libanyevent-memcached-perl'),
 }, async () => {

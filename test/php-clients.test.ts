@@ -34,3 +34,15 @@ test('pecl memcache and php-memcached (text and binary) see the same results fro
   assert.equal(ours.filter((l) => l === 'what the session kept -> array (   0 => 1,   1 => 3,   2 => 5000, )').length, 2,
     'sessions: written, unlocked and read back over text and binary');
 });
+
+// Both extensions over a unix socket (-s): pecl memcache names it as a unix:// URL, php-memcached (and its session
+// handler) by its path. A server started with -s listens on no TCP port, so the tour can only have run over it.
+test('pecl memcache and php-memcached over a unix socket see the same results from Cachalot as from memcached', { skip }, async () => {
+  const ours = await clientTour('cachalot', PHP, SCRIPT, { unix: true });
+  assertSameTranscript(ours, await clientTour('memcached', PHP, SCRIPT, { unix: true }));
+  assert.equal(ours.at(-1), '== done');
+  assert.equal(ours.filter((l) => l.startsWith('get it back whole -> true')).length, 4, 'compressed values came back in every tour');
+  assert.equal(ours.filter((l) => l === "get new -> 'wyz'").length, 2, 'pecl memcache over text and binary');
+  assert.equal(ours.filter((l) => l === 'what the session kept -> array (   0 => 1,   1 => 3,   2 => 5000, )').length, 2,
+    'sessions kept over the socket');
+});

@@ -30,3 +30,14 @@ test('Dalli (binary protocol) sees the same results from Cachalot as from memcac
   assert.ok(ours.includes('get_multi of those -> 500'), '500 quiet sets, read back through getkq');
   assert.match(ours.find((l) => l.startsWith('stats -> ')) ?? '', /"get_hits": "[1-9]\d*"/);
 });
+
+// The same script over a unix socket (-s), whose path Dalli takes as the server: a server started with -s listens
+// on no TCP port, so the script can only have run over the socket.
+test('Dalli over a unix socket sees the same results from Cachalot as from memcached', { skip }, async () => {
+  const ours = await clientTour('cachalot', RUBY, SCRIPT, { unix: true });
+  assertSameTranscript(ours, await clientTour('memcached', RUBY, SCRIPT, { unix: true }));
+  assert.equal(ours.at(-1), '== done');
+  assert.ok(ours.includes('get raw all bytes -> true'), 'a value of all 256 byte values came back whole');
+  assert.ok(ours.includes('after multi -> {"m1": "a", "m3": "c"}'), 'quiet sets and deletes took effect');
+  assert.ok(ours.includes('get_multi of those -> 500'), '500 quiet sets, read back through getkq');
+});

@@ -3,8 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serverFor } from './spec.ts';
-import type { ServerKind } from './server.ts';
+import { commandFor, connectWhenListening, REPO_ROOT, withTunables, type ServerKind } from './server.ts';
 
 type Run = { code: number | null; out: string; err: string };
 
@@ -23,21 +26,51 @@ function runScript(runner: Interpreter, script: string, scriptArgs: string[]): P
 }
 
 /**
- * How a tour is run: against how many servers (their ports are the script's first arguments), with what more
- * arguments to the script, and what more to the servers.
+ * How a tour is run: against how many servers (their addresses are the script's first arguments), with what
+ * more arguments to the script, and what more to the servers. `unix`: each server listens on a unix socket of
+ * its own (-s) instead of a TCP port, and its address is the socket's path.
  */
-export type TourOptions = { servers?: number; args?: string[]; serverArgs?: string[] };
+export type TourOptions = { servers?: number; args?: string[]; serverArgs?: string[]; unix?: boolean };
+
+/** A server a tour runs against: its address as the script takes it (a port, or a socket's path). */
+type TourServer = { address: string; stop(): Promise<void> };
+
+async function tcpServer(kind: ServerKind, args: string[]): Promise<TourServer> {
+  const s = await serverFor(kind, args, true);
+  return { address: String(s.port), stop: () => s.stop() };
+}
+
+/** A server listening on a unix socket in a directory of its own, once it takes connections. */
+async function unixServer(kind: ServerKind, args: string[]): Promise<TourServer> {
+  const dir = mkdtempSync(join(tmpdir(), `${kind}-unix-tour-`));
+  const path = join(dir, 'mc.sock');
+  const [cmd, argv] = commandFor(kind, ['-s', path, ...args]);
+  const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: withTunables({ ...process.env }), stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    (await connectWhenListening(path)).destroy();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { address: path, stop };
+}
 
 /**
  * The script's transcript against fresh servers of this kind (-t 2), one unless asked for more, line by
  * line; it must exit 0.
  */
 export async function clientTour(kind: ServerKind, interpreter: Interpreter, script: string,
-  { servers = 1, args = [], serverArgs = [] }: TourOptions = {}): Promise<string[]> {
-  const started = [];
+  { servers = 1, args = [], serverArgs = [], unix = false }: TourOptions = {}): Promise<string[]> {
+  const started: TourServer[] = [];
   try {
-    for (let i = 0; i < servers; i++) started.push(await serverFor(kind, ['-t', '2', ...serverArgs], true));
-    const r = await runScript(interpreter, script, [...started.map((s) => String(s.port)), ...args]);
+    for (let i = 0; i < servers; i++) started.push(await (unix ? unixServer : tcpServer)(kind, ['-t', '2', ...serverArgs]));
+    const r = await runScript(interpreter, script, [...started.map((s) => s.address), ...args]);
     assert.equal(r.code, 0, `the script failed against ${kind}:\n${r.err}`);
     return r.out.trimEnd().split('\n');
   } finally { for (const s of started) await s.stop(); }
