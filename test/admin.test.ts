@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { differential } from './support/differential.ts';
+import { differential, VOLATILE_STATS } from './support/differential.ts';
 import { kindsFor, serverFor, registerStopHook, spec } from './support/spec.ts';
 import { Client } from './support/client.ts';
 import { sleep } from './support/server.ts';
@@ -381,6 +381,54 @@ test('admin: memcached-tool dump reads every key and value back from Cachalot', 
     const display = spawnSync('perl', [TOOL, `127.0.0.1:${server.port}`, 'display'], { encoding: 'latin1', timeout: 60_000 });
     assert.match(display.stdout, /^\s+1\s+96B\s+\d+s\s+1\s+\d+\s+no\s+0\s+0\s+0$/m, display.stdout);
   } finally { c.end(); await server.stop(); }
+});
+
+/**
+ * memcached-tool's report in one mode against a server, with what moves with the clock or the process masked: the
+ * header's address, the ages in `display` (Max_age, Evict_Time), and in `stats` and `settings` the fields
+ * VOLATILE_STATS names, the buffer pools' figures, bytes_read and written (memcached-tool's own requests), and the
+ * port.
+ */
+function toolReport(port: number, mode: string): string {
+  const run = spawnSync('perl', [TOOL, `127.0.0.1:${port}`, mode], { encoding: 'latin1', timeout: 60_000 });
+  assert.equal(run.status, 0, `memcached-tool ${mode}: ${run.stderr}`);
+  const masked = new Set([...VOLATILE_STATS, 'bytes_read', 'bytes_written', 'tcpport', 'conn_yields']);
+  return run.stdout.replaceAll('\r', '').split('\n').map((line) => {
+    if (line.startsWith('#127.0.0.1:')) return line.replace(/:\d+/, ':PORT');
+    const field = /^\s*(\S+)\s+\S+$/.exec(line); // stats and settings: a field and its value
+    if (field !== null && masked.has(field[1])) return `${field[1]} <masked>`; // the column's width follows the value
+    const slab = line.split(/\s+/); // display: '', #, size, age, pages, count, full, evicted, evict time, oom
+    if (mode === 'display' && /^\d+$/.test(slab[1] ?? '')) { slab[3] = '<age>'; slab[8] = '<age>'; return slab.join(' '); }
+    return line;
+  }).join('\n');
+}
+
+// memcached's own operations script reads its tables from both servers alike: the slab classes after evictions
+// (`display`: sizes, pages, counts, full, evicted, OOM), the general stats and the settings. The flat LRU, so that
+// evictions follow from the requests alone.
+test('admin: memcached-tool display, stats and settings read the same from Cachalot as from memcached', {
+  skip: !toolRuns ? 'memcached-tool or perl missing' : kindsFor().length !== 2 ? 'memcached is not installed' : false,
+}, async () => {
+  const reports: string[][] = [];
+  for (const kind of kindsFor()) {
+    const server = await serverFor(kind, ['-m', '2', '-o', 'no_lru_maintainer,no_lru_crawler'], true);
+    const c = await Client.connect(server.port);
+    try {
+      let batch = '';
+      for (let i = 0; i < 6000; i++) {
+        const value = 'v'.repeat((i * 37) % 5000);
+        batch += `set tool:${i} ${i} 0 ${value.length} noreply\r\n${value}\r\n`;
+      }
+      await c.send(`${batch}get tool:5999 tool:0\r\ndelete tool:5998\r\nmn\r\n`);
+      await c.readUntil('MN\r\n');
+      reports.push(['display', 'stats', 'settings'].map((mode) => toolReport(server.port, mode)));
+    } finally { c.end(); await server.stop(); }
+  }
+  const [ours, theirs] = reports;
+  for (let i = 0; i < ours.length; i++) assert.equal(ours[i], theirs[i]);
+  assert.match(ours[0], /^ 19 5\.5K <age> 1 \d+ yes [1-9]\d* <age> 0$/m, 'a class that evicted');
+  assert.match(ours[1], /^\s+evictions\s+[1-9]\d*$/m);
+  assert.match(ours[2], /^\s+maxbytes\s+2097152$/m);
 });
 
 // A walk without a snapshot, as memcached's crawler is: an item written while the walk is on may be met more than
