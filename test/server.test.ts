@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { Client } from './support/client.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { commandFor, connectWhenListening, freePort, memcachedAvailable, startServer, sleep, withTunables, NODE_BIN, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
+import { commandFor, connectWhenListening, freePort, memcachedAvailable, startServer, startUnixServer, sleep, withTunables, NODE_BIN, REPO_ROOT, type Server, type ServerKind } from './support/server.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 import { binRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
@@ -386,16 +386,11 @@ for (const kind of kindsFor()) {
 
 /** A server of this kind listening on a unix socket in a directory of its own (`-t 2`), for the length of body. */
 async function withUnixServer(kind: ServerKind, body: (path: string, dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'cachalot-mwrite-'));
-  const path = join(dir, 'mc.sock');
-  const [cmd, argv] = commandFor(kind, ['-s', path, '-t', '2']);
-  const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
+  const server = await startUnixServer(kind, ['-t', '2']);
   try {
-    await body(path, dir);
+    await body(server.path, server.dir);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

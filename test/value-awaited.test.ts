@@ -7,14 +7,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { differential, HANG_UP_SENTINEL, maskReply } from './support/differential.ts';
 import { kindsFor, registerStopHook, serverFor } from './support/spec.ts';
-import { commandFor, connectWhenListening, REPO_ROOT, sleep } from './support/server.ts';
+import { connectWhenListening, sleep, startUnixServer } from './support/server.ts';
 import { binRequest, setExtras, type BinRequest } from '../src/protocol/binary/frame.ts';
 import { Op } from '../src/protocol/binary/header.ts';
 
@@ -159,16 +155,11 @@ const HALF_CLOSED_REQ = `set s 0 0 1\r\nx\r\nget s\r\nversion\r\nmg s v\r\n${PAR
 test('value awaited: over a unix socket a hang-up in mid-value loses what memcached\'s loses', async () => {
   const got: string[] = [];
   for (const kind of kindsFor()) {
-    const dir = mkdtempSync(join(tmpdir(), 'cachalot-unix-'));
-    const path = join(dir, 'mc.sock');
-    const [cmd, argv] = commandFor(kind, ['-s', path]);
-    const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: 'ignore' });
+    const server = await startUnixServer(kind);
     try {
-      got.push(await halfClosed(await connectWhenListening(path), HALF_CLOSED_REQ));
+      got.push(await halfClosed(await connectWhenListening(server.path), HALF_CLOSED_REQ));
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      await server.stop();
     }
   }
   for (const g of got) assert.equal(maskReply(Buffer.from(g, 'latin1')).toString('latin1'), 'STORED\r\nVALUE s 0 1\r\nx\r\nEND\r\n');

@@ -3,11 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { serverFor } from './spec.ts';
-import { commandFor, connectWhenListening, REPO_ROOT, withTunables, type ServerKind } from './server.ts';
+import { startUnixServer, type ServerKind } from './server.ts';
 
 type Run = { code: number | null; out: string; err: string };
 
@@ -40,25 +37,9 @@ async function tcpServer(kind: ServerKind, args: string[]): Promise<TourServer> 
   return { address: String(s.port), stop: () => s.stop() };
 }
 
-/** A server listening on a unix socket in a directory of its own, once it takes connections. */
 async function unixServer(kind: ServerKind, args: string[]): Promise<TourServer> {
-  const dir = mkdtempSync(join(tmpdir(), `${kind}-unix-tour-`));
-  const path = join(dir, 'mc.sock');
-  const [cmd, argv] = commandFor(kind, ['-s', path, ...args]);
-  const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: withTunables({ ...process.env }), stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    (await connectWhenListening(path)).destroy();
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { address: path, stop };
+  const s = await startUnixServer(kind, args);
+  return { address: s.path, stop: () => s.stop() };
 }
 
 /**

@@ -136,6 +136,31 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>, gone: ()
   clearTimeout(timer);
 }
 
+/** A server of this kind listening on a unix socket (-s) in a directory of its own: the socket's path, and its stop. */
+export type UnixServer = { path: string; dir: string; stop(): Promise<void> };
+
+/** Start a server on a unix socket of its own, and wait until it takes connections. */
+export async function startUnixServer(kind: ServerKind, args: string[] = []): Promise<UnixServer> {
+  const dir = mkdtempSync(join(tmpdir(), `${kind}-unix-`));
+  const path = join(dir, 'mc.sock');
+  const [cmd, argv] = commandFor(kind, ['-s', path, ...args]);
+  const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: withTunables({ ...process.env }), stdio: 'ignore' });
+  live.add(child);
+  const exited = new Promise((resolve) => child.once('exit', () => { live.delete(child); resolve(null); }));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    (await connectWhenListening(path)).destroy();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { path, dir, stop };
+}
+
 /** A connection to a server starting on a unix socket: its file appears at bind(), before listen(). */
 export async function connectWhenListening(path: string): Promise<Client> {
   for (let tries = 1; ; tries++) {
