@@ -17,6 +17,13 @@ function isSpace(c: number): boolean {
  * memcached's safe_strtoull over the value bytes: leading white space, an optional sign, digits, then white
  * space (the stored "\r\n" at least) or a NUL, where C's string ends. Returns -1n when memcached would refuse
  * (junk, overflow, a negative).
+ *
+ * A number of 2^63 or more looks negative as a signed one, and then memcached 1.6.18 refuses it when a '-' comes
+ * anywhere before the string's end: its strchr runs from the value's start to a NUL, so a '-' after the number's
+ * white space counts ("9223372036854775808 -x" is not a number). The item's value has no NUL of its own, so
+ * memcached's scan goes on past the "\r\n" through whatever the chunk last held, until some NUL; that part
+ * depends on stale memory (memcached fixed the scan in 1.6.22, ea92c6c), and is not followed here: the scan
+ * stops at the value's end.
  */
 export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
   let i = off;
@@ -34,8 +41,14 @@ export function safeStrtoull(a8: Uint8Array, off: number, n: number): bigint {
   if (i === start) return -1n;
   if (i < end && !isSpace(a8[i]) && a8[i] !== 0) return -1n;
   if (neg) v = (U64 - v) % U64; // strtoull negates
-  if (v >= I64_SIGN && neg) return -1n; // "(long long) ull < 0" with a '-' in the text
+  if (v >= I64_SIGN && dashBeforeNul(a8, off, end)) return -1n; // "(long long) ull < 0" with a '-' in the text
   return v;
+}
+
+/** strchr(str, '-') over a value without its own terminator: a '-' before a NUL or the value's end. */
+function dashBeforeNul(a8: Uint8Array, off: number, end: number): boolean {
+  for (let i = off; i < end && a8[i] !== 0; i++) if (a8[i] === 45) return true;
+  return false;
 }
 
 /** `newCas`: the CAS the changed item gets (CAS_NEXT: the counter's next; meta's E gives its own). */
