@@ -790,8 +790,9 @@ sideBySide('watch evictions shows each write to flash as an extwrite line; watch
 
 /**
  * Wait, a while at most, until a set of this size has memory without evicting: a free chunk in its class, a page in
- * the global pool, or one still to be had under -m. The writer that keeps chunks free runs beside the sets (memcached's storage writer thread,
- * Cachalot's maintainer), so sets sent back to back can outrun it on a loaded machine, on either server.
+ * the global pool, or one still to be had under -m. The writer that keeps chunks free runs beside the sets
+ * (memcached's storage writer thread, Cachalot's maintainer), so sets sent back to back can outrun it on a loaded
+ * machine, on either server.
  */
 async function untilRoomFor(c: Client, size: number): Promise<void> {
   for (let tries = 0; tries < 200; tries++) {
