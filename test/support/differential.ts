@@ -130,21 +130,28 @@ async function exchange(c: Client, req: string | Buffer, sentinel: Sentinel, end
   }
 }
 
+/** The index of the first request whose replies differ; -1 when all agree. */
+export function differingAt(a: Array<Buffer | string>, b: Array<Buffer | string>): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i], y = b[i];
+    if (x === undefined || y === undefined || !(typeof x === 'string' ? x === y : typeof y !== 'string' && x.equals(y))) return i;
+  }
+  return -1;
+}
+
 /** The first request whose (masked) replies differ, described; null when all agree. */
 export function firstDifference(
   script: Array<string | Buffer>, a: Buffer[], b: Buffer[], names: [string, string],
 ): string | null {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? Buffer.from('<no reply: connection gone>');
-    const y = b[i] ?? Buffer.from('<no reply: connection gone>');
-    if (x.equals(y)) continue;
-    let at = 0;
-    while (at < x.length && x[at] === y[at]) at++;
-    return `request ${i + 1}: "${show(bytes(script[i] ?? ''), 300)}"\n  first difference at byte ${at}` +
-      ` (of ${x.length} and ${y.length}); from byte ${window(at)}:\n` +
-      `  ${names[0]}: "${show(x.subarray(window(at)), 300)}"\n  ${names[1]}: "${show(y.subarray(window(at)), 300)}"`;
-  }
-  return null;
+  const i = differingAt(a, b);
+  if (i < 0) return null;
+  const x = a[i] ?? Buffer.from('<no reply: connection gone>');
+  const y = b[i] ?? Buffer.from('<no reply: connection gone>');
+  let at = 0;
+  while (at < x.length && x[at] === y[at]) at++;
+  return `request ${i + 1}: "${show(bytes(script[i] ?? ''), 300)}"\n  first difference at byte ${at}` +
+    ` (of ${x.length} and ${y.length}); from byte ${window(at)}:\n` +
+    `  ${names[0]}: "${show(x.subarray(window(at)), 300)}"\n  ${names[1]}: "${show(y.subarray(window(at)), 300)}"`;
 }
 
 /** Where to start showing a difference: a little context before it. */
@@ -190,22 +197,63 @@ function compareServers(
   const [kindA, kindB] = opts.servers ?? ['cachalot', 'memcached'];
   const runnable = kindsFor([kindA, kindB]).length === 2;
   if (opts.fresh === false) registerStopHook();
-  test(`${name} [${kindA} vs ${kindB}]`, { skip: runnable ? false : 'memcached is not installed' }, async () => {
-    const mask = (r: Buffer): Buffer => (opts.mask ? opts.mask(maskReply(r)) : maskReply(r));
-    const replies: Buffer[][] = [];
-    for (const kind of [kindA, kindB]) {
-      const server = await serverFor(kind, opts.args ?? [], opts.fresh !== false);
-      try {
-        replies.push((await run(server.port)).map(mask));
-      } finally { if (opts.fresh !== false) await server.stop(); }
-    }
-    const diff = firstDifference(script, replies[0], replies[1], [kindA, kindB]);
-    if (diff !== null) assert.fail(`${kindA} and ${kindB} differ at ${diff}`);
-    if (opts.whole === true) {
-      assert.equal(replies[0].length, script.length, `${kindA} hung up after request ${replies[0].length}`);
-      assert.ok(!replies[0].at(-1)?.includes(CLOSED), `${kindA} hung up at the last request`);
-    }
+  test(`${name} [${kindA} vs ${kindB}]`, { skip: runnable ? false : 'memcached is not installed' }, async (t) => {
+    const diff = await compareRuns(script, run, opts, (line) => t.diagnostic(line));
+    if (diff !== null) assert.fail(diff);
   });
+}
+
+/**
+ * The script run on each server, replies masked and compared: the first difference described, or null. With `whole`,
+ * the first server must also have kept the connection to the end. `note` hears of every run of memcached again.
+ */
+export async function compareRuns(
+  script: Array<string | Buffer>, run: (port: number) => Promise<Buffer[]>, opts: DifferentialOptions, note: (line: string) => void,
+): Promise<string | null> {
+  const [kindA, kindB] = opts.servers ?? ['cachalot', 'memcached'];
+  const mask = (r: Buffer): Buffer => (opts.mask ? opts.mask(maskReply(r)) : maskReply(r));
+  const runOn = async (kind: ServerKind): Promise<Buffer[]> => {
+    const server = await serverFor(kind, opts.args ?? [], opts.fresh !== false);
+    try {
+      return (await run(server.port)).map(mask);
+    } finally { if (opts.fresh !== false) await server.stop(); }
+  };
+  const ours = await runOn(kindA);
+  const rerun = kindB === 'memcached' && opts.fresh !== false ? () => runOn(kindB) : null;
+  const theirs = await againWhileStaleScan(ours, await runOn(kindB), rerun, note);
+  const diff = firstDifference(script, ours, theirs, [kindA, kindB]);
+  if (diff !== null) return `${kindA} and ${kindB} differ at ${diff}`;
+  if (opts.whole === true) {
+    if (ours.length !== script.length) return `${kindA} hung up after request ${ours.length}`;
+    if (ours.at(-1)?.includes(CLOSED) === true) return `${kindA} hung up at the last request`;
+  }
+  return null;
+}
+
+/**
+ * memcached 1.6.18 takes a stored counter of 2^63 or more for a number only if strchr finds no '-' from the value's
+ * start. The value has no NUL of its own, so the scan runs on through what the chunk held before and, where an
+ * older item filled the chunk, into the next chunk's header, whose pointers ASLR places: a '-' byte met anywhere
+ * there makes it refuse the counter as non-numeric, and the next run of the same script may not (1.6.22 fixed the
+ * scan; Cachalot reads the value alone, README "Status"). A run where memcached refuses more counters in one reply
+ * than we do is not an answer to compare with: memcached runs the script again, fresh, up to three more times, and
+ * only a refusal it makes every time is a difference.
+ */
+export async function againWhileStaleScan<T extends Buffer | string>(
+  ours: T[], theirs: T[], rerun: (() => Promise<T[]>) | null, note: (line: string) => void,
+): Promise<T[]> {
+  for (let again = 1; again <= 3 && rerun !== null; again++) {
+    const at = differingAt(ours, theirs);
+    if (at < 0 || nonNumericCount(theirs[at]) <= nonNumericCount(ours[at])) break;
+    note(`memcached refused a counter at request ${at + 1} that we counted: its scan past the value, run ${again + 1}`);
+    theirs = await rerun();
+  }
+  return theirs;
+}
+
+function nonNumericCount(reply: Buffer | string | undefined): number {
+  const text = typeof reply === 'string' ? reply : reply?.toString('latin1') ?? '';
+  return text.match(/non-numeric/gi)?.length ?? 0;
 }
 
 /** A script's requests pipelined, one to four in each write (seeded): replies batched as memcached batches them. */
