@@ -529,6 +529,7 @@ for (const seed of [1, 2]) {
       const ours = await mixedLines('cachalot', seed);
       const rerun = (): Promise<string[]> => mixedLines('memcached', seed);
       assert.deepEqual(ours, await againWhileStaleScan(ours, await rerun(), rerun, (line) => t.diagnostic(line)));
-      assert.ok(ours.length > 302 + 300, `a store logs its lookup and its store, a fetch its lookup: ${ours.length - 302} lines`);
+      const logged = ours.filter((line) => line.startsWith('type=')).length;
+      assert.ok(logged > 300, `a store logs its lookup and its store, a fetch its lookup: ${logged} lines`);
     });
 }

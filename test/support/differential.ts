@@ -130,13 +130,15 @@ async function exchange(c: Client, req: string | Buffer, sentinel: Sentinel, end
   }
 }
 
-/** The index of the first request whose replies differ; -1 when all agree. */
-export function differingAt(a: Array<Buffer | string>, b: Array<Buffer | string>): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i], y = b[i];
-    if (x === undefined || y === undefined || !(typeof x === 'string' ? x === y : typeof y !== 'string' && x.equals(y))) return i;
-  }
+/** The index of the first request whose replies differ (one side without a reply differs); -1 when all agree. */
+export function differingAt<T extends Buffer | string>(a: T[], b: T[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if (!sameReply(a[i], b[i])) return i;
   return -1;
+}
+
+function sameReply(x: Buffer | string | undefined, y: Buffer | string | undefined): boolean {
+  if (typeof x === 'string' || typeof y === 'string') return x === y;
+  return x !== undefined && y !== undefined && x.equals(y);
 }
 
 /** The first request whose (masked) replies differ, described; null when all agree. */
