@@ -56,6 +56,18 @@ function free(ab: ArrayBufferLike): void {
   if (ab instanceof ArrayBuffer && !ab.detached) ab.transfer(0);
 }
 
+/**
+ * Detach one ArrayBuffer before the thread compiles anything. V8 compiles typed-array code on the promise that no
+ * ArrayBuffer of the isolate was ever detached, and the first detach breaks it for good: every function that used
+ * it is thrown away at once. Left to free()'s first call (the first reply that outgrows its buffer: a 16 KB value),
+ * that was nearly the whole request path of a busy worker, which then ran in V8's middle tier for 1-3.5 s until it
+ * was compiled again (bench/RESULTS.md, round 51). Broken here, the promise is never made; the checks compiled code
+ * does in its place cost nothing measurable.
+ */
+export function detachBeforeCompiling(): void {
+  new ArrayBuffer(0).transfer();
+}
+
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
 type Attached = { at: number; view: Uint8Array; it: number };
 

@@ -25,6 +25,8 @@ export type Server = {
   stop(): Promise<void>;
   /** Everything written to stderr so far. */
   stderr(): string;
+  /** Everything written to stdout so far: V8's traces when started with v8Flags (else nothing is kept). */
+  stdout(): string;
   /** The exit code (null when killed by a signal). */
   exited: Promise<number | null>;
 };
@@ -55,9 +57,11 @@ export function memcachedAvailable(): string | null {
 }
 
 /** The command line startServer runs: [program, argv]. */
-export function commandFor(kind: ServerKind, args: readonly string[], listen: string = LISTEN): [string, string[]] {
+export function commandFor(
+  kind: ServerKind, args: readonly string[], listen: string = LISTEN, v8Flags: readonly string[] = [],
+): [string, string[]] {
   const all = [...BASE_ARGS, '-l', listen, ...args];
-  if (kind === 'cachalot') return [NODE_BIN, [...serverNodeArgs(REPO_ROOT), ...all]];
+  if (kind === 'cachalot') return [NODE_BIN, [...v8Flags, ...serverNodeArgs(REPO_ROOT), ...all]];
   const bin = memcachedAvailable();
   if (bin === null) throw new Error('memcached is not installed; check memcachedAvailable() first');
   // memcached refuses to start as root without -u.
@@ -80,20 +84,23 @@ export function withTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 export async function startServer(
-  kind: ServerKind, args: string[] = [], opts: { env?: Record<string, string>; listen?: string } = {},
+  kind: ServerKind, args: string[] = [],
+  opts: { env?: Record<string, string>; listen?: string; v8Flags?: readonly string[] } = {},
 ): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), `${kind}-test-`));
   const portFile = join(dir, 'ports');
-  const [cmd, argv] = commandFor(kind, args, opts.listen ?? LISTEN);
+  const v8Flags = opts.v8Flags ?? [];
+  const [cmd, argv] = commandFor(kind, args, opts.listen ?? LISTEN, v8Flags);
   const child = spawn(cmd, argv, {
     cwd: REPO_ROOT,
     // as bin/cachalot starts it: with glibc's tunables set, Cachalot need not exec itself again for them
     env: { ...withTunables({ ...process.env, ...opts.env }), MEMCACHED_PORT_FILENAME: portFile },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', v8Flags.length > 0 ? 'pipe' : 'ignore', 'pipe'],
   });
   live.add(child);
-  let err = '';
+  let err = '', out = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => { exitCode = code; live.delete(child); resolve(code); });
@@ -102,7 +109,7 @@ export async function startServer(
   try {
     const port = await waitForPort(portFile, () => exitCode !== undefined, () => err);
     const server: Server = {
-      kind, port, pid: child.pid ?? -1, args, exited, stderr: () => err,
+      kind, port, pid: child.pid ?? -1, args, exited, stderr: () => err, stdout: () => out,
       stop: () => stopChild(child, exited, () => exitCode !== undefined),
     };
     return server;
