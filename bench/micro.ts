@@ -21,7 +21,7 @@ import { onConnRead } from '../src/worker/drive-machine.ts';
 import { openHandleIo } from '../src/worker/handle-io.ts';
 import { detachBeforeCompiling } from '../src/worker/out-buffer.ts';
 
-detachBeforeCompiling(); // as a worker starts (out-buffer.ts): a 16 KB get's growth would otherwise deopt the mixes after it
+detachBeforeCompiling(); // as a worker does (out-buffer.ts): else the 16 KB get's growth deopts the mixes after it
 const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
 const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
 // the arena reserved as the server reserves it (MICRO_RESERVE=0: only -m)
