@@ -77,13 +77,25 @@ class Scram {
 
 type Step = BinRequest | ((x: Scram) => BinRequest);
 
+/**
+ * The nonce the client's message carried: after its ",r=", to the next comma. A server's nonce is compared with
+ * this, not with RFC 5802's: a mangled message may have cut the nonce short, and the random part a server appends
+ * then starts with the cut characters once in 64 runs or so, which made one server's nonce look like the whole of
+ * RFC 5802's and the other's not.
+ */
+function sentNonce(sent: string): string | null {
+  const m = /,r=([^,]+)/.exec(sent);
+  return m === null ? null : m[1];
+}
+
 /** The server's message, with what is random in it (its nonce's part, the salt) and "v=" checked, not shown. */
-function shown(x: Scram, body: string): string {
+function shown(x: Scram, body: string, sent: string): string {
   const first = /^r=(.*),s=([A-Za-z0-9+/=]*),i=(\d+)$/.exec(body);
   if (first !== null) {
     x.serverFirst = body;
-    const nonce = first[1].startsWith(CLIENT_NONCE) ? `<client nonce>+${first[1].length - CLIENT_NONCE.length}`
-      : `<${first[1].length} bytes>`; // (the cases whose nonce is not RFC 5802's)
+    const mine = sentNonce(sent);
+    const nonce = mine !== null && first[1].startsWith(mine) ? `<client nonce>+${first[1].length - mine.length}`
+      : `<${first[1].length} bytes>`; // (the client sent no nonce, or the server did not start with it)
     return `r=${nonce},s=<${Buffer.from(first[2], 'base64').length} bytes>,i=${first[3]}`;
   }
   if (body.startsWith('v=')) return body === x.expectedV ? 'v=<right>' : `v=<wrong: ${body}>`;
@@ -96,8 +108,10 @@ async function exchange(port: number, x: Scram, steps: Step[]): Promise<string> 
   try {
     const out: string[] = [];
     for (const s of steps) {
-      const r = await call(c, typeof s === 'function' ? s(x) : s);
-      out.push(`0x${r.status.toString(16)} ${shown(x, r.value.toString('latin1'))}`.trimEnd());
+      const req = typeof s === 'function' ? s(x) : s;
+      const r = await call(c, req);
+      const sent = typeof req.value === 'string' ? req.value : req.value?.toString('latin1') ?? '';
+      out.push(`0x${r.status.toString(16)} ${shown(x, r.value.toString('latin1'), sent)}`.trimEnd());
     }
     return out.join(' / ');
   } finally { c.end(); }
