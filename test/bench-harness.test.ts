@@ -66,6 +66,13 @@ test('bench --quick runs workloads 1 and 6 and writes a report that parses', { t
 test('bench --quick --server=cachalot measures workload 1 against Cachalot and the floor', { timeout: 60_000 }, async () => {
   const { stdout, stderr } = await runBench(['--quick', '--only=1', '--server=cachalot', '--out=']);
   assert.match(stderr, /workload 1 against floor/);
+  // each server serves the workload unmeasured before its first window (the JIT warm-up), the same for both
+  const lines = stderr.split('\n');
+  for (const kind of ['cachalot', 'floor']) {
+    const warm = lines.indexOf(`bench: workload 1 against ${kind}: 100 ms unmeasured`);
+    const first = lines.findIndex((l) => l.startsWith(`bench: workload 1 against ${kind} (-t`));
+    assert.ok(warm >= 0 && warm < first, `${kind} warmed before its first window:\n${stderr}`);
+  }
   const rows = parseWorkloadRows(stdout);
   assert.deepEqual(rows.map((r) => r.server), ['cachalot', 'floor'], 'a row for each, in that order');
   for (const row of rows) {
