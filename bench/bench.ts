@@ -81,8 +81,12 @@ const SERVER_WARMUP_MS_QUICK = 200;
 async function warmUp(server: Server, opts: Options): Promise<void> {
   const w1 = loadWorkloads(opts.quick).find((w) => w.id === 1);
   if (w1 === undefined) return;
-  const durationMs = opts.quick ? SERVER_WARMUP_MS_QUICK : SERVER_WARMUP_MS;
-  await measureWindow(server, { ...w1.load, port: server.port, threads: opts.genThreads }, { warmupMs: 0, durationMs });
+  await serveUnmeasured(server, w1, opts.quick ? SERVER_WARMUP_MS_QUICK : SERVER_WARMUP_MS, opts);
+}
+
+/** The workload's load against the server for durationMs, its figures thrown away (a JIT warm-up). */
+async function serveUnmeasured(server: Server, w: LoadWorkload, durationMs: number, opts: Options): Promise<void> {
+  await measureWindow(server, { ...w.load, port: server.port, threads: opts.genThreads }, { warmupMs: 0, durationMs });
 }
 
 async function stopServers(running: Running): Promise<void> {
@@ -169,7 +173,7 @@ async function jitWarmUp(w: LoadWorkload, running: Running, kinds: ServerKind[],
     try {
       await prefillBigOnce(server, w, opts);
       progress(`workload ${w.id} against ${kind}: ${opts.jitWarmupMs} ms unmeasured`);
-      await measureWindow(server, { ...w.load, port: server.port, threads: opts.genThreads }, { warmupMs: 0, durationMs: opts.jitWarmupMs });
+      await serveUnmeasured(server, w, opts.jitWarmupMs, opts);
     } catch (err) {
       progress(`  failed: ${errorText(err)}`);
       failed.set(kind, errorText(err));
