@@ -15,10 +15,11 @@ const HASH_BULK_MOVE = 64; // buckets split per expansion step
 /** The bucket of hv now (item lock for hv held, so its bucket cannot be split under us). */
 export function bucketOf(st: Store, hv: number): number {
   // The words that matter for this bucket are written under its item lock, which we hold; a stale view of the
-  // start of an expansion (old power, not expanding) names the same, unsplit bucket. The state is read with
-  // Atomics (a plain load on x86): its store follows expandBucket's reset, and on a weaker memory order (ARM) a
-  // plain load could see the new state with the last expansion's expandBucket, and name a bucket not split yet.
-  const state = Atomics.load(st.c32, G.hashState);
+  // start of an expansion (old power, not expanding) names the same, unsplit bucket. The state is read with an
+  // atomic load (the mutexes' wasm one: Atomics.load's order without the builtin call; a plain load on x86): its
+  // store follows expandBucket's reset, and on a weaker memory order (ARM) a plain load could see the new state
+  // with the last expansion's expandBucket, and name a bucket not split yet.
+  const state = st.locks.load(G.hashState);
   const power = state & 0xff;
   if ((state & HASH_EXPANDING) !== 0) {
     const oldIdx = hv & ((1 << (power - 1)) - 1);

@@ -51,6 +51,32 @@ test("a thread that finds the lock held sleeps (word 2) and the unlock wakes it"
   assert.equal(Atomics.load(words, LOCK), 0);
 });
 
+test("load answers a word as Atomics.load does, anywhere in the control block, while another thread writes it", { timeout: 60_000 }, async () => {
+  const ctl = createCtlMemory(4096);
+  const words = new Int32Array(ctlBuffer(ctl));
+  const m = new Mutexes(ctl);
+  const last = words.length - 1;
+  for (const [i, v] of [[0, 7], [COUNTER, -1], [LOCK, 0x7fffffff], [last, -0x80000000]]) {
+    Atomics.store(words, i, v);
+    assert.equal(m.load(i), v, `word ${i}`);
+  }
+  // a worker counts a word up under the lock; reads from here see it only rise, and end at its total
+  Atomics.store(words, LOCK, 0); // free again
+  Atomics.store(words, COUNTER, 0);
+  const rounds = 20000;
+  const counting = run({ ctl, mode: "count", lock: LOCK, word: COUNTER, rounds });
+  let seen = 0, done = false;
+  void counting.then(() => { done = true; }, () => { done = true; });
+  while (!done) {
+    const now = m.load(COUNTER);
+    assert.ok(now >= seen, `the word went back from ${seen} to ${now}`);
+    seen = now;
+    await new Promise((r) => setImmediate(r));
+  }
+  await counting;
+  assert.equal(m.load(COUNTER), rounds);
+});
+
 test("the control block is a whole number of wasm pages, at least what was asked", () => {
   for (const bytes of [1, 65536, 65537, 600_000]) {
     const n = ctlBuffer(createCtlMemory(bytes)).byteLength;
