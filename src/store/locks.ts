@@ -9,8 +9,8 @@
 // (lock + unlock, uncontended, hot: 27-52 ns through Atomics, 16-18 ns through wasm). A get takes
 // and releases an item lock per key, so this is on every request's path. The memory is the same,
 // so the slow path (spin, then Atomics.wait / Atomics.notify) stays in plain Atomics. A third function is a
-// sequentially consistent load, for the hash table's state word, which every lookup reads twice for a multi-get's
-// key (warmLookups and the lookup): Atomics.load there was ~120 instructions a call (callgrind), the wasm call ~15.
+// sequentially consistent load, for the hash table's state word, which every lookup reads (a multi-get's key twice:
+// warmLookups and the lookup): Atomics.load there was ~120 instructions a call (callgrind), the wasm call ~15.
 
 const SPIN = 64; // brief spin before sleeping: critical sections are a few hundred ns
 
