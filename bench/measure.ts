@@ -82,10 +82,20 @@ export function summarize(server: Server, genThreads: number, windows: Window[])
 
 /** Sets every key in [0, keyCount) once, pipelined, so gets hit. */
 export async function prefill(server: Server, keyCount: number, valueSize: number, genThreads: number, keyLetter = 'k'): Promise<void> {
-  const run = await LoadRun.start({
-    port: server.port, mode: 'fill', threads: genThreads, conns: 4 * genThreads, depth: 32,
+  await runFill(prefillSpec(server.port, keyCount, valueSize, genThreads, keyLetter));
+}
+
+/** The load that sets every key in [0, keyCount) once, pipelined. */
+export function prefillSpec(port: number, keyCount: number, valueSize: number, genThreads: number, keyLetter: string): LoadSpec {
+  return {
+    port, mode: 'fill', threads: genThreads, conns: 4 * genThreads, depth: 32,
     getRatio: 0, keysPerGet: 1, keyCount, valueSize, keyLetter, keyFirst: 0, keyEnd: keyCount,
-  });
+  };
+}
+
+/** Runs a fill load to its end. */
+export async function runFill(spec: LoadSpec): Promise<void> {
+  const run = await LoadRun.start(spec);
   try {
     await run.allDone();
   } finally {

@@ -1,0 +1,95 @@
+// A callgrind dump read into self costs per function: the event counts callgrind writes against each function,
+// less the inclusive costs of its calls (a `calls=` line's next cost line). Code V8 compiled has no symbol;
+// callgrind names it by address, which Node's --perf-basic-prof map (/tmp/perf-<pid>.map) names.
+
+export type CallgrindProfile = { text: string };
+
+export type FunctionCosts = {
+  events: string[];        // Ir, and with --cache-sim I1mr, D1mr ... in callgrind's order
+  total: number[];
+  byGroup: Array<[string, number[]]>;    // 'JIT code' or the object's file name, most instructions first
+  byFunction: Array<[string, number[]]>; // most instructions first
+};
+
+export function functionCosts(profile: CallgrindProfile, perfMap: string | null): FunctionCosts {
+  const jit = perfMap === null ? null : new JitNames(perfMap);
+  const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
+  const self = new Map<string, { group: string; cost: number[] }>();
+  let events: string[] = ['Ir'];
+  let ob = '?', fn = '?', skipNext = false;
+  for (const line of profile.text.split('\n')) {
+    if (line.startsWith('events:')) { events = line.slice(7).trim().split(/\s+/); continue; }
+    if (line.startsWith('ob=')) { ob = compressed(names.ob, line.slice(3)); continue; }
+    if (line.startsWith('cob=')) { compressed(names.ob, line.slice(4)); continue; }
+    if (line.startsWith('fn=')) { fn = compressed(names.fn, line.slice(3)); continue; }
+    if (line.startsWith('cfn=')) { compressed(names.fn, line.slice(4)); continue; }
+    if (line.startsWith('calls=')) { skipNext = true; continue; }
+    if (!/^[0-9+\-*]/.test(line)) continue;
+    if (skipNext) { skipNext = false; continue; } // the call's inclusive cost: the callee's, not this function's
+    const fields = line.trim().split(/\s+/);
+    const key = `${ob}\0${fn}`;
+    let entry = self.get(key);
+    if (entry === undefined) {
+      // code with no file behind it is what V8 generated: its compilers' output and its builtins
+      entry = { group: ob === '???' ? 'JIT code' : ob.split('/').pop()!, cost: new Array(events.length).fill(0) };
+      self.set(key, entry);
+    }
+    for (let i = 0; i < events.length; i++) entry.cost[i] += Number(fields[i + 1] ?? 0);
+  }
+  const total = new Array(events.length).fill(0);
+  const groups = new Map<string, number[]>(), functions = new Map<string, number[]>();
+  for (const [key, { group, cost }] of self) {
+    const fnName = key.slice(key.indexOf('\0') + 1);
+    add(groups, group, cost);
+    add(functions, jitName(jit, fnName) ?? fnName, cost);
+    for (let i = 0; i < cost.length; i++) total[i] += cost[i];
+  }
+  const byCost = (m: Map<string, number[]>): Array<[string, number[]]> => [...m].sort((a, b) => b[1][0] - a[1][0]);
+  return { events, total, byGroup: byCost(groups), byFunction: byCost(functions) };
+}
+
+/** callgrind's name compression: "(12) name" defines 12, "(12)" uses it. */
+function compressed(table: Map<string, string>, s: string): string {
+  const m = /^\((\d+)\)(?: (.*))?$/.exec(s);
+  if (m === null) return s;
+  if (m[2] !== undefined) { table.set(m[1], m[2]); return m[2]; }
+  return table.get(m[1]) ?? s;
+}
+
+function add(m: Map<string, number[]>, key: string, cost: number[]): void {
+  const sum = m.get(key);
+  if (sum === undefined) m.set(key, [...cost]);
+  else for (let i = 0; i < cost.length; i++) sum[i] += cost[i];
+}
+
+function jitName(jit: JitNames | null, fn: string): string | null {
+  const m = /^0x([0-9a-f]+)/.exec(fn);
+  return jit === null || m === null ? null : jit.at(parseInt(m[1], 16));
+}
+
+/** The perf map's code ranges ("<start> <size> <name>" in hex), sorted for lookup. */
+class JitNames {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly names: string[] = [];
+
+  constructor(map: string) {
+    const rows: Array<[number, number, string]> = [];
+    for (const line of map.split('\n')) {
+      const m = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line);
+      if (m !== null) rows.push([parseInt(m[1], 16), parseInt(m[2], 16), m[3]]);
+    }
+    rows.sort((a, b) => a[0] - b[0]);
+    for (const [start, size, name] of rows) { this.starts.push(start); this.ends.push(start + size); this.names.push(name); }
+  }
+
+  /** The code object holding addr (the last one that started at or before it), or null. */
+  at(addr: number): string | null {
+    let lo = 0, hi = this.starts.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.starts[mid] <= addr) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found >= 0 && addr < this.ends[found] ? this.names[found] : null;
+  }
+}
