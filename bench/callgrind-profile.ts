@@ -2,8 +2,6 @@
 // less the inclusive costs of its calls (a `calls=` line's next cost line). Code V8 compiled has no symbol;
 // callgrind names it by address, which Node's --perf-basic-prof map (/tmp/perf-<pid>.map) names.
 
-export type CallgrindProfile = { text: string };
-
 export type FunctionCosts = {
   events: string[];        // Ir, and with --cache-sim I1mr, D1mr ... in callgrind's order
   total: number[];
@@ -11,13 +9,13 @@ export type FunctionCosts = {
   byFunction: Array<[string, number[]]>; // most instructions first
 };
 
-export function functionCosts(profile: CallgrindProfile, perfMap: string | null): FunctionCosts {
+export function functionCosts(dump: string, perfMap: string | null): FunctionCosts {
   const jit = perfMap === null ? null : new JitNames(perfMap);
   const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
   const self = new Map<string, { group: string; cost: number[] }>();
   let events: string[] = ['Ir'];
   let ob = '?', fn = '?', skipNext = false;
-  for (const line of profile.text.split('\n')) {
+  for (const line of dump.split('\n')) {
     if (line.startsWith('events:')) { events = line.slice(7).trim().split(/\s+/); continue; }
     if (line.startsWith('ob=')) { ob = compressed(names.ob, line.slice(3)); continue; }
     if (line.startsWith('cob=')) { compressed(names.ob, line.slice(4)); continue; }

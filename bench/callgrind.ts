@@ -27,7 +27,7 @@ import { loadWorkloads, SMALL_KEYS, SMALL_VALUE } from './workloads.ts';
 import { FLOOR_MAIN, MEMCACHED_BIN, REPO_ROOT, type ServerKind } from './servers.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 import { MMAP_THRESHOLD, tunablesEnv } from '../src/main/malloc-tunables.ts';
-import { functionCosts, type CallgrindProfile } from './callgrind-profile.ts';
+import { functionCosts } from './callgrind-profile.ts';
 
 type Options = {
   server: ServerKind; workload: number; cacheSim: boolean; warmupRequests: number; windowS: number; top: number;
@@ -119,9 +119,13 @@ async function main(): Promise<void> {
       await run.stop();
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
+    rmSync(perfMapPath(child.pid!), { force: true }); // Node's, for the JIT names: read already
   }
 }
 
@@ -130,17 +134,21 @@ function callgrindControl(asUser: string[], vgdbPrefix: string, pid: number, act
   execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 60_000 });
 }
 
-function readProfile(dir: string, pid: number): { profile: CallgrindProfile; perfMap: string | null } {
-  const dumps = readdirSync(dir).filter((f) => /^callgrind\.out\.\d+$/.test(f)).sort();
+/** The window's dump (callgrind numbers its dumps from 1), and the perf map a Node server wrote. */
+function readProfile(dir: string, pid: number): { text: string; perfMap: string | null } {
+  const dumps = readdirSync(dir).filter((f) => /^callgrind\.out\.\d+$/.test(f));
   if (dumps.length === 0) throw new Error('callgrind wrote no dump');
-  const text = readFileSync(join(dir, dumps[dumps.length - 1]), 'latin1');
+  const last = dumps.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).pop()!;
+  const text = readFileSync(join(dir, last), 'latin1');
   let perfMap: string | null = null;
-  try { perfMap = readFileSync(`/tmp/perf-${pid}.map`, 'latin1'); } catch { /* memcached: none */ }
-  return { profile: { text }, perfMap };
+  try { perfMap = readFileSync(perfMapPath(pid), 'latin1'); } catch { /* memcached: none */ }
+  return { text, perfMap };
 }
 
-function report(o: Options, title: string, requests: number, p: { profile: CallgrindProfile; perfMap: string | null }): void {
-  const costs = functionCosts(p.profile, p.perfMap);
+const perfMapPath = (pid: number): string => `/tmp/perf-${pid}.map`;
+
+function report(o: Options, title: string, requests: number, p: { text: string; perfMap: string | null }): void {
+  const costs = functionCosts(p.text, p.perfMap);
   const per = (n: number): string => (n / requests).toFixed(1);
   console.log(`\n${o.server}, workload ${o.workload} (${title}), -t 1 under callgrind: ${requests} requests in the window`);
   console.log(`per request: ${costs.events.map((e, i) => `${e} ${per(costs.total[i])}`).join(', ')}`);
