@@ -42,9 +42,23 @@ export function functionCosts(dump: string, perfMap: string | null): FunctionCos
     add(functions, jitName(jit, fnName) ?? fnName, cost);
     for (let i = 0; i < cost.length; i++) total[i] += cost[i];
   }
-  const byCost = (m: Map<string, number[]>): Array<[string, number[]]> => [...m].sort((a, b) => b[1][0] - a[1][0]);
   return { events, total, byGroup: byCost(groups), byFunction: byCost(functions) };
 }
+
+/** Several threads' costs as one: events, totals, objects and functions added up. */
+export function mergeCosts(parts: FunctionCosts[]): FunctionCosts {
+  const events = parts[0]?.events ?? ['Ir'];
+  const total = new Array(events.length).fill(0);
+  const groups = new Map<string, number[]>(), functions = new Map<string, number[]>();
+  for (const part of parts) {
+    for (let i = 0; i < events.length; i++) total[i] += part.total[i];
+    for (const [name, cost] of part.byGroup) add(groups, name, cost);
+    for (const [name, cost] of part.byFunction) add(functions, name, cost);
+  }
+  return { events, total, byGroup: byCost(groups), byFunction: byCost(functions) };
+}
+
+const byCost = (m: Map<string, number[]>): Array<[string, number[]]> => [...m].sort((a, b) => b[1][0] - a[1][0]);
 
 /** callgrind's name compression: "(12) name" defines 12, "(12)" uses it. */
 function compressed(table: Map<string, string>, s: string): string {

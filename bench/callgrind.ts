@@ -11,7 +11,8 @@
 // unmeasured for --warmup-requests (TurboFan compiles after so many calls, however slow valgrind makes them: a
 // window that still saw it compile shows v8::internal::compiler functions in its list), then its counters are
 // zeroed, the window runs, and callgrind dumps them. JIT code is named from the perf map that Node writes
-// with --perf-basic-prof. Background threads run by the clock, not per request: valgrind slows the requests
+// with --perf-basic-prof. Each thread is counted apart (--separate-threads), then summed; the report shows each
+// thread's share with its costliest function. Background threads run by the clock, not per request: valgrind slows the requests
 // ~10-30x and not their rounds, so Cachalot's maintainer (juggleRound, lruPullTail, pullHotWarm ...) weighs
 // several times more per request here than at full speed; `-- -o no_lru_maintainer` leaves it out, for the
 // request path alone. Needs valgrind (Debian package `valgrind`); not run by the tests.
@@ -27,7 +28,7 @@ import { loadWorkloads, SMALL_KEYS, SMALL_VALUE } from './workloads.ts';
 import { FLOOR_MAIN, MEMCACHED_BIN, REPO_ROOT, type ServerKind } from './servers.ts';
 import { serverNodeArgs } from '../src/boot/command.ts';
 import { MMAP_THRESHOLD, tunablesEnv } from '../src/main/malloc-tunables.ts';
-import { functionCosts } from './callgrind-profile.ts';
+import { functionCosts, mergeCosts, type FunctionCosts } from './callgrind-profile.ts';
 
 type Options = {
   server: ServerKind; workload: number; cacheSim: boolean; warmupRequests: number; windowS: number; top: number;
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const { argv, env, asUser } = command(o, port);
   const vgdbPrefix = join(dir, 'vgdb');
   const valgrind = ['valgrind', '--tool=callgrind', `--vgdb-prefix=${vgdbPrefix}`, `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
-    '--smc-check=all-non-file', ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
+    '--separate-threads=yes', '--smc-check=all-non-file', ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
   const at = argv.indexOf('#valgrind');
   const full = at < 0 ? [...valgrind, ...argv] : [...argv.slice(0, at), ...valgrind, ...argv.slice(at + 1)];
   const child = spawn(full[0], full.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -134,24 +135,34 @@ function callgrindControl(asUser: string[], vgdbPrefix: string, pid: number, act
   execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 60_000 });
 }
 
-/** The window's dump (callgrind numbers its dumps from 1), and the perf map a Node server wrote. */
-function readProfile(dir: string, pid: number): { text: string; perfMap: string | null } {
-  const dumps = readdirSync(dir).filter((f) => /^callgrind\.out\.\d+$/.test(f));
-  if (dumps.length === 0) throw new Error('callgrind wrote no dump');
-  const last = dumps.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).pop()!;
-  const text = readFileSync(join(dir, last), 'latin1');
+/**
+ * The window's dump, one file per thread ("callgrind.out.<dump>-<thread>", valgrind's thread numbers: 1 is the
+ * process's first), and the perf map a Node server wrote.
+ */
+function readProfile(dir: string, pid: number): { threads: Array<[number, string]>; perfMap: string | null } {
+  const files = readdirSync(dir).map((f) => /^callgrind\.out\.(\d+)-(\d+)$/.exec(f)).filter((m) => m !== null);
+  if (files.length === 0) throw new Error('callgrind wrote no dump');
+  const dump = Math.max(...files.map((m) => Number(m[1])));
+  const threads = files.filter((m) => Number(m[1]) === dump).map((m): [number, string] => [Number(m[2]), readFileSync(join(dir, m[0]), 'latin1')]);
   let perfMap: string | null = null;
   try { perfMap = readFileSync(perfMapPath(pid), 'latin1'); } catch { /* memcached: none */ }
-  return { text, perfMap };
+  return { threads: threads.sort((a, b) => a[0] - b[0]), perfMap };
 }
 
 const perfMapPath = (pid: number): string => `/tmp/perf-${pid}.map`;
 
-function report(o: Options, title: string, requests: number, p: { text: string; perfMap: string | null }): void {
-  const costs = functionCosts(p.text, p.perfMap);
+function report(o: Options, title: string, requests: number, p: { threads: Array<[number, string]>; perfMap: string | null }): void {
+  const perThread = p.threads.map(([id, text]): [number, FunctionCosts] => [id, functionCosts(text, p.perfMap)]);
+  const costs = mergeCosts(perThread.map(([, c]) => c));
   const per = (n: number): string => (n / requests).toFixed(1);
   console.log(`\n${o.server}, workload ${o.workload} (${title}), -t 1 under callgrind: ${requests} requests in the window`);
   console.log(`per request: ${costs.events.map((e, i) => `${e} ${per(costs.total[i])}`).join(', ')}`);
+  // which thread did what: a worker's requests, or a background thread's rounds (paced by the clock, see above)
+  console.log('\nby thread (instructions per request, share, the function with the most):');
+  for (const [id, c] of perThread) {
+    if (c.total[0] < costs.total[0] / 1000) continue; // threads that sat out the window
+    console.log(`  ${per(c.total[0]).padStart(9)} ${pct(c.total[0], costs.total[0])}  thread ${id}: ${c.byFunction[0][0].slice(0, 100)}`);
+  }
   console.log('\nby object (instructions per request, share):');
   for (const [name, v] of costs.byGroup) console.log(`  ${per(v[0]).padStart(9)} ${pct(v[0], costs.total[0])}  ${name}`);
   console.log(`\nby function (self; ${costs.events.join(' ')} per request):`);
