@@ -122,7 +122,10 @@ spec('text: a command line ends at its first NUL byte, as memcached reads it as 
   ['get \0\0\0\r\n', 'ERROR\r\n'],
   ['version\0 junk\r\n', 'VERSION 1.6.18\r\n'],
   ['delete nul\0 noreply\r\n', 'DELETED\r\n'],
-  [`${'get nul'.padEnd(80, ' ')}\0 ${'k'.repeat(300)}\r\n`, 'END\r\n'], // a long line: past the short scan
+  [`${'get nul'.padEnd(80, ' ')}\0 ${'k'.repeat(300)}\r\n`, 'END\r\n'],
+  [`${'get nul'.padEnd(300, ' ')}\0 ${'k'.repeat(300)}\r\n`, 'END\r\n'], // a long line: past the short scan
+  ['set n2 0 0 1\r\nz\r\n', 'STORED\r\n'],
+  ['get n2\0 zz\0\r\n', 'VALUE n2 0 1\r\nz\r\nEND\r\n'], // the first NUL ends it
 ]);
 
 spec('text: too large values are refused, swallowed, and a failed set drops the old value', [

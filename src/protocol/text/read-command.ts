@@ -55,7 +55,7 @@ export function tryReadCommandAscii(c: Conn): boolean {
   const nl = findNewline(buf, start, c.rend);
   if (nl < 0) return lineIncomplete(c, buf, start);
   if (nl >= c.fillEnd && !lineFitsReadBuffer(c, buf, start, nl)) return true;
-  const lineEnd = endAtNul(buf, start, lineEndOf(buf, start, nl));
+  const lineEnd = commandEnd(buf, start, nl);
   c.rpos = nl + 1;
   const replay = c.ioReplay; // read again after waiting for its reads from flash: said once
   c.ioReplay = false;
@@ -74,16 +74,40 @@ function lineEndOf(buf: Buffer, start: number, nl: number): number {
   return nl - start > 1 && buf[nl - 1] === 0x0d ? nl - 1 : nl;
 }
 
-/** Lines this short are scanned here: Buffer#indexOf's native call costs more than the loop. */
-const SHORT_LINE = 64;
+/** Where the line findNewline found ends as memcached reads the command: at its first NUL (strlen), or lineEndOf. */
+function commandEnd(buf: Buffer, start: number, nl: number): number {
+  const end = lineEndOf(buf, start, nl);
+  return lineNul >= 0 && lineNul < end ? lineNul : end;
+}
 
-/** The first "\n" in buf[start, end), or -1. */
+/**
+ * Lines up to this long are scanned here, for their newline and their first NUL in one pass (one compare a byte
+ * for a printable one); the rest of a longer line by Buffer#indexOf, whose native call costs more than the loop
+ * for short lines, and then for a NUL. (A line still arriving is scanned again with each read: the bound keeps
+ * that pass short.)
+ */
+const SHORT_LINE = 256;
+/** The first NUL findNewline saw before the newline it found, or -1. */
+let lineNul = -1;
+
+/** The first "\n" in buf[start, end), or -1; the first NUL before it in lineNul. */
 function findNewline(buf: Buffer, start: number, end: number): number {
+  lineNul = -1;
   const stop = Math.min(end, start + SHORT_LINE);
-  for (let p = start; p < stop; p++) if (buf[p] === 0x0a) return p;
+  for (let p = start; p < stop; p++) {
+    const b = buf[p];
+    if (b > 0x0a) continue;
+    if (b === 0x0a) return p;
+    if (b === 0 && lineNul < 0) lineNul = p;
+  }
   if (stop === end) return -1;
   const nl = buf.indexOf(0x0a, stop);
-  return nl < end ? nl : -1;
+  if (nl < 0 || nl >= end) return -1;
+  if (lineNul < 0) {
+    const nul = endAtNul(buf, stop, nl);
+    if (nul < nl) lineNul = nul;
+  }
+  return nl;
 }
 
 /** memcached closes a client that sends 2048 bytes without a newline, unless it is a long get. */
@@ -158,7 +182,7 @@ function continueLongGet(c: Conn): boolean {
   const nl = findNewline(buf, start, c.rend);
   if (c.longGet === LongGet.skipToEnd) return skipLongGet(c, nl);
   if (nl >= 0) {
-    const lineEnd = endAtNul(buf, start, lineEndOf(buf, start, nl));
+    const lineEnd = commandEnd(buf, start, nl);
     const keys = getLineKeys(c, buf, start, lineEnd);
     const paused = takePausedAt();
     if (paused >= 0) { // the client reads first
