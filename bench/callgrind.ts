@@ -1,8 +1,9 @@
 // One server under `valgrind --tool=callgrind`, driven over real sockets by the bench's own load generator:
 // user-space instructions per request (and, with --cache-sim, the L1 misses valgrind simulates), whole and by
 // function, for Cachalot, the floor or memcached alike. The socket benchmark's CPU times move 10-20% from run
-// to run here; these counts repeat to a percent or two, and they take in what bench:micro leaves out (the event
-// loop, Node's callback and write paths, libc). The kernel is not counted: valgrind sees user space only.
+// to run here; a function's count a request repeats to the instruction (a total moves with how many requests a
+// turn of the event loop finds, and with background threads: compare functions), and they take in what
+// bench:micro leaves out (the event loop, Node's callback and write paths, libc). The kernel is not counted: valgrind sees user space only.
 //
 //   npm run bench:callgrind -- [--server=cachalot|floor|memcached] [--workload=1|3|4] [--cache-sim]
 //                              [--warmup-requests=500000] [--window-s=20] [--top=40] [--node-flags="..."] [-- server flags]
@@ -11,9 +12,9 @@
 // unmeasured for --warmup-requests (TurboFan compiles after so many calls, however slow valgrind makes them: a
 // window that still saw it compile shows v8::internal::compiler functions in its list), then its counters are
 // zeroed, the window runs, and callgrind dumps them. JIT code is named from the perf map that Node writes
-// with --perf-basic-prof. Each thread is counted apart (--separate-threads), then summed; the report shows each
-// thread's share with its costliest function. Background threads run by the clock, not per request: valgrind slows the requests
-// ~10-30x and not their rounds, so Cachalot's maintainer (juggleRound, lruPullTail, pullHotWarm ...) weighs
+// with --perf-basic-prof. Each thread is counted apart (--separate-threads), then summed; the report shows
+// each thread's share with its costliest function. Background threads run by the clock, not per request:
+// valgrind slows the requests ~10-30x and not their rounds, so Cachalot's maintainer (juggleRound, lruPullTail, pullHotWarm ...) weighs
 // several times more per request here than at full speed; `-- -o no_lru_maintainer` leaves it out, for the
 // request path alone. Needs valgrind (Debian package `valgrind`); not run by the tests.
 
@@ -52,7 +53,7 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** What valgrind starts, and as whom. */
+/** What valgrind starts, and the command that runs valgrind and callgrind_control as another user (or none). */
 function command(o: Options, port: number): { argv: string[]; env: NodeJS.ProcessEnv; asUser: string[] } {
   const common = ['-p', String(port), '-U', '0', '-l', '127.0.0.1', '-t', '1'];
   const node = process.execPath;
@@ -71,7 +72,7 @@ function command(o: Options, port: number): { argv: string[]; env: NodeJS.Proces
   const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
   const fds = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) - 12;
   return {
-    argv: [...asNobody, '#valgrind', MEMCACHED_BIN, ...common, '-m', '1024', '-c', String(fds), ...o.serverFlags],
+    argv: [MEMCACHED_BIN, ...common, '-m', '1024', '-c', String(fds), ...o.serverFlags],
     env: process.env, asUser: asNobody,
   };
 }
@@ -86,8 +87,7 @@ async function main(): Promise<void> {
   const vgdbPrefix = join(dir, 'vgdb');
   const valgrind = ['valgrind', '--tool=callgrind', `--vgdb-prefix=${vgdbPrefix}`, `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
     '--separate-threads=yes', '--smc-check=all-non-file', ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
-  const at = argv.indexOf('#valgrind');
-  const full = at < 0 ? [...valgrind, ...argv] : [...argv.slice(0, at), ...valgrind, ...argv.slice(at + 1)];
+  const full = [...asUser, ...valgrind, ...argv];
   const child = spawn(full[0], full.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
