@@ -74,10 +74,12 @@ function lineEndOf(buf: Buffer, start: number, nl: number): number {
   return nl - start > 1 && buf[nl - 1] === 0x0d ? nl - 1 : nl;
 }
 
-/** Where the line findNewline found ends as memcached reads the command: at its first NUL (strlen), or lineEndOf. */
+/**
+ * Where the line findNewline found ends as memcached reads the command: at its first NUL (strlen), else lineEndOf.
+ * A NUL always comes first: it lies before the newline, and a stripped "\r" is the byte before the newline.
+ */
 function commandEnd(buf: Buffer, start: number, nl: number): number {
-  const end = lineEndOf(buf, start, nl);
-  return lineNul >= 0 && lineNul < end ? lineNul : end;
+  return lineNul >= 0 ? lineNul : lineEndOf(buf, start, nl);
 }
 
 /**
