@@ -88,7 +88,9 @@ async function main(): Promise<void> {
   const valgrind = ['valgrind', '--tool=callgrind', `--vgdb-prefix=${vgdbPrefix}`, `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
     '--separate-threads=yes', '--smc-check=all-non-file', ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
   const full = [...asUser, ...valgrind, ...argv];
-  const child = spawn(full[0], full.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // in the temporary directory: V8 writes a log per isolate (isolate-*-v8.log) into the working directory with
+  // --perf-basic-prof, and they go with it
+  const child = spawn(full[0], full.slice(1), { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   try {
