@@ -8,7 +8,7 @@ import { workerData } from "node:worker_threads";
 import { Store } from "../store/store.ts";
 import type { MaintainerInit } from "./maintainer.ts";
 import { Ctl, ServerCtl } from "../server-ctl.ts";
-import { F, FG, G, MAX_CLASSES } from "../store/layout.ts";
+import * as layout from "../store/layout.ts";
 import { classHasItems, lruMaintainerJuggle } from "./lru-maintainer.ts";
 import { Crawler } from "./crawler.ts";
 import { Rebalancer } from "./rebalancer.ts";
@@ -17,6 +17,9 @@ import { ExtstoreAutomover } from "./automove-extstore.ts";
 import { JuggleBackoff, MIN_SLEEP_US } from "./juggle-backoff.ts";
 import { StorageThreads } from "../extstore/storage-thread.ts";
 import { MallocTrimmer } from "./malloc-trim.ts";
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { F, FG, G, MAX_CLASSES } = layout;
 
 const { shared, ctl } = workerData as MaintainerInit;
 const st = new Store(shared, shared.settings.numThreads + 1);

@@ -6,9 +6,12 @@
 // table, so all items of one bucket share one item lock: "holding the item lock for hv" guards its chain.
 
 import type { Store } from "./store.ts";
-import { G, HASH_EXPANDING, ITEM_HEADER, ItemField } from "./layout.ts";
+import * as layout from "./layout.ts";
 import { hash } from "./hash.ts";
 import { writeErr } from "../libc/stdio.ts";
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { G, HASH_EXPANDING, ITEM_HEADER, ItemField } = layout;
 
 const HASH_BULK_MOVE = 64; // buckets split per expansion step
 

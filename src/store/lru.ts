@@ -4,10 +4,18 @@
 
 import type { Store } from "./store.ts";
 import type { Code } from "./results.ts";
-import { CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE, LRU_WORDS, Lru, LruW } from "./layout.ts";
-import { LogFlag } from "../logger/logger.ts";
-import { SlabStat, SLAB_FIELDS, THREAD_FIELDS } from "../stats/thread-stats.ts";
+import * as layout from "./layout.ts";
+import * as logger from "../logger/logger.ts";
+import * as threadStats from "../stats/thread-stats.ts";
 import { hash } from "./hash.ts";
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const {
+  CLASS_BASE, CLASS_WORDS, Cls, F, G, ITEM_HEADER, ITEM_UPDATE_INTERVAL, ItemField, ItemFlag, LRU_BASE,
+  LRU_WORDS, Lru, LruW
+} = layout;
+const { LogFlag } = logger;
+const { SlabStat, SLAB_FIELDS, THREAD_FIELDS } = threadStats;
 
 /**
  * lru_pull_tail's flags: LRU_PULL_EVICT, and LRU_PULL_RETURN_ITEM for extstore's storage writer: COLD's tail item is

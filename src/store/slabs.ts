@@ -7,8 +7,14 @@
 // Lock: G.slabLock (the leaf of item -> LRU -> slabs).
 
 import type { Store } from "./store.ts";
-import { ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES, PAGE_RELEASED } from "./layout.ts";
+import * as layout from "./layout.ts";
 import { dropPages } from "../libc/ffi.ts";
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const {
+  ARENA_PAD, CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, ITEM_HEADER, ItemField, ItemFlag, MAX_CLASSES,
+  PAGE_RELEASED
+} = layout;
 
 /**
  * memcached's slabs_init sizes: index 1..n, index 0 unused. From -n and -f, or with -o slab_sizes the sizes

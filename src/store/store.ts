@@ -4,11 +4,9 @@
 // storeItem, itemCopyValue, itemRelease) allocate nothing: views are made once here, results are numbers.
 
 import { copyBytes } from "../libc/bytes.ts";
-import {
-  CLASS_BASE, CLASS_WORDS, Cls, ctlLayout, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag,
-  LOCK_STRIDE, LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA,
-} from "./layout.ts";
-import { AllocError, DeleteResult } from "./results.ts";
+import { ctlLayout } from "./layout.ts";
+import * as layout from "./layout.ts";
+import * as results from "./results.ts";
 import type { Code, DeltaResult, StoreOp, StoreResult } from "./results.ts";
 import { ctlBuffer, Mutexes } from "./locks.ts";
 import { hash } from "./hash.ts";
@@ -23,12 +21,26 @@ import { reportSizes, sizesCount } from "./sizes.ts";
 import type { StoreLiveSettings } from "../settings/report.ts";
 import type { StoreSettings, StoreShared } from "./create.ts";
 import { LogWriter } from "../logger/logger.ts";
-import { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat, ThreadStats } from "../stats/thread-stats.ts";
+import { ThreadStats } from "../stats/thread-stats.ts";
+import * as threadStats from "../stats/thread-stats.ts";
 import { Extstore } from "../extstore/engine.ts";
 import { storageDelete } from "../extstore/item-hdr.ts";
-import { FetchFailure, storageDone, storageFetch, storageMissesDone, storageQueue } from "../extstore/storage.ts";
+import { storageDone, storageFetch, storageMissesDone, storageQueue } from "../extstore/storage.ts";
+import * as storage from "../extstore/storage.ts";
 import type { ExtIoQueue } from "../extstore/io-queue.ts";
 import type { ExtLive } from "../extstore/storage.ts";
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const {
+  CLASS_BASE, CLASS_WORDS, Cls, F, FG, G, HASH_EXPANDING, ITEM_HEADER, ItemField, ItemFlag, LOCK_STRIDE,
+  LRU_BASE, LRU_WORDS, LruW, MAX_CLASSES, PAGE_BASE, REALTIME_MAXDELTA
+} = layout;
+const { AllocError, DeleteResult } = results;
+type AllocError = results.AllocError;
+type DeleteResult = results.DeleteResult;
+const { SlabStat, SLAB_FIELDS, THREAD_FIELDS, ThreadStat } = threadStats;
+const { FetchFailure } = storage;
+type FetchFailure = storage.FetchFailure;
 
 /** The words warmLookups reads past an item's header: the lines of a short key and a value of ~100 bytes. */
 const WARM_WORD_1 = 20, WARM_WORD_2 = 36;

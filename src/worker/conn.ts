@@ -9,7 +9,10 @@ import type { Protocol } from '../settings/settings.ts';
 import type { StoreOp } from '../store/results.ts';
 import type { ParkedReplies } from './out-buffer.ts';
 import type { SaslContext } from '../auth/sasl-context.ts';
-import { ThreadStat } from '../stats/thread-stats.ts';
+import * as threadStats from '../stats/thread-stats.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { ThreadStat } = threadStats;
 
 /** memcached's conn_states, the ones a TCP connection passes through. */
 export const ConnState = {

@@ -4,22 +4,32 @@
 // in one write when the machine stops (transmit.ts), except when it stops for the rest of a value:
 // memcached sends nothing then, and the connection keeps them until the value is in (park.ts).
 
-import { Conn, ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } from './conn.ts';
-import type { ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
+import * as connModule from './conn.ts';
+import type { Conn, ConnStateValue, NreadOwner, ReplyStream } from './conn.ts';
 import type { ExtIoQueue } from '../extstore/io-queue.ts';
 import { errnoName } from './handle-io.ts';
-import { connFlush, connGiveBackLent, connMwrite, MWRITE_AT, OUT_FLUSH_AT } from './transmit.ts';
+import { connFlush, connGiveBackLent, connMwrite } from './transmit.ts';
+import * as transmit from './transmit.ts';
 import { connDropParked, connPark, connUnpark } from './park.ts';
-import { READ_BUFFER_SIZE } from './rbuf-cache.ts';
-import { ThreadStat } from '../stats/thread-stats.ts';
-import { ConnRow } from '../stats/conn-table.ts';
+import * as rbufCache from './rbuf-cache.ts';
+import * as threadStats from '../stats/thread-stats.ts';
+import * as connTable from '../stats/conn-table.ts';
 import { tryReadCommandAscii } from '../protocol/text/read-command.ts';
 import { completeNreadAscii } from '../protocol/text/update.ts';
 import { tryReadCommandBinary, completeNreadBinary } from '../protocol/binary/read-command.ts';
 import { completeNreadMeta } from '../protocol/meta/ms.ts';
-import { G } from '../store/layout.ts';
+import * as layout from '../store/layout.ts';
 import type { StoreOp } from '../store/results.ts';
-import { CloseReason, LogEvent, LogFlag } from '../logger/logger.ts';
+import * as logger from '../logger/logger.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { ConnState, CONN_STATE_NAMES, NREAD_META, Proto, StreamStep } = connModule;
+const { MWRITE_AT, OUT_FLUSH_AT } = transmit;
+const { READ_BUFFER_SIZE } = rbufCache;
+const { ThreadStat } = threadStats;
+const { ConnRow } = connTable;
+const { G } = layout;
+const { CloseReason, LogEvent, LogFlag } = logger;
 
 /** Input read ahead of a yielded connection's commands past which it stops being read until its turn (readAheadCheck). */
 const READ_AHEAD_MAX = 64 * 1024;

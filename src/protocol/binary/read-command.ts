@@ -5,7 +5,7 @@
 // allocate anything.
 
 import type { Conn } from '../../worker/conn.ts';
-import { ConnState } from '../../worker/conn.ts';
+import * as connModule from '../../worker/conn.ts';
 import {
   connCloseAfterWrite, connCloseWithReason, connReadBufferRefilled, connRespStart, connSetState, noteCommandTime,
 } from '../../worker/drive-machine.ts';
@@ -16,8 +16,12 @@ import { processBinDelete, processBinIncr, processBinFlush } from './commands.ts
 import { processBinStat } from './stats.ts';
 import { binListSaslMechs, processBinSaslAuth, processBinCompleteSaslAuth } from './sasl.ts';
 import { PROTOCOL_VERSION } from '../text/commands.ts';
-import { KEY_MAX_LENGTH } from '../../store/layout.ts';
+import * as layout from '../../store/layout.ts';
 import { READ_BUFFER_SIZE } from '../../worker/rbuf-cache.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { ConnState } = connModule;
+const { KEY_MAX_LENGTH } = layout;
 
 const VERSION_BODY = Buffer.from(PROTOCOL_VERSION, 'latin1');
 

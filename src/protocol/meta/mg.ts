@@ -2,18 +2,24 @@
 // lock only for N/T/R/l/h, but the replies are the same, and TOKEN_SENT is then set under the lock),
 // flags are answered in request order, and the LRU bump comes last so h and l see the state before.
 
-import { CRLF } from '../replies.ts';
+import * as replies from '../replies.ts';
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import { ThreadStat, SlabStat } from '../../stats/thread-stats.ts';
+import * as threadStats from '../../stats/thread-stats.ts';
 import { doItemGet } from '../../store/items.ts';
-import { FetchFailure, storageFetch } from '../../extstore/storage.ts';
+import { storageFetch } from '../../extstore/storage.ts';
+import * as storage from '../../extstore/storage.ts';
 import { mf, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { outErrstring } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar, metaOpaque, metaTtl, u32 } from './reply.ts';
 import { countLruHit } from './stats.ts';
 import { metaPreamble, opaqueTooLong, writeOpaqueAndKey } from './common.ts';
 import { connIoQueue, connWaitForReads } from '../../worker/drive-machine.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { CRLF } = replies;
+const { ThreadStat, SlabStat } = threadStats;
+const { FetchFailure } = storage;
 
 
 export function processMgetCommand(c: Conn, buf: Buffer, ntokens: number): void {

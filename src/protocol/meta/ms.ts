@@ -4,15 +4,15 @@
 
 import type { Conn } from '../../worker/conn.ts';
 import type { Store } from '../../store/store.ts';
-import { ConnState, NREAD_META } from '../../worker/conn.ts';
+import * as connModule from '../../worker/conn.ts';
 import { connSetState, connStartNread } from '../../worker/drive-machine.ts';
-import { REPLY } from '../replies.ts';
-import { SlabStat } from '../../stats/thread-stats.ts';
-import { StoreOp, StoreResult, AllocError } from '../../store/results.ts';
+import * as replies from '../replies.ts';
+import * as threadStats from '../../stats/thread-stats.ts';
+import * as results from '../../store/results.ts';
 import { CAS_NEXT, doItemGetUnlogged, logItemGet } from '../../store/items.ts';
 import { logItemStore } from '../../store/store-item.ts';
-import { G, ITEM_HEADER, KEY_MAX_LENGTH } from '../../store/layout.ts';
-import { LogFlag, LOOKUPS_LOGGED } from '../../logger/logger.ts';
+import * as layout from '../../store/layout.ts';
+import * as logger from '../../logger/logger.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { itemSizeOk } from '../item-size.ts';
 import { countCas } from '../cas-counters.ts';
@@ -21,6 +21,16 @@ import { outOfMemoryInRead } from '../text/update.ts';
 import { mf, MFLAG_MAX_OPT_LENGTH, MFLAG_MAX_OPAQUE_LENGTH } from './flags.ts';
 import { outErrstring, outString } from '../text/out-string.ts';
 import { CODE, ERR, code, itemKey, metaChar } from './reply.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { ConnState, NREAD_META } = connModule;
+const { REPLY } = replies;
+const { SlabStat } = threadStats;
+const { StoreOp, StoreResult, AllocError } = results;
+type StoreOp = results.StoreOp;
+type StoreResult = results.StoreResult;
+const { G, ITEM_HEADER, KEY_MAX_LENGTH } = layout;
+const { LogFlag, LOOKUPS_LOGGED } = logger;
 
 const INT_MAX = 0x7fffffff;
 const STASH_SIZE = 1024; // 20 tokens, an opaque of at most 32 bytes: far less

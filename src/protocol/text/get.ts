@@ -1,20 +1,29 @@
 // get / gets / gat / gats: memcached's process_get_command. Keys are read straight from the line
 // (memcached re-tokenizes past 24 tokens; scanning the line gives the same result without a limit).
 
-import { FetchFailure } from '../../extstore/storage.ts';
+import * as storage from '../../extstore/storage.ts';
 import type { Conn } from '../../worker/conn.ts';
-import { REPLY } from '../replies.ts';
+import * as replies from '../replies.ts';
 import { copyViewBytes } from '../../libc/bytes.ts';
-import { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } from '../../stats/thread-stats.ts';
+import * as threadStats from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
 import { connGetRespsRelease, connIoQueue, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
 import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
 import { scanKey, scannedKey } from '../../store/hash.ts';
-import { putUint, UINT_MAX_DIGITS } from '../../worker/out-buffer.ts';
-import { WARM_MAX } from '../../store/store.ts';
-import { KEY_MAX_LENGTH } from '../../store/layout.ts';
+import { putUint } from '../../worker/out-buffer.ts';
+import * as outBuffer from '../../worker/out-buffer.ts';
+import * as storeModule from '../../store/store.ts';
+import * as layout from '../../store/layout.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } = threadStats;
+const { REPLY } = replies;
+const { FetchFailure } = storage;
+const { UINT_MAX_DIGITS } = outBuffer;
+const { WARM_MAX } = storeModule;
+const { KEY_MAX_LENGTH } = layout;
 
 /**
  * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
