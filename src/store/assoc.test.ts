@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { get, newStore, put } from "./test-support.ts";
-import { assocExpandStep, keyEquals } from "./assoc.ts";
-import { hash } from "./hash.ts";
+import { assocExpandStep, assocFind, keyEquals } from "./assoc.ts";
+import { hash, KEY_WORDS, scanKey, scannedKey } from "./hash.ts";
 
 function report(st: ReturnType<typeof newStore>): Map<string, string | number> {
   const m = new Map<string, string | number>();
@@ -64,6 +64,34 @@ test("keyEquals: same length and every byte, whatever the length and wherever th
     }
     assert.ok(!keyEquals(st, it, request, 4, len - 1), `${len}-byte key against one a byte shorter`);
     assert.ok(!keyEquals(st, it, request, 4, len + 1), `${len}-byte key against one a byte longer`);
+    st.itemRelease(it);
+  }
+});
+
+test("a lookup by scanKey's words: the same key, and no other, whatever the length and wherever the difference", () => {
+  // the get path compares the words scanKey made a word at a time, the item's last word masked to the key's last
+  // bytes (its value follows them); the bucket is forced to the stored key's, as another key's would be on a collision
+  const st = newStore();
+  const at = 3 * KEY_WORDS;
+  for (let len = 1; len <= 250; len += len < 12 ? 1 : 17) {
+    const key = Buffer.from(Array.from({ length: len }, (_, i) => String.fromCharCode(0x21 + ((i * 7 + len) % 90))).join(""), "latin1");
+    put(st, key.toString("latin1"), "\xff\xff\xff"); // value bytes that an unmasked last word would take in
+    const it = st.itemGet(key, 0, len);
+    const hv = hash(key, 0, len);
+    const request = Buffer.concat([Buffer.from("get "), key, Buffer.from("\r\n")]);
+    const lookUp = (n: number): number => {
+      assert.equal(scanKey(request, 4, 4 + n, at), 4 + n);
+      return assocFind(st, request, 4, n, hv, at);
+    };
+    assert.equal(lookUp(len), it, `${len}-byte key`);
+    assert.equal(scannedKey.hv, hv);
+    for (let i = 0; i < len; i++) {
+      const was = request[4 + i];
+      request[4 + i] = was === 0x41 ? 0x42 : 0x41; // another byte that is not a space (which would end the key)
+      assert.equal(lookUp(len), 0, `${len}-byte key with byte ${i} changed`);
+      request[4 + i] = was;
+    }
+    assert.equal(lookUp(len - 1), 0, `${len}-byte key against one a byte shorter`);
     st.itemRelease(it);
   }
 });

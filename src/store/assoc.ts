@@ -7,7 +7,7 @@
 
 import type { Store } from "./store.ts";
 import * as layout from "./layout.ts";
-import { hash } from "./hash.ts";
+import { hash, keyWords } from "./hash.ts";
 import { writeErr } from "../libc/stdio.ts";
 
 // Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
@@ -51,14 +51,32 @@ export function keyEquals(st: Store, it: number, buf: Uint8Array, off: number, l
   return true;
 }
 
-export function assocFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
+/** The item for the key buf[off, off + len) with hash hv, or 0; `words`: where the key's words are in keyWords (scanKey), or -1. */
+export function assocFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number, words = -1): number {
   const a32 = st.a32;
   let it = st.h32[bucketOf(st, hv)];
+  if (words >= 0 && LITTLE_ENDIAN) {
+    while (it !== 0 && !keyEqualsWords(st, it, len, words)) it = a32[it * 2 + ItemField.hNext];
+    return it;
+  }
   while (it !== 0) {
     if (keyEquals(st, it, buf, off, len)) return it;
     it = a32[it * 2 + ItemField.hNext];
   }
   return 0;
+}
+
+/**
+ * keyEquals for a key whose words scanKey left in keyWords from `at`: a compare a word. The item's last word is
+ * masked to the key's last bytes (past them its value starts, inside the item).
+ */
+function keyEqualsWords(st: Store, it: number, len: number, at: number): boolean {
+  const a32 = st.a32;
+  if (a32[it * 2 + ItemField.bits] >>> 24 !== len) return false;
+  const w = it * 2 + ITEM_HEADER / 4, full = len >> 2;
+  for (let j = 0; j < full; j++) if (a32[w + j] !== keyWords[at + j]) return false;
+  const rem = len & 3;
+  return rem === 0 || (a32[w + full] & ((1 << (rem * 8)) - 1)) === keyWords[at + full];
 }
 
 /** Insert at the bucket head (item lock held). Starts an expansion past 1.5 items per bucket. */

@@ -1,10 +1,11 @@
-// scanKey (the text get's key scan) must find the same key end and the same hash as hash().
+// scanKey (the text get's key scan) must find the same key end and the same hash as hash(), and leave the key's
+// bytes as little-endian words, the last 1-3 in a word of their own.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { hash, scanKey, scannedKey } from "./hash.ts";
+import { hash, KEY_WORDS, keyWords, scanKey, scannedKey } from "./hash.ts";
 
-test("scanKey ends a key at the first space or the end, with hash()'s hash of it", () => {
+test("scanKey ends a key at the first space or the end, with hash()'s hash of it and its words", () => {
   let seed = 7;
   const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
   for (let t = 0; t < 20000; t++) {
@@ -15,7 +16,11 @@ test("scanKey ends a key at the first space or the end, with hash()'s hash of it
     const end = p + rnd(n - p + 1);
     let want = p;
     while (want < end && b[want] !== 0x20) want++;
-    assert.equal(scanKey(b, p, end), want);
+    const at = rnd(4) * KEY_WORDS;
+    assert.equal(scanKey(b, p, end, at), want);
     assert.equal(scannedKey.hv, hash(b, p, want - p));
+    const bytes = Buffer.alloc(Math.ceil((want - p) / 4) * 4); // the key, then 0s to its last word's end
+    bytes.set(b.subarray(p, want));
+    for (let w = 0; w < bytes.length / 4; w++) assert.equal(keyWords[at + w], bytes.readInt32LE(w * 4), `word ${w}`);
   }
 });

@@ -6,29 +6,56 @@ export function hash(buf: Uint8Array, off: number, len: number): number {
   const end4 = off + (len & ~3);
   let i = off;
   for (; i < end4; i += 4) h = mixBlock(h, buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24));
-  return finish(buf, i, h, len);
+  return finish(h, tailWord(buf, i, len & 3), len);
 }
 
 /** What scanKey found besides the key's end: the key's hash, as hash(buf, start, end - start). */
 export const scannedKey = { hv: 0 };
 
+/** A key's room in keyWords: 64 words, the longest key's 250 bytes... */
+export const KEY_WORDS = 64;
+/** ...for this many keys (a get's batch: get.ts). */
+export const KEY_SLOTS = 16;
+
+/**
+ * The words of the keys scanKey read, KEY_WORDS each: its bytes four at a time as little-endian words (the ones
+ * murmur3 mixes), the last 1-3 bytes in a last word whose other bytes are 0. The lookup compares them with the
+ * item's key a word at a time (assoc.ts keyEqualsWords) instead of putting each word together again from bytes.
+ * A key too long for its room runs on into the next ones (past the last, into nothing: a typed array drops writes
+ * out of its bounds); it ends its batch and is never looked up.
+ */
+export const keyWords = new Int32Array(KEY_SLOTS * KEY_WORDS);
+
 /**
  * A key of a text command line: from p up to the next space or `end`. Returns where it ends, and
  * leaves its hash in scannedKey.hv, read in the same pass as the scan (the get path otherwise walks
- * the key's bytes once to find its end and once more to hash it).
+ * the key's bytes once to find its end and once more to hash it), and its words in keyWords from `at`.
  */
-export function scanKey(buf: Uint8Array, p: number, end: number): number {
+export function scanKey(buf: Uint8Array, p: number, end: number, at: number): number {
   let h = 0;
   let i = p;
   for (; i + 4 <= end; i += 4) {
     const b0 = buf[i], b1 = buf[i + 1], b2 = buf[i + 2], b3 = buf[i + 3];
     if (b0 === 0x20 || b1 === 0x20 || b2 === 0x20 || b3 === 0x20) break;
-    h = mixBlock(h, b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
+    const k = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
+    keyWords[at++] = k;
+    h = mixBlock(h, k);
   }
   const tail = i; // fewer than 4 key bytes remain before a space or the end
   while (i < end && buf[i] !== 0x20) i++;
-  scannedKey.hv = finish(buf, tail, h, i - p);
+  const last = tailWord(buf, tail, i - tail);
+  scannedKey.hv = finish(h, last, i - p);
+  keyWords[at] = last;
   return i;
+}
+
+/** The last 1-3 bytes of a key as a little-endian word (0 for none). */
+function tailWord(buf: Uint8Array, i: number, rem: number): number {
+  if (rem === 0) return 0;
+  let k = buf[i];
+  if (rem > 1) k |= buf[i + 1] << 8;
+  if (rem > 2) k |= buf[i + 2] << 16;
+  return k;
 }
 
 function mixBlock(h: number, k: number): number {
@@ -40,14 +67,10 @@ function mixBlock(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-/** murmur3's tail (the len & 3 bytes from i) and finalization. */
-function finish(buf: Uint8Array, i: number, h: number, len: number): number {
-  const rem = len & 3;
-  if (rem !== 0) {
-    let k = buf[i];
-    if (rem > 1) k ^= buf[i + 1] << 8;
-    if (rem > 2) k ^= buf[i + 2] << 16;
-    k = Math.imul(k, 0xcc9e2d51);
+/** murmur3's tail (`tail`: the last len & 3 bytes as a word, tailWord) and finalization. */
+function finish(h: number, tail: number, len: number): number {
+  if ((len & 3) !== 0) {
+    let k = Math.imul(tail, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
     k = Math.imul(k, 0x1b873593);
     h ^= k;

@@ -280,8 +280,8 @@ export function doItemGetUnlogged(st: Store, buf: Uint8Array, off: number, len: 
  * do_item_get without the reference (item lock held): the live item or 0, dead items unlinked and
  * counted. For a reader that is done with the item before it lets go of the lock.
  */
-export function doItemPeek(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
-  const it = doItemFind(st, buf, off, len, hv);
+export function doItemPeek(st: Store, buf: Uint8Array, off: number, len: number, hv: number, words = -1): number {
+  const it = doItemFind(st, buf, off, len, hv, words);
   // memcached's do_item_get logs every lookup (LOGGER_ITEM_GET, and at -vvv a line), the store's own look for the
   // old item included
   if ((st.c32[G.watchMask] & LOOKUPS_LOGGED) !== 0) logItemGet(st, it, buf, off, len);
@@ -290,9 +290,12 @@ export function doItemPeek(st: Store, buf: Uint8Array, off: number, len: number,
 
 const FIND_FLUSHED = -2, FIND_EXPIRED = -3;
 
-/** The lookup: the live item, 0, or why there was none (FIND_FLUSHED, FIND_EXPIRED: then unlinked). */
-function doItemFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number): number {
-  const it = assocFind(st, buf, off, len, hv);
+/**
+ * The lookup: the live item, 0, or why there was none (FIND_FLUSHED, FIND_EXPIRED: then unlinked). `words`: where
+ * scanKey left the key's words (assocFind), or -1.
+ */
+function doItemFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number, words = -1): number {
+  const it = assocFind(st, buf, off, len, hv, words);
   if (it === 0) return 0;
   if (st.isFlushed(it)) {
     st.doItemUnlink(it, hv);

@@ -351,11 +351,14 @@ export class Store {
     return this.itemPeekHashed(buf, off, len, hash(buf, off, len), touchExptime);
   }
 
-  /** itemPeek with the key's hash already known (hv === hash(buf, off, len): hash.ts's scanKey). */
-  itemPeekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime = -1): number {
+  /**
+   * itemPeek with the key's hash already known (hv === hash(buf, off, len)) and, from `words` in hash.ts's keyWords,
+   * its words (-1: none): both as hash.ts's scanKey leaves them.
+   */
+  itemPeekHashed(buf: Uint8Array, off: number, len: number, hv: number, touchExptime = -1, words = -1): number {
     this.itemLock(hv);
     this.peekedHv = hv;
-    let it = doItemPeek(this, buf, off, len, hv);
+    let it = doItemPeek(this, buf, off, len, hv, words);
     // a value on flash is read back now, under the lock; one that cannot be is a miss (and its header unlinked)
     if (it !== 0 && (this.a32[it * 2 + ItemField.bits] & ItemFlag.HDR) !== 0 && !this.peekFetch(it, hv)) it = 0;
     if (it !== 0) {

@@ -11,7 +11,7 @@ import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
 import { connGetRespsRelease, connIoQueue, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
 import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
-import { scanKey, scannedKey } from '../../store/hash.ts';
+import { KEY_SLOTS, KEY_WORDS, scanKey, scannedKey } from '../../store/hash.ts';
 import { putUint } from '../../worker/out-buffer.ts';
 import * as outBuffer from '../../worker/out-buffer.ts';
 import * as storeModule from '../../store/store.ts';
@@ -185,7 +185,7 @@ function lookupKeys(c: Conn, buf: Buffer, p: number, lineEnd: number, returnCas:
         return keys - 1;
       }
       if (c.udp !== null && udpKeys++ > 0) c.udp.respStart(out.pos, true); // over UDP each key after the first is a response
-      if (!getOneKey(c, buf, ks, nkey, batchHashes[i], returnCas, shouldTouch, exptimeRel, verbose)) {
+      if (!getOneKey(c, buf, ks, nkey, batchHashes[i], i * KEY_WORDS, returnCas, shouldTouch, exptimeRel, verbose)) {
         // memcached's get_oom_extstore: the get stops, its replies dropped, and the error answers instead
         stopGet(c);
         outString(c, REPLY.SERVER_ERROR_GET_NO_MEMORY);
@@ -295,7 +295,7 @@ function getOutOfResponses(c: Conn): number {
 }
 
 /** A multi-get's keys are looked up in batches, each batch's memory warmed first (Store.warmLookups). */
-const BATCH = WARM_MAX;
+const BATCH = Math.min(WARM_MAX, KEY_SLOTS);
 /** The batch: start and length of each key in the line... */
 const batchKeys = new Int32Array(BATCH * 2);
 /** ...and its hash. */
@@ -315,7 +315,7 @@ function scanBatch(buf: Buffer, p: number, lineEnd: number): number {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
     const ks = p;
-    p = scanKey(buf, p, lineEnd);
+    p = scanKey(buf, p, lineEnd, n * KEY_WORDS);
     batchKeys[n * 2] = ks;
     batchKeys[n * 2 + 1] = p - ks;
     batchHashes[n] = scannedKey.hv;
@@ -337,13 +337,13 @@ function countMiss(c: Conn, shouldTouch: boolean): void {
  * One key of a get: its VALUE block is written while the item lock is held (itemPeek), so no
  * reference is taken for it unless a large value is sent from the item's memory.
  */
-function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, returnCas: boolean,
+function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, words: number, returnCas: boolean,
   shouldTouch: boolean, exptimeRel: number, verbose: boolean): boolean {
   const ctx = c.ctx;
   const store = ctx.store;
   let hit = false;
   try {
-    const it = store.itemPeekHashed(buf, ks, nkey, hv, shouldTouch ? exptimeRel : -1);
+    const it = store.itemPeekHashed(buf, ks, nkey, hv, shouldTouch ? exptimeRel : -1, words);
     if (it !== 0) {
       hit = true;
       const row = ctx.stats.row;
