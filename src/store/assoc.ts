@@ -7,11 +7,13 @@
 
 import type { Store } from "./store.ts";
 import * as layout from "./layout.ts";
-import { hash, keyWords } from "./hash.ts";
+import { hash } from "./hash.ts";
+import * as hashModule from "./hash.ts";
 import { writeErr } from "../libc/stdio.ts";
 
 // Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
 const { G, HASH_EXPANDING, ITEM_HEADER, ItemField } = layout;
+const { keyWords } = hashModule;
 
 const HASH_BULK_MOVE = 64; // buckets split per expansion step
 

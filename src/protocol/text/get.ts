@@ -11,7 +11,8 @@ import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
 import { connGetRespsRelease, connIoQueue, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
 import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
-import { KEY_SLOTS, KEY_WORDS, scanKey, scannedKey } from '../../store/hash.ts';
+import { scanKey } from '../../store/hash.ts';
+import * as hashModule from '../../store/hash.ts';
 import { putUint } from '../../worker/out-buffer.ts';
 import * as outBuffer from '../../worker/out-buffer.ts';
 import * as storeModule from '../../store/store.ts';
@@ -24,6 +25,7 @@ const { FetchFailure } = storage;
 const { UINT_MAX_DIGITS } = outBuffer;
 const { WARM_MAX } = storeModule;
 const { KEY_MAX_LENGTH } = layout;
+const { KEY_SLOTS, KEY_WORDS, scannedKey } = hashModule;
 
 /**
  * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
