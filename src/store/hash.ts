@@ -10,7 +10,8 @@ export function hash(buf: Uint8Array, off: number, len: number): number {
 }
 
 /** What scanKey found besides the key's end: the key's hash, as hash(buf, start, end - start). */
-export const scannedKey = { hv: 0 };
+const scanned = { hv: 0 };
+export const scannedKey: { readonly hv: number } = scanned;
 
 /** A key's room in keyWords: 64 words, the longest key's 250 bytes... */
 export const KEY_WORDS = 64;
@@ -24,7 +25,10 @@ export const KEY_SLOTS = 16;
  * A key too long for its room runs on into the next ones (past the last, into nothing: a typed array drops writes
  * out of its bounds); it ends its batch and is never looked up.
  */
-export const keyWords = new Int32Array(KEY_SLOTS * KEY_WORDS);
+const words = new Int32Array(KEY_SLOTS * KEY_WORDS);
+export const keyWords: Int32Array = words;
+// (scanKey writes `scanned` and `words`: a module's exported binding is read through its cell even in the module, as
+// an imported one is; docs/architecture.md, "Imported constants")
 
 /**
  * A key of a text command line: from p up to the next space or `end`. Returns where it ends, and
@@ -38,14 +42,14 @@ export function scanKey(buf: Uint8Array, p: number, end: number, at: number): nu
     const b0 = buf[i], b1 = buf[i + 1], b2 = buf[i + 2], b3 = buf[i + 3];
     if (b0 === 0x20 || b1 === 0x20 || b2 === 0x20 || b3 === 0x20) break;
     const k = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
-    keyWords[at++] = k;
+    words[at++] = k;
     h = mixBlock(h, k);
   }
   const tail = i; // fewer than 4 key bytes remain before a space or the end
   while (i < end && buf[i] !== 0x20) i++;
   const last = tailWord(buf, tail, i - tail);
-  scannedKey.hv = finish(h, last, i - p);
-  keyWords[at] = last;
+  scanned.hv = finish(h, last, i - p);
+  words[at] = last;
   return i;
 }
 

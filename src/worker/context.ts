@@ -5,12 +5,15 @@ import type { Store } from '../store/store.ts';
 import type { Settings } from '../settings/settings.ts';
 import type { ThreadStats } from '../stats/thread-stats.ts';
 import type { ServerCtl } from '../server-ctl.ts';
-import { Ctl } from '../server-ctl.ts';
+import * as serverCtl from '../server-ctl.ts';
 import { OutBuffer } from './out-buffer.ts';
 import { MAX_TOKENS, type Conn } from './conn.ts';
 import { ReadBufCache } from './rbuf-cache.ts';
 import { writeErr } from '../libc/stdio.ts';
 import type { ConnTable } from '../stats/conn-table.ts';
+
+// Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
+const { Ctl } = serverCtl;
 import type { PrefixStats } from '../stats/prefix-stats.ts';
 import type { WorkerCertificates } from '../tls/certificates.ts';
 
