@@ -53,7 +53,10 @@ export function keyEquals(st: Store, it: number, buf: Uint8Array, off: number, l
   return true;
 }
 
-/** The item for the key buf[off, off + len) with hash hv, or 0; `words`: where the key's words are in keyWords (scanKey), or -1. */
+/**
+ * The item for the key buf[off, off + len) with hash hv, or 0. `words`: where scanKey left the key's words in keyWords,
+ * or -1 (then its bytes are compared).
+ */
 export function assocFind(st: Store, buf: Uint8Array, off: number, len: number, hv: number, words = -1): number {
   const a32 = st.a32;
   let it = st.h32[bucketOf(st, hv)];
