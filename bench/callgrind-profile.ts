@@ -1,6 +1,9 @@
 // A callgrind dump read into self costs per function: the event counts callgrind writes against each function,
-// less the inclusive costs of its calls (a `calls=` line's next cost line). Code V8 compiled has no symbol;
-// callgrind names it by address, which Node's --perf-basic-prof map (/tmp/perf-<pid>.map) names.
+// less the inclusive costs of its calls (a `calls=` line's next cost line). Code V8 compiled has no symbol, and
+// callgrind's functions follow calls: code entered by a jump (a builtin's tail call into the JavaScript function it
+// calls, as Call_ReceiverIsAny enters the read callback) is counted to the function that jumped. So with
+// --dump-instr=yes each cost line of that code is named by its own address instead, in the code ranges of Node's
+// --perf-basic-prof map (/tmp/perf-<pid>.map).
 
 export type FunctionCosts = {
   events: string[];        // Ir, and with --cache-sim I1mr, D1mr ... in callgrind's order
@@ -14,25 +17,34 @@ export function functionCosts(dump: string, perfMap: string | null): FunctionCos
   const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
   const self = new Map<string, { group: string; cost: number[] }>();
   let events: string[] = ['Ir'];
+  let positions = 1, byAddress = false, addr = 0;
   let ob = '?', fn = '?', skipNext = false;
   for (const line of dump.split('\n')) {
     if (line.startsWith('events:')) { events = line.slice(7).trim().split(/\s+/); continue; }
+    if (line.startsWith('positions:')) {
+      const kinds = line.slice(10).trim().split(/\s+/);
+      positions = kinds.length;
+      byAddress = kinds[0] === 'instr';
+      continue;
+    }
     if (line.startsWith('ob=')) { ob = compressed(names.ob, line.slice(3)); continue; }
     if (line.startsWith('cob=')) { compressed(names.ob, line.slice(4)); continue; }
     if (line.startsWith('fn=')) { fn = compressed(names.fn, line.slice(3)); continue; }
     if (line.startsWith('cfn=')) { compressed(names.fn, line.slice(4)); continue; }
     if (line.startsWith('calls=')) { skipNext = true; continue; }
     if (!/^[0-9+\-*]/.test(line)) continue;
-    if (skipNext) { skipNext = false; continue; } // the call's inclusive cost: the callee's, not this function's
     const fields = line.trim().split(/\s+/);
-    const key = `${ob}\0${fn}`;
+    if (byAddress) addr = position(fields[0], addr);
+    if (skipNext) { skipNext = false; continue; } // the call's inclusive cost: the callee's, not this function's
+    const jitFn = byAddress && ob === '???' ? jit?.at(addr) ?? null : null;
+    const key = `${ob}\0${jitFn ?? fn}`;
     let entry = self.get(key);
     if (entry === undefined) {
       // code with no file behind it is what V8 generated: its compilers' output and its builtins
       entry = { group: ob === '???' ? 'JIT code' : ob.split('/').pop()!, cost: new Array(events.length).fill(0) };
       self.set(key, entry);
     }
-    for (let i = 0; i < events.length; i++) entry.cost[i] += Number(fields[i + 1] ?? 0);
+    for (let i = 0; i < events.length; i++) entry.cost[i] += Number(fields[i + positions] ?? 0);
   }
   const total = new Array(events.length).fill(0);
   const groups = new Map<string, number[]>(), functions = new Map<string, number[]>();
@@ -59,6 +71,13 @@ export function mergeCosts(parts: FunctionCosts[]): FunctionCosts {
 }
 
 const byCost = (m: Map<string, number[]>): Array<[string, number[]]> => [...m].sort((a, b) => b[1][0] - a[1][0]);
+
+/** A cost line's instruction address: absolute ("0x7f3a..."), or relative to the last line's ("+12", "-3", "*"). */
+function position(field: string, last: number): number {
+  if (field.startsWith('0x')) return parseInt(field, 16);
+  if (field === '*') return last;
+  return last + parseInt(field, field.startsWith('+0x') || field.startsWith('-0x') ? 16 : 10);
+}
 
 /** callgrind's name compression: "(12) name" defines 12, "(12)" uses it. */
 function compressed(table: Map<string, string>, s: string): string {

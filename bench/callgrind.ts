@@ -86,7 +86,8 @@ async function main(): Promise<void> {
   const { argv, env, asUser } = command(o, port);
   const vgdbPrefix = join(dir, 'vgdb');
   const valgrind = ['valgrind', '--tool=callgrind', `--vgdb-prefix=${vgdbPrefix}`, `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
-    '--separate-threads=yes', '--smc-check=all-non-file', ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
+    '--separate-threads=yes', '--dump-instr=yes', '--smc-check=all-non-file',
+    ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
   const full = [...asUser, ...valgrind, ...argv];
   // in the temporary directory: V8 writes a log per isolate (isolate-*-v8.log) into the working directory with
   // --perf-basic-prof, and they go with it
