@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './support/client.ts';
@@ -86,11 +86,35 @@ async function tour(kind: ServerKind): Promise<{ runs: Run[]; lines: string[]; c
   try {
     for (const [name, data] of Object.entries(FILES)) writeFileSync(join(dir, name), data);
     await flatLru(server.port);
-    const runs = SCRIPT.map((cmd) => run(cmd, server.port, dir));
+    const runs: Run[] = [];
+    for (const cmd of SCRIPT) {
+      if (cmd.startsWith('memcstat')) await closedByServer(server.port);
+      runs.push(run(cmd, server.port, dir));
+    }
     const lines = runs.flatMap(render).map((l) => mask(l, server.port, dir));
     const copies = ['text', 'binary'].map((p) => readFileSync(join(dir, `bytes.${p}.out`)));
     return { runs, lines, copies };
   } finally { await server.stop(); rmSync(dir, { recursive: true, force: true }); }
+}
+
+/**
+ * The tools before this one have exited, but the server may not have read the last of their input yet (the
+ * `quit` they send on closing, 6 bytes), and bytes_read in a stats snapshot would then race with it: wait until
+ * it has closed every connection to it, which it does only once it has read them to their end. Seen from here a
+ * connection the server has not closed yet is in FIN_WAIT1 or FIN_WAIT2 (/proc/net/tcp states 04 and 05).
+ */
+async function closedByServer(port: number): Promise<void> {
+  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (let tries = 0; tries < 500; tries++) {
+    if (!existsSync('/proc/net/tcp')) return;
+    const open = readFileSync('/proc/net/tcp', 'latin1').split('\n').some((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[2] === remote && (f[3] === '04' || f[3] === '05');
+    });
+    if (!open) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`a connection to port ${port} was still not closed by the server after 5 s`);
 }
 
 /**
