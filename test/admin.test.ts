@@ -251,11 +251,7 @@ const BUSY = 'BUSY currently processing crawler request\r\n';
 /**
  * A metadump's lines by key, until END, and how often each key was listed. memcached runs one crawl at a time
  * and its own start-up and periodic crawls can hold the crawler for a moment: it then answers BUSY, and we
- * ask again.
- */
-/**
- * `lru_crawler metadump`, asked again while the crawler is busy (its own crawls run too): the lines by key, how
- * often each key was listed, and the bytes of the BUSY replies, which the worker sent and counted in bytes_written.
+ * ask again. busyBytes: those BUSY replies, which the worker sent and counted in bytes_written.
  */
 async function metadump(c: Client, classes = 'all'): Promise<{ lines: Map<string, string>; counts: Map<string, number>; busyBytes: number }> {
   let text = BUSY, busyBytes = 0;
@@ -279,8 +275,12 @@ async function metadump(c: Client, classes = 'all'): Promise<{ lines: Map<string
 /** A metadump of a store nobody changes meanwhile: every key exactly once. */
 async function metadumpKeys(c: Client, classes = 'all'): Promise<Map<string, string>> {
   const { lines, counts } = await metadump(c, classes);
-  for (const [key, n] of counts) assert.equal(n, 1, `${key} listed ${n} times`);
+  assertListedOnce(counts);
   return lines;
+}
+
+function assertListedOnce(counts: Map<string, number>): void {
+  for (const [key, n] of counts) assert.equal(n, 1, `${key} listed ${n} times`);
 }
 
 const N = 12_000;
@@ -328,7 +328,7 @@ for (const kind of kindsFor()) {
       const [before, statsReply] = await written();
       const { lines, counts, busyBytes } = await metadump(c);
       assert.equal(lines.size, 160); // fill sets every fifth key already expired
-      assert.ok([...counts.values()].every((n) => n === 1), 'every key listed once');
+      assertListedOnce(counts);
       const [after] = await written();
       // memcached's worker counts its stats reply (and a BUSY, when a crawl of its own was running); its crawler
       // thread sends the listing (~16 KB) uncounted

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Client } from './support/client.ts';
 import { VOLATILE_STATS } from './support/differential.ts';
 import { kindsFor, serverFor } from './support/spec.ts';
-import { freePort, type ServerKind } from './support/server.ts';
+import { freePort, sleep, type ServerKind } from './support/server.ts';
 
 const TOOLS = ['memccp', 'memccat', 'memcexist', 'memctouch', 'memcrm', 'memcdump', 'memcstat', 'memcflush', 'memcping', 'memcerror'];
 const toolsInstalled = spawnSync('sh', ['-c', TOOLS.map((t) => `command -v ${t}`).join(' && ')], { stdio: 'ignore' }).status === 0;
@@ -104,15 +104,15 @@ async function tour(kind: ServerKind): Promise<{ runs: Run[]; lines: string[]; c
  * connection the server has not closed yet is in FIN_WAIT1 or FIN_WAIT2 (/proc/net/tcp states 04 and 05).
  */
 async function closedByServer(port: number): Promise<void> {
+  if (!existsSync('/proc/net/tcp')) return;
   const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (let tries = 0; tries < 500; tries++) {
-    if (!existsSync('/proc/net/tcp')) return;
     const open = readFileSync('/proc/net/tcp', 'latin1').split('\n').some((line) => {
       const f = line.trim().split(/\s+/);
       return f[2] === remote && (f[3] === '04' || f[3] === '05');
     });
     if (!open) return;
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   assert.fail(`a connection to port ${port} was still not closed by the server after 5 s`);
 }

@@ -47,11 +47,16 @@ test("the table doubles past 1.5 items per bucket, bucket by bucket, and every k
   assert.equal(n, 6000);
 });
 
+/** A key of len printable bytes, none a space, that differs from one length to the next. */
+function testKey(len: number): Buffer {
+  return Buffer.from(Array.from({ length: len }, (_, i) => String.fromCharCode(0x21 + ((i * 7 + len) % 90))).join(""), "latin1");
+}
+
 test("keyEquals: same length and every byte, whatever the length and wherever the difference", () => {
   // it compares four bytes a step, then the last 0-3: a key differing in any one byte is another key
   const st = newStore();
   for (let len = 1; len <= 250; len += len < 12 ? 1 : 17) {
-    const key = Buffer.from(Array.from({ length: len }, (_, i) => String.fromCharCode(0x21 + ((i * 7 + len) % 90))).join(""), "latin1");
+    const key = testKey(len);
     put(st, key.toString("latin1"), "v");
     const it = st.itemGet(key, 0, len);
     assert.notEqual(it, 0);
@@ -74,7 +79,7 @@ test("a lookup by scanKey's words: the same key, and no other, whatever the leng
   const st = newStore();
   const at = 3 * KEY_WORDS;
   for (let len = 1; len <= 250; len += len < 12 ? 1 : 17) {
-    const key = Buffer.from(Array.from({ length: len }, (_, i) => String.fromCharCode(0x21 + ((i * 7 + len) % 90))).join(""), "latin1");
+    const key = testKey(len);
     put(st, key.toString("latin1"), "\xff\xff\xff"); // value bytes that an unmasked last word would take in
     const it = st.itemGet(key, 0, len);
     const hv = hash(key, 0, len);
