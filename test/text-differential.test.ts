@@ -60,6 +60,29 @@ differential('text: flush_all with -F (disabled)', ['set k 0 0 1\r\nv\r\n', 'flu
   'flush_all bogus\r\n', 'get k\r\n', 'stats\r\n'], { args: ['-F'] });
 
 
+// Storage lines read without tokenizing when plain (update.ts processUpdateLine), and by the tokenizer otherwise:
+// lines at each edge of the plain form, and just past it, mean the same as memcached's.
+const K250 = 'k'.repeat(250);
+differential('text: storage lines at the edges of their plain form', [
+  'set p1 0 0 1\r\nx\r\n', 'set p2 00 000 01\r\nxy\r\n', 'set p3 4294967295 0 1\r\nx\r\n', 'gets p1 p2 p3\r\n',
+  'set p4 4294967296 0 1\r\nx\r\n', 'set p5 04294967295 0 1\r\nx\r\n', 'set p6 0 -1 1\r\nx\r\n',
+  'set p7 0 -0 1\r\nx\r\n', 'set p8 0 - 1\r\nx\r\n', 'set p9 0 +5 1\r\nx\r\n', 'set p10 +1 0 1\r\nx\r\n',
+  'set p11 0 0 +1\r\nx\r\n', 'set p12 0 999999999 1\r\nx\r\n', 'set p13 0 0000000000001 1\r\nx\r\n',
+  'set p14 0 -999999999 1\r\nx\r\n', 'set p15 0 -0000000001 1\r\nx\r\n', 'set p16 0 0 0000000001\r\nx\r\n',
+  'get p4 p5 p6 p7 p8 p9 p10 p11 p12 p13 p14 p15 p16\r\n',
+  'set  q1 0 0 1\r\nx\r\n', 'set q2  0 0 1\r\nx\r\n', 'set q3 0 0 1 \r\nx\r\n', 'set q4 0 0 1 noreply\r\nx\r\n',
+  'set q5 0 0 1 NOREPLY\r\nx\r\n', 'set q6 0 0 1 noreplyx\r\nx\r\n', 'set q7 0 0 1 noreply \r\nx\r\n',
+  'set q8\t 0 0 1\r\nx\r\n', 'set q9 0 0 1 2\r\nx\r\n', 'set q10 1 2 3 noreply 5\r\n', 'set q11 0 0 1x\r\nx\r\n',
+  'set q12 0 0 1\nx\r\n', 'set q13 0 0 1\r\r\nx\r\n', 'set q14 0 0 1\x00 junk\r\nx\r\n', 'set q15 0\t0 1\r\nx\r\n',
+  'sets q16 0 0 1\r\nx\r\n', 'SET q17 0 0 1\r\nx\r\n', 'set\tq18 0 0 1\r\nx\r\n', 'set q19 0 0 1\r\nxy\r\n',
+  `set ${K250} 7 0 1\r\nx\r\n`, `get ${K250}\r\n`, `set ${K250}x 0 0 1\r\nx\r\n`,
+  'get q1 q2 q3 q4 q5 q6 q7 q8\t q9 q10 q11 q12 q13 q14 q15 q16 q17 q18 q19\r\n',
+  'add p1 0 0 1\r\ny\r\n', 'add r1 3 0 1\r\ny\r\n', 'replace p1 5 0 1\r\nz\r\n', 'replace r2 0 0 1\r\nz\r\n',
+  'append p1 0 0 2\r\nab\r\n', 'prepend p1 0 0 2\r\ncd\r\n', 'append r3 0 0 1\r\na\r\n', 'prepend r4 0 0 1\r\na\r\n',
+  'appendx p1 0 0 1\r\na\r\n', 'add  p1 0 0 1\r\na\r\n', 'replace p1 0 0 1 noreply\r\nw\r\n',
+  'get p1 r1 r2 r3 r4\r\n',
+]);
+
 function randomScript(seed: number, n: number): string[] {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];

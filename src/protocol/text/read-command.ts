@@ -12,7 +12,7 @@ import { outString } from './out-string.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import { getLineEnd, getLineKeys, processGetCommand, processGetLine, takePausedAt } from './get.ts';
 import * as getModule from './get.ts';
-import { processUpdateCommand } from './update.ts';
+import { processUpdateCommand, processUpdateLine } from './update.ts';
 import { processArithmeticCommand } from './delta.ts';
 import {
   processDeleteCommand, processTouchCommand, processFlushAllCommand, processVersionCommand,
@@ -242,6 +242,7 @@ function processCommandAscii(c: Conn, buf: Buffer, s: number, e: number): void {
   c.noreply = false;
   if (isMetaCommand(buf, s, e)) { processMetaCommand(c, buf, s, e); return; }
   if (processGetLine(c, buf, s, e)) return;
+  if (processUpdateLine(c, buf, s, e)) return;
   const ntokens = tokenize(c, buf, s, e);
   // no command is shorter than two bytes: a one-byte word is an ERROR before anything looks at the rest (HTTP/)
   if (ntokens < 2 || tokEnd(c, 0) - tokStart(c, 0) < 2) { outString(c, REPLY.ERROR); return; }
