@@ -4,6 +4,7 @@
 // the stops (main/signals.ts), -d (main/daemon.ts), the store (main/store-init.ts), the listeners
 // (main/server-sockets.ts); the rest of main/ are the smaller ones (-u, -P, -r, -L, glibc's tunables).
 
+import './boot/compiler-flags.ts'; // first: before any thread compiles the request path
 import { createExtShared } from './extstore/engine.ts';
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
