@@ -76,7 +76,7 @@ function loadLibc(): Libc | null {
 function errno(l: Libc): number { return l.ffi.getInt32(l.c.__errno_location()); }
 
 /** The address of a buffer's memory (the buffer outlives the call: it is the caller's). */
-function addressOf(l: Libc, memory: SharedArrayBuffer | Uint8Array): bigint {
+function addressOf(l: Libc, memory: ArrayBufferLike | Uint8Array): bigint {
   return l.ffi.getRawPointer(memory instanceof Uint8Array ? memory : new Uint8Array(memory));
 }
 
@@ -266,10 +266,10 @@ const MADV_HUGEPAGE = 14;
 const OS_PAGE = 4096n;
 
 /**
- * madvise(2) of a stretch of a shared buffer's memory, in whole OS pages: those within it (`inward`: a page it
- * shares with other memory is left alone), or those it touches. False without node:ffi.
+ * madvise(2) of a stretch of a buffer's memory, in whole OS pages: those within it (`inward`: a page it shares with
+ * other memory is left alone), or those it touches. False without node:ffi.
  */
-function adviseStretch(memory: SharedArrayBuffer, offset: number, length: number, advice: number, inward: boolean): boolean {
+function adviseStretch(memory: ArrayBufferLike, offset: number, length: number, advice: number, inward: boolean): boolean {
   const l = loadLibc();
   if (l === null) return false;
   const at = addressOf(l, memory) + BigInt(offset);
@@ -286,6 +286,14 @@ function adviseStretch(memory: SharedArrayBuffer, offset: number, length: number
  */
 export function dropPages(memory: SharedArrayBuffer, offset: number, length: number): void {
   adviseStretch(memory, offset, length, MADV_DONTNEED, true);
+}
+
+/**
+ * MADV_DONTNEED of the whole pages inside a buffer nothing will read again (a reply buffer let go): they stop being
+ * resident now, while the buffer itself waits for the garbage collector. False without node:ffi.
+ */
+export function releasePages(memory: ArrayBuffer): boolean {
+  return adviseStretch(memory, 0, memory.byteLength, MADV_DONTNEED, true);
 }
 
 /**

@@ -5,6 +5,7 @@
 // (memcached's iovec pointing into the item).
 
 import { copyBytes } from '../libc/bytes.ts';
+import { libcCallable, releasePages } from '../libc/ffi.ts';
 import type { ReadBufCache } from './rbuf-cache.ts';
 
 const CRLF_0 = 0x0d;
@@ -46,26 +47,32 @@ function grown(size: number): number {
 }
 
 /**
- * Let a reply buffer's memory go now, not when the garbage collector finds it: detaching it frees it at once.
- * Left to the collector, buffers let go by clients that never read their replies piled up in a worker that then
- * went idle (no allocation, no collection): RSS rose by hundreds of MB a round of such clients. Only for a buffer
- * nothing else points into: the out buffer's own, made by allocUnsafeSlow (Node's pool is shared and not
- * detachable).
+ * Let a reply buffer's memory go now, not when the garbage collector finds it. Left to the collector, buffers let go
+ * by clients that never read their replies piled up in a worker that then went idle (no allocation, no collection):
+ * RSS rose by hundreds of MB a round of such clients. Only for a buffer nothing else points into: the out buffer's
+ * own, made by allocUnsafeSlow (Node's pool is shared). Its whole pages are advised away (MADV_DONTNEED through
+ * node:ffi), which keeps V8's promise that no ArrayBuffer is ever detached (keepsDetachPromise); without node:ffi
+ * it is detached, which frees it at once.
  */
 function free(ab: ArrayBufferLike): void {
-  if (ab instanceof ArrayBuffer && !ab.detached) ab.transfer(0);
+  if (!(ab instanceof ArrayBuffer) || ab.detached) return;
+  if (!releasePages(ab)) ab.transfer(0);
 }
 
 /**
- * Detach one ArrayBuffer before the thread compiles anything. V8 compiles typed-array code on the promise that no
- * ArrayBuffer of the isolate was ever detached, and the first detach breaks it for good: every function that used
- * it is thrown away at once. Left to free()'s first call (the first reply that outgrows its buffer: a 16 KB value),
- * that was nearly the whole request path of a busy worker, which then ran in V8's middle tier for 1-3.5 s until it
- * was compiled again (bench/RESULTS.md, round 51). Broken here, the promise is never made; the checks compiled code
- * does in its place cost nothing measurable.
+ * V8 compiles typed-array code on an isolate-wide promise that no ArrayBuffer was ever detached: a typed array held
+ * in a module's const is then read with its memory's address and length built into the code, and other accesses skip
+ * a check of the buffer. The first detach breaks it for good, and every function compiled on it is thrown away at
+ * once: left to free()'s first detach (the first reply that outgrows its buffer: a 16 KB value), that was nearly the
+ * whole request path of a busy worker, which then ran in V8's middle tier for 1-3.5 s (bench/RESULTS.md, round 51).
+ * So before the thread compiles anything: where free() can give pages back without detaching (node:ffi), the promise
+ * is kept (W1's compiled code ran 6% fewer instructions a request for it, round 55); where it cannot, it is broken
+ * here, once, before anything depends on it. True when it is kept.
  */
-export function detachBeforeCompiling(): void {
+export function keepsDetachPromise(): boolean {
+  if (libcCallable()) return true;
   new ArrayBuffer(0).transfer();
+  return false;
 }
 
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */
