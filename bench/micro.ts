@@ -19,9 +19,9 @@ import { WorkerContext } from '../src/worker/context.ts';
 import { Conn, ConnState } from '../src/worker/conn.ts';
 import { onConnRead } from '../src/worker/drive-machine.ts';
 import { openHandleIo } from '../src/worker/handle-io.ts';
-import { keepsDetachPromise } from '../src/worker/out-buffer.ts';
+import { settleDetachPromise } from '../src/worker/out-buffer.ts';
 
-keepsDetachPromise(); // as a worker does (out-buffer.ts): else the 16 KB get's growth would detach the first buffer
+settleDetachPromise(); // as a worker does (out-buffer.ts): else the 16 KB get's growth would detach the first buffer
 const KEYS = Number(process.env.MICRO_KEYS ?? 100_000);
 const settings = { ...defaultSettings(), maxBytes: 1024 * 1024 * 1024 };
 // the arena reserved as the server reserves it (MICRO_RESERVE=0: only -m)

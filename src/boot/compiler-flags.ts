@@ -11,7 +11,7 @@
 
 import { setFlagsFromString } from 'node:v8';
 
-export const INLINING_FLAGS = [
+const INLINING_FLAGS = [
   '--max-inlined-bytecode-size=2000',
   '--max-inlined-bytecode-size-cumulative=6000',
   '--max-inlined-bytecode-size-absolute=12000',

@@ -2,7 +2,7 @@
 // (out-buffer.ts free), and V8 throws away, at an isolate's first detach of an ArrayBuffer, every function compiled on
 // the promise that none would ever be detached: nearly the whole request path of a busy worker, which then ran in
 // V8's middle tier for seconds. So free() gives the buffer's pages back without detaching it, and where it cannot
-// (no node:ffi) the worker breaks the promise before it compiles anything (keepsDetachPromise): either way nothing
+// (no node:ffi) the worker breaks the promise before it compiles anything (settleDetachPromise): either way nothing
 // is thrown away later. Seen here through V8's own traces of a real server.
 
 import { test } from 'node:test';

@@ -1,8 +1,9 @@
 // The out buffer's memory: a buffer lent to a queued write is counted until it is given back, and then freed at
 // once, as is a buffer a growth left behind; neither waits for the garbage collector, which an idle worker never
 // runs (clients that never read their replies raised RSS round after round while it did). Freed means its pages
-// given back without detaching it (V8's promise that no buffer is detached stays kept), or detached without node:ffi. Replies a connection
-// parks while a value arrives leave the buffer with the items they hold, and come back in front of it.
+// given back without detaching it (V8's promise that no buffer is detached stays kept), or detached without
+// node:ffi. Replies a connection parks while a value arrives leave the buffer with the items they hold, and come
+// back in front of it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -51,7 +51,7 @@ function grown(size: number): number {
  * by clients that never read their replies piled up in a worker that then went idle (no allocation, no collection):
  * RSS rose by hundreds of MB a round of such clients. Only for a buffer nothing else points into: the out buffer's
  * own, made by allocUnsafeSlow (Node's pool is shared). Its whole pages are advised away (MADV_DONTNEED through
- * node:ffi), which keeps V8's promise that no ArrayBuffer is ever detached (keepsDetachPromise); without node:ffi
+ * node:ffi), which keeps V8's promise that no ArrayBuffer is ever detached (settleDetachPromise); without node:ffi
  * it is detached, which frees it at once.
  */
 function free(ab: ArrayBufferLike): void {
@@ -67,12 +67,10 @@ function free(ab: ArrayBufferLike): void {
  * whole request path of a busy worker, which then ran in V8's middle tier for 1-3.5 s (bench/RESULTS.md, round 51).
  * So before the thread compiles anything: where free() can give pages back without detaching (node:ffi), the promise
  * is kept (W1's compiled code ran 6% fewer instructions a request for it, round 55); where it cannot, it is broken
- * here, once, before anything depends on it. True when it is kept.
+ * here, once, before anything depends on it.
  */
-export function keepsDetachPromise(): boolean {
-  if (libcCallable()) return true;
-  new ArrayBuffer(0).transfer();
-  return false;
+export function settleDetachPromise(): void {
+  if (!libcCallable()) new ArrayBuffer(0).transfer();
 }
 
 /** An attached value: sent after buf's bytes [.., at), from its item's memory; `it` is the reference held. */

@@ -18,7 +18,7 @@ import { Conn, ConnPool, ConnState, EMPTY, Proto } from './conn.ts';
 import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetState, driveMachine, noteCommandTime, onConnDrain, onConnIoDone, onConnRead, onConnReadEnd, onConnReadInto } from './drive-machine.ts';
 import { ExtIoQueue } from '../extstore/io-queue.ts';
 import { connGiveBackLent } from './transmit.ts';
-import { keepsDetachPromise } from './out-buffer.ts';
+import { settleDetachPromise } from './out-buffer.ts';
 import { adoptUnixFd, checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpSocketFd, udpTakeRequest } from './udp.ts';
 import { markSocket } from '../dispatcher/listen-conn.ts';
@@ -72,7 +72,7 @@ export type DispatcherMessage =
   | { type: 'udp-listening'; port: number; error: string }
   | { type: 'shutdown'; how: 'graceful' | 'immediate' };
 
-keepsDetachPromise(); // before anything is compiled (out-buffer.ts)
+settleDetachPromise(); // before anything is compiled (out-buffer.ts)
 const noHandleIo = checkHandleIo();
 if (noHandleIo !== null) throw new Error(`cachalot worker: ${noHandleIo}`);
 
