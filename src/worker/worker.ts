@@ -19,6 +19,7 @@ import { connClose, connCloseWithReason, connReleaseItem, connHooks, connSetStat
 import { ExtIoQueue } from '../extstore/io-queue.ts';
 import { connGiveBackLent } from './transmit.ts';
 import { settleDetachPromise } from './out-buffer.ts';
+import { readBuffer } from './read-buffer.ts';
 import { adoptUnixFd, checkHandleIo, errnoName, openHandleIo } from './handle-io.ts';
 import { enlargeReceiveBuffer, maximizeSendBuffer, UdpPort, udpSocketFd, udpTakeRequest } from './udp.ts';
 import { markSocket } from '../dispatcher/listen-conn.ts';
@@ -108,9 +109,6 @@ connHooks.onClosed = (c: Conn): void => {
   ctx.stats.row[ThreadStat.curr_conns]--;
   ctx.connTable.free(row);
 };
-
-/** Every connection of this worker reads into this one buffer; a connection parses it in place. */
-const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** memcached's conn_new at -vv, by what the connection speaks from the start. */
 const NEW_CONN_TEXT = {

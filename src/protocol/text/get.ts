@@ -17,6 +17,7 @@ import { putUint } from '../../worker/out-buffer.ts';
 import * as outBuffer from '../../worker/out-buffer.ts';
 import * as storeModule from '../../store/store.ts';
 import * as layout from '../../store/layout.ts';
+import * as readBufferModule from '../../worker/read-buffer.ts';
 
 // Imported constants as this module's own, which V8 folds into its code (docs/architecture.md, "Imported constants").
 const { ThreadStat, SlabStat, SLAB_FIELDS, THREAD_FIELDS } = threadStats;
@@ -26,6 +27,7 @@ const { UINT_MAX_DIGITS } = outBuffer;
 const { WARM_MAX } = storeModule;
 const { KEY_MAX_LENGTH } = layout;
 const { KEY_SLOTS, KEY_WORDS, scannedKey } = hashModule;
+const { readBuffer } = readBufferModule;
 
 /**
  * A multi-get asks whether its reply is large enough to send (connFlushIfLarge: past 512 KB) each
@@ -317,7 +319,8 @@ function scanBatch(buf: Buffer, p: number, lineEnd: number): number {
     while (p < lineEnd && buf[p] === 0x20) p++;
     if (p >= lineEnd) break;
     const ks = p;
-    p = scanKey(buf, p, lineEnd, n * KEY_WORDS);
+    // the worker's read buffer as this module's const: scanned with its address built in (read-buffer.ts)
+    p = buf === readBuffer ? scanKey(readBuffer, p, lineEnd, n * KEY_WORDS) : scanKey(buf, p, lineEnd, n * KEY_WORDS);
     batchKeys[n * 2] = ks;
     batchKeys[n * 2 + 1] = p - ks;
     batchHashes[n] = scannedKey.hv;

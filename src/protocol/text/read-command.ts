@@ -8,6 +8,7 @@ import {
 } from '../../worker/drive-machine.ts';
 import * as replies from '../replies.ts';
 import * as layout from '../../store/layout.ts';
+import * as readBufferModule from '../../worker/read-buffer.ts';
 import { outString } from './out-string.ts';
 import { endAtNul, tokenize, tokIs, tokStart, tokEnd } from './tokens.ts';
 import { getLineEnd, getLineKeys, processGetCommand, processGetLine, takePausedAt } from './get.ts';
@@ -33,6 +34,7 @@ const { StoreOp } = results;
 type StoreOp = results.StoreOp;
 const { ConnState } = connModule;
 const { LongGet } = getModule;
+const { readBuffer } = readBufferModule;
 
 /** Without a newline in this many bytes memcached gives up on the client, unless it is a get. */
 const LINE_GARBAGE_LIMIT = 2048;
@@ -100,8 +102,15 @@ const SHORT_LINE = 256;
 /** The first NUL findNewline saw before the newline it found, or -1. */
 let lineNul = -1;
 
-/** The first "\n" in buf[start, end), or -1; the first NUL before it in lineNul. */
+/**
+ * The first "\n" in buf[start, end), or -1; the first NUL before it in lineNul. The worker's read buffer, where most
+ * lines are, is scanned as this module's const (scanned with its address built into the code: read-buffer.ts).
+ */
 function findNewline(buf: Buffer, start: number, end: number): number {
+  return buf === readBuffer ? scanNewline(readBuffer, start, end) : scanNewline(buf, start, end);
+}
+
+function scanNewline(buf: Buffer, start: number, end: number): number {
   lineNul = -1;
   const stop = Math.min(end, start + SHORT_LINE);
   for (let p = start; p < stop; p++) {
