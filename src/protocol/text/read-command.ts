@@ -104,7 +104,7 @@ let lineNul = -1;
 
 /**
  * The first "\n" in buf[start, end), or -1; the first NUL before it in lineNul. The worker's read buffer, where most
- * lines are, is scanned as this module's const (scanned with its address built into the code: read-buffer.ts).
+ * lines are, is read through this module's const, with its address built into the code (read-buffer.ts).
  */
 function findNewline(buf: Buffer, start: number, end: number): number {
   return buf === readBuffer ? scanNewline(readBuffer, start, end) : scanNewline(buf, start, end);
