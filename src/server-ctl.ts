@@ -46,8 +46,8 @@ export function createServerCtl(verbosity: number, napiIds = 0, ext: ExtSettings
 }
 
 export class ServerCtl {
-  readonly i32: Int32Array;
-  private readonly f64: Float64Array;
+  declare readonly i32: Int32Array;
+  private declare readonly f64: Float64Array;
   constructor(sab: SharedArrayBuffer) { this.i32 = new Int32Array(sab); this.f64 = new Float64Array(sab); }
   /** An extstore setting by its index in EXT_UINT_SETTINGS (uint32). */
   extSetting(i: number): number { return Atomics.load(this.i32, EXT_BASE + i) >>> 0; }

@@ -45,10 +45,10 @@ function localAddressOf(server: net.Server): LocalAddress {
 
 /** A listener that could not be bound, and on which transport and port (for memcached's start-up error). */
 export class ListenError extends Error {
-  readonly transport: string;
-  readonly port: number;
+  declare readonly transport: string;
+  declare readonly port: number;
   /** The call that failed, as memcached's perror names it. */
-  readonly call: string;
+  declare readonly call: string;
   constructor(transport: string, port: number, cause: unknown, call = 'bind') {
     super(cause instanceof Error ? cause.message : String(cause));
     this.transport = transport;
@@ -64,19 +64,19 @@ const UNIX_SPEC: ListenSpec = { entry: '', host: null, port: null, tls: false, p
 const PROTOCOL_TEXT = { auto: 'auto-negotiate', ascii: 'ascii', binary: 'binary' } as const;
 
 export class Dispatcher {
-  private readonly settings: Settings;
-  private readonly ctl: ServerCtl;
-  private readonly connTable: ConnTable;
-  private readonly workers: Worker[];
+  private declare readonly settings: Settings;
+  private declare readonly ctl: ServerCtl;
+  private declare readonly connTable: ConnTable;
+  private declare readonly workers: Worker[];
   private readonly servers: net.Server[] = [];
   private lastThread = -1;
   /** -N's workers by NAPI id; null without -N. */
-  private readonly napi: NapiThreads | null;
+  private declare readonly napi: NapiThreads | null;
   private disabledSince = 0;
   /** Connections the process has descriptors for (see fd-budget.ts); set once listening. */
   private fdBudget = Infinity;
   /** The -l entries, parsed (settings/listen-spec.ts). */
-  private readonly specs: ListenSpec[];
+  private declare readonly specs: ListenSpec[];
   /** memcached's listen_conn list: every listening socket, TCP and unix (listen-conn.ts). */
   private readonly listenConns: ListenConn[] = [];
   /** maxconns_handler's timer, while the listeners do not accept (accept_new_conns(false)). */

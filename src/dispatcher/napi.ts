@@ -7,7 +7,7 @@
 
 /** Each worker's NAPI id, handed out in order of the ids' first coming (memcached's thread->napi_id). */
 export class NapiThreads {
-  private readonly ids: number[];
+  private declare readonly ids: number[];
   /** memcached's last_thread_by_napi_id: the workers up to it have an id. */
   private last = -1;
 

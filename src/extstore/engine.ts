@@ -88,12 +88,12 @@ export function createExtShared(fds: number[], pageCounts: number[], pageSize: n
 export type ObjLoc = { page: number; version: number; offset: number };
 
 export class Extstore {
-  readonly fds: number[];
-  readonly pageSize: number;
-  readonly wbufSize: number;
-  readonly pageCount: number;
-  private readonly e32: Int32Array;
-  readonly stats: Float64Array;
+  declare readonly fds: number[];
+  declare readonly pageSize: number;
+  declare readonly wbufSize: number;
+  declare readonly pageCount: number;
+  private declare readonly e32: Int32Array;
+  declare readonly stats: Float64Array;
   /** Where the last writeRequest put its object (one writer thread: the storage thread). */
   readonly loc: ObjLoc = { page: 0, version: 0, offset: 0 };
 

@@ -25,7 +25,7 @@ import type { ExtPath } from '../settings/ext-settings.ts';
 
 /** A file extstore_init could not open, lock or empty: `why` is strerror's words, for perror("extstore open"). */
 export class ExtstoreOpenError extends Error {
-  readonly why: string;
+  declare readonly why: string;
   constructor(file: string, why: string) {
     super(`${file}: ${why}`);
     this.why = why;

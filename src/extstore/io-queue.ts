@@ -33,7 +33,7 @@ type ObjRead = {
 let bytesHeld = 0;
 
 export class ExtIoQueue {
-  private readonly ext: Extstore;
+  private declare readonly ext: Extstore;
   private readonly onDone: () => void;
   /** Reads wanted (not yet submitted), submitted (out), or back and not yet used. */
   private reads: ObjRead[] = [];

@@ -22,17 +22,17 @@ const MIN_PAGES_FREE = 3;
 const COMPACT_SLEEP_US = 10_000; // MIN_STORAGE_COMPACT_SLEEP: a compaction, once begun, goes on quickly
 
 export class StorageThreads {
-  private readonly st: Store;
-  private readonly ext: Extstore;
-  private readonly live: ExtLive;
+  private declare readonly st: Store;
+  private declare readonly ext: Extstore;
+  private declare readonly live: ExtLive;
   private readonly backoff = new Int32Array(64);
   private counter = 0;
   private writeSleepUs = WRITE_SLEEP_MIN_US;
-  private compactSleepUs: number;
+  private declare compactSleepUs: number;
   private compactAfterUs = 0;
   private writeAfterUs = 0;
   private readonly compaction = { on: false, page: 0, version: 0, offset: 0, dropUnread: false };
-  private readonly block: Buffer;
+  private declare readonly block: Buffer;
   private readonly pd: PageData = { version: 0, bytes: 0, bucket: 0, freeBucket: 0 };
 
   constructor(st: Store, ext: Extstore, live: ExtLive) {

@@ -108,13 +108,13 @@ function wallNow(): void {
 export class LogWriter {
   /** The connection being served (memcached's c->sfd): the worker sets it before it runs a connection. */
   cfd = 0;
-  readonly i32: Int32Array;
-  readonly u8: Uint8Array;
-  private readonly ring: number;
-  private readonly writtenWord: number;
-  private written: number;
+  declare readonly i32: Int32Array;
+  declare readonly u8: Uint8Array;
+  private declare readonly ring: number;
+  private declare readonly writtenWord: number;
+  private declare written: number;
   private readonly counts = new Int32Array(LOG_CLASSES);
-  private readonly statsRow: Float64Array;
+  private declare readonly statsRow: Float64Array;
 
   constructor(buf: SharedArrayBuffer, thread: number, statsRow: Float64Array) {
     this.i32 = new Int32Array(buf);

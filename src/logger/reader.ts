@@ -9,14 +9,14 @@ import { CLASS_FLAGS, CLASS_OF_EVENT, LOG_CLASSES, NSLOTS, ringWord, Slot, slotW
 export const LAP_MARGIN = NSLOTS / 4;
 
 export class LogReader {
-  readonly flags: number;
-  private readonly minGid: number;
-  private readonly i32: Int32Array;
-  private readonly nrings: number;
+  declare readonly flags: number;
+  private declare readonly minGid: number;
+  private declare readonly i32: Int32Array;
+  private declare readonly nrings: number;
   /** Per ring: the next entry to read (u32, wrapping with the ring's counter). */
-  private readonly cursors: Int32Array;
+  private declare readonly cursors: Int32Array;
   /** Per ring and class: entries of that class up to the cursor (what a lap cost, by class). */
-  private readonly seen: Int32Array;
+  private declare readonly seen: Int32Array;
   private readonly lapCounts = new Int32Array(LOG_CLASSES);
   /** The ring next() is in, and the entry it returned (for commit). */
   private ring = 0;

@@ -35,11 +35,11 @@ export const WATCH_FLAG_NAMES: ReadonlyMap<string, number> = new Map([
 
 class Watcher implements ReplyStream {
   readonly readsInput = true;
-  readonly c: Conn;
-  readonly flags: number;
-  private readonly reader: LogReader;
-  private readonly i32: Int32Array;
-  private readonly u8: Uint8Array;
+  declare readonly c: Conn;
+  declare readonly flags: number;
+  private declare readonly reader: LogReader;
+  private declare readonly i32: Int32Array;
+  private declare readonly u8: Uint8Array;
   private skipped = 0;
   private greeted = false;
   closed = false;

@@ -30,7 +30,7 @@ const MIN_POOL_WATERMARK = 2;
 
 export class ExtstoreAutomover extends AutomoverWindow {
   /** slab_automove_freeratio: read once at start, as memcached reads it (no command changes it). */
-  private readonly freeRatio: number;
+  private declare readonly freeRatio: number;
   private cur = 0;
   /** ext_item_size when the window began: below it a class is one of small items (memcached reads it at init). */
   private itemSize = 0;

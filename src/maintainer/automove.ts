@@ -27,7 +27,7 @@ export type Sample = { evicted: number; outOfMemory: number; pages: number };
  * after a page for the pool, and the move asked for and logged. `init` and `run` are each one's own.
  */
 export abstract class AutomoverWindow {
-  protected readonly st: Store;
+  protected declare readonly st: Store;
   protected windowSize = 0;
   protected ratio = 0;
   private lastCheck = -1;

@@ -38,8 +38,8 @@ export class Crawler {
   private readonly classes = new Uint8Array(MAX_CLASSES);
   private readonly checked = new Int32Array(MAX_CLASSES);
   private tocrawl = 0;
-  private readonly st: Store;
-  private readonly schedules: boolean;
+  private declare readonly st: Store;
+  private declare readonly schedules: boolean;
 
   constructor(st: Store, schedules: boolean) { this.st = st; this.schedules = schedules; }
 

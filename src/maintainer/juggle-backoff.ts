@@ -7,8 +7,8 @@ export const MIN_SLEEP_US = 1000;
 export const MAX_SLEEP_US = 1_000_000;
 
 export class JuggleBackoff {
-  private readonly next: Float64Array;
-  private readonly backoff: Float64Array;
+  private declare readonly next: Float64Array;
+  private declare readonly backoff: Float64Array;
   private lastSleepUs = MIN_SLEEP_US;
   private toSleepUs = MAX_SLEEP_US;
 

@@ -9,7 +9,7 @@ import { trimMalloc } from "../libc/ffi.ts";
 export const TRIM_INTERVAL_MS = 10_000;
 
 export class MallocTrimmer {
-  private nextMs: number;
+  private declare nextMs: number;
   private readonly trim: () => boolean | null;
 
   constructor(nowMs: number, trim: () => boolean | null = trimMalloc) {

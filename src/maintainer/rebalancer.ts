@@ -11,7 +11,7 @@ import { writeErr } from "../libc/stdio.ts";
 const MAX_PASSES = 1000;
 
 export class Rebalancer {
-  private readonly st: Store;
+  private declare readonly st: Store;
   private move: PageMove | null = null;
   private passes = 0;
 

@@ -29,10 +29,10 @@ export function createConnTable(rows: number): SharedArrayBuffer {
 }
 
 export class ConnTable {
-  readonly i32: Int32Array;
-  readonly rows: number;
-  private readonly taken: Int32Array; // bit r % 32 of word r >> 5: row r is in use
-  private readonly firstId: number;
+  declare readonly i32: Int32Array;
+  declare readonly rows: number;
+  private declare readonly taken: Int32Array; // bit r % 32 of word r >> 5: row r is in use
+  private declare readonly firstId: number;
   /**
    * `firstId`: the descriptor memcached gives its first listening socket (main/start-descriptors.ts: firstConnId),
    * row 0's id, so that `stats conns` and the -vv log name each connection as memcached would.

@@ -41,9 +41,9 @@ export function createPrefixStats(enabled: boolean): SharedArrayBuffer {
 }
 
 export class PrefixStats {
-  private readonly i32: Int32Array;
-  private readonly u8: Uint8Array;
-  private readonly delimiter: number;
+  private declare readonly i32: Int32Array;
+  private declare readonly u8: Uint8Array;
+  private declare readonly delimiter: number;
   /** `delimiter`: -D's character, ':' by default. */
   constructor(sab: SharedArrayBuffer, delimiter: string) {
     this.i32 = new Int32Array(sab);

@@ -55,16 +55,16 @@ export function createStatsBuffer(nthreads: number): SharedArrayBuffer {
 /** One thread's writable row plus read access to every row. */
 export class ThreadStats {
   /** Every thread's row; only its owner writes a row. */
-  readonly all: Float64Array;
+  declare readonly all: Float64Array;
   /**
    * The rows' values at the last `stats reset`, written only by the thread that ran it: a counter reads as its
    * row less its baseline. Zeroing other threads' rows instead raced their owners' plain increments, which could
    * write an old value back and undo the reset.
    */
-  private readonly base: Float64Array;
-  readonly row: Float64Array; // this thread's own counters: row[ThreadStat.get_cmds]++
-  readonly nthreads: number;
-  readonly thread: number;
+  private declare readonly base: Float64Array;
+  declare readonly row: Float64Array; // this thread's own counters: row[ThreadStat.get_cmds]++
+  declare readonly nthreads: number;
+  declare readonly thread: number;
   constructor(buf: SharedArrayBuffer, thread: number) {
     const fields = buf.byteLength / 16;
     this.all = new Float64Array(buf, 0, fields);

@@ -22,9 +22,9 @@ export type ItemVisitor = (it: number) => void;
 export class LiveItemWalk {
   private page = 0;
   private slot = 0;
-  private readonly classes: Uint8Array;
+  private declare readonly classes: Uint8Array;
   /** Count each linked item looked at in its class's crawler_items_checked, as memcached's crawler of LRUs does. */
-  private readonly countChecked: boolean;
+  private declare readonly countChecked: boolean;
 
   constructor(classes: Uint8Array, countChecked: boolean) { this.classes = classes; this.countChecked = countChecked; }
 

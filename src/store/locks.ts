@@ -69,8 +69,8 @@ export function ctlBuffer(memory: WebAssembly.Memory): SharedArrayBuffer {
 
 /** The mutexes of one control block, for one thread. Indexes are Int32 word indexes into it. */
 export class Mutexes {
-  private readonly words: Int32Array;
-  private readonly ops: LockExports;
+  private declare readonly words: Int32Array;
+  private declare readonly ops: LockExports;
 
   constructor(memory: WebAssembly.Memory) {
     this.words = new Int32Array(ctlBuffer(memory));

@@ -100,7 +100,7 @@ type MetaLine = { kind: 'tag' | 'kv' | 'bad' | 'eof'; key: string; val: string }
 /** restart_get_kv over the file's lines: a T line picks the callback (only "main" exists), a K line is a key. */
 class MetaLines {
   done = false;
-  private readonly lines: string[];
+  private declare readonly lines: string[];
   private readonly log: (line: string) => void;
   private at = 0;
   constructor(text: string, log: (line: string) => void) {

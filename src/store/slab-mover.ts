@@ -21,11 +21,11 @@ import { itemMemBytes } from "./lru.ts";
 
 /** One page on its way from src to dst. */
 export class PageMove {
-  readonly src: number;
-  readonly dst: number;
-  readonly page: number;
+  declare readonly src: number;
+  declare readonly dst: number;
+  declare readonly page: number;
   /** reserved[k]: chunk k of the page is off the free list and ours. */
-  private readonly reserved: Uint8Array;
+  private declare readonly reserved: Uint8Array;
   private nreserved = 0;
 
   private constructor(st: Store, src: number, dst: number, page: number) {

@@ -72,51 +72,51 @@ export type Reassign = (typeof Reassign)[keyof typeof Reassign];
 export class Store {
   /** slabs_reassign_pick_any's turn (memcached keeps one for the process; here one per thread). */
   private reassignCursor = 0;
-  readonly shared: StoreShared;
-  readonly thread: number;
-  readonly stats: ThreadStats;
+  declare readonly shared: StoreShared;
+  declare readonly thread: number;
+  declare readonly stats: ThreadStats;
   /** This thread's log writer: used only when G.watchMask says someone watches (memcached's LOGGER_LOG). */
-  readonly log: LogWriter;
+  declare readonly log: LogWriter;
   /**
    * The server's live verbosity (memcached's settings.verbose), for the lines memcached's store and its background
    * threads print at -vv and -vvv; the thread that runs this store points it at the server's word (0 until then).
    */
   verbosity: () => number = () => 0;
-  readonly arena: SharedArrayBuffer;
-  readonly hashTable: SharedArrayBuffer;
+  declare readonly arena: SharedArrayBuffer;
+  declare readonly hashTable: SharedArrayBuffer;
   /** The item size histogram's buckets (null: none kept), counted while G.sizesOn. */
-  readonly sizes: Int32Array | null;
-  readonly a32: Int32Array; // views made once per thread; the buffers never change size
-  readonly a8: Uint8Array;
+  declare readonly sizes: Int32Array | null;
+  declare readonly a32: Int32Array; // views made once per thread; the buffers never change size
+  declare readonly a8: Uint8Array;
   /** The arena as a DataView, for copies of a few words at a time (copyViewBytes). */
-  readonly arenaView: DataView;
-  readonly h32: Int32Array;
-  readonly c32: Int32Array;
+  declare readonly arenaView: DataView;
+  declare readonly h32: Int32Array;
+  declare readonly c32: Int32Array;
   /** The ctl block's mutexes (item, LRU, slabs, CAS, expand locks), taken through wasm. */
-  readonly locks: Mutexes;
-  readonly cf: Float64Array;
-  readonly classSizes: Int32Array;
-  readonly perslab: Int32Array;
-  readonly nclasses: number;
-  readonly maxPages: number;
-  readonly pageSize: number;
-  readonly pageBase: number;
-  readonly lockBase: number;
-  readonly lockMask: number;
-  readonly hashpowerMax: number;
-  readonly itemSizeMax: number;
-  readonly slabChunkMax: number;
-  readonly useCas: boolean;
-  readonly evictToFree: boolean;
+  declare readonly locks: Mutexes;
+  declare readonly cf: Float64Array;
+  declare readonly classSizes: Int32Array;
+  declare readonly perslab: Int32Array;
+  declare readonly nclasses: number;
+  declare readonly maxPages: number;
+  declare readonly pageSize: number;
+  declare readonly pageBase: number;
+  declare readonly lockBase: number;
+  declare readonly lockMask: number;
+  declare readonly hashpowerMax: number;
+  declare readonly itemSizeMax: number;
+  declare readonly slabChunkMax: number;
+  declare readonly useCas: boolean;
+  declare readonly evictToFree: boolean;
   /**
    * Pages can never change class (-o no_slab_reassign) and slab_chunk_max is the page (-o no_modern sets both):
    * memcached then mallocs a page as its chunks' bytes, not a whole page, and counts that against -m.
    */
-  readonly exactFitPages: boolean;
+  declare readonly exactFitPages: boolean;
   /** Item memory was taken up to the limit at start (-L, -e): nothing past it, not even a class's first page. */
-  readonly preallocated: boolean;
+  declare readonly preallocated: boolean;
   /** -o no_hashexpand turns this off: memcached then never starts the thread that doubles the table. */
-  readonly hashExpand: boolean;
+  declare readonly hashExpand: boolean;
   /** Why the last itemAlloc returned 0 (AllocError). */
   allocError: AllocError = AllocError.NONE;
   /** Class of the item the last itemDelete / addDelta / CAS storeItem found (for the protocol's per-class hits). */
@@ -136,7 +136,7 @@ export class Store {
   /** Set by assocInsert when the table wants to grow; storeItem runs the expansion once its lock is released. */
   expandWanted = false;
   /** External storage (-o ext_path), or null. */
-  readonly ext: Extstore | null;
+  declare readonly ext: Extstore | null;
   /** extstore's settings as they stand (`extstore <name> <value>` changes them): set by the thread that attaches. */
   extLive: ExtLive | null = null;
   /** lru_pull_tail with LruPull.RETURN_ITEM: the COLD tail item left locked, and its hash (0: none). */

@@ -15,13 +15,13 @@ import { SessionCache } from './session-cache.ts';
 import type { TlsListener } from './tls-io.ts';
 
 export class WorkerCertificates implements TlsListener {
-  private readonly settings: TlsSettings;
-  private readonly ctl: ServerCtl;
-  private readonly ticketKeys: Buffer;
-  private current: tls.SecureContext;
-  private generation: number;
+  private declare readonly settings: TlsSettings;
+  private declare readonly ctl: ServerCtl;
+  private declare readonly ticketKeys: Buffer;
+  private declare current: tls.SecureContext;
+  private declare generation: number;
   /** With ssl_session_cache: what each TLS socket takes as its server, for the sessions every worker shares. */
-  readonly sessionServer: net.Server | null;
+  declare readonly sessionServer: net.Server | null;
 
   /** Loaded at the worker's start from the files as the main thread read them, and loaded without error. */
   constructor(settings: TlsSettings, ctl: ServerCtl, ticketKeys: Uint8Array, sessionCache: SharedArrayBuffer | null, files: CertFiles) {

@@ -26,8 +26,8 @@ export function sessionCacheBuffer(): SharedArrayBuffer {
 }
 
 export class SessionCache {
-  private readonly words: Int32Array;
-  private readonly bytes: Uint8Array;
+  private declare readonly words: Int32Array;
+  private declare readonly bytes: Uint8Array;
 
   constructor(buffer: SharedArrayBuffer) {
     this.words = new Int32Array(buffer);

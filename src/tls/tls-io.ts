@@ -33,15 +33,15 @@ export interface TlsListener {
 type VerifyingHandle = { verifyError?(): Error | null };
 
 export class TlsIo implements ConnIo {
-  readonly readBuffer: Buffer;
+  declare readonly readBuffer: Buffer;
   closed = false;
   lastWriteQueued = false;
   readonly lendable = false;
   readonly continuesRead = false; // Node's TLS socket hands over decrypted records, not the socket's reads
-  private readonly socket: tls.TLSSocket;
-  private readonly handle: AddressHandle;
-  private readonly hooks: IoHooks;
-  private readonly listener: TlsListener;
+  private declare readonly socket: tls.TLSSocket;
+  private declare readonly handle: AddressHandle;
+  private declare readonly hooks: IoHooks;
+  private declare readonly listener: TlsListener;
   private secure = false;
   private ending = false;
 

@@ -67,7 +67,7 @@ export class Conn {
   io: ConnIo | null = null;
   /** What its handle's events call (the worker's, made once per Conn and kept through the pool). */
   ioHooks: IoHooks | null = null;
-  readonly ctx: WorkerContext;
+  declare readonly ctx: WorkerContext;
   state: ConnStateValue = ConnState.newCmd;
   proto: ProtoValue = Proto.negotiating;
   /** The protocol its listener speaks (-B, or the listener's proto[...]): auto negotiates on the first byte. */
@@ -89,7 +89,7 @@ export class Conn {
    * The command line's words, start/end pairs into rbuf: the worker's one array (WorkerContext.tokens). A
    * command reads them only while it runs, as they point into a read buffer the next read reuses.
    */
-  readonly tokens: Int32Array;
+  declare readonly tokens: Int32Array;
 
   // conn_nread: the item being filled, where in its value, how much is left, and what to do after (connStartNread
   // sets them all).
@@ -367,7 +367,7 @@ export class Conn {
 /** memcached's freeconns: conn objects of closed connections, reused by new ones. */
 export class ConnPool {
   private readonly free: Conn[] = [];
-  private readonly ctx: WorkerContext;
+  private declare readonly ctx: WorkerContext;
   created = 0;
   constructor(ctx: WorkerContext) { this.ctx = ctx; }
   take(): Conn {

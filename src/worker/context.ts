@@ -18,22 +18,22 @@ import type { PrefixStats } from '../stats/prefix-stats.ts';
 import type { WorkerCertificates } from '../tls/certificates.ts';
 
 export class WorkerContext {
-  readonly store: Store;
-  readonly stats: ThreadStats;
-  readonly settings: Settings;
-  readonly ctl: ServerCtl;
-  readonly connTable: ConnTable;
-  readonly prefixStats: PrefixStats;
-  readonly thread: number;
-  readonly out: OutBuffer;
+  declare readonly store: Store;
+  declare readonly stats: ThreadStats;
+  declare readonly settings: Settings;
+  declare readonly ctl: ServerCtl;
+  declare readonly connTable: ConnTable;
+  declare readonly prefixStats: PrefixStats;
+  declare readonly thread: number;
+  declare readonly out: OutBuffer;
   /** The words of the command being parsed, for every connection of the worker: one command runs at a time. */
   readonly tokens = new Int32Array(MAX_TOKENS * 2);
   /** Connections not read from until the client takes its replies (transmit.ts bounds what they hold). */
   readonly writeBlocked = new Set<Conn>();
   /** What memcached's connections on this thread would hold of `-o read_buf_mem_limit` (rbuf-cache.ts). */
-  readonly rbufCache: ReadBufCache;
+  declare readonly rbufCache: ReadBufCache;
   /** The limit is on: the request path counts only then, at the cost of one test without it. */
-  readonly readBufLimited: boolean;
+  declare readonly readBufLimited: boolean;
   /** CACHALOT_DEBUG_TIME=1: the `debugtime` command may move the clock (tests only). */
   readonly debugTime = process.env.CACHALOT_DEBUG_TIME === '1';
   /** -Z: the certificates new TLS connections take (`refresh_certs` reloads them); null without -Z. */

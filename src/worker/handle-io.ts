@@ -123,10 +123,10 @@ function onShutdownComplete(this: ShutdownReq): void {
 }
 
 export class HandleIo implements ConnIo {
-  readonly handle: StreamHandle;
-  readonly hooks: IoHooks;
+  declare readonly handle: StreamHandle;
+  declare readonly hooks: IoHooks;
   /** The worker's read buffer, where reads land unless readInto named a view for the next one. */
-  readonly readBuffer: Uint8Array;
+  declare readonly readBuffer: Uint8Array;
   /** Set by close(): the handle is closing or closed; a late completion must not reach the connection. */
   closed = false;
   /** closeAfterWrites asked libuv for a shutdown: the handle can no longer be closed with a reset. */
@@ -144,12 +144,12 @@ export class HandleIo implements ConnIo {
   private lastReadFilled = false;
   private reading = false;
   /** Where libuv reads next. Only the hook's return value changes it (useUserBuffer would push a new listener per call). */
-  private current: Uint8Array;
+  private declare current: Uint8Array;
   /** Where the connection wants the next read (null: readBuffer); takes effect when the current read is handled. */
   private wanted: Uint8Array | null = null;
-  private readonly state: Int32Array;
-  private readonly wasAsync: number;
-  private readonly binding: StreamBinding;
+  private declare readonly state: Int32Array;
+  private declare readonly wasAsync: number;
+  private declare readonly binding: StreamBinding;
 
   constructor(handle: StreamHandle, hooks: IoHooks, readBuffer: Uint8Array, b: StreamBinding) {
     this.handle = handle;

@@ -99,9 +99,9 @@ function parkedCopy(n: number): Buffer { return n > SMALL_VIEW ? Buffer.allocUns
 function freeParked(b: Buffer): void { if (b.length > SMALL_VIEW) free(b.buffer); }
 
 export class OutBuffer {
-  buf: Buffer;
+  declare buf: Buffer;
   /** A DataView over buf (made with it): short copies from the store's arena go 4 bytes a step. */
-  view: DataView;
+  declare view: DataView;
   pos = 0;
   private attached: Attached[] = [];
   private attachedBytes = 0;
@@ -123,7 +123,7 @@ export class OutBuffer {
   /** Takes one more reference on an item already referenced here (the store's itemHold). */
   private readonly retain: (it: number) => void;
   /** The response objects memcached would hold for what is collected here: passed at a flush point, freed when dropped. */
-  private readonly cache: ReadBufCache | null;
+  private declare readonly cache: ReadBufCache | null;
   /** views[n]: buf's first n bytes, kept while buf is (a write takes an exact-length view). */
   private views: Array<Buffer | undefined> = [];
   /** The last view longer than SMALL_VIEW: large replies of one workload tend to share a length. */

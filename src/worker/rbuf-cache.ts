@@ -20,7 +20,7 @@ export const RESP_PER_BUNDLE = 13;
 
 export class ReadBufCache {
   /** Buffers this thread may have out (thread.c: at least 1), or 0: no limit. */
-  readonly limit: number;
+  declare readonly limit: number;
   /** Buffers held by connections as read buffers. */
   private rbufs = 0;
   /** Response objects of the replies the running connection is collecting, since its last flush point or write. */

@@ -48,7 +48,7 @@ const SCRATCH_SIZE = 64 * 1024;
 
 /** A UDP connection's socket, the datagram being answered, and where in the out buffer each response starts. */
 export class UdpPort {
-  readonly socket: DatagramSocket;
+  declare readonly socket: DatagramSocket;
   requestId = 0;
   address = '';
   port = 0;
@@ -65,7 +65,7 @@ export class UdpPort {
   private scratchAt = 0;
 
   /** Bytes queued in libuv past which the rest of a reply is dropped (MIN_REPLY_QUEUE_LIMIT). */
-  private readonly replyQueueLimit: number;
+  private declare readonly replyQueueLimit: number;
 
   constructor(socket: DatagramSocket, itemSizeMax: number) {
     this.socket = socket;

@@ -31,9 +31,9 @@ const CHUNKS_PER_STEP = 1024;
 const STEP_BYTES = 64 * 1024;
 
 class Metadump implements ReplyStream {
-  private readonly walk: LiveItemWalk;
-  private readonly out: OutBuffer;
-  private readonly store: Store;
+  private declare readonly walk: LiveItemWalk;
+  private declare readonly out: OutBuffer;
+  private declare readonly store: Store;
   private readonly line = (it: number): void => metadumpLine(this.out, this.store, it);
   private holdsCrawler = true;
 
