@@ -122,9 +122,9 @@ export class Store {
   /** Class of the item the last itemDelete / addDelta / CAS storeItem found (for the protocol's per-class hits). */
   lastClsid = 0;
   /** CAS of the item linked by the last successful storeItem / addDelta. */
-  lastCas = 0;
+  lastCas = -0; // -0: a double from the start, as CAS values can be (docs/architecture.md, "Field shapes")
   /** CAS of the item a `cas` did not match, when the last storeItem answered EXISTS (memcached's -vv line). */
-  lastCasSeen = 0;
+  lastCasSeen = -0;
   /** New value of the last successful addDelta. */
   deltaValue = 0n;
   /** Scratch of valueSegment: arena byte offset of the segment found. */
@@ -162,7 +162,7 @@ export class Store {
   /** The IO queue of the connection being served (drive-machine.ts): a read of a value on flash is taken from it. */
   extReads: ExtIoQueue | null = null;
   extMissLruId = 0;
-  extMissCas = 0;
+  extMissCas = -0;
   /**
    * Header items whose objects were found gone, and whether by their CRC, as triples (hdr, hv, badcrc), each
    * header referenced: memcached unlinks them, and counts the misses, once the batch's replies are sent

@@ -100,7 +100,7 @@ export class Conn {
   rlbytes = 0;
   /** 0 until the connection's first store sets it; read only when that store's value is in. */
   storeOp = 0 as StoreOp;
-  casIn = 0;
+  casIn = -0; // -0: a double from the start, as CAS values can be (docs/architecture.md, "Field shapes")
   /**
    * The client's CAS exactly, set only when it is past 2^53 (casIn, a double, then holds it rounded): memcached's -vv
    * line for a CAS that failed prints the uint64 it parsed. Read only when casIn is past 2^53.

@@ -66,7 +66,7 @@ export class BinState {
   bodylen = 0;
   opaque = 0;
   /** The request's CAS (exact below 2^53, as the store's CAS values are). */
-  cas = 0;
+  cas = -0; // -0: a double from the start (docs/architecture.md, "Field shapes")
   /** A quiet command: success replies are dropped (errors and get hits still go out). */
   noreply = false;
   /** Set before conn_nread: which completion the value read goes to. */
