@@ -127,8 +127,8 @@ export class Store {
   lastCasSeen = -0;
   /** New value of the last successful addDelta. */
   deltaValue = 0n;
-  /** Scratch of valueSegment: arena byte offset of the segment found. */
-  segOff = 0;
+  /** Scratch of valueSegment: arena byte offset of the segment found (-0: a double from the start, as an offset past 2 GB is). */
+  segOff = -0;
   /** The item lock itemPeek took, for itemPeekDone. */
   private peekedHv = 0;
   /** warmLookups' bucket heads. */
@@ -152,7 +152,7 @@ export class Store {
   extSlotHv = 0;
   /** Where the header pointed when its value was read (recache checks the header is still that one). */
   extSlotVersion = 0;
-  extSlotOffset = 0;
+  extSlotOffset = -0; // a file offset: a double from the start, as one past 2 GB is
   /**
    * Why the last read back from flash failed (storage.ts FetchFailure): MISS, its object was gone (the header was
    * found, so memcached counts the get a hit, in the header's LRU, extMissLruId, and answers a bare miss); OOM, no
