@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { b, get, MB, newStore, put, settings } from "./test-support.ts";
 import { AllocError, StoreResult } from "./results.ts";
 import { ARENA_PAD } from "./layout.ts";
-import { slabClassSizes } from "./slabs.ts";
+import { slabClassSizes, slabsClsid } from "./slabs.ts";
 import { createStore, storeMemories } from "./create.ts";
 import { createExtShared } from "../extstore/engine.ts";
 
@@ -20,6 +20,20 @@ function value(i: number, len: number): Buffer {
   v.write(`v${i}:`, "latin1");
   return v;
 }
+
+test("an item's class is the smallest whose chunks hold it, as memcached's walk of the classes finds it", () => {
+  for (const over of [{}, { factor: 2 }, { factor: 1.01, chunkSizeMin: 5 }, { slabChunkMax: 16 * 1024 }]) {
+    const st = newStore(over);
+    const sizes = st.classSizes, last = sizes[st.nclasses];
+    for (let size = 0; size <= last + 1; size += size < 4096 ? 1 : 7) {
+      let want = 0;
+      for (let c = 1; c <= st.nclasses; c++) if (size <= sizes[c]) { want = c; break; }
+      assert.equal(slabsClsid(st, size), want, `size ${size} with ${JSON.stringify(over)}`);
+    }
+    assert.equal(slabsClsid(st, last), st.nclasses);
+    assert.equal(slabsClsid(st, last + 1), 0);
+  }
+});
 
 test("chunk sizes are memcached 1.6's defaults: 96, 120, 152, ... 524288", () => {
   const sizes = slabClassSizes(48, 1.25, MB / 2).slice(1);
