@@ -30,17 +30,6 @@ export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcO
   }
 }
 
-/**
- * copyBytes for short runs between DataViews (a key from the store's arena into the out buffer):
- * 4 bytes a step, where a byte loop costs ~2 ns a byte and Buffer.prototype.copy ~50-80 ns a call.
- * Offsets need no alignment. For runs past ~64 bytes copyBytes is faster.
- */
-export function copyViewBytes(dst: DataView, dstOff: number, src: DataView, srcOff: number, n: number): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) dst.setInt32(dstOff + i, src.getInt32(srcOff + i, true), true);
-  for (; i < n; i++) dst.setUint8(dstOff + i, src.getUint8(srcOff + i));
-}
-
 /** A C string's bytes: up to the first NUL, as C's string functions read a buffer (a view, no copy). */
 export function cString(b: Uint8Array): Buffer {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.length);

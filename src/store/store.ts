@@ -88,7 +88,7 @@ export class Store {
   declare readonly sizes: Int32Array | null;
   declare readonly a32: Int32Array; // views made once per thread; the buffers never change size
   declare readonly a8: Uint8Array;
-  /** The arena as a DataView, for copies of a few words at a time (copyViewBytes). */
+  /** The arena as a DataView, for a few words at a time at any byte offset (an extstore header's version). */
   declare readonly arenaView: DataView;
   declare readonly h32: Int32Array;
   declare readonly c32: Int32Array;

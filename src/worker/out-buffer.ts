@@ -100,7 +100,7 @@ function freeParked(b: Buffer): void { if (b.length > SMALL_VIEW) free(b.buffer)
 
 export class OutBuffer {
   declare buf: Buffer;
-  /** A DataView over buf (made with it): short copies from the store's arena go 4 bytes a step. */
+  /** A DataView over buf (made with it): a get's key goes in 4 bytes a step (hash.ts putKeyWords). */
   declare view: DataView;
   pos = 0;
   private attached: Attached[] = [];

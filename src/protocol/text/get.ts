@@ -4,14 +4,13 @@
 import * as storage from '../../extstore/storage.ts';
 import type { Conn } from '../../worker/conn.ts';
 import * as replies from '../replies.ts';
-import { copyViewBytes } from '../../libc/bytes.ts';
 import * as threadStats from '../../stats/thread-stats.ts';
 import { parseI32Wrapped } from '../numbers.ts';
 import { tokStart, tokEnd } from './tokens.ts';
 import { outString } from './out-string.ts';
 import { connGetRespsRelease, connIoQueue, connRespStart, connWaitForReads } from '../../worker/drive-machine.ts';
 import { backlogLimit, connFlushIfLarge } from '../../worker/transmit.ts';
-import { scanKey } from '../../store/hash.ts';
+import { putKeyWords, scanKey } from '../../store/hash.ts';
 import * as hashModule from '../../store/hash.ts';
 import { putUint } from '../../worker/out-buffer.ts';
 import * as outBuffer from '../../worker/out-buffer.ts';
@@ -354,7 +353,7 @@ function getOneKey(c: Conn, buf: Buffer, ks: number, nkey: number, hv: number, w
       const row = ctx.stats.row;
       row[shouldTouch ? ThreadStat.touch_cmds : ThreadStat.get_cmds]++;
       row[THREAD_FIELDS + store.itemClsid(it) * SLAB_FIELDS + (shouldTouch ? SlabStat.touch_hits : SlabStat.get_hits)]++;
-      writeValue(c, buf, ks, nkey, it, returnCas, verbose);
+      writeValue(c, buf, ks, nkey, words, it, returnCas, verbose);
     }
   } finally {
     store.itemPeekDone();
@@ -417,7 +416,7 @@ const VALUE_LINE_MAX = 6 + 1 + UINT_MAX_DIGITS + 1 + UINT_MAX_DIGITS + 1 + UINT_
  * "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" (item lock held). A large value is attached
  * to the reply with a reference of its own (see OutBuffer.attach), released once it is written.
  */
-function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, returnCas: boolean,
+function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, words: number, it: number, returnCas: boolean,
   verbose: boolean): void {
   const out = c.ctx.out;
   const store = c.ctx.store;
@@ -428,8 +427,8 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, it: number, 
   const b = out.buf;
   let p = out.pos;
   b[p] = 0x56; b[p + 1] = 0x41; b[p + 2] = 0x4c; b[p + 3] = 0x55; b[p + 4] = 0x45; b[p + 5] = 0x20; // "VALUE "
-  // The key from the item (the same bytes as the request's): both sides have a DataView to copy with.
-  copyViewBytes(out.view, p + 6, store.arenaView, store.itemKeyOffset(it), nkey);
+  // The key from the words scanKey made of the request's (the same bytes as the item's: the lookup compared them).
+  putKeyWords(out.view, b, p + 6, words, nkey);
   p += 6 + nkey;
   b[p++] = 0x20;
   p = putUint(b, p, store.itemFlags(it));
