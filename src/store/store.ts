@@ -88,7 +88,7 @@ export class Store {
   declare readonly sizes: Int32Array | null;
   declare readonly a32: Int32Array; // views made once per thread; the buffers never change size
   declare readonly a8: Uint8Array;
-  /** The arena as a DataView, for a few words at a time at any byte offset (an extstore header's version). */
+  /** The arena as a DataView, for words at any byte offset (an extstore header's version, offset and page). */
   declare readonly arenaView: DataView;
   declare readonly h32: Int32Array;
   declare readonly c32: Int32Array;
@@ -525,7 +525,7 @@ export class Store {
     this.a32[i] = on ? this.a32[i] | bit : this.a32[i] & ~bit;
   }
 
-  /** Arena byte offset of the item's key (for arenaView). */
+  /** Arena byte offset of the item's key (in a8). */
   itemKeyOffset(it: number): number { return it * 8 + ITEM_HEADER; }
 
   itemCopyKey(it: number, dst: Uint8Array, dstOff: number): number {
