@@ -34,7 +34,7 @@ test("putKeyWords writes back exactly the key scanKey read, at any offset, and n
     assert.equal(scanKey(line, 0, line.length, at), n);
     for (const p of [0, 1, 2, 3, 7]) {
       const out = Buffer.alloc(p + n + 8, 0xee);
-      putKeyWords(new DataView(out.buffer, out.byteOffset, out.length), out, p, at, n);
+      putKeyWords(new DataView(out.buffer, out.byteOffset, out.length), p, at, n);
       assert.deepEqual(out.subarray(p, p + n), key, `key of ${n} at ${p}`);
       assert.ok(out.subarray(0, p).every((x) => x === 0xee) && out.subarray(p + n).every((x) => x === 0xee),
         `bytes around a key of ${n} at ${p}`);

@@ -428,7 +428,7 @@ function writeValue(c: Conn, buf: Buffer, ks: number, nkey: number, words: numbe
   let p = out.pos;
   b[p] = 0x56; b[p + 1] = 0x41; b[p + 2] = 0x4c; b[p + 3] = 0x55; b[p + 4] = 0x45; b[p + 5] = 0x20; // "VALUE "
   // The key from the words scanKey made of the request's (the same bytes as the item's: the lookup compared them).
-  putKeyWords(out.view, b, p + 6, words, nkey);
+  putKeyWords(out.view, p + 6, words, nkey);
   p += 6 + nkey;
   b[p++] = 0x20;
   p = putUint(b, p, store.itemFlags(it));
